@@ -1,0 +1,14 @@
+//! stairkv: a thread-per-core, shared-nothing, Redis-protocol key-value cache
+//! and store on glommio and io_uring.
+//!
+//! The layers, each using only the ones below it:
+//! - [`config`]: flags and the TOML file, every default named.
+//! - [`server`]: starts the cores, the listeners, the signal handling.
+//! - [`net`]: listeners and the connection loops (RESP and text).
+//! - [`command`]: the command table and one file per command family; builds ops.
+//! - [`core`]: the per-core world — cross-core mesh, routing, expiry and split timers.
+//! - [`storage`]: entries, shards, the staircase, the shard-side operations.
+//! - [`protocol`]: RESP parsing and reply encoding, the text protocol.
+
+pub mod protocol;
+pub mod storage;

@@ -1,0 +1,21 @@
+//! The keyspace on one core: entries, shards (small hash tables with their own
+//! expiry heaps), the linear-hashing staircase and routing table, and the
+//! shard-side operations. Everything here is plain single-threaded data: it
+//! never awaits, never sends a message, and never knows about connections,
+//! commands or other cores — the core layer above calls into it.
+
+pub mod entry;
+pub mod glob;
+pub mod hash;
+pub mod keyspace;
+pub mod ops;
+pub mod shard;
+pub mod staircase;
+
+/// Milliseconds since the Unix epoch: the clock every deadline is measured in.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,165 @@
+//! Shard-side operations: the only vocabulary the cross-core mesh carries.
+//!
+//! An [`Op`] is a self-contained, `Send` description of one operation on one key
+//! (or on a whole core's keyspace); executing it ([`super::keyspace::Keyspace::execute`])
+//! touches only the local keyspace and yields an [`OpResult`]. Ops know nothing of
+//! commands, connections or reply encoding: the command layer builds ops and
+//! turns results into replies.
+
+use bytes::Bytes;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetCond {
+    Always,
+    /// NX: only if the key does not exist.
+    IfAbsent,
+    /// XX: only if the key exists.
+    IfPresent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetTtl {
+    /// Plain SET: any previous deadline is discarded.
+    Clear,
+    /// KEEPTTL.
+    Keep,
+    /// Absolute deadline, unix ms (already validated; may be in the past → the key is deleted / not set).
+    At(u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpireCond {
+    Always,
+    Nx,
+    Xx,
+    Gt,
+    Lt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetExTtl {
+    Keep,
+    Persist,
+    At(u64),
+}
+
+/// An operation on one key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyOp {
+    /// → Bulk | Nil
+    Get,
+    /// → Ok | Nil (condition failed); with `get`: Bulk(old) | Nil.
+    /// A deadline already in the past deletes the key (Redis semantics) and still answers Ok.
+    Set { value: Bytes, cond: SetCond, ttl: SetTtl, get: bool },
+    /// → Bulk | Nil
+    GetDel,
+    /// → Bulk | Nil. `At` in the past deletes the key after reading it.
+    GetEx { ttl: GetExTtl },
+    /// → Int(new) | Err(NotInteger | Overflow). A missing key counts as 0; the TTL is kept.
+    IncrBy(i64),
+    /// → Bulk(formatted new value, Redis's format) | Err(NotFloat | NanOrInf)
+    IncrByFloat(f64),
+    /// → Int(new length) | Err(TooLarge { limit })
+    Append { value: Bytes, max_len: usize },
+    /// → Int
+    StrLen,
+    /// → Bulk (empty when out of range or missing), Redis's GETRANGE index rules.
+    GetRange { start: i64, end: i64 },
+    /// → Int(new length) | Err(TooLarge). Empty `value` on a missing key creates nothing and returns 0.
+    SetRange { offset: usize, value: Bytes, max_len: usize },
+    /// → Int(0|1)
+    Del,
+    /// → Int(0|1)
+    Exists,
+    /// → Status("string") | Status("none")
+    Type,
+    /// → Int(0|1). `at_ms` is absolute unix ms; at or before now deletes the key (answers 1 if it existed
+    /// and the condition held). GT/LT treat "no deadline" as infinite.
+    Expire { at_ms: u64, cond: ExpireCond },
+    /// → Int(ms remaining, >= 0) | Int(-1) no deadline | Int(-2) missing
+    Pttl,
+    /// → Int(absolute deadline ms) | Int(-1) | Int(-2)
+    PexpireTime,
+    /// → Int(0|1)
+    Persist,
+    /// Remove and return the entry (for a RENAME whose keys live on two cores).
+    /// → Taken(Some((value, deadline))) | Taken(None)
+    Take,
+    /// Store an entry taken elsewhere. `only_if_absent`: RENAMENX. → Int(1) stored | Int(0) not stored.
+    Put { value: Bytes, deadline: Option<u64>, only_if_absent: bool },
+}
+
+/// An operation on a whole core's keyspace (or a multi-key op whose keys all live on this core,
+/// executed atomically because a core runs one op to completion before the next).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CoreOp {
+    /// → Int(live keys on this core)
+    DbSize,
+    /// → Ok
+    Flush,
+    /// → Keys(matching live keys on this core)
+    Keys { pattern: Bytes },
+    /// → Keys(zero or one key) picked at random among this core's live keys
+    RandomKey,
+    /// Scan from position `cursor` within the shard containing it (and following shards owned
+    /// by this core, while fewer than `count` keys were examined). Keys are returned in position
+    /// order and a run of keys sharing one position is never cut. `next == 0` means the end
+    /// of the position space was reached. Filters apply after counting, as in Redis.
+    /// → Scan { next, keys }
+    Scan { cursor: u64, count: usize, pattern: Option<Bytes>, type_name: Option<Bytes> },
+    /// → Stats(one row per shard this core owns)
+    ShardStats,
+    /// All keys on this core: set all only if none exists. → Int(1|0)
+    MSetNx { pairs: Vec<(Bytes, Bytes)> },
+    /// Both keys on this core. → Ok (RENAME) / Int(1|0) (RENAMENX) / Err(NoSuchKey).
+    Rename { src: Bytes, dst: Bytes, nx: bool },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Key { key: Bytes, op: KeyOp },
+    Core(CoreOp),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardStat {
+    pub shard: u32,
+    pub core: usize,
+    pub keys: usize,
+    pub bytes: usize,
+    pub ttl_keys: usize,
+    /// True while this shard is being filled by a split.
+    pub splitting: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR increment would produce NaN or Infinity")]
+    NanOrInf,
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    TooLarge,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpResult {
+    Ok,
+    Nil,
+    Int(i64),
+    Bulk(Bytes),
+    Status(&'static str),
+    Err(OpError),
+    Keys(Vec<Bytes>),
+    Scan { next: u64, keys: Vec<Bytes> },
+    Taken(Option<(Bytes, Option<u64>)>),
+    Stats(Vec<ShardStat>),
+}
