@@ -10,5 +10,11 @@
 //! - [`storage`]: entries, shards, the staircase, the shard-side operations.
 //! - [`protocol`]: RESP parsing and reply encoding, the text protocol.
 
+pub mod command;
+pub mod config;
+pub mod control;
+pub mod core;
+pub mod net;
 pub mod protocol;
+pub mod server;
 pub mod storage;

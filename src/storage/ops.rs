@@ -34,6 +34,8 @@ pub enum ExpireCond {
     Xx,
     Gt,
     Lt,
+    /// XX and LT together: the key must have a deadline, and the new one must be earlier.
+    XxLt,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +52,12 @@ pub enum KeyOp {
     Get,
     /// → Ok | Nil (condition failed); with `get`: Bulk(old) | Nil.
     /// A deadline already in the past deletes the key (Redis semantics) and still answers Ok.
-    Set { value: Bytes, cond: SetCond, ttl: SetTtl, get: bool },
+    Set {
+        value: Bytes,
+        cond: SetCond,
+        ttl: SetTtl,
+        get: bool,
+    },
     /// → Bulk | Nil
     GetDel,
     /// → Bulk | Nil. `At` in the past deletes the key after reading it.
@@ -66,7 +73,11 @@ pub enum KeyOp {
     /// → Bulk (empty when out of range or missing), Redis's GETRANGE index rules.
     GetRange { start: i64, end: i64 },
     /// → Int(new length) | Err(TooLarge). Empty `value` on a missing key creates nothing and returns 0.
-    SetRange { offset: usize, value: Bytes, max_len: usize },
+    SetRange {
+        offset: usize,
+        value: Bytes,
+        max_len: usize,
+    },
     /// → Int(0|1)
     Del,
     /// → Int(0|1)
@@ -86,7 +97,11 @@ pub enum KeyOp {
     /// → Taken(Some((value, deadline))) | Taken(None)
     Take,
     /// Store an entry taken elsewhere. `only_if_absent`: RENAMENX. → Int(1) stored | Int(0) not stored.
-    Put { value: Bytes, deadline: Option<u64>, only_if_absent: bool },
+    Put {
+        value: Bytes,
+        deadline: Option<u64>,
+        only_if_absent: bool,
+    },
 }
 
 /// An operation on a whole core's keyspace (or a multi-key op whose keys all live on this core,
@@ -106,7 +121,12 @@ pub enum CoreOp {
     /// order and a run of keys sharing one position is never cut. `next == 0` means the end
     /// of the position space was reached. Filters apply after counting, as in Redis.
     /// → Scan { next, keys }
-    Scan { cursor: u64, count: usize, pattern: Option<Bytes>, type_name: Option<Bytes> },
+    Scan {
+        cursor: u64,
+        count: usize,
+        pattern: Option<Bytes>,
+        type_name: Option<Bytes>,
+    },
     /// → Stats(one row per shard this core owns)
     ShardStats,
     /// All keys on this core: set all only if none exists. → Int(1|0)

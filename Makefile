@@ -1,0 +1,38 @@
+# stairkv — build, run, test, bench.
+CARGO ?= cargo
+PORT ?= 6379
+ARGS ?=
+
+.PHONY: build release run test fmt clippy bench bench-quick clean
+
+build:
+	$(CARGO) build --release --bins
+
+release: build
+
+## Run the server: release build, 127.0.0.1:6379, every core. Extra flags: make run ARGS="--cores 2"
+run: build
+	./target/release/stairkv --port $(PORT) $(ARGS)
+
+## Format check, clippy with warnings as errors, then the whole test suite.
+test:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) build --release --bins
+	$(CARGO) test --release -- --test-threads=2
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## Side-by-side benchmark against redis-server (if installed); report under bench/results/.
+bench: build
+	tools/bench-vs-redis.sh
+
+bench-quick: build
+	QUICK=1 tools/bench-vs-redis.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,190 @@
+//! Running a connection's pipeline: look each request up in the command table,
+//! check arity and authentication, let its handler build ops into one
+//! [`Batch`], and write every reply in request order.
+//!
+//! A handler returns a [`Step`]: a reply now, a reply once its ops' results are
+//! in, or (for the few commands that need several rounds across cores, like a
+//! RENAME between two cores) a future. A future step first finishes everything
+//! queued before it, so its view of the keyspace respects pipeline order.
+
+use super::frame::Frame;
+use super::table::{lookup, CommandSpec};
+use crate::core::router::{Batch, Results, Ticket};
+use crate::core::world::World;
+use crate::protocol::reply::Proto;
+use crate::storage::ops::OpResult;
+use bytes::{Bytes, BytesMut};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+/// A connection's own state, as commands see it.
+#[derive(Debug, Clone)]
+pub struct ClientState {
+    pub id: u64,
+    pub proto: Proto,
+    pub authed: bool,
+    pub name: String,
+    pub lib_name: String,
+    pub lib_ver: String,
+    pub addr: String,
+    pub laddr: String,
+    /// Set by QUIT (and CLIENT KILL of oneself): close after writing the replies so far.
+    pub closing: bool,
+}
+
+impl ClientState {
+    pub fn new(id: u64, addr: String, laddr: String, needs_auth: bool) -> ClientState {
+        ClientState {
+            id,
+            proto: Proto::Resp2,
+            authed: !needs_auth,
+            name: String::new(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            addr,
+            laddr,
+            closing: false,
+        }
+    }
+}
+
+pub type AsyncReply = Pin<Box<dyn Future<Output = Frame>>>;
+
+/// Turns the results of a step's ops into its reply.
+pub type Finish1 = fn(OpResult) -> Frame;
+pub type FinishN = fn(Vec<OpResult>) -> Frame;
+
+pub enum Step {
+    Done(Frame),
+    One(Ticket, Finish1),
+    Many(Vec<Ticket>, FinishN),
+    Async(AsyncReply),
+}
+
+/// What a handler may touch.
+pub struct Ctx<'a> {
+    pub world: &'a Rc<World>,
+    pub client: &'a mut ClientState,
+    pub batch: &'a mut Batch,
+    pub spec: &'static CommandSpec,
+}
+
+/// Execute parsed requests and append their replies to `out`, in order.
+pub async fn run_pipeline(
+    world: &Rc<World>,
+    client: &mut ClientState,
+    requests: &mut Vec<Vec<Bytes>>,
+    out: &mut BytesMut,
+) {
+    let mut batch = Batch::new(world.clone());
+    let mut queued: Vec<(Step, Proto)> = Vec::new();
+    for args in requests.drain(..) {
+        if client.closing {
+            break;
+        }
+        let step = dispatch(world, client, &mut batch, &args);
+        match step {
+            Step::Async(fut) => {
+                batch = flush(world, batch, &mut queued, out).await;
+                let f = fut.await;
+                f.encode(out, client.proto);
+            }
+            Step::Done(f) if queued.is_empty() => f.encode(out, client.proto),
+            Step::One(t, finish) if queued.is_empty() && batch.is_local() => {
+                match batch.take_ready(t) {
+                    Some(r) => finish(r).encode(out, client.proto),
+                    None => queued.push((Step::One(t, finish), client.proto)),
+                }
+            }
+            other => queued.push((other, client.proto)),
+        }
+    }
+    flush(world, batch, &mut queued, out).await;
+}
+
+/// Finish the batch and encode the queued steps; returns a fresh batch.
+async fn flush(
+    world: &Rc<World>,
+    batch: Batch,
+    queued: &mut Vec<(Step, Proto)>,
+    out: &mut BytesMut,
+) -> Batch {
+    if queued.is_empty() && batch.is_local() {
+        return batch;
+    }
+    let mut results: Results = batch.finish().await;
+    for (step, proto) in queued.drain(..) {
+        let frame = match step {
+            Step::Done(f) => f,
+            Step::One(t, finish) => finish(results.take(t)),
+            Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
+            Step::Async(fut) => fut.await,
+        };
+        frame.encode(out, proto);
+    }
+    Batch::new(world.clone())
+}
+
+/// Commands a client may run before authenticating.
+fn allowed_before_auth(name: &str) -> bool {
+    matches!(name, "auth" | "hello" | "quit" | "reset")
+}
+
+fn dispatch(
+    world: &Rc<World>,
+    client: &mut ClientState,
+    batch: &mut Batch,
+    args: &[Bytes],
+) -> Step {
+    let Some(spec) = lookup(&args[0]) else {
+        return Step::Done(unknown_command(args));
+    };
+    world.count_command();
+    if !client.authed && !allowed_before_auth(spec.name) {
+        return Step::Done(Frame::err("NOAUTH Authentication required."));
+    }
+    let n = args.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return Step::Done(wrong_arity(spec.name));
+    }
+    if world.ncores > 0 {
+        world.clients.borrow_mut().touch(client.id, spec.name);
+    }
+    let mut ctx = Ctx {
+        world,
+        client,
+        batch,
+        spec,
+    };
+    (spec.handler)(&mut ctx, args)
+}
+
+/// Redis's text: `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
+pub fn unknown_command(args: &[Bytes]) -> Frame {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        clip(&args[0])
+    );
+    for a in &args[1..] {
+        if msg.len() > 256 {
+            break;
+        }
+        msg.push('\'');
+        msg.push_str(&clip(a));
+        msg.push_str("' ");
+    }
+    Frame::Error(msg.into())
+}
+
+pub fn wrong_arity(name: &str) -> Frame {
+    Frame::Error(format!("ERR wrong number of arguments for '{name}' command").into())
+}
+
+/// A client-sent argument made printable for an error message (Redis caps at 128 bytes).
+pub fn clip(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(128)]);
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,298 @@
+//! The generic key family: DEL/UNLINK/EXISTS across cores, TYPE, the EXPIRE
+//! family and TTL readers, KEYS/SCAN/RANDOMKEY over every core, RENAME.
+
+use super::args::{int_arg, is, parse_u64, SYNTAX};
+use super::exec::{Ctx, Step};
+use super::frame::Frame;
+use crate::core::router::Batch;
+use crate::storage::now_ms;
+use crate::storage::ops::{CoreOp, ExpireCond, KeyOp, OpResult};
+use bytes::Bytes;
+
+fn sum_ints(rs: Vec<OpResult>) -> Frame {
+    let mut n = 0;
+    for r in rs {
+        match r {
+            OpResult::Int(i) => n += i,
+            OpResult::Err(_) => return Frame::from(r),
+            _ => {}
+        }
+    }
+    Frame::Int(n)
+}
+
+fn each_key(ctx: &mut Ctx, a: &[Bytes], op: KeyOp) -> Step {
+    let tickets = a[1..]
+        .iter()
+        .map(|k| ctx.batch.key(k.clone(), op.clone()))
+        .collect();
+    Step::Many(tickets, sum_ints)
+}
+
+pub fn del(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    each_key(ctx, a, KeyOp::Del)
+}
+
+pub fn exists(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    each_key(ctx, a, KeyOp::Exists)
+}
+
+pub fn type_(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    Step::One(ctx.batch.key(a[1].clone(), KeyOp::Type), Frame::from)
+}
+
+/// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT share one shape: a time, a unit, relative or absolute.
+fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> Step {
+    let n = match int_arg(&a[2]) {
+        Ok(n) => n,
+        Err(f) => return Step::Done(f),
+    };
+    let mut cond = ExpireCond::Always;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for o in &a[3..] {
+        if is(o, "NX") {
+            nx = true;
+        } else if is(o, "XX") {
+            xx = true;
+        } else if is(o, "GT") {
+            gt = true;
+        } else if is(o, "LT") {
+            lt = true;
+        } else {
+            return Step::Done(Frame::Error(
+                format!("ERR Unsupported option {}", super::exec::clip(o)).into(),
+            ));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Step::Done(Frame::err(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Step::Done(Frame::err(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    if nx {
+        cond = ExpireCond::Nx;
+    } else if xx {
+        cond = ExpireCond::Xx;
+    }
+    // GT already fails on a key without a deadline, so XX adds nothing to it;
+    // XX with LT does add something and has its own condition.
+    if gt {
+        cond = ExpireCond::Gt;
+    } else if lt {
+        cond = if xx { ExpireCond::XxLt } else { ExpireCond::Lt };
+    }
+    let bad = || {
+        Step::Done(Frame::Error(
+            format!("ERR invalid expire time in '{}' command", ctx_name(a)).into(),
+        ))
+    };
+    let Some(ms) = n.checked_mul(unit_ms) else {
+        return bad();
+    };
+    let at = if absolute {
+        ms
+    } else {
+        match ms.checked_add(now_ms() as i64) {
+            Some(v) => v,
+            None => return bad(),
+        }
+    };
+    let at_ms = at.max(0) as u64;
+    Step::One(
+        ctx.batch.key(a[1].clone(), KeyOp::Expire { at_ms, cond }),
+        Frame::from,
+    )
+}
+
+fn ctx_name(a: &[Bytes]) -> String {
+    super::args::lower(&a[0])
+}
+
+pub fn expire(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    expire_generic(ctx, a, 1000, false)
+}
+pub fn pexpire(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    expire_generic(ctx, a, 1, false)
+}
+pub fn expireat(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    expire_generic(ctx, a, 1000, true)
+}
+pub fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    expire_generic(ctx, a, 1, true)
+}
+
+/// Redis rounds remaining seconds to the nearest: (ms + 500) / 1000.
+fn to_secs(r: OpResult) -> Frame {
+    match r {
+        OpResult::Int(n) if n >= 0 => Frame::Int((n + 500) / 1000),
+        other => Frame::from(other),
+    }
+}
+
+pub fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    Step::One(ctx.batch.key(a[1].clone(), KeyOp::Pttl), to_secs)
+}
+pub fn pttl(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    Step::One(ctx.batch.key(a[1].clone(), KeyOp::Pttl), Frame::from)
+}
+pub fn expiretime(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    Step::One(ctx.batch.key(a[1].clone(), KeyOp::PexpireTime), to_secs)
+}
+pub fn pexpiretime(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    Step::One(ctx.batch.key(a[1].clone(), KeyOp::PexpireTime), Frame::from)
+}
+pub fn persist(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    Step::One(ctx.batch.key(a[1].clone(), KeyOp::Persist), Frame::from)
+}
+
+pub fn keys(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let tickets = ctx.batch.all_cores(CoreOp::Keys {
+        pattern: a[1].clone(),
+    });
+    Step::Many(tickets, |rs| {
+        let mut out = Vec::new();
+        for r in rs {
+            if let OpResult::Keys(ks) = r {
+                out.extend(ks.into_iter().map(Frame::Bulk));
+            }
+        }
+        Frame::Array(out)
+    })
+}
+
+pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    let tickets = ctx.batch.all_cores(CoreOp::RandomKey);
+    Step::Many(tickets, |rs| {
+        let found: Vec<Bytes> = rs
+            .into_iter()
+            .filter_map(|r| match r {
+                OpResult::Keys(mut ks) => ks.pop(),
+                _ => None,
+            })
+            .collect();
+        if found.is_empty() {
+            return Frame::Null;
+        }
+        let pick = (now_ms() as usize ^ found.len().wrapping_mul(0x9E37)) % found.len();
+        Frame::Bulk(found[pick].clone())
+    })
+}
+
+/// SCAN's cursor is a position in the reversed-hash space (see `storage::staircase`):
+/// one call visits the shard holding the cursor, on whichever core owns it.
+pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let Some(cursor) = parse_u64(&a[1]) else {
+        return Step::Done(Frame::err("ERR invalid cursor"));
+    };
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut type_name = None;
+    let mut i = 2;
+    while i < a.len() {
+        let Some(v) = a.get(i + 1) else {
+            return Step::Done(Frame::err(SYNTAX));
+        };
+        if is(&a[i], "COUNT") {
+            match int_arg(v) {
+                Ok(n) if n >= 1 => count = n as usize,
+                Ok(_) => return Step::Done(Frame::err(SYNTAX)),
+                Err(f) => return Step::Done(f),
+            }
+        } else if is(&a[i], "MATCH") {
+            pattern = Some(v.clone());
+        } else if is(&a[i], "TYPE") {
+            type_name = Some(v.clone());
+        } else {
+            return Step::Done(Frame::err(SYNTAX));
+        }
+        i += 2;
+    }
+    let core = {
+        let ks = ctx.world.keyspace.borrow();
+        let t = ks.table();
+        t.owner(t.shard_of_pos(cursor))
+    };
+    let op = CoreOp::Scan {
+        cursor,
+        count,
+        pattern,
+        type_name,
+    };
+    Step::One(ctx.batch.core(core, op), Frame::from)
+}
+
+/// RENAME/RENAMENX: atomic when both keys live on one core; otherwise the value and its
+/// deadline are taken from the source core and put on the destination core.
+fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
+    let (src, dst) = (a[1].clone(), a[2].clone());
+    let (cs, cd) = (ctx.world.core_of(&src), ctx.world.core_of(&dst));
+    if cs == cd {
+        let t = ctx.batch.core(cs, CoreOp::Rename { src, dst, nx });
+        return Step::One(t, Frame::from);
+    }
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        if nx {
+            let mut b = Batch::new(world.clone());
+            let (s, d) = (
+                b.key(src.clone(), KeyOp::Exists),
+                b.key(dst.clone(), KeyOp::Exists),
+            );
+            let mut rs = b.finish().await;
+            let (s, d) = (rs.take(s), rs.take(d));
+            if s != OpResult::Int(1) {
+                return Frame::err("ERR no such key");
+            }
+            if d == OpResult::Int(1) {
+                return Frame::Int(0);
+            }
+        }
+        let mut b = Batch::new(world.clone());
+        let t = b.key(src.clone(), KeyOp::Take);
+        let taken = b.finish().await.take(t);
+        let Some((value, deadline)) = (match taken {
+            OpResult::Taken(v) => v,
+            _ => None,
+        }) else {
+            return Frame::err("ERR no such key");
+        };
+        let mut b = Batch::new(world.clone());
+        let t = b.key(
+            dst,
+            KeyOp::Put {
+                value: value.clone(),
+                deadline,
+                only_if_absent: nx,
+            },
+        );
+        let stored = b.finish().await.take(t);
+        if stored == OpResult::Int(1) {
+            return if nx { Frame::Int(1) } else { Frame::Ok };
+        }
+        // RENAMENX lost a race for the destination: give the source its value back.
+        let mut b = Batch::new(world);
+        b.key(
+            src,
+            KeyOp::Put {
+                value,
+                deadline,
+                only_if_absent: true,
+            },
+        );
+        b.finish().await;
+        Frame::Int(0)
+    }))
+}
+
+pub fn rename(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    rename_generic(ctx, a, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    rename_generic(ctx, a, true)
+}

@@ -1,0 +1,433 @@
+//! The server family: INFO, CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB/FLUSHALL.
+//! INFO and CONFIG SET reach every core through core tasks; the rest answer
+//! from this core or from a per-core op.
+
+use super::args::{glob_str, is, lower};
+use super::connection::REDIS_COMPAT_VERSION;
+use super::exec::{clip, Ctx, Step};
+use super::frame::Frame;
+use super::table::{all_commands, lookup, CommandSpec};
+use crate::config::Config;
+use crate::core::mesh::{CoreStats, CoreTask, TaskResult};
+use crate::core::world::World;
+use crate::storage::ops::{CoreOp, OpResult};
+use bytes::Bytes;
+use std::fmt::Write;
+use std::rc::Rc;
+
+pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Step::Done(Frame::Array(vec![
+        Frame::bulk(d.as_secs().to_string()),
+        Frame::bulk(d.subsec_micros().to_string()),
+    ]))
+}
+
+pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    let tickets = ctx.batch.all_cores(CoreOp::DbSize);
+    Step::Many(tickets, |rs| {
+        Frame::Int(
+            rs.into_iter()
+                .map(|r| if let OpResult::Int(n) = r { n } else { 0 })
+                .sum(),
+        )
+    })
+}
+
+pub fn flush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    for o in &a[1..] {
+        if !(is(o, "ASYNC") || is(o, "SYNC")) || a.len() > 2 {
+            return Step::Done(Frame::err("ERR syntax error"));
+        }
+    }
+    let tickets = ctx.batch.all_cores(CoreOp::Flush);
+    Step::Many(tickets, |_| Frame::Ok)
+}
+
+/// Resident set size of the whole process, from /proc (0 when unavailable).
+pub fn rss_bytes() -> u64 {
+    let page = 4096u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|pages| pages * page)
+        .unwrap_or(0)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "stats",
+    "keyspace",
+    "staircase",
+];
+
+pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let mut wanted: Vec<String> = a[1..].iter().map(|s| lower(s)).collect();
+    if wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|s| s == "all" || s == "everything" || s == "default")
+    {
+        wanted = SECTIONS.iter().map(|s| s.to_string()).collect();
+    }
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        let stats: Vec<CoreStats> = world
+            .broadcast_task(CoreTask::Stats)
+            .await
+            .into_iter()
+            .filter_map(|r| match r {
+                TaskResult::Stats(s) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        Frame::Verbatim(render_info(&world, &stats, &wanted))
+    }))
+}
+
+fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> String {
+    let sum = |f: fn(&CoreStats) -> u64| stats.iter().map(f).sum::<u64>();
+    let cfg = world.config.borrow().clone();
+    let mut out = String::new();
+    let up = world.started.elapsed().as_secs();
+    for section in SECTIONS {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match *section {
+            "server" => {
+                let _ = write!(
+                    out,
+                    "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstairkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{:040x}\r\ntcp_port:{}\r\ntext_port:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\ncores:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::process::id(),
+                    world.started.elapsed().as_nanos() as u64 ^ (std::process::id() as u64) << 32,
+                    cfg.port,
+                    cfg.text_port,
+                    up / 86400,
+                    world.ncores,
+                    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                    cfg.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                );
+            }
+            "clients" => {
+                let _ = write!(
+                    out,
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                    sum(|s| s.clients),
+                    cfg.maxclients
+                );
+            }
+            "memory" => {
+                let used = sum(|s| s.bytes);
+                let rss = rss_bytes();
+                let _ = write!(
+                    out,
+                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+                    human(used),
+                    human(rss)
+                );
+            }
+            "stats" => {
+                let _ = write!(
+                    out,
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nmesh_messages_sent:{}\r\n",
+                    sum(|s| s.connections_received),
+                    sum(|s| s.commands),
+                    sum(|s| s.net_input_bytes),
+                    sum(|s| s.net_output_bytes),
+                    sum(|s| s.rejected_connections),
+                    sum(|s| s.expired),
+                    sum(|s| s.hits),
+                    sum(|s| s.misses),
+                    sum(|s| s.mesh_sent),
+                );
+            }
+            "keyspace" => {
+                out.push_str("# Keyspace\r\n");
+                let keys = sum(|s| s.keys);
+                if keys > 0 {
+                    let _ = write!(
+                        out,
+                        "db0:keys={keys},expires={},avg_ttl=0\r\n",
+                        sum(|s| s.ttl_keys)
+                    );
+                }
+            }
+            "staircase" => {
+                let ks = world.keyspace.borrow();
+                let t = ks.table();
+                let _ = write!(
+                    out,
+                    "# Staircase\r\nlevel:{}\r\nsplit_pointer:{}\r\nshards:{}\r\nepoch:{}\r\nshard_max_keys:{}\r\nsplits_done:{}\r\nkeys_moved:{}\r\nmigrations_in_flight:0\r\nmigrations_done:0\r\n",
+                    t.level,
+                    t.split,
+                    t.num_shards(),
+                    t.epoch,
+                    cfg.shard_max_keys,
+                    sum(|s| s.splits),
+                    sum(|s| s.keys_moved),
+                );
+                for s in stats {
+                    let _ = write!(
+                        out,
+                        "core{}:shards={},keys={},bytes={},clients={}\r\n",
+                        s.core, s.shards, s.keys, s.bytes, s.clients
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every parameter CONFIG GET knows, with its current value.
+fn config_params(c: &Config) -> Vec<(&'static str, String)> {
+    vec![
+        ("bind", c.bind.clone()),
+        ("port", c.port.to_string()),
+        ("text-port", c.text_port.to_string()),
+        ("cores", c.cores.len().to_string()),
+        ("requirepass", c.requirepass.clone().unwrap_or_default()),
+        ("log-level", c.log_level.clone()),
+        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.client_query_buffer_limit.to_string(),
+        ),
+        ("max-multibulk-len", c.max_multibulk_len.to_string()),
+        ("maxclients", c.maxclients.to_string()),
+        ("shard-max-keys", c.shard_max_keys.to_string()),
+        ("initial-shards", c.initial_shards.to_string()),
+        ("split-batch", c.split_batch.to_string()),
+        (
+            "controller-interval-ms",
+            c.controller_interval_ms.to_string(),
+        ),
+        // Read-only answers for tools (redis-benchmark asks for these two).
+        ("save", String::new()),
+        ("appendonly", "no".into()),
+        ("databases", "1".into()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+    ]
+}
+
+/// Apply one CONFIG SET pair to `c`.
+fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(v).into_owned();
+    let num = || -> Result<u64, String> {
+        super::args::parse_u64(v).ok_or_else(|| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")
+        })
+    };
+    match name {
+        "requirepass" => c.requirepass = Some(text).filter(|s| !s.is_empty()),
+        "proto-max-bulk-len" => {
+            let n = num()?;
+            if n < 1024 {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be at least 1024"));
+            }
+            c.proto_max_bulk_len = n
+        }
+        "client-query-buffer-limit" => c.client_query_buffer_limit = num()?.max(1024 * 1024),
+        "max-multibulk-len" => c.max_multibulk_len = num()?.max(1),
+        "maxclients" => c.maxclients = num()?.max(1),
+        "shard-max-keys" => c.shard_max_keys = num()?.max(1),
+        "split-batch" => c.split_batch = num()?.max(1),
+        "controller-interval-ms" => c.controller_interval_ms = num()?.max(1),
+        "log-level" => c.log_level = text,
+        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "save" | "appendonly"
+        | "databases" | "maxmemory" | "maxmemory-policy" => {
+            return Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ))
+        }
+    }
+    Ok(())
+}
+
+pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let sub = lower(&a[1]);
+    match sub.as_str() {
+        "get" if a.len() >= 3 => {
+            let cfg = ctx.world.config.borrow();
+            let mut pairs = Vec::new();
+            for (name, value) in config_params(&cfg) {
+                if a[2..].iter().any(|p| glob_str(&lower(p), name)) {
+                    pairs.push((Frame::bulk(name), Frame::bulk(value)));
+                }
+            }
+            Step::Done(Frame::Map(pairs))
+        }
+        "set" if a.len() >= 4 && a.len() % 2 == 0 => {
+            let mut cfg = ctx.world.config.borrow().clone();
+            for kv in a[2..].chunks(2) {
+                if let Err(e) = config_set_one(&mut cfg, &lower(&kv[0]), &kv[1]) {
+                    return Step::Done(Frame::Error(e.into()));
+                }
+            }
+            let world = ctx.world.clone();
+            Step::Async(Box::pin(async move {
+                world
+                    .broadcast_task(CoreTask::SetConfig(Box::new(cfg)))
+                    .await;
+                Frame::Ok
+            }))
+        }
+        "resetstat" if a.len() == 2 => {
+            let world = ctx.world.clone();
+            Step::Async(Box::pin(async move {
+                world.broadcast_task(CoreTask::ResetStats).await;
+                Frame::Ok
+            }))
+        }
+        "rewrite" if a.len() == 2 => Step::Done(Frame::err(
+            "ERR CONFIG REWRITE is not supported: stairkv reads its config file but never writes it",
+        )),
+        "help" => Step::Done(Frame::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+            ]
+            .iter()
+            .map(|s| Frame::Simple((*s).into()))
+            .collect(),
+        )),
+        _ => Step::Done(Frame::Error(
+            format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+                clip(&a[1])
+            )
+            .into(),
+        )),
+    }
+}
+
+fn command_info(c: &CommandSpec) -> Frame {
+    Frame::Array(vec![
+        Frame::bulk(c.name),
+        Frame::Int(c.arity as i64),
+        Frame::Set(c.flags.iter().map(|f| Frame::Simple((*f).into())).collect()),
+        Frame::Int(c.first_key as i64),
+        Frame::Int(c.last_key as i64),
+        Frame::Int(c.step as i64),
+        Frame::Set(vec![Frame::Simple(format!("@{}", c.group).into())]),
+        Frame::Set(vec![]),
+        Frame::Array(vec![]),
+        Frame::Array(vec![]),
+    ])
+}
+
+fn command_docs(c: &CommandSpec) -> Frame {
+    Frame::Map(vec![
+        (Frame::bulk("summary"), Frame::bulk(c.summary)),
+        (Frame::bulk("since"), Frame::bulk(c.since)),
+        (Frame::bulk("group"), Frame::bulk(c.group)),
+    ])
+}
+
+pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    if a.len() == 1 {
+        return Step::Done(Frame::Array(
+            all_commands().iter().map(command_info).collect(),
+        ));
+    }
+    let sub = lower(&a[1]);
+    match sub.as_str() {
+        "count" if a.len() == 2 => Step::Done(Frame::Int(all_commands().len() as i64)),
+        "list" => Step::Done(Frame::Array(
+            all_commands().iter().map(|c| Frame::bulk(c.name)).collect(),
+        )),
+        "info" => {
+            if a.len() == 2 {
+                return Step::Done(Frame::Array(
+                    all_commands().iter().map(command_info).collect(),
+                ));
+            }
+            Step::Done(Frame::Array(
+                a[2..]
+                    .iter()
+                    .map(|n| lookup(n).map(command_info).unwrap_or(Frame::NullArray))
+                    .collect(),
+            ))
+        }
+        "docs" => {
+            let specs: Vec<&CommandSpec> = if a.len() == 2 {
+                all_commands().iter().collect()
+            } else {
+                a[2..].iter().filter_map(|n| lookup(n)).collect()
+            };
+            Step::Done(Frame::Map(
+                specs
+                    .into_iter()
+                    .map(|c| (Frame::bulk(c.name), command_docs(c)))
+                    .collect(),
+            ))
+        }
+        "getkeys" if a.len() >= 3 => {
+            let Some(c) = lookup(&a[2]) else {
+                return Step::Done(Frame::err("ERR Invalid command specified"));
+            };
+            let args = &a[2..];
+            if c.first_key == 0 {
+                return Step::Done(Frame::err("ERR The command has no key arguments"));
+            }
+            let last = if c.last_key < 0 {
+                args.len() as i32 + c.last_key
+            } else {
+                c.last_key
+            };
+            let mut keys = Vec::new();
+            let mut i = c.first_key;
+            while i <= last && (i as usize) < args.len() {
+                keys.push(Frame::Bulk(args[i as usize].clone()));
+                i += c.step.max(1);
+            }
+            Step::Done(Frame::Array(keys))
+        }
+        _ => Step::Done(Frame::Error(
+            format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+                clip(&a[1])
+            )
+            .into(),
+        )),
+    }
+}

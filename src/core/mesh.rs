@@ -1,0 +1,165 @@
+//! The cross-core transport: a full glommio channel mesh carrying packets of
+//! [`Msg`] — shard tasks and their results, core tasks, routing-table updates —
+//! never commands.
+//!
+//! Every outbound message goes into a per-peer queue first and a per-peer sender
+//! task moves the whole queue as one packet. So the tasks that *receive* never
+//! wait on a full channel (two cores answering each other cannot deadlock), and
+//! all the requests that connections on this core issued in one executor tick
+//! travel to a peer together.
+
+use super::clients::{ClientInfo, KillFilter};
+use super::notify::{Notify, Slot};
+use crate::config::Config;
+use crate::storage::ops::{Op, OpResult};
+use crate::storage::staircase::RoutingTable;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Work a core does for another that is not a keyspace op.
+#[derive(Debug, Clone)]
+pub enum CoreTask {
+    /// → Clients
+    Clients,
+    /// → Count
+    Kill(KillFilter),
+    /// Replace the run-time configuration → Done
+    SetConfig(Box<Config>),
+    /// → Stats
+    Stats,
+    /// Zero the counters CONFIG RESETSTAT resets → Done
+    ResetStats,
+    /// Adopt this table, then perform its next split if the source is yours, to completion
+    /// → Split(Some((source, target))) | Split(None) when not owned here
+    Split(RoutingTable),
+}
+
+/// A core's counters, copied out for INFO.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    pub core: usize,
+    pub keys: u64,
+    pub ttl_keys: u64,
+    pub bytes: u64,
+    pub shards: u64,
+    pub clients: u64,
+    pub connections_received: u64,
+    pub rejected_connections: u64,
+    pub commands: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub splits: u64,
+    pub keys_moved: u64,
+    pub mesh_sent: u64,
+    pub table_epoch: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum TaskResult {
+    Done,
+    Count(usize),
+    Clients(Vec<ClientInfo>),
+    Stats(Box<CoreStats>),
+    Split(Option<(u32, u32)>),
+}
+
+#[derive(Debug)]
+pub enum Msg {
+    Ops { id: u64, ops: Vec<Op> },
+    OpsDone { id: u64, results: Vec<OpResult> },
+    Task { id: u64, task: CoreTask },
+    TaskDone { id: u64, result: TaskResult },
+    Table(RoutingTable),
+}
+
+/// What travels in one channel send.
+pub type Packet = Vec<Msg>;
+
+pub enum Answer {
+    Ops(Vec<OpResult>),
+    Task(TaskResult),
+}
+
+/// This core's end of the mesh: outbound queues and the requests awaiting answers.
+pub struct MeshState {
+    outq: Vec<RefCell<Packet>>,
+    wake: Vec<Notify>,
+    pending: RefCell<HashMap<u64, Rc<Slot<Answer>>>>,
+    next_id: Cell<u64>,
+    pub sent: Cell<u64>,
+}
+
+impl MeshState {
+    pub fn new(ncores: usize) -> MeshState {
+        MeshState {
+            outq: (0..ncores).map(|_| RefCell::new(Vec::new())).collect(),
+            wake: (0..ncores).map(|_| Notify::default()).collect(),
+            pending: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+            sent: Cell::new(0),
+        }
+    }
+
+    /// Queue a message for `peer`; its sender task ships it on the next tick.
+    pub fn post(&self, peer: usize, msg: Msg) {
+        let mut q = self.outq[peer].borrow_mut();
+        q.push(msg);
+        if q.len() == 1 {
+            self.wake[peer].notify();
+        }
+    }
+
+    fn register(&self) -> (u64, Rc<Slot<Answer>>) {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let slot = Slot::new();
+        self.pending.borrow_mut().insert(id, slot.clone());
+        (id, slot)
+    }
+
+    /// Send ops to `peer`; the returned slot fills with their results, in order.
+    pub fn request_ops(&self, peer: usize, ops: Vec<Op>) -> Rc<Slot<Answer>> {
+        let (id, slot) = self.register();
+        self.post(peer, Msg::Ops { id, ops });
+        slot
+    }
+
+    pub fn request_task(&self, peer: usize, task: CoreTask) -> Rc<Slot<Answer>> {
+        let (id, slot) = self.register();
+        self.post(peer, Msg::Task { id, task });
+        slot
+    }
+
+    /// Deliver an answer that arrived for one of our requests.
+    pub fn complete(&self, id: u64, answer: Answer) {
+        let slot = self.pending.borrow_mut().remove(&id);
+        match slot {
+            Some(s) => s.fill(answer),
+            None => tracing::warn!(id, "mesh answer for an unknown request"),
+        }
+    }
+
+    /// The sender task for one peer: waits for queued messages and ships them as one packet.
+    pub async fn run_sender(
+        self: Rc<Self>,
+        peer: usize,
+        senders: Rc<glommio::channels::channel_mesh::Senders<Packet>>,
+    ) {
+        loop {
+            self.wake[peer].wait().await;
+            let packet = std::mem::take(&mut *self.outq[peer].borrow_mut());
+            if packet.is_empty() {
+                continue;
+            }
+            self.sent.set(self.sent.get() + packet.len() as u64);
+            if senders.send_to(peer, packet).await.is_err() {
+                tracing::debug!(peer, "mesh peer closed; sender stops");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The per-core world: everything one pinned executor owns (its slice of the
+//! keyspace, its clients, its counters) and the cross-core mesh that carries
+//! shard tasks between cores. A core touches only its own shards; another
+//! core's shards are reached by message, never by reference. This layer knows
+//! storage ops but never commands or reply encoding.
+
+pub mod clients;
+pub mod expiry;
+pub mod mesh;
+pub mod notify;
+pub mod router;
+pub mod world;

@@ -1,0 +1,143 @@
+//! Routing a connection's pipelined ops: each op goes to the core that owns its
+//! key under this core's routing table. Ops for this core run at once (the local
+//! fast path); ops for another core are collected per core and travel as one
+//! request per core when the batch is finished. Results come back indexed by
+//! [`Ticket`], so the caller can answer in request order.
+//!
+//! Ordering: ops for one core run in the order they were pushed, so commands on
+//! the same key keep their pipeline order; ops on different cores may take effect
+//! in a different order (as with Dragonfly's pipeline squashing).
+
+use super::mesh::Answer;
+use super::world::World;
+use crate::storage::now_ms;
+use crate::storage::ops::{CoreOp, KeyOp, Op, OpResult};
+use bytes::Bytes;
+use std::rc::Rc;
+
+/// Index of one op's result in a [`Batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket(pub usize);
+
+pub struct Batch {
+    world: Rc<World>,
+    now: u64,
+    results: Vec<Option<OpResult>>,
+    /// Per remote core: the ops and the tickets they answer.
+    remote: Vec<(Vec<Op>, Vec<usize>)>,
+    remote_count: usize,
+}
+
+impl Batch {
+    pub fn new(world: Rc<World>) -> Batch {
+        let n = world.ncores;
+        Batch {
+            world,
+            now: now_ms(),
+            results: Vec::new(),
+            remote: (0..n).map(|_| (Vec::new(), Vec::new())).collect(),
+            remote_count: 0,
+        }
+    }
+
+    pub fn world(&self) -> &Rc<World> {
+        &self.world
+    }
+
+    /// True when nothing is waiting on another core.
+    pub fn is_local(&self) -> bool {
+        self.remote_count == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+
+    /// An op on one key, routed to its owner.
+    pub fn key(&mut self, key: Bytes, op: KeyOp) -> Ticket {
+        let core = self.world.core_of(&key);
+        self.to_core(core, Op::Key { key, op })
+    }
+
+    /// An op for a given core.
+    pub fn core(&mut self, core: usize, op: CoreOp) -> Ticket {
+        self.to_core(core, Op::Core(op))
+    }
+
+    /// The same core op on every core; tickets in core order.
+    pub fn all_cores(&mut self, op: CoreOp) -> Vec<Ticket> {
+        (0..self.world.ncores)
+            .map(|c| self.core(c, op.clone()))
+            .collect()
+    }
+
+    fn to_core(&mut self, core: usize, op: Op) -> Ticket {
+        let t = self.results.len();
+        if core == self.world.id {
+            let r = self.world.execute(op, self.now);
+            self.results.push(Some(r));
+        } else {
+            self.results.push(None);
+            let (ops, tickets) = &mut self.remote[core];
+            ops.push(op);
+            tickets.push(t);
+            self.remote_count += 1;
+        }
+        Ticket(t)
+    }
+
+    /// Send the remote ops, wait for every answer, and return all results by ticket.
+    pub async fn finish(mut self) -> Results {
+        if self.remote_count > 0 {
+            let mut waits = Vec::new();
+            for (core, (ops, tickets)) in self.remote.iter_mut().enumerate() {
+                if ops.is_empty() {
+                    continue;
+                }
+                let slot = self.world.mesh.request_ops(core, std::mem::take(ops));
+                waits.push((slot, std::mem::take(tickets)));
+            }
+            for (slot, tickets) in waits {
+                match slot.wait().await {
+                    Answer::Ops(rs) => {
+                        for (t, r) in tickets.into_iter().zip(rs) {
+                            self.results[t] = Some(r);
+                        }
+                    }
+                    Answer::Task(_) => {
+                        tracing::error!("mesh answered ops with a task result");
+                    }
+                }
+            }
+        }
+        Results {
+            results: self.results,
+        }
+    }
+}
+
+/// A finished batch's results.
+pub struct Results {
+    results: Vec<Option<OpResult>>,
+}
+
+impl Results {
+    /// Take the result for a ticket (each is taken once).
+    pub fn take(&mut self, t: Ticket) -> OpResult {
+        self.results
+            .get_mut(t.0)
+            .and_then(|r| r.take())
+            .unwrap_or(OpResult::Nil)
+    }
+}
+
+impl Batch {
+    /// The result of a ticket that already ran on this core (the local fast path).
+    pub fn take_ready(&mut self, t: Ticket) -> Option<OpResult> {
+        self.results.get_mut(t.0).and_then(|r| r.take())
+    }
+}

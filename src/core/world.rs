@@ -1,0 +1,321 @@
+//! [`World`]: everything one core owns — its keyspace slice, its clients, its
+//! run-time configuration copy, its counters and its end of the mesh — and the
+//! handling of messages from other cores. A `World` is `!Send` and lives on one
+//! executor; other cores reach it only through [`super::mesh`].
+
+use super::clients::Clients;
+use super::mesh::{Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
+use super::notify::Notify;
+use crate::config::Config;
+use crate::storage::keyspace::Keyspace;
+use crate::storage::now_ms;
+use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpResult, SetTtl};
+use crate::storage::staircase::RoutingTable;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Counters a core bumps as it serves.
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: Cell<u64>,
+    pub rejected_connections: Cell<u64>,
+    pub commands: Cell<u64>,
+    pub hits: Cell<u64>,
+    pub misses: Cell<u64>,
+    pub expired: Cell<u64>,
+    pub net_input_bytes: Cell<u64>,
+    pub net_output_bytes: Cell<u64>,
+    pub splits: Cell<u64>,
+    pub keys_moved: Cell<u64>,
+}
+
+fn bump(c: &Cell<u64>, by: u64) {
+    c.set(c.get().wrapping_add(by));
+}
+
+pub struct World {
+    pub id: usize,
+    pub ncores: usize,
+    pub keyspace: RefCell<Keyspace>,
+    pub config: RefCell<Config>,
+    pub clients: RefCell<Clients>,
+    pub stats: Stats,
+    pub mesh: Rc<MeshState>,
+    /// Woken when a deadline earlier than the expiry task's planned wake is set.
+    pub expiry_wake: Notify,
+    pub next_expiry: Cell<u64>,
+    /// Set when the server is shutting down: stop accepting, finish in-flight work.
+    pub shutting_down: Cell<bool>,
+    pub shutdown_notify: Notify,
+    /// Connections in the middle of answering a pipeline (shutdown waits for them).
+    pub busy: Cell<usize>,
+    pub started: std::time::Instant,
+}
+
+impl World {
+    pub fn new(id: usize, ncores: usize, config: Config) -> World {
+        let table = RoutingTable::new(ncores, config.initial_shards as usize);
+        World {
+            id,
+            ncores,
+            keyspace: RefCell::new(Keyspace::new(id, table)),
+            config: RefCell::new(config),
+            clients: RefCell::new(Clients::default()),
+            stats: Stats::default(),
+            mesh: Rc::new(MeshState::new(ncores)),
+            expiry_wake: Notify::default(),
+            next_expiry: Cell::new(u64::MAX),
+            shutting_down: Cell::new(false),
+            shutdown_notify: Notify::default(),
+            busy: Cell::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The core that owns `key` under this core's routing table.
+    pub fn core_of(&self, key: &[u8]) -> usize {
+        if self.ncores == 1 {
+            return 0;
+        }
+        let h = crate::storage::hash::key_hash(key);
+        self.keyspace.borrow().table().core_of(h)
+    }
+
+    /// Execute one op on this core's keyspace, keeping the expiry task's wake-up current
+    /// and the hit/miss counters true.
+    pub fn execute(&self, op: Op, now: u64) -> OpResult {
+        let deadline = op_deadline(&op);
+        let lookup = matches!(
+            op,
+            Op::Key {
+                op: KeyOp::Get | KeyOp::GetDel | KeyOp::GetEx { .. },
+                ..
+            }
+        );
+        let r = self.keyspace.borrow_mut().execute(op, now);
+        if lookup {
+            match r {
+                OpResult::Nil => bump(&self.stats.misses, 1),
+                _ => bump(&self.stats.hits, 1),
+            }
+        }
+        if let Some(d) = deadline {
+            if d < self.next_expiry.get() {
+                self.next_expiry.set(d);
+                self.expiry_wake.notify();
+            }
+        }
+        r
+    }
+
+    /// Handle one message from core `from`.
+    pub fn handle(self: &Rc<Self>, from: usize, msg: Msg) {
+        match msg {
+            Msg::Ops { id, ops } => {
+                let now = now_ms();
+                let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
+                self.mesh.post(from, Msg::OpsDone { id, results });
+            }
+            Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
+            Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
+            Msg::Table(t) => self.keyspace.borrow_mut().set_table(t),
+            Msg::Task { id, task } => {
+                if let CoreTask::Split(table) = task {
+                    let w = self.clone();
+                    glommio::spawn_local(async move {
+                        let result = w.split(table).await;
+                        w.mesh.post(from, Msg::TaskDone { id, result });
+                    })
+                    .detach();
+                } else {
+                    let result = self.run_task(task);
+                    self.mesh.post(from, Msg::TaskDone { id, result });
+                }
+            }
+        }
+    }
+
+    /// Run a core task here (also used for this core's own share of a broadcast).
+    pub fn run_task(&self, task: CoreTask) -> TaskResult {
+        match task {
+            CoreTask::Clients => TaskResult::Clients(self.clients.borrow().snapshot()),
+            CoreTask::Kill(f) => TaskResult::Count(self.clients.borrow_mut().kill(&f)),
+            CoreTask::SetConfig(c) => {
+                *self.config.borrow_mut() = *c;
+                TaskResult::Done
+            }
+            CoreTask::Stats => TaskResult::Stats(Box::new(self.core_stats())),
+            CoreTask::ResetStats => {
+                let s = &self.stats;
+                for c in [
+                    &s.connections_received,
+                    &s.rejected_connections,
+                    &s.commands,
+                    &s.hits,
+                    &s.misses,
+                    &s.expired,
+                    &s.net_input_bytes,
+                    &s.net_output_bytes,
+                ] {
+                    c.set(0);
+                }
+                TaskResult::Done
+            }
+            CoreTask::Split(_) => TaskResult::Split(None),
+        }
+    }
+
+    pub fn core_stats(&self) -> CoreStats {
+        let ks = self.keyspace.borrow();
+        let s = &self.stats;
+        CoreStats {
+            core: self.id,
+            keys: ks.len() as u64,
+            ttl_keys: ks.ttl_keys() as u64,
+            bytes: ks.bytes() as u64,
+            shards: ks.stats().len() as u64,
+            clients: self.clients.borrow().len() as u64,
+            connections_received: s.connections_received.get(),
+            rejected_connections: s.rejected_connections.get(),
+            commands: s.commands.get(),
+            hits: s.hits.get(),
+            misses: s.misses.get(),
+            expired: s.expired.get(),
+            net_input_bytes: s.net_input_bytes.get(),
+            net_output_bytes: s.net_output_bytes.get(),
+            splits: s.splits.get(),
+            keys_moved: s.keys_moved.get(),
+            mesh_sent: self.mesh.sent.get(),
+            table_epoch: ks.table().epoch,
+        }
+    }
+
+    /// Adopt `table`, split its next shard if the source is ours, moving entries in
+    /// batches that yield to request serving, and tell every core about the new table.
+    pub async fn split(self: &Rc<Self>, table: RoutingTable) -> TaskResult {
+        let began = {
+            let mut ks = self.keyspace.borrow_mut();
+            ks.set_table(table);
+            ks.begin_split()
+        };
+        let Some((source, target)) = began else {
+            return TaskResult::Split(None);
+        };
+        self.broadcast_table();
+        let batch = self.config.borrow().split_batch as usize;
+        loop {
+            let before = self
+                .keyspace
+                .borrow()
+                .shard(target)
+                .map(|s| s.len())
+                .unwrap_or(0);
+            let done = self.keyspace.borrow_mut().split_step(batch, now_ms());
+            let after = self
+                .keyspace
+                .borrow()
+                .shard(target)
+                .map(|s| s.len())
+                .unwrap_or(0);
+            bump(&self.stats.keys_moved, after.saturating_sub(before) as u64);
+            if done {
+                break;
+            }
+            glommio::yield_if_needed().await;
+        }
+        bump(&self.stats.splits, 1);
+        tracing::debug!(core = self.id, source, target, "split done");
+        TaskResult::Split(Some((source, target)))
+    }
+
+    /// Send this core's routing table to every other core.
+    pub fn broadcast_table(&self) {
+        let t = self.keyspace.borrow().table().clone();
+        for peer in 0..self.ncores {
+            if peer != self.id {
+                self.mesh.post(peer, Msg::Table(t.clone()));
+            }
+        }
+    }
+
+    /// Run `task` on every core (this one included) and collect the results in core order.
+    pub async fn broadcast_task(self: &Rc<Self>, task: CoreTask) -> Vec<TaskResult> {
+        let mut slots = Vec::with_capacity(self.ncores);
+        for peer in 0..self.ncores {
+            if peer != self.id {
+                slots.push(Some(self.mesh.request_task(peer, task.clone())));
+            } else {
+                slots.push(None);
+            }
+        }
+        let mut out = Vec::with_capacity(self.ncores);
+        for slot in slots {
+            match slot {
+                None => out.push(self.run_task(task.clone())),
+                Some(s) => match s.wait().await {
+                    Answer::Task(r) => out.push(r),
+                    Answer::Ops(_) => out.push(TaskResult::Done),
+                },
+            }
+        }
+        out
+    }
+
+    /// Run a core op on one core (this one directly).
+    pub async fn core_op(self: &Rc<Self>, core: usize, op: CoreOp) -> OpResult {
+        if core == self.id {
+            return self.execute(Op::Core(op), now_ms());
+        }
+        match self.mesh.request_ops(core, vec![Op::Core(op)]).wait().await {
+            Answer::Ops(mut r) => r.pop().unwrap_or(OpResult::Nil),
+            Answer::Task(_) => OpResult::Nil,
+        }
+    }
+
+    /// Receive packets from one peer forever.
+    pub async fn run_receiver(
+        self: Rc<Self>,
+        peer: usize,
+        rx: glommio::channels::shared_channel::ConnectedReceiver<Packet>,
+    ) {
+        while let Some(packet) = rx.recv().await {
+            for msg in packet {
+                self.handle(peer, msg);
+            }
+        }
+    }
+
+    pub fn count_command(&self) {
+        bump(&self.stats.commands, 1);
+    }
+
+    pub fn count_io(&self, input: u64, output: u64) {
+        bump(&self.stats.net_input_bytes, input);
+        bump(&self.stats.net_output_bytes, output);
+    }
+
+    pub fn count_expired(&self, n: u64) {
+        bump(&self.stats.expired, n);
+    }
+}
+
+/// The deadline an op may set, so the expiry task can be woken early for it.
+fn op_deadline(op: &Op) -> Option<u64> {
+    match op {
+        Op::Key { op, .. } => match op {
+            KeyOp::Set {
+                ttl: SetTtl::At(d), ..
+            } => Some(*d),
+            KeyOp::GetEx {
+                ttl: GetExTtl::At(d),
+            } => Some(*d),
+            KeyOp::Expire { at_ms, .. } => Some(*at_ms),
+            KeyOp::Put { deadline, .. } => *deadline,
+            _ => None,
+        },
+        // A same-core RENAME carries the source's deadline along; the heap of the
+        // destination shard gets it, so wake the expiry task to recompute.
+        Op::Core(CoreOp::Rename { .. }) => Some(0),
+        Op::Core(_) => None,
+    }
+}

@@ -1,0 +1,8 @@
+//! Sockets: one SO_REUSEPORT listener per core per protocol, and the
+//! connection loops that read requests, run them through the command layer and
+//! write replies. A connection lives and dies on the core that accepted it;
+//! this layer never interprets a command itself.
+
+pub mod listener;
+pub mod resp;
+pub mod text;

@@ -1,0 +1,171 @@
+//! The RESP connection loop: read what the socket has, parse every complete
+//! request (pipelining), run them as one batch, write all replies at once.
+//!
+//! Bounded input: a request over `proto-max-bulk-len`, a multibulk count over its
+//! cap, or an unparsable stream gets Redis's `Protocol error` reply and the
+//! connection is closed (it cannot be resynchronised); a client whose unparsed
+//! input passes `client-query-buffer-limit` is closed. Nothing a client sends can
+//! panic this task or touch another connection.
+
+use crate::command::exec::{run_pipeline, ClientState};
+use crate::core::clients::ClientInfo;
+use crate::core::world::World;
+use crate::protocol::reply;
+use crate::protocol::resp::{parse_request, Limits};
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+
+/// Bytes read per socket read (Redis's PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+/// Requests executed per batch before replies are written, so one huge pipeline
+/// cannot hold an unbounded number of replies in memory.
+const MAX_BATCH: usize = 4096;
+
+pub async fn serve(world: Rc<World>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    world
+        .stats
+        .connections_received
+        .set(world.stats.connections_received.get() + 1);
+    let (maxclients, needs_auth) = {
+        let c = world.config.borrow();
+        (c.maxclients, c.requirepass.is_some())
+    };
+    // maxclients is split evenly over cores: the kernel spreads connections evenly.
+    let per_core = maxclients.div_ceil(world.ncores as u64) as usize;
+    if world.clients.borrow().len() >= per_core {
+        world
+            .stats
+            .rejected_connections
+            .set(world.stats.rejected_connections.get() + 1);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let id = world.clients.borrow_mut().next_id(world.id, world.ncores);
+    world.clients.borrow_mut().add(ClientInfo {
+        id,
+        addr: addr.clone(),
+        laddr: laddr.clone(),
+        fd: stream.as_raw_fd(),
+        name: String::new(),
+        age_secs: 0,
+        idle_secs: 0,
+        db: 0,
+        resp: 2,
+        last_cmd: String::new(),
+        core: world.id,
+        lib_name: String::new(),
+        lib_ver: String::new(),
+    });
+    let mut client = ClientState::new(id, addr, laddr, needs_auth);
+    if let Err(e) = connection_loop(&world, &mut stream, &mut client).await {
+        tracing::debug!(client = id, error = %e, "connection ended");
+    }
+    world.clients.borrow_mut().remove(id);
+}
+
+async fn connection_loop(
+    world: &Rc<World>,
+    stream: &mut TcpStream,
+    client: &mut ClientState,
+) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut scratch = vec![0u8; READ_CHUNK];
+    let mut ranges = Vec::new();
+    let mut owned = Vec::new();
+    let mut requests: Vec<Vec<Bytes>> = Vec::new();
+    loop {
+        let n = stream.read(&mut scratch).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        rbuf.extend_from_slice(&scratch[..n]);
+        world.count_io(n as u64, 0);
+        let (limits, qbuf_limit) = {
+            let c = world.config.borrow();
+            (
+                Limits {
+                    max_bulk_len: c.proto_max_bulk_len as usize,
+                    max_multibulk_len: c.max_multibulk_len as usize,
+                    ..Limits::default()
+                },
+                c.client_query_buffer_limit as usize,
+            )
+        };
+        let mut fatal = None;
+        loop {
+            match parse_request(&rbuf, &limits, &mut ranges, &mut owned) {
+                Ok(Some((consumed, _kind))) => {
+                    let frame = rbuf.split_to(consumed).freeze();
+                    let args: Vec<Bytes> = if owned.is_empty() {
+                        ranges.iter().map(|r| frame.slice(r.clone())).collect()
+                    } else {
+                        owned.drain(..).map(Bytes::from).collect()
+                    };
+                    if !args.is_empty() {
+                        requests.push(args);
+                    }
+                    if requests.len() >= MAX_BATCH {
+                        run_pipeline(world, client, &mut requests, &mut wbuf).await;
+                        flush(world, stream, &mut wbuf).await?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    fatal = Some(e.message);
+                    break;
+                }
+            }
+        }
+        world.busy.set(world.busy.get() + 1);
+        if !requests.is_empty() {
+            run_pipeline(world, client, &mut requests, &mut wbuf).await;
+        }
+        world.busy.set(world.busy.get() - 1);
+        if let Some(msg) = fatal {
+            reply::error(&mut wbuf, &format!("ERR {msg}"));
+            flush(world, stream, &mut wbuf).await?;
+            tracing::debug!(client = client.id, "closing after protocol error: {msg}");
+            return Ok(());
+        }
+        flush(world, stream, &mut wbuf).await?;
+        if client.closing || world.clients.borrow().is_killed(client.id) {
+            return Ok(());
+        }
+        if rbuf.len() > qbuf_limit {
+            tracing::warn!(
+                client = client.id,
+                "closing client that reached max query buffer length ({} bytes)",
+                rbuf.len()
+            );
+            return Ok(());
+        }
+        if world.shutting_down.get() {
+            return Ok(());
+        }
+    }
+}
+
+async fn flush(world: &World, stream: &mut TcpStream, wbuf: &mut BytesMut) -> std::io::Result<()> {
+    if wbuf.is_empty() {
+        return Ok(());
+    }
+    world.count_io(0, wbuf.len() as u64);
+    stream.write_all(wbuf).await?;
+    wbuf.clear();
+    Ok(())
+}

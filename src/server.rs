@@ -1,0 +1,198 @@
+//! Starting and stopping the server: one glommio executor pinned per core, the
+//! cross-core mesh, each core's listeners, the expiry and controller tasks, and
+//! signal handling (SIGINT/SIGTERM: stop accepting, answer what is in flight,
+//! exit 0). Startup failures (a port in use, io_uring or locked memory missing)
+//! come back as one clear error, never a panic.
+
+use crate::config::Config;
+use crate::core::mesh::Packet;
+use crate::core::world::World;
+use crate::net;
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// Capacity of each cross-core channel, in packets.
+const MESH_CAPACITY: usize = 1024;
+/// How long in-flight requests get to finish on shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// Run until SIGINT/SIGTERM. Returns after every core has stopped.
+pub fn run(cfg: Config) -> Result<(), ServerError> {
+    let n = cfg.cores.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    block_signals();
+    let mesh: Option<MeshBuilder<Packet, _>> = (n > 1).then(|| MeshBuilder::full(n, MESH_CAPACITY));
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let mut handles = Vec::with_capacity(n);
+    for (idx, &cpu) in cfg.cores.iter().enumerate() {
+        let cfg = cfg.clone();
+        let mesh = mesh.clone();
+        let ready = ready_tx.clone();
+        let stop = stop.clone();
+        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("stairkv-core{idx}"))
+            // We use glommio for tasks, timers and channels, not its DMA file I/O:
+            // keep its registered buffer small so the locked-memory need stays small.
+            .io_memory(256 * 1024);
+        let ready_err = ready_tx.clone();
+        let spawned = builder.spawn(move || async move {
+            if let Err(e) = core_main(idx, cfg, mesh, ready.clone(), stop).await {
+                let _ = ready.send(Err(e));
+            }
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                let _ = ready_err.send(Err(format!(
+                    "cannot start the executor for CPU {cpu}: {e} (stairkv needs io_uring and locked memory; see linux-only.md)"
+                )));
+                break;
+            }
+        }
+    }
+    drop(ready_tx);
+    let mut ready = 0;
+    while ready < n {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => ready += 1,
+            Ok(Err(msg)) => return Err(ServerError::Startup(msg)),
+            Err(_) => {
+                return Err(ServerError::Startup(
+                    "a core stopped before it was ready".into(),
+                ))
+            }
+        }
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        cores = n,
+        cpus = ?cfg.cores,
+        bind = %cfg.bind,
+        port = cfg.port,
+        text_port = cfg.text_port,
+        pid = std::process::id(),
+        "stairkv ready"
+    );
+    let sig = wait_for_signal();
+    tracing::info!(
+        signal = sig,
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        let _ = h.join();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn core_main(
+    idx: usize,
+    cfg: Config,
+    mesh: Option<MeshBuilder<Packet, glommio::channels::channel_mesh::Full>>,
+    ready: mpsc::Sender<Result<usize, String>>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    let n = cfg.cores.len();
+    let (world, channels) = match mesh {
+        Some(m) => {
+            let (senders, receivers) = m
+                .join()
+                .await
+                .map_err(|_| "cannot join the cross-core mesh".to_string())?;
+            let id = senders.peer_id();
+            (
+                Rc::new(World::new(id, n, cfg.clone())),
+                Some((senders, receivers)),
+            )
+        }
+        None => (Rc::new(World::new(0, 1, cfg.clone())), None),
+    };
+    if let Some((senders, mut receivers)) = channels {
+        let senders = Rc::new(senders);
+        for peer in 0..n {
+            if peer != world.id {
+                glommio::spawn_local(world.mesh.clone().run_sender(peer, senders.clone())).detach();
+            }
+        }
+        for (peer, rx) in receivers.streams() {
+            glommio::spawn_local(world.clone().run_receiver(peer, rx)).detach();
+        }
+    }
+    glommio::spawn_local(crate::core::expiry::run(world.clone())).detach();
+    if world.id == 0 {
+        glommio::spawn_local(crate::control::run(world.clone())).detach();
+    }
+    let mut accepts = Vec::new();
+    for (port, text) in [(cfg.port, false), (cfg.text_port, true)] {
+        if port == 0 {
+            continue;
+        }
+        let listener = TcpListener::bind((cfg.bind.as_str(), port)).map_err(|e| {
+            format!(
+                "cannot listen on {}:{port} ({}): {e}",
+                cfg.bind,
+                if text { "text protocol" } else { "RESP" }
+            )
+        })?;
+        let w = world.clone();
+        let task = if text {
+            glommio::spawn_local(net::listener::accept_loop(w, listener, net::text::serve))
+        } else {
+            glommio::spawn_local(net::listener::accept_loop(w, listener, net::resp::serve))
+        };
+        accepts.push(task);
+    }
+    let _ = ready.send(Ok(idx));
+    while !stop.load(Ordering::Relaxed) {
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    world.shutting_down.set(true);
+    world.shutdown_notify.notify();
+    for a in accepts {
+        a.await;
+    }
+    let start = std::time::Instant::now();
+    while world.busy.get() > 0 && start.elapsed() < DRAIN_TIMEOUT {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// Block SIGINT/SIGTERM in this thread (and so in every executor thread spawned
+/// after), so that only `wait_for_signal` receives them.
+fn block_signals() {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset; pthread_sigmask only
+    // changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+fn wait_for_signal() -> i32 {
+    // SAFETY: as in block_signals; sigwait writes the received signal into `sig`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let mut sig: libc::c_int = 0;
+        libc::sigwait(&set, &mut sig);
+        sig
+    }
+}
