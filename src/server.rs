@@ -159,9 +159,9 @@ async fn core_main(
         glommio::timer::sleep(Duration::from_millis(50)).await;
     }
     world.shutting_down.set(true);
-    world.shutdown_notify.notify();
+    // Cancelling an accept task drops its listener: no new connections from here on.
     for a in accepts {
-        a.await;
+        a.cancel().await;
     }
     let start = std::time::Instant::now();
     while world.busy.get() > 0 && start.elapsed() < DRAIN_TIMEOUT {

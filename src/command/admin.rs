@@ -2,15 +2,18 @@
 //! shard (id, core, keys, bytes) by asking each core for its rows; `STAIRKV
 //! TABLE` shows this core's copy of the routing table.
 
-use super::args::lower;
-use super::exec::{clip, Ctx, Step};
+use super::exec::{subcommand, Ctx, Step};
 use super::frame::Frame;
 use crate::storage::ops::{CoreOp, OpResult};
 use bytes::Bytes;
 
 pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    match lower(&a[1]).as_str() {
-        "shards" if a.len() == 2 => {
+    let sub = match subcommand("stairkv", a, &[("shards", 2), ("table", 2), ("help", 2)]) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    match sub {
+        "shards" => {
             let tickets = ctx.batch.all_cores(CoreOp::ShardStats);
             Step::Many(tickets, |rs| {
                 let mut rows = Vec::new();
@@ -39,7 +42,7 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 )
             })
         }
-        "table" if a.len() == 2 => {
+        "table" => {
             let ks = ctx.world.keyspace.borrow();
             let t = ks.table();
             Step::Done(Frame::Map(vec![
@@ -53,7 +56,7 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 ),
             ]))
         }
-        "help" => Step::Done(Frame::Array(
+        _ => Step::Done(Frame::Array(
             [
                 "STAIRKV <subcommand>. Subcommands are:",
                 "SHARDS",
@@ -64,13 +67,6 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             .iter()
             .map(|s| Frame::Simple((*s).into()))
             .collect(),
-        )),
-        _ => Step::Done(Frame::Error(
-            format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try STAIRKV HELP.",
-                clip(&a[1])
-            )
-            .into(),
         )),
     }
 }

@@ -47,30 +47,6 @@ pub fn parse_u64(b: &[u8]) -> Option<u64> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-/// A float as Redis accepts it for INCRBYFLOAT: no surrounding spaces, not NaN.
-pub fn parse_f64(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty() || s.trim() != s {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let v: f64 = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if lower.contains("nan") || lower.contains("inf") {
-                return None;
-            }
-            s.parse().ok()?
-        }
-    };
-    if v.is_nan() {
-        None
-    } else {
-        Some(v)
-    }
-}
-
 pub fn int_arg(b: &[u8]) -> Result<i64, Frame> {
     parse_i64(b).ok_or_else(|| Frame::err(NOT_INTEGER))
 }
@@ -81,6 +57,11 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 
 pub fn lower(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).to_ascii_lowercase()
+}
+
+/// Glob match for ASCII option names (CONFIG GET patterns).
+pub fn glob_str(pattern: &str, name: &str) -> bool {
+    crate::storage::glob::glob_match(pattern.as_bytes(), name.as_bytes())
 }
 
 #[cfg(test)]
@@ -108,20 +89,4 @@ mod tests {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
-
-    #[test]
-    fn floats_like_redis() {
-        assert_eq!(parse_f64(b"1.5"), Some(1.5));
-        assert_eq!(parse_f64(b"5e3"), Some(5000.0));
-        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_f64(b"nan"), None);
-        assert_eq!(parse_f64(b" 1"), None);
-        assert_eq!(parse_f64(b""), None);
-        assert_eq!(parse_f64(b"1x"), None);
-    }
-}
-
-/// Glob match for ASCII option names (CONFIG GET patterns).
-pub fn glob_str(pattern: &str, name: &str) -> bool {
-    crate::storage::glob::glob_match(pattern.as_bytes(), name.as_bytes())
 }

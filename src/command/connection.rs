@@ -3,7 +3,7 @@
 //! other cores' client tables through a core task.
 
 use super::args::{int_arg, is, lower};
-use super::exec::{clip, Ctx, Step};
+use super::exec::{clip, subcommand, Ctx, Step};
 use super::frame::Frame;
 use crate::core::clients::KillFilter;
 use crate::core::mesh::{CoreTask, TaskResult};
@@ -187,20 +187,34 @@ const CLIENT_HELP: &[&str] = &[
 ];
 
 pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let sub = lower(&a[1]);
-    let argc = a.len();
-    match sub.as_str() {
-        "id" if argc == 2 => Step::Done(Frame::Int(ctx.client.id as i64)),
-        "getname" if argc == 2 => Step::Done(if ctx.client.name.is_empty() {
+    let subs = [
+        ("id", 2),
+        ("getname", 2),
+        ("setname", 3),
+        ("setinfo", 4),
+        ("info", 2),
+        ("list", -2),
+        ("kill", -3),
+        ("no-evict", 3),
+        ("no-touch", 3),
+        ("help", 2),
+    ];
+    let sub = match subcommand("client", a, &subs) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    match sub {
+        "id" => Step::Done(Frame::Int(ctx.client.id as i64)),
+        "getname" => Step::Done(if ctx.client.name.is_empty() {
             Frame::Null
         } else {
             Frame::bulk(&ctx.client.name)
         }),
-        "setname" if argc == 3 => match set_name(ctx, &a[2]) {
+        "setname" => match set_name(ctx, &a[2]) {
             Ok(()) => Step::Done(Frame::Ok),
             Err(f) => Step::Done(f),
         },
-        "setinfo" if argc == 4 => {
+        "setinfo" => {
             let v = String::from_utf8_lossy(&a[3]).into_owned();
             if v.contains(' ') || v.contains('\n') {
                 return Step::Done(Frame::err(
@@ -224,7 +238,7 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }
             Step::Done(Frame::Ok)
         }
-        "info" if argc == 2 => {
+        "info" => {
             let line = ctx
                 .world
                 .clients
@@ -235,20 +249,13 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             Step::Done(Frame::Verbatim(format!("{line}\n")))
         }
         "list" => client_list(ctx, a),
-        "kill" if argc >= 3 => client_kill(ctx, a),
-        "no-evict" | "no-touch" if argc == 3 => Step::Done(Frame::Ok),
-        "help" if argc == 2 => Step::Done(Frame::Array(
+        "kill" => client_kill(ctx, a),
+        "no-evict" | "no-touch" => Step::Done(Frame::Ok),
+        _ => Step::Done(Frame::Array(
             CLIENT_HELP
                 .iter()
                 .map(|s| Frame::Simple((*s).into()))
                 .collect(),
-        )),
-        _ => Step::Done(Frame::Error(
-            format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                clip(&a[1])
-            )
-            .into(),
         )),
     }
 }

@@ -160,21 +160,54 @@ fn dispatch(
     (spec.handler)(&mut ctx, args)
 }
 
-/// Redis's text: `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
+/// Redis's text: `ERR unknown command 'x', with args beginning with: 'a' 'b' `, with
+/// at most 128 bytes of the name and 128 bytes of arguments in all.
 pub fn unknown_command(args: &[Bytes]) -> Frame {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        clip(&args[0])
-    );
+    let mut shown = String::new();
     for a in &args[1..] {
-        if msg.len() > 256 {
+        if shown.len() >= 128 {
             break;
         }
-        msg.push('\'');
-        msg.push_str(&clip(a));
-        msg.push_str("' ");
+        let room = 128 - shown.len();
+        shown.push('\'');
+        shown.push_str(&clip(&a[..a.len().min(room)]));
+        shown.push_str("' ");
     }
-    Frame::Error(msg.into())
+    Frame::Error(
+        format!(
+            "ERR unknown command '{}', with args beginning with: {shown}",
+            clip(&args[0])
+        )
+        .into(),
+    )
+}
+
+/// The subcommand of a container command (CONFIG, CLIENT, COMMAND, STAIRKV), found in
+/// `subs` — each `(name, arity)` with Redis's arity counting the container word and
+/// the subcommand — or Redis 7's error for an unknown one or a wrong argument count.
+pub fn subcommand(
+    container: &str,
+    a: &[Bytes],
+    subs: &[(&'static str, i32)],
+) -> Result<&'static str, Frame> {
+    let Some(&(name, arity)) = subs
+        .iter()
+        .find(|(n, _)| a[1].eq_ignore_ascii_case(n.as_bytes()))
+    else {
+        return Err(Frame::Error(
+            format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                clip(&a[1]),
+                container.to_ascii_uppercase()
+            )
+            .into(),
+        ));
+    };
+    let n = a.len() as i32;
+    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(wrong_arity(&format!("{container}|{name}")));
+    }
+    Ok(name)
 }
 
 pub fn wrong_arity(name: &str) -> Frame {

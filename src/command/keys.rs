@@ -43,10 +43,6 @@ pub fn type_(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 
 /// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT share one shape: a time, a unit, relative or absolute.
 fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> Step {
-    let n = match int_arg(&a[2]) {
-        Ok(n) => n,
-        Err(f) => return Step::Done(f),
-    };
     let mut cond = ExpireCond::Always;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for o in &a[3..] {
@@ -86,6 +82,11 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> S
     } else if lt {
         cond = if xx { ExpireCond::XxLt } else { ExpireCond::Lt };
     }
+    // Redis checks the options before the time.
+    let n = match int_arg(&a[2]) {
+        Ok(n) => n,
+        Err(f) => return Step::Done(f),
+    };
     let bad = || {
         Step::Done(Frame::Error(
             format!("ERR invalid expire time in '{}' command", ctx_name(a)).into(),

@@ -4,7 +4,7 @@
 
 use super::args::{glob_str, is, lower};
 use super::connection::REDIS_COMPAT_VERSION;
-use super::exec::{clip, Ctx, Step};
+use super::exec::{subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use super::table::{all_commands, lookup, CommandSpec};
 use crate::config::Config;
@@ -279,9 +279,19 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
 }
 
 pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let sub = lower(&a[1]);
-    match sub.as_str() {
-        "get" if a.len() >= 3 => {
+    let subs = [
+        ("get", -3),
+        ("set", -4),
+        ("resetstat", 2),
+        ("rewrite", 2),
+        ("help", 2),
+    ];
+    let sub = match subcommand("config", a, &subs) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    match sub {
+        "get" => {
             let cfg = ctx.world.config.borrow();
             let mut pairs = Vec::new();
             for (name, value) in config_params(&cfg) {
@@ -291,7 +301,8 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }
             Step::Done(Frame::Map(pairs))
         }
-        "set" if a.len() >= 4 && a.len() % 2 == 0 => {
+        "set" if a.len() % 2 == 1 => Step::Done(wrong_arity("config|set")),
+        "set" => {
             let mut cfg = ctx.world.config.borrow().clone();
             for kv in a[2..].chunks(2) {
                 if let Err(e) = config_set_one(&mut cfg, &lower(&kv[0]), &kv[1]) {
@@ -306,17 +317,17 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 Frame::Ok
             }))
         }
-        "resetstat" if a.len() == 2 => {
+        "resetstat" => {
             let world = ctx.world.clone();
             Step::Async(Box::pin(async move {
                 world.broadcast_task(CoreTask::ResetStats).await;
                 Frame::Ok
             }))
         }
-        "rewrite" if a.len() == 2 => Step::Done(Frame::err(
+        "rewrite" => Step::Done(Frame::err(
             "ERR CONFIG REWRITE is not supported: stairkv reads its config file but never writes it",
         )),
-        "help" => Step::Done(Frame::Array(
+        _ => Step::Done(Frame::Array(
             [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>",
@@ -329,13 +340,6 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             .iter()
             .map(|s| Frame::Simple((*s).into()))
             .collect(),
-        )),
-        _ => Step::Done(Frame::Error(
-            format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-                clip(&a[1])
-            )
-            .into(),
         )),
     }
 }
@@ -369,9 +373,20 @@ pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
             all_commands().iter().map(command_info).collect(),
         ));
     }
-    let sub = lower(&a[1]);
-    match sub.as_str() {
-        "count" if a.len() == 2 => Step::Done(Frame::Int(all_commands().len() as i64)),
+    let subs = [
+        ("count", 2),
+        ("list", -2),
+        ("info", -2),
+        ("docs", -2),
+        ("getkeys", -3),
+        ("help", 2),
+    ];
+    let sub = match subcommand("command", a, &subs) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    match sub {
+        "count" => Step::Done(Frame::Int(all_commands().len() as i64)),
         "list" => Step::Done(Frame::Array(
             all_commands().iter().map(|c| Frame::bulk(c.name)).collect(),
         )),
@@ -401,7 +416,7 @@ pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
                     .collect(),
             ))
         }
-        "getkeys" if a.len() >= 3 => {
+        "getkeys" => {
             let Some(c) = lookup(&a[2]) else {
                 return Step::Done(Frame::err("ERR Invalid command specified"));
             };
@@ -422,12 +437,27 @@ pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }
             Step::Done(Frame::Array(keys))
         }
-        _ => Step::Done(Frame::Error(
-            format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-                clip(&a[1])
-            )
-            .into(),
+        _ => Step::Done(Frame::Array(
+            [
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all commands.",
+                "COUNT",
+                "    Return the total number of commands in this server.",
+                "LIST",
+                "    Return a list of all commands in this server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple commands.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full command.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|s| Frame::Simple((*s).into()))
+            .collect(),
         )),
     }
 }

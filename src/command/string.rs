@@ -2,11 +2,12 @@
 //! ranges, and the multi-key MGET/MSET/MSETNX. Handlers parse arguments into
 //! shard ops; the ops' semantics live in `storage`.
 
-use super::args::{int_arg, is, parse_f64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
+use super::args::{int_arg, is, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
 use super::exec::{Ctx, Step};
 use super::frame::Frame;
+use crate::storage::decimal::{self, Number};
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, OpResult, SetCond, SetTtl};
+use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, OpError, OpResult, SetCond, SetTtl};
 use bytes::Bytes;
 
 fn one(ctx: &mut Ctx, key: &Bytes, op: KeyOp) -> Step {
@@ -17,70 +18,150 @@ pub fn get(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     one(ctx, &a[1], KeyOp::Get)
 }
 
+/// Why an expire argument was refused: Redis answers these with different texts.
+#[derive(Clone, Copy)]
+enum BadExpire {
+    NotInteger,
+    OutOfRange,
+}
+
+impl BadExpire {
+    fn frame(self, cmd: &str) -> Frame {
+        match self {
+            BadExpire::NotInteger => Frame::err(NOT_INTEGER),
+            BadExpire::OutOfRange => {
+                Frame::Error(format!("ERR invalid expire time in '{cmd}' command").into())
+            }
+        }
+    }
+}
+
 /// Relative or absolute expiry given to SET/GETEX/SETEX, to an absolute deadline.
 /// Redis rejects non-positive values and anything that overflows.
-fn deadline(cmd: &str, unit_ms: i64, absolute: bool, v: &[u8]) -> Result<u64, Frame> {
-    let n = int_arg(v)?;
-    let bad = || Frame::Error(format!("ERR invalid expire time in '{cmd}' command").into());
+fn deadline(unit_ms: i64, absolute: bool, v: &[u8]) -> Result<u64, BadExpire> {
+    let n = parse_i64(v).ok_or(BadExpire::NotInteger)?;
     if n <= 0 {
-        return Err(bad());
+        return Err(BadExpire::OutOfRange);
     }
-    let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
+    let ms = n.checked_mul(unit_ms).ok_or(BadExpire::OutOfRange)?;
     let at = if absolute {
         ms
     } else {
-        ms.checked_add(now_ms() as i64).ok_or_else(bad)?
+        ms.checked_add(now_ms() as i64)
+            .ok_or(BadExpire::OutOfRange)?
     };
     Ok(at as u64)
 }
 
-pub fn set(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let mut cond = SetCond::Always;
-    let mut ttl = SetTtl::Clear;
-    let mut get = false;
-    let mut i = 3;
-    while i < a.len() {
-        let o = &a[i];
-        let next = a.get(i + 1);
-        if is(o, "NX") && cond == SetCond::Always {
-            cond = SetCond::IfAbsent;
-        } else if is(o, "XX") && cond == SetCond::Always {
-            cond = SetCond::IfPresent;
-        } else if is(o, "GET") && !get {
-            get = true;
-        } else if is(o, "KEEPTTL") && ttl == SetTtl::Clear {
-            ttl = SetTtl::Keep;
-        } else if ttl == SetTtl::Clear
-            && next.is_some()
-            && (is(o, "EX") || is(o, "PX") || is(o, "EXAT") || is(o, "PXAT"))
+/// SET / GETEX option flags, as Redis's `parseExtendedStringArgumentsOrReply` keeps them.
+const F_NX: u16 = 1;
+const F_XX: u16 = 1 << 1;
+const F_GET: u16 = 1 << 2;
+const F_KEEPTTL: u16 = 1 << 3;
+const F_PERSIST: u16 = 1 << 4;
+const F_EX: u16 = 1 << 5;
+const F_PX: u16 = 1 << 6;
+const F_EXAT: u16 = 1 << 7;
+const F_PXAT: u16 = 1 << 8;
+const F_ANY_EXPIRE: u16 = F_EX | F_PX | F_EXAT | F_PXAT;
+
+/// The parsed options of SET (`is_set`) or GETEX, exactly as Redis accepts them:
+/// an option may repeat (the last expire value wins), but conflicting ones
+/// (NX with XX, KEEPTTL or PERSIST with an expire, two different expire kinds)
+/// are a syntax error.
+struct Extended {
+    flags: u16,
+    /// The expire option's value and the option word it came with.
+    expire: Option<(Bytes, &'static str)>,
+}
+
+fn parse_extended(a: &[Bytes], is_set: bool) -> Result<Extended, Frame> {
+    let mut x = Extended {
+        flags: 0,
+        expire: None,
+    };
+    let mut j = if is_set { 3 } else { 2 };
+    while j < a.len() {
+        let o = &a[j];
+        let next = a.get(j + 1);
+        let f = x.flags;
+        if is_set && is(o, "NX") && f & F_XX == 0 {
+            x.flags |= F_NX;
+        } else if is_set && is(o, "XX") && f & F_NX == 0 {
+            x.flags |= F_XX;
+        } else if is_set && is(o, "GET") {
+            x.flags |= F_GET;
+        } else if is_set && is(o, "KEEPTTL") && f & (F_PERSIST | F_ANY_EXPIRE) == 0 {
+            x.flags |= F_KEEPTTL;
+        } else if !is_set && is(o, "PERSIST") && f & (F_KEEPTTL | F_ANY_EXPIRE) == 0 {
+            x.flags |= F_PERSIST;
+        } else if let Some((word, own)) = [
+            ("EX", F_EX),
+            ("PX", F_PX),
+            ("EXAT", F_EXAT),
+            ("PXAT", F_PXAT),
+        ]
+        .into_iter()
+        .find(|(w, _)| is(o, w))
         {
-            let unit = if is(o, "EX") || is(o, "EXAT") {
-                1000
-            } else {
-                1
+            // The same expire option again is fine (the last value wins); any
+            // other expire kind, KEEPTTL or PERSIST is not.
+            let Some(v) = next.filter(|_| f & (F_KEEPTTL | F_PERSIST | (F_ANY_EXPIRE & !own)) == 0)
+            else {
+                return Err(Frame::err(SYNTAX));
             };
-            let abs = is(o, "EXAT") || is(o, "PXAT");
-            match deadline("set", unit, abs, next.map(|b| &b[..]).unwrap_or(b"")) {
-                Ok(d) => ttl = SetTtl::At(d),
-                Err(f) => return Step::Done(f),
-            }
-            i += 1;
+            x.flags |= own;
+            x.expire = Some((v.clone(), word));
+            j += 1;
         } else {
-            return Step::Done(Frame::err(SYNTAX));
+            return Err(Frame::err(SYNTAX));
         }
-        i += 1;
+        j += 1;
     }
-    let value = a[2].clone();
-    one(
-        ctx,
-        &a[1],
-        KeyOp::Set {
-            value,
-            cond,
-            ttl,
-            get,
-        },
-    )
+    Ok(x)
+}
+
+impl Extended {
+    /// The absolute deadline of the expire option, if one was given.
+    fn deadline(&self) -> Result<Option<u64>, BadExpire> {
+        let Some((v, word)) = &self.expire else {
+            return Ok(None);
+        };
+        let (unit, abs) = match *word {
+            "EX" => (1000, false),
+            "PX" => (1, false),
+            "EXAT" => (1000, true),
+            _ => (1, true),
+        };
+        deadline(unit, abs, v).map(Some)
+    }
+}
+
+pub fn set(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let x = match parse_extended(a, true) {
+        Ok(x) => x,
+        Err(f) => return Step::Done(f),
+    };
+    let ttl = match x.deadline() {
+        Ok(Some(d)) => SetTtl::At(d),
+        Ok(None) if x.flags & F_KEEPTTL != 0 => SetTtl::Keep,
+        Ok(None) => SetTtl::Clear,
+        Err(e) => return Step::Done(e.frame("set")),
+    };
+    let cond = if x.flags & F_NX != 0 {
+        SetCond::IfAbsent
+    } else if x.flags & F_XX != 0 {
+        SetCond::IfPresent
+    } else {
+        SetCond::Always
+    };
+    let op = KeyOp::Set {
+        value: a[2].clone(),
+        cond,
+        ttl,
+        get: x.flags & F_GET != 0,
+    };
+    one(ctx, &a[1], op)
 }
 
 pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
@@ -99,9 +180,9 @@ pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 
 fn setex_with(ctx: &mut Ctx, a: &[Bytes], unit: i64) -> Step {
     let name = if unit == 1000 { "setex" } else { "psetex" };
-    let at = match deadline(name, unit, false, &a[2]) {
+    let at = match deadline(unit, false, &a[2]) {
         Ok(d) => d,
-        Err(f) => return Step::Done(f),
+        Err(e) => return Step::Done(e.frame(name)),
     };
     let op = KeyOp::Set {
         value: a[3].clone(),
@@ -135,33 +216,18 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let mut ttl = GetExTtl::Keep;
-    let mut i = 2;
-    while i < a.len() {
-        let o = &a[i];
-        if ttl != GetExTtl::Keep {
-            return Step::Done(Frame::err(SYNTAX));
-        }
-        if is(o, "PERSIST") {
-            ttl = GetExTtl::Persist;
-        } else if (is(o, "EX") || is(o, "PX") || is(o, "EXAT") || is(o, "PXAT")) && i + 1 < a.len()
-        {
-            let unit = if is(o, "EX") || is(o, "EXAT") {
-                1000
-            } else {
-                1
-            };
-            let abs = is(o, "EXAT") || is(o, "PXAT");
-            match deadline("getex", unit, abs, &a[i + 1]) {
-                Ok(d) => ttl = GetExTtl::At(d),
-                Err(f) => return Step::Done(f),
-            }
-            i += 1;
-        } else {
-            return Step::Done(Frame::err(SYNTAX));
-        }
-        i += 1;
-    }
+    let x = match parse_extended(a, false) {
+        Ok(x) => x,
+        Err(f) => return Step::Done(f),
+    };
+    // Redis validates the time only once the key is found (nil for a missing key).
+    let ttl = match x.deadline() {
+        Ok(Some(d)) => GetExTtl::At(d),
+        Ok(None) if x.flags & F_PERSIST != 0 => GetExTtl::Persist,
+        Ok(None) => GetExTtl::Keep,
+        Err(BadExpire::NotInteger) => GetExTtl::Invalid(OpError::NotInteger),
+        Err(BadExpire::OutOfRange) => GetExTtl::Invalid(OpError::InvalidGetExExpire),
+    };
     one(ctx, &a[1], KeyOp::GetEx { ttl })
 }
 
@@ -278,9 +344,9 @@ pub fn decrby(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    match parse_f64(&a[2]) {
-        Some(f) if f.is_finite() => one(ctx, &a[1], KeyOp::IncrByFloat(f)),
-        Some(_) => Step::Done(Frame::err("ERR increment would produce NaN or Infinity")),
+    match decimal::parse(&a[2]) {
+        Some(Number::Finite(by)) => one(ctx, &a[1], KeyOp::IncrByFloat(by)),
+        Some(Number::Infinite) => Step::Done(Frame::err(OpError::NanOrInf.to_string())),
         None => Step::Done(Frame::err(NOT_FLOAT)),
     }
 }

@@ -60,12 +60,12 @@ impl Batch {
     /// An op on one key, routed to its owner.
     pub fn key(&mut self, key: Bytes, op: KeyOp) -> Ticket {
         let core = self.world.core_of(&key);
-        self.to_core(core, Op::Key { key, op })
+        self.route(core, Op::Key { key, op })
     }
 
     /// An op for a given core.
     pub fn core(&mut self, core: usize, op: CoreOp) -> Ticket {
-        self.to_core(core, Op::Core(op))
+        self.route(core, Op::Core(op))
     }
 
     /// The same core op on every core; tickets in core order.
@@ -75,7 +75,7 @@ impl Batch {
             .collect()
     }
 
-    fn to_core(&mut self, core: usize, op: Op) -> Ticket {
+    fn route(&mut self, core: usize, op: Op) -> Ticket {
         let t = self.results.len();
         if core == self.world.id {
             let r = self.world.execute(op, self.now);

@@ -46,7 +46,6 @@ pub struct World {
     pub next_expiry: Cell<u64>,
     /// Set when the server is shutting down: stop accepting, finish in-flight work.
     pub shutting_down: Cell<bool>,
-    pub shutdown_notify: Notify,
     /// Connections in the middle of answering a pipeline (shutdown waits for them).
     pub busy: Cell<usize>,
     pub started: std::time::Instant,
@@ -66,7 +65,6 @@ impl World {
             expiry_wake: Notify::default(),
             next_expiry: Cell::new(u64::MAX),
             shutting_down: Cell::new(false),
-            shutdown_notify: Notify::default(),
             busy: Cell::new(0),
             started: std::time::Instant::now(),
         }

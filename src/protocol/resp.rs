@@ -63,6 +63,1066 @@ pub fn parse_request(
     args: &mut Vec<Range<usize>>,
     owned: &mut Vec<Vec<u8>>,
 ) -> Result<Option<(usize, RequestKind)>, ParseError> {
-    let _ = (buf, limits, args, owned);
-    todo!("protocol helper")
+    args.clear();
+    owned.clear();
+    let result = match buf.first() {
+        None => Ok(None),
+        Some(b'*') => parse_multibulk(buf, limits, args),
+        Some(_) => parse_inline(buf, limits, args, owned),
+    };
+    if !matches!(result, Ok(Some(_))) {
+        // Only a complete request leaves arguments behind; a partial parse must
+        // not be mistaken for one by a caller that looks at `args` anyway.
+        args.clear();
+        owned.clear();
+    }
+    result
+}
+
+/// Redis's `PROTO_INLINE_MAX_SIZE`: how far we look for the CR that ends a
+/// `*<count>` or `$<len>` line before declaring the line hopeless. A valid count
+/// line is at most 21 bytes, but Redis waits this long, and so do we, so the
+/// error a misbehaving client sees is the one it would get from Redis.
+const MAX_COUNT_LINE: usize = 64 * 1024;
+
+/// Redis's `LONG_STR_SIZE`: a decimal `long long` never needs 21 characters.
+const MAX_NUMBER_LEN: usize = 21;
+
+/// Upper bound on the `args` capacity reserved up front from a declared element
+/// count: the count is client-controlled, so reserving it blindly would let
+/// `*1000000000\r\n` allocate gigabytes before a single element arrives.
+const MAX_PREALLOC_ARGS: usize = 1024;
+
+const INVALID_MBULK: &str = "Protocol error: invalid multibulk length";
+const TOO_BIG_MBULK: &str = "Protocol error: too big mbulk count string";
+const INVALID_BULK: &str = "Protocol error: invalid bulk length";
+const TOO_BIG_BULK: &str = "Protocol error: too big bulk count string";
+const TOO_BIG_INLINE: &str = "Protocol error: too big inline request";
+const UNBALANCED_QUOTES: &str = "Protocol error: unbalanced quotes in request";
+
+fn perr(message: &str) -> ParseError {
+    ParseError {
+        message: message.to_owned(),
+    }
+}
+
+/// Index of the first `needle` in `hay`.
+///
+/// Word-at-a-time (SWAR) search: the crate has no `memchr` dependency and the
+/// inline and text parsers scan lines of up to a megabyte, where a byte loop is
+/// several times slower.
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO.wrapping_mul(u64::from(needle));
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // Bytes equal to `needle` become zero; the classic has-zero-byte test
+        // can flag false positives only *above* a real zero byte, and with a
+        // little-endian load "above" means later in the slice, so the lowest
+        // flagged byte is always the first real match.
+        let x = u64::from_le_bytes(word) ^ pattern;
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| base + i)
+}
+
+/// Redis's `string2ll`: optional `-`, then `0` alone or a non-zero digit
+/// followed by digits, no `+`, no spaces, no leading zeros, no overflow.
+fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() >= MAX_NUMBER_LEN {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let (&first, tail) = digits.split_first()?;
+    if !(b'1'..=b'9').contains(&first) {
+        return None;
+    }
+    let mut v = u64::from(first - b'0');
+    for &c in tail {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(v)
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Parse the `<type><number>\r\n` line whose type byte is at `pos`.
+///
+/// Returns the number and the index just past the `\r\n`, `Ok(None)` when the
+/// line has not fully arrived, `Err(too_big)` when no CR shows up within
+/// [`MAX_COUNT_LINE`] bytes and `Err(invalid)` when the line is not a number.
+fn number_line(
+    buf: &[u8],
+    pos: usize,
+    too_big: &str,
+    invalid: &str,
+) -> Result<Option<(i64, usize)>, ParseError> {
+    let rest = &buf[pos..];
+    // Bounded scan: the caller re-parses from the front each time data arrives,
+    // so an unbounded search would make a slow junk stream quadratic.
+    let window = &rest[..rest.len().min(MAX_COUNT_LINE + 1)];
+    let Some(cr) = find_byte(b'\r', window) else {
+        return if rest.len() > MAX_COUNT_LINE {
+            Err(perr(too_big))
+        } else {
+            Ok(None)
+        };
+    };
+    // Validate the number before waiting for the LF so junk fails fast.
+    let n = parse_i64(&rest[1..cr]).ok_or_else(|| perr(invalid))?;
+    match rest.get(cr + 1) {
+        None => Ok(None),
+        Some(b'\n') => Ok(Some((n, pos + cr + 2))),
+        // Redis blindly skips the byte after CR; accepting `\rX` would silently
+        // desynchronise, so treat it as the malformed number line it is.
+        Some(_) => Err(perr(invalid)),
+    }
+}
+
+fn parse_multibulk(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<Range<usize>>,
+) -> Result<Option<(usize, RequestKind)>, ParseError> {
+    let Some((count, mut pos)) = number_line(buf, 0, TOO_BIG_MBULK, INVALID_MBULK)? else {
+        return Ok(None);
+    };
+    // Redis checks the upper bound before treating n <= 0 as an empty request.
+    if count > 0 && count.unsigned_abs() > limits.max_multibulk_len as u64 {
+        return Err(perr(INVALID_MBULK));
+    }
+    if count <= 0 {
+        return Ok(Some((pos, RequestKind::Multibulk)));
+    }
+    let count = count.unsigned_abs();
+    args.reserve((count as usize).min(MAX_PREALLOC_ARGS));
+    for _ in 0..count {
+        let Some(&kind) = buf.get(pos) else {
+            return Ok(None);
+        };
+        // Checked as soon as the byte is here (Redis waits for the CR first);
+        // the outcome for any stream that eventually sends a CR is the same.
+        if kind != b'$' {
+            return Err(ParseError {
+                message: format!("Protocol error: expected '$', got '{}'", char::from(kind)),
+            });
+        }
+        let Some((len, start)) = number_line(buf, pos, TOO_BIG_BULK, INVALID_BULK)? else {
+            return Ok(None);
+        };
+        if len < 0 || len.unsigned_abs() > limits.max_bulk_len as u64 {
+            return Err(perr(INVALID_BULK));
+        }
+        // `len <= max_bulk_len`, a usize, so the conversion is lossless; a sum
+        // that overflows cannot be in memory yet, i.e. the bulk is incomplete.
+        let Some(end) = start.checked_add(len.unsigned_abs() as usize) else {
+            return Ok(None);
+        };
+        // Bulk bodies are skipped by length, never scanned, so a large value
+        // arriving in small reads costs O(number of arguments) per re-parse.
+        match buf.get(end) {
+            None => return Ok(None),
+            // Data that does not end in CRLF means the declared length does not
+            // match what the client sent: report it as a bad bulk length.
+            Some(&b) if b != b'\r' => return Err(perr(INVALID_BULK)),
+            Some(_) => {}
+        }
+        match buf.get(end + 1) {
+            None => return Ok(None),
+            Some(&b) if b != b'\n' => return Err(perr(INVALID_BULK)),
+            Some(_) => {}
+        }
+        args.push(start..end);
+        pos = end + 2;
+    }
+    Ok(Some((pos, RequestKind::Multibulk)))
+}
+
+fn parse_inline(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<Range<usize>>,
+    owned: &mut Vec<Vec<u8>>,
+) -> Result<Option<(usize, RequestKind)>, ParseError> {
+    let window = &buf[..buf.len().min(limits.max_inline_len.saturating_add(1))];
+    let Some(newline) = find_byte(b'\n', window) else {
+        return if buf.len() > limits.max_inline_len {
+            Err(perr(TOO_BIG_INLINE))
+        } else {
+            Ok(None)
+        };
+    };
+    let mut end = newline;
+    if end > 0 && buf[end - 1] == b'\r' {
+        end -= 1;
+    }
+    // Redis splits the line as a C string, so a NUL ends it: everything after
+    // the first NUL is ignored (and a quote still open there is unbalanced).
+    if let Some(nul) = find_byte(0, &buf[..end]) {
+        end = nul;
+    }
+    split_args(buf, end, args, owned)?;
+    Ok(Some((newline + 1, RequestKind::Inline)))
+}
+
+/// C's `isspace` in the "C" locale, which `sdssplitargs` uses to skip blanks
+/// and to check what follows a closing quote.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// One inline argument being assembled: stays a range into the line for as
+/// long as its bytes are a contiguous, unaltered run of the input (the common
+/// case, including a quoted word without escapes) and becomes an owned copy the
+/// moment an escape or a dropped quote breaks that.
+enum Token {
+    Empty,
+    Span(Range<usize>),
+    Owned(Vec<u8>),
+}
+
+impl Token {
+    /// Append the input byte at `i` verbatim.
+    fn push_input(&mut self, buf: &[u8], i: usize) {
+        self.push_run(buf, i..i + 1);
+    }
+
+    /// Append the input bytes `run` verbatim.
+    fn push_run(&mut self, buf: &[u8], run: Range<usize>) {
+        match self {
+            Token::Empty => *self = Token::Span(run),
+            Token::Span(r) if r.end == run.start => r.end = run.end,
+            Token::Span(r) => {
+                let mut v = buf[r.clone()].to_vec();
+                v.extend_from_slice(&buf[run]);
+                *self = Token::Owned(v);
+            }
+            Token::Owned(v) => v.extend_from_slice(&buf[run]),
+        }
+    }
+
+    /// Append a byte produced by unescaping, which never matches the input.
+    fn push_byte(&mut self, buf: &[u8], b: u8) {
+        match self {
+            Token::Empty => *self = Token::Owned(vec![b]),
+            Token::Span(r) => {
+                let mut v = buf[r.clone()].to_vec();
+                v.push(b);
+                *self = Token::Owned(v);
+            }
+            Token::Owned(v) => v.push(b),
+        }
+    }
+}
+
+/// Hands finished inline arguments to the caller: ranges while every argument
+/// is a plain slice of the line, and the moment one is not, every argument
+/// (earlier ones copied over) in `owned`. `owned` is non-empty exactly when we
+/// are in the owned mode, so it doubles as the mode flag.
+struct InlineArgs<'a> {
+    buf: &'a [u8],
+    args: &'a mut Vec<Range<usize>>,
+    owned: &'a mut Vec<Vec<u8>>,
+}
+
+impl InlineArgs<'_> {
+    fn push(&mut self, token: Token, at: usize) {
+        match token {
+            Token::Empty => self.push_range(at..at),
+            Token::Span(r) => self.push_range(r),
+            Token::Owned(v) => {
+                if self.owned.is_empty() {
+                    let buf = self.buf;
+                    self.owned
+                        .extend(self.args.drain(..).map(|r| buf[r].to_vec()));
+                }
+                self.owned.push(v);
+            }
+        }
+    }
+
+    fn push_range(&mut self, r: Range<usize>) {
+        if self.owned.is_empty() {
+            self.args.push(r);
+        } else {
+            self.owned.push(self.buf[r].to_vec());
+        }
+    }
+}
+
+/// Redis's `sdssplitargs` over `buf[..end]` (which holds no NUL), including its
+/// quirks: quotes may open mid-word (`a"b c"` is one argument `ab c`), `\v` and
+/// `\f` separate arguments only between them, unknown escapes yield the escaped
+/// character, and a closing quote must be followed by whitespace or the end.
+fn split_args(
+    buf: &[u8],
+    end: usize,
+    args: &mut Vec<Range<usize>>,
+    owned: &mut Vec<Vec<u8>>,
+) -> Result<(), ParseError> {
+    let line = &buf[..end];
+    // Reads past the line yield 0, the C string terminator the algorithm expects.
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut out = InlineArgs { buf, args, owned };
+    let mut p = 0;
+    loop {
+        while p < end && is_space(line[p]) {
+            p += 1;
+        }
+        if p >= end {
+            return Ok(());
+        }
+        let start = p;
+        let mut token = Token::Empty;
+        let mut in_double = false;
+        let mut in_single = false;
+        loop {
+            let c = at(p);
+            let mut done = false;
+            if in_double {
+                if c == b'\\' && at(p + 1) == b'x' {
+                    if let (Some(hi), Some(lo)) = (hex_val(at(p + 2)), hex_val(at(p + 3))) {
+                        token.push_byte(buf, hi * 16 + lo);
+                        p += 3;
+                    } else {
+                        // `\x` without two hex digits is just an escaped `x`.
+                        token.push_byte(buf, b'x');
+                        p += 1;
+                    }
+                } else if c == b'\\' && at(p + 1) != 0 {
+                    p += 1;
+                    let unescaped = match at(p) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    };
+                    token.push_byte(buf, unescaped);
+                } else if c == b'"' {
+                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
+                        return Err(perr(UNBALANCED_QUOTES));
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return Err(perr(UNBALANCED_QUOTES));
+                } else {
+                    token.push_input(buf, p);
+                }
+            } else if in_single {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    token.push_byte(buf, b'\'');
+                } else if c == b'\'' {
+                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
+                        return Err(perr(UNBALANCED_QUOTES));
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return Err(perr(UNBALANCED_QUOTES));
+                } else {
+                    token.push_input(buf, p);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => {
+                        // Fast path: take the whole run of ordinary bytes at
+                        // once; stop on anything the match above handles.
+                        let run = line[p..]
+                            .iter()
+                            .position(|&b| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b'"' | b'\''))
+                            .map_or(end, |n| p + n);
+                        token.push_run(buf, p..run);
+                        // The shared step below moves past the run's last byte.
+                        p = run - 1;
+                    }
+                }
+            }
+            if at(p) != 0 {
+                p += 1;
+            }
+            if done {
+                break;
+            }
+        }
+        out.push(token, start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Parsed = (usize, RequestKind, Vec<Vec<u8>>);
+
+    /// Parse with `limits` and materialise the arguments the way the
+    /// connection loop does (ranges when `owned` is empty, else `owned`).
+    fn parse_with(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, String> {
+        let mut args = vec![0..1, 5..7]; // stale junk must be cleared
+        let mut owned = vec![b"stale".to_vec()];
+        match parse_request(buf, limits, &mut args, &mut owned) {
+            Err(e) => Err(e.message),
+            Ok(None) => {
+                assert!(args.is_empty() && owned.is_empty());
+                Ok(None)
+            }
+            Ok(Some((consumed, kind))) => {
+                assert!(consumed <= buf.len());
+                assert!(
+                    args.is_empty() || owned.is_empty(),
+                    "both ranges and owned returned"
+                );
+                let vals = if owned.is_empty() {
+                    args.iter().map(|r| buf[r.clone()].to_vec()).collect()
+                } else {
+                    owned
+                };
+                Ok(Some((consumed, kind, vals)))
+            }
+        }
+    }
+
+    fn parse(buf: &[u8]) -> Result<Option<Parsed>, String> {
+        parse_with(buf, &Limits::default())
+    }
+
+    fn err(buf: &[u8]) -> String {
+        match parse(buf) {
+            Err(e) => e,
+            other => panic!("expected error for {:?}, got {other:?}", buf),
+        }
+    }
+
+    fn complete(buf: &[u8]) -> Parsed {
+        match parse(buf) {
+            Ok(Some(p)) => p,
+            other => panic!("expected request for {:?}, got {other:?}", buf),
+        }
+    }
+
+    fn bytes(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// Every strict prefix of a valid request is incomplete.
+    fn assert_prefixes_incomplete(buf: &[u8]) {
+        for cut in 0..buf.len() {
+            assert_eq!(
+                parse(&buf[..cut]),
+                Ok(None),
+                "prefix {:?} of {:?}",
+                String::from_utf8_lossy(&buf[..cut]),
+                String::from_utf8_lossy(buf)
+            );
+        }
+    }
+
+    // ---- helpers ----
+
+    #[test]
+    fn find_byte_matches_naive_search() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        for start in 0..40 {
+            for needle in [0u8, 1, 7, 13, 128, 250, 255, b'\n'] {
+                let hay = &data[start..];
+                assert_eq!(
+                    find_byte(needle, hay),
+                    hay.iter().position(|&b| b == needle),
+                    "needle {needle} start {start}"
+                );
+            }
+        }
+        assert_eq!(find_byte(b'x', b""), None);
+        // A byte one above the needle right after it must not confuse the
+        // has-zero trick (borrow propagation).
+        assert_eq!(find_byte(b'\n', b"aaaaaaa\n\x0baaaaaaa"), Some(7));
+        assert_eq!(find_byte(0x80, &[0x00, 0x81, 0x80, 0x7f]), Some(2));
+        assert_eq!(find_byte(0x00, &[0x01; 16]), None);
+    }
+
+    #[test]
+    fn parse_i64_follows_string2ll() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"7"), Some(7));
+        assert_eq!(parse_i64(b"-7"), Some(-7));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"01",
+            b"00",
+            b"-0",
+            b"1a",
+            b"0x10",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"99999999999999999999",
+            b"000000000000000000001",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    // ---- multibulk: happy paths ----
+
+    #[test]
+    fn simple_multibulk() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        assert_eq!(
+            complete(buf),
+            (
+                buf.len(),
+                RequestKind::Multibulk,
+                bytes(&["SET", "k", "hello"])
+            )
+        );
+    }
+
+    #[test]
+    fn multibulk_ranges_index_into_buffer() {
+        let buf = b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n";
+        let mut args = Vec::new();
+        let mut owned = Vec::new();
+        let r = parse_request(buf, &Limits::default(), &mut args, &mut owned);
+        assert_eq!(r, Ok(Some((buf.len(), RequestKind::Multibulk))));
+        assert_eq!(args, vec![8..11, 17..17]);
+        assert!(owned.is_empty());
+    }
+
+    #[test]
+    fn empty_bulk_argument() {
+        assert_eq!(
+            complete(b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n").2,
+            bytes(&["GET", ""])
+        );
+    }
+
+    #[test]
+    fn binary_safe_bulk() {
+        let payload = b"a\0b\r\nc\r\n\0*1\r\n$";
+        let buf = encode(&[b"SET".to_vec(), payload.to_vec()]);
+        let (consumed, _, vals) = complete(&buf);
+        assert_eq!(consumed, buf.len());
+        assert_eq!(vals[1], payload.to_vec());
+        assert_prefixes_incomplete(&buf);
+    }
+
+    #[test]
+    fn pipelined_multibulk_and_inline() {
+        let mut stream = Vec::new();
+        let reqs: Vec<Vec<Vec<u8>>> = vec![
+            bytes(&["PING"]),
+            bytes(&["SET", "a", "1"]),
+            bytes(&["GET", "a"]),
+        ];
+        for r in &reqs {
+            stream.extend_from_slice(&encode(r));
+        }
+        stream.extend_from_slice(b"INCR a\r\n*0\r\nECHO \"x y\"\n");
+        let mut expect: Vec<(RequestKind, Vec<Vec<u8>>)> = reqs
+            .into_iter()
+            .map(|r| (RequestKind::Multibulk, r))
+            .collect();
+        expect.push((RequestKind::Inline, bytes(&["INCR", "a"])));
+        expect.push((RequestKind::Multibulk, vec![]));
+        expect.push((RequestKind::Inline, bytes(&["ECHO", "x y"])));
+
+        let mut pos = 0;
+        for (kind, vals) in expect {
+            let (consumed, k, v) = complete(&stream[pos..]);
+            assert_eq!((k, v), (kind, vals));
+            pos += consumed;
+        }
+        assert_eq!(pos, stream.len());
+        assert_eq!(parse(&stream[pos..]), Ok(None));
+    }
+
+    #[test]
+    fn pipelined_consumed_counts_are_exact() {
+        let one = b"*1\r\n$4\r\nPING\r\n";
+        let mut buf = one.repeat(3);
+        buf.extend_from_slice(b"*1\r\n$4\r\nPI"); // trailing partial request
+        let mut pos = 0;
+        for _ in 0..3 {
+            let (consumed, _, vals) = complete(&buf[pos..]);
+            assert_eq!(consumed, one.len());
+            assert_eq!(vals, bytes(&["PING"]));
+            pos += consumed;
+        }
+        assert_eq!(parse(&buf[pos..]), Ok(None));
+    }
+
+    #[test]
+    fn every_prefix_of_valid_requests_is_incomplete() {
+        assert_prefixes_incomplete(b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$10\r\n0123456789\r\n");
+        assert_prefixes_incomplete(b"*1\r\n$0\r\n\r\n");
+        assert_prefixes_incomplete(b"*0\r\n");
+        assert_prefixes_incomplete(b"*-1\r\n");
+        assert_prefixes_incomplete(b"*12\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+        assert_prefixes_incomplete(b"SET k \"a b\\x41\" 'c\\'d'\r\n");
+        assert_prefixes_incomplete(b"PING\n");
+    }
+
+    #[test]
+    fn empty_buffer_is_incomplete() {
+        assert_eq!(parse(b""), Ok(None));
+    }
+
+    #[test]
+    fn zero_and_negative_counts_are_empty_requests() {
+        for buf in [&b"*0\r\n"[..], b"*-1\r\n", b"*-5\r\n"] {
+            assert_eq!(complete(buf), (buf.len(), RequestKind::Multibulk, vec![]));
+        }
+        // Whatever follows is the next request, untouched.
+        assert_eq!(complete(b"*-1\r\n*1\r\n$1\r\nx\r\n").0, 5);
+    }
+
+    #[test]
+    fn huge_legal_bulk_not_yet_arrived_is_incomplete() {
+        let mut buf = b"*2\r\n$3\r\nSET\r\n$104857600\r\n".to_vec();
+        assert_eq!(parse(&buf), Ok(None));
+        buf.extend_from_slice(&[b'x'; 4096]);
+        assert_eq!(parse(&buf), Ok(None));
+    }
+
+    #[test]
+    fn bulk_at_exact_limit_is_accepted() {
+        let limits = Limits {
+            max_bulk_len: 5,
+            ..Limits::default()
+        };
+        let ok = b"*1\r\n$5\r\nhello\r\n";
+        assert_eq!(
+            parse_with(ok, &limits),
+            Ok(Some((ok.len(), RequestKind::Multibulk, bytes(&["hello"]))))
+        );
+        assert_eq!(
+            parse_with(b"*1\r\n$6\r\nhello!\r\n", &limits),
+            Err(INVALID_BULK.to_owned())
+        );
+    }
+
+    #[test]
+    fn multibulk_count_at_exact_limit_is_accepted() {
+        let limits = Limits {
+            max_multibulk_len: 2,
+            ..Limits::default()
+        };
+        let ok = b"*2\r\n$1\r\na\r\n$1\r\nb\r\n";
+        assert_eq!(
+            parse_with(ok, &limits).map(|r| r.map(|p| p.0)),
+            Ok(Some(ok.len()))
+        );
+        assert_eq!(
+            parse_with(b"*3\r\n", &limits),
+            Err(INVALID_MBULK.to_owned())
+        );
+    }
+
+    #[test]
+    fn huge_declared_count_does_not_preallocate() {
+        // A legal count of a billion arguments with none sent is incomplete and
+        // must not reserve memory for them.
+        let mut args = Vec::new();
+        let mut owned = Vec::new();
+        let r = parse_request(
+            b"*1000000000\r\n$1\r\na\r\n",
+            &Limits::default(),
+            &mut args,
+            &mut owned,
+        );
+        assert_eq!(r, Ok(None));
+        assert!(args.capacity() <= MAX_PREALLOC_ARGS);
+    }
+
+    // ---- multibulk: errors ----
+
+    #[test]
+    fn invalid_multibulk_length() {
+        for buf in [
+            &b"*abc\r\n"[..],
+            b"*\r\n",
+            b"*+1\r\n",
+            b"* 1\r\n",
+            b"*1 \r\n",
+            b"*01\r\n",
+            b"*-0\r\n",
+            b"*1.5\r\n",
+            b"*99999999999999999999\r\n",
+            b"*1073741824\r\n", // one over Redis's default cap
+            b"*9223372036854775807\r\n",
+            b"*1\rX",
+        ] {
+            assert_eq!(
+                err(buf),
+                INVALID_MBULK,
+                "{:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+        // The junk is rejected as soon as the CR arrives, before the LF.
+        assert_eq!(err(b"*x\r"), INVALID_MBULK);
+        // The largest legal count is merely incomplete.
+        assert_eq!(parse(b"*1073741823\r\n"), Ok(None));
+    }
+
+    #[test]
+    fn too_big_mbulk_count_string() {
+        let mut buf = vec![b'*'];
+        buf.extend(std::iter::repeat_n(b'1', MAX_COUNT_LINE - 1));
+        assert_eq!(buf.len(), MAX_COUNT_LINE);
+        assert_eq!(parse(&buf), Ok(None)); // still within Redis's patience
+        buf.push(b'1');
+        assert_eq!(
+            parse(&buf),
+            Err("Protocol error: too big mbulk count string".to_owned())
+        );
+    }
+
+    #[test]
+    fn expected_dollar() {
+        assert_eq!(
+            err(b"*1\r\n:3\r\n"),
+            "Protocol error: expected '$', got ':'"
+        );
+        assert_eq!(
+            err(b"*2\r\n$1\r\na\r\nX"),
+            "Protocol error: expected '$', got 'X'"
+        );
+        assert_eq!(
+            err(b"*1\r\n*1\r\n"),
+            "Protocol error: expected '$', got '*'"
+        );
+    }
+
+    #[test]
+    fn invalid_bulk_length() {
+        for buf in [
+            &b"*1\r\n$-1\r\n"[..],
+            b"*1\r\n$-5\r\n",
+            b"*1\r\n$abc\r\n",
+            b"*1\r\n$\r\n",
+            b"*1\r\n$+3\r\nabc\r\n",
+            b"*1\r\n$ 3\r\nabc\r\n",
+            b"*1\r\n$03\r\nabc\r\n",
+            b"*1\r\n$99999999999999999999\r\n",
+            b"*1\r\n$3\rXabc\r\n",
+            // 2 GB declared with the default 512 MB limit.
+            b"*2\r\n$3\r\nSET\r\n$2147483648\r\n",
+            b"*1\r\n$536870913\r\n",
+        ] {
+            assert_eq!(err(buf), INVALID_BULK, "{:?}", String::from_utf8_lossy(buf));
+        }
+        // Exactly proto-max-bulk-len is legal (and incomplete here).
+        assert_eq!(parse(b"*1\r\n$536870912\r\n"), Ok(None));
+    }
+
+    #[test]
+    fn bulk_data_must_end_in_crlf() {
+        // Declared length shorter or longer than the data sent.
+        assert_eq!(err(b"*1\r\n$2\r\nabc\r\n"), INVALID_BULK);
+        assert_eq!(err(b"*1\r\n$4\r\nabc\r\n\r\n"), INVALID_BULK);
+        assert_eq!(err(b"*1\r\n$3\r\nabc\n\n"), INVALID_BULK);
+        assert_eq!(err(b"*1\r\n$3\r\nabc\rX"), INVALID_BULK);
+        // Detected as soon as the first wrong byte is visible.
+        assert_eq!(err(b"*1\r\n$3\r\nabcd"), INVALID_BULK);
+        assert_eq!(parse(b"*1\r\n$3\r\nabc\r"), Ok(None));
+    }
+
+    #[test]
+    fn too_big_bulk_count_string() {
+        let mut buf = b"*1\r\n$".to_vec();
+        buf.extend(std::iter::repeat_n(b'9', MAX_COUNT_LINE));
+        assert_eq!(
+            parse(&buf),
+            Err("Protocol error: too big bulk count string".to_owned())
+        );
+        buf.pop();
+        assert_eq!(parse(&buf), Ok(None));
+    }
+
+    // ---- inline ----
+
+    fn inline(line: &str) -> Vec<Vec<u8>> {
+        let (consumed, kind, vals) = complete(line.as_bytes());
+        assert_eq!(kind, RequestKind::Inline);
+        assert_eq!(consumed, line.len());
+        vals
+    }
+
+    #[test]
+    fn inline_basic() {
+        assert_eq!(inline("PING\r\n"), bytes(&["PING"]));
+        assert_eq!(inline("PING\n"), bytes(&["PING"]));
+        assert_eq!(inline("SET  k \t v\n"), bytes(&["SET", "k", "v"]));
+        assert_eq!(inline("  GET k  \r\n"), bytes(&["GET", "k"]));
+        // Only the final CR is stripped; an inner CR separates like a space.
+        assert_eq!(inline("a\rb\r\n"), bytes(&["a", "b"]));
+    }
+
+    #[test]
+    fn inline_empty_lines_are_empty_requests() {
+        for line in ["\n", "\r\n", "   \n", " \t \r\n"] {
+            assert_eq!(inline(line), Vec::<Vec<u8>>::new(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn inline_unquoted_args_are_ranges() {
+        let buf = b"SET key \"val\"\r\n";
+        let mut args = Vec::new();
+        let mut owned = Vec::new();
+        let r = parse_request(buf, &Limits::default(), &mut args, &mut owned);
+        assert_eq!(r, Ok(Some((buf.len(), RequestKind::Inline))));
+        // A quoted word without escapes is still a plain slice of the line.
+        assert_eq!(args, vec![0..3, 4..7, 9..12]);
+        assert!(owned.is_empty());
+    }
+
+    #[test]
+    fn inline_escaped_args_switch_everything_to_owned() {
+        let buf = b"SET k \"a\\nb\" tail\n";
+        let mut args = Vec::new();
+        let mut owned = Vec::new();
+        let r = parse_request(buf, &Limits::default(), &mut args, &mut owned);
+        assert_eq!(r, Ok(Some((buf.len(), RequestKind::Inline))));
+        assert!(args.is_empty());
+        assert_eq!(owned, bytes(&["SET", "k", "a\nb", "tail"]));
+    }
+
+    #[test]
+    fn inline_double_quote_escapes() {
+        assert_eq!(
+            inline("ECHO \"a\\nb\\rc\\td\\be\\af\\\\g\\\"h\"\n"),
+            vec![b"ECHO".to_vec(), b"a\nb\rc\td\x08e\x07f\\g\"h".to_vec()]
+        );
+        assert_eq!(
+            inline("ECHO \"\\x41\\x7a\\xff\\x00\"\n"),
+            vec![b"ECHO".to_vec(), b"Az\xff\x00".to_vec()]
+        );
+        // `\x` without two hex digits and unknown escapes yield the character.
+        assert_eq!(inline("ECHO \"\\xg1\\q\"\n"), bytes(&["ECHO", "xg1q"]));
+        assert_eq!(inline("ECHO \"\\x4\"\n"), bytes(&["ECHO", "x4"]));
+        assert_eq!(inline("ECHO \"a b\"  \"\"\n"), bytes(&["ECHO", "a b", ""]));
+        // Single quotes inside double quotes are literal.
+        assert_eq!(inline("ECHO \"it's\"\n"), bytes(&["ECHO", "it's"]));
+    }
+
+    #[test]
+    fn inline_single_quotes() {
+        assert_eq!(inline("ECHO 'a b'\n"), bytes(&["ECHO", "a b"]));
+        assert_eq!(inline("ECHO 'it\\'s'\n"), bytes(&["ECHO", "it's"]));
+        // Only \' is an escape inside single quotes.
+        assert_eq!(inline("ECHO 'a\\nb'\n"), bytes(&["ECHO", "a\\nb"]));
+        assert_eq!(
+            inline("ECHO 'say \"hi\"'\n"),
+            bytes(&["ECHO", "say \"hi\""])
+        );
+        assert_eq!(inline("ECHO ''\n"), bytes(&["ECHO", ""]));
+    }
+
+    #[test]
+    fn inline_sdssplitargs_quirks() {
+        // A quote may open mid-word and the word continues inside it.
+        assert_eq!(inline("ECHO ab\"c d\"\n"), bytes(&["ECHO", "abc d"]));
+        assert_eq!(inline("ECHO a'b'\n"), bytes(&["ECHO", "ab"]));
+        // Backslashes outside quotes are literal.
+        assert_eq!(inline("ECHO a\\nb\n"), bytes(&["ECHO", "a\\nb"]));
+        // \v and \f separate words only between words (isspace), not inside.
+        assert_eq!(inline("\x0bECHO a\x0bb\n"), bytes(&["ECHO", "a\x0bb"]));
+        // A closing quote may be followed by any isspace byte.
+        assert_eq!(inline("ECHO \"a\"\x0bb\n"), bytes(&["ECHO", "a", "b"]));
+        assert_eq!(inline("ECHO \"a\"\tb\n"), bytes(&["ECHO", "a", "b"]));
+    }
+
+    #[test]
+    fn inline_nul_ends_the_line_like_a_c_string() {
+        let (consumed, _, vals) = complete(b"SET k v\0junk more\n");
+        assert_eq!(consumed, 18);
+        assert_eq!(vals, bytes(&["SET", "k", "v"]));
+        assert_eq!(err(b"ECHO \"ab\0cd\"\n"), UNBALANCED_QUOTES);
+    }
+
+    #[test]
+    fn inline_unbalanced_quotes() {
+        for line in [
+            &b"ECHO \"abc\n"[..],
+            b"ECHO 'abc\n",
+            b"ECHO \"a\"b\n",
+            b"ECHO 'a'b\n",
+            b"ECHO \"a\"\"b\"\n",
+            b"ECHO \"abc\\\"\n",
+            b"ECHO \"\n",
+            b"\"\n",
+            b"ECHO \"a\\\n",
+        ] {
+            assert_eq!(
+                err(line),
+                UNBALANCED_QUOTES,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn inline_too_big() {
+        let limits = Limits {
+            max_inline_len: 16,
+            ..Limits::default()
+        };
+        let exact = b"0123456789abcdef\n";
+        assert_eq!(
+            parse_with(exact, &limits).map(|r| r.map(|p| p.0)),
+            Ok(Some(exact.len()))
+        );
+        assert_eq!(parse_with(&exact[..16], &limits), Ok(None));
+        assert_eq!(
+            parse_with(b"0123456789abcdefg", &limits),
+            Err(TOO_BIG_INLINE.to_owned())
+        );
+        // The default limit is 64 KB.
+        let big = vec![b'a'; 64 * 1024 + 1];
+        assert_eq!(parse(&big), Err(TOO_BIG_INLINE.to_owned()));
+        assert_eq!(parse(&big[..64 * 1024]), Ok(None));
+    }
+
+    #[test]
+    fn buffers_are_cleared_between_requests() {
+        let mut args = Vec::new();
+        let mut owned = Vec::new();
+        let limits = Limits::default();
+        let quoted = b"ECHO \"a\\tb\"\n";
+        parse_request(quoted, &limits, &mut args, &mut owned).unwrap();
+        assert_eq!(owned.len(), 2);
+        let plain = b"*1\r\n$4\r\nPING\r\n";
+        parse_request(plain, &limits, &mut args, &mut owned).unwrap();
+        assert!(owned.is_empty());
+        assert_eq!(args, vec![8..12]);
+        assert_eq!(
+            parse_request(b"*2\r\n$1\r\na\r\n", &limits, &mut args, &mut owned),
+            Ok(None)
+        );
+        assert!(args.is_empty() && owned.is_empty());
+    }
+
+    // ---- properties ----
+
+    proptest! {
+        #[test]
+        fn multibulk_round_trips(
+            reqs in prop::collection::vec(
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..6),
+                1..5,
+            ),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut stream = Vec::new();
+            for r in &reqs {
+                stream.extend_from_slice(&encode(r));
+            }
+            let mut pos = 0;
+            for r in &reqs {
+                let (consumed, kind, vals) = complete(&stream[pos..]);
+                prop_assert_eq!(kind, RequestKind::Multibulk);
+                prop_assert_eq!(&vals, r);
+                pos += consumed;
+            }
+            prop_assert_eq!(pos, stream.len());
+            // Any cut inside the first request leaves it incomplete.
+            let first = encode(&reqs[0]).len();
+            let at = cut.index(first);
+            prop_assert_eq!(parse(&stream[..at]), Ok(None));
+        }
+
+        #[test]
+        fn inline_round_trips_through_redis_quoting(
+            args in prop::collection::vec(prop::collection::vec(1u8..=255, 0..20), 1..6),
+        ) {
+            // Quote every argument the way redis-cli's sdscatrepr does.
+            let mut line = Vec::new();
+            for a in &args {
+                line.push(b'"');
+                for &b in a {
+                    match b {
+                        b'\\' | b'"' => { line.push(b'\\'); line.push(b); }
+                        b'\n' => line.extend_from_slice(b"\\n"),
+                        b'\r' => line.extend_from_slice(b"\\r"),
+                        0x20..=0x7e => line.push(b),
+                        _ => line.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+                    }
+                }
+                line.extend_from_slice(b"\" ");
+            }
+            line.extend_from_slice(b"\r\n");
+            let (consumed, kind, vals) = complete(&line);
+            prop_assert_eq!(consumed, line.len());
+            prop_assert_eq!(kind, RequestKind::Inline);
+            prop_assert_eq!(vals, args);
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(data in prop::collection::vec(any::<u8>(), 0..200)) {
+            let limits = Limits { max_inline_len: 64, max_bulk_len: 64, max_multibulk_len: 8 };
+            let mut args = Vec::new();
+            let mut owned = Vec::new();
+            if let Ok(Some((consumed, _))) = parse_request(&data, &limits, &mut args, &mut owned) {
+                prop_assert!(consumed > 0 && consumed <= data.len());
+                for r in &args {
+                    prop_assert!(r.end <= consumed);
+                }
+            }
+        }
+    }
 }

@@ -8,12 +8,21 @@
 
 use std::ops::Range;
 
+use super::resp::find_byte;
+
 /// A parsed text-protocol line. Ranges index into the buffer given to [`parse_line`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextRequest {
-    Put { key: Range<usize>, value: Range<usize> },
-    Get { key: Range<usize> },
-    Del { key: Range<usize> },
+    Put {
+        key: Range<usize>,
+        value: Range<usize>,
+    },
+    Get {
+        key: Range<usize>,
+    },
+    Del {
+        key: Range<usize>,
+    },
     /// A line that is not a valid request: answer `ERROR {0}` and keep the connection.
     Invalid(String),
 }
@@ -27,6 +36,215 @@ pub const MAX_LINE: usize = 1024 * 1024;
 /// without a newline (the caller answers `ERROR {reason}` and closes).
 /// Commands are case-insensitive. Empty lines are `Invalid("empty command")`.
 pub fn parse_line(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
-    let _ = buf;
-    todo!()
+    // Bounded scan: the caller re-parses from the front as data arrives, and a
+    // line may not exceed MAX_LINE anyway.
+    let window = &buf[..buf.len().min(MAX_LINE + 1)];
+    let Some(newline) = find_byte(b'\n', window) else {
+        return if buf.len() > MAX_LINE {
+            Err(format!("line too long (max {MAX_LINE} bytes)"))
+        } else {
+            Ok(None)
+        };
+    };
+    let mut end = newline;
+    if end > 0 && buf[end - 1] == b'\r' {
+        end -= 1;
+    }
+    Ok(Some((parse_command(&buf[..end]), newline + 1)))
+}
+
+/// The next space-separated token at or after `from`: (token range, index
+/// just past it). Only spaces separate, as documented; tabs belong to tokens.
+fn next_token(line: &[u8], from: usize) -> Option<Range<usize>> {
+    let start = from + line.get(from..)?.iter().position(|&b| b != b' ')?;
+    let len = line[start..]
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(line.len() - start);
+    Some(start..start + len)
+}
+
+fn parse_command(line: &[u8]) -> TextRequest {
+    let Some(cmd) = next_token(line, 0) else {
+        return TextRequest::Invalid("empty command".to_owned());
+    };
+    let name = &line[cmd.clone()];
+    let key = next_token(line, cmd.end);
+    if name.eq_ignore_ascii_case(b"PUT") {
+        // The value is everything after the one space that ends the key, so it
+        // keeps inner and trailing spaces and may be empty (`PUT k `).
+        match key {
+            Some(key) if key.end < line.len() => TextRequest::Put {
+                value: key.end + 1..line.len(),
+                key,
+            },
+            _ => TextRequest::Invalid("usage: PUT <key> <value>".to_owned()),
+        }
+    } else if name.eq_ignore_ascii_case(b"GET") {
+        match single_key(line, key) {
+            Some(key) => TextRequest::Get { key },
+            None => TextRequest::Invalid("usage: GET <key>".to_owned()),
+        }
+    } else if name.eq_ignore_ascii_case(b"DEL") {
+        match single_key(line, key) {
+            Some(key) => TextRequest::Del { key },
+            None => TextRequest::Invalid("usage: DEL <key>".to_owned()),
+        }
+    } else {
+        TextRequest::Invalid(format!(
+            "unknown command '{}'",
+            String::from_utf8_lossy(name)
+        ))
+    }
+}
+
+/// `key` if it is the line's last token (trailing spaces are tolerated).
+fn single_key(line: &[u8], key: Option<Range<usize>>) -> Option<Range<usize>> {
+    let key = key?;
+    match next_token(line, key.end) {
+        None => Some(key),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(line: &[u8]) -> TextRequest {
+        match parse_line(line) {
+            Ok(Some((r, consumed))) => {
+                assert_eq!(consumed, line.len(), "{:?}", String::from_utf8_lossy(line));
+                r
+            }
+            other => panic!("expected a line for {line:?}, got {other:?}"),
+        }
+    }
+
+    fn invalid(s: &str) -> TextRequest {
+        TextRequest::Invalid(s.to_owned())
+    }
+
+    /// Resolve a request's ranges to strings for readable assertions.
+    fn show(line: &[u8], r: &TextRequest) -> String {
+        let s = |r: &Range<usize>| String::from_utf8_lossy(&line[r.clone()]).into_owned();
+        match r {
+            TextRequest::Put { key, value } => format!("PUT[{}][{}]", s(key), s(value)),
+            TextRequest::Get { key } => format!("GET[{}]", s(key)),
+            TextRequest::Del { key } => format!("DEL[{}]", s(key)),
+            TextRequest::Invalid(e) => format!("ERR[{e}]"),
+        }
+    }
+
+    fn check(line: &str, want: &str) {
+        let r = req(line.as_bytes());
+        assert_eq!(show(line.as_bytes(), &r), want, "{line:?}");
+    }
+
+    #[test]
+    fn put_get_del() {
+        assert_eq!(
+            req(b"PUT k hello world\n"),
+            TextRequest::Put {
+                key: 4..5,
+                value: 6..17
+            }
+        );
+        assert_eq!(req(b"get k\r\n"), TextRequest::Get { key: 4..5 });
+        assert_eq!(req(b"Del key\n"), TextRequest::Del { key: 4..7 });
+        check("PUT k hello world\n", "PUT[k][hello world]");
+        check("put k v\r\n", "PUT[k][v]");
+        check("pUt k v\n", "PUT[k][v]");
+    }
+
+    #[test]
+    fn put_value_is_rest_of_line() {
+        check("PUT k  two spaces\n", "PUT[k][ two spaces]");
+        check("PUT k trailing \n", "PUT[k][trailing ]");
+        check("PUT k \n", "PUT[k][]");
+        check("PUT k \r\n", "PUT[k][]");
+        check("PUT   k v\n", "PUT[k][v]");
+        check("  PUT k v\n", "PUT[k][v]");
+        check("PUT k\tv w\n", "PUT[k\tv][w]");
+        check("PUT k a\rb\n", "PUT[k][a\rb]");
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(req(b"PUT k\n"), invalid("usage: PUT <key> <value>"));
+        assert_eq!(req(b"PUT\n"), invalid("usage: PUT <key> <value>"));
+        assert_eq!(req(b"PUT   \n"), invalid("usage: PUT <key> <value>"));
+        assert_eq!(req(b"GET\n"), invalid("usage: GET <key>"));
+        assert_eq!(req(b"GET a b\n"), invalid("usage: GET <key>"));
+        assert_eq!(req(b"DEL\r\n"), invalid("usage: DEL <key>"));
+        assert_eq!(req(b"DEL a b\n"), invalid("usage: DEL <key>"));
+        // Trailing spaces after a lone key are harmless.
+        assert_eq!(req(b"GET a  \n"), TextRequest::Get { key: 4..5 });
+    }
+
+    #[test]
+    fn unknown_and_empty() {
+        assert_eq!(req(b"FOO\n"), invalid("unknown command 'FOO'"));
+        assert_eq!(req(b"foo bar baz\n"), invalid("unknown command 'foo'"));
+        assert_eq!(req(b"GETX k\n"), invalid("unknown command 'GETX'"));
+        assert_eq!(req(b"\n"), invalid("empty command"));
+        assert_eq!(req(b"\r\n"), invalid("empty command"));
+        assert_eq!(req(b"    \n"), invalid("empty command"));
+    }
+
+    #[test]
+    fn incomplete_lines() {
+        assert_eq!(parse_line(b""), Ok(None));
+        let line = b"PUT k hello\r\n";
+        for cut in 0..line.len() {
+            assert_eq!(parse_line(&line[..cut]), Ok(None), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn pipelined_lines() {
+        let buf = b"PUT a 1\nGET a\r\nDEL a\nNOPE\nGET";
+        let mut pos = 0;
+        let mut seen = Vec::new();
+        while let Ok(Some((r, consumed))) = parse_line(&buf[pos..]) {
+            seen.push(show(&buf[pos..], &r));
+            pos += consumed;
+        }
+        assert_eq!(
+            seen,
+            [
+                "PUT[a][1]",
+                "GET[a]",
+                "DEL[a]",
+                "ERR[unknown command 'NOPE']"
+            ]
+        );
+        assert_eq!(&buf[pos..], b"GET");
+    }
+
+    #[test]
+    fn binary_bytes_in_values_and_keys() {
+        let line = b"PUT \xff\x00k v\x00\xfe\n";
+        let r = req(line);
+        assert_eq!(
+            r,
+            TextRequest::Put {
+                key: 4..7,
+                value: 8..11
+            }
+        );
+        assert_eq!(req(b"\xff\n"), invalid("unknown command '\u{fffd}'"));
+    }
+
+    #[test]
+    fn line_length_limit() {
+        let mut buf = vec![b'x'; MAX_LINE];
+        assert_eq!(parse_line(&buf), Ok(None));
+        buf.push(b'\n');
+        assert!(matches!(parse_line(&buf), Ok(Some((_, n))) if n == MAX_LINE + 1));
+        buf.pop();
+        buf.push(b'x');
+        let err = parse_line(&buf).expect_err("over MAX_LINE without newline");
+        assert!(err.contains("too long"), "{err}");
+    }
 }

@@ -4,6 +4,7 @@
 //! never awaits, never sends a message, and never knows about connections,
 //! commands or other cores — the core layer above calls into it.
 
+pub mod decimal;
 pub mod entry;
 pub mod glob;
 pub mod hash;

@@ -6,6 +6,7 @@
 //! commands, connections or reply encoding: the command layer builds ops and
 //! turns results into replies.
 
+use super::decimal::Decimal;
 use bytes::Bytes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +44,9 @@ pub enum GetExTtl {
     Keep,
     Persist,
     At(u64),
+    /// An expire argument Redis rejects — but only once the key is found: GETEX on a
+    /// missing key answers nil whatever its options say.
+    Invalid(OpError),
 }
 
 /// An operation on one key.
@@ -65,7 +69,7 @@ pub enum KeyOp {
     /// → Int(new) | Err(NotInteger | Overflow). A missing key counts as 0; the TTL is kept.
     IncrBy(i64),
     /// → Bulk(formatted new value, Redis's format) | Err(NotFloat | NanOrInf)
-    IncrByFloat(f64),
+    IncrByFloat(Decimal),
     /// → Int(new length) | Err(TooLarge { limit })
     Append { value: Bytes, max_len: usize },
     /// → Int
@@ -164,6 +168,8 @@ pub enum OpError {
     NanOrInf,
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
     TooLarge,
+    #[error("ERR invalid expire time in 'getex' command")]
+    InvalidGetExExpire,
     #[error("ERR no such key")]
     NoSuchKey,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]

@@ -10,10 +10,27 @@
 //! stays proportional to the shard — which the staircase keeps small.
 
 use super::entry::Entry;
+use super::hash::hashes;
 use bytes::Bytes;
+use hashbrown::hash_table::Entry as Slot;
+use hashbrown::HashTable;
+use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Stale heap items tolerated beyond twice the live TTL keys before a rebuild.
+const HEAP_SLACK: usize = 64;
 
 pub struct Shard {
-    // private fields chosen by the implementation
+    table: HashTable<Entry>,
+    /// Min-heap of `(deadline, table hash)`; may hold stale items (see the module doc).
+    heap: BinaryHeap<Reverse<(u64, u64)>>,
+    bytes: usize,
+    ttl_keys: usize,
+    /// Bumped whenever entries may have moved between buckets (a resize or an
+    /// in-place rehash, both only on insert, and `clear`), so a walk by bucket
+    /// index knows to start over.
+    layout: u64,
 }
 
 impl Default for Shard {
@@ -22,75 +39,580 @@ impl Default for Shard {
     }
 }
 
+/// The table hash of an entry, recomputed from its key (tables do not store hashes).
+#[inline]
+fn thash_of(e: &Entry) -> u64 {
+    hashes(e.key()).1
+}
+
 impl Shard {
     pub fn new() -> Shard {
-        todo!()
+        Shard {
+            table: HashTable::new(),
+            heap: BinaryHeap::new(),
+            bytes: 0,
+            ttl_keys: 0,
+            layout: 0,
+        }
     }
     /// Live and not-yet-purged entries.
+    #[inline]
     pub fn len(&self) -> usize {
-        todo!()
+        self.table.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// Sum of `Entry::mem_size` over entries.
     pub fn bytes(&self) -> usize {
-        todo!()
+        self.bytes
     }
     /// Entries that carry a deadline.
     pub fn ttl_keys(&self) -> usize {
-        todo!()
+        self.ttl_keys
     }
+    /// Items on the expiry heap, stale ones included (for tests and stats).
+    pub fn heap_len(&self) -> usize {
+        self.heap.len()
+    }
+    /// Changes whenever bucket indexes may have been invalidated (see [`Shard::entry_at`]).
+    pub fn layout_epoch(&self) -> u64 {
+        self.layout
+    }
+
+    /// Account for an entry leaving the table.
+    #[inline]
+    fn forget(&mut self, e: &Entry) {
+        self.bytes -= e.mem_size();
+        if e.deadline().is_some() {
+            self.ttl_keys -= 1;
+        }
+    }
+
+    /// Queue a deadline, rebuilding the heap when stale items dominate it.
+    #[inline]
+    fn push_deadline(&mut self, deadline: u64, thash: u64) {
+        self.heap.push(Reverse((deadline, thash)));
+        if self.heap.len() > 2 * self.ttl_keys + HEAP_SLACK {
+            self.rebuild_heap();
+        }
+    }
+
+    /// Rebuild the heap from the table's TTL entries, reusing its allocation.
+    fn rebuild_heap(&mut self) {
+        let mut items = std::mem::take(&mut self.heap).into_vec();
+        items.clear();
+        items.extend(
+            self.table
+                .iter()
+                .filter_map(|e| e.deadline().map(|d| Reverse((d, thash_of(e))))),
+        );
+        self.heap = BinaryHeap::from(items);
+    }
+
+    /// The entry for `key` whatever its expiry state, without purging it.
+    #[inline]
+    pub fn peek(&self, thash: u64, key: &[u8]) -> Option<&Entry> {
+        self.table.find(thash, |e| e.key() == key)
+    }
+
+    /// True when an entry for `key` is stored, expired or not.
+    #[inline]
+    pub fn contains(&self, thash: u64, key: &[u8]) -> bool {
+        self.peek(thash, key).is_some()
+    }
+
     /// The live entry for `key`; an expired entry is removed here and `None` returned.
+    #[inline]
     pub fn get(&mut self, thash: u64, key: &[u8], now: u64) -> Option<&Entry> {
-        let _ = (thash, key, now);
-        todo!()
+        match self.table.find_entry(thash, |e| e.key() == key) {
+            Ok(slot) if !slot.get().is_expired(now) => Some(slot.into_mut()),
+            Ok(slot) => {
+                let (e, _) = slot.remove();
+                // Field by field: the returned reference's borrow of `self.table`
+                // rules out a `&mut self` helper here.
+                self.bytes -= e.mem_size();
+                if e.deadline().is_some() {
+                    self.ttl_keys -= 1;
+                }
+                None
+            }
+            Err(_) => None,
+        }
     }
     /// Apply `f` to the live entry for `key` (expired → removed, returns None), then
     /// fix byte accounting and, if the deadline changed to a new `Some`, push it on the heap.
-    pub fn update<R>(&mut self, thash: u64, key: &[u8], now: u64, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
-        let _ = (thash, key, now, f);
-        todo!()
+    pub fn update<R>(
+        &mut self,
+        thash: u64,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
+        let slot = self.table.find_entry(thash, |e| e.key() == key).ok()?;
+        if slot.get().is_expired(now) {
+            let (e, _) = slot.remove();
+            self.forget(&e);
+            return None;
+        }
+        let e = slot.into_mut();
+        let (size, deadline) = (e.mem_size(), e.deadline());
+        let r = f(e);
+        let (new_size, new_deadline) = (e.mem_size(), e.deadline());
+        self.bytes = self.bytes - size + new_size;
+        match (deadline.is_some(), new_deadline.is_some()) {
+            (false, true) => self.ttl_keys += 1,
+            (true, false) => self.ttl_keys -= 1,
+            _ => {}
+        }
+        if let Some(d) = new_deadline {
+            if deadline != new_deadline {
+                self.push_deadline(d, thash);
+            }
+        }
+        Some(r)
     }
     /// Insert or replace; returns the previous entry (even if it was expired).
     pub fn insert(&mut self, thash: u64, entry: Entry) -> Option<Entry> {
-        let _ = (thash, entry);
-        todo!()
+        let size = entry.mem_size();
+        let deadline = entry.deadline();
+        // The hasher runs only when the table resizes or rehashes in place: either
+        // way entries may change buckets.
+        let rehashed = Cell::new(false);
+        let slot = self.table.entry(
+            thash,
+            |e| e.key() == entry.key(),
+            |e| {
+                rehashed.set(true);
+                thash_of(e)
+            },
+        );
+        let old = match slot {
+            Slot::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            Slot::Vacant(v) => {
+                v.insert(entry);
+                None
+            }
+        };
+        if rehashed.get() {
+            self.layout += 1;
+        }
+        self.bytes += size;
+        if deadline.is_some() {
+            self.ttl_keys += 1;
+        }
+        if let Some(o) = &old {
+            self.forget(o);
+        }
+        if let Some(d) = deadline {
+            // An unchanged deadline already has its heap item.
+            if old.as_ref().and_then(|o| o.deadline()) != Some(d) {
+                self.push_deadline(d, thash);
+            }
+        }
+        old
     }
     /// Remove `key` whatever its expiry state; returns it.
     pub fn remove(&mut self, thash: u64, key: &[u8]) -> Option<Entry> {
-        let _ = (thash, key);
-        todo!()
+        let (e, _) = self
+            .table
+            .find_entry(thash, |e| e.key() == key)
+            .ok()?
+            .remove();
+        self.forget(&e);
+        Some(e)
     }
     /// Remove up to `max` entries whose deadline is `<= now`, found through the heap
     /// (never a scan of the table). Pushes each removed key onto `expired`. Returns the count.
     pub fn expire_due(&mut self, now: u64, max: usize, expired: &mut Vec<Bytes>) -> usize {
-        let _ = (now, max, expired);
-        todo!()
+        let mut n = 0;
+        while n < max {
+            let Some(&Reverse((d, thash))) = self.heap.peek() else {
+                break;
+            };
+            if d > now {
+                break;
+            }
+            self.heap.pop();
+            // Only the entry this item was pushed for, still carrying that deadline;
+            // anything else makes the item stale.
+            let found = self
+                .table
+                .find_entry(thash, |e| e.deadline() == Some(d) && thash_of(e) == thash);
+            if let Ok(slot) = found {
+                let (e, _) = slot.remove();
+                self.forget(&e);
+                expired.push(Bytes::copy_from_slice(e.key()));
+                n += 1;
+            }
+        }
+        n
     }
     /// Earliest deadline that still belongs to a live entry (stale heap tops are popped).
     pub fn next_deadline(&mut self) -> Option<u64> {
-        todo!()
+        while let Some(&Reverse((d, thash))) = self.heap.peek() {
+            // No table-hash check needed here: any entry found carries deadline `d`,
+            // so `d` is a real deadline whichever item it was pushed under.
+            if self
+                .table
+                .find(thash, |e| e.deadline() == Some(d))
+                .is_some()
+            {
+                return Some(d);
+            }
+            self.heap.pop();
+        }
+        None
     }
     /// Number of buckets in the table: valid bucket indexes are `0..num_buckets()`.
     /// Indexes stay valid until the table is resized (which only an insert can do).
+    /// An insert can also rehash in place without changing this number; watch
+    /// [`Shard::layout_epoch`] to notice either.
     pub fn num_buckets(&self) -> usize {
-        todo!()
+        self.table.num_buckets()
     }
     /// The entry in bucket `index`, if that bucket is full.
+    #[inline]
     pub fn entry_at(&self, index: usize) -> Option<&Entry> {
-        let _ = index;
-        todo!()
+        self.table.get_bucket(index)
     }
     /// Remove and return the entry in bucket `index` if the bucket is full and `pred` says so.
     pub fn take_at(&mut self, index: usize, pred: impl FnOnce(&Entry) -> bool) -> Option<Entry> {
-        let _ = (index, pred);
-        todo!()
+        let slot = self.table.get_bucket_entry(index).ok()?;
+        if !pred(slot.get()) {
+            return None;
+        }
+        let (e, _) = slot.remove();
+        self.forget(&e);
+        Some(e)
     }
     pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
-        std::iter::empty()
+        self.table.iter()
     }
     pub fn clear(&mut self) {
-        todo!()
+        self.table.clear();
+        self.heap.clear();
+        self.bytes = 0;
+        self.ttl_keys = 0;
+        self.layout += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use std::collections::HashMap;
+
+    fn th(key: &[u8]) -> u64 {
+        hashes(key).1
+    }
+
+    fn put(s: &mut Shard, key: &[u8], value: &[u8], dl: Option<u64>) -> Option<Entry> {
+        s.insert(th(key), Entry::new(key, value, dl))
+    }
+
+    /// `bytes` and `ttl_keys` equal what the entries say, and the heap is bounded.
+    fn check_invariants(s: &Shard) {
+        let bytes: usize = s.iter().map(|e| e.mem_size()).sum();
+        let ttl = s.iter().filter(|e| e.deadline().is_some()).count();
+        assert_eq!(s.bytes(), bytes);
+        assert_eq!(s.ttl_keys(), ttl);
+        assert_eq!(s.iter().count(), s.len());
+        assert!(s.heap_len() <= 2 * s.ttl_keys() + HEAP_SLACK + 1);
+        // Every TTL entry has a heap item.
+        for e in s.iter() {
+            if let Some(d) = e.deadline() {
+                assert!(s.heap.iter().any(|r| r.0 == (d, th(e.key()))));
+            }
+        }
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let mut s = Shard::new();
+        assert!(s.is_empty());
+        assert!(put(&mut s, b"a", b"1", None).is_none());
+        assert!(put(&mut s, b"b", b"2", Some(100)).is_none());
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.get(th(b"a"), b"a", 0).map(|e| e.value()), Some(&b"1"[..]));
+        assert_eq!(
+            s.get(th(b"b"), b"b", 99).map(|e| e.value()),
+            Some(&b"2"[..])
+        );
+        assert!(s.get(th(b"c"), b"c", 0).is_none());
+        let old = put(&mut s, b"a", b"11", Some(5)).map(|e| e.value().to_vec());
+        assert_eq!(old, Some(b"1".to_vec()));
+        check_invariants(&s);
+        // Expired on access: removed.
+        assert!(s.get(th(b"b"), b"b", 100).is_none());
+        assert_eq!(s.len(), 1);
+        assert!(!s.contains(th(b"b"), b"b"));
+        check_invariants(&s);
+        assert!(s.remove(th(b"a"), b"a").is_some());
+        assert!(s.remove(th(b"a"), b"a").is_none());
+        assert!(s.is_empty());
+        check_invariants(&s);
+        assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn insert_returns_expired_previous() {
+        let mut s = Shard::new();
+        put(&mut s, b"k", b"old", Some(10));
+        let old = put(&mut s, b"k", b"new", None);
+        assert_eq!(old.map(|e| e.deadline()), Some(Some(10)));
+        check_invariants(&s);
+    }
+
+    #[test]
+    fn update_accounting_and_heap() {
+        let mut s = Shard::new();
+        put(&mut s, b"k", b"v", None);
+        let r = s.update(th(b"k"), b"k", 0, |e| {
+            e.set_value(b"longer");
+            e.set_deadline(Some(50));
+            7
+        });
+        assert_eq!(r, Some(7));
+        check_invariants(&s);
+        assert_eq!(s.next_deadline(), Some(50));
+        s.update(th(b"k"), b"k", 0, |e| e.set_deadline(None));
+        check_invariants(&s);
+        assert_eq!(s.next_deadline(), None);
+        assert!(s.update(th(b"x"), b"x", 0, |_| ()).is_none());
+        // Expired entries are removed by update.
+        s.update(th(b"k"), b"k", 0, |e| e.set_deadline(Some(10)));
+        assert!(s.update(th(b"k"), b"k", 10, |_| ()).is_none());
+        assert!(s.is_empty());
+        check_invariants(&s);
+    }
+
+    #[test]
+    fn expiry_through_heap() {
+        let mut s = Shard::new();
+        for i in 0..100u64 {
+            put(&mut s, format!("k{i}").as_bytes(), b"v", Some(1000 + i));
+        }
+        put(&mut s, b"forever", b"v", None);
+        // k0's deadline moved later, k1 persisted, k2 deleted: their first items are stale.
+        s.update(th(b"k0"), b"k0", 0, |e| e.set_deadline(Some(5000)));
+        s.update(th(b"k1"), b"k1", 0, |e| e.set_deadline(None));
+        s.remove(th(b"k2"), b"k2");
+        assert_eq!(s.next_deadline(), Some(1003));
+        let mut out = Vec::new();
+        assert_eq!(s.expire_due(999, 100, &mut out), 0);
+        assert_eq!(s.expire_due(1010, 3, &mut out), 3);
+        assert_eq!(
+            out,
+            vec![Bytes::from("k3"), Bytes::from("k4"), Bytes::from("k5")]
+        );
+        assert_eq!(s.expire_due(1010, 100, &mut out), 5);
+        check_invariants(&s);
+        out.clear();
+        assert_eq!(s.expire_due(u64::MAX - 1, 1000, &mut out), 90);
+        assert!(out.contains(&Bytes::from("k0")));
+        assert_eq!(s.len(), 2); // k1 and forever
+        assert_eq!(s.next_deadline(), None);
+        assert_eq!(s.heap_len(), 0);
+        check_invariants(&s);
+    }
+
+    #[test]
+    fn same_deadline_many_keys() {
+        let mut s = Shard::new();
+        for i in 0..50 {
+            put(&mut s, format!("{{tag}}{i}").as_bytes(), b"v", Some(7));
+        }
+        let mut out = Vec::new();
+        assert_eq!(s.expire_due(7, usize::MAX, &mut out), 50);
+        out.sort();
+        out.dedup();
+        assert_eq!(out.len(), 50);
+        assert!(s.is_empty());
+        check_invariants(&s);
+    }
+
+    #[test]
+    fn heap_is_compacted() {
+        let mut s = Shard::new();
+        put(&mut s, b"k", b"v", Some(1));
+        for d in 2..10_000u64 {
+            s.update(th(b"k"), b"k", 0, |e| e.set_deadline(Some(d)));
+            assert!(s.heap_len() <= 2 * s.ttl_keys() + HEAP_SLACK + 1);
+        }
+        assert_eq!(s.next_deadline(), Some(9_999));
+    }
+
+    #[test]
+    fn buckets_and_take_at() {
+        let mut s = Shard::new();
+        for i in 0..1000 {
+            put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+        }
+        let n = s.num_buckets();
+        assert!(n >= 1000);
+        assert!(s.entry_at(n).is_none());
+        let full = (0..n).filter(|&i| s.entry_at(i).is_some()).count();
+        assert_eq!(full, 1000);
+        let layout = s.layout_epoch();
+        let mut taken = 0;
+        for i in 0..n {
+            if s.take_at(i, |e| e.key().ends_with(b"7"))
+                .is_some_and(|e| e.key().ends_with(b"7"))
+            {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 100);
+        assert_eq!(s.len(), 900);
+        assert_eq!(s.layout_epoch(), layout);
+        assert!(s.take_at(n + 5, |_| true).is_none());
+        check_invariants(&s);
+        s.clear();
+        assert!(s.is_empty());
+        assert_ne!(s.layout_epoch(), layout);
+        check_invariants(&s);
+    }
+
+    #[test]
+    fn layout_epoch_changes_on_growth() {
+        let mut s = Shard::new();
+        let mut last = s.layout_epoch();
+        let mut buckets = s.num_buckets();
+        for i in 0..5000 {
+            put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+            // A resize of an empty table moves nothing and calls no hasher.
+            if s.num_buckets() != buckets && i > 0 {
+                assert_ne!(s.layout_epoch(), last);
+            }
+            buckets = s.num_buckets();
+            last = s.layout_epoch();
+        }
+    }
+
+    /// Churn at a steady size leaves tombstones until an insert rehashes the table
+    /// in place: same bucket count, entries moved — the layout epoch must say so.
+    #[test]
+    fn layout_epoch_changes_on_rehash_in_place() {
+        let mut s = Shard::new();
+        for i in 0..200 {
+            put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+        }
+        // Down to under half the capacity, so growth rehashes in place instead of resizing.
+        for i in 0..100 {
+            let key = format!("k{i}");
+            s.remove(th(key.as_bytes()), key.as_bytes());
+        }
+        let buckets = s.num_buckets();
+        let mut in_place = 0;
+        for i in 100..3000 {
+            // Remove the oldest, add a new one: the size stays put, tombstones pile up.
+            let victim = format!("k{i}");
+            s.remove(th(victim.as_bytes()), victim.as_bytes());
+            let before = s.layout_epoch();
+            put(&mut s, format!("k{}", i + 100).as_bytes(), b"v", None);
+            if s.layout_epoch() != before && s.num_buckets() == buckets {
+                in_place += 1;
+            }
+        }
+        assert_eq!(s.num_buckets(), buckets);
+        assert!(in_place > 0, "no in-place rehash seen");
+        check_invariants(&s);
+    }
+
+    /// Random operations against a model: accounting stays exact throughout.
+    #[test]
+    fn randomized_invariants() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let mut s = Shard::new();
+        let mut model: HashMap<Vec<u8>, (Vec<u8>, Option<u64>)> = HashMap::new();
+        let mut now = 1000u64;
+        let mut expired = Vec::new();
+        for step in 0..30_000 {
+            let key = format!("k{}", rng.gen_range(0..300)).into_bytes();
+            let h = th(&key);
+            let dl = match rng.gen_range(0..3) {
+                0 => None,
+                _ => Some(now + rng.gen_range(0..200)),
+            };
+            let value = vec![b'x'; rng.gen_range(0..40)];
+            match rng.gen_range(0..9) {
+                0 | 1 => {
+                    s.insert(h, Entry::new(&key, &value, dl));
+                    model.insert(key, (value, dl));
+                }
+                2 => {
+                    let got = s.remove(h, &key).is_some();
+                    assert_eq!(got, model.remove(&key).is_some());
+                }
+                3 => {
+                    let live = s.get(h, &key, now).map(|e| e.value().to_vec());
+                    let want = match model.get(&key) {
+                        Some((v, d)) if d.is_none_or(|d| d > now) => Some(v.clone()),
+                        Some(_) => {
+                            model.remove(&key);
+                            None
+                        }
+                        None => None,
+                    };
+                    assert_eq!(live, want);
+                }
+                4 | 5 => {
+                    let r = s.update(h, &key, now, |e| {
+                        e.set_deadline(dl);
+                        e.set_value(&value);
+                    });
+                    match model.get(&key) {
+                        Some((_, d)) if d.is_none_or(|d| d > now) => {
+                            assert!(r.is_some());
+                            model.insert(key, (value, dl));
+                        }
+                        Some(_) => {
+                            assert!(r.is_none());
+                            model.remove(&key);
+                        }
+                        None => assert!(r.is_none()),
+                    }
+                }
+                6 => {
+                    let i = rng.gen_range(0..s.num_buckets().max(1));
+                    if let Some(e) = s.take_at(i, |e| e.value().len() % 2 == 0) {
+                        model.remove(e.key());
+                    }
+                }
+                7 => {
+                    expired.clear();
+                    let n = s.expire_due(now, rng.gen_range(0..20), &mut expired);
+                    assert_eq!(n, expired.len());
+                    for k in &expired {
+                        let (_, d) = model.remove(&k[..]).expect("expired key was present");
+                        assert!(d.is_some_and(|d| d <= now));
+                    }
+                }
+                _ => {
+                    now += rng.gen_range(0..30);
+                    if let Some(d) = s.next_deadline() {
+                        let min = model.values().filter_map(|(_, d)| *d).min();
+                        assert_eq!(Some(d), min);
+                    } else {
+                        assert!(model.values().all(|(_, d)| d.is_none()));
+                    }
+                }
+            }
+            if step % 5000 == 4999 && rng.gen_bool(0.3) {
+                s.clear();
+                model.clear();
+            }
+            assert_eq!(s.len(), model.len());
+            if step % 97 == 0 {
+                check_invariants(&s);
+            }
+        }
+        check_invariants(&s);
+        expired.clear();
+        let n = s.expire_due(u64::MAX, usize::MAX, &mut expired);
+        assert_eq!(n, model.values().filter(|(_, d)| d.is_some()).count());
+        check_invariants(&s);
     }
 }
