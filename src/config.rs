@@ -30,6 +30,18 @@ pub const DEFAULT_CONTROLLER_INTERVAL_MS: u64 = 100;
 /// Redis's `maxclients`.
 pub const DEFAULT_MAXCLIENTS: u64 = 10_000;
 
+/// How connections' bytes move: see `net::ring` for why the ring is the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SocketPath {
+    /// One io_uring per core with SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1+);
+    /// falls back to `stream` when the kernel refuses it.
+    #[default]
+    Ring,
+    /// glommio's own TcpStream.
+    Stream,
+}
+
 #[derive(Parser, Debug, Clone, Default)]
 #[command(
     name = "stairkv",
@@ -82,6 +94,10 @@ pub struct Flags {
     /// Staircase: controller check interval in ms [default: 100].
     #[arg(long)]
     pub controller_interval_ms: Option<u64>,
+    /// How connections' bytes move: `ring` (a per-core io_uring) or `stream`
+    /// (glommio's TcpStream) [default: ring].
+    #[arg(long, value_enum)]
+    pub socket_path: Option<SocketPath>,
 }
 
 /// The file form: same names as the flags, kebab-case.
@@ -102,6 +118,7 @@ struct FileConfig {
     initial_shards: Option<u64>,
     split_batch: Option<u64>,
     controller_interval_ms: Option<u64>,
+    socket_path: Option<SocketPath>,
 }
 
 /// The resolved configuration every core starts from.
@@ -121,6 +138,7 @@ pub struct Config {
     pub initial_shards: u64,
     pub split_batch: u64,
     pub controller_interval_ms: u64,
+    pub socket_path: SocketPath,
     pub config_file: Option<PathBuf>,
 }
 
@@ -216,6 +234,7 @@ impl Config {
                 .controller_interval_ms
                 .or(file.controller_interval_ms)
                 .unwrap_or(DEFAULT_CONTROLLER_INTERVAL_MS),
+            socket_path: flags.socket_path.or(file.socket_path).unwrap_or_default(),
             config_file: flags.config,
         };
         if cfg.port == 0 && cfg.text_port == 0 {

@@ -4,12 +4,13 @@
 //! exit 0). Startup failures (a port in use, io_uring or locked memory missing)
 //! come back as one clear error, never a panic.
 
-use crate::config::Config;
+use crate::config::{Config, SocketPath};
 use crate::core::mesh::Packet;
 use crate::core::world::World;
 use crate::net;
+use crate::net::ring::SocketRing;
+use crate::net::socket::Acceptor;
 use glommio::channels::channel_mesh::MeshBuilder;
-use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,23 +135,42 @@ async fn core_main(
     if world.id == 0 {
         glommio::spawn_local(crate::control::run(world.clone())).detach();
     }
+    let ring = match cfg.socket_path {
+        SocketPath::Ring => match SocketRing::new() {
+            Ok(r) => {
+                let r = Rc::new(r);
+                glommio::spawn_local(r.clone().drive()).detach();
+                Some(r)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    core = idx,
+                    error = %e,
+                    "io_uring with SINGLE_ISSUER + DEFER_TASKRUN unavailable (Linux 6.1+); using glommio's TcpStream"
+                );
+                None
+            }
+        },
+        SocketPath::Stream => None,
+    };
     let mut accepts = Vec::new();
     for (port, text) in [(cfg.port, false), (cfg.text_port, true)] {
         if port == 0 {
             continue;
         }
-        let listener = TcpListener::bind((cfg.bind.as_str(), port)).map_err(|e| {
+        let listener = net::listener::bind_reuseport(&cfg.bind, port).map_err(|e| {
             format!(
                 "cannot listen on {}:{port} ({}): {e}",
                 cfg.bind,
                 if text { "text protocol" } else { "RESP" }
             )
         })?;
+        let acceptor = Acceptor::new(listener, ring.as_ref());
         let w = world.clone();
         let task = if text {
-            glommio::spawn_local(net::listener::accept_loop(w, listener, net::text::serve))
+            glommio::spawn_local(net::listener::accept_loop(w, acceptor, net::text::serve))
         } else {
-            glommio::spawn_local(net::listener::accept_loop(w, listener, net::resp::serve))
+            glommio::spawn_local(net::listener::accept_loop(w, acceptor, net::resp::serve))
         };
         accepts.push(task);
     }

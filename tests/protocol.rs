@@ -2132,3 +2132,37 @@ fn sigterm_exits_zero() {
         "idle connection must be closed when the server exits"
     );
 }
+
+/// glommio's stock TcpStream path (`--socket-path stream`, also the fallback on
+/// kernels without DEFER_TASKRUN) serves the same protocol as the ring.
+#[test]
+fn stream_socket_path_serves_resp_and_text() {
+    let srv = Server::start(2, &["--socket-path", "stream"]);
+    let mut con = srv.client();
+    let big = vec![b'z'; 300_000];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut con)
+        .expect("SET big");
+    let got: Vec<u8> = redis::cmd("GET")
+        .arg("big")
+        .query(&mut con)
+        .expect("GET big");
+    assert_eq!(got, big);
+    let mut pipe = redis::pipe();
+    for i in 0..2000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg(i);
+    }
+    for i in 0..2000 {
+        pipe.cmd("GET").arg(format!("k{i}"));
+    }
+    let replies: Vec<redis::Value> = pipe.query(&mut con).expect("pipeline");
+    assert_eq!(replies.len(), 4000);
+    for (i, r) in replies[2000..].iter().enumerate() {
+        assert_eq!(*r, redis::Value::BulkString(i.to_string().into_bytes()));
+    }
+    let mut t = srv.raw_text();
+    let out = roundtrip(&mut t, b"PUT tk hello there\nGET tk\n", 15);
+    assert_eq!(out, b"OK\nhello there\n");
+}

@@ -2,22 +2,46 @@
 //! option) so the kernel spreads connections over cores, and spawns one task per
 //! connection on this core. On shutdown the server cancels the loop.
 
+use super::socket::{Acceptor, Socket};
 use crate::core::world::World;
-use glommio::net::{TcpListener, TcpStream};
 use std::future::Future;
+use std::io;
+use std::net::ToSocketAddrs;
 use std::rc::Rc;
+
+/// Pending connections the kernel queues per listener (Redis's tcp-backlog).
+const BACKLOG: i32 = 511;
+
+/// A listening socket on `bind:port` with SO_REUSEPORT, so every core can bind
+/// the same address and the kernel spreads connections over them.
+pub fn bind_reuseport(bind: &str, port: u16) -> io::Result<std::net::TcpListener> {
+    let addr = (bind, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(BACKLOG)?;
+    Ok(sock.into())
+}
 
 /// Accept forever, running `serve` for each connection on this core. Shutdown
 /// cancels this task (dropping the listener), so it never waits on a signal itself.
-pub async fn accept_loop<F, Fut>(world: Rc<World>, listener: TcpListener, serve: F)
+pub async fn accept_loop<F, Fut>(world: Rc<World>, acceptor: Acceptor, serve: F)
 where
-    F: Fn(Rc<World>, TcpStream) -> Fut + 'static,
+    F: Fn(Rc<World>, Socket) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     loop {
-        match listener.accept().await {
-            Ok(stream) => {
-                glommio::spawn_local(serve(world.clone(), stream)).detach();
+        match acceptor.accept().await {
+            Ok(sock) => {
+                glommio::spawn_local(serve(world.clone(), sock)).detach();
             }
             Err(e) => {
                 // Out of descriptors or a connection reset before accept: keep serving.

@@ -5,4 +5,6 @@
 
 pub mod listener;
 pub mod resp;
+pub mod ring;
+pub mod socket;
 pub mod text;

@@ -7,25 +7,19 @@
 //! input passes `client-query-buffer-limit` is closed. Nothing a client sends can
 //! panic this task or touch another connection.
 
+use super::socket::{Socket, READ_CHUNK};
 use crate::command::exec::{run_pipeline, ClientState};
 use crate::core::clients::ClientInfo;
 use crate::core::world::World;
 use crate::protocol::reply;
 use crate::protocol::resp::{parse_request, Limits};
 use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
-
-/// Bytes read per socket read (Redis's PROTO_IOBUF_LEN).
-const READ_CHUNK: usize = 16 * 1024;
 /// Requests executed per batch before replies are written, so one huge pipeline
 /// cannot hold an unbounded number of replies in memory.
 const MAX_BATCH: usize = 4096;
 
-pub async fn serve(world: Rc<World>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(world: Rc<World>, mut stream: Socket) {
     world
         .stats
         .connections_received
@@ -41,25 +35,18 @@ pub async fn serve(world: Rc<World>, mut stream: TcpStream) {
             .stats
             .rejected_connections
             .set(world.stats.rejected_connections.get() + 1);
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        let mut msg = BytesMut::from(&b"-ERR max number of clients reached\r\n"[..]);
+        let _ = stream.write_all(&mut msg).await;
         return;
     }
-    let addr = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let laddr = stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let addr = stream.peer_addr();
+    let laddr = stream.local_addr();
     let id = world.clients.borrow_mut().next_id(world.id, world.ncores);
     world.clients.borrow_mut().add(ClientInfo {
         id,
         addr: addr.clone(),
         laddr: laddr.clone(),
-        fd: stream.as_raw_fd(),
+        fd: stream.raw_fd(),
         name: String::new(),
         age_secs: 0,
         idle_secs: 0,
@@ -79,21 +66,19 @@ pub async fn serve(world: Rc<World>, mut stream: TcpStream) {
 
 async fn connection_loop(
     world: &Rc<World>,
-    stream: &mut TcpStream,
+    stream: &mut Socket,
     client: &mut ClientState,
 ) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut scratch = vec![0u8; READ_CHUNK];
     let mut ranges = Vec::new();
     let mut owned = Vec::new();
     let mut requests: Vec<Vec<Bytes>> = Vec::new();
     loop {
-        let n = stream.read(&mut scratch).await?;
+        let n = stream.read_into(&mut rbuf).await?;
         if n == 0 {
             return Ok(());
         }
-        rbuf.extend_from_slice(&scratch[..n]);
         world.count_io(n as u64, 0);
         let (limits, qbuf_limit) = {
             let c = world.config.borrow();
@@ -160,12 +145,10 @@ async fn connection_loop(
     }
 }
 
-async fn flush(world: &World, stream: &mut TcpStream, wbuf: &mut BytesMut) -> std::io::Result<()> {
+async fn flush(world: &World, stream: &mut Socket, wbuf: &mut BytesMut) -> std::io::Result<()> {
     if wbuf.is_empty() {
         return Ok(());
     }
     world.count_io(0, wbuf.len() as u64);
-    stream.write_all(wbuf).await?;
-    wbuf.clear();
-    Ok(())
+    stream.write_all(wbuf).await
 }

@@ -2,32 +2,28 @@
 //! `PUT k v` / `GET k` / `DEL k`, one line each, against the same keyspace as
 //! RESP. Lines are routed to the owning core like any other op.
 
+use super::socket::Socket;
 use crate::core::router::Batch;
 use crate::core::world::World;
 use crate::protocol::text::{parse_line, TextRequest};
 use crate::storage::ops::{KeyOp, OpResult, SetCond, SetTtl};
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use std::rc::Rc;
 
-pub async fn serve(world: Rc<World>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(world: Rc<World>, mut stream: Socket) {
     if let Err(e) = text_loop(&world, &mut stream).await {
         tracing::debug!(error = %e, "text connection ended");
     }
 }
 
-async fn text_loop(world: &Rc<World>, stream: &mut TcpStream) -> std::io::Result<()> {
+async fn text_loop(world: &Rc<World>, stream: &mut Socket) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(4096);
     let mut out = BytesMut::with_capacity(4096);
-    let mut scratch = vec![0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut scratch).await?;
+        let n = stream.read_into(&mut rbuf).await?;
         if n == 0 {
             return Ok(());
         }
-        rbuf.extend_from_slice(&scratch[..n]);
         let mut batch = Batch::new(world.clone());
         // Replies in line order: either a fixed text or the ticket of an op.
         let mut pending: Vec<Result<crate::core::router::Ticket, String>> = Vec::new();
@@ -81,8 +77,7 @@ async fn text_loop(world: &Rc<World>, stream: &mut TcpStream) -> std::io::Result
             }
         }
         world.count_io(n as u64, out.len() as u64);
-        stream.write_all(&out).await?;
-        out.clear();
+        stream.write_all(&mut out).await?;
         if close || world.shutting_down.get() {
             return Ok(());
         }

@@ -1,0 +1,189 @@
+//! A connection's socket, whichever path carries its bytes: this core's
+//! [`SocketRing`] (the default) or glommio's stock `TcpStream` (`--socket-path
+//! stream`, and the fallback when the kernel lacks what the ring needs). The
+//! connection loops see only [`Socket::read_into`] and [`Socket::write_all`];
+//! this module never looks at what the bytes mean.
+
+use super::ring::{Buf, SocketRing};
+use bytes::{Buf as _, BytesMut};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::rc::Rc;
+
+/// Bytes read per receive (Redis's PROTO_IOBUF_LEN).
+pub const READ_CHUNK: usize = 16 * 1024;
+
+enum Path {
+    Ring {
+        ring: Rc<SocketRing>,
+        /// Owns the descriptor (and answers address questions); never used for I/O.
+        sock: std::net::TcpStream,
+    },
+    Stream(glommio::net::TcpStream),
+}
+
+pub struct Socket {
+    path: Path,
+    /// Receive buffer, handed to the ring while a receive is in flight.
+    scratch: Vec<u8>,
+}
+
+/// How a core accepts connections.
+pub enum Acceptor {
+    Ring {
+        ring: Rc<SocketRing>,
+        listener: std::net::TcpListener,
+    },
+    Stream(glommio::net::TcpListener),
+}
+
+impl Acceptor {
+    /// Accept on `listener` through `ring`, or through glommio when there is none.
+    pub fn new(listener: std::net::TcpListener, ring: Option<&Rc<SocketRing>>) -> Acceptor {
+        match ring {
+            Some(ring) => Acceptor::Ring {
+                ring: ring.clone(),
+                listener,
+            },
+            None => {
+                use std::os::fd::IntoRawFd;
+                // SAFETY: the descriptor is a bound, listening TCP socket we own.
+                Acceptor::Stream(unsafe {
+                    glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd())
+                })
+            }
+        }
+    }
+
+    pub async fn accept(&self) -> io::Result<Socket> {
+        let path = match self {
+            Acceptor::Ring { ring, listener } => {
+                let (res, _) = ring.accept(listener.as_raw_fd()).await;
+                if res < 0 {
+                    return Err(io::Error::from_raw_os_error(-res));
+                }
+                // SAFETY: the kernel just created this descriptor for us; nothing else owns it.
+                let sock = unsafe { std::net::TcpStream::from_raw_fd(res) };
+                Path::Ring {
+                    ring: ring.clone(),
+                    sock,
+                }
+            }
+            Acceptor::Stream(listener) => Path::Stream(
+                listener
+                    .accept()
+                    .await
+                    .map_err(|e| io::Error::other(e.to_string()))?,
+            ),
+        };
+        let s = Socket {
+            path,
+            scratch: Vec::with_capacity(READ_CHUNK),
+        };
+        // Replies are written whole, one write per batch: Nagle would only delay them.
+        let _ = s.set_nodelay();
+        Ok(s)
+    }
+}
+
+impl Socket {
+    fn set_nodelay(&self) -> io::Result<()> {
+        match &self.path {
+            Path::Ring { sock, .. } => sock.set_nodelay(true),
+            Path::Stream(s) => s
+                .set_nodelay(true)
+                .map_err(|e| io::Error::other(e.to_string())),
+        }
+    }
+
+    pub fn peer_addr(&self) -> String {
+        match &self.path {
+            Path::Ring { sock, .. } => sock.peer_addr().map(|a| a.to_string()),
+            Path::Stream(s) => s
+                .peer_addr()
+                .map(|a| a.to_string())
+                .map_err(|e| io::Error::other(e.to_string())),
+        }
+        .unwrap_or_default()
+    }
+
+    pub fn local_addr(&self) -> String {
+        match &self.path {
+            Path::Ring { sock, .. } => sock.local_addr().map(|a| a.to_string()),
+            Path::Stream(s) => s
+                .local_addr()
+                .map(|a| a.to_string())
+                .map_err(|e| io::Error::other(e.to_string())),
+        }
+        .unwrap_or_default()
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        match &self.path {
+            Path::Ring { sock, .. } => sock.as_raw_fd(),
+            Path::Stream(s) => s.as_raw_fd(),
+        }
+    }
+
+    /// Read what the socket has (at most [`READ_CHUNK`] bytes) and append it to
+    /// `dst`. Returns the count; 0 means the peer closed.
+    pub async fn read_into(&mut self, dst: &mut BytesMut) -> io::Result<usize> {
+        match &mut self.path {
+            Path::Ring { ring, sock } => {
+                let buf = std::mem::take(&mut self.scratch);
+                let (res, buf) = ring.recv(sock.as_raw_fd(), buf).await;
+                let Buf::Vec(mut buf) = buf else {
+                    return Err(io::Error::other("socket ring returned no buffer"));
+                };
+                if res < 0 {
+                    self.scratch = buf;
+                    return Err(io::Error::from_raw_os_error(-res));
+                }
+                let n = res as usize;
+                // SAFETY: the kernel wrote `n <= capacity` bytes from the start of the buffer.
+                unsafe { buf.set_len(n.min(buf.capacity())) };
+                dst.extend_from_slice(&buf);
+                self.scratch = buf;
+                Ok(n)
+            }
+            Path::Stream(s) => {
+                self.scratch.resize(READ_CHUNK, 0);
+                let n = s.read(&mut self.scratch).await?;
+                dst.extend_from_slice(&self.scratch[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Write all of `src`; `src` is left empty (its allocation kept for reuse).
+    pub async fn write_all(&mut self, src: &mut BytesMut) -> io::Result<()> {
+        match &mut self.path {
+            Path::Ring { ring, sock } => {
+                let mut buf = std::mem::take(src);
+                while !buf.is_empty() {
+                    let (res, back) = ring.send(sock.as_raw_fd(), buf).await;
+                    let Buf::Bytes(back) = back else {
+                        return Err(io::Error::other("socket ring returned no buffer"));
+                    };
+                    buf = back;
+                    if res < 0 {
+                        return Err(io::Error::from_raw_os_error(-res));
+                    }
+                    if res == 0 {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                    buf.advance(res as usize);
+                }
+                buf.clear();
+                *src = buf;
+                Ok(())
+            }
+            Path::Stream(s) => {
+                s.write_all(src).await?;
+                src.clear();
+                Ok(())
+            }
+        }
+    }
+}
