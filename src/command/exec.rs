@@ -31,6 +31,8 @@ pub struct ClientState {
     pub laddr: String,
     /// Set by QUIT (and CLIENT KILL of oneself): close after writing the replies so far.
     pub closing: bool,
+    /// The last command run, published to CLIENT LIST once per pipeline.
+    pub last_cmd: &'static str,
 }
 
 impl ClientState {
@@ -45,6 +47,7 @@ impl ClientState {
             addr,
             laddr,
             closing: false,
+            last_cmd: "",
         }
     }
 }
@@ -101,6 +104,10 @@ pub async fn run_pipeline(
         }
     }
     flush(world, batch, &mut queued, out).await;
+    // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.
+    if !client.last_cmd.is_empty() {
+        world.clients.borrow_mut().touch(client.id, client.last_cmd);
+    }
 }
 
 /// Finish the batch and encode the queued steps; returns a fresh batch.
@@ -148,9 +155,7 @@ fn dispatch(
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
         return Step::Done(wrong_arity(spec.name));
     }
-    if world.ncores > 0 {
-        world.clients.borrow_mut().touch(client.id, spec.name);
-    }
+    client.last_cmd = spec.name;
     let mut ctx = Ctx {
         world,
         client,

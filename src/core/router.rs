@@ -30,12 +30,12 @@ pub struct Batch {
 
 impl Batch {
     pub fn new(world: Rc<World>) -> Batch {
-        let n = world.ncores;
         Batch {
             world,
             now: now_ms(),
             results: Vec::new(),
-            remote: (0..n).map(|_| (Vec::new(), Vec::new())).collect(),
+            // Filled on the first remote op: most batches never leave this core.
+            remote: Vec::new(),
             remote_count: 0,
         }
     }
@@ -82,6 +82,10 @@ impl Batch {
             self.results.push(Some(r));
         } else {
             self.results.push(None);
+            if self.remote.is_empty() {
+                let n = self.world.ncores;
+                self.remote = (0..n).map(|_| (Vec::new(), Vec::new())).collect();
+            }
             let (ops, tickets) = &mut self.remote[core];
             ops.push(op);
             tickets.push(t);
