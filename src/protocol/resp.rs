@@ -138,9 +138,10 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
         .map(|i| base + i)
 }
 
-/// Redis's `string2ll`: optional `-`, then `0` alone or a non-zero digit
+/// Redis's `string2ll` — the one integer syntax of the protocol, of command
+/// arguments and of stored values: optional `-`, then `0` alone or a non-zero digit
 /// followed by digits, no `+`, no spaces, no leading zeros, no overflow.
-fn parse_i64(s: &[u8]) -> Option<i64> {
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() >= MAX_NUMBER_LEN {
         return None;
     }

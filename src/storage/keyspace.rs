@@ -16,6 +16,7 @@ use super::ops::{
 };
 use super::shard::Shard;
 use super::staircase::{scan_pos, RoutingTable, ShardId};
+use crate::protocol::resp::parse_i64;
 use bytes::Bytes;
 
 /// Attempts RANDOMKEY makes (each a random shard and a random bucket walk) before
@@ -861,37 +862,6 @@ fn range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
         return None;
     }
     Some((start as usize, end as usize))
-}
-
-/// Redis's `string2ll`: optional `-`, then `0` alone or a digit string without a
-/// leading zero, at most 20 bytes, within `i64`. No `+`, no spaces.
-fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if negative {
-        i64::try_from(-(v as i128)).ok()
-    } else {
-        i64::try_from(v).ok()
-    }
 }
 
 /// `v` as decimal text in `buf`.
