@@ -2,7 +2,7 @@
 //! shard (id, core, keys, bytes) by asking each core for its rows; `STAIRKV
 //! TABLE` shows this core's copy of the routing table.
 
-use super::exec::{subcommand, Ctx, Step};
+use super::exec::{help_reply, subcommand, Ctx, Step};
 use super::frame::Frame;
 use crate::storage::ops::{CoreOp, OpResult};
 use bytes::Bytes;
@@ -56,17 +56,12 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 ),
             ]))
         }
-        _ => Step::Done(Frame::Array(
-            [
-                "STAIRKV <subcommand>. Subcommands are:",
-                "SHARDS",
-                "    List every shard: id, owning core, keys, bytes, keys with a TTL, state.",
-                "TABLE",
-                "    Show the routing table: level, split pointer, shard count, epoch, owners.",
-            ]
-            .iter()
-            .map(|s| Frame::Simple((*s).into()))
-            .collect(),
-        )),
+        _ => Step::Done(help_reply(&[
+            "STAIRKV <subcommand>. Subcommands are:",
+            "SHARDS",
+            "    List every shard: id, owning core, keys, bytes, keys with a TTL, state.",
+            "TABLE",
+            "    Show the routing table: level, split pointer, shard count, epoch, owners.",
+        ])),
     }
 }

@@ -3,7 +3,7 @@
 //! other cores' client tables through a core task.
 
 use super::args::{int_arg, is, lower};
-use super::exec::{clip, subcommand, Ctx, Step};
+use super::exec::{clip, help_reply, subcommand, Ctx, Step};
 use super::frame::Frame;
 use crate::core::clients::KillFilter;
 use crate::core::mesh::{CoreTask, TaskResult};
@@ -251,12 +251,7 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         "list" => client_list(ctx, a),
         "kill" => client_kill(ctx, a),
         "no-evict" | "no-touch" => Step::Done(Frame::Ok),
-        _ => Step::Done(Frame::Array(
-            CLIENT_HELP
-                .iter()
-                .map(|s| Frame::Simple((*s).into()))
-                .collect(),
-        )),
+        _ => Step::Done(help_reply(CLIENT_HELP)),
     }
 }
 

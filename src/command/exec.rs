@@ -151,8 +151,7 @@ fn dispatch(
     if !client.authed && !allowed_before_auth(spec.name) {
         return Step::Done(Frame::err("NOAUTH Authentication required."));
     }
-    let n = args.len() as i32;
-    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+    if !arity_ok(spec.arity, args.len()) {
         return Step::Done(wrong_arity(spec.name));
     }
     client.last_cmd = spec.name;
@@ -208,11 +207,26 @@ pub fn subcommand(
             .into(),
         ));
     };
-    let n = a.len() as i32;
-    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+    if !arity_ok(arity, a.len()) {
         return Err(wrong_arity(&format!("{container}|{name}")));
     }
     Ok(name)
+}
+
+/// Redis's arity rule: exactly `arity` arguments when positive, at least
+/// `-arity` when negative (the command name, and subcommand, included).
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let n = argc as i32;
+    if arity > 0 {
+        n == arity
+    } else {
+        n >= -arity
+    }
+}
+
+/// A container's HELP reply: one simple string per line, as Redis sends it.
+pub fn help_reply(lines: &[&'static str]) -> Frame {
+    Frame::Array(lines.iter().map(|l| Frame::simple(l)).collect())
 }
 
 pub fn wrong_arity(name: &str) -> Frame {

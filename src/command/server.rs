@@ -4,7 +4,7 @@
 
 use super::args::{glob_str, is, lower};
 use super::connection::REDIS_COMPAT_VERSION;
-use super::exec::{subcommand, wrong_arity, Ctx, Step};
+use super::exec::{help_reply, subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use super::table::{all_commands, lookup, CommandSpec};
 use crate::config::Config;
@@ -327,8 +327,7 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         "rewrite" => Step::Done(Frame::err(
             "ERR CONFIG REWRITE is not supported: stairkv reads its config file but never writes it",
         )),
-        _ => Step::Done(Frame::Array(
-            [
+        _ => Step::Done(help_reply(&[
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>",
                 "    Return parameters matching the glob-like <pattern> and their values.",
@@ -336,11 +335,7 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 "    Set the configuration <directive> to <value>.",
                 "RESETSTAT",
                 "    Reset statistics reported by the INFO command.",
-            ]
-            .iter()
-            .map(|s| Frame::Simple((*s).into()))
-            .collect(),
-        )),
+        ])),
     }
 }
 
@@ -437,27 +432,22 @@ pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }
             Step::Done(Frame::Array(keys))
         }
-        _ => Step::Done(Frame::Array(
-            [
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "    Return details about all commands.",
-                "COUNT",
-                "    Return the total number of commands in this server.",
-                "LIST",
-                "    Return a list of all commands in this server.",
-                "INFO [<command-name> ...]",
-                "    Return details about multiple commands.",
-                "DOCS [<command-name> ...]",
-                "    Return documentation details about multiple commands.",
-                "GETKEYS <full-command>",
-                "    Return the keys from a full command.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .iter()
-            .map(|s| Frame::Simple((*s).into()))
-            .collect(),
-        )),
+        _ => Step::Done(help_reply(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
+            "HELP",
+            "    Print this help.",
+        ])),
     }
 }

@@ -71,8 +71,8 @@ const F_ANY_EXPIRE: u16 = F_EX | F_PX | F_EXAT | F_PXAT;
 /// are a syntax error.
 struct Extended {
     flags: u16,
-    /// The expire option's value and the option word it came with.
-    expire: Option<(Bytes, &'static str)>,
+    /// The expire option's value, its unit in ms and whether it is absolute.
+    expire: Option<(Bytes, i64, bool)>,
 }
 
 fn parse_extended(a: &[Bytes], is_set: bool) -> Result<Extended, Frame> {
@@ -95,14 +95,14 @@ fn parse_extended(a: &[Bytes], is_set: bool) -> Result<Extended, Frame> {
             x.flags |= F_KEEPTTL;
         } else if !is_set && is(o, "PERSIST") && f & (F_KEEPTTL | F_ANY_EXPIRE) == 0 {
             x.flags |= F_PERSIST;
-        } else if let Some((word, own)) = [
-            ("EX", F_EX),
-            ("PX", F_PX),
-            ("EXAT", F_EXAT),
-            ("PXAT", F_PXAT),
+        } else if let Some((_, own, unit, absolute)) = [
+            ("EX", F_EX, 1000, false),
+            ("PX", F_PX, 1, false),
+            ("EXAT", F_EXAT, 1000, true),
+            ("PXAT", F_PXAT, 1, true),
         ]
         .into_iter()
-        .find(|(w, _)| is(o, w))
+        .find(|(w, ..)| is(o, w))
         {
             // The same expire option again is fine (the last value wins); any
             // other expire kind, KEEPTTL or PERSIST is not.
@@ -111,7 +111,7 @@ fn parse_extended(a: &[Bytes], is_set: bool) -> Result<Extended, Frame> {
                 return Err(Frame::err(SYNTAX));
             };
             x.flags |= own;
-            x.expire = Some((v.clone(), word));
+            x.expire = Some((v.clone(), unit, absolute));
             j += 1;
         } else {
             return Err(Frame::err(SYNTAX));
@@ -124,16 +124,10 @@ fn parse_extended(a: &[Bytes], is_set: bool) -> Result<Extended, Frame> {
 impl Extended {
     /// The absolute deadline of the expire option, if one was given.
     fn deadline(&self) -> Result<Option<u64>, BadExpire> {
-        let Some((v, word)) = &self.expire else {
-            return Ok(None);
-        };
-        let (unit, abs) = match *word {
-            "EX" => (1000, false),
-            "PX" => (1, false),
-            "EXAT" => (1000, true),
-            _ => (1, true),
-        };
-        deadline(unit, abs, v).map(Some)
+        match &self.expire {
+            Some((v, unit, absolute)) => deadline(*unit, *absolute, v).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

@@ -29,6 +29,11 @@ pub struct Socket {
     scratch: Vec<u8>,
 }
 
+/// glommio reports its own error type; the connection loops speak `io::Error`.
+fn from_glommio<T: std::fmt::Debug>(e: glommio::GlommioError<T>) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
 /// How a core accepts connections.
 pub enum Acceptor {
     Ring {
@@ -70,12 +75,9 @@ impl Acceptor {
                     sock,
                 }
             }
-            Acceptor::Stream(listener) => Path::Stream(
-                listener
-                    .accept()
-                    .await
-                    .map_err(|e| io::Error::other(e.to_string()))?,
-            ),
+            Acceptor::Stream(listener) => {
+                Path::Stream(listener.accept().await.map_err(from_glommio)?)
+            }
         };
         let s = Socket {
             path,
@@ -91,19 +93,14 @@ impl Socket {
     fn set_nodelay(&self) -> io::Result<()> {
         match &self.path {
             Path::Ring { sock, .. } => sock.set_nodelay(true),
-            Path::Stream(s) => s
-                .set_nodelay(true)
-                .map_err(|e| io::Error::other(e.to_string())),
+            Path::Stream(s) => s.set_nodelay(true).map_err(from_glommio),
         }
     }
 
     pub fn peer_addr(&self) -> String {
         match &self.path {
             Path::Ring { sock, .. } => sock.peer_addr().map(|a| a.to_string()),
-            Path::Stream(s) => s
-                .peer_addr()
-                .map(|a| a.to_string())
-                .map_err(|e| io::Error::other(e.to_string())),
+            Path::Stream(s) => s.peer_addr().map(|a| a.to_string()).map_err(from_glommio),
         }
         .unwrap_or_default()
     }
@@ -111,10 +108,7 @@ impl Socket {
     pub fn local_addr(&self) -> String {
         match &self.path {
             Path::Ring { sock, .. } => sock.local_addr().map(|a| a.to_string()),
-            Path::Stream(s) => s
-                .local_addr()
-                .map(|a| a.to_string())
-                .map_err(|e| io::Error::other(e.to_string())),
+            Path::Stream(s) => s.local_addr().map(|a| a.to_string()).map_err(from_glommio),
         }
         .unwrap_or_default()
     }
