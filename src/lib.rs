@@ -9,12 +9,17 @@
 //! - [`command`]: the command table and one file per command family; builds ops.
 //! - [`core`]: the per-core world — cross-core mesh, routing, expiry and split timers.
 //! - [`storage`]: entries, shards, the staircase, the shard-side operations.
-//! - [`protocol`]: RESP parsing and reply encoding, the text protocol.
+//! - [`protocol`]: RESP parsing and reply encoding, the text protocol, and the
+//!   client side of both (request encoding, reply reading).
+//!
+//! Beside the server, [`loadgen`] is stairkv-bench, the load generator: it uses
+//! only `net::ring` and `protocol`.
 
 pub mod command;
 pub mod config;
 pub mod control;
 pub mod core;
+pub mod loadgen;
 pub mod net;
 pub mod protocol;
 pub mod server;

@@ -49,6 +49,21 @@ pub enum Buf {
 }
 
 impl Buf {
+    /// The buffer of a completed [`SocketRing::recv`], its length set to the
+    /// bytes the kernel wrote (empty on error or end of stream). `None` if this
+    /// was not a receive buffer.
+    pub fn into_received(self, res: i32) -> Option<Vec<u8>> {
+        let Buf::Vec(mut v) = self else {
+            return None;
+        };
+        let n = if res > 0 { res as usize } else { 0 };
+        // SAFETY: a receive hands the kernel the spare capacity from index 0
+        // (`recv` clears the vector first), and the kernel reported writing `n`
+        // bytes of it; `min` keeps the length within the allocation regardless.
+        unsafe { v.set_len(n.min(v.capacity())) };
+        Some(v)
+    }
+
     fn ptr_len(&mut self) -> (*mut u8, usize) {
         match self {
             Buf::None => (std::ptr::null_mut(), 0),

@@ -127,19 +127,15 @@ impl Socket {
             Path::Ring { ring, sock } => {
                 let buf = std::mem::take(&mut self.scratch);
                 let (res, buf) = ring.recv(sock.as_raw_fd(), buf).await;
-                let Buf::Vec(mut buf) = buf else {
+                let Some(buf) = buf.into_received(res) else {
                     return Err(io::Error::other("socket ring returned no buffer"));
                 };
-                if res < 0 {
-                    self.scratch = buf;
-                    return Err(io::Error::from_raw_os_error(-res));
-                }
-                let n = res as usize;
-                // SAFETY: the kernel wrote `n <= capacity` bytes from the start of the buffer.
-                unsafe { buf.set_len(n.min(buf.capacity())) };
                 dst.extend_from_slice(&buf);
                 self.scratch = buf;
-                Ok(n)
+                if res < 0 {
+                    return Err(io::Error::from_raw_os_error(-res));
+                }
+                Ok(res as usize)
             }
             Path::Stream(s) => {
                 self.scratch.resize(READ_CHUNK, 0);

@@ -3,6 +3,7 @@
 //! keyspace, never knows which core owns a key, and never allocates per byte of
 //! input beyond what the caller's buffer already holds.
 
+pub mod client;
 pub mod reply;
 pub mod resp;
 pub mod text;

@@ -1,0 +1,428 @@
+//! stairkv-bench end to end: the real binary against the real server (RESP and
+//! text, closed and open loop, with --verify), its reports read back, and its
+//! behaviour against servers that refuse, vanish, stall or lie — those are
+//! small fake servers in this file, so the failures are certain.
+
+mod common;
+
+use common::Server;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .args(["--quiet", "--timeout", "5"])
+        .args(args)
+        .output()
+        .expect("run stairkv-bench")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn summary(dir: &Path) -> Value {
+    let s = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&s).expect("summary.json is JSON")
+}
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("stairkv-bench-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn verified_run_against_the_server_writes_reports() {
+    let s = Server::start(2, &[]);
+    let dir = tmpdir("verify");
+    let port = s.port.to_string();
+    let o = bench(&[
+        "--port",
+        &port,
+        "--threads",
+        "2",
+        "-c",
+        "8",
+        "-P",
+        "4",
+        "--keys",
+        "5000",
+        "--duration",
+        "2",
+        "--verify",
+        "--prefill",
+        "--value-size",
+        "1-200",
+        "--report-dir",
+        dir.to_str().expect("utf-8 path"),
+        "--label",
+        "stairkv",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("verify: 0 wrong values, 0 unexpected misses"),
+        "{out}"
+    );
+    let j = summary(&dir);
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["wrong_values"], 0);
+    assert_eq!(j["unexpected_misses"], 0);
+    let get = &j["commands"]["GET"];
+    let set = &j["commands"]["SET"];
+    assert!(get["ops"].as_u64().expect("ops") > 100, "{j}");
+    assert!(set["ops"].as_u64().expect("ops") > 100, "{j}");
+    assert!(
+        j["commands"]["TOTAL"]["ops_per_sec"]
+            .as_f64()
+            .expect("ops/s")
+            > 0.0
+    );
+    // After a prefill every GET of a verified run hits.
+    assert_eq!(get["misses"], 0, "{j}");
+    assert_eq!(get["errors"], 0);
+    // The .hgrm files parse back and agree with the summary.
+    for (file, cmd) in [
+        ("set.hgrm", "SET"),
+        ("get.hgrm", "GET"),
+        ("total.hgrm", "TOTAL"),
+    ] {
+        let h = stairkv::loadgen::hgrm::parse_hgrm(
+            &std::fs::read_to_string(dir.join(file)).expect("hgrm"),
+        )
+        .expect("hgrm parses");
+        assert_eq!(
+            h.total_count,
+            j["commands"][cmd]["ops"].as_u64().expect("ops"),
+            "{file}"
+        );
+        let max = j["commands"][cmd]["latency_ms"]["max"]
+            .as_f64()
+            .expect("max");
+        assert!(
+            (h.max_ms - max).abs() <= max * 0.01 + 0.002,
+            "{file}: {} vs {max}",
+            h.max_ms
+        );
+    }
+    let svg = std::fs::read_to_string(dir.join("latency.svg")).expect("svg");
+    assert!(svg.contains("<svg") && svg.contains("stairkv GET"), "{svg}");
+    // The keys really are on the server, with the values the run wrote.
+    let mut c = s.client();
+    let n: u64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+    assert_eq!(n, 5000);
+
+    // Two results on one chart.
+    let chart = dir.join("both.svg");
+    let o = Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .args([
+            "plot",
+            dir.to_str().expect("path"),
+            &format!("{}=second", dir.join("get.hgrm").display()),
+        ])
+        .args(["--out", chart.to_str().expect("path"), "--title", "compare"])
+        .output()
+        .expect("plot");
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = std::fs::read_to_string(&chart).expect("chart");
+    assert!(
+        svg.contains(">stairkv<") || svg.contains("stairkv"),
+        "{svg}"
+    );
+    assert!(svg.contains("second") && svg.contains("compare"));
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn text_protocol_sequential_run_reads_back_what_it_wrote() {
+    let s = Server::start(1, &[]);
+    let port = s.text_port.to_string();
+    // Sequential 1:1: every key is written and then read straight back.
+    let o = bench(&[
+        "--protocol",
+        "text",
+        "--port",
+        &port,
+        "-c",
+        "4",
+        "--keys",
+        "2000",
+        "--distribution",
+        "sequential",
+        "-n",
+        "4000",
+        "--verify",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let get = out.lines().find(|l| l.starts_with("GET")).expect("GET row");
+    let cols: Vec<&str> = get.split_whitespace().collect();
+    assert_eq!(cols[1], "2000", "{out}");
+    assert_eq!(cols[3], "2000", "every GET hits: {out}");
+    assert_eq!(cols[4], "0", "{out}");
+}
+
+#[test]
+fn open_loop_keeps_its_rate_and_ttl_misses_are_not_failures() {
+    let s = Server::start(1, &[]);
+    let dir = tmpdir("open");
+    let port = s.port.to_string();
+    let o = bench(&[
+        "--port",
+        &port,
+        "-c",
+        "4",
+        "--rate",
+        "2000",
+        "--duration",
+        "2",
+        "--keys",
+        "100",
+        "--ttl",
+        "1",
+        "--verify",
+        "--report-dir",
+        dir.to_str().expect("path"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let j = summary(&dir);
+    // 2000/s for 2 s: 4000 requests are scheduled; a loaded machine may send a
+    // few late ones after the end, never more than scheduled.
+    let ops = j["commands"]["TOTAL"]["ops"].as_u64().expect("ops");
+    assert!((2000..=4004).contains(&ops), "{ops}: {j}");
+    assert_eq!(j["unexpected_misses"], 0, "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_reason() {
+    for (args, want) in [
+        (&["--threads", "0"][..], "--threads"),
+        (&["--protocol", "text", "--ttl", "3"], "no expiry"),
+        (&["--distribution", "zipf:-1"], "zipf exponent"),
+        (&["--ratio", "x"], "ratio"),
+    ] {
+        let o = bench(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn a_refused_connection_is_reported_not_a_panic() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+        .to_string();
+    let o = bench(&["--port", &port, "--duration", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = text(&o);
+    assert!(
+        all.contains("cannot connect") && all.contains("refused"),
+        "{all}"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+/// A fake RESP server: answers SET with +OK and GET with `get_reply`, closes a
+/// connection after `close_after` replies, and stops answering after
+/// `stall_after` replies (but keeps the socket open).
+fn fake_server(get_reply: &'static [u8], close_after: usize, stall_after: usize) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let mut replies = 0;
+                loop {
+                    let Ok(n) = c.read(&mut chunk) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some((is_get, used)) = one_request(&buf) {
+                        buf.drain(..used);
+                        if replies == close_after {
+                            return;
+                        }
+                        if replies >= stall_after {
+                            continue;
+                        }
+                        replies += 1;
+                        let _ = c.write_all(if is_get { get_reply } else { b"+OK\r\n" });
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// One whole RESP request at the front of `buf`: (is it a GET, bytes).
+fn one_request(buf: &[u8]) -> Option<(bool, usize)> {
+    let line = |at: usize| -> Option<(usize, usize)> {
+        let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&buf[at + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    };
+    let (args, mut at) = line(0)?;
+    let mut is_get = false;
+    for i in 0..args {
+        let (len, start) = line(at)?;
+        if buf.len() < start + len + 2 {
+            return None;
+        }
+        if i == 0 {
+            is_get = &buf[start..start + len] == b"GET";
+        }
+        at = start + len + 2;
+    }
+    Some((is_get, at))
+}
+
+#[test]
+fn verify_catches_wrong_values_and_misses() {
+    let port = fake_server(b"$5\r\nwrong\r\n", usize::MAX, usize::MAX).to_string();
+    let o = bench(&[
+        "--port",
+        &port,
+        "-c",
+        "2",
+        "--keys",
+        "10",
+        "-n",
+        "200",
+        "--verify",
+        "--prefill",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("verify: 100 wrong values"), "{out}");
+    assert!(
+        out.contains("expected") && out.contains("\"wrong\""),
+        "{out}"
+    );
+
+    let port = fake_server(b"$-1\r\n", usize::MAX, usize::MAX).to_string();
+    let o = bench(&[
+        "--port",
+        &port,
+        "-c",
+        "2",
+        "--keys",
+        "10",
+        "-n",
+        "200",
+        "--verify",
+        "--prefill",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("100 unexpected misses"),
+        "{}",
+        text(&o)
+    );
+
+    let port = fake_server(b"-ERR nope\r\n", usize::MAX, usize::MAX).to_string();
+    let o = bench(&["--port", &port, "-c", "1", "-n", "100"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("GET: ERR nope"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_server_that_vanishes_or_stalls_ends_the_run() {
+    // Closes every connection after 50 replies.
+    let port = fake_server(b"$1\r\nx\r\n", 50, usize::MAX).to_string();
+    let o = bench(&["--port", &port, "-c", "3", "--duration", "30"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("closed by the server after 50 replies"),
+        "{out}"
+    );
+    assert!(out.contains("3 failed connections"), "{out}");
+
+    // Stops answering after 20 replies: the time-out gives up on it.
+    let port = fake_server(b"$1\r\nx\r\n", usize::MAX, 20).to_string();
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .args([
+            "--quiet",
+            "--port",
+            &port,
+            "-c",
+            "2",
+            "-n",
+            "1000",
+            "--timeout",
+            "0.5",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("timed out"),
+        "{}",
+        text(&o)
+    );
+    // Generous bound: this only proves the run ended by itself.
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn help_explains_coordinated_omission() {
+    let o = Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .arg("--help")
+        .output()
+        .expect("help");
+    assert!(o.status.success());
+    let h = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--host",
+        "--port",
+        "--threads",
+        "--connections",
+        "--pipeline",
+        "--ratio",
+        "--keys",
+        "--key-prefix",
+        "--distribution",
+        "--value-size",
+        "--ttl",
+        "--duration",
+        "--requests",
+        "--warmup",
+        "--prefill",
+        "--protocol",
+        "--rate",
+        "--verify",
+        "--report-dir",
+        "--seed",
+    ] {
+        assert!(h.contains(flag), "{flag} missing from --help");
+    }
+    assert!(h.contains("coordinated omission"));
+}
