@@ -27,12 +27,13 @@ fmt:
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## Side-by-side benchmark against redis-server (if installed); report under bench/results/.
+## stairkv then redis-server (if installed), pinned to CPU 0, under stairkv-bench on CPU 1;
+## report and plots under bench/results/<date>-<host>/. bench-quick: a few seconds per run.
 bench: build
-	tools/bench-vs-redis.sh
+	tools/bench.sh
 
 bench-quick: build
-	QUICK=1 tools/bench-vs-redis.sh
+	QUICK=1 tools/bench.sh
 
 clean:
 	$(CARGO) clean

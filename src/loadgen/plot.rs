@@ -17,7 +17,7 @@ const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 500.0;
 // Plot area; margins leave room for the title, tick labels and axis titles.
 const LEFT: f64 = 75.0;
-const RIGHT: f64 = 875.0;
+const RIGHT: f64 = 850.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 440.0;
 // Clipping to the plot area is what keeps every coordinate inside the viewBox.

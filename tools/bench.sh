@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# make bench: stairkv and (when installed) Debian's redis-server, one after the
+# other, each freshly started and pinned to CPU 0 (stairkv --cores 1, redis
+# with persistence off), under the same stairkv-bench workloads pinned to
+# CPU 1. Every workload runs ROUNDS times with the servers taking turns (the
+# order alternates by round); the report takes the median of the rounds,
+# because on a shared machine run-to-run noise is larger than the differences
+# being measured.
+#
+#   tools/bench.sh                 # full: 3 rounds, 10 s per run, 1,000,000 keys
+#   QUICK=1 tools/bench.sh         # quick: 1 round, 3 s per run, 100,000 keys
+#   WORKLOADS="a b" tools/bench.sh # only some workloads
+#
+# Writes bench/results/<date>-<host>/: report.md, one SVG per workload, and
+# raw/ (each run's stairkv-bench report directory; not committed).
+# Server CPU per request: utime+stime of the server from /proc/<pid>/stat
+# around the measured run, divided by the requests it answered.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=${QUICK:-0}
+ROUNDS=${ROUNDS:-3}
+DUR=${DUR:-10}
+KEYS=${KEYS:-1000000}
+if [ "$QUICK" = 1 ]; then ROUNDS=1; DUR=3; KEYS=100000; fi
+WORKLOADS=${WORKLOADS:-"a b c d"}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT=${PORT:-16379}
+STAIRKV=./target/release/stairkv
+BENCH=./target/release/stairkv-bench
+OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)"}
+mkdir -p "$OUT/raw"
+CLK=$(getconf CLK_TCK)
+pin_client="taskset -c $CLIENT_CPU"
+
+SERVERS=(stairkv)
+if command -v redis-server >/dev/null; then SERVERS+=(redis); else echo "redis-server not installed: stairkv only (apt-get install redis-server)"; fi
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+ping_ok() { python3 - "$1" <<'EOF'
+import socket, sys
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2)
+    s.sendall(b"PING\r\n")
+    sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
+except OSError:
+    sys.exit(1)
+EOF
+}
+wait_port() { for _ in $(seq 200); do ping_ok "$PORT" && return 0; sleep 0.05; done; echo "server did not start"; return 1; }
+
+SPID=
+start_server() {
+  if [ "$1" = stairkv ]; then
+    taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn &
+  else
+    taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &
+  fi
+  SPID=$!
+  wait_port
+}
+stop_server() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
+trap stop_server EXIT
+
+# The workloads of issue 3: name, whether to prefill, stairkv-bench flags.
+workload_args() {
+  case $1 in
+    a) echo "-c 50 -P 1 --ratio 1:1 --distribution uniform --keys $KEYS --value-size 32 --duration $DUR" ;;
+    b) echo "-c 50 -P 16 --ratio 1:1 --distribution uniform --keys $KEYS --value-size 32 --duration $DUR" ;;
+    c) echo "-c 50 -P 1 --ratio 1:10 --distribution zipf:0.99 --keys $KEYS --value-size 32 --duration $DUR" ;;
+    # The seed's headline: 100 clients, a million unique keys, each written once and read back.
+    d) echo "-c 100 -P 1 --ratio 1:1 --distribution sequential --keys $KEYS --value-size 32 -n $((KEYS * 2))" ;;
+  esac
+}
+workload_prefill() { case $1 in d) echo 0 ;; *) echo 1 ;; esac; }
+
+run_one() { # workload server round
+  local w=$1 s=$2 r=$3 dir before after
+  dir="$OUT/raw/$w-$s-r$r"
+  rm -rf "$dir"
+  start_server "$s"
+  if [ "$(workload_prefill "$w")" = 1 ]; then
+    $pin_client $BENCH --port "$PORT" --keys "$KEYS" --value-size 32 -c 50 -P 64 --prefill -n 1 --quiet >/dev/null
+  fi
+  before=$(cpu_ticks "$SPID")
+  # shellcheck disable=SC2046
+  $pin_client $BENCH --port "$PORT" $(workload_args "$w") --quiet --label "$s" --report-dir "$dir" > "$OUT/raw/$w-$s-r$r.txt" || true
+  after=$(cpu_ticks "$SPID")
+  echo $((after - before)) > "$dir/server_cpu_ticks"
+  rss_kb "$SPID" > "$dir/server_rss_kb"
+  stop_server
+  echo "workload $w round $r $s: $(grep '^TOTAL' "$OUT/raw/$w-$s-r$r.txt" || echo failed)"
+}
+
+for r in $(seq "$ROUNDS"); do
+  order=("${SERVERS[@]}")
+  [ $((r % 2)) = 0 ] && [ ${#order[@]} = 2 ] && order=("${order[1]}" "${order[0]}")
+  for w in $WORKLOADS; do
+    for s in "${order[@]}"; do run_one "$w" "$s" "$r"; done
+  done
+done
+
+# Memory: RSS of a fresh server before and after exactly $KEYS distinct keys
+# (16-byte keys key:%012d, 32-byte values), written by stairkv-bench.
+: > "$OUT/raw/rss.tsv"
+for s in "${SERVERS[@]}"; do
+  start_server "$s"
+  before=$(rss_kb "$SPID")
+  $pin_client $BENCH --port "$PORT" -c 50 -P 16 --ratio 1:0 --distribution sequential --keys "$KEYS" -n "$KEYS" --quiet >/dev/null
+  sleep 1
+  after=$(rss_kb "$SPID")
+  keys=$(python3 -c "
+import socket; s=socket.create_connection(('127.0.0.1',$PORT)); s.sendall(b'DBSIZE\r\n'); print(s.recv(64).decode().strip(':\r\n'))")
+  stop_server
+  printf "%s\t%s\t%s\t%s\n" "$s" "$before" "$after" "$keys" >> "$OUT/raw/rss.tsv"
+  echo "$s RSS: ${before} kB -> ${after} kB after $keys keys"
+done
+
+# Is the generator the bottleneck? redis-benchmark and stairkv-bench, same key
+# space and value size, against the same redis-server on CPU 0, from CPU 1.
+if command -v redis-benchmark >/dev/null && [ ${#SERVERS[@]} = 2 ]; then
+  : > "$OUT/raw/generator.tsv"
+  start_server redis
+  # Fill the key space once so GETs of both tools hit alike.
+  $pin_client $BENCH --port "$PORT" --keys "$KEYS" -c 50 -P 64 --prefill -n 1 --quiet >/dev/null
+  for r in $(seq "$ROUNDS"); do
+    for p in 1 16; do
+      n=$((p == 1 ? 500000 : 2000000)); [ "$QUICK" = 1 ] && n=$((n / 5))
+      for t in set get; do
+        ratio=1:0; [ $t = get ] && ratio=0:1
+        tools=(redis-benchmark stairkv-bench); [ $((r % 2)) = 0 ] && tools=(stairkv-bench redis-benchmark)
+        for tool in "${tools[@]}"; do
+          if [ "$tool" = redis-benchmark ]; then
+            csv="$OUT/raw/gen-redis-benchmark-P$p-$t-r$r.csv"
+            $pin_client redis-benchmark -p "$PORT" -t $t -n $n -r "$KEYS" -d 32 -c 50 -P $p --csv > "$csv"
+            printf "redis-benchmark\t%s\t%s\t%s\t%s\n" "$p" "$t" "$r" "$csv" >> "$OUT/raw/generator.tsv"
+          else
+            dir="$OUT/raw/gen-stairkv-bench-P$p-$t-r$r"
+            rm -rf "$dir"
+            $pin_client $BENCH --port "$PORT" -c 50 -P $p --ratio $ratio --keys "$KEYS" --value-size 32 -n $n --quiet --report-dir "$dir" >/dev/null || true
+            printf "stairkv-bench\t%s\t%s\t%s\t%s\n" "$p" "$t" "$r" "$dir" >> "$OUT/raw/generator.tsv"
+          fi
+        done
+        echo "generator round $r P$p $t: done"
+      done
+    done
+  done
+  stop_server
+fi
+
+python3 tools/bench-report.py "$OUT" "$ROUNDS" "$CLK" "$BENCH" "$WORKLOADS" > "$OUT/report.md"
+echo "report: $OUT/report.md"
