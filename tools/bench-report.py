@@ -25,6 +25,13 @@ WORKLOADS = {
     "d": "(d) the seed's headline: 100 connections, every key written once and read back (sequential, 1:1), fresh server",
 }
 
+TITLES = {
+    "a": "(a) 50 conns, pipeline 1, 1:1, uniform, 32 B",
+    "b": "(b) 50 conns, pipeline 16, 1:1, uniform, 32 B",
+    "c": "(c) 50 conns, pipeline 1, 1:10, Zipf 0.99, 32 B",
+    "d": "(d) 100 conns, each key written once and read back",
+}
+
 
 def sh(c):
     try:
@@ -57,9 +64,9 @@ def median_run(runs):
 
 
 servers = [s for s in ("stairkv", "redis") if any(load(w, s, 1) for w in workloads.split())]
-cpu_model = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+cpu_model = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 print(f"# stairkv vs redis-server — {os.path.basename(out.rstrip('/'))}\n")
-print(f"- machine: {sh('nproc')} CPUs, `{sh('uname -r')}`,{cpu_model}")
+print(f"- machine: {sh('nproc')} CPUs, `{sh('uname -r')}`, {cpu_model}")
 print(f"- stairkv: `{sh('git rev-parse --short HEAD')}`, release build, `--cores 1`")
 if "redis" in servers:
     print(f"- redis-server: `{sh('redis-server --version')}`, `--save \"\" --appendonly no`")
@@ -114,7 +121,7 @@ for w in workloads.split():
         print(f"| {r + 1} | " + " | ".join(cells) + " |")
     svg = os.path.join(out, f"{w}.svg")
     inputs = [f"{median_run(runs[s])['dir']}={'redis-server' if s == 'redis' else s}" for s in servers if runs.get(s)]
-    subprocess.run([bench, "plot", *inputs, "--out", svg, "--title", WORKLOADS.get(w, w)[:90]], check=False)
+    subprocess.run([bench, "plot", *inputs, "--out", svg, "--title", TITLES.get(w, w)], check=False)
     print(f"\n![latency by percentile]({w}.svg)\n")
 
 rss_path = os.path.join(raw, "rss.tsv")

@@ -152,6 +152,9 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// Most keys a verifying run tracks (8 bytes each, per client thread).
+pub const MAX_VERIFY_KEYS: u64 = 100_000_000;
+
 /// When measuring stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stop {
@@ -221,6 +224,11 @@ impl Plan {
             return Err(format!(
                 "--verify gives each key to one connection: --keys ({}) must be at least --connections ({})",
                 a.keys, a.connections
+            ));
+        }
+        if a.verify && a.keys > MAX_VERIFY_KEYS {
+            return Err(format!(
+                "--verify remembers 8 bytes per key per thread: --keys may be at most {MAX_VERIFY_KEYS} with it"
             ));
         }
         if a.protocol == Protocol::Text {
@@ -417,6 +425,7 @@ mod tests {
             (&["-P", "0"], "--pipeline"),
             (&["--keys", "0"], "--keys"),
             (&["--verify", "--keys", "10"], "one connection"),
+            (&["--verify", "--keys", "100000000000"], "at most"),
             (&["--protocol", "text", "--ttl", "5"], "no expiry"),
             (&["--ttl", "0"], "--ttl"),
             (&["--rate=-5"], "--rate"),

@@ -6,6 +6,7 @@
 use bytes::BytesMut;
 use std::ops::Range;
 
+pub use super::resp::format_u64 as decimal;
 use super::resp::{find_byte, parse_i64};
 
 /// Deepest array nesting a reply may have before it is called malformed.
@@ -127,21 +128,6 @@ pub fn parse_text(buf: &[u8]) -> Option<(Reply, usize)> {
         _ => Reply::Bulk(0..end),
     };
     Some((reply, nl + 1))
-}
-
-/// `n` in decimal, written into the end of `buf`.
-pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 fn push_bulk(out: &mut BytesMut, data: &[u8]) {

@@ -138,6 +138,21 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
         .map(|i| base + i)
 }
 
+/// `n` in decimal, written into the end of `buf`; returns the digits.
+pub fn format_u64(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
 /// Redis's `string2ll` — the one integer syntax of the protocol, of command
 /// arguments and of stored values: optional `-`, then `0` alone or a non-zero digit
 /// followed by digits, no `+`, no spaces, no leading zeros, no overflow.

@@ -16,7 +16,7 @@ use super::ops::{
 };
 use super::shard::Shard;
 use super::staircase::{scan_pos, RoutingTable, ShardId};
-use crate::protocol::resp::parse_i64;
+use crate::protocol::resp::{format_u64, parse_i64};
 use bytes::Bytes;
 
 /// Attempts RANDOMKEY makes (each a random shard and a random bucket walk) before
@@ -866,21 +866,15 @@ fn range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
 
 /// `v` as decimal text in `buf`.
 fn format_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
+    // |i64::MIN| has 19 digits, which leaves room for the sign.
+    let start = buf.len() - format_u64(v.unsigned_abs(), buf).len();
+    let start = if v < 0 {
+        buf[start - 1] = b'-';
+        start - 1
+    } else {
+        start
+    };
+    &buf[start..]
 }
 
 /// INCRBYFLOAT's sum of a stored value and the increment, as Redis stores it.
