@@ -30,6 +30,14 @@ pub const DEFAULT_CONTROLLER_INTERVAL_MS: u64 = 100;
 /// Redis's `maxclients`.
 pub const DEFAULT_MAXCLIENTS: u64 = 10_000;
 
+/// Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`: a subscriber whose
+/// unsent messages pass the hard limit, or the soft limit for the time, is closed.
+pub const DEFAULT_PUBSUB_LIMIT: [u64; 3] = [32 * 1024 * 1024, 8 * 1024 * 1024, 60];
+/// Keyspace events published by default: expired-key events (`E` keyevent, `x`
+/// expired), so `SUBSCRIBE __keyevent@0__:expired` works with no configuration.
+/// Redis's default is none.
+pub const DEFAULT_NOTIFY_KEYSPACE_EVENTS: &str = "Ex";
+
 /// How connections' bytes move: see `net::ring` for why the ring is the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -94,6 +102,13 @@ pub struct Flags {
     /// Staircase: controller check interval in ms [default: 100].
     #[arg(long)]
     pub controller_interval_ms: Option<u64>,
+    /// Pub/sub output buffer limit: "HARD SOFT SECONDS", sizes with units
+    /// (b, k, kb, m, mb, g, gb) [default: "32mb 8mb 60"].
+    #[arg(long)]
+    pub client_output_buffer_limit_pubsub: Option<String>,
+    /// Keyspace notifications, Redis's flag letters (K E g $ x e n t m d A) [default: "Ex"].
+    #[arg(long)]
+    pub notify_keyspace_events: Option<String>,
     /// How connections' bytes move: `ring` (a per-core io_uring) or `stream`
     /// (glommio's TcpStream) [default: ring].
     #[arg(long, value_enum)]
@@ -116,6 +131,8 @@ struct FileConfig {
     maxclients: Option<u64>,
     shard_max_keys: Option<u64>,
     initial_shards: Option<u64>,
+    client_output_buffer_limit_pubsub: Option<String>,
+    notify_keyspace_events: Option<String>,
     split_batch: Option<u64>,
     controller_interval_ms: Option<u64>,
     socket_path: Option<SocketPath>,
@@ -140,6 +157,10 @@ pub struct Config {
     pub controller_interval_ms: u64,
     pub socket_path: SocketPath,
     pub config_file: Option<PathBuf>,
+    /// Hard bytes, soft bytes, soft seconds (0 disables a limit).
+    pub pubsub_limit: [u64; 3],
+    /// Keyspace-notification classes ([`notify`] bits).
+    pub notify_keyspace_events: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +257,26 @@ impl Config {
                 .unwrap_or(DEFAULT_CONTROLLER_INTERVAL_MS),
             socket_path: flags.socket_path.or(file.socket_path).unwrap_or_default(),
             config_file: flags.config,
+            pubsub_limit: match flags
+                .client_output_buffer_limit_pubsub
+                .or(file.client_output_buffer_limit_pubsub)
+            {
+                Some(s) => parse_pubsub_limit(&s).map_err(|e| {
+                    ConfigError::Invalid(format!("client-output-buffer-limit-pubsub: {e}"))
+                })?,
+                None => DEFAULT_PUBSUB_LIMIT,
+            },
+            notify_keyspace_events: {
+                let s = flags
+                    .notify_keyspace_events
+                    .or(file.notify_keyspace_events)
+                    .unwrap_or_else(|| DEFAULT_NOTIFY_KEYSPACE_EVENTS.into());
+                parse_keyspace_events(&s).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "notify-keyspace-events: '{s}' has a letter outside K E g $ l s h z x e t m d n A"
+                    ))
+                })?
+            },
         };
         if cfg.port == 0 && cfg.text_port == 0 {
             return Err(ConfigError::Invalid(
@@ -254,6 +295,122 @@ impl Config {
         }
         Ok(cfg)
     }
+}
+
+/// A size as Redis's `memtoll` reads it: digits with an optional unit
+/// b, k (1000), kb (1024), m, mb, g, gb — case-insensitive.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// "HARD SOFT SECONDS" for the pub/sub class.
+pub fn parse_pubsub_limit(s: &str) -> Result<[u64; 3], String> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [hard, soft, secs] = parts[..] else {
+        return Err(format!("expected \"HARD SOFT SECONDS\", got '{s}'"));
+    };
+    let size = |v: &str| parse_memory(v).ok_or_else(|| format!("'{v}' is not a size"));
+    let secs: u64 = secs
+        .parse()
+        .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
+    Ok([size(hard)?, size(soft)?, secs])
+}
+
+/// Keyspace-notification classes, as bits (Redis's NOTIFY_* values).
+pub mod notify {
+    pub const KEYSPACE: u32 = 1 << 0; // K
+    pub const KEYEVENT: u32 = 1 << 1; // E
+    pub const GENERIC: u32 = 1 << 2; // g
+    pub const STRING: u32 = 1 << 3; // $
+    pub const LIST: u32 = 1 << 4; // l
+    pub const SET: u32 = 1 << 5; // s
+    pub const HASH: u32 = 1 << 6; // h
+    pub const ZSET: u32 = 1 << 7; // z
+    pub const EXPIRED: u32 = 1 << 8; // x
+    pub const EVICTED: u32 = 1 << 9; // e
+    pub const STREAM: u32 = 1 << 10; // t
+    pub const KEY_MISS: u32 = 1 << 11; // m
+    pub const MODULE: u32 = 1 << 12; // d
+    pub const NEW: u32 = 1 << 13; // n
+    /// `A`: every class but m and n.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
+/// Redis's `keyspaceEventsStringToFlags`; `None` for an unknown letter.
+pub fn parse_keyspace_events(s: &str) -> Option<u32> {
+    let mut f = 0;
+    for c in s.chars() {
+        f |= match c {
+            'A' => notify::ALL,
+            'g' => notify::GENERIC,
+            '$' => notify::STRING,
+            'l' => notify::LIST,
+            's' => notify::SET,
+            'h' => notify::HASH,
+            'z' => notify::ZSET,
+            'x' => notify::EXPIRED,
+            'e' => notify::EVICTED,
+            'K' => notify::KEYSPACE,
+            'E' => notify::KEYEVENT,
+            't' => notify::STREAM,
+            'm' => notify::KEY_MISS,
+            'd' => notify::MODULE,
+            'n' => notify::NEW,
+            _ => return None,
+        };
+    }
+    Some(f)
+}
+
+/// Redis's `keyspaceEventsFlagsToString`: what CONFIG GET shows.
+pub fn keyspace_events_string(f: u32) -> String {
+    use notify::*;
+    let mut s = String::new();
+    if f & ALL == ALL {
+        s.push('A');
+    } else {
+        for (bit, c) in [
+            (GENERIC, 'g'),
+            (STRING, '$'),
+            (LIST, 'l'),
+            (SET, 's'),
+            (HASH, 'h'),
+            (ZSET, 'z'),
+            (EXPIRED, 'x'),
+            (EVICTED, 'e'),
+            (STREAM, 't'),
+            (MODULE, 'd'),
+        ] {
+            if f & bit != 0 {
+                s.push(c);
+            }
+        }
+    }
+    for (bit, c) in [
+        (KEYSPACE, 'K'),
+        (KEYEVENT, 'E'),
+        (KEY_MISS, 'm'),
+        (NEW, 'n'),
+    ] {
+        if f & bit != 0 {
+            s.push(c);
+        }
+    }
+    s
 }
 
 /// CPUs this process may run on, in order (honours `taskset`).
@@ -287,6 +444,36 @@ mod tests {
         assert_eq!(cfg.bind, "127.0.0.1");
         assert!(!cfg.cores.is_empty());
         assert_eq!(cfg.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(cfg.pubsub_limit, [32 << 20, 8 << 20, 60]);
+        assert_eq!(keyspace_events_string(cfg.notify_keyspace_events), "xE");
+    }
+
+    #[test]
+    fn sizes_limits_and_event_flags_parse_as_redis_does() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("5x"), None);
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(
+            parse_pubsub_limit("32mb 8mb 60"),
+            Ok([32 << 20, 8 << 20, 60])
+        );
+        assert!(parse_pubsub_limit("32mb 8mb").is_err());
+        assert!(parse_pubsub_limit("a b c").is_err());
+        for (given, shown) in [
+            ("", ""),
+            ("KEA", "AKE"),
+            ("Ex", "xE"),
+            ("g$xKE", "g$xKE"),
+            ("Kn", "Kn"),
+            ("AmE", "AEm"),
+        ] {
+            let f = parse_keyspace_events(given).expect("valid letters");
+            assert_eq!(keyspace_events_string(f), shown, "{given}");
+        }
+        assert_eq!(parse_keyspace_events("Q"), None);
     }
 
     #[test]

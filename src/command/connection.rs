@@ -13,7 +13,15 @@ use bytes::Bytes;
 /// The Redis version we answer to clients that branch on it (HELLO, INFO).
 pub const REDIS_COMPAT_VERSION: &str = "7.2.4";
 
-pub fn ping(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
+pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    if a.len() > 2 {
+        return Step::Done(super::exec::wrong_arity("ping"));
+    }
+    // RESP2's subscribed mode answers in the shape of a message.
+    if ctx.client.proto == Proto::Resp2 && ctx.client.subs.as_ref().is_some_and(|s| s.active()) {
+        let arg = a.get(1).cloned().unwrap_or_default();
+        return Step::Done(Frame::Array(vec![Frame::bulk("pong"), Frame::Bulk(arg)]));
+    }
     match a.len() {
         1 => Step::Done(Frame::simple("PONG")),
         2 => Step::Done(Frame::Bulk(a[1].clone())),
@@ -41,6 +49,7 @@ pub fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 }
 
 pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    super::pubsub::forget_client(ctx.world, ctx.client);
     let needs_auth = ctx.world.config.borrow().requirepass.is_some();
     ctx.client.proto = Proto::Resp2;
     ctx.client.authed = !needs_auth;

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 /// A connection's own state, as commands see it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ClientState {
     pub id: u64,
     pub proto: Proto,
@@ -33,6 +33,10 @@ pub struct ClientState {
     pub closing: bool,
     /// The last command run, published to CLIENT LIST once per pipeline.
     pub last_cmd: &'static str,
+    /// The connection's socket, for pub/sub's output-buffer limit to shut down.
+    pub fd: std::os::fd::RawFd,
+    /// Subscriptions, once the connection has subscribed to anything.
+    pub subs: Option<Box<super::pubsub::SubState>>,
 }
 
 impl ClientState {
@@ -48,6 +52,8 @@ impl ClientState {
             laddr,
             closing: false,
             last_cmd: "",
+            fd: -1,
+            subs: None,
         }
     }
 }
@@ -138,6 +144,22 @@ fn allowed_before_auth(name: &str) -> bool {
     matches!(name, "auth" | "hello" | "quit" | "reset")
 }
 
+/// What RESP2's subscribed mode lets a connection run.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
 fn dispatch(
     world: &Rc<World>,
     client: &mut ClientState,
@@ -153,6 +175,18 @@ fn dispatch(
     }
     if !arity_ok(spec.arity, args.len()) {
         return Step::Done(wrong_arity(spec.name));
+    }
+    if client.proto == Proto::Resp2
+        && client.subs.as_ref().is_some_and(|s| s.active())
+        && !allowed_when_subscribed(spec.name)
+    {
+        return Step::Done(Frame::Error(
+            format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )
+            .into(),
+        ));
     }
     client.last_cmd = spec.name;
     let mut ctx = Ctx {

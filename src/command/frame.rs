@@ -21,6 +21,10 @@ pub enum Frame {
     Double(f64),
     Bool(bool),
     Verbatim(String),
+    /// An out-of-band message: a RESP3 push, a plain array in RESP2 (pub/sub).
+    Push(Vec<Frame>),
+    /// Several replies to one command, written back to back (SUBSCRIBE a b c).
+    Multi(Vec<Frame>),
 }
 
 impl Frame {
@@ -48,6 +52,17 @@ impl Frame {
             Frame::Array(items) => {
                 reply::array_header(out, items.len());
                 for f in items {
+                    f.encode(out, proto);
+                }
+            }
+            Frame::Push(items) => {
+                reply::push_header(out, items.len(), proto);
+                for f in items {
+                    f.encode(out, proto);
+                }
+            }
+            Frame::Multi(frames) => {
+                for f in frames {
                     f.encode(out, proto);
                 }
             }

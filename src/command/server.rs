@@ -230,6 +230,17 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             "controller-interval-ms",
             c.controller_interval_ms.to_string(),
         ),
+        (
+            "client-output-buffer-limit",
+            format!(
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
+                c.pubsub_limit[0], c.pubsub_limit[1], c.pubsub_limit[2]
+            ),
+        ),
+        (
+            "notify-keyspace-events",
+            crate::config::keyspace_events_string(c.notify_keyspace_events),
+        ),
         // Read-only answers for tools (redis-benchmark asks for these two).
         ("save", String::new()),
         ("appendonly", "no".into()),
@@ -263,6 +274,31 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         "split-batch" => c.split_batch = num()?.max(1),
         "controller-interval-ms" => c.controller_interval_ms = num()?.max(1),
         "log-level" => c.log_level = text,
+        "notify-keyspace-events" => {
+            c.notify_keyspace_events = crate::config::parse_keyspace_events(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            })?
+        }
+        "client-output-buffer-limit" => {
+            // Redis's form: one or more "<class> <hard> <soft> <seconds>" groups.
+            let parts: Vec<&str> = text.split_whitespace().collect();
+            let bad = |why: &str| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            };
+            if parts.is_empty() || !parts.len().is_multiple_of(4) {
+                return Err(bad("Wrong number of arguments in buffer limit configuration."));
+            }
+            for group in parts.chunks(4) {
+                if !group[0].eq_ignore_ascii_case("pubsub") {
+                    return Err(bad(&format!(
+                        "stairkv enforces only the pubsub class, not '{}'",
+                        group[0]
+                    )));
+                }
+                c.pubsub_limit = crate::config::parse_pubsub_limit(&group[1..].join(" "))
+                    .map_err(|e| bad(&e))?;
+            }
+        }
         "bind" | "port" | "text-port" | "cores" | "initial-shards" | "save" | "appendonly"
         | "databases" | "maxmemory" | "maxmemory-policy" => {
             return Err(format!(

@@ -3,7 +3,7 @@
 //! case-insensitive and allocation-free.
 
 use super::exec::{Ctx, Step};
-use super::{admin, connection, keys, server, string};
+use super::{admin, connection, keys, pubsub, server, string};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -31,6 +31,8 @@ const R: &[&str] = &["readonly", "fast"];
 const RS: &[&str] = &["readonly"];
 const C: &[&str] = &["fast", "loading", "stale"];
 const A: &[&str] = &["admin", "noscript", "loading", "stale"];
+const PS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const PP: &[&str] = &["pubsub", "loading", "stale", "fast"];
 
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $fk:expr, $lk:expr, $st:expr, $group:expr, $since:expr, $summary:expr, $h:expr) => {
@@ -99,6 +101,16 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("config", -2, A, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", server::config),
     cmd!("command", -1, &["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
     cmd!("time", 1, C, 0, 0, 0, "server", "2.6.0", "Returns the server time.", server::time),
+    // pubsub
+    cmd!("subscribe", -2, PS, 0, 0, 0, "pubsub", "2.0.0", "Listens for messages published to channels.", pubsub::subscribe),
+    cmd!("unsubscribe", -1, PS, 0, 0, 0, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", pubsub::unsubscribe),
+    cmd!("psubscribe", -2, PS, 0, 0, 0, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", pubsub::psubscribe),
+    cmd!("punsubscribe", -1, PS, 0, 0, 0, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
+    cmd!("ssubscribe", -2, PS, 1, -1, 1, "pubsub", "7.0.0", "Listens for messages published to shard channels.", pubsub::ssubscribe),
+    cmd!("sunsubscribe", -1, PS, 1, -1, 1, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", pubsub::sunsubscribe),
+    cmd!("publish", 3, PP, 0, 0, 0, "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
+    cmd!("spublish", 3, PP, 1, 1, 1, "pubsub", "7.0.0", "Post a message to a shard channel", pubsub::spublish),
+    cmd!("pubsub", -2, RS, 0, 0, 0, "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
     // connection
     cmd!("ping", -1, C, 0, 0, 0, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
     cmd!("echo", 2, C, 0, 0, 0, "connection", "1.0.0", "Returns the given string.", connection::echo),

@@ -25,8 +25,7 @@ pub async fn run(world: Rc<World>) {
                 .keyspace
                 .borrow_mut()
                 .expire_due(now, BATCH, &mut expired);
-            world.count_expired(n as u64);
-            // Keyspace notifications for these keys are published here by a later issue.
+            world.expired(&expired);
             expired.clear();
             if n < BATCH {
                 break;

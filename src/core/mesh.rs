@@ -10,9 +10,11 @@
 
 use super::clients::{ClientInfo, KillFilter};
 use super::notify::{Notify, Slot};
+use super::pubsub::Kind;
 use crate::config::Config;
 use crate::storage::ops::{Op, OpResult};
 use crate::storage::staircase::RoutingTable;
+use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -33,6 +35,16 @@ pub enum CoreTask {
     /// Adopt this table, then perform its next split if the source is yours, to completion
     /// → Split(Some((source, target))) | Split(None) when not owned here
     Split(RoutingTable),
+    /// Deliver a message to this core's subscribers → Count(receivers)
+    Publish {
+        shard: bool,
+        channel: Bytes,
+        payload: Bytes,
+    },
+    /// Names with subscribers here (matching the pattern, if any) → Names
+    PubsubNames { kind: Kind, pattern: Option<Bytes> },
+    /// Subscribers here to each name → Counts
+    PubsubCounts { kind: Kind, names: Vec<Bytes> },
 }
 
 /// A core's counters, copied out for INFO.
@@ -65,15 +77,34 @@ pub enum TaskResult {
     Clients(Vec<ClientInfo>),
     Stats(Box<CoreStats>),
     Split(Option<(u32, u32)>),
+    Names(Vec<Bytes>),
+    Counts(Vec<usize>),
 }
 
 #[derive(Debug)]
 pub enum Msg {
-    Ops { id: u64, ops: Vec<Op> },
-    OpsDone { id: u64, results: Vec<OpResult> },
-    Task { id: u64, task: CoreTask },
-    TaskDone { id: u64, result: TaskResult },
+    Ops {
+        id: u64,
+        ops: Vec<Op>,
+    },
+    OpsDone {
+        id: u64,
+        results: Vec<OpResult>,
+    },
+    Task {
+        id: u64,
+        task: CoreTask,
+    },
+    TaskDone {
+        id: u64,
+        result: TaskResult,
+    },
     Table(RoutingTable),
+    /// A keyspace event to deliver to this core's subscribers; nobody waits for it.
+    Event {
+        channel: Bytes,
+        payload: Bytes,
+    },
 }
 
 /// What travels in one channel send.

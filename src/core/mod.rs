@@ -8,5 +8,6 @@ pub mod clients;
 pub mod expiry;
 pub mod mesh;
 pub mod notify;
+pub mod pubsub;
 pub mod router;
 pub mod world;

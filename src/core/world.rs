@@ -6,11 +6,13 @@
 use super::clients::Clients;
 use super::mesh::{Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
 use super::notify::Notify;
-use crate::config::Config;
+use super::pubsub::{OutputLimit, Registry};
+use crate::config::{notify, Config};
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpResult, SetTtl};
 use crate::storage::staircase::RoutingTable;
+use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -49,6 +51,8 @@ pub struct World {
     /// Connections in the middle of answering a pipeline (shutdown waits for them).
     pub busy: Cell<usize>,
     pub started: std::time::Instant,
+    /// This core's pub/sub subscribers.
+    pub pubsub: RefCell<Registry>,
 }
 
 impl World {
@@ -67,6 +71,7 @@ impl World {
             shutting_down: Cell::new(false),
             busy: Cell::new(0),
             started: std::time::Instant::now(),
+            pubsub: RefCell::default(),
         }
     }
 
@@ -91,6 +96,7 @@ impl World {
             }
         );
         let r = self.keyspace.borrow_mut().execute(op, now);
+        self.publish_expired_on_access();
         if lookup {
             match r {
                 OpResult::Nil => bump(&self.stats.misses, 1),
@@ -117,6 +123,9 @@ impl World {
             Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
             Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
             Msg::Table(t) => self.keyspace.borrow_mut().set_table(t),
+            Msg::Event { channel, payload } => {
+                self.deliver(false, &channel, &payload);
+            }
             Msg::Task { id, task } => {
                 if let CoreTask::Split(table) = task {
                     let w = self.clone();
@@ -160,6 +169,90 @@ impl World {
                 TaskResult::Done
             }
             CoreTask::Split(_) => TaskResult::Split(None),
+            CoreTask::Publish {
+                shard,
+                channel,
+                payload,
+            } => TaskResult::Count(self.deliver(shard, &channel, &payload)),
+            CoreTask::PubsubNames { kind, pattern } => {
+                TaskResult::Names(self.pubsub.borrow().names(kind, pattern.as_deref()))
+            }
+            CoreTask::PubsubCounts { kind, names } => {
+                TaskResult::Counts(self.pubsub.borrow().counts(kind, &names))
+            }
+        }
+    }
+
+    /// The pub/sub output limit in force.
+    pub fn pubsub_limit(&self) -> OutputLimit {
+        let [hard, soft, soft_seconds] = self.config.borrow().pubsub_limit;
+        OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
+        }
+    }
+
+    /// Deliver to this core's subscribers; returns the receiver count.
+    pub fn deliver(&self, shard: bool, channel: &Bytes, payload: &Bytes) -> usize {
+        let limit = self.pubsub_limit();
+        self.pubsub
+            .borrow()
+            .deliver(shard, channel, payload, &limit)
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: publish `event` about `key` on
+    /// `__keyspace@0__:<key>` and/or `__keyevent@0__:<event>`, as the
+    /// `notify-keyspace-events` flags select.
+    pub fn notify_keyspace_event(&self, class: u32, event: &str, key: &[u8]) {
+        let flags = self.config.borrow().notify_keyspace_events;
+        if flags & class == 0 {
+            return;
+        }
+        if flags & notify::KEYSPACE != 0 {
+            let mut ch = Vec::with_capacity(15 + key.len());
+            ch.extend_from_slice(b"__keyspace@0__:");
+            ch.extend_from_slice(key);
+            self.publish_event(ch.into(), Bytes::copy_from_slice(event.as_bytes()));
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = format!("__keyevent@0__:{event}");
+            self.publish_event(ch.into(), Bytes::copy_from_slice(key));
+        }
+    }
+
+    /// Keys the active expiry removed: count them and announce them.
+    pub fn expired(&self, keys: &[Bytes]) {
+        self.count_expired(keys.len() as u64);
+        for k in keys {
+            self.notify_keyspace_event(notify::EXPIRED, "expired", k);
+        }
+    }
+
+    /// Keys an op found past their deadline (and removed) are announced like
+    /// the active expiry's, so every expiry is heard of exactly once.
+    fn publish_expired_on_access(&self) {
+        let mut keys = Vec::new();
+        crate::storage::shard::take_expired_on_access(&mut keys);
+        if !keys.is_empty() {
+            self.expired(&keys);
+        }
+    }
+
+    /// Publish to every core's subscribers without waiting (keyspace events):
+    /// per destination core, events arrive in the order this core sent them.
+    pub fn publish_event(&self, channel: Bytes, payload: Bytes) {
+        self.deliver(false, &channel, &payload);
+        for peer in 0..self.ncores {
+            if peer != self.id {
+                self.mesh.post(
+                    peer,
+                    Msg::Event {
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    },
+                );
+            }
         }
     }
 

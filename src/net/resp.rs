@@ -9,9 +9,11 @@
 
 use super::socket::{Socket, READ_CHUNK};
 use crate::command::exec::{run_pipeline, ClientState};
+use crate::command::pubsub::forget_client;
 use crate::core::clients::ClientInfo;
+use crate::core::pubsub::{Kind, Mailbox, Push};
 use crate::core::world::World;
-use crate::protocol::reply;
+use crate::protocol::reply::{self, Proto};
 use crate::protocol::resp::{parse_request, Limits};
 use bytes::{Bytes, BytesMut};
 use std::rc::Rc;
@@ -58,9 +60,11 @@ pub async fn serve(world: Rc<World>, mut stream: Socket) {
         lib_ver: String::new(),
     });
     let mut client = ClientState::new(id, addr, laddr, needs_auth);
+    client.fd = stream.raw_fd();
     if let Err(e) = connection_loop(&world, &mut stream, &mut client).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
+    forget_client(&world, &mut client);
     world.clients.borrow_mut().remove(id);
 }
 
@@ -75,7 +79,27 @@ async fn connection_loop(
     let mut owned = Vec::new();
     let mut requests: Vec<Vec<Bytes>> = Vec::new();
     loop {
-        let n = stream.read_into(&mut rbuf).await?;
+        let mailbox = client.subs.as_ref().map(|s| s.mailbox.clone());
+        let n = match mailbox {
+            None => stream.read_into(&mut rbuf).await?,
+            Some(mb) => {
+                // A subscriber waits for its next request or its next message,
+                // whichever comes first; the read is cancel-safe.
+                deliver(world, stream, &mb, client.proto, &mut wbuf).await?;
+                if mb.is_closed() {
+                    return Ok(());
+                }
+                let read = async { Some(stream.read_into(&mut rbuf).await) };
+                let mail = async {
+                    mb.wait().await;
+                    None
+                };
+                match futures_lite::future::or(read, mail).await {
+                    Some(r) => r?,
+                    None => continue,
+                }
+            }
+        };
         if n == 0 {
             return Ok(());
         }
@@ -151,4 +175,45 @@ async fn flush(world: &World, stream: &mut Socket, wbuf: &mut BytesMut) -> std::
     }
     world.count_io(0, wbuf.len() as u64);
     stream.write_all(wbuf).await
+}
+
+/// Write the messages waiting in a subscriber's mailbox.
+async fn deliver(
+    world: &World,
+    stream: &mut Socket,
+    mb: &Mailbox,
+    proto: Proto,
+    wbuf: &mut BytesMut,
+) -> std::io::Result<()> {
+    let msgs = mb.take();
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    for m in &msgs {
+        encode_push(wbuf, m, proto);
+    }
+    let r = flush(world, stream, wbuf).await;
+    mb.sent();
+    r
+}
+
+/// `message`, `pmessage` or `smessage`, as Redis frames it.
+fn encode_push(out: &mut BytesMut, m: &Push, proto: Proto) {
+    match (&m.kind, &m.pattern) {
+        (Kind::Pattern, Some(p)) => {
+            reply::push_header(out, 4, proto);
+            reply::bulk(out, b"pmessage");
+            reply::bulk(out, p);
+        }
+        (Kind::Shard, _) => {
+            reply::push_header(out, 3, proto);
+            reply::bulk(out, b"smessage");
+        }
+        _ => {
+            reply::push_header(out, 3, proto);
+            reply::bulk(out, b"message");
+        }
+    }
+    reply::bulk(out, &m.channel);
+    reply::bulk(out, &m.payload);
 }

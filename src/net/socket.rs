@@ -4,7 +4,7 @@
 //! connection loops see only [`Socket::read_into`] and [`Socket::write_all`];
 //! this module never looks at what the bytes mean.
 
-use super::ring::{Buf, SocketRing};
+use super::ring::{Buf, Op, SocketRing};
 use bytes::{Buf as _, BytesMut};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
@@ -27,6 +27,9 @@ pub struct Socket {
     path: Path,
     /// Receive buffer, handed to the ring while a receive is in flight.
     scratch: Vec<u8>,
+    /// A receive whose future was dropped (a subscriber woken by a message
+    /// instead): the next read takes its result, so no bytes are lost.
+    pending: Option<Op>,
 }
 
 /// glommio reports its own error type; the connection loops speak `io::Error`.
@@ -82,6 +85,7 @@ impl Acceptor {
         let s = Socket {
             path,
             scratch: Vec::with_capacity(READ_CHUNK),
+            pending: None,
         };
         // Replies are written whole, one write per batch: Nagle would only delay them.
         let _ = s.set_nodelay();
@@ -121,12 +125,20 @@ impl Socket {
     }
 
     /// Read what the socket has (at most [`READ_CHUNK`] bytes) and append it to
-    /// `dst`. Returns the count; 0 means the peer closed.
+    /// `dst`. Returns the count; 0 means the peer closed. Cancel-safe: if the
+    /// future is dropped, bytes that arrive meanwhile go to the next call.
     pub async fn read_into(&mut self, dst: &mut BytesMut) -> io::Result<usize> {
         match &mut self.path {
             Path::Ring { ring, sock } => {
-                let buf = std::mem::take(&mut self.scratch);
-                let (res, buf) = ring.recv(sock.as_raw_fd(), buf).await;
+                let op = match &mut self.pending {
+                    Some(op) => op,
+                    pending => {
+                        let buf = std::mem::take(&mut self.scratch);
+                        pending.insert(ring.recv(sock.as_raw_fd(), buf))
+                    }
+                };
+                let (res, buf) = op.await;
+                self.pending = None;
                 let Some(buf) = buf.into_received(res) else {
                     return Err(io::Error::other("socket ring returned no buffer"));
                 };

@@ -21,6 +21,29 @@ use std::collections::BinaryHeap;
 /// Stale heap items tolerated beyond twice the live TTL keys before a rebuild.
 const HEAP_SLACK: usize = 64;
 
+thread_local! {
+    /// Keys removed on access because their deadline had passed, waiting for
+    /// their core to count them and publish their `expired` events. Thread-local
+    /// is core-local here: every core is one thread, and ops on a core run one
+    /// at a time.
+    static EXPIRED_ON_ACCESS: std::cell::RefCell<Vec<Bytes>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn note_expired_on_access(key: &[u8]) {
+    EXPIRED_ON_ACCESS.with(|v| v.borrow_mut().push(Bytes::copy_from_slice(key)));
+}
+
+/// Move the keys expired on access since the last call into `out`.
+pub fn take_expired_on_access(out: &mut Vec<Bytes>) {
+    EXPIRED_ON_ACCESS.with(|v| {
+        let mut v = v.borrow_mut();
+        if !v.is_empty() {
+            out.append(&mut v);
+        }
+    });
+}
+
 pub struct Shard {
     table: HashTable<Entry>,
     /// Min-heap of `(deadline, table hash)`; may hold stale items (see the module doc).
@@ -129,6 +152,7 @@ impl Shard {
             Ok(slot) if !slot.get().is_expired(now) => Some(slot.into_mut()),
             Ok(slot) => {
                 let (e, _) = slot.remove();
+                note_expired_on_access(e.key());
                 // Field by field: the returned reference's borrow of `self.table`
                 // rules out a `&mut self` helper here.
                 self.bytes -= e.mem_size();
@@ -152,6 +176,7 @@ impl Shard {
         let slot = self.table.find_entry(thash, |e| e.key() == key).ok()?;
         if slot.get().is_expired(now) {
             let (e, _) = slot.remove();
+            note_expired_on_access(e.key());
             self.forget(&e);
             return None;
         }

@@ -1,0 +1,284 @@
+//! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE,
+//! SSUBSCRIBE, SUNSUBSCRIBE, PUBLISH, SPUBLISH and PUBSUB, with Redis's
+//! replies. Subscriptions live in the registry of the core the connection is
+//! on ([`crate::core::pubsub`]); PUBLISH asks every core to deliver and adds up
+//! the receivers. Shard channels are a namespace of their own, as in a
+//! single-node Redis. This file never writes to a socket: messages reach
+//! subscribers through their mailbox, which the connection loop drains.
+
+use bytes::Bytes;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use super::exec::{help_reply, subcommand, ClientState, Ctx, Step};
+use super::frame::Frame;
+use crate::core::mesh::{CoreTask, TaskResult};
+use crate::core::pubsub::{Kind, Mailbox};
+use crate::core::world::World;
+
+/// A subscribed connection's subscriptions, mirrored from the registry so that
+/// counts and UNSUBSCRIBE-all need no registry scan.
+pub struct SubState {
+    pub mailbox: Rc<Mailbox>,
+    channels: BTreeSet<Bytes>,
+    patterns: BTreeSet<Bytes>,
+    shard: BTreeSet<Bytes>,
+}
+
+impl std::fmt::Debug for SubState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubState")
+            .field("channels", &self.channels.len())
+            .field("patterns", &self.patterns.len())
+            .field("shard", &self.shard.len())
+            .finish()
+    }
+}
+
+impl SubState {
+    fn set(&mut self, kind: Kind) -> &mut BTreeSet<Bytes> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard,
+        }
+    }
+
+    /// Redis's reply count: channels and patterns together; shard channels apart.
+    fn count(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.shard.len(),
+            _ => self.channels.len() + self.patterns.len(),
+        }
+    }
+
+    /// Whether RESP2's subscribed mode is on.
+    pub fn active(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
+    }
+}
+
+fn words(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Channel => ("subscribe", "unsubscribe"),
+        Kind::Pattern => ("psubscribe", "punsubscribe"),
+        Kind::Shard => ("ssubscribe", "sunsubscribe"),
+    }
+}
+
+fn confirm(word: &'static str, name: Option<Bytes>, count: usize) -> Frame {
+    Frame::Push(vec![
+        Frame::bulk(word),
+        name.map_or(Frame::Null, Frame::Bulk),
+        Frame::Int(count as i64),
+    ])
+}
+
+fn do_subscribe(ctx: &mut Ctx, kind: Kind, names: &[Bytes]) -> Step {
+    let client = &mut *ctx.client;
+    let subs = client.subs.get_or_insert_with(|| {
+        Box::new(SubState {
+            mailbox: Mailbox::new(client.fd),
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            shard: BTreeSet::new(),
+        })
+    });
+    let mut registry = ctx.world.pubsub.borrow_mut();
+    let mut replies = Vec::with_capacity(names.len());
+    for name in names {
+        if subs.set(kind).insert(name.clone()) {
+            registry.subscribe(kind, name.clone(), client.id, &subs.mailbox);
+        }
+        replies.push(confirm(words(kind).0, Some(name.clone()), subs.count(kind)));
+    }
+    Step::Done(Frame::Multi(replies))
+}
+
+fn do_unsubscribe(ctx: &mut Ctx, kind: Kind, names: &[Bytes]) -> Step {
+    let word = words(kind).1;
+    let client = &mut *ctx.client;
+    let Some(subs) = client.subs.as_mut() else {
+        return Step::Done(confirm(word, names.first().cloned(), 0));
+    };
+    let targets: Vec<Bytes> = if names.is_empty() {
+        subs.set(kind).iter().cloned().collect()
+    } else {
+        names.to_vec()
+    };
+    if targets.is_empty() {
+        return Step::Done(confirm(word, None, subs.count(kind)));
+    }
+    let mut registry = ctx.world.pubsub.borrow_mut();
+    let mut replies = Vec::with_capacity(targets.len());
+    for name in targets {
+        if subs.set(kind).remove(&name) {
+            registry.unsubscribe(kind, &name, client.id);
+        }
+        replies.push(confirm(word, Some(name), subs.count(kind)));
+    }
+    Step::Done(Frame::Multi(replies))
+}
+
+/// Drop every subscription of a connection that is closing or RESETting.
+pub fn forget_client(world: &World, client: &mut ClientState) {
+    let Some(subs) = client.subs.take() else {
+        return;
+    };
+    let mut registry = world.pubsub.borrow_mut();
+    for (kind, set) in [
+        (Kind::Channel, &subs.channels),
+        (Kind::Pattern, &subs.patterns),
+        (Kind::Shard, &subs.shard),
+    ] {
+        for name in set {
+            registry.unsubscribe(kind, name, client.id);
+        }
+    }
+}
+
+pub fn subscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_subscribe(ctx, Kind::Channel, &a[1..])
+}
+
+pub fn psubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_subscribe(ctx, Kind::Pattern, &a[1..])
+}
+
+pub fn ssubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_subscribe(ctx, Kind::Shard, &a[1..])
+}
+
+pub fn unsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_unsubscribe(ctx, Kind::Channel, &a[1..])
+}
+
+pub fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_unsubscribe(ctx, Kind::Pattern, &a[1..])
+}
+
+pub fn sunsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_unsubscribe(ctx, Kind::Shard, &a[1..])
+}
+
+fn do_publish(ctx: &mut Ctx, shard: bool, a: &[Bytes]) -> Step {
+    let world = ctx.world.clone();
+    let task = CoreTask::Publish {
+        shard,
+        channel: a[1].clone(),
+        payload: a[2].clone(),
+    };
+    Step::Async(Box::pin(async move {
+        let n: usize = world
+            .broadcast_task(task)
+            .await
+            .into_iter()
+            .map(|r| match r {
+                TaskResult::Count(n) => n,
+                _ => 0,
+            })
+            .sum();
+        Frame::Int(n as i64)
+    }))
+}
+
+pub fn publish(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_publish(ctx, false, a)
+}
+
+pub fn spublish(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    do_publish(ctx, true, a)
+}
+
+/// Every core's names of `kind` (matching `pattern`), without repeats, sorted.
+async fn all_names(world: &Rc<World>, kind: Kind, pattern: Option<Bytes>) -> BTreeSet<Bytes> {
+    let mut all = BTreeSet::new();
+    for r in world
+        .broadcast_task(CoreTask::PubsubNames { kind, pattern })
+        .await
+    {
+        if let TaskResult::Names(names) = r {
+            all.extend(names);
+        }
+    }
+    all
+}
+
+pub fn pubsub(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let subs = [
+        ("channels", -2),
+        ("numsub", -2),
+        ("numpat", 2),
+        ("shardchannels", -2),
+        ("shardnumsub", -2),
+        ("help", 2),
+    ];
+    let sub = match subcommand("pubsub", a, &subs) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    let world = ctx.world.clone();
+    let rest: Vec<Bytes> = a[2..].to_vec();
+    match sub {
+        "channels" | "shardchannels" => {
+            if rest.len() > 1 {
+                return Step::Done(super::exec::wrong_arity(&format!("pubsub|{sub}")));
+            }
+            let kind = if sub == "channels" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
+            Step::Async(Box::pin(async move {
+                let names = all_names(&world, kind, rest.into_iter().next()).await;
+                Frame::Array(names.into_iter().map(Frame::Bulk).collect())
+            }))
+        }
+        "numsub" | "shardnumsub" => {
+            let kind = if sub == "numsub" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
+            Step::Async(Box::pin(async move {
+                let mut totals = vec![0usize; rest.len()];
+                let task = CoreTask::PubsubCounts {
+                    kind,
+                    names: rest.clone(),
+                };
+                for r in world.broadcast_task(task).await {
+                    if let TaskResult::Counts(c) = r {
+                        for (t, n) in totals.iter_mut().zip(c) {
+                            *t += n;
+                        }
+                    }
+                }
+                let mut out = Vec::with_capacity(rest.len() * 2);
+                for (name, n) in rest.into_iter().zip(totals) {
+                    out.push(Frame::Bulk(name));
+                    out.push(Frame::Int(n as i64));
+                }
+                Frame::Array(out)
+            }))
+        }
+        "numpat" => Step::Async(Box::pin(async move {
+            Frame::Int(all_names(&world, Kind::Pattern, None).await.len() as i64)
+        })),
+        _ => Step::Done(help_reply(&[
+            "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+            "HELP",
+            "    Print this help.",
+        ])),
+    }
+}
