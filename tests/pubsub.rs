@@ -527,3 +527,89 @@ fn keyspace_event_flags_are_configurable() {
         .expect("set");
     assert_eq!(sub.read_within(Duration::from_millis(300)), None);
 }
+
+#[test]
+fn string_and_key_commands_announce_redis_events() {
+    let s = Server::start(1, &["--notify-keyspace-events", "KEAn"]);
+    let mut sub = Conn::new(&s);
+    sub.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    let mut space = Conn::new(&s);
+    space.cmd(&["SUBSCRIBE", "__keyspace@0__:k"]);
+    let mut c = Conn::new(&s);
+    // (command, the (event, key) pairs it announces on __keyevent@0__)
+    type Step<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let steps: &[Step] = &[
+        (&["SET", "k", "v"], &[("new", "k"), ("set", "k")]),
+        (
+            &["SET", "k", "v2", "EX", "100"],
+            &[("set", "k"), ("expire", "k")],
+        ),
+        (&["SET", "k", "v3", "NX"], &[]),
+        (&["PERSIST", "k"], &[("persist", "k")]),
+        (&["PERSIST", "k"], &[]),
+        (&["EXPIRE", "k", "100"], &[("expire", "k")]),
+        (&["GETEX", "k", "PERSIST"], &[("persist", "k")]),
+        (&["INCRBY", "n", "5"], &[("new", "n"), ("incrby", "n")]),
+        (&["DECR", "n"], &[("incrby", "n")]),
+        (&["INCRBYFLOAT", "n", "1.5"], &[("incrbyfloat", "n")]),
+        (&["APPEND", "k", "x"], &[("append", "k")]),
+        (&["SETRANGE", "k", "0", "y"], &[("setrange", "k")]),
+        (
+            &["MSET", "a", "1", "b", "2"],
+            &[("new", "a"), ("set", "a"), ("new", "b"), ("set", "b")],
+        ),
+        (
+            &["RENAME", "k", "k2"],
+            &[("rename_from", "k"), ("new", "k2"), ("rename_to", "k2")],
+        ),
+        (&["DEL", "k2", "missing"], &[("del", "k2")]),
+        (&["GETDEL", "n"], &[("del", "n")]),
+        (&["EXPIRE", "a", "-1"], &[("del", "a")]),
+        (&["GET", "b"], &[]),
+    ];
+    for (cmd, want) in steps {
+        let r = c.cmd(cmd);
+        assert!(!matches!(r, V::Err(_)), "{cmd:?}: {r:?}");
+        for (event, key) in *want {
+            assert_eq!(
+                sub.read(),
+                V::Arr(vec![
+                    b("pmessage"),
+                    b("__keyevent@0__:*"),
+                    b(&format!("__keyevent@0__:{event}")),
+                    b(key)
+                ]),
+                "after {cmd:?}"
+            );
+        }
+        assert_eq!(
+            sub.read_within(Duration::from_millis(50)),
+            None,
+            "extra event after {cmd:?}"
+        );
+    }
+    // The keyspace channel of k heard its events by name, in order.
+    let mut heard = Vec::new();
+    while let Some(v) = space.read_within(Duration::from_millis(200)) {
+        if let V::Arr(m) = v {
+            if let V::Bulk(e) = &m[2] {
+                heard.push(String::from_utf8_lossy(e).into_owned());
+            }
+        }
+    }
+    assert_eq!(
+        heard,
+        [
+            "new",
+            "set",
+            "set",
+            "expire",
+            "persist",
+            "expire",
+            "persist",
+            "append",
+            "setrange",
+            "rename_from"
+        ]
+    );
+}

@@ -5,6 +5,7 @@
 //! storage ops but never commands or reply encoding.
 
 pub mod clients;
+pub mod events;
 pub mod expiry;
 pub mod mesh;
 pub mod notify;

@@ -4,6 +4,7 @@
 //! executor; other cores reach it only through [`super::mesh`].
 
 use super::clients::Clients;
+use super::events::{self, Before};
 use super::mesh::{Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
 use super::notify::Notify;
 use super::pubsub::{OutputLimit, Registry};
@@ -95,8 +96,16 @@ impl World {
                 ..
             }
         );
+        let watched = self
+            .wants_key_events(&op)
+            .then(|| (op.clone(), self.before(&op, now)));
         let r = self.keyspace.borrow_mut().execute(op, now);
         self.publish_expired_on_access();
+        if let Some((op, before)) = watched {
+            for (class, name, key) in events::events(&op, &r, before, now) {
+                self.notify_keyspace_event(class, name, &key);
+            }
+        }
         if lookup {
             match r {
                 OpResult::Nil => bump(&self.stats.misses, 1),
@@ -218,6 +227,38 @@ impl World {
         if flags & notify::KEYEVENT != 0 {
             let ch = format!("__keyevent@0__:{event}");
             self.publish_event(ch.into(), Bytes::copy_from_slice(key));
+        }
+    }
+
+    /// Whether `op` may cause an event that the configured flags publish.
+    fn wants_key_events(&self, op: &Op) -> bool {
+        let f = self.config.borrow().notify_keyspace_events;
+        f & (notify::KEYSPACE | notify::KEYEVENT) != 0
+            && f & (notify::GENERIC | notify::STRING | notify::NEW) != 0
+            && events::may_notify(op)
+    }
+
+    /// What was true of the op's key just before it runs (for `new`, NX/XX
+    /// with GET, and PERSIST through GETEX).
+    fn before(&self, op: &Op, now: u64) -> Before {
+        let Some(key) = events::before_key(op) else {
+            return Before::default();
+        };
+        let probe = Op::Key {
+            key: key.clone(),
+            op: KeyOp::Pttl,
+        };
+        match self.keyspace.borrow_mut().execute(probe, now) {
+            OpResult::Int(-2) => Before::default(),
+            OpResult::Int(-1) => Before {
+                existed: true,
+                had_ttl: false,
+            },
+            OpResult::Int(_) => Before {
+                existed: true,
+                had_ttl: true,
+            },
+            _ => Before::default(),
         }
     }
 

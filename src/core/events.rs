@@ -1,0 +1,278 @@
+//! Which keyspace events an op caused, as Redis's commands announce them
+//! (`set`, `del`, `expire`, `persist`, `incrby`, `incrbyfloat`, `append`,
+//! `setrange`, `rename_from`/`rename_to`, `new`). A pure function of the op,
+//! its result and what was true of the key just before: it never publishes
+//! and never reads the keyspace itself ([`super::world::World`] does both).
+//! `expired` events are not here: the expiry task and reads announce those.
+
+use bytes::Bytes;
+
+use crate::config::notify::{GENERIC, NEW, STRING};
+use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpResult, SetCond, SetTtl};
+
+/// What the world looked up before running a write, when events are wanted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Before {
+    /// The op's key (RENAME: its destination) held a live value.
+    pub existed: bool,
+    /// That value had a deadline.
+    pub had_ttl: bool,
+}
+
+/// One event: its class (a `notify` bit), its name, and the key.
+pub type Event = (u32, &'static str, Bytes);
+
+/// Whether an op can cause an event at all (so reads cost nothing extra).
+pub fn may_notify(op: &Op) -> bool {
+    match op {
+        Op::Key { op, .. } => !matches!(
+            op,
+            KeyOp::Get
+                | KeyOp::StrLen
+                | KeyOp::GetRange { .. }
+                | KeyOp::Exists
+                | KeyOp::Type
+                | KeyOp::Pttl
+                | KeyOp::PexpireTime
+        ),
+        Op::Core(c) => matches!(c, CoreOp::Rename { .. } | CoreOp::MSetNx { .. }),
+    }
+}
+
+/// The key whose state [`Before`] describes.
+pub fn before_key(op: &Op) -> Option<&Bytes> {
+    match op {
+        Op::Key { key, .. } => Some(key),
+        Op::Core(CoreOp::Rename { dst, .. }) => Some(dst),
+        Op::Core(_) => None,
+    }
+}
+
+/// The events `op` caused, given its result, in Redis's order.
+pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> {
+    let mut out = Vec::new();
+    let new = |out: &mut Vec<Event>, key: &Bytes| out.push((NEW, "new", key.clone()));
+    match op {
+        Op::Key { key, op } => {
+            let k = || key.clone();
+            match (op, r) {
+                (KeyOp::Set { cond, ttl, get, .. }, r) => {
+                    let done = if *get {
+                        match cond {
+                            SetCond::Always => !matches!(r, OpResult::Err(_)),
+                            SetCond::IfAbsent => !before.existed,
+                            SetCond::IfPresent => before.existed,
+                        }
+                    } else {
+                        matches!(r, OpResult::Ok)
+                    };
+                    if !done {
+                        return out;
+                    }
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((STRING, "set", k()));
+                    if let SetTtl::At(d) = ttl {
+                        if *d <= now_ms {
+                            out.push((GENERIC, "del", k()));
+                        } else {
+                            out.push((GENERIC, "expire", k()));
+                        }
+                    }
+                }
+                (KeyOp::GetDel, OpResult::Bulk(_)) | (KeyOp::Del, OpResult::Int(1)) => {
+                    out.push((GENERIC, "del", k()))
+                }
+                (KeyOp::GetEx { ttl }, OpResult::Bulk(_)) => match ttl {
+                    GetExTtl::At(d) if *d <= now_ms => out.push((GENERIC, "del", k())),
+                    GetExTtl::At(_) => out.push((GENERIC, "expire", k())),
+                    GetExTtl::Persist if before.had_ttl => out.push((GENERIC, "persist", k())),
+                    _ => {}
+                },
+                (KeyOp::IncrBy(_), OpResult::Int(_)) => {
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((STRING, "incrby", k()));
+                }
+                (KeyOp::IncrByFloat(_), OpResult::Bulk(_)) => {
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((STRING, "incrbyfloat", k()));
+                }
+                (KeyOp::Append { .. }, OpResult::Int(_)) => {
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((STRING, "append", k()));
+                }
+                (KeyOp::SetRange { value, .. }, OpResult::Int(_)) if !value.is_empty() => {
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((STRING, "setrange", k()));
+                }
+                (KeyOp::Expire { at_ms, .. }, OpResult::Int(1)) => {
+                    let name = if *at_ms <= now_ms { "del" } else { "expire" };
+                    out.push((GENERIC, name, k()));
+                }
+                (KeyOp::Persist, OpResult::Int(1)) => out.push((GENERIC, "persist", k())),
+                (KeyOp::Take, OpResult::Taken(Some(_))) => out.push((GENERIC, "rename_from", k())),
+                (KeyOp::Put { .. }, OpResult::Int(1)) => {
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((GENERIC, "rename_to", k()));
+                }
+                _ => {}
+            }
+        }
+        Op::Core(CoreOp::Rename { src, dst, .. }) => {
+            if matches!(r, OpResult::Ok | OpResult::Int(1)) {
+                out.push((GENERIC, "rename_from", src.clone()));
+                if !before.existed {
+                    new(&mut out, dst);
+                }
+                out.push((GENERIC, "rename_to", dst.clone()));
+            }
+        }
+        Op::Core(CoreOp::MSetNx { pairs }) => {
+            if matches!(r, OpResult::Int(1)) {
+                for (k, _) in pairs {
+                    new(&mut out, k);
+                    out.push((STRING, "set", k.clone()));
+                }
+            }
+        }
+        Op::Core(_) => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(op: KeyOp) -> Op {
+        Op::Key {
+            key: Bytes::from_static(b"k"),
+            op,
+        }
+    }
+
+    fn names(e: &[Event]) -> Vec<&'static str> {
+        e.iter().map(|(_, n, _)| *n).collect()
+    }
+
+    fn set(cond: SetCond, ttl: SetTtl, get: bool) -> Op {
+        key(KeyOp::Set {
+            value: Bytes::from_static(b"v"),
+            cond,
+            ttl,
+            get,
+        })
+    }
+
+    #[test]
+    fn set_announces_new_set_and_expire() {
+        let fresh = Before::default();
+        let old = Before {
+            existed: true,
+            had_ttl: false,
+        };
+        let e = events(
+            &set(SetCond::Always, SetTtl::Clear, false),
+            &OpResult::Ok,
+            fresh,
+            0,
+        );
+        assert_eq!(names(&e), ["new", "set"]);
+        let e = events(
+            &set(SetCond::Always, SetTtl::At(100), false),
+            &OpResult::Ok,
+            old,
+            50,
+        );
+        assert_eq!(names(&e), ["set", "expire"]);
+        let e = events(
+            &set(SetCond::Always, SetTtl::At(10), false),
+            &OpResult::Ok,
+            old,
+            50,
+        );
+        assert_eq!(names(&e), ["set", "del"]);
+        // NX that failed, and SET ... NX GET on an existing key: nothing happened.
+        assert!(events(
+            &set(SetCond::IfAbsent, SetTtl::Clear, false),
+            &OpResult::Nil,
+            old,
+            0
+        )
+        .is_empty());
+        let r = OpResult::Bulk(Bytes::from_static(b"old"));
+        assert!(events(&set(SetCond::IfAbsent, SetTtl::Clear, true), &r, old, 0).is_empty());
+        assert_eq!(
+            names(&events(
+                &set(SetCond::IfPresent, SetTtl::Keep, true),
+                &r,
+                old,
+                0
+            )),
+            ["set"]
+        );
+    }
+
+    #[test]
+    fn key_commands_announce_what_they_did() {
+        let had = |ttl| Before {
+            existed: true,
+            had_ttl: ttl,
+        };
+        let one = OpResult::Int(1);
+        let zero = OpResult::Int(0);
+        assert_eq!(
+            names(&events(&key(KeyOp::Del), &one, had(false), 0)),
+            ["del"]
+        );
+        assert!(events(&key(KeyOp::Del), &zero, had(false), 0).is_empty());
+        let exp = key(KeyOp::Expire {
+            at_ms: 100,
+            cond: crate::storage::ops::ExpireCond::Always,
+        });
+        assert_eq!(names(&events(&exp, &one, had(false), 50)), ["expire"]);
+        assert_eq!(names(&events(&exp, &one, had(false), 150)), ["del"]);
+        assert_eq!(
+            names(&events(&key(KeyOp::Persist), &one, had(true), 0)),
+            ["persist"]
+        );
+        let getex = key(KeyOp::GetEx {
+            ttl: GetExTtl::Persist,
+        });
+        let bulk = OpResult::Bulk(Bytes::from_static(b"v"));
+        assert_eq!(names(&events(&getex, &bulk, had(true), 0)), ["persist"]);
+        assert!(events(&getex, &bulk, had(false), 0).is_empty());
+        assert_eq!(
+            names(&events(&key(KeyOp::IncrBy(1)), &one, Before::default(), 0)),
+            ["new", "incrby"]
+        );
+        let empty_range = key(KeyOp::SetRange {
+            offset: 0,
+            value: Bytes::new(),
+            max_len: 10,
+        });
+        assert!(events(&empty_range, &zero, had(false), 0).is_empty());
+        let rename = Op::Core(CoreOp::Rename {
+            src: Bytes::from_static(b"a"),
+            dst: Bytes::from_static(b"b"),
+            nx: false,
+        });
+        let e = events(&rename, &OpResult::Ok, Before::default(), 0);
+        assert_eq!(names(&e), ["rename_from", "new", "rename_to"]);
+        assert_eq!(e[0].2, Bytes::from_static(b"a"));
+        assert_eq!(e[2].2, Bytes::from_static(b"b"));
+        assert!(!may_notify(&key(KeyOp::Get)));
+        assert!(may_notify(&key(KeyOp::Del)));
+    }
+}
