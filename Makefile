@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test fmt clippy bench bench-quick clean
+.PHONY: build release run test fmt clippy bench bench-quick bench-pubsub clean
 
 build:
 	$(CARGO) build --release --bins
@@ -34,6 +34,11 @@ bench: build
 
 bench-quick: build
 	QUICK=1 tools/bench.sh
+
+## Expiry-notification delay and pub/sub fan-out against redis-server; report under
+## bench/results/<date>-<host>-pubsub/.
+bench-pubsub: build
+	tools/bench-pubsub.sh
 
 clean:
 	$(CARGO) clean

@@ -7,12 +7,20 @@ use stairkv::loadgen::{report, run};
 
 fn main() {
     let cli = Cli::parse();
-    if let Some(Command::Plot(args)) = &cli.command {
-        if let Err(e) = report::plot(args) {
-            eprintln!("stairkv-bench plot: {e}");
+    let outcome = match cli.command {
+        Some(Command::Plot(args)) => Some(report::plot(&args).map(|()| true)),
+        Some(Command::Expiry(args)) => Some(stairkv::loadgen::pubsub::expiry(args)),
+        Some(Command::Fanout(args)) => Some(stairkv::loadgen::pubsub::fanout(args)),
+        None => None,
+    };
+    match outcome {
+        Some(Ok(true)) => return,
+        Some(Ok(false)) => std::process::exit(1),
+        Some(Err(e)) => {
+            eprintln!("stairkv-bench: {e}");
             std::process::exit(1);
         }
-        return;
+        None => {}
     }
     let plan = match Plan::new(cli.run, &stairkv::config::available_cpus()) {
         Ok(p) => p,

@@ -15,6 +15,7 @@ use super::frame::Frame;
 use crate::core::mesh::{CoreTask, TaskResult};
 use crate::core::pubsub::{Kind, Mailbox};
 use crate::core::world::World;
+use crate::storage::ops::{CoreOp, OpResult};
 
 /// A subscribed connection's subscriptions, mirrored from the registry so that
 /// counts and UNSUBSCRIBE-all need no registry scan.
@@ -162,24 +163,24 @@ pub fn sunsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 fn do_publish(ctx: &mut Ctx, shard: bool, a: &[Bytes]) -> Step {
-    let world = ctx.world.clone();
-    let task = CoreTask::Publish {
+    // One op per core, batched with the pipeline's other ops for that core.
+    let tickets = ctx.batch.all_cores(CoreOp::Publish {
         shard,
         channel: a[1].clone(),
         payload: a[2].clone(),
-    };
-    Step::Async(Box::pin(async move {
-        let n: usize = world
-            .broadcast_task(task)
-            .await
-            .into_iter()
+    });
+    Step::Many(tickets, receivers)
+}
+
+fn receivers(rs: Vec<OpResult>) -> Frame {
+    Frame::Int(
+        rs.iter()
             .map(|r| match r {
-                TaskResult::Count(n) => n,
+                OpResult::Int(n) => *n,
                 _ => 0,
             })
-            .sum();
-        Frame::Int(n as i64)
-    }))
+            .sum(),
+    )
 }
 
 pub fn publish(ctx: &mut Ctx, a: &[Bytes]) -> Step {

@@ -35,12 +35,6 @@ pub enum CoreTask {
     /// Adopt this table, then perform its next split if the source is yours, to completion
     /// → Split(Some((source, target))) | Split(None) when not owned here
     Split(RoutingTable),
-    /// Deliver a message to this core's subscribers → Count(receivers)
-    Publish {
-        shard: bool,
-        channel: Bytes,
-        payload: Bytes,
-    },
     /// Names with subscribers here (matching the pattern, if any) → Names
     PubsubNames { kind: Kind, pattern: Option<Bytes> },
     /// Subscribers here to each name → Counts

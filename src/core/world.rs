@@ -88,6 +88,14 @@ impl World {
     /// Execute one op on this core's keyspace, keeping the expiry task's wake-up current
     /// and the hit/miss counters true.
     pub fn execute(&self, op: Op, now: u64) -> OpResult {
+        if let Op::Core(CoreOp::Publish {
+            shard,
+            channel,
+            payload,
+        }) = &op
+        {
+            return OpResult::Int(self.deliver(*shard, channel, payload) as i64);
+        }
         let deadline = op_deadline(&op);
         let lookup = matches!(
             op,
@@ -178,11 +186,6 @@ impl World {
                 TaskResult::Done
             }
             CoreTask::Split(_) => TaskResult::Split(None),
-            CoreTask::Publish {
-                shard,
-                channel,
-                payload,
-            } => TaskResult::Count(self.deliver(shard, &channel, &payload)),
             CoreTask::PubsubNames { kind, pattern } => {
                 TaskResult::Names(self.pubsub.borrow().names(kind, pattern.as_deref()))
             }

@@ -48,6 +48,13 @@ pub struct Cli {
 pub enum Command {
     /// Draw several results on one latency-by-percentile chart (SVG).
     Plot(PlotArgs),
+    /// Time `expired` keyspace events: keys with deadlines spread over a window,
+    /// one subscriber; the delay from each deadline to its event, and every key
+    /// heard exactly once.
+    Expiry(super::pubsub::ExpiryArgs),
+    /// Pub/sub fan-out: many subscribers on one channel, one publisher;
+    /// deliveries per second, every message to every subscriber in order.
+    Fanout(super::pubsub::FanoutArgs),
 }
 
 #[derive(Debug, Args)]

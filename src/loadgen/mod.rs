@@ -12,12 +12,14 @@
 //! - [`run`]: threads, rendezvous, watchdog, progress line.
 //! - [`stats`]: per-command histograms and counters, merged across threads.
 //! - [`report`], [`hgrm`], [`plot`]: the table, JSON, `.hgrm` files and SVG charts.
+//! - [`pubsub`]: the `expiry` and `fanout` measurements of pub/sub.
 
 pub mod args;
 pub mod client;
 pub mod hgrm;
 pub mod keys;
 pub mod plot;
+pub mod pubsub;
 pub mod report;
 pub mod run;
 pub mod stats;

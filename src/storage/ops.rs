@@ -137,6 +137,15 @@ pub enum CoreOp {
     MSetNx { pairs: Vec<(Bytes, Bytes)> },
     /// Both keys on this core. → Ok (RENAME) / Int(1|0) (RENAMENX) / Err(NoSuchKey).
     Rename { src: Bytes, dst: Bytes, nx: bool },
+    /// Deliver a pub/sub message to the core's subscribers. The core answers it
+    /// itself (the keyspace never sees it); it is an op so that a pipeline of
+    /// PUBLISHes travels with the pipeline's other ops, one round trip per core,
+    /// in order. → Int(receivers)
+    Publish {
+        shard: bool,
+        channel: Bytes,
+        payload: Bytes,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

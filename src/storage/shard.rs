@@ -227,6 +227,11 @@ impl Shard {
             self.ttl_keys += 1;
         }
         if let Some(o) = &old {
+            // Overwriting a value whose deadline passed before the expiry task
+            // reached it: that value expired, and is announced like any other.
+            if o.deadline().is_some_and(|d| d <= super::now_ms()) {
+                note_expired_on_access(o.key());
+            }
             self.forget(o);
         }
         if let Some(d) = deadline {

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# make bench-pubsub: expiry notifications and pub/sub fan-out, stairkv against
+# Debian's redis-server (when installed, with notify-keyspace-events Ex set by
+# the tool), one server at a time, each fresh and pinned to CPU 0, with
+# stairkv-bench pinned to CPU 1. A last fan-out run gives stairkv both cores
+# (--cores 2), so subscribers sit on both; there the client shares the CPUs.
+#
+#   tools/bench-pubsub.sh            # 1,000,000 keys over 10 s; 100 subscribers x 100,000 messages
+#   QUICK=1 tools/bench-pubsub.sh    # 100,000 keys over 3 s; 20,000 messages
+#
+# Writes bench/results/<date>-<host>-pubsub/report.md and raw/ (not committed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KEYS=${KEYS:-1000000}; SPREAD=${SPREAD:-10}; MSGS=${MSGS:-100000}; ROUNDS=${ROUNDS:-3}
+if [ "${QUICK:-0}" = 1 ]; then KEYS=100000; SPREAD=3; MSGS=20000; ROUNDS=1; fi
+SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}; PORT=${PORT:-16379}
+STAIRKV=./target/release/stairkv
+BENCH=./target/release/stairkv-bench
+OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)-pubsub"}
+mkdir -p "$OUT/raw"
+
+SERVERS=(stairkv); command -v redis-server >/dev/null && SERVERS+=(redis)
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+wait_port() {
+  for _ in $(seq 200); do
+    python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$PORT),timeout=0.2); s.sendall(b'PING\r\n'); sys.exit(0 if s.recv(16).startswith(b'+PONG') else 1)" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "server did not start"; return 1
+}
+SPID=
+start_server() { # name cores
+  if [ "$1" = stairkv ]; then
+    if [ "$2" = 1 ]; then taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn &
+    else $STAIRKV --cores 2 --port "$PORT" --text-port 0 --log-level warn & fi
+  else
+    taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &
+  fi
+  SPID=$!
+  wait_port
+}
+stop_server() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
+trap stop_server EXIT
+
+# Expiry: RSS before the keys, the peak while they live, and 2 s after the last deadline.
+for s in "${SERVERS[@]}"; do
+  start_server "$s" 1
+  before=$(rss_kb "$SPID"); peak=$before
+  taskset -c "$CLIENT_CPU" $BENCH expiry --port "$PORT" --keys "$KEYS" --spread "$SPREAD" --label "$s" \
+    --report-dir "$OUT/raw/expiry-$s" --cpu "$CLIENT_CPU" > "$OUT/raw/expiry-$s.txt" 2>&1 &
+  bpid=$!
+  while kill -0 $bpid 2>/dev/null; do r=$(rss_kb "$SPID"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.1; done
+  wait $bpid || true
+  sleep 2
+  after=$(rss_kb "$SPID")
+  printf "%s\t%s\t%s\t%s\n" "$s" "$before" "$peak" "$after" > "$OUT/raw/expiry-$s-rss.tsv"
+  stop_server
+  cat "$OUT/raw/expiry-$s.txt"; echo "$s RSS kB: before $before, peak $peak, 2 s after the last deadline $after"
+done
+
+# Fan-out: 100 subscribers on one channel, one publisher pipelining 16 PUBLISHes.
+for r in $(seq "$ROUNDS"); do
+  order=("${SERVERS[@]}")
+  [ $((r % 2)) = 0 ] && [ ${#order[@]} = 2 ] && order=("${order[1]}" "${order[0]}")
+  for s in "${order[@]}"; do
+    start_server "$s" 1
+    taskset -c "$CLIENT_CPU" $BENCH fanout --port "$PORT" --subscribers 100 --messages "$MSGS" --label "$s" \
+      --report-dir "$OUT/raw/fanout-$s-r$r" --cpu "$CLIENT_CPU" | tee "$OUT/raw/fanout-$s-r$r.txt" || true
+    stop_server
+  done
+done
+start_server stairkv 2
+$BENCH fanout --port "$PORT" --subscribers 100 --messages "$MSGS" --label "stairkv --cores 2" \
+  --report-dir "$OUT/raw/fanout-stairkv2" | tee "$OUT/raw/fanout-stairkv2.txt" || true
+stop_server
+
+python3 - "$OUT" "$ROUNDS" "$KEYS" "$SPREAD" "$MSGS" > "$OUT/report.md" <<'EOF'
+import json, os, statistics, subprocess, sys
+out, rounds, keys, spread, msgs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+raw = os.path.join(out, "raw")
+def j(p):
+    try: return json.load(open(p))
+    except Exception: return None
+def sh(c):
+    try: return subprocess.check_output(c, shell=True, text=True, stderr=subprocess.DEVNULL).strip()
+    except Exception: return "?"
+name = lambda s: "redis-server" if s == "redis" else s
+servers = [s for s in ("stairkv", "redis") if os.path.exists(os.path.join(raw, f"expiry-{s}.txt"))]
+print(f"# Expiry notifications and pub/sub fan-out — {os.path.basename(out)}\n")
+print(f"- machine: {sh('nproc')} CPUs, `{sh('uname -r')}`; stairkv `{sh('git rev-parse --short HEAD')}`; {sh('redis-server --version')}")
+print("- each server fresh and **pinned to CPU 0** (stairkv `--cores 1`), one at a time; **stairkv-bench pinned to CPU 1**; redis-server with `--save \"\" --appendonly no` and `notify-keyspace-events Ex` (set by the tool).")
+print("- exact commands: `make bench-pubsub` runs `tools/bench-pubsub.sh`.\n")
+print(f"## Expiry: {keys} keys, deadlines spread over {spread} s, one subscriber to `__keyevent@0__:expired`\n")
+print(f"`stairkv-bench expiry --keys {keys} --spread {spread}`: keys written with `SET key v PXAT <deadline>` in deadline order (4 connections, pipelined); the delay is from each key's deadline to its event reaching the subscriber (client clock, µs).\n")
+print("| server | heard | missing | repeated | delay p50 ms | p90 | p99 | p99.9 | max | RSS before MB | peak MB | 2 s after last deadline MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+rows = {}
+for s in servers:
+    e = j(os.path.join(raw, f"expiry-{s}", "summary.json"))
+    if not e: continue
+    b, p, a = [int(x) / 1024 for x in open(os.path.join(raw, f"expiry-{s}-rss.tsv")).read().split()[1:4]]
+    d = e["delay_ms"]; rows[s] = (d, p, a)
+    print(f"| {name(s)} | {e['heard']} | {e['missing']} | {e['repeated']} | {d['p50']:.3f} | {d['p90']:.3f} | {d['p99']:.3f} | {d['p99.9']:.3f} | {d['max']:.3f} | {b:.1f} | {p:.1f} | {a:.1f} |")
+if len(rows) == 2:
+    (ds, ps, as_), (dr, pr, ar) = rows["stairkv"], rows["redis"]
+    print(f"\nstairkv / redis-server: delay p99 {ds['p99'] / dr['p99']:.2f}×, max {ds['max'] / dr['max']:.2f}×; peak RSS {ps / pr:.2f}×; RSS after {as_ / ar:.2f}×")
+print(f"\n## Fan-out: 100 subscribers on one channel, {msgs} messages of 32 B, one publisher (16 PUBLISH per round trip)\n")
+print("| server | deliveries/s (median) | every round | all delivered in order |")
+print("|---|---|---|---|")
+med = {}
+for s in servers:
+    rs = [j(os.path.join(raw, f"fanout-{s}-r{r}", "summary.json")) for r in range(1, rounds + 1)]
+    rs = [x for x in rs if x]
+    if not rs: continue
+    m = statistics.median([x["deliveries_per_sec"] for x in rs]); med[s] = m
+    every = ", ".join("{:,.0f}".format(x["deliveries_per_sec"]) for x in rs)
+    ok = "yes" if all(x["ok"] for x in rs) else "NO"
+    print(f"| {name(s)} | {m:,.0f} | {every} | {ok} |")
+two = j(os.path.join(raw, "fanout-stairkv2", "summary.json"))
+if two:
+    ok2 = "yes" if two["ok"] else "NO"
+    print(f"| stairkv `--cores 2` (subscribers on both cores; CPUs shared with the client) | {two['deliveries_per_sec']:,.0f} | one round | {ok2} |")
+if len(med) == 2:
+    print(f"\nstairkv / redis-server fan-out (one core each): **{med['stairkv'] / med['redis']:.2f}×**")
+EOF
+echo "report: $OUT/report.md"
