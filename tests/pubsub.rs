@@ -613,3 +613,60 @@ fn string_and_key_commands_announce_redis_events() {
         ]
     );
 }
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn memory_of_expired_keys_goes_back_to_the_kernel() {
+    let s = Server::start(1, &[]);
+    let mut sub = Conn::new(&s);
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:expired"]);
+    let mut c = s.raw();
+    // 200,000 keys with 100-byte values, all expiring within half a second.
+    let n = 200_000;
+    let value = "v".repeat(100);
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let key = format!("big:{i}");
+        let ttl = (1500 + i % 500).to_string();
+        batch.extend_from_slice(
+            format!(
+                "*5\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n$2\r\nPX\r\n${}\r\n{ttl}\r\n",
+                key.len(),
+                value.len(),
+                ttl.len()
+            )
+            .as_bytes(),
+        );
+    }
+    c.write_all(&batch).expect("write");
+    let replies = common::read_at_least(&mut c, 5 * n);
+    assert_eq!(replies.len(), 5 * n, "every SET answered +OK");
+    let peak = rss_kb(s.pid());
+    let mut heard = 0;
+    while heard < n {
+        match sub.read_within(Duration::from_secs(20)) {
+            Some(V::Arr(_)) => heard += 1,
+            other => panic!("after {heard} events: {other:?}"),
+        }
+    }
+    // Freed memory is handed back in the first pause after the wave.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut now = rss_kb(s.pid());
+    while now > peak / 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        now = rss_kb(s.pid());
+    }
+    assert!(
+        now <= peak / 2,
+        "RSS {now} kB after expiry, {peak} kB at peak"
+    );
+}

@@ -4,6 +4,16 @@
 //! it early (see `World::execute`), so a key is removed within about a
 //! millisecond of its deadline. Reads never serve an expired key regardless:
 //! shards check deadlines on access.
+//!
+//! Why a deadline heap per shard rather than a timing wheel: deadlines are
+//! exact milliseconds, so the heap's top is the exact next wake-up and the task
+//! sleeps precisely until then (a wheel rounds to its tick and wakes every tick
+//! whether or not anything is due); a heap lives inside its shard, so a split or
+//! a migration moves a key's deadline with the key (the entry is re-inserted and
+//! its deadline pushed on the new shard's heap) with no global structure to
+//! fix up; and stale items (a key deleted or given a new deadline) cost only a
+//! check when they reach the top. Every removal (here, on a read, or on an
+//! overwrite) publishes the key's `expired` event once (`World::expired`).
 
 use super::world::World;
 use crate::storage::now_ms;
@@ -15,9 +25,15 @@ use std::time::Duration;
 const BATCH: usize = 512;
 /// Longest sleep with nothing scheduled: a bound, not a poll — a new deadline wakes the task.
 const IDLE: Duration = Duration::from_secs(60);
+/// After this many expirations, a pause in expiring hands freed memory back to
+/// the kernel (see [`release_memory`]).
+const TRIM_AFTER: u64 = 16 * 1024;
+/// A pause this long (or longer) before the next deadline counts as one.
+const TRIM_PAUSE: Duration = Duration::from_millis(100);
 
 pub async fn run(world: Rc<World>) {
     let mut expired = Vec::with_capacity(BATCH);
+    let mut since_trim = 0u64;
     loop {
         let now = now_ms();
         loop {
@@ -26,6 +42,7 @@ pub async fn run(world: Rc<World>) {
                 .borrow_mut()
                 .expire_due(now, BATCH, &mut expired);
             world.expired(&expired);
+            since_trim += n as u64;
             expired.clear();
             if n < BATCH {
                 break;
@@ -44,6 +61,23 @@ pub async fn run(world: Rc<World>) {
             glommio::yield_if_needed().await;
             continue;
         }
+        if since_trim >= TRIM_AFTER && wait >= TRIM_PAUSE {
+            world.keyspace.borrow_mut().compact();
+            release_memory();
+            since_trim = 0;
+        }
         future::or(glommio::timer::sleep(wait), world.expiry_wake.wait()).await;
+    }
+}
+
+/// Hand memory freed by expired keys back to the kernel. glibc's malloc keeps
+/// freed small blocks in its arenas, so without this a wave of expiries leaves
+/// RSS at its peak. It walks the arenas (milliseconds for a large heap), so it
+/// runs only in a pause between expiry waves, never per key.
+fn release_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim takes no pointers and is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

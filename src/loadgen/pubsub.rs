@@ -33,8 +33,9 @@ pub struct ExpiryArgs {
     /// Deadlines are spread evenly over this many seconds...
     #[arg(long, default_value_t = 10.0)]
     pub spread: f64,
-    /// ...starting this many seconds after the writing starts.
-    #[arg(long, default_value_t = 3.0)]
+    /// ...starting this many seconds after the writing starts (long enough to
+    /// write every key first; the run warns if it was not).
+    #[arg(long, default_value_t = 5.0)]
     pub lead: f64,
     /// Seconds to wait after the last deadline for stragglers.
     #[arg(long, default_value_t = 5.0)]

@@ -154,6 +154,18 @@ impl Keyspace {
         }
         removed
     }
+    /// Give back the table and heap space of shards that are mostly empty
+    /// (after mass expiry or deletes). Skipped while a split is moving entries:
+    /// a shrink rehashes, and the split walks its source by bucket.
+    pub fn compact(&mut self) {
+        if self.split.is_some() {
+            return;
+        }
+        for s in self.shards.iter_mut().flatten() {
+            s.compact();
+        }
+    }
+
     /// Earliest live deadline on this core.
     pub fn next_deadline(&mut self) -> Option<u64> {
         self.shards

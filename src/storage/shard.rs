@@ -69,6 +69,23 @@ fn thash_of(e: &Entry) -> u64 {
 }
 
 impl Shard {
+    /// Shrink the table and the deadline heap when they are at most a quarter
+    /// full, so memory freed by deletes and expiry is not kept as empty buckets.
+    pub fn compact(&mut self) {
+        if self.table.capacity() > 64 && self.table.len() <= self.table.capacity() / 4 {
+            self.table.shrink_to(self.table.len(), thash_of);
+            // Entries changed buckets: a walk by bucket index starts over.
+            self.layout += 1;
+        }
+        if self.heap.len() > 2 * self.ttl_keys + HEAP_SLACK {
+            // Mostly stale items of deleted keys: keep only the live deadlines.
+            self.rebuild_heap();
+        }
+        if self.heap.capacity() > 64 && self.heap.len() <= self.heap.capacity() / 4 {
+            self.heap.shrink_to_fit();
+        }
+    }
+
     pub fn new() -> Shard {
         Shard {
             table: HashTable::new(),
@@ -340,6 +357,43 @@ mod tests {
 
     fn put(s: &mut Shard, key: &[u8], value: &[u8], dl: Option<u64>) -> Option<Entry> {
         s.insert(th(key), Entry::new(key, value, dl))
+    }
+
+    #[test]
+    fn compact_gives_back_space_and_keeps_entries() {
+        let mut s = Shard::new();
+        for i in 0..10_000u32 {
+            put(
+                &mut s,
+                format!("k{i}").as_bytes(),
+                b"v",
+                Some(1_000_000 + u64::from(i)),
+            );
+        }
+        let (cap, heap_cap) = (s.table.capacity(), s.heap.capacity());
+        for i in 10..10_000u32 {
+            let k = format!("k{i}");
+            s.remove(th(k.as_bytes()), k.as_bytes());
+        }
+        let layout = s.layout;
+        s.compact();
+        assert!(
+            s.table.capacity() < cap / 8,
+            "{} of {cap}",
+            s.table.capacity()
+        );
+        assert!(s.layout > layout, "a rehash must restart bucket walks");
+        check_invariants(&s);
+        assert!(s.heap.capacity() < heap_cap / 8, "stale deadlines dropped");
+        for i in 0..10u32 {
+            let k = format!("k{i}");
+            assert!(s.contains(th(k.as_bytes()), k.as_bytes()));
+        }
+        // The live deadlines survived the shrink.
+        let mut out = Vec::new();
+        s.expire_due(2_000_000, usize::MAX, &mut out);
+        assert_eq!(out.len(), 10);
+        assert_eq!(s.len(), 0);
     }
 
     /// `bytes` and `ttl_keys` equal what the entries say, and the heap is bounded.
