@@ -481,7 +481,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("stairkv-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("stairkv.toml");
-        std::fs::write(&path, "port = 7000\ntext-port = 0\nshard-max-keys = 100\n").expect("write");
+        std::fs::write(
+            &path,
+            "port = 7000\ntext-port = 0\nshard-max-keys = 100\nnotify-keyspace-events = \"KEA\"\nclient-output-buffer-limit-pubsub = \"1mb 512kb 10\"\n",
+        )
+        .expect("write");
         let flags = Flags {
             config: Some(path.clone()),
             port: Some(7001),
@@ -491,6 +495,8 @@ mod tests {
         assert_eq!(cfg.port, 7001);
         assert_eq!(cfg.text_port, 0);
         assert_eq!(cfg.shard_max_keys, 100);
+        assert_eq!(keyspace_events_string(cfg.notify_keyspace_events), "AKE");
+        assert_eq!(cfg.pubsub_limit, [1 << 20, 512 << 10, 10]);
         std::fs::write(&path, "no-such-key = 1\n").expect("write");
         let err = Config::resolve(Flags {
             config: Some(path),

@@ -36,7 +36,7 @@ fn parse(buf: &[u8]) -> Option<(V, usize)> {
         b'-' => Some((V::Err(line.into()), after)),
         b':' => Some((V::Int(line.parse().ok()?), after)),
         b'_' => Some((V::Nil, after)),
-        b'$' => {
+        b'$' | b'=' => {
             let n: i64 = line.parse().ok()?;
             if n < 0 {
                 return Some((V::Nil, after));
@@ -281,6 +281,20 @@ fn resp3_pushes_interleave_with_replies() {
     assert_eq!(p.cmd(&["SPUBLISH", "sh", "s1"]), V::Int(1));
     assert_eq!(p.cmd(&["PUBLISH", "sh", "not-shard"]), V::Int(0));
     assert_eq!(c.read(), V::Push(vec![b("smessage"), b("sh"), b("s1")]));
+    // CLIENT LIST shows the subscriptions.
+    let V::Bulk(info) = c.cmd(&["CLIENT", "INFO"]) else {
+        panic!("CLIENT INFO")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    assert!(
+        info.contains(" flags=P ") && info.contains(" sub=1 psub=0 ssub=1 "),
+        "{info}"
+    );
+    assert_eq!(
+        c.cmd(&["SUNSUBSCRIBE"]),
+        V::Push(vec![b("sunsubscribe"), b("sh"), V::Int(0)])
+    );
+    assert_eq!(p.cmd(&["SPUBLISH", "sh", "s2"]), V::Int(0));
 }
 
 #[test]

@@ -59,6 +59,12 @@ impl SubState {
     }
 }
 
+/// Show the connection's subscription counts in CLIENT LIST.
+fn publish_counts(world: &World, id: u64, subs: &SubState) {
+    let counts = [subs.channels.len(), subs.patterns.len(), subs.shard.len()];
+    world.clients.borrow_mut().update(id, |c| c.subs = counts);
+}
+
 fn words(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::Channel => ("subscribe", "unsubscribe"),
@@ -93,6 +99,7 @@ fn do_subscribe(ctx: &mut Ctx, kind: Kind, names: &[Bytes]) -> Step {
         }
         replies.push(confirm(words(kind).0, Some(name.clone()), subs.count(kind)));
     }
+    publish_counts(ctx.world, client.id, subs);
     Step::Done(Frame::Multi(replies))
 }
 
@@ -118,6 +125,7 @@ fn do_unsubscribe(ctx: &mut Ctx, kind: Kind, names: &[Bytes]) -> Step {
         }
         replies.push(confirm(word, Some(name), subs.count(kind)));
     }
+    publish_counts(ctx.world, client.id, subs);
     Step::Done(Frame::Multi(replies))
 }
 
@@ -136,6 +144,10 @@ pub fn forget_client(world: &World, client: &mut ClientState) {
             registry.unsubscribe(kind, name, client.id);
         }
     }
+    world
+        .clients
+        .borrow_mut()
+        .update(client.id, |c| c.subs = [0; 3]);
 }
 
 pub fn subscribe(ctx: &mut Ctx, a: &[Bytes]) -> Step {

@@ -22,13 +22,15 @@ pub struct ClientInfo {
     pub core: usize,
     pub lib_name: String,
     pub lib_ver: String,
+    /// Channel, pattern and shard-channel subscriptions.
+    pub subs: [usize; 3],
 }
 
 impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's field order for the fields we have.
     pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} core={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} core={}",
             self.id,
             self.addr,
             self.laddr,
@@ -36,7 +38,11 @@ impl ClientInfo {
             self.name,
             self.age_secs,
             self.idle_secs,
+            if self.subs.iter().any(|&n| n > 0) { "P" } else { "N" },
             self.db,
+            self.subs[0],
+            self.subs[1],
+            self.subs[2],
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
             self.resp,
             self.lib_name,
@@ -181,6 +187,7 @@ mod tests {
             core: 0,
             lib_name: String::new(),
             lib_ver: String::new(),
+            subs: [0; 3],
         }
     }
 

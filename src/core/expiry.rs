@@ -55,7 +55,13 @@ pub async fn run(world: Rc<World>) {
         let wait = if next == u64::MAX {
             IDLE
         } else {
-            Duration::from_millis(next.saturating_sub(now_ms()))
+            // To the microsecond: rounding "now" down to its millisecond would
+            // wake up to a millisecond after the deadline.
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as u64)
+                .unwrap_or(0);
+            Duration::from_micros(next.saturating_mul(1000).saturating_sub(now_us))
         };
         if wait.is_zero() {
             glommio::yield_if_needed().await;

@@ -58,6 +58,7 @@ pub async fn serve(world: Rc<World>, mut stream: Socket) {
         core: world.id,
         lib_name: String::new(),
         lib_ver: String::new(),
+        subs: [0; 3],
     });
     let mut client = ClientState::new(id, addr, laddr, needs_auth);
     client.fd = stream.raw_fd();
