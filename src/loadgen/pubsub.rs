@@ -21,12 +21,28 @@ use super::stats::histogram;
 use crate::net::ring::{Buf, SocketRing};
 use crate::protocol::client::{parse_resp, Reply};
 
+/// Where both measurements connect and report.
 #[derive(Debug, Args)]
-pub struct ExpiryArgs {
+pub struct Target {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     #[arg(long, default_value_t = 6379)]
     pub port: u16,
+    /// Write summary.json (and, for expiry, expiry.hgrm) here.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// The server's name in the output.
+    #[arg(long, default_value = "server")]
+    pub label: String,
+    /// CPU to pin to [default: the first of the affinity mask].
+    #[arg(long)]
+    pub cpu: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExpiryArgs {
+    #[command(flatten)]
+    pub target: Target,
     /// Keys written, each with its own deadline.
     #[arg(long, default_value_t = 1_000_000)]
     pub keys: u64,
@@ -40,22 +56,12 @@ pub struct ExpiryArgs {
     /// Seconds to wait after the last deadline for stragglers.
     #[arg(long, default_value_t = 5.0)]
     pub grace: f64,
-    /// Write summary.json and expiry.hgrm here.
-    #[arg(long)]
-    pub report_dir: Option<PathBuf>,
-    #[arg(long, default_value = "server")]
-    pub label: String,
-    /// CPU to pin to [default: the first of the affinity mask].
-    #[arg(long)]
-    pub cpu: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 pub struct FanoutArgs {
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    #[arg(long, default_value_t = 6379)]
-    pub port: u16,
+    #[command(flatten)]
+    pub target: Target,
     /// Subscriber connections, all on one channel.
     #[arg(long, default_value_t = 100)]
     pub subscribers: usize,
@@ -68,12 +74,6 @@ pub struct FanoutArgs {
     /// PUBLISH commands per round trip.
     #[arg(long, default_value_t = 16)]
     pub pipeline: usize,
-    #[arg(long)]
-    pub report_dir: Option<PathBuf>,
-    #[arg(long, default_value = "server")]
-    pub label: String,
-    #[arg(long)]
-    pub cpu: Option<usize>,
 }
 
 /// A bare RESP connection on the ring.
@@ -255,9 +255,10 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
     if a.keys == 0 || a.spread.is_nan() || a.spread <= 0.0 || a.lead < 0.0 || a.grace < 0.0 {
         return Err("--keys, --spread must be positive; --lead, --grace at least 0".into());
     }
-    let addr = resolve(&a.host, a.port)?;
+    let t = &a.target;
+    let addr = resolve(&t.host, t.port)?;
     let (keys, spread, lead, grace) = (a.keys, a.spread, a.lead, a.grace);
-    let (hist, heard, dupes, strays) = on_executor(a.cpu, move |ring| async move {
+    let (hist, heard, dupes, strays) = on_executor(t.cpu, move |ring| async move {
         let mut setup = Wire::connect(&ring, &addr)?;
         // Redis announces nothing by default; stairkv announces expiries already.
         setup
@@ -364,7 +365,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
     let ok = missing == 0 && dupes == 0;
     println!(
         "{}: {keys} keys, deadlines over {spread} s: heard {heard}, missing {missing}, repeated {dupes}, other {strays}",
-        a.label
+        t.label
     );
     println!(
         "delay from deadline to event (ms): p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
@@ -375,11 +376,11 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         ms(hist.max())
     );
     let summary = serde_json::json!({
-        "label": a.label, "keys": keys, "spread_s": spread, "heard": heard,
+        "label": t.label, "keys": keys, "spread_s": spread, "heard": heard,
         "missing": missing, "repeated": dupes, "other": strays,
         "delay_ms": percentiles(&hist), "ok": ok,
     });
-    write_report(&a.report_dir, &summary, Some(("expiry.hgrm", &hist)))?;
+    write_report(&t.report_dir, &summary, Some(("expiry.hgrm", &hist)))?;
     Ok(ok)
 }
 
@@ -390,9 +391,10 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
             "--subscribers, --messages, --pipeline must be positive and --size at least 12".into(),
         );
     }
-    let addr = resolve(&a.host, a.port)?;
+    let t = &a.target;
+    let addr = resolve(&t.host, t.port)?;
     let (subs, msgs, size, depth) = (a.subscribers, a.messages, a.size, a.pipeline);
-    let (elapsed, promised, received, disorder) = on_executor(a.cpu, move |ring| async move {
+    let (elapsed, promised, received, disorder) = on_executor(t.cpu, move |ring| async move {
         let mut listeners = Vec::new();
         let received = Rc::new(Cell::new(0u64));
         let disorder = Rc::new(Cell::new(0u64));
@@ -467,16 +469,16 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
     let ok = received == want && promised == want && disorder == 0;
     println!(
         "{}: {subs} subscribers, {msgs} messages of {size} B: {received} of {want} deliveries in {:.2} s = {rate:.0} deliveries/s, {:.0} publishes/s; PUBLISH counted {promised}; out of order {disorder}",
-        a.label,
+        t.label,
         elapsed.as_secs_f64(),
         msgs as f64 / elapsed.as_secs_f64().max(1e-9),
     );
     let summary = serde_json::json!({
-        "label": a.label, "subscribers": subs, "messages": msgs, "size": size,
+        "label": t.label, "subscribers": subs, "messages": msgs, "size": size,
         "deliveries": received, "expected": want, "publish_counted": promised,
         "out_of_order": disorder, "seconds": elapsed.as_secs_f64(),
         "deliveries_per_sec": rate, "ok": ok,
     });
-    write_report(&a.report_dir, &summary, None)?;
+    write_report(&t.report_dir, &summary, None)?;
     Ok(ok)
 }
