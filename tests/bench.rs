@@ -426,3 +426,61 @@ fn help_explains_coordinated_omission() {
     }
     assert!(h.contains("coordinated omission"));
 }
+
+#[test]
+fn expiry_and_fanout_measurements_run_against_the_server() {
+    let s = Server::start(2, &[]);
+    let port = s.port.to_string();
+    let dir = tmpdir("expiry");
+    let o = Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .args([
+            "expiry", "--port", &port, "--keys", "3000", "--spread", "0.5", "--lead", "1",
+            "--grace", "5",
+        ])
+        .args([
+            "--report-dir",
+            dir.to_str().expect("path"),
+            "--label",
+            "stairkv",
+        ])
+        .output()
+        .expect("expiry");
+    assert!(o.status.success(), "{}", text(&o));
+    let j = summary(&dir);
+    assert_eq!(j["heard"], 3000, "{j}");
+    assert_eq!(j["repeated"], 0);
+    assert!(j["delay_ms"]["max"].as_f64().expect("max") >= 0.0);
+    let h = stairkv::loadgen::hgrm::parse_hgrm(
+        &std::fs::read_to_string(dir.join("expiry.hgrm")).expect("hgrm"),
+    )
+    .expect("parses");
+    assert_eq!(h.total_count, 3000);
+
+    let o = Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .args([
+            "fanout",
+            "--port",
+            &port,
+            "--subscribers",
+            "6",
+            "--messages",
+            "2000",
+            "--size",
+            "40",
+        ])
+        .args(["--report-dir", dir.to_str().expect("path")])
+        .output()
+        .expect("fanout");
+    assert!(o.status.success(), "{}", text(&o));
+    let j = summary(&dir);
+    assert_eq!(j["deliveries"], 12000, "{j}");
+    assert_eq!(j["publish_counted"], 12000);
+    assert_eq!(j["out_of_order"], 0);
+    let o = Command::new(env!("CARGO_BIN_EXE_stairkv-bench"))
+        .args(["fanout", "--port", &port, "--size", "3"])
+        .output()
+        .expect("fanout");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--size at least 12"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
