@@ -229,6 +229,11 @@ fn resp2_subscribed_mode_allows_only_what_redis_allows() {
         c.cmd(&["PUNSUBSCRIBE"]),
         V::Arr(vec![b("punsubscribe"), V::Nil, V::Int(0)])
     );
+    assert_eq!(
+        c.cmd(&["UNSUBSCRIBE", "x", "y"]),
+        confirm("unsubscribe", "x", 0)
+    );
+    assert_eq!(c.read(), confirm("unsubscribe", "y", 0));
     c.cmd(&["SUBSCRIBE", "ch"]);
     assert_eq!(
         c.cmd(&["GET", "k"]),

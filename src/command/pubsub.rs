@@ -107,7 +107,15 @@ fn do_unsubscribe(ctx: &mut Ctx, kind: Kind, names: &[Bytes]) -> Step {
     let word = words(kind).1;
     let client = &mut *ctx.client;
     let Some(subs) = client.subs.as_mut() else {
-        return Step::Done(confirm(word, names.first().cloned(), 0));
+        // Never subscribed: one confirmation per name (or one nil), all at 0.
+        if names.is_empty() {
+            return Step::Done(confirm(word, None, 0));
+        }
+        let replies = names
+            .iter()
+            .map(|n| confirm(word, Some(n.clone()), 0))
+            .collect();
+        return Step::Done(Frame::Multi(replies));
     };
     let targets: Vec<Bytes> = if names.is_empty() {
         subs.set(kind).iter().cloned().collect()
