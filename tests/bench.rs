@@ -484,3 +484,53 @@ fn expiry_and_fanout_measurements_run_against_the_server() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--size at least 12"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn cache_aside_fills_misses_and_the_seed_repeats_the_run() {
+    let run = |seed: &str| {
+        let s = Server::start(1, &[]);
+        let dir = tmpdir(&format!("cache-{seed}"));
+        let port = s.port.to_string();
+        let o = bench(&[
+            "--port",
+            &port,
+            "-c",
+            "1",
+            "--ratio",
+            "0:1",
+            "--keys",
+            "100",
+            "-n",
+            "1000",
+            "--distribution",
+            "zipf:0.9",
+            "--cache-aside",
+            "--seed",
+            seed,
+            "--report-dir",
+            dir.to_str().expect("path"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("cache-aside: GET miss ratio"));
+        let j = summary(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut c = s.client();
+        let keys: u64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+        (j, keys)
+    };
+    let (j, keys) = run("7");
+    let misses = j["commands"]["GET"]["misses"].as_u64().expect("misses");
+    // Each key misses once, then lives in the cache: misses = keys filled = SETs sent.
+    assert_eq!(misses, keys, "{j}");
+    assert_eq!(j["commands"]["SET"]["ops"].as_u64(), Some(misses));
+    assert_eq!(j["commands"]["GET"]["ops"], 1000);
+    assert!(misses > 10 && misses <= 100, "{misses}");
+    let ratio = j["get_miss_ratio"].as_f64().expect("ratio");
+    assert!((ratio - misses as f64 / 1000.0).abs() < 1e-9);
+    // The same seed gives the same key sequence, so the same misses.
+    let (again, _) = run("7");
+    assert_eq!(
+        again["commands"]["GET"]["misses"],
+        j["commands"]["GET"]["misses"]
+    );
+}

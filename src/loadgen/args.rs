@@ -137,6 +137,11 @@ pub struct RunArgs {
     /// error replies fail the run.
     #[arg(long)]
     pub verify: bool,
+    /// Use the server as a cache: every GET that misses is followed by a SET of
+    /// that key (an extra request, outside the ratio), and the GET miss ratio is
+    /// reported.
+    #[arg(long)]
+    pub cache_aside: bool,
     /// Seed for key choice: the same seed gives the same key sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -189,6 +194,7 @@ pub struct Plan {
     pub protocol: Protocol,
     pub rate: Option<f64>,
     pub verify: bool,
+    pub cache_aside: bool,
     pub seed: u64,
     pub report_dir: Option<PathBuf>,
     pub label: String,
@@ -311,6 +317,7 @@ impl Plan {
             protocol: a.protocol,
             rate: a.rate,
             verify: a.verify,
+            cache_aside: a.cache_aside,
             seed: a.seed,
             report_dir: a.report_dir,
             timeout,

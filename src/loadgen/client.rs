@@ -130,6 +130,8 @@ pub struct Conn {
     rng: Rng,
     seq_key: u64,
     replies: u64,
+    /// Keys whose GET missed, to SET next (cache-aside), and whether measured.
+    refill: VecDeque<(u64, bool)>,
 }
 
 impl Conn {
@@ -170,6 +172,7 @@ impl Conn {
             rng: Rng::new(super::workload::mix(plan.seed ^ 0x5eed, id as u64)),
             seq_key: 0,
             replies: 0,
+            refill: VecDeque::new(),
         })
     }
 
@@ -224,6 +227,17 @@ impl Conn {
                     share.map_or(u64::MAX, |s| s.saturating_sub(measured_sent))
                 };
                 let mut sent = 0;
+                // Cache-aside: fill what missed before anything new, in the same write.
+                let may_send = match schedule {
+                    None => self.inflight.is_empty(),
+                    Some(_) => room > 0,
+                };
+                if may_send {
+                    while let Some((key, measured)) = self.refill.pop_front() {
+                        self.push(ctx, Cmd::Set, key, now, measured);
+                        sent += 1;
+                    }
+                }
                 match schedule {
                     None if self.inflight.is_empty() => {
                         // Closed loop: a whole pipeline, timed from now.
@@ -493,6 +507,10 @@ impl Conn {
             iv.ops += 1;
             iv.errors += u64::from(error.is_some());
             iv.hist.saturating_record(latency_us.max(1));
+        }
+        if plan.cache_aside && req.cmd == Cmd::Get && error.is_none() && reply == Reply::Nil {
+            // Warmup misses fill the cache too.
+            self.refill.push_back((req.key, req.measured));
         }
         if !req.measured {
             return;

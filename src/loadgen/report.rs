@@ -103,6 +103,15 @@ pub fn table(plan: &Plan, out: &Outcome) -> String {
         let _ = writeln!(s, " {:>8.3}", ms(c.hist.max()));
     }
     let st = &out.stats;
+    if plan.cache_aside {
+        let _ = writeln!(
+            s,
+            "cache-aside: GET miss ratio {:.4} ({} misses in {} GETs, each followed by a SET)",
+            miss_ratio(&st.get),
+            st.get.misses,
+            st.get.count()
+        );
+    }
     if plan.verify {
         let _ = writeln!(
             s,
@@ -122,6 +131,16 @@ pub fn table(plan: &Plan, out: &Outcome) -> String {
     }
     let _ = writeln!(s, "{}", if st.failed() { "FAILED" } else { "ok" });
     s
+}
+
+/// GET misses over GETs answered without error.
+pub fn miss_ratio(get: &CmdStats) -> f64 {
+    let answered = get.hits + get.misses;
+    if answered == 0 {
+        0.0
+    } else {
+        get.misses as f64 / answered as f64
+    }
 }
 
 fn cmd_json(c: &CmdStats, out: &Outcome) -> serde_json::Value {
@@ -155,6 +174,9 @@ pub fn summary_json(plan: &Plan, out: &Outcome) -> serde_json::Value {
             "GET": cmd_json(&st.get, out),
             "TOTAL": cmd_json(&st.total(), out),
         },
+        "get_miss_ratio": miss_ratio(&st.get),
+        "cache_aside": plan.cache_aside,
+        "seed": plan.seed,
         "wrong_values": st.wrong_values,
         "unexpected_misses": st.unexpected_misses,
         "prefill_errors": st.prefill_errors,
