@@ -14,34 +14,10 @@ cd "$(dirname "$0")/.."
 
 KEYS=${KEYS:-1000000}; SPREAD=${SPREAD:-10}; MSGS=${MSGS:-100000}; ROUNDS=${ROUNDS:-3}
 if [ "${QUICK:-0}" = 1 ]; then KEYS=100000; SPREAD=3; MSGS=20000; ROUNDS=1; fi
-SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}; PORT=${PORT:-16379}
-STAIRKV=./target/release/stairkv
-BENCH=./target/release/stairkv-bench
 OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)-pubsub"}
 mkdir -p "$OUT/raw"
 
-SERVERS=(stairkv); command -v redis-server >/dev/null && SERVERS+=(redis)
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-wait_port() {
-  for _ in $(seq 200); do
-    python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$PORT),timeout=0.2); s.sendall(b'PING\r\n'); sys.exit(0 if s.recv(16).startswith(b'+PONG') else 1)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "server did not start"; return 1
-}
-SPID=
-start_server() { # name cores
-  if [ "$1" = stairkv ]; then
-    if [ "$2" = 1 ]; then taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn &
-    else $STAIRKV --cores 2 --port "$PORT" --text-port 0 --log-level warn & fi
-  else
-    taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &
-  fi
-  SPID=$!
-  wait_port
-}
-stop_server() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
-trap stop_server EXIT
+source tools/bench-lib.sh
 
 # Expiry: RSS before the keys, the peak while they live, and 2 s after the last deadline.
 for s in "${SERVERS[@]}"; do

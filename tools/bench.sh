@@ -24,45 +24,11 @@ DUR=${DUR:-10}
 KEYS=${KEYS:-1000000}
 if [ "$QUICK" = 1 ]; then ROUNDS=1; DUR=3; KEYS=100000; fi
 WORKLOADS=${WORKLOADS:-"a b c d"}
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-PORT=${PORT:-16379}
-STAIRKV=./target/release/stairkv
-BENCH=./target/release/stairkv-bench
 OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)"}
 mkdir -p "$OUT/raw"
+source tools/bench-lib.sh
 CLK=$(getconf CLK_TCK)
 pin_client="taskset -c $CLIENT_CPU"
-
-SERVERS=(stairkv)
-if command -v redis-server >/dev/null; then SERVERS+=(redis); else echo "redis-server not installed: stairkv only (apt-get install redis-server)"; fi
-
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-ping_ok() { python3 - "$1" <<'EOF'
-import socket, sys
-try:
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2)
-    s.sendall(b"PING\r\n")
-    sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
-except OSError:
-    sys.exit(1)
-EOF
-}
-wait_port() { for _ in $(seq 200); do ping_ok "$PORT" && return 0; sleep 0.05; done; echo "server did not start"; return 1; }
-
-SPID=
-start_server() {
-  if [ "$1" = stairkv ]; then
-    taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn &
-  else
-    taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &
-  fi
-  SPID=$!
-  wait_port
-}
-stop_server() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
-trap stop_server EXIT
 
 # The workloads of issue 3: name, whether to prefill, stairkv-bench flags.
 workload_args() {

@@ -16,7 +16,7 @@
 //! overwrite) publishes the key's `expired` event once (`World::expired`).
 
 use super::world::World;
-use crate::storage::now_ms;
+use crate::storage::{now_ms, now_us};
 use futures_lite::future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -57,11 +57,7 @@ pub async fn run(world: Rc<World>) {
         } else {
             // To the microsecond: rounding "now" down to its millisecond would
             // wake up to a millisecond after the deadline.
-            let now_us = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_micros() as u64)
-                .unwrap_or(0);
-            Duration::from_micros(next.saturating_mul(1000).saturating_sub(now_us))
+            Duration::from_micros(next.saturating_mul(1000).saturating_sub(now_us()))
         };
         if wait.is_zero() {
             glommio::yield_if_needed().await;

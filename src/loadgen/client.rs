@@ -8,7 +8,7 @@
 //! sends (a malformed reply ends the connection with a message), and never
 //! touches another connection's keys when verifying.
 
-use bytes::{Buf as _, BytesMut};
+use bytes::BytesMut;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -358,27 +358,17 @@ impl Conn {
             self.watch.last_progress.set(Instant::now());
         }
         self.watch.outstanding.set(self.inflight.len());
-        let fd = self.sock.as_raw_fd();
-        let mut buf = std::mem::take(&mut self.out);
-        while !buf.is_empty() {
-            let (res, back) = ctx.ring.send(fd, buf).await;
-            let Buf::Bytes(back) = back else {
-                return Err(self.fail("socket ring returned no buffer"));
-            };
-            buf = back;
-            if res <= 0 {
-                let why = if res == 0 {
-                    "the server stopped reading".to_string()
-                } else {
-                    std::io::Error::from_raw_os_error(-res).to_string()
-                };
-                return Err(self.fail(&format!("send failed: {why}")));
-            }
-            buf.advance(res as usize);
-        }
-        buf.clear();
+        let out = std::mem::take(&mut self.out);
+        let (r, buf) = ctx.ring.send_all(self.sock.as_raw_fd(), out).await;
         self.out = buf;
-        Ok(())
+        r.map_err(|e| {
+            let why = if e.kind() == std::io::ErrorKind::WriteZero {
+                "the server stopped reading".to_string()
+            } else {
+                e.to_string()
+            };
+            self.fail(&format!("send failed: {why}"))
+        })
     }
 
     fn start_recv(&mut self, ctx: &ThreadCtx) -> &mut Op {
@@ -565,7 +555,7 @@ impl Conn {
         }
     }
 
-    /// Record that this connection failed and say why.
+    /// The message for this connection's failure: why, and how far it got.
     fn fail(&self, why: &str) -> String {
         format!(
             "connection {}: {why} after {} replies, {} requests outstanding",

@@ -6,20 +6,21 @@
 //! message, in order). Works against any Redis-protocol server; never
 //! touches the keyspace except through the wire.
 
-use bytes::{Buf as _, BytesMut};
+use bytes::BytesMut;
 use clap::Args;
 use hdrhistogram::Histogram;
 use std::cell::{Cell, RefCell};
-use std::net::ToSocketAddrs;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::hgrm::write_hgrm;
+use super::run::resolve;
 use super::stats::histogram;
-use crate::net::ring::{Buf, SocketRing};
-use crate::protocol::client::{parse_resp, Reply};
+use crate::net::ring::SocketRing;
+use crate::protocol::client::{parse_resp, resp_command, Reply};
+use crate::storage::now_us;
 
 /// Where both measurements connect and report.
 #[derive(Debug, Args)]
@@ -97,19 +98,9 @@ impl Wire {
         })
     }
 
-    async fn send(&mut self, mut buf: BytesMut) -> Result<(), String> {
-        while !buf.is_empty() {
-            let (res, back) = self.ring.send(self.sock.as_raw_fd(), buf).await;
-            let Buf::Bytes(back) = back else {
-                return Err("socket ring returned no buffer".into());
-            };
-            buf = back;
-            if res <= 0 {
-                return Err(format!("send failed ({res})"));
-            }
-            buf.advance(res as usize);
-        }
-        Ok(())
+    async fn send(&mut self, buf: BytesMut) -> Result<(), String> {
+        let (r, _) = self.ring.send_all(self.sock.as_raw_fd(), buf).await;
+        r.map_err(|e| format!("send failed: {e}"))
     }
 
     /// Read more bytes into `inbuf`; an error at end of stream.
@@ -140,18 +131,9 @@ impl Wire {
 
     async fn command(&mut self, args: &[&[u8]]) -> Result<(Reply, bytes::Bytes), String> {
         let mut out = BytesMut::new();
-        encode(&mut out, args);
+        resp_command(&mut out, args);
         self.send(out).await?;
         self.next().await
-    }
-}
-
-fn encode(out: &mut BytesMut, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -176,21 +158,6 @@ fn elements(frame: &[u8]) -> Vec<&[u8]> {
         }
     }
     out
-}
-
-fn unix_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host}:{port} resolves to no address"))
 }
 
 /// Run `f` on one executor pinned to `cpu`, with a socket ring.
@@ -267,7 +234,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         let mut sub = Wire::connect(&ring, &addr)?;
         sub.command(&[b"SUBSCRIBE", b"__keyevent@0__:expired"])
             .await?;
-        let start_us = unix_us() + (lead * 1e6) as u64;
+        let start_us = now_us() + (lead * 1e6) as u64;
         let step_us = spread * 1e6 / keys as f64;
         let deadline_us = move |i: u64| start_us + (i as f64 * step_us) as u64;
         let seen = Rc::new(RefCell::new(vec![false; keys as usize]));
@@ -281,7 +248,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
                     let Ok((_, frame)) = sub.next().await else {
                         break;
                     };
-                    let now = unix_us();
+                    let now = now_us();
                     let el = elements(&frame);
                     let idx = el
                         .get(2)
@@ -317,7 +284,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
                     while n < 256 && i < keys {
                         let key = format!("{KEY_PREFIX}{i:012}");
                         let at = (deadline_us(i) / 1000).to_string();
-                        encode(
+                        resp_command(
                             &mut out,
                             &[b"SET", key.as_bytes(), b"v", b"PXAT", at.as_bytes()],
                         );
@@ -337,7 +304,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         for w in writers {
             w.await?;
         }
-        let written_us = unix_us();
+        let written_us = now_us();
         if written_us > start_us {
             eprintln!(
                 "stairkv-bench expiry: writing took past the first deadline by {:.1} s; raise --lead",
@@ -351,7 +318,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
                 true
             },
             async {
-                glommio::timer::sleep(Duration::from_micros(give_up.saturating_sub(unix_us())))
+                glommio::timer::sleep(Duration::from_micros(give_up.saturating_sub(now_us())))
                     .await;
                 false
             },
@@ -442,7 +409,7 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
             while n < depth && seq < msgs {
                 let mut payload = format!("{seq:012}").into_bytes();
                 payload.resize(size, b'x');
-                encode(&mut out, &[b"PUBLISH", b"fanout", &payload]);
+                resp_command(&mut out, &[b"PUBLISH", b"fanout", &payload]);
                 seq += 1;
                 n += 1;
             }

@@ -51,13 +51,18 @@ struct ThreadResult {
     last_reply: Option<Instant>,
 }
 
+/// The first address `host:port` resolves to.
+pub fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}:{port} resolves to no address"))
+}
+
 /// Run the plan to the end. `Err` only when no load could be started at all.
 pub fn run(plan: Plan) -> Result<Outcome, String> {
-    let addr = (plan.host.as_str(), plan.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}:{}: {e}", plan.host, plan.port))?
-        .next()
-        .ok_or_else(|| format!("{}:{} resolves to no address", plan.host, plan.port))?;
+    let addr = resolve(&plan.host, plan.port)?;
     let threads = plan.threads;
     let barrier = Arc::new(Barrier::new(threads));
     let abort = Arc::new(AtomicBool::new(false));
@@ -179,7 +184,7 @@ async fn thread_main(
         }
     };
     let mut conns = Vec::new();
-    if let Some(_ring) = &ring {
+    if ring.is_some() {
         for id in plan.thread_connections(t) {
             match Conn::connect(&plan, &addr, id) {
                 Ok(c) => conns.push(c),

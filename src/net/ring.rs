@@ -148,6 +148,33 @@ impl SocketRing {
         self.submit(sqe, buf)
     }
 
+    /// Send every byte of `buf`, one `send` after another (a `send` may take
+    /// fewer). Hands the buffer back, emptied with its allocation kept on
+    /// success, with the outcome; a `send` of 0 bytes is `WriteZero`.
+    pub async fn send_all(
+        self: &Rc<Self>,
+        fd: RawFd,
+        mut buf: BytesMut,
+    ) -> (io::Result<()>, BytesMut) {
+        while !buf.is_empty() {
+            let (res, back) = self.send(fd, buf).await;
+            let Buf::Bytes(back) = back else {
+                let e = io::Error::other("socket ring returned no buffer");
+                return (Err(e), BytesMut::new());
+            };
+            buf = back;
+            if res < 0 {
+                return (Err(io::Error::from_raw_os_error(-res)), buf);
+            }
+            if res == 0 {
+                return (Err(io::ErrorKind::WriteZero.into()), buf);
+            }
+            bytes::Buf::advance(&mut buf, res as usize);
+        }
+        buf.clear();
+        (Ok(()), buf)
+    }
+
     /// Accept one connection on a listening socket. Resolves to the new fd.
     pub fn accept(self: &Rc<Self>, fd: RawFd) -> Op {
         let sqe = opcode::Accept::new(types::Fd(fd), std::ptr::null_mut(), std::ptr::null_mut())

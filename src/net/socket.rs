@@ -4,8 +4,8 @@
 //! connection loops see only [`Socket::read_into`] and [`Socket::write_all`];
 //! this module never looks at what the bytes mean.
 
-use super::ring::{Buf, Op, SocketRing};
-use bytes::{Buf as _, BytesMut};
+use super::ring::{Op, SocketRing};
+use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
@@ -162,24 +162,9 @@ impl Socket {
     pub async fn write_all(&mut self, src: &mut BytesMut) -> io::Result<()> {
         match &mut self.path {
             Path::Ring { ring, sock } => {
-                let mut buf = std::mem::take(src);
-                while !buf.is_empty() {
-                    let (res, back) = ring.send(sock.as_raw_fd(), buf).await;
-                    let Buf::Bytes(back) = back else {
-                        return Err(io::Error::other("socket ring returned no buffer"));
-                    };
-                    buf = back;
-                    if res < 0 {
-                        return Err(io::Error::from_raw_os_error(-res));
-                    }
-                    if res == 0 {
-                        return Err(io::ErrorKind::WriteZero.into());
-                    }
-                    buf.advance(res as usize);
-                }
-                buf.clear();
+                let (r, buf) = ring.send_all(sock.as_raw_fd(), std::mem::take(src)).await;
                 *src = buf;
-                Ok(())
+                r
             }
             Path::Stream(s) => {
                 s.write_all(src).await?;

@@ -138,6 +138,16 @@ fn push_bulk(out: &mut BytesMut, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Any command as a RESP array of bulk strings.
+pub fn resp_command(out: &mut BytesMut, args: &[&[u8]]) {
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(decimal(args.len() as u64, &mut [0; 20]));
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        push_bulk(out, a);
+    }
+}
+
 /// `SET key value [EX ttl]` as a RESP array.
 pub fn resp_set(out: &mut BytesMut, key: &[u8], value: &[u8], ttl_secs: Option<u64>) {
     out.extend_from_slice(if ttl_secs.is_some() {
@@ -256,6 +266,11 @@ mod tests {
         text_put(&mut text, b"k", b"v v");
         text_get(&mut text, b"k");
         assert_eq!(&text[..], b"PUT k v v\nGET k\n");
+        let mut cmd = BytesMut::new();
+        resp_command(&mut cmd, &[b"GET", b"k"]);
+        let mut get = BytesMut::new();
+        resp_get(&mut get, b"k");
+        assert_eq!(cmd, get);
         assert_eq!(decimal(0, &mut [0; 20]), b"0");
         assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
     }

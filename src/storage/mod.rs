@@ -15,8 +15,13 @@ pub mod staircase;
 
 /// Milliseconds since the Unix epoch: the clock every deadline is measured in.
 pub fn now_ms() -> u64 {
+    now_us() / 1000
+}
+
+/// Microseconds since the Unix epoch (the same clock, finer).
+pub fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
