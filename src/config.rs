@@ -25,8 +25,12 @@ pub const DEFAULT_SHARD_MAX_KEYS: u64 = 4096;
 pub const DEFAULT_INITIAL_SHARDS: u64 = 1;
 /// Entries moved per split batch before yielding to request serving.
 pub const DEFAULT_SPLIT_BATCH: u64 = 256;
-/// How often core 0's controller checks whether the staircase must grow.
+/// How often core 0's controller samples the cores and decides.
 pub const DEFAULT_CONTROLLER_INTERVAL_MS: u64 = 100;
+/// Entries a migration sends per batch (one batch in flight at a time).
+pub const DEFAULT_MIGRATE_BATCH: u64 = 512;
+/// The controller moves shards off a core whose load exceeds the cores' mean by more than this (percent).
+pub const DEFAULT_REBALANCE_THRESHOLD: u64 = 25;
 /// Redis's `maxclients`.
 pub const DEFAULT_MAXCLIENTS: u64 = 10_000;
 
@@ -102,6 +106,19 @@ pub struct Flags {
     /// Staircase: controller check interval in ms [default: 100].
     #[arg(long)]
     pub controller_interval_ms: Option<u64>,
+    /// Staircase: let the controller split, merge and migrate shards by itself: on or off [default: on].
+    #[arg(long, value_parser = parse_switch)]
+    pub autoscale: Option<bool>,
+    /// Staircase: merge the last step when the average shard holds fewer keys than this
+    /// (must be under half of shard-max-keys) [default: a quarter of shard-max-keys].
+    #[arg(long)]
+    pub shard_min_keys: Option<u64>,
+    /// Staircase: entries per migration batch [default: 512].
+    #[arg(long)]
+    pub migrate_batch: Option<u64>,
+    /// Staircase: rebalance when a core's load exceeds the mean by this many percent [default: 25].
+    #[arg(long)]
+    pub rebalance_threshold: Option<u64>,
     /// Pub/sub output buffer limit: "HARD SOFT SECONDS", sizes with units
     /// (b, k, kb, m, mb, g, gb) [default: "32mb 8mb 60"].
     #[arg(long)]
@@ -135,6 +152,11 @@ struct FileConfig {
     notify_keyspace_events: Option<String>,
     split_batch: Option<u64>,
     controller_interval_ms: Option<u64>,
+    #[serde(default, deserialize_with = "switch_from_toml")]
+    autoscale: Option<bool>,
+    shard_min_keys: Option<u64>,
+    migrate_batch: Option<u64>,
+    rebalance_threshold: Option<u64>,
     socket_path: Option<SocketPath>,
 }
 
@@ -155,6 +177,10 @@ pub struct Config {
     pub initial_shards: u64,
     pub split_batch: u64,
     pub controller_interval_ms: u64,
+    pub autoscale: bool,
+    pub shard_min_keys: u64,
+    pub migrate_batch: u64,
+    pub rebalance_threshold: u64,
     pub socket_path: SocketPath,
     pub config_file: Option<PathBuf>,
     /// Hard bytes, soft bytes, soft seconds (0 disables a limit).
@@ -204,6 +230,10 @@ impl Config {
                 available
             )));
         }
+        let shard_max_keys = flags
+            .shard_max_keys
+            .or(file.shard_max_keys)
+            .unwrap_or(DEFAULT_SHARD_MAX_KEYS);
         let cfg = Config {
             bind: flags
                 .bind
@@ -239,10 +269,7 @@ impl Config {
                 .maxclients
                 .or(file.maxclients)
                 .unwrap_or(DEFAULT_MAXCLIENTS),
-            shard_max_keys: flags
-                .shard_max_keys
-                .or(file.shard_max_keys)
-                .unwrap_or(DEFAULT_SHARD_MAX_KEYS),
+            shard_max_keys,
             initial_shards: flags
                 .initial_shards
                 .or(file.initial_shards)
@@ -255,6 +282,19 @@ impl Config {
                 .controller_interval_ms
                 .or(file.controller_interval_ms)
                 .unwrap_or(DEFAULT_CONTROLLER_INTERVAL_MS),
+            autoscale: flags.autoscale.or(file.autoscale).unwrap_or(true),
+            shard_min_keys: flags
+                .shard_min_keys
+                .or(file.shard_min_keys)
+                .unwrap_or(shard_max_keys / 4),
+            migrate_batch: flags
+                .migrate_batch
+                .or(file.migrate_batch)
+                .unwrap_or(DEFAULT_MIGRATE_BATCH),
+            rebalance_threshold: flags
+                .rebalance_threshold
+                .or(file.rebalance_threshold)
+                .unwrap_or(DEFAULT_REBALANCE_THRESHOLD),
             socket_path: flags.socket_path.or(file.socket_path).unwrap_or_default(),
             config_file: flags.config,
             pubsub_limit: match flags
@@ -283,10 +323,21 @@ impl Config {
                 "both --port and --text-port are 0: nothing to listen on".into(),
             ));
         }
-        if cfg.shard_max_keys == 0 || cfg.split_batch == 0 || cfg.controller_interval_ms == 0 {
+        if cfg.shard_max_keys == 0
+            || cfg.split_batch == 0
+            || cfg.controller_interval_ms == 0
+            || cfg.migrate_batch == 0
+        {
             return Err(ConfigError::Invalid(
-                "shard-max-keys, split-batch and controller-interval-ms must be positive".into(),
+                "shard-max-keys, split-batch, migrate-batch and controller-interval-ms must be positive"
+                    .into(),
             ));
+        }
+        if cfg.shard_min_keys.saturating_mul(2) >= cfg.shard_max_keys {
+            return Err(ConfigError::Invalid(format!(
+                "shard-min-keys ({}) must be under half of shard-max-keys ({}), or a merge would make a split due",
+                cfg.shard_min_keys, cfg.shard_max_keys
+            )));
         }
         if cfg.proto_max_bulk_len < 1024 {
             return Err(ConfigError::Invalid(
@@ -294,6 +345,29 @@ impl Config {
             ));
         }
         Ok(cfg)
+    }
+}
+
+/// `on`/`off` (also `yes`/`no`, as Redis's boolean settings read).
+pub fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("'{s}' is not on or off")),
+    }
+}
+
+/// A TOML switch: a boolean or one of the words [`parse_switch`] reads.
+fn switch_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Switch {
+        Bool(bool),
+        Word(String),
+    }
+    match Switch::deserialize(d)? {
+        Switch::Bool(b) => Ok(Some(b)),
+        Switch::Word(w) => parse_switch(&w).map(Some).map_err(serde::de::Error::custom),
     }
 }
 

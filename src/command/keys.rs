@@ -6,7 +6,7 @@ use super::exec::{Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::Batch;
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, ExpireCond, KeyOp, OpResult};
+use crate::storage::ops::{CoreOp, ExpireCond, KeyOp, OpError, OpResult};
 use bytes::Bytes;
 
 fn sum_ints(rs: Vec<OpResult>) -> Frame {
@@ -227,17 +227,29 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     Step::One(ctx.batch.core(core, op), Frame::from)
 }
 
-/// RENAME/RENAMENX: atomic when both keys live on one core; otherwise the value and its
-/// deadline are taken from the source core and put on the destination core.
+/// RENAME/RENAMENX: atomic when both keys live on one core; otherwise (or when a
+/// migration has just spread them over two cores) the value and its deadline are
+/// taken from the source core and put on the destination core.
 fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
     let (src, dst) = (a[1].clone(), a[2].clone());
-    let (cs, cd) = (ctx.world.core_of(&src), ctx.world.core_of(&dst));
-    if cs == cd {
-        let t = ctx.batch.core(cs, CoreOp::Rename { src, dst, nx });
-        return Step::One(t, Frame::from);
-    }
     let world = ctx.world.clone();
     Step::Async(Box::pin(async move {
+        let core = world.core_of(&src);
+        if core == world.core_of(&dst) {
+            let mut b = Batch::new(world.clone());
+            let t = b.core(
+                core,
+                CoreOp::Rename {
+                    src: src.clone(),
+                    dst: dst.clone(),
+                    nx,
+                },
+            );
+            let r = b.finish().await.take(t);
+            if r != OpResult::Err(OpError::CrossCore) {
+                return Frame::from(r);
+            }
+        }
         if nx {
             let mut b = Batch::new(world.clone());
             let (s, d) = (

@@ -184,20 +184,34 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                 let t = ks.table();
                 let _ = write!(
                     out,
-                    "# Staircase\r\nlevel:{}\r\nsplit_pointer:{}\r\nshards:{}\r\nepoch:{}\r\nshard_max_keys:{}\r\nsplits_done:{}\r\nkeys_moved:{}\r\nmigrations_in_flight:0\r\nmigrations_done:0\r\n",
+                    "# Staircase\r\nlevel:{}\r\nsplit_pointer:{}\r\nshards:{}\r\nepoch:{}\r\nautoscale:{}\r\nshard_max_keys:{}\r\nshard_min_keys:{}\r\nsplits_done:{}\r\nmerges_done:{}\r\nkeys_moved:{}\r\nmigrations_in_flight:{}\r\nmigrations_done:{}\r\nkeys_migrated:{}\r\nrebalance_moves:{}\r\nforwarded_ops:{}\r\npulled_keys:{}\r\n",
                     t.level,
                     t.split,
                     t.num_shards(),
                     t.epoch,
+                    if cfg.autoscale { "on" } else { "off" },
                     cfg.shard_max_keys,
+                    cfg.shard_min_keys,
                     sum(|s| s.splits),
+                    sum(|s| s.merges),
                     sum(|s| s.keys_moved),
+                    sum(|s| s.migrations_in_flight),
+                    sum(|s| s.migrations_done),
+                    sum(|s| s.keys_migrated),
+                    sum(|s| s.rebalance_moves),
+                    sum(|s| s.forwarded),
+                    sum(|s| s.pulled),
                 );
                 for s in stats {
                     let _ = write!(
                         out,
-                        "core{}:shards={},keys={},bytes={},clients={}\r\n",
-                        s.core, s.shards, s.keys, s.bytes, s.clients
+                        "core{}:shards={},keys={},bytes={},clients={},ops_per_sec={}\r\n",
+                        s.core,
+                        s.shards,
+                        s.keys,
+                        s.bytes,
+                        s.clients,
+                        s.ops_per_sec.round() as u64
                     );
                 }
             }
@@ -230,6 +244,10 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             "controller-interval-ms",
             c.controller_interval_ms.to_string(),
         ),
+        ("autoscale", if c.autoscale { "on" } else { "off" }.into()),
+        ("shard-min-keys", c.shard_min_keys.to_string()),
+        ("migrate-batch", c.migrate_batch.to_string()),
+        ("rebalance-threshold", c.rebalance_threshold.to_string()),
         (
             "client-output-buffer-limit",
             format!(
@@ -270,7 +288,25 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         "client-query-buffer-limit" => c.client_query_buffer_limit = num()?.max(1024 * 1024),
         "max-multibulk-len" => c.max_multibulk_len = num()?.max(1),
         "maxclients" => c.maxclients = num()?.max(1),
-        "shard-max-keys" => c.shard_max_keys = num()?.max(1),
+        "shard-max-keys" | "shard-min-keys" => {
+            let n = num()?;
+            let (max, min) = if name == "shard-max-keys" {
+                (n.max(1), c.shard_min_keys)
+            } else {
+                (c.shard_max_keys, n)
+            };
+            if min.saturating_mul(2) >= max {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - shard-min-keys must be under half of shard-max-keys"));
+            }
+            (c.shard_max_keys, c.shard_min_keys) = (max, min);
+        }
+        "autoscale" => {
+            c.autoscale = crate::config::parse_switch(&text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
+        }
+        "migrate-batch" => c.migrate_batch = num()?.max(1),
+        "rebalance-threshold" => c.rebalance_threshold = num()?,
         "split-batch" => c.split_batch = num()?.max(1),
         "controller-interval-ms" => c.controller_interval_ms = num()?.max(1),
         "log-level" => c.log_level = text,

@@ -277,13 +277,23 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         .chunks(2)
         .map(|kv| (kv[0].clone(), kv[1].clone()))
         .collect();
-    let first = ctx.world.core_of(&pairs[0].0);
-    if pairs.iter().all(|(k, _)| ctx.world.core_of(k) == first) {
-        let t = ctx.batch.core(first, CoreOp::MSetNx { pairs });
-        return Step::One(t, Frame::from);
-    }
     let world = ctx.world.clone();
     Step::Async(Box::pin(async move {
+        let first = world.core_of(&pairs[0].0);
+        if pairs.iter().all(|(k, _)| world.core_of(k) == first) {
+            let mut b = crate::core::router::Batch::new(world.clone());
+            let t = b.core(
+                first,
+                CoreOp::MSetNx {
+                    pairs: pairs.clone(),
+                },
+            );
+            let r = b.finish().await.take(t);
+            // CrossCore: a migration spread the keys over cores since they were routed.
+            if r != OpResult::Err(OpError::CrossCore) {
+                return Frame::from(r);
+            }
+        }
         let mut check = crate::core::router::Batch::new(world.clone());
         let ts: Vec<_> = pairs
             .iter()

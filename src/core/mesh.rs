@@ -12,8 +12,9 @@ use super::clients::{ClientInfo, KillFilter};
 use super::notify::{Notify, Slot};
 use super::pubsub::Kind;
 use crate::config::Config;
-use crate::storage::ops::{Op, OpResult};
-use crate::storage::staircase::RoutingTable;
+use crate::storage::entry::Entry;
+use crate::storage::ops::{Op, OpResult, ShardStat};
+use crate::storage::staircase::{RoutingTable, ShardId};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -35,6 +36,32 @@ pub enum CoreTask {
     /// Adopt this table, then perform its next split if the source is yours, to completion
     /// → Split(Some((source, target))) | Split(None) when not owned here
     Split(RoutingTable),
+    /// Adopt this table, then merge its last step if both shards are yours, to completion
+    /// → Merged(Some((into, from))) | Merged(None)
+    Merge(RoutingTable),
+    /// Adopt this table, then hand `shard` to core `to`, to completion
+    /// → Migrated { keys, table } | Failed
+    Migrate {
+        table: RoutingTable,
+        shard: ShardId,
+        to: usize,
+    },
+    /// (to a migration's source) Remove and return these keys → Entries
+    Pull { keys: Vec<Bytes> },
+    /// (to a migration's target) Store these entries unless newer ones are there → Done
+    Install { entries: Vec<Entry> },
+    /// (to a migration's target) Everything was sent: forget the source → Table
+    FinishIncoming { shard: ShardId },
+    /// (to a migration's source) Keys still held of `shard` from `cursor` → Names
+    ScanPart {
+        shard: ShardId,
+        cursor: u64,
+        count: usize,
+    },
+    /// Measure ops/s per shard over the last `secs` → Shards
+    Sample { secs: f64 },
+    /// (to core 0) A change of the staircase, run by the coordinator → Admin
+    Admin(AdminRequest),
     /// Names with subscribers here (matching the pattern, if any) → Names
     PubsubNames { kind: Kind, pattern: Option<Bytes> },
     /// Subscribers here to each name → Counts
@@ -42,7 +69,7 @@ pub enum CoreTask {
 }
 
 /// A core's counters, copied out for INFO.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CoreStats {
     pub core: usize,
     pub keys: u64,
@@ -59,7 +86,15 @@ pub struct CoreStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub splits: u64,
+    pub merges: u64,
     pub keys_moved: u64,
+    pub migrations_in_flight: u64,
+    pub migrations_done: u64,
+    pub keys_migrated: u64,
+    pub forwarded: u64,
+    pub pulled: u64,
+    pub rebalance_moves: u64,
+    pub ops_per_sec: f64,
     pub mesh_sent: u64,
     pub table_epoch: u64,
 }
@@ -73,13 +108,37 @@ pub enum TaskResult {
     Split(Option<(u32, u32)>),
     Names(Vec<Bytes>),
     Counts(Vec<usize>),
+    Merged(Option<(u32, u32)>),
+    Migrated { keys: u64, table: RoutingTable },
+    Failed(String),
+    Entries(Vec<Entry>),
+    Table(RoutingTable),
+    Shards(Vec<ShardStat>),
+    Admin(Result<i64, String>),
+}
+
+/// A change of the staircase asked for by hand (`STAIRKV ...`) on any core and
+/// run by core 0's coordinator, one change at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminRequest {
+    /// → Ok(keys moved)
+    Migrate { shard: ShardId, to: usize },
+    /// Split until `shard` has split once more (the next split when None) → Ok(splits made)
+    Split { shard: Option<ShardId> },
+    /// Merge the last step → Ok(1)
+    Merge,
+    /// One balancing round now → Ok(migrations made)
+    Rebalance,
 }
 
 #[derive(Debug)]
 pub enum Msg {
+    /// Ops routed by the sender's table at `epoch`; `hops` counts forwards so far.
     Ops {
         id: u64,
         ops: Vec<Op>,
+        epoch: u64,
+        hops: u32,
     },
     OpsDone {
         id: u64,
@@ -99,6 +158,9 @@ pub enum Msg {
         channel: Bytes,
         payload: Bytes,
     },
+    /// The sender ran a FLUSHALL while handing shards to the receiver (see
+    /// `Keyspace::flush_mark`); nobody waits for it.
+    FlushMark,
 }
 
 /// What travels in one channel send.
@@ -146,10 +208,25 @@ impl MeshState {
         (id, slot)
     }
 
-    /// Send ops to `peer`; the returned slot fills with their results, in order.
-    pub fn request_ops(&self, peer: usize, ops: Vec<Op>) -> Rc<Slot<Answer>> {
+    /// Send ops routed with the table at `epoch` to `peer`; the returned slot
+    /// fills with their results, in order.
+    pub fn request_ops(
+        &self,
+        peer: usize,
+        ops: Vec<Op>,
+        epoch: u64,
+        hops: u32,
+    ) -> Rc<Slot<Answer>> {
         let (id, slot) = self.register();
-        self.post(peer, Msg::Ops { id, ops });
+        self.post(
+            peer,
+            Msg::Ops {
+                id,
+                ops,
+                epoch,
+                hops,
+            },
+        );
         slot
     }
 

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod events;
 pub mod expiry;
 pub mod mesh;
+pub mod migrate;
 pub mod notify;
 pub mod pubsub;
 pub mod router;

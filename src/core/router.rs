@@ -7,6 +7,11 @@
 //! Ordering: ops for one core run in the order they were pushed, so commands on
 //! the same key keep their pipeline order; ops on different cores may take effect
 //! in a different order (as with Dragonfly's pipeline squashing).
+//!
+//! While a shard is migrating to this core, an op on it that needs the source's
+//! copy is not run at once: it joins a queue for this core that
+//! [`World::serve`] runs when the batch finishes, after the pulls it needs. All
+//! ops on one key take the same path, so their order holds.
 
 use super::mesh::Answer;
 use super::world::World;
@@ -77,7 +82,7 @@ impl Batch {
 
     fn route(&mut self, core: usize, op: Op) -> Ticket {
         let t = self.results.len();
-        if core == self.world.id {
+        if core == self.world.id && self.world.runs_here(&op) {
             let r = self.world.execute(op, self.now);
             self.results.push(Some(r));
         } else {
@@ -98,12 +103,25 @@ impl Batch {
     pub async fn finish(mut self) -> Results {
         if self.remote_count > 0 {
             let mut waits = Vec::new();
+            let epoch = self.world.epoch();
+            let mut here = None;
             for (core, (ops, tickets)) in self.remote.iter_mut().enumerate() {
                 if ops.is_empty() {
                     continue;
                 }
-                let slot = self.world.mesh.request_ops(core, std::mem::take(ops));
-                waits.push((slot, std::mem::take(tickets)));
+                let (ops, tickets) = (std::mem::take(ops), std::mem::take(tickets));
+                if core == self.world.id {
+                    here = Some((ops, tickets));
+                    continue;
+                }
+                let slot = self.world.mesh.request_ops(core, ops, epoch, 0);
+                waits.push((slot, tickets));
+            }
+            if let Some((ops, tickets)) = here {
+                let rs = self.world.serve(ops, 0).await;
+                for (t, r) in tickets.into_iter().zip(rs) {
+                    self.results[t] = Some(r);
+                }
             }
             for (slot, tickets) in waits {
                 match slot.wait().await {

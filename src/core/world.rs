@@ -29,10 +29,20 @@ pub struct Stats {
     pub net_input_bytes: Cell<u64>,
     pub net_output_bytes: Cell<u64>,
     pub splits: Cell<u64>,
+    pub merges: Cell<u64>,
     pub keys_moved: Cell<u64>,
+    pub migrations_in_flight: Cell<u64>,
+    pub migrations_done: Cell<u64>,
+    pub keys_migrated: Cell<u64>,
+    /// Ops this core sent on because another core owns their shard.
+    pub forwarded: Cell<u64>,
+    /// Keys this core pulled from a migration's source before running an op.
+    pub pulled: Cell<u64>,
+    /// Migrations the controller made to even out load (core 0 counts them).
+    pub rebalance_moves: Cell<u64>,
 }
 
-fn bump(c: &Cell<u64>, by: u64) {
+pub(super) fn bump(c: &Cell<u64>, by: u64) {
     c.set(c.get().wrapping_add(by));
 }
 
@@ -54,6 +64,10 @@ pub struct World {
     pub started: std::time::Instant,
     /// This core's pub/sub subscribers.
     pub pubsub: RefCell<Registry>,
+    /// Held by core 0's coordinator while it changes the staircase: one change at a time.
+    pub staircase_lock: glommio::sync::Semaphore,
+    /// When `CoreTask::Sample` last ran here.
+    pub last_sample: Cell<Option<std::time::Instant>>,
 }
 
 impl World {
@@ -73,7 +87,14 @@ impl World {
             busy: Cell::new(0),
             started: std::time::Instant::now(),
             pubsub: RefCell::default(),
+            staircase_lock: glommio::sync::Semaphore::new(1),
+            last_sample: Cell::new(None),
         }
+    }
+
+    /// This core's routing-table epoch.
+    pub fn epoch(&self) -> u64 {
+        self.keyspace.borrow().table().epoch
     }
 
     /// The core that owns `key` under this core's routing table.
@@ -95,6 +116,9 @@ impl World {
         }) = &op
         {
             return OpResult::Int(self.deliver(*shard, channel, payload) as i64);
+        }
+        if let Op::Core(CoreOp::Flush) = &op {
+            self.flush_migrations();
         }
         let deadline = op_deadline(&op);
         let lookup = matches!(
@@ -132,10 +156,20 @@ impl World {
     /// Handle one message from core `from`.
     pub fn handle(self: &Rc<Self>, from: usize, msg: Msg) {
         match msg {
-            Msg::Ops { id, ops } => {
-                let now = now_ms();
-                let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
-                self.mesh.post(from, Msg::OpsDone { id, results });
+            Msg::Ops {
+                id,
+                ops,
+                epoch,
+                hops,
+            } => {
+                // Routed with this very table, and nothing is moving: every op runs here.
+                if epoch == self.epoch() && self.keyspace.borrow().table().moving.is_empty() {
+                    let now = now_ms();
+                    let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
+                    self.mesh.post(from, Msg::OpsDone { id, results });
+                } else {
+                    self.serve_remote(from, id, ops, hops);
+                }
             }
             Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
             Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
@@ -143,19 +177,26 @@ impl World {
             Msg::Event { channel, payload } => {
                 self.deliver(false, &channel, &payload);
             }
-            Msg::Task { id, task } => {
-                if let CoreTask::Split(table) = task {
+            Msg::FlushMark => self.keyspace.borrow_mut().flush_mark(from),
+            Msg::Task { id, task } => match task {
+                CoreTask::Split(_)
+                | CoreTask::Merge(_)
+                | CoreTask::Migrate { .. }
+                | CoreTask::Admin(_) => {
                     let w = self.clone();
                     glommio::spawn_local(async move {
-                        let result = w.split(table).await;
+                        let result = w.run_long_task(task).await;
                         w.mesh.post(from, Msg::TaskDone { id, result });
                     })
                     .detach();
-                } else {
-                    let result = self.run_task(task);
+                }
+                // Answered at once, in order with the batches this core sends `from`:
+                // the migration protocol depends on it (see `storage::migration`).
+                task => {
+                    let result = self.run_peer_task(from, task);
                     self.mesh.post(from, Msg::TaskDone { id, result });
                 }
-            }
+            },
         }
     }
 
@@ -185,7 +226,19 @@ impl World {
                 }
                 TaskResult::Done
             }
-            CoreTask::Split(_) => TaskResult::Split(None),
+            CoreTask::Sample { secs } => {
+                let mut ks = self.keyspace.borrow_mut();
+                ks.sample_rates(secs);
+                TaskResult::Shards(ks.stats())
+            }
+            CoreTask::Split(_)
+            | CoreTask::Merge(_)
+            | CoreTask::Migrate { .. }
+            | CoreTask::Admin(_)
+            | CoreTask::Pull { .. }
+            | CoreTask::Install { .. }
+            | CoreTask::FinishIncoming { .. }
+            | CoreTask::ScanPart { .. } => TaskResult::Failed("not a broadcast task".into()),
             CoreTask::PubsubNames { kind, pattern } => {
                 TaskResult::Names(self.pubsub.borrow().names(kind, pattern.as_deref()))
             }
@@ -319,48 +372,18 @@ impl World {
             net_input_bytes: s.net_input_bytes.get(),
             net_output_bytes: s.net_output_bytes.get(),
             splits: s.splits.get(),
+            merges: s.merges.get(),
             keys_moved: s.keys_moved.get(),
+            migrations_in_flight: s.migrations_in_flight.get(),
+            migrations_done: s.migrations_done.get(),
+            keys_migrated: s.keys_migrated.get(),
+            forwarded: s.forwarded.get(),
+            pulled: s.pulled.get(),
+            rebalance_moves: s.rebalance_moves.get(),
+            ops_per_sec: ks.stats().iter().map(|r| r.ops_per_sec).sum(),
             mesh_sent: self.mesh.sent.get(),
             table_epoch: ks.table().epoch,
         }
-    }
-
-    /// Adopt `table`, split its next shard if the source is ours, moving entries in
-    /// batches that yield to request serving, and tell every core about the new table.
-    pub async fn split(self: &Rc<Self>, table: RoutingTable) -> TaskResult {
-        let began = {
-            let mut ks = self.keyspace.borrow_mut();
-            ks.set_table(table);
-            ks.begin_split()
-        };
-        let Some((source, target)) = began else {
-            return TaskResult::Split(None);
-        };
-        self.broadcast_table();
-        let batch = self.config.borrow().split_batch as usize;
-        loop {
-            let before = self
-                .keyspace
-                .borrow()
-                .shard(target)
-                .map(|s| s.len())
-                .unwrap_or(0);
-            let done = self.keyspace.borrow_mut().split_step(batch, now_ms());
-            let after = self
-                .keyspace
-                .borrow()
-                .shard(target)
-                .map(|s| s.len())
-                .unwrap_or(0);
-            bump(&self.stats.keys_moved, after.saturating_sub(before) as u64);
-            if done {
-                break;
-            }
-            glommio::yield_if_needed().await;
-        }
-        bump(&self.stats.splits, 1);
-        tracing::debug!(core = self.id, source, target, "split done");
-        TaskResult::Split(Some((source, target)))
     }
 
     /// Send this core's routing table to every other core.
@@ -394,17 +417,6 @@ impl World {
             }
         }
         out
-    }
-
-    /// Run a core op on one core (this one directly).
-    pub async fn core_op(self: &Rc<Self>, core: usize, op: CoreOp) -> OpResult {
-        if core == self.id {
-            return self.execute(Op::Core(op), now_ms());
-        }
-        match self.mesh.request_ops(core, vec![Op::Core(op)]).wait().await {
-            Answer::Ops(mut r) => r.pop().unwrap_or(OpResult::Nil),
-            Answer::Task(_) => OpResult::Nil,
-        }
     }
 
     /// Receive packets from one peer forever.

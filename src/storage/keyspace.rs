@@ -1,11 +1,13 @@
 //! One core's slice of the staircase: the shards it owns, its copy of the
-//! routing table, the split in progress, and the execution of [`Op`]s.
+//! routing table, the split or merge in progress, and the execution of [`Op`]s.
 //!
-//! Splits run here, on the owning core, a batch at a time ([`Keyspace::split_step`]):
-//! while shard `t` is being filled from `s`, any op on a key that now addresses `t`
+//! Splits and merges run here, on the owning core, a batch at a time
+//! ([`Keyspace::fill_step`]): while shard `t` is being filled from `s` (a split's
+//! new half, or a merge's surviving buddy), any op on a key that now addresses `t`
 //! first pulls that key from `s` (a key already in `t` is newer and wins), so reads
-//! never miss and writes never resurrect. This module never awaits and never sees
-//! another core's shards.
+//! never miss and writes never resurrect. Migration between cores is in
+//! [`super::migration`]. This module never awaits and never sees another core's
+//! shards.
 
 use super::decimal::{self, Decimal, Number};
 use super::entry::{Entry, MAX_KEY_LEN};
@@ -23,11 +25,13 @@ use bytes::Bytes;
 /// answering "no key": only shards full of expired-but-unpurged keys exhaust them.
 const RANDOM_TRIES: usize = 16;
 
-/// A split in progress: `target` is filled from `source` by a walk over the
-/// source's buckets.
-struct Split {
-    source: ShardId,
-    target: ShardId,
+/// A split or merge in progress: `target` is filled from `source` by a walk over
+/// the source's buckets. A split moves the entries that now address `target`; a
+/// merge moves everything, then drops `source`.
+pub(super) struct Fill {
+    pub(super) source: ShardId,
+    pub(super) target: ShardId,
+    merge: bool,
     /// Next bucket index of the source to look at.
     next: usize,
     /// The source's bucket count and layout epoch when `next` was valid: if either
@@ -37,11 +41,19 @@ struct Split {
 }
 
 pub struct Keyspace {
-    core: usize,
-    table: RoutingTable,
+    pub(super) core: usize,
+    pub(super) table: RoutingTable,
     /// By shard id; `Some` for the shards held here.
-    shards: Vec<Option<Shard>>,
-    split: Option<Split>,
+    pub(super) shards: Vec<Option<Shard>>,
+    pub(super) fill: Option<Fill>,
+    /// Shards this core is handing to another core (see [`super::migration`]).
+    pub(super) outgoing: Vec<super::migration::Outgoing>,
+    /// Per source core: FLUSHes here not yet matched by that core's flush mark;
+    /// while positive, entries from it were sent before its flush and are dropped.
+    pub(super) fences: Vec<i32>,
+    /// Set while running ops whose keys were just pulled from a migration's
+    /// source: a key absent here then really is absent.
+    pub(super) settled: bool,
     /// xorshift64 state for RANDOMKEY (never zero).
     rng: u64,
     /// Shard the next expiry pass starts at, so one busy shard cannot starve the rest.
@@ -60,7 +72,10 @@ impl Keyspace {
             core,
             table,
             shards: Vec::new(),
-            split: None,
+            fill: None,
+            outgoing: Vec::new(),
+            fences: Vec::new(),
+            settled: false,
             rng: seed | 1,
             expire_from: 0,
         };
@@ -122,7 +137,6 @@ impl Keyspace {
         self.held().map(|(_, s)| s.ttl_keys()).sum()
     }
     pub fn stats(&self) -> Vec<ShardStat> {
-        let filling = self.split.as_ref().map(|s| s.target);
         self.held()
             .map(|(id, s)| ShardStat {
                 shard: id,
@@ -130,9 +144,38 @@ impl Keyspace {
                 keys: s.len(),
                 bytes: s.bytes(),
                 ttl_keys: s.ttl_keys(),
-                splitting: filling == Some(id),
+                ops: s.ops,
+                ops_per_sec: s.rate,
+                state: self.state_of(id),
             })
             .collect()
+    }
+    /// What is happening to a shard held here.
+    fn state_of(&self, id: ShardId) -> &'static str {
+        match &self.fill {
+            Some(f) if f.target == id => return if f.merge { "merging" } else { "splitting" },
+            Some(f) if f.merge && f.source == id => return "merging-away",
+            _ => {}
+        }
+        if self.outgoing.iter().any(|o| o.shard == id) {
+            "migrating-out"
+        } else if self.table.source_of(id).is_some() {
+            "migrating-in"
+        } else {
+            "stable"
+        }
+    }
+    /// Update every held shard's ops/s estimate from its op counter, over `secs`.
+    pub fn sample_rates(&mut self, secs: f64) {
+        if secs <= 0.0 {
+            // A listing, not a measurement: keep the last rates.
+            return;
+        }
+        for s in self.shards.iter_mut().flatten() {
+            let delta = s.ops - s.sampled_ops;
+            s.sampled_ops = s.ops;
+            s.rate = delta as f64 / secs;
+        }
     }
     /// Purge up to `max` expired keys across this core's shards through their heaps;
     /// expired keys are pushed onto `expired`. Returns how many were removed.
@@ -158,7 +201,7 @@ impl Keyspace {
     /// (after mass expiry or deletes). Skipped while a split is moving entries:
     /// a shrink rehashes, and the split walks its source by bucket.
     pub fn compact(&mut self) {
-        if self.split.is_some() {
+        if self.fill.is_some() || !self.outgoing.is_empty() {
             return;
         }
         for s in self.shards.iter_mut().flatten() {
@@ -178,11 +221,11 @@ impl Keyspace {
     /// progress: applies it to this core's table (epoch + 1), creates the new shard, and
     /// returns (source, target). The caller broadcasts the new table.
     pub fn begin_split(&mut self) -> Option<(ShardId, ShardId)> {
-        if self.split.is_some() {
+        if self.fill.is_some() {
             return None;
         }
         let (source, _) = self.table.next_split();
-        if self.table.owner(source) != self.core {
+        if self.table.owner(source) != self.core || self.table.source_of(source).is_some() {
             return None;
         }
         let (buckets, layout) = {
@@ -196,87 +239,147 @@ impl Keyspace {
             // stay safe if the table said otherwise.
             self.shards[target as usize] = Some(Shard::new());
         }
-        self.split = Some(Split {
+        self.fill = Some(Fill {
             source,
             target,
+            merge: false,
             next: 0,
             buckets,
             layout,
         });
         Some((source, target))
     }
-    /// Move up to `batch` entries of the split in progress; true when the split is done
-    /// (or none is in progress). Expired entries are dropped instead of moved.
+    /// Begin merging the staircase's last step if both its shards are held here,
+    /// settled, and no split or merge is in progress: applies it to this core's
+    /// table (epoch + 1) and returns `(into, from)`. The caller broadcasts the table
+    /// and runs [`Keyspace::fill_step`] until `from` is empty and gone.
+    pub fn begin_merge(&mut self) -> Option<(ShardId, ShardId)> {
+        if self.fill.is_some() {
+            return None;
+        }
+        let (into, from) = self.table.last_step()?;
+        let mine = |id: ShardId| {
+            self.table.owner(id) == self.core
+                && self.table.source_of(id).is_none()
+                && self.shard(id).is_some()
+        };
+        if !mine(into) || !mine(from) {
+            return None;
+        }
+        let (buckets, layout) = {
+            let s = self.shard(from)?;
+            (s.num_buckets(), s.layout_epoch())
+        };
+        self.table.apply_merge()?;
+        self.fill = Some(Fill {
+            source: from,
+            target: into,
+            merge: true,
+            next: 0,
+            buckets,
+            layout,
+        });
+        Some((into, from))
+    }
+    /// Move up to `batch` entries of the split or merge in progress; true when it
+    /// is done (or none is in progress). Expired entries are dropped instead of
+    /// moved, and their keys pushed onto `expired`; a finished merge drops its
+    /// emptied source shard.
     ///
     /// A step also stops after looking at `8 × batch` buckets, so a sparse source
     /// table cannot make one step long.
-    pub fn split_step(&mut self, batch: usize, now: u64) -> bool {
-        let Some(split) = self.split.as_mut() else {
+    pub fn fill_step(&mut self, batch: usize, now: u64, expired: &mut Vec<Bytes>) -> bool {
+        let Some(fill) = self.fill.as_mut() else {
             return true;
         };
-        let (s, t) = (split.source as usize, split.target as usize);
-        if s >= t || t >= self.shards.len() {
-            self.split = None;
+        let (s, t) = (fill.source as usize, fill.target as usize);
+        if s == t || s.max(t) >= self.shards.len() {
+            self.fill = None;
             return true;
         }
-        let (low, high) = self.shards.split_at_mut(t);
-        let (Some(src), Some(dst)) = (low[s].as_mut(), high[0].as_mut()) else {
-            self.split = None;
+        let (src, dst) = if s < t {
+            let (low, high) = self.shards.split_at_mut(t);
+            (low[s].as_mut(), high[0].as_mut())
+        } else {
+            let (low, high) = self.shards.split_at_mut(s);
+            (high[0].as_mut(), low[t].as_mut())
+        };
+        let (Some(src), Some(dst)) = (src, dst) else {
+            self.fill = None;
             return true;
         };
-        if src.num_buckets() != split.buckets || src.layout_epoch() != split.layout {
+        if src.num_buckets() != fill.buckets || src.layout_epoch() != fill.layout {
             // Entries may have moved into buckets already walked; moved keys are gone
             // from the source, so a second walk only finds what is left.
-            split.next = 0;
-            split.buckets = src.num_buckets();
-            split.layout = src.layout_epoch();
+            fill.next = 0;
+            fill.buckets = src.num_buckets();
+            fill.layout = src.layout_epoch();
         }
         let table = &self.table;
-        let target = split.target;
+        let (target, merge) = (fill.target, fill.merge);
         let budget = batch.max(1);
         let max_visits = budget.saturating_mul(8);
         let buckets = src.num_buckets();
         let (mut moved, mut visited) = (0, 0);
-        while split.next < buckets && moved < budget && visited < max_visits {
-            let index = split.next;
-            split.next += 1;
+        while fill.next < buckets && moved < budget && visited < max_visits {
+            let index = fill.next;
+            fill.next += 1;
             visited += 1;
             let mut route = 0;
             let taken = src.take_at(index, |e| {
                 route = key_hash(e.key());
-                table.shard_of(route) == target
+                merge || table.shard_of(route) == target
             });
             let Some(e) = taken else { continue };
             moved += 1;
             if e.is_expired(now) {
+                expired.push(Bytes::copy_from_slice(e.key()));
                 continue;
             }
             let thash = table_hash(e.key(), route);
-            // A key already in the target was written there after the split began: newer.
+            // A key already in the target was written there after the fill began: newer.
             if !dst.contains(thash, e.key()) {
                 dst.insert(thash, e);
             }
         }
-        if split.next >= buckets {
-            self.split = None;
-            return true;
+        if fill.next < buckets {
+            return false;
         }
-        false
+        if merge && !src.is_empty() {
+            // Cannot happen (nothing writes to a merge's source); walk again rather than lose keys.
+            fill.next = 0;
+            return false;
+        }
+        let (source, merged) = (fill.source, fill.merge);
+        self.fill = None;
+        if merged {
+            self.shards[source as usize] = None;
+            while self.shards.len() > self.table.num_shards()
+                && self.shards.last().is_some_and(Option::is_none)
+            {
+                self.shards.pop();
+            }
+        }
+        true
+    }
+    /// The shard being filled by a split or merge in progress.
+    pub fn filling(&self) -> Option<ShardId> {
+        self.fill.as_ref().map(|f| f.target)
     }
     pub fn split_in_progress(&self) -> bool {
-        self.split.is_some()
+        self.fill.is_some()
     }
     /// Access for tests and the admin layer.
     pub fn shard(&self, id: ShardId) -> Option<&Shard> {
         self.shards.get(id as usize).and_then(Option::as_ref)
     }
 
-    fn shard_mut(&mut self, id: ShardId) -> Option<&mut Shard> {
+    pub(super) fn shard_mut(&mut self, id: ShardId) -> Option<&mut Shard> {
         self.shards.get_mut(id as usize).and_then(Option::as_mut)
     }
 
     /// The shards held here, with their ids.
-    fn held(&self) -> impl Iterator<Item = (ShardId, &Shard)> + '_ {
+    pub(super) fn held(&self) -> impl Iterator<Item = (ShardId, &Shard)> + '_ {
         self.shards
             .iter()
             .enumerate()
@@ -290,9 +393,9 @@ impl Keyspace {
     fn locate(&mut self, key: &[u8], now: u64) -> Option<(ShardId, u64)> {
         let (route, thash) = hashes(key);
         let id = self.table.shard_of(route);
-        if let Some(split) = &self.split {
-            if split.target == id {
-                let source = split.source;
+        if let Some(fill) = &self.fill {
+            if fill.target == id {
+                let source = fill.source;
                 self.pull(source, id, thash, key, now);
             }
         }
@@ -323,7 +426,10 @@ impl Keyspace {
         }
         match self.locate(key, now) {
             Some((id, thash)) => match self.shard_mut(id) {
-                Some(shard) => key_op(shard, thash, key, op, now),
+                Some(shard) => {
+                    shard.ops += 1;
+                    key_op(shard, thash, key, op, now)
+                }
                 None => unplaceable(op, now, OpResult::Nil),
             },
             None => unplaceable(op, now, OpResult::Nil),
@@ -491,8 +597,11 @@ impl Keyspace {
         let mut cands: Vec<(u64, &Entry)> = Vec::new();
         loop {
             let id = self.table.shard_of_pos(pos);
-            if self.table.owner(id) != self.core {
-                // Another core's shard: the caller continues there from `pos`.
+            if self.table.owner(id) != self.core
+                || (pos != cursor && self.table.source_of(id).is_some())
+            {
+                // Another core's shard, or one still arriving (its source's keys are
+                // merged in by `core::migrate`): the caller continues from `pos`.
                 return OpResult::Scan { next: pos, keys };
             }
             // Owned but not held cannot happen through `set_table`; should it, the
@@ -501,7 +610,7 @@ impl Keyspace {
             let (start, end) = self.table.interval(id);
             // While this shard is being filled, keys addressing it may still be in the source.
             let pending = self
-                .split
+                .fill
                 .as_ref()
                 .filter(|s| s.target == id)
                 .and_then(|s| self.shard(s.source));
@@ -516,16 +625,10 @@ impl Keyspace {
                 }
             }
             let want = count - examined;
-            let (next, cut) = if cands.len() > want {
-                cands.select_nth_unstable_by_key(want - 1, |c| c.0);
-                let last = cands[want - 1].0;
-                // Keep the whole run of keys at `last`, wherever selection put them.
-                cands.retain(|c| c.0 <= last);
-                (last.checked_add(1), true)
-            } else {
-                (end, false)
+            let (next, cut) = match super::migration::take_page(&mut cands, want) {
+                Some(next) => (next, true),
+                None => (end, false),
             };
-            cands.sort_unstable_by_key(|c| c.0);
             examined += cands.len();
             if type_ok {
                 keys.extend(
@@ -1697,7 +1800,7 @@ mod tests {
         assert_eq!(stats.len(), 8);
         assert_eq!(stats.iter().map(|s| s.keys).sum::<usize>(), 101);
         assert_eq!(stats.iter().map(|s| s.bytes).sum::<usize>(), k.bytes());
-        assert!(stats.iter().all(|s| s.core == 0 && !s.splitting));
+        assert!(stats.iter().all(|s| s.core == 0 && s.state == "stable"));
         assert_eq!(core(&mut k, CoreOp::Flush), OpResult::Ok);
         assert_eq!(core(&mut k, CoreOp::DbSize), OpResult::Int(0));
         assert_eq!(k.bytes(), 0);
@@ -1963,7 +2066,7 @@ mod tests {
                 if !k.split_in_progress() {
                     k.begin_split();
                 }
-                k.split_step(rng.gen_range(1..200), NOW);
+                k.fill_step(rng.gen_range(1..200), NOW, &mut Vec::new());
             }
             let r = core(
                 &mut k,
@@ -2004,10 +2107,13 @@ mod tests {
             };
             assert_eq!(t as usize, k.table().num_shards() - 1);
             assert!(k.split_in_progress());
-            assert!(k.stats().iter().any(|st| st.shard == t && st.splitting));
+            assert!(k
+                .stats()
+                .iter()
+                .any(|st| st.shard == t && st.state == "splitting"));
             assert!(k.begin_split().is_none(), "second split while one runs");
             loop {
-                let done = k.split_step(rng.gen_range(1..64), NOW);
+                let done = k.fill_step(rng.gen_range(1..64), NOW, &mut Vec::new());
                 for _ in 0..rng.gen_range(0..20) {
                     let i = rng.gen_range(0..12_000);
                     let key = format!("key:{i}");
@@ -2069,7 +2175,7 @@ mod tests {
         for _ in 0..6 {
             k.begin_split();
             loop {
-                let done = k.split_step(8, NOW);
+                let done = k.fill_step(8, NOW, &mut Vec::new());
                 for _ in 0..40 {
                     let key = format!("b{next}");
                     next += 1;
@@ -2123,7 +2229,7 @@ mod tests {
         let buckets = k.shard(s).map(|x| x.num_buckets()).unwrap_or(0);
         // Walk `part / parts` of the source (a step visits at most 8 × batch buckets).
         for _ in 0..buckets * part / parts / 8 {
-            k.split_step(1, NOW);
+            k.fill_step(1, NOW, &mut Vec::new());
         }
         // Churn keys that stay in the source until it rehashes in place.
         let table = k.table().clone();
@@ -2142,7 +2248,7 @@ mod tests {
             }
         }
         assert_eq!(k.shard(s).map(|x| x.num_buckets()), Some(buckets));
-        while !k.split_step(64, NOW) {}
+        while !k.fill_step(64, NOW, &mut Vec::new()) {}
         let table = k.table().clone();
         for id in [s, t] {
             let shard = k.shard(id).expect("held");
@@ -2156,6 +2262,77 @@ mod tests {
                 OpResult::Int(1)
             );
         }
+    }
+
+    /// Splits then merges back to the start: every key stays readable while a
+    /// merge is half done (reads pull from the merged-away shard), writes during
+    /// it win, expired keys are dropped and announced, and the source shard goes.
+    #[test]
+    fn merge_undoes_splits_while_serving() {
+        let mut k = ks(1, 2);
+        for i in 0..3000 {
+            run(&mut k, &format!("m{i}"), set("v"));
+        }
+        run_at(
+            &mut k,
+            "short",
+            KeyOp::Set {
+                value: Bytes::from_static(b"x"),
+                cond: SetCond::Always,
+                ttl: SetTtl::At(NOW + 5),
+                get: false,
+            },
+            NOW,
+        );
+        for _ in 0..5 {
+            k.begin_split().expect("split");
+            while !k.fill_step(100, NOW, &mut Vec::new()) {}
+        }
+        assert_eq!(k.table().num_shards(), 7);
+        let mut expired = Vec::new();
+        let mut i = 0;
+        while k.table().num_shards() > 2 {
+            let (into, from) = k.begin_merge().expect("merge");
+            assert_eq!(
+                k.stats().iter().find(|s| s.shard == from).map(|s| s.state),
+                Some("merging-away")
+            );
+            let mut steps = 0;
+            while !k.fill_step(50, NOW + 10, &mut expired) {
+                // Mid-merge: a read of any key is right, and a write is kept.
+                let key = format!("m{}", (i * 7919) % 3000);
+                assert_eq!(
+                    run_at(&mut k, &key, KeyOp::Get, NOW + 10),
+                    OpResult::Bulk(Bytes::from_static(b"v")),
+                    "{key} during merge {from}->{into}"
+                );
+                run_at(&mut k, &format!("new{i}"), set("n"), NOW + 10);
+                i += 1;
+                steps += 1;
+            }
+            assert!(k.shard(from).is_none(), "merged-away shard {from} dropped");
+            assert!(steps > 0 || k.shard(into).is_some());
+        }
+        assert!(
+            k.begin_merge().is_some(),
+            "2 -> 1 is still possible by table"
+        );
+        while !k.fill_step(1000, NOW + 10, &mut expired) {}
+        assert_eq!(k.table().num_shards(), 1);
+        for j in 0..3000 {
+            assert_eq!(
+                run_at(&mut k, &format!("m{j}"), KeyOp::Exists, NOW + 10),
+                OpResult::Int(1)
+            );
+        }
+        for j in 0..i {
+            assert_eq!(
+                run_at(&mut k, &format!("new{j}"), KeyOp::Exists, NOW + 10),
+                OpResult::Int(1)
+            );
+        }
+        assert_eq!(k.len(), 3000 + i);
+        assert!(expired.is_empty() || expired == vec![Bytes::from_static(b"short")]);
     }
 
     #[test]
@@ -2183,7 +2360,7 @@ mod tests {
         for key in &tkeys {
             run(&mut k, key, set("new"));
         }
-        while !k.split_step(16, NOW + 10) {}
+        while !k.fill_step(16, NOW + 10, &mut Vec::new()) {}
         for key in &tkeys {
             assert_eq!(run_at(&mut k, key, KeyOp::Get, NOW + 10), b("new"));
         }
@@ -2201,14 +2378,14 @@ mod tests {
         let table = RoutingTable::new(2, 2);
         let mut c1 = Keyspace::new(1, table.clone());
         assert!(c1.begin_split().is_none());
-        assert!(c1.split_step(10, NOW));
+        assert!(c1.fill_step(10, NOW, &mut Vec::new()));
         let mut c0 = Keyspace::new(0, table);
         assert_eq!(c0.begin_split(), Some((0, 2)));
         assert_eq!(c0.table().epoch, 2);
         assert_eq!(c0.table().owner(2), 0);
         c1.set_table(c0.table().clone());
         assert_eq!(c1.begin_split(), Some((1, 3)));
-        while !c0.split_step(100, NOW) {}
+        while !c0.fill_step(100, NOW, &mut Vec::new()) {}
         assert!(!c0.split_in_progress());
     }
 
@@ -2317,7 +2494,7 @@ mod tests {
             if step % 1000 == 0 && !k.split_in_progress() {
                 k.begin_split();
             }
-            k.split_step(5, now);
+            k.fill_step(5, now, &mut Vec::new());
             if step % 50 == 0 {
                 let mut out = Vec::new();
                 k.expire_due(now, 10, &mut out);

@@ -9,6 +9,7 @@ pub mod entry;
 pub mod glob;
 pub mod hash;
 pub mod keyspace;
+pub mod migration;
 pub mod ops;
 pub mod shard;
 pub mod staircase;

@@ -154,15 +154,18 @@ pub enum Op {
     Core(CoreOp),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ShardStat {
     pub shard: u32,
     pub core: usize,
     pub keys: usize,
     pub bytes: usize,
     pub ttl_keys: usize,
-    /// True while this shard is being filled by a split.
-    pub splitting: bool,
+    /// Key ops run on it since it was created here, and the last sampled rate.
+    pub ops: u64,
+    pub ops_per_sec: f64,
+    /// stable, splitting, merging, merging-away, migrating-in or migrating-out.
+    pub state: &'static str,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +186,14 @@ pub enum OpError {
     NoSuchKey,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
+    /// A multi-key op found its keys on several cores after a migration: the
+    /// command layer then runs its cross-core form (Redis Cluster's text, should
+    /// it ever reach a client).
+    #[error("TRYAGAIN Multiple keys request during rehashing of slot")]
+    CrossCore,
+    /// A request was forwarded more times than any sequence of migrations needs.
+    #[error("TRYAGAIN the keyspace is being rearranged, retry")]
+    TooManyHops,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -54,6 +54,11 @@ pub struct Shard {
     /// in-place rehash, both only on insert, and `clear`), so a walk by bucket
     /// index knows to start over.
     layout: u64,
+    /// Key ops run on this shard (the controller's load signal).
+    pub ops: u64,
+    /// `ops` at the last sample, and the rate measured then (ops/s).
+    pub sampled_ops: u64,
+    pub rate: f64,
 }
 
 impl Default for Shard {
@@ -93,6 +98,9 @@ impl Shard {
             bytes: 0,
             ttl_keys: 0,
             layout: 0,
+            ops: 0,
+            sampled_ops: 0,
+            rate: 0.0,
         }
     }
     /// Live and not-yet-purged entries.

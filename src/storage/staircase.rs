@@ -9,8 +9,12 @@
 //! Scan positions: a key's position is its route hash with the bits reversed.
 //! Every shard then covers one contiguous interval of positions, and a split
 //! cuts an interval in two halves — so a SCAN cursor that is a position stays
-//! meaningful across splits (and, later, merges). This module is pure
-//! arithmetic; it never touches entries.
+//! meaningful across splits and merges (a merge joins two halves back).
+//!
+//! Migration: a shard moving from core A to core B is owned by B in the table
+//! from the first step, with A recorded in `moving` until B has everything; a
+//! core that receives a request for a shard the table gives to another core
+//! forwards it. This module is pure arithmetic; it never touches entries.
 
 /// Shard id within the staircase.
 pub type ShardId = u32;
@@ -23,6 +27,8 @@ pub struct RoutingTable {
     pub owners: Vec<u16>,
     /// Bumped on every change; a newer table always replaces an older one.
     pub epoch: u64,
+    /// Shards whose entries are still moving to their owner: (shard, source core).
+    pub moving: Vec<(ShardId, u16)>,
 }
 
 impl RoutingTable {
@@ -36,6 +42,7 @@ impl RoutingTable {
             split: 0,
             owners: (0..n).map(|i| (i % cores) as u16).collect(),
             epoch: 1,
+            moving: Vec::new(),
         }
     }
     pub fn num_shards(&self) -> usize {
@@ -77,6 +84,56 @@ impl RoutingTable {
         }
         self.epoch += 1;
         (source, target)
+    }
+    /// The core a moving shard's entries are still coming from.
+    pub fn source_of(&self, shard: ShardId) -> Option<usize> {
+        self.moving
+            .iter()
+            .find(|(s, _)| *s == shard)
+            .map(|&(_, c)| c as usize)
+    }
+    /// Epoch e+1 of a migration: `to` owns `shard` from now on; its old owner is
+    /// recorded as the source until [`RoutingTable::finish_migration`].
+    pub fn begin_migration(&mut self, shard: ShardId, to: usize) {
+        let from = self.owners[shard as usize];
+        self.owners[shard as usize] = to as u16;
+        self.moving.push((shard, from));
+        self.epoch += 1;
+    }
+    /// Epoch e+2 of a migration: the new owner holds everything.
+    pub fn finish_migration(&mut self, shard: ShardId) {
+        self.moving.retain(|(s, _)| *s != shard);
+        self.epoch += 1;
+    }
+    /// The last step of the staircase, as a merge would undo it: `(into, from)`,
+    /// where `from` is the newest shard and `into` the one it was split from.
+    /// None with a single shard.
+    pub fn last_step(&self) -> Option<(ShardId, ShardId)> {
+        let n = self.num_shards();
+        if n <= 1 {
+            return None;
+        }
+        let (level, split) = if self.split == 0 {
+            (self.level - 1, 1u32 << (self.level - 1))
+        } else {
+            (self.level, self.split)
+        };
+        let into = split - 1;
+        Some((into, into + (1 << level)))
+    }
+    /// Undo the last split: the newest shard's keys address its buddy again.
+    /// Returns `(into, from)`; the caller moves `from`'s entries into `into`.
+    pub fn apply_merge(&mut self) -> Option<(ShardId, ShardId)> {
+        let (into, from) = self.last_step()?;
+        if self.split == 0 {
+            self.level -= 1;
+            self.split = 1 << self.level;
+        }
+        self.split -= 1;
+        self.owners.pop();
+        self.epoch += 1;
+        debug_assert_eq!(from as usize, self.owners.len());
+        Some((into, from))
     }
     /// The level a shard is addressed with now (`level + 1` for split shards).
     pub fn shard_level(&self, shard: ShardId) -> u32 {
@@ -209,6 +266,56 @@ mod tests {
             }
             t.apply_split();
         }
+    }
+
+    /// A merge undoes exactly the last split, and every key of the merged
+    /// shard addresses its buddy afterwards.
+    #[test]
+    fn merge_undoes_split() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut t = RoutingTable::new(2, 2);
+        let mut history = vec![t.clone()];
+        for _ in 0..37 {
+            t.apply_split();
+            history.push(t.clone());
+        }
+        while t.num_shards() > 2 {
+            let (into, from) = t.last_step().expect("more than one shard");
+            let before = t.clone();
+            assert_eq!(t.apply_merge(), Some((into, from)));
+            history.pop();
+            let prev = history.last().expect("one table per split");
+            assert_eq!(
+                (t.level, t.split, &t.owners),
+                (prev.level, prev.split, &prev.owners)
+            );
+            assert_eq!(t.epoch, before.epoch + 1);
+            for _ in 0..500 {
+                let h: u64 = rng.gen();
+                if before.shard_of(h) == from {
+                    assert_eq!(t.shard_of(h), into);
+                } else {
+                    assert_eq!(t.shard_of(h), before.shard_of(h));
+                }
+            }
+            // The merged interval is the union of the two halves.
+            let (a, b) = (before.interval(into), before.interval(from));
+            assert_eq!(t.interval(into), (a.0, b.1));
+        }
+        assert_eq!(t.apply_merge(), Some((0, 1)));
+        assert_eq!((t.level, t.split, t.num_shards()), (0, 0, 1));
+        assert_eq!(t.interval(0), (0, None));
+        assert_eq!(t.apply_merge(), None);
+    }
+
+    #[test]
+    fn migration_epochs() {
+        let mut t = RoutingTable::new(2, 4);
+        t.begin_migration(2, 1);
+        assert_eq!((t.owner(2), t.source_of(2), t.epoch), (1, Some(0), 2));
+        assert_eq!(t.source_of(1), None);
+        t.finish_migration(2);
+        assert_eq!((t.owner(2), t.source_of(2), t.epoch), (1, None, 3));
     }
 
     #[test]

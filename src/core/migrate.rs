@@ -1,0 +1,368 @@
+//! Serving ops while the staircase changes shape, and driving those changes on
+//! the cores that own the shards: splits and merges (within one core) and
+//! migrations (from core A to core B), each in batches that yield to request
+//! serving, so no request waits for a change to finish.
+//!
+//! Requests are routed by the sender's copy of the routing table, which may be
+//! older than the receiver's. [`World::serve`] places every op by this core's
+//! table: ops for shards owned elsewhere are forwarded (never refused), keys of a
+//! shard still arriving are pulled from its source first, and a SCAN of such a
+//! shard merges in the source's remaining keys. The entry-level rules live in
+//! `storage::migration`; this module only sends, waits and counts. It never
+//! touches another core's shards.
+
+use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::world::{bump, World};
+use crate::storage::entry::Entry;
+use crate::storage::migration::Placement;
+use crate::storage::now_ms;
+use crate::storage::ops::{CoreOp, Op, OpError, OpResult};
+use crate::storage::staircase::{RoutingTable, ShardId};
+use bytes::Bytes;
+use std::rc::Rc;
+
+/// Forwards one request may take: each hop lands on a core with a newer table,
+/// so only a burst of migrations of the same shard could need more than two.
+const MAX_HOPS: u32 = 8;
+
+impl World {
+    /// Serve ops from a peer that may need forwarding or pulls, then answer it.
+    pub(super) fn serve_remote(self: &Rc<Self>, from: usize, id: u64, ops: Vec<Op>, hops: u32) {
+        // Most batches still run entirely here: answer them without a task.
+        let all_here = {
+            let ks = self.keyspace.borrow();
+            ops.iter().all(|op| ks.placement(op) == Placement::Here)
+        };
+        if all_here {
+            let now = now_ms();
+            let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
+            self.mesh.post(from, Msg::OpsDone { id, results });
+            return;
+        }
+        let w = self.clone();
+        glommio::spawn_local(async move {
+            let results = w.serve(ops, hops).await;
+            w.mesh.post(from, Msg::OpsDone { id, results });
+        })
+        .detach();
+    }
+
+    /// True when `op` can run on this core right now, synchronously.
+    pub fn runs_here(&self, op: &Op) -> bool {
+        let ks = self.keyspace.borrow();
+        ks.table().moving.is_empty() || ks.placement(op) == Placement::Here
+    }
+
+    /// Run ops that arrived together, in order for each key: pull what must be
+    /// pulled, run what is owned here, forward the rest to its owner.
+    pub async fn serve(self: &Rc<Self>, ops: Vec<Op>, hops: u32) -> Vec<OpResult> {
+        let pulls: Vec<(usize, Bytes)> = {
+            let ks = self.keyspace.borrow();
+            ops.iter()
+                .filter_map(|op| match ks.placement(op) {
+                    Placement::Pull(keys) => Some(keys),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        };
+        if !pulls.is_empty() {
+            self.pull(pulls).await;
+        }
+        // No await from here until every op placed here has run: the keys just
+        // pulled cannot have moved again, so a key missing now really is missing.
+        let now = now_ms();
+        let n = ops.len();
+        let mut results: Vec<Option<OpResult>> = (0..n).map(|_| None).collect();
+        let mut forward: Vec<(usize, Vec<Op>, Vec<usize>)> = Vec::new();
+        let mut scans = Vec::new();
+        self.keyspace.borrow_mut().set_settled(true);
+        for (i, op) in ops.into_iter().enumerate() {
+            let place = self.keyspace.borrow().placement(&op);
+            match place {
+                // Pull cannot come back while settled.
+                Placement::Here | Placement::Pull(_) => results[i] = Some(self.execute(op, now)),
+                Placement::Forward(core) => match forward.iter_mut().find(|f| f.0 == core) {
+                    Some(f) => {
+                        f.1.push(op);
+                        f.2.push(i);
+                    }
+                    None => forward.push((core, vec![op], vec![i])),
+                },
+                Placement::ScanMerge(from) => scans.push((i, op, from)),
+                Placement::CrossCore => results[i] = Some(OpResult::Err(OpError::CrossCore)),
+            }
+        }
+        self.keyspace.borrow_mut().set_settled(false);
+        let epoch = self.epoch();
+        let mut waits = Vec::with_capacity(forward.len());
+        for (core, ops, idx) in forward {
+            if hops >= MAX_HOPS {
+                tracing::warn!(core, hops, "request forwarded too many times");
+                for i in idx {
+                    results[i] = Some(OpResult::Err(OpError::TooManyHops));
+                }
+                continue;
+            }
+            bump(&self.stats.forwarded, ops.len() as u64);
+            waits.push((self.mesh.request_ops(core, ops, epoch, hops + 1), idx));
+        }
+        for (i, op, from) in scans {
+            results[i] = Some(self.scan_merge(op, from).await);
+        }
+        for (slot, idx) in waits {
+            if let Answer::Ops(rs) = slot.wait().await {
+                for (i, r) in idx.into_iter().zip(rs) {
+                    results[i] = Some(r);
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(OpResult::Err(OpError::TooManyHops)))
+            .collect()
+    }
+
+    /// Fetch keys of shards still arriving from their source cores and store them here.
+    async fn pull(self: &Rc<Self>, pulls: Vec<(usize, Bytes)>) {
+        let mut by_source: Vec<(usize, Vec<Bytes>)> = Vec::new();
+        for (from, key) in pulls {
+            match by_source.iter_mut().find(|(c, _)| *c == from) {
+                Some((_, keys)) => keys.push(key),
+                None => by_source.push((from, vec![key])),
+            }
+        }
+        let waits: Vec<_> = by_source
+            .into_iter()
+            .map(|(from, keys)| {
+                bump(&self.stats.pulled, keys.len() as u64);
+                (from, self.mesh.request_task(from, CoreTask::Pull { keys }))
+            })
+            .collect();
+        for (from, slot) in waits {
+            if let Answer::Task(TaskResult::Entries(entries)) = slot.wait().await {
+                self.install(from, entries);
+            }
+        }
+    }
+
+    /// Store entries handed over by `from`, announce those that expired on the
+    /// way, and wake the expiry task for earlier deadlines.
+    fn install(&self, from: usize, entries: Vec<Entry>) {
+        let mut expired = Vec::new();
+        let (_, earliest) =
+            self.keyspace
+                .borrow_mut()
+                .install(from, entries, now_ms(), &mut expired);
+        self.expired(&expired);
+        if let Some(d) = earliest {
+            if d < self.next_expiry.get() {
+                self.next_expiry.set(d);
+                self.expiry_wake.notify();
+            }
+        }
+    }
+
+    /// A SCAN of a shard still arriving from `from`: its remaining keys, merged with ours.
+    async fn scan_merge(self: &Rc<Self>, op: Op, from: usize) -> OpResult {
+        let Op::Core(CoreOp::Scan {
+            cursor,
+            count,
+            pattern,
+            type_name,
+        }) = op
+        else {
+            return OpResult::Nil;
+        };
+        let shard = self.keyspace.borrow().table().shard_of_pos(cursor);
+        let task = CoreTask::ScanPart {
+            shard,
+            cursor,
+            count,
+        };
+        let theirs = match self.mesh.request_task(from, task).wait().await {
+            Answer::Task(TaskResult::Names(keys)) => keys,
+            _ => Vec::new(),
+        };
+        let scan = (cursor, count, pattern.as_deref(), type_name.as_deref());
+        self.keyspace.borrow().scan_merged(scan, &theirs, now_ms())
+    }
+
+    /// Tasks a peer sends while a migration runs, answered at once (see `handle`).
+    pub(super) fn run_peer_task(&self, from: usize, task: CoreTask) -> TaskResult {
+        match task {
+            CoreTask::Pull { keys } => {
+                let mut expired = Vec::new();
+                let entries = self
+                    .keyspace
+                    .borrow_mut()
+                    .give(&keys, now_ms(), &mut expired);
+                self.expired(&expired);
+                TaskResult::Entries(entries)
+            }
+            CoreTask::Install { entries } => {
+                self.install(from, entries);
+                TaskResult::Done
+            }
+            CoreTask::FinishIncoming { shard } => {
+                if self.keyspace.borrow_mut().finish_incoming(shard) {
+                    self.broadcast_table();
+                }
+                TaskResult::Table(self.keyspace.borrow().table().clone())
+            }
+            CoreTask::ScanPart {
+                shard,
+                cursor,
+                count,
+            } => TaskResult::Names(self.keyspace.borrow().scan_part(
+                shard,
+                cursor,
+                count,
+                now_ms(),
+            )),
+            task => self.run_task(task),
+        }
+    }
+
+    /// Tasks that run to completion in their own task: staircase changes.
+    pub async fn run_long_task(self: &Rc<Self>, task: CoreTask) -> TaskResult {
+        match task {
+            CoreTask::Split(table) => self.split(table).await,
+            CoreTask::Merge(table) => self.merge(table).await,
+            CoreTask::Migrate { table, shard, to } => self.migrate_out(table, shard, to).await,
+            CoreTask::Admin(req) => TaskResult::Admin(crate::control::admin(self, req).await),
+            task => self.run_task(task),
+        }
+    }
+
+    /// A FLUSHALL runs here: fence shards still arriving, and tell the cores this
+    /// core is handing shards to (see `Keyspace::fence_flush`).
+    pub(super) fn flush_migrations(&self) {
+        let targets = {
+            let mut ks = self.keyspace.borrow_mut();
+            ks.fence_flush();
+            ks.outgoing_targets()
+        };
+        for to in targets {
+            self.mesh.post(to, Msg::FlushMark);
+        }
+    }
+
+    /// Adopt `table`, split its next shard if the source is ours, moving entries in
+    /// batches that yield to request serving, and tell every core about the new table.
+    pub async fn split(self: &Rc<Self>, table: RoutingTable) -> TaskResult {
+        let began = {
+            let mut ks = self.keyspace.borrow_mut();
+            ks.set_table(table);
+            ks.begin_split()
+        };
+        let Some((source, target)) = began else {
+            return TaskResult::Split(None);
+        };
+        self.broadcast_table();
+        self.run_fill(target).await;
+        bump(&self.stats.splits, 1);
+        tracing::debug!(core = self.id, source, target, "split done");
+        TaskResult::Split(Some((source, target)))
+    }
+
+    /// Adopt `table` and merge its last step if both shards are ours, the same way.
+    pub async fn merge(self: &Rc<Self>, table: RoutingTable) -> TaskResult {
+        let began = {
+            let mut ks = self.keyspace.borrow_mut();
+            ks.set_table(table);
+            ks.begin_merge()
+        };
+        let Some((into, from)) = began else {
+            return TaskResult::Merged(None);
+        };
+        self.broadcast_table();
+        self.run_fill(into).await;
+        bump(&self.stats.merges, 1);
+        tracing::debug!(core = self.id, into, from, "merge done");
+        TaskResult::Merged(Some((into, from)))
+    }
+
+    /// Move the entries of the split or merge in progress into `target`, a batch at a time.
+    async fn run_fill(self: &Rc<Self>, target: ShardId) {
+        let batch = self.config.borrow().split_batch as usize;
+        let held = |w: &World| w.keyspace.borrow().shard(target).map_or(0, |s| s.len());
+        loop {
+            let before = held(self);
+            let mut expired = Vec::new();
+            let done = self
+                .keyspace
+                .borrow_mut()
+                .fill_step(batch, now_ms(), &mut expired);
+            bump(
+                &self.stats.keys_moved,
+                held(self).saturating_sub(before) as u64,
+            );
+            self.expired(&expired);
+            if done {
+                return;
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+
+    /// Adopt `table` and hand `shard` to core `to`: epoch e+1 gives it to `to`
+    /// (broadcast), batches of entries follow, and once this core's copy is empty
+    /// `to` publishes epoch e+2. Answers with the keys moved and the final table.
+    pub async fn migrate_out(
+        self: &Rc<Self>,
+        table: RoutingTable,
+        shard: ShardId,
+        to: usize,
+    ) -> TaskResult {
+        let began = {
+            let mut ks = self.keyspace.borrow_mut();
+            ks.set_table(table);
+            ks.begin_migration(shard, to)
+        };
+        if let Err(e) = began {
+            return TaskResult::Failed(e);
+        }
+        self.broadcast_table();
+        bump(&self.stats.migrations_in_flight, 1);
+        tracing::info!(shard, from = self.id, to, "migration started");
+        let batch = self.config.borrow().migrate_batch as usize;
+        let mut moved = 0u64;
+        loop {
+            let mut expired = Vec::new();
+            let (entries, done) =
+                self.keyspace
+                    .borrow_mut()
+                    .migration_take(shard, batch, now_ms(), &mut expired);
+            self.expired(&expired);
+            if !entries.is_empty() {
+                moved += entries.len() as u64;
+                // One batch in flight: the target installs as fast as it serves.
+                let slot = self.mesh.request_task(to, CoreTask::Install { entries });
+                slot.wait().await;
+            }
+            if done {
+                break;
+            }
+            glommio::yield_if_needed().await;
+        }
+        self.keyspace.borrow_mut().end_outgoing(shard);
+        let table = match self
+            .mesh
+            .request_task(to, CoreTask::FinishIncoming { shard })
+            .wait()
+            .await
+        {
+            Answer::Task(TaskResult::Table(t)) => t,
+            _ => self.keyspace.borrow().table().clone(),
+        };
+        self.keyspace.borrow_mut().set_table(table.clone());
+        let s = &self.stats;
+        s.migrations_in_flight
+            .set(s.migrations_in_flight.get().saturating_sub(1));
+        bump(&s.migrations_done, 1);
+        bump(&s.keys_migrated, moved);
+        tracing::info!(shard, from = self.id, to, keys = moved, "migration done");
+        TaskResult::Migrated { keys: moved, table }
+    }
+}

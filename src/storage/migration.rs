@@ -1,0 +1,643 @@
+//! A shard moving between cores, as each end's keyspace sees it (the seed's
+//! dual engine, per shard). The source core A walks its copy and hands entries
+//! over in batches ([`Keyspace::migration_take`]); the new owner B installs them
+//! unless it already has the key ([`Keyspace::install`]); and before B runs an op
+//! on a key it does not have, it pulls that key from A ([`Keyspace::give`]).
+//!
+//! The invariant that makes this correct: a key is in exactly one place — in A's
+//! copy, in a message from A to B, or in B's shard. A removes a key before it
+//! sends it, B only touches a key it holds (or one A has answered for), and
+//! messages from A to B arrive in order, so an answer "A does not have it"
+//! reaches B after any batch that carried the key. No tombstones are needed.
+//!
+//! This module only decides and moves entries; it never awaits and never sends
+//! a message (the core layer, `core::world`, drives the protocol).
+
+use super::entry::Entry;
+use super::glob::glob_match;
+use super::hash::{hashes, key_hash};
+use super::keyspace::Keyspace;
+use super::ops::{CoreOp, Op, OpResult};
+use super::staircase::{scan_pos, ShardId};
+use bytes::Bytes;
+
+/// A shard this core is handing over: `to` owns it; the walk is at bucket `next`.
+pub struct Outgoing {
+    pub shard: ShardId,
+    pub to: usize,
+    next: usize,
+    buckets: usize,
+    layout: u64,
+}
+
+/// Where an op must run, as this core's table sees it.
+#[derive(Debug, PartialEq)]
+pub enum Placement {
+    Here,
+    /// Another core owns the op's shard: send the op there.
+    Forward(usize),
+    /// Owned here but still arriving: pull these keys from their source cores first.
+    Pull(Vec<(usize, Bytes)>),
+    /// A SCAN of a shard still arriving: merge the source's remaining keys in.
+    ScanMerge(usize),
+    /// A multi-key op whose keys now live on several cores.
+    CrossCore,
+}
+
+impl Keyspace {
+    /// Start handing `shard` to core `to`: the table gives it to `to` from now on
+    /// (epoch + 1, the caller broadcasts). Refused when the shard is not held and
+    /// settled here, or a split or merge involves it.
+    pub fn begin_migration(&mut self, shard: ShardId, to: usize) -> Result<(), String> {
+        if shard as usize >= self.table.num_shards() {
+            return Err(format!("no such shard {shard}"));
+        }
+        if self.table.owner(shard) != self.core {
+            return Err(format!("shard {shard} is not on core {}", self.core));
+        }
+        if to == self.core {
+            return Err(format!("shard {shard} is already on core {to}"));
+        }
+        if self.table.source_of(shard).is_some()
+            || self
+                .fill
+                .as_ref()
+                .is_some_and(|f| f.source == shard || f.target == shard)
+        {
+            return Err(format!(
+                "shard {shard} is busy (a split, merge or migration)"
+            ));
+        }
+        let (buckets, layout) = match self.shard(shard) {
+            Some(s) => (s.num_buckets(), s.layout_epoch()),
+            None => return Err(format!("shard {shard} is not held on core {}", self.core)),
+        };
+        self.table.begin_migration(shard, to);
+        self.outgoing.push(Outgoing {
+            shard,
+            to,
+            next: 0,
+            buckets,
+            layout,
+        });
+        Ok(())
+    }
+
+    /// Take up to `max` entries of an outgoing shard off this core, walking its
+    /// buckets. Expired entries are dropped (their keys pushed onto `expired`).
+    /// Returns the entries and whether the shard is now empty.
+    pub fn migration_take(
+        &mut self,
+        shard: ShardId,
+        max: usize,
+        now: u64,
+        expired: &mut Vec<Bytes>,
+    ) -> (Vec<Entry>, bool) {
+        let Some(out) = self.outgoing.iter_mut().find(|o| o.shard == shard) else {
+            return (Vec::new(), true);
+        };
+        let Some(src) = self.shards.get_mut(shard as usize).and_then(Option::as_mut) else {
+            return (Vec::new(), true);
+        };
+        if src.num_buckets() != out.buckets || src.layout_epoch() != out.layout {
+            out.next = 0;
+            out.buckets = src.num_buckets();
+            out.layout = src.layout_epoch();
+        }
+        let buckets = src.num_buckets();
+        let budget = max.max(1);
+        let mut taken = Vec::with_capacity(budget.min(src.len()));
+        let mut visited = 0;
+        while out.next < buckets && taken.len() < budget && visited < budget * 8 {
+            let index = out.next;
+            out.next += 1;
+            visited += 1;
+            if let Some(e) = src.take_at(index, |_| true) {
+                if e.is_expired(now) {
+                    expired.push(Bytes::copy_from_slice(e.key()));
+                } else {
+                    taken.push(e);
+                }
+            }
+        }
+        if out.next >= buckets && !src.is_empty() {
+            // Nothing adds to an outgoing shard; walk again rather than leave keys behind.
+            out.next = 0;
+        }
+        let done = out.next >= buckets || src.is_empty();
+        (taken, done && src.is_empty())
+    }
+
+    /// The outgoing shard is empty and its new owner has everything: drop the copy.
+    pub fn end_outgoing(&mut self, shard: ShardId) {
+        self.outgoing.retain(|o| o.shard != shard);
+        if self.table.owner(shard) != self.core {
+            if let Some(slot) = self.shards.get_mut(shard as usize) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Where each outgoing shard is going.
+    pub fn outgoing_targets(&self) -> Vec<usize> {
+        self.outgoing.iter().map(|o| o.to).collect()
+    }
+
+    /// Cores that shards owned here are still arriving from.
+    pub fn incoming_sources(&self) -> Vec<usize> {
+        self.table
+            .moving
+            .iter()
+            .filter(|(s, _)| self.table.owner(*s) == self.core)
+            .map(|&(_, c)| c as usize)
+            .collect()
+    }
+
+    /// B's side of a batch (or a pull's answer) from core `from`: store each
+    /// entry unless a newer one is already here. Expired entries are dropped and
+    /// their keys pushed onto `expired`. Returns how many were stored and the
+    /// earliest deadline among them.
+    pub fn install(
+        &mut self,
+        from: usize,
+        entries: Vec<Entry>,
+        now: u64,
+        expired: &mut Vec<Bytes>,
+    ) -> (usize, Option<u64>) {
+        if self.fences.get(from).is_some_and(|&f| f > 0) {
+            // Sent before the source's FLUSHALL, which this core already ran.
+            return (0, None);
+        }
+        let (mut stored, mut earliest) = (0, None::<u64>);
+        for e in entries {
+            if e.is_expired(now) {
+                expired.push(Bytes::copy_from_slice(e.key()));
+                continue;
+            }
+            let (route, thash) = hashes(e.key());
+            let id = self.table.shard_of(route);
+            let Some(shard) = self.shard_mut(id) else {
+                tracing::error!(shard = id, from, "migrated entry for a shard not held here");
+                continue;
+            };
+            if !shard.contains(thash, e.key()) {
+                if let Some(d) = e.deadline() {
+                    earliest = Some(earliest.map_or(d, |x: u64| x.min(d)));
+                }
+                shard.insert(thash, e);
+                stored += 1;
+            }
+        }
+        (stored, earliest)
+    }
+
+    /// A's side of a pull: remove the keys this core still holds for shards it is
+    /// handing over, and return the live ones (expired keys go onto `expired`).
+    pub fn give(&mut self, keys: &[Bytes], now: u64, expired: &mut Vec<Bytes>) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for key in keys {
+            let (route, thash) = hashes(key);
+            let id = self.table.shard_of(route);
+            if !self.outgoing.iter().any(|o| o.shard == id) {
+                continue;
+            }
+            if let Some(e) = self.shard_mut(id).and_then(|s| s.remove(thash, key)) {
+                if e.is_expired(now) {
+                    expired.push(Bytes::copy_from_slice(e.key()));
+                } else {
+                    out.push(e);
+                }
+            }
+        }
+        out
+    }
+
+    /// B has everything of `shard`: epoch e+2, the table forgets the source.
+    /// False when `shard` was not arriving here.
+    pub fn finish_incoming(&mut self, shard: ShardId) -> bool {
+        if self.table.source_of(shard).is_none() || self.table.owner(shard) != self.core {
+            return false;
+        }
+        self.table.finish_migration(shard);
+        true
+    }
+
+    /// A FLUSHALL ran here: entries still to come from a source were sent before
+    /// that source's own flush (its mark, [`Keyspace::flush_mark`], comes after them).
+    pub fn fence_flush(&mut self) {
+        for from in self.incoming_sources() {
+            if self.fences.len() <= from {
+                self.fences.resize(from + 1, 0);
+            }
+            self.fences[from] += 1;
+        }
+    }
+
+    /// Core `from` ran a FLUSHALL while handing shards here.
+    pub fn flush_mark(&mut self, from: usize) {
+        if self.fences.len() <= from {
+            self.fences.resize(from + 1, 0);
+        }
+        self.fences[from] -= 1;
+    }
+
+    /// While set, a key missing from a shard still arriving is taken as absent
+    /// (its keys were just pulled).
+    pub fn set_settled(&mut self, settled: bool) {
+        self.settled = settled;
+    }
+
+    /// Where `op` must run (see [`Placement`]).
+    pub fn placement(&self, op: &Op) -> Placement {
+        match op {
+            Op::Key { key, .. } => match self.key_place(key) {
+                Err(owner) => Placement::Forward(owner),
+                Ok(Some(from)) => Placement::Pull(vec![(from, key.clone())]),
+                Ok(None) => Placement::Here,
+            },
+            Op::Core(CoreOp::Scan { cursor, .. }) => {
+                let id = self.table.shard_of_pos(*cursor);
+                let owner = self.table.owner(id);
+                if owner != self.core {
+                    Placement::Forward(owner)
+                } else if let Some(from) = self.table.source_of(id) {
+                    Placement::ScanMerge(from)
+                } else {
+                    Placement::Here
+                }
+            }
+            Op::Core(CoreOp::MSetNx { pairs }) => self.keys_place(pairs.iter().map(|(k, _)| k)),
+            Op::Core(CoreOp::Rename { src, dst, .. }) => self.keys_place([src, dst].into_iter()),
+            Op::Core(_) => Placement::Here,
+        }
+    }
+
+    /// Ok(None): run here; Ok(Some(a)): pull from core `a` first; Err(c): core `c` owns it.
+    fn key_place(&self, key: &[u8]) -> Result<Option<usize>, usize> {
+        let (route, thash) = hashes(key);
+        let id = self.table.shard_of(route);
+        let owner = self.table.owner(id);
+        if owner != self.core {
+            return Err(owner);
+        }
+        if self.settled {
+            return Ok(None);
+        }
+        match self.table.source_of(id) {
+            Some(from) if !self.shard(id).is_some_and(|s| s.contains(thash, key)) => Ok(Some(from)),
+            _ => Ok(None),
+        }
+    }
+
+    fn keys_place<'a>(&self, keys: impl Iterator<Item = &'a Bytes>) -> Placement {
+        let (mut pulls, mut elsewhere) = (Vec::new(), None);
+        let mut here = false;
+        for key in keys {
+            match self.key_place(key) {
+                Ok(pull) => {
+                    here = true;
+                    if let Some(from) = pull {
+                        pulls.push((from, key.clone()));
+                    }
+                }
+                Err(owner) if elsewhere.is_none_or(|o| o == owner) => elsewhere = Some(owner),
+                Err(_) => return Placement::CrossCore,
+            }
+        }
+        match (here, elsewhere) {
+            (true, Some(_)) => Placement::CrossCore,
+            (false, Some(owner)) => Placement::Forward(owner),
+            _ if pulls.is_empty() => Placement::Here,
+            _ => Placement::Pull(pulls),
+        }
+    }
+
+    /// A's side of a SCAN of a shard it is handing over: the live keys it still
+    /// holds at positions `>= cursor`, at most `count` positions' worth (a run of
+    /// keys at one position is never cut).
+    pub fn scan_part(&self, shard: ShardId, cursor: u64, count: usize, now: u64) -> Vec<Bytes> {
+        let Some(s) = self.shard(shard) else {
+            return Vec::new();
+        };
+        let mut cands: Vec<(u64, &[u8])> = s
+            .iter()
+            .filter(|e| !e.is_expired(now))
+            .map(|e| (scan_pos(key_hash(e.key())), e.key()))
+            .filter(|(p, _)| *p >= cursor)
+            .collect();
+        take_page(&mut cands, count.max(1));
+        cands
+            .into_iter()
+            .map(|(_, k)| Bytes::copy_from_slice(k))
+            .collect()
+    }
+
+    /// B's side of a SCAN of a shard still arriving: this core's keys of the shard
+    /// holding `cursor` merged with `theirs` (the source's [`Keyspace::scan_part`],
+    /// answered after every batch it sent, so every key that existed throughout is
+    /// in one or the other). Covers that one shard only.
+    pub fn scan_merged(
+        &self,
+        scan: (u64, usize, Option<&[u8]>, Option<&[u8]>),
+        theirs: &[Bytes],
+        now: u64,
+    ) -> OpResult {
+        let (cursor, count, pattern, type_name) = scan;
+        let id = self.table.shard_of_pos(cursor);
+        let (start, end) = self.table.interval(id);
+        let inside = |p: u64| p >= cursor && p >= start && end.is_none_or(|e| p < e);
+        let mut cands: Vec<(u64, &[u8])> = Vec::new();
+        if let Some(s) = self.shard(id) {
+            for e in s.iter().filter(|e| !e.is_expired(now)) {
+                let p = scan_pos(key_hash(e.key()));
+                if inside(p) {
+                    cands.push((p, e.key()));
+                }
+            }
+        }
+        let mine = self.shard(id);
+        for k in theirs {
+            let (route, thash) = hashes(k);
+            let p = scan_pos(route);
+            // A key handed over since the source answered is here now: list it once.
+            if inside(p) && !mine.is_some_and(|s| s.contains(thash, k)) {
+                cands.push((p, k));
+            }
+        }
+        let cut = take_page(&mut cands, count.max(1));
+        let type_ok = type_name.is_none_or(|t| t.eq_ignore_ascii_case(b"string"));
+        let pattern = pattern.filter(|p| *p != b"*");
+        let keys = if type_ok {
+            cands
+                .iter()
+                .filter(|(_, k)| pattern.is_none_or(|p| glob_match(p, k)))
+                .map(|(_, k)| Bytes::copy_from_slice(k))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let next = match cut {
+            Some(after) => after,
+            None => end,
+        };
+        OpResult::Scan {
+            next: next.unwrap_or(0),
+            keys,
+        }
+    }
+}
+
+/// Keep the `want` smallest positions of `cands` (plus any keys sharing the last
+/// kept position), sorted. Returns `Some(last + 1)` when something was cut off.
+pub(super) fn take_page<T>(cands: &mut Vec<(u64, T)>, want: usize) -> Option<Option<u64>> {
+    let cut = if cands.len() > want {
+        cands.select_nth_unstable_by_key(want - 1, |c| c.0);
+        let last = cands[want - 1].0;
+        cands.retain(|c| c.0 <= last);
+        Some(last.checked_add(1))
+    } else {
+        None
+    };
+    cands.sort_unstable_by_key(|c| c.0);
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::ops::{KeyOp, SetCond, SetTtl};
+    use crate::storage::staircase::RoutingTable;
+    use rand::{Rng, SeedableRng};
+    use std::collections::HashMap;
+
+    const NOW: u64 = 1_000_000;
+
+    fn key_op(key: &str, op: KeyOp) -> Op {
+        Op::Key {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            op,
+        }
+    }
+
+    fn set(v: &str) -> KeyOp {
+        KeyOp::Set {
+            value: Bytes::copy_from_slice(v.as_bytes()),
+            cond: SetCond::Always,
+            ttl: SetTtl::Clear,
+            get: false,
+        }
+    }
+
+    /// Run `op` the way `core::migrate` does: forward to the owner, pull first
+    /// when the owner needs the source's copy, then run it settled.
+    fn serve(cores: &mut [Keyspace], at: usize, op: Op) -> OpResult {
+        match cores[at].placement(&op) {
+            Placement::Forward(c) => serve(cores, c, op),
+            Placement::Pull(keys) => {
+                for (from, key) in keys {
+                    let mut expired = Vec::new();
+                    let es = cores[from].give(&[key], NOW, &mut expired);
+                    cores[at].install(from, es, NOW, &mut expired);
+                }
+                cores[at].set_settled(true);
+                let r = cores[at].execute(op, NOW);
+                cores[at].set_settled(false);
+                r
+            }
+            Placement::Here => cores[at].execute(op, NOW),
+            other => panic!("unexpected placement {other:?}"),
+        }
+    }
+
+    /// Random ops arriving at either core while a shard moves from core 0 to core
+    /// 1 in random-sized batches (some held "in flight" for a while) always agree
+    /// with a plain map, and afterwards core 0 holds nothing of the shard.
+    #[test]
+    fn migration_keeps_every_key_exactly_once() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for round in 0..20 {
+            let table = RoutingTable::new(2, 4);
+            let mut cores = vec![Keyspace::new(0, table.clone()), Keyspace::new(1, table)];
+            let mut model: HashMap<String, String> = HashMap::new();
+            for i in 0..400 {
+                let k = format!("k{i}");
+                let v = format!("v{i}");
+                serve(&mut cores, i % 2, key_op(&k, set(&v)));
+                model.insert(k, v);
+            }
+            let shard = 0;
+            cores[0].begin_migration(shard, 1).expect("begin");
+            let moved_table = cores[0].table().clone();
+            cores[1].set_table(moved_table);
+            let mut in_flight: Vec<Vec<Entry>> = Vec::new();
+            let mut done = false;
+            let mut steps = 0;
+            while !(done && in_flight.is_empty()) {
+                steps += 1;
+                assert!(steps < 100_000, "round {round}: migration never finished");
+                match rng.gen_range(0..10) {
+                    0..=1 if !done => {
+                        let mut expired = Vec::new();
+                        let (batch, d) =
+                            cores[0].migration_take(shard, rng.gen_range(1..40), NOW, &mut expired);
+                        in_flight.push(batch);
+                        done = d;
+                    }
+                    2 if !in_flight.is_empty() => {
+                        let batch = in_flight.remove(0);
+                        cores[1].install(0, batch, NOW, &mut Vec::new());
+                    }
+                    _ => {
+                        // A pull overtaking a batch in flight is impossible: messages
+                        // from core 0 arrive in order, so deliver those first.
+                        let k = format!("k{}", rng.gen_range(0..500));
+                        let at = rng.gen_range(0..2);
+                        let op = match rng.gen_range(0..4) {
+                            0 => key_op(&k, KeyOp::Get),
+                            1 => key_op(&k, KeyOp::Del),
+                            2 => key_op(&k, KeyOp::IncrBy(1)),
+                            _ => key_op(&k, set(&format!("w{steps}"))),
+                        };
+                        if matches!(cores[at].placement(&op), Placement::Pull(_))
+                            || matches!(cores[at].placement(&op), Placement::Forward(1))
+                        {
+                            for b in in_flight.drain(..) {
+                                cores[1].install(0, b, NOW, &mut Vec::new());
+                            }
+                        }
+                        let want = match &op {
+                            Op::Key { op: KeyOp::Get, .. } => match model.get(&k) {
+                                Some(v) => OpResult::Bulk(Bytes::copy_from_slice(v.as_bytes())),
+                                None => OpResult::Nil,
+                            },
+                            Op::Key { op: KeyOp::Del, .. } => {
+                                OpResult::Int(model.remove(&k).is_some() as i64)
+                            }
+                            Op::Key {
+                                op: KeyOp::IncrBy(_),
+                                ..
+                            } => match model.get(&k).map(|v| v.parse::<i64>()) {
+                                Some(Err(_)) => {
+                                    OpResult::Err(crate::storage::ops::OpError::NotInteger)
+                                }
+                                Some(Ok(n)) => {
+                                    model.insert(k.clone(), (n + 1).to_string());
+                                    OpResult::Int(n + 1)
+                                }
+                                None => {
+                                    model.insert(k.clone(), "1".into());
+                                    OpResult::Int(1)
+                                }
+                            },
+                            _ => {
+                                model.insert(k.clone(), format!("w{steps}"));
+                                OpResult::Ok
+                            }
+                        };
+                        assert_eq!(serve(&mut cores, at, op), want, "round {round}, key {k}");
+                    }
+                }
+            }
+            cores[0].end_outgoing(shard);
+            assert!(cores[1].finish_incoming(shard));
+            assert!(
+                cores[0].shard(shard).is_none(),
+                "the source dropped its copy"
+            );
+            for (k, v) in &model {
+                let got = serve(&mut cores, 0, key_op(k, KeyOp::Get));
+                assert_eq!(got, OpResult::Bulk(Bytes::copy_from_slice(v.as_bytes())));
+            }
+            let total: usize = cores.iter().map(|c| c.len()).sum();
+            assert_eq!(total, model.len(), "no key lost or duplicated");
+        }
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_on_the_way() {
+        let table = RoutingTable::new(2, 2);
+        let mut a = Keyspace::new(0, table.clone());
+        let mut b = Keyspace::new(1, table);
+        let mut n = 0;
+        for i in 0..200 {
+            let key = format!("x{i}");
+            if a.placement(&key_op(&key, KeyOp::Get)) != Placement::Here {
+                continue;
+            }
+            let ttl = if i % 2 == 0 {
+                SetTtl::At(NOW + 10)
+            } else {
+                SetTtl::Clear
+            };
+            let op = KeyOp::Set {
+                value: Bytes::from_static(b"v"),
+                cond: SetCond::Always,
+                ttl,
+                get: false,
+            };
+            a.execute(key_op(&key, op), NOW);
+            n += 1;
+        }
+        a.begin_migration(0, 1).expect("begin");
+        b.set_table(a.table().clone());
+        let (mut expired, mut moved) = (Vec::new(), 0);
+        loop {
+            let (batch, done) = a.migration_take(0, 7, NOW + 10, &mut expired);
+            moved += b.install(0, batch, NOW + 10, &mut expired).0;
+            if done {
+                break;
+            }
+        }
+        assert_eq!(moved + expired.len(), n);
+        assert!(!expired.is_empty() && moved > 0);
+        assert_eq!(b.len(), moved);
+    }
+
+    #[test]
+    fn flush_fence_drops_batches_sent_before_the_sources_flush() {
+        let table = RoutingTable::new(2, 2);
+        let mut a = Keyspace::new(0, table.clone());
+        let mut b = Keyspace::new(1, table);
+        for i in 0..100 {
+            let key = format!("f{i}");
+            if a.placement(&key_op(&key, KeyOp::Get)) == Placement::Here {
+                a.execute(key_op(&key, set("v")), NOW);
+            }
+        }
+        a.begin_migration(0, 1).expect("begin");
+        b.set_table(a.table().clone());
+        let (batch, _) = a.migration_take(0, 10, NOW, &mut Vec::new());
+        assert!(!batch.is_empty());
+        // FLUSHALL reaches B first; the batch was sent before A's flush.
+        b.fence_flush();
+        assert_eq!(b.install(0, batch, NOW, &mut Vec::new()).0, 0);
+        b.flush_mark(0);
+        let (batch, _) = a.migration_take(0, 10, NOW, &mut Vec::new());
+        assert_eq!(
+            b.install(0, batch.clone(), NOW, &mut Vec::new()).0,
+            batch.len()
+        );
+    }
+
+    #[test]
+    fn begin_migration_refusals() {
+        let table = RoutingTable::new(2, 4);
+        let mut a = Keyspace::new(0, table);
+        assert!(a
+            .begin_migration(9, 1)
+            .unwrap_err()
+            .contains("no such shard"));
+        assert!(a
+            .begin_migration(1, 0)
+            .unwrap_err()
+            .contains("not on core 0"));
+        assert!(a
+            .begin_migration(0, 0)
+            .unwrap_err()
+            .contains("already on core"));
+        a.begin_migration(0, 1).expect("begin");
+        assert!(a.begin_migration(2, 1).is_ok());
+        assert_eq!(a.table().owner(0), 1);
+        assert_eq!(a.table().source_of(0), Some(0));
+    }
+}
