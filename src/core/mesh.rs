@@ -48,8 +48,9 @@ pub enum CoreTask {
     },
     /// (to a migration's source) Remove and return these keys → Entries
     Pull { keys: Vec<Bytes> },
-    /// (to a migration's target) Store these entries unless newer ones are there → Done
-    Install { entries: Vec<Entry> },
+    /// (to a migration's target) Store these entries, sent after `flushes`
+    /// FLUSHALLs, unless newer ones are there → Done
+    Install { entries: Vec<Entry>, flushes: u64 },
     /// (to a migration's target) Everything was sent: forget the source → Table
     FinishIncoming { shard: ShardId },
     /// (to a migration's source) Keys still held of `shard` from `cursor` → Names
@@ -109,9 +110,13 @@ pub enum TaskResult {
     Names(Vec<Bytes>),
     Counts(Vec<usize>),
     Merged(Option<(u32, u32)>),
-    Migrated { keys: u64, table: RoutingTable },
+    Migrated {
+        keys: u64,
+        table: RoutingTable,
+    },
     Failed(String),
-    Entries(Vec<Entry>),
+    /// Entries handed over, and the FLUSHALLs run by the sender before it sent them.
+    Entries(Vec<Entry>, u64),
     Table(RoutingTable),
     Shards(Vec<ShardStat>),
     Admin(Result<i64, String>),
@@ -158,9 +163,6 @@ pub enum Msg {
         channel: Bytes,
         payload: Bytes,
     },
-    /// The sender ran a FLUSHALL while handing shards to the receiver (see
-    /// `Keyspace::flush_mark`); nobody waits for it.
-    FlushMark,
 }
 
 /// What travels in one channel send.

@@ -140,20 +140,20 @@ impl World {
             })
             .collect();
         for (from, slot) in waits {
-            if let Answer::Task(TaskResult::Entries(entries)) = slot.wait().await {
-                self.install(from, entries);
+            if let Answer::Task(TaskResult::Entries(entries, flushes)) = slot.wait().await {
+                self.install(from, entries, flushes);
             }
         }
     }
 
     /// Store entries handed over by `from`, announce those that expired on the
     /// way, and wake the expiry task for earlier deadlines.
-    fn install(&self, from: usize, entries: Vec<Entry>) {
+    fn install(&self, from: usize, entries: Vec<Entry>, flushes: u64) {
         let mut expired = Vec::new();
         let (_, earliest) =
             self.keyspace
                 .borrow_mut()
-                .install(from, entries, now_ms(), &mut expired);
+                .install(from, entries, flushes, now_ms(), &mut expired);
         self.expired(&expired);
         if let Some(d) = earliest {
             if d < self.next_expiry.get() {
@@ -198,10 +198,10 @@ impl World {
                     .borrow_mut()
                     .give(&keys, now_ms(), &mut expired);
                 self.expired(&expired);
-                TaskResult::Entries(entries)
+                TaskResult::Entries(entries, self.keyspace.borrow().flushes())
             }
-            CoreTask::Install { entries } => {
-                self.install(from, entries);
+            CoreTask::Install { entries, flushes } => {
+                self.install(from, entries, flushes);
                 TaskResult::Done
             }
             CoreTask::FinishIncoming { shard } => {
@@ -232,19 +232,6 @@ impl World {
             CoreTask::Migrate { table, shard, to } => self.migrate_out(table, shard, to).await,
             CoreTask::Admin(req) => TaskResult::Admin(crate::control::admin(self, req).await),
             task => self.run_task(task),
-        }
-    }
-
-    /// A FLUSHALL runs here: fence shards still arriving, and tell the cores this
-    /// core is handing shards to (see `Keyspace::fence_flush`).
-    pub(super) fn flush_migrations(&self) {
-        let targets = {
-            let mut ks = self.keyspace.borrow_mut();
-            ks.fence_flush();
-            ks.outgoing_targets()
-        };
-        for to in targets {
-            self.mesh.post(to, Msg::FlushMark);
         }
     }
 
@@ -338,7 +325,10 @@ impl World {
             if !entries.is_empty() {
                 moved += entries.len() as u64;
                 // One batch in flight: the target installs as fast as it serves.
-                let slot = self.mesh.request_task(to, CoreTask::Install { entries });
+                let flushes = self.keyspace.borrow().flushes();
+                let slot = self
+                    .mesh
+                    .request_task(to, CoreTask::Install { entries, flushes });
                 slot.wait().await;
             }
             if done {

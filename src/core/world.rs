@@ -117,9 +117,6 @@ impl World {
         {
             return OpResult::Int(self.deliver(*shard, channel, payload) as i64);
         }
-        if let Op::Core(CoreOp::Flush) = &op {
-            self.flush_migrations();
-        }
         let deadline = op_deadline(&op);
         let lookup = matches!(
             op,
@@ -177,7 +174,6 @@ impl World {
             Msg::Event { channel, payload } => {
                 self.deliver(false, &channel, &payload);
             }
-            Msg::FlushMark => self.keyspace.borrow_mut().flush_mark(from),
             Msg::Task { id, task } => match task {
                 CoreTask::Split(_)
                 | CoreTask::Merge(_)

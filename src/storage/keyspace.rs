@@ -48,9 +48,9 @@ pub struct Keyspace {
     pub(super) fill: Option<Fill>,
     /// Shards this core is handing to another core (see [`super::migration`]).
     pub(super) outgoing: Vec<super::migration::Outgoing>,
-    /// Per source core: FLUSHes here not yet matched by that core's flush mark;
-    /// while positive, entries from it were sent before its flush and are dropped.
-    pub(super) fences: Vec<i32>,
+    /// FLUSHALLs run here. Every core runs every FLUSHALL once, so entries sent by
+    /// a core that had run fewer were sent before a flush this core already ran.
+    pub(super) flushes: u64,
     /// Set while running ops whose keys were just pulled from a migration's
     /// source: a key absent here then really is absent.
     pub(super) settled: bool,
@@ -74,7 +74,7 @@ impl Keyspace {
             shards: Vec::new(),
             fill: None,
             outgoing: Vec::new(),
-            fences: Vec::new(),
+            flushes: 0,
             settled: false,
             rng: seed | 1,
             expire_from: 0,
@@ -442,6 +442,7 @@ impl Keyspace {
             // Answered by the core before the keyspace is asked (core::world).
             CoreOp::Publish { .. } => OpResult::Int(0),
             CoreOp::Flush => {
+                self.flushes += 1;
                 for shard in self.shards.iter_mut().flatten() {
                     shard.clear();
                 }

@@ -153,19 +153,25 @@ impl Keyspace {
             .collect()
     }
 
-    /// B's side of a batch (or a pull's answer) from core `from`: store each
-    /// entry unless a newer one is already here. Expired entries are dropped and
-    /// their keys pushed onto `expired`. Returns how many were stored and the
-    /// earliest deadline among them.
+    /// FLUSHALLs run on this core so far; a core stamps what it hands over with it.
+    pub fn flushes(&self) -> u64 {
+        self.flushes
+    }
+
+    /// B's side of a batch (or a pull's answer) from core `from`, sent after
+    /// `flushes` FLUSHALLs there: store each entry unless a newer one is already
+    /// here. Entries sent before a FLUSHALL this core has already run are
+    /// dropped. Expired entries are dropped and their keys pushed onto
+    /// `expired`. Returns how many were stored and the earliest deadline among them.
     pub fn install(
         &mut self,
         from: usize,
         entries: Vec<Entry>,
+        flushes: u64,
         now: u64,
         expired: &mut Vec<Bytes>,
     ) -> (usize, Option<u64>) {
-        if self.fences.get(from).is_some_and(|&f| f > 0) {
-            // Sent before the source's FLUSHALL, which this core already ran.
+        if flushes < self.flushes {
             return (0, None);
         }
         let (mut stored, mut earliest) = (0, None::<u64>);
@@ -220,25 +226,6 @@ impl Keyspace {
         }
         self.table.finish_migration(shard);
         true
-    }
-
-    /// A FLUSHALL ran here: entries still to come from a source were sent before
-    /// that source's own flush (its mark, [`Keyspace::flush_mark`], comes after them).
-    pub fn fence_flush(&mut self) {
-        for from in self.incoming_sources() {
-            if self.fences.len() <= from {
-                self.fences.resize(from + 1, 0);
-            }
-            self.fences[from] += 1;
-        }
-    }
-
-    /// Core `from` ran a FLUSHALL while handing shards here.
-    pub fn flush_mark(&mut self, from: usize) {
-        if self.fences.len() <= from {
-            self.fences.resize(from + 1, 0);
-        }
-        self.fences[from] -= 1;
     }
 
     /// While set, a key missing from a shard still arriving is taken as absent
@@ -437,7 +424,8 @@ mod tests {
                 for (from, key) in keys {
                     let mut expired = Vec::new();
                     let es = cores[from].give(&[key], NOW, &mut expired);
-                    cores[at].install(from, es, NOW, &mut expired);
+                    let stamp = cores[from].flushes();
+                    cores[at].install(from, es, stamp, NOW, &mut expired);
                 }
                 cores[at].set_settled(true);
                 let r = cores[at].execute(op, NOW);
@@ -485,7 +473,7 @@ mod tests {
                     }
                     2 if !in_flight.is_empty() => {
                         let batch = in_flight.remove(0);
-                        cores[1].install(0, batch, NOW, &mut Vec::new());
+                        cores[1].install(0, batch, 0, NOW, &mut Vec::new());
                     }
                     _ => {
                         // A pull overtaking a batch in flight is impossible: messages
@@ -502,7 +490,7 @@ mod tests {
                             || matches!(cores[at].placement(&op), Placement::Forward(1))
                         {
                             for b in in_flight.drain(..) {
-                                cores[1].install(0, b, NOW, &mut Vec::new());
+                                cores[1].install(0, b, 0, NOW, &mut Vec::new());
                             }
                         }
                         let want = match &op {
@@ -583,7 +571,7 @@ mod tests {
         let (mut expired, mut moved) = (Vec::new(), 0);
         loop {
             let (batch, done) = a.migration_take(0, 7, NOW + 10, &mut expired);
-            moved += b.install(0, batch, NOW + 10, &mut expired).0;
+            moved += b.install(0, batch, 0, NOW + 10, &mut expired).0;
             if done {
                 break;
             }
@@ -594,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn flush_fence_drops_batches_sent_before_the_sources_flush() {
+    fn batches_sent_before_a_flush_this_core_ran_are_dropped() {
         let table = RoutingTable::new(2, 2);
         let mut a = Keyspace::new(0, table.clone());
         let mut b = Keyspace::new(1, table);
@@ -608,14 +596,18 @@ mod tests {
         b.set_table(a.table().clone());
         let (batch, _) = a.migration_take(0, 10, NOW, &mut Vec::new());
         assert!(!batch.is_empty());
-        // FLUSHALL reaches B first; the batch was sent before A's flush.
-        b.fence_flush();
-        assert_eq!(b.install(0, batch, NOW, &mut Vec::new()).0, 0);
-        b.flush_mark(0);
-        let (batch, _) = a.migration_take(0, 10, NOW, &mut Vec::new());
+        let stamp = a.flushes();
+        // A FLUSHALL reaches B before the batch does (and A after it sent it).
+        b.execute(Op::Core(CoreOp::Flush), NOW);
+        assert_eq!(b.install(0, batch, stamp, NOW, &mut Vec::new()).0, 0);
+        a.execute(Op::Core(CoreOp::Flush), NOW);
+        b.set_table(a.table().clone());
+        a.execute(key_op("after", set("v")), NOW);
+        let keep = Entry::new(b"after", b"v", None);
         assert_eq!(
-            b.install(0, batch.clone(), NOW, &mut Vec::new()).0,
-            batch.len()
+            b.install(0, vec![keep], a.flushes(), NOW, &mut Vec::new())
+                .0,
+            1
         );
     }
 
