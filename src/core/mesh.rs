@@ -48,9 +48,15 @@ pub enum CoreTask {
     },
     /// (to a migration's source) Remove and return these keys → Entries
     Pull { keys: Vec<Bytes> },
-    /// (to a migration's target) Store these entries, sent after `flushes`
-    /// FLUSHALLs, unless newer ones are there → Done
-    Install { entries: Vec<Entry>, flushes: u64 },
+    /// (to a migration's target) Store these entries of `shard`, sent after
+    /// `flushes` FLUSHALLs, unless newer ones are there; `remaining` more (these
+    /// included) are still to come → Done
+    Install {
+        shard: ShardId,
+        entries: Vec<Entry>,
+        flushes: u64,
+        remaining: usize,
+    },
     /// (to a migration's target) Everything was sent: forget the source → Table
     FinishIncoming { shard: ShardId },
     /// (to a migration's source) Keys still held of `shard` from `cursor` → Names

@@ -200,7 +200,15 @@ impl World {
                 self.expired(&expired);
                 TaskResult::Entries(entries, self.keyspace.borrow().flushes())
             }
-            CoreTask::Install { entries, flushes } => {
+            CoreTask::Install {
+                shard,
+                entries,
+                flushes,
+                remaining,
+            } => {
+                self.keyspace
+                    .borrow_mut()
+                    .prepare_incoming(shard, remaining);
                 self.install(from, entries, flushes);
                 TaskResult::Done
             }
@@ -325,10 +333,17 @@ impl World {
             if !entries.is_empty() {
                 moved += entries.len() as u64;
                 // One batch in flight: the target installs as fast as it serves.
-                let flushes = self.keyspace.borrow().flushes();
-                let slot = self
-                    .mesh
-                    .request_task(to, CoreTask::Install { entries, flushes });
+                let (flushes, left) = {
+                    let ks = self.keyspace.borrow();
+                    (ks.flushes(), ks.outgoing_len(shard))
+                };
+                let task = CoreTask::Install {
+                    shard,
+                    remaining: entries.len() + left,
+                    entries,
+                    flushes,
+                };
+                let slot = self.mesh.request_task(to, task);
                 slot.wait().await;
             }
             if done {

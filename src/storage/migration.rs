@@ -128,6 +128,20 @@ impl Keyspace {
         (taken, done && src.is_empty())
     }
 
+    /// Entries of an outgoing shard still here.
+    pub fn outgoing_len(&self, shard: ShardId) -> usize {
+        self.shard(shard).map_or(0, |s| s.len())
+    }
+
+    /// B's side, before a batch: room for `remaining` more entries of `shard`.
+    pub fn prepare_incoming(&mut self, shard: ShardId, remaining: usize) {
+        if self.table.owner(shard) == self.core {
+            if let Some(s) = self.shard_mut(shard) {
+                s.reserve(remaining);
+            }
+        }
+    }
+
     /// The outgoing shard is empty and its new owner has everything: drop the copy.
     pub fn end_outgoing(&mut self, shard: ShardId) {
         self.outgoing.retain(|o| o.shard != shard);

@@ -91,6 +91,15 @@ impl Shard {
         }
     }
 
+    /// Make room for `additional` more entries in one step (a migration's
+    /// target, so that filling it never resizes the table while it serves).
+    pub fn reserve(&mut self, additional: usize) {
+        if self.table.capacity() - self.table.len() < additional {
+            self.table.reserve(additional, thash_of);
+            self.layout += 1;
+        }
+    }
+
     pub fn new() -> Shard {
         Shard {
             table: HashTable::new(),
