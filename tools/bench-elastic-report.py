@@ -139,6 +139,10 @@ if "migrate" in scenarios:
             print(f"| {label} | {t['ops_per_sec']:,.0f} | {f(l['p50'])} | {f(l['p99'])} | {f(l['p99.9'])} | {f(l['max'])} "
                   f"| {t['errors']} | {s['wrong_values']} | {s['unexpected_misses']} | {s['failed_connections']} "
                   f"| {len(ok)} / {other} | {delta[0]} | {delta[1]} | {dur} |")
+        mig_ok = sum(1 for r in read(os.path.join(raw, "migrate-migrating-moves.tsv")).splitlines() if r.endswith("\tOK"))
+        if "migrating" in got and not mig_ok:
+            print("\n**No MIGRATE answered +OK** during the migrating run (replies in `raw/migrate-migrating-moves.tsv`): "
+                  "nothing moved, so the comparison below says nothing about migration.")
         if len(got) == 2:
             r = ratio(lat(got["migrating"])["p99.9"], lat(got["steady"])["p99.9"])
             verdict = "within" if r <= 2 else "**over**"

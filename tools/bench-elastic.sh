@@ -99,22 +99,35 @@ mig_load() { # label extra-flags...: one verified run on a fresh server, report 
   grep '^TOTAL' "$OUT/raw/migrate-$label.txt" || { echo "migrate $label: the run failed:"; tail -5 "$OUT/raw/migrate-$label.err"; }
 }
 # Move shard 0 to core 1 and back, then shard 1 to core 0 and back, ... until
-# told to stop; one TSV row per MIGRATE (start, seconds, command, reply). Starts
-# once the prefill is in (DBSIZE), so the moves overlap the warmup and the
-# whole measured run.
+# the stop file appears; one TSV row per MIGRATE (start, seconds, command,
+# reply). Starts once the prefill is in (DBSIZE), so the moves overlap the
+# warmup and the whole measured run. One python process on one connection, so
+# the loop adds no fork per move to the CPUs the load and the server share.
 migrate_loop() {
-  local log=$1 moves=("0 1" "0 0" "1 0" "1 1") i=0 t0 t1 r
-  while [ ! -e "$OUT/raw/stop" ] && [ "$(cli DBSIZE)" -lt "$MIG_KEYS" ] 2>/dev/null; do sleep 0.1; done
-  while [ ! -e "$OUT/raw/stop" ]; do
-    t0=$(now)
-    # shellcheck disable=SC2086
-    r=$(cli STAIRKV MIGRATE ${moves[i % 4]} | head -1) || true
-    t1=$(now)
-    printf "%s\t%s\tMIGRATE %s\t%s\n" "$t0" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')" "${moves[i % 4]}" "$r" >> "$log"
-    i=$((i + 1))
+  exec python3 - "$PORT" "$1" "$OUT/raw/stop" "$MIG_KEYS" <<'EOF'
+import os, socket, sys, time
+port, log, stop, keys = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port), timeout=300)
+f = s.makefile("rb")
+def call(*args):
+    s.sendall(b"".join([f"*{len(args)}\r\n".encode()] + [f"${len(a)}\r\n{a}\r\n".encode() for a in args]))
+    return f.readline().decode(errors="replace").strip()
+while not os.path.exists(stop) and int(call("DBSIZE").lstrip(":") or 0) < keys:
+    time.sleep(0.1)
+out = open(log, "a", buffering=1)
+moves, i = [("0", "1"), ("0", "0"), ("1", "0"), ("1", "1")], 0
+while not os.path.exists(stop):
+    shard, core = moves[i % 4]
+    t0 = time.time()
+    r = call("STAIRKV", "MIGRATE", shard, core)
+    t1 = time.time()
+    r = r[1:] if r[:1] in ("+", "-") else r
+    out.write(f"{t0:.6f}\t{t1 - t0:.3f}\tMIGRATE {shard} {core}\t{r}\n")
+    i += 1
     # An error reply comes back at once; do not spin on it.
-    [ "$r" = OK ] || sleep 0.5
-  done
+    if r != "OK":
+        time.sleep(0.5)
+EOF
 }
 scenario_migrate() {
   local why
