@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test fmt clippy bench bench-quick bench-pubsub clean
+.PHONY: build release run test fmt clippy bench bench-quick bench-pubsub bench-elastic clean
 
 build:
 	$(CARGO) build --release --bins
@@ -39,6 +39,11 @@ bench-quick: build
 ## bench/results/<date>-<host>-pubsub/.
 bench-pubsub: build
 	tools/bench-pubsub.sh
+
+## Shard migration under load, hot-core rebalancing, and 0 -> 10M keys against redis-server;
+## report under bench/results/<date>-<host>-elastic/. QUICK=1 for a smoke test (own directory).
+bench-elastic: build
+	tools/bench-elastic.sh
 
 clean:
 	$(CARGO) clean

@@ -25,14 +25,16 @@ EOF
 wait_port() { for _ in $(seq 200); do ping_ok "$PORT" && return 0; sleep 0.05; done; echo "server did not start"; return 1; }
 
 SPID=
-# start_server stairkv|redis [CORES]: stairkv with CORES > 1 is left unpinned (it pins its own cores).
+# start_server stairkv|redis [CORES [FLAG...]]: stairkv with CORES > 1 is left unpinned (it
+# pins its own cores); FLAGs are passed to stairkv as they are.
 start_server() {
   local cores=${2:-1}
+  local extra=("${@:3}")
   if [ "$1" = stairkv ]; then
     if [ "$cores" = 1 ]; then
-      taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn &
+      taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn "${extra[@]}" &
     else
-      $STAIRKV --cores "$cores" --port "$PORT" --text-port 0 --log-level warn &
+      $STAIRKV --cores "$cores" --port "$PORT" --text-port 0 --log-level warn "${extra[@]}" &
     fi
   else
     taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &

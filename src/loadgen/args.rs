@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::keys::Distribution;
-use super::workload::{Ratio, ValueSize};
+use super::workload::{HashMod, KeyNames, Ratio, ValueSize};
 
 const ABOUT: &str = "stairkv's load generator: RESP or the text protocol, thread-per-core, \
 closed or open loop, hdrhistogram percentiles and reports";
@@ -105,6 +105,12 @@ pub struct RunArgs {
     pub keys: u64,
     #[arg(long, default_value = "key:")]
     pub key_prefix: String,
+    /// Only keys whose route hash (stairkv's shard hash) is R modulo N: index i
+    /// is named PREFIX and 12 digits, followed by `:S` with the smallest S that
+    /// matches when the plain name does not. On a fresh `stairkv --cores 2`,
+    /// 2:0 sends every request to core 0.
+    #[arg(long, value_name = "N:R")]
+    pub hash_mod: Option<HashMod>,
     /// Key choice: uniform, zipf:S (rank 1 hottest), or sequential (each key in
     /// turn; with a ratio S:G a key gets its S SETs and then its G GETs).
     #[arg(long, default_value = "uniform")]
@@ -184,7 +190,8 @@ pub struct Plan {
     pub pipeline: usize,
     pub ratio: Ratio,
     pub keys: u64,
-    pub key_prefix: Vec<u8>,
+    /// Key index → name (the prefix and the `--hash-mod` filter).
+    pub key_names: KeyNames,
     pub distribution: Distribution,
     pub value_size: ValueSize,
     pub ttl: Option<u64>,
@@ -307,7 +314,7 @@ impl Plan {
             pipeline: a.pipeline,
             ratio: a.ratio,
             keys: a.keys,
-            key_prefix: a.key_prefix.into_bytes(),
+            key_names: KeyNames::new(a.key_prefix.into_bytes(), a.hash_mod)?,
             distribution: a.distribution,
             value_size: a.value_size,
             ttl: a.ttl,
@@ -375,6 +382,9 @@ mod tests {
         assert_eq!(p.stop, Stop::After(Duration::from_secs(10)));
         assert_eq!(p.cpus, [0, 1]);
         assert_eq!(p.label, "127.0.0.1:6379");
+        assert_eq!(p.key_names.filter(), None);
+        let p = plan(&["--hash-mod", "2:1"]).expect("hash-mod");
+        assert_eq!(p.key_names.filter(), Some(HashMod { n: 2, r: 1 }));
         assert_eq!(plan(&["--protocol", "text"]).expect("text").port, 7171);
     }
 
@@ -452,6 +462,10 @@ mod tests {
             (&["--value-size", "0"], "value size"),
             (&["--duration", "5", "-n", "5"], "cannot be used with"),
             (&["--timeout", "0"], "--timeout"),
+            (&["--hash-mod", "0:0"], "between 1 and"),
+            (&["--hash-mod", "2:2"], "less than N"),
+            (&["--hash-mod", "2"], "N:R"),
+            (&["--hash-mod", "2:0", "--key-prefix", "{a}"], "hash tag"),
         ];
         for (args, want) in cases {
             let err = plan(args).expect_err(&format!("{args:?} should fail"));

@@ -21,7 +21,7 @@ use std::time::Instant;
 use super::args::{Plan, Protocol, Stop};
 use super::keys::{Distribution, KeyPicker, Rng};
 use super::stats::{Interval, Stats};
-use super::workload::{key_name, verified_value, Cmd, Schedule};
+use super::workload::{verified_value, Cmd, Schedule};
 use crate::net::ring::{Buf, Op, SocketRing};
 use crate::protocol::client::{self as wire, Reply};
 
@@ -308,7 +308,7 @@ impl Conn {
 
     fn push(&mut self, ctx: &ThreadCtx, cmd: Cmd, key: u64, intended: Instant, measured: bool) {
         let plan = &ctx.plan;
-        key_name(&mut self.key, &plan.key_prefix, key);
+        plan.key_names.name(&mut self.key, key);
         let mut req = InFlight {
             cmd,
             key,
@@ -523,7 +523,7 @@ impl Conn {
                 let got = &self.inbuf[base..][r];
                 if got != &self.expect[..] {
                     stats.wrong_values += 1;
-                    key_name(&mut self.key, &plan.key_prefix, req.key);
+                    plan.key_names.name(&mut self.key, req.key);
                     stats.sample(format!(
                         "GET {}: expected {:?}, got {:?}",
                         String::from_utf8_lossy(&self.key),
@@ -543,7 +543,7 @@ impl Conn {
                 });
                 if !expired {
                     stats.unexpected_misses += 1;
-                    key_name(&mut self.key, &plan.key_prefix, req.key);
+                    plan.key_names.name(&mut self.key, req.key);
                     stats.sample(format!(
                         "GET {}: miss, but this run wrote version {}",
                         String::from_utf8_lossy(&self.key),

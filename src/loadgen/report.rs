@@ -51,8 +51,13 @@ fn describe(plan: &Plan) -> String {
         Protocol::Resp => "resp",
         Protocol::Text => "text",
     };
+    let filter = plan
+        .key_names
+        .filter()
+        .map(|f| format!(" (route hash mod {} = {})", f.n, f.r))
+        .unwrap_or_default();
     format!(
-        "{} ({}:{}, {proto}): {} connections on {} thread(s), pipeline {}, SET:GET {}:{}, {} keys {dist}, {size} B values{}, {lp}, {stop}",
+        "{} ({}:{}, {proto}): {} connections on {} thread(s), pipeline {}, SET:GET {}:{}, {} keys{filter} {dist}, {size} B values{}, {lp}, {stop}",
         plan.label,
         plan.host,
         plan.port,
@@ -177,6 +182,7 @@ pub fn summary_json(plan: &Plan, out: &Outcome) -> serde_json::Value {
         "get_miss_ratio": miss_ratio(&st.get),
         "cache_aside": plan.cache_aside,
         "seed": plan.seed,
+        "hash_mod": plan.key_names.filter().map(|f| format!("{}:{}", f.n, f.r)),
         "wrong_values": st.wrong_values,
         "unexpected_misses": st.unexpected_misses,
         "prefill_errors": st.prefill_errors,

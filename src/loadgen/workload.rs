@@ -125,6 +125,91 @@ pub fn key_name(out: &mut Vec<u8>, prefix: &[u8], index: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
+/// `--hash-mod N:R`: only keys whose route hash is `R` modulo `N`. On a fresh
+/// `stairkv --cores 2` shard `j` is owned by core `j % 2` and a key's shard is
+/// the low bits of its route hash, so `2:0` sends every request to core 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashMod {
+    pub n: u64,
+    pub r: u64,
+}
+
+/// Largest `N` for `--hash-mod`: a key name costs about `N` hashes to find,
+/// and that is paid on every request.
+pub const MAX_HASH_MOD: u64 = 1024;
+
+impl FromStr for HashMod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<HashMod, String> {
+        let bad = || format!("hash-mod must be N:R with whole numbers, like 2:0, got '{s}'");
+        let (a, b) = s.split_once(':').ok_or_else(bad)?;
+        let n: u64 = a.trim().parse().map_err(|_| bad())?;
+        let r: u64 = b.trim().parse().map_err(|_| bad())?;
+        if n == 0 || n > MAX_HASH_MOD {
+            return Err(format!(
+                "hash-mod '{s}': N must be between 1 and {MAX_HASH_MOD} (each key name costs about N hashes)"
+            ));
+        }
+        if r >= n {
+            return Err(format!(
+                "hash-mod '{s}': R must be less than N (a remainder of N)"
+            ));
+        }
+        Ok(HashMod { n, r })
+    }
+}
+
+/// Key index → key name, the one place a run names keys (requests, prefill,
+/// verify messages), so every picker and every seed sees the same names.
+/// Without a filter index `i` is `<prefix><12-digit i>`; with `--hash-mod N:R`
+/// it is that name if its route hash matches, else the name followed by `:s`
+/// for the smallest `s` = 1, 2, … that matches. Digits never contain `:`, so
+/// names stay unique per index, and the name is a pure function of the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyNames {
+    prefix: Vec<u8>,
+    filter: Option<HashMod>,
+}
+
+impl KeyNames {
+    /// Refuses a prefix with a `{hash tag}` under a filter: every key would
+    /// then hash the same (only the tag is hashed), so either all match or no
+    /// suffix ever would.
+    pub fn new(prefix: Vec<u8>, filter: Option<HashMod>) -> Result<KeyNames, String> {
+        if filter.is_some() && crate::storage::hash::hash_slice(&prefix).len() != prefix.len() {
+            return Err(
+                "--hash-mod needs a --key-prefix without a {hash tag}: only the tag would be hashed, so every key would hash the same"
+                    .into(),
+            );
+        }
+        Ok(KeyNames { prefix, filter })
+    }
+
+    pub fn filter(&self) -> Option<HashMod> {
+        self.filter
+    }
+
+    /// Write the name of key `index` into `out`.
+    pub fn name(&self, out: &mut Vec<u8>, index: u64) {
+        key_name(out, &self.prefix, index);
+        let Some(HashMod { n, r }) = self.filter else {
+            return;
+        };
+        let base = out.len();
+        let mut digits = [0u8; 20];
+        // A hash matches with probability 1/N, so this ends after about N
+        // tries; a run of 64·N misses in a row has odds around e^-64.
+        for s in 1u64.. {
+            if crate::storage::hash::key_hash(out) % n == r {
+                return;
+            }
+            out.truncate(base);
+            out.push(b':');
+            out.extend_from_slice(crate::protocol::client::decimal(s, &mut digits));
+        }
+    }
+}
+
 /// The value a verifying run writes to `key` at `version`: the version in
 /// decimal, a colon, then one letter that depends on both, cut or padded to
 /// the size. Any stale or foreign value differs from it.
@@ -223,6 +308,73 @@ mod tests {
         assert_eq!(k, b"000000000000");
         key_name(&mut k, b"p", 1_234_567_890_123_456);
         assert_eq!(k, b"p1234567890123456");
+    }
+
+    #[test]
+    fn hash_mod_names_match_the_filter_and_stay_unique() {
+        use crate::storage::hash::key_hash;
+        let mut k = Vec::new();
+        for (n, r) in [(2, 0), (2, 1), (3, 2), (16, 5)] {
+            let names = KeyNames::new(b"key:".to_vec(), Some(HashMod { n, r })).expect("names");
+            let mut seen = std::collections::HashSet::new();
+            let mut suffixed = 0;
+            for i in 0..20_000 {
+                names.name(&mut k, i);
+                assert_eq!(key_hash(&k) % n, r, "{}", String::from_utf8_lossy(&k));
+                let mut plain = Vec::new();
+                key_name(&mut plain, b"key:", i);
+                assert!(k.starts_with(&plain), "index {i} keeps its digits");
+                suffixed += usize::from(k.len() > plain.len());
+                assert!(seen.insert(k.clone()), "duplicate name for {i}");
+                // Pure: the same index names the same key every time.
+                let mut again = Vec::new();
+                names.name(&mut again, i);
+                assert_eq!(again, k);
+            }
+            // About (N-1)/N of the plain names miss and take a suffix.
+            let want = 20_000.0 * (n - 1) as f64 / n as f64;
+            assert!(
+                (suffixed as f64 - want).abs() < 0.05 * 20_000.0,
+                "{n}:{r}: {suffixed}"
+            );
+        }
+        // Index 10^12 and beyond has more than 12 digits and stays unique.
+        let names = KeyNames::new(b"k".to_vec(), Some(HashMod { n: 2, r: 1 })).expect("names");
+        names.name(&mut k, 1_000_000_000_000);
+        assert!(k.starts_with(b"k1000000000000"));
+        assert_eq!(key_hash(&k) % 2, 1);
+    }
+
+    #[test]
+    fn no_filter_or_mod_one_leaves_names_unchanged() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let plain = KeyNames::new(b"key:".to_vec(), None).expect("names");
+        let all = KeyNames::new(b"key:".to_vec(), Some(HashMod { n: 1, r: 0 })).expect("names");
+        for i in [0, 1, 1234, 999_999_999_999, u64::MAX] {
+            key_name(&mut a, b"key:", i);
+            plain.name(&mut b, i);
+            assert_eq!(a, b);
+            all.name(&mut b, i);
+            assert_eq!(a, b);
+        }
+        // A tagged prefix is refused only under a filter.
+        assert!(KeyNames::new(b"{t}:".to_vec(), None).is_ok());
+        let f = Some(HashMod { n: 2, r: 0 });
+        assert!(KeyNames::new(b"{t}:".to_vec(), f).is_err());
+        assert!(KeyNames::new(b"{}:".to_vec(), f).is_ok());
+        assert!(KeyNames::new(b"a{b".to_vec(), f).is_ok());
+    }
+
+    #[test]
+    fn hash_mod_parses() {
+        assert_eq!("2:0".parse(), Ok(HashMod { n: 2, r: 0 }));
+        assert_eq!("1:0".parse(), Ok(HashMod { n: 1, r: 0 }));
+        assert_eq!("1024:1023".parse(), Ok(HashMod { n: 1024, r: 1023 }));
+        for bad in [
+            "", "2", "2:", "a:0", "0:0", "2:2", "2:5", "-2:0", "1025:0", "2:0:1",
+        ] {
+            assert!(bad.parse::<HashMod>().is_err(), "{bad}");
+        }
     }
 
     #[test]
