@@ -90,7 +90,17 @@ elastic_missing() {
 }
 
 # --- migrate -------------------------------------------------------------------
-MIG_FLAGS=(--autoscale off --initial-shards 2 --shard-max-keys 100000000)
+# MIG_MODE=sweep (default): the staircase as it is by default (shards of up to
+# 4,096 keys; the controller splits but never rebalances), and the loop moves
+# every shard to the other core and back, shard by shard: the shards moving
+# hold all 2,000,000 keys. MIG_MODE=big: exactly two shards of ~1,000,000 keys,
+# one per core, moved back and forth whole.
+MIG_MODE=${MIG_MODE:-sweep}
+if [ "$MIG_MODE" = big ]; then
+  MIG_FLAGS=(--autoscale off --initial-shards 2 --shard-max-keys 100000000)
+else
+  MIG_FLAGS=(--rebalance-threshold 1000000000)
+fi
 mig_load() { # label extra-flags...: one verified run on a fresh server, report dir runs/migrate-<label>
   local label=$1; shift
   rec migrate $BENCH --port "$PORT" --threads "$MIG_THREADS" -c "$MIG_CONNS" --keys "$MIG_KEYS" --value-size 32 \
@@ -115,18 +125,35 @@ def call(*args):
 while not os.path.exists(stop) and int(call("DBSIZE").lstrip(":") or 0) < keys:
     time.sleep(0.1)
 out = open(log, "a", buffering=1)
-moves, i = [("0", "1"), ("0", "0"), ("1", "0"), ("1", "1")], 0
+def shards():
+    s.sendall(b"INFO staircase\r\n")
+    head = f.readline()
+    body = f.read(int(head[1:]) + 2).decode(errors="replace")
+    return int(next(l.split(":")[1] for l in body.splitlines() if l.startswith("shards:")))
+def moves():
+    # big: shard 0 to core 1 and back, then shard 1 to core 0 and back.
+    # sweep: every shard to the other core (shard i starts on core i % 2), then every one back.
+    if mode == "big":
+        for m in [("0", "1"), ("0", "0"), ("1", "0"), ("1", "1")]:
+            yield m
+        return
+    n = shards()
+    for back in (0, 1):
+        for i in range(n):
+            yield str(i), str((i + 1 + back) % 2)
+mode = os.environ.get("MIG_MODE", "sweep")
 while not os.path.exists(stop):
-    shard, core = moves[i % 4]
-    t0 = time.time()
-    r = call("STAIRKV", "MIGRATE", shard, core)
-    t1 = time.time()
-    r = r[1:] if r[:1] in ("+", "-") else r
-    out.write(f"{t0:.6f}\t{t1 - t0:.3f}\tMIGRATE {shard} {core}\t{r}\n")
-    i += 1
-    # An error reply comes back at once; do not spin on it.
-    if r != "OK":
-        time.sleep(0.5)
+    for shard, core in moves():
+        if os.path.exists(stop):
+            break
+        t0 = time.time()
+        r = call("STAIRKV", "MIGRATE", shard, core)
+        t1 = time.time()
+        r = r[1:] if r[:1] in ("+", "-") else r
+        out.write(f"{t0:.6f}\t{t1 - t0:.3f}\tMIGRATE {shard} {core}\t{r}\n")
+        # An error reply comes back at once; do not spin on it.
+        if r != "OK":
+            time.sleep(0.5)
 EOF
 }
 scenario_migrate() {
@@ -152,8 +179,12 @@ scenario_migrate() {
     rm -f "$OUT/raw/stop"
     : > "$OUT/raw/migrate-$label-moves.tsv"
     if [ $label = migrating ]; then
-      note migrate "while the load runs: redis-cli -p $PORT STAIRKV MIGRATE 0 1, then 0 0, 1 0, 1 1, 0 1, ... (each waits for +OK)"
-      migrate_loop "$OUT/raw/migrate-$label-moves.tsv" & BG+=($!); fi
+      if [ "$MIG_MODE" = big ]; then
+        note migrate "while the load runs: redis-cli -p $PORT STAIRKV MIGRATE 0 1, then 0 0, 1 0, 1 1, 0 1, ... (each waits for +OK)"
+      else
+        note migrate "while the load runs: for each shard i (INFO staircase shards:), redis-cli -p $PORT STAIRKV MIGRATE i ((i+1)%2), then every shard back (i%2), again and again (each waits for +OK)"
+      fi
+      MIG_MODE=$MIG_MODE migrate_loop "$OUT/raw/migrate-$label-moves.tsv" & BG+=($!); fi
     mig_load $label -P "$MIG_WINDOW" --rate "$rate" --warmup 2 --duration "$MIG_DUR"
     # Let the MIGRATE under way finish, so the counts below include it.
     touch "$OUT/raw/stop"; wait_bg; rm -f "$OUT/raw/stop"
@@ -259,6 +290,6 @@ for sc in $SCENARIOS; do
   esac
 done
 
-python3 tools/bench-elastic-report.py "$OUT" "$BENCH" "$SCENARIOS" > "$OUT/report.md"
+MIG_MODE=$MIG_MODE python3 tools/bench-elastic-report.py "$OUT" "$BENCH" "$SCENARIOS" > "$OUT/report.md"
 echo "report: $OUT/report.md"
 exit "$FAILED"
