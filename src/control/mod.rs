@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// How often per-shard ops/s are sampled (and a rebalance considered).
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// Quiet time after a rebalance round, so its effect is measured before the next.
-const REBALANCE_COOLDOWN: Duration = Duration::from_secs(2);
+const REBALANCE_COOLDOWN: Duration = Duration::from_secs(1);
 /// Splits or merges one controller tick may make before serving the next tick.
 const STEPS_PER_TICK: usize = 64;
 

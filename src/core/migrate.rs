@@ -14,6 +14,7 @@
 use super::mesh::{Answer, CoreTask, Msg, TaskResult};
 use super::world::{bump, World};
 use crate::storage::entry::Entry;
+use crate::storage::keyspace::Keyspace;
 use crate::storage::migration::Placement;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, Op, OpError, OpResult};
@@ -246,36 +247,41 @@ impl World {
     /// Adopt `table`, split its next shard if the source is ours, moving entries in
     /// batches that yield to request serving, and tell every core about the new table.
     pub async fn split(self: &Rc<Self>, table: RoutingTable) -> TaskResult {
-        let began = {
-            let mut ks = self.keyspace.borrow_mut();
-            ks.set_table(table);
-            ks.begin_split()
-        };
-        let Some((source, target)) = began else {
-            return TaskResult::Split(None);
-        };
-        self.broadcast_table();
-        self.run_fill(target).await;
-        bump(&self.stats.splits, 1);
-        tracing::debug!(core = self.id, source, target, "split done");
-        TaskResult::Split(Some((source, target)))
+        let done = self.reshape(table, Keyspace::begin_split).await;
+        if let Some((source, target)) = done {
+            bump(&self.stats.splits, 1);
+            tracing::debug!(core = self.id, source, target, "split done");
+        }
+        TaskResult::Split(done)
     }
 
     /// Adopt `table` and merge its last step if both shards are ours, the same way.
     pub async fn merge(self: &Rc<Self>, table: RoutingTable) -> TaskResult {
-        let began = {
+        let done = self.reshape(table, Keyspace::begin_merge).await;
+        if let Some((into, from)) = done {
+            bump(&self.stats.merges, 1);
+            tracing::debug!(core = self.id, into, from, "merge done");
+        }
+        TaskResult::Merged(done)
+    }
+
+    /// Adopt `table`, begin a split or merge, broadcast the new table and fill
+    /// the shard it fills to the end.
+    async fn reshape(
+        self: &Rc<Self>,
+        table: RoutingTable,
+        begin: fn(&mut Keyspace) -> Option<(ShardId, ShardId)>,
+    ) -> Option<(ShardId, ShardId)> {
+        let (began, target) = {
             let mut ks = self.keyspace.borrow_mut();
             ks.set_table(table);
-            ks.begin_merge()
+            let began = begin(&mut ks);
+            (began, ks.filling())
         };
-        let Some((into, from)) = began else {
-            return TaskResult::Merged(None);
-        };
+        let (began, target) = (began?, target?);
         self.broadcast_table();
-        self.run_fill(into).await;
-        bump(&self.stats.merges, 1);
-        tracing::debug!(core = self.id, into, from, "merge done");
-        TaskResult::Merged(Some((into, from)))
+        self.run_fill(target).await;
+        Some(began)
     }
 
     /// Move the entries of the split or merge in progress into `target`, a batch at a time.
