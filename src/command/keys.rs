@@ -5,9 +5,11 @@ use super::args::{int_arg, is, parse_u64, SYNTAX};
 use super::exec::{Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::Batch;
+use crate::core::world::World;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, ExpireCond, KeyOp, OpError, OpResult};
 use bytes::Bytes;
+use std::rc::Rc;
 
 fn sum_ints(rs: Vec<OpResult>) -> Frame {
     let mut n = 0;
@@ -152,18 +154,51 @@ pub fn persist(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 pub fn keys(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let tickets = ctx.batch.all_cores(CoreOp::Keys {
+    let op = CoreOp::Keys {
         pattern: a[1].clone(),
-    });
-    Step::Many(tickets, |rs| {
+    };
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
         let mut out = Vec::new();
-        for r in rs {
+        for r in count_everywhere(&world, op).await {
             if let OpResult::Keys(ks) = r {
                 out.extend(ks.into_iter().map(Frame::Bulk));
             }
         }
         Frame::Array(out)
-    })
+    }))
+}
+
+/// Tries a DBSIZE or KEYS makes for a count in which every core used the same table.
+const COUNT_TRIES: usize = 16;
+
+/// Run a DBSIZE or KEYS on every core and return the parts. The parts are added
+/// only when every core counted under the same routing-table epoch: then no
+/// shard moved between two cores' counts, and a shard in the middle of a move
+/// is counted once by its target (see `storage::migration::count_part`).
+/// Different epochs (a split or a migration step in between) mean another try.
+pub async fn count_everywhere(world: &Rc<World>, op: CoreOp) -> Vec<OpResult> {
+    let mut parts = Vec::new();
+    for _ in 0..COUNT_TRIES {
+        let mut b = Batch::new(world.clone());
+        let tickets = b.all_cores(op.clone());
+        let mut rs = b.finish().await;
+        let mut epochs = Vec::with_capacity(tickets.len());
+        parts.clear();
+        for t in tickets {
+            match rs.take(t) {
+                OpResult::Counted { result, epoch } => {
+                    epochs.push(epoch);
+                    parts.push(*result);
+                }
+                other => parts.push(other),
+            }
+        }
+        if epochs.windows(2).all(|w| w[0] == w[1]) {
+            break;
+        }
+    }
+    parts
 }
 
 pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> Step {

@@ -26,14 +26,16 @@ pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 }
 
 pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
-    let tickets = ctx.batch.all_cores(CoreOp::DbSize);
-    Step::Many(tickets, |rs| {
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        let parts = super::keys::count_everywhere(&world, CoreOp::DbSize).await;
         Frame::Int(
-            rs.into_iter()
+            parts
+                .into_iter()
                 .map(|r| if let OpResult::Int(n) = r { n } else { 0 })
                 .sum(),
         )
-    })
+    }))
 }
 
 pub fn flush(ctx: &mut Ctx, a: &[Bytes]) -> Step {

@@ -13,7 +13,7 @@ use super::notify::{Notify, Slot};
 use super::pubsub::Kind;
 use crate::config::Config;
 use crate::storage::entry::Entry;
-use crate::storage::ops::{Op, OpResult, ShardStat};
+use crate::storage::ops::{CoreOp, Op, OpResult, ShardStat};
 use crate::storage::staircase::{RoutingTable, ShardId};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
@@ -59,6 +59,9 @@ pub enum CoreTask {
     },
     /// (to a migration's target) Everything was sent: forget the source → Table
     FinishIncoming { shard: ShardId },
+    /// (to a migration's source) This DBSIZE or KEYS over the shards it is handing
+    /// over → Part
+    CountPart { op: CoreOp },
     /// (to a migration's source) Keys still held of `shard` from `cursor` → Names
     ScanPart {
         shard: ShardId,
@@ -125,6 +128,12 @@ pub enum TaskResult {
     Entries(Vec<Entry>, u64),
     Table(RoutingTable),
     Shards(Vec<ShardStat>),
+    /// The source's part of a DBSIZE or KEYS; the target adds its own the moment
+    /// this arrives (in `World::handle`), in order with the batches.
+    Part {
+        op: CoreOp,
+        result: OpResult,
+    },
     Admin(Result<i64, String>),
 }
 

@@ -77,6 +77,7 @@ impl World {
         let mut results: Vec<Option<OpResult>> = (0..n).map(|_| None).collect();
         let mut forward: Vec<(usize, Vec<Op>, Vec<usize>)> = Vec::new();
         let mut scans = Vec::new();
+        let mut counts = Vec::new();
         self.keyspace.borrow_mut().set_settled(true);
         for (i, op) in ops.into_iter().enumerate() {
             let place = self.keyspace.borrow().placement(&op);
@@ -91,6 +92,7 @@ impl World {
                     None => forward.push((core, vec![op], vec![i])),
                 },
                 Placement::ScanMerge(from) => scans.push((i, op, from)),
+                Placement::CountWith(from) => counts.push((i, op, from)),
                 Placement::CrossCore => results[i] = Some(OpResult::Err(OpError::CrossCore)),
             }
         }
@@ -110,6 +112,13 @@ impl World {
         }
         for (i, op, from) in scans {
             results[i] = Some(self.scan_merge(op, from).await);
+        }
+        for (i, op, from) in counts {
+            let Op::Core(op) = op else { continue };
+            let slot = self.mesh.request_task(from, CoreTask::CountPart { op });
+            if let Answer::Ops(mut r) = slot.wait().await {
+                results[i] = r.pop();
+            }
         }
         for (slot, idx) in waits {
             if let Answer::Ops(rs) = slot.wait().await {
@@ -218,6 +227,10 @@ impl World {
                     self.broadcast_table();
                 }
                 TaskResult::Table(self.keyspace.borrow().table().clone())
+            }
+            CoreTask::CountPart { op } => {
+                let result = self.keyspace.borrow().count_part(&op, true, now_ms());
+                TaskResult::Part { op, result }
             }
             CoreTask::ScanPart {
                 shard,

@@ -117,6 +117,10 @@ impl World {
         {
             return OpResult::Int(self.deliver(*shard, channel, payload) as i64);
         }
+        if let Op::Core(CoreOp::DbSize | CoreOp::Keys { .. }) = &op {
+            let r = self.keyspace.borrow_mut().execute(op, now);
+            return self.stamp(r);
+        }
         let deadline = op_deadline(&op);
         let lookup = matches!(
             op,
@@ -150,6 +154,15 @@ impl World {
         r
     }
 
+    /// A DBSIZE or KEYS part with the table epoch it was counted under: the
+    /// command adds parts only when every core counted under the same epoch.
+    fn stamp(&self, r: OpResult) -> OpResult {
+        OpResult::Counted {
+            result: Box::new(r),
+            epoch: self.epoch(),
+        }
+    }
+
     /// Handle one message from core `from`.
     pub fn handle(self: &Rc<Self>, from: usize, msg: Msg) {
         match msg {
@@ -169,6 +182,15 @@ impl World {
                 }
             }
             Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
+            Msg::TaskDone {
+                id,
+                result: TaskResult::Part { op, result },
+            } => {
+                // Now, not when the waiting task runs: later batches must not be counted.
+                let mine = self.keyspace.borrow_mut().execute(Op::Core(op), now_ms());
+                let both = self.stamp(add_counts(result, mine));
+                self.mesh.complete(id, Answer::Ops(vec![both]));
+            }
             Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
             Msg::Table(t) => self.keyspace.borrow_mut().set_table(t),
             Msg::Event { channel, payload } => {
@@ -234,6 +256,7 @@ impl World {
             | CoreTask::Pull { .. }
             | CoreTask::Install { .. }
             | CoreTask::FinishIncoming { .. }
+            | CoreTask::CountPart { .. }
             | CoreTask::ScanPart { .. } => TaskResult::Failed("not a broadcast task".into()),
             CoreTask::PubsubNames { kind, pattern } => {
                 TaskResult::Names(self.pubsub.borrow().names(kind, pattern.as_deref()))
@@ -439,6 +462,18 @@ impl World {
 
     pub fn count_expired(&self, n: u64) {
         bump(&self.stats.expired, n);
+    }
+}
+
+/// Two parts of one DBSIZE or KEYS.
+fn add_counts(a: OpResult, b: OpResult) -> OpResult {
+    match (a, b) {
+        (OpResult::Int(x), OpResult::Int(y)) => OpResult::Int(x + y),
+        (OpResult::Keys(mut x), OpResult::Keys(y)) => {
+            x.extend(y);
+            OpResult::Keys(x)
+        }
+        (_, b) => b,
     }
 }
 

@@ -438,7 +438,7 @@ impl Keyspace {
 
     fn core_op(&mut self, op: CoreOp, now: u64) -> OpResult {
         match op {
-            CoreOp::DbSize => OpResult::Int(to_i64(self.len() as u64)),
+            CoreOp::DbSize | CoreOp::Keys { .. } => self.count_part(&op, false, now),
             // Answered by the core before the keyspace is asked (core::world).
             CoreOp::Publish { .. } => OpResult::Int(0),
             CoreOp::Flush => {
@@ -447,17 +447,6 @@ impl Keyspace {
                     shard.clear();
                 }
                 OpResult::Ok
-            }
-            CoreOp::Keys { pattern } => {
-                // Redis's KEYS treats a lone `*` as "everything", the empty key included.
-                let all = &pattern[..] == b"*";
-                let keys = self
-                    .held()
-                    .flat_map(|(_, s)| s.iter())
-                    .filter(|e| !e.is_expired(now) && (all || glob_match(&pattern, e.key())))
-                    .map(|e| Bytes::copy_from_slice(e.key()))
-                    .collect();
-                OpResult::Keys(keys)
             }
             CoreOp::RandomKey => self.random_key(now),
             CoreOp::Scan {

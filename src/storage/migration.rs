@@ -42,6 +42,9 @@ pub enum Placement {
     ScanMerge(usize),
     /// A multi-key op whose keys now live on several cores.
     CrossCore,
+    /// DBSIZE or KEYS while a shard arrives from this core: add the source's
+    /// part of it, counted when its answer arrives.
+    CountWith(usize),
 }
 
 impl Keyspace {
@@ -126,6 +129,30 @@ impl Keyspace {
         }
         let done = out.next >= buckets || src.is_empty();
         (taken, done && src.is_empty())
+    }
+
+    /// DBSIZE or KEYS over this core's shards: every held shard but the outgoing
+    /// ones, or (`outgoing`) only those. A migration's target counts the source's
+    /// part at the moment the source's answer reaches it, in order with the
+    /// batches, so every key is counted once — when the cores' answers carry the
+    /// same table epoch (see `core::migrate` and the DBSIZE command).
+    pub fn count_part(&self, op: &CoreOp, outgoing: bool, now: u64) -> OpResult {
+        let shards = self
+            .held()
+            .filter(|(id, _)| self.outgoing.iter().any(|o| o.shard == *id) == outgoing);
+        match op {
+            CoreOp::Keys { pattern } => {
+                // Redis's KEYS treats a lone `*` as "everything", the empty key included.
+                let all = &pattern[..] == b"*";
+                let keys = shards
+                    .flat_map(|(_, s)| s.iter())
+                    .filter(|e| !e.is_expired(now) && (all || glob_match(pattern, e.key())))
+                    .map(|e| Bytes::copy_from_slice(e.key()))
+                    .collect();
+                OpResult::Keys(keys)
+            }
+            _ => OpResult::Int(shards.map(|(_, s)| s.len()).sum::<usize>() as i64),
+        }
     }
 
     /// Entries of an outgoing shard still here.
@@ -265,6 +292,12 @@ impl Keyspace {
                     Placement::ScanMerge(from)
                 } else {
                     Placement::Here
+                }
+            }
+            Op::Core(CoreOp::DbSize | CoreOp::Keys { .. }) => {
+                match self.incoming_sources().first() {
+                    Some(&from) => Placement::CountWith(from),
+                    None => Placement::Here,
                 }
             }
             Op::Core(CoreOp::MSetNx { pairs }) => self.keys_place(pairs.iter().map(|(k, _)| k)),

@@ -205,7 +205,15 @@ pub enum OpResult {
     Status(&'static str),
     Err(OpError),
     Keys(Vec<Bytes>),
-    Scan { next: u64, keys: Vec<Bytes> },
+    Scan {
+        next: u64,
+        keys: Vec<Bytes>,
+    },
     Taken(Option<(Bytes, Option<u64>)>),
     Stats(Vec<ShardStat>),
+    /// One core's part of a DBSIZE or KEYS and the routing-table epoch it was counted under.
+    Counted {
+        result: Box<OpResult>,
+        epoch: u64,
+    },
 }
