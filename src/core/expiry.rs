@@ -15,6 +15,7 @@
 //! check when they reach the top. Every removal (here, on a read, or on an
 //! overwrite) publishes the key's `expired` event once (`World::expired`).
 
+use super::pace::Pace;
 use super::world::World;
 use crate::storage::{now_ms, now_us};
 use futures_lite::future;
@@ -34,6 +35,7 @@ const TRIM_PAUSE: Duration = Duration::from_millis(100);
 pub async fn run(world: Rc<World>) {
     let mut expired = Vec::with_capacity(BATCH);
     let mut since_trim = 0u64;
+    let mut pace = Pace::new();
     loop {
         let now = now_ms();
         loop {
@@ -47,7 +49,7 @@ pub async fn run(world: Rc<World>) {
             if n < BATCH {
                 break;
             }
-            glommio::yield_if_needed().await;
+            pace.breathe().await;
         }
         let next = world.keyspace.borrow_mut().next_deadline();
         let next = next.unwrap_or(u64::MAX);
@@ -60,7 +62,7 @@ pub async fn run(world: Rc<World>) {
             Duration::from_micros(next.saturating_mul(1000).saturating_sub(now_us()))
         };
         if wait.is_zero() {
-            glommio::yield_if_needed().await;
+            pace.breathe().await;
             continue;
         }
         if since_trim >= TRIM_AFTER && wait >= TRIM_PAUSE {

@@ -12,6 +12,7 @@
 //! touches another core's shards.
 
 use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::pace::Pace;
 use super::world::{bump, World};
 use crate::storage::entry::Entry;
 use crate::storage::keyspace::Keyspace;
@@ -301,6 +302,7 @@ impl World {
     async fn run_fill(self: &Rc<Self>, target: ShardId) {
         let batch = self.config.borrow().split_batch as usize;
         let held = |w: &World| w.keyspace.borrow().shard(target).map_or(0, |s| s.len());
+        let mut pace = Pace::new();
         loop {
             let before = held(self);
             let mut expired = Vec::new();
@@ -316,7 +318,7 @@ impl World {
             if done {
                 return;
             }
-            glommio::yield_if_needed().await;
+            pace.breathe().await;
         }
     }
 
@@ -342,6 +344,7 @@ impl World {
         tracing::info!(shard, from = self.id, to, "migration started");
         let batch = self.config.borrow().migrate_batch as usize;
         let mut moved = 0u64;
+        let mut pace = Pace::new();
         loop {
             let mut expired = Vec::new();
             let (entries, done) =
@@ -368,7 +371,7 @@ impl World {
             if done {
                 break;
             }
-            glommio::yield_if_needed().await;
+            pace.breathe().await;
         }
         self.keyspace.borrow_mut().end_outgoing(shard);
         let table = match self

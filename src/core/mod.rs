@@ -10,6 +10,7 @@ pub mod expiry;
 pub mod mesh;
 pub mod migrate;
 pub mod notify;
+pub mod pace;
 pub mod pubsub;
 pub mod router;
 pub mod world;

@@ -25,6 +25,9 @@ use bytes::Bytes;
 /// answering "no key": only shards full of expired-but-unpurged keys exhaust them.
 const RANDOM_TRIES: usize = 16;
 
+/// Inserts a split's source can take before its table must rehash (see `begin_split`).
+const SPLIT_HEADROOM: usize = 256;
+
 /// A split or merge in progress: `target` is filled from `source` by a walk over
 /// the source's buckets. A split moves the entries that now address `target`; a
 /// merge moves everything, then drops `source`.
@@ -229,7 +232,11 @@ impl Keyspace {
             return None;
         }
         let (buckets, layout) = {
-            let s = self.shard(source)?;
+            let s = self.shard_mut(source)?;
+            // Room for the writes that land in the source while it is walked: a
+            // rehash mid-walk (hashbrown also rehashes in place to clear the
+            // tombstones the walk leaves) would send the walk back to its start.
+            s.reserve((s.len() / 8).max(SPLIT_HEADROOM));
             (s.num_buckets(), s.layout_epoch())
         };
         let (source, target) = self.table.apply_split();
@@ -238,6 +245,12 @@ impl Keyspace {
             // Owned by this core per the split, so `create_owned_shards` made it;
             // stay safe if the table said otherwise.
             self.shards[target as usize] = Some(Shard::new());
+        }
+        // About half the source moves: size the new half for it once, rather than
+        // rehashing it at every doubling while it fills.
+        let half = self.shard(source).map_or(0, |s| s.len() / 2);
+        if let Some(t) = self.shard_mut(target) {
+            t.reserve(half + half / 8);
         }
         self.fill = Some(Fill {
             source,
