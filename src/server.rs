@@ -12,9 +12,6 @@ use crate::net::ring::SocketRing;
 use crate::net::socket::Acceptor;
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{LocalExecutorBuilder, Placement};
-
-/// How long a core runs tasks before it polls for I/O again.
-const PREEMPT_TIMER: std::time::Duration = std::time::Duration::from_millis(1);
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -48,11 +45,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .name(&format!("stairkv-core{idx}"))
             // We use glommio for tasks, timers and channels, not its DMA file I/O:
             // keep its registered buffer small so the locked-memory need stays small.
-            .io_memory(256 * 1024)
-            // Sockets are looked at only when the task queue gives the executor
-            // back: with glommio's default (100 ms), a split or migration that
-            // keeps the queue busy would hold every reply that long (see core::pace).
-            .preempt_timer(PREEMPT_TIMER);
+            .io_memory(256 * 1024);
         let ready_err = ready_tx.clone();
         let spawned = builder.spawn(move || async move {
             if let Err(e) = core_main(idx, cfg, mesh, ready.clone(), stop).await {

@@ -1431,3 +1431,114 @@ fn ttl_survives_migration() {
     let info = staircase_info(&mut con);
     assert_eq!(info_num(&info, "migrations_done"), moves, "{info:?}");
 }
+
+/// The knobs: `--autoscale off` leaves the staircase alone however full it gets,
+/// `CONFIG SET autoscale on` lets the controller grow it, and the staircase
+/// settings answer CONFIG GET and refuse values that would make it oscillate.
+#[test]
+fn autoscale_and_staircase_settings() {
+    let server = Server::start(
+        2,
+        &[
+            "--autoscale",
+            "off",
+            "--shard-max-keys",
+            "64",
+            "--controller-interval-ms",
+            "10",
+        ],
+    );
+    let mut con = client(&server, Duration::from_secs(10));
+    let get = |con: &mut Connection, name: &str| -> String {
+        let v: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query(con)
+            .expect("CONFIG GET");
+        v.get(1).cloned().unwrap_or_default()
+    };
+    assert_eq!(get(&mut con, "autoscale"), "off");
+    assert_eq!(
+        get(&mut con, "shard-min-keys"),
+        "16",
+        "a quarter of shard-max-keys"
+    );
+    assert_eq!(get(&mut con, "migrate-batch"), "512");
+    assert_eq!(get(&mut con, "rebalance-threshold"), "25");
+    set_pipelined(
+        &mut con,
+        (0..5000).map(|i| (format!("a:{i}"), i.to_string())),
+    );
+    sleep(Duration::from_millis(200));
+    let before = table(&mut con).shards;
+    assert_eq!(before, 2, "with autoscale off nothing splits");
+    let info = staircase_info(&mut con);
+    assert_eq!(info.get("autoscale").map(String::as_str), Some("off"));
+
+    let ok: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("autoscale")
+        .arg("on")
+        .query(&mut con)
+        .expect("CONFIG SET autoscale on");
+    assert_eq!(ok, "OK");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while table(&mut con).shards * 64 < 5000 && Instant::now() < deadline {
+        sleep(Duration::from_millis(20));
+    }
+    let grown = table(&mut con).shards;
+    assert!(
+        grown * 64 >= 5000,
+        "autoscale on: the staircase grew to {grown} shards"
+    );
+    assert_eq!(dbsize(&mut con), 5000);
+
+    for (name, value) in [
+        ("shard-min-keys", "32"),
+        ("shard-max-keys", "20"),
+        ("autoscale", "maybe"),
+        ("migrate-batch", "x"),
+    ] {
+        let e = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query::<String>(&mut con)
+            .expect_err("a bad staircase setting is refused");
+        assert!(
+            err_text(&e).contains(name),
+            "CONFIG SET {name} {value}: {}",
+            err_text(&e)
+        );
+    }
+    assert_eq!(
+        get(&mut con, "shard-max-keys"),
+        "64",
+        "a refused SET changes nothing"
+    );
+
+    // A bad flag is one line and exit status 2, never a panic.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stairkv"))
+        .args(["--autoscale", "maybe", "--port", "0", "--text-port", "0"])
+        .output()
+        .expect("run stairkv");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not on or off"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stairkv"))
+        .args([
+            "--shard-max-keys",
+            "100",
+            "--shard-min-keys",
+            "60",
+            "--port",
+            "0",
+        ])
+        .output()
+        .expect("run stairkv");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shard-min-keys"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,9 +1,13 @@
 //! Pacing for a core's background work — splits, merges, migrations and expiry
-//! sweeps — so that it never holds the executor for long. glommio's own
-//! `yield_if_needed` waits for its preemption timer (100 ms by default), and the
-//! sockets' completions are only looked at when the task queue gives the
-//! executor back; so background loops give it back every [`SLICE`] instead.
-//! This module never touches the keyspace.
+//! sweeps — so that it never holds the executor for long. glommio's
+//! `yield_if_needed` yields only when its preemption timer (100 ms by default)
+//! has fired, which let a run of splits hold replies that long; so a background
+//! loop yields after each [`SLICE`] instead. Yielding alone is not enough: the
+//! socket ring's driver, when it has nothing to reap, waits for the ring's
+//! eventfd through the reactor, which glommio polls only when no task is ready;
+//! so the loop pokes the driver (`net::ring::poke`) to reap now, and the
+//! connections it wakes run before the loop continues. This module never
+//! touches the keyspace.
 
 use std::time::{Duration, Instant};
 
@@ -22,11 +26,12 @@ impl Pace {
         }
     }
 
-    /// Give the executor back (so it polls for I/O and runs the connections)
-    /// when this loop has run for a slice since it last did.
+    /// Let the other ready tasks run when this loop has run for a slice since
+    /// it last did.
     pub async fn breathe(&mut self) {
         if self.since.elapsed() >= SLICE {
-            glommio::executor().yield_task_queue_now().await;
+            crate::net::ring::poke();
+            futures_lite::future::yield_now().await;
             self.since = Instant::now();
         }
     }

@@ -32,6 +32,24 @@ use std::task::{Context, Poll, Waker};
 
 use crate::core::notify::Notify;
 
+thread_local! {
+    /// This core's ring, for [`poke`].
+    static DRIVER: RefCell<std::rc::Weak<SocketRing>> = RefCell::new(std::rc::Weak::new());
+}
+
+/// Wake this core's ring driver so it reaps completions now. With nothing to
+/// reap, the driver waits on the ring's eventfd through glommio's reactor, which
+/// glommio polls only when no task is ready (or every 100 ms): a background
+/// loop that keeps yielding (a split, a migration, see `core::pace`) calls this
+/// between its slices, so replies never wait for the reactor.
+pub fn poke() {
+    DRIVER.with(|d| {
+        if let Some(ring) = d.borrow().upgrade() {
+            ring.work.notify();
+        }
+    });
+}
+
 /// Submission queue entries; completions get twice as many.
 const RING_ENTRIES: u32 = 1024;
 /// `user_data` of operations whose completion nobody waits for (cancellations).
@@ -275,6 +293,7 @@ impl SocketRing {
     /// The driver: run this once per core as a glommio task for as long as the
     /// core serves connections.
     pub async fn drive(self: Rc<Self>) {
+        DRIVER.with(|d| *d.borrow_mut() = Rc::downgrade(&self));
         loop {
             self.enter();
             let reaped = self.reap();
