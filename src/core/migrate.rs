@@ -26,6 +26,8 @@ use std::rc::Rc;
 /// Forwards one request may take: each hop lands on a core with a newer table,
 /// so only a burst of migrations of the same shard could need more than two.
 const MAX_HOPS: u32 = 8;
+/// A migration's pause between batches (see `migrate_out`).
+const MIGRATE_REST: std::time::Duration = std::time::Duration::from_micros(100);
 
 impl World {
     /// Serve ops from a peer that may need forwarding or pulls, then answer it.
@@ -371,6 +373,9 @@ impl World {
             if done {
                 break;
             }
+            // A pause on a timer, which fires when the core next looks for I/O:
+            // the busier the core is with requests, the slower its shard moves.
+            glommio::timer::sleep(MIGRATE_REST).await;
             pace.breathe().await;
         }
         self.keyspace.borrow_mut().end_outgoing(shard);

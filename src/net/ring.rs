@@ -34,7 +34,7 @@ use crate::core::notify::Notify;
 
 thread_local! {
     /// This core's ring, for [`poke`].
-    static DRIVER: RefCell<std::rc::Weak<SocketRing>> = RefCell::new(std::rc::Weak::new());
+    static DRIVER: RefCell<std::rc::Weak<SocketRing>> = const { RefCell::new(std::rc::Weak::new()) };
 }
 
 /// Wake this core's ring driver so it reaps completions now. With nothing to
