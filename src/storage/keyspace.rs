@@ -16,7 +16,7 @@ use super::hash::{hashes, key_hash, table_hash};
 use super::ops::{
     CoreOp, ExpireCond, GetExTtl, KeyOp, Op, OpError, OpResult, SetCond, SetTtl, ShardStat,
 };
-use super::shard::Shard;
+use super::shard::{Shard, Walk};
 use super::staircase::{scan_pos, RoutingTable, ShardId};
 use crate::protocol::resp::{format_u64, parse_i64};
 use bytes::Bytes;
@@ -35,12 +35,8 @@ pub(super) struct Fill {
     pub(super) source: ShardId,
     pub(super) target: ShardId,
     merge: bool,
-    /// Next bucket index of the source to look at.
-    next: usize,
-    /// The source's bucket count and layout epoch when `next` was valid: if either
-    /// changed, entries may have moved to buckets already walked, so walk again.
-    buckets: usize,
-    layout: u64,
+    /// Where the walk over the source's buckets is.
+    walk: Walk,
 }
 
 pub struct Keyspace {
@@ -231,13 +227,13 @@ impl Keyspace {
         if self.table.owner(source) != self.core || self.table.source_of(source).is_some() {
             return None;
         }
-        let (buckets, layout) = {
+        let walk = {
             let s = self.shard_mut(source)?;
             // Room for the writes that land in the source while it is walked: a
             // rehash mid-walk (hashbrown also rehashes in place to clear the
             // tombstones the walk leaves) would send the walk back to its start.
             s.reserve((s.len() / 8).max(SPLIT_HEADROOM));
-            (s.num_buckets(), s.layout_epoch())
+            Walk::new(s)
         };
         let (source, target) = self.table.apply_split();
         self.create_owned_shards();
@@ -256,9 +252,7 @@ impl Keyspace {
             source,
             target,
             merge: false,
-            next: 0,
-            buckets,
-            layout,
+            walk,
         });
         Some((source, target))
     }
@@ -279,28 +273,20 @@ impl Keyspace {
         if !mine(into) || !mine(from) {
             return None;
         }
-        let (buckets, layout) = {
-            let s = self.shard(from)?;
-            (s.num_buckets(), s.layout_epoch())
-        };
+        let walk = Walk::new(self.shard(from)?);
         self.table.apply_merge()?;
         self.fill = Some(Fill {
             source: from,
             target: into,
             merge: true,
-            next: 0,
-            buckets,
-            layout,
+            walk,
         });
         Some((into, from))
     }
     /// Move up to `batch` entries of the split or merge in progress; true when it
     /// is done (or none is in progress). Expired entries are dropped instead of
     /// moved, and their keys pushed onto `expired`; a finished merge drops its
-    /// emptied source shard.
-    ///
-    /// A step also stops after looking at `8 × batch` buckets, so a sparse source
-    /// table cannot make one step long.
+    /// emptied source shard. A step is bounded as [`Shard::take_walking`] says.
     pub fn fill_step(&mut self, batch: usize, now: u64, expired: &mut Vec<Bytes>) -> bool {
         let Some(fill) = self.fill.as_mut() else {
             return true;
@@ -321,46 +307,36 @@ impl Keyspace {
             self.fill = None;
             return true;
         };
-        if src.num_buckets() != fill.buckets || src.layout_epoch() != fill.layout {
-            // Entries may have moved into buckets already walked; moved keys are gone
-            // from the source, so a second walk only finds what is left.
-            fill.next = 0;
-            fill.buckets = src.num_buckets();
-            fill.layout = src.layout_epoch();
-        }
         let table = &self.table;
         let (target, merge) = (fill.target, fill.merge);
-        let budget = batch.max(1);
-        let max_visits = budget.saturating_mul(8);
-        let buckets = src.num_buckets();
-        let (mut moved, mut visited) = (0, 0);
-        while fill.next < buckets && moved < budget && visited < max_visits {
-            let index = fill.next;
-            fill.next += 1;
-            visited += 1;
-            let mut route = 0;
-            let taken = src.take_at(index, |e| {
-                route = key_hash(e.key());
-                merge || table.shard_of(route) == target
-            });
-            let Some(e) = taken else { continue };
-            moved += 1;
-            if e.is_expired(now) {
-                expired.push(Bytes::copy_from_slice(e.key()));
-                continue;
-            }
-            let thash = table_hash(e.key(), route);
-            // A key already in the target was written there after the fill began: newer.
-            if !dst.contains(thash, e.key()) {
-                dst.insert(thash, e);
-            }
-        }
-        if fill.next < buckets {
+        // The predicate hashes each key to pick it; the taken entry reuses that hash.
+        let route = std::cell::Cell::new(0);
+        let walked = src.take_walking(
+            &mut fill.walk,
+            batch,
+            |e| {
+                route.set(key_hash(e.key()));
+                merge || table.shard_of(route.get()) == target
+            },
+            |e| {
+                if e.is_expired(now) {
+                    expired.push(Bytes::copy_from_slice(e.key()));
+                    return true;
+                }
+                let thash = table_hash(e.key(), route.get());
+                // A key already in the target was written there after the fill began: newer.
+                if !dst.contains(thash, e.key()) {
+                    dst.insert(thash, e);
+                }
+                true
+            },
+        );
+        if !walked {
             return false;
         }
         if merge && !src.is_empty() {
             // Cannot happen (nothing writes to a merge's source); walk again rather than lose keys.
-            fill.next = 0;
+            fill.walk.restart();
             return false;
         }
         let (source, merged) = (fill.source, fill.merge);

@@ -18,16 +18,16 @@ use super::glob::glob_match;
 use super::hash::{hashes, key_hash};
 use super::keyspace::Keyspace;
 use super::ops::{CoreOp, Op, OpResult};
+use super::shard::Walk;
 use super::staircase::{scan_pos, ShardId};
 use bytes::Bytes;
 
-/// A shard this core is handing over: `to` owns it; the walk is at bucket `next`.
+/// A shard this core is handing over: `to` owns it; `walk` is where the walk
+/// over its buckets is.
 pub struct Outgoing {
     pub shard: ShardId,
     pub to: usize,
-    next: usize,
-    buckets: usize,
-    layout: u64,
+    walk: Walk,
 }
 
 /// Where an op must run, as this core's table sees it.
@@ -71,18 +71,12 @@ impl Keyspace {
                 "shard {shard} is busy (a split, merge or migration)"
             ));
         }
-        let (buckets, layout) = match self.shard(shard) {
-            Some(s) => (s.num_buckets(), s.layout_epoch()),
+        let walk = match self.shard(shard) {
+            Some(s) => Walk::new(s),
             None => return Err(format!("shard {shard} is not held on core {}", self.core)),
         };
         self.table.begin_migration(shard, to);
-        self.outgoing.push(Outgoing {
-            shard,
-            to,
-            next: 0,
-            buckets,
-            layout,
-        });
+        self.outgoing.push(Outgoing { shard, to, walk });
         Ok(())
     }
 
@@ -102,33 +96,27 @@ impl Keyspace {
         let Some(src) = self.shards.get_mut(shard as usize).and_then(Option::as_mut) else {
             return (Vec::new(), true);
         };
-        if src.num_buckets() != out.buckets || src.layout_epoch() != out.layout {
-            out.next = 0;
-            out.buckets = src.num_buckets();
-            out.layout = src.layout_epoch();
-        }
-        let buckets = src.num_buckets();
-        let budget = max.max(1);
-        let mut taken = Vec::with_capacity(budget.min(src.len()));
-        let mut visited = 0;
-        while out.next < buckets && taken.len() < budget && visited < budget * 8 {
-            let index = out.next;
-            out.next += 1;
-            visited += 1;
-            if let Some(e) = src.take_at(index, |_| true) {
+        let mut taken = Vec::with_capacity(max.max(1).min(src.len()));
+        let walked = src.take_walking(
+            &mut out.walk,
+            max,
+            |_| true,
+            |e| {
                 if e.is_expired(now) {
                     expired.push(Bytes::copy_from_slice(e.key()));
+                    // Only entries handed over count toward the batch.
+                    false
                 } else {
                     taken.push(e);
+                    true
                 }
-            }
-        }
-        if out.next >= buckets && !src.is_empty() {
+            },
+        );
+        if walked && !src.is_empty() {
             // Nothing adds to an outgoing shard; walk again rather than leave keys behind.
-            out.next = 0;
+            out.walk.restart();
         }
-        let done = out.next >= buckets || src.is_empty();
-        (taken, done && src.is_empty())
+        (taken, src.is_empty())
     }
 
     /// DBSIZE or KEYS over this core's shards: every held shard but the outgoing

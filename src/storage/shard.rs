@@ -44,6 +44,37 @@ pub fn take_expired_on_access(out: &mut Vec<Bytes>) {
     });
 }
 
+/// A walk over a shard's buckets by index, taking entries out as it goes (a
+/// split, merge or migration moving them elsewhere). Bucket indexes stay valid
+/// only while the table keeps its bucket count and layout: when either changed,
+/// entries may have moved into buckets already walked, so the walk starts over
+/// (entries already taken are gone, so a second walk only finds what is left).
+#[derive(Debug, Clone, Copy)]
+pub struct Walk {
+    next: usize,
+    buckets: usize,
+    layout: u64,
+}
+
+impl Walk {
+    pub fn new(shard: &Shard) -> Walk {
+        Walk {
+            next: 0,
+            buckets: shard.num_buckets(),
+            layout: shard.layout_epoch(),
+        }
+    }
+    fn resync(&mut self, shard: &Shard) {
+        if shard.num_buckets() != self.buckets || shard.layout_epoch() != self.layout {
+            *self = Walk::new(shard);
+        }
+    }
+    /// Walk the shard again from its first bucket.
+    pub fn restart(&mut self) {
+        self.next = 0;
+    }
+}
+
 pub struct Shard {
     table: HashTable<Entry>,
     /// Min-heap of `(deadline, table hash)`; may hold stale items (see the module doc).
@@ -339,6 +370,32 @@ impl Shard {
     #[inline]
     pub fn entry_at(&self, index: usize) -> Option<&Entry> {
         self.table.get_bucket(index)
+    }
+    /// Continue `walk`: take the entries `pred` picks and hand each to `keep`,
+    /// until `budget` of them counted (`keep` says whether one counts) or
+    /// `8 × budget` buckets were looked at, so a sparse table cannot make one
+    /// step long. Returns true when the walk has passed the last bucket.
+    pub fn take_walking(
+        &mut self,
+        walk: &mut Walk,
+        budget: usize,
+        mut pred: impl FnMut(&Entry) -> bool,
+        mut keep: impl FnMut(Entry) -> bool,
+    ) -> bool {
+        walk.resync(self);
+        let budget = budget.max(1);
+        let (mut counted, mut visited) = (0, 0);
+        while walk.next < walk.buckets && counted < budget && visited < budget.saturating_mul(8) {
+            let index = walk.next;
+            walk.next += 1;
+            visited += 1;
+            if let Some(e) = self.take_at(index, &mut pred) {
+                if keep(e) {
+                    counted += 1;
+                }
+            }
+        }
+        walk.next >= walk.buckets
     }
     /// Remove and return the entry in bucket `index` if the bucket is full and `pred` says so.
     pub fn take_at(&mut self, index: usize, pred: impl FnOnce(&Entry) -> bool) -> Option<Entry> {
