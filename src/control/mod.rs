@@ -92,13 +92,14 @@ fn floor(world: &World) -> usize {
 /// Split while shards are too full, else merge while they are too empty.
 async fn resize(world: &Rc<World>) {
     let total = total_keys(world).await;
+    let floor = floor(world);
     for _ in 0..STEPS_PER_TICK {
         let (max, min) = {
             let c = world.config.borrow();
             (c.shard_max_keys, c.shard_min_keys)
         };
         let shards = world.keyspace.borrow().table().num_shards();
-        let step = policy::resize(total, shards, max, min, floor(world));
+        let step = policy::resize(total, shards, max, min, floor);
         let done = match step {
             policy::Resize::Keep => return,
             policy::Resize::Split => split_next(world).await.map(|(source, target)| {

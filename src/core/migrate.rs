@@ -169,10 +169,7 @@ impl World {
                 .install(from, entries, flushes, now_ms(), &mut expired);
         self.expired(&expired);
         if let Some(d) = earliest {
-            if d < self.next_expiry.get() {
-                self.next_expiry.set(d);
-                self.expiry_wake.notify();
-            }
+            self.deadline_set(d);
         }
     }
 

@@ -146,12 +146,18 @@ impl World {
             }
         }
         if let Some(d) = deadline {
-            if d < self.next_expiry.get() {
-                self.next_expiry.set(d);
-                self.expiry_wake.notify();
-            }
+            self.deadline_set(d);
         }
         r
+    }
+
+    /// A deadline `d` now exists on this core: wake the expiry task if it planned
+    /// to sleep past it.
+    pub(super) fn deadline_set(&self, d: u64) {
+        if d < self.next_expiry.get() {
+            self.next_expiry.set(d);
+            self.expiry_wake.notify();
+        }
     }
 
     /// A DBSIZE or KEYS part with the table epoch it was counted under: the
@@ -374,13 +380,14 @@ impl World {
 
     pub fn core_stats(&self) -> CoreStats {
         let ks = self.keyspace.borrow();
+        let rows = ks.stats();
         let s = &self.stats;
         CoreStats {
             core: self.id,
             keys: ks.len() as u64,
             ttl_keys: ks.ttl_keys() as u64,
             bytes: ks.bytes() as u64,
-            shards: ks.stats().len() as u64,
+            shards: rows.len() as u64,
             clients: self.clients.borrow().len() as u64,
             connections_received: s.connections_received.get(),
             rejected_connections: s.rejected_connections.get(),
@@ -399,7 +406,7 @@ impl World {
             forwarded: s.forwarded.get(),
             pulled: s.pulled.get(),
             rebalance_moves: s.rebalance_moves.get(),
-            ops_per_sec: ks.stats().iter().map(|r| r.ops_per_sec).sum(),
+            ops_per_sec: rows.iter().map(|r| r.ops_per_sec).sum(),
             mesh_sent: self.mesh.sent.get(),
             table_epoch: ks.table().epoch,
         }
