@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::Server;
+use common::{field, fields, num, shard_rows, text, Server, ShardRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, RedisError, Value};
@@ -38,78 +38,6 @@ fn err_text(e: &RedisError) -> String {
         (Some(code), _) => code.to_string(),
         _ => format!("client error: {e}"),
     }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::Okay => "OK".into(),
-        Value::Int(n) => n.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn num(v: &Value) -> i64 {
-    match v {
-        Value::Int(n) => *n,
-        other => text(other)
-            .parse()
-            .unwrap_or_else(|_| panic!("not a number: {other:?}")),
-    }
-}
-
-/// A RESP3 map, or its RESP2 form (a flat array of name, value, ...).
-fn fields(v: Value, what: &str) -> HashMap<String, Value> {
-    let pairs: Vec<(Value, Value)> = match v {
-        Value::Map(p) => p,
-        Value::Array(flat) => {
-            assert!(flat.len() % 2 == 0, "{what}: odd field list: {flat:?}");
-            let mut it = flat.into_iter();
-            let mut p = Vec::new();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                p.push((k, v));
-            }
-            p
-        }
-        other => panic!("{what}: not a map: {other:?}"),
-    };
-    pairs.into_iter().map(|(k, v)| (text(&k), v)).collect()
-}
-
-fn field<'a>(f: &'a HashMap<String, Value>, name: &str, what: &str) -> &'a Value {
-    f.get(name)
-        .unwrap_or_else(|| panic!("{what} without {name}: {f:?}"))
-}
-
-#[derive(Debug, Clone)]
-struct ShardRow {
-    shard: i64,
-    core: i64,
-    keys: i64,
-    state: String,
-}
-
-fn shard_rows(con: &mut Connection) -> Vec<ShardRow> {
-    let v: Value = redis::cmd("STAIRKV")
-        .arg("SHARDS")
-        .query(con)
-        .expect("STAIRKV SHARDS");
-    let Value::Array(rows) = v else {
-        panic!("STAIRKV SHARDS: not an array: {v:?}");
-    };
-    rows.into_iter()
-        .map(|row| {
-            let f = fields(row, "STAIRKV SHARDS row");
-            let w = "STAIRKV SHARDS row";
-            ShardRow {
-                shard: num(field(&f, "shard", w)),
-                core: num(field(&f, "core", w)),
-                keys: num(field(&f, "keys", w)),
-                state: text(field(&f, "state", w)),
-            }
-        })
-        .collect()
 }
 
 #[derive(Debug, Clone)]

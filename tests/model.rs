@@ -9,7 +9,7 @@ mod common;
 // 3. SCAN returning every key that was present for the whole scan while splits run.
 // 4. Keys with a TTL expiring across shard splits.
 
-use common::Server;
+use common::{shard_rows, text, Server, ShardRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, RedisResult, Value};
@@ -1181,78 +1181,6 @@ fn model_while_splitting() {
 
 // ---------------------------------------------------------------------------
 // Staircase helpers.
-
-#[derive(Debug, Clone)]
-struct ShardRow {
-    shard: i64,
-    core: i64,
-    keys: i64,
-    ttl_keys: i64,
-    state: String,
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::Okay => "OK".into(),
-        Value::Int(n) => n.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn num(v: &Value) -> i64 {
-    match v {
-        Value::Int(n) => *n,
-        other => text(other)
-            .parse()
-            .unwrap_or_else(|_| panic!("not a number: {other:?}")),
-    }
-}
-
-fn shard_rows(con: &mut Connection) -> Vec<ShardRow> {
-    let v: Value = redis::cmd("STAIRKV")
-        .arg("SHARDS")
-        .query(con)
-        .expect("STAIRKV SHARDS");
-    let Value::Array(rows) = v else {
-        panic!("STAIRKV SHARDS: not an array: {v:?}");
-    };
-    rows.into_iter()
-        .map(|row| {
-            let pairs: Vec<(Value, Value)> = match row {
-                Value::Map(p) => p,
-                Value::Array(flat) => {
-                    assert!(flat.len() % 2 == 0, "odd field list: {flat:?}");
-                    let mut it = flat.into_iter();
-                    let mut p = Vec::new();
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        p.push((k, v));
-                    }
-                    p
-                }
-                other => panic!("STAIRKV SHARDS row: {other:?}"),
-            };
-            let fields: HashMap<String, Value> =
-                pairs.into_iter().map(|(k, v)| (text(&k), v)).collect();
-            let field = |name: &str| {
-                fields
-                    .get(name)
-                    .unwrap_or_else(|| panic!("STAIRKV SHARDS row without {name}: {fields:?}"))
-            };
-            for f in ["shard", "core", "keys", "bytes", "ttl_keys", "state"] {
-                field(f);
-            }
-            ShardRow {
-                shard: num(field("shard")),
-                core: num(field("core")),
-                keys: num(field("keys")),
-                ttl_keys: num(field("ttl_keys")),
-                state: text(field("state")),
-            }
-        })
-        .collect()
-}
 
 fn info_field(con: &mut Connection, section: &str, name: &str) -> String {
     let info: String = redis::cmd("INFO").arg(section).query(con).expect("INFO");

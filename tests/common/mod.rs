@@ -3,6 +3,8 @@
 //! SIGTERM when dropped.
 #![allow(dead_code)]
 
+use redis::{Connection, Value};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -180,4 +182,85 @@ pub fn closed_by_peer(s: &mut TcpStream) -> bool {
             }
         }
     }
+}
+
+/// A reply as text (bulk, simple, OK or integer; anything else debug-printed).
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Okay => "OK".into(),
+        Value::Int(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A reply as a number (an integer, or text holding one).
+pub fn num(v: &Value) -> i64 {
+    match v {
+        Value::Int(n) => *n,
+        other => text(other)
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {other:?}")),
+    }
+}
+
+/// A RESP3 map, or its RESP2 form (a flat array of name, value, ...).
+pub fn fields(v: Value, what: &str) -> HashMap<String, Value> {
+    let pairs: Vec<(Value, Value)> = match v {
+        Value::Map(p) => p,
+        Value::Array(flat) => {
+            assert!(flat.len() % 2 == 0, "{what}: odd field list: {flat:?}");
+            let mut it = flat.into_iter();
+            let mut p = Vec::new();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                p.push((k, v));
+            }
+            p
+        }
+        other => panic!("{what}: not a map: {other:?}"),
+    };
+    pairs.into_iter().map(|(k, v)| (text(&k), v)).collect()
+}
+
+pub fn field<'a>(f: &'a HashMap<String, Value>, name: &str, what: &str) -> &'a Value {
+    f.get(name)
+        .unwrap_or_else(|| panic!("{what} without {name}: {f:?}"))
+}
+
+/// One row of `STAIRKV SHARDS`.
+#[derive(Debug, Clone)]
+pub struct ShardRow {
+    pub shard: i64,
+    pub core: i64,
+    pub keys: i64,
+    pub ttl_keys: i64,
+    pub state: String,
+}
+
+/// `STAIRKV SHARDS`, each row checked to carry every documented field.
+pub fn shard_rows(con: &mut Connection) -> Vec<ShardRow> {
+    let v: Value = redis::cmd("STAIRKV")
+        .arg("SHARDS")
+        .query(con)
+        .expect("STAIRKV SHARDS");
+    let Value::Array(rows) = v else {
+        panic!("STAIRKV SHARDS: not an array: {v:?}");
+    };
+    let w = "STAIRKV SHARDS row";
+    rows.into_iter()
+        .map(|row| {
+            let f = fields(row, w);
+            for name in ["shard", "core", "keys", "bytes", "ttl_keys", "state"] {
+                field(&f, name, w);
+            }
+            ShardRow {
+                shard: num(field(&f, "shard", w)),
+                core: num(field(&f, "core", w)),
+                keys: num(field(&f, "keys", w)),
+                ttl_keys: num(field(&f, "ttl_keys", w)),
+                state: text(field(&f, "state", w)),
+            }
+        })
+        .collect()
 }
