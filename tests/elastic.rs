@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{field, fields, num, shard_rows, text, Server, ShardRow};
+use common::{field, fields, num, scan_reply, shard_rows, Server, ShardRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, RedisError, Value};
@@ -679,17 +679,7 @@ fn scan_call(
             err_text(&e)
         )
     });
-    match v {
-        Value::Array(mut parts) if parts.len() == 2 => {
-            let keys = parts.pop().expect("keys");
-            let next = text(&parts.pop().expect("cursor"));
-            let Value::Array(keys) = keys else {
-                panic!("SCAN keys not an array: {keys:?}");
-            };
-            (next, keys.iter().map(text).collect())
-        }
-        other => panic!("SCAN reply shape: {other:?}"),
-    }
+    scan_reply(v)
 }
 
 /// Redis glob for the two shapes used here: "prefix*" and "*suffix".

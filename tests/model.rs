@@ -9,7 +9,7 @@ mod common;
 // 3. SCAN returning every key that was present for the whole scan while splits run.
 // 4. Keys with a TTL expiring across shard splits.
 
-use common::{shard_rows, text, Server, ShardRow};
+use common::{scan_reply, shard_rows, Server, ShardRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, RedisResult, Value};
@@ -1324,17 +1324,7 @@ fn scan_once(con: &mut Connection, cursor: &str) -> (String, Vec<String>) {
         .arg(10)
         .query(con)
         .unwrap_or_else(|e| panic!("SCAN {cursor} COUNT 10: {e}"));
-    match v {
-        Value::Array(mut parts) if parts.len() == 2 => {
-            let keys = parts.pop().expect("keys");
-            let next = text(&parts.pop().expect("cursor"));
-            let Value::Array(keys) = keys else {
-                panic!("SCAN keys not an array: {keys:?}");
-            };
-            (next, keys.iter().map(text).collect())
-        }
-        other => panic!("SCAN reply shape: {other:?}"),
-    }
+    scan_reply(v)
 }
 
 #[test]

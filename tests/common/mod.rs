@@ -264,3 +264,18 @@ pub fn shard_rows(con: &mut Connection) -> Vec<ShardRow> {
         })
         .collect()
 }
+
+/// A SCAN reply: the next cursor and the keys.
+pub fn scan_reply(v: Value) -> (String, Vec<String>) {
+    match v {
+        Value::Array(mut parts) if parts.len() == 2 => {
+            let keys = parts.pop().expect("keys");
+            let next = text(&parts.pop().expect("cursor"));
+            let Value::Array(keys) = keys else {
+                panic!("SCAN keys not an array: {keys:?}");
+            };
+            (next, keys.iter().map(text).collect())
+        }
+        other => panic!("SCAN reply shape: {other:?}"),
+    }
+}
