@@ -1,181 +1,601 @@
-//! One key and its value in a single allocation, with the deadline inline when
-//! the key has one. Per-entry metadata is a handful of bytes (a flags byte and
-//! the key length); the table slot holding an [`Entry`] is one boxed slice. An
-//! entry never knows which shard or core holds it.
+//! One key and its value in a single allocation reached through a thin pointer,
+//! so a table slot is 8 bytes. The header is a flags byte, four bytes of
+//! eviction metadata (an access clock or an LFU counter) and the key and value
+//! lengths as varints: 7 bytes for short keys and values. A value that is a
+//! canonical 64-bit integer is stored as 1 to 8 bytes of two's complement. An
+//! entry never knows which shard or core holds it, and never decides what to
+//! evict: it only carries what the eviction policies read.
 
-/// A key, its string value and an optional deadline (unix ms).
-/// Layout of `buf`: `[flags: u8][klen: u32 LE][deadline: u64 LE, only if flags & HAS_DEADLINE][key][value]`.
-#[derive(Clone, PartialEq, Eq)]
+use crate::protocol::resp::{format_u64, parse_i64};
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+/// A key, its string value, an optional deadline (unix ms) and eviction metadata.
+///
+/// Layout of the allocation:
+/// `[flags: u8][meta: u32 LE][klen: varint][vlen: varint][deadline: u64 LE, if HAS_DEADLINE][key][value]`.
 pub struct Entry {
-    buf: Box<[u8]>,
+    /// The allocation: a `Box<[u8]>` whose length the header records.
+    ptr: NonNull<u8>,
 }
 
-impl std::fmt::Debug for Entry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry")
-            .field("key", &String::from_utf8_lossy(self.key()))
-            .field("value_len", &self.value().len())
-            .field("deadline", &self.deadline())
-            .finish()
+// SAFETY: an `Entry` owns its allocation alone, exactly as the `Box<[u8]>` it is
+// made from (which is `Send` and `Sync`); nothing else points into it.
+unsafe impl Send for Entry {}
+// SAFETY: as above; `&Entry` only reads.
+unsafe impl Sync for Entry {}
+
+/// `flags` bit: an 8-byte deadline follows the lengths.
+const HAS_DEADLINE: u8 = 1;
+/// `flags` bit: the value is an integer, stored as 1–8 bytes of two's complement.
+const INT: u8 = 2;
+/// `flags` bits 2–3: S3-FIFO's access count since insertion or the last pass (0–3).
+const FREQ_SHIFT: u8 = 2;
+const FREQ_MASK: u8 = 0b1100;
+/// `flags` bit: S3-FIFO keeps this entry in its main queue (else its small queue).
+const IN_MAIN: u8 = 16;
+/// Where the varint lengths start.
+const LENGTHS: usize = 5;
+/// Longest key an entry can hold. The keyspace refuses longer keys before
+/// building an entry (Redis's own bound is the 512 MB bulk limit).
+pub const MAX_KEY_LEN: usize = u32::MAX as usize;
+
+/// Where the parts of an entry are.
+#[derive(Clone, Copy)]
+struct Parts {
+    /// Where the key starts (after the header and the deadline).
+    key: usize,
+    klen: usize,
+    vlen: usize,
+}
+
+impl Parts {
+    #[inline]
+    fn value(&self) -> usize {
+        self.key + self.klen
+    }
+    #[inline]
+    fn total(&self) -> usize {
+        self.key + self.klen + self.vlen
     }
 }
 
-/// `flags` bit: an 8-byte deadline follows the key length.
-const HAS_DEADLINE: u8 = 1;
-/// Bytes before the optional deadline: flags and key length.
-const FIXED: usize = 1 + 4;
-/// Longest key an entry can hold (the key length is a `u32`). The keyspace
-/// refuses longer keys before building an entry.
-pub const MAX_KEY_LEN: usize = u32::MAX as usize;
+/// Bytes of `n` as a LEB128 varint.
+#[inline]
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// The fewest little-endian bytes whose sign extension is `v`.
+#[inline]
+fn int_bytes(v: i64) -> ([u8; 8], usize) {
+    let bytes = v.to_le_bytes();
+    let mut n = 8;
+    while n > 1 {
+        // The top byte is droppable when it only repeats the sign of the one below.
+        let top = bytes[n - 1];
+        let below_negative = bytes[n - 2] & 0x80 != 0;
+        if (top == 0 && !below_negative) || (top == 0xff && below_negative) {
+            n -= 1;
+        } else {
+            break;
+        }
+    }
+    (bytes, n)
+}
+
+#[inline]
+fn int_from(bytes: &[u8]) -> i64 {
+    let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+        0xff
+    } else {
+        0
+    };
+    let mut b = [fill; 8];
+    b[..bytes.len()].copy_from_slice(bytes);
+    i64::from_le_bytes(b)
+}
+
+/// Bytes glibc's malloc really takes for a request of `n` bytes: the request
+/// plus its 8-byte size word, rounded up to 16, and at least 32.
+#[inline]
+pub fn chunk_size(n: usize) -> usize {
+    ((n + 8 + 15) & !15).max(32)
+}
+
+/// A value as stored: borrowed bytes, or an integer's decimal text.
+pub enum Value<'a> {
+    Raw(&'a [u8]),
+    Int { buf: [u8; 20], start: u8 },
+}
+
+impl Value<'_> {
+    fn int(v: i64) -> Value<'static> {
+        let mut buf = [0u8; 20];
+        let digits = format_u64(v.unsigned_abs(), &mut buf).len();
+        let mut start = buf.len() - digits;
+        if v < 0 {
+            start -= 1;
+            buf[start] = b'-';
+        }
+        Value::Int {
+            buf,
+            start: start as u8,
+        }
+    }
+}
+
+impl Deref for Value<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Value::Raw(v) => v,
+            Value::Int { buf, start } => &buf[*start as usize..],
+        }
+    }
+}
 
 impl Entry {
+    /// An entry holding `value`; an integer in Redis's syntax is stored as one.
+    ///
     /// # Panics
     /// When `key` is longer than [`MAX_KEY_LEN`] (callers check first).
     pub fn new(key: &[u8], value: &[u8], deadline: Option<u64>) -> Entry {
         assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
-        let dlen = if deadline.is_some() { 8 } else { 0 };
-        // Exact capacity, so `into_boxed_slice` does not reallocate.
-        let mut v = Vec::with_capacity(FIXED + dlen + key.len() + value.len());
-        v.push(if deadline.is_some() { HAS_DEADLINE } else { 0 });
-        v.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        if let Some(d) = deadline {
-            v.extend_from_slice(&d.to_le_bytes());
-        }
-        v.extend_from_slice(key);
-        v.extend_from_slice(value);
-        Entry {
-            buf: v.into_boxed_slice(),
+        match encodable_int(value) {
+            Some(v) => Entry::with_int(key, v, deadline, 0, 0),
+            None => Entry::assemble(0, 0, deadline, key, &[value], 0),
         }
     }
 
     /// An entry whose value is `value_len` zero bytes (SETRANGE on a missing key).
     pub fn zeroed(key: &[u8], value_len: usize, deadline: Option<u64>) -> Entry {
-        let mut e = Entry::new(key, &[], deadline);
-        e.resize_value(value_len);
-        e
+        assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
+        Entry::assemble(0, 0, deadline, key, &[], value_len)
     }
 
-    /// The value as [`Bytes`] without copying it: the entry's buffer becomes the
-    /// `Bytes` storage (the key stays allocated until the `Bytes` is dropped).
-    pub fn into_value(self) -> bytes::Bytes {
-        let (_, end) = self.bounds();
-        bytes::Bytes::from(self.buf).slice(end..)
+    /// An entry holding the integer `v`.
+    pub fn from_int(key: &[u8], v: i64, deadline: Option<u64>) -> Entry {
+        assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
+        Entry::with_int(key, v, deadline, 0, 0)
     }
 
-    /// Where the key starts, and where it ends (= where the value starts).
+    fn with_int(key: &[u8], v: i64, deadline: Option<u64>, flags: u8, meta: u32) -> Entry {
+        let (bytes, n) = int_bytes(v);
+        Entry::assemble(flags | INT, meta, deadline, key, &[&bytes[..n]], 0)
+    }
+
+    /// Build an entry: `flags` (the deadline bit is set from `deadline`), `meta`,
+    /// and a value made of `value` followed by `zeros` zero bytes.
+    fn assemble(
+        flags: u8,
+        meta: u32,
+        deadline: Option<u64>,
+        key: &[u8],
+        value: &[&[u8]],
+        zeros: usize,
+    ) -> Entry {
+        let vlen = value.iter().map(|p| p.len()).sum::<usize>() + zeros;
+        let dlen = if deadline.is_some() { 8 } else { 0 };
+        let size = LENGTHS + varint_len(key.len()) + varint_len(vlen) + dlen + key.len() + vlen;
+        // Exact capacity, so `into_boxed_slice` does not reallocate.
+        let mut v = Vec::with_capacity(size);
+        let flags = (flags & !HAS_DEADLINE) | if deadline.is_some() { HAS_DEADLINE } else { 0 };
+        v.push(flags);
+        v.extend_from_slice(&meta.to_le_bytes());
+        put_varint(&mut v, key.len());
+        put_varint(&mut v, vlen);
+        if let Some(d) = deadline {
+            v.extend_from_slice(&d.to_le_bytes());
+        }
+        v.extend_from_slice(key);
+        for p in value {
+            v.extend_from_slice(p);
+        }
+        v.resize(size, 0);
+        Entry::from_box(v.into_boxed_slice())
+    }
+
+    fn from_box(b: Box<[u8]>) -> Entry {
+        let raw = Box::into_raw(b) as *mut u8;
+        // SAFETY: `Box::into_raw` never returns null; every entry's buffer holds
+        // at least the 7-byte header, so the pointer is to a real allocation.
+        Entry {
+            ptr: unsafe { NonNull::new_unchecked(raw) },
+        }
+    }
+
+    /// Take the allocation back as the box it was made from.
+    fn into_box(self) -> Box<[u8]> {
+        let len = self.parts().total();
+        let ptr = self.ptr.as_ptr();
+        std::mem::forget(self);
+        // SAFETY: `ptr` came from `Box::into_raw` of a `Box<[u8]>` of exactly
+        // `len` bytes (the header records every length; nothing changes them
+        // without rebuilding the box), and `forget` keeps `Drop` from freeing it too.
+        unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }
+    }
+
+    /// Byte `i` of the header.
     #[inline]
-    fn bounds(&self) -> (usize, usize) {
-        let b = &self.buf;
-        let klen = u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize;
-        let start = if b[0] & HAS_DEADLINE != 0 {
-            FIXED + 8
+    fn byte(&self, i: usize) -> u8 {
+        // SAFETY: only called for header bytes, which every entry has: the flags,
+        // the meta word and the varints, each read only up to its last byte.
+        unsafe { *self.ptr.as_ptr().add(i) }
+    }
+
+    #[inline]
+    fn varint_at(&self, mut i: usize) -> (usize, usize) {
+        let mut n = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = self.byte(i);
+            n |= usize::from(b & 0x7f) << shift;
+            i += 1;
+            if b & 0x80 == 0 {
+                return (n, i);
+            }
+            shift += 7;
+        }
+    }
+
+    #[inline]
+    fn parts(&self) -> Parts {
+        let (klen, i) = self.varint_at(LENGTHS);
+        let (vlen, i) = self.varint_at(i);
+        let key = if self.flags() & HAS_DEADLINE != 0 {
+            i + 8
         } else {
-            FIXED
+            i
         };
-        (start, start + klen)
+        Parts { key, klen, vlen }
+    }
+
+    /// The whole allocation.
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        let len = self.parts().total();
+        // SAFETY: the allocation is `len` bytes long (see `into_box`) and is
+        // borrowed for as long as `self` is.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len) }
+    }
+
+    #[inline]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        let len = self.parts().total();
+        // SAFETY: as in `bytes`, and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), len) }
+    }
+
+    #[inline]
+    fn flags(&self) -> u8 {
+        self.byte(0)
+    }
+
+    #[inline]
+    fn set_flags(&mut self, flags: u8) {
+        self.bytes_mut()[0] = flags;
     }
 
     #[inline]
     pub fn key(&self) -> &[u8] {
-        let (start, end) = self.bounds();
-        &self.buf[start..end]
+        let p = self.parts();
+        &self.bytes()[p.key..p.value()]
     }
+
+    /// The value; an integer comes back as its decimal text.
     #[inline]
-    pub fn value(&self) -> &[u8] {
-        let (_, end) = self.bounds();
-        &self.buf[end..]
+    pub fn value(&self) -> Value<'_> {
+        let p = self.parts();
+        let raw = &self.bytes()[p.value()..];
+        if self.flags() & INT != 0 {
+            Value::int(int_from(raw))
+        } else {
+            Value::Raw(raw)
+        }
     }
+
+    /// The value's length as a client sees it (an integer's decimal length).
+    #[inline]
+    pub fn value_len(&self) -> usize {
+        self.value().len()
+    }
+
+    /// The value when it is stored as an integer.
+    #[inline]
+    pub fn as_int(&self) -> Option<i64> {
+        (self.flags() & INT != 0).then(|| {
+            let p = self.parts();
+            int_from(&self.bytes()[p.value()..])
+        })
+    }
+
+    /// Store `v` as an integer, keeping key, deadline and metadata.
+    pub fn set_int(&mut self, v: i64) {
+        let (bytes, n) = int_bytes(v);
+        let p = self.parts();
+        if self.flags() & INT != 0 && p.vlen == n {
+            let start = p.value();
+            self.bytes_mut()[start..].copy_from_slice(&bytes[..n]);
+            return;
+        }
+        let rebuilt = Entry::with_int(self.key(), v, self.deadline(), self.flags(), self.meta());
+        *self = rebuilt;
+    }
+
     /// The value, writable in place (its length cannot change this way, so the
-    /// memory accounting of the shard holding the entry stays true).
-    #[inline]
+    /// memory accounting of the shard holding the entry stays true). An integer
+    /// becomes text first.
     pub fn value_mut(&mut self) -> &mut [u8] {
-        let (_, end) = self.bounds();
-        &mut self.buf[end..]
+        self.make_raw();
+        let start = self.parts().value();
+        &mut self.bytes_mut()[start..]
     }
+
+    /// Turn an integer value into its text, so it can be edited byte by byte.
+    fn make_raw(&mut self) {
+        if self.flags() & INT != 0 {
+            let text = self.value();
+            let rebuilt = Entry::assemble(
+                self.flags() & !INT,
+                self.meta(),
+                self.deadline(),
+                self.key(),
+                &[&text],
+                0,
+            );
+            *self = rebuilt;
+        }
+    }
+
     #[inline]
     pub fn deadline(&self) -> Option<u64> {
-        if self.buf[0] & HAS_DEADLINE == 0 {
+        if self.flags() & HAS_DEADLINE == 0 {
             return None;
         }
+        let at = self.parts().key - 8;
         let mut d = [0u8; 8];
-        d.copy_from_slice(&self.buf[FIXED..FIXED + 8]);
+        d.copy_from_slice(&self.bytes()[at..at + 8]);
         Some(u64::from_le_bytes(d))
     }
+
     /// True when the entry has a deadline at or before `now` (ms).
     #[inline]
     pub fn is_expired(&self, now: u64) -> bool {
         matches!(self.deadline(), Some(d) if d <= now)
     }
-    /// Replace the deadline (reallocates only when presence changes).
+
+    /// Replace the deadline (rebuilds the entry only when presence changes).
     pub fn set_deadline(&mut self, deadline: Option<u64>) {
-        let has = self.buf[0] & HAS_DEADLINE != 0;
-        match (has, deadline) {
-            (true, Some(d)) => self.buf[FIXED..FIXED + 8].copy_from_slice(&d.to_le_bytes()),
-            (false, None) => {}
-            (false, Some(d)) => {
-                let mut v = Vec::with_capacity(self.buf.len() + 8);
-                v.push(self.buf[0] | HAS_DEADLINE);
-                v.extend_from_slice(&self.buf[1..FIXED]);
-                v.extend_from_slice(&d.to_le_bytes());
-                v.extend_from_slice(&self.buf[FIXED..]);
-                self.buf = v.into_boxed_slice();
+        match (self.deadline(), deadline) {
+            (Some(_), Some(d)) => {
+                let at = self.parts().key - 8;
+                self.bytes_mut()[at..at + 8].copy_from_slice(&d.to_le_bytes());
             }
-            (true, None) => {
-                let mut v = Vec::with_capacity(self.buf.len() - 8);
-                v.push(self.buf[0] & !HAS_DEADLINE);
-                v.extend_from_slice(&self.buf[1..FIXED]);
-                v.extend_from_slice(&self.buf[FIXED + 8..]);
-                self.buf = v.into_boxed_slice();
+            (None, None) => {}
+            _ => {
+                let p = self.parts();
+                let value = &self.bytes()[p.value()..];
+                let rebuilt =
+                    Entry::assemble(self.flags(), self.meta(), deadline, self.key(), &[value], 0);
+                *self = rebuilt;
             }
         }
     }
-    /// Replace the value, keeping key and deadline. In place when the length is
-    /// unchanged; otherwise one `realloc` of the buffer.
+
+    /// Replace the value, keeping key, deadline and metadata. In place when the
+    /// stored form keeps its length.
     pub fn set_value(&mut self, value: &[u8]) {
-        let (_, end) = self.bounds();
-        if self.buf.len() - end == value.len() {
-            self.buf[end..].copy_from_slice(value);
+        if let Some(v) = encodable_int(value) {
+            return self.set_int(v);
+        }
+        let p = self.parts();
+        if self.flags() & INT == 0 && p.vlen == value.len() {
+            let start = p.value();
+            self.bytes_mut()[start..].copy_from_slice(value);
             return;
         }
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        v.truncate(end);
-        v.reserve_exact(value.len());
-        v.extend_from_slice(value);
-        self.buf = v.into_boxed_slice();
+        let rebuilt = Entry::assemble(
+            self.flags() & !INT,
+            self.meta(),
+            self.deadline(),
+            self.key(),
+            &[value],
+            0,
+        );
+        *self = rebuilt;
     }
-    /// Append to the value (one `realloc`, which may grow in place).
+
+    /// Append to the value (the result is text, as Redis's APPEND leaves it).
+    /// When the value's length keeps its varint size this is one `realloc`,
+    /// which may grow in place, so repeated appends do not copy every time.
     pub fn append(&mut self, extra: &[u8]) {
         if extra.is_empty() {
             return;
         }
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        v.reserve_exact(extra.len());
-        v.extend_from_slice(extra);
-        self.buf = v.into_boxed_slice();
-    }
-    /// Truncate the value to `len` bytes or pad it with zero bytes up to `len`.
-    pub fn resize_value(&mut self, len: usize) {
-        let (_, end) = self.bounds();
-        let cur = self.buf.len() - end;
-        if cur == len {
+        self.make_raw();
+        let p = self.parts();
+        let new_len = p.vlen + extra.len();
+        if varint_len(new_len) != varint_len(p.vlen) {
+            let value = &self.bytes()[p.value()..];
+            let rebuilt = Entry::assemble(
+                self.flags(),
+                self.meta(),
+                self.deadline(),
+                self.key(),
+                &[value, extra],
+                0,
+            );
+            *self = rebuilt;
             return;
         }
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        if len > cur {
-            v.reserve_exact(len - cur);
-        }
-        v.resize(end + len, 0);
-        self.buf = v.into_boxed_slice();
+        let mut v = std::mem::replace(self, Entry::empty())
+            .into_box()
+            .into_vec();
+        v.reserve_exact(extra.len());
+        v.extend_from_slice(extra);
+        // Rewrite the value length in place: same varint size, checked above.
+        let (_, vstart) = varint_at_slice(&v, LENGTHS);
+        let mut len = Vec::with_capacity(10);
+        put_varint(&mut len, new_len);
+        v[vstart..vstart + len.len()].copy_from_slice(&len);
+        *self = Entry::from_box(v.into_boxed_slice());
     }
-    /// Bytes this entry costs in memory (allocation plus the table slot), for accounting.
-    ///
-    /// An approximation: the buffer, the slot holding the [`Entry`] (a boxed slice)
-    /// and 8 more bytes standing for the table's control byte plus its unused
-    /// slots at hashbrown's 7/8 load factor. Allocator rounding and headers are not
-    /// counted.
+
+    /// Truncate the value to `len` bytes or pad it with zero bytes up to `len`.
+    pub fn resize_value(&mut self, len: usize) {
+        self.make_raw();
+        let p = self.parts();
+        if p.vlen == len {
+            return;
+        }
+        let value = &self.bytes()[p.value()..];
+        let keep = &value[..len.min(value.len())];
+        let rebuilt = Entry::assemble(
+            self.flags(),
+            self.meta(),
+            self.deadline(),
+            self.key(),
+            &[keep],
+            len - keep.len(),
+        );
+        *self = rebuilt;
+    }
+
+    /// A placeholder with an empty key and value (never stored).
+    fn empty() -> Entry {
+        Entry::assemble(0, 0, None, b"", &[], 0)
+    }
+
+    /// The value as [`bytes::Bytes`]: a text value's allocation becomes the
+    /// `Bytes` storage (the key stays allocated until the `Bytes` is dropped).
+    pub fn into_value(self) -> bytes::Bytes {
+        if let Some(v) = self.as_int() {
+            return bytes::Bytes::copy_from_slice(&Value::int(v));
+        }
+        let start = self.parts().value();
+        bytes::Bytes::from(self.into_box()).slice(start..)
+    }
+
+    /// Bytes this entry's allocation takes from malloc (the table slot holding
+    /// the pointer is the shard's to count).
     #[inline]
     pub fn mem_size(&self) -> usize {
-        self.buf.len() + std::mem::size_of::<Entry>() + 8
+        chunk_size(self.parts().total())
+    }
+
+    // --- Eviction metadata -------------------------------------------------
+
+    /// The 32-bit word the eviction policy keeps here (an access clock, or
+    /// an LFU counter and its decay time).
+    #[inline]
+    pub fn meta(&self) -> u32 {
+        u32::from_le_bytes([self.byte(1), self.byte(2), self.byte(3), self.byte(4)])
+    }
+    #[inline]
+    pub fn set_meta(&mut self, meta: u32) {
+        self.bytes_mut()[1..5].copy_from_slice(&meta.to_le_bytes());
+    }
+    /// S3-FIFO's access count, 0–3.
+    #[inline]
+    pub fn freq(&self) -> u8 {
+        (self.flags() & FREQ_MASK) >> FREQ_SHIFT
+    }
+    #[inline]
+    pub fn set_freq(&mut self, f: u8) {
+        let flags = (self.flags() & !FREQ_MASK) | ((f.min(3) << FREQ_SHIFT) & FREQ_MASK);
+        self.set_flags(flags);
+    }
+    /// True when S3-FIFO keeps this entry in its main queue.
+    #[inline]
+    pub fn in_main(&self) -> bool {
+        self.flags() & IN_MAIN != 0
+    }
+    #[inline]
+    pub fn set_in_main(&mut self, main: bool) {
+        let flags = if main {
+            self.flags() | IN_MAIN
+        } else {
+            self.flags() & !IN_MAIN
+        };
+        self.set_flags(flags);
+    }
+    /// Carry `from`'s eviction state over (a value replaced by SET keeps its history).
+    pub fn inherit(&mut self, from: &Entry) {
+        let keep = FREQ_MASK | IN_MAIN;
+        let flags = (self.flags() & !keep) | (from.flags() & keep);
+        self.set_flags(flags);
+        self.set_meta(from.meta());
+    }
+}
+
+fn varint_at_slice(b: &[u8], mut i: usize) -> (usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let x = b[i];
+        n |= usize::from(x & 0x7f) << shift;
+        i += 1;
+        if x & 0x80 == 0 {
+            return (n, i);
+        }
+        shift += 7;
+    }
+}
+
+/// `value` as an integer when it is one in Redis's syntax (so its text comes
+/// back byte for byte).
+#[inline]
+fn encodable_int(value: &[u8]) -> Option<i64> {
+    match value.first() {
+        Some(b'-' | b'0'..=b'9') if value.len() <= 20 => parse_i64(value),
+        _ => None,
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let len = self.parts().total();
+        // SAFETY: see `into_box`; `drop` runs once and nothing uses `ptr` after.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), len)) });
+    }
+}
+
+impl Clone for Entry {
+    fn clone(&self) -> Entry {
+        Entry::from_box(self.bytes().into())
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+impl Eq for Entry {}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("value_len", &self.value_len())
+            .field("deadline", &self.deadline())
+            .finish()
     }
 }
 
@@ -185,26 +605,119 @@ mod tests {
 
     fn check(e: &Entry, key: &[u8], value: &[u8], deadline: Option<u64>) {
         assert_eq!(e.key(), key);
-        assert_eq!(e.value(), value);
+        assert_eq!(&*e.value(), value);
+        assert_eq!(e.value_len(), value.len());
         assert_eq!(e.deadline(), deadline);
-        let header = 5 + if deadline.is_some() { 8 } else { 0 };
-        assert_eq!(e.mem_size(), header + key.len() + value.len() + 16 + 8);
+        let stored = if e.as_int().is_some() {
+            int_bytes(e.as_int().unwrap()).1
+        } else {
+            value.len()
+        };
+        let header = 5 + varint_len(key.len()) + varint_len(stored);
+        let dl = if deadline.is_some() { 8 } else { 0 };
+        assert_eq!(e.bytes().len(), header + dl + key.len() + stored);
+        assert_eq!(e.mem_size(), chunk_size(e.bytes().len()));
     }
 
     #[test]
     fn layout_roundtrip() {
         let e = Entry::new(b"key", b"value", None);
         check(&e, b"key", b"value", None);
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
         let e = Entry::new(b"key", b"value", Some(0x0102_0304_0506_0708));
         check(&e, b"key", b"value", Some(0x0102_0304_0506_0708));
-        assert_eq!(e.buf[0], HAS_DEADLINE);
-        assert_eq!(&e.buf[1..5], &3u32.to_le_bytes());
-        assert_eq!(&e.buf[5..13], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(e.bytes()[0], HAS_DEADLINE);
+        assert_eq!(&e.bytes()[5..7], &[3, 5]);
+        assert_eq!(&e.bytes()[7..15], &0x0102_0304_0506_0708u64.to_le_bytes());
         let e = Entry::new(b"", b"", None);
         check(&e, b"", b"", None);
-        assert_eq!(e.buf.len(), 5);
+        assert_eq!(e.bytes().len(), 7);
         let e = Entry::new(b"k", b"", Some(u64::MAX));
         check(&e, b"k", b"", Some(u64::MAX));
+        // The benchmark's shape: 16-byte key, 32-byte value, one 64-byte chunk.
+        let e = Entry::new(b"key:000000000001", &[b'x'; 32], None);
+        assert_eq!(e.mem_size(), 64);
+    }
+
+    #[test]
+    fn long_lengths_use_longer_varints() {
+        for (klen, vlen) in [(127, 128), (300, 70_000), (0, 1 << 21)] {
+            let key = vec![b'k'; klen];
+            let value = vec![b'v'; vlen];
+            let e = Entry::new(&key, &value, Some(9));
+            check(&e, &key, &value, Some(9));
+            assert_eq!(e.clone(), e);
+        }
+    }
+
+    #[test]
+    fn integers_are_stored_as_integers() {
+        for (text, stored) in [
+            (&b"0"[..], 1),
+            (b"127", 1),
+            (b"128", 2),
+            (b"-1", 1),
+            (b"-128", 1),
+            (b"-129", 2),
+            (b"123456789", 4),
+            (b"9223372036854775807", 8),
+            (b"-9223372036854775808", 8),
+        ] {
+            let e = Entry::new(b"n", text, None);
+            assert!(e.as_int().is_some(), "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(e.parts().vlen, stored);
+            check(&e, b"n", text, None);
+        }
+        // Not Redis integers: kept byte for byte.
+        for text in [
+            &b"007"[..],
+            b"+1",
+            b"-0",
+            b" 1",
+            b"1.5",
+            b"9223372036854775808",
+        ] {
+            let e = Entry::new(b"n", text, None);
+            assert_eq!(e.as_int(), None);
+            check(&e, b"n", text, None);
+        }
+        let mut e = Entry::new(b"n", b"5", Some(3));
+        e.set_meta(77);
+        e.set_int(1 << 40);
+        check(&e, b"n", b"1099511627776", Some(3));
+        assert_eq!(e.meta(), 77);
+        e.set_int(-2);
+        check(&e, b"n", b"-2", Some(3));
+        e.append(b"0");
+        assert_eq!(e.as_int(), None, "APPEND leaves text");
+        check(&e, b"n", b"-20", Some(3));
+        e.set_value(b"42");
+        assert_eq!(e.as_int(), Some(42));
+        e.value_mut()[0] = b'5';
+        check(&e, b"n", b"52", Some(3));
+        assert_eq!(&Entry::new(b"k", b"-77", None).into_value()[..], b"-77");
+    }
+
+    #[test]
+    fn int_bytes_roundtrip() {
+        for v in [
+            0,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            255,
+            256,
+            1 << 31,
+            -(1 << 31),
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let (b, n) = int_bytes(v);
+            assert_eq!(int_from(&b[..n]), v, "{v}");
+        }
     }
 
     #[test]
@@ -219,6 +732,9 @@ mod tests {
     #[test]
     fn set_deadline_all_transitions() {
         let mut e = Entry::new(b"key", b"value", None);
+        e.set_meta(0xdead_beef);
+        e.set_freq(2);
+        e.set_in_main(true);
         e.set_deadline(None);
         check(&e, b"key", b"value", None);
         e.set_deadline(Some(5));
@@ -227,6 +743,7 @@ mod tests {
         check(&e, b"key", b"value", Some(7));
         e.set_deadline(None);
         check(&e, b"key", b"value", None);
+        assert_eq!((e.meta(), e.freq(), e.in_main()), (0xdead_beef, 2, true));
     }
 
     #[test]
@@ -249,6 +766,14 @@ mod tests {
             check(&e, b"key", b"12", dl);
             e.value_mut()[0] = b'9';
             check(&e, b"key", b"92", dl);
+            // Across a varint boundary of the value length.
+            e.append(&[b'a'; 200]);
+            assert_eq!(e.value_len(), 202);
+            assert_eq!(&e.value()[..2], b"92");
+            e.append(b"z");
+            assert_eq!(e.value_len(), 203);
+            assert_eq!(e.value().last(), Some(&b'z'));
+            assert_eq!(e.deadline(), dl);
         }
     }
 
@@ -260,6 +785,34 @@ mod tests {
         assert_eq!(&e.into_value()[..], b"the value");
         let e = Entry::new(b"key", b"", None);
         assert!(e.into_value().is_empty());
+    }
+
+    #[test]
+    fn eviction_metadata() {
+        let mut e = Entry::new(b"k", b"v", Some(1));
+        assert_eq!((e.meta(), e.freq(), e.in_main()), (0, 0, false));
+        e.set_freq(9);
+        assert_eq!(e.freq(), 3);
+        e.set_freq(1);
+        e.set_in_main(true);
+        e.set_meta(12345);
+        check(&e, b"k", b"v", Some(1));
+        let mut n = Entry::new(b"k", b"other", None);
+        n.inherit(&e);
+        assert_eq!((n.meta(), n.freq(), n.in_main()), (12345, 1, true));
+        assert_eq!(n.deadline(), None);
+        e.set_in_main(false);
+        assert!(!e.in_main());
+        assert_eq!(e.freq(), 1);
+    }
+
+    #[test]
+    fn chunk_sizes_follow_glibc() {
+        assert_eq!(chunk_size(1), 32);
+        assert_eq!(chunk_size(24), 32);
+        assert_eq!(chunk_size(25), 48);
+        assert_eq!(chunk_size(56), 64);
+        assert_eq!(chunk_size(57), 80);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::ops::{
 };
 use super::shard::{Shard, Walk};
 use super::staircase::{scan_pos, RoutingTable, ShardId};
-use crate::protocol::resp::{format_u64, parse_i64};
+use crate::protocol::resp::parse_i64;
 use bytes::Bytes;
 
 /// Attempts RANDOMKEY makes (each a random shard and a random bucket walk) before
@@ -509,7 +509,8 @@ impl Keyspace {
         let Some(e) = self.shard_mut(sid).and_then(|s| s.remove(sthash, src)) else {
             return OpResult::Err(OpError::NoSuchKey);
         };
-        let moved = Entry::new(dst, e.value(), e.deadline());
+        let mut moved = Entry::new(dst, &e.value(), e.deadline());
+        moved.inherit(&e);
         if let Some(shard) = self.shard_mut(did) {
             shard.insert(dthash, moved);
         }
@@ -657,7 +658,7 @@ fn bulk(v: &[u8]) -> OpResult {
 fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpResult {
     match op {
         KeyOp::Get => match shard.get(thash, key, now) {
-            Some(e) => bulk(e.value()),
+            Some(e) => bulk(&e.value()),
             None => OpResult::Nil,
         },
         KeyOp::Set {
@@ -685,32 +686,33 @@ fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpR
                 shard
                     .update(thash, key, now, |e| {
                         e.set_deadline(deadline);
-                        bulk(e.value())
+                        bulk(&e.value())
                     })
                     .unwrap_or(OpResult::Nil)
             }
         },
         KeyOp::IncrBy(by) => {
             let r = shard.update(thash, key, now, |e| {
-                let cur = parse_i64(e.value()).ok_or(OpError::NotInteger)?;
+                let cur = match e.as_int() {
+                    Some(cur) => cur,
+                    None => parse_i64(&e.value()).ok_or(OpError::NotInteger)?,
+                };
                 let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
-                let mut buf = [0u8; 20];
-                e.set_value(format_i64(new, &mut buf));
+                e.set_int(new);
                 Ok(new)
             });
             match r {
                 Some(Ok(v)) => OpResult::Int(v),
                 Some(Err(err)) => OpResult::Err(err),
                 None => {
-                    let mut buf = [0u8; 20];
-                    shard.insert(thash, Entry::new(key, format_i64(by, &mut buf), None));
+                    shard.insert(thash, Entry::from_int(key, by, None));
                     OpResult::Int(by)
                 }
             }
         }
         KeyOp::IncrByFloat(by) => {
             let r = shard.update(thash, key, now, |e| {
-                let text = add_float(e.value(), &by)?;
+                let text = add_float(&e.value(), &by)?;
                 e.set_value(text.as_bytes());
                 Ok(text)
             });
@@ -907,7 +909,7 @@ fn set(
     let (exists, old_value, old_deadline) = match shard.get(thash, key, now) {
         Some(e) => (
             true,
-            get.then(|| Bytes::copy_from_slice(e.value())),
+            get.then(|| Bytes::copy_from_slice(&e.value())),
             e.deadline(),
         ),
         None => (false, None, None),
@@ -958,19 +960,6 @@ fn range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
         return None;
     }
     Some((start as usize, end as usize))
-}
-
-/// `v` as decimal text in `buf`.
-fn format_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    // |i64::MIN| has 19 digits, which leaves room for the sign.
-    let start = buf.len() - format_u64(v.unsigned_abs(), buf).len();
-    let start = if v < 0 {
-        buf[start - 1] = b'-';
-        start - 1
-    } else {
-        start
-    };
-    &buf[start..]
 }
 
 /// INCRBYFLOAT's sum of a stored value and the increment, as Redis stores it.
@@ -1393,9 +1382,9 @@ mod tests {
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775809"), None);
         assert_eq!(parse_i64(b"18446744073709551616"), None);
-        let mut buf = [0u8; 20];
         for v in [0, 1, -1, 10, -10, 123456789, i64::MAX, i64::MIN] {
-            assert_eq!(format_i64(v, &mut buf), v.to_string().as_bytes());
+            let e = Entry::from_int(b"k", v, None);
+            assert_eq!(&*e.value(), v.to_string().as_bytes());
         }
     }
 

@@ -493,10 +493,13 @@ mod tests {
         assert!(put(&mut s, b"a", b"1", None).is_none());
         assert!(put(&mut s, b"b", b"2", Some(100)).is_none());
         assert_eq!(s.len(), 2);
-        assert_eq!(s.get(th(b"a"), b"a", 0).map(|e| e.value()), Some(&b"1"[..]));
         assert_eq!(
-            s.get(th(b"b"), b"b", 99).map(|e| e.value()),
-            Some(&b"2"[..])
+            s.get(th(b"a"), b"a", 0).map(|e| e.value().to_vec()),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(
+            s.get(th(b"b"), b"b", 99).map(|e| e.value().to_vec()),
+            Some(b"2".to_vec())
         );
         assert!(s.get(th(b"c"), b"c", 0).is_none());
         let old = put(&mut s, b"a", b"11", Some(5)).map(|e| e.value().to_vec());
