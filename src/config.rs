@@ -2,6 +2,7 @@
 //! the flags (`--text-port` ↔ `text-port`). Flags win over the file; the file
 //! wins over the defaults named here. Nothing here starts anything.
 
+use crate::storage::evict::Policy;
 use clap::Parser;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -126,6 +127,18 @@ pub struct Flags {
     /// Keyspace notifications, Redis's flag letters (K E g $ x e n t m d A) [default: "Ex"].
     #[arg(long)]
     pub notify_keyspace_events: Option<String>,
+    /// Memory limit for the data, with units (b, k, kb, m, mb, g, gb); 0 = no limit.
+    /// Over it, the policy evicts (a cache) or writes are refused (a database) [default: 0].
+    #[arg(long, value_parser = parse_memory_flag)]
+    pub maxmemory: Option<u64>,
+    /// What to do at maxmemory: noeviction (a database: writes get OOM errors),
+    /// allkeys-s3fifo, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru,
+    /// volatile-lfu, volatile-random, volatile-ttl [default: allkeys-s3fifo].
+    #[arg(long, value_parser = parse_policy_flag)]
+    pub maxmemory_policy: Option<Policy>,
+    /// Keys sampled per eviction by the LRU, LFU and TTL policies [default: 5].
+    #[arg(long)]
+    pub maxmemory_samples: Option<u64>,
     /// How connections' bytes move: `ring` (a per-core io_uring) or `stream`
     /// (glommio's TcpStream) [default: ring].
     #[arg(long, value_enum)]
@@ -158,6 +171,29 @@ struct FileConfig {
     migrate_batch: Option<u64>,
     rebalance_threshold: Option<u64>,
     socket_path: Option<SocketPath>,
+    maxmemory: Option<SizeValue>,
+    maxmemory_policy: Option<String>,
+    maxmemory_samples: Option<u64>,
+}
+
+/// A size in the config file: a number of bytes, or text with a unit ("100mb").
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+fn parse_memory_flag(s: &str) -> Result<u64, String> {
+    parse_memory(s)
+        .ok_or_else(|| format!("'{s}' is not a size (a number with b, k, kb, m, mb, g or gb)"))
+}
+
+fn parse_policy_flag(s: &str) -> Result<Policy, String> {
+    Policy::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
+        format!("'{s}' is not a maxmemory policy ({})", names.join(", "))
+    })
 }
 
 /// The resolved configuration every core starts from.
@@ -187,6 +223,10 @@ pub struct Config {
     pub pubsub_limit: [u64; 3],
     /// Keyspace-notification classes ([`notify`] bits).
     pub notify_keyspace_events: u32,
+    /// Bytes of data the server may hold (0: no limit), and what happens there.
+    pub maxmemory: u64,
+    pub maxmemory_policy: Policy,
+    pub maxmemory_samples: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -296,6 +336,22 @@ impl Config {
                 .or(file.rebalance_threshold)
                 .unwrap_or(DEFAULT_REBALANCE_THRESHOLD),
             socket_path: flags.socket_path.or(file.socket_path).unwrap_or_default(),
+            maxmemory: match (flags.maxmemory, file.maxmemory) {
+                (Some(n), _) | (None, Some(SizeValue::Bytes(n))) => n,
+                (None, Some(SizeValue::Text(t))) => parse_memory_flag(&t)
+                    .map_err(|e| ConfigError::Invalid(format!("maxmemory: {e}")))?,
+                (None, None) => 0,
+            },
+            maxmemory_policy: match (flags.maxmemory_policy, file.maxmemory_policy) {
+                (Some(p), _) => p,
+                (None, Some(t)) => parse_policy_flag(&t)
+                    .map_err(|e| ConfigError::Invalid(format!("maxmemory-policy: {e}")))?,
+                (None, None) => crate::storage::evict::DEFAULT_POLICY,
+            },
+            maxmemory_samples: flags
+                .maxmemory_samples
+                .or(file.maxmemory_samples)
+                .unwrap_or(crate::storage::evict::DEFAULT_SAMPLES as u64),
             config_file: flags.config,
             pubsub_limit: match flags
                 .client_output_buffer_limit_pubsub
@@ -331,6 +387,11 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "shard-max-keys, split-batch, migrate-batch and controller-interval-ms must be positive"
                     .into(),
+            ));
+        }
+        if cfg.maxmemory_samples == 0 || cfg.maxmemory_samples > 64 {
+            return Err(ConfigError::Invalid(
+                "maxmemory-samples must be between 1 and 64".into(),
             ));
         }
         if cfg.shard_min_keys.saturating_mul(2) >= cfg.shard_max_keys {

@@ -132,6 +132,7 @@ async fn core_main(
         }
     }
     glommio::spawn_local(crate::core::expiry::run(world.clone())).detach();
+    glommio::spawn_local(crate::core::evict::run(world.clone())).detach();
     if world.id == 0 {
         glommio::spawn_local(crate::control::run(world.clone())).detach();
     }

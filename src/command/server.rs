@@ -10,6 +10,7 @@ use super::table::{all_commands, lookup, CommandSpec};
 use crate::config::Config;
 use crate::core::mesh::{CoreStats, CoreTask, TaskResult};
 use crate::core::world::World;
+use crate::storage::evict::Policy;
 use crate::storage::ops::{CoreOp, OpResult};
 use bytes::Bytes;
 use std::fmt::Write;
@@ -146,25 +147,37 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                 );
             }
             "memory" => {
-                let used = sum(|s| s.bytes);
+                let used = sum(|s| s.used_memory);
                 let rss = rss_bytes();
                 let _ = write!(
                     out,
-                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
                     human(used),
-                    human(rss)
+                    human(rss),
+                    sum(|s| s.bytes),
+                    cfg.maxmemory,
+                    human(cfg.maxmemory),
+                    cfg.maxmemory_policy.name(),
                 );
+                for s in stats {
+                    let _ = write!(
+                        out,
+                        "core{}:used_memory={},maxmemory_share={},evicted_keys={}\r\n",
+                        s.core, s.used_memory, s.memory_limit, s.evicted
+                    );
+                }
             }
             "stats" => {
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nmesh_messages_sent:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nmesh_messages_sent:{}\r\n",
                     sum(|s| s.connections_received),
                     sum(|s| s.commands),
                     sum(|s| s.net_input_bytes),
                     sum(|s| s.net_output_bytes),
                     sum(|s| s.rejected_connections),
                     sum(|s| s.expired),
+                    sum(|s| s.evicted),
                     sum(|s| s.hits),
                     sum(|s| s.misses),
                     sum(|s| s.mesh_sent),
@@ -265,8 +278,9 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ("save", String::new()),
         ("appendonly", "no".into()),
         ("databases", "1".into()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
+        ("maxmemory", c.maxmemory.to_string()),
+        ("maxmemory-policy", c.maxmemory_policy.name().into()),
+        ("maxmemory-samples", c.maxmemory_samples.to_string()),
     ]
 }
 
@@ -308,6 +322,27 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
             })?
         }
         "migrate-batch" => c.migrate_batch = num()?.max(1),
+        "maxmemory" => {
+            c.maxmemory = crate::config::parse_memory(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a memory value")
+            })?
+        }
+        "maxmemory-policy" => {
+            c.maxmemory_policy = Policy::parse(&text).ok_or_else(|| {
+                let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: {}",
+                    names.join(", ")
+                )
+            })?
+        }
+        "maxmemory-samples" => {
+            let n = num()?;
+            if !(1..=64).contains(&n) {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between 1 and 64 inclusive"));
+            }
+            c.maxmemory_samples = n
+        }
         "rebalance-threshold" => c.rebalance_threshold = num()?,
         "split-batch" => c.split_batch = num()?.max(1),
         "controller-interval-ms" => c.controller_interval_ms = num()?.max(1),
@@ -338,7 +373,7 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
             }
         }
         "bind" | "port" | "text-port" | "cores" | "initial-shards" | "save" | "appendonly"
-        | "databases" | "maxmemory" | "maxmemory-policy" => {
+        | "databases" => {
             return Err(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
             ))

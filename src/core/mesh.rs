@@ -93,6 +93,10 @@ pub struct CoreStats {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    pub evicted: u64,
+    /// This core's memory figure and its share of `maxmemory` (0: no limit).
+    pub used_memory: u64,
+    pub memory_limit: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub splits: u64,

@@ -6,6 +6,7 @@
 
 pub mod clients;
 pub mod events;
+pub mod evict;
 pub mod expiry;
 pub mod mesh;
 pub mod migrate;

@@ -11,7 +11,7 @@ use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpResult, SetTtl};
+use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
 use crate::storage::staircase::RoutingTable;
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
@@ -26,6 +26,7 @@ pub struct Stats {
     pub hits: Cell<u64>,
     pub misses: Cell<u64>,
     pub expired: Cell<u64>,
+    pub evicted: Cell<u64>,
     pub net_input_bytes: Cell<u64>,
     pub net_output_bytes: Cell<u64>,
     pub splits: Cell<u64>,
@@ -42,6 +43,9 @@ pub struct Stats {
     pub rebalance_moves: Cell<u64>,
 }
 
+/// Keys one op may evict before answering; the background task does the rest.
+const EVICT_PER_OP: usize = 64;
+
 pub(super) fn bump(c: &Cell<u64>, by: u64) {
     c.set(c.get().wrapping_add(by));
 }
@@ -56,6 +60,9 @@ pub struct World {
     pub mesh: Rc<MeshState>,
     /// Woken when a deadline earlier than the expiry task's planned wake is set.
     pub expiry_wake: Notify,
+    /// Woken when this core is over its share of `maxmemory` and the per-op
+    /// eviction left work over (see `core::evict`).
+    pub evict_wake: Notify,
     pub next_expiry: Cell<u64>,
     /// Set when the server is shutting down: stop accepting, finish in-flight work.
     pub shutting_down: Cell<bool>,
@@ -73,15 +80,23 @@ pub struct World {
 impl World {
     pub fn new(id: usize, ncores: usize, config: Config) -> World {
         let table = RoutingTable::new(ncores, config.initial_shards as usize);
+        let mut keyspace = Keyspace::new(id, table);
+        // On this core's own thread: the policy's access mode is thread-local.
+        keyspace.set_memory_limit(
+            config.maxmemory,
+            config.maxmemory_policy,
+            config.maxmemory_samples as usize,
+        );
         World {
             id,
             ncores,
-            keyspace: RefCell::new(Keyspace::new(id, table)),
+            keyspace: RefCell::new(keyspace),
             config: RefCell::new(config),
             clients: RefCell::new(Clients::default()),
             stats: Stats::default(),
             mesh: Rc::new(MeshState::new(ncores)),
             expiry_wake: Notify::default(),
+            evict_wake: Notify::default(),
             next_expiry: Cell::new(u64::MAX),
             shutting_down: Cell::new(false),
             busy: Cell::new(0),
@@ -121,6 +136,9 @@ impl World {
             let r = self.keyspace.borrow_mut().execute(op, now);
             return self.stamp(r);
         }
+        if self.keyspace.borrow_mut().over_limit() && !self.make_room(now) && op.needs_memory() {
+            return OpResult::Err(OpError::OutOfMemory);
+        }
         let deadline = op_deadline(&op);
         let lookup = matches!(
             op,
@@ -148,7 +166,48 @@ impl World {
         if let Some(d) = deadline {
             self.deadline_set(d);
         }
+        if self.keyspace.borrow_mut().over_limit() {
+            self.make_room(now);
+        }
         r
+    }
+
+    /// Evict toward this core's share of `maxmemory`, a bounded number of keys
+    /// here and the rest in the background. False when over the limit with
+    /// nothing the policy may evict.
+    pub fn make_room(&self, now: u64) -> bool {
+        let mut keys = Vec::new();
+        let ok = self
+            .keyspace
+            .borrow_mut()
+            .evict(now, EVICT_PER_OP, &mut keys);
+        self.evicted(&keys);
+        if ok && self.keyspace.borrow_mut().over_limit() {
+            self.evict_wake.notify();
+        }
+        ok
+    }
+
+    /// Count and announce keys evicted here.
+    pub fn evicted(&self, keys: &[Bytes]) {
+        bump(&self.stats.evicted, keys.len() as u64);
+        for k in keys {
+            self.notify_keyspace_event(notify::EVICTED, "evicted", k);
+        }
+    }
+
+    /// Apply the memory settings of the configuration in force.
+    pub fn apply_memory_config(&self) {
+        let c = self.config.borrow();
+        let mut ks = self.keyspace.borrow_mut();
+        ks.set_memory_limit(
+            c.maxmemory,
+            c.maxmemory_policy,
+            c.maxmemory_samples as usize,
+        );
+        if ks.over_limit() {
+            self.evict_wake.notify();
+        }
     }
 
     /// A deadline `d` now exists on this core: wake the expiry task if it planned
@@ -231,6 +290,7 @@ impl World {
             CoreTask::Kill(f) => TaskResult::Count(self.clients.borrow_mut().kill(&f)),
             CoreTask::SetConfig(c) => {
                 *self.config.borrow_mut() = *c;
+                self.apply_memory_config();
                 TaskResult::Done
             }
             CoreTask::Stats => TaskResult::Stats(Box::new(self.core_stats())),
@@ -243,6 +303,7 @@ impl World {
                     &s.hits,
                     &s.misses,
                     &s.expired,
+                    &s.evicted,
                     &s.net_input_bytes,
                     &s.net_output_bytes,
                 ] {
@@ -379,7 +440,7 @@ impl World {
     }
 
     pub fn core_stats(&self) -> CoreStats {
-        let ks = self.keyspace.borrow();
+        let mut ks = self.keyspace.borrow_mut();
         let rows = ks.stats();
         let s = &self.stats;
         CoreStats {
@@ -395,6 +456,9 @@ impl World {
             hits: s.hits.get(),
             misses: s.misses.get(),
             expired: s.expired.get(),
+            evicted: s.evicted.get(),
+            used_memory: crate::storage::memory::used() as u64,
+            memory_limit: ks.memory_limit() as u64,
             net_input_bytes: s.net_input_bytes.get(),
             net_output_bytes: s.net_output_bytes.get(),
             splits: s.splits.get(),

@@ -57,6 +57,8 @@ pub struct Keyspace {
     rng: u64,
     /// Shard the next expiry pass starts at, so one busy shard cannot starve the rest.
     expire_from: usize,
+    /// This core's share of `maxmemory` and how it evicts (see [`super::evict`]).
+    pub(super) evictor: super::evict::Evictor,
 }
 
 impl Keyspace {
@@ -77,6 +79,7 @@ impl Keyspace {
             settled: false,
             rng: seed | 1,
             expire_from: 0,
+            evictor: super::evict::Evictor::default(),
         };
         ks.create_owned_shards();
         ks
@@ -379,7 +382,7 @@ impl Keyspace {
     /// of a split in progress when it addresses the target. None when the shard is
     /// not held here.
     #[inline]
-    fn locate(&mut self, key: &[u8], now: u64) -> Option<(ShardId, u64)> {
+    pub(super) fn locate(&mut self, key: &[u8], now: u64) -> Option<(ShardId, u64)> {
         let (route, thash) = hashes(key);
         let id = self.table.shard_of(route);
         if let Some(fill) = &self.fill {

@@ -6,11 +6,14 @@
 
 pub mod decimal;
 pub mod entry;
+pub mod evict;
 pub mod glob;
 pub mod hash;
 pub mod keyspace;
+pub mod memory;
 pub mod migration;
 pub mod ops;
+pub mod s3fifo;
 pub mod shard;
 pub mod staircase;
 

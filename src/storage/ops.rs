@@ -49,6 +49,25 @@ pub enum GetExTtl {
     Invalid(OpError),
 }
 
+impl Op {
+    /// Ops Redis flags `denyoom`: refused over `maxmemory` when nothing can be
+    /// evicted. Deletes, reads, TTL changes and the second half of a cross-core
+    /// RENAME (which must not lose the key it carries) always run.
+    pub fn needs_memory(&self) -> bool {
+        matches!(
+            self,
+            Op::Key {
+                op: KeyOp::Set { .. }
+                    | KeyOp::IncrBy(_)
+                    | KeyOp::IncrByFloat(_)
+                    | KeyOp::Append { .. }
+                    | KeyOp::SetRange { .. },
+                ..
+            } | Op::Core(CoreOp::MSetNx { .. })
+        )
+    }
+}
+
 /// An operation on one key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyOp {
@@ -186,6 +205,9 @@ pub enum OpError {
     NoSuchKey,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
+    /// Over `maxmemory` with nothing the policy may evict (Redis's text).
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    OutOfMemory,
     /// A multi-key op found its keys on several cores after a migration: the
     /// command layer then runs its cross-core form (Redis Cluster's text, should
     /// it ever reach a client).

@@ -9,8 +9,11 @@
 //! from the table when stale items exceed live TTL keys (plus slack), so its size
 //! stays proportional to the shard — which the staircase keeps small.
 
-use super::entry::Entry;
+use super::entry::{chunk_size, Entry};
+use super::evict::{self, Access};
 use super::hash::hashes;
+use super::memory;
+use super::s3fifo::Fifo;
 use bytes::Bytes;
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::HashTable;
@@ -90,6 +93,16 @@ pub struct Shard {
     /// `ops` at the last sample, and the rate measured then (ops/s).
     pub sampled_ops: u64,
     pub rate: f64,
+    /// S3-FIFO's queues, while that policy runs with a limit (see [`super::s3fifo`]).
+    fifo: Option<Box<Fifo>>,
+    /// The footprint last added to this core's figure ([`super::memory`]).
+    accounted: usize,
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        memory::changed(self.accounted, 0);
+    }
 }
 
 impl Default for Shard {
@@ -120,6 +133,14 @@ impl Shard {
         if self.heap.capacity() > 64 && self.heap.len() <= self.heap.capacity() / 4 {
             self.heap.shrink_to_fit();
         }
+        if let Some(f) = self.fifo.as_mut() {
+            for q in [&mut f.small, &mut f.main] {
+                if q.capacity() > 4 * q.len() + 64 {
+                    q.shrink_to_fit();
+                }
+            }
+        }
+        self.sync();
     }
 
     /// Make room for `additional` more entries in one step (a migration's
@@ -128,6 +149,7 @@ impl Shard {
         if self.table.capacity() - self.table.len() < additional {
             self.table.reserve(additional, thash_of);
             self.layout += 1;
+            self.sync();
         }
     }
 
@@ -141,7 +163,33 @@ impl Shard {
             ops: 0,
             sampled_ops: 0,
             rate: 0.0,
+            fifo: None,
+            accounted: 0,
         }
+    }
+
+    /// Bytes this shard takes: its entries as malloc chunks, its table's buckets
+    /// (an 8-byte pointer and a control byte each), its deadline heap and its
+    /// eviction queues.
+    pub fn footprint(&self) -> usize {
+        let table = if self.table.capacity() == 0 {
+            0
+        } else {
+            chunk_size(self.table.num_buckets() * (std::mem::size_of::<Entry>() + 1) + 16)
+        };
+        let heap = match self.heap.capacity() {
+            0 => 0,
+            n => chunk_size(n * 16),
+        };
+        self.bytes + table + heap + self.fifo.as_ref().map_or(0, |f| f.footprint())
+    }
+
+    /// Bring this core's memory figure up to date with this shard.
+    #[inline]
+    fn sync(&mut self) {
+        let now = self.footprint();
+        memory::changed(self.accounted, now);
+        self.accounted = now;
     }
     /// Live and not-yet-purged entries.
     #[inline]
@@ -175,6 +223,13 @@ impl Shard {
         if e.deadline().is_some() {
             self.ttl_keys -= 1;
         }
+        if let Some(f) = self.fifo.as_mut() {
+            if e.in_main() {
+                f.main_len -= 1;
+            } else {
+                f.small_len -= 1;
+            }
+        }
     }
 
     /// Queue a deadline, rebuilding the heap when stale items dominate it.
@@ -182,6 +237,14 @@ impl Shard {
     fn push_deadline(&mut self, deadline: u64, thash: u64) {
         self.heap.push(Reverse((deadline, thash)));
         if self.heap.len() > 2 * self.ttl_keys + HEAP_SLACK {
+            self.rebuild_heap();
+        }
+    }
+
+    /// Before sampling the heap: rebuild it when most of its items are stale, so
+    /// samples find live deadlines (O(shard) at most once per as many stale items).
+    fn drop_stale_deadlines(&mut self) {
+        if self.heap.len() > 2 * self.ttl_keys + 8 {
             self.rebuild_heap();
         }
     }
@@ -214,15 +277,30 @@ impl Shard {
     #[inline]
     pub fn get(&mut self, thash: u64, key: &[u8], now: u64) -> Option<&Entry> {
         match self.table.find_entry(thash, |e| e.key() == key) {
-            Ok(slot) if !slot.get().is_expired(now) => Some(slot.into_mut()),
+            Ok(slot) if !slot.get().is_expired(now) => {
+                let e = slot.into_mut();
+                evict::touch(e, now);
+                Some(e)
+            }
             Ok(slot) => {
                 let (e, _) = slot.remove();
                 note_expired_on_access(e.key());
                 // Field by field: the returned reference's borrow of `self.table`
-                // rules out a `&mut self` helper here.
-                self.bytes -= e.mem_size();
+                // rules out a `&mut self` helper here. A removal leaves the
+                // table's size alone, so only the entry's bytes leave the figure.
+                let size = e.mem_size();
+                self.bytes -= size;
+                memory::changed(self.accounted, self.accounted - size);
+                self.accounted -= size;
                 if e.deadline().is_some() {
                     self.ttl_keys -= 1;
+                }
+                if let Some(f) = self.fifo.as_mut() {
+                    if e.in_main() {
+                        f.main_len -= 1;
+                    } else {
+                        f.small_len -= 1;
+                    }
                 }
                 None
             }
@@ -243,9 +321,11 @@ impl Shard {
             let (e, _) = slot.remove();
             note_expired_on_access(e.key());
             self.forget(&e);
+            self.sync();
             return None;
         }
         let e = slot.into_mut();
+        evict::touch(e, now);
         let (size, deadline) = (e.mem_size(), e.deadline());
         let r = f(e);
         let (new_size, new_deadline) = (e.mem_size(), e.deadline());
@@ -260,10 +340,15 @@ impl Shard {
                 self.push_deadline(d, thash);
             }
         }
+        self.sync();
         Some(r)
     }
     /// Insert or replace; returns the previous entry (even if it was expired).
-    pub fn insert(&mut self, thash: u64, entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, thash: u64, mut entry: Entry) -> Option<Entry> {
+        let tracking = self.fifo_tracking();
+        if entry.meta() == 0 {
+            evict::init(&mut entry);
+        }
         let size = entry.mem_size();
         let deadline = entry.deadline();
         // The hasher runs only when the table resizes or rehashes in place: either
@@ -278,8 +363,25 @@ impl Shard {
             },
         );
         let old = match slot {
-            Slot::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            Slot::Occupied(mut o) => {
+                // A new value for the same key keeps its place in the eviction order.
+                entry.inherit(o.get());
+                Some(std::mem::replace(o.get_mut(), entry))
+            }
             Slot::Vacant(v) => {
+                if let Some(f) = self.fifo.as_mut().filter(|_| tracking) {
+                    // Back soon after leaving the small queue: straight to main.
+                    if !entry.in_main() && f.ghost_take(thash) {
+                        entry.set_in_main(true);
+                    }
+                    if entry.in_main() {
+                        f.main.push_back(thash);
+                        f.main_len += 1;
+                    } else {
+                        f.small.push_back(thash);
+                        f.small_len += 1;
+                    }
+                }
                 v.insert(entry);
                 None
             }
@@ -305,6 +407,10 @@ impl Shard {
                 self.push_deadline(d, thash);
             }
         }
+        if self.fifo.as_ref().is_some_and(|f| f.bloated()) {
+            self.drop_stale_items();
+        }
+        self.sync();
         old
     }
     /// Remove `key` whatever its expiry state; returns it.
@@ -315,6 +421,7 @@ impl Shard {
             .ok()?
             .remove();
         self.forget(&e);
+        self.sync();
         Some(e)
     }
     /// Remove up to `max` entries whose deadline is `<= now`, found through the heap
@@ -341,6 +448,7 @@ impl Shard {
                 n += 1;
             }
         }
+        self.sync();
         n
     }
     /// Earliest deadline that still belongs to a live entry (stale heap tops are popped).
@@ -405,8 +513,184 @@ impl Shard {
         }
         let (e, _) = slot.remove();
         self.forget(&e);
+        self.sync();
         Some(e)
     }
+    /// Whether this shard keeps S3-FIFO queues now: builds them when the policy
+    /// has just started needing them, drops them when it stopped.
+    fn fifo_tracking(&mut self) -> bool {
+        let on = evict::access() == Access::S3Fifo;
+        match (on, self.fifo.is_some()) {
+            (true, false) => self.build_fifo(),
+            (false, true) => self.fifo = None,
+            _ => {}
+        }
+        on
+    }
+
+    /// Queue every entry by the queue it says it is in (order within a queue is
+    /// the table's; from here on it is the order of arrival).
+    fn build_fifo(&mut self) {
+        let mut f = Fifo::default();
+        for e in self.table.iter() {
+            if e.in_main() {
+                f.main.push_back(thash_of(e));
+                f.main_len += 1;
+            } else {
+                f.small.push_back(thash_of(e));
+                f.small_len += 1;
+            }
+        }
+        self.fifo = Some(Box::new(f));
+    }
+
+    /// Drop queue items whose entry is gone or in the other queue, keeping order.
+    fn drop_stale_items(&mut self) {
+        let Some(f) = self.fifo.as_mut() else {
+            return;
+        };
+        let table = &self.table;
+        let live = |thash: u64, main: bool| {
+            table
+                .find(thash, |e| e.in_main() == main && thash_of(e) == thash)
+                .is_some()
+        };
+        f.small.retain(|&h| live(h, false));
+        f.main.retain(|&h| live(h, true));
+    }
+
+    /// Evict one entry by S3-FIFO: from the small queue while it holds its share
+    /// (an entry read there moves to main instead; one never read leaves a ghost),
+    /// else from main (an entry read since its last pass goes round again, its
+    /// count lowered). None when the shard is empty.
+    pub fn evict_s3fifo(&mut self) -> Option<Entry> {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.fifo_tracking();
+        if self.fifo.is_none() {
+            self.build_fifo();
+        }
+        // Every live entry is in a queue, and each pass over main lowers counts:
+        // bounded, with room for stale items.
+        let mut budget = 8 * (self.table.len() + 64);
+        let victim = loop {
+            let entries = self.table.len();
+            let f = self.fifo.as_mut()?;
+            let small = f.evict_small(entries);
+            let item = if small {
+                f.small.pop_front()
+            } else {
+                f.main.pop_front()
+            };
+            let Some(thash) = item else {
+                // Counts and queues disagree: start the queues over.
+                self.build_fifo();
+                budget = budget.checked_sub(self.table.len() + 1)?;
+                continue;
+            };
+            budget = budget.checked_sub(1)?;
+            let Ok(slot) = self
+                .table
+                .find_entry(thash, |e| e.in_main() != small && thash_of(e) == thash)
+            else {
+                continue; // stale
+            };
+            let e = slot.get();
+            let (freq, give_up) = (e.freq(), budget == 0);
+            if freq == 0 || give_up {
+                if small {
+                    f.ghost_insert(thash, entries);
+                }
+                break slot.remove().0;
+            }
+            let slot = slot.into_mut();
+            if small {
+                slot.set_in_main(true);
+                slot.set_freq(0);
+                f.small_len -= 1;
+                f.main_len += 1;
+            } else {
+                slot.set_freq(freq - 1);
+            }
+            f.main.push_back(thash);
+        };
+        self.forget(&victim);
+        self.sync();
+        Some(victim)
+    }
+
+    /// Remove a random entry (one with a deadline, when `volatile`), starting
+    /// from position `seed`: the table's buckets, or the deadline heap's items.
+    pub fn take_random(&mut self, seed: u64, volatile: bool) -> Option<Entry> {
+        if volatile {
+            self.drop_stale_deadlines();
+        }
+        let thash = if volatile {
+            let items = self.heap.as_slice();
+            let n = items.len();
+            (0..n.min(64)).find_map(|k| {
+                let Reverse((d, thash)) = items[(seed as usize).wrapping_add(k) % n];
+                self.table
+                    .find(thash, |e| e.deadline() == Some(d))
+                    .map(|_| thash)
+            })?
+        } else {
+            let n = self.num_buckets();
+            (0..n)
+                .find_map(|k| self.entry_at((seed as usize).wrapping_add(k) % n))
+                .map(thash_of)?
+        };
+        let (e, _) = self
+            .table
+            .find_entry(thash, |e| !volatile || e.deadline().is_some())
+            .ok()?
+            .remove();
+        self.forget(&e);
+        self.sync();
+        Some(e)
+    }
+
+    /// Hand up to `n` entries found from position `seed` to `f`: entries at
+    /// random buckets, or (when `volatile`) entries of random deadline-heap items.
+    pub fn sample(&mut self, seed: u64, n: usize, volatile: bool, mut f: impl FnMut(&Entry)) {
+        if volatile {
+            self.drop_stale_deadlines();
+        }
+        let mut seed = seed;
+        let mut step = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        if volatile {
+            let items = self.heap.as_slice();
+            if items.is_empty() {
+                return;
+            }
+            for _ in 0..n {
+                let Reverse((d, thash)) = items[step() % items.len()];
+                if let Some(e) = self.table.find(thash, |e| e.deadline() == Some(d)) {
+                    f(e);
+                }
+            }
+        } else {
+            let buckets = self.num_buckets();
+            if self.table.is_empty() {
+                return;
+            }
+            for _ in 0..n {
+                let start = step();
+                if let Some(e) =
+                    (0..buckets).find_map(|k| self.entry_at(start.wrapping_add(k) % buckets))
+                {
+                    f(e);
+                }
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
         self.table.iter()
     }
@@ -416,6 +700,8 @@ impl Shard {
         self.bytes = 0;
         self.ttl_keys = 0;
         self.layout += 1;
+        self.fifo = None;
+        self.sync();
     }
 }
 
@@ -690,6 +976,7 @@ mod tests {
         let mut model: HashMap<Vec<u8>, (Vec<u8>, Option<u64>)> = HashMap::new();
         let mut now = 1000u64;
         let mut expired = Vec::new();
+        let base = memory::used();
         for step in 0..30_000 {
             let key = format!("k{}", rng.gen_range(0..300)).into_bytes();
             let h = th(&key);
@@ -768,6 +1055,11 @@ mod tests {
             assert_eq!(s.len(), model.len());
             if step % 97 == 0 {
                 check_invariants(&s);
+                assert_eq!(
+                    memory::used() - base,
+                    s.footprint(),
+                    "core figure follows the shard"
+                );
             }
         }
         check_invariants(&s);

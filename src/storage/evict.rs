@@ -1,0 +1,678 @@
+//! Eviction: the `maxmemory-policy` names, the access metadata each policy
+//! keeps in an entry, this core's share of `maxmemory`, and choosing and
+//! removing victims until the core is back under its share.
+//!
+//! Each core evicts only from the shards it holds, against its own share of
+//! the limit: `maxmemory` times the part of the hash space its shards cover.
+//! As shards migrate, the share follows them. Nothing here looks at another
+//! core or sends anything: the evicted keys are handed to the core layer,
+//! which counts them and publishes their `evicted` events.
+//!
+//! - `allkeys-s3fifo` (the default): S3-FIFO per shard ([`super::s3fifo`]),
+//!   evicting from the shard that is fullest for its part of the hash space,
+//!   so each shard acts as a slice of one cache.
+//! - `allkeys-lru`, `allkeys-lfu`, `volatile-lru`, `volatile-lfu`,
+//!   `volatile-ttl`: Redis's approximation — sample `maxmemory-samples` keys,
+//!   keep the best 16 candidates in a pool across rounds, evict the best. The
+//!   LRU clock has millisecond resolution (Redis's has one second), and the
+//!   LFU counter is Redis's logarithmic one with its defaults (log factor 10,
+//!   decay 1 minute).
+//! - `allkeys-random`, `volatile-random`: one random key (with a deadline).
+//! - `noeviction`: nothing is evicted; writes that need memory are refused.
+
+use super::keyspace::Keyspace;
+use super::shard::Shard;
+use super::staircase::ShardId;
+use bytes::Bytes;
+use std::cell::Cell;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    AllKeysS3Fifo,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+/// The policy a cache gets unless told otherwise.
+pub const DEFAULT_POLICY: Policy = Policy::AllKeysS3Fifo;
+/// Redis's `maxmemory-samples` default.
+pub const DEFAULT_SAMPLES: usize = 5;
+/// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
+const POOL: usize = 16;
+/// Evictions from one S3-FIFO victim shard before the fullest shard is looked for again.
+const VICTIM_REUSE: u32 = 16;
+/// Redis's LFU constants: a new key's counter, the log factor, the decay period (minutes).
+const LFU_INIT: u32 = 5;
+const LFU_LOG_FACTOR: f64 = 10.0;
+const LFU_DECAY_MINUTES: u32 = 1;
+
+impl Policy {
+    pub const ALL: [Policy; 9] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::AllKeysS3Fifo,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::AllKeysS3Fifo => "allkeys-s3fifo",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    /// Case-insensitive, as Redis's enum configs are.
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Only keys with a deadline may be evicted.
+    fn volatile(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+
+    fn access(self, limited: bool) -> Access {
+        match self {
+            Policy::AllKeysLru | Policy::VolatileLru => Access::Lru,
+            Policy::AllKeysLfu | Policy::VolatileLfu => Access::Lfu,
+            // The queues cost 8 bytes a key: kept only while there is a limit.
+            Policy::AllKeysS3Fifo if limited => Access::S3Fifo,
+            _ => Access::None,
+        }
+    }
+}
+
+/// What an access records in an entry, for the policy in force on this core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    None,
+    Lru,
+    Lfu,
+    /// S3-FIFO with a limit set: shards keep their queues.
+    S3Fifo,
+}
+
+thread_local! {
+    /// The policy's access mode on this core (a core is one thread).
+    static ACCESS: Cell<Access> = const { Cell::new(Access::None) };
+    static RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
+}
+
+pub fn access() -> Access {
+    ACCESS.with(Cell::get)
+}
+
+fn set_access(a: Access) {
+    ACCESS.with(|c| c.set(a));
+}
+
+fn next_rand() -> u64 {
+    RNG.with(|c| {
+        let mut x = c.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.set(x);
+        x
+    })
+}
+
+#[inline]
+fn lru_clock(now: u64) -> u32 {
+    // Milliseconds, wrapping every 49.7 days: a key idle longer looks recent.
+    now as u32
+}
+
+#[inline]
+fn minutes(now: u64) -> u32 {
+    ((now / 60_000) & 0xffff) as u32
+}
+
+/// Redis's `LFUDecrAndReturn`: the counter after the decay its idle minutes earn.
+fn lfu_decayed(meta: u32, now: u64) -> u32 {
+    let counter = meta & 0xff;
+    let then = meta >> 8;
+    let now_min = minutes(now);
+    let elapsed = if now_min >= then {
+        now_min - then
+    } else {
+        65_535 - then + now_min
+    };
+    counter.saturating_sub(elapsed / LFU_DECAY_MINUTES)
+}
+
+/// Record an access to `e` at `now` (ms) for the policy in force.
+#[inline]
+pub fn touch(e: &mut super::entry::Entry, now: u64) {
+    if e.freq() < 3 {
+        e.set_freq(e.freq() + 1);
+    }
+    match access() {
+        Access::Lru => e.set_meta(lru_clock(now)),
+        Access::Lfu => {
+            let mut counter = lfu_decayed(e.meta(), now);
+            if counter < 255 {
+                let base = counter.saturating_sub(LFU_INIT) as f64;
+                let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+                let r = (next_rand() >> 11) as f64 / (1u64 << 53) as f64;
+                if r < p {
+                    counter += 1;
+                }
+            }
+            e.set_meta(minutes(now) << 8 | counter);
+        }
+        Access::None | Access::S3Fifo => {}
+    }
+}
+
+/// Give a new entry its first access record (entries that move between shards
+/// or cores keep theirs: they are not new).
+#[inline]
+pub fn init(e: &mut super::entry::Entry) {
+    match access() {
+        Access::Lru => e.set_meta(lru_clock(super::now_ms())),
+        Access::Lfu => e.set_meta(minutes(super::now_ms()) << 8 | LFU_INIT),
+        Access::None | Access::S3Fifo => {}
+    }
+}
+
+/// How much more an entry deserves eviction: higher is evicted first.
+fn score(policy: Policy, e: &super::entry::Entry, now: u64) -> u64 {
+    match policy {
+        Policy::AllKeysLru | Policy::VolatileLru => {
+            u64::from(lru_clock(now).wrapping_sub(e.meta()))
+        }
+        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - u64::from(lfu_decayed(e.meta(), now)),
+        Policy::VolatileTtl => u64::MAX - e.deadline().unwrap_or(u64::MAX),
+        _ => 0,
+    }
+}
+
+struct Candidate {
+    score: u64,
+    key: Bytes,
+}
+
+/// This core's eviction state.
+pub struct Evictor {
+    policy: Policy,
+    /// The whole server's limit (0: none), and this core's share of it.
+    maxmemory: u64,
+    limit: usize,
+    /// The table epoch `limit` was computed under.
+    limit_epoch: Option<u64>,
+    samples: usize,
+    pool: Vec<Candidate>,
+    victim: Option<ShardId>,
+    victim_uses: u32,
+    /// Keys evicted here.
+    pub evicted: u64,
+}
+
+impl Default for Evictor {
+    fn default() -> Self {
+        Evictor {
+            policy: DEFAULT_POLICY,
+            maxmemory: 0,
+            limit: 0,
+            limit_epoch: None,
+            samples: DEFAULT_SAMPLES,
+            pool: Vec::new(),
+            victim: None,
+            victim_uses: 0,
+            evicted: 0,
+        }
+    }
+}
+
+impl Keyspace {
+    /// Apply `maxmemory` (bytes, 0 = no limit), the policy and the sample count.
+    pub fn set_memory_limit(&mut self, maxmemory: u64, policy: Policy, samples: usize) {
+        let ev = &mut self.evictor;
+        if ev.policy != policy {
+            ev.pool.clear();
+        }
+        ev.policy = policy;
+        ev.maxmemory = maxmemory;
+        ev.samples = samples.max(1);
+        ev.limit_epoch = None;
+        set_access(policy.access(maxmemory > 0));
+    }
+
+    /// This core's share of `maxmemory` (0: no limit): the limit times the part
+    /// of the hash space of the shards held here. A shard that is migrating is
+    /// held on both cores for a while and counts on both.
+    pub fn memory_limit(&mut self) -> usize {
+        if self.evictor.maxmemory == 0 {
+            return 0;
+        }
+        if self.evictor.limit_epoch != Some(self.table.epoch) {
+            let share: f64 = self
+                .held()
+                .map(|(id, _)| 0.5f64.powi(self.table.shard_level(id) as i32))
+                .sum();
+            self.evictor.limit = (self.evictor.maxmemory as f64 * share.min(1.0)) as usize;
+            self.evictor.limit_epoch = Some(self.table.epoch);
+        }
+        self.evictor.limit
+    }
+
+    /// True when this core holds more than its share of `maxmemory`.
+    #[inline]
+    pub fn over_limit(&mut self) -> bool {
+        self.evictor.maxmemory > 0 && super::memory::used() > self.memory_limit()
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.evictor.policy
+    }
+
+    pub fn evicted(&self) -> u64 {
+        self.evictor.evicted
+    }
+
+    /// Evict until this core is under its share or `max` keys went; the keys
+    /// go onto `out`. Returns false when still over the limit with nothing left
+    /// that the policy may evict (`noeviction`, or no key with a deadline for a
+    /// volatile policy): writes that need memory are then refused.
+    pub fn evict(&mut self, now: u64, max: usize, out: &mut Vec<Bytes>) -> bool {
+        let mut n = 0;
+        while self.over_limit() {
+            if n >= max {
+                return true;
+            }
+            let Some(key) = self.evict_one(now) else {
+                return false;
+            };
+            self.evictor.evicted += 1;
+            out.push(key);
+            n += 1;
+        }
+        true
+    }
+
+    fn evict_one(&mut self, now: u64) -> Option<Bytes> {
+        let policy = self.evictor.policy;
+        match policy {
+            Policy::NoEviction => None,
+            Policy::AllKeysS3Fifo => self.evict_s3fifo(),
+            Policy::AllKeysRandom | Policy::VolatileRandom => self.evict_random(policy.volatile()),
+            _ => self.evict_pooled(policy, now),
+        }
+    }
+
+    /// The held shard with the most keys for its part of the hash space.
+    fn fullest_shard(&self) -> Option<ShardId> {
+        self.held()
+            .filter(|(_, s)| !s.is_empty())
+            .max_by_key(|(id, s)| (s.len() as u128) << self.table.shard_level(*id))
+            .map(|(id, _)| id)
+    }
+
+    fn evict_s3fifo(&mut self) -> Option<Bytes> {
+        for _ in 0..2 {
+            let victim = match self.evictor.victim {
+                Some(id) if self.evictor.victim_uses > 0 => id,
+                _ => {
+                    let id = self.fullest_shard()?;
+                    self.evictor.victim = Some(id);
+                    self.evictor.victim_uses = VICTIM_REUSE;
+                    id
+                }
+            };
+            self.evictor.victim_uses -= 1;
+            if let Some(e) = self.shard_mut(victim).and_then(Shard::evict_s3fifo) {
+                self.shrink_if_sparse(victim);
+                return Some(Bytes::copy_from_slice(e.key()));
+            }
+            // Gone or empty: look again.
+            self.evictor.victim_uses = 0;
+        }
+        None
+    }
+
+    /// A held shard picked at random, weighted by its keys (or its keys with a
+    /// deadline).
+    fn random_shard(&self, volatile: bool) -> Option<ShardId> {
+        let weight = |s: &Shard| if volatile { s.ttl_keys() } else { s.len() };
+        let total: usize = self.held().map(|(_, s)| weight(s)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut pick = (next_rand() % total as u64) as usize;
+        self.held()
+            .find(|(_, s)| {
+                let w = weight(s);
+                if pick < w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .map(|(id, _)| id)
+    }
+
+    fn evict_random(&mut self, volatile: bool) -> Option<Bytes> {
+        for _ in 0..16 {
+            let id = self.random_shard(volatile)?;
+            let shard = self.shard_mut(id)?;
+            if let Some(e) = shard.take_random(next_rand(), volatile) {
+                self.shrink_if_sparse(id);
+                return Some(Bytes::copy_from_slice(e.key()));
+            }
+        }
+        None
+    }
+
+    fn evict_pooled(&mut self, policy: Policy, now: u64) -> Option<Bytes> {
+        let volatile = policy.volatile();
+        for _ in 0..16 {
+            let id = self.random_shard(volatile)?;
+            let samples = self.evictor.samples;
+            let mut found = Vec::with_capacity(samples);
+            if let Some(shard) = self.shard_mut(id) {
+                shard.sample(next_rand(), samples, volatile, |e| {
+                    found.push(Candidate {
+                        score: score(policy, e, now),
+                        key: Bytes::copy_from_slice(e.key()),
+                    })
+                });
+            }
+            let pool = &mut self.evictor.pool;
+            for c in found {
+                if pool.iter().any(|p| p.key == c.key) {
+                    continue;
+                }
+                if pool.len() < POOL {
+                    pool.push(c);
+                } else if let Some(worst) = pool.iter_mut().min_by_key(|p| p.score) {
+                    if worst.score < c.score {
+                        *worst = c;
+                    }
+                }
+            }
+            // The best candidate that is still here (and still volatile, if it must be).
+            while let Some(best) = self
+                .evictor
+                .pool
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, p)| p.score)
+                .map(|(i, _)| i)
+            {
+                let c = self.evictor.pool.swap_remove(best);
+                if self.remove_for_eviction(&c.key, volatile, now) {
+                    return Some(c.key);
+                }
+            }
+        }
+        None
+    }
+
+    /// Remove `key` if it is here (with a deadline, when `volatile`).
+    fn remove_for_eviction(&mut self, key: &[u8], volatile: bool, now: u64) -> bool {
+        let Some((id, thash)) = self.locate(key, now) else {
+            return false;
+        };
+        let Some(shard) = self.shard_mut(id) else {
+            return false;
+        };
+        let removed = match shard.peek(thash, key) {
+            Some(e) if !volatile || e.deadline().is_some() => shard.remove(thash, key).is_some(),
+            _ => false,
+        };
+        if removed {
+            self.shrink_if_sparse(id);
+        }
+        removed
+    }
+
+    /// Give back the table space evictions emptied (a table sized for the keys
+    /// a shard held before the limit is otherwise kept, and counts against it).
+    /// Not while a split, merge or migration walks tables by bucket.
+    fn shrink_if_sparse(&mut self, id: ShardId) {
+        if self.fill.is_none() && self.outgoing.is_empty() {
+            if let Some(s) = self.shard_mut(id) {
+                s.compact();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::entry::Entry;
+    use crate::storage::ops::{KeyOp, Op, SetCond, SetTtl};
+    use crate::storage::staircase::RoutingTable;
+
+    fn set(k: &mut Keyspace, key: &str, ttl: Option<u64>) {
+        let op = Op::Key {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            op: KeyOp::Set {
+                value: Bytes::from_static(&[b'v'; 40]),
+                cond: SetCond::Always,
+                ttl: ttl.map_or(SetTtl::Clear, SetTtl::At),
+                get: false,
+            },
+        };
+        k.execute(op, super::super::now_ms());
+    }
+
+    #[test]
+    fn policies_parse_by_redis_names() {
+        for p in Policy::ALL {
+            assert_eq!(Policy::parse(p.name()), Some(p));
+            assert_eq!(Policy::parse(&p.name().to_uppercase()), Some(p));
+        }
+        assert_eq!(Policy::parse("lru"), None);
+        assert!(Policy::VolatileTtl.volatile() && !Policy::AllKeysLru.volatile());
+    }
+
+    #[test]
+    fn lfu_counter_grows_slowly_and_decays() {
+        set_access(Access::Lfu);
+        let mut e = Entry::new(b"k", b"v", None);
+        init(&mut e);
+        assert_eq!(e.meta() & 0xff, LFU_INIT);
+        let now = super::super::now_ms();
+        for _ in 0..10_000 {
+            touch(&mut e, now);
+        }
+        let c = e.meta() & 0xff;
+        assert!(c > LFU_INIT + 5 && c < 100, "counter {c}");
+        // Ten idle minutes take ten off.
+        assert_eq!(lfu_decayed(e.meta(), now + 10 * 60_000), c - 10);
+        set_access(Access::None);
+    }
+
+    /// Each thread is a core: these tests run one keyspace per test thread, and
+    /// the figure they read is that thread's.
+    fn run_until_over(policy: Policy, ttl: bool) -> (Keyspace, Vec<Bytes>, usize) {
+        let mut k = Keyspace::new(0, RoutingTable::new(1, 4));
+        let base = super::super::memory::used();
+        k.set_memory_limit((base + 200_000) as u64, policy, 5);
+        let mut out = Vec::new();
+        for i in 0..20_000 {
+            let deadline = (ttl && i % 2 == 0).then(|| super::super::now_ms() + 1_000_000 + i);
+            set(&mut k, &format!("key:{i}"), deadline);
+            // A table that doubles can take many evictions to pay for at once.
+            if !k.evict(super::super::now_ms(), usize::MAX, &mut out) {
+                // Only a volatile policy runs out, once no key has a deadline.
+                assert!(
+                    ttl && k.ttl_keys() == 0,
+                    "{policy:?} ttl_keys {} len {} heap {:?}",
+                    k.ttl_keys(),
+                    k.len(),
+                    k.held()
+                        .map(|(_, s)| (s.ttl_keys(), s.heap_len()))
+                        .collect::<Vec<_>>()
+                );
+                return (k, out, i as usize + 1);
+            }
+            assert!(!k.over_limit(), "{policy:?}");
+        }
+        (k, out, 20_000)
+    }
+
+    #[test]
+    fn every_policy_stays_under_its_limit() {
+        for policy in Policy::ALL {
+            if policy == Policy::NoEviction {
+                continue;
+            }
+            let volatile = policy.volatile();
+            let handle = std::thread::spawn(move || {
+                let (k, out, written) = run_until_over(policy, volatile);
+                assert!(!out.is_empty(), "{policy:?} evicted nothing");
+                assert_eq!(k.evicted(), out.len() as u64);
+                assert_eq!(k.len() + out.len(), written, "{policy:?}");
+                if volatile {
+                    // Only keys with deadlines (the even ones) went.
+                    for key in &out {
+                        let i: u64 = std::str::from_utf8(&key[4..]).unwrap().parse().unwrap();
+                        assert_eq!(i % 2, 0, "{policy:?} evicted {key:?}");
+                    }
+                }
+            });
+            handle.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn noeviction_and_volatile_without_deadlines_refuse() {
+        for policy in [Policy::NoEviction, Policy::VolatileLru, Policy::VolatileTtl] {
+            std::thread::spawn(move || {
+                let mut k = Keyspace::new(0, RoutingTable::new(1, 1));
+                k.set_memory_limit(1, policy, 5);
+                set(&mut k, "a", None);
+                let mut out = Vec::new();
+                assert!(k.over_limit());
+                assert!(!k.evict(super::super::now_ms(), 64, &mut out), "{policy:?}");
+                assert!(out.is_empty());
+            })
+            .join()
+            .unwrap();
+        }
+    }
+
+    fn get(k: &mut Keyspace, key: &str) -> bool {
+        let op = Op::Key {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            op: KeyOp::Get,
+        };
+        !matches!(
+            k.execute(op, super::super::now_ms()),
+            crate::storage::ops::OpResult::Nil
+        )
+    }
+
+    /// S3-FIFO's point: keys read while new move to the main queue, and a scan
+    /// of keys read once passes through the small queue without flushing them.
+    #[test]
+    fn s3fifo_keeps_hot_keys_through_a_scan() {
+        for (policy, min_kept) in [(Policy::AllKeysS3Fifo, 800), (Policy::AllKeysLru, 0)] {
+            std::thread::spawn(move || {
+                let mut k = Keyspace::new(0, RoutingTable::new(1, 4));
+                k.set_memory_limit(0, policy, 5);
+                for i in 0..1000 {
+                    set(&mut k, &format!("hot:{i}"), None);
+                }
+                for i in 0..1000 {
+                    assert!(get(&mut k, &format!("hot:{i}")));
+                }
+                // Room for about 1,200 keys of this size.
+                let per_key = super::super::memory::used() / 1000;
+                k.set_memory_limit((per_key * 1300) as u64, policy, 5);
+                let mut out = Vec::new();
+                for i in 0..10_000 {
+                    set(&mut k, &format!("scan:{i}"), None);
+                    assert!(k.evict(super::super::now_ms(), usize::MAX, &mut out));
+                }
+                let kept = (0..1000)
+                    .filter(|i| get(&mut k, &format!("hot:{i}")))
+                    .count();
+                // The small queue's tenth holds scan keys; main, the hot ones.
+                let want = (k.len() * min_kept / 1000).min(1000);
+                assert!(
+                    kept >= want,
+                    "{policy:?} kept {kept} hot keys of {} keys",
+                    k.len()
+                );
+                if policy == Policy::AllKeysLru {
+                    assert!(kept < 100, "LRU kept {kept}: the scan should flush it");
+                }
+            })
+            .join()
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn lru_keeps_what_was_read() {
+        std::thread::spawn(|| {
+            let mut k = Keyspace::new(0, RoutingTable::new(1, 1));
+            k.set_memory_limit(0, Policy::AllKeysLru, 10);
+            for i in 0..1000 {
+                set(&mut k, &format!("key:{i}"), None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            // Read the first hundred: they become the most recent.
+            for i in 0..100 {
+                let op = Op::Key {
+                    key: Bytes::from(format!("key:{i}")),
+                    op: KeyOp::Get,
+                };
+                k.execute(op, super::super::now_ms());
+            }
+            let used = super::super::memory::used();
+            k.set_memory_limit((used / 2) as u64, Policy::AllKeysLru, 10);
+            let mut out = Vec::new();
+            assert!(k.evict(super::super::now_ms(), usize::MAX, &mut out));
+            let read_evicted = out
+                .iter()
+                .filter(|key| {
+                    std::str::from_utf8(&key[4..])
+                        .unwrap()
+                        .parse::<u32>()
+                        .unwrap()
+                        < 100
+                })
+                .count();
+            assert!(out.len() > 300, "{}", out.len());
+            assert!(
+                read_evicted < 5,
+                "{read_evicted} recently read keys evicted"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+}
