@@ -9,7 +9,7 @@ mod common;
 // 3. SCAN returning every key that was present for the whole scan while splits run.
 // 4. Keys with a TTL expiring across shard splits.
 
-use common::{scan_reply, shard_rows, Server, ShardRow};
+use common::{info_field, scan_reply, shard_rows, Server, ShardRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, RedisResult, Value};
@@ -1181,16 +1181,6 @@ fn model_while_splitting() {
 
 // ---------------------------------------------------------------------------
 // Staircase helpers.
-
-fn info_field(con: &mut Connection, section: &str, name: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).expect("INFO");
-    let prefix = format!("{name}:");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("INFO {section} has no {name}: {info}"))
-        .trim()
-        .to_string()
-}
 
 fn dbsize(con: &mut Connection) -> i64 {
     redis::cmd("DBSIZE").query(con).expect("DBSIZE")

@@ -177,11 +177,18 @@ impl World {
     /// nothing the policy may evict.
     pub fn make_room(&self, now: u64) -> bool {
         let mut keys = Vec::new();
-        let ok = self
+        let mut ok = self
             .keyspace
             .borrow_mut()
             .evict(now, EVICT_PER_OP, &mut keys);
         self.evicted(&keys);
+        if !ok {
+            // Nothing to evict, but deletes may have left tables mostly empty:
+            // give that space back before refusing a write.
+            let mut ks = self.keyspace.borrow_mut();
+            ks.compact();
+            ok = !ks.over_limit();
+        }
         if ok && self.keyspace.borrow_mut().over_limit() {
             self.evict_wake.notify();
         }

@@ -279,3 +279,21 @@ pub fn scan_reply(v: Value) -> (String, Vec<String>) {
         other => panic!("SCAN reply shape: {other:?}"),
     }
 }
+
+/// One field of an INFO section.
+pub fn info_field(con: &mut Connection, section: &str, name: &str) -> String {
+    let info: String = redis::cmd("INFO").arg(section).query(con).expect("INFO");
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("INFO {section} has no {name}: {info}"))
+        .trim()
+        .to_string()
+}
+
+/// A numeric field of an INFO section.
+pub fn info_num(con: &mut Connection, section: &str, name: &str) -> u64 {
+    let v = info_field(con, section, name);
+    v.parse()
+        .unwrap_or_else(|_| panic!("INFO {section} {name} is not a number: {v}"))
+}
