@@ -190,7 +190,9 @@ fn expm1_over_x(x: f64) -> f64 {
 /// nobody will use again (one-hit wonders), as a periodic scan through a
 /// cache does. Scan keys lie past the key space, in a block of indexes per
 /// connection: index `n + conn + conns * j` for the connection's `j`-th scan
-/// key, so connections never share one and a run never repeats one.
+/// key, so connections never share one and a run never repeats one. Scan
+/// keys do not depend on the seed: two runs with the same flags scan the same
+/// keys, whatever their seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scan {
     pub every: u64,
@@ -201,7 +203,8 @@ pub struct Scan {
 /// With a cache of 10% of the key space, LRU keeps every scanned key for as
 /// long as it takes 10% of the key space worth of misses to push it out, so
 /// about a third of an LRU cache under Zipf 0.99 ends up holding keys that
-/// will never be read again.
+/// will never be read again (36% in a simulation of exact LRU over 1,000,000
+/// keys with room for 100,000).
 pub const DEFAULT_SCAN: &str = "10000:2000";
 
 /// Largest EVERY or LEN: a cycle is then still far from overflowing a u64.
