@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test fmt clippy bench bench-quick bench-pubsub bench-elastic clean
+.PHONY: build release run test fmt clippy bench bench-quick bench-pubsub bench-elastic bench-cache clean
 
 build:
 	$(CARGO) build --release --bins
@@ -44,6 +44,12 @@ bench-pubsub: build
 ## report under bench/results/<date>-<host>-elastic/. QUICK=1 for a smoke test (own directory).
 bench-elastic: build
 	tools/bench-elastic.sh
+
+## Miss ratio of each eviction policy with maxmemory at 10% of the working set (Zipf 0.99, Zipf 0.8,
+## Zipf with scans) against redis-server allkeys-lru and allkeys-lfu, and the limit's throughput cost;
+## report under bench/results/<date>-<host>-cache/. QUICK=1 for a smoke test (own directory).
+bench-cache: build
+	tools/bench-cache.sh
 
 clean:
 	$(CARGO) clean

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::keys::Distribution;
+use super::keys::{Distribution, Scan, DEFAULT_SCAN};
 use super::workload::{HashMod, KeyNames, Ratio, ValueSize};
 
 const ABOUT: &str = "stairkv's load generator: RESP or the text protocol, thread-per-core, \
@@ -115,6 +115,13 @@ pub struct RunArgs {
     /// turn; with a ratio S:G a key gets its S SETs and then its G GETs).
     #[arg(long, default_value = "uniform")]
     pub distribution: Distribution,
+    /// Periodic scans: after every EVERY requests a connection sends LEN
+    /// requests on keys nobody used before and nobody will use again
+    /// (one-hit wonders, numbered past --keys, a block per connection); the
+    /// other requests follow --distribution exactly as without --scan. Bare
+    /// --scan is 10000:2000.
+    #[arg(long, value_name = "EVERY:LEN", num_args = 0..=1, default_missing_value = DEFAULT_SCAN)]
+    pub scan: Option<Scan>,
     /// Value size in bytes: N, or MIN-MAX for sizes spread evenly between.
     #[arg(long, default_value = "32")]
     pub value_size: ValueSize,
@@ -193,6 +200,7 @@ pub struct Plan {
     /// Key index → name (the prefix and the `--hash-mod` filter).
     pub key_names: KeyNames,
     pub distribution: Distribution,
+    pub scan: Option<Scan>,
     pub value_size: ValueSize,
     pub ttl: Option<u64>,
     pub stop: Stop,
@@ -261,6 +269,12 @@ impl Plan {
                 );
             }
         }
+        if a.scan.is_some() && a.distribution == Distribution::Sequential {
+            return Err(
+                "--scan needs --distribution uniform or zipf:S: a sequential run already visits every key once per pass"
+                    .into(),
+            );
+        }
         if a.ttl == Some(0) {
             return Err("--ttl must be at least 1 second (Redis refuses SET ... EX 0)".into());
         }
@@ -316,6 +330,7 @@ impl Plan {
             keys: a.keys,
             key_names: KeyNames::new(a.key_prefix.into_bytes(), a.hash_mod)?,
             distribution: a.distribution,
+            scan: a.scan,
             value_size: a.value_size,
             ttl: a.ttl,
             stop,
@@ -427,6 +442,7 @@ mod tests {
         .expect("flags");
         assert_eq!(p.stop, Stop::Requests(1000));
         assert_eq!(p.distribution, Distribution::Zipf(0.8));
+        assert_eq!(p.scan, None);
         assert_eq!(p.cpus, [1]);
         assert_eq!(p.cpu_of(1), 1);
         assert_eq!(p.rate, Some(5000.0));
@@ -436,6 +452,24 @@ mod tests {
         assert_eq!(p.thread_connections(1), 4..7);
         let shares: u64 = (0..7).filter_map(|c| p.requests_of(c)).sum();
         assert_eq!(shares, 1000);
+    }
+
+    #[test]
+    fn scan_flag_takes_a_value_or_the_default() {
+        let scan = |args: &[&str]| plan(args).expect("scan").scan;
+        assert_eq!(scan(&[]), None);
+        let default = Some(Scan {
+            every: 10_000,
+            len: 2000,
+        });
+        assert_eq!(scan(&["--scan"]), default);
+        // A bare --scan does not swallow the next flag.
+        assert_eq!(scan(&["--scan", "--keys", "10"]), default);
+        assert_eq!(scan(&["--keys", "10", "--scan"]), default);
+        let some = Some(Scan { every: 50, len: 7 });
+        assert_eq!(scan(&["--scan", "50:7"]), some);
+        assert_eq!(scan(&["--scan=50:7", "--distribution", "zipf:0.99"]), some);
+        assert_eq!(scan(&["--scan", "50:7", "--cache-aside", "--verify"]), some);
     }
 
     #[test]
@@ -459,6 +493,12 @@ mod tests {
             (&["--cpus", "7"], "CPU 7"),
             (&["--ratio", "0:0"], "sends nothing"),
             (&["--distribution", "gauss"], "unknown distribution"),
+            (&["--scan", "0:5"], "between 1 and"),
+            (&["--scan", "5"], "EVERY:LEN"),
+            (
+                &["--scan", "--distribution", "sequential"],
+                "--scan needs --distribution uniform or zipf",
+            ),
             (&["--value-size", "0"], "value size"),
             (&["--duration", "5", "-n", "5"], "cannot be used with"),
             (&["--timeout", "0"], "--timeout"),

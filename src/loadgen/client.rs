@@ -149,7 +149,8 @@ impl Conn {
             conns,
             plan.verify,
             plan.seed,
-        )?;
+        )?
+        .with_scan(plan.scan);
         let watch = Rc::new(Watch {
             fd: sock.as_raw_fd(),
             last_progress: Cell::new(Instant::now()),
@@ -512,6 +513,13 @@ impl Conn {
             let name = if req.cmd == Cmd::Set { "SET" } else { "GET" };
             stats.sample(format!("{name}: {e}"));
             return;
+        }
+        if req.cmd == Cmd::Get && self.picker.is_scan_key(req.key) {
+            match &reply {
+                Reply::Bulk(_) => stats.scan_hits += 1,
+                Reply::Nil => stats.scan_misses += 1,
+                _ => {}
+            }
         }
         match reply {
             Reply::Bulk(r) if req.cmd == Cmd::Get => {

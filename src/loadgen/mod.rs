@@ -6,7 +6,7 @@
 //! touches the keyspace or the command layer.
 //!
 //! - [`args`]: the flags and the checked [`args::Plan`].
-//! - [`keys`]: the seeded RNG and key distributions (uniform, Zipf, sequential).
+//! - [`keys`]: the seeded RNG, key distributions (uniform, Zipf, sequential), scans.
 //! - [`workload`]: command mix, key names, values, the open-loop schedule.
 //! - [`client`]: one connection's closed or open loop, reply checking, verify.
 //! - [`run`]: threads, rendezvous, watchdog, progress line.

@@ -13,7 +13,7 @@ use super::hgrm::{parse_hgrm, write_hgrm};
 use super::keys::Distribution;
 use super::plot::{percentile_svg, Series};
 use super::run::Outcome;
-use super::stats::CmdStats;
+use super::stats::{CmdStats, Stats};
 
 /// The percentiles every report prints.
 pub const PERCENTILES: [(&str, f64); 5] = [
@@ -34,6 +34,15 @@ fn describe(plan: &Plan) -> String {
         Distribution::Zipf(s) => format!("zipf:{s}"),
         Distribution::Sequential => "sequential".to_string(),
     };
+    let scan = plan
+        .scan
+        .map(|sc| {
+            format!(
+                " + scans of {} new keys every {} requests",
+                sc.len, sc.every
+            )
+        })
+        .unwrap_or_default();
     let size = if plan.value_size.min == plan.value_size.max {
         format!("{}", plan.value_size.min)
     } else {
@@ -57,7 +66,7 @@ fn describe(plan: &Plan) -> String {
         .map(|f| format!(" (route hash mod {} = {})", f.n, f.r))
         .unwrap_or_default();
     format!(
-        "{} ({}:{}, {proto}): {} connections on {} thread(s), pipeline {}, SET:GET {}:{}, {} keys{filter} {dist}, {size} B values{}, {lp}, {stop}",
+        "{} ({}:{}, {proto}): {} connections on {} thread(s), pipeline {}, SET:GET {}:{}, {} keys{filter} {dist}{scan}, {size} B values{}, {lp}, {stop}",
         plan.label,
         plan.host,
         plan.port,
@@ -116,6 +125,15 @@ pub fn table(plan: &Plan, out: &Outcome) -> String {
             st.get.misses,
             st.get.count()
         );
+        if plan.scan.is_some() {
+            let _ = writeln!(
+                s,
+                "cache-aside: {} GETs of scan keys ({} missed); without them the miss ratio is {:.4}",
+                st.scan_hits + st.scan_misses,
+                st.scan_misses,
+                miss_ratio_without_scans(st)
+            );
+        }
     }
     if plan.verify {
         let _ = writeln!(
@@ -145,6 +163,18 @@ pub fn miss_ratio(get: &CmdStats) -> f64 {
         0.0
     } else {
         get.misses as f64 / answered as f64
+    }
+}
+
+/// The GET miss ratio of the keys in the key space alone: scan keys are
+/// one-hit wonders that every cache misses.
+pub fn miss_ratio_without_scans(st: &Stats) -> f64 {
+    let hits = st.get.hits.saturating_sub(st.scan_hits);
+    let misses = st.get.misses.saturating_sub(st.scan_misses);
+    if hits + misses == 0 {
+        0.0
+    } else {
+        misses as f64 / (hits + misses) as f64
     }
 }
 
@@ -182,6 +212,10 @@ pub fn summary_json(plan: &Plan, out: &Outcome) -> serde_json::Value {
         "get_miss_ratio": miss_ratio(&st.get),
         "cache_aside": plan.cache_aside,
         "seed": plan.seed,
+        "scan": plan.scan.map(|sc| format!("{}:{}", sc.every, sc.len)),
+        "scan_get_hits": st.scan_hits,
+        "scan_get_misses": st.scan_misses,
+        "get_miss_ratio_without_scans": miss_ratio_without_scans(st),
         "hash_mod": plan.key_names.filter().map(|f| format!("{}:{}", f.n, f.r)),
         "wrong_values": st.wrong_values,
         "unexpected_misses": st.unexpected_misses,
@@ -272,4 +306,25 @@ pub fn plot(args: &PlotArgs) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     std::fs::write(&args.out, percentile_svg(&args.title, &series))
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn miss_ratios_with_and_without_scan_keys() {
+        let mut st = Stats::default();
+        assert_eq!(
+            (miss_ratio(&st.get), miss_ratio_without_scans(&st)),
+            (0.0, 0.0)
+        );
+        // 100 GETs: 60 hits, 40 misses, of which 20 on scan keys (all missed).
+        (st.get.hits, st.get.misses, st.scan_misses) = (60, 40, 20);
+        assert_eq!(miss_ratio(&st.get), 0.4);
+        assert_eq!(miss_ratio_without_scans(&st), 0.25);
+        // Only scan GETs: nothing left to rate.
+        (st.get.hits, st.get.misses, st.scan_hits, st.scan_misses) = (1, 5, 1, 5);
+        assert_eq!(miss_ratio_without_scans(&st), 0.0);
+    }
 }

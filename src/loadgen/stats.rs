@@ -62,6 +62,9 @@ pub struct Stats {
     pub wrong_values: u64,
     /// GETs that missed a key this run wrote, before its TTL could have passed.
     pub unexpected_misses: u64,
+    /// GETs of `--scan` keys (one-hit wonders), by reply; they are also in `get`.
+    pub scan_hits: u64,
+    pub scan_misses: u64,
     /// Error replies while prefilling (not part of the measured figures).
     pub prefill_errors: u64,
     /// Connections that failed: could not connect, closed by the server, timed out.
@@ -89,6 +92,8 @@ impl Stats {
         self.get.merge(&other.get);
         self.wrong_values += other.wrong_values;
         self.unexpected_misses += other.unexpected_misses;
+        self.scan_hits += other.scan_hits;
+        self.scan_misses += other.scan_misses;
         self.prefill_errors += other.prefill_errors;
         self.failed_connections += other.failed_connections;
         for s in &other.samples {
@@ -158,12 +163,14 @@ mod tests {
         b.get.hits = 4;
         b.get.misses = 1;
         b.wrong_values = 2;
+        (a.scan_hits, a.scan_misses, b.scan_misses) = (1, 2, 3);
         b.sample("wrong value for key:1");
         a.merge(&b);
         assert_eq!(a.set.count(), 1000);
         assert_eq!(a.get.count(), 1000);
         assert_eq!(a.get.hits, 7);
         assert_eq!(a.get.misses, 1);
+        assert_eq!((a.scan_hits, a.scan_misses), (1, 5));
         assert!(a.failed());
         assert_eq!(a.samples, ["wrong value for key:1"]);
         let t = a.total();
