@@ -642,6 +642,38 @@ mod tests {
     }
 
     #[test]
+    fn memory_limit_from_the_file_as_text_or_bytes() {
+        let dir = std::env::temp_dir().join(format!("stairkv-mem-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("stairkv.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            Config::resolve(Flags {
+                config: Some(path.clone()),
+                ..Flags::default()
+            })
+        };
+        let cfg = load(
+            "maxmemory = \"100mb\"\nmaxmemory-policy = \"allkeys-LRU\"\nmaxmemory-samples = 10\n",
+        )
+        .expect("valid");
+        assert_eq!(cfg.maxmemory, 100 << 20);
+        assert_eq!(cfg.maxmemory_policy, Policy::AllKeysLru);
+        assert_eq!(cfg.maxmemory_samples, 10);
+        let cfg = load("maxmemory = 123456\n").expect("valid");
+        assert_eq!(cfg.maxmemory, 123_456);
+        assert_eq!(cfg.maxmemory_policy, crate::storage::evict::DEFAULT_POLICY);
+        for (bad, says) in [
+            ("maxmemory = \"lots\"\n", "maxmemory"),
+            ("maxmemory-policy = \"fifo\"\n", "maxmemory-policy"),
+            ("maxmemory-samples = 0\n", "maxmemory-samples"),
+        ] {
+            let err = load(bad).expect_err(bad);
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+
+    #[test]
     fn zero_cores_rejected() {
         let err = Config::resolve(Flags {
             cores: Some(0),

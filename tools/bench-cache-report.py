@@ -12,8 +12,9 @@ the environment (KEYS, N, WARM, PIPELINE, SCAN, TPUT_*, DEFAULT_POLICY).
 import json
 import os
 import statistics
-import subprocess
 import sys
+
+from benchlib import read, sh  # noqa: E402 (tools/ is on sys.path: the script's own folder)
 
 out = sys.argv[1]
 raw = os.path.join(out, "raw")
@@ -40,20 +41,6 @@ BASE = ("redis", "allkeys-lru")
 # The servers this run covered (SERVERS_ONLY); rows of the others are left out.
 SERVERS = env("SERVERS", "stairkv redis").split()
 CONFIGS = [c for c in CONFIGS if c[0] in SERVERS]
-
-
-def sh(c):
-    try:
-        return subprocess.check_output(c, shell=True, text=True, stderr=subprocess.DEVNULL).strip()
-    except Exception:
-        return "?"
-
-
-def read(path, default=""):
-    try:
-        return open(path).read()
-    except OSError:
-        return default
 
 
 def tsv(name):

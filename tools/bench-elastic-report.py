@@ -15,6 +15,8 @@ import statistics
 import subprocess
 import sys
 
+from benchlib import read, sh  # noqa: E402 (tools/ is on sys.path: the script's own folder)
+
 out, bench, scenarios = sys.argv[1], sys.argv[2], sys.argv[3].split()
 raw = os.path.join(out, "raw")
 runs = os.path.join(out, "runs")
@@ -22,20 +24,6 @@ runs = os.path.join(out, "runs")
 # Balanced: the slower core does at least this share of the faster one's ops/s
 # ("within 25% of each other").
 BALANCE = 0.75
-
-
-def sh(c):
-    try:
-        return subprocess.check_output(c, shell=True, text=True, stderr=subprocess.DEVNULL).strip()
-    except Exception:
-        return "?"
-
-
-def read(path, default=""):
-    try:
-        return open(path).read()
-    except OSError:
-        return default
 
 
 def summary(run):

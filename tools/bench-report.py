@@ -14,6 +14,8 @@ import statistics
 import subprocess
 import sys
 
+from benchlib import sh  # noqa: E402 (tools/ is on sys.path: the script's own folder)
+
 out, rounds, clk, bench, workloads = sys.argv[1:6]
 rounds, clk = int(rounds), int(clk)
 raw = os.path.join(out, "raw")
@@ -31,13 +33,6 @@ TITLES = {
     "c": "(c) 50 conns, pipeline 1, 1:10, Zipf 0.99, 32 B",
     "d": "(d) 100 conns, each key written once and read back",
 }
-
-
-def sh(c):
-    try:
-        return subprocess.check_output(c, shell=True, text=True, stderr=subprocess.DEVNULL).strip()
-    except Exception:
-        return "?"
 
 
 def load(w, server, r):

@@ -240,18 +240,8 @@ impl Entry {
     }
 
     #[inline]
-    fn varint_at(&self, mut i: usize) -> (usize, usize) {
-        let mut n = 0usize;
-        let mut shift = 0;
-        loop {
-            let b = self.byte(i);
-            n |= usize::from(b & 0x7f) << shift;
-            i += 1;
-            if b & 0x80 == 0 {
-                return (n, i);
-            }
-            shift += 7;
-        }
+    fn varint_at(&self, i: usize) -> (usize, usize) {
+        read_varint(|k| self.byte(k), i)
     }
 
     #[inline]
@@ -450,7 +440,7 @@ impl Entry {
         v.reserve_exact(extra.len());
         v.extend_from_slice(extra);
         // Rewrite the value length in place: same varint size, checked above.
-        let (_, vstart) = varint_at_slice(&v, LENGTHS);
+        let (_, vstart) = read_varint(|k| v[k], LENGTHS);
         let mut len = Vec::with_capacity(10);
         put_varint(&mut len, new_len);
         v[vstart..vstart + len.len()].copy_from_slice(&len);
@@ -544,14 +534,17 @@ impl Entry {
     }
 }
 
-fn varint_at_slice(b: &[u8], mut i: usize) -> (usize, usize) {
+/// A LEB128 varint starting at byte `i` (read through `at`): its value and
+/// where the next field starts.
+#[inline]
+fn read_varint(at: impl Fn(usize) -> u8, mut i: usize) -> (usize, usize) {
     let mut n = 0usize;
     let mut shift = 0;
     loop {
-        let x = b[i];
-        n |= usize::from(x & 0x7f) << shift;
+        let b = at(i);
+        n |= usize::from(b & 0x7f) << shift;
         i += 1;
-        if x & 0x80 == 0 {
+        if b & 0x80 == 0 {
             return (n, i);
         }
         shift += 7;

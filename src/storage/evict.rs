@@ -128,7 +128,7 @@ pub fn access() -> Access {
     ACCESS.with(Cell::get)
 }
 
-fn set_access(a: Access) {
+pub(super) fn set_access(a: Access) {
     ACCESS.with(|c| c.set(a));
 }
 
@@ -494,6 +494,25 @@ mod tests {
         }
         assert_eq!(Policy::parse("lru"), None);
         assert!(Policy::VolatileTtl.volatile() && !Policy::AllKeysLru.volatile());
+    }
+
+    /// A core's share of the limit is the hash space of the shards it holds,
+    /// and follows a shard that migrates in.
+    #[test]
+    fn share_follows_the_shards() {
+        let table = RoutingTable::new(2, 4);
+        let mut k0 = Keyspace::new(0, table.clone());
+        let mut k1 = Keyspace::new(1, table.clone());
+        k0.set_memory_limit(1000, Policy::AllKeysS3Fifo, 5);
+        k1.set_memory_limit(1000, Policy::AllKeysS3Fifo, 5);
+        assert_eq!(k0.memory_limit() + k1.memory_limit(), 1000);
+        assert_eq!(k0.memory_limit(), 500);
+        let moved = (0..4).find(|&s| table.owner(s) == 1).unwrap();
+        let mut next = table.clone();
+        next.begin_migration(moved, 0);
+        next.finish_migration(moved);
+        k0.set_table(next);
+        assert_eq!(k0.memory_limit(), 750);
     }
 
     #[test]

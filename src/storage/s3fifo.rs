@@ -6,9 +6,10 @@
 //! its queue (main or small) and a 2-bit access count, so an item whose entry
 //! is gone or moved on is recognised as stale and skipped.
 //!
-//! The ghost is a direct-mapped table of 32-bit fingerprints, one slot per
-//! entry of the shard rounded up to a power of two: 4–8 bytes a key instead of
-//! a second FIFO of hashes plus a set. A newer ghost overwrites an older one
+//! The ghost is a direct-mapped table of 16-bit fingerprints, one slot per
+//! entry of the shard rounded up to a power of two: 2–4 bytes a key instead of
+//! a second FIFO of hashes plus a set (a false hit, 1 in 32,768, only sends a
+//! new key to main). A newer ghost overwrites an older one
 //! in its slot, which ages the ghost out as a FIFO would, at random.
 //!
 //! This module only keeps the queues; the shard runs the algorithm, because
@@ -26,13 +27,13 @@ pub struct Fifo {
     /// Live entries in each queue (the queues may also hold stale items).
     pub small_len: usize,
     pub main_len: usize,
-    ghost: Vec<u32>,
+    ghost: Vec<u16>,
 }
 
 #[inline]
-fn fingerprint(thash: u64) -> u32 {
-    // Never 0, which marks an empty slot.
-    ((thash >> 32) as u32) | 1
+fn fingerprint(thash: u64) -> u16 {
+    // The top bits (the slot is from the bottom ones); never 0, an empty slot.
+    ((thash >> 48) as u16) | 1
 }
 
 impl Fifo {
@@ -79,7 +80,7 @@ impl Fifo {
     pub fn footprint(&self) -> usize {
         std::mem::size_of::<Fifo>()
             + (self.small.capacity() + self.main.capacity()) * 8
-            + self.ghost.capacity() * 4
+            + self.ghost.capacity() * 2
     }
 }
 
@@ -96,15 +97,15 @@ mod tests {
         assert!(f.ghost_take(0xdead_beef_0000_0005));
         assert!(!f.ghost_take(0xdead_beef_0000_0005), "taken once");
         // Same slot, other fingerprint: the newer one wins.
-        f.ghost_insert(0x0000_0001_0000_0005, 100);
-        f.ghost_insert(0x0000_0002_0000_0005, 100);
-        assert!(!f.ghost_take(0x0000_0001_0000_0005));
-        assert!(f.ghost_take(0x0000_0002_0000_0005));
+        f.ghost_insert(0x0002_0000_0000_0005, 100);
+        f.ghost_insert(0x0004_0000_0000_0005, 100);
+        assert!(!f.ghost_take(0x0002_0000_0000_0005));
+        assert!(f.ghost_take(0x0004_0000_0000_0005));
         // Resized to the shard: forgotten.
-        f.ghost_insert(1 << 40, 100);
+        f.ghost_insert(1 << 60, 100);
         f.ghost_insert(3, 10_000);
         assert_eq!(f.ghost.len(), 16_384);
-        assert!(!f.ghost_take(1 << 40));
+        assert!(!f.ghost_take(1 << 60));
     }
 
     #[test]

@@ -134,9 +134,12 @@ impl Shard {
             self.heap.shrink_to_fit();
         }
         if let Some(f) = self.fifo.as_mut() {
+            // Room left by a queue that was longer (all of a shard starts in
+            // the small one) counts against the limit: give it back, keeping
+            // a quarter for growth.
             for q in [&mut f.small, &mut f.main] {
-                if q.capacity() > 4 * q.len() + 64 {
-                    q.shrink_to_fit();
+                if q.capacity() > 2 * q.len() + 64 {
+                    q.shrink_to(q.len() + q.len() / 4 + 16);
                 }
             }
         }
@@ -400,6 +403,14 @@ impl Shard {
                 note_expired_on_access(o.key());
             }
             self.forget(o);
+            // The new value took the old one's place in its queue: still counted.
+            if let Some(f) = self.fifo.as_mut() {
+                if o.in_main() {
+                    f.main_len += 1;
+                } else {
+                    f.small_len += 1;
+                }
+            }
         }
         if let Some(d) = deadline {
             // An unchanged deadline already has its heap item.
@@ -694,9 +705,11 @@ impl Shard {
     pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
         self.table.iter()
     }
+    /// Drop every entry and give the table's and heap's space back (FLUSHALL
+    /// frees memory, as Redis's does).
     pub fn clear(&mut self) {
-        self.table.clear();
-        self.heap.clear();
+        self.table = HashTable::new();
+        self.heap = BinaryHeap::new();
         self.bytes = 0;
         self.ttl_keys = 0;
         self.layout += 1;
@@ -768,6 +781,15 @@ mod tests {
         for e in s.iter() {
             if let Some(d) = e.deadline() {
                 assert!(s.heap.iter().any(|r| r.0 == (d, th(e.key()))));
+            }
+        }
+        // S3-FIFO's counts are the entries in each queue, and every entry has an item.
+        if let Some(f) = &s.fifo {
+            let main = s.iter().filter(|e| e.in_main()).count();
+            assert_eq!((f.small_len, f.main_len), (s.len() - main, main));
+            for e in s.iter() {
+                let q = if e.in_main() { &f.main } else { &f.small };
+                assert!(q.contains(&th(e.key())), "{e:?} is in no queue");
             }
         }
     }
@@ -971,6 +993,16 @@ mod tests {
     /// Random operations against a model: accounting stays exact throughout.
     #[test]
     fn randomized_invariants() {
+        randomized(false);
+        // Again with S3-FIFO's queues kept and evictions among the operations
+        // (a thread of its own: the policy's access mode is per thread).
+        std::thread::spawn(|| randomized(true)).join().unwrap();
+    }
+
+    fn randomized(s3fifo: bool) {
+        if s3fifo {
+            evict::set_access(Access::S3Fifo);
+        }
         let mut rng = rand::rngs::StdRng::seed_from_u64(42);
         let mut s = Shard::new();
         let mut model: HashMap<Vec<u8>, (Vec<u8>, Option<u64>)> = HashMap::new();
@@ -1027,6 +1059,11 @@ mod tests {
                     let i = rng.gen_range(0..s.num_buckets().max(1));
                     if let Some(e) = s.take_at(i, |e| e.value().len() % 2 == 0) {
                         model.remove(e.key());
+                    }
+                }
+                7 if s3fifo && rng.gen_bool(0.3) => {
+                    if let Some(e) = s.evict_s3fifo() {
+                        model.remove(e.key()).expect("evicted key was present");
                     }
                 }
                 7 => {
