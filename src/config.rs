@@ -190,10 +190,7 @@ fn parse_memory_flag(s: &str) -> Result<u64, String> {
 }
 
 fn parse_policy_flag(s: &str) -> Result<Policy, String> {
-    Policy::parse(s).ok_or_else(|| {
-        let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
-        format!("'{s}' is not a maxmemory policy ({})", names.join(", "))
-    })
+    Policy::parse(s).ok_or_else(|| format!("'{s}' is not a maxmemory policy ({})", Policy::names()))
 }
 
 /// The resolved configuration every core starts from.

@@ -329,10 +329,9 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         }
         "maxmemory-policy" => {
             c.maxmemory_policy = Policy::parse(&text).ok_or_else(|| {
-                let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
                 format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: {}",
-                    names.join(", ")
+                    Policy::names()
                 )
             })?
         }

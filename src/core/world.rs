@@ -46,6 +46,15 @@ pub struct Stats {
 /// Keys one op may evict before answering; the background task does the rest.
 const EVICT_PER_OP: usize = 64;
 
+/// Give `ks` the memory limit, policy and sample count of `c`.
+fn configure_memory(ks: &mut Keyspace, c: &Config) {
+    ks.set_memory_limit(
+        c.maxmemory,
+        c.maxmemory_policy,
+        c.maxmemory_samples as usize,
+    );
+}
+
 pub(super) fn bump(c: &Cell<u64>, by: u64) {
     c.set(c.get().wrapping_add(by));
 }
@@ -82,11 +91,7 @@ impl World {
         let table = RoutingTable::new(ncores, config.initial_shards as usize);
         let mut keyspace = Keyspace::new(id, table);
         // On this core's own thread: the policy's access mode is thread-local.
-        keyspace.set_memory_limit(
-            config.maxmemory,
-            config.maxmemory_policy,
-            config.maxmemory_samples as usize,
-        );
+        configure_memory(&mut keyspace, &config);
         World {
             id,
             ncores,
@@ -205,13 +210,8 @@ impl World {
 
     /// Apply the memory settings of the configuration in force.
     pub fn apply_memory_config(&self) {
-        let c = self.config.borrow();
         let mut ks = self.keyspace.borrow_mut();
-        ks.set_memory_limit(
-            c.maxmemory,
-            c.maxmemory_policy,
-            c.maxmemory_samples as usize,
-        );
+        configure_memory(&mut ks, &self.config.borrow());
         if ks.over_limit() {
             self.evict_wake.notify();
         }

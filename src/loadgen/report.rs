@@ -158,24 +158,26 @@ pub fn table(plan: &Plan, out: &Outcome) -> String {
 
 /// GET misses over GETs answered without error.
 pub fn miss_ratio(get: &CmdStats) -> f64 {
-    let answered = get.hits + get.misses;
+    ratio(get.misses, get.hits)
+}
+
+/// `misses` over `misses + hits`; 0 when there were none.
+fn ratio(misses: u64, hits: u64) -> f64 {
+    let answered = hits + misses;
     if answered == 0 {
         0.0
     } else {
-        get.misses as f64 / answered as f64
+        misses as f64 / answered as f64
     }
 }
 
 /// The GET miss ratio of the keys in the key space alone: scan keys are
 /// one-hit wonders that every cache misses.
 pub fn miss_ratio_without_scans(st: &Stats) -> f64 {
-    let hits = st.get.hits.saturating_sub(st.scan_hits);
-    let misses = st.get.misses.saturating_sub(st.scan_misses);
-    if hits + misses == 0 {
-        0.0
-    } else {
-        misses as f64 / (hits + misses) as f64
-    }
+    ratio(
+        st.get.misses.saturating_sub(st.scan_misses),
+        st.get.hits.saturating_sub(st.scan_hits),
+    )
 }
 
 fn cmd_json(c: &CmdStats, out: &Outcome) -> serde_json::Value {

@@ -158,7 +158,7 @@ impl Entry {
     pub fn new(key: &[u8], value: &[u8], deadline: Option<u64>) -> Entry {
         assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
         match encodable_int(value) {
-            Some(v) => Entry::with_int(key, v, deadline, 0, 0),
+            Some(v) => Entry::with_int(key, v, deadline),
             None => Entry::assemble(0, 0, deadline, key, &[value], 0),
         }
     }
@@ -172,12 +172,12 @@ impl Entry {
     /// An entry holding the integer `v`.
     pub fn from_int(key: &[u8], v: i64, deadline: Option<u64>) -> Entry {
         assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
-        Entry::with_int(key, v, deadline, 0, 0)
+        Entry::with_int(key, v, deadline)
     }
 
-    fn with_int(key: &[u8], v: i64, deadline: Option<u64>, flags: u8, meta: u32) -> Entry {
+    fn with_int(key: &[u8], v: i64, deadline: Option<u64>) -> Entry {
         let (bytes, n) = int_bytes(v);
-        Entry::assemble(flags | INT, meta, deadline, key, &[&bytes[..n]], 0)
+        Entry::assemble(INT, 0, deadline, key, &[&bytes[..n]], 0)
     }
 
     /// Build an entry: `flags` (the deadline bit is set from `deadline`), `meta`,
@@ -291,8 +291,7 @@ impl Entry {
     /// The value; an integer comes back as its decimal text.
     #[inline]
     pub fn value(&self) -> Value<'_> {
-        let p = self.parts();
-        let raw = &self.bytes()[p.value()..];
+        let raw = self.stored_value();
         if self.flags() & INT != 0 {
             Value::int(int_from(raw))
         } else {
@@ -309,10 +308,7 @@ impl Entry {
     /// The value when it is stored as an integer.
     #[inline]
     pub fn as_int(&self) -> Option<i64> {
-        (self.flags() & INT != 0).then(|| {
-            let p = self.parts();
-            int_from(&self.bytes()[p.value()..])
-        })
+        (self.flags() & INT != 0).then(|| int_from(self.stored_value()))
     }
 
     /// Store `v` as an integer, keeping key, deadline and metadata.
@@ -324,8 +320,7 @@ impl Entry {
             self.bytes_mut()[start..].copy_from_slice(&bytes[..n]);
             return;
         }
-        let rebuilt = Entry::with_int(self.key(), v, self.deadline(), self.flags(), self.meta());
-        *self = rebuilt;
+        *self = self.rebuilt(self.flags() | INT, self.deadline(), &[&bytes[..n]], 0);
     }
 
     /// The value, writable in place (its length cannot change this way, so the
@@ -341,15 +336,7 @@ impl Entry {
     fn make_raw(&mut self) {
         if self.flags() & INT != 0 {
             let text = self.value();
-            let rebuilt = Entry::assemble(
-                self.flags() & !INT,
-                self.meta(),
-                self.deadline(),
-                self.key(),
-                &[&text],
-                0,
-            );
-            *self = rebuilt;
+            *self = self.rebuilt(self.flags() & !INT, self.deadline(), &[&text], 0);
         }
     }
 
@@ -379,11 +366,7 @@ impl Entry {
             }
             (None, None) => {}
             _ => {
-                let p = self.parts();
-                let value = &self.bytes()[p.value()..];
-                let rebuilt =
-                    Entry::assemble(self.flags(), self.meta(), deadline, self.key(), &[value], 0);
-                *self = rebuilt;
+                *self = self.rebuilt(self.flags(), deadline, &[self.stored_value()], 0);
             }
         }
     }
@@ -400,15 +383,7 @@ impl Entry {
             self.bytes_mut()[start..].copy_from_slice(value);
             return;
         }
-        let rebuilt = Entry::assemble(
-            self.flags() & !INT,
-            self.meta(),
-            self.deadline(),
-            self.key(),
-            &[value],
-            0,
-        );
-        *self = rebuilt;
+        *self = self.rebuilt(self.flags() & !INT, self.deadline(), &[value], 0);
     }
 
     /// Append to the value (the result is text, as Redis's APPEND leaves it).
@@ -422,16 +397,12 @@ impl Entry {
         let p = self.parts();
         let new_len = p.vlen + extra.len();
         if varint_len(new_len) != varint_len(p.vlen) {
-            let value = &self.bytes()[p.value()..];
-            let rebuilt = Entry::assemble(
+            *self = self.rebuilt(
                 self.flags(),
-                self.meta(),
                 self.deadline(),
-                self.key(),
-                &[value, extra],
+                &[self.stored_value(), extra],
                 0,
             );
-            *self = rebuilt;
             return;
         }
         let mut v = std::mem::replace(self, Entry::empty())
@@ -454,17 +425,20 @@ impl Entry {
         if p.vlen == len {
             return;
         }
-        let value = &self.bytes()[p.value()..];
-        let keep = &value[..len.min(value.len())];
-        let rebuilt = Entry::assemble(
-            self.flags(),
-            self.meta(),
-            self.deadline(),
-            self.key(),
-            &[keep],
-            len - keep.len(),
-        );
-        *self = rebuilt;
+        let keep = &self.stored_value()[..len.min(p.vlen)];
+        *self = self.rebuilt(self.flags(), self.deadline(), &[keep], len - keep.len());
+    }
+
+    /// This entry's key and metadata with other `flags`, `deadline` and value
+    /// (`value` then `zeros` zero bytes), in a new allocation.
+    fn rebuilt(&self, flags: u8, deadline: Option<u64>, value: &[&[u8]], zeros: usize) -> Entry {
+        Entry::assemble(flags, self.meta(), deadline, self.key(), value, zeros)
+    }
+
+    /// The value's bytes as stored (an integer's two's complement, not its text).
+    #[inline]
+    fn stored_value(&self) -> &[u8] {
+        &self.bytes()[self.parts().value()..]
     }
 
     /// A placeholder with an empty key and value (never stored).

@@ -79,6 +79,12 @@ impl Policy {
         }
     }
 
+    /// Every policy's name, comma-separated (for error messages).
+    pub fn names() -> String {
+        let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
+        names.join(", ")
+    }
+
     /// Case-insensitive, as Redis's enum configs are.
     pub fn parse(s: &str) -> Option<Policy> {
         Policy::ALL
@@ -135,11 +141,9 @@ pub(super) fn set_access(a: Access) {
 fn next_rand() -> u64 {
     RNG.with(|c| {
         let mut x = c.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let r = super::xorshift64(&mut x);
         c.set(x);
-        x
+        r
     })
 }
 
@@ -360,23 +364,16 @@ impl Keyspace {
     /// A held shard picked at random, weighted by its keys (or its keys with a
     /// deadline).
     fn random_shard(&self, volatile: bool) -> Option<ShardId> {
-        let weight = |s: &Shard| if volatile { s.ttl_keys() } else { s.len() };
-        let total: usize = self.held().map(|(_, s)| weight(s)).sum();
-        if total == 0 {
-            return None;
-        }
-        let mut pick = (next_rand() % total as u64) as usize;
-        self.held()
-            .find(|(_, s)| {
-                let w = weight(s);
-                if pick < w {
-                    true
+        self.weighted_shard(
+            next_rand(),
+            |s| {
+                if volatile {
+                    s.ttl_keys()
                 } else {
-                    pick -= w;
-                    false
+                    s.len()
                 }
-            })
-            .map(|(id, _)| id)
+            },
+        )
     }
 
     fn evict_random(&mut self, volatile: bool) -> Option<Bytes> {

@@ -521,39 +521,47 @@ impl Keyspace {
     }
 
     fn next_rand(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
+        super::xorshift64(&mut self.rng)
+    }
+
+    /// A held shard picked by `rand`, each with a chance in proportion to
+    /// `weight` (its keys, say); None when every weight is 0.
+    pub(super) fn weighted_shard(
+        &self,
+        rand: u64,
+        weight: impl Fn(&Shard) -> usize,
+    ) -> Option<ShardId> {
+        let total: usize = self.held().map(|(_, s)| weight(s)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut pick = (rand % total as u64) as usize;
+        self.held()
+            .find(|(_, s)| {
+                let w = weight(s);
+                if pick < w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .map(|(id, _)| id)
     }
 
     /// A random shard (weighted by its key count), then a walk from a random bucket
     /// to the first live entry: roughly uniform, as Redis's RANDOMKEY is.
     fn random_key(&mut self, now: u64) -> OpResult {
-        let total = self.len();
-        if total == 0 {
-            return OpResult::Keys(Vec::new());
-        }
         for _ in 0..RANDOM_TRIES {
-            let mut pick = (self.next_rand() % total as u64) as usize;
+            let rand = self.next_rand();
             let start = self.next_rand() as usize;
-            let Some(shard) = self.held().map(|(_, s)| s).find(|s| {
-                if pick < s.len() {
-                    true
-                } else {
-                    pick -= s.len();
-                    false
-                }
-            }) else {
+            let Some(shard) = self
+                .weighted_shard(rand, Shard::len)
+                .and_then(|id| self.shard(id))
+            else {
                 break;
             };
-            let n = shard.num_buckets();
-            let found = (0..n)
-                .filter_map(|k| shard.entry_at((start.wrapping_add(k)) % n))
-                .find(|e| !e.is_expired(now));
-            if let Some(e) = found {
+            if let Some(e) = shard.entry_from(start, |e| !e.is_expired(now)) {
                 return OpResult::Keys(vec![Bytes::copy_from_slice(e.key())]);
             }
         }

@@ -17,6 +17,18 @@ pub mod s3fifo;
 pub mod shard;
 pub mod staircase;
 
+/// One step of xorshift64 (Marsaglia): the cheap, seeded randomness of
+/// RANDOMKEY and eviction sampling. `state` must not be zero.
+#[inline]
+pub fn xorshift64(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
+
 /// Milliseconds since the Unix epoch: the clock every deadline is measured in.
 pub fn now_ms() -> u64 {
     now_us() / 1000

@@ -37,6 +37,27 @@ fn fingerprint(thash: u64) -> u16 {
 }
 
 impl Fifo {
+    /// Queue an entry at the back of the main or the small queue, and count it.
+    pub fn push(&mut self, thash: u64, main: bool) {
+        if main {
+            self.main.push_back(thash);
+            self.main_len += 1;
+        } else {
+            self.small.push_back(thash);
+            self.small_len += 1;
+        }
+    }
+
+    /// An entry of the main or the small queue left the shard (its item, now
+    /// stale, is skipped when it comes up).
+    pub fn uncount(&mut self, main: bool) {
+        if main {
+            self.main_len -= 1;
+        } else {
+            self.small_len -= 1;
+        }
+    }
+
     /// Remember a key evicted from the small queue.
     pub fn ghost_insert(&mut self, thash: u64, entries: usize) {
         self.size_ghost(entries);

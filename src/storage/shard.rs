@@ -111,6 +111,20 @@ impl Default for Shard {
     }
 }
 
+/// What leaves a shard's counts with entry `e`: its bytes, its TTL, and its
+/// place in S3-FIFO's counts when `fifo` is given. A free function because
+/// `Shard::get` must do it while it holds a borrow of the table.
+#[inline]
+fn forget_in(bytes: &mut usize, ttl_keys: &mut usize, fifo: Option<&mut Fifo>, e: &Entry) {
+    *bytes -= e.mem_size();
+    if e.deadline().is_some() {
+        *ttl_keys -= 1;
+    }
+    if let Some(f) = fifo {
+        f.uncount(e.in_main());
+    }
+}
+
 /// The table hash of an entry, recomputed from its key (tables do not store hashes).
 #[inline]
 fn thash_of(e: &Entry) -> u64 {
@@ -222,17 +236,12 @@ impl Shard {
     /// Account for an entry leaving the table.
     #[inline]
     fn forget(&mut self, e: &Entry) {
-        self.bytes -= e.mem_size();
-        if e.deadline().is_some() {
-            self.ttl_keys -= 1;
-        }
-        if let Some(f) = self.fifo.as_mut() {
-            if e.in_main() {
-                f.main_len -= 1;
-            } else {
-                f.small_len -= 1;
-            }
-        }
+        forget_in(
+            &mut self.bytes,
+            &mut self.ttl_keys,
+            self.fifo.as_deref_mut(),
+            e,
+        );
     }
 
     /// Queue a deadline, rebuilding the heap when stale items dominate it.
@@ -291,20 +300,15 @@ impl Shard {
                 // Field by field: the returned reference's borrow of `self.table`
                 // rules out a `&mut self` helper here. A removal leaves the
                 // table's size alone, so only the entry's bytes leave the figure.
+                forget_in(
+                    &mut self.bytes,
+                    &mut self.ttl_keys,
+                    self.fifo.as_deref_mut(),
+                    &e,
+                );
                 let size = e.mem_size();
-                self.bytes -= size;
                 memory::changed(self.accounted, self.accounted - size);
                 self.accounted -= size;
-                if e.deadline().is_some() {
-                    self.ttl_keys -= 1;
-                }
-                if let Some(f) = self.fifo.as_mut() {
-                    if e.in_main() {
-                        f.main_len -= 1;
-                    } else {
-                        f.small_len -= 1;
-                    }
-                }
                 None
             }
             Err(_) => None,
@@ -377,13 +381,7 @@ impl Shard {
                     if !entry.in_main() && f.ghost_take(thash) {
                         entry.set_in_main(true);
                     }
-                    if entry.in_main() {
-                        f.main.push_back(thash);
-                        f.main_len += 1;
-                    } else {
-                        f.small.push_back(thash);
-                        f.small_len += 1;
-                    }
+                    f.push(thash, entry.in_main());
                 }
                 v.insert(entry);
                 None
@@ -402,15 +400,8 @@ impl Shard {
             if o.deadline().is_some_and(|d| d <= super::now_ms()) {
                 note_expired_on_access(o.key());
             }
-            self.forget(o);
-            // The new value took the old one's place in its queue: still counted.
-            if let Some(f) = self.fifo.as_mut() {
-                if o.in_main() {
-                    f.main_len += 1;
-                } else {
-                    f.small_len += 1;
-                }
-            }
+            // The new value took the old one's place (and count) in its queue.
+            forget_in(&mut self.bytes, &mut self.ttl_keys, None, o);
         }
         if let Some(d) = deadline {
             // An unchanged deadline already has its heap item.
@@ -490,6 +481,14 @@ impl Shard {
     pub fn entry_at(&self, index: usize) -> Option<&Entry> {
         self.table.get_bucket(index)
     }
+    /// The first entry `pred` accepts in the buckets from `start` on, wrapping
+    /// round (a random `start` makes it a random entry).
+    pub fn entry_from(&self, start: usize, pred: impl Fn(&Entry) -> bool) -> Option<&Entry> {
+        let n = self.num_buckets();
+        (0..n)
+            .filter_map(|k| self.entry_at(start.wrapping_add(k) % n))
+            .find(|e| pred(e))
+    }
     /// Continue `walk`: take the entries `pred` picks and hand each to `keep`,
     /// until `budget` of them counted (`keep` says whether one counts) or
     /// `8 × budget` buckets were looked at, so a sparse table cannot make one
@@ -544,13 +543,7 @@ impl Shard {
     fn build_fifo(&mut self) {
         let mut f = Fifo::default();
         for e in self.table.iter() {
-            if e.in_main() {
-                f.main.push_back(thash_of(e));
-                f.main_len += 1;
-            } else {
-                f.small.push_back(thash_of(e));
-                f.small_len += 1;
-            }
+            f.push(thash_of(e), e.in_main());
         }
         self.fifo = Some(Box::new(f));
     }
@@ -619,12 +612,12 @@ impl Shard {
             if small {
                 slot.set_in_main(true);
                 slot.set_freq(0);
-                f.small_len -= 1;
-                f.main_len += 1;
+                f.uncount(false);
+                f.push(thash, true);
             } else {
                 slot.set_freq(freq - 1);
+                f.main.push_back(thash);
             }
-            f.main.push_back(thash);
         };
         self.forget(&victim);
         self.sync();
@@ -647,10 +640,7 @@ impl Shard {
                     .map(|_| thash)
             })?
         } else {
-            let n = self.num_buckets();
-            (0..n)
-                .find_map(|k| self.entry_at((seed as usize).wrapping_add(k) % n))
-                .map(thash_of)?
+            self.entry_from(seed as usize, |_| true).map(thash_of)?
         };
         let (e, _) = self
             .table
@@ -669,12 +659,7 @@ impl Shard {
             self.drop_stale_deadlines();
         }
         let mut seed = seed;
-        let mut step = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as usize
-        };
+        let mut step = || super::xorshift64(&mut seed) as usize;
         if volatile {
             let items = self.heap.as_slice();
             if items.is_empty() {
@@ -687,15 +672,11 @@ impl Shard {
                 }
             }
         } else {
-            let buckets = self.num_buckets();
             if self.table.is_empty() {
                 return;
             }
             for _ in 0..n {
-                let start = step();
-                if let Some(e) =
-                    (0..buckets).find_map(|k| self.entry_at(start.wrapping_add(k) % buckets))
-                {
+                if let Some(e) = self.entry_from(step(), |_| true) {
                     f(e);
                 }
             }
