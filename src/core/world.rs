@@ -181,23 +181,26 @@ impl World {
     /// here and the rest in the background. False when over the limit with
     /// nothing the policy may evict.
     pub fn make_room(&self, now: u64) -> bool {
-        let mut keys = Vec::new();
-        let mut ok = self
-            .keyspace
-            .borrow_mut()
-            .evict(now, EVICT_PER_OP, &mut keys);
-        self.evicted(&keys);
-        if !ok {
-            // Nothing to evict, but deletes may have left tables mostly empty:
-            // give that space back before refusing a write.
-            let mut ks = self.keyspace.borrow_mut();
-            ks.compact();
-            ok = !ks.over_limit();
-        }
+        let ok = self.evict_step(now, EVICT_PER_OP);
         if ok && self.keyspace.borrow_mut().over_limit() {
             self.evict_wake.notify();
         }
         ok
+    }
+
+    /// Evict up to `max` keys while over the limit, announcing them; when the
+    /// policy finds nothing to evict, give back table space that deletes and
+    /// evictions emptied. False when still over the limit with nothing to evict.
+    pub fn evict_step(&self, now: u64, max: usize) -> bool {
+        let mut keys = Vec::new();
+        let ok = self.keyspace.borrow_mut().evict(now, max, &mut keys);
+        self.evicted(&keys);
+        if ok {
+            return true;
+        }
+        let mut ks = self.keyspace.borrow_mut();
+        ks.compact();
+        !ks.over_limit()
     }
 
     /// Count and announce keys evicted here.
