@@ -376,6 +376,12 @@ impl Config {
                 "both --port and --text-port are 0: nothing to listen on".into(),
             ));
         }
+        if cfg.port != 0 && cfg.port == cfg.text_port {
+            return Err(ConfigError::Invalid(format!(
+                "--port and --text-port are both {}: the two protocols need two ports",
+                cfg.port
+            )));
+        }
         if cfg.shard_max_keys == 0
             || cfg.split_batch == 0
             || cfg.controller_interval_ms == 0

@@ -31,6 +31,16 @@ pub enum ServerError {
 /// Run until SIGINT/SIGTERM. Returns after every core has stopped.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
+    for (port, what) in [(cfg.port, "RESP"), (cfg.text_port, "text protocol")] {
+        if port != 0 {
+            net::listener::check_free(&cfg.bind, port).map_err(|e| {
+                ServerError::Startup(format!(
+                    "cannot listen on {}:{port} ({what}): {e}",
+                    cfg.bind
+                ))
+            })?;
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     block_signals();
     let mesh: Option<MeshBuilder<Packet, _>> = (n > 1).then(|| MeshBuilder::full(n, MESH_CAPACITY));

@@ -2166,3 +2166,54 @@ fn stream_socket_path_serves_resp_and_text() {
     let out = roundtrip(&mut t, b"PUT tk hello there\nGET tk\n", 15);
     assert_eq!(out, b"OK\nhello there\n");
 }
+
+/// A port another server already listens on is refused with one line, as
+/// Redis does; before, SO_REUSEPORT let a second stairkv silently share it and
+/// take part of its connections.
+#[test]
+fn port_in_use_is_refused_with_one_line() {
+    let srv = Server::start(1, &[]);
+    for (port, text_port, what) in [
+        (srv.port.to_string(), "0".to_string(), "RESP"),
+        ("0".to_string(), srv.text_port.to_string(), "text protocol"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stairkv"))
+            .args(["--port", &port, "--text-port", &text_port, "--cores", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run stairkv");
+        let started = Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("a second server started on the busy {what} port");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("stderr");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "second server on a busy port: {err}");
+        assert!(
+            err.contains("cannot listen on") && err.contains(what) && err.contains("in use"),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // Every connection still reaches the first server.
+    for _ in 0..20 {
+        let mut con = srv.client();
+        let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
+        assert_eq!(pong, "PONG");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_stairkv"))
+        .args(["--port", "7399", "--text-port", "7399"])
+        .output()
+        .expect("run stairkv");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("need two ports"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -31,6 +31,27 @@ pub fn bind_reuseport(bind: &str, port: u16) -> io::Result<std::net::TcpListener
     Ok(sock.into())
 }
 
+/// Fail if something already listens on `bind:port`. Every core binds with
+/// SO_REUSEPORT, which would let a second stairkv (or any process of the same
+/// user that set the option) silently share the port and take half the
+/// connections; a plain bind first refuses, as Redis does, with EADDRINUSE.
+pub fn check_free(bind: &str, port: u16) -> io::Result<()> {
+    let addr = (bind, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // SO_REUSEADDR lets the probe past sockets in TIME_WAIT (a quick restart),
+    // never past a listener.
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())?;
+    Ok(())
+}
+
 /// Accept forever, running `serve` for each connection on this core. Shutdown
 /// cancels this task (dropping the listener), so it never waits on a signal itself.
 pub async fn accept_loop<F, Fut>(world: Rc<World>, acceptor: Acceptor, serve: F)

@@ -28,7 +28,10 @@ impl Server {
     pub fn start(cores: usize, extra: &[&str]) -> Server {
         for _attempt in 0..5 {
             let port = free_port();
-            let text_port = free_port();
+            let mut text_port = free_port();
+            while text_port == port {
+                text_port = free_port();
+            }
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_stairkv"));
             cmd.args([
                 "--port",
