@@ -47,7 +47,7 @@ pub const DEFAULT_NOTIFY_KEYSPACE_EVENTS: &str = "Ex";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SocketPath {
-    /// One io_uring per core with SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1+);
+    /// One io_uring per core with SINGLE_ISSUER + COOP_TASKRUN (Linux 6.0+);
     /// falls back to `stream` when the kernel refuses it.
     #[default]
     Ring,

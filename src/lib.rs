@@ -5,7 +5,7 @@
 //! - [`config`]: flags and the TOML file, every default named.
 //! - [`server`]: starts the cores, the listeners, the signal handling.
 //! - [`net`]: listeners, the per-core socket ring (io_uring, SINGLE_ISSUER +
-//!   DEFER_TASKRUN) and the connection loops (RESP and text).
+//!   COOP_TASKRUN) and the connection loops (RESP and text).
 //! - [`command`]: the command table and one file per command family; builds ops.
 //! - [`core`]: the per-core world — cross-core mesh, routing, expiry and split timers.
 //! - [`storage`]: entries, shards, the staircase, the shard-side operations.

@@ -8,7 +8,7 @@ use crate::config::{Config, SocketPath};
 use crate::core::mesh::Packet;
 use crate::core::world::World;
 use crate::net;
-use crate::net::ring::SocketRing;
+use crate::net::ring::{Bell, SocketRing};
 use crate::net::socket::Acceptor;
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{LocalExecutorBuilder, Placement};
@@ -44,11 +44,16 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     let stop = Arc::new(AtomicBool::new(false));
     block_signals();
     let mesh: Option<MeshBuilder<Packet, _>> = (n > 1).then(|| MeshBuilder::full(n, MESH_CAPACITY));
+    let bells = (0..n)
+        .map(|_| Bell::new())
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| ServerError::Startup(format!("cannot create an eventfd: {e}")))?;
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::with_capacity(n);
     for (idx, &cpu) in cfg.cores.iter().enumerate() {
         let cfg = cfg.clone();
         let mesh = mesh.clone();
+        let bells = bells.clone();
         let ready = ready_tx.clone();
         let stop = stop.clone();
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
@@ -58,7 +63,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .io_memory(256 * 1024);
         let ready_err = ready_tx.clone();
         let spawned = builder.spawn(move || async move {
-            if let Err(e) = core_main(idx, cfg, mesh, ready.clone(), stop).await {
+            if let Err(e) = core_main(idx, cfg, mesh, bells, ready.clone(), stop).await {
                 let _ = ready.send(Err(e));
             }
         });
@@ -112,6 +117,7 @@ async fn core_main(
     idx: usize,
     cfg: Config,
     mesh: Option<MeshBuilder<Packet, glommio::channels::channel_mesh::Full>>,
+    bells: Vec<Arc<Bell>>,
     ready: mpsc::Sender<Result<usize, String>>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), String> {
@@ -130,27 +136,29 @@ async fn core_main(
         }
         None => (Rc::new(World::new(0, 1, cfg.clone())), None),
     };
+    net::ring::set_bells(bells.clone());
     if let Some((senders, mut receivers)) = channels {
         let senders = Rc::new(senders);
         for peer in 0..n {
             if peer != world.id {
-                glommio::spawn_local(world.mesh.clone().run_sender(peer, senders.clone())).detach();
+                crate::net::ring::spawn(world.mesh.clone().run_sender(peer, senders.clone()))
+                    .detach();
             }
         }
         for (peer, rx) in receivers.streams() {
-            glommio::spawn_local(world.clone().run_receiver(peer, rx)).detach();
+            crate::net::ring::spawn(world.clone().run_receiver(peer, rx)).detach();
         }
     }
-    glommio::spawn_local(crate::core::expiry::run(world.clone())).detach();
-    glommio::spawn_local(crate::core::evict::run(world.clone())).detach();
+    crate::net::ring::spawn(crate::core::expiry::run(world.clone())).detach();
+    crate::net::ring::spawn(crate::core::evict::run(world.clone())).detach();
     if world.id == 0 {
-        glommio::spawn_local(crate::control::run(world.clone())).detach();
+        crate::net::ring::spawn(crate::control::run(world.clone())).detach();
     }
     let ring = match cfg.socket_path {
-        SocketPath::Ring => match SocketRing::new() {
+        SocketPath::Ring => match SocketRing::with_bell(bells[world.id].clone()) {
             Ok(r) => {
                 let r = Rc::new(r);
-                glommio::spawn_local(r.clone().drive()).detach();
+                r.start();
                 Some(r)
             }
             Err(e) => {
@@ -179,15 +187,15 @@ async fn core_main(
         let acceptor = Acceptor::new(listener, ring.as_ref());
         let w = world.clone();
         let task = if text {
-            glommio::spawn_local(net::listener::accept_loop(w, acceptor, net::text::serve))
+            crate::net::ring::spawn(net::listener::accept_loop(w, acceptor, net::text::serve))
         } else {
-            glommio::spawn_local(net::listener::accept_loop(w, acceptor, net::resp::serve))
+            crate::net::ring::spawn(net::listener::accept_loop(w, acceptor, net::resp::serve))
         };
         accepts.push(task);
     }
     let _ = ready.send(Ok(idx));
     while !stop.load(Ordering::Relaxed) {
-        glommio::timer::sleep(Duration::from_millis(50)).await;
+        crate::net::ring::sleep(Duration::from_millis(50)).await;
     }
     world.shutting_down.set(true);
     // Cancelling an accept task drops its listener: no new connections from here on.
@@ -196,7 +204,7 @@ async fn core_main(
     }
     let start = std::time::Instant::now();
     while world.busy.get() > 0 && start.elapsed() < DRAIN_TIMEOUT {
-        glommio::timer::sleep(Duration::from_millis(5)).await;
+        crate::net::ring::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }

@@ -2134,7 +2134,7 @@ fn sigterm_exits_zero() {
 }
 
 /// glommio's stock TcpStream path (`--socket-path stream`, also the fallback on
-/// kernels without DEFER_TASKRUN) serves the same protocol as the ring.
+/// kernels without the socket ring's flags) serves the same protocol as the ring.
 #[test]
 fn stream_socket_path_serves_resp_and_text() {
     let srv = Server::start(2, &["--socket-path", "stream"]);
@@ -2215,5 +2215,42 @@ fn port_in_use_is_refused_with_one_line() {
         String::from_utf8_lossy(&out.stderr).contains("need two ports"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A request that reaches an idle server is answered at once, on the core
+/// that holds the connection (PING) and across cores (an MGET over keys of
+/// both cores, which wakes the other core through the mesh). Each try follows
+/// 60 ms of silence, so the cores have parked; the fastest of five tries is
+/// compared, so a slow scheduler cannot fail it. With the socket ring set up
+/// with DEFER_TASKRUN, Linux 6.18 woke a parked core 13-16 ms late.
+#[test]
+fn an_idle_server_answers_at_once() {
+    let srv = Server::start(2, &[]);
+    let mut con = srv.client();
+    let keys: Vec<String> = (0..64).map(|i| format!("idle:{i}")).collect();
+    let mut mset = redis::cmd("MSET");
+    for k in &keys {
+        mset.arg(k).arg("v");
+    }
+    let _: () = mset.query(&mut con).expect("MSET");
+    let (mut ping, mut mget) = (Duration::MAX, Duration::MAX);
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(60));
+        let t = Instant::now();
+        let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
+        ping = ping.min(t.elapsed());
+        assert_eq!(pong, "PONG");
+        std::thread::sleep(Duration::from_millis(60));
+        let t = Instant::now();
+        let vals: Vec<String> = redis::cmd("MGET").arg(&keys).query(&mut con).expect("MGET");
+        mget = mget.min(t.elapsed());
+        assert_eq!(vals.len(), keys.len());
+        assert!(vals.iter().all(|v| v == "v"));
+    }
+    assert!(ping < Duration::from_millis(8), "idle PING took {ping:?}");
+    assert!(
+        mget < Duration::from_millis(8),
+        "idle cross-core MGET took {mget:?}"
     );
 }

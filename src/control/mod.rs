@@ -35,7 +35,7 @@ pub async fn run(world: Rc<World>) {
     let mut quiet_until = Instant::now();
     loop {
         let interval = world.config.borrow().controller_interval_ms;
-        glommio::timer::sleep(Duration::from_millis(interval)).await;
+        crate::net::ring::sleep(Duration::from_millis(interval)).await;
         if world.shutting_down.get() {
             return;
         }

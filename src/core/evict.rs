@@ -44,7 +44,7 @@ pub async fn run(world: Rc<World>) {
                 retry = STUCK_RETRY;
                 pace.breathe().await;
             } else {
-                glommio::timer::sleep(retry).await;
+                crate::net::ring::sleep(retry).await;
                 retry = (retry * 2).min(STUCK_MAX);
             }
         }

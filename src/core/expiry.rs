@@ -70,7 +70,7 @@ pub async fn run(world: Rc<World>) {
             release_memory();
             since_trim = 0;
         }
-        future::or(glommio::timer::sleep(wait), world.expiry_wake.wait()).await;
+        future::or(crate::net::ring::sleep(wait), world.expiry_wake.wait()).await;
     }
 }
 

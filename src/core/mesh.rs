@@ -283,6 +283,9 @@ impl MeshState {
                 tracing::debug!(peer, "mesh peer closed; sender stops");
                 return;
             }
+            // The peer may be napping in its socket ring, where glommio's
+            // channel cannot wake it.
+            crate::net::ring::ring_bell(peer);
         }
     }
 }

@@ -44,7 +44,7 @@ impl World {
             return;
         }
         let w = self.clone();
-        glommio::spawn_local(async move {
+        crate::net::ring::spawn(async move {
             let results = w.serve(ops, hops).await;
             w.mesh.post(from, Msg::OpsDone { id, results });
         })
@@ -372,7 +372,7 @@ impl World {
             }
             // A pause on a timer, which fires when the core next looks for I/O:
             // the busier the core is with requests, the slower its shard moves.
-            glommio::timer::sleep(MIGRATE_REST).await;
+            crate::net::ring::sleep(MIGRATE_REST).await;
             pace.breathe().await;
         }
         self.keyspace.borrow_mut().end_outgoing(shard);

@@ -277,7 +277,7 @@ impl World {
                 | CoreTask::Migrate { .. }
                 | CoreTask::Admin(_) => {
                     let w = self.clone();
-                    glommio::spawn_local(async move {
+                    crate::net::ring::spawn(async move {
                         let result = w.run_long_task(task).await;
                         w.mesh.post(from, Msg::TaskDone { id, result });
                     })

@@ -278,7 +278,9 @@ impl Conn {
             }
             if self.inflight.is_empty() {
                 if let Some(at) = wake {
-                    glommio::timer::sleep(at.saturating_duration_since(Instant::now())).await;
+                    ctx.ring
+                        .sleep(at.saturating_duration_since(Instant::now()))
+                        .await;
                 }
                 continue;
             }
@@ -393,7 +395,8 @@ impl Conn {
     /// As [`Self::receive`], but return at `at` if nothing has arrived by then
     /// (the receive stays in flight for next time).
     async fn receive_until(&mut self, ctx: &ThreadCtx, at: Instant) -> Result<(), String> {
-        let mut timer = glommio::timer::Timer::new(at.saturating_duration_since(Instant::now()));
+        // A ring timer, not glommio's: it ends the ring driver's nap on time.
+        let mut timer = ctx.ring.sleep(at.saturating_duration_since(Instant::now()));
         let op = self.start_recv(ctx);
         let done = std::future::poll_fn(|cx| {
             if let Poll::Ready(r) = Pin::new(&mut *op).poll(cx) {

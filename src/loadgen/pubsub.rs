@@ -173,9 +173,9 @@ where
         .io_memory(256 * 1024)
         .spawn(move || async move {
             let ring = Rc::new(SocketRing::new().map_err(|e| {
-                format!("stairkv-bench needs io_uring with SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1+): {e}")
+                format!("stairkv-bench needs io_uring with SINGLE_ISSUER + COOP_TASKRUN (Linux 6.0+): {e}")
             })?);
-            glommio::spawn_local(ring.clone().drive()).detach();
+            ring.start();
             f(ring).await
         })
         .map_err(|e| format!("cannot start the client executor on CPU {cpu}: {e}"))?;
@@ -242,7 +242,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         let hist = Rc::new(RefCell::new(histogram()));
         let listener = {
             let (seen, counts, hist) = (seen.clone(), counts.clone(), hist.clone());
-            glommio::spawn_local(async move {
+            crate::net::ring::spawn(async move {
                 let (heard, dupes, strays) = (&counts.0, &counts.1, &counts.2);
                 while heard.get() < keys {
                     let Ok((_, frame)) = sub.next().await else {
@@ -276,7 +276,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         let mut writers = Vec::new();
         for w in 0..4u64 {
             let mut conn = Wire::connect(&ring, &addr)?;
-            writers.push(glommio::spawn_local(async move {
+            writers.push(crate::net::ring::spawn(async move {
                 let mut i = w;
                 while i < keys {
                     let mut out = BytesMut::new();
@@ -318,7 +318,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
                 true
             },
             async {
-                glommio::timer::sleep(Duration::from_micros(give_up.saturating_sub(now_us())))
+                crate::net::ring::sleep(Duration::from_micros(give_up.saturating_sub(now_us())))
                     .await;
                 false
             },
@@ -376,7 +376,7 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
                 done_at.clone(),
                 finished.clone(),
             );
-            listeners.push(glommio::spawn_local(async move {
+            listeners.push(crate::net::ring::spawn(async move {
                 let mut expect = 0u64;
                 while expect < msgs {
                     let Ok((_, frame)) = w.next().await else {
@@ -421,7 +421,7 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
                 }
             }
         }
-        let limit = glommio::timer::sleep(Duration::from_secs(30));
+        let limit = crate::net::ring::sleep(Duration::from_secs(30));
         let all = async {
             for l in listeners {
                 l.await;

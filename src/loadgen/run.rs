@@ -178,7 +178,7 @@ async fn thread_main(
         Err(e) => {
             fail(
                 &mut result,
-                format!("stairkv-bench needs io_uring with SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1+): {e}"),
+                format!("stairkv-bench needs io_uring with SINGLE_ISSUER + COOP_TASKRUN (Linux 6.0+): {e}"),
             );
             None
         }
@@ -204,19 +204,19 @@ async fn thread_main(
     if abort.load(Ordering::SeqCst) {
         return result;
     }
-    glommio::spawn_local(ring.clone().drive()).detach();
+    ring.start();
     let plan = Rc::new(plan);
     let ctx = Rc::new(ThreadCtx::new(plan.clone(), ring));
     let watches: Vec<Rc<Watch>> = conns.iter().map(|c| c.watch.clone()).collect();
     let stop_watch = Rc::new(Cell::new(false));
-    glommio::spawn_local(watchdog(watches, plan.timeout, stop_watch.clone())).detach();
+    crate::net::ring::spawn(watchdog(watches, plan.timeout, stop_watch.clone())).detach();
 
     if plan.prefill {
         let tasks: Vec<_> = conns
             .into_iter()
             .map(|mut c| {
                 let ctx = ctx.clone();
-                glommio::spawn_local(async move {
+                crate::net::ring::spawn(async move {
                     let r = c.prefill(&ctx).await;
                     (c, r)
                 })
@@ -239,12 +239,12 @@ async fn thread_main(
 
     let t0 = Instant::now();
     result.measure_from = Some(t0 + plan.warmup);
-    glommio::spawn_local(ticker(ctx.clone(), tx)).detach();
+    crate::net::ring::spawn(ticker(ctx.clone(), tx)).detach();
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|mut c| {
             let ctx = ctx.clone();
-            glommio::spawn_local(async move { c.run(&ctx, t0).await })
+            crate::net::ring::spawn(async move { c.run(&ctx, t0).await })
         })
         .collect();
     for task in tasks {
@@ -269,7 +269,7 @@ async fn ticker(ctx: Rc<ThreadCtx>, tx: mpsc::Sender<Msg>) {
     loop {
         n += 1;
         let at = start + Duration::from_secs(n);
-        glommio::timer::sleep(at.saturating_duration_since(Instant::now())).await;
+        crate::net::ring::sleep(at.saturating_duration_since(Instant::now())).await;
         let iv = std::mem::take(&mut *ctx.interval.borrow_mut());
         if tx.send(Msg::Tick(n, iv)).is_err() {
             return;
@@ -281,7 +281,7 @@ async fn ticker(ctx: Rc<ThreadCtx>, tx: mpsc::Sender<Msg>) {
 /// longer than the time-out.
 async fn watchdog(watches: Vec<Rc<Watch>>, timeout: Duration, stop: Rc<Cell<bool>>) {
     while !stop.get() {
-        glommio::timer::sleep(WATCH_EVERY).await;
+        crate::net::ring::sleep(WATCH_EVERY).await;
         let now = Instant::now();
         for w in &watches {
             if w.outstanding.get() > 0

@@ -62,12 +62,12 @@ where
     loop {
         match acceptor.accept().await {
             Ok(sock) => {
-                glommio::spawn_local(serve(world.clone(), sock)).detach();
+                crate::net::ring::spawn(serve(world.clone(), sock)).detach();
             }
             Err(e) => {
                 // Out of descriptors or a connection reset before accept: keep serving.
                 tracing::warn!(core = world.id, error = %e, "accept failed");
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+                crate::net::ring::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
     }

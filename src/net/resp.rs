@@ -39,6 +39,7 @@ pub async fn serve(world: Rc<World>, mut stream: Socket) {
             .set(world.stats.rejected_connections.get() + 1);
         let mut msg = BytesMut::from(&b"-ERR max number of clients reached\r\n"[..]);
         let _ = stream.write_all(&mut msg).await;
+        let _ = stream.finish().await;
         return;
     }
     let addr = stream.peer_addr();
@@ -64,6 +65,12 @@ pub async fn serve(world: Rc<World>, mut stream: Socket) {
     client.fd = stream.raw_fd();
     if let Err(e) = connection_loop(&world, &mut stream, &mut client).await {
         tracing::debug!(client = id, error = %e, "connection ended");
+    }
+    // The last reply may still be on its way; a killed client gets none.
+    if !world.clients.borrow().is_killed(id) {
+        if let Err(e) = stream.finish().await {
+            tracing::debug!(client = id, error = %e, "last reply not delivered");
+        }
     }
     forget_client(&world, &mut client);
     world.clients.borrow_mut().remove(id);

@@ -1,10 +1,16 @@
 //! A connection's socket, whichever path carries its bytes: this core's
 //! [`SocketRing`] (the default) or glommio's stock `TcpStream` (`--socket-path
 //! stream`, and the fallback when the kernel lacks what the ring needs). The
-//! connection loops see only [`Socket::read_into`] and [`Socket::write_all`];
-//! this module never looks at what the bytes mean.
+//! connection loops see only [`Socket::read_into`], [`Socket::write_all`] and
+//! [`Socket::finish`]; this module never looks at what the bytes mean.
+//!
+//! On the ring a write does not wait for the kernel: the reply goes out while
+//! the connection already waits for its next request, so a request costs the
+//! core one turn instead of two (send, then receive). At most one send is in
+//! flight per connection; the next write waits for it, which keeps a client
+//! that does not read from making the server buffer without bound.
 
-use super::ring::{Op, SocketRing};
+use super::ring::{Buf, Op, SocketRing};
 use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
@@ -30,6 +36,14 @@ pub struct Socket {
     /// A receive whose future was dropped (a subscriber woken by a message
     /// instead): the next read takes its result, so no bytes are lost.
     pending: Option<Op>,
+    /// The last receive left the socket empty (it did not fill its buffer), so
+    /// the next one waits for data before it tries.
+    drained: bool,
+    /// The send in flight, if any (ring path).
+    sending: Option<Op>,
+    /// The write buffer not in flight: handed back to the caller in exchange
+    /// for the one it gives to a send, so both keep their allocations.
+    spare: BytesMut,
 }
 
 /// glommio reports its own error type; the connection loops speak `io::Error`.
@@ -86,6 +100,9 @@ impl Acceptor {
             path,
             scratch: Vec::with_capacity(READ_CHUNK),
             pending: None,
+            drained: false,
+            sending: None,
+            spare: BytesMut::new(),
         };
         // Replies are written whole, one write per batch: Nagle would only delay them.
         let _ = s.set_nodelay();
@@ -134,7 +151,7 @@ impl Socket {
                     Some(op) => op,
                     pending => {
                         let buf = std::mem::take(&mut self.scratch);
-                        pending.insert(ring.recv(sock.as_raw_fd(), buf))
+                        pending.insert(ring.recv_with(sock.as_raw_fd(), buf, self.drained))
                     }
                 };
                 let (res, buf) = op.await;
@@ -142,6 +159,7 @@ impl Socket {
                 let Some(buf) = buf.into_received(res) else {
                     return Err(io::Error::other("socket ring returned no buffer"));
                 };
+                self.drained = res >= 0 && buf.len() < buf.capacity();
                 dst.extend_from_slice(&buf);
                 self.scratch = buf;
                 if res < 0 {
@@ -158,13 +176,20 @@ impl Socket {
         }
     }
 
-    /// Write all of `src`; `src` is left empty (its allocation kept for reuse).
+    /// Write all of `src`; `src` is left empty, with an allocation for reuse.
+    /// On the ring this returns once the previous write is done and this one
+    /// is handed to the kernel; [`Self::finish`] waits for the last one.
     pub async fn write_all(&mut self, src: &mut BytesMut) -> io::Result<()> {
         match &mut self.path {
             Path::Ring { ring, sock } => {
-                let (r, buf) = ring.send_all(sock.as_raw_fd(), std::mem::take(src)).await;
-                *src = buf;
-                r
+                let (ring, fd) = (ring.clone(), sock.as_raw_fd());
+                self.settle(&ring, fd).await?;
+                if src.is_empty() {
+                    return Ok(());
+                }
+                let out = std::mem::replace(src, std::mem::take(&mut self.spare));
+                self.sending = Some(ring.send(fd, out));
+                Ok(())
             }
             Path::Stream(s) => {
                 s.write_all(src).await?;
@@ -172,5 +197,44 @@ impl Socket {
                 Ok(())
             }
         }
+    }
+
+    /// Wait until every byte written has been handed to the kernel's socket
+    /// buffer: call before closing, so the last reply (QUIT's `+OK`, a protocol
+    /// error) reaches the client.
+    pub async fn finish(&mut self) -> io::Result<()> {
+        match &self.path {
+            Path::Ring { ring, sock } => {
+                let (ring, fd) = (ring.clone(), sock.as_raw_fd());
+                self.settle(&ring, fd).await
+            }
+            Path::Stream(_) => Ok(()),
+        }
+    }
+
+    /// Wait for the send in flight, sending what a short send left over.
+    /// Cancel-safe: the send stays in flight if this future is dropped.
+    async fn settle(&mut self, ring: &Rc<SocketRing>, fd: RawFd) -> io::Result<()> {
+        while let Some(op) = self.sending.as_mut() {
+            let (res, buf) = op.await;
+            self.sending = None;
+            let Buf::Bytes(mut buf) = buf else {
+                return Err(io::Error::other("socket ring returned no buffer"));
+            };
+            if res < 0 {
+                return Err(io::Error::from_raw_os_error(-res));
+            }
+            if res == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            bytes::Buf::advance(&mut buf, res as usize);
+            if buf.is_empty() {
+                buf.clear();
+                self.spare = buf;
+            } else {
+                self.sending = Some(ring.send(fd, buf));
+            }
+        }
+        Ok(())
     }
 }

@@ -14,6 +14,9 @@ pub async fn serve(world: Rc<World>, mut stream: Socket) {
     if let Err(e) = text_loop(&world, &mut stream).await {
         tracing::debug!(error = %e, "text connection ended");
     }
+    if let Err(e) = stream.finish().await {
+        tracing::debug!(error = %e, "last text reply not delivered");
+    }
 }
 
 async fn text_loop(world: &Rc<World>, stream: &mut Socket) -> std::io::Result<()> {
