@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test fmt clippy bench bench-quick bench-pubsub bench-elastic bench-cache clean
+.PHONY: build release run test fmt clippy bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache clean
 
 build:
 	$(CARGO) build --release --bins
@@ -34,6 +34,12 @@ bench: build
 
 bench-quick: build
 	QUICK=1 tools/bench.sh
+
+## The server issue's own measurement: redis-benchmark -t set,get -c 50 -P 1 and -P 16 against
+## stairkv --cores 1 and redis-server, each pinned to CPU 0 (load on CPU 1), server CPU per request
+## (user + system); report under bench/results/<date>-<host>-redis-benchmark/. QUICK=1: smoke test.
+bench-redis-benchmark: build
+	tools/bench-redis-benchmark.sh
 
 ## Expiry-notification delay and pub/sub fan-out against redis-server; report under
 ## bench/results/<date>-<host>-pubsub/.
