@@ -37,6 +37,8 @@ pub struct ClientState {
     pub fd: std::os::fd::RawFd,
     /// Subscriptions, once the connection has subscribed to anything.
     pub subs: Option<Box<super::pubsub::SubState>>,
+    /// The pipeline's commands as looked up in its first pass (kept for its allocation).
+    specs: Vec<Option<&'static CommandSpec>>,
 }
 
 impl ClientState {
@@ -54,6 +56,7 @@ impl ClientState {
             last_cmd: "",
             fd: -1,
             subs: None,
+            specs: Vec::new(),
         }
     }
 }
@@ -88,11 +91,13 @@ pub async fn run_pipeline(
 ) {
     let mut batch = Batch::new(world.clone());
     let mut queued: Vec<(Step, Proto)> = Vec::new();
-    for args in requests.drain(..) {
+    let mut specs = std::mem::take(&mut client.specs);
+    look_up_and_prefetch(world, requests, &mut specs);
+    for (args, spec) in requests.drain(..).zip(specs.drain(..)) {
         if client.closing {
             break;
         }
-        let step = dispatch(world, client, &mut batch, &args);
+        let step = dispatch(world, client, &mut batch, spec, &args);
         match step {
             Step::Async(fut) => {
                 batch = flush(world, batch, &mut queued, out).await;
@@ -109,6 +114,8 @@ pub async fn run_pipeline(
             other => queued.push((other, client.proto)),
         }
     }
+    specs.clear();
+    client.specs = specs;
     flush(world, batch, &mut queued, out).await;
     // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.
     if !client.last_cmd.is_empty() {
@@ -160,13 +167,35 @@ fn allowed_when_subscribed(name: &str) -> bool {
     )
 }
 
+/// The first pass over a pipeline: each request's command, and, when the
+/// pipeline holds several requests, a prefetch of each first key so that the
+/// lookups of the second pass find their cache lines loaded or on the way
+/// (`Keyspace::prefetch`). A single request gains nothing from it.
+fn look_up_and_prefetch(
+    world: &World,
+    requests: &[Vec<Bytes>],
+    specs: &mut Vec<Option<&'static CommandSpec>>,
+) {
+    specs.clear();
+    specs.extend(requests.iter().map(|args| lookup(&args[0])));
+    if requests.len() < 2 {
+        return;
+    }
+    let keys = requests.iter().zip(specs.iter()).filter_map(|(args, spec)| {
+        let key = args.get(1)?;
+        (spec.as_ref()?.first_key == 1).then_some(&key[..])
+    });
+    world.keyspace.borrow().prefetch_keys(keys);
+}
+
 fn dispatch(
     world: &Rc<World>,
     client: &mut ClientState,
     batch: &mut Batch,
+    spec: Option<&'static CommandSpec>,
     args: &[Bytes],
 ) -> Step {
-    let Some(spec) = lookup(&args[0]) else {
+    let Some(spec) = spec else {
         return Step::Done(unknown_command(args));
     };
     world.count_command();
