@@ -248,7 +248,7 @@ impl SocketRing {
             .setup_coop_taskrun()
             .setup_taskrun_flag()
             .setup_cqsize(RING_ENTRIES * 2);
-        let ring = b.build(RING_ENTRIES)?;
+        let mut ring = b.build(RING_ENTRIES)?;
         // SAFETY: eventfd has no memory arguments; the result is checked below.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if efd < 0 {
@@ -257,6 +257,8 @@ impl SocketRing {
         // SAFETY: `efd` is a fresh descriptor that nothing else owns.
         let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
         ring.submitter().register_eventfd(eventfd.as_raw_fd())?;
+        // On only while the driver parks in glommio (see `drive`).
+        ring.completion().disable_eventfd();
         Ok(SocketRing {
             ring: RefCell::new(ring),
             slots: RefCell::new(Vec::new()),
@@ -476,12 +478,32 @@ impl SocketRing {
             if self.nap(&mut bell_read, parked_at).await {
                 continue;
             }
+            // The eventfd is on only while parked: signalling it for every
+            // completion cost the kernel a wake-up attempt per request. A
+            // completion that came before it was turned on is caught by the
+            // second look.
+            self.set_eventfd(true);
+            self.enter();
+            if self.reap() > 0 {
+                self.set_eventfd(false);
+                continue;
+            }
             futures_lite::future::or(self.work.wait(), wait_readable(self.eventfd.as_raw_fd()))
                 .await;
+            self.set_eventfd(false);
             parked_at = Instant::now();
             let mut count = [0u8; 8];
             // SAFETY: reads at most 8 bytes into `count`; the eventfd is non-blocking.
             unsafe { libc::read(self.eventfd.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
+        }
+    }
+
+    fn set_eventfd(&self, on: bool) {
+        let mut ring = self.ring.borrow_mut();
+        if on {
+            ring.completion().enable_eventfd();
+        } else {
+            ring.completion().disable_eventfd();
         }
     }
 
