@@ -158,6 +158,7 @@ async fn core_main(
         SocketPath::Ring => match SocketRing::with_bell(bells[world.id].clone()) {
             Ok(r) => {
                 let r = Rc::new(r);
+                r.set_receive_hook(Box::new(net::prefetch::KeyPrefetch::new(world.clone())));
                 r.start();
                 Some(r)
             }

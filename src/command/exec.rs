@@ -181,10 +181,13 @@ fn look_up_and_prefetch(
     if requests.len() < 2 {
         return;
     }
-    let keys = requests.iter().zip(specs.iter()).filter_map(|(args, spec)| {
-        let key = args.get(1)?;
-        (spec.as_ref()?.first_key == 1).then_some(&key[..])
-    });
+    let keys = requests
+        .iter()
+        .zip(specs.iter())
+        .filter_map(|(args, spec)| {
+            let key = args.get(1)?;
+            (spec.as_ref()?.first_key == 1).then_some(&key[..])
+        });
     world.keyspace.borrow().prefetch_keys(keys);
 }
 

@@ -4,7 +4,9 @@
 //! write replies. A connection lives and dies on the core that accepted it;
 //! this layer never interprets a command itself.
 
+pub mod bufring;
 pub mod listener;
+pub mod prefetch;
 pub mod resp;
 pub mod ring;
 pub mod socket;

@@ -28,7 +28,7 @@
 //! memory. This module never parses a byte and never touches the keyspace.
 
 use bytes::BytesMut;
-use io_uring::{opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::bufring::{self, BufRing};
 use crate::core::notify::Notify;
 
 thread_local! {
@@ -216,7 +217,51 @@ enum Slot {
     Orphan {
         buf: Buf,
     },
+    /// A multishot receive ([`Stream`]): what it received and nobody read yet.
+    Stream {
+        waker: Option<Waker>,
+        inbox: BytesMut,
+        state: StreamState,
+    },
+    /// A multishot receive whose [`Stream`] was dropped: its completions give
+    /// their buffers back until the last one frees the slot.
+    OrphanStream,
 }
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum StreamState {
+    /// The receive is armed in the kernel.
+    Armed,
+    /// Its inbox passed [`INBOX_MAX`]: cancelled until the reader catches up.
+    Paused,
+    /// Not in the kernel (out of buffers, paused, or the kernel ended it):
+    /// the next read submits it again.
+    Rearm,
+    /// End of stream (0) or an error (negative errno).
+    Ended(i32),
+}
+
+/// Sees what every multishot receive brought as the driver reaps it, then
+/// hears when the reap is over — before any of the woken connections runs.
+/// The connection layer uses it to start loading the keys those connections
+/// are about to look up, so that their cache misses overlap (see
+/// `net::prefetch`). It must not block, and it cannot change what is read.
+pub trait ReceiveHook {
+    fn received(&self, bytes: &[u8]);
+    fn reaped(&self);
+}
+
+/// What [`SocketRing::reap`] does with a stream's slot after a completion.
+enum After {
+    Keep,
+    Free,
+    /// Cancel its receive (the inbox is full), once the ring is free to use.
+    Pause,
+}
+
+/// Bytes a [`Stream`] may hold unread before its receive is paused: past this
+/// the client's further bytes wait in the kernel, and TCP slows it down.
+const INBOX_MAX: usize = 256 * 1024;
 
 pub struct SocketRing {
     ring: RefCell<IoUring>,
@@ -227,6 +272,9 @@ pub struct SocketRing {
     /// Wakes the driver when a task queued a submission.
     work: Notify,
     bell: Arc<Bell>,
+    /// Buffers for multishot receives; None where the kernel has none.
+    bufs: Option<BufRing>,
+    hook: RefCell<Option<Box<dyn ReceiveHook>>>,
 }
 
 impl SocketRing {
@@ -259,6 +307,13 @@ impl SocketRing {
         ring.submitter().register_eventfd(eventfd.as_raw_fd())?;
         // On only while the driver parks in glommio (see `drive`).
         ring.completion().disable_eventfd();
+        let bufs = match BufRing::register(&ring) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::debug!(error = %e, "no provided-buffer ring: one receive per read");
+                None
+            }
+        };
         Ok(SocketRing {
             ring: RefCell::new(ring),
             slots: RefCell::new(Vec::new()),
@@ -267,12 +322,44 @@ impl SocketRing {
             eventfd,
             work: Notify::default(),
             bell,
+            bufs,
+            hook: RefCell::new(None),
         })
+    }
+
+    /// Show every multishot receive's bytes to `hook` as they are reaped.
+    pub fn set_receive_hook(&self, hook: Box<dyn ReceiveHook>) {
+        *self.hook.borrow_mut() = Some(hook);
     }
 
     /// Start this thread's driver ([`Self::drive`]) as a detached task.
     pub fn start(self: &Rc<Self>) {
         glommio::spawn_local(self.clone().drive()).detach();
+    }
+
+    /// A multishot receive on `fd` for the socket's whole life, or None where
+    /// the kernel has no provided-buffer rings (then use [`Self::recv`]).
+    pub fn stream(self: &Rc<Self>, fd: RawFd) -> Option<Stream> {
+        self.bufs.as_ref()?;
+        let slot = self.alloc(Slot::Stream {
+            waker: None,
+            inbox: BytesMut::new(),
+            state: StreamState::Armed,
+        });
+        self.arm(slot, fd);
+        Some(Stream {
+            ring: self.clone(),
+            slot,
+            fd,
+        })
+    }
+
+    fn arm(&self, slot: u32, fd: RawFd) {
+        let sqe = opcode::RecvMulti::new(types::Fd(fd), bufring::GROUP)
+            .build()
+            .user_data(slot as u64);
+        self.push(sqe);
+        self.in_flight.set(self.in_flight.get() + 1);
     }
 
     /// Receive into `buf` (its spare capacity from index 0; its length is ignored).
@@ -350,20 +437,22 @@ impl SocketRing {
         self.submit(sqe, Buf::None)
     }
 
-    fn submit(self: &Rc<Self>, sqe: squeue::Entry, buf: Buf) -> Op {
-        let slot = {
-            let mut slots = self.slots.borrow_mut();
-            match self.free.borrow_mut().pop() {
-                Some(i) => {
-                    slots[i as usize] = Slot::Waiting { waker: None, buf };
-                    i
-                }
-                None => {
-                    slots.push(Slot::Waiting { waker: None, buf });
-                    (slots.len() - 1) as u32
-                }
+    fn alloc(&self, state: Slot) -> u32 {
+        let mut slots = self.slots.borrow_mut();
+        match self.free.borrow_mut().pop() {
+            Some(i) => {
+                slots[i as usize] = state;
+                i
             }
-        };
+            None => {
+                slots.push(state);
+                (slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn submit(self: &Rc<Self>, sqe: squeue::Entry, buf: Buf) -> Op {
+        let slot = self.alloc(Slot::Waiting { waker: None, buf });
         self.push(sqe.user_data(slot as u64));
         self.in_flight.set(self.in_flight.get() + 1);
         Op {
@@ -414,34 +503,115 @@ impl SocketRing {
         let mut ring = self.ring.borrow_mut();
         let mut slots = self.slots.borrow_mut();
         let mut n = 0;
+        // Streams to pause: cancelled once the ring is no longer borrowed.
+        let mut pause = Vec::new();
         for cqe in ring.completion() {
             let id = cqe.user_data();
             if id == IGNORED {
                 continue;
             }
             n += 1;
-            self.in_flight.set(self.in_flight.get() - 1);
+            let (res, flags) = (cqe.result(), cqe.flags());
+            let last = !cqueue::more(flags);
+            if last {
+                self.in_flight.set(self.in_flight.get() - 1);
+            }
             let Some(slot) = slots.get_mut(id as usize) else {
                 continue;
             };
+            if let Slot::Stream { .. } | Slot::OrphanStream = slot {
+                match self.received(slot, res, flags) {
+                    After::Keep => {}
+                    After::Free => self.free.borrow_mut().push(id as u32),
+                    After::Pause => pause.push(id as u32),
+                }
+                continue;
+            }
             match std::mem::replace(slot, Slot::Free) {
                 Slot::Waiting { waker, buf } => {
-                    *slot = Slot::Done {
-                        res: cqe.result(),
-                        buf,
-                    };
+                    *slot = Slot::Done { res, buf };
                     if let Some(w) = waker {
                         w.wake();
                     }
                 }
                 Slot::Orphan { buf } => {
-                    close_if_accepted(cqe.result(), &buf);
+                    close_if_accepted(res, &buf);
                     self.free.borrow_mut().push(id as u32);
                 }
                 other => *slot = other,
             }
         }
+        drop((ring, slots));
+        for slot in pause {
+            self.cancel(slot);
+        }
+        if n > 0 {
+            if let Some(hook) = &*self.hook.borrow() {
+                hook.reaped();
+            }
+        }
         n
+    }
+
+    /// A multishot receive's completion: copy what its buffer holds into the
+    /// stream's inbox and give the buffer straight back.
+    fn received(&self, entry: &mut Slot, res: i32, flags: u32) -> After {
+        let last = !cqueue::more(flags);
+        let bytes = match (&self.bufs, cqueue::buffer_select(flags)) {
+            (Some(bufs), Some(bid)) => {
+                let got = (res > 0).then(|| bufs.bytes(bid, res as usize));
+                Some((bufs, bid, got))
+            }
+            _ => None,
+        };
+        match entry {
+            Slot::OrphanStream => {
+                if let Some((bufs, bid, _)) = bytes {
+                    bufs.give_back(bid);
+                }
+                if last {
+                    *entry = Slot::Free;
+                    return After::Free;
+                }
+                After::Keep
+            }
+            Slot::Stream {
+                waker,
+                inbox,
+                state,
+            } => {
+                if let Some((bufs, bid, got)) = bytes {
+                    if let Some(got) = got {
+                        if let Some(hook) = &*self.hook.borrow() {
+                            hook.received(got);
+                        }
+                        inbox.extend_from_slice(got);
+                    }
+                    bufs.give_back(bid);
+                }
+                if res == 0 {
+                    *state = StreamState::Ended(0);
+                } else if res < 0 {
+                    *state = match (res, *state) {
+                        (e, _) if e == -libc::ENOBUFS => StreamState::Rearm,
+                        (e, StreamState::Paused) if e == -libc::ECANCELED => StreamState::Rearm,
+                        (e, _) => StreamState::Ended(e),
+                    };
+                } else if last {
+                    *state = StreamState::Rearm;
+                }
+                if let Some(w) = waker.take() {
+                    w.wake();
+                }
+                if *state == StreamState::Armed && inbox.len() > INBOX_MAX {
+                    // The reader is behind: stop receiving until it catches up.
+                    *state = StreamState::Paused;
+                    return After::Pause;
+                }
+                After::Keep
+            }
+            _ => After::Keep,
+        }
     }
 
     /// The driver: run this once per core as a glommio task for as long as the
@@ -590,7 +760,7 @@ impl Drop for SocketRing {
         for slot in self.slots.get_mut().drain(..) {
             match slot {
                 Slot::Waiting { buf, .. } | Slot::Orphan { buf } => std::mem::forget(buf),
-                Slot::Done { .. } | Slot::Free => {}
+                Slot::Done { .. } | Slot::Free | Slot::Stream { .. } | Slot::OrphanStream => {}
             }
         }
     }
@@ -602,6 +772,87 @@ fn close_if_accepted(res: i32, buf: &Buf) {
     if res >= 0 && matches!(buf, Buf::None) {
         // SAFETY: the kernel created this descriptor for us and nothing else holds it.
         unsafe { libc::close(res) };
+    }
+}
+
+/// A socket's multishot receive: armed once, it delivers whatever the
+/// socket receives into an inbox that [`Stream::read`] drains. Cancel-safe: a
+/// read future dropped mid-wait loses nothing. Dropping the stream cancels the
+/// receive.
+pub struct Stream {
+    ring: Rc<SocketRing>,
+    slot: u32,
+    fd: RawFd,
+}
+
+impl Stream {
+    /// Append what has arrived to `dst`, waiting until something has. Ok(0) at
+    /// end of stream.
+    pub async fn read(&mut self, dst: &mut BytesMut) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read(cx, dst)).await
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, dst: &mut BytesMut) -> Poll<io::Result<usize>> {
+        let mut slots = self.ring.slots.borrow_mut();
+        let Some(Slot::Stream {
+            waker,
+            inbox,
+            state,
+        }) = slots.get_mut(self.slot as usize)
+        else {
+            return Poll::Ready(Err(io::Error::other("socket ring lost a stream")));
+        };
+        if !inbox.is_empty() {
+            let n = inbox.len();
+            if dst.is_empty() {
+                // Hand the inbox over whole; the stream keeps `dst`'s allocation.
+                std::mem::swap(dst, inbox);
+            } else {
+                dst.extend_from_slice(inbox);
+                inbox.clear();
+            }
+            return Poll::Ready(Ok(n));
+        }
+        match *state {
+            StreamState::Ended(0) => Poll::Ready(Ok(0)),
+            StreamState::Ended(e) => Poll::Ready(Err(io::Error::from_raw_os_error(-e))),
+            StreamState::Rearm => {
+                *state = StreamState::Armed;
+                *waker = Some(cx.waker().clone());
+                drop(slots);
+                self.ring.arm(self.slot, self.fd);
+                Poll::Pending
+            }
+            StreamState::Armed | StreamState::Paused => {
+                *waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let mut slots = self.ring.slots.borrow_mut();
+        let Some(entry) = slots.get_mut(self.slot as usize) else {
+            return;
+        };
+        let in_kernel = matches!(
+            entry,
+            Slot::Stream {
+                state: StreamState::Armed | StreamState::Paused,
+                ..
+            }
+        );
+        if in_kernel {
+            *entry = Slot::OrphanStream;
+            drop(slots);
+            self.ring.cancel(self.slot);
+        } else {
+            *entry = Slot::Free;
+            drop(slots);
+            self.ring.free.borrow_mut().push(self.slot);
+        }
     }
 }
 
@@ -826,6 +1077,104 @@ mod tests {
             let start = Instant::now();
             super::sleep(Duration::from_millis(5)).await;
             assert!(start.elapsed() >= Duration::from_millis(5));
+        });
+    }
+
+    /// 16 MB through one multishot receive, read slowly so the inbox passes
+    /// its limit and the receive is paused and re-armed: every byte arrives,
+    /// in order, then the end of the stream.
+    #[test]
+    fn a_stream_delivers_every_byte_in_order_through_pauses() {
+        run(|ring| async move {
+            let (a, mut b) = UnixStream::pair().expect("socketpair");
+            let Some(mut stream) = ring.stream(a.as_raw_fd()) else {
+                eprintln!("SKIPPED: no provided-buffer ring");
+                return;
+            };
+            let total = 16 << 20;
+            let writer = std::thread::spawn(move || {
+                let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+                for chunk in data.chunks(100_003) {
+                    b.write_all(chunk).expect("write");
+                }
+            });
+            let mut got = BytesMut::new();
+            let mut reads = 0;
+            loop {
+                let n = stream.read(&mut got).await.expect("read");
+                if n == 0 {
+                    break;
+                }
+                reads += 1;
+                if reads % 2 == 0 {
+                    // Fall behind, so the inbox fills up.
+                    glommio::timer::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            writer.join().expect("writer");
+            assert_eq!(got.len(), total);
+            assert!(got.iter().enumerate().all(|(i, &v)| v == (i % 251) as u8));
+            // After the end a read keeps saying so.
+            assert_eq!(stream.read(&mut got).await.expect("read after end"), 0);
+        });
+    }
+
+    /// More sockets with data than the ring has buffers, all arriving before
+    /// one reap: those that find no buffer are re-armed and still deliver.
+    /// Dropped streams give their buffers back and free their slots.
+    #[test]
+    fn streams_outnumbering_the_buffers_all_deliver_and_clean_up() {
+        run(|ring| async move {
+            let n = bufring::BUFFERS as usize + 64;
+            let mut pairs = Vec::new();
+            let mut streams = Vec::new();
+            for _ in 0..n {
+                let (a, b) = UnixStream::pair().expect("socketpair");
+                let Some(s) = ring.stream(a.as_raw_fd()) else {
+                    eprintln!("SKIPPED: no provided-buffer ring");
+                    return;
+                };
+                streams.push(s);
+                pairs.push((a, b));
+            }
+            // Let every receive arm before any data comes.
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            let before = ring.in_flight.get();
+            for (i, (_, b)) in pairs.iter_mut().enumerate() {
+                b.write_all(format!("socket {i}").as_bytes())
+                    .expect("write");
+            }
+            for (i, s) in streams.iter_mut().enumerate() {
+                let mut got = BytesMut::new();
+                s.read(&mut got).await.expect("read");
+                assert_eq!(&got[..], format!("socket {i}").as_bytes());
+            }
+            assert_eq!(
+                ring.in_flight.get(),
+                before,
+                "re-armed receives are counted once"
+            );
+            // Data left unread, then the streams dropped: the buffers come back.
+            for (_, b) in pairs.iter_mut() {
+                b.write_all(b"never read").expect("write");
+            }
+            drop(streams);
+            let start = Instant::now();
+            while ring.in_flight.get() > 0 {
+                assert!(
+                    start.elapsed().as_secs() < 10,
+                    "dropped streams never finished"
+                );
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+            assert_eq!(ring.free.borrow().len(), ring.slots.borrow().len());
+            let (a, mut b) = UnixStream::pair().expect("socketpair");
+            let mut s = ring.stream(a.as_raw_fd()).expect("stream");
+            b.write_all(b"after").expect("write");
+            let mut got = BytesMut::new();
+            s.read(&mut got).await.expect("read");
+            assert_eq!(&got[..], b"after");
+            drop(pairs);
         });
     }
 

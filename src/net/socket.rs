@@ -10,7 +10,7 @@
 //! flight per connection; the next write waits for it, which keeps a client
 //! that does not read from making the server buffer without bound.
 
-use super::ring::{Buf, Op, SocketRing};
+use super::ring::{Buf, Op, SocketRing, Stream};
 use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
@@ -23,6 +23,10 @@ pub const READ_CHUNK: usize = 16 * 1024;
 enum Path {
     Ring {
         ring: Rc<SocketRing>,
+        /// The socket's multishot receive, where the kernel has provided-buffer
+        /// rings; otherwise one receive per read. Declared before `sock` so it
+        /// is cancelled before the descriptor closes.
+        stream: Option<Stream>,
         /// Owns the descriptor (and answers address questions); never used for I/O.
         sock: std::net::TcpStream,
     },
@@ -89,6 +93,7 @@ impl Acceptor {
                 let sock = unsafe { std::net::TcpStream::from_raw_fd(res) };
                 Path::Ring {
                     ring: ring.clone(),
+                    stream: ring.stream(sock.as_raw_fd()),
                     sock,
                 }
             }
@@ -98,7 +103,9 @@ impl Acceptor {
         };
         let s = Socket {
             path,
-            scratch: Vec::with_capacity(READ_CHUNK),
+            // Allocated on the first read that needs it: a multishot stream
+            // receives into the ring's buffers instead.
+            scratch: Vec::new(),
             pending: None,
             drained: false,
             sending: None,
@@ -141,16 +148,21 @@ impl Socket {
         }
     }
 
-    /// Read what the socket has (at most [`READ_CHUNK`] bytes) and append it to
-    /// `dst`. Returns the count; 0 means the peer closed. Cancel-safe: if the
+    /// Read what the socket has and append it to `dst` (at most [`READ_CHUNK`]
+    /// bytes per call without a multishot receive). Returns the count; 0 means the peer closed. Cancel-safe: if the
     /// future is dropped, bytes that arrive meanwhile go to the next call.
     pub async fn read_into(&mut self, dst: &mut BytesMut) -> io::Result<usize> {
         match &mut self.path {
-            Path::Ring { ring, sock } => {
+            Path::Ring {
+                stream: Some(stream),
+                ..
+            } => stream.read(dst).await,
+            Path::Ring { ring, sock, .. } => {
                 let op = match &mut self.pending {
                     Some(op) => op,
                     pending => {
-                        let buf = std::mem::take(&mut self.scratch);
+                        let mut buf = std::mem::take(&mut self.scratch);
+                        buf.reserve(READ_CHUNK);
                         pending.insert(ring.recv_with(sock.as_raw_fd(), buf, self.drained))
                     }
                 };
@@ -181,7 +193,7 @@ impl Socket {
     /// is handed to the kernel; [`Self::finish`] waits for the last one.
     pub async fn write_all(&mut self, src: &mut BytesMut) -> io::Result<()> {
         match &mut self.path {
-            Path::Ring { ring, sock } => {
+            Path::Ring { ring, sock, .. } => {
                 let (ring, fd) = (ring.clone(), sock.as_raw_fd());
                 self.settle(&ring, fd).await?;
                 if src.is_empty() {
@@ -204,7 +216,7 @@ impl Socket {
     /// error) reaches the client.
     pub async fn finish(&mut self) -> io::Result<()> {
         match &self.path {
-            Path::Ring { ring, sock } => {
+            Path::Ring { ring, sock, .. } => {
                 let (ring, fd) = (ring.clone(), sock.as_raw_fd());
                 self.settle(&ring, fd).await
             }

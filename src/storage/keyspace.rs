@@ -385,6 +385,25 @@ impl Keyspace {
     /// slot, the entry), each a miss in a table bigger than the cache. A first
     /// pass starts the control bytes and slots of every key, a second (once
     /// those are arriving) the entries. Changes nothing.
+    /// The first stage of [`Self::prefetch_keys`] for one key: start loading
+    /// the table lines its lookup probes first. Returns what the second stage
+    /// ([`Self::prefetch_entry`]) needs, when the key's shard is here.
+    #[inline]
+    pub fn prefetch_slots(&self, key: &[u8]) -> Option<(ShardId, u64)> {
+        let (route, thash) = hashes(key);
+        let id = self.table.shard_of(route);
+        self.shard(id)?.prefetch_slots(thash);
+        Some((id, thash))
+    }
+
+    /// The second stage: start loading the entry itself.
+    #[inline]
+    pub fn prefetch_entry(&self, (id, thash): (ShardId, u64)) {
+        if let Some(s) = self.shard(id) {
+            s.prefetch_entry(thash);
+        }
+    }
+
     pub fn prefetch_keys<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
         const CHUNK: usize = 32;
         let mut found: [(ShardId, u64); CHUNK] = [(0, 0); CHUNK];
@@ -1027,6 +1046,35 @@ mod tests {
 
     fn ks(cores: usize, shards: usize) -> Keyspace {
         Keyspace::new(0, RoutingTable::new(cores, shards))
+    }
+
+    #[test]
+    fn prefetching_finds_local_keys_and_changes_nothing() {
+        // Two cores: some keys' shards are on the other one.
+        let mut k = ks(2, 8);
+        for i in 0..2000 {
+            run(&mut k, &format!("k{i}"), set("v"));
+        }
+        let names: Vec<String> = (0..4000).map(|i| format!("k{i}")).collect();
+        let mut here = 0;
+        for n in &names {
+            if let Some(found) = k.prefetch_slots(n.as_bytes()) {
+                here += 1;
+                k.prefetch_entry(found);
+            }
+        }
+        assert!(
+            here > 0 && here < names.len(),
+            "{here} of {} local",
+            names.len()
+        );
+        k.prefetch_keys(names.iter().map(|n| n.as_bytes()));
+        k.prefetch_keys(std::iter::empty());
+        let held = (0..2000)
+            .filter(|i| run(&mut k, &format!("k{i}"), KeyOp::Get) == b("v"))
+            .count();
+        assert!(held > 0);
+        assert_eq!(k.len(), held, "prefetching added or removed nothing");
     }
 
     fn run(ks: &mut Keyspace, key: &str, op: KeyOp) -> OpResult {

@@ -885,6 +885,57 @@ mod tests {
         .unwrap();
     }
 
+    /// `prefetch_slots` computes table addresses from hashbrown's layout: slot
+    /// `i` sits `(i + 1)` slots below the control bytes. If a hashbrown
+    /// update changed that, prefetches would go to the wrong lines (harmless
+    /// but useless): this says so.
+    #[test]
+    fn prefetch_addresses_match_hashbrowns_layout() {
+        let mut s = Shard::new();
+        for i in 0..3000u32 {
+            let k = format!("key:{i}");
+            put(&mut s, k.as_bytes(), b"v", None);
+        }
+        let ctrl = s.ctrl_addr().expect("an occupied slot");
+        let mut seen = 0;
+        for i in 0..s.table.num_buckets() {
+            if let Some(e) = s.table.get_bucket(i) {
+                let addr = e as *const Entry as usize;
+                assert_eq!(
+                    addr + (i + 1) * std::mem::size_of::<Entry>(),
+                    ctrl,
+                    "slot {i}"
+                );
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 3000);
+        // Prefetching reads nothing and changes nothing.
+        for i in 0..3000u32 {
+            let k = format!("key:{i}");
+            s.prefetch_slots(th(k.as_bytes()));
+            s.prefetch_entry(th(k.as_bytes()));
+        }
+        s.prefetch_slots(th(b"absent"));
+        s.prefetch_entry(th(b"absent"));
+        assert_eq!(s.len(), 3000);
+        assert!(s.get(th(b"key:7"), b"key:7", 0).is_some());
+        // After a resize the cached address is learnt again.
+        for i in 3000..20_000u32 {
+            let k = format!("key:{i}");
+            put(&mut s, k.as_bytes(), b"v", None);
+        }
+        let moved = s.ctrl_addr().expect("an occupied slot");
+        let i = (0..s.table.num_buckets())
+            .find(|&i| s.table.get_bucket(i).is_some())
+            .expect("occupied");
+        let e = s.table.get_bucket(i).expect("occupied");
+        assert_eq!(
+            e as *const Entry as usize + (i + 1) * std::mem::size_of::<Entry>(),
+            moved
+        );
+    }
+
     #[test]
     fn insert_get_remove() {
         let mut s = Shard::new();
