@@ -18,6 +18,14 @@
 //! their turn. glommio 0.9 has no public "wait until this fd is readable", so
 //! [`wait_readable`] borrows its socket readiness machinery (see there).
 //!
+//! A connection receives through one multishot receive ([`Stream`]) for its
+//! whole life, on buffers of a per-core provided-buffer ring
+//! ([`super::bufring`]): the driver copies each completion's bytes into the
+//! connection's inbox as it reaps it, shows them to a [`ReceiveHook`] (which
+//! starts the request's key loading, see `net::prefetch`), and gives the
+//! buffer back. Without provided-buffer rings a connection submits one
+//! receive per read instead.
+//!
 //! Why not `DEFER_TASKRUN`, which an earlier measurement preferred: with it the
 //! kernel signals the registered eventfd late (13–16 ms on Linux 6.18 here), so
 //! a request reaching an idle core waited that long. See linux-only.md.
