@@ -6,8 +6,9 @@
 //! socket ring's driver, when it has nothing to reap, waits for the ring's
 //! eventfd through the reactor, which glommio polls only when no task is ready;
 //! so the loop pokes the driver (`net::ring::poke`) to reap now, and the
-//! connections it wakes run before the loop continues. This module never
-//! touches the keyspace.
+//! connections it wakes run before the loop continues; and packets from peer
+//! cores are read before it continues too (`net::ring::let_peers_in`). This
+//! module never touches the keyspace.
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,8 @@ impl Pace {
         if self.since.elapsed() >= SLICE {
             crate::net::ring::poke();
             futures_lite::future::yield_now().await;
+            // A loop that only yields keeps glommio from reading the mesh.
+            crate::net::ring::let_peers_in().await;
             self.since = Instant::now();
         }
     }

@@ -529,6 +529,7 @@ impl World {
             for msg in packet {
                 self.handle(peer, msg);
             }
+            crate::net::ring::packet_read();
         }
     }
 

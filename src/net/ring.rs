@@ -12,7 +12,9 @@
 //! like any future, and one driver task per core ([`SocketRing::drive`]) submits,
 //! reaps and wakes. Between requests the driver first *naps* in this ring (one
 //! syscall, bounded by [`NAP_MAX`]) while nothing else on the core wants to run;
-//! a peer core's mesh packet rings the core's [`Bell`] to end the nap. With
+//! a peer core's mesh packet rings the core's [`Bell`] to end the nap, and on
+//! a busy core makes the driver step aside until glommio has read it
+//! ([`let_peers_in`]). With
 //! nothing in flight, or once the nap window is used up, it parks *in glommio*
 //! on an eventfd registered on the ring, so glommio's timers and channels get
 //! their turn. glommio 0.9 has no public "wait until this fd is readable", so
@@ -43,7 +45,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -59,6 +61,68 @@ thread_local! {
     /// Polls of tasks spawned through [`spawn`]: the driver compares it across
     /// a yield to learn whether anything else on this core wanted to run.
     static POLLS: Cell<u64> = const { Cell::new(0) };
+    /// Packets this core's mesh receivers have read (see [`packet_read`]).
+    static READ: Cell<u64> = const { Cell::new(0) };
+    /// Notified each time a mesh receiver has read a packet.
+    static READ_NOTIFY: Notify = Notify::default();
+}
+
+/// A mesh receiver read a packet from a peer: call once per packet. The
+/// driver waits for these after its bell rang (see [`SocketRing::drive`]).
+pub fn packet_read() {
+    READ.with(|r| r.set(r.get() + 1));
+    READ_NOTIFY.with(Notify::notify);
+}
+
+/// The longest [`let_peers_in`] waits for the mesh receivers to read what
+/// peers sent; only reached if some task kept glommio busy all that time.
+const READ_WAIT_MAX: Duration = Duration::from_millis(1);
+
+/// If peers sent this core packets its mesh receivers have not read yet, wait
+/// (do not just yield) until they have: call it where a task would otherwise
+/// stay ready for long — the ring's driver while it has completions to reap,
+/// a background loop between slices (`core::pace`).
+///
+/// glommio wakes a shared channel's receiver only when it polls its reactor,
+/// and it does that only once no task is ready (or when its preemption timer
+/// fires, every 100 ms). On a busy core some task is always ready, so a
+/// forwarded request, a pull's answer or a migration batch waited up to
+/// 100 ms, and every request behind it with it (a `--cores 2` server under
+/// load answered at a third of its speed, and moving a 1M-key shard held
+/// requests for seconds). Once every such task waits here, the ready ones
+/// finish their turn, glommio polls, and the receivers run. Costs one turn of
+/// glommio's loop when packets came, two atomic loads when none did.
+pub async fn let_peers_in() {
+    let Some(sent) = DRIVER.with(|d| {
+        d.borrow()
+            .upgrade()
+            .map(|r| r.bell.sent.load(Ordering::SeqCst))
+    }) else {
+        return;
+    };
+    if READ.with(Cell::get) >= sent {
+        return;
+    }
+    let give_up = glommio::timer::sleep(READ_WAIT_MAX);
+    futures_lite::pin!(give_up);
+    while READ.with(Cell::get) < sent {
+        let read =
+            std::future::poll_fn(|cx| READ_NOTIFY.with(|n| std::pin::pin!(n.wait()).poll(cx)));
+        let gave_up = futures_lite::future::or(
+            async {
+                read.await;
+                false
+            },
+            async {
+                (&mut give_up).await;
+                true
+            },
+        )
+        .await;
+        if gave_up {
+            return;
+        }
+    }
 }
 
 /// How long the driver may nap in its own ring before it parks through
@@ -71,6 +135,8 @@ const NAP_MAX: Duration = Duration::from_millis(1);
 /// another core sends it a mesh packet: glommio would notice the packet only
 /// once the core parks through glommio.
 pub struct Bell {
+    /// Packets peers have sent this core, counted after each is in its channel.
+    sent: AtomicU64,
     napping: AtomicBool,
     /// A peer sent a packet since the core last looked: set before the peer
     /// reads `napping`, taken by the core after it sets `napping`, so of any
@@ -89,6 +155,7 @@ impl Bell {
             return Err(io::Error::last_os_error());
         }
         Ok(Arc::new(Bell {
+            sent: AtomicU64::new(0),
             napping: AtomicBool::new(false),
             pending: AtomicBool::new(false),
             // SAFETY: `fd` is a fresh descriptor that nothing else owns.
@@ -96,8 +163,10 @@ impl Bell {
         }))
     }
 
-    /// Wake the core if it naps; a write syscall only then.
+    /// Say that a packet is in one of this core's channels, and wake the core
+    /// if it naps (a write syscall only then).
     pub fn ring(&self) {
+        self.sent.fetch_add(1, Ordering::SeqCst);
         self.pending.store(true, Ordering::SeqCst);
         if self.napping.load(Ordering::SeqCst) {
             let one = 1u64.to_ne_bytes();
@@ -632,8 +701,9 @@ impl SocketRing {
     /// (glommio re-arms its preemption timers, links its rings, then this
     /// module waits on the ring's eventfd): at a few requests per wake-up that
     /// was a quarter of the server's CPU. A nap is one syscall. A peer's mesh
-    /// packet rings this core's [`Bell`], which ends the nap, and the driver
-    /// then parks through glommio so glommio reads the packet.
+    /// packet rings this core's [`Bell`], which ends the nap; on every turn,
+    /// napping or not, a rung bell makes the driver wait in [`let_peers_in`]
+    /// until glommio has handed the packets to the mesh receivers.
     ///
     /// Spawn it with [`Self::start`], not [`spawn`]: its own polls must not
     /// count as other work, or it would never nap.
@@ -642,6 +712,11 @@ impl SocketRing {
         let mut bell_read: Option<Op> = None;
         let mut parked_at = Instant::now();
         loop {
+            if self.bell.pending.load(Ordering::Relaxed)
+                && self.bell.pending.swap(false, Ordering::SeqCst)
+            {
+                let_peers_in().await;
+            }
             self.enter();
             let reaped = self.reap();
             if reaped > 0 || !self.ring.borrow_mut().submission().is_empty() {
@@ -705,9 +780,9 @@ impl SocketRing {
         }
         if let Some(op) = bell_read.as_mut() {
             if futures_lite::future::poll_once(op).await.is_some() {
-                // It rang since the last nap: glommio has a packet to read.
+                // It rang since the last nap: the loop lets glommio read the packet.
                 *bell_read = None;
-                return false;
+                return true;
             }
         }
         let op = bell_read.get_or_insert_with(|| self.read_bell());
@@ -716,10 +791,11 @@ impl SocketRing {
             return true;
         }
         self.bell.napping.store(true, Ordering::SeqCst);
-        if self.bell.pending.swap(false, Ordering::SeqCst) {
-            // A packet came before the nap could be seen: glommio reads it.
+        if self.bell.pending.load(Ordering::SeqCst) {
+            // A packet came before the nap could be seen: no nap; the loop
+            // lets glommio read it.
             self.bell.napping.store(false, Ordering::SeqCst);
-            return false;
+            return true;
         }
         let ts = types::Timespec::from(window);
         let args = types::SubmitArgs::new().timespec(&ts);
@@ -740,7 +816,7 @@ impl SocketRing {
         let reaped = self.reap();
         if futures_lite::future::poll_once(op).await.is_some() {
             *bell_read = None;
-            return false;
+            return true;
         }
         reaped > 0
     }
@@ -1184,6 +1260,113 @@ mod tests {
             assert_eq!(&got[..], b"after");
             drop(pairs);
         });
+    }
+
+    /// A packet from a peer core reaches this core's mesh receiver at once
+    /// even while the core never runs out of ready work: a background loop
+    /// that works in slices (as splits do) and a socket that keeps the driver
+    /// reaping. glommio alone reads its channels only when no task is ready,
+    /// or every 100 ms; that is what made a busy `--cores 2` server slow.
+    #[test]
+    fn a_busy_core_reads_a_peers_packet_at_once() {
+        use glommio::channels::shared_channel;
+        const PACKETS: usize = 20;
+        let bell = Bell::new().expect("eventfd");
+        let (tx, rx) = shared_channel::new_bounded::<Instant>(64);
+        let peer_bell = bell.clone();
+        let sender = std::thread::spawn(move || {
+            glommio::LocalExecutor::default().run(async move {
+                let tx = tx.connect().await;
+                // Let the receiving core get busy first.
+                glommio::timer::sleep(Duration::from_millis(100)).await;
+                for _ in 0..PACKETS {
+                    if tx.send(Instant::now()).await.is_err() {
+                        return;
+                    }
+                    peer_bell.ring();
+                    glommio::timer::sleep(Duration::from_millis(7)).await;
+                }
+            })
+        });
+        let delays = glommio::LocalExecutor::default().run(async move {
+            let rx = rx.connect().await;
+            let ring = match SocketRing::with_bell(bell) {
+                Ok(r) => Rc::new(r),
+                Err(e) => {
+                    eprintln!("SKIPPED: no io_uring with SINGLE_ISSUER + COOP_TASKRUN: {e}");
+                    while rx.recv().await.is_some() {}
+                    return Vec::new();
+                }
+            };
+            let driver = glommio::spawn_local(ring.clone().drive());
+            let stop = Rc::new(Cell::new(false));
+            let background = {
+                let stop = stop.clone();
+                spawn(async move {
+                    let mut pace = crate::core::pace::Pace::new();
+                    while !stop.get() {
+                        let t = Instant::now();
+                        while t.elapsed() < Duration::from_micros(100) {
+                            std::hint::spin_loop();
+                        }
+                        pace.breathe().await;
+                    }
+                })
+            };
+            let (a, mut b) = UnixStream::pair().expect("socketpair");
+            let writing = Arc::new(AtomicBool::new(true));
+            let writer = {
+                let writing = writing.clone();
+                std::thread::spawn(move || {
+                    while writing.load(Ordering::Relaxed) {
+                        if b.write_all(b"0123456789abcdef").is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_micros(20));
+                    }
+                })
+            };
+            let reader = {
+                let ring = ring.clone();
+                let stop = stop.clone();
+                spawn(async move {
+                    let mut got = BytesMut::new();
+                    while !stop.get() {
+                        let (res, _) = ring.recv(a.as_raw_fd(), Vec::with_capacity(4096)).await;
+                        if res <= 0 {
+                            return;
+                        }
+                        got.clear();
+                    }
+                })
+            };
+            let mut delays = Vec::new();
+            while let Some(sent) = rx.recv().await {
+                packet_read();
+                delays.push(sent.elapsed());
+                if delays.len() == PACKETS {
+                    break;
+                }
+            }
+            stop.set(true);
+            writing.store(false, Ordering::Relaxed);
+            background.await;
+            reader.await;
+            writer.join().expect("writer");
+            driver.cancel().await;
+            delays
+        });
+        sender.join().expect("sender");
+        if delays.is_empty() {
+            return;
+        }
+        let mut sorted = delays.clone();
+        sorted.sort();
+        let median = sorted[sorted.len() / 2];
+        assert!(
+            median < Duration::from_millis(20),
+            "a busy core read its peer's packets {median:?} late (median; all: {delays:?})"
+        );
     }
 
     #[test]
