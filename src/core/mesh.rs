@@ -6,7 +6,10 @@
 //! task moves the whole queue as one packet. So the tasks that *receive* never
 //! wait on a full channel (two cores answering each other cannot deadlock), and
 //! all the requests that connections on this core issued in one executor tick
-//! travel to a peer together.
+//! travel to a peer together. After each packet the sender rings the peer's
+//! bell (`net::ring::ring_bell`), which wakes a napping peer and, on a busy
+//! one, makes it let glommio read its channels now rather than at glommio's
+//! next preemption (`net::ring::let_peers_in`).
 
 use super::clients::{ClientInfo, KillFilter};
 use super::notify::{Notify, Slot};
