@@ -131,6 +131,11 @@ pub async fn let_peers_in() {
 /// rings the bell instead).
 const NAP_MAX: Duration = Duration::from_millis(1);
 
+/// The longest the driver parks through glommio before it looks at its ring
+/// again by itself: a bound on any completion whose eventfd signal never
+/// comes (the kernel signals only completions that reach the CQ itself).
+const PARK_MAX: Duration = Duration::from_millis(10);
+
 /// Wakes a core napping in its socket ring (see [`SocketRing::drive`]) when
 /// another core sends it a mesh packet: glommio would notice the packet only
 /// once the core parks through glommio.
@@ -345,6 +350,10 @@ pub struct SocketRing {
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<u32>>,
     in_flight: Cell<usize>,
+    /// Parks that ran out with completions waiting (see `look_after_park`).
+    missed_wakes: Cell<u64>,
+    /// The driver's read of its bell is in the kernel (one of `in_flight`).
+    bell_armed: Cell<bool>,
     eventfd: OwnedFd,
     /// Wakes the driver when a task queued a submission.
     work: Notify,
@@ -396,6 +405,8 @@ impl SocketRing {
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             in_flight: Cell::new(0),
+            missed_wakes: Cell::new(0),
+            bell_armed: Cell::new(false),
             eventfd,
             work: Notify::default(),
             bell,
@@ -560,7 +571,9 @@ impl SocketRing {
     fn enter(&self) {
         let mut ring = self.ring.borrow_mut();
         let queued = ring.submission().len();
-        if queued == 0 && !ring.submission().taskrun() {
+        // Completions the CQ had no room for wait in the kernel's overflow list,
+        // and only an enter with GETEVENTS moves them over; nothing signals them.
+        if queued == 0 && !ring.submission().taskrun() && !ring.submission().cq_overflow() {
             return;
         }
         // SAFETY: no signal mask or argument pointers are passed.
@@ -741,14 +754,56 @@ impl SocketRing {
                 self.set_eventfd(false);
                 continue;
             }
-            futures_lite::future::or(self.work.wait(), wait_readable(self.eventfd.as_raw_fd()))
-                .await;
+            let gave_up = futures_lite::future::or(
+                async {
+                    futures_lite::future::or(
+                        self.work.wait(),
+                        wait_readable(self.eventfd.as_raw_fd()),
+                    )
+                    .await;
+                    false
+                },
+                async {
+                    glommio::timer::sleep(PARK_MAX).await;
+                    true
+                },
+            )
+            .await;
             self.set_eventfd(false);
+            if gave_up {
+                self.look_after_park();
+            }
             parked_at = Instant::now();
             let mut count = [0u8; 8];
             // SAFETY: reads at most 8 bytes into `count`; the eventfd is non-blocking.
             unsafe { libc::read(self.eventfd.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
         }
+    }
+
+    /// The park ran out: if completions were waiting all the same, the
+    /// eventfd did not fire for them. Say so (the first few times) and reap.
+    fn look_after_park(&self) {
+        let overflowed = self.ring.borrow_mut().submission().cq_overflow();
+        self.enter();
+        let n = self.reap();
+        if n > 0 {
+            let times = self.missed_wakes.get() + 1;
+            self.missed_wakes.set(times);
+            if times <= 10 || times.is_power_of_two() {
+                tracing::warn!(
+                    completions = n,
+                    overflowed,
+                    times,
+                    "socket ring: completions were waiting without waking the core"
+                );
+            }
+        }
+    }
+
+    /// Operations in the kernel other than the driver's own read of its bell.
+    #[cfg(test)]
+    fn ops_in_kernel(&self) -> usize {
+        self.in_flight.get() - usize::from(self.bell_armed.get())
     }
 
     fn set_eventfd(&self, on: bool) {
@@ -782,6 +837,7 @@ impl SocketRing {
             if futures_lite::future::poll_once(op).await.is_some() {
                 // It rang since the last nap: the loop lets glommio read the packet.
                 *bell_read = None;
+                self.bell_armed.set(false);
                 return true;
             }
         }
@@ -816,6 +872,7 @@ impl SocketRing {
         let reaped = self.reap();
         if futures_lite::future::poll_once(op).await.is_some() {
             *bell_read = None;
+            self.bell_armed.set(false);
             return true;
         }
         reaped > 0
@@ -823,6 +880,7 @@ impl SocketRing {
 
     /// Read this core's bell: completes when a peer rings it.
     fn read_bell(self: &Rc<Self>) -> Op {
+        self.bell_armed.set(true);
         let mut buf = Buf::Vec(Vec::with_capacity(8));
         let (ptr, _) = buf.ptr_len();
         let sqe = opcode::Read::new(types::Fd(self.bell.fd.as_raw_fd()), ptr, 8).build();
@@ -1091,14 +1149,17 @@ mod tests {
             }
             // Every dropped receive is cancelled and its slot comes back.
             let start = std::time::Instant::now();
-            while ring.in_flight.get() > 0 {
+            while ring.ops_in_kernel() > 0 {
                 assert!(
                     start.elapsed().as_secs() < 10,
                     "cancellations never completed"
                 );
                 glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
             }
-            assert_eq!(ring.free.borrow().len(), ring.slots.borrow().len());
+            assert_eq!(
+                ring.free.borrow().len() + usize::from(ring.bell_armed.get()),
+                ring.slots.borrow().len()
+            );
             b.write_all(b"x").expect("write");
             // Nothing consumed the byte: the ring still works and reuses its slots.
             let (res, _) = ring.recv(a.as_raw_fd(), Vec::with_capacity(8)).await;
@@ -1147,13 +1208,13 @@ mod tests {
             let (res, _) = ring.sleep(Duration::from_millis(20)).await;
             assert_eq!(res, -libc::ETIME);
             assert!(start.elapsed() >= Duration::from_millis(20));
-            let before = ring.in_flight.get();
+            let before = ring.ops_in_kernel();
             for _ in 0..50 {
                 let op = ring.sleep(Duration::from_secs(3600));
                 let _ = futures_lite::future::poll_once(op).await;
             }
             let start = Instant::now();
-            while ring.in_flight.get() > before {
+            while ring.ops_in_kernel() > before {
                 assert!(start.elapsed().as_secs() < 10, "timers never cancelled");
                 glommio::timer::sleep(Duration::from_millis(1)).await;
             }
@@ -1223,7 +1284,7 @@ mod tests {
             }
             // Let every receive arm before any data comes.
             glommio::timer::sleep(Duration::from_millis(20)).await;
-            let before = ring.in_flight.get();
+            let before = ring.ops_in_kernel();
             for (i, (_, b)) in pairs.iter_mut().enumerate() {
                 b.write_all(format!("socket {i}").as_bytes())
                     .expect("write");
@@ -1234,7 +1295,7 @@ mod tests {
                 assert_eq!(&got[..], format!("socket {i}").as_bytes());
             }
             assert_eq!(
-                ring.in_flight.get(),
+                ring.ops_in_kernel(),
                 before,
                 "re-armed receives are counted once"
             );
@@ -1244,14 +1305,17 @@ mod tests {
             }
             drop(streams);
             let start = Instant::now();
-            while ring.in_flight.get() > 0 {
+            while ring.ops_in_kernel() > 0 {
                 assert!(
                     start.elapsed().as_secs() < 10,
                     "dropped streams never finished"
                 );
                 glommio::timer::sleep(Duration::from_millis(1)).await;
             }
-            assert_eq!(ring.free.borrow().len(), ring.slots.borrow().len());
+            assert_eq!(
+                ring.free.borrow().len() + usize::from(ring.bell_armed.get()),
+                ring.slots.borrow().len()
+            );
             let (a, mut b) = UnixStream::pair().expect("socketpair");
             let mut s = ring.stream(a.as_raw_fd()).expect("stream");
             b.write_all(b"after").expect("write");
