@@ -18,7 +18,12 @@
 //! nothing in flight, or once the nap window is used up, it parks *in glommio*
 //! on an eventfd registered on the ring, so glommio's timers and channels get
 //! their turn. glommio 0.9 has no public "wait until this fd is readable", so
-//! [`wait_readable`] borrows its socket readiness machinery (see there).
+//! [`wait_readable`] borrows its socket readiness machinery (see there). A
+//! park lasts at most [`PARK_MAX`]: a soak once saw both cores sleep for
+//! seconds with requests received and unanswered, and the kernel signals the
+//! eventfd only for completions that reach the CQ (not for ones in its
+//! overflow list), so the driver looks again by itself and logs a warning when
+//! completions were waiting.
 //!
 //! A connection receives through one multishot receive ([`Stream`]) for its
 //! whole life, on buffers of a per-core provided-buffer ring
@@ -350,7 +355,7 @@ pub struct SocketRing {
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<u32>>,
     in_flight: Cell<usize>,
-    /// Parks that ran out with completions waiting (see `look_after_park`).
+    /// Parks that ran out with work waiting (see `look_after_park`).
     missed_wakes: Cell<u64>,
     /// The driver's read of its bell is in the kernel (one of `in_flight`).
     bell_armed: Cell<bool>,
@@ -780,21 +785,29 @@ impl SocketRing {
         }
     }
 
-    /// The park ran out: if completions were waiting all the same, the
-    /// eventfd did not fire for them. Say so (the first few times) and reap.
+    /// The park ran out: if completions (or peers' packets) were waiting all
+    /// the same, their wake-up never came. Say so (the first few times) and reap.
     fn look_after_park(&self) {
+        // Packets a peer sent that glommio has not handed over to the mesh
+        // receivers although it parked: glommio missed their wake-up.
+        let unread = self
+            .bell
+            .sent
+            .load(Ordering::SeqCst)
+            .saturating_sub(READ.with(Cell::get));
         let overflowed = self.ring.borrow_mut().submission().cq_overflow();
         self.enter();
         let n = self.reap();
-        if n > 0 {
+        if n > 0 || unread > 0 {
             let times = self.missed_wakes.get() + 1;
             self.missed_wakes.set(times);
             if times <= 10 || times.is_power_of_two() {
                 tracing::warn!(
                     completions = n,
                     overflowed,
+                    unread_packets = unread,
                     times,
-                    "socket ring: completions were waiting without waking the core"
+                    "core parked for {PARK_MAX:?} while completions or peers' packets were waiting"
                 );
             }
         }
