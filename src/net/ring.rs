@@ -141,12 +141,14 @@ const NAP_MAX: Duration = Duration::from_millis(1);
 /// comes (the kernel signals only completions that reach the CQ itself).
 const PARK_MAX: Duration = Duration::from_millis(10);
 
-/// Wakes a core napping in its socket ring (see [`SocketRing::drive`]) when
-/// another core sends it a mesh packet: glommio would notice the packet only
-/// once the core parks through glommio.
+/// Wakes a core napping in its socket ring or parked through glommio (see
+/// [`SocketRing::drive`]) when another core sends it a mesh packet: in a nap
+/// glommio would notice the packet only once the core parks, and in a park its
+/// own channel wake-up was seen to go missing.
 pub struct Bell {
     /// Packets peers have sent this core, counted after each is in its channel.
     sent: AtomicU64,
+    /// The core naps in its ring or parks through glommio: a peer writes `fd`.
     napping: AtomicBool,
     /// A peer sent a packet since the core last looked: set before the peer
     /// reads `napping`, taken by the core after it sets `napping`, so of any
@@ -753,9 +755,23 @@ impl SocketRing {
             // completion cost the kernel a wake-up attempt per request. A
             // completion that came before it was turned on is caught by the
             // second look.
+            //
+            // A peer's packet wakes the park through the bell as it wakes a
+            // nap, not only through glommio's channel: soaks showed a core
+            // parked for 10 ms with a packet in its channel (and, before parks
+            // were bounded, everything stalled for seconds).
+            if self.arm_bell(&mut bell_read).await {
+                continue;
+            }
             self.set_eventfd(true);
             self.enter();
             if self.reap() > 0 {
+                self.set_eventfd(false);
+                continue;
+            }
+            self.bell.napping.store(true, Ordering::SeqCst);
+            if self.bell.pending.load(Ordering::SeqCst) {
+                self.bell.napping.store(false, Ordering::SeqCst);
                 self.set_eventfd(false);
                 continue;
             }
@@ -774,6 +790,7 @@ impl SocketRing {
                 },
             )
             .await;
+            self.bell.napping.store(false, Ordering::SeqCst);
             self.set_eventfd(false);
             if gave_up {
                 self.look_after_park();
@@ -846,15 +863,13 @@ impl SocketRing {
         if glommio::executor().need_preempt() {
             return false;
         }
-        if let Some(op) = bell_read.as_mut() {
-            if futures_lite::future::poll_once(op).await.is_some() {
-                // It rang since the last nap: the loop lets glommio read the packet.
-                *bell_read = None;
-                self.bell_armed.set(false);
-                return true;
-            }
+        if self.arm_bell(bell_read).await {
+            // It rang since the last nap: the loop lets glommio read the packet.
+            return true;
         }
-        let op = bell_read.get_or_insert_with(|| self.read_bell());
+        let Some(op) = bell_read.as_mut() else {
+            return true;
+        };
         self.enter();
         if self.reap() > 0 {
             return true;
@@ -889,6 +904,23 @@ impl SocketRing {
             return true;
         }
         reaped > 0
+    }
+
+    /// Keep a read of the bell in the kernel, so that a peer's ring ends a nap
+    /// or a park. True when the last read had completed: the bell rang.
+    async fn arm_bell(self: &Rc<Self>, bell_read: &mut Option<Op>) -> bool {
+        let mut rang = false;
+        if let Some(op) = bell_read.as_mut() {
+            if futures_lite::future::poll_once(op).await.is_some() {
+                *bell_read = None;
+                self.bell_armed.set(false);
+                rang = true;
+            }
+        }
+        if bell_read.is_none() {
+            *bell_read = Some(self.read_bell());
+        }
+        rang
     }
 
     /// Read this core's bell: completes when a peer rings it.
