@@ -175,6 +175,21 @@ impl Bell {
         }))
     }
 
+    /// The core is about to nap or park: from now on peers write the bell.
+    /// False (and still awake) when a packet came before they could see it.
+    fn fall_asleep(&self) -> bool {
+        self.napping.store(true, Ordering::SeqCst);
+        if self.pending.load(Ordering::SeqCst) {
+            self.napping.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn wake_up(&self) {
+        self.napping.store(false, Ordering::SeqCst);
+    }
+
     /// Say that a packet is in one of this core's channels, and wake the core
     /// if it naps (a write syscall only then).
     pub fn ring(&self) {
@@ -769,9 +784,7 @@ impl SocketRing {
                 self.set_eventfd(false);
                 continue;
             }
-            self.bell.napping.store(true, Ordering::SeqCst);
-            if self.bell.pending.load(Ordering::SeqCst) {
-                self.bell.napping.store(false, Ordering::SeqCst);
+            if !self.bell.fall_asleep() {
                 self.set_eventfd(false);
                 continue;
             }
@@ -790,7 +803,7 @@ impl SocketRing {
                 },
             )
             .await;
-            self.bell.napping.store(false, Ordering::SeqCst);
+            self.bell.wake_up();
             self.set_eventfd(false);
             if gave_up {
                 self.look_after_park();
@@ -867,18 +880,13 @@ impl SocketRing {
             // It rang since the last nap: the loop lets glommio read the packet.
             return true;
         }
-        let Some(op) = bell_read.as_mut() else {
-            return true;
-        };
         self.enter();
         if self.reap() > 0 {
             return true;
         }
-        self.bell.napping.store(true, Ordering::SeqCst);
-        if self.bell.pending.load(Ordering::SeqCst) {
+        if !self.bell.fall_asleep() {
             // A packet came before the nap could be seen: no nap; the loop
             // lets glommio read it.
-            self.bell.napping.store(false, Ordering::SeqCst);
             return true;
         }
         let ts = types::Timespec::from(window);
@@ -888,7 +896,7 @@ impl SocketRing {
             .borrow_mut()
             .submitter()
             .submit_with_args(1, &args);
-        self.bell.napping.store(false, Ordering::SeqCst);
+        self.bell.wake_up();
         if let Err(e) = r {
             if !matches!(
                 e.raw_os_error(),
@@ -898,29 +906,30 @@ impl SocketRing {
             }
         }
         let reaped = self.reap();
-        if futures_lite::future::poll_once(op).await.is_some() {
-            *bell_read = None;
-            self.bell_armed.set(false);
-            return true;
-        }
-        reaped > 0
+        self.bell_rang(bell_read).await || reaped > 0
     }
 
     /// Keep a read of the bell in the kernel, so that a peer's ring ends a nap
     /// or a park. True when the last read had completed: the bell rang.
     async fn arm_bell(self: &Rc<Self>, bell_read: &mut Option<Op>) -> bool {
-        let mut rang = false;
-        if let Some(op) = bell_read.as_mut() {
-            if futures_lite::future::poll_once(op).await.is_some() {
-                *bell_read = None;
-                self.bell_armed.set(false);
-                rang = true;
-            }
-        }
+        let rang = self.bell_rang(bell_read).await;
         if bell_read.is_none() {
             *bell_read = Some(self.read_bell());
         }
         rang
+    }
+
+    /// True (and the read is gone) when the bell's read has completed.
+    async fn bell_rang(&self, bell_read: &mut Option<Op>) -> bool {
+        let Some(op) = bell_read.as_mut() else {
+            return false;
+        };
+        if futures_lite::future::poll_once(op).await.is_none() {
+            return false;
+        }
+        *bell_read = None;
+        self.bell_armed.set(false);
+        true
     }
 
     /// Read this core's bell: completes when a peer rings it.
