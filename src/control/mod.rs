@@ -218,6 +218,7 @@ async fn migrate(world: &Rc<World>, shard: ShardId, to: usize) -> Result<u64, St
     match task_on(world, owner, CoreTask::Migrate { table, shard, to }).await {
         TaskResult::Migrated { keys, table } => {
             world.keyspace.borrow_mut().set_table(table);
+            world.memory_changed();
             Ok(keys)
         }
         TaskResult::Failed(e) => Err(e),

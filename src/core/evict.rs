@@ -2,25 +2,26 @@
 //! `maxmemory` with more to evict than an op may do (a lower `maxmemory` set at
 //! run time, a value bigger than many small ones), it evicts the rest in
 //! batches that yield to request serving, so reaching the limit is never a
-//! stall. When nothing can be evicted yet (tables that a split, merge or
-//! migration keeps from shrinking), it looks again shortly rather than leave
-//! the core over its share until the next write. It only ever evicts from
-//! this core's own shards.
+//! stall. Changes that add memory without a write (a split, merge or
+//! migration, a new routing table) wake it too. When nothing can be evicted
+//! yet, it looks again shortly rather than leave the core over its share
+//! until the next write; when the excess is table space a split, merge or
+//! migration holds, it waits for that to end instead of evicting keys that
+//! would not free it. It only ever evicts from this core's own shards.
 
 use super::pace::Pace;
 use super::world::World;
-use crate::storage::evict::Policy;
+use crate::storage::evict::{Policy, Room};
 use crate::storage::now_ms;
 use std::rc::Rc;
 use std::time::Duration;
 
 /// Keys evicted per batch before the task checks whether to yield.
 const BATCH: usize = 256;
-/// How soon to look again when over the limit with nothing to evict: a split,
-/// merge or migration in progress keeps emptied tables from shrinking until
-/// it ends, and no write may come to ask again. Doubles up to `STUCK_MAX`
-/// while nothing changes (a volatile policy with no TTLs left stays stuck
-/// until writes or deletes change that).
+/// How soon to look again when over the limit with nothing to evict (a
+/// volatile policy with no TTLs left): keys may expire or get deadlines, and
+/// no write may come to ask again. Doubles up to `STUCK_MAX` while nothing
+/// changes.
 const STUCK_RETRY: Duration = Duration::from_millis(100);
 const STUCK_MAX: Duration = Duration::from_secs(5);
 
@@ -30,22 +31,21 @@ pub async fn run(world: Rc<World>) {
         world.evict_wake.wait().await;
         let mut retry = STUCK_RETRY;
         loop {
-            let ok = world.evict_step(now_ms(), BATCH);
-            let done = {
-                let mut ks = world.keyspace.borrow_mut();
-                // Under the limit, or a database that refuses writes until
-                // deletes make room: nothing for this task to do.
-                !ks.over_limit() || (!ok && ks.policy() == Policy::NoEviction)
-            };
-            if done {
-                break;
-            }
-            if ok {
-                retry = STUCK_RETRY;
-                pace.breathe().await;
-            } else {
-                crate::net::ring::sleep(retry).await;
-                retry = (retry * 2).min(STUCK_MAX);
+            match world.evict_step(now_ms(), BATCH) {
+                // Held: `World::memory_changed` wakes this task when the split,
+                // merge or migration holding the space ends.
+                Room::Enough | Room::Held => break,
+                Room::More => {
+                    retry = STUCK_RETRY;
+                    pace.breathe().await;
+                }
+                // A database that refuses writes until deletes make room:
+                // nothing for this task to do.
+                Room::Full if world.keyspace.borrow().policy() == Policy::NoEviction => break,
+                Room::Full => {
+                    crate::net::ring::sleep(retry).await;
+                    retry = (retry * 2).min(STUCK_MAX);
+                }
             }
         }
     }

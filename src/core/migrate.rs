@@ -171,6 +171,7 @@ impl World {
         if let Some(d) = earliest {
             self.deadline_set(d);
         }
+        self.memory_changed();
     }
 
     /// A SCAN of a shard still arriving from `from`: its remaining keys, merged with ours.
@@ -248,13 +249,16 @@ impl World {
 
     /// Tasks that run to completion in their own task: staircase changes.
     pub async fn run_long_task(self: &Rc<Self>, task: CoreTask) -> TaskResult {
-        match task {
+        let result = match task {
             CoreTask::Split(table) => self.split(table).await,
             CoreTask::Merge(table) => self.merge(table).await,
             CoreTask::Migrate { table, shard, to } => self.migrate_out(table, shard, to).await,
             CoreTask::Admin(req) => TaskResult::Admin(crate::control::admin(self, req).await),
             task => self.run_task(task),
-        }
+        };
+        // A merge can leave one table bigger than the two it replaced.
+        self.memory_changed();
+        result
     }
 
     /// Adopt `table`, split its next shard if the source is ours, moving entries in

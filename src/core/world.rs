@@ -9,6 +9,7 @@ use super::mesh::{Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResul
 use super::notify::Notify;
 use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
+use crate::storage::evict::Room;
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
@@ -181,26 +182,35 @@ impl World {
     /// here and the rest in the background. False when over the limit with
     /// nothing the policy may evict.
     pub fn make_room(&self, now: u64) -> bool {
-        let ok = self.evict_step(now, EVICT_PER_OP);
-        if ok && self.keyspace.borrow_mut().over_limit() {
-            self.evict_wake.notify();
+        match self.evict_step(now, EVICT_PER_OP) {
+            Room::Full => false,
+            Room::More => {
+                self.evict_wake.notify();
+                true
+            }
+            // Held: the split, merge or migration that holds the space wakes
+            // the task when it ends (`memory_changed`).
+            Room::Enough | Room::Held => true,
         }
-        ok
     }
 
     /// Evict up to `max` keys while over the limit, announcing them; when the
     /// policy finds nothing to evict, give back table space that deletes and
-    /// evictions emptied. False when still over the limit with nothing to evict.
-    pub fn evict_step(&self, now: u64, max: usize) -> bool {
+    /// evictions emptied.
+    pub fn evict_step(&self, now: u64, max: usize) -> Room {
         let mut keys = Vec::new();
-        let ok = self.keyspace.borrow_mut().evict(now, max, &mut keys);
+        let room = self.keyspace.borrow_mut().evict(now, max, &mut keys);
         self.evicted(&keys);
-        if ok {
-            return true;
+        if room != Room::Full {
+            return room;
         }
         let mut ks = self.keyspace.borrow_mut();
         ks.compact();
-        !ks.over_limit()
+        if ks.over_limit() {
+            Room::Full
+        } else {
+            Room::Enough
+        }
     }
 
     /// Count and announce keys evicted here.
@@ -215,7 +225,16 @@ impl World {
     pub fn apply_memory_config(&self) {
         let mut ks = self.keyspace.borrow_mut();
         configure_memory(&mut ks, &self.config.borrow());
-        if ks.over_limit() {
+        drop(ks);
+        self.memory_changed();
+    }
+
+    /// This core's memory or its share of `maxmemory` changed without a write
+    /// (a new limit, a split, merge or migration, a new routing table): wake
+    /// the eviction task if that left the core over its share, since no write
+    /// may come to do it.
+    pub fn memory_changed(&self) {
+        if self.keyspace.borrow_mut().over_limit() {
             self.evict_wake.notify();
         }
     }
@@ -267,7 +286,10 @@ impl World {
                 self.mesh.complete(id, Answer::Ops(vec![both]));
             }
             Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
-            Msg::Table(t) => self.keyspace.borrow_mut().set_table(t),
+            Msg::Table(t) => {
+                self.keyspace.borrow_mut().set_table(t);
+                self.memory_changed();
+            }
             Msg::Event { channel, payload } => {
                 self.deliver(false, &channel, &payload);
             }

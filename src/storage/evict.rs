@@ -223,6 +223,21 @@ struct Candidate {
     key: Bytes,
 }
 
+/// What an eviction pass left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Room {
+    /// This core is within its share of `maxmemory`.
+    Enough,
+    /// Still over after the `max` keys a pass may evict.
+    More,
+    /// Over only by table space a split, merge or migration holds for now:
+    /// evicting would not free it, its end does.
+    Held,
+    /// Over with nothing the policy may evict (`noeviction`, or no key with a
+    /// deadline for a volatile policy): writes that need memory are refused.
+    Full,
+}
+
 /// This core's eviction state.
 pub struct Evictor {
     policy: Policy,
@@ -235,6 +250,8 @@ pub struct Evictor {
     pool: Vec<Candidate>,
     victim: Option<ShardId>,
     victim_uses: u32,
+    /// [`Keyspace::held_slack`] and the millisecond it was summed in.
+    held_slack: Option<(u64, usize)>,
     /// Keys evicted here.
     pub evicted: u64,
 }
@@ -250,6 +267,7 @@ impl Default for Evictor {
             pool: Vec::new(),
             victim: None,
             victim_uses: 0,
+            held_slack: None,
             evicted: 0,
         }
     }
@@ -290,7 +308,7 @@ impl Keyspace {
     /// True when this core holds more than its share of `maxmemory`.
     #[inline]
     pub fn over_limit(&mut self) -> bool {
-        self.evictor.maxmemory > 0 && super::memory::used() > self.memory_limit()
+        self.over_by().is_some()
     }
 
     pub fn policy(&self) -> Policy {
@@ -302,23 +320,55 @@ impl Keyspace {
     }
 
     /// Evict until this core is under its share or `max` keys went; the keys
-    /// go onto `out`. Returns false when still over the limit with nothing left
-    /// that the policy may evict (`noeviction`, or no key with a deadline for a
-    /// volatile policy): writes that need memory are then refused.
-    pub fn evict(&mut self, now: u64, max: usize, out: &mut Vec<Bytes>) -> bool {
+    /// go onto `out`.
+    pub fn evict(&mut self, now: u64, max: usize, out: &mut Vec<Bytes>) -> Room {
         let mut n = 0;
-        while self.over_limit() {
+        loop {
+            let Some(over) = self.over_by() else {
+                return Room::Enough;
+            };
+            if over <= self.held_slack(now) {
+                return Room::Held;
+            }
             if n >= max {
-                return true;
+                return Room::More;
             }
             let Some(key) = self.evict_one(now) else {
-                return false;
+                return Room::Full;
             };
             self.evictor.evicted += 1;
             out.push(key);
             n += 1;
         }
-        true
+    }
+
+    /// How far this core is over its share, if it is.
+    fn over_by(&mut self) -> Option<usize> {
+        if self.evictor.maxmemory == 0 {
+            return None;
+        }
+        let limit = self.memory_limit();
+        super::memory::used().checked_sub(limit).filter(|&o| o > 0)
+    }
+
+    /// Table space that deletes and evictions emptied but that a split, merge
+    /// or migration in progress keeps from being given back (see
+    /// [`Keyspace::compact`]). It comes back when that ends; evicting keys for
+    /// it would evict far below the limit (a core whose shard splits while it
+    /// evicts would empty itself). Summed at most once a millisecond: writes
+    /// at the limit ask on every write.
+    fn held_slack(&mut self, now: u64) -> usize {
+        if !self.compaction_held() {
+            return 0;
+        }
+        match self.evictor.held_slack {
+            Some((at, s)) if at == now => s,
+            _ => {
+                let s = self.held().map(|(_, s)| s.table_slack()).sum();
+                self.evictor.held_slack = Some((now, s));
+                s
+            }
+        }
     }
 
     fn evict_one(&mut self, now: u64) -> Option<Bytes> {
@@ -455,7 +505,7 @@ impl Keyspace {
     /// a shard held before the limit is otherwise kept, and counts against it).
     /// Not while a split, merge or migration walks tables by bucket.
     fn shrink_if_sparse(&mut self, id: ShardId) {
-        if self.fill.is_none() && self.outgoing.is_empty() {
+        if !self.compaction_held() {
             if let Some(s) = self.shard_mut(id) {
                 s.compact();
             }
@@ -540,7 +590,7 @@ mod tests {
             let deadline = (ttl && i % 2 == 0).then(|| super::super::now_ms() + 1_000_000 + i);
             set(&mut k, &format!("key:{i}"), deadline);
             // A table that doubles can take many evictions to pay for at once.
-            if !k.evict(super::super::now_ms(), usize::MAX, &mut out) {
+            if k.evict(super::super::now_ms(), usize::MAX, &mut out) == Room::Full {
                 // Only a volatile policy runs out, once no key has a deadline.
                 assert!(
                     ttl && k.ttl_keys() == 0,
@@ -591,7 +641,11 @@ mod tests {
                 set(&mut k, "a", None);
                 let mut out = Vec::new();
                 assert!(k.over_limit());
-                assert!(!k.evict(super::super::now_ms(), 64, &mut out), "{policy:?}");
+                assert_eq!(
+                    k.evict(super::super::now_ms(), 64, &mut out),
+                    Room::Full,
+                    "{policy:?}"
+                );
                 assert!(out.is_empty());
             })
             .join()
@@ -630,7 +684,10 @@ mod tests {
                 let mut out = Vec::new();
                 for i in 0..10_000 {
                     set(&mut k, &format!("scan:{i}"), None);
-                    assert!(k.evict(super::super::now_ms(), usize::MAX, &mut out));
+                    assert_eq!(
+                        k.evict(super::super::now_ms(), usize::MAX, &mut out),
+                        Room::Enough
+                    );
                 }
                 let kept = (0..1000)
                     .filter(|i| get(&mut k, &format!("hot:{i}")))
@@ -649,6 +706,46 @@ mod tests {
             .join()
             .unwrap();
         }
+    }
+
+    /// Table space a split holds is not evicted for: it comes back when the
+    /// split ends. (A lower limit set right after a fill at full speed finds
+    /// the controller splitting while the core evicts; evicting keys for the
+    /// held tables once emptied a core.)
+    #[test]
+    fn table_space_a_split_holds_is_waited_for_not_evicted_for() {
+        std::thread::spawn(|| {
+            let mut k = Keyspace::new(0, RoutingTable::new(1, 1));
+            for i in 0..25_000 {
+                set(&mut k, &format!("k{i}"), None);
+            }
+            for i in 5_000..25_000 {
+                let op = Op::Key {
+                    key: Bytes::from(format!("k{i}")),
+                    op: KeyOp::Del,
+                };
+                k.execute(op, super::super::now_ms());
+            }
+            let sparse = k.held().map(|(_, s)| s.table_slack()).sum::<usize>();
+            assert!(k.begin_split().is_some());
+            let slack = k.held().map(|(_, s)| s.table_slack()).sum::<usize>();
+            assert!(slack >= sparse && sparse > 100_000, "{sparse} {slack}");
+            let used = super::super::memory::used();
+            k.set_memory_limit((used - sparse / 2) as u64, Policy::AllKeysS3Fifo, 5);
+            let now = super::super::now_ms();
+            let mut out = Vec::new();
+            assert!(k.over_limit());
+            assert_eq!(k.evict(now, usize::MAX, &mut out), Room::Held);
+            assert!(out.is_empty());
+            while !k.fill_step(256, now, &mut Vec::new()) {}
+            // The split's end gives the emptied source table back.
+            assert!(!k.over_limit(), "{} over", super::super::memory::used());
+            assert_eq!(k.evict(now, usize::MAX, &mut out), Room::Enough);
+            assert!(out.is_empty());
+            assert_eq!(k.len(), 5_000);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
@@ -671,7 +768,10 @@ mod tests {
             let used = super::super::memory::used();
             k.set_memory_limit((used / 2) as u64, Policy::AllKeysLru, 10);
             let mut out = Vec::new();
-            assert!(k.evict(super::super::now_ms(), usize::MAX, &mut out));
+            assert_eq!(
+                k.evict(super::super::now_ms(), usize::MAX, &mut out),
+                Room::Enough
+            );
             let read_evicted = out
                 .iter()
                 .filter(|key| {

@@ -203,12 +203,18 @@ impl Keyspace {
     /// (after mass expiry or deletes). Skipped while a split is moving entries:
     /// a shrink rehashes, and the split walks its source by bucket.
     pub fn compact(&mut self) {
-        if self.fill.is_some() || !self.outgoing.is_empty() {
+        if self.compaction_held() {
             return;
         }
         for s in self.shards.iter_mut().flatten() {
             s.compact();
         }
+    }
+
+    /// True while a split, merge or migration walks tables by bucket, so that
+    /// none may shrink (a shrink rehashes).
+    pub(super) fn compaction_held(&self) -> bool {
+        self.fill.is_some() || !self.outgoing.is_empty()
     }
 
     /// Earliest live deadline on this core.
@@ -352,6 +358,8 @@ impl Keyspace {
                 self.shards.pop();
             }
         }
+        // Tables that emptied while the walk kept them from shrinking.
+        self.compact();
         true
     }
     /// The shard being filled by a split or merge in progress.

@@ -165,6 +165,8 @@ impl Keyspace {
                 *slot = None;
             }
         }
+        // Tables that emptied while the walk kept them from shrinking.
+        self.compact();
     }
 
     /// Where each outgoing shard is going.

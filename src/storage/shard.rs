@@ -133,6 +133,26 @@ fn thash_of(e: &Entry) -> u64 {
     hashes(e.key()).1
 }
 
+/// A table of `buckets` buckets as a malloc chunk: an 8-byte pointer and a
+/// control byte each, plus hashbrown's group padding.
+fn table_bytes(buckets: usize) -> usize {
+    match buckets {
+        0 => 0,
+        n => chunk_size(n * (std::mem::size_of::<Entry>() + 1) + 16),
+    }
+}
+
+/// The buckets hashbrown gives a table sized for `len` entries (its load
+/// factor is 7/8 from 8 buckets up).
+fn buckets_for(len: usize) -> usize {
+    match len {
+        0 => 0,
+        1..=3 => 4,
+        4..=7 => 8,
+        n => (n * 8).div_ceil(7).next_power_of_two(),
+    }
+}
+
 impl Shard {
     /// Shrink the table and the deadline heap when they are at most a quarter
     /// full, so memory freed by deletes and expiry is not kept as empty buckets.
@@ -192,16 +212,18 @@ impl Shard {
     /// (an 8-byte pointer and a control byte each), its deadline heap and its
     /// eviction queues.
     pub fn footprint(&self) -> usize {
-        let table = if self.table.capacity() == 0 {
-            0
-        } else {
-            chunk_size(self.table.num_buckets() * (std::mem::size_of::<Entry>() + 1) + 16)
-        };
+        let table = table_bytes(self.table.num_buckets());
         let heap = match self.heap.capacity() {
             0 => 0,
             n => chunk_size(n * 16),
         };
         self.bytes + table + heap + self.fifo.as_ref().map_or(0, |f| f.footprint())
+    }
+
+    /// Table bytes a shrink to the live entries would give back: what a split,
+    /// merge or migration in progress holds of it comes back when that ends.
+    pub fn table_slack(&self) -> usize {
+        table_bytes(self.table.num_buckets()).saturating_sub(table_bytes(buckets_for(self.len())))
     }
 
     /// Bring this core's memory figure up to date with this shard.
@@ -786,6 +808,32 @@ mod tests {
 
     fn put(s: &mut Shard, key: &[u8], value: &[u8], dl: Option<u64>) -> Option<Entry> {
         s.insert(th(key), Entry::new(key, value, dl))
+    }
+
+    #[test]
+    fn table_slack_is_what_a_shrink_gives_back() {
+        for n in [1usize, 3, 4, 7, 8, 13, 100, 1000, 5000] {
+            let mut s = Shard::new();
+            for i in 0..n {
+                put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+            }
+            s.table.shrink_to(n, thash_of);
+            assert_eq!(s.num_buckets(), buckets_for(n), "{n} entries");
+            assert_eq!(s.table_slack(), 0, "{n} entries");
+        }
+        let mut s = Shard::new();
+        for i in 0..10_000u32 {
+            put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+        }
+        for i in 100..10_000u32 {
+            let k = format!("k{i}");
+            s.remove(th(k.as_bytes()), k.as_bytes());
+        }
+        let before = s.footprint();
+        let slack = s.table_slack();
+        assert!(slack > 0);
+        s.compact();
+        assert_eq!(before - s.footprint(), slack);
     }
 
     #[test]
