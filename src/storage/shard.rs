@@ -212,7 +212,7 @@ impl Shard {
     /// (an 8-byte pointer and a control byte each), its deadline heap and its
     /// eviction queues.
     pub fn footprint(&self) -> usize {
-        let table = table_bytes(self.table.num_buckets());
+        let table = table_bytes(self.allocated_buckets());
         let heap = match self.heap.capacity() {
             0 => 0,
             n => chunk_size(n * 16),
@@ -223,7 +223,17 @@ impl Shard {
     /// Table bytes a shrink to the live entries would give back: what a split,
     /// merge or migration in progress holds of it comes back when that ends.
     pub fn table_slack(&self) -> usize {
-        table_bytes(self.table.num_buckets()).saturating_sub(table_bytes(buckets_for(self.len())))
+        table_bytes(self.allocated_buckets()).saturating_sub(table_bytes(buckets_for(self.len())))
+    }
+
+    /// The table's buckets, 0 for a table never allocated (hashbrown reports
+    /// one bucket for its shared empty singleton).
+    fn allocated_buckets(&self) -> usize {
+        if self.table.capacity() == 0 {
+            0
+        } else {
+            self.table.num_buckets()
+        }
     }
 
     /// Bring this core's memory figure up to date with this shard.
@@ -812,6 +822,9 @@ mod tests {
 
     #[test]
     fn table_slack_is_what_a_shrink_gives_back() {
+        let empty = Shard::new();
+        // Nothing allocated, nothing counted.
+        assert_eq!((empty.footprint(), empty.table_slack()), (0, 0));
         for n in [1usize, 3, 4, 7, 8, 13, 100, 1000, 5000] {
             let mut s = Shard::new();
             for i in 0..n {
