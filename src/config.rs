@@ -38,6 +38,12 @@ pub const DEFAULT_MAXCLIENTS: u64 = 10_000;
 /// Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`: a subscriber whose
 /// unsent messages pass the hard limit, or the soft limit for the time, is closed.
 pub const DEFAULT_PUBSUB_LIMIT: [u64; 3] = [32 * 1024 * 1024, 8 * 1024 * 1024, 60];
+/// Redis's `client-output-buffer-limit normal 0 0 0`: no client is closed for
+/// replies it does not read. The server stops reading from such a client
+/// instead (see `net::door`), so its unsent replies stay bounded all the same.
+pub const DEFAULT_NORMAL_LIMIT: [u64; 3] = [0, 0, 0];
+/// Redis's `protected-mode yes`: with no password, only loopback clients are served.
+pub const DEFAULT_PROTECTED_MODE: bool = true;
 /// Keyspace events published by default: expired-key events (`E` keyevent, `x`
 /// expired), so `SUBSCRIBE __keyevent@0__:expired` works with no configuration.
 /// Redis's default is none.
@@ -124,6 +130,15 @@ pub struct Flags {
     /// (b, k, kb, m, mb, g, gb) [default: "32mb 8mb 60"].
     #[arg(long)]
     pub client_output_buffer_limit_pubsub: Option<String>,
+    /// Output buffer limit of normal clients (RESP and text): "HARD SOFT SECONDS";
+    /// 0 disables a limit. The server stops reading from a client that does not
+    /// read its replies either way [default: "0 0 0"].
+    #[arg(long)]
+    pub client_output_buffer_limit_normal: Option<String>,
+    /// Protected mode: with no password set, refuse clients that do not come
+    /// from loopback (yes/no) [default: yes].
+    #[arg(long, value_parser = parse_switch)]
+    pub protected_mode: Option<bool>,
     /// Keyspace notifications, Redis's flag letters (K E g $ x e n t m d A) [default: "Ex"].
     #[arg(long)]
     pub notify_keyspace_events: Option<String>,
@@ -162,6 +177,9 @@ struct FileConfig {
     shard_max_keys: Option<u64>,
     initial_shards: Option<u64>,
     client_output_buffer_limit_pubsub: Option<String>,
+    client_output_buffer_limit_normal: Option<String>,
+    #[serde(default, deserialize_with = "switch_from_toml")]
+    protected_mode: Option<bool>,
     notify_keyspace_events: Option<String>,
     split_batch: Option<u64>,
     controller_interval_ms: Option<u64>,
@@ -218,6 +236,9 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Hard bytes, soft bytes, soft seconds (0 disables a limit).
     pub pubsub_limit: [u64; 3],
+    /// The same for normal clients of every door.
+    pub normal_limit: [u64; 3],
+    pub protected_mode: bool,
     /// Keyspace-notification classes ([`notify`] bits).
     pub notify_keyspace_events: u32,
     /// Bytes of data the server may hold (0: no limit), and what happens there.
@@ -354,11 +375,24 @@ impl Config {
                 .client_output_buffer_limit_pubsub
                 .or(file.client_output_buffer_limit_pubsub)
             {
-                Some(s) => parse_pubsub_limit(&s).map_err(|e| {
+                Some(s) => parse_output_limit(&s).map_err(|e| {
                     ConfigError::Invalid(format!("client-output-buffer-limit-pubsub: {e}"))
                 })?,
                 None => DEFAULT_PUBSUB_LIMIT,
             },
+            normal_limit: match flags
+                .client_output_buffer_limit_normal
+                .or(file.client_output_buffer_limit_normal)
+            {
+                Some(s) => parse_output_limit(&s).map_err(|e| {
+                    ConfigError::Invalid(format!("client-output-buffer-limit-normal: {e}"))
+                })?,
+                None => DEFAULT_NORMAL_LIMIT,
+            },
+            protected_mode: flags
+                .protected_mode
+                .or(file.protected_mode)
+                .unwrap_or(DEFAULT_PROTECTED_MODE),
             notify_keyspace_events: {
                 let s = flags
                     .notify_keyspace_events
@@ -454,8 +488,8 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(mul)
 }
 
-/// "HARD SOFT SECONDS" for the pub/sub class.
-pub fn parse_pubsub_limit(s: &str) -> Result<[u64; 3], String> {
+/// "HARD SOFT SECONDS" of an output buffer limit class (normal, pubsub).
+pub fn parse_output_limit(s: &str) -> Result<[u64; 3], String> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     let [hard, soft, secs] = parts[..] else {
         return Err(format!("expected \"HARD SOFT SECONDS\", got '{s}'"));
@@ -595,11 +629,11 @@ mod tests {
         assert_eq!(parse_memory("5x"), None);
         assert_eq!(parse_memory("-1"), None);
         assert_eq!(
-            parse_pubsub_limit("32mb 8mb 60"),
+            parse_output_limit("32mb 8mb 60"),
             Ok([32 << 20, 8 << 20, 60])
         );
-        assert!(parse_pubsub_limit("32mb 8mb").is_err());
-        assert!(parse_pubsub_limit("a b c").is_err());
+        assert!(parse_output_limit("32mb 8mb").is_err());
+        assert!(parse_output_limit("a b c").is_err());
         for (given, shown) in [
             ("", ""),
             ("KEA", "AKE"),

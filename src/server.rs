@@ -41,6 +41,16 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             })?;
         }
     }
+    if cfg.protected_mode
+        && cfg.requirepass.is_none()
+        && net::door::binds_beyond_loopback(&cfg.bind)
+    {
+        tracing::warn!(
+            bind = %cfg.bind,
+            "protected mode is on and no password is set: only loopback clients will be served; \
+             set requirepass, or pass --protected-mode no on a trusted network"
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     block_signals();
     let mesh: Option<MeshBuilder<Packet, _>> = (n > 1).then(|| MeshBuilder::full(n, MESH_CAPACITY));

@@ -77,13 +77,27 @@ fn check_password(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(),
         };
     };
     let user_ok = user.is_none_or(|u| u == b"default");
-    if user_ok && pass == expected.as_bytes() {
+    if user_ok && same_secret(pass, expected.as_bytes()) {
         Ok(())
     } else {
         Err(Frame::err(
             "WRONGPASS invalid username-password pair or user is disabled.",
         ))
     }
+}
+
+/// Compare a password in time that depends on neither where the first
+/// difference is nor (beyond the longer length) how long the secret is, as
+/// Redis's `time_independent_strcmp` does: a stranger learns nothing from timing.
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    let n = given.len().max(secret.len());
+    let mut diff = (given.len() != secret.len()) as u8;
+    for i in 0..n {
+        let a = given.get(i).copied().unwrap_or(0);
+        let b = secret.get(i).copied().unwrap_or(0);
+        diff |= a ^ b;
+    }
+    std::hint::black_box(diff) == 0
 }
 
 pub fn auth(ctx: &mut Ctx, a: &[Bytes]) -> Step {
@@ -385,4 +399,19 @@ fn killed(rs: Vec<TaskResult>) -> usize {
             _ => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(same_secret(b"hunter2", b"hunter2"));
+        assert!(same_secret(b"", b""));
+        assert!(!same_secret(b"hunter", b"hunter2"));
+        assert!(!same_secret(b"hunter22", b"hunter2"));
+        assert!(!same_secret(b"Hunter2", b"hunter2"));
+        assert!(!same_secret(b"", b"x"));
+    }
 }

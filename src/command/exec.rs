@@ -9,11 +9,13 @@
 
 use super::frame::Frame;
 use super::table::{lookup, CommandSpec};
+use crate::core::clients::Door;
 use crate::core::router::{Batch, Results, Ticket};
 use crate::core::world::World;
+use crate::protocol::out::Out;
 use crate::protocol::reply::Proto;
 use crate::storage::ops::OpResult;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -39,11 +41,20 @@ pub struct ClientState {
     pub subs: Option<Box<super::pubsub::SubState>>,
     /// The pipeline's commands as looked up in its first pass (kept for its allocation).
     specs: Vec<Option<&'static CommandSpec>>,
+    /// The door the connection came in by: replies are written in its protocol.
+    pub door: Door,
+    /// Since when the unsent replies have been over the soft output limit.
+    pub over_soft_limit_since: Option<std::time::Instant>,
+    /// Closed for its output buffer limit: its unsent replies are dropped.
+    pub output_dropped: bool,
 }
 
 impl ClientState {
-    pub fn new(id: u64, addr: String, laddr: String, needs_auth: bool) -> ClientState {
+    pub fn new(id: u64, addr: String, laddr: String, needs_auth: bool, door: Door) -> ClientState {
         ClientState {
+            door,
+            over_soft_limit_since: None,
+            output_dropped: false,
             id,
             proto: Proto::Resp2,
             authed: !needs_auth,
@@ -82,32 +93,51 @@ pub struct Ctx<'a> {
     pub spec: &'static CommandSpec,
 }
 
-/// Execute parsed requests and append their replies to `out`, in order.
+/// Replies a batch may add to the connection's output before it stops taking
+/// requests: past this the connection sends what it has (and, if the client
+/// is not reading, waits) before it runs more.
+pub const OUT_BUDGET: usize = 64 * 1024;
+
+/// Steps a batch may hold waiting for other cores' results. Their replies are
+/// only known once the results are in, so this bounds what one batch can add
+/// beyond [`OUT_BUDGET`]: a value of [`crate::protocol::out::SHARE_MIN`] bytes
+/// or more is shared with the keyspace rather than copied.
+pub const MAX_QUEUED: usize = 64;
+
+/// Execute parsed requests from the front of `requests` and append their
+/// replies to `out`, in order. Stops early, leaving the rest in `requests`,
+/// once the replies pass [`OUT_BUDGET`] or [`MAX_QUEUED`] steps wait on other
+/// cores, so what one batch adds to a connection's unsent replies is bounded
+/// whatever the pipeline holds. Requests after a QUIT are dropped.
 pub async fn run_pipeline(
     world: &Rc<World>,
     client: &mut ClientState,
     requests: &mut Vec<Vec<Bytes>>,
-    out: &mut BytesMut,
+    out: &mut Out,
 ) {
     let mut batch = Batch::new(world.clone());
     let mut queued: Vec<(Step, Proto)> = Vec::new();
     let mut specs = std::mem::take(&mut client.specs);
     look_up_and_prefetch(world, requests, &mut specs);
-    for (args, spec) in requests.drain(..).zip(specs.drain(..)) {
-        if client.closing {
+    let mut ran = 0;
+    for (args, spec) in requests.iter_mut().zip(specs.drain(..)) {
+        let full = out.len() >= OUT_BUDGET || queued.len() >= MAX_QUEUED;
+        if client.closing || (ran > 0 && full) {
             break;
         }
+        ran += 1;
+        let args = std::mem::take(args);
         let step = dispatch(world, client, &mut batch, spec, &args);
         match step {
             Step::Async(fut) => {
-                batch = flush(world, batch, &mut queued, out).await;
+                batch = flush(world, batch, &mut queued, out, client.door).await;
                 let f = fut.await;
-                f.encode(out, client.proto);
+                f.write(out, client.proto, client.door);
             }
-            Step::Done(f) if queued.is_empty() => f.encode(out, client.proto),
+            Step::Done(f) if queued.is_empty() => f.write(out, client.proto, client.door),
             Step::One(t, finish) if queued.is_empty() && batch.is_local() => {
                 match batch.take_ready(t) {
-                    Some(r) => finish(r).encode(out, client.proto),
+                    Some(r) => finish(r).write(out, client.proto, client.door),
                     None => queued.push((Step::One(t, finish), client.proto)),
                 }
             }
@@ -116,7 +146,12 @@ pub async fn run_pipeline(
     }
     specs.clear();
     client.specs = specs;
-    flush(world, batch, &mut queued, out).await;
+    if client.closing {
+        requests.clear();
+    } else {
+        requests.drain(..ran);
+    }
+    flush(world, batch, &mut queued, out, client.door).await;
     // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.
     if !client.last_cmd.is_empty() {
         world.clients.borrow_mut().touch(client.id, client.last_cmd);
@@ -128,7 +163,8 @@ async fn flush(
     world: &Rc<World>,
     batch: Batch,
     queued: &mut Vec<(Step, Proto)>,
-    out: &mut BytesMut,
+    out: &mut Out,
+    door: Door,
 ) -> Batch {
     if queued.is_empty() && batch.is_local() {
         return batch;
@@ -141,7 +177,7 @@ async fn flush(
             Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
             Step::Async(fut) => fut.await,
         };
-        frame.encode(out, proto);
+        frame.write(out, proto, door);
     }
     Batch::new(world.clone())
 }

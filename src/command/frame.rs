@@ -1,9 +1,12 @@
 //! [`Frame`]: a reply value before encoding. Command handlers build frames;
-//! [`Frame::encode`] is the one place a frame meets a protocol version.
+//! [`Frame::write`] is the one place a frame meets a protocol: RESP2, RESP3
+//! ([`Frame::encode`]) or the text door's lines ([`Frame::encode_text`]).
 
+use crate::core::clients::Door;
+use crate::protocol::out::Out;
 use crate::protocol::reply::{self, Proto};
 use crate::storage::ops::OpResult;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,13 +43,57 @@ impl Frame {
         Frame::Simple(Cow::Borrowed(s))
     }
 
-    pub fn encode(&self, out: &mut BytesMut, proto: Proto) {
+    /// Write this reply in the protocol of the connection's door.
+    pub fn write(&self, out: &mut Out, proto: Proto, door: Door) {
+        match door {
+            Door::Resp => self.encode(out, proto),
+            Door::Text => self.encode_text(out),
+        }
+    }
+
+    /// The text door's answer, one line: `OK`, the value, `NOT_FOUND` or
+    /// `ERROR <reason>`. A value holding CR or LF cannot be told apart from
+    /// the next line, so it is refused rather than sent (use RESP for it).
+    pub fn encode_text(&self, out: &mut Out) {
+        match self {
+            Frame::Ok => out.extend_from_slice(b"OK\n"),
+            Frame::Bulk(v) if v.contains(&b'\n') || v.contains(&b'\r') => {
+                out.extend_from_slice(
+                    b"ERROR value not representable in the text protocol (use RESP)\n",
+                );
+            }
+            Frame::Bulk(v) => {
+                out.put_bytes(v);
+                out.extend_from_slice(b"\n");
+            }
+            Frame::Null | Frame::NullArray | Frame::Int(0) => out.extend_from_slice(b"NOT_FOUND\n"),
+            Frame::Int(_) => out.extend_from_slice(b"OK\n"),
+            Frame::Simple(s) => text_line(out, s.as_bytes()),
+            Frame::Error(e) => {
+                let reason = if e.starts_with("NOAUTH") {
+                    "authentication required"
+                } else if e.starts_with("WRONGPASS") {
+                    "invalid password"
+                } else {
+                    e.strip_prefix("ERR ").unwrap_or(e)
+                };
+                out.extend_from_slice(b"ERROR ");
+                text_line(out, reason.as_bytes());
+            }
+            Frame::Multi(frames) => frames.iter().for_each(|f| f.encode_text(out)),
+            _ => out.extend_from_slice(
+                b"ERROR reply not representable in the text protocol (use RESP)\n",
+            ),
+        }
+    }
+
+    pub fn encode(&self, out: &mut Out, proto: Proto) {
         match self {
             Frame::Ok => out.extend_from_slice(b"+OK\r\n"),
             Frame::Simple(s) => reply::simple(out, s),
             Frame::Error(e) => reply::error(out, e),
             Frame::Int(n) => reply::int(out, *n),
-            Frame::Bulk(b) => reply::bulk(out, b),
+            Frame::Bulk(b) => out.bulk(b),
             Frame::Null => reply::null(out, proto),
             Frame::NullArray => reply::null_array(out, proto),
             Frame::Array(items) => {
@@ -84,6 +131,15 @@ impl Frame {
             Frame::Verbatim(s) => reply::verbatim(out, "txt", s.as_bytes(), proto),
         }
     }
+}
+
+/// `text` and a newline, with any CR or LF in it made a space.
+fn text_line(out: &mut Out, text: &[u8]) {
+    out.extend(
+        text.iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
+    out.extend_from_slice(b"\n");
 }
 
 impl From<OpResult> for Frame {

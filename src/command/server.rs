@@ -244,6 +244,10 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ("text-port", c.text_port.to_string()),
         ("cores", c.cores.len().to_string()),
         ("requirepass", c.requirepass.clone().unwrap_or_default()),
+        (
+            "protected-mode",
+            if c.protected_mode { "yes" } else { "no" }.into(),
+        ),
         ("log-level", c.log_level.clone()),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
         (
@@ -266,8 +270,13 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         (
             "client-output-buffer-limit",
             format!(
-                "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
-                c.pubsub_limit[0], c.pubsub_limit[1], c.pubsub_limit[2]
+                "normal {} {} {} slave 268435456 67108864 60 pubsub {} {} {}",
+                c.normal_limit[0],
+                c.normal_limit[1],
+                c.normal_limit[2],
+                c.pubsub_limit[0],
+                c.pubsub_limit[1],
+                c.pubsub_limit[2]
             ),
         ),
         (
@@ -294,6 +303,11 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
     };
     match name {
         "requirepass" => c.requirepass = Some(text).filter(|s| !s.is_empty()),
+        "protected-mode" => {
+            c.protected_mode = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
         "proto-max-bulk-len" => {
             let n = num()?;
             if n < 1024 {
@@ -361,14 +375,18 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                 return Err(bad("Wrong number of arguments in buffer limit configuration."));
             }
             for group in parts.chunks(4) {
-                if !group[0].eq_ignore_ascii_case("pubsub") {
+                let limit = crate::config::parse_output_limit(&group[1..].join(" "))
+                    .map_err(|e| bad(&e))?;
+                if group[0].eq_ignore_ascii_case("pubsub") {
+                    c.pubsub_limit = limit;
+                } else if group[0].eq_ignore_ascii_case("normal") {
+                    c.normal_limit = limit;
+                } else {
                     return Err(bad(&format!(
-                        "stairkv enforces only the pubsub class, not '{}'",
+                        "stairkv has normal and pubsub clients only, not '{}'",
                         group[0]
                     )));
                 }
-                c.pubsub_limit = crate::config::parse_pubsub_limit(&group[1..].join(" "))
-                    .map_err(|e| bad(&e))?;
             }
         }
         "bind" | "port" | "text-port" | "cores" | "initial-shards" | "save" | "appendonly"

@@ -6,6 +6,24 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// Which door a connection came in by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Door {
+    #[default]
+    Resp,
+    /// The seed's line protocol (`PUT`/`GET`/`DEL`/`AUTH`).
+    Text,
+}
+
+impl Door {
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Resp => "resp",
+            Door::Text => "text",
+        }
+    }
+}
+
 /// One connection's public facts (a copy of this is `Send` and crosses cores).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientInfo {
@@ -24,13 +42,17 @@ pub struct ClientInfo {
     pub lib_ver: String,
     /// Channel, pattern and shard-channel subscriptions.
     pub subs: [usize; 3],
+    pub door: Door,
+    /// Reply bytes handed to the socket and not yet taken by the kernel, plus
+    /// those still being assembled (CLIENT LIST `omem`), as of the last send.
+    pub omem: usize,
 }
 
 impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's field order for the fields we have.
     pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} core={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} core={} door={}",
             self.id,
             self.addr,
             self.laddr,
@@ -43,11 +65,14 @@ impl ClientInfo {
             self.subs[0],
             self.subs[1],
             self.subs[2],
+            self.omem,
+            self.omem,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
             self.resp,
             self.lib_name,
             self.lib_ver,
-            self.core
+            self.core,
+            self.door.name()
         )
     }
 }
@@ -188,6 +213,8 @@ mod tests {
             lib_name: String::new(),
             lib_ver: String::new(),
             subs: [0; 3],
+            door: Door::Resp,
+            omem: 0,
         }
     }
 

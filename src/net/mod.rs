@@ -5,6 +5,7 @@
 //! this layer never interprets a command itself.
 
 pub mod bufring;
+pub mod door;
 pub mod listener;
 pub mod prefetch;
 pub mod resp;

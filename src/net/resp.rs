@@ -3,77 +3,36 @@
 //!
 //! Bounded input: a request over `proto-max-bulk-len`, a multibulk count over its
 //! cap, or an unparsable stream gets Redis's `Protocol error` reply and the
-//! connection is closed (it cannot be resynchronised); a client whose unparsed
-//! input passes `client-query-buffer-limit` is closed. Nothing a client sends can
-//! panic this task or touch another connection.
+//! connection is closed (it cannot be resynchronised); before AUTH the
+//! stricter Redis 7 limits apply; a client whose unparsed input passes
+//! `client-query-buffer-limit` is closed. A request arriving in pieces is
+//! resumed, never re-parsed. Bounded output: batches and back-pressure as
+//! `net::door` describes. Nothing a client sends can panic this task or touch
+//! another connection.
 
+use super::door;
 use super::socket::{Socket, READ_CHUNK};
-use crate::command::exec::{run_pipeline, ClientState};
-use crate::command::pubsub::forget_client;
-use crate::core::clients::ClientInfo;
+use crate::command::exec::ClientState;
+use crate::core::clients::Door;
 use crate::core::pubsub::{Kind, Mailbox, Push};
 use crate::core::world::World;
+use crate::protocol::out::Out;
 use crate::protocol::reply::{self, Proto};
-use crate::protocol::resp::{parse_request, Limits};
+use crate::protocol::resp::{Limits, RequestParser};
 use bytes::{Bytes, BytesMut};
 use std::rc::Rc;
-/// Requests executed per batch before replies are written, so one huge pipeline
-/// cannot hold an unbounded number of replies in memory.
-const MAX_BATCH: usize = 4096;
+
+/// Requests parsed ahead of running them: the pipeline a batch is cut from.
+const MAX_PARSED: usize = 1024;
 
 pub async fn serve(world: Rc<World>, mut stream: Socket) {
-    world
-        .stats
-        .connections_received
-        .set(world.stats.connections_received.get() + 1);
-    let (maxclients, needs_auth) = {
-        let c = world.config.borrow();
-        (c.maxclients, c.requirepass.is_some())
-    };
-    // maxclients is split evenly over cores: the kernel spreads connections evenly.
-    let per_core = maxclients.div_ceil(world.ncores as u64) as usize;
-    if world.clients.borrow().len() >= per_core {
-        world
-            .stats
-            .rejected_connections
-            .set(world.stats.rejected_connections.get() + 1);
-        let mut msg = BytesMut::from(&b"-ERR max number of clients reached\r\n"[..]);
-        let _ = stream.write_all(&mut msg).await;
-        let _ = stream.finish().await;
+    let Some(mut client) = door::admit(&world, &mut stream, Door::Resp).await else {
         return;
-    }
-    let addr = stream.peer_addr();
-    let laddr = stream.local_addr();
-    let id = world.clients.borrow_mut().next_id(world.id, world.ncores);
-    world.clients.borrow_mut().add(ClientInfo {
-        id,
-        addr: addr.clone(),
-        laddr: laddr.clone(),
-        fd: stream.raw_fd(),
-        name: String::new(),
-        age_secs: 0,
-        idle_secs: 0,
-        db: 0,
-        resp: 2,
-        last_cmd: String::new(),
-        core: world.id,
-        lib_name: String::new(),
-        lib_ver: String::new(),
-        subs: [0; 3],
-    });
-    let mut client = ClientState::new(id, addr, laddr, needs_auth);
-    client.fd = stream.raw_fd();
+    };
     if let Err(e) = connection_loop(&world, &mut stream, &mut client).await {
-        tracing::debug!(client = id, error = %e, "connection ended");
+        tracing::debug!(client = client.id, error = %e, "connection ended");
     }
-    // The last reply may still be on its way; a killed client gets none.
-    if !world.clients.borrow().is_killed(id) {
-        if let Err(e) = stream.finish().await {
-            tracing::debug!(client = id, error = %e, "last reply not delivered");
-        }
-    }
-    forget_client(&world, &mut client);
-    world.clients.borrow_mut().remove(id);
+    door::leave(&world, &mut stream, &mut client).await;
 }
 
 async fn connection_loop(
@@ -82,9 +41,8 @@ async fn connection_loop(
     client: &mut ClientState,
 ) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut ranges = Vec::new();
-    let mut owned = Vec::new();
+    let mut wbuf = Out::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
     let mut requests: Vec<Vec<Bytes>> = Vec::new();
     loop {
         let mailbox = client.subs.as_ref().map(|s| s.mailbox.clone());
@@ -112,7 +70,7 @@ async fn connection_loop(
             return Ok(());
         }
         world.count_io(n as u64, 0);
-        let (limits, qbuf_limit) = {
+        let (mut limits, qbuf_limit) = {
             let c = world.config.borrow();
             (
                 Limits {
@@ -123,46 +81,52 @@ async fn connection_loop(
                 c.client_query_buffer_limit as usize,
             )
         };
-        let mut fatal = None;
         loop {
-            match parse_request(&rbuf, &limits, &mut ranges, &mut owned) {
-                Ok(Some((consumed, _kind))) => {
-                    let frame = rbuf.split_to(consumed).freeze();
-                    let args: Vec<Bytes> = if owned.is_empty() {
-                        ranges.iter().map(|r| frame.slice(r.clone())).collect()
-                    } else {
-                        owned.drain(..).map(Bytes::from).collect()
-                    };
-                    if !args.is_empty() {
-                        requests.push(args);
+            // Before AUTH every request runs before the next is parsed: the
+            // stricter limits end with a successful AUTH, as in Redis.
+            limits.unauthenticated = !client.authed;
+            let mut fatal = None;
+            while requests.len() < MAX_PARSED {
+                match parser.parse(&rbuf, &limits) {
+                    Ok(Some((consumed, _kind))) => {
+                        let frame = rbuf.split_to(consumed).freeze();
+                        let args: Vec<Bytes> = if parser.owned.is_empty() {
+                            parser.args.iter().map(|r| frame.slice(r.clone())).collect()
+                        } else {
+                            parser.owned.drain(..).map(Bytes::from).collect()
+                        };
+                        if !args.is_empty() {
+                            requests.push(args);
+                        }
+                        if !client.authed {
+                            break;
+                        }
                     }
-                    if requests.len() >= MAX_BATCH {
-                        run_pipeline(world, client, &mut requests, &mut wbuf).await;
-                        flush(world, stream, &mut wbuf).await?;
+                    Ok(None) => break,
+                    Err(e) => {
+                        fatal = Some(e.message);
+                        break;
                     }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    fatal = Some(e.message);
-                    break;
                 }
             }
+            let parsed_any = !requests.is_empty();
+            door::run(world, stream, client, &mut requests, &mut wbuf).await?;
+            if let Some(msg) = fatal {
+                reply::error(&mut wbuf, &format!("ERR {msg}"));
+                door::send(world, stream, client, &mut wbuf).await?;
+                tracing::debug!(client = client.id, "closing after protocol error: {msg}");
+                return Ok(());
+            }
+            if client.closing || world.clients.borrow().is_killed(client.id) {
+                door::send(world, stream, client, &mut wbuf).await?;
+                return Ok(());
+            }
+            // More complete requests may wait in `rbuf` (a batch was cut short).
+            if !parsed_any || rbuf.is_empty() {
+                break;
+            }
         }
-        world.busy.set(world.busy.get() + 1);
-        if !requests.is_empty() {
-            run_pipeline(world, client, &mut requests, &mut wbuf).await;
-        }
-        world.busy.set(world.busy.get() - 1);
-        if let Some(msg) = fatal {
-            reply::error(&mut wbuf, &format!("ERR {msg}"));
-            flush(world, stream, &mut wbuf).await?;
-            tracing::debug!(client = client.id, "closing after protocol error: {msg}");
-            return Ok(());
-        }
-        flush(world, stream, &mut wbuf).await?;
-        if client.closing || world.clients.borrow().is_killed(client.id) {
-            return Ok(());
-        }
+        door::send(world, stream, client, &mut wbuf).await?;
         if rbuf.len() > qbuf_limit {
             tracing::warn!(
                 client = client.id,
@@ -177,7 +141,7 @@ async fn connection_loop(
     }
 }
 
-async fn flush(world: &World, stream: &mut Socket, wbuf: &mut BytesMut) -> std::io::Result<()> {
+async fn flush(world: &World, stream: &mut Socket, wbuf: &mut Out) -> std::io::Result<()> {
     if wbuf.is_empty() {
         return Ok(());
     }
@@ -191,7 +155,7 @@ async fn deliver(
     stream: &mut Socket,
     mb: &Mailbox,
     proto: Proto,
-    wbuf: &mut BytesMut,
+    wbuf: &mut Out,
 ) -> std::io::Result<()> {
     let msgs = mb.take();
     if msgs.is_empty() {
@@ -206,7 +170,7 @@ async fn deliver(
 }
 
 /// `message`, `pmessage` or `smessage`, as Redis frames it.
-fn encode_push(out: &mut BytesMut, m: &Push, proto: Proto) {
+fn encode_push(out: &mut Out, m: &Push, proto: Proto) {
     match (&m.kind, &m.pattern) {
         (Kind::Pattern, Some(p)) => {
             reply::push_header(out, 4, proto);
@@ -222,6 +186,6 @@ fn encode_push(out: &mut BytesMut, m: &Push, proto: Proto) {
             reply::bulk(out, b"message");
         }
     }
-    reply::bulk(out, &m.channel);
-    reply::bulk(out, &m.payload);
+    out.bulk(&m.channel);
+    out.bulk(&m.payload);
 }

@@ -42,9 +42,10 @@
 //! that is dropped mid-operation can never leave the kernel writing into freed
 //! memory. This module never parses a byte and never touches the keyspace.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -278,6 +279,81 @@ pub enum Buf {
     Bytes(BytesMut),
     /// A timeout's duration: the kernel reads it when the entry is submitted.
     Timespec(Box<types::Timespec>),
+    /// A gathering send's segments, with the iovecs and header the kernel reads.
+    Gather(Box<Gather>),
+}
+
+/// Most iovecs one `sendmsg` is given (Linux's `UIO_MAXIOV`); a send of more
+/// segments carries on where the kernel stopped, as a short send does.
+const IOV_MAX: usize = 1024;
+
+/// Segments then a tail (a connection's replies with shared values), sent
+/// with `sendmsg`.
+/// Boxed in its [`Buf`], so the header and iovecs the kernel reads stay put
+/// while the slot moves.
+pub struct Gather {
+    segs: VecDeque<Bytes>,
+    tail: BytesMut,
+    iov: Vec<libc::iovec>,
+    msg: libc::msghdr,
+}
+
+impl Gather {
+    fn new(segs: VecDeque<Bytes>, tail: BytesMut) -> Box<Gather> {
+        Box::new(Gather {
+            segs,
+            tail,
+            iov: Vec::new(),
+            // SAFETY: msghdr is plain data; all zeroes is an empty header.
+            msg: unsafe { std::mem::zeroed() },
+        })
+    }
+
+    fn remaining(&self) -> usize {
+        self.segs.iter().map(Bytes::len).sum::<usize>() + self.tail.len()
+    }
+
+    /// Drop the first `n` bytes (what a send took).
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.segs.front_mut() {
+                Some(s) if s.len() <= n => {
+                    n -= s.len();
+                    self.segs.pop_front();
+                }
+                Some(s) => {
+                    bytes::Buf::advance(s, n);
+                    return;
+                }
+                None => {
+                    let n = n.min(self.tail.len());
+                    bytes::Buf::advance(&mut self.tail, n);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Point the header at iovecs for what is left (at most [`IOV_MAX`]).
+    fn prepare(&mut self) -> *const libc::msghdr {
+        self.iov.clear();
+        let parts = self.segs.iter().map(|s| &s[..]);
+        let parts = parts.chain(std::iter::once(&self.tail[..]));
+        for p in parts.filter(|p| !p.is_empty()).take(IOV_MAX) {
+            self.iov.push(libc::iovec {
+                iov_base: p.as_ptr() as *mut libc::c_void,
+                iov_len: p.len(),
+            });
+        }
+        self.msg.msg_iov = self.iov.as_mut_ptr();
+        self.msg.msg_iovlen = self.iov.len() as _;
+        &self.msg
+    }
+
+    /// The tail's allocation, for the connection's next replies.
+    pub fn into_tail(self) -> BytesMut {
+        self.tail
+    }
 }
 
 impl Buf {
@@ -298,7 +374,7 @@ impl Buf {
 
     fn ptr_len(&mut self) -> (*mut u8, usize) {
         match self {
-            Buf::None | Buf::Timespec(_) => (std::ptr::null_mut(), 0),
+            Buf::None | Buf::Timespec(_) | Buf::Gather(_) => (std::ptr::null_mut(), 0),
             Buf::Vec(v) => (v.as_mut_ptr(), v.capacity()),
             Buf::Bytes(b) => (b.as_mut_ptr(), b.len()),
         }
@@ -311,6 +387,15 @@ enum Slot {
     Waiting {
         waker: Option<Waker>,
         buf: Buf,
+    },
+    /// A send in flight that the driver resubmits from where a short send
+    /// stopped, until every byte is sent or the socket fails: a connection
+    /// that waits for its next request meanwhile loses nothing.
+    Sending {
+        waker: Option<Waker>,
+        buf: Buf,
+        fd: RawFd,
+        sent: usize,
     },
     /// Completed, result not yet collected.
     Done {
@@ -502,41 +587,59 @@ impl SocketRing {
         self.submit(sqe, Buf::Timespec(ts))
     }
 
-    /// Send the bytes of `buf` (one `send`: it may send fewer).
+    /// Send every byte of `buf`. The driver resubmits what a short send left
+    /// (see [`Slot::Sending`]), so the op completes once all is sent (result:
+    /// the byte count, capped at `i32::MAX`) or on the first failure (a
+    /// negative errno; 0 when the kernel took nothing).
     pub fn send(self: &Rc<Self>, fd: RawFd, buf: BytesMut) -> Op {
-        let mut buf = Buf::Bytes(buf);
-        let (ptr, len) = buf.ptr_len();
-        let sqe = opcode::Send::new(types::Fd(fd), ptr, len as u32)
-            .flags(libc::MSG_NOSIGNAL)
-            .build();
-        self.submit(sqe, buf)
+        self.send_buf(fd, Buf::Bytes(buf))
     }
 
-    /// Send every byte of `buf`, one `send` after another (a `send` may take
-    /// fewer). Hands the buffer back, emptied with its allocation kept on
-    /// success, with the outcome; a `send` of 0 bytes is `WriteZero`.
-    pub async fn send_all(
-        self: &Rc<Self>,
-        fd: RawFd,
-        mut buf: BytesMut,
-    ) -> (io::Result<()>, BytesMut) {
-        while !buf.is_empty() {
-            let (res, back) = self.send(fd, buf).await;
-            let Buf::Bytes(back) = back else {
-                let e = io::Error::other("socket ring returned no buffer");
-                return (Err(e), BytesMut::new());
-            };
-            buf = back;
-            if res < 0 {
-                return (Err(io::Error::from_raw_os_error(-res)), buf);
-            }
-            if res == 0 {
-                return (Err(io::ErrorKind::WriteZero.into()), buf);
-            }
-            bytes::Buf::advance(&mut buf, res as usize);
+    /// As [`Self::send`], for `segs` then `tail`: one gathering `sendmsg`
+    /// over them, so large values shared by reference are never copied.
+    pub fn send_gather(self: &Rc<Self>, fd: RawFd, segs: VecDeque<Bytes>, tail: BytesMut) -> Op {
+        if segs.is_empty() {
+            return self.send(fd, tail);
         }
-        buf.clear();
-        (Ok(()), buf)
+        self.send_buf(fd, Buf::Gather(Gather::new(segs, tail)))
+    }
+
+    fn send_buf(self: &Rc<Self>, fd: RawFd, mut buf: Buf) -> Op {
+        let sqe = send_sqe(fd, &mut buf);
+        let slot = self.alloc(Slot::Sending {
+            waker: None,
+            buf,
+            fd,
+            sent: 0,
+        });
+        self.push(sqe.user_data(slot as u64));
+        self.in_flight.set(self.in_flight.get() + 1);
+        Op {
+            ring: self.clone(),
+            slot,
+            finished: false,
+        }
+    }
+
+    /// Send every byte of `buf`. Hands the buffer back, emptied with its
+    /// allocation kept on success, with the outcome; a send the kernel took
+    /// nothing of is `WriteZero`.
+    pub async fn send_all(self: &Rc<Self>, fd: RawFd, buf: BytesMut) -> (io::Result<()>, BytesMut) {
+        if buf.is_empty() {
+            return (Ok(()), buf);
+        }
+        let (res, back) = self.send(fd, buf).await;
+        let Buf::Bytes(mut back) = back else {
+            let e = io::Error::other("socket ring returned no buffer");
+            return (Err(e), BytesMut::new());
+        };
+        let r = match res {
+            r if r < 0 => Err(io::Error::from_raw_os_error(-r)),
+            0 => Err(io::ErrorKind::WriteZero.into()),
+            _ => Ok(()),
+        };
+        back.clear();
+        (r, back)
     }
 
     /// Accept one connection on a listening socket. Resolves to the new fd.
@@ -617,6 +720,8 @@ impl SocketRing {
         let mut n = 0;
         // Streams to pause: cancelled once the ring is no longer borrowed.
         let mut pause = Vec::new();
+        // Sends a short send left unfinished: resubmitted likewise.
+        let mut resend = Vec::new();
         for cqe in ring.completion() {
             let id = cqe.user_data();
             if id == IGNORED {
@@ -646,6 +751,41 @@ impl SocketRing {
                         w.wake();
                     }
                 }
+                Slot::Sending {
+                    waker,
+                    mut buf,
+                    fd,
+                    sent,
+                } => {
+                    let left = if res > 0 {
+                        advance(&mut buf, res as usize)
+                    } else {
+                        0
+                    };
+                    if res > 0 && left > 0 {
+                        let sent = sent + res as usize;
+                        *slot = Slot::Sending {
+                            waker,
+                            buf,
+                            fd,
+                            sent,
+                        };
+                        resend.push(id as u32);
+                        continue;
+                    }
+                    let res = if res > 0 {
+                        i32::try_from(sent + res as usize).unwrap_or(i32::MAX)
+                    } else if res == 0 && sent > 0 {
+                        // Part went out, then the kernel took nothing: a dead peer.
+                        -libc::EPIPE
+                    } else {
+                        res
+                    };
+                    *slot = Slot::Done { res, buf };
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                }
                 Slot::Orphan { buf } => {
                     close_if_accepted(res, &buf);
                     self.free.borrow_mut().push(id as u32);
@@ -656,6 +796,14 @@ impl SocketRing {
         drop((ring, slots));
         for slot in pause {
             self.cancel(slot);
+        }
+        for id in resend {
+            let sqe = match self.slots.borrow_mut().get_mut(id as usize) {
+                Some(Slot::Sending { buf, fd, .. }) => send_sqe(*fd, buf).user_data(u64::from(id)),
+                _ => continue,
+            };
+            self.push(sqe);
+            self.in_flight.set(self.in_flight.get() + 1);
         }
         if n > 0 {
             if let Some(hook) = &*self.hook.borrow() {
@@ -955,10 +1103,47 @@ impl Drop for SocketRing {
         // teardown cancels them: their buffers must outlive the ring, so leak them.
         for slot in self.slots.get_mut().drain(..) {
             match slot {
-                Slot::Waiting { buf, .. } | Slot::Orphan { buf } => std::mem::forget(buf),
+                Slot::Waiting { buf, .. } | Slot::Sending { buf, .. } | Slot::Orphan { buf } => {
+                    std::mem::forget(buf)
+                }
                 Slot::Done { .. } | Slot::Free | Slot::Stream { .. } | Slot::OrphanStream => {}
             }
         }
+    }
+}
+
+/// The submission that sends what is left of `buf` on `fd`.
+fn send_sqe(fd: RawFd, buf: &mut Buf) -> squeue::Entry {
+    match buf {
+        Buf::Gather(g) => {
+            let msg = g.prepare();
+            opcode::SendMsg::new(types::Fd(fd), msg)
+                .flags(libc::MSG_NOSIGNAL as u32)
+                .build()
+        }
+        other => {
+            let (ptr, len) = other.ptr_len();
+            // One send takes at most 4 GB; the rest follows as after a short send.
+            let len = len.min(u32::MAX as usize) as u32;
+            opcode::Send::new(types::Fd(fd), ptr, len)
+                .flags(libc::MSG_NOSIGNAL)
+                .build()
+        }
+    }
+}
+
+/// Drop the `n` bytes a send took from the front of `buf`; returns what is left.
+fn advance(buf: &mut Buf, n: usize) -> usize {
+    match buf {
+        Buf::Bytes(b) => {
+            bytes::Buf::advance(b, n.min(b.len()));
+            b.len()
+        }
+        Buf::Gather(g) => {
+            g.advance(n);
+            g.remaining()
+        }
+        _ => 0,
     }
 }
 
@@ -1080,6 +1265,15 @@ impl Future for Op {
                 };
                 Poll::Pending
             }
+            Slot::Sending { buf, fd, sent, .. } => {
+                *slot = Slot::Sending {
+                    waker: Some(cx.waker().clone()),
+                    buf,
+                    fd,
+                    sent,
+                };
+                Poll::Pending
+            }
             other => {
                 *slot = other;
                 Poll::Pending
@@ -1096,7 +1290,7 @@ impl Drop for Op {
         let mut slots = self.ring.slots.borrow_mut();
         let slot = &mut slots[self.slot as usize];
         match std::mem::replace(slot, Slot::Free) {
-            Slot::Waiting { buf, .. } => {
+            Slot::Waiting { buf, .. } | Slot::Sending { buf, .. } => {
                 *slot = Slot::Orphan { buf };
                 drop(slots);
                 self.ring.cancel(self.slot);

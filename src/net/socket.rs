@@ -6,11 +6,15 @@
 //!
 //! On the ring a write does not wait for the kernel: the reply goes out while
 //! the connection already waits for its next request, so a request costs the
-//! core one turn instead of two (send, then receive). At most one send is in
-//! flight per connection; the next write waits for it, which keeps a client
-//! that does not read from making the server buffer without bound.
+//! core one turn instead of two (send, then receive). The ring's driver
+//! resubmits what a short send left, so a reply of any size arrives whole
+//! whether or not the connection writes again. At most one send is in flight
+//! per connection; the next write waits for it, which keeps a client that
+//! does not read from making the server buffer without bound
+//! ([`Socket::unsent`] says how much is waiting).
 
 use super::ring::{Buf, Op, SocketRing, Stream};
+use crate::protocol::out::Out;
 use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
@@ -43,8 +47,9 @@ pub struct Socket {
     /// The last receive left the socket empty (it did not fill its buffer), so
     /// the next one waits for data before it tries.
     drained: bool,
-    /// The send in flight, if any (ring path).
+    /// The send in flight, if any (ring path), and its size.
     sending: Option<Op>,
+    sending_len: usize,
     /// The write buffer not in flight: handed back to the caller in exchange
     /// for the one it gives to a send, so both keep their allocations.
     spare: BytesMut,
@@ -109,6 +114,7 @@ impl Acceptor {
             pending: None,
             drained: false,
             sending: None,
+            sending_len: 0,
             spare: BytesMut::new(),
         };
         // Replies are written whole, one write per batch: Nagle would only delay them.
@@ -191,23 +197,40 @@ impl Socket {
     /// Write all of `src`; `src` is left empty, with an allocation for reuse.
     /// On the ring this returns once the previous write is done and this one
     /// is handed to the kernel; [`Self::finish`] waits for the last one.
-    pub async fn write_all(&mut self, src: &mut BytesMut) -> io::Result<()> {
+    pub async fn write_all(&mut self, src: &mut Out) -> io::Result<()> {
         match &mut self.path {
             Path::Ring { ring, sock, .. } => {
                 let (ring, fd) = (ring.clone(), sock.as_raw_fd());
-                self.settle(&ring, fd).await?;
+                self.settle().await?;
                 if src.is_empty() {
                     return Ok(());
                 }
-                let out = std::mem::replace(src, std::mem::take(&mut self.spare));
-                self.sending = Some(ring.send(fd, out));
+                let spare = Out::from_tail(std::mem::take(&mut self.spare));
+                let (segs, tail) = std::mem::replace(src, spare).into_parts();
+                self.sending_len = segs.iter().map(|s| s.len()).sum::<usize>() + tail.len();
+                self.sending = Some(ring.send_gather(fd, segs, tail));
                 Ok(())
             }
             Path::Stream(s) => {
-                s.write_all(src).await?;
-                src.clear();
+                let (segs, mut tail) = std::mem::take(src).into_parts();
+                for seg in segs {
+                    s.write_all(&seg).await?;
+                }
+                s.write_all(&tail).await?;
+                tail.clear();
+                *src = Out::from_tail(tail);
                 Ok(())
             }
+        }
+    }
+
+    /// Bytes handed to [`Self::write_all`] that the kernel has not taken yet
+    /// (all of the send in flight: the ring reports a send when it is whole).
+    pub fn unsent(&self) -> usize {
+        if self.sending.is_some() {
+            self.sending_len
+        } else {
+            0
         }
     }
 
@@ -215,38 +238,31 @@ impl Socket {
     /// buffer: call before closing, so the last reply (QUIT's `+OK`, a protocol
     /// error) reaches the client.
     pub async fn finish(&mut self) -> io::Result<()> {
-        match &self.path {
-            Path::Ring { ring, sock, .. } => {
-                let (ring, fd) = (ring.clone(), sock.as_raw_fd());
-                self.settle(&ring, fd).await
-            }
-            Path::Stream(_) => Ok(()),
-        }
+        self.settle().await
     }
 
-    /// Wait for the send in flight, sending what a short send left over.
-    /// Cancel-safe: the send stays in flight if this future is dropped.
-    async fn settle(&mut self, ring: &Rc<SocketRing>, fd: RawFd) -> io::Result<()> {
-        while let Some(op) = self.sending.as_mut() {
-            let (res, buf) = op.await;
-            self.sending = None;
-            let Buf::Bytes(mut buf) = buf else {
-                return Err(io::Error::other("socket ring returned no buffer"));
-            };
-            if res < 0 {
-                return Err(io::Error::from_raw_os_error(-res));
-            }
-            if res == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            bytes::Buf::advance(&mut buf, res as usize);
-            if buf.is_empty() {
-                buf.clear();
-                self.spare = buf;
-            } else {
-                self.sending = Some(ring.send(fd, buf));
-            }
+    /// Wait until the send in flight is whole (the ring resubmits short sends
+    /// itself). Cancel-safe: the send stays in flight if this future is dropped.
+    pub async fn settle(&mut self) -> io::Result<()> {
+        let Some(op) = self.sending.as_mut() else {
+            return Ok(());
+        };
+        let (res, buf) = op.await;
+        self.sending = None;
+        self.sending_len = 0;
+        let mut tail = match buf {
+            Buf::Bytes(b) => b,
+            Buf::Gather(g) => g.into_tail(),
+            _ => return Err(io::Error::other("socket ring returned no buffer")),
+        };
+        if res < 0 {
+            return Err(io::Error::from_raw_os_error(-res));
         }
+        if res == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        tail.clear();
+        self.spare = tail;
         Ok(())
     }
 }

@@ -1,88 +1,116 @@
 //! The seed's plain text protocol connection loop (`nc localhost 7171`):
-//! `PUT k v` / `GET k` / `DEL k`, one line each, against the same keyspace as
-//! RESP. Lines are routed to the owning core like any other op.
+//! `PUT k v` / `GET k` / `DEL k` / `AUTH password`, one line each, against the
+//! same keyspace as RESP. Each line becomes the RESP command it means (`SET`,
+//! `GET`, `DEL`, `AUTH`) and runs through the same command layer, so a text
+//! client is checked, counted, listed, limited and killed exactly as a RESP
+//! client is (`net::door`); only the replies are written as text lines.
 
-use super::socket::Socket;
-use crate::core::router::Batch;
+use super::door;
+use super::socket::{Socket, READ_CHUNK};
+use crate::command::exec::ClientState;
+use crate::core::clients::Door;
 use crate::core::world::World;
-use crate::protocol::text::{parse_line, TextRequest};
-use crate::storage::ops::{KeyOp, OpResult, SetCond, SetTtl};
-use bytes::BytesMut;
+use crate::protocol::out::Out;
+use crate::protocol::text::{TextParser, TextRequest, MAX_LINE, UNAUTH_MAX_LINE};
+use bytes::{Bytes, BytesMut};
 use std::rc::Rc;
 
+/// Lines parsed ahead of running them (as RESP's `MAX_PARSED`).
+const MAX_PARSED: usize = 1024;
+
 pub async fn serve(world: Rc<World>, mut stream: Socket) {
-    if let Err(e) = text_loop(&world, &mut stream).await {
-        tracing::debug!(error = %e, "text connection ended");
+    let Some(mut client) = door::admit(&world, &mut stream, Door::Text).await else {
+        return;
+    };
+    if let Err(e) = text_loop(&world, &mut stream, &mut client).await {
+        tracing::debug!(client = client.id, error = %e, "text connection ended");
     }
-    if let Err(e) = stream.finish().await {
-        tracing::debug!(error = %e, "last text reply not delivered");
-    }
+    door::leave(&world, &mut stream, &mut client).await;
 }
 
-async fn text_loop(world: &Rc<World>, stream: &mut Socket) -> std::io::Result<()> {
-    let mut rbuf = BytesMut::with_capacity(4096);
-    let mut out = BytesMut::with_capacity(4096);
+async fn text_loop(
+    world: &Rc<World>,
+    stream: &mut Socket,
+    client: &mut ClientState,
+) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Out::with_capacity(READ_CHUNK);
+    let mut parser = TextParser::default();
+    let mut requests: Vec<Vec<Bytes>> = Vec::new();
     loop {
         let n = stream.read_into(&mut rbuf).await?;
         if n == 0 {
             return Ok(());
         }
-        let mut batch = Batch::new(world.clone());
-        // Replies in line order: either a fixed text or the ticket of an op.
-        let mut pending: Vec<Result<crate::core::router::Ticket, String>> = Vec::new();
-        let mut close = false;
+        world.count_io(n as u64, 0);
         loop {
-            match parse_line(&rbuf) {
-                Ok(Some((req, consumed))) => {
-                    let line = rbuf.split_to(consumed).freeze();
-                    let key = |r: &std::ops::Range<usize>| line.slice(r.clone());
-                    let item = match req {
-                        TextRequest::Put { key: k, value } => {
-                            let op = KeyOp::Set {
-                                value: line.slice(value),
-                                cond: SetCond::Always,
-                                ttl: SetTtl::Clear,
-                                get: false,
-                            };
-                            Ok(batch.key(key(&k), op))
+            let max_line = if client.authed {
+                MAX_LINE
+            } else {
+                UNAUTH_MAX_LINE
+            };
+            let mut fatal = None;
+            let mut parsed_any = false;
+            while requests.len() < MAX_PARSED {
+                match parser.parse(&rbuf, max_line) {
+                    Ok(Some((req, consumed))) => {
+                        parsed_any = true;
+                        let line = rbuf.split_to(consumed).freeze();
+                        match command(&line, req) {
+                            Ok(args) => requests.push(args),
+                            Err(_) if !client.authed => {
+                                out.extend_from_slice(b"ERROR authentication required\n");
+                            }
+                            Err(reason) => {
+                                // Answered in its place: run what came before it first.
+                                door::run(world, stream, client, &mut requests, &mut out).await?;
+                                out.extend_from_slice(b"ERROR ");
+                                out.extend_from_slice(reason.as_bytes());
+                                out.extend_from_slice(b"\n");
+                            }
                         }
-                        TextRequest::Get { key: k } => Ok(batch.key(key(&k), KeyOp::Get)),
-                        TextRequest::Del { key: k } => Ok(batch.key(key(&k), KeyOp::Del)),
-                        TextRequest::Invalid(reason) => Err(format!("ERROR {reason}\n")),
-                    };
-                    pending.push(item);
-                }
-                Ok(None) => break,
-                Err(reason) => {
-                    pending.push(Err(format!("ERROR {reason}\n")));
-                    close = true;
-                    break;
+                        // Before AUTH every line runs before the next is parsed.
+                        if !client.authed {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(reason) => {
+                        fatal = Some(reason);
+                        break;
+                    }
                 }
             }
-        }
-        let mut results = batch.finish().await;
-        for item in pending {
-            match item {
-                Err(text) => out.extend_from_slice(text.as_bytes()),
-                Ok(t) => match results.take(t) {
-                    OpResult::Ok => out.extend_from_slice(b"OK\n"),
-                    OpResult::Bulk(v) => {
-                        out.extend_from_slice(&v);
-                        out.extend_from_slice(b"\n");
-                    }
-                    OpResult::Nil | OpResult::Int(0) => out.extend_from_slice(b"NOT_FOUND\n"),
-                    OpResult::Int(_) => out.extend_from_slice(b"OK\n"),
-                    OpResult::Err(e) => {
-                        out.extend_from_slice(format!("ERROR {e}\n").as_bytes());
-                    }
-                    _ => out.extend_from_slice(b"ERROR internal\n"),
-                },
+            door::run(world, stream, client, &mut requests, &mut out).await?;
+            if let Some(reason) = fatal {
+                out.extend_from_slice(format!("ERROR {reason}\n").as_bytes());
+                door::send(world, stream, client, &mut out).await?;
+                return Ok(());
+            }
+            if client.closing || world.clients.borrow().is_killed(client.id) {
+                return Ok(());
+            }
+            if !parsed_any || rbuf.is_empty() {
+                break;
             }
         }
-        world.count_io(n as u64, out.len() as u64);
-        stream.write_all(&mut out).await?;
-        if close || world.shutting_down.get() {
+        door::send(world, stream, client, &mut out).await?;
+        if world.shutting_down.get() {
             return Ok(());
         }
     }
+}
+
+/// The RESP command a text line means, or the reason it is not one.
+fn command(line: &Bytes, req: TextRequest) -> Result<Vec<Bytes>, String> {
+    let part = |r: std::ops::Range<usize>| line.slice(r);
+    Ok(match req {
+        TextRequest::Put { key, value } => {
+            vec![Bytes::from_static(b"set"), part(key), part(value)]
+        }
+        TextRequest::Get { key } => vec![Bytes::from_static(b"get"), part(key)],
+        TextRequest::Del { key } => vec![Bytes::from_static(b"del"), part(key)],
+        TextRequest::Auth { password } => vec![Bytes::from_static(b"auth"), part(password)],
+        TextRequest::Invalid(reason) => return Err(reason),
+    })
 }

@@ -4,6 +4,7 @@
 //! input beyond what the caller's buffer already holds.
 
 pub mod client;
+pub mod out;
 pub mod reply;
 pub mod resp;
 pub mod text;

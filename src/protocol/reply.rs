@@ -41,6 +41,10 @@ pub fn bulk(out: &mut BytesMut, data: &[u8]) {
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
+/// `${len}\r\n`: a bulk string's header, its data and CRLF to follow.
+pub fn bulk_header(out: &mut BytesMut, len: usize) {
+    put_int_line(out, b'$', false, len as u64);
+}
 /// Null: `$-1\r\n` in RESP2, `_\r\n` in RESP3.
 pub fn null(out: &mut BytesMut, proto: Proto) {
     out.extend_from_slice(match proto {

@@ -1,10 +1,15 @@
 //! RESP request parsing (multibulk and inline), bounded by [`Limits`].
 //!
-//! The parser is a pure function over a byte slice: it reports the argument
-//! ranges of one complete request and how many bytes it consumed, or that the
-//! request is incomplete (`Ok(None)`), or that the stream is malformed and cannot
-//! be resynchronised (`Err`, after which the connection must send the error and
-//! close). It never copies argument bytes; the caller slices its own buffer.
+//! [`RequestParser`] reports the argument ranges of one complete request and
+//! how many bytes it consumed, or that the request is incomplete (`Ok(None)`),
+//! or that the stream is malformed and cannot be resynchronised (`Err`, after
+//! which the connection must send the error and close). It never copies
+//! argument bytes; the caller slices its own buffer. A request that arrives in
+//! pieces is resumed where the last call stopped — arguments already parsed
+//! and lines already searched are not looked at again — so the work is linear
+//! in the bytes received however they are split (a two-million-argument
+//! request trickling in 8 KB pieces once cost seconds of re-parsing).
+//! [`parse_request`] is the same parser from a fresh start, for one-shot use.
 
 use std::ops::Range;
 
@@ -17,7 +22,17 @@ pub struct Limits {
     pub max_multibulk_len: usize,
     /// Largest inline request line (Redis: 64 KB).
     pub max_inline_len: usize,
+    /// The client has yet to authenticate while a password is required: Redis 7
+    /// then refuses a multibulk count over [`UNAUTH_MAX_MULTIBULK`] and a bulk
+    /// over [`UNAUTH_MAX_BULK`] bytes, so a stranger cannot make the server
+    /// buffer much.
+    pub unauthenticated: bool,
 }
+
+/// Largest multibulk count accepted before AUTH (Redis 7).
+pub const UNAUTH_MAX_MULTIBULK: u64 = 10;
+/// Largest bulk accepted before AUTH (Redis 7).
+pub const UNAUTH_MAX_BULK: u64 = 16384;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -25,6 +40,7 @@ impl Default for Limits {
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: 1024 * 1024 * 1024 - 1,
             max_inline_len: 64 * 1024,
+            unauthenticated: false,
         }
     }
 }
@@ -63,20 +79,185 @@ pub fn parse_request(
     args: &mut Vec<Range<usize>>,
     owned: &mut Vec<Vec<u8>>,
 ) -> Result<Option<(usize, RequestKind)>, ParseError> {
-    args.clear();
-    owned.clear();
-    let result = match buf.first() {
-        None => Ok(None),
-        Some(b'*') => parse_multibulk(buf, limits, args),
-        Some(_) => parse_inline(buf, limits, args, owned),
+    let mut p = RequestParser {
+        args: std::mem::take(args),
+        owned: std::mem::take(owned),
+        state: Progress::default(),
     };
+    let result = p.parse(buf, limits);
     if !matches!(result, Ok(Some(_))) {
         // Only a complete request leaves arguments behind; a partial parse must
         // not be mistaken for one by a caller that looks at `args` anyway.
-        args.clear();
-        owned.clear();
+        p.args.clear();
+        p.owned.clear();
     }
+    *args = p.args;
+    *owned = p.owned;
     result
+}
+
+/// Where a request that has not fully arrived stopped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    /// Arguments still expected once a multibulk header was read.
+    left: Option<u64>,
+    /// Where the next unparsed part (header, `$` line, bulk) starts.
+    pos: usize,
+    /// How far the search for the line end of the part at `pos` got.
+    scanned: usize,
+}
+
+/// A parser that resumes a request arriving in pieces (see the module doc).
+///
+/// Contract: between calls that return `Ok(None)`, the buffer may only grow at
+/// its end. After `Ok(Some((consumed, _)))` the arguments are in [`Self::args`]
+/// (ranges into the buffer) or, for an inline request that needed unescaping,
+/// in [`Self::owned`] (as [`parse_request`] describes); the caller then drops
+/// `consumed` bytes from the front before the next call. After an `Err` the
+/// connection must close: the parser is not reset.
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    pub args: Vec<Range<usize>>,
+    pub owned: Vec<Vec<u8>>,
+    state: Progress,
+}
+
+impl RequestParser {
+    pub fn new() -> RequestParser {
+        RequestParser::default()
+    }
+
+    /// True when part of a request has been parsed and the rest is awaited.
+    pub fn is_mid_request(&self) -> bool {
+        self.state != Progress::default()
+    }
+
+    /// Parse (or go on parsing) the request at the front of `buf`.
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, RequestKind)>, ParseError> {
+        if self.state.left.is_none() && self.state.pos == 0 {
+            // A new request: forget the last one's arguments.
+            self.args.clear();
+            self.owned.clear();
+        }
+        let result = match buf.first() {
+            None => Ok(None),
+            Some(b'*') => self.multibulk(buf, limits),
+            Some(_) => self.inline(buf, limits),
+        };
+        if matches!(result, Ok(Some(_))) {
+            self.state = Progress::default();
+        }
+        result
+    }
+
+    fn multibulk(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, RequestKind)>, ParseError> {
+        let st = &mut self.state;
+        let left = match st.left {
+            Some(n) => n,
+            None => {
+                let Some((count, next)) =
+                    number_line(buf, 0, &mut st.scanned, TOO_BIG_MBULK, INVALID_MBULK)?
+                else {
+                    return Ok(None);
+                };
+                // Redis checks the upper bound before treating n <= 0 as an empty request.
+                if count > 0 && count.unsigned_abs() > limits.max_multibulk_len as u64 {
+                    return Err(perr(INVALID_MBULK));
+                }
+                if count > 0
+                    && limits.unauthenticated
+                    && count.unsigned_abs() > UNAUTH_MAX_MULTIBULK
+                {
+                    return Err(perr(UNAUTH_MBULK));
+                }
+                if count <= 0 {
+                    return Ok(Some((next, RequestKind::Multibulk)));
+                }
+                let count = count.unsigned_abs();
+                self.args.reserve((count as usize).min(MAX_PREALLOC_ARGS));
+                st.pos = next;
+                st.scanned = next;
+                st.left = Some(count);
+                count
+            }
+        };
+        for _ in 0..left {
+            let pos = st.pos;
+            let Some(&kind) = buf.get(pos) else {
+                return Ok(None);
+            };
+            // Checked as soon as the byte is here (Redis waits for the CR first);
+            // the outcome for any stream that eventually sends a CR is the same.
+            if kind != b'$' {
+                return Err(ParseError {
+                    message: format!("Protocol error: expected '$', got '{}'", char::from(kind)),
+                });
+            }
+            let Some((len, start)) =
+                number_line(buf, pos, &mut st.scanned, TOO_BIG_BULK, INVALID_BULK)?
+            else {
+                return Ok(None);
+            };
+            if len < 0 || len.unsigned_abs() > limits.max_bulk_len as u64 {
+                return Err(perr(INVALID_BULK));
+            }
+            if limits.unauthenticated && len.unsigned_abs() > UNAUTH_MAX_BULK {
+                return Err(perr(UNAUTH_BULK));
+            }
+            // `len <= max_bulk_len`, a usize, so the conversion is lossless; a sum
+            // that overflows cannot be in memory yet, i.e. the bulk is incomplete.
+            let Some(end) = start.checked_add(len.unsigned_abs() as usize) else {
+                return Ok(None);
+            };
+            // Bulk bodies are skipped by length, never scanned; the `$` line is
+            // parsed again when its body is incomplete (at most 23 bytes).
+            match buf.get(end) {
+                None => return Ok(None),
+                // Data that does not end in CRLF means the declared length does not
+                // match what the client sent: report it as a bad bulk length.
+                Some(&b) if b != b'\r' => return Err(perr(INVALID_BULK)),
+                Some(_) => {}
+            }
+            match buf.get(end + 1) {
+                None => return Ok(None),
+                Some(&b) if b != b'\n' => return Err(perr(INVALID_BULK)),
+                Some(_) => {}
+            }
+            self.args.push(start..end);
+            st.pos = end + 2;
+            st.scanned = st.pos;
+            st.left = Some(st.left.unwrap_or(1) - 1);
+        }
+        Ok(Some((st.pos, RequestKind::Multibulk)))
+    }
+
+    fn inline(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, RequestKind)>, ParseError> {
+        let st = &mut self.state;
+        let limit = limits.max_inline_len.saturating_add(1).min(buf.len());
+        let from = st.scanned.min(limit);
+        let Some(newline) = find_byte(b'\n', &buf[from..limit]).map(|i| from + i) else {
+            st.scanned = limit;
+            return if buf.len() > limits.max_inline_len {
+                Err(perr(TOO_BIG_INLINE))
+            } else {
+                Ok(None)
+            };
+        };
+        parse_inline_line(buf, newline, &mut self.args, &mut self.owned)?;
+        Ok(Some((newline + 1, RequestKind::Inline)))
+    }
 }
 
 /// Redis's `PROTO_INLINE_MAX_SIZE`: how far we look for the CR that ends a
@@ -99,6 +280,8 @@ const INVALID_BULK: &str = "Protocol error: invalid bulk length";
 const TOO_BIG_BULK: &str = "Protocol error: too big bulk count string";
 const TOO_BIG_INLINE: &str = "Protocol error: too big inline request";
 const UNBALANCED_QUOTES: &str = "Protocol error: unbalanced quotes in request";
+const UNAUTH_MBULK: &str = "Protocol error: unauthenticated multibulk length";
+const UNAUTH_BULK: &str = "Protocol error: unauthenticated bulk length";
 
 fn perr(message: &str) -> ParseError {
     ParseError {
@@ -223,14 +406,17 @@ pub fn peek_first_key(buf: &[u8]) -> Option<&[u8]> {
 fn number_line(
     buf: &[u8],
     pos: usize,
+    scanned: &mut usize,
     too_big: &str,
     invalid: &str,
 ) -> Result<Option<(i64, usize)>, ParseError> {
     let rest = &buf[pos..];
-    // Bounded scan: the caller re-parses from the front each time data arrives,
-    // so an unbounded search would make a slow junk stream quadratic.
-    let window = &rest[..rest.len().min(MAX_COUNT_LINE + 1)];
-    let Some(cr) = find_byte(b'\r', window) else {
+    // The search resumes where the last call's stopped (`scanned`), and never
+    // looks past MAX_COUNT_LINE, so a slow junk stream costs linear work.
+    let limit = rest.len().min(MAX_COUNT_LINE + 1);
+    let from = scanned.saturating_sub(pos).min(limit);
+    let Some(cr) = find_byte(b'\r', &rest[from..limit]).map(|i| from + i) else {
+        *scanned = pos + limit;
         return if rest.len() > MAX_COUNT_LINE {
             Err(perr(too_big))
         } else {
@@ -248,79 +434,13 @@ fn number_line(
     }
 }
 
-fn parse_multibulk(
+/// Split the inline request whose line ends in the `\n` at `newline`.
+fn parse_inline_line(
     buf: &[u8],
-    limits: &Limits,
-    args: &mut Vec<Range<usize>>,
-) -> Result<Option<(usize, RequestKind)>, ParseError> {
-    let Some((count, mut pos)) = number_line(buf, 0, TOO_BIG_MBULK, INVALID_MBULK)? else {
-        return Ok(None);
-    };
-    // Redis checks the upper bound before treating n <= 0 as an empty request.
-    if count > 0 && count.unsigned_abs() > limits.max_multibulk_len as u64 {
-        return Err(perr(INVALID_MBULK));
-    }
-    if count <= 0 {
-        return Ok(Some((pos, RequestKind::Multibulk)));
-    }
-    let count = count.unsigned_abs();
-    args.reserve((count as usize).min(MAX_PREALLOC_ARGS));
-    for _ in 0..count {
-        let Some(&kind) = buf.get(pos) else {
-            return Ok(None);
-        };
-        // Checked as soon as the byte is here (Redis waits for the CR first);
-        // the outcome for any stream that eventually sends a CR is the same.
-        if kind != b'$' {
-            return Err(ParseError {
-                message: format!("Protocol error: expected '$', got '{}'", char::from(kind)),
-            });
-        }
-        let Some((len, start)) = number_line(buf, pos, TOO_BIG_BULK, INVALID_BULK)? else {
-            return Ok(None);
-        };
-        if len < 0 || len.unsigned_abs() > limits.max_bulk_len as u64 {
-            return Err(perr(INVALID_BULK));
-        }
-        // `len <= max_bulk_len`, a usize, so the conversion is lossless; a sum
-        // that overflows cannot be in memory yet, i.e. the bulk is incomplete.
-        let Some(end) = start.checked_add(len.unsigned_abs() as usize) else {
-            return Ok(None);
-        };
-        // Bulk bodies are skipped by length, never scanned, so a large value
-        // arriving in small reads costs O(number of arguments) per re-parse.
-        match buf.get(end) {
-            None => return Ok(None),
-            // Data that does not end in CRLF means the declared length does not
-            // match what the client sent: report it as a bad bulk length.
-            Some(&b) if b != b'\r' => return Err(perr(INVALID_BULK)),
-            Some(_) => {}
-        }
-        match buf.get(end + 1) {
-            None => return Ok(None),
-            Some(&b) if b != b'\n' => return Err(perr(INVALID_BULK)),
-            Some(_) => {}
-        }
-        args.push(start..end);
-        pos = end + 2;
-    }
-    Ok(Some((pos, RequestKind::Multibulk)))
-}
-
-fn parse_inline(
-    buf: &[u8],
-    limits: &Limits,
+    newline: usize,
     args: &mut Vec<Range<usize>>,
     owned: &mut Vec<Vec<u8>>,
-) -> Result<Option<(usize, RequestKind)>, ParseError> {
-    let window = &buf[..buf.len().min(limits.max_inline_len.saturating_add(1))];
-    let Some(newline) = find_byte(b'\n', window) else {
-        return if buf.len() > limits.max_inline_len {
-            Err(perr(TOO_BIG_INLINE))
-        } else {
-            Ok(None)
-        };
-    };
+) -> Result<(), ParseError> {
     let mut end = newline;
     if end > 0 && buf[end - 1] == b'\r' {
         end -= 1;
@@ -330,8 +450,7 @@ fn parse_inline(
     if let Some(nul) = find_byte(0, &buf[..end]) {
         end = nul;
     }
-    split_args(buf, end, args, owned)?;
-    Ok(Some((newline + 1, RequestKind::Inline)))
+    split_args(buf, end, args, owned)
 }
 
 /// C's `isspace` in the "C" locale, which `sdssplitargs` uses to skip blanks
@@ -1179,7 +1298,7 @@ mod tests {
 
         #[test]
         fn arbitrary_input_never_panics(data in prop::collection::vec(any::<u8>(), 0..200)) {
-            let limits = Limits { max_inline_len: 64, max_bulk_len: 64, max_multibulk_len: 8 };
+            let limits = Limits { max_inline_len: 64, max_bulk_len: 64, max_multibulk_len: 8, unauthenticated: false };
             let mut args = Vec::new();
             let mut owned = Vec::new();
             if let Ok(Some((consumed, _))) = parse_request(&data, &limits, &mut args, &mut owned) {
@@ -1189,5 +1308,143 @@ mod tests {
                 }
             }
         }
+
+        /// Fed in pieces (the buffer growing at its end between calls), the
+        /// resumable parser gives exactly what one call over the whole input
+        /// gives: the same requests, consumed counts, arguments and errors.
+        #[test]
+        fn pieces_parse_as_the_whole(
+            reqs in prop::collection::vec(prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..6), 1..5),
+            junk in prop::collection::vec(any::<u8>(), 0..30),
+            cuts in prop::collection::vec(1usize..50, 0..20),
+            unauthenticated in any::<bool>(),
+        ) {
+            let mut input = Vec::new();
+            for r in &reqs {
+                input.extend_from_slice(&encode(r));
+            }
+            input.extend_from_slice(&junk);
+            let limits = Limits { max_inline_len: 64, max_bulk_len: 30, max_multibulk_len: 5, unauthenticated };
+            let whole = parse_all(&input, &limits, &[]);
+            let pieces = parse_all(&input, &limits, &cuts);
+            prop_assert_eq!(whole, pieces);
+        }
+    }
+
+    /// Every request of `input` (then the error or the incomplete rest), fed
+    /// to one [`RequestParser`] in pieces of the sizes in `cuts` (all at once
+    /// when empty), dropping each request's bytes as the connection loop does.
+    fn parse_all(input: &[u8], limits: &Limits, cuts: &[usize]) -> Vec<Result<Parsed, String>> {
+        let mut p = RequestParser::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut fed = 0;
+        let mut cut = cuts.iter().cycle();
+        let mut out = Vec::new();
+        loop {
+            let step = if cuts.is_empty() {
+                input.len()
+            } else {
+                *cut.next().unwrap_or(&1)
+            };
+            let more = (input.len() - fed).min(step);
+            buf.extend_from_slice(&input[fed..fed + more]);
+            fed += more;
+            loop {
+                match p.parse(&buf, limits) {
+                    Ok(Some((n, kind))) => {
+                        let vals = if p.owned.is_empty() {
+                            p.args.iter().map(|r| buf[r.clone()].to_vec()).collect()
+                        } else {
+                            p.owned.clone()
+                        };
+                        out.push(Ok((n, kind, vals)));
+                        buf.drain(..n);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(Err(e.message));
+                        return out;
+                    }
+                }
+            }
+            if fed == input.len() {
+                return out;
+            }
+        }
+    }
+
+    /// A request arriving in pieces keeps what was parsed: each call looks
+    /// only at the new bytes (the arguments parsed so far are not re-parsed).
+    #[test]
+    fn a_request_in_pieces_is_resumed_not_reparsed() {
+        let args: Vec<Vec<u8>> = (0..1000).map(|i| format!("a{i}").into_bytes()).collect();
+        let input = encode(&args);
+        let mut p = RequestParser::new();
+        let limits = Limits::default();
+        let mut fed = 0;
+        while fed < input.len() {
+            fed = (fed + 64).min(input.len());
+            match p.parse(&input[..fed], &limits) {
+                Ok(None) => {
+                    // Every argument wholly in the prefix is already held.
+                    let whole = args
+                        .iter()
+                        .scan("*1000\r\n".len(), |at, a| {
+                            *at += format!("${}\r\n", a.len()).len() + a.len() + 2;
+                            Some(*at)
+                        })
+                        .take_while(|&end| end <= fed)
+                        .count();
+                    assert_eq!(p.args.len(), whole, "after {fed} bytes");
+                    assert!(p.is_mid_request());
+                }
+                Ok(Some((n, _))) => {
+                    assert_eq!(n, input.len());
+                    assert_eq!(p.args.len(), 1000);
+                    assert!(!p.is_mid_request());
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unauthenticated_limits_are_redis_7s() {
+        let strict = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
+        let ten: Vec<Vec<u8>> = (0..10).map(|_| b"x".to_vec()).collect();
+        assert!(matches!(parse_with(&encode(&ten), &strict), Ok(Some(_))));
+        let eleven: Vec<Vec<u8>> = (0..11).map(|_| b"x".to_vec()).collect();
+        assert_eq!(
+            parse_with(&encode(&eleven), &strict),
+            Err("Protocol error: unauthenticated multibulk length".into())
+        );
+        // Refused from the header alone, before any element arrives.
+        assert_eq!(
+            parse_with(b"*2000001\r\n", &strict),
+            Err("Protocol error: unauthenticated multibulk length".into())
+        );
+        let big = vec![b'v'; 16385];
+        assert_eq!(
+            parse_with(&encode(&[b"AUTH".to_vec(), big.clone()]), &strict),
+            Err("Protocol error: unauthenticated bulk length".into())
+        );
+        assert_eq!(
+            parse_with(b"*2\r\n$4\r\nAUTH\r\n$16385\r\n", &strict),
+            Err("Protocol error: unauthenticated bulk length".into())
+        );
+        let ok = vec![b'v'; 16384];
+        assert!(matches!(
+            parse_with(&encode(&[b"AUTH".to_vec(), ok]), &strict),
+            Ok(Some(_))
+        ));
+        // Authenticated, the same requests are fine.
+        assert!(matches!(parse(&encode(&eleven)), Ok(Some(_))));
+        assert!(matches!(
+            parse(&encode(&[b"SET".to_vec(), big])),
+            Ok(Some(_))
+        ));
     }
 }

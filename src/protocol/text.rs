@@ -1,10 +1,13 @@
 //! The seed's plain newline text protocol (port 7171 by default), for `nc`.
 //!
 //! `PUT <key> <value>` → `OK`, `GET <key>` → the value or `NOT_FOUND`,
-//! `DEL <key>` → `OK` or `NOT_FOUND`, anything else → `ERROR <reason>`. Lines end
-//! in `\n` (a trailing `\r` is stripped). The value of PUT is the rest of the
-//! line after the key's single separating space, so it may contain spaces.
-//! This module only parses lines and formats answers; it never touches storage.
+//! `DEL <key>` → `OK` or `NOT_FOUND`, `AUTH <password>` → `OK`, anything else →
+//! `ERROR <reason>`. Lines end in `\n` (a trailing `\r` is stripped). The value
+//! of PUT (and the password of AUTH) is the rest of the line after the single
+//! separating space, so it may contain spaces. [`TextParser`] resumes its
+//! search for a line's end where the last call stopped, so a long line
+//! arriving in pieces costs linear work. This module only parses lines; it
+//! never touches storage.
 
 use std::ops::Range;
 
@@ -23,12 +26,52 @@ pub enum TextRequest {
     Del {
         key: Range<usize>,
     },
+    Auth {
+        password: Range<usize>,
+    },
     /// A line that is not a valid request: answer `ERROR {0}` and keep the connection.
     Invalid(String),
 }
 
 /// Longest line accepted; a longer line without `\n` is an error and the connection closes.
 pub const MAX_LINE: usize = 1024 * 1024;
+/// Longest line accepted before AUTH when a password is required (RESP's
+/// unauthenticated bulk bound, Redis 7).
+pub const UNAUTH_MAX_LINE: usize = 16 * 1024;
+
+/// Finds lines in a buffer that only grows at its end between calls (the
+/// caller drops a line's bytes from the front once it is returned).
+#[derive(Debug, Default)]
+pub struct TextParser {
+    /// How far the search for the current line's end got.
+    scanned: usize,
+}
+
+impl TextParser {
+    /// As [`parse_line`], with lines up to `max_line` bytes.
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        max_line: usize,
+    ) -> Result<Option<(TextRequest, usize)>, String> {
+        let limit = buf.len().min(max_line + 1);
+        let from = self.scanned.min(limit);
+        let Some(newline) = find_byte(b'\n', &buf[from..limit]).map(|i| from + i) else {
+            self.scanned = limit;
+            return if buf.len() > max_line {
+                Err(format!("line too long (max {max_line} bytes)"))
+            } else {
+                Ok(None)
+            };
+        };
+        self.scanned = 0;
+        let mut end = newline;
+        if end > 0 && buf[end - 1] == b'\r' {
+            end -= 1;
+        }
+        Ok(Some((parse_command(&buf[..end]), newline + 1)))
+    }
+}
 
 /// Parse one line from the front of `buf`. Returns `Ok(None)` when no full line
 /// is present yet, `Ok(Some((request, consumed)))` otherwise (consumed includes
@@ -36,21 +79,7 @@ pub const MAX_LINE: usize = 1024 * 1024;
 /// without a newline (the caller answers `ERROR {reason}` and closes).
 /// Commands are case-insensitive. Empty lines are `Invalid("empty command")`.
 pub fn parse_line(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
-    // Bounded scan: the caller re-parses from the front as data arrives, and a
-    // line may not exceed MAX_LINE anyway.
-    let window = &buf[..buf.len().min(MAX_LINE + 1)];
-    let Some(newline) = find_byte(b'\n', window) else {
-        return if buf.len() > MAX_LINE {
-            Err(format!("line too long (max {MAX_LINE} bytes)"))
-        } else {
-            Ok(None)
-        };
-    };
-    let mut end = newline;
-    if end > 0 && buf[end - 1] == b'\r' {
-        end -= 1;
-    }
-    Ok(Some((parse_command(&buf[..end]), newline + 1)))
+    TextParser::default().parse(buf, MAX_LINE)
 }
 
 /// The next space-separated token at or after `from`: (token range, index
@@ -84,6 +113,15 @@ fn parse_command(line: &[u8]) -> TextRequest {
         match single_key(line, key) {
             Some(key) => TextRequest::Get { key },
             None => TextRequest::Invalid("usage: GET <key>".to_owned()),
+        }
+    } else if name.eq_ignore_ascii_case(b"AUTH") {
+        // The password is everything after the one space that ends the word.
+        if cmd.end < line.len() {
+            TextRequest::Auth {
+                password: cmd.end + 1..line.len(),
+            }
+        } else {
+            TextRequest::Invalid("usage: AUTH <password>".to_owned())
         }
     } else if name.eq_ignore_ascii_case(b"DEL") {
         match single_key(line, key) {
@@ -132,6 +170,7 @@ mod tests {
             TextRequest::Put { key, value } => format!("PUT[{}][{}]", s(key), s(value)),
             TextRequest::Get { key } => format!("GET[{}]", s(key)),
             TextRequest::Del { key } => format!("DEL[{}]", s(key)),
+            TextRequest::Auth { password } => format!("AUTH[{}]", s(password)),
             TextRequest::Invalid(e) => format!("ERR[{e}]"),
         }
     }
@@ -234,6 +273,28 @@ mod tests {
             }
         );
         assert_eq!(req(b"\xff\n"), invalid("unknown command '\u{fffd}'"));
+    }
+
+    #[test]
+    fn auth_takes_the_rest_of_the_line() {
+        check("AUTH secret\n", "AUTH[secret]");
+        check("auth two words \r\n", "AUTH[two words ]");
+        assert_eq!(req(b"AUTH\n"), invalid("usage: AUTH <password>"));
+    }
+
+    /// A line fed one byte at a time is found once, with no re-scan from its start.
+    #[test]
+    fn a_line_in_pieces_is_resumed() {
+        let line = b"PUT key a value that arrives slowly\n";
+        let mut p = TextParser::default();
+        for cut in 1..line.len() {
+            assert_eq!(p.parse(&line[..cut], MAX_LINE), Ok(None));
+            assert_eq!(p.scanned, cut);
+        }
+        let (r, n) = p.parse(line, MAX_LINE).expect("ok").expect("line");
+        assert_eq!(n, line.len());
+        assert_eq!(show(line, &r), "PUT[key][a value that arrives slowly]");
+        assert!(p.parse(&[b'x'; 20], 16).is_err());
     }
 
     #[test]

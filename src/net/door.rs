@@ -1,0 +1,256 @@
+//! What every door (RESP, text) does the same way: admitting a connection
+//! (protected mode, `maxclients`, its row in CLIENT LIST), running its
+//! requests in bounded batches, sending replies under the output limits, and
+//! letting it go. A rule about who may connect or what a connection may cost
+//! lives here once, so no door can miss it; this module never parses a
+//! request or encodes a reply itself.
+//!
+//! Back-pressure: at most one send is in flight per connection, and a batch
+//! stops taking requests once its replies pass `command::exec::OUT_BUDGET`
+//! (or `MAX_QUEUED` steps wait on other cores). The next send waits for the
+//! one in flight, so a client that does not read its replies stops being
+//! read: its further requests wait in the kernel and TCP slows it down. What
+//! a connection can hold is then about one receive inbox, one batch being
+//! built and one in flight, whatever it sends (README, "Security").
+
+use super::socket::Socket;
+use crate::command::exec::{run_pipeline, ClientState, OUT_BUDGET};
+use crate::command::pubsub::forget_client;
+use crate::core::clients::{ClientInfo, Door};
+use crate::core::world::World;
+use crate::protocol::out::Out;
+use bytes::Bytes;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Redis's reply to a non-loopback client while protected mode is on.
+const DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+/// The text door's form of the same refusal.
+const DENIED_TEXT: &str = "ERROR DENIED stairkv is running in protected mode: no password is set, so only loopback clients are served. Set requirepass, or start with --protected-mode no on a trusted network.";
+
+/// True for 127.0.0.0/8, ::1 and their IPv4-mapped forms: the addresses
+/// protected mode serves. An address that does not parse is not loopback.
+pub fn is_loopback(addr: &str) -> bool {
+    match addr.parse::<SocketAddr>() {
+        Ok(a) => match a.ip() {
+            IpAddr::V4(ip) => ip.is_loopback(),
+            IpAddr::V6(ip) => {
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+        },
+        Err(_) => false,
+    }
+}
+
+/// Whether `bind` lets clients from beyond this machine connect.
+pub fn binds_beyond_loopback(bind: &str) -> bool {
+    match bind.parse::<IpAddr>() {
+        Ok(ip) => !ip.is_loopback(),
+        // A host name: whatever it resolves to, assume the worst.
+        Err(_) => bind != "localhost",
+    }
+}
+
+/// Let a new connection in, or refuse it with its door's words and close it.
+/// Returns the connection's state, registered in this core's client table.
+pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option<ClientState> {
+    world
+        .stats
+        .connections_received
+        .set(world.stats.connections_received.get() + 1);
+    let (maxclients, needs_auth, protected) = {
+        let c = world.config.borrow();
+        (c.maxclients, c.requirepass.is_some(), c.protected_mode)
+    };
+    let addr = stream.peer_addr();
+    if protected && !needs_auth && !is_loopback(&addr) {
+        tracing::debug!(peer = %addr, "refused by protected mode");
+        refuse(stream, door, DENIED, DENIED_TEXT).await;
+        return None;
+    }
+    // maxclients is split evenly over cores: the kernel spreads connections evenly.
+    let per_core = maxclients.div_ceil(world.ncores as u64) as usize;
+    if world.clients.borrow().len() >= per_core {
+        world
+            .stats
+            .rejected_connections
+            .set(world.stats.rejected_connections.get() + 1);
+        refuse(
+            stream,
+            door,
+            "ERR max number of clients reached",
+            "ERROR max number of clients reached",
+        )
+        .await;
+        return None;
+    }
+    let laddr = stream.local_addr();
+    let id = world.clients.borrow_mut().next_id(world.id, world.ncores);
+    world.clients.borrow_mut().add(ClientInfo {
+        id,
+        addr: addr.clone(),
+        laddr: laddr.clone(),
+        fd: stream.raw_fd(),
+        name: String::new(),
+        age_secs: 0,
+        idle_secs: 0,
+        db: 0,
+        resp: 2,
+        last_cmd: String::new(),
+        core: world.id,
+        lib_name: String::new(),
+        lib_ver: String::new(),
+        subs: [0; 3],
+        door,
+        omem: 0,
+    });
+    let mut client = ClientState::new(id, addr, laddr, needs_auth, door);
+    client.fd = stream.raw_fd();
+    Some(client)
+}
+
+async fn refuse(stream: &mut Socket, door: Door, resp: &str, text: &str) {
+    let mut msg = Out::new();
+    match door {
+        Door::Resp => crate::protocol::reply::error(&mut msg, resp),
+        Door::Text => {
+            msg.extend_from_slice(text.as_bytes());
+            msg.extend_from_slice(b"\n");
+        }
+    }
+    let _ = stream.write_all(&mut msg).await;
+    let _ = stream.finish().await;
+}
+
+/// The connection is over: deliver its last replies (unless it was killed or
+/// dropped for its output), then forget it everywhere.
+pub async fn leave(world: &Rc<World>, stream: &mut Socket, client: &mut ClientState) {
+    let killed = world.clients.borrow().is_killed(client.id);
+    if !killed && !client.output_dropped {
+        if let Err(e) = stream.finish().await {
+            tracing::debug!(client = client.id, error = %e, "last reply not delivered");
+        }
+    }
+    forget_client(world, client);
+    world.clients.borrow_mut().remove(client.id);
+}
+
+/// Run `requests` in order, in batches bounded by the output budget, sending
+/// the replies as each batch ends (see the module doc).
+pub async fn run(
+    world: &Rc<World>,
+    stream: &mut Socket,
+    client: &mut ClientState,
+    requests: &mut Vec<Vec<Bytes>>,
+    out: &mut Out,
+) -> io::Result<()> {
+    while !requests.is_empty() {
+        world.busy.set(world.busy.get() + 1);
+        run_pipeline(world, client, requests, out).await;
+        world.busy.set(world.busy.get() - 1);
+        if client.closing {
+            requests.clear();
+            break;
+        }
+        if !requests.is_empty() || out.len() >= OUT_BUDGET {
+            send(world, stream, client, out).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Hand `out` to the socket once the send in flight is done, under the
+/// `client-output-buffer-limit normal` rule: past the hard limit, or past the
+/// soft limit for its seconds, the client is closed (Redis's rule) and its
+/// unsent replies are dropped.
+pub async fn send(
+    world: &World,
+    stream: &mut Socket,
+    client: &mut ClientState,
+    out: &mut Out,
+) -> io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let [hard, soft, soft_secs] = world.config.borrow().normal_limit;
+    let in_flight = stream.unsent();
+    let unsent = in_flight + out.len();
+    if in_flight > 0 {
+        // This send may wait: CLIENT LIST shows what is held meanwhile.
+        world
+            .clients
+            .borrow_mut()
+            .update(client.id, |c| c.omem = unsent);
+    }
+    if hard > 0 && unsent as u64 > hard {
+        return Err(over_limit(client, unsent));
+    }
+    if soft > 0 && unsent as u64 > soft {
+        let since = *client
+            .over_soft_limit_since
+            .get_or_insert_with(Instant::now);
+        let left = Duration::from_secs(soft_secs).saturating_sub(since.elapsed());
+        if left.is_zero() {
+            return Err(over_limit(client, unsent));
+        }
+        // The send in flight may take long if the client does not read: the
+        // soft limit's clock must be able to end the wait.
+        let settled = futures_lite::future::or(async { Some(stream.settle().await) }, async {
+            crate::net::ring::sleep(left).await;
+            None
+        })
+        .await;
+        match settled {
+            Some(r) => r?,
+            None => return Err(over_limit(client, unsent)),
+        }
+    } else {
+        client.over_soft_limit_since = None;
+    }
+    world.count_io(0, out.len() as u64);
+    stream.write_all(out).await?;
+    if in_flight > 0 {
+        world.clients.borrow_mut().update(client.id, |c| c.omem = 0);
+    }
+    Ok(())
+}
+
+fn over_limit(client: &mut ClientState, unsent: usize) -> io::Error {
+    tracing::warn!(
+        client = client.id,
+        addr = %client.addr,
+        unsent,
+        "client closed for overcoming of output buffer limits"
+    );
+    client.output_dropped = true;
+    // SAFETY: shutdown only ends I/O on the connection's own live descriptor;
+    // the socket closes it later. A send stuck on a client that does not read
+    // then fails at once instead of holding the connection open.
+    unsafe { libc::shutdown(client.fd, libc::SHUT_RDWR) };
+    io::Error::other("output buffer limit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_addresses_are_told_apart() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.3.4.5:1"));
+        assert!(is_loopback("[::1]:6379"));
+        assert!(is_loopback("[::ffff:127.0.0.1]:6379"));
+        assert!(!is_loopback("10.0.0.2:5000"));
+        assert!(!is_loopback("[2001:db8::1]:1"));
+        assert!(!is_loopback("[::ffff:10.0.0.1]:6379"));
+        assert!(!is_loopback(""));
+        assert!(!binds_beyond_loopback("127.0.0.1"));
+        assert!(!binds_beyond_loopback("::1"));
+        assert!(binds_beyond_loopback("0.0.0.0"));
+        assert!(binds_beyond_loopback("::"));
+        assert!(binds_beyond_loopback("10.1.2.3"));
+    }
+}
