@@ -101,7 +101,9 @@ pub const OUT_BUDGET: usize = 64 * 1024;
 /// Steps a batch may hold waiting for other cores' results. Their replies are
 /// only known once the results are in, so this bounds what one batch can add
 /// beyond [`OUT_BUDGET`]: a value of [`crate::protocol::out::SHARE_MIN`] bytes
-/// or more is shared with the keyspace rather than copied.
+/// or more is shared with the keyspace rather than copied, so 64 such replies
+/// copy at most 256 KB (multi-key replies such as MGET aside, which are one
+/// request each).
 pub const MAX_QUEUED: usize = 64;
 
 /// Execute parsed requests from the front of `requests` and append their

@@ -13,9 +13,11 @@ use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 
 /// Values of at least this many bytes are sent from their own allocation
-/// instead of being copied into the reply buffer (Redis copies below 16 KB
-/// too; a copy this small costs less than an extra iovec).
-pub const SHARE_MIN: usize = 16 * 1024;
+/// instead of being copied into the reply buffer. The keyspace stores values
+/// from the same length in their own `Bytes` (`storage::entry::SHARED_MIN`),
+/// so from here on a reply copies nothing, and what a batch of replies can
+/// copy into a connection's buffer is bounded by this (`command::exec`).
+pub const SHARE_MIN: usize = 4 * 1024;
 
 /// Unsent replies: `sealed` segments first, then `tail`.
 #[derive(Default, Debug)]

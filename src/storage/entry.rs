@@ -2,18 +2,25 @@
 //! so a table slot is 8 bytes. The header is a flags byte, four bytes of
 //! eviction metadata (an access clock or an LFU counter) and the key and value
 //! lengths as varints: 7 bytes for short keys and values. A value that is a
-//! canonical 64-bit integer is stored as 1 to 8 bytes of two's complement. An
-//! entry never knows which shard or core holds it, and never decides what to
-//! evict: it only carries what the eviction policies read.
+//! canonical 64-bit integer is stored as 1 to 8 bytes of two's complement. A
+//! value of [`SHARED_MIN`] bytes or more lives in its own `Bytes` (the entry
+//! holds a pointer to it): a read hands out a reference to it instead of a
+//! copy, so a GET of a 512 MB value copies nothing, and any number of unsent
+//! replies of one value hold it once. A write to such a value copies it only
+//! while a reply still holds it. An entry never knows which shard or core
+//! holds it, and never decides what to evict: it only carries what the
+//! eviction policies read.
 
 use crate::protocol::resp::{format_u64, parse_i64};
+use bytes::{Bytes, BytesMut};
 use std::ops::Deref;
 use std::ptr::NonNull;
 
 /// A key, its string value, an optional deadline (unix ms) and eviction metadata.
 ///
 /// Layout of the allocation:
-/// `[flags: u8][meta: u32 LE][klen: varint][vlen: varint][deadline: u64 LE, if HAS_DEADLINE][key][value]`.
+/// `[flags: u8][meta: u32 LE][klen: varint][vlen: varint][deadline: u64 LE, if HAS_DEADLINE][key][value]`,
+/// where a [`SHARED`] value is the 8-byte address of a `Box<Bytes>` (and `vlen` is 8).
 pub struct Entry {
     /// The allocation: a `Box<[u8]>` whose length the header records.
     ptr: NonNull<u8>,
@@ -34,6 +41,13 @@ const FREQ_SHIFT: u8 = 2;
 const FREQ_MASK: u8 = 0b1100;
 /// `flags` bit: S3-FIFO keeps this entry in its main queue (else its small queue).
 const IN_MAIN: u8 = 16;
+/// `flags` bit: the value is a `Box<Bytes>`'s address, the bytes live there.
+const SHARED: u8 = 32;
+/// Values at least this long are stored [`SHARED`]. The pointer, the box and
+/// the `Bytes` header cost about 100 bytes: under 3% from here up. Replies of
+/// smaller values are copies, so this also bounds what one reply copies
+/// (see `command::exec::MAX_QUEUED`).
+pub const SHARED_MIN: usize = 4 * 1024;
 /// Where the varint lengths start.
 const LENGTHS: usize = 5;
 /// Longest key an entry can hold. The keyspace refuses longer keys before
@@ -191,6 +205,15 @@ impl Entry {
         zeros: usize,
     ) -> Entry {
         let vlen = value.iter().map(|p| p.len()).sum::<usize>() + zeros;
+        if vlen >= SHARED_MIN && flags & INT == 0 {
+            let mut v = Vec::with_capacity(vlen);
+            for p in value {
+                v.extend_from_slice(p);
+            }
+            v.resize(vlen, 0);
+            return Entry::assemble_shared(flags, meta, deadline, key, Bytes::from(v));
+        }
+        let flags = flags & !SHARED;
         let dlen = if deadline.is_some() { 8 } else { 0 };
         let size = LENGTHS + varint_len(key.len()) + varint_len(vlen) + dlen + key.len() + vlen;
         // Exact capacity, so `into_boxed_slice` does not reallocate.
@@ -209,6 +232,99 @@ impl Entry {
         }
         v.resize(size, 0);
         Entry::from_box(v.into_boxed_slice())
+    }
+
+    /// Build an entry whose value is `value`, held by reference.
+    fn assemble_shared(
+        flags: u8,
+        meta: u32,
+        deadline: Option<u64>,
+        key: &[u8],
+        value: Bytes,
+    ) -> Entry {
+        let addr = Box::into_raw(Box::new(value)) as usize as u64;
+        let flags = (flags & !INT) | SHARED;
+        let mut e = Entry::assemble(flags & !SHARED, meta, deadline, key, &[&addr.to_le_bytes()], 0);
+        // The 8 bytes just written are the box's address: mark them as such
+        // only now, so a failure above could never free a box twice.
+        let f = e.flags() | SHARED;
+        e.set_flags(f);
+        e
+    }
+
+    /// An entry holding `value` by reference when it is long enough (a value
+    /// that left another entry, so nothing else shares its allocation).
+    pub fn from_bytes(key: &[u8], value: Bytes, deadline: Option<u64>) -> Entry {
+        assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
+        if value.len() >= SHARED_MIN {
+            Entry::assemble_shared(0, 0, deadline, key, value)
+        } else {
+            Entry::new(key, &value, deadline)
+        }
+    }
+
+    /// The shared value's `Bytes`, when the value is [`SHARED`].
+    #[inline]
+    fn shared(&self) -> Option<&Bytes> {
+        if self.flags() & SHARED == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let ptr = u64::from_le_bytes(a) as usize as *const Bytes;
+        // SAFETY: a SHARED entry's value is the address of a live `Box<Bytes>`
+        // made by `assemble_shared` and owned by this entry alone; it is freed
+        // only by `drop_shared`, which clears the flag first. The borrow
+        // lives no longer than `&self`.
+        Some(unsafe { &*ptr })
+    }
+
+    /// Take the shared value's box back (the entry no longer points to it).
+    fn take_shared(&mut self) -> Option<Bytes> {
+        self.shared()?;
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let f = self.flags() & !SHARED;
+        self.set_flags(f);
+        // SAFETY: as in `shared`; the flag is cleared above, so no other path
+        // reads or frees this box again.
+        Some(*unsafe { Box::from_raw(u64::from_le_bytes(a) as usize as *mut Bytes) })
+    }
+
+    /// The value as `Bytes`: a reference to a shared value, else a copy.
+    pub fn value_bytes(&self) -> Bytes {
+        match self.shared() {
+            Some(b) => b.clone(),
+            None => Bytes::copy_from_slice(&self.value()),
+        }
+    }
+
+    /// `value[a..b]` as `Bytes`: a slice of a shared value, else a copy.
+    pub fn value_slice(&self, a: usize, b: usize) -> Bytes {
+        match self.shared() {
+            Some(v) => v.slice(a..b),
+            None => Bytes::copy_from_slice(&self.value()[a..b]),
+        }
+    }
+
+    /// The shared value made uniquely this entry's and writable (copied only
+    /// if a reply still holds it), handed to `f`, then stored back.
+    fn edit_shared<R>(&mut self, f: impl FnOnce(&mut BytesMut) -> R) -> Option<R> {
+        let old = self.take_shared()?;
+        let mut m = old
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let r = f(&mut m);
+        *self = Entry::assemble_shared(
+            self.flags(),
+            self.meta(),
+            self.deadline(),
+            self.key(),
+            m.freeze(),
+        );
+        Some(r)
     }
 
     fn from_box(b: Box<[u8]>) -> Entry {
@@ -304,6 +420,9 @@ impl Entry {
     /// The value; an integer comes back as its decimal text.
     #[inline]
     pub fn value(&self) -> Value<'_> {
+        if let Some(b) = self.shared() {
+            return Value::Raw(b);
+        }
         let raw = self.stored_value();
         if self.flags() & INT != 0 {
             Value::int(int_from(raw))
@@ -326,6 +445,7 @@ impl Entry {
 
     /// Store `v` as an integer, keeping key, deadline and metadata.
     pub fn set_int(&mut self, v: i64) {
+        self.take_shared();
         let (bytes, n) = int_bytes(v);
         let p = self.parts();
         if self.flags() & INT != 0 && p.vlen == n {
@@ -336,13 +456,23 @@ impl Entry {
         *self = self.rebuilt(self.flags() | INT, self.deadline(), &[&bytes[..n]], 0);
     }
 
-    /// The value, writable in place (its length cannot change this way, so the
-    /// memory accounting of the shard holding the entry stays true). An integer
-    /// becomes text first.
-    pub fn value_mut(&mut self) -> &mut [u8] {
+    /// Overwrite the value's bytes from `offset` with `data` (its length does
+    /// not change this way, so the memory accounting of the shard holding the
+    /// entry stays true). An integer becomes text first.
+    ///
+    /// # Panics
+    /// When `offset + data.len()` passes the value's end (callers resize first).
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) {
+        let end = offset + data.len();
+        if self
+            .edit_shared(|m| m[offset..end].copy_from_slice(data))
+            .is_some()
+        {
+            return;
+        }
         self.make_raw();
         let start = self.parts().value();
-        &mut self.bytes_mut()[start..]
+        self.bytes_mut()[start + offset..start + end].copy_from_slice(data);
     }
 
     /// Turn an integer value into its text, so it can be edited byte by byte.
@@ -378,9 +508,15 @@ impl Entry {
                 self.bytes_mut()[at..at + 8].copy_from_slice(&d.to_le_bytes());
             }
             (None, None) => {}
-            _ => {
-                *self = self.rebuilt(self.flags(), deadline, &[self.stored_value()], 0);
-            }
+            _ => match self.shared() {
+                Some(b) => {
+                    let b = b.clone();
+                    *self = Entry::assemble_shared(self.flags(), self.meta(), deadline, self.key(), b);
+                }
+                None => {
+                    *self = self.rebuilt(self.flags(), deadline, &[self.stored_value()], 0);
+                }
+            },
         }
     }
 
@@ -391,7 +527,7 @@ impl Entry {
             return self.set_int(v);
         }
         let p = self.parts();
-        if self.flags() & INT == 0 && p.vlen == value.len() {
+        if self.flags() & (INT | SHARED) == 0 && p.vlen == value.len() {
             let start = p.value();
             self.bytes_mut()[start..].copy_from_slice(value);
             return;
@@ -406,9 +542,17 @@ impl Entry {
         if extra.is_empty() {
             return;
         }
+        // A shared value grows in its own buffer (amortised, as Redis's sds).
+        if self.edit_shared(|m| m.extend_from_slice(extra)).is_some() {
+            return;
+        }
         self.make_raw();
         let p = self.parts();
         let new_len = p.vlen + extra.len();
+        if new_len >= SHARED_MIN {
+            *self = self.rebuilt(self.flags(), self.deadline(), &[self.stored_value(), extra], 0);
+            return;
+        }
         if varint_len(new_len) != varint_len(p.vlen) {
             *self = self.rebuilt(
                 self.flags(),
@@ -433,24 +577,33 @@ impl Entry {
 
     /// Truncate the value to `len` bytes or pad it with zero bytes up to `len`.
     pub fn resize_value(&mut self, len: usize) {
-        self.make_raw();
-        let p = self.parts();
-        if p.vlen == len {
+        if self.shared().is_some() && len >= SHARED_MIN {
+            self.edit_shared(|m| m.resize(len, 0));
             return;
         }
-        let keep = &self.stored_value()[..len.min(p.vlen)];
+        self.make_raw();
+        if self.value_len() == len {
+            return;
+        }
+        let value = self.value();
+        let keep = &value[..len.min(value.len())];
         *self = self.rebuilt(self.flags(), self.deadline(), &[keep], len - keep.len());
     }
 
     /// This entry's key and metadata with other `flags`, `deadline` and value
-    /// (`value` then `zeros` zero bytes), in a new allocation.
+    /// (`value` then `zeros` zero bytes), in a new allocation (a new shared
+    /// value when long enough).
     fn rebuilt(&self, flags: u8, deadline: Option<u64>, value: &[&[u8]], zeros: usize) -> Entry {
         Entry::assemble(flags, self.meta(), deadline, self.key(), value, zeros)
     }
 
-    /// The value's bytes as stored (an integer's two's complement, not its text).
+    /// The value's bytes as stored (an integer's two's complement, not its
+    /// text; a shared value's own bytes).
     #[inline]
     fn stored_value(&self) -> &[u8] {
+        if let Some(b) = self.shared() {
+            return b;
+        }
         &self.bytes()[self.parts().value()..]
     }
 
@@ -461,9 +614,12 @@ impl Entry {
 
     /// The value as [`bytes::Bytes`]: a text value's allocation becomes the
     /// `Bytes` storage (the key stays allocated until the `Bytes` is dropped).
-    pub fn into_value(self) -> bytes::Bytes {
+    pub fn into_value(mut self) -> bytes::Bytes {
         if let Some(v) = self.as_int() {
             return bytes::Bytes::copy_from_slice(&Value::int(v));
+        }
+        if let Some(b) = self.take_shared() {
+            return b;
         }
         let start = self.parts().value();
         bytes::Bytes::from(self.into_box()).slice(start..)
@@ -473,7 +629,13 @@ impl Entry {
     /// the pointer is the shard's to count).
     #[inline]
     pub fn mem_size(&self) -> usize {
-        chunk_size(self.parts().total())
+        let own = chunk_size(self.parts().total());
+        match self.shared() {
+            // The box, the value's allocation, and the refcount block `Bytes`
+            // makes once a reply shares it.
+            Some(b) => own + chunk_size(std::mem::size_of::<Bytes>()) + chunk_size(b.len()) + 32,
+            None => own,
+        }
     }
 
     // --- Eviction metadata -------------------------------------------------
@@ -550,6 +712,7 @@ fn encodable_int(value: &[u8]) -> Option<i64> {
 
 impl Drop for Entry {
     fn drop(&mut self) {
+        drop(self.take_shared());
         let len = self.parts().total();
         // SAFETY: see `into_box`; `drop` runs once and nothing uses `ptr` after.
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), len)) });
@@ -558,13 +721,32 @@ impl Drop for Entry {
 
 impl Clone for Entry {
     fn clone(&self) -> Entry {
-        Entry::from_box(self.bytes().into())
+        match self.shared() {
+            Some(b) => Entry::assemble_shared(
+                self.flags(),
+                self.meta(),
+                self.deadline(),
+                self.key(),
+                b.clone(),
+            ),
+            None => Entry::from_box(self.bytes().into()),
+        }
     }
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Entry) -> bool {
-        self.bytes() == other.bytes()
+        match (self.shared(), other.shared()) {
+            (None, None) => self.bytes() == other.bytes(),
+            (Some(a), Some(b)) => {
+                self.flags() == other.flags()
+                    && self.meta() == other.meta()
+                    && self.key() == other.key()
+                    && self.deadline() == other.deadline()
+                    && a == b
+            }
+            _ => false,
+        }
     }
 }
 impl Eq for Entry {}
@@ -588,6 +770,11 @@ mod tests {
         assert_eq!(&*e.value(), value);
         assert_eq!(e.value_len(), value.len());
         assert_eq!(e.deadline(), deadline);
+        assert_eq!(e.shared().is_some(), value.len() >= SHARED_MIN);
+        assert_eq!(&e.value_bytes()[..], value);
+        if e.shared().is_some() {
+            return;
+        }
         let stored = if e.as_int().is_some() {
             int_bytes(e.as_int().unwrap()).1
         } else {
@@ -617,6 +804,81 @@ mod tests {
         // The benchmark's shape: 16-byte key, 32-byte value, one 64-byte chunk.
         let e = Entry::new(b"key:000000000001", &[b'x'; 32], None);
         assert_eq!(e.mem_size(), 64);
+    }
+
+    /// A value of SHARED_MIN bytes or more lives in its own `Bytes`: reads
+    /// share it, every mutation keeps what an earlier read holds intact
+    /// (copy on write), and a value that shrinks below the bound moves back inline.
+    #[test]
+    fn long_values_are_shared_and_copied_only_on_write() {
+        let big = vec![b'a'; SHARED_MIN];
+        let mut e = Entry::new(b"k", &big, None);
+        check(&e, b"k", &big, None);
+        let held = e.value_bytes();
+        assert_eq!(held.as_ptr(), e.value_bytes().as_ptr(), "a read is a reference");
+        assert_eq!(e.value_slice(10, 20).as_ptr(), held[10..].as_ptr());
+        // A write while a reply holds the value: the reply keeps the old bytes.
+        e.write_at(0, b"XY");
+        assert_eq!(&held[..2], b"aa");
+        assert_eq!(&e.value()[..3], b"XYa");
+        drop(held);
+        // With nobody else holding it, writes and appends reuse the allocation.
+        let before = e.value_bytes().as_ptr();
+        e.write_at(5, b"Z");
+        assert_eq!(e.value()[5], b'Z');
+        e.append(b"tail");
+        assert_eq!(e.value_len(), SHARED_MIN + 4);
+        assert!(e.value().ends_with(b"atail"));
+        let _ = before;
+        // Deadlines and metadata change without copying the value.
+        let p = e.value_bytes().as_ptr();
+        e.set_deadline(Some(77));
+        e.set_meta(0xdead_beef);
+        e.set_freq(2);
+        e.set_in_main(true);
+        assert_eq!(e.value_bytes().as_ptr(), p);
+        assert_eq!((e.deadline(), e.meta(), e.freq(), e.in_main()), (Some(77), 0xdead_beef, 2, true));
+        e.set_deadline(None);
+        assert_eq!(e.value_bytes().as_ptr(), p);
+        // Clones share, compare equal, and drop independently.
+        let c = e.clone();
+        assert_eq!(c, e);
+        assert_eq!(c.value_bytes().as_ptr(), p);
+        drop(c);
+        assert_eq!(e.value_len(), SHARED_MIN + 4);
+        // Growing by resize stays shared; shrinking below the bound goes inline.
+        e.resize_value(SHARED_MIN * 2);
+        assert_eq!(e.value_len(), SHARED_MIN * 2);
+        assert_eq!(e.value()[SHARED_MIN * 2 - 1], 0);
+        e.resize_value(3);
+        check(&e, b"k", b"XYa", None);
+        // An inline value that grows past the bound becomes shared.
+        e.append(&big);
+        assert!(e.shared().is_some());
+        assert_eq!(e.value_len(), 3 + SHARED_MIN);
+        // Integers and short values replace a shared one.
+        e.set_int(42);
+        check(&e, b"k", b"42", None);
+        e.set_value(&big);
+        check(&e, b"k", &big, None);
+        e.set_value(b"short");
+        check(&e, b"k", b"short", None);
+        // into_value hands the shared bytes over without a copy.
+        let e = Entry::new(b"k", &big, Some(5));
+        let p = e.value_bytes().as_ptr();
+        assert_eq!(e.into_value().as_ptr(), p);
+        // from_bytes keeps the given allocation.
+        let v = Bytes::from(big.clone());
+        let e = Entry::from_bytes(b"k2", v.clone(), Some(9));
+        assert_eq!(e.value_bytes().as_ptr(), v.as_ptr());
+        check(&e, b"k2", &big, Some(9));
+        let small = Entry::from_bytes(b"k3", Bytes::from_static(b"17"), None);
+        assert_eq!(small.as_int(), Some(17));
+        // A zeroed long value (SETRANGE on a missing key) is shared and writable.
+        let mut z = Entry::zeroed(b"z", SHARED_MIN + 1, None);
+        z.write_at(SHARED_MIN, b"!");
+        assert_eq!(z.value()[SHARED_MIN], b'!');
+        assert!(z.mem_size() > SHARED_MIN);
     }
 
     #[test]
@@ -673,7 +935,7 @@ mod tests {
         check(&e, b"n", b"-20", Some(3));
         e.set_value(b"42");
         assert_eq!(e.as_int(), Some(42));
-        e.value_mut()[0] = b'5';
+        e.write_at(0, b"5");
         check(&e, b"n", b"52", Some(3));
         assert_eq!(&Entry::new(b"k", b"-77", None).into_value()[..], b"-77");
     }
@@ -744,7 +1006,7 @@ mod tests {
             check(&e, b"key", b"12345\0\0\0", dl);
             e.resize_value(2);
             check(&e, b"key", b"12", dl);
-            e.value_mut()[0] = b'9';
+            e.write_at(0, b"9");
             check(&e, b"key", b"92", dl);
             // Across a varint boundary of the value length.
             e.append(&[b'a'; 200]);

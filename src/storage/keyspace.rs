@@ -569,7 +569,7 @@ impl Keyspace {
         let Some(e) = self.shard_mut(sid).and_then(|s| s.remove(sthash, src)) else {
             return OpResult::Err(OpError::NoSuchKey);
         };
-        let mut moved = Entry::new(dst, &e.value(), e.deadline());
+        let mut moved = Entry::from_bytes(dst, e.value_bytes(), e.deadline());
         moved.inherit(&e);
         if let Some(shard) = self.shard_mut(did) {
             shard.insert(dthash, moved);
@@ -717,16 +717,11 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-#[inline]
-fn bulk(v: &[u8]) -> OpResult {
-    OpResult::Bulk(Bytes::copy_from_slice(v))
-}
-
 /// One key op on the shard holding `key`.
 fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpResult {
     match op {
         KeyOp::Get => match shard.get(thash, key, now) {
-            Some(e) => bulk(&e.value()),
+            Some(e) => OpResult::Bulk(e.value_bytes()),
             None => OpResult::Nil,
         },
         KeyOp::Set {
@@ -754,7 +749,7 @@ fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpR
                 shard
                     .update(thash, key, now, |e| {
                         e.set_deadline(deadline);
-                        bulk(&e.value())
+                        OpResult::Bulk(e.value_bytes())
                     })
                     .unwrap_or(OpResult::Nil)
             }
@@ -822,9 +817,8 @@ fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpR
         ),
         KeyOp::GetRange { start, end } => match shard.get(thash, key, now) {
             Some(e) => {
-                let v = e.value();
-                match range(v.len(), start, end) {
-                    Some((a, b)) => bulk(&v[a..=b]),
+                match range(e.value_len(), start, end) {
+                    Some((a, b)) => OpResult::Bulk(e.value_slice(a, b + 1)),
                     None => OpResult::Bulk(Bytes::new()),
                 }
             }
@@ -847,14 +841,14 @@ fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpR
                 if need > e.value().len() {
                     e.resize_value(need);
                 }
-                e.value_mut()[offset..need].copy_from_slice(&value);
+                e.write_at(offset, &value);
                 e.value().len()
             });
             let len = match r {
                 Some(len) => len,
                 None => {
                     let mut e = Entry::zeroed(key, need, None);
-                    e.value_mut()[offset..].copy_from_slice(&value);
+                    e.write_at(offset, &value);
                     shard.insert(thash, e);
                     need
                 }
@@ -940,7 +934,8 @@ fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpR
                 // Stored and expired at once: whatever was there is overwritten, then gone.
                 shard.remove(thash, key);
             } else {
-                shard.insert(thash, Entry::new(key, &value, deadline));
+                // The value left an entry (RENAME's Take): share it, no copy.
+                shard.insert(thash, Entry::from_bytes(key, value, deadline));
             }
             OpResult::Int(1)
         }
@@ -977,7 +972,7 @@ fn set(
     let (exists, old_value, old_deadline) = match shard.get(thash, key, now) {
         Some(e) => (
             true,
-            get.then(|| Bytes::copy_from_slice(&e.value())),
+            get.then(|| e.value_bytes()),
             e.deadline(),
         ),
         None => (false, None, None),
