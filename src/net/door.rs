@@ -8,10 +8,11 @@
 //! Back-pressure: at most one send is in flight per connection, and a batch
 //! stops taking requests once its replies pass `command::exec::OUT_BUDGET`
 //! (or `MAX_QUEUED` steps wait on other cores). The next send waits for the
-//! one in flight, so a client that does not read its replies stops being
-//! read: its further requests wait in the kernel and TCP slows it down. What
-//! a connection can hold is then about one receive inbox, one batch being
-//! built and one in flight, whatever it sends (README, "Security").
+//! one in flight, and no batch is built while a large send is in flight, so
+//! a client that does not read its replies stops being read: its further
+//! requests wait in the kernel and TCP slows it down. What a connection can
+//! hold is then about one receive inbox, the input taken from it and one
+//! batch of replies, whatever it sends (README, "Security").
 
 use super::socket::Socket;
 use crate::command::exec::{run_pipeline, ClientState, OUT_BUDGET};
@@ -148,6 +149,11 @@ pub async fn run(
     out: &mut Out,
 ) -> io::Result<()> {
     while !requests.is_empty() {
+        if stream.unsent() >= OUT_BUDGET {
+            // A large send is still in flight: let it go before building the
+            // next batch, so a client that does not read holds one batch.
+            settle(world, stream, client, out.len()).await?;
+        }
         world.busy.set(world.busy.get() + 1);
         run_pipeline(world, client, requests, out).await;
         world.busy.set(world.busy.get() - 1);
@@ -162,10 +168,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Hand `out` to the socket once the send in flight is done, under the
-/// `client-output-buffer-limit normal` rule: past the hard limit, or past the
-/// soft limit for its seconds, the client is closed (Redis's rule) and its
-/// unsent replies are dropped.
+/// Hand `out` to the socket once the send in flight is done (see [`settle`]).
 pub async fn send(
     world: &World,
     stream: &mut Socket,
@@ -175,16 +178,39 @@ pub async fn send(
     if out.is_empty() {
         return Ok(());
     }
-    let [hard, soft, soft_secs] = world.config.borrow().normal_limit;
+    settle(world, stream, client, out.len()).await?;
+    world.count_io(0, out.len() as u64);
+    stream.write_all(out).await
+}
+
+/// Wait until the send in flight is done, `more` bytes of replies being
+/// ready behind it, under the `client-output-buffer-limit normal` rule: past
+/// the hard limit, or past the soft limit for its seconds, the client is
+/// closed (Redis's rule) and its unsent replies are dropped. Since the server
+/// stops reading a client that does not read, what it holds itself stays
+/// small; the limit counts every reply the client has not taken: those held
+/// here and those waiting in the socket's send queue in the kernel.
+async fn settle(
+    world: &World,
+    stream: &mut Socket,
+    client: &mut ClientState,
+    more: usize,
+) -> io::Result<()> {
     let in_flight = stream.unsent();
-    let unsent = in_flight + out.len();
-    if in_flight > 0 {
-        // This send may wait: CLIENT LIST shows what is held meanwhile.
-        world
-            .clients
-            .borrow_mut()
-            .update(client.id, |c| c.omem = unsent);
+    if in_flight == 0 {
+        client.over_soft_limit_since = None;
+        return Ok(());
     }
+    let [hard, soft, soft_secs] = world.config.borrow().normal_limit;
+    let mut unsent = in_flight + more;
+    if hard > 0 || soft > 0 {
+        unsent += stream.queued_in_kernel();
+    }
+    // This may wait: CLIENT LIST shows what is held meanwhile.
+    world
+        .clients
+        .borrow_mut()
+        .update(client.id, |c| c.omem = unsent);
     if hard > 0 && unsent as u64 > hard {
         return Err(over_limit(client, unsent));
     }
@@ -209,12 +235,9 @@ pub async fn send(
         }
     } else {
         client.over_soft_limit_since = None;
+        stream.settle().await?;
     }
-    world.count_io(0, out.len() as u64);
-    stream.write_all(out).await?;
-    if in_flight > 0 {
-        world.clients.borrow_mut().update(client.id, |c| c.omem = 0);
-    }
+    world.clients.borrow_mut().update(client.id, |c| c.omem = 0);
     Ok(())
 }
 

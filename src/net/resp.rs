@@ -23,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use std::rc::Rc;
 
 /// Requests parsed ahead of running them: the pipeline a batch is cut from.
-const MAX_PARSED: usize = 1024;
+const MAX_PARSED: usize = 256;
 
 pub async fn serve(world: Rc<World>, mut stream: Socket) {
     let Some(mut client) = door::admit(&world, &mut stream, Door::Resp).await else {
@@ -102,7 +102,14 @@ async fn connection_loop(
                             break;
                         }
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        // A large value on its way: room for all of it now.
+                        let end = parser.bulk_end();
+                        if end > rbuf.len() + READ_CHUNK {
+                            rbuf.reserve(end - rbuf.len());
+                        }
+                        break;
+                    }
                     Err(e) => {
                         fatal = Some(e.message);
                         break;

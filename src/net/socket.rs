@@ -224,6 +224,20 @@ impl Socket {
         }
     }
 
+    /// Bytes in the socket's send queue in the kernel, not yet acknowledged by
+    /// the peer (`SIOCOUTQ`). One syscall: asked only where a limit needs it.
+    pub fn queued_in_kernel(&self) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer; the
+        // descriptor is this connection's own socket.
+        let r = unsafe { libc::ioctl(self.raw_fd(), libc::TIOCOUTQ, &mut n) };
+        if r == 0 {
+            n.max(0) as usize
+        } else {
+            0
+        }
+    }
+
     /// Bytes handed to [`Self::write_all`] that the kernel has not taken yet
     /// (all of the send in flight: the ring reports a send when it is whole).
     pub fn unsent(&self) -> usize {

@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use std::rc::Rc;
 
 /// Lines parsed ahead of running them (as RESP's `MAX_PARSED`).
-const MAX_PARSED: usize = 1024;
+const MAX_PARSED: usize = 256;
 
 pub async fn serve(world: Rc<World>, mut stream: Socket) {
     let Some(mut client) = door::admit(&world, &mut stream, Door::Text).await else {

@@ -105,6 +105,9 @@ struct Progress {
     pos: usize,
     /// How far the search for the line end of the part at `pos` got.
     scanned: usize,
+    /// Where the bulk being received ends (after its CRLF), once its `$`
+    /// line is in: lets the caller size its buffer for it at once.
+    bulk_end: usize,
 }
 
 /// A parser that resumes a request arriving in pieces (see the module doc).
@@ -130,6 +133,14 @@ impl RequestParser {
     /// True when part of a request has been parsed and the rest is awaited.
     pub fn is_mid_request(&self) -> bool {
         self.state != Progress::default()
+    }
+
+    /// The buffer length at which the bulk being received is complete, when
+    /// its `$` line has arrived (0 otherwise). A connection reserves that
+    /// much at once for a large value, instead of growing its buffer by
+    /// doubling (and copying) many times on the way.
+    pub fn bulk_end(&self) -> usize {
+        self.state.bulk_end
     }
 
     /// Parse (or go on parsing) the request at the front of `buf`.
@@ -220,7 +231,10 @@ impl RequestParser {
             // Bulk bodies are skipped by length, never scanned; the `$` line is
             // parsed again when its body is incomplete (at most 23 bytes).
             match buf.get(end) {
-                None => return Ok(None),
+                None => {
+                    st.bulk_end = end.saturating_add(2);
+                    return Ok(None);
+                }
                 // Data that does not end in CRLF means the declared length does not
                 // match what the client sent: report it as a bad bulk length.
                 Some(&b) if b != b'\r' => return Err(perr(INVALID_BULK)),
@@ -232,6 +246,7 @@ impl RequestParser {
                 Some(_) => {}
             }
             self.args.push(start..end);
+            st.bulk_end = 0;
             st.pos = end + 2;
             st.scanned = st.pos;
             st.left = Some(st.left.unwrap_or(1) - 1);

@@ -244,7 +244,14 @@ impl Entry {
     ) -> Entry {
         let addr = Box::into_raw(Box::new(value)) as usize as u64;
         let flags = (flags & !INT) | SHARED;
-        let mut e = Entry::assemble(flags & !SHARED, meta, deadline, key, &[&addr.to_le_bytes()], 0);
+        let mut e = Entry::assemble(
+            flags & !SHARED,
+            meta,
+            deadline,
+            key,
+            &[&addr.to_le_bytes()],
+            0,
+        );
         // The 8 bytes just written are the box's address: mark them as such
         // only now, so a failure above could never free a box twice.
         let f = e.flags() | SHARED;
@@ -511,7 +518,8 @@ impl Entry {
             _ => match self.shared() {
                 Some(b) => {
                     let b = b.clone();
-                    *self = Entry::assemble_shared(self.flags(), self.meta(), deadline, self.key(), b);
+                    *self =
+                        Entry::assemble_shared(self.flags(), self.meta(), deadline, self.key(), b);
                 }
                 None => {
                     *self = self.rebuilt(self.flags(), deadline, &[self.stored_value()], 0);
@@ -550,7 +558,12 @@ impl Entry {
         let p = self.parts();
         let new_len = p.vlen + extra.len();
         if new_len >= SHARED_MIN {
-            *self = self.rebuilt(self.flags(), self.deadline(), &[self.stored_value(), extra], 0);
+            *self = self.rebuilt(
+                self.flags(),
+                self.deadline(),
+                &[self.stored_value(), extra],
+                0,
+            );
             return;
         }
         if varint_len(new_len) != varint_len(p.vlen) {
@@ -815,7 +828,11 @@ mod tests {
         let mut e = Entry::new(b"k", &big, None);
         check(&e, b"k", &big, None);
         let held = e.value_bytes();
-        assert_eq!(held.as_ptr(), e.value_bytes().as_ptr(), "a read is a reference");
+        assert_eq!(
+            held.as_ptr(),
+            e.value_bytes().as_ptr(),
+            "a read is a reference"
+        );
         assert_eq!(e.value_slice(10, 20).as_ptr(), held[10..].as_ptr());
         // A write while a reply holds the value: the reply keeps the old bytes.
         e.write_at(0, b"XY");
@@ -837,7 +854,10 @@ mod tests {
         e.set_freq(2);
         e.set_in_main(true);
         assert_eq!(e.value_bytes().as_ptr(), p);
-        assert_eq!((e.deadline(), e.meta(), e.freq(), e.in_main()), (Some(77), 0xdead_beef, 2, true));
+        assert_eq!(
+            (e.deadline(), e.meta(), e.freq(), e.in_main()),
+            (Some(77), 0xdead_beef, 2, true)
+        );
         e.set_deadline(None);
         assert_eq!(e.value_bytes().as_ptr(), p);
         // Clones share, compare equal, and drop independently.

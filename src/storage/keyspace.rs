@@ -816,12 +816,10 @@ fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpR
                 .map_or(0, |e| to_i64(e.value().len() as u64)),
         ),
         KeyOp::GetRange { start, end } => match shard.get(thash, key, now) {
-            Some(e) => {
-                match range(e.value_len(), start, end) {
-                    Some((a, b)) => OpResult::Bulk(e.value_slice(a, b + 1)),
-                    None => OpResult::Bulk(Bytes::new()),
-                }
-            }
+            Some(e) => match range(e.value_len(), start, end) {
+                Some((a, b)) => OpResult::Bulk(e.value_slice(a, b + 1)),
+                None => OpResult::Bulk(Bytes::new()),
+            },
             None => OpResult::Bulk(Bytes::new()),
         },
         KeyOp::SetRange {
@@ -970,11 +968,7 @@ fn set(
         return OpResult::Ok;
     }
     let (exists, old_value, old_deadline) = match shard.get(thash, key, now) {
-        Some(e) => (
-            true,
-            get.then(|| e.value_bytes()),
-            e.deadline(),
-        ),
+        Some(e) => (true, get.then(|| e.value_bytes()), e.deadline()),
         None => (false, None, None),
     };
     let reply = if get {
