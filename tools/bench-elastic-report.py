@@ -22,8 +22,9 @@ raw = os.path.join(out, "raw")
 runs = os.path.join(out, "runs")
 
 # Balanced: the slower core does at least this share of the faster one's ops/s
-# ("within 25% of each other").
-BALANCE = 0.75
+# (issue 14: 90%, which the controller's 5% around the mean gives; BALANCE=0.75
+# reads older runs as their reports did).
+BALANCE = float(os.environ.get("BALANCE", "0.9"))
 
 
 def summary(run):
