@@ -4,7 +4,8 @@
 usage: bench-elastic-skew-summary.py OUT RUNS
 
 Reads OUT/run-N/skew-summary.json (written by bench-elastic-report.py), the
-exact commands in OUT/raw/run-N/cmd-skew.txt and OUT/loadavg.tsv; writes
+exact commands in OUT/raw/run-N/cmd-skew.txt and OUT/loadavg.tsv, and appends
+OUT/notes.md (what the person who ran it observed) when there is one; writes
 report.md on stdout.
 """
 import json
@@ -73,4 +74,8 @@ for i, j in got.items():
           f"| {share} | {g('ops_first_2s')} | {g('ops_last_10s')} | {g('ops_whole')} | {g('p99_9_ms', '{:.2f}')} "
           f"| {g('max_ms', '{:.1f}')} | {g('errors', '{}')} |")
 print(f"\n**{ok} of {runs} runs** balanced within {GOAL_S:.0f} s.\n")
-print("Per-core ops/s over time: `run-N/skew-cores.svg`. Raw polls: `run-N/skew-cores.tsv`.")
+print("The *min* share is usually that of the first balanced poll; the mean is over every poll from "
+      "then to the end. Per-core ops/s over time: `run-N/skew-cores.svg`. Raw polls: `run-N/skew-cores.tsv`.\n")
+notes = read(os.path.join(out, "notes.md")).strip()
+if notes:
+    print(notes)
