@@ -9,12 +9,14 @@
 //! The controller (`--autoscale on`, the default) wakes every
 //! `controller-interval-ms`: it splits while the average shard holds more than
 //! `shard-max-keys` keys and merges the last step while it holds fewer than
-//! `shard-min-keys`. Once a second every core samples its shards' ops/s (what
-//! INFO shows); when a core passes the mean by `rebalance-threshold` percent
-//! there, the controller measures afresh over a short window and rebalances
-//! round by round: after each round's moves have landed it measures again and
-//! decides the next round, until the cores are even (see [`policy`]). Every
-//! decision is logged and counted. It never touches a shard itself.
+//! `shard-min-keys`. It measures every shard's load over short windows, one
+//! after another (the shards' op counters at both ends); when a core passes the
+//! mean by `rebalance-threshold` percent it rebalances round by round: once a
+//! round's moves have landed, a new window measures the result and decides the
+//! next round, until the cores are even (see [`policy`]). Every core samples
+//! its shards' ops/s for INFO once a second, or at each window's ends while a
+//! rebalance runs. Every decision is logged and counted. It never touches a
+//! shard itself.
 
 pub mod policy;
 
