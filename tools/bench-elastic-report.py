@@ -22,8 +22,9 @@ raw = os.path.join(out, "raw")
 runs = os.path.join(out, "runs")
 
 # Balanced: the slower core does at least this share of the faster one's ops/s
-# ("within 25% of each other").
-BALANCE = 0.75
+# (issue 14: 90%, which the controller's 5% around the mean gives; BALANCE=0.75
+# reads older runs as their reports did).
+BALANCE = float(os.environ.get("BALANCE", "0.9"))
 
 
 def summary(run):
@@ -250,6 +251,21 @@ if "skew" in scenarios:
             m = re.search(r"^rebalance_moves:(\d+)", info, re.M)
             moves_end = int(m.group(1)) if m else max((m for _, m in moves_at), default=0)
             first_run_poll = min((t for t, _, _ in samples if t >= rs), default=rs)
+            # For tools/bench-elastic-skew-runs.sh: this run's figures, machine-readable.
+            js = {"prefill_s": rs - events.get("prefill_start", rs), "balanced_s": None,
+                  "balanced_in_prefill_s": None if pre_at is None else pre_at - events["prefill_start"],
+                  "moves_before_run": moves_before, "moves_end": moves_end, "polls": n_run,
+                  "balance": BALANCE}
+            if run_at is not None:
+                js["balanced_s"] = 0.0 if run_at <= first_run_poll else run_at - rs
+                after = {}
+                for t, c, v in samples:
+                    if run_at <= t <= re_:
+                        after.setdefault(t, {})[c] = v
+                shares = [min(p.values()) / max(p.values()) for p in after.values() if len(p) >= 2 and max(p.values()) > 0]
+                if shares:
+                    js["min_share_after_balanced"] = min(shares)
+                    js["mean_share_after_balanced"] = statistics.mean(shares)
             print("| | |")
             print("|---|---|")
             if run_at is None:
@@ -271,11 +287,18 @@ if "skew" in scenarios:
                 last = statistics.mean(v for _, v in prog[-10:])
                 print(f"| throughput, first 2 s of the run | {first:,.0f} ops/s |")
                 print(f"| throughput, last 10 s of the run | {last:,.0f} ops/s (**{ratio(last, first):.2f}×** the first 2 s) |")
+                js["ops_first_2s"], js["ops_last_10s"] = first, last
             s = summary("skew")
             if s:
                 l = lat(s)
                 print(f"| whole run | {s['commands']['TOTAL']['ops_per_sec']:,.0f} ops/s, p50 {f(l['p50'])} ms, p99 {f(l['p99'])} ms, "
                       f"p99.9 {f(l['p99.9'])} ms, max {f(l['max'])} ms, errors {s['commands']['TOTAL']['errors']} |")
+                js.update(ops_whole=s["commands"]["TOTAL"]["ops_per_sec"], p99_9_ms=l["p99.9"], max_ms=l["max"],
+                          errors=s["commands"]["TOTAL"]["errors"])
+            if "min_share_after_balanced" in js:
+                print(f"| slower / faster core from balanced to the end | at least {js['min_share_after_balanced']:.0%}, "
+                      f"{js['mean_share_after_balanced']:.0%} on average |")
+            json.dump(js, open(os.path.join(out, "skew-summary.json"), "w"), indent=1)
             print()
             skew_svg(samples, events, run_at if run_at is not None and run_at > first_run_poll else None,
                      os.path.join(out, "skew-cores.svg"))

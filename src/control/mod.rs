@@ -8,11 +8,15 @@
 //!
 //! The controller (`--autoscale on`, the default) wakes every
 //! `controller-interval-ms`: it splits while the average shard holds more than
-//! `shard-max-keys` keys, merges the last step while it holds fewer than
-//! `shard-min-keys`, and about once a second samples ops/s per shard and moves
-//! shards off a core whose load passes the mean by `rebalance-threshold`
-//! percent (see [`policy`]). Every decision is logged and counted. It never
-//! touches a shard itself.
+//! `shard-max-keys` keys and merges the last step while it holds fewer than
+//! `shard-min-keys`. It measures every shard's load over short windows, one
+//! after another (the shards' op counters at both ends); when a core passes the
+//! mean by `rebalance-threshold` percent it rebalances round by round: once a
+//! round's moves have landed, a new window measures the result and decides the
+//! next round, until the cores are even (see [`policy`]). Every core samples
+//! its shards' ops/s for INFO once a second, or at each window's ends while a
+//! rebalance runs. Every decision is logged and counted. It never touches a
+//! shard itself.
 
 pub mod policy;
 
@@ -23,38 +27,174 @@ use crate::storage::staircase::{RoutingTable, ShardId};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// How often per-shard ops/s are sampled (and a rebalance considered).
+/// How often every core samples its shards' ops/s for INFO.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-/// Quiet time after a rebalance round, so its effect is measured before the next.
+/// Quiet time after a rebalance that moved shards, before the threshold is looked at again.
 const REBALANCE_COOLDOWN: Duration = Duration::from_secs(1);
 /// Splits or merges one controller tick may make before serving the next tick.
 const STEPS_PER_TICK: usize = 64;
+/// A measuring window is at least this long, so that what the last round moved
+/// is served from its new core for a while before it is judged...
+const WINDOW_MIN: Duration = Duration::from_millis(250);
+/// ...and, while ops/s is the metric, lasts until the shards have counted this
+/// many ops (about 400 a shard in the skew benchmark: each shard's rate errs by
+/// some 5%)...
+const WINDOW_OPS: u64 = 50_000;
+/// ...or this long, whichever comes first.
+const WINDOW_MAX: Duration = Duration::from_secs(2);
 
+/// The per-shard rates INFO shows: every core's `Sample` over the time since the last.
+struct Info {
+    sampled: Instant,
+}
+
+impl Info {
+    async fn sample(&mut self, world: &Rc<World>) -> Vec<ShardStat> {
+        let secs = self.sampled.elapsed().as_secs_f64();
+        self.sampled = Instant::now();
+        sample(world, secs).await
+    }
+}
+
+/// A measuring window: every shard's op counter when it opened.
+struct Window {
+    opened: Instant,
+    rows: Vec<ShardStat>,
+    /// Opened and closed by INFO samples, so that INFO shows this window's
+    /// rates as soon as it closes (while a rebalance runs, instead of the
+    /// once-a-second samples, which would straddle its moves).
+    for_info: bool,
+}
+
+impl Window {
+    async fn open(world: &Rc<World>, info: &mut Info, for_info: bool) -> Window {
+        let opened = Instant::now();
+        let rows = if for_info {
+            info.sample(world).await
+        } else {
+            sample(world, 0.0).await
+        };
+        Window {
+            opened,
+            rows,
+            for_info,
+        }
+    }
+    /// Every shard with its ops/s over the window, once the window is long enough.
+    async fn measure(&self, world: &Rc<World>, info: &mut Info) -> Option<Vec<ShardStat>> {
+        let secs = self.opened.elapsed();
+        if secs < WINDOW_MIN {
+            return None;
+        }
+        let now = sample(world, 0.0).await;
+        let (_, ops) = policy::window_rates(&self.rows, &now, secs.as_secs_f64());
+        let thin = (ops as f64) < policy::MIN_OPS_PER_SEC * secs.as_secs_f64();
+        if !(thin || ops >= WINDOW_OPS || secs >= WINDOW_MAX) {
+            return None;
+        }
+        let (now, secs) = if self.for_info {
+            (info.sample(world).await, self.opened.elapsed())
+        } else {
+            (now, secs)
+        };
+        Some(policy::window_rates(&self.rows, &now, secs.as_secs_f64()).0)
+    }
+}
+
+/// The controller's loop: resize every tick; measure load window after window
+/// and rebalance round by round (see [`policy::Rounds`]); sample for INFO.
 pub async fn run(world: Rc<World>) {
-    let mut sampled = Instant::now();
+    let mut info = Info {
+        sampled: Instant::now(),
+    };
     let mut quiet_until = Instant::now();
+    let mut rounds = policy::Rounds::default();
+    let mut window: Option<Window> = None;
+    // Moves made by the rebalance under way.
+    let mut moved = 0;
     loop {
         let interval = world.config.borrow().controller_interval_ms;
         crate::net::ring::sleep(Duration::from_millis(interval)).await;
         if world.shutting_down.get() {
             return;
         }
-        let autoscale = world.config.borrow().autoscale;
+        let (autoscale, threshold) = {
+            let c = world.config.borrow();
+            (c.autoscale, c.rebalance_threshold)
+        };
         if autoscale {
             let _turn = world.staircase_lock.acquire_permit(1).await;
             resize(&world).await;
+        } else if rounds.running() {
+            rounds.stop();
+            tracing::info!(moved, "controller: rebalance dropped (autoscale off)");
         }
-        if sampled.elapsed() >= SAMPLE_EVERY {
-            let secs = sampled.elapsed().as_secs_f64();
-            sampled = Instant::now();
-            let rows = sample(&world, secs).await;
-            if autoscale && Instant::now() >= quiet_until {
+        if !rounds.running() && info.sampled.elapsed() >= SAMPLE_EVERY {
+            info.sample(&world).await;
+        }
+        if !autoscale || world.ncores < 2 || Instant::now() < quiet_until {
+            window = None;
+            continue;
+        }
+        let rows = match &window {
+            None => {
+                window = Some(Window::open(&world, &mut info, false).await);
+                continue;
+            }
+            Some(w) => match w.measure(&world, &mut info).await {
+                Some(rows) => rows,
+                None => continue,
+            },
+        };
+        match rounds.decide(world.ncores, &rows, threshold) {
+            policy::Decision::Idle => {}
+            policy::Decision::Round {
+                round,
+                metric,
+                excess_pct,
+                moves,
+            } => {
+                tracing::info!(
+                    round,
+                    metric = metric.name(),
+                    excess_pct = format!("{excess_pct:.1}"),
+                    moves = moves.len(),
+                    "controller: rebalance round"
+                );
                 let _turn = world.staircase_lock.acquire_permit(1).await;
-                if rebalance(&world, &rows).await > 0 {
+                moved += carry_out(&world, moves).await;
+            }
+            policy::Decision::Ended {
+                rounds,
+                metric,
+                excess_pct,
+                why,
+            } => {
+                if rounds > 0 {
+                    tracing::info!(
+                        rounds,
+                        moved,
+                        metric = metric.name(),
+                        excess_pct = format!("{excess_pct:.1}"),
+                        ?why,
+                        "controller: rebalance ended"
+                    );
+                } else {
+                    tracing::debug!(
+                        metric = metric.name(),
+                        excess_pct,
+                        ?why,
+                        "controller: nothing to move"
+                    );
+                }
+                if moved > 0 {
                     quiet_until = Instant::now() + REBALANCE_COOLDOWN;
                 }
+                moved = 0;
             }
         }
+        // The next window opens now: after this round's moves have landed.
+        window = Some(Window::open(&world, &mut info, rounds.running()).await);
     }
 }
 
@@ -119,12 +259,20 @@ async fn resize(world: &Rc<World>) {
     }
 }
 
-/// One balancing round from sampled rows; returns the migrations made.
+/// One balancing round by itself from sampled rows; returns the migrations made.
 async fn rebalance(world: &Rc<World>, rows: &[ShardStat]) -> usize {
     let threshold = world.config.borrow().rebalance_threshold;
-    let moves = policy::rebalance(world.ncores, rows, threshold);
+    carry_out(world, policy::rebalance(world.ncores, rows, threshold)).await
+}
+
+/// Make the planned migrations in order, stopping at the first that fails;
+/// returns those made.
+async fn carry_out(world: &Rc<World>, moves: Vec<policy::Move>) -> usize {
     let mut made = 0;
     for m in moves {
+        if world.shutting_down.get() {
+            break;
+        }
         match migrate(world, m.shard, m.to).await {
             Ok(keys) => {
                 made += 1;
