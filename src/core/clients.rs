@@ -49,6 +49,35 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// A new connection's row: no name, database 0, RESP2, nothing run yet.
+    pub fn new(
+        id: u64,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        core: usize,
+        door: Door,
+    ) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            name: String::new(),
+            age_secs: 0,
+            idle_secs: 0,
+            db: 0,
+            resp: 2,
+            last_cmd: String::new(),
+            core,
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            subs: [0; 3],
+            door,
+            omem: 0,
+        }
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's field order for the fields we have.
     pub fn line(&self) -> String {
         format!(
@@ -198,24 +227,7 @@ mod tests {
     use super::*;
 
     fn info(id: u64, addr: &str) -> ClientInfo {
-        ClientInfo {
-            id,
-            addr: addr.into(),
-            laddr: "127.0.0.1:6379".into(),
-            fd: -1,
-            name: String::new(),
-            age_secs: 0,
-            idle_secs: 0,
-            db: 0,
-            resp: 2,
-            last_cmd: String::new(),
-            core: 0,
-            lib_name: String::new(),
-            lib_ver: String::new(),
-            subs: [0; 3],
-            door: Door::Resp,
-            omem: 0,
-        }
+        ClientInfo::new(id, addr.into(), "127.0.0.1:6379".into(), -1, 0, Door::Resp)
     }
 
     #[test]

@@ -90,24 +90,15 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
     }
     let laddr = stream.local_addr();
     let id = world.clients.borrow_mut().next_id(world.id, world.ncores);
-    world.clients.borrow_mut().add(ClientInfo {
+    let row = ClientInfo::new(
         id,
-        addr: addr.clone(),
-        laddr: laddr.clone(),
-        fd: stream.raw_fd(),
-        name: String::new(),
-        age_secs: 0,
-        idle_secs: 0,
-        db: 0,
-        resp: 2,
-        last_cmd: String::new(),
-        core: world.id,
-        lib_name: String::new(),
-        lib_ver: String::new(),
-        subs: [0; 3],
+        addr.clone(),
+        laddr.clone(),
+        stream.raw_fd(),
+        world.id,
         door,
-        omem: 0,
-    });
+    );
+    world.clients.borrow_mut().add(row);
     let mut client = ClientState::new(id, addr, laddr, needs_auth, door);
     client.fd = stream.raw_fd();
     Some(client)

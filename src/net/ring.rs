@@ -619,19 +619,13 @@ impl SocketRing {
 
     fn send_buf(self: &Rc<Self>, fd: RawFd, mut buf: Buf) -> Op {
         let sqe = send_sqe(fd, &mut buf);
-        let slot = self.alloc(Slot::Sending {
+        let state = Slot::Sending {
             waker: None,
             buf,
             fd,
             sent: 0,
-        });
-        self.push(sqe.user_data(slot as u64));
-        self.in_flight.set(self.in_flight.get() + 1);
-        Op {
-            ring: self.clone(),
-            slot,
-            finished: false,
-        }
+        };
+        self.submit_as(sqe, state)
     }
 
     /// Send every byte of `buf`. Hands the buffer back, emptied with its
@@ -678,7 +672,12 @@ impl SocketRing {
     }
 
     fn submit(self: &Rc<Self>, sqe: squeue::Entry, buf: Buf) -> Op {
-        let slot = self.alloc(Slot::Waiting { waker: None, buf });
+        self.submit_as(sqe, Slot::Waiting { waker: None, buf })
+    }
+
+    /// Queue `sqe` with its slot in `state`, and hand back its future.
+    fn submit_as(self: &Rc<Self>, sqe: squeue::Entry, state: Slot) -> Op {
+        let slot = self.alloc(state);
         self.push(sqe.user_data(slot as u64));
         self.in_flight.set(self.in_flight.get() + 1);
         Op {
