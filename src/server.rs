@@ -236,3 +236,42 @@ fn wait_for_signal() -> i32 {
         sig
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// The executor every core runs on must never park while a task is
+    /// runnable. glommio 0.9.0 did when its preemption came due before the
+    /// first task of a turn ran (a latency-ring completion between its reactor
+    /// poll and the check): it parked with the task queued and slept until
+    /// something unrelated woke it — seconds under CPU contention, forever at
+    /// startup (vendor/README.md). A preempt timer of 1 ns makes that happen
+    /// on every turn: 0.9.0 hangs on the first `run`, and a fix that only
+    /// declines to park spins without running anything. The patched executor
+    /// runs the first task of every turn, so all 1,000 runs finish.
+    #[test]
+    fn an_executor_preempted_before_its_first_task_still_runs_it() {
+        let (tx, rx) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let ex = glommio::LocalExecutorBuilder::default()
+                .preempt_timer(Duration::from_nanos(1))
+                .make()
+                .expect("executor");
+            for i in 0..1_000u32 {
+                let got = ex.run(async move { glommio::spawn_local(async move { i }).await });
+                if tx.send(got).is_err() {
+                    return;
+                }
+            }
+        });
+        for i in 0..1_000u32 {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(got) => assert_eq!(got, i),
+                Err(e) => panic!("the executor stopped with runnable work after {i} runs ({e})"),
+            }
+        }
+        worker.join().expect("worker");
+    }
+}
