@@ -49,7 +49,8 @@ cpu_model = sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo")
 print(f"- machine: {sh('nproc')} CPUs ({cpu_model}), `{sh('uname -r')}`, shared with other users; "
       f"load average (1, 5, 15 min) before the runs {read(os.path.join(raw, 'loadavg-before')).strip()}, "
       f"after {read(os.path.join(raw, 'loadavg-after')).strip()}")
-print(f"- stairkv `{sh('git rev-parse --short HEAD')}` (`{stairkv}`)")
+rev = os.environ.get("STAIRKV_REV") or sh("git rev-parse --short HEAD")
+print(f"- stairkv `{rev}` (`{stairkv}`)")
 print("- `tools/bench-contention.sh` wrote this. *Busy loops*: one `sh -c 'while :; do :; done'` of normal "
       "priority pinned to each CPU, running only during the loaded run and the starts. The server's two "
       "cores, stairkv-bench's two threads and the busy loops all share the same two CPUs.\n")

@@ -18,7 +18,7 @@
 #
 #   tools/bench-contention.sh                 # full: 60 s runs, 20 starts
 #   QUICK=1 tools/bench-contention.sh         # 10 s runs, 5 starts; *-quick/
-#   STAIRKV=/path/to/old/stairkv BENCH=... OUT=... tools/bench-contention.sh
+#   STAIRKV=/path/to/old/stairkv BENCH=... STAIRKV_REV=<commit> OUT=... tools/bench-contention.sh
 #
 # Writes bench/results/<date>-<host>-contention/report.md with the exact
 # commands; raw/ (logs, per-run stairkv-bench output) is not committed.

@@ -19,11 +19,13 @@
 //! on an eventfd registered on the ring, so glommio's timers and channels get
 //! their turn. glommio 0.9 has no public "wait until this fd is readable", so
 //! [`wait_readable`] borrows its socket readiness machinery (see there). A
-//! park lasts at most [`PARK_MAX`]: a soak once saw both cores sleep for
-//! seconds with requests received and unanswered, and the kernel signals the
+//! park lasts at most [`PARK_MAX`], a safety net: the kernel signals the
 //! eventfd only for completions that reach the CQ (not for ones in its
 //! overflow list), so the driver looks again by itself and logs a warning when
-//! completions were waiting.
+//! completions or peers' packets were waiting. The cores that once slept for
+//! seconds with requests received and unanswered (a soak; issue 14's silences
+//! and slow starts under CPU contention) were glommio 0.9.0 parking with
+//! runnable tasks queued, fixed in `vendor/glommio` (vendor/README.md).
 //!
 //! A connection receives through one multishot receive ([`Stream`]) for its
 //! whole life, on buffers of a per-core provided-buffer ring
