@@ -276,13 +276,12 @@ mod tests {
     }
 
     /// Two cores joining their mesh, over and over: each join must finish
-    /// within 2 s. Ignored by default: it shows something only under CPU
-    /// contention, e.g. with a busy loop pinned to each CPU
-    /// (`taskset -c N sh -c 'while :; do :; done'`), then
+    /// within 2 s. Ignored by default (it takes a while, and it is meant to
+    /// run under CPU contention, e.g. with a busy loop pinned to each CPU:
+    /// `taskset -c N sh -c 'while :; do :; done'`):
     /// `STAIRKV_JOINS=600 cargo test --release --lib mesh_joins -- --ignored`.
-    /// With glommio 0.9.0 unpatched and two busy loops per CPU, 600 joins
-    /// had several of 7-44 s (one core parked with its connect task queued);
-    /// patched, the slowest took 0.47 s.
+    /// With glommio 0.9.0 unpatched, one core parked with its connect task
+    /// queued while the other spun on its own connect (see vendor/README.md).
     #[test]
     #[ignore]
     fn mesh_joins_finish_under_contention() {
@@ -295,6 +294,7 @@ mod tests {
             .unwrap_or(200);
         let cpus = core_affinity::get_core_ids().map_or(1, |c| c.len());
         let mut slowest = Duration::ZERO;
+        let mut slow = 0;
         for i in 0..joins {
             let start = Instant::now();
             let mesh: MeshBuilder<u64, _> = MeshBuilder::full(2, 16);
@@ -303,6 +303,10 @@ mod tests {
                     let mesh = mesh.clone();
                     LocalExecutorBuilder::new(Placement::Fixed(c % cpus))
                         .io_memory(256 * 1024)
+                        // The 100 ms default comes due within a turn only on a
+                        // core descheduled that long; 1 ms makes the window
+                        // wide enough to show without a machine that busy.
+                        .preempt_timer(Duration::from_millis(1))
                         .spawn(move || async move {
                             let (senders, _receivers) = mesh.join().await.expect("join");
                             senders.peer_id()
@@ -322,12 +326,17 @@ mod tests {
                 }
                 Err(_) => panic!("join {i} did not finish in 60 s"),
             }
-            slowest = slowest.max(start.elapsed());
+            let took = start.elapsed();
+            if took >= Duration::from_secs(2) {
+                eprintln!("join {i} took {took:?}");
+                slow += 1;
+            }
+            slowest = slowest.max(took);
         }
-        eprintln!("{joins} mesh joins, slowest {slowest:?}");
-        assert!(
-            slowest < Duration::from_secs(2),
-            "a mesh join took {slowest:?}"
+        eprintln!("{joins} mesh joins, slowest {slowest:?}, {slow} of 2 s or more");
+        assert_eq!(
+            slow, 0,
+            "{slow} mesh joins took 2 s or more (slowest {slowest:?})"
         );
     }
 }

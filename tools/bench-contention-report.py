@@ -107,4 +107,17 @@ if times:
     print(f"Ready within {ready_max:g} s: **{within} of {len(times)}**; slowest {max(times):.3f} s, "
           f"median {sorted(times)[len(times) // 2]:.3f} s.\n")
 ok = ok and bool(times) and within == len(times)
+
+joins = read(os.path.join(raw, "joins.txt"))
+if joins:
+    print("## Mesh joins under the busy loops\n")
+    print("Two glommio executors pinned to CPUs 0 and 1 join a `MeshBuilder::full(2)`, again and again "
+          "(`server::tests::mesh_joins_finish_under_contention`, preempt timer 1 ms so that a preemption "
+          "due before a turn's first task is common): the startup step that hung.\n")
+    lines = [line for line in joins.splitlines() if "mesh joins" in line or "did not finish" in line
+             or line.startswith("join ")]
+    print("```")
+    print("\n".join(lines) or "(no result: see raw/joins.txt)")
+    print("```\n")
+    ok = ok and "test result: ok" in joins
 print("Verdict: all targets met" if ok else "Verdict: **a target was missed** (see above)")

@@ -11,6 +11,9 @@
 #               migrate scenario): once without the busy loops, once with them
 #   starts      STARTS starts of stairkv --cores 2 under the busy loops: the
 #               time from exec to the first PING answered
+#   joins       JOINS two-core mesh joins under the busy loops, the startup
+#               step that hung (the ignored test server::tests::
+#               mesh_joins_finish_under_contention; JOINS=0 skips it)
 #
 # Targets (issue 14): 0 errors, 0 wrong values, the loaded run's max latency
 # at most 10x the unloaded run's and never seconds; every start ready within
@@ -33,10 +36,11 @@ KEYS=${KEYS:-200000}
 RATE=${RATE:-20000}
 DUR=${DUR:-60}
 STARTS=${STARTS:-20}
+JOINS=${JOINS:-600}
 READY_MAX_S=${READY_MAX_S:-2}
 THREADS=${THREADS:-2}; CONNS=${CONNS:-8}; WINDOW=${WINDOW:-16}
 SUFFIX=contention
-if [ "${QUICK:-0}" = 1 ]; then DUR=10; STARTS=5; SUFFIX=contention-quick; fi
+if [ "${QUICK:-0}" = 1 ]; then DUR=10; STARTS=5; JOINS=100; SUFFIX=contention-quick; fi
 OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)-$SUFFIX"}
 mkdir -p "$OUT/raw" "$OUT/runs"
 rm -f "$OUT"/raw/cmd.txt
@@ -147,6 +151,17 @@ load_run() { # label
   echo "$label: $(grep '^TOTAL' "$OUT/raw/bench-$label.txt" || echo 'run failed') ; MIGRATEs OK: $(grep -c $'\tOK$' "$OUT/raw/moves-$label.tsv" || true)"
 }
 
+JOIN_TEST=
+if [ "$JOINS" -gt 0 ]; then
+  # Built before the busy loops start; run under them below.
+  JOIN_TEST=$(cargo test --release --lib --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and "lib" in m["target"]["kind"]:
+        print(m["executable"])')
+  [ -x "$JOIN_TEST" ] || { echo "cannot build the library's tests for the join phase"; exit 1; }
+fi
 echo "machine: $NCPU CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/raw/loadavg-before"
 load_run unloaded
@@ -163,6 +178,11 @@ for i in $(seq "$STARTS"); do
   echo "start $i: ${t}s"
   stop_server
 done
+if [ -n "$JOIN_TEST" ]; then
+  note "STAIRKV_JOINS=$JOINS cargo test --release --lib mesh_joins -- --ignored --nocapture"
+  STAIRKV_JOINS=$JOINS "$JOIN_TEST" --ignored --nocapture mesh_joins > "$OUT/raw/joins.txt" 2>&1 || true
+  echo "joins: $(grep -E 'mesh joins|did not finish' "$OUT/raw/joins.txt" | head -1)"
+fi
 busy_stop
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/raw/loadavg-after"
 
