@@ -52,7 +52,7 @@ print(f"- machine: {sh('nproc')} CPUs ({cpu_model}), `{sh('uname -r')}`, shared 
 rev = os.environ.get("STAIRKV_REV") or sh("git rev-parse --short HEAD")
 print(f"- stairkv `{rev}` (`{stairkv}`)")
 print("- `tools/bench-contention.sh` wrote this. *Busy loops*: one `sh -c 'while :; do :; done'` of normal "
-      "priority pinned to each CPU, running only during the loaded run and the starts. The server's two "
+      "priority pinned to each CPU, running only during the loaded run, the starts and the joins. The server's two "
       "cores, stairkv-bench's two threads and the busy loops all share the same two CPUs.\n")
 
 print("Exact commands, in order:\n")
