@@ -19,11 +19,13 @@
 //! on an eventfd registered on the ring, so glommio's timers and channels get
 //! their turn. glommio 0.9 has no public "wait until this fd is readable", so
 //! [`wait_readable`] borrows its socket readiness machinery (see there). A
-//! park lasts at most [`PARK_MAX`]: a soak once saw both cores sleep for
-//! seconds with requests received and unanswered, and the kernel signals the
+//! park lasts at most [`PARK_MAX`], a safety net: the kernel signals the
 //! eventfd only for completions that reach the CQ (not for ones in its
 //! overflow list), so the driver looks again by itself and logs a warning when
-//! completions were waiting.
+//! completions or peers' packets were waiting. The cores that once slept for
+//! seconds with requests received and unanswered (a soak; issue 14's silences
+//! and slow starts under CPU contention) were glommio 0.9.0 parking with
+//! runnable tasks queued, fixed in `vendor/glommio` (vendor/README.md).
 //!
 //! A connection receives through one multishot receive ([`Stream`]) for its
 //! whole life, on buffers of a per-core provided-buffer ring
@@ -974,7 +976,7 @@ impl SocketRing {
             self.bell.wake_up();
             self.set_eventfd(false);
             if gave_up {
-                self.look_after_park();
+                self.look_after_park().await;
             }
             parked_at = Instant::now();
             let mut count = [0u8; 8];
@@ -985,23 +987,32 @@ impl SocketRing {
 
     /// The park ran out: if completions (or peers' packets) were waiting all
     /// the same, their wake-up never came. Say so (the first few times) and reap.
-    fn look_after_park(&self) {
-        // Packets a peer sent that glommio has not handed over to the mesh
-        // receivers although it parked: glommio missed their wake-up.
-        let unread = self
-            .bell
-            .sent
-            .load(Ordering::SeqCst)
-            .saturating_sub(READ.with(Cell::get));
-        let overflowed = self.ring.borrow_mut().submission().cq_overflow();
+    async fn look_after_park(&self) {
+        // What was waiting when the park ran out: packets peers had sent, and
+        // completions already in the CQ (whose eventfd signal should have
+        // ended the park) or in the kernel's overflow list (which signals
+        // nothing).
+        let sent = self.bell.sent.load(Ordering::SeqCst);
+        let (waiting, overflowed) = {
+            let mut ring = self.ring.borrow_mut();
+            let waiting = ring.completion().len();
+            let overflowed = ring.submission().cq_overflow();
+            (waiting, overflowed)
+        };
+        // A packet's wake-up and the park's timer can come due in the same
+        // turn of glommio (a core descheduled for longer than PARK_MAX sees
+        // both at once): the mesh receiver it woke is queued behind this task.
+        // Let it run first, so that only a packet nobody woke counts.
+        futures_lite::future::yield_now().await;
+        let unread = sent.saturating_sub(READ.with(Cell::get));
         self.enter();
-        let n = self.reap();
-        if n > 0 || unread > 0 {
+        self.reap();
+        if waiting > 0 || overflowed || unread > 0 {
             let times = self.missed_wakes.get() + 1;
             self.missed_wakes.set(times);
             if times <= 10 || times.is_power_of_two() {
                 tracing::warn!(
-                    completions = n,
+                    completions = waiting,
                     overflowed,
                     unread_packets = unread,
                     times,
