@@ -9,14 +9,14 @@
 # and make; on older cargo-afl run `cargo afl config --build`). Debian's afl++
 # package is not required (cargo-afl ships its own afl-fuzz).
 #
-# Env: FUZZ_SECONDS (per target), FUZZ_TARGETS (default "resp text config"),
+# Env: FUZZ_SECONDS (per target), FUZZ_TARGETS (default "resp resp_pieces text config"),
 # FUZZ_TIMEOUT_MS (AFL's hang limit per execution, default 200), FUZZ_EXECS (also
 # stop a target once this many executions are on record, e.g. 10000000).
 set -euo pipefail
 
 cd "$(dirname "$0")"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-resp text config}
+FUZZ_TARGETS=${FUZZ_TARGETS:-resp resp_pieces text config}
 FUZZ_TIMEOUT_MS=${FUZZ_TIMEOUT_MS:-200}
 FUZZ_EXECS=${FUZZ_EXECS:-}
 export CARGO_TARGET_DIR="$PWD/target"
@@ -47,9 +47,12 @@ summary=()
 for t in $FUZZ_TARGETS; do
     out="out/$t"
     mkdir -p "$out"
-    echo "fuzz: $t for ${FUZZ_SECONDS}s (corpus/$t -> $out)" >&2
+    # resp_pieces reads the same input layout as resp, so it shares its seeds.
+    seeds="corpus/$t"
+    [ -d "$seeds" ] || seeds="corpus/${t%_pieces}"
+    echo "fuzz: $t for ${FUZZ_SECONDS}s ($seeds -> $out)" >&2
     # Keep only AFL's last lines: its per-second status goes to the log.
-    if ! cargo afl fuzz -V "$FUZZ_SECONDS" ${FUZZ_EXECS:+-E "$FUZZ_EXECS"} -t "$FUZZ_TIMEOUT_MS" -i "corpus/$t" -o "$out" \
+    if ! cargo afl fuzz -V "$FUZZ_SECONDS" ${FUZZ_EXECS:+-E "$FUZZ_EXECS"} -t "$FUZZ_TIMEOUT_MS" -i "$seeds" -o "$out" \
         -- "target/release/$t" >"$out/afl.log" 2>&1; then
         echo "fuzz: afl-fuzz failed for $t; last lines of $out/afl.log:" >&2
         tail -20 "$out/afl.log" >&2

@@ -7,13 +7,16 @@
 //! never loosen a check to make a finding go away: a failed check is a bug in
 //! stairkv (or a wrong invariant, to be argued in the commit that changes it).
 //!
-//! Entry points, one per target: [`fuzz_resp`], [`fuzz_text`], [`fuzz_config`].
-//! A target for an incremental (resumable) RESP parser reuses [`RespCase`] to
-//! decode its input and [`resp_reference`] as the oracle its pieces must match.
+//! Entry points, one per target: [`fuzz_resp`], [`fuzz_resp_pieces`],
+//! [`fuzz_text`], [`fuzz_config`]. `resp_pieces` feeds a stream in the pieces
+//! [`RespCase::pieces`] cuts it into through [`resp_by_pieces`] and compares
+//! with [`resp_reference`] (the stream parsed whole); an incremental
+//! (resumable) RESP parser plugs in by replacing `resp_by_pieces`'s body.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use stairkv::config::{Config, Flags};
 use stairkv::protocol::resp::{parse_request, Limits, RequestKind};
@@ -137,6 +140,27 @@ impl<'a> RespCase<'a> {
     pub fn cut_at(&self, len: usize) -> usize {
         (usize::from(self.cut) * (len + 1)) / 256
     }
+
+    /// The stream as a client's writes might arrive: consecutive non-empty
+    /// ranges covering it exactly, of lengths `1..=cut + 1` drawn from a
+    /// generator seeded by `cut` (so `cut == 0` is one byte per read, the
+    /// worst case for a parser that starts over on every read).
+    pub fn pieces(&self) -> Vec<Range<usize>> {
+        let mut state = u32::from(self.cut).wrapping_mul(2_654_435_761) | 1;
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < self.stream.len() {
+            // xorshift32: cheap, deterministic, never stuck at 0.
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let len = 1 + (state as usize) % (usize::from(self.cut) + 1);
+            let end = (at + len).min(self.stream.len());
+            out.push(at..end);
+            at = end;
+        }
+        out
+    }
 }
 
 /// Limits small enough that a fuzz input of a few hundred bytes crosses them,
@@ -188,7 +212,12 @@ pub fn resp_step(
     owned: &mut Vec<Vec<u8>>,
 ) -> Step {
     let (result, used) = measure(|| parse_request(buf, limits, args, owned));
-    check_alloc("parse_request", buf.len(), used, parser_alloc_bound(buf.len()));
+    check_alloc(
+        "parse_request",
+        buf.len(),
+        used,
+        parser_alloc_bound(buf.len()),
+    );
     match result {
         Err(e) => {
             assert!(!e.message.is_empty());
@@ -197,17 +226,30 @@ pub fn resp_step(
                 "error outside Redis's wording: {:?}",
                 e.message
             );
-            assert!(args.is_empty() && owned.is_empty(), "error left arguments behind");
+            assert!(
+                args.is_empty() && owned.is_empty(),
+                "error left arguments behind"
+            );
             Step::Error(e.message)
         }
         Ok(None) => {
-            assert!(args.is_empty() && owned.is_empty(), "incomplete left arguments behind");
+            assert!(
+                args.is_empty() && owned.is_empty(),
+                "incomplete left arguments behind"
+            );
             Step::Incomplete
         }
         Ok(Some((consumed, kind))) => {
             assert!(consumed > 0, "a request of 0 bytes");
-            assert!(consumed <= buf.len(), "consumed {consumed} of {}", buf.len());
-            assert!(args.is_empty() || owned.is_empty(), "both ranges and owned returned");
+            assert!(
+                consumed <= buf.len(),
+                "consumed {consumed} of {}",
+                buf.len()
+            );
+            assert!(
+                args.is_empty() || owned.is_empty(),
+                "both ranges and owned returned"
+            );
             for r in args.iter() {
                 assert!(
                     r.start <= r.end && r.end <= consumed,
@@ -252,10 +294,21 @@ fn check_multibulk(
     vals: &[Vec<u8>],
 ) {
     assert_eq!(frame[0], b'*');
-    assert!(owned.is_empty(), "a multibulk request returned owned arguments");
-    assert!(vals.len() <= limits.max_multibulk_len, "{} arguments past the limit", vals.len());
+    assert!(
+        owned.is_empty(),
+        "a multibulk request returned owned arguments"
+    );
+    assert!(
+        vals.len() <= limits.max_multibulk_len,
+        "{} arguments past the limit",
+        vals.len()
+    );
     for v in vals {
-        assert!(v.len() <= limits.max_bulk_len, "a {}-byte bulk past the limit", v.len());
+        assert!(
+            v.len() <= limits.max_bulk_len,
+            "a {}-byte bulk past the limit",
+            v.len()
+        );
     }
     if vals.is_empty() {
         // `*0`, `*-1`, `*-5`: an empty request, skipped by the caller.
@@ -303,12 +356,19 @@ fn quote_inline(arg: &[u8], out: &mut Vec<u8>) {
 
 fn check_inline(frame: &[u8], limits: &Limits, vals: &[Vec<u8>]) {
     // The request is the first line, whole, and no longer than the limit.
-    assert_eq!(frame.last(), Some(&b'\n'), "inline request not ending at a newline");
+    assert_eq!(
+        frame.last(),
+        Some(&b'\n'),
+        "inline request not ending at a newline"
+    );
     assert!(
         !frame[..frame.len() - 1].contains(&b'\n'),
         "inline request spans lines"
     );
-    assert!(frame.len() <= limits.max_inline_len + 1, "inline line past the limit");
+    assert!(
+        frame.len() <= limits.max_inline_len + 1,
+        "inline line past the limit"
+    );
     assert_ne!(frame[0], b'*');
     for v in vals {
         assert!(v.len() <= frame.len(), "an argument longer than its line");
@@ -338,7 +398,10 @@ fn check_inline(frame: &[u8], limits: &Limits, vals: &[Vec<u8>]) {
             } else {
                 owned
             };
-            assert_eq!(back, vals, "inline arguments do not survive redis-cli quoting");
+            assert_eq!(
+                back, vals,
+                "inline arguments do not survive redis-cli quoting"
+            );
         }
         other => panic!(
             "re-quoted inline request {:?} parsed as {other:?}",
@@ -421,6 +484,47 @@ pub fn fuzz_resp(data: &[u8]) {
     }
 }
 
+/// The connection loop over a stream that arrives in `pieces`: after each
+/// piece, parse as many requests as the buffer holds, stop at the first error.
+/// Today this re-parses the unconsumed buffer from its front on every read, as
+/// `net::resp` does; an incremental parser replaces this function's body
+/// (same signature, same steps out).
+pub fn resp_by_pieces(stream: &[u8], limits: &Limits, pieces: &[Range<usize>]) -> Vec<Step> {
+    let mut args = Vec::new();
+    let mut owned = Vec::new();
+    let mut steps = Vec::new();
+    let mut pos = 0;
+    for piece in pieces {
+        let arrived = &stream[..piece.end];
+        loop {
+            let step = resp_step(&arrived[pos..], limits, &mut args, &mut owned);
+            match step {
+                Step::Request { consumed, .. } => {
+                    pos += consumed;
+                    steps.push(step);
+                }
+                Step::Incomplete => break,
+                Step::Error(_) => {
+                    steps.push(step);
+                    return steps;
+                }
+            }
+        }
+    }
+    steps.push(Step::Incomplete);
+    steps
+}
+
+/// Target `resp_pieces`: the same stream fed in pieces must give exactly the
+/// requests, and the stop (incomplete or the error), of the stream fed whole.
+pub fn fuzz_resp_pieces(data: &[u8]) {
+    let case = RespCase::decode(data);
+    let reference = resp_reference(case.stream, &case.limits);
+    let pieces = case.pieces();
+    let got = resp_by_pieces(case.stream, &case.limits, &pieces);
+    assert_eq!(got, reference, "fed in pieces {pieces:?}");
+}
+
 // ---------------------------------------------------------------------------
 // Text protocol
 // ---------------------------------------------------------------------------
@@ -434,7 +538,11 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
     match &result {
         Err(e) => {
             assert!(!e.is_empty());
-            assert!(buf.len() > MAX_LINE, "line-too-long error for {} bytes", buf.len());
+            assert!(
+                buf.len() > MAX_LINE,
+                "line-too-long error for {} bytes",
+                buf.len()
+            );
         }
         Ok(None) => {
             assert!(!buf.contains(&b'\n'), "a whole line left unparsed");
@@ -452,7 +560,11 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
             let line = &buf[..end];
             let in_line = |r: &Range<usize>| r.start <= r.end && r.end <= line.len();
             let token = |r: &Range<usize>| {
-                assert!(in_line(r), "range {r:?} outside the {}-byte line", line.len());
+                assert!(
+                    in_line(r),
+                    "range {r:?} outside the {}-byte line",
+                    line.len()
+                );
                 assert!(!r.is_empty(), "empty token");
                 assert!(!line[r.clone()].contains(&b' '), "token with a space");
             };
@@ -464,7 +576,10 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                     .filter(|t| !t.is_empty())
                     .flat_map(|t| t.to_vec())
                     .collect();
-                assert!(trimmed.eq_ignore_ascii_case(word), "command is not {word:?}");
+                assert!(
+                    trimmed.eq_ignore_ascii_case(word),
+                    "command is not {word:?}"
+                );
                 assert_eq!(head.last(), Some(&b' '));
             };
             match req {
@@ -491,10 +606,7 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                 TextRequest::Invalid(msg) => {
                     assert!(!msg.is_empty());
                     // The reply is one line: a message must not break it.
-                    assert!(
-                        !msg.contains('\n'),
-                        "error message with a newline: {msg:?}"
-                    );
+                    assert!(!msg.contains('\n'), "error message with a newline: {msg:?}");
                 }
             }
         }
@@ -549,21 +661,36 @@ pub fn fuzz_config(data: &[u8]) {
         return;
     };
     let (result, used) = measure(|| Config::resolve_text(Flags::default(), Some(text)));
-    check_alloc("Config::resolve_text", data.len(), used, config_alloc_bound(data.len()));
+    check_alloc(
+        "Config::resolve_text",
+        data.len(),
+        used,
+        config_alloc_bound(data.len()),
+    );
     let Ok(cfg) = result else {
         return;
     };
     assert!(cfg.port != 0 || cfg.text_port != 0, "nothing to listen on");
-    assert!(cfg.port == 0 || cfg.port != cfg.text_port, "one port for two protocols");
+    assert!(
+        cfg.port == 0 || cfg.port != cfg.text_port,
+        "one port for two protocols"
+    );
     assert!(!cfg.cores.is_empty(), "no cores");
-    let available = stairkv::config::available_cpus();
-    assert!(cfg.cores.iter().all(|c| available.contains(c)), "a core we may not run on");
+    static AVAILABLE: OnceLock<Vec<usize>> = OnceLock::new();
+    let available = AVAILABLE.get_or_init(stairkv::config::available_cpus);
+    assert!(
+        cfg.cores.iter().all(|c| available.contains(c)),
+        "a core we may not run on"
+    );
     assert!(cfg.shard_max_keys > 0 && cfg.split_batch > 0);
     assert!(cfg.migrate_batch > 0 && cfg.controller_interval_ms > 0);
     assert!((1..=64).contains(&cfg.maxmemory_samples));
     assert!(cfg.shard_min_keys.saturating_mul(2) < cfg.shard_max_keys);
     assert!(cfg.proto_max_bulk_len >= 1024);
-    assert!(cfg.requirepass.as_deref() != Some(""), "an empty password kept");
+    assert!(
+        cfg.requirepass.as_deref() != Some(""),
+        "an empty password kept"
+    );
 }
 
 #[cfg(test)]
@@ -578,6 +705,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
         for (dir, body) in [
             ("resp", fuzz_resp as fn(&[u8])),
+            ("resp", fuzz_resp_pieces),
             ("text", fuzz_text),
             ("config", fuzz_config),
         ] {
@@ -608,12 +736,33 @@ mod tests {
                         for sel in 0..4 {
                             data[0] = sel;
                             fuzz_resp(&data);
+                            fuzz_resp_pieces(&data);
                         }
                     } else {
                         fuzz_text(&data);
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn pieces_cover_the_stream_exactly() {
+        let stream = [7u8; 1000];
+        for cut in 0..=255u8 {
+            let case = RespCase {
+                limits: resp_limits(0),
+                cut,
+                stream: &stream,
+            };
+            let pieces = case.pieces();
+            let mut at = 0;
+            for p in &pieces {
+                assert_eq!(p.start, at);
+                assert!(!p.is_empty() && p.len() <= usize::from(cut) + 1);
+                at = p.end;
+            }
+            assert_eq!(at, stream.len());
         }
     }
 
