@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test fmt clippy bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache clean
+.PHONY: build release run test fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache clean
 
 build:
 	$(CARGO) build --release --bins
@@ -26,6 +26,13 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
+
+## Coverage-guided fuzzing (not part of `make test`): the RESP, text-protocol and config-file
+## parsers under cargo-afl, FUZZ_SECONDS (default 60) each, one after the other; prints executions,
+## crashes and hangs per target and fails on any. Needs `cargo install cargo-afl`. See fuzz/run.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 ## stairkv then redis-server (if installed), pinned to CPU 0, under stairkv-bench on CPU 1;
 ## report and plots under bench/results/<date>-<host>/. bench-quick: a few seconds per run.

@@ -263,17 +263,27 @@ pub enum ConfigError {
 impl Config {
     /// Merge flags over the file over the defaults, and check the result.
     pub fn resolve(flags: Flags) -> Result<Config, ConfigError> {
-        let file = match &flags.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = flags
+            .config
+            .as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
-                })?;
-                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
-                    path: path.clone(),
-                    message: e.to_string().trim().replace('\n', " "),
-                })?
-            }
+                })
+            })
+            .transpose()?;
+        Config::resolve_text(flags, text.as_deref())
+    }
+
+    /// [`Config::resolve`] with the config file's text already read (`None`: no
+    /// file): the whole loader short of the read, so a fuzz target can drive it.
+    pub fn resolve_text(flags: Flags, text: Option<&str>) -> Result<Config, ConfigError> {
+        let file = match text {
+            Some(text) => toml::from_str::<FileConfig>(text).map_err(|e| ConfigError::Parse {
+                path: flags.config.clone().unwrap_or_default(),
+                message: e.to_string().trim().replace('\n', " "),
+            })?,
             None => FileConfig::default(),
         };
         let available = available_cpus();

@@ -73,6 +73,9 @@ impl TextParser {
     }
 }
 
+/// Bytes of an unknown command's name quoted in the error, as Redis quotes them.
+const MAX_QUOTED_NAME: usize = 128;
+
 /// Parse one line from the front of `buf`. Returns `Ok(None)` when no full line
 /// is present yet, `Ok(Some((request, consumed)))` otherwise (consumed includes
 /// the newline), and `Err(reason)` when `buf` holds more than [`MAX_LINE`] bytes
@@ -129,9 +132,13 @@ fn parse_command(line: &[u8]) -> TextRequest {
             None => TextRequest::Invalid("usage: DEL <key>".to_owned()),
         }
     } else {
+        // At most 128 bytes of the name, as Redis's `unknown command '%.128s'`:
+        // the name may be a whole 1 MiB line, and quoting it all made one line
+        // of junk allocate ~15x its size (found by the `text` fuzz target).
+        let shown = &name[..name.len().min(MAX_QUOTED_NAME)];
         TextRequest::Invalid(format!(
             "unknown command '{}'",
-            String::from_utf8_lossy(name)
+            String::from_utf8_lossy(shown)
         ))
     }
 }
@@ -295,6 +302,22 @@ mod tests {
         assert_eq!(n, line.len());
         assert_eq!(show(line, &r), "PUT[key][a value that arrives slowly]");
         assert!(p.parse(&[b'x'; 20], 16).is_err());
+    }
+
+    #[test]
+    fn unknown_command_quotes_at_most_128_bytes_of_its_name() {
+        // Fuzz regression (text target, allocation check): a line of 6 KB of
+        // junk was quoted whole, each invalid byte as a 3-byte U+FFFD.
+        let mut line = vec![0xff; 6000];
+        line.push(b'\n');
+        let want = format!("unknown command '{}'", "\u{fffd}".repeat(128));
+        assert_eq!(req(&line), TextRequest::Invalid(want));
+        let mut line = b"x".repeat(MAX_LINE);
+        line.push(b'\n');
+        let want = format!("unknown command '{}'", "x".repeat(128));
+        assert_eq!(req(&line), TextRequest::Invalid(want));
+        // Short names are quoted whole, as before.
+        assert_eq!(req(b"NOPE\n"), invalid("unknown command 'NOPE'"));
     }
 
     #[test]

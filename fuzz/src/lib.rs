@@ -1,0 +1,789 @@
+//! The fuzz targets' bodies and the invariants they check, shared by the AFL
+//! binaries in `fuzz_targets/` (one `fuzz!` line each) and usable from a plain
+//! `cargo test` in this crate. It owns what "correct" means for arbitrary input
+//! to the RESP parser, the text-protocol parser and the config loader: no panic,
+//! results that stay inside the input, the same answer whether the input came
+//! whole or cut short first, and allocation bounded by the input's size. It must
+//! never loosen a check to make a finding go away: a failed check is a bug in
+//! stairkv (or a wrong invariant, to be argued in the commit that changes it).
+//!
+//! Entry points, one per target: [`fuzz_resp`], [`fuzz_resp_pieces`],
+//! [`fuzz_text`], [`fuzz_config`]. `resp_pieces` feeds a stream in the pieces
+//! [`RespCase::pieces`] cuts it into through [`resp_by_pieces`] and compares
+//! with [`resp_reference`] (the stream parsed whole); an incremental
+//! (resumable) RESP parser plugs in by replacing `resp_by_pieces`'s body.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use stairkv::config::{Config, Flags};
+use stairkv::protocol::resp::{parse_request, Limits, RequestKind};
+use stairkv::protocol::text::{parse_line, TextRequest, MAX_LINE};
+
+// ---------------------------------------------------------------------------
+// Allocation accounting
+// ---------------------------------------------------------------------------
+
+/// The system allocator, counting the bytes requested on this thread while a
+/// [`measure`] is open. A `realloc` counts its whole new size, so a vector
+/// grown by doubling to `n` bytes counts about `2n`: the bound is on total
+/// allocation work, not only on what stays live.
+pub struct CountingAlloc;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static REQUESTED: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(bytes: usize) {
+    // `try_with`: the allocator also runs while thread-locals are torn down.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = REQUESTED.try_with(|r| r.set(r.get().saturating_add(bytes)));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; the counting touches
+// only const-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Run `f` and return its result with the bytes it asked the allocator for.
+pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    REQUESTED.with(|r| r.set(0));
+    COUNTING.with(|on| on.set(true));
+    let out = f();
+    COUNTING.with(|on| on.set(false));
+    (out, REQUESTED.with(|r| r.get()))
+}
+
+/// Bytes one parser call may allocate for an input of `len` bytes: a constant
+/// for the fixed-size parts (the RESP parser reserves up to 1024 argument
+/// ranges, 16 KiB, from a declared count before any argument arrived; an
+/// error message) plus a small multiple of the input (unescaped inline
+/// arguments, copied once more when the request switches to owned arguments,
+/// vectors grown by doubling; a text error quoting up to 3 bytes per input byte).
+pub fn parser_alloc_bound(len: usize) -> usize {
+    8 * len + 32 * 1024
+}
+
+fn check_alloc(what: &str, input_len: usize, used: usize, bound: usize) {
+    assert!(
+        used <= bound,
+        "{what}: {used} bytes allocated for a {input_len}-byte input (bound {bound})"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// RESP
+// ---------------------------------------------------------------------------
+
+/// Bytes at the front of a RESP input that steer the harness, not the parser.
+pub const RESP_HEADER: usize = 2;
+
+/// One RESP fuzz input, decoded.
+///
+/// Layout: byte 0 picks the [`Limits`] (`% 4`: tiny, small, medium, the
+/// server's defaults), byte 1 picks where each request's input is first cut
+/// short (`cut_at`), and the rest is the byte stream a client sent. An input
+/// shorter than the header is all stream under the tiny limits.
+#[derive(Debug, Clone)]
+pub struct RespCase<'a> {
+    pub limits: Limits,
+    /// A fraction of 256 (0 = nothing yet, 255 = almost all of it).
+    pub cut: u8,
+    pub stream: &'a [u8],
+}
+
+impl<'a> RespCase<'a> {
+    pub fn decode(data: &'a [u8]) -> RespCase<'a> {
+        if data.len() < RESP_HEADER {
+            return RespCase {
+                limits: resp_limits(0),
+                cut: 0,
+                stream: data,
+            };
+        }
+        RespCase {
+            limits: resp_limits(data[0]),
+            cut: data[1],
+            stream: &data[RESP_HEADER..],
+        }
+    }
+
+    /// Where to cut a `len`-byte input: somewhere in `0..=len`.
+    pub fn cut_at(&self, len: usize) -> usize {
+        (usize::from(self.cut) * (len + 1)) / 256
+    }
+
+    /// The stream as a client's writes might arrive: consecutive non-empty
+    /// ranges covering it exactly, of lengths `1..=cut + 1` drawn from a
+    /// generator seeded by `cut` (so `cut == 0` is one byte per read, the
+    /// worst case for a parser that starts over on every read).
+    pub fn pieces(&self) -> Vec<Range<usize>> {
+        let mut state = u32::from(self.cut).wrapping_mul(2_654_435_761) | 1;
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < self.stream.len() {
+            // xorshift32: cheap, deterministic, never stuck at 0.
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let len = 1 + (state as usize) % (usize::from(self.cut) + 1);
+            let end = (at + len).min(self.stream.len());
+            out.push(at..end);
+            at = end;
+        }
+        out
+    }
+}
+
+/// Limits small enough that a fuzz input of a few hundred bytes crosses them,
+/// and the server's own (the config's bulk and count limits, 64 KiB inline).
+pub fn resp_limits(selector: u8) -> Limits {
+    match selector % 4 {
+        0 => Limits {
+            max_bulk_len: 8,
+            max_multibulk_len: 4,
+            max_inline_len: 16,
+        },
+        1 => Limits {
+            max_bulk_len: 64,
+            max_multibulk_len: 16,
+            max_inline_len: 128,
+        },
+        2 => Limits {
+            max_bulk_len: 1024,
+            max_multibulk_len: 1024,
+            max_inline_len: 4096,
+        },
+        _ => Limits::default(),
+    }
+}
+
+/// What one `parse_request` call made of the front of a buffer, with the
+/// arguments copied out so results over different buffers compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Request {
+        consumed: usize,
+        kind: RequestKind,
+        /// Argument ranges into the buffer, when the parser returned ranges.
+        ranges: Vec<Range<usize>>,
+        /// The arguments' bytes, however the parser returned them.
+        args: Vec<Vec<u8>>,
+    },
+    Incomplete,
+    Error(String),
+}
+
+/// One call of the parser under test, with the invariants every single result
+/// must satisfy checked on the spot. `args`/`owned` are reused across calls,
+/// as the connection loop does, so stale contents would show.
+pub fn resp_step(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<Range<usize>>,
+    owned: &mut Vec<Vec<u8>>,
+) -> Step {
+    let (result, used) = measure(|| parse_request(buf, limits, args, owned));
+    check_alloc(
+        "parse_request",
+        buf.len(),
+        used,
+        parser_alloc_bound(buf.len()),
+    );
+    match result {
+        Err(e) => {
+            assert!(!e.message.is_empty());
+            assert!(
+                e.message.starts_with("Protocol error: "),
+                "error outside Redis's wording: {:?}",
+                e.message
+            );
+            assert!(
+                args.is_empty() && owned.is_empty(),
+                "error left arguments behind"
+            );
+            Step::Error(e.message)
+        }
+        Ok(None) => {
+            assert!(
+                args.is_empty() && owned.is_empty(),
+                "incomplete left arguments behind"
+            );
+            Step::Incomplete
+        }
+        Ok(Some((consumed, kind))) => {
+            assert!(consumed > 0, "a request of 0 bytes");
+            assert!(
+                consumed <= buf.len(),
+                "consumed {consumed} of {}",
+                buf.len()
+            );
+            assert!(
+                args.is_empty() || owned.is_empty(),
+                "both ranges and owned returned"
+            );
+            for r in args.iter() {
+                assert!(
+                    r.start <= r.end && r.end <= consumed,
+                    "range {r:?} outside the {consumed} consumed bytes"
+                );
+            }
+            let vals: Vec<Vec<u8>> = if owned.is_empty() {
+                args.iter().map(|r| buf[r.clone()].to_vec()).collect()
+            } else {
+                owned.clone()
+            };
+            let frame = &buf[..consumed];
+            match kind {
+                RequestKind::Multibulk => check_multibulk(frame, limits, args, owned, &vals),
+                RequestKind::Inline => check_inline(frame, limits, &vals),
+            }
+            Step::Request {
+                consumed,
+                kind,
+                ranges: args.clone(),
+                args: vals,
+            }
+        }
+    }
+}
+
+fn encode_multibulk(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn check_multibulk(
+    frame: &[u8],
+    limits: &Limits,
+    args: &[Range<usize>],
+    owned: &[Vec<u8>],
+    vals: &[Vec<u8>],
+) {
+    assert_eq!(frame[0], b'*');
+    assert!(
+        owned.is_empty(),
+        "a multibulk request returned owned arguments"
+    );
+    assert!(
+        vals.len() <= limits.max_multibulk_len,
+        "{} arguments past the limit",
+        vals.len()
+    );
+    for v in vals {
+        assert!(
+            v.len() <= limits.max_bulk_len,
+            "a {}-byte bulk past the limit",
+            v.len()
+        );
+    }
+    if vals.is_empty() {
+        // `*0`, `*-1`, `*-5`: an empty request, skipped by the caller.
+        let count = std::str::from_utf8(&frame[1..frame.len() - 2])
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok());
+        assert!(
+            matches!(count, Some(n) if n <= 0) && frame.ends_with(b"\r\n"),
+            "empty multibulk request from {:?}",
+            String::from_utf8_lossy(frame)
+        );
+    } else {
+        // The grammar has one spelling per request (no `+`, no leading zeros,
+        // exact lengths), so what was accepted is exactly its re-encoding.
+        assert_eq!(
+            encode_multibulk(vals),
+            frame,
+            "multibulk frame is not the canonical encoding of its arguments"
+        );
+        // Ranges are in order and do not overlap.
+        for w in args.windows(2) {
+            assert!(w[0].end < w[1].start);
+        }
+    }
+}
+
+/// Quote `arg` the way redis-cli's `sdscatrepr` does, which `sdssplitargs`
+/// (and so our inline parser) must read back as `arg`.
+fn quote_inline(arg: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in arg {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+fn check_inline(frame: &[u8], limits: &Limits, vals: &[Vec<u8>]) {
+    // The request is the first line, whole, and no longer than the limit.
+    assert_eq!(
+        frame.last(),
+        Some(&b'\n'),
+        "inline request not ending at a newline"
+    );
+    assert!(
+        !frame[..frame.len() - 1].contains(&b'\n'),
+        "inline request spans lines"
+    );
+    assert!(
+        frame.len() <= limits.max_inline_len + 1,
+        "inline line past the limit"
+    );
+    assert_ne!(frame[0], b'*');
+    for v in vals {
+        assert!(v.len() <= frame.len(), "an argument longer than its line");
+    }
+    // Round trip: the arguments, quoted as redis-cli would, parse back to
+    // themselves (with room for the quoting's growth).
+    let mut line = Vec::new();
+    for v in vals {
+        quote_inline(v, &mut line);
+        line.push(b' ');
+    }
+    line.extend_from_slice(b"\r\n");
+    if vals.is_empty() {
+        return;
+    }
+    let roomy = Limits {
+        max_inline_len: line.len(),
+        ..Limits::default()
+    };
+    let mut args = Vec::new();
+    let mut owned = Vec::new();
+    match parse_request(&line, &roomy, &mut args, &mut owned) {
+        Ok(Some((consumed, RequestKind::Inline))) => {
+            assert_eq!(consumed, line.len());
+            let back: Vec<Vec<u8>> = if owned.is_empty() {
+                args.iter().map(|r| line[r.clone()].to_vec()).collect()
+            } else {
+                owned
+            };
+            assert_eq!(
+                back, vals,
+                "inline arguments do not survive redis-cli quoting"
+            );
+        }
+        other => panic!(
+            "re-quoted inline request {:?} parsed as {other:?}",
+            String::from_utf8_lossy(&line)
+        ),
+    }
+}
+
+/// What a buffer cut short at `cut` must give, knowing what the whole gave:
+/// the parser's answer may only firm up as bytes arrive, never change.
+pub fn check_prefix(whole: &Step, prefix: &Step, cut: usize) {
+    match whole {
+        Step::Request { consumed, .. } if cut >= *consumed => assert_eq!(
+            prefix, whole,
+            "a request complete within the first {cut} bytes parsed differently from them"
+        ),
+        Step::Request { consumed, .. } => assert_eq!(
+            prefix,
+            &Step::Incomplete,
+            "the first {cut} of a {consumed}-byte request are not incomplete"
+        ),
+        Step::Incomplete => assert_eq!(
+            prefix,
+            &Step::Incomplete,
+            "a prefix of an incomplete request is not incomplete"
+        ),
+        Step::Error(_) => assert!(
+            prefix == &Step::Incomplete || prefix == whole,
+            "prefix of an erroneous stream gave {prefix:?}, the whole {whole:?}"
+        ),
+    }
+}
+
+/// The oracle: the requests a connection reading `stream` all at once would
+/// run, in order, ending with what stops it (`Incomplete` or `Error`).
+pub fn resp_reference(stream: &[u8], limits: &Limits) -> Vec<Step> {
+    let mut args = Vec::new();
+    let mut owned = Vec::new();
+    let mut steps = Vec::new();
+    let mut pos = 0;
+    loop {
+        let step = resp_step(&stream[pos..], limits, &mut args, &mut owned);
+        let done = !matches!(step, Step::Request { .. });
+        if let Step::Request { consumed, .. } = step {
+            pos += consumed;
+        }
+        steps.push(step);
+        if done {
+            return steps;
+        }
+    }
+}
+
+/// Target `resp`: parse the stream request after request as a connection
+/// would; before each request, parse the same bytes cut short (the "incomplete
+/// first, then whole" a slow client produces) and check the answers agree.
+pub fn fuzz_resp(data: &[u8]) {
+    let case = RespCase::decode(data);
+    let mut args = Vec::new();
+    let mut owned = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = &case.stream[pos..];
+        let cut = case.cut_at(rest.len());
+        let prefix = resp_step(&rest[..cut], &case.limits, &mut args, &mut owned);
+        let whole = resp_step(rest, &case.limits, &mut args, &mut owned);
+        check_prefix(&whole, &prefix, cut);
+        match whole {
+            Step::Request { consumed, .. } => pos += consumed,
+            Step::Incomplete => {
+                if rest.first() != Some(&b'*') {
+                    // An inline request waits only while it may still fit.
+                    assert!(!rest.contains(&b'\n'), "a whole line left unparsed");
+                    assert!(rest.len() <= case.limits.max_inline_len);
+                }
+                return;
+            }
+            Step::Error(_) => return,
+        }
+    }
+}
+
+/// The connection loop over a stream that arrives in `pieces`: after each
+/// piece, parse as many requests as the buffer holds, stop at the first error.
+/// Today this re-parses the unconsumed buffer from its front on every read, as
+/// `net::resp` does; an incremental parser replaces this function's body
+/// (same signature, same steps out).
+pub fn resp_by_pieces(stream: &[u8], limits: &Limits, pieces: &[Range<usize>]) -> Vec<Step> {
+    let mut args = Vec::new();
+    let mut owned = Vec::new();
+    let mut steps = Vec::new();
+    let mut pos = 0;
+    for piece in pieces {
+        let arrived = &stream[..piece.end];
+        loop {
+            let step = resp_step(&arrived[pos..], limits, &mut args, &mut owned);
+            match step {
+                Step::Request { consumed, .. } => {
+                    pos += consumed;
+                    steps.push(step);
+                }
+                Step::Incomplete => break,
+                Step::Error(_) => {
+                    steps.push(step);
+                    return steps;
+                }
+            }
+        }
+    }
+    steps.push(Step::Incomplete);
+    steps
+}
+
+/// Target `resp_pieces`: the same stream fed in pieces must give exactly the
+/// requests, and the stop (incomplete or the error), of the stream fed whole.
+pub fn fuzz_resp_pieces(data: &[u8]) {
+    let case = RespCase::decode(data);
+    let reference = resp_reference(case.stream, &case.limits);
+    let pieces = case.pieces();
+    let got = resp_by_pieces(case.stream, &case.limits, &pieces);
+    assert_eq!(got, reference, "fed in pieces {pieces:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Text protocol
+// ---------------------------------------------------------------------------
+
+/// One `parse_line` result, checked: the line is the first `\n`-terminated
+/// run, ranges stay inside it (before any stripped `\r`), keys are single
+/// space-free tokens and the command word is the one the variant claims.
+pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
+    let (result, used) = measure(|| parse_line(buf));
+    check_alloc("parse_line", buf.len(), used, parser_alloc_bound(buf.len()));
+    match &result {
+        Err(e) => {
+            assert!(!e.is_empty());
+            assert!(
+                buf.len() > MAX_LINE,
+                "line-too-long error for {} bytes",
+                buf.len()
+            );
+        }
+        Ok(None) => {
+            assert!(!buf.contains(&b'\n'), "a whole line left unparsed");
+            assert!(buf.len() <= MAX_LINE);
+        }
+        Ok(Some((req, consumed))) => {
+            let consumed = *consumed;
+            assert!(consumed > 0 && consumed <= buf.len());
+            assert_eq!(buf[consumed - 1], b'\n');
+            assert!(!buf[..consumed - 1].contains(&b'\n'), "line spans lines");
+            let mut end = consumed - 1;
+            if end > 0 && buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let line = &buf[..end];
+            let in_line = |r: &Range<usize>| r.start <= r.end && r.end <= line.len();
+            let token = |r: &Range<usize>| {
+                assert!(
+                    in_line(r),
+                    "range {r:?} outside the {}-byte line",
+                    line.len()
+                );
+                assert!(!r.is_empty(), "empty token");
+                assert!(!line[r.clone()].contains(&b' '), "token with a space");
+            };
+            // What precedes the key: spaces, the command word, spaces.
+            let command_before = |key: &Range<usize>, word: &[u8]| {
+                let head = &line[..key.start];
+                let trimmed: Vec<u8> = head
+                    .split(|&b| b == b' ')
+                    .filter(|t| !t.is_empty())
+                    .flat_map(|t| t.to_vec())
+                    .collect();
+                assert!(
+                    trimmed.eq_ignore_ascii_case(word),
+                    "command is not {word:?}"
+                );
+                assert_eq!(head.last(), Some(&b' '));
+            };
+            match req {
+                TextRequest::Put { key, value } => {
+                    token(key);
+                    command_before(key, b"PUT");
+                    assert!(in_line(value));
+                    assert_eq!(value.start, key.end + 1, "value not after one space");
+                    assert_eq!(value.end, line.len(), "value not the rest of the line");
+                }
+                TextRequest::Get { key } | TextRequest::Del { key } => {
+                    token(key);
+                    let word: &[u8] = if matches!(req, TextRequest::Get { .. }) {
+                        b"GET"
+                    } else {
+                        b"DEL"
+                    };
+                    command_before(key, word);
+                    assert!(
+                        line[key.end..].iter().all(|&b| b == b' '),
+                        "more than one key"
+                    );
+                }
+                TextRequest::Invalid(msg) => {
+                    assert!(!msg.is_empty());
+                    // The reply is one line: a message must not break it.
+                    assert!(!msg.contains('\n'), "error message with a newline: {msg:?}");
+                }
+            }
+        }
+    }
+    result
+}
+
+/// Target `text`: the stream line after line, each line also cut short first.
+/// The first byte picks the cut (as in [`RespCase`]); the rest is the stream.
+pub fn fuzz_text(data: &[u8]) {
+    let (cut, stream) = match data.split_first() {
+        Some((&c, rest)) => (c, rest),
+        None => return,
+    };
+    let mut pos = 0;
+    loop {
+        let rest = &stream[pos..];
+        let at = (usize::from(cut) * (rest.len() + 1)) / 256;
+        let prefix = text_step(&rest[..at]);
+        let whole = text_step(rest);
+        match &whole {
+            Ok(Some((_, consumed))) if at >= *consumed => assert_eq!(prefix, whole),
+            Ok(Some(_)) | Ok(None) => assert_eq!(prefix, Ok(None)),
+            Err(_) => assert!(prefix == Ok(None) || prefix == whole),
+        }
+        match whole {
+            Ok(Some((_, consumed))) => pos += consumed,
+            _ => return,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Config file
+// ---------------------------------------------------------------------------
+
+/// Bytes the config loader may allocate for a `len`-byte file: TOML builds a
+/// document tree and error messages quote the offending line, so the budget
+/// is looser than a parser's on the request path; it is there to catch a
+/// blow-up (quadratic messages, a tree exploding from a small file).
+pub fn config_alloc_bound(len: usize) -> usize {
+    64 * len + 1024 * 1024
+}
+
+/// Target `config`: the file's text through the real loader (`Config::resolve`
+/// short of reading the file), with default flags so every key in the file
+/// counts. Whatever the text, an error or a configuration that passes the
+/// loader's own checks.
+pub fn fuzz_config(data: &[u8]) {
+    // `resolve` reads the file with `read_to_string`, which refuses non-UTF-8.
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (result, used) = measure(|| Config::resolve_text(Flags::default(), Some(text)));
+    check_alloc(
+        "Config::resolve_text",
+        data.len(),
+        used,
+        config_alloc_bound(data.len()),
+    );
+    let Ok(cfg) = result else {
+        return;
+    };
+    assert!(cfg.port != 0 || cfg.text_port != 0, "nothing to listen on");
+    assert!(
+        cfg.port == 0 || cfg.port != cfg.text_port,
+        "one port for two protocols"
+    );
+    assert!(!cfg.cores.is_empty(), "no cores");
+    static AVAILABLE: OnceLock<Vec<usize>> = OnceLock::new();
+    let available = AVAILABLE.get_or_init(stairkv::config::available_cpus);
+    assert!(
+        cfg.cores.iter().all(|c| available.contains(c)),
+        "a core we may not run on"
+    );
+    assert!(cfg.shard_max_keys > 0 && cfg.split_batch > 0);
+    assert!(cfg.migrate_batch > 0 && cfg.controller_interval_ms > 0);
+    assert!((1..=64).contains(&cfg.maxmemory_samples));
+    assert!(cfg.shard_min_keys.saturating_mul(2) < cfg.shard_max_keys);
+    assert!(cfg.proto_max_bulk_len >= 1024);
+    assert!(
+        cfg.requirepass.as_deref() != Some(""),
+        "an empty password kept"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Every committed seed passes its target: the corpus is valid input to
+    /// start from, and the harness's invariants hold on the cases we know.
+    #[test]
+    fn seeds_pass() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        for (dir, body) in [
+            ("resp", fuzz_resp as fn(&[u8])),
+            ("resp", fuzz_resp_pieces),
+            ("text", fuzz_text),
+            ("config", fuzz_config),
+        ] {
+            let mut n = 0;
+            for entry in std::fs::read_dir(root.join(dir)).expect("corpus dir") {
+                let path = entry.expect("entry").path();
+                let data = std::fs::read(&path).expect("seed");
+                body(&data);
+                n += 1;
+            }
+            assert!(n > 0, "no seeds for {dir}");
+        }
+    }
+
+    #[test]
+    fn every_cut_of_the_seeds_passes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        for dir in ["resp", "text"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("corpus dir") {
+                let mut data = std::fs::read(entry.expect("entry").path()).expect("seed");
+                if data.len() < 2 {
+                    continue;
+                }
+                for cut in 0..=255u8 {
+                    let i = if dir == "resp" { 1 } else { 0 };
+                    data[i] = cut;
+                    if dir == "resp" {
+                        for sel in 0..4 {
+                            data[0] = sel;
+                            fuzz_resp(&data);
+                            fuzz_resp_pieces(&data);
+                        }
+                    } else {
+                        fuzz_text(&data);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_cover_the_stream_exactly() {
+        let stream = [7u8; 1000];
+        for cut in 0..=255u8 {
+            let case = RespCase {
+                limits: resp_limits(0),
+                cut,
+                stream: &stream,
+            };
+            let pieces = case.pieces();
+            let mut at = 0;
+            for p in &pieces {
+                assert_eq!(p.start, at);
+                assert!(!p.is_empty() && p.len() <= usize::from(cut) + 1);
+                at = p.end;
+            }
+            assert_eq!(at, stream.len());
+        }
+    }
+
+    #[test]
+    fn the_allocation_check_sees_allocations() {
+        let (v, used) = measure(|| vec![0u8; 4096]);
+        assert_eq!(v.len(), 4096);
+        assert!(used >= 4096);
+        let ((), none) = measure(|| ());
+        assert_eq!(none, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "not incomplete")]
+    fn a_prefix_that_answers_early_is_caught() {
+        let whole = Step::Request {
+            consumed: 10,
+            kind: RequestKind::Inline,
+            ranges: vec![],
+            args: vec![],
+        };
+        check_prefix(&whole, &Step::Error("Protocol error: x".into()), 3);
+    }
+}
