@@ -19,7 +19,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use stairkv::config::{Config, Flags};
-use stairkv::protocol::resp::{parse_request, Limits, RequestKind};
+use stairkv::protocol::resp::{parse_request, Limits, RequestKind, RequestParser};
 use stairkv::protocol::text::{parse_line, TextRequest, MAX_LINE};
 
 // ---------------------------------------------------------------------------
@@ -166,23 +166,31 @@ impl<'a> RespCase<'a> {
 /// Limits small enough that a fuzz input of a few hundred bytes crosses them,
 /// and the server's own (the config's bulk and count limits, 64 KiB inline).
 pub fn resp_limits(selector: u8) -> Limits {
+    // Bit 7: the client has yet to AUTH (Redis 7's tighter bounds).
+    let unauthenticated = selector & 0x80 != 0;
     match selector % 4 {
         0 => Limits {
             max_bulk_len: 8,
             max_multibulk_len: 4,
             max_inline_len: 16,
+            unauthenticated,
         },
         1 => Limits {
             max_bulk_len: 64,
             max_multibulk_len: 16,
             max_inline_len: 128,
+            unauthenticated,
         },
         2 => Limits {
             max_bulk_len: 1024,
             max_multibulk_len: 1024,
             max_inline_len: 4096,
+            unauthenticated,
         },
-        _ => Limits::default(),
+        _ => Limits {
+            unauthenticated,
+            ..Limits::default()
+        },
     }
 }
 
@@ -490,22 +498,41 @@ pub fn fuzz_resp(data: &[u8]) {
 /// `net::resp` does; an incremental parser replaces this function's body
 /// (same signature, same steps out).
 pub fn resp_by_pieces(stream: &[u8], limits: &Limits, pieces: &[Range<usize>]) -> Vec<Step> {
-    let mut args = Vec::new();
-    let mut owned = Vec::new();
+    // The connection loop's own parser: it resumes a request where the last
+    // piece ended instead of parsing it again from its start.
+    let mut p = RequestParser::new();
     let mut steps = Vec::new();
     let mut pos = 0;
     for piece in pieces {
-        let arrived = &stream[..piece.end];
         loop {
-            let step = resp_step(&arrived[pos..], limits, &mut args, &mut owned);
-            match step {
-                Step::Request { consumed, .. } => {
+            let buf = &stream[pos..piece.end];
+            let (result, used) = measure(|| p.parse(buf, limits));
+            check_alloc(
+                "RequestParser::parse",
+                buf.len(),
+                used,
+                parser_alloc_bound(buf.len()),
+            );
+            match result {
+                Ok(Some((consumed, kind))) => {
+                    assert!(consumed > 0 && consumed <= buf.len());
+                    let (ranges, args) = if p.owned.is_empty() {
+                        let vals = p.args.iter().map(|r| buf[r.clone()].to_vec()).collect();
+                        (p.args.clone(), vals)
+                    } else {
+                        (Vec::new(), p.owned.clone())
+                    };
+                    steps.push(Step::Request {
+                        consumed,
+                        kind,
+                        ranges,
+                        args,
+                    });
                     pos += consumed;
-                    steps.push(step);
                 }
-                Step::Incomplete => break,
-                Step::Error(_) => {
-                    steps.push(step);
+                Ok(None) => break,
+                Err(e) => {
+                    steps.push(Step::Error(e.message));
                     return steps;
                 }
             }
@@ -601,6 +628,18 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                     assert!(
                         line[key.end..].iter().all(|&b| b == b' '),
                         "more than one key"
+                    );
+                }
+                TextRequest::Auth { password } => {
+                    assert!(in_line(password));
+                    assert_eq!(password.end, line.len(), "password not the rest of the line");
+                    let word = &line[..password.start - 1];
+                    assert!(
+                        word.split(|&b| b == b' ')
+                            .filter(|t| !t.is_empty())
+                            .eq([&b"AUTH"[..]].into_iter().map(|w| w.to_ascii_uppercase()))
+                            || word.trim_ascii().eq_ignore_ascii_case(b"AUTH"),
+                        "command is not AUTH"
                     );
                 }
                 TextRequest::Invalid(msg) => {
