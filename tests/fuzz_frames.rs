@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::Server;
+use common::{resp as multibulk, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::{ErrorKind, Read, Write};
@@ -30,16 +30,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);
 
 const KEEP_KEY: &str = "fuzz-frames:intact";
 const KEEP_VALUE: &str = "set before 100,000 mutated frames \u{2014} must survive them";
-
-fn multibulk(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
 
 /// A valid frame: a harmless command on keys `k0..k99` / `n0..n99` (never the
 /// kept key, never a flush), inline or multibulk, or a RESP3 value the server

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{closed_by_peer, read_at_least, roundtrip, Server};
+use common::{closed_by_peer, read_at_least, resp, roundtrip, Server};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -56,17 +56,6 @@ fn check_contains(ctx: &str, actual: &[u8], needle: &[u8]) {
         show(needle),
         show(actual)
     );
-}
-
-/// Encode one request as a RESP multibulk.
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {

@@ -636,16 +636,6 @@ fn string_and_key_commands_announce_redis_events() {
     );
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("VmRSS")
-}
-
 #[test]
 fn memory_of_expired_keys_goes_back_to_the_kernel() {
     let s = Server::start(1, &[]);
@@ -672,7 +662,7 @@ fn memory_of_expired_keys_goes_back_to_the_kernel() {
     c.write_all(&batch).expect("write");
     let replies = common::read_at_least(&mut c, 5 * n);
     assert_eq!(replies.len(), 5 * n, "every SET answered +OK");
-    let peak = rss_kb(s.pid());
+    let peak = common::rss_kb(s.pid());
     let mut heard = 0;
     while heard < n {
         match sub.read_within(Duration::from_secs(20)) {
@@ -682,10 +672,10 @@ fn memory_of_expired_keys_goes_back_to_the_kernel() {
     }
     // Freed memory is handed back in the first pause after the wave.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut now = rss_kb(s.pid());
+    let mut now = common::rss_kb(s.pid());
     while now > peak / 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
-        now = rss_kb(s.pid());
+        now = common::rss_kb(s.pid());
     }
     assert!(
         now <= peak / 2,

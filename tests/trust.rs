@@ -5,20 +5,10 @@
 
 mod common;
 
-use common::{read_at_least, Server};
+use common::{read_at_least, resp, rss_kb, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
-
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
 
 /// The value every big test stores: position-dependent bytes, so a reply that
 /// lost, repeated or reordered a piece is caught.
@@ -491,16 +481,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
-}
-
 /// Raise this process's open-file limit (its children inherit it).
 fn raise_fd_limit(want: u64) -> bool {
     let mut l = libc::rlimit {
@@ -530,6 +510,28 @@ fn push(s: &mut TcpStream, data: &[u8], at: &mut usize) {
             Err(_) => return,
         }
     }
+}
+
+/// Keep writing `data` to every connection until, three rounds running, no
+/// socket takes more (the server has stopped reading all of them), or 60 s.
+/// Returns the bytes sent in all.
+fn push_until_stalled(conns: &mut [(TcpStream, usize)], data: &[u8]) -> usize {
+    let start = Instant::now();
+    let mut stalled_rounds = 0;
+    while stalled_rounds < 3 && start.elapsed() < Duration::from_secs(60) {
+        let sent_before: usize = conns.iter().map(|c| c.1).sum();
+        for (s, at) in conns.iter_mut() {
+            push(s, data, at);
+        }
+        let sent: usize = conns.iter().map(|c| c.1).sum();
+        stalled_rounds = if sent == sent_before {
+            stalled_rounds + 1
+        } else {
+            0
+        };
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    conns.iter().map(|c| c.1).sum()
 }
 
 /// Per connection, what a client that never reads can make the server hold
@@ -567,24 +569,7 @@ fn clients_that_do_not_read_cost_a_bounded_amount() {
             (s, 0)
         })
         .collect();
-    // Keep pushing until no connection's socket takes more: the server has
-    // stopped reading all of them.
-    let start = Instant::now();
-    let mut stalled_rounds = 0;
-    while stalled_rounds < 3 && start.elapsed() < Duration::from_secs(60) {
-        let sent_before: usize = conns.iter().map(|c| c.1).sum();
-        for (s, at) in conns.iter_mut() {
-            push(s, &lines, at);
-        }
-        let sent: usize = conns.iter().map(|c| c.1).sum();
-        stalled_rounds = if sent == sent_before {
-            stalled_rounds + 1
-        } else {
-            0
-        };
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let sent: usize = conns.iter().map(|c| c.1).sum();
+    let sent = push_until_stalled(&mut conns, &lines);
     let after = rss_kb(srv.pid());
     let grew = after.saturating_sub(before);
     eprintln!(
@@ -652,21 +637,7 @@ fn resp_clients_that_do_not_read_cost_a_bounded_amount() {
             (s, 0)
         })
         .collect();
-    let start = Instant::now();
-    let mut stalled_rounds = 0;
-    while stalled_rounds < 3 && start.elapsed() < Duration::from_secs(60) {
-        let sent_before: usize = conns.iter().map(|c| c.1).sum();
-        for (s, at) in conns.iter_mut() {
-            push(s, &pipe, at);
-        }
-        let sent: usize = conns.iter().map(|c| c.1).sum();
-        stalled_rounds = if sent == sent_before {
-            stalled_rounds + 1
-        } else {
-            0
-        };
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    push_until_stalled(&mut conns, &pipe);
     let grew = rss_kb(srv.pid()).saturating_sub(before);
     eprintln!(
         "100 non-reading RESP clients: RSS +{} KB per connection",
