@@ -273,31 +273,34 @@ impl Entry {
     /// The shared value's `Bytes`, when the value is [`SHARED`].
     #[inline]
     fn shared(&self) -> Option<&Bytes> {
+        let ptr = self.shared_ptr()?;
+        // SAFETY: a SHARED entry's value is the address of a live `Box<Bytes>`
+        // made by `assemble_shared` and owned by this entry alone; it is freed
+        // only by `take_shared`, which clears the flag first. The borrow
+        // lives no longer than `&self`.
+        Some(unsafe { &*ptr })
+    }
+
+    /// The address of the shared value's box, when the value is [`SHARED`].
+    #[inline]
+    fn shared_ptr(&self) -> Option<*mut Bytes> {
         if self.flags() & SHARED == 0 {
             return None;
         }
         let at = self.parts().value();
         let mut a = [0u8; 8];
         a.copy_from_slice(&self.bytes()[at..at + 8]);
-        let ptr = u64::from_le_bytes(a) as usize as *const Bytes;
-        // SAFETY: a SHARED entry's value is the address of a live `Box<Bytes>`
-        // made by `assemble_shared` and owned by this entry alone; it is freed
-        // only by `drop_shared`, which clears the flag first. The borrow
-        // lives no longer than `&self`.
-        Some(unsafe { &*ptr })
+        Some(u64::from_le_bytes(a) as usize as *mut Bytes)
     }
 
     /// Take the shared value's box back (the entry no longer points to it).
     fn take_shared(&mut self) -> Option<Bytes> {
-        self.shared()?;
-        let at = self.parts().value();
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let ptr = self.shared_ptr()?;
         let f = self.flags() & !SHARED;
         self.set_flags(f);
         // SAFETY: as in `shared`; the flag is cleared above, so no other path
         // reads or frees this box again.
-        Some(*unsafe { Box::from_raw(u64::from_le_bytes(a) as usize as *mut Bytes) })
+        Some(*unsafe { Box::from_raw(ptr) })
     }
 
     /// The value as `Bytes`: a reference to a shared value, else a copy.
