@@ -120,9 +120,13 @@ pub async fn run_pipeline(
     let mut batch = Batch::new(world.clone());
     let mut queued: Vec<(Step, Proto)> = Vec::new();
     let mut specs = std::mem::take(&mut client.specs);
-    look_up_and_prefetch(world, requests, &mut specs);
+    // Requests a batch cut short before were looked up then: only a new
+    // pipeline is looked up (and its keys prefetched) again.
+    if specs.len() != requests.len() {
+        look_up_and_prefetch(world, requests, &mut specs);
+    }
     let mut ran = 0;
-    for (args, spec) in requests.iter_mut().zip(specs.drain(..)) {
+    for (args, &spec) in requests.iter_mut().zip(specs.iter()) {
         let full = out.len() >= OUT_BUDGET || queued.len() >= MAX_QUEUED;
         if client.closing || (ran > 0 && full) {
             break;
@@ -146,13 +150,14 @@ pub async fn run_pipeline(
             other => queued.push((other, client.proto)),
         }
     }
-    specs.clear();
-    client.specs = specs;
     if client.closing {
         requests.clear();
+        specs.clear();
     } else {
         requests.drain(..ran);
+        specs.drain(..ran);
     }
+    client.specs = specs;
     flush(world, batch, &mut queued, out, client.door).await;
     // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.
     if !client.last_cmd.is_empty() {
