@@ -146,6 +146,7 @@ async fn core_main(
         }
         None => (Rc::new(World::new(0, 1, cfg.clone())), None),
     };
+    world.coordinator.set(Some(crate::control::coordinator));
     net::ring::set_bells(bells.clone());
     if let Some((senders, mut receivers)) = channels {
         let senders = Rc::new(senders);

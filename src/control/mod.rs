@@ -374,6 +374,15 @@ async fn migrate(world: &Rc<World>, shard: ShardId, to: usize) -> Result<u64, St
     }
 }
 
+/// [`admin`] in the shape the engine's hook takes (`core::world::Coordinator`): `server` installs it
+/// on every core, and core 0's `Admin` tasks from other cores arrive here through it.
+pub fn coordinator(
+    world: Rc<World>,
+    req: AdminRequest,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<i64, String>>>> {
+    Box::pin(async move { admin(&world, req).await })
+}
+
 /// A change asked for by hand; runs on core 0 (forwarded there by `STAIRKV`).
 pub async fn admin(world: &Rc<World>, req: AdminRequest) -> Result<i64, String> {
     if world.id != 0 {

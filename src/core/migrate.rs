@@ -253,7 +253,10 @@ impl World {
             CoreTask::Split(table) => self.split(table).await,
             CoreTask::Merge(table) => self.merge(table).await,
             CoreTask::Migrate { table, shard, to } => self.migrate_out(table, shard, to).await,
-            CoreTask::Admin(req) => TaskResult::Admin(crate::control::admin(self, req).await),
+            CoreTask::Admin(req) => TaskResult::Admin(match self.coordinator.get() {
+                Some(coordinate) => coordinate(self.clone(), req).await,
+                None => Err("no coordinator on this core".into()),
+            }),
             task => self.run_task(task),
         };
         // A merge can leave one table bigger than the two it replaced.

@@ -5,7 +5,7 @@
 
 use super::clients::Clients;
 use super::events::{self, Before};
-use super::mesh::{Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
+use super::mesh::{AdminRequest, Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
 use super::notify::Notify;
 use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
@@ -16,6 +16,8 @@ use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl
 use crate::storage::staircase::RoutingTable;
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 /// Counters a core bumps as it serves.
@@ -85,7 +87,15 @@ pub struct World {
     pub staircase_lock: glommio::sync::Semaphore,
     /// When `CoreTask::Sample` last ran here.
     pub last_sample: Cell<Option<std::time::Instant>>,
+    /// Carries out staircase changes asked for by hand, on core 0 (see [`Coordinator`]).
+    pub coordinator: Cell<Option<Coordinator>>,
 }
+
+/// Runs a staircase change asked for by hand (`STAIRKV SPLIT|MERGE|MIGRATE`) on core 0. The
+/// coordinator lives in `control/`, a floor above the engine; `server` installs it here at start,
+/// so the engine hands an `Admin` task up through this hook instead of importing the controller.
+pub type Coordinator =
+    fn(Rc<World>, AdminRequest) -> Pin<Box<dyn Future<Output = Result<i64, String>>>>;
 
 impl World {
     pub fn new(id: usize, ncores: usize, config: Config) -> World {
@@ -110,6 +120,7 @@ impl World {
             pubsub: RefCell::default(),
             staircase_lock: glommio::sync::Semaphore::new(1),
             last_sample: Cell::new(None),
+            coordinator: Cell::new(None),
         }
     }
 
