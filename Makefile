@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache clean
+.PHONY: build release run test layers fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache clean
 
 build:
 	$(CARGO) build --release --bins
@@ -14,12 +14,18 @@ release: build
 run: build
 	./target/release/stairkv --port $(PORT) $(ARGS)
 
-## Format check, clippy with warnings as errors, then the whole test suite.
+## Format check, the layers check, clippy with warnings as errors, then the whole test suite.
 test:
 	$(CARGO) fmt --all -- --check
+	python3 tools/layers.py --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) build --release --bins
 	$(CARGO) test --release -- --test-threads=2
+
+## The import graph of src/: floors, imports running back up, loops between files, big files.
+## Fails when an import runs back up or a loop between files is not explained in a module doc.
+layers:
+	python3 tools/layers.py --check
 
 fmt:
 	$(CARGO) fmt --all
