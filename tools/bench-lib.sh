@@ -25,12 +25,15 @@ EOF
 wait_port() { for _ in $(seq 200); do ping_ok "$PORT" && return 0; sleep 0.05; done; echo "server did not start"; return 1; }
 
 SPID=
-# start_server stairkv|redis [CORES [FLAG...]]: stairkv with CORES > 1 is left unpinned (it
-# pins its own cores); FLAGs are passed to stairkv as they are.
+# start_server stairkv|before|redis [CORES [FLAG...]]: stairkv with CORES > 1 is left unpinned (it
+# pins its own cores); FLAGs are passed to stairkv as they are. "before" is stairkv from the binary
+# $BEFORE (an A/B of two builds).
 start_server() {
   local cores=${2:-1}
   local extra=("${@:3}")
-  if [ "$1" = stairkv ]; then
+  local STAIRKV=$STAIRKV
+  [ "$1" = before ] && STAIRKV=$BEFORE
+  if [ "$1" = stairkv ] || [ "$1" = before ]; then
     if [ "$cores" = 1 ]; then
       taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn "${extra[@]}" &
     else

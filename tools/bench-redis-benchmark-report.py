@@ -124,3 +124,27 @@ if rss:
         print(f"| {s} | {b:.1f} | {a:.1f} | {a - b:.1f} | {k} |")
     if "stairkv" in rss and "redis" in rss:
         print(f"\nRSS ratio stairkv / redis-server after the fill: **{ratio(rss['stairkv'][1], rss['redis'][1]):.2f}×**")
+
+if any(r["server"] == "before" for r in runs):
+    before_bin = os.environ.get("BEFORE", "the BEFORE binary")
+    print("\n## A/B: this build against an earlier one (cores=1, pinned)\n")
+    print(f"`before` is `{before_bin}`; `after` is this checkout's build. Both ran in every round, with "
+          "redis-server, in the order of `SERVERS`, reversed every other round. Each ratio is "
+          "after / before for one round; the table gives their median, min and max: a spread around 1.00 "
+          "that includes 1.00 is run-to-run noise.\n")
+    print("| pipeline | test | before ops/s (median) | after ops/s (median) | after/before ops/s: median (min–max) "
+          "| after/before CPU per request: median (min–max) | after / redis ops/s | before / redis ops/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p in (1, 16):
+        for t in ("SET", "GET"):
+            a, b, rd = pick(1, "stairkv", p, t), pick(1, "before", p, t), pick(1, "redis", p, t)
+            by_round = {r["round"]: r for r in b}
+            pairs = [(x, by_round[x["round"]]) for x in a if x["round"] in by_round]
+            if not pairs:
+                continue
+            ops = [ratio(x["ops"], y["ops"]) for x, y in pairs]
+            cpu = [ratio(x["cpu"], y["cpu"]) for x, y in pairs]
+            ao, bo = med([r["ops"] for r in a]), med([r["ops"] for r in b])
+            ro = med([r["ops"] for r in rd]) if rd else float("nan")
+            print(f"| {p} | {t} | {bo:,.0f} | {ao:,.0f} | **{med(ops):.3f}×** ({min(ops):.3f}–{max(ops):.3f}) "
+                  f"| {med(cpu):.3f}× ({min(cpu):.3f}–{max(cpu):.3f}) | {ratio(ao, ro):.2f}× | {ratio(bo, ro):.2f}× |")

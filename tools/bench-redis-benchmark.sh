@@ -13,6 +13,10 @@
 #   tools/bench-redis-benchmark.sh            # 5 rounds, -n 2,000,000 at P1 and 4,000,000 at P16
 #   ROUNDS=3 N1=1000000 tools/bench-redis-benchmark.sh
 #   QUICK=1 tools/bench-redis-benchmark.sh    # 1 round, -n 200,000 (a smoke test)
+#   BEFORE=/path/to/old/stairkv tools/bench-redis-benchmark.sh
+#       # an A/B of two builds: the old binary runs as server "before" in every
+#       # pinned round too (order reversed every other round), and the report
+#       # adds after/before ratios per round and their medians
 #
 # Writes bench/results/<date>-<host>-redis-benchmark/: report.md, runs.tsv,
 # rss.tsv, and raw/ (redis-benchmark's CSV per run; not committed).
@@ -26,6 +30,10 @@ if [ "${QUICK:-0}" = 1 ]; then ROUNDS=1; N1=200000; N16=200000; fi
 OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)-redis-benchmark"}
 mkdir -p "$OUT/raw"
 source tools/bench-lib.sh
+if [ -n "${BEFORE:-}" ]; then
+  [ -x "$BEFORE" ] || { echo "BEFORE=$BEFORE is not an executable"; exit 1; }
+  SERVERS=(before "${SERVERS[@]}")
+fi
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark not installed (apt-get install redis-tools)"; exit 1; }
 CLK=$(getconf CLK_TCK)
 user_sys() { awk '{print $14, $15}' "/proc/$1/stat"; }
@@ -49,7 +57,9 @@ run() {
 : > "$OUT/runs.tsv"
 for r in $(seq "$ROUNDS"); do
   order=("${SERVERS[@]}")
-  [ $((r % 2)) = 0 ] && [ ${#order[@]} = 2 ] && order=("${order[1]}" "${order[0]}")
+  if [ $((r % 2)) = 0 ]; then
+    order=(); for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[i]}"); done
+  fi
   for p in 1 16; do
     for s in "${order[@]}"; do
       start_server "$s" 1
@@ -61,6 +71,7 @@ done
 
 # Both CPUs shared by server and client: indicative only.
 for s in "${SERVERS[@]}"; do
+  [ "$s" = before ] && continue
   if [ "$s" = stairkv ]; then
     start_server stairkv 2
   else
