@@ -5,7 +5,7 @@
 //! answer when it is done.
 
 use super::args::parse_u64;
-use super::exec::{help_reply, subcommand, Ctx, Step};
+use super::context::{help_reply, subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use crate::core::mesh::AdminRequest;
 use crate::storage::ops::{CoreOp, OpResult};
@@ -41,7 +41,7 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }),
             (Err(f), _) | (_, Err(f)) => return Step::Done(f),
         },
-        "split" if a.len() > 3 => return Step::Done(super::exec::wrong_arity("stairkv|split")),
+        "split" if a.len() > 3 => return Step::Done(wrong_arity("stairkv|split")),
         "split" => match a.get(2).map(|_| number(2, "shard")) {
             None => Some(AdminRequest::Split { shard: None }),
             Some(Ok(s)) => Some(AdminRequest::Split {

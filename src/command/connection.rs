@@ -3,7 +3,7 @@
 //! other cores' client tables through a core task.
 
 use super::args::{int_arg, is, lower};
-use super::exec::{clip, help_reply, subcommand, Ctx, Step};
+use super::context::{clip, help_reply, subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use crate::core::clients::KillFilter;
 use crate::core::mesh::{CoreTask, TaskResult};
@@ -15,7 +15,7 @@ pub const REDIS_COMPAT_VERSION: &str = "7.2.4";
 
 pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     if a.len() > 2 {
-        return Step::Done(super::exec::wrong_arity("ping"));
+        return Step::Done(wrong_arity("ping"));
     }
     // RESP2's subscribed mode answers in the shape of a message.
     if ctx.client.proto == Proto::Resp2 && ctx.client.subs.as_ref().is_some_and(|s| s.active()) {
@@ -25,7 +25,7 @@ pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     match a.len() {
         1 => Step::Done(Frame::simple("PONG")),
         2 => Step::Done(Frame::Bulk(a[1].clone())),
-        _ => Step::Done(super::exec::wrong_arity("ping")),
+        _ => Step::Done(wrong_arity("ping")),
     }
 }
 

@@ -2,7 +2,7 @@
 //! family and TTL readers, KEYS/SCAN/RANDOMKEY over every core, RENAME.
 
 use super::args::{int_arg, is, parse_u64, SYNTAX};
-use super::exec::{Ctx, Step};
+use super::context::{clip, Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::Batch;
 use crate::core::world::World;
@@ -58,7 +58,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> S
             lt = true;
         } else {
             return Step::Done(Frame::Error(
-                format!("ERR Unsupported option {}", super::exec::clip(o)).into(),
+                format!("ERR Unsupported option {}", clip(o)).into(),
             ));
         }
     }
