@@ -2,7 +2,8 @@
 //! shard (id, core, keys, bytes, ops/s, state) by asking each core for its rows;
 //! `STAIRKV TABLE` shows this core's copy of the routing table; MIGRATE, SPLIT,
 //! MERGE and REBALANCE ask core 0's coordinator (`control`) for a change and
-//! answer when it is done.
+//! answer when it is done. Like every family it stands on `context` and never
+//! imports `dispatch` (which names its handler).
 
 use super::args::parse_u64;
 use super::context::{help_reply, subcommand, wrong_arity, Ctx, Step};

@@ -1,6 +1,8 @@
 //! The connection family: PING, ECHO, SELECT, QUIT, RESET, HELLO, AUTH and
 //! CLIENT. These act on the connection's own state; CLIENT LIST/KILL reach the
-//! other cores' client tables through a core task.
+//! other cores' client tables through a core task; RESET drops subscriptions
+//! through the pubsub family's `forget_client` (one way: pubsub never imports
+//! this file). It stands on `context` and never imports `dispatch`.
 
 use super::args::{int_arg, is, lower};
 use super::context::{clip, help_reply, subcommand, wrong_arity, Ctx, Step};

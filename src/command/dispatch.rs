@@ -9,7 +9,9 @@
 //!
 //! Lookup is case-insensitive and allocation-free. This file imports the
 //! families (for their handlers) and `context`; nothing in the command layer
-//! imports it — COMMAND gets the table as [`Ctx::table`] ([`TABLE`]).
+//! imports it — COMMAND gets the table as [`Ctx::table`] ([`TABLE`]). It
+//! never runs a command's semantics itself (handlers do) and never writes to
+//! a socket: replies go into the connection's [`Out`].
 
 use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;

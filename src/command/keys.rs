@@ -1,5 +1,6 @@
 //! The generic key family: DEL/UNLINK/EXISTS across cores, TYPE, the EXPIRE
-//! family and TTL readers, KEYS/SCAN/RANDOMKEY over every core, RENAME.
+//! family and TTL readers, KEYS/SCAN/RANDOMKEY over every core, RENAME. It
+//! stands on `context` and never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, parse_u64, SYNTAX};
 use super::context::{clip, Ctx, Step};

@@ -4,7 +4,10 @@
 //! on ([`crate::core::pubsub`]); PUBLISH asks every core to deliver and adds up
 //! the receivers. Shard channels are a namespace of their own, as in a
 //! single-node Redis. This file never writes to a socket: messages reach
-//! subscribers through their mailbox, which the connection loop drains.
+//! subscribers through their mailbox, which the connection loop drains. The
+//! connection's side of its subscriptions ([`SubState`]) lives in
+//! `subscriptions`, under both this file and `context`. It stands on `context`
+//! and never imports `dispatch` or another family.
 
 use super::context::{help_reply, subcommand, wrong_arity, ClientState, Ctx, Step};
 use super::frame::Frame;

@@ -1,6 +1,9 @@
 //! The server family: INFO, CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB/FLUSHALL.
 //! INFO and CONFIG SET reach every core through core tasks; the rest answer
-//! from this core or from a per-core op.
+//! from this core or from a per-core op. COMMAND reads the command table from
+//! [`Ctx::table`], passed down by `dispatch`: this file never imports the table
+//! (which names its handlers). It may use lower families (keys' counts,
+//! connection's version).
 
 use super::args::{glob_str, is, lower};
 use super::connection::REDIS_COMPAT_VERSION;

@@ -1,6 +1,7 @@
 //! The string family: GET, SET and its options, the INCR family, APPEND,
 //! ranges, and the multi-key MGET/MSET/MSETNX. Handlers parse arguments into
-//! shard ops; the ops' semantics live in `storage`.
+//! shard ops; the ops' semantics live in `storage`. It stands on `context` and
+//! never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
 use super::context::{wrong_arity, Ctx, Step};
