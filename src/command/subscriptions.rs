@@ -1,5 +1,5 @@
 //! A connection's pub/sub subscriptions ([`SubState`]): the client state that
-//! both the context (which holds it in [`super::context::ClientState`], and
+//! both the context (which holds it in its `ClientState`, and
 //! whose dispatcher checks RESP2's subscribed mode) and the pub/sub family
 //! (which fills and empties it) read. It sits under both so neither imports
 //! the other for it. It only mirrors the core's registry
