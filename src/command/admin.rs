@@ -2,10 +2,11 @@
 //! shard (id, core, keys, bytes, ops/s, state) by asking each core for its rows;
 //! `STAIRKV TABLE` shows this core's copy of the routing table; MIGRATE, SPLIT,
 //! MERGE and REBALANCE ask core 0's coordinator (`control`) for a change and
-//! answer when it is done.
+//! answer when it is done. Like every family it stands on `context` and never
+//! imports `dispatch` (which names its handler).
 
 use super::args::parse_u64;
-use super::exec::{help_reply, subcommand, Ctx, Step};
+use super::context::{help_reply, subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use crate::core::mesh::AdminRequest;
 use crate::storage::ops::{CoreOp, OpResult};
@@ -41,7 +42,7 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }),
             (Err(f), _) | (_, Err(f)) => return Step::Done(f),
         },
-        "split" if a.len() > 3 => return Step::Done(super::exec::wrong_arity("stairkv|split")),
+        "split" if a.len() > 3 => return Step::Done(wrong_arity("stairkv|split")),
         "split" => match a.get(2).map(|_| number(2, "shard")) {
             None => Some(AdminRequest::Split { shard: None }),
             Some(Ok(s)) => Some(AdminRequest::Split {

@@ -1,9 +1,11 @@
 //! The connection family: PING, ECHO, SELECT, QUIT, RESET, HELLO, AUTH and
 //! CLIENT. These act on the connection's own state; CLIENT LIST/KILL reach the
-//! other cores' client tables through a core task.
+//! other cores' client tables through a core task; RESET drops subscriptions
+//! through the pubsub family's `forget_client` (one way: pubsub never imports
+//! this file). It stands on `context` and never imports `dispatch`.
 
 use super::args::{int_arg, is, lower};
-use super::exec::{clip, help_reply, subcommand, Ctx, Step};
+use super::context::{clip, help_reply, subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use crate::core::clients::KillFilter;
 use crate::core::mesh::{CoreTask, TaskResult};
@@ -15,7 +17,7 @@ pub const REDIS_COMPAT_VERSION: &str = "7.2.4";
 
 pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     if a.len() > 2 {
-        return Step::Done(super::exec::wrong_arity("ping"));
+        return Step::Done(wrong_arity("ping"));
     }
     // RESP2's subscribed mode answers in the shape of a message.
     if ctx.client.proto == Proto::Resp2 && ctx.client.subs.as_ref().is_some_and(|s| s.active()) {
@@ -25,7 +27,7 @@ pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     match a.len() {
         1 => Step::Done(Frame::simple("PONG")),
         2 => Step::Done(Frame::Bulk(a[1].clone())),
-        _ => Step::Done(super::exec::wrong_arity("ping")),
+        _ => Step::Done(wrong_arity("ping")),
     }
 }
 

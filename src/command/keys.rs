@@ -1,8 +1,9 @@
 //! The generic key family: DEL/UNLINK/EXISTS across cores, TYPE, the EXPIRE
-//! family and TTL readers, KEYS/SCAN/RANDOMKEY over every core, RENAME.
+//! family and TTL readers, KEYS/SCAN/RANDOMKEY over every core, RENAME. It
+//! stands on `context` and never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, parse_u64, SYNTAX};
-use super::exec::{Ctx, Step};
+use super::context::{clip, Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::Batch;
 use crate::core::world::World;
@@ -58,7 +59,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> S
             lt = true;
         } else {
             return Step::Done(Frame::Error(
-                format!("ERR Unsupported option {}", super::exec::clip(o)).into(),
+                format!("ERR Unsupported option {}", clip(o)).into(),
             ));
         }
     }

@@ -1,17 +1,31 @@
-//! Commands: the table (name, arity, flags, key positions) and one file per
-//! family as Redis's documentation groups them — `string`, `keys` (generic),
-//! `connection`, `server`, `pubsub`, plus `admin` for STAIRKV. Handlers turn arguments into
-//! storage ops routed through a `core::router::Batch` and turn results into
-//! [`frame::Frame`]s. This layer never touches a shard directly and never
-//! writes to a socket.
+//! Commands, in three floors that import one way, down:
+//! - `dispatch` (top): the command table (name, arity, flags, key positions,
+//!   group, handler) and the dispatcher that runs a connection's pipeline with
+//!   it (lookup, arity/auth/subscribed-mode checks, batch budgets, replies in
+//!   request order). It names every family's handler and passes the table down
+//!   to them in the context; nothing in this folder imports it.
+//! - the families, one file per Redis documentation group: `string`, `keys`
+//!   (generic), `connection`, `server`, `pubsub`, plus `admin` for STAIRKV. A
+//!   family may use a lower one (server uses keys' counts and connection's
+//!   version; connection uses pubsub's `forget_client`), never `dispatch`.
+//! - under them: `context` (what every handler needs: `Ctx`, `Step`, the
+//!   connection's `ClientState`, the spec and table types, Redis's arity and
+//!   help replies), `subscriptions` (a connection's pub/sub state, held by the
+//!   context and kept by the pubsub family), `args` (argument parsing) and
+//!   `frame` (replies).
+//!
+//! Handlers turn arguments into storage ops routed through a
+//! `core::router::Batch` and turn results into [`frame::Frame`]s. This layer
+//! never touches a shard directly and never writes to a socket.
 
 pub mod admin;
 pub mod args;
 pub mod connection;
-pub mod exec;
+pub mod context;
+pub mod dispatch;
 pub mod frame;
 pub mod keys;
 pub mod pubsub;
 pub mod server;
 pub mod string;
-pub mod table;
+pub mod subscriptions;

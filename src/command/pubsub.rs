@@ -4,60 +4,21 @@
 //! on ([`crate::core::pubsub`]); PUBLISH asks every core to deliver and adds up
 //! the receivers. Shard channels are a namespace of their own, as in a
 //! single-node Redis. This file never writes to a socket: messages reach
-//! subscribers through their mailbox, which the connection loop drains.
+//! subscribers through their mailbox, which the connection loop drains. The
+//! connection's side of its subscriptions ([`SubState`]) lives in
+//! `subscriptions`, under both this file and `context`. It stands on `context`
+//! and never imports `dispatch` or another family.
 
-use bytes::Bytes;
-use std::collections::BTreeSet;
-use std::rc::Rc;
-
-use super::exec::{help_reply, subcommand, ClientState, Ctx, Step};
+use super::context::{help_reply, subcommand, wrong_arity, ClientState, Ctx, Step};
 use super::frame::Frame;
+use super::subscriptions::SubState;
 use crate::core::mesh::{CoreTask, TaskResult};
 use crate::core::pubsub::{Kind, Mailbox};
 use crate::core::world::World;
 use crate::storage::ops::{CoreOp, OpResult};
-
-/// A subscribed connection's subscriptions, mirrored from the registry so that
-/// counts and UNSUBSCRIBE-all need no registry scan.
-pub struct SubState {
-    pub mailbox: Rc<Mailbox>,
-    channels: BTreeSet<Bytes>,
-    patterns: BTreeSet<Bytes>,
-    shard: BTreeSet<Bytes>,
-}
-
-impl std::fmt::Debug for SubState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SubState")
-            .field("channels", &self.channels.len())
-            .field("patterns", &self.patterns.len())
-            .field("shard", &self.shard.len())
-            .finish()
-    }
-}
-
-impl SubState {
-    fn set(&mut self, kind: Kind) -> &mut BTreeSet<Bytes> {
-        match kind {
-            Kind::Channel => &mut self.channels,
-            Kind::Pattern => &mut self.patterns,
-            Kind::Shard => &mut self.shard,
-        }
-    }
-
-    /// Redis's reply count: channels and patterns together; shard channels apart.
-    fn count(&self, kind: Kind) -> usize {
-        match kind {
-            Kind::Shard => self.shard.len(),
-            _ => self.channels.len() + self.patterns.len(),
-        }
-    }
-
-    /// Whether RESP2's subscribed mode is on.
-    pub fn active(&self) -> bool {
-        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
-    }
-}
+use bytes::Bytes;
+use std::collections::BTreeSet;
+use std::rc::Rc;
 
 /// Show the connection's subscription counts in CLIENT LIST.
 fn publish_counts(world: &World, id: u64, subs: &SubState) {
@@ -243,7 +204,7 @@ pub fn pubsub(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     match sub {
         "channels" | "shardchannels" => {
             if rest.len() > 1 {
-                return Step::Done(super::exec::wrong_arity(&format!("pubsub|{sub}")));
+                return Step::Done(wrong_arity(&format!("pubsub|{sub}")));
             }
             let kind = if sub == "channels" {
                 Kind::Channel

@@ -1,12 +1,14 @@
 //! The server family: INFO, CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB/FLUSHALL.
 //! INFO and CONFIG SET reach every core through core tasks; the rest answer
-//! from this core or from a per-core op.
+//! from this core or from a per-core op. COMMAND reads the command table from
+//! [`Ctx::table`], passed down by `dispatch`: this file never imports the table
+//! (which names its handlers). It may use lower families (keys' counts,
+//! connection's version).
 
 use super::args::{glob_str, is, lower};
 use super::connection::REDIS_COMPAT_VERSION;
-use super::exec::{help_reply, subcommand, wrong_arity, Ctx, Step};
+use super::context::{help_reply, subcommand, wrong_arity, CommandSpec, Ctx, Step};
 use super::frame::Frame;
-use super::table::{all_commands, lookup, CommandSpec};
 use crate::config::Config;
 use crate::core::mesh::{CoreStats, CoreTask, TaskResult};
 use crate::core::world::World;
@@ -488,11 +490,10 @@ fn command_docs(c: &CommandSpec) -> Frame {
     ])
 }
 
-pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
+pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let table = ctx.table;
     if a.len() == 1 {
-        return Step::Done(Frame::Array(
-            all_commands().iter().map(command_info).collect(),
-        ));
+        return Step::Done(Frame::Array(table.all.iter().map(command_info).collect()));
     }
     let subs = [
         ("count", 2),
@@ -507,28 +508,30 @@ pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Err(f) => return Step::Done(f),
     };
     match sub {
-        "count" => Step::Done(Frame::Int(all_commands().len() as i64)),
+        "count" => Step::Done(Frame::Int(table.all.len() as i64)),
         "list" => Step::Done(Frame::Array(
-            all_commands().iter().map(|c| Frame::bulk(c.name)).collect(),
+            table.all.iter().map(|c| Frame::bulk(c.name)).collect(),
         )),
         "info" => {
             if a.len() == 2 {
-                return Step::Done(Frame::Array(
-                    all_commands().iter().map(command_info).collect(),
-                ));
+                return Step::Done(Frame::Array(table.all.iter().map(command_info).collect()));
             }
             Step::Done(Frame::Array(
                 a[2..]
                     .iter()
-                    .map(|n| lookup(n).map(command_info).unwrap_or(Frame::NullArray))
+                    .map(|n| {
+                        (table.lookup)(n)
+                            .map(command_info)
+                            .unwrap_or(Frame::NullArray)
+                    })
                     .collect(),
             ))
         }
         "docs" => {
             let specs: Vec<&CommandSpec> = if a.len() == 2 {
-                all_commands().iter().collect()
+                table.all.iter().collect()
             } else {
-                a[2..].iter().filter_map(|n| lookup(n)).collect()
+                a[2..].iter().filter_map(|n| (table.lookup)(n)).collect()
             };
             Step::Done(Frame::Map(
                 specs
@@ -538,7 +541,7 @@ pub fn command(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
             ))
         }
         "getkeys" => {
-            let Some(c) = lookup(&a[2]) else {
+            let Some(c) = (table.lookup)(&a[2]) else {
                 return Step::Done(Frame::err("ERR Invalid command specified"));
             };
             let args = &a[2..];

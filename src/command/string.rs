@@ -1,9 +1,10 @@
 //! The string family: GET, SET and its options, the INCR family, APPEND,
 //! ranges, and the multi-key MGET/MSET/MSETNX. Handlers parse arguments into
-//! shard ops; the ops' semantics live in `storage`.
+//! shard ops; the ops' semantics live in `storage`. It stands on `context` and
+//! never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
-use super::exec::{Ctx, Step};
+use super::context::{wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use crate::storage::decimal::{self, Number};
 use crate::storage::now_ms;
@@ -244,7 +245,7 @@ pub fn mget(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 
 pub fn mset(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     if a.len() % 2 != 1 {
-        return Step::Done(super::exec::wrong_arity(ctx.spec.name));
+        return Step::Done(wrong_arity(ctx.spec.name));
     }
     let tickets = a[1..]
         .chunks(2)
@@ -271,7 +272,7 @@ pub fn mset(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 /// write in between (documented in the README).
 pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     if a.len() % 2 != 1 {
-        return Step::Done(super::exec::wrong_arity(ctx.spec.name));
+        return Step::Done(wrong_arity(ctx.spec.name));
     }
     let pairs: Vec<(Bytes, Bytes)> = a[1..]
         .chunks(2)

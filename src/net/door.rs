@@ -15,7 +15,8 @@
 //! batch of replies, whatever it sends (README, "Security").
 
 use super::socket::Socket;
-use crate::command::exec::{run_pipeline, ClientState, OUT_BUDGET};
+use crate::command::context::ClientState;
+use crate::command::dispatch::{run_pipeline, OUT_BUDGET};
 use crate::command::pubsub::forget_client;
 use crate::core::clients::{ClientInfo, Door};
 use crate::core::world::World;

@@ -12,7 +12,7 @@
 
 use super::door;
 use super::socket::{Socket, READ_CHUNK};
-use crate::command::exec::ClientState;
+use crate::command::context::ClientState;
 use crate::core::clients::Door;
 use crate::core::pubsub::{Kind, Mailbox, Push};
 use crate::core::world::World;

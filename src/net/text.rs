@@ -7,7 +7,7 @@
 
 use super::door;
 use super::socket::{Socket, READ_CHUNK};
-use crate::command::exec::ClientState;
+use crate::command::context::ClientState;
 use crate::core::clients::Door;
 use crate::core::world::World;
 use crate::protocol::out::Out;

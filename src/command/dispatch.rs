@@ -1,34 +1,232 @@
-//! The command table: name, arity, flags, key positions, group and handler for
-//! every command, as `COMMAND INFO`/`COMMAND DOCS` report them. Lookup is
-//! case-insensitive and allocation-free.
+//! The top of the command layer: the command table (name, arity, flags, key
+//! positions, group and handler for every command, as `COMMAND INFO`/`COMMAND
+//! DOCS` report them) and the dispatcher that runs a connection's pipeline
+//! with it: look each request up, check arity, authentication and subscribed
+//! mode, let its handler build ops into one [`Batch`], and write every reply
+//! in request order within the batch budgets ([`OUT_BUDGET`], [`MAX_QUEUED`]).
+//! A future step first finishes everything queued before it, so its view of
+//! the keyspace respects pipeline order.
+//!
+//! Lookup is case-insensitive and allocation-free. This file imports the
+//! families (for their handlers) and `context`; nothing in the command layer
+//! imports it — COMMAND gets the table as [`Ctx::table`] ([`TABLE`]). It
+//! never runs a command's semantics itself (handlers do) and never writes to
+//! a socket: replies go into the connection's [`Out`].
 
-use super::exec::{Ctx, Step};
+use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
+use super::frame::Frame;
 use super::{admin, connection, keys, pubsub, server, string};
+use crate::core::clients::Door;
+use crate::core::router::{Batch, Results};
+use crate::core::world::World;
+use crate::protocol::out::Out;
+use crate::protocol::reply::Proto;
 use bytes::Bytes;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::OnceLock;
 
-pub type Handler = fn(&mut Ctx, &[Bytes]) -> Step;
+/// Replies a batch may add to the connection's output before it stops taking
+/// requests: past this the connection sends what it has (and, if the client
+/// is not reading, waits) before it runs more.
+pub const OUT_BUDGET: usize = 64 * 1024;
 
-pub struct CommandSpec {
-    /// Lower-case name.
-    pub name: &'static str,
-    /// Redis arity: exact count if positive, minimum count if negative (name included).
-    pub arity: i32,
-    pub flags: &'static [&'static str],
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
-    pub group: &'static str,
-    pub since: &'static str,
-    pub summary: &'static str,
-    pub handler: Handler,
+/// Steps a batch may hold waiting for other cores' results. Their replies are
+/// only known once the results are in, so this bounds what one batch can add
+/// beyond [`OUT_BUDGET`]: a value of [`crate::protocol::out::SHARE_MIN`] bytes
+/// or more is shared with the keyspace rather than copied, so 64 such replies
+/// copy at most 256 KB (multi-key replies such as MGET aside, which are one
+/// request each).
+pub const MAX_QUEUED: usize = 64;
+
+/// Execute parsed requests from the front of `requests` and append their
+/// replies to `out`, in order. Stops early, leaving the rest in `requests`,
+/// once the replies pass [`OUT_BUDGET`] or [`MAX_QUEUED`] steps wait on other
+/// cores, so what one batch adds to a connection's unsent replies is bounded
+/// whatever the pipeline holds. Requests after a QUIT are dropped.
+pub async fn run_pipeline(
+    world: &Rc<World>,
+    client: &mut ClientState,
+    requests: &mut Vec<Vec<Bytes>>,
+    out: &mut Out,
+) {
+    let mut batch = Batch::new(world.clone());
+    let mut queued: Vec<(Step, Proto)> = Vec::new();
+    let mut specs = std::mem::take(&mut client.specs);
+    // Requests a batch cut short before were looked up then: only a new
+    // pipeline is looked up (and its keys prefetched) again.
+    if specs.len() != requests.len() {
+        look_up_and_prefetch(world, requests, &mut specs);
+    }
+    let mut ran = 0;
+    for (args, &spec) in requests.iter_mut().zip(specs.iter()) {
+        let full = out.len() >= OUT_BUDGET || queued.len() >= MAX_QUEUED;
+        if client.closing || (ran > 0 && full) {
+            break;
+        }
+        ran += 1;
+        let args = std::mem::take(args);
+        let step = dispatch(world, client, &mut batch, spec, &args);
+        match step {
+            Step::Async(fut) => {
+                batch = flush(world, batch, &mut queued, out, client.door).await;
+                let f = fut.await;
+                f.write(out, client.proto, client.door);
+            }
+            Step::Done(f) if queued.is_empty() => f.write(out, client.proto, client.door),
+            Step::One(t, finish) if queued.is_empty() && batch.is_local() => {
+                match batch.take_ready(t) {
+                    Some(r) => finish(r).write(out, client.proto, client.door),
+                    None => queued.push((Step::One(t, finish), client.proto)),
+                }
+            }
+            other => queued.push((other, client.proto)),
+        }
+    }
+    if client.closing {
+        requests.clear();
+        specs.clear();
+    } else {
+        requests.drain(..ran);
+        specs.drain(..ran);
+    }
+    client.specs = specs;
+    flush(world, batch, &mut queued, out, client.door).await;
+    // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.
+    if !client.last_cmd.is_empty() {
+        world.clients.borrow_mut().touch(client.id, client.last_cmd);
+    }
 }
 
-impl std::fmt::Debug for CommandSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name)
+/// Finish the batch and encode the queued steps; returns a fresh batch.
+async fn flush(
+    world: &Rc<World>,
+    batch: Batch,
+    queued: &mut Vec<(Step, Proto)>,
+    out: &mut Out,
+    door: Door,
+) -> Batch {
+    if queued.is_empty() && batch.is_local() {
+        return batch;
     }
+    let mut results: Results = batch.finish().await;
+    for (step, proto) in queued.drain(..) {
+        let frame = match step {
+            Step::Done(f) => f,
+            Step::One(t, finish) => finish(results.take(t)),
+            Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
+            Step::Async(fut) => fut.await,
+        };
+        frame.write(out, proto, door);
+    }
+    Batch::new(world.clone())
+}
+
+/// Commands a client may run before authenticating.
+fn allowed_before_auth(name: &str) -> bool {
+    matches!(name, "auth" | "hello" | "quit" | "reset")
+}
+
+/// What RESP2's subscribed mode lets a connection run.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// The first pass over a pipeline: each request's command, and, when the
+/// pipeline holds several requests, a prefetch of each first key so that the
+/// lookups of the second pass find their cache lines loaded or on the way
+/// (`Keyspace::prefetch`). A single request gains nothing from it.
+fn look_up_and_prefetch(
+    world: &World,
+    requests: &[Vec<Bytes>],
+    specs: &mut Vec<Option<&'static CommandSpec>>,
+) {
+    specs.clear();
+    specs.extend(requests.iter().map(|args| lookup(&args[0])));
+    if requests.len() < 2 {
+        return;
+    }
+    let keys = requests
+        .iter()
+        .zip(specs.iter())
+        .filter_map(|(args, spec)| {
+            let key = args.get(1)?;
+            (spec.as_ref()?.first_key == 1).then_some(&key[..])
+        });
+    world.keyspace.borrow().prefetch_keys(keys);
+}
+
+fn dispatch(
+    world: &Rc<World>,
+    client: &mut ClientState,
+    batch: &mut Batch,
+    spec: Option<&'static CommandSpec>,
+    args: &[Bytes],
+) -> Step {
+    let Some(spec) = spec else {
+        return Step::Done(unknown_command(args));
+    };
+    world.count_command();
+    if !client.authed && !allowed_before_auth(spec.name) {
+        return Step::Done(Frame::err("NOAUTH Authentication required."));
+    }
+    if !arity_ok(spec.arity, args.len()) {
+        return Step::Done(wrong_arity(spec.name));
+    }
+    if client.proto == Proto::Resp2
+        && client.subs.as_ref().is_some_and(|s| s.active())
+        && !allowed_when_subscribed(spec.name)
+    {
+        return Step::Done(Frame::Error(
+            format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )
+            .into(),
+        ));
+    }
+    client.last_cmd = spec.name;
+    let mut ctx = Ctx {
+        world,
+        client,
+        batch,
+        spec,
+        table: &TABLE,
+    };
+    (spec.handler)(&mut ctx, args)
+}
+
+/// Redis's text: `ERR unknown command 'x', with args beginning with: 'a' 'b' `, with
+/// at most 128 bytes of the name and 128 bytes of arguments in all.
+pub fn unknown_command(args: &[Bytes]) -> Frame {
+    let mut shown = String::new();
+    for a in &args[1..] {
+        if shown.len() >= 128 {
+            break;
+        }
+        let room = 128 - shown.len();
+        shown.push('\'');
+        shown.push_str(&clip(&a[..a.len().min(room)]));
+        shown.push_str("' ");
+    }
+    Frame::Error(
+        format!(
+            "ERR unknown command '{}', with args beginning with: {shown}",
+            clip(&args[0])
+        )
+        .into(),
+    )
 }
 
 const W: &[&str] = &["write", "denyoom", "fast"];
@@ -155,6 +353,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
     index().get(lower).copied()
 }
+
+/// The table as handlers see it, passed down in every [`Ctx`].
+pub static TABLE: Table = Table {
+    all: COMMANDS,
+    lookup,
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,188 @@
+//! What every command handler needs, and nothing above it: the context a
+//! handler runs in ([`Ctx`]: the world, the connection's [`ClientState`], the
+//! pipeline's [`Batch`], its own [`CommandSpec`] and the command [`Table`]),
+//! the [`Step`] it returns, and Redis's error and help replies shared by the
+//! families (arity, unknown subcommand, HELP, a client's argument clipped for
+//! an error message).
+//!
+//! A handler returns a [`Step`]: a reply now, a reply once its ops' results are
+//! in, or (for the few commands that need several rounds across cores, like a
+//! RENAME between two cores) a future.
+//!
+//! This file sits under the families and `dispatch`: it never imports either.
+//! The table itself (which names every family's handler) lives in `dispatch`,
+//! which passes it down in [`Ctx::table`] for COMMAND to read.
+
+use super::frame::Frame;
+use super::subscriptions::SubState;
+use crate::core::clients::Door;
+use crate::core::router::{Batch, Ticket};
+use crate::core::world::World;
+use crate::protocol::reply::Proto;
+use crate::storage::ops::OpResult;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+/// A connection's own state, as commands see it.
+#[derive(Debug)]
+pub struct ClientState {
+    pub id: u64,
+    pub proto: Proto,
+    pub authed: bool,
+    pub name: String,
+    pub lib_name: String,
+    pub lib_ver: String,
+    pub addr: String,
+    pub laddr: String,
+    /// Set by QUIT (and CLIENT KILL of oneself): close after writing the replies so far.
+    pub closing: bool,
+    /// The last command run, published to CLIENT LIST once per pipeline.
+    pub last_cmd: &'static str,
+    /// The connection's socket, for pub/sub's output-buffer limit to shut down.
+    pub fd: std::os::fd::RawFd,
+    /// Subscriptions, once the connection has subscribed to anything.
+    pub subs: Option<Box<SubState>>,
+    /// The pipeline's commands as looked up in its first pass (kept for its allocation).
+    pub(super) specs: Vec<Option<&'static CommandSpec>>,
+    /// The door the connection came in by: replies are written in its protocol.
+    pub door: Door,
+    /// Since when the unsent replies have been over the soft output limit.
+    pub over_soft_limit_since: Option<std::time::Instant>,
+    /// Closed for its output buffer limit: its unsent replies are dropped.
+    pub output_dropped: bool,
+}
+
+impl ClientState {
+    pub fn new(id: u64, addr: String, laddr: String, needs_auth: bool, door: Door) -> ClientState {
+        ClientState {
+            door,
+            over_soft_limit_since: None,
+            output_dropped: false,
+            id,
+            proto: Proto::Resp2,
+            authed: !needs_auth,
+            name: String::new(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            addr,
+            laddr,
+            closing: false,
+            last_cmd: "",
+            fd: -1,
+            subs: None,
+            specs: Vec::new(),
+        }
+    }
+}
+
+pub type AsyncReply = Pin<Box<dyn Future<Output = Frame>>>;
+
+/// Turns the results of a step's ops into its reply.
+pub type Finish1 = fn(OpResult) -> Frame;
+pub type FinishN = fn(Vec<OpResult>) -> Frame;
+
+pub enum Step {
+    Done(Frame),
+    One(Ticket, Finish1),
+    Many(Vec<Ticket>, FinishN),
+    Async(AsyncReply),
+}
+
+/// What a handler may touch.
+pub struct Ctx<'a> {
+    pub world: &'a Rc<World>,
+    pub client: &'a mut ClientState,
+    pub batch: &'a mut Batch,
+    pub spec: &'static CommandSpec,
+    /// The command table, passed down by `dispatch` (COMMAND lists and looks up specs).
+    pub table: &'static Table,
+}
+
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> Step;
+
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact count if positive, minimum count if negative (name included).
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The command table as the server family's COMMAND reads it: every spec, and
+/// the dispatcher's own case-insensitive lookup. `dispatch` owns the table
+/// (it names every family's handler) and passes this down in [`Ctx`], so no
+/// family imports it.
+pub struct Table {
+    pub all: &'static [CommandSpec],
+    pub lookup: fn(&[u8]) -> Option<&'static CommandSpec>,
+}
+
+/// The subcommand of a container command (CONFIG, CLIENT, COMMAND, STAIRKV), found in
+/// `subs` — each `(name, arity)` with Redis's arity counting the container word and
+/// the subcommand — or Redis 7's error for an unknown one or a wrong argument count.
+pub fn subcommand(
+    container: &str,
+    a: &[Bytes],
+    subs: &[(&'static str, i32)],
+) -> Result<&'static str, Frame> {
+    let Some(&(name, arity)) = subs
+        .iter()
+        .find(|(n, _)| a[1].eq_ignore_ascii_case(n.as_bytes()))
+    else {
+        return Err(Frame::Error(
+            format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                clip(&a[1]),
+                container.to_ascii_uppercase()
+            )
+            .into(),
+        ));
+    };
+    if !arity_ok(arity, a.len()) {
+        return Err(wrong_arity(&format!("{container}|{name}")));
+    }
+    Ok(name)
+}
+
+/// Redis's arity rule: exactly `arity` arguments when positive, at least
+/// `-arity` when negative (the command name, and subcommand, included).
+pub(super) fn arity_ok(arity: i32, argc: usize) -> bool {
+    let n = argc as i32;
+    if arity > 0 {
+        n == arity
+    } else {
+        n >= -arity
+    }
+}
+
+/// A container's HELP reply: one simple string per line, as Redis sends it.
+pub fn help_reply(lines: &[&'static str]) -> Frame {
+    Frame::Array(lines.iter().map(|l| Frame::simple(l)).collect())
+}
+
+pub fn wrong_arity(name: &str) -> Frame {
+    Frame::Error(format!("ERR wrong number of arguments for '{name}' command").into())
+}
+
+/// A client-sent argument made printable for an error message (Redis caps at 128 bytes).
+pub fn clip(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(128)]);
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
