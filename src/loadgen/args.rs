@@ -1,7 +1,10 @@
-//! stairkv-bench's command line and the checked [`Plan`] it becomes. Every
-//! rule about which flags go together lives here, so the client and the run
-//! never meet a combination they cannot honour. Never starts a thread or
-//! opens a socket.
+//! stairkv-bench's command line and the checked [`Plan`] it becomes, with
+//! the flags of every subcommand (`plot`, `expiry`, `fanout`). Every rule
+//! about which flags go together lives here, so the client, the run and the
+//! pub/sub measurements never meet a combination they cannot honour. It sits
+//! at the bottom of loadgen: it imports only the value types of [`super::keys`]
+//! and [`super::workload`], never the code that acts on the flags. Never
+//! starts a thread or opens a socket.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -51,10 +54,10 @@ pub enum Command {
     /// Time `expired` keyspace events: keys with deadlines spread over a window,
     /// one subscriber; the delay from each deadline to its event, and every key
     /// heard exactly once.
-    Expiry(super::pubsub::ExpiryArgs),
+    Expiry(ExpiryArgs),
     /// Pub/sub fan-out: many subscribers on one channel, one publisher;
     /// deliveries per second, every message to every subscriber in order.
-    Fanout(super::pubsub::FanoutArgs),
+    Fanout(FanoutArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +72,61 @@ pub struct PlotArgs {
     /// The chart's title.
     #[arg(long, default_value = "Latency by percentile")]
     pub title: String,
+}
+
+/// Where both measurements connect and report.
+#[derive(Debug, Args)]
+pub struct Target {
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 6379)]
+    pub port: u16,
+    /// Write summary.json (and, for expiry, expiry.hgrm) here.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// The server's name in the output.
+    #[arg(long, default_value = "server")]
+    pub label: String,
+    /// CPU to pin to [default: the first of the affinity mask].
+    #[arg(long)]
+    pub cpu: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExpiryArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Keys written, each with its own deadline.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub keys: u64,
+    /// Deadlines are spread evenly over this many seconds...
+    #[arg(long, default_value_t = 10.0)]
+    pub spread: f64,
+    /// ...starting this many seconds after the writing starts (long enough to
+    /// write every key first; the run warns if it was not).
+    #[arg(long, default_value_t = 5.0)]
+    pub lead: f64,
+    /// Seconds to wait after the last deadline for stragglers.
+    #[arg(long, default_value_t = 5.0)]
+    pub grace: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Subscriber connections, all on one channel.
+    #[arg(long, default_value_t = 100)]
+    pub subscribers: usize,
+    /// Messages published.
+    #[arg(long, default_value_t = 100_000)]
+    pub messages: u64,
+    /// Message size in bytes (at least 12: a sequence number leads each).
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
+    /// PUBLISH commands per round trip.
+    #[arg(long, default_value_t = 16)]
+    pub pipeline: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,11 +7,16 @@
 //! A connection never blocks its thread, never panics on what the server
 //! sends (a malformed reply ends the connection with a message), and never
 //! touches another connection's keys when verifying.
+//!
+//! Where a connection goes is decided here too: [`resolve`] turns the
+//! `--host`/`--port` flags into the one address every connection of a run
+//! (and the pub/sub measurements) dials.
 
 use bytes::BytesMut;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::net::ToSocketAddrs;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -38,6 +43,15 @@ const QUOTE: usize = 48;
 pub struct KeyState {
     version: u32,
     set_ms: u32,
+}
+
+/// The first address `host:port` resolves to.
+pub fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}:{port} resolves to no address"))
 }
 
 /// What a thread's connections share: the plan, the ring, the counters.

@@ -5,14 +5,19 @@
 //! ([`crate::protocol::client`]) with the server and nothing else: it never
 //! touches the keyspace or the command layer.
 //!
-//! - [`args`]: the flags and the checked [`args::Plan`].
-//! - [`keys`]: the seeded RNG, key distributions (uniform, Zipf, sequential), scans.
-//! - [`workload`]: command mix, key names, values, the open-loop schedule.
-//! - [`client`]: one connection's closed or open loop, reply checking, verify.
-//! - [`run`]: threads, rendezvous, watchdog, progress line.
-//! - [`stats`]: per-command histograms and counters, merged across threads.
-//! - [`report`], [`hgrm`], [`plot`]: the table, JSON, `.hgrm` files and SVG charts.
+//! Imports run one way, top to bottom of this list (each file uses only
+//! files below it):
+//!
+//! - [`report`]: the table and JSON of a finished run, and `plot`'s charts.
 //! - [`pubsub`]: the `expiry` and `fanout` measurements of pub/sub.
+//! - [`run`]: threads, rendezvous, watchdog, progress line.
+//! - [`client`]: one connection's closed or open loop, reply checking,
+//!   verify; [`client::resolve`], the address every connection dials.
+//! - [`args`]: every subcommand's flags and the checked [`args::Plan`].
+//! - [`stats`]: per-command histograms and counters, merged across threads.
+//! - [`workload`]: command mix, key names, values, the open-loop schedule.
+//! - [`keys`]: the seeded RNG, key distributions (uniform, Zipf, sequential), scans.
+//! - [`plot`], [`hgrm`]: SVG charts and `.hgrm` files (leaves).
 
 pub mod args;
 pub mod client;

@@ -3,11 +3,11 @@
 //! deadline to its arrival at a subscriber (and checks each key is heard of
 //! exactly once); `fanout` publishes to one channel with many subscribers and
 //! counts deliveries per second (and checks each subscriber gets every
-//! message, in order). Works against any Redis-protocol server; never
-//! touches the keyspace except through the wire.
+//! message, in order). Their flags ([`ExpiryArgs`], [`FanoutArgs`]) live
+//! with the others in [`super::args`]. Works against any Redis-protocol
+//! server; never touches the keyspace except through the wire.
 
 use bytes::BytesMut;
-use clap::Args;
 use hdrhistogram::Histogram;
 use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
@@ -15,67 +15,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::args::{ExpiryArgs, FanoutArgs};
+use super::client::resolve;
 use super::hgrm::write_hgrm;
-use super::run::resolve;
 use super::stats::histogram;
 use crate::net::ring::SocketRing;
 use crate::protocol::client::{parse_resp, resp_command, Reply};
 use crate::storage::now_us;
-
-/// Where both measurements connect and report.
-#[derive(Debug, Args)]
-pub struct Target {
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    #[arg(long, default_value_t = 6379)]
-    pub port: u16,
-    /// Write summary.json (and, for expiry, expiry.hgrm) here.
-    #[arg(long)]
-    pub report_dir: Option<PathBuf>,
-    /// The server's name in the output.
-    #[arg(long, default_value = "server")]
-    pub label: String,
-    /// CPU to pin to [default: the first of the affinity mask].
-    #[arg(long)]
-    pub cpu: Option<usize>,
-}
-
-#[derive(Debug, Args)]
-pub struct ExpiryArgs {
-    #[command(flatten)]
-    pub target: Target,
-    /// Keys written, each with its own deadline.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub keys: u64,
-    /// Deadlines are spread evenly over this many seconds...
-    #[arg(long, default_value_t = 10.0)]
-    pub spread: f64,
-    /// ...starting this many seconds after the writing starts (long enough to
-    /// write every key first; the run warns if it was not).
-    #[arg(long, default_value_t = 5.0)]
-    pub lead: f64,
-    /// Seconds to wait after the last deadline for stragglers.
-    #[arg(long, default_value_t = 5.0)]
-    pub grace: f64,
-}
-
-#[derive(Debug, Args)]
-pub struct FanoutArgs {
-    #[command(flatten)]
-    pub target: Target,
-    /// Subscriber connections, all on one channel.
-    #[arg(long, default_value_t = 100)]
-    pub subscribers: usize,
-    /// Messages published.
-    #[arg(long, default_value_t = 100_000)]
-    pub messages: u64,
-    /// Message size in bytes (at least 12: a sequence number leads each).
-    #[arg(long, default_value_t = 32)]
-    pub size: usize,
-    /// PUBLISH commands per round trip.
-    #[arg(long, default_value_t = 16)]
-    pub pipeline: usize,
-}
 
 /// A bare RESP connection on the ring.
 struct Wire {

@@ -8,14 +8,13 @@
 
 use glommio::{LocalExecutorBuilder, Placement};
 use std::cell::Cell;
-use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use super::args::{Plan, Stop};
-use super::client::{Conn, ThreadCtx, Watch};
+use super::client::{resolve, Conn, ThreadCtx, Watch};
 use super::stats::{Interval, Stats};
 use crate::net::ring::SocketRing;
 
@@ -49,15 +48,6 @@ struct ThreadResult {
     stats: Stats,
     measure_from: Option<Instant>,
     last_reply: Option<Instant>,
-}
-
-/// The first address `host:port` resolves to.
-pub fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host}:{port} resolves to no address"))
 }
 
 /// Run the plan to the end. `Err` only when no load could be started at all.

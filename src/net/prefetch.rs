@@ -12,7 +12,7 @@
 
 use super::ring::ReceiveHook;
 use crate::core::world::World;
-use crate::protocol::resp::peek_first_key;
+use crate::protocol::peek::peek_first_key;
 use crate::storage::staircase::ShardId;
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -6,8 +6,8 @@
 use bytes::BytesMut;
 use std::ops::Range;
 
-pub use super::resp::format_u64 as decimal;
-use super::resp::{find_byte, parse_i64};
+pub use super::ascii::format_u64 as decimal;
+use super::ascii::{find_byte, parse_i64};
 
 /// Deepest array nesting a reply may have before it is called malformed.
 const MAX_DEPTH: usize = 8;

@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-use super::resp::find_byte;
+use super::ascii::find_byte;
 
 /// A parsed text-protocol line. Ranges index into the buffer given to [`parse_line`].
 #[derive(Debug, Clone, PartialEq, Eq)]

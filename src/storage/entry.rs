@@ -11,7 +11,7 @@
 //! holds it, and never decides what to evict: it only carries what the
 //! eviction policies read.
 
-use crate::protocol::resp::{format_u64, parse_i64};
+use crate::protocol::ascii::{format_u64, parse_i64};
 use bytes::{Bytes, BytesMut};
 use std::ops::Deref;
 use std::ptr::NonNull;

@@ -18,7 +18,7 @@ use super::ops::{
 };
 use super::shard::{Shard, Walk};
 use super::staircase::{scan_pos, RoutingTable, ShardId};
-use crate::protocol::resp::parse_i64;
+use crate::protocol::ascii::parse_i64;
 use bytes::Bytes;
 
 /// Attempts RANDOMKEY makes (each a random shard and a random bucket walk) before
