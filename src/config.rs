@@ -1,6 +1,9 @@
 //! Configuration: command-line flags and an optional TOML file whose keys match
 //! the flags (`--text-port` ↔ `text-port`). Flags win over the file; the file
-//! wins over the defaults named here. Nothing here starts anything.
+//! wins over the defaults named here, among them the eviction [`Policy`] the
+//! user chose (its names and parsing; what each policy does is
+//! `storage::policy` and `storage::evict`). Nothing here starts anything, and
+//! this is the bottom floor: it never imports from the rest of the crate.
 
 use clap::Parser;
 use serde::Deserialize;
