@@ -1,8 +1,10 @@
 //! Configuration: command-line flags and an optional TOML file whose keys match
 //! the flags (`--text-port` ↔ `text-port`). Flags win over the file; the file
-//! wins over the defaults named here. Nothing here starts anything.
+//! wins over the defaults named here, among them the eviction [`Policy`] the
+//! user chose (its names and parsing; what each policy does is
+//! `storage::policy` and `storage::evict`). Nothing here starts anything, and
+//! this is the bottom floor: it never imports from the rest of the crate.
 
-use crate::storage::evict::Policy;
 use clap::Parser;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -207,6 +209,78 @@ fn parse_memory_flag(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{s}' is not a size (a number with b, k, kb, m, mb, g or gb)"))
 }
 
+/// The `maxmemory-policy` the user chose: its Redis names and how they parse.
+/// What each policy records and evicts is `storage::policy` and `storage::evict`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    AllKeysS3Fifo,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+/// The policy a cache gets unless told otherwise.
+pub const DEFAULT_POLICY: Policy = Policy::AllKeysS3Fifo;
+/// Redis's `maxmemory-samples` default.
+pub const DEFAULT_SAMPLES: usize = 5;
+
+impl Policy {
+    pub const ALL: [Policy; 9] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::AllKeysS3Fifo,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::AllKeysS3Fifo => "allkeys-s3fifo",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    /// Every policy's name, comma-separated (for error messages).
+    pub fn names() -> String {
+        let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
+        names.join(", ")
+    }
+
+    /// Case-insensitive, as Redis's enum configs are.
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Only keys with a deadline may be evicted.
+    pub fn volatile(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+}
+
 fn parse_policy_flag(s: &str) -> Result<Policy, String> {
     Policy::parse(s).ok_or_else(|| format!("'{s}' is not a maxmemory policy ({})", Policy::names()))
 }
@@ -374,12 +448,12 @@ impl Config {
                 (Some(p), _) => p,
                 (None, Some(t)) => parse_policy_flag(&t)
                     .map_err(|e| ConfigError::Invalid(format!("maxmemory-policy: {e}")))?,
-                (None, None) => crate::storage::evict::DEFAULT_POLICY,
+                (None, None) => DEFAULT_POLICY,
             },
             maxmemory_samples: flags
                 .maxmemory_samples
                 .or(file.maxmemory_samples)
-                .unwrap_or(crate::storage::evict::DEFAULT_SAMPLES as u64),
+                .unwrap_or(DEFAULT_SAMPLES as u64),
             config_file: flags.config,
             pubsub_limit: match flags
                 .client_output_buffer_limit_pubsub
@@ -709,7 +783,7 @@ mod tests {
         assert_eq!(cfg.maxmemory_samples, 10);
         let cfg = load("maxmemory = 123456\n").expect("valid");
         assert_eq!(cfg.maxmemory, 123_456);
-        assert_eq!(cfg.maxmemory_policy, crate::storage::evict::DEFAULT_POLICY);
+        assert_eq!(cfg.maxmemory_policy, DEFAULT_POLICY);
         for (bad, says) in [
             ("maxmemory = \"lots\"\n", "maxmemory"),
             ("maxmemory-policy = \"fifo\"\n", "maxmemory-policy"),
@@ -728,5 +802,15 @@ mod tests {
         })
         .expect_err("0 cores");
         assert!(err.to_string().contains("at least 1"));
+    }
+
+    #[test]
+    fn policies_parse_by_redis_names() {
+        for p in Policy::ALL {
+            assert_eq!(Policy::parse(p.name()), Some(p));
+            assert_eq!(Policy::parse(&p.name().to_uppercase()), Some(p));
+        }
+        assert_eq!(Policy::parse("lru"), None);
+        assert!(Policy::VolatileTtl.volatile() && !Policy::AllKeysLru.volatile());
     }
 }

@@ -11,8 +11,9 @@
 
 use super::pace::Pace;
 use super::world::World;
-use crate::storage::evict::{Policy, Room};
+use crate::config::Policy;
 use crate::storage::now_ms;
+use crate::storage::policy::Room;
 use std::rc::Rc;
 use std::time::Duration;
 

@@ -9,10 +9,10 @@ use super::mesh::{AdminRequest, Answer, CoreStats, CoreTask, MeshState, Msg, Pac
 use super::notify::Notify;
 use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
-use crate::storage::evict::Room;
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
+use crate::storage::policy::Room;
 use crate::storage::staircase::RoutingTable;
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};

@@ -1,12 +1,15 @@
-//! Eviction: the `maxmemory-policy` names, the access metadata each policy
-//! keeps in an entry, this core's share of `maxmemory`, and choosing and
-//! removing victims until the core is back under its share.
+//! Eviction: this core's share of `maxmemory`, and the walk over the
+//! keyspace that chooses and removes victims until the core is back under
+//! its share.
 //!
 //! Each core evicts only from the shards it holds, against its own share of
 //! the limit: `maxmemory` times the part of the hash space its shards cover.
 //! As shards migrate, the share follows them. Nothing here looks at another
 //! core or sends anything: the evicted keys are handed to the core layer,
-//! which counts them and publishes their `evicted` events.
+//! which counts them and publishes their `evicted` events. This file sits
+//! above [`super::keyspace`] (it walks its shards); what an access records in
+//! an entry and the state kept between passes are below it, in
+//! [`super::policy`], so the keyspace and its shards never import this file.
 //!
 //! - `allkeys-s3fifo` (the default): S3-FIFO per shard ([`super::s3fifo`]),
 //!   evicting from the shard that is fullest for its part of the hash space,
@@ -21,257 +24,13 @@
 //! - `noeviction`: nothing is evicted; writes that need memory are refused.
 
 use super::keyspace::Keyspace;
+use super::policy::{
+    access_mode, next_rand, score, set_access, Candidate, Room, POOL, VICTIM_REUSE,
+};
 use super::shard::Shard;
 use super::staircase::ShardId;
+use crate::config::Policy;
 use bytes::Bytes;
-use std::cell::Cell;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Policy {
-    NoEviction,
-    AllKeysLru,
-    AllKeysLfu,
-    AllKeysRandom,
-    AllKeysS3Fifo,
-    VolatileLru,
-    VolatileLfu,
-    VolatileRandom,
-    VolatileTtl,
-}
-
-/// The policy a cache gets unless told otherwise.
-pub const DEFAULT_POLICY: Policy = Policy::AllKeysS3Fifo;
-/// Redis's `maxmemory-samples` default.
-pub const DEFAULT_SAMPLES: usize = 5;
-/// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
-const POOL: usize = 16;
-/// Evictions from one S3-FIFO victim shard before the fullest shard is looked for again.
-const VICTIM_REUSE: u32 = 16;
-/// Redis's LFU constants: a new key's counter, the log factor, the decay period (minutes).
-const LFU_INIT: u32 = 5;
-const LFU_LOG_FACTOR: f64 = 10.0;
-const LFU_DECAY_MINUTES: u32 = 1;
-
-impl Policy {
-    pub const ALL: [Policy; 9] = [
-        Policy::NoEviction,
-        Policy::AllKeysLru,
-        Policy::AllKeysLfu,
-        Policy::AllKeysRandom,
-        Policy::AllKeysS3Fifo,
-        Policy::VolatileLru,
-        Policy::VolatileLfu,
-        Policy::VolatileRandom,
-        Policy::VolatileTtl,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::NoEviction => "noeviction",
-            Policy::AllKeysLru => "allkeys-lru",
-            Policy::AllKeysLfu => "allkeys-lfu",
-            Policy::AllKeysRandom => "allkeys-random",
-            Policy::AllKeysS3Fifo => "allkeys-s3fifo",
-            Policy::VolatileLru => "volatile-lru",
-            Policy::VolatileLfu => "volatile-lfu",
-            Policy::VolatileRandom => "volatile-random",
-            Policy::VolatileTtl => "volatile-ttl",
-        }
-    }
-
-    /// Every policy's name, comma-separated (for error messages).
-    pub fn names() -> String {
-        let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
-        names.join(", ")
-    }
-
-    /// Case-insensitive, as Redis's enum configs are.
-    pub fn parse(s: &str) -> Option<Policy> {
-        Policy::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
-    }
-
-    /// Only keys with a deadline may be evicted.
-    fn volatile(self) -> bool {
-        matches!(
-            self,
-            Policy::VolatileLru
-                | Policy::VolatileLfu
-                | Policy::VolatileRandom
-                | Policy::VolatileTtl
-        )
-    }
-
-    fn access(self, limited: bool) -> Access {
-        match self {
-            Policy::AllKeysLru | Policy::VolatileLru => Access::Lru,
-            Policy::AllKeysLfu | Policy::VolatileLfu => Access::Lfu,
-            // The queues cost 8 bytes a key: kept only while there is a limit.
-            Policy::AllKeysS3Fifo if limited => Access::S3Fifo,
-            _ => Access::None,
-        }
-    }
-}
-
-/// What an access records in an entry, for the policy in force on this core.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    None,
-    Lru,
-    Lfu,
-    /// S3-FIFO with a limit set: shards keep their queues.
-    S3Fifo,
-}
-
-thread_local! {
-    /// The policy's access mode on this core (a core is one thread).
-    static ACCESS: Cell<Access> = const { Cell::new(Access::None) };
-    static RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
-}
-
-pub fn access() -> Access {
-    ACCESS.with(Cell::get)
-}
-
-pub(super) fn set_access(a: Access) {
-    ACCESS.with(|c| c.set(a));
-}
-
-fn next_rand() -> u64 {
-    RNG.with(|c| {
-        let mut x = c.get();
-        let r = super::xorshift64(&mut x);
-        c.set(x);
-        r
-    })
-}
-
-#[inline]
-fn lru_clock(now: u64) -> u32 {
-    // Milliseconds, wrapping every 49.7 days: a key idle longer looks recent.
-    now as u32
-}
-
-#[inline]
-fn minutes(now: u64) -> u32 {
-    ((now / 60_000) & 0xffff) as u32
-}
-
-/// Redis's `LFUDecrAndReturn`: the counter after the decay its idle minutes earn.
-fn lfu_decayed(meta: u32, now: u64) -> u32 {
-    let counter = meta & 0xff;
-    let then = meta >> 8;
-    let now_min = minutes(now);
-    let elapsed = if now_min >= then {
-        now_min - then
-    } else {
-        65_535 - then + now_min
-    };
-    counter.saturating_sub(elapsed / LFU_DECAY_MINUTES)
-}
-
-/// Record an access to `e` at `now` (ms) for the policy in force.
-#[inline]
-pub fn touch(e: &mut super::entry::Entry, now: u64) {
-    if e.freq() < 3 {
-        e.set_freq(e.freq() + 1);
-    }
-    match access() {
-        Access::Lru => e.set_meta(lru_clock(now)),
-        Access::Lfu => {
-            let mut counter = lfu_decayed(e.meta(), now);
-            if counter < 255 {
-                let base = counter.saturating_sub(LFU_INIT) as f64;
-                let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
-                let r = (next_rand() >> 11) as f64 / (1u64 << 53) as f64;
-                if r < p {
-                    counter += 1;
-                }
-            }
-            e.set_meta(minutes(now) << 8 | counter);
-        }
-        Access::None | Access::S3Fifo => {}
-    }
-}
-
-/// Give a new entry its first access record (entries that move between shards
-/// or cores keep theirs: they are not new).
-#[inline]
-pub fn init(e: &mut super::entry::Entry) {
-    match access() {
-        Access::Lru => e.set_meta(lru_clock(super::now_ms())),
-        Access::Lfu => e.set_meta(minutes(super::now_ms()) << 8 | LFU_INIT),
-        Access::None | Access::S3Fifo => {}
-    }
-}
-
-/// How much more an entry deserves eviction: higher is evicted first.
-fn score(policy: Policy, e: &super::entry::Entry, now: u64) -> u64 {
-    match policy {
-        Policy::AllKeysLru | Policy::VolatileLru => {
-            u64::from(lru_clock(now).wrapping_sub(e.meta()))
-        }
-        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - u64::from(lfu_decayed(e.meta(), now)),
-        Policy::VolatileTtl => u64::MAX - e.deadline().unwrap_or(u64::MAX),
-        _ => 0,
-    }
-}
-
-struct Candidate {
-    score: u64,
-    key: Bytes,
-}
-
-/// What an eviction pass left.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Room {
-    /// This core is within its share of `maxmemory`.
-    Enough,
-    /// Still over after the `max` keys a pass may evict.
-    More,
-    /// Over only by table space a split, merge or migration holds for now:
-    /// evicting would not free it, its end does.
-    Held,
-    /// Over with nothing the policy may evict (`noeviction`, or no key with a
-    /// deadline for a volatile policy): writes that need memory are refused.
-    Full,
-}
-
-/// This core's eviction state.
-pub struct Evictor {
-    policy: Policy,
-    /// The whole server's limit (0: none), and this core's share of it.
-    maxmemory: u64,
-    limit: usize,
-    /// The table epoch `limit` was computed under.
-    limit_epoch: Option<u64>,
-    samples: usize,
-    pool: Vec<Candidate>,
-    victim: Option<ShardId>,
-    victim_uses: u32,
-    /// [`Keyspace::held_slack`] and the millisecond it was summed in.
-    held_slack: Option<(u64, usize)>,
-    /// Keys evicted here.
-    pub evicted: u64,
-}
-
-impl Default for Evictor {
-    fn default() -> Self {
-        Evictor {
-            policy: DEFAULT_POLICY,
-            maxmemory: 0,
-            limit: 0,
-            limit_epoch: None,
-            samples: DEFAULT_SAMPLES,
-            pool: Vec::new(),
-            victim: None,
-            victim_uses: 0,
-            held_slack: None,
-            evicted: 0,
-        }
-    }
-}
 
 impl Keyspace {
     /// Apply `maxmemory` (bytes, 0 = no limit), the policy and the sample count.
@@ -284,7 +43,7 @@ impl Keyspace {
         ev.maxmemory = maxmemory;
         ev.samples = samples.max(1);
         ev.limit_epoch = None;
-        set_access(policy.access(maxmemory > 0));
+        set_access(access_mode(policy, maxmemory > 0));
     }
 
     /// This core's share of `maxmemory` (0: no limit): the limit times the part
@@ -516,7 +275,6 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::entry::Entry;
     use crate::storage::ops::{KeyOp, Op, SetCond, SetTtl};
     use crate::storage::staircase::RoutingTable;
 
@@ -531,16 +289,6 @@ mod tests {
             },
         };
         k.execute(op, super::super::now_ms());
-    }
-
-    #[test]
-    fn policies_parse_by_redis_names() {
-        for p in Policy::ALL {
-            assert_eq!(Policy::parse(p.name()), Some(p));
-            assert_eq!(Policy::parse(&p.name().to_uppercase()), Some(p));
-        }
-        assert_eq!(Policy::parse("lru"), None);
-        assert!(Policy::VolatileTtl.volatile() && !Policy::AllKeysLru.volatile());
     }
 
     /// A core's share of the limit is the hash space of the shards it holds,
@@ -560,23 +308,6 @@ mod tests {
         next.finish_migration(moved);
         k0.set_table(next);
         assert_eq!(k0.memory_limit(), 750);
-    }
-
-    #[test]
-    fn lfu_counter_grows_slowly_and_decays() {
-        set_access(Access::Lfu);
-        let mut e = Entry::new(b"k", b"v", None);
-        init(&mut e);
-        assert_eq!(e.meta() & 0xff, LFU_INIT);
-        let now = super::super::now_ms();
-        for _ in 0..10_000 {
-            touch(&mut e, now);
-        }
-        let c = e.meta() & 0xff;
-        assert!(c > LFU_INIT + 5 && c < 100, "counter {c}");
-        // Ten idle minutes take ten off.
-        assert_eq!(lfu_decayed(e.meta(), now + 10 * 60_000), c - 10);
-        set_access(Access::None);
     }
 
     /// Each thread is a core: these tests run one keyspace per test thread, and

@@ -11,24 +11,20 @@
 //! reaches B after any batch that carried the key. No tombstones are needed.
 //!
 //! This module only decides and moves entries; it never awaits and never sends
-//! a message (the core layer, `core::world`, drives the protocol).
+//! a message (the core layer, `core::world`, drives the protocol). It sits
+//! above [`super::keyspace`]: the keyspace keeps the outgoing shards' state
+//! ([`super::keyspace::Outgoing`]) and lists keys (SCAN's page cut, KEYS and
+//! DBSIZE in `keyspace::scan`) without ever importing this file.
 
 use super::entry::Entry;
 use super::glob::glob_match;
 use super::hash::{hashes, key_hash};
-use super::keyspace::Keyspace;
+use super::keyspace::scan::take_page;
+use super::keyspace::{Keyspace, Outgoing};
 use super::ops::{CoreOp, Op, OpResult};
 use super::shard::Walk;
 use super::staircase::{scan_pos, ShardId};
 use bytes::Bytes;
-
-/// A shard this core is handing over: `to` owns it; `walk` is where the walk
-/// over its buckets is.
-pub struct Outgoing {
-    pub shard: ShardId,
-    pub to: usize,
-    walk: Walk,
-}
 
 /// Where an op must run, as this core's table sees it.
 #[derive(Debug, PartialEq)]
@@ -117,30 +113,6 @@ impl Keyspace {
             out.walk.restart();
         }
         (taken, src.is_empty())
-    }
-
-    /// DBSIZE or KEYS over this core's shards: every held shard but the outgoing
-    /// ones, or (`outgoing`) only those. A migration's target counts the source's
-    /// part at the moment the source's answer reaches it, in order with the
-    /// batches, so every key is counted once — when the cores' answers carry the
-    /// same table epoch (see `core::migrate` and the DBSIZE command).
-    pub fn count_part(&self, op: &CoreOp, outgoing: bool, now: u64) -> OpResult {
-        let shards = self
-            .held()
-            .filter(|(id, _)| self.outgoing.iter().any(|o| o.shard == *id) == outgoing);
-        match op {
-            CoreOp::Keys { pattern } => {
-                // Redis's KEYS treats a lone `*` as "everything", the empty key included.
-                let all = &pattern[..] == b"*";
-                let keys = shards
-                    .flat_map(|(_, s)| s.iter())
-                    .filter(|e| !e.is_expired(now) && (all || glob_match(pattern, e.key())))
-                    .map(|e| Bytes::copy_from_slice(e.key()))
-                    .collect();
-                OpResult::Keys(keys)
-            }
-            _ => OpResult::Int(shards.map(|(_, s)| s.len()).sum::<usize>() as i64),
-        }
     }
 
     /// Entries of an outgoing shard still here.
@@ -425,21 +397,6 @@ impl Keyspace {
             keys,
         }
     }
-}
-
-/// Keep the `want` smallest positions of `cands` (plus any keys sharing the last
-/// kept position), sorted. Returns `Some(last + 1)` when something was cut off.
-pub(super) fn take_page<T>(cands: &mut Vec<(u64, T)>, want: usize) -> Option<Option<u64>> {
-    let cut = if cands.len() > want {
-        cands.select_nth_unstable_by_key(want - 1, |c| c.0);
-        let last = cands[want - 1].0;
-        cands.retain(|c| c.0 <= last);
-        Some(last.checked_add(1))
-    } else {
-        None
-    };
-    cands.sort_unstable_by_key(|c| c.0);
-    cut
 }
 
 #[cfg(test)]

@@ -3,6 +3,18 @@
 //! shard-side operations. Everything here is plain single-threaded data: it
 //! never awaits, never sends a message, and never knows about connections,
 //! commands or other cores — the core layer above calls into it.
+//!
+//! Its files form a one-way stack (each uses only those listed before it):
+//! - [`hash`], [`glob`], [`decimal`], [`memory`], [`ops`] (the op and reply
+//!   types), [`staircase`] (the routing table): plain building blocks.
+//! - [`policy`]: what an access records in an entry for the eviction policy
+//!   in force, and the state eviction keeps between passes.
+//! - [`entry`], [`s3fifo`], [`shard`]: one key's bytes; a shard's table,
+//!   expiry heap and S3-FIFO queues.
+//! - [`keyspace`]: one core's shards, routing lookups, splits and merges,
+//!   scans, the key ops, expiry passes and counters (a folder: see its map).
+//! - [`evict`]: this core's share of `maxmemory` and the walk that evicts.
+//! - [`migration`]: a shard moving between cores, each end's side.
 
 pub mod decimal;
 pub mod entry;
@@ -13,6 +25,7 @@ pub mod keyspace;
 pub mod memory;
 pub mod migration;
 pub mod ops;
+pub mod policy;
 pub mod s3fifo;
 pub mod shard;
 pub mod staircase;

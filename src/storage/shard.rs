@@ -8,11 +8,16 @@
 //! live entry with that hash still has exactly that deadline. The heap is rebuilt
 //! from the table when stale items exceed live TTL keys (plus slack), so its size
 //! stays proportional to the shard — which the staircase keeps small.
+//!
+//! Eviction: a shard records each access for the policy in force through
+//! [`super::policy`] and offers its victims (its S3-FIFO queues, a random or
+//! sampled entry); which shard to evict from is decided above the keyspace,
+//! in [`super::evict`], which a shard never imports.
 
 use super::entry::{chunk_size, Entry};
-use super::evict::{self, Access};
 use super::hash::hashes;
 use super::memory;
+use super::policy::{self, Access};
 use super::s3fifo::Fifo;
 use bytes::Bytes;
 use hashbrown::hash_table::Entry as Slot;
@@ -378,7 +383,7 @@ impl Shard {
         match self.table.find_entry(thash, |e| e.key() == key) {
             Ok(slot) if !slot.get().is_expired(now) => {
                 let e = slot.into_mut();
-                evict::touch(e, now);
+                policy::touch(e, now);
                 Some(e)
             }
             Ok(slot) => {
@@ -419,7 +424,7 @@ impl Shard {
             return None;
         }
         let e = slot.into_mut();
-        evict::touch(e, now);
+        policy::touch(e, now);
         let (size, deadline) = (e.mem_size(), e.deadline());
         let r = f(e);
         let (new_size, new_deadline) = (e.mem_size(), e.deadline());
@@ -441,7 +446,7 @@ impl Shard {
     pub fn insert(&mut self, thash: u64, mut entry: Entry) -> Option<Entry> {
         let tracking = self.fifo_tracking();
         if entry.meta() == 0 {
-            evict::init(&mut entry);
+            policy::init(&mut entry);
         }
         let size = entry.mem_size();
         let deadline = entry.deadline();
@@ -616,7 +621,7 @@ impl Shard {
     /// Whether this shard keeps S3-FIFO queues now: builds them when the policy
     /// has just started needing them, drops them when it stopped.
     fn fifo_tracking(&mut self) -> bool {
-        let on = evict::access() == Access::S3Fifo;
+        let on = policy::access() == Access::S3Fifo;
         match (on, self.fifo.is_some()) {
             (true, false) => self.build_fifo(),
             (false, true) => self.fifo = None,
@@ -916,7 +921,7 @@ mod tests {
     #[test]
     fn s3fifo_evicts_from_a_shard_walked_nearly_empty() {
         std::thread::spawn(|| {
-            evict::set_access(Access::S3Fifo);
+            policy::set_access(Access::S3Fifo);
             let mut s = Shard::new();
             for i in 0..5000 {
                 put(&mut s, format!("k{i}").as_bytes(), b"v", None);
@@ -1204,7 +1209,7 @@ mod tests {
 
     fn randomized(s3fifo: bool) {
         if s3fifo {
-            evict::set_access(Access::S3Fifo);
+            policy::set_access(Access::S3Fifo);
         }
         let mut rng = rand::rngs::StdRng::seed_from_u64(42);
         let mut s = Shard::new();
