@@ -9,8 +9,8 @@
 //! migration holds, it waits for that to end instead of evicting keys that
 //! would not free it. It only ever evicts from this core's own shards.
 
-use super::pace::Pace;
 use super::world::World;
+use crate::runtime::pace::Pace;
 use crate::storage::evict::{Policy, Room};
 use crate::storage::now_ms;
 use std::rc::Rc;
@@ -43,7 +43,7 @@ pub async fn run(world: Rc<World>) {
                 // nothing for this task to do.
                 Room::Full if world.keyspace.borrow().policy() == Policy::NoEviction => break,
                 Room::Full => {
-                    crate::net::ring::sleep(retry).await;
+                    crate::runtime::timer::sleep(retry).await;
                     retry = (retry * 2).min(STUCK_MAX);
                 }
             }

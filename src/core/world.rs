@@ -6,9 +6,9 @@
 use super::clients::Clients;
 use super::events::{self, Before};
 use super::mesh::{Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
-use super::notify::Notify;
 use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
+use crate::runtime::notify::Notify;
 use crate::storage::evict::Room;
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
@@ -299,7 +299,7 @@ impl World {
                 | CoreTask::Migrate { .. }
                 | CoreTask::Admin(_) => {
                     let w = self.clone();
-                    crate::net::ring::spawn(async move {
+                    crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
                         w.mesh.post(from, Msg::TaskDone { id, result });
                     })
@@ -551,7 +551,7 @@ impl World {
             for msg in packet {
                 self.handle(peer, msg);
             }
-            crate::net::ring::packet_read();
+            crate::runtime::bell::packet_read();
         }
     }
 
