@@ -372,7 +372,6 @@ pub(super) mod tests {
     use crate::runtime::bell::{packet_read, Bell};
     use crate::runtime::task::spawn;
     use bytes::BytesMut;
-    use std::future::Future;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::AtomicBool;

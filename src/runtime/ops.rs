@@ -309,7 +309,6 @@ impl Drop for Op {
 mod tests {
     use super::*;
     use crate::runtime::driver::tests::run;
-    use bytes::BytesMut;
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
