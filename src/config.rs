@@ -51,7 +51,7 @@ pub const DEFAULT_PROTECTED_MODE: bool = true;
 /// Redis's default is none.
 pub const DEFAULT_NOTIFY_KEYSPACE_EVENTS: &str = "Ex";
 
-/// How connections' bytes move: see `net::ring` for why the ring is the default.
+/// How connections' bytes move: see `runtime` for why the ring is the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SocketPath {

@@ -8,8 +8,9 @@ use crate::config::{Config, SocketPath};
 use crate::core::mesh::Packet;
 use crate::core::world::World;
 use crate::net;
-use crate::net::ring::{Bell, SocketRing};
 use crate::net::socket::Acceptor;
+use crate::runtime::bell::Bell;
+use crate::runtime::ring::SocketRing;
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
@@ -147,23 +148,23 @@ async fn core_main(
         None => (Rc::new(World::new(0, 1, cfg.clone())), None),
     };
     world.coordinator.set(Some(crate::control::coordinator));
-    net::ring::set_bells(bells.clone());
+    crate::runtime::bell::set_bells(bells.clone());
     if let Some((senders, mut receivers)) = channels {
         let senders = Rc::new(senders);
         for peer in 0..n {
             if peer != world.id {
-                crate::net::ring::spawn(world.mesh.clone().run_sender(peer, senders.clone()))
+                crate::runtime::task::spawn(world.mesh.clone().run_sender(peer, senders.clone()))
                     .detach();
             }
         }
         for (peer, rx) in receivers.streams() {
-            crate::net::ring::spawn(world.clone().run_receiver(peer, rx)).detach();
+            crate::runtime::task::spawn(world.clone().run_receiver(peer, rx)).detach();
         }
     }
-    crate::net::ring::spawn(crate::core::expiry::run(world.clone())).detach();
-    crate::net::ring::spawn(crate::core::evict::run(world.clone())).detach();
+    crate::runtime::task::spawn(crate::core::expiry::run(world.clone())).detach();
+    crate::runtime::task::spawn(crate::core::evict::run(world.clone())).detach();
     if world.id == 0 {
-        crate::net::ring::spawn(crate::control::run(world.clone())).detach();
+        crate::runtime::task::spawn(crate::control::run(world.clone())).detach();
     }
     let ring = match cfg.socket_path {
         SocketPath::Ring => match SocketRing::with_bell(bells[world.id].clone()) {
@@ -199,15 +200,15 @@ async fn core_main(
         let acceptor = Acceptor::new(listener, ring.as_ref());
         let w = world.clone();
         let task = if text {
-            crate::net::ring::spawn(net::listener::accept_loop(w, acceptor, net::text::serve))
+            crate::runtime::task::spawn(net::listener::accept_loop(w, acceptor, net::text::serve))
         } else {
-            crate::net::ring::spawn(net::listener::accept_loop(w, acceptor, net::resp::serve))
+            crate::runtime::task::spawn(net::listener::accept_loop(w, acceptor, net::resp::serve))
         };
         accepts.push(task);
     }
     let _ = ready.send(Ok(idx));
     while !stop.load(Ordering::Relaxed) {
-        crate::net::ring::sleep(Duration::from_millis(50)).await;
+        crate::runtime::timer::sleep(Duration::from_millis(50)).await;
     }
     world.shutting_down.set(true);
     // Cancelling an accept task drops its listener: no new connections from here on.
@@ -216,7 +217,7 @@ async fn core_main(
     }
     let start = std::time::Instant::now();
     while world.busy.get() > 0 && start.elapsed() < DRAIN_TIMEOUT {
-        crate::net::ring::sleep(Duration::from_millis(5)).await;
+        crate::runtime::timer::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }

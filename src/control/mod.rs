@@ -114,7 +114,7 @@ pub async fn run(world: Rc<World>) {
     let mut moved = 0;
     loop {
         let interval = world.config.borrow().controller_interval_ms;
-        crate::net::ring::sleep(Duration::from_millis(interval)).await;
+        crate::runtime::timer::sleep(Duration::from_millis(interval)).await;
         if world.shutting_down.get() {
             return;
         }

@@ -9,9 +9,9 @@
 //! migration holds, it waits for that to end instead of evicting keys that
 //! would not free it. It only ever evicts from this core's own shards.
 
-use super::pace::Pace;
 use super::world::World;
 use crate::config::Policy;
+use crate::runtime::pace::Pace;
 use crate::storage::now_ms;
 use crate::storage::policy::Room;
 use std::rc::Rc;
@@ -44,7 +44,7 @@ pub async fn run(world: Rc<World>) {
                 // nothing for this task to do.
                 Room::Full if world.keyspace.borrow().policy() == Policy::NoEviction => break,
                 Room::Full => {
-                    crate::net::ring::sleep(retry).await;
+                    crate::runtime::timer::sleep(retry).await;
                     retry = (retry * 2).min(STUCK_MAX);
                 }
             }

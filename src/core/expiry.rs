@@ -15,8 +15,8 @@
 //! check when they reach the top. Every removal (here, on a read, or on an
 //! overwrite) publishes the key's `expired` event once (`World::expired`).
 
-use super::pace::Pace;
 use super::world::World;
+use crate::runtime::pace::Pace;
 use crate::storage::{now_ms, now_us};
 use futures_lite::future;
 use std::rc::Rc;
@@ -70,7 +70,7 @@ pub async fn run(world: Rc<World>) {
             release_memory();
             since_trim = 0;
         }
-        future::or(crate::net::ring::sleep(wait), world.expiry_wake.wait()).await;
+        future::or(crate::runtime::timer::sleep(wait), world.expiry_wake.wait()).await;
     }
 }
 

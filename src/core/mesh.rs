@@ -7,14 +7,14 @@
 //! wait on a full channel (two cores answering each other cannot deadlock), and
 //! all the requests that connections on this core issued in one executor tick
 //! travel to a peer together. After each packet the sender rings the peer's
-//! bell (`net::ring::ring_bell`), which wakes a napping peer and, on a busy
+//! bell (`runtime::bell::ring_bell`), which wakes a napping peer and, on a busy
 //! one, makes it let glommio read its channels now rather than at glommio's
-//! next preemption (`net::ring::let_peers_in`).
+//! next preemption (`runtime::driver::let_peers_in`).
 
 use super::clients::{ClientInfo, KillFilter};
-use super::notify::{Notify, Slot};
 use super::pubsub::Kind;
 use crate::config::Config;
+use crate::runtime::notify::{Notify, Slot};
 use crate::storage::entry::Entry;
 use crate::storage::ops::{CoreOp, Op, OpResult, ShardStat};
 use crate::storage::staircase::{RoutingTable, ShardId};
@@ -288,7 +288,7 @@ impl MeshState {
             }
             // The peer may be napping in its socket ring, where glommio's
             // channel cannot wake it.
-            crate::net::ring::ring_bell(peer);
+            crate::runtime::bell::ring_bell(peer);
         }
     }
 }

@@ -12,8 +12,8 @@
 //! touches another core's shards.
 
 use super::mesh::{Answer, CoreTask, Msg, TaskResult};
-use super::pace::Pace;
 use super::world::{bump, World};
+use crate::runtime::pace::Pace;
 use crate::storage::entry::Entry;
 use crate::storage::keyspace::Keyspace;
 use crate::storage::migration::Placement;
@@ -44,7 +44,7 @@ impl World {
             return;
         }
         let w = self.clone();
-        crate::net::ring::spawn(async move {
+        crate::runtime::task::spawn(async move {
             let results = w.serve(ops, hops).await;
             w.mesh.post(from, Msg::OpsDone { id, results });
         })
@@ -379,7 +379,7 @@ impl World {
             }
             // A pause on a timer, which fires when the core next looks for I/O:
             // the busier the core is with requests, the slower its shard moves.
-            crate::net::ring::sleep(MIGRATE_REST).await;
+            crate::runtime::timer::sleep(MIGRATE_REST).await;
             pace.breathe().await;
         }
         self.keyspace.borrow_mut().end_outgoing(shard);

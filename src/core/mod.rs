@@ -2,7 +2,9 @@
 //! keyspace, its clients, its counters) and the cross-core mesh that carries
 //! shard tasks between cores. A core touches only its own shards; another
 //! core's shards are reached by message, never by reference. This layer knows
-//! storage ops but never commands or reply encoding.
+//! storage ops but never commands or reply encoding; it runs on `runtime`
+//! (tasks, timers, pacing of background work, the bell between cores) and
+//! never touches a socket.
 
 pub mod clients;
 pub mod events;
@@ -10,8 +12,6 @@ pub mod evict;
 pub mod expiry;
 pub mod mesh;
 pub mod migrate;
-pub mod notify;
-pub mod pace;
 pub mod pubsub;
 pub mod router;
 pub mod world;

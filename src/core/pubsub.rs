@@ -20,7 +20,7 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::notify::Notify;
+use crate::runtime::notify::Notify;
 use crate::storage::glob::glob_match;
 
 /// Bytes counted per queued message on top of its channel and payload: the

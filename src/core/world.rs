@@ -6,9 +6,9 @@
 use super::clients::Clients;
 use super::events::{self, Before};
 use super::mesh::{AdminRequest, Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
-use super::notify::Notify;
 use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
+use crate::runtime::notify::Notify;
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
@@ -310,7 +310,7 @@ impl World {
                 | CoreTask::Migrate { .. }
                 | CoreTask::Admin(_) => {
                     let w = self.clone();
-                    crate::net::ring::spawn(async move {
+                    crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
                         w.mesh.post(from, Msg::TaskDone { id, result });
                     })
@@ -562,7 +562,7 @@ impl World {
             for msg in packet {
                 self.handle(peer, msg);
             }
-            crate::net::ring::packet_read();
+            crate::runtime::bell::packet_read();
         }
     }
 

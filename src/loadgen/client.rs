@@ -27,8 +27,10 @@ use super::args::{Plan, Protocol, Stop};
 use super::keys::{Distribution, KeyPicker, Rng};
 use super::stats::{Interval, Stats};
 use super::workload::{verified_value, Cmd, Schedule};
-use crate::net::ring::{Buf, Op, SocketRing};
 use crate::protocol::client::{self as wire, Reply};
+use crate::runtime::buf::Buf;
+use crate::runtime::ops::Op;
+use crate::runtime::ring::SocketRing;
 
 /// Bytes asked of each receive.
 const RECV_CHUNK: usize = 64 * 1024;

@@ -1,7 +1,7 @@
 //! stairkv-bench, the bundled load generator: it drives any Redis-protocol
 //! server (or stairkv's text protocol) from pinned glommio executors, one
 //! socket ring per thread, and reports hdrhistogram percentiles. It shares
-//! the socket ring ([`crate::net::ring`]) and the wire encoding
+//! the runtime ([`crate::runtime`]: socket ring, spawning, timers) and the wire encoding
 //! ([`crate::protocol::client`]) with the server and nothing else: it never
 //! touches the keyspace or the command layer.
 //!

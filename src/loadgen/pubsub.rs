@@ -19,8 +19,8 @@ use super::args::{ExpiryArgs, FanoutArgs};
 use super::client::resolve;
 use super::hgrm::write_hgrm;
 use super::stats::histogram;
-use crate::net::ring::SocketRing;
 use crate::protocol::client::{parse_resp, resp_command, Reply};
+use crate::runtime::ring::SocketRing;
 use crate::storage::now_us;
 
 /// A bare RESP connection on the ring.
@@ -188,7 +188,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         let hist = Rc::new(RefCell::new(histogram()));
         let listener = {
             let (seen, counts, hist) = (seen.clone(), counts.clone(), hist.clone());
-            crate::net::ring::spawn(async move {
+            crate::runtime::task::spawn(async move {
                 let (heard, dupes, strays) = (&counts.0, &counts.1, &counts.2);
                 while heard.get() < keys {
                     let Ok((_, frame)) = sub.next().await else {
@@ -222,7 +222,7 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
         let mut writers = Vec::new();
         for w in 0..4u64 {
             let mut conn = Wire::connect(&ring, &addr)?;
-            writers.push(crate::net::ring::spawn(async move {
+            writers.push(crate::runtime::task::spawn(async move {
                 let mut i = w;
                 while i < keys {
                     let mut out = BytesMut::new();
@@ -264,8 +264,10 @@ pub fn expiry(a: ExpiryArgs) -> Result<bool, String> {
                 true
             },
             async {
-                crate::net::ring::sleep(Duration::from_micros(give_up.saturating_sub(now_us())))
-                    .await;
+                crate::runtime::timer::sleep(Duration::from_micros(
+                    give_up.saturating_sub(now_us()),
+                ))
+                .await;
                 false
             },
         )
@@ -322,7 +324,7 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
                 done_at.clone(),
                 finished.clone(),
             );
-            listeners.push(crate::net::ring::spawn(async move {
+            listeners.push(crate::runtime::task::spawn(async move {
                 let mut expect = 0u64;
                 while expect < msgs {
                     let Ok((_, frame)) = w.next().await else {
@@ -367,7 +369,7 @@ pub fn fanout(a: FanoutArgs) -> Result<bool, String> {
                 }
             }
         }
-        let limit = crate::net::ring::sleep(Duration::from_secs(30));
+        let limit = crate::runtime::timer::sleep(Duration::from_secs(30));
         let all = async {
             for l in listeners {
                 l.await;

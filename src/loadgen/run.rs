@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::args::{Plan, Stop};
 use super::client::{resolve, Conn, ThreadCtx, Watch};
 use super::stats::{Interval, Stats};
-use crate::net::ring::SocketRing;
+use crate::runtime::ring::SocketRing;
 
 /// How often the watchdog looks for stalled connections.
 const WATCH_EVERY: Duration = Duration::from_millis(50);
@@ -199,14 +199,14 @@ async fn thread_main(
     let ctx = Rc::new(ThreadCtx::new(plan.clone(), ring));
     let watches: Vec<Rc<Watch>> = conns.iter().map(|c| c.watch.clone()).collect();
     let stop_watch = Rc::new(Cell::new(false));
-    crate::net::ring::spawn(watchdog(watches, plan.timeout, stop_watch.clone())).detach();
+    crate::runtime::task::spawn(watchdog(watches, plan.timeout, stop_watch.clone())).detach();
 
     if plan.prefill {
         let tasks: Vec<_> = conns
             .into_iter()
             .map(|mut c| {
                 let ctx = ctx.clone();
-                crate::net::ring::spawn(async move {
+                crate::runtime::task::spawn(async move {
                     let r = c.prefill(&ctx).await;
                     (c, r)
                 })
@@ -229,12 +229,12 @@ async fn thread_main(
 
     let t0 = Instant::now();
     result.measure_from = Some(t0 + plan.warmup);
-    crate::net::ring::spawn(ticker(ctx.clone(), tx)).detach();
+    crate::runtime::task::spawn(ticker(ctx.clone(), tx)).detach();
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|mut c| {
             let ctx = ctx.clone();
-            crate::net::ring::spawn(async move { c.run(&ctx, t0).await })
+            crate::runtime::task::spawn(async move { c.run(&ctx, t0).await })
         })
         .collect();
     for task in tasks {
@@ -259,7 +259,7 @@ async fn ticker(ctx: Rc<ThreadCtx>, tx: mpsc::Sender<Msg>) {
     loop {
         n += 1;
         let at = start + Duration::from_secs(n);
-        crate::net::ring::sleep(at.saturating_duration_since(Instant::now())).await;
+        crate::runtime::timer::sleep(at.saturating_duration_since(Instant::now())).await;
         let iv = std::mem::take(&mut *ctx.interval.borrow_mut());
         if tx.send(Msg::Tick(n, iv)).is_err() {
             return;
@@ -271,7 +271,7 @@ async fn ticker(ctx: Rc<ThreadCtx>, tx: mpsc::Sender<Msg>) {
 /// longer than the time-out.
 async fn watchdog(watches: Vec<Rc<Watch>>, timeout: Duration, stop: Rc<Cell<bool>>) {
     while !stop.get() {
-        crate::net::ring::sleep(WATCH_EVERY).await;
+        crate::runtime::timer::sleep(WATCH_EVERY).await;
         let now = Instant::now();
         for w in &watches {
             if w.outstanding.get() > 0

@@ -217,7 +217,7 @@ async fn settle(
         // The send in flight may take long if the client does not read: the
         // soft limit's clock must be able to end the wait.
         let settled = futures_lite::future::or(async { Some(stream.settle().await) }, async {
-            crate::net::ring::sleep(left).await;
+            crate::runtime::timer::sleep(left).await;
             None
         })
         .await;

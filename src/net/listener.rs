@@ -62,12 +62,12 @@ where
     loop {
         match acceptor.accept().await {
             Ok(sock) => {
-                crate::net::ring::spawn(serve(world.clone(), sock)).detach();
+                crate::runtime::task::spawn(serve(world.clone(), sock)).detach();
             }
             Err(e) => {
                 // Out of descriptors or a connection reset before accept: keep serving.
                 tracing::warn!(core = world.id, error = %e, "accept failed");
-                crate::net::ring::sleep(std::time::Duration::from_millis(10)).await;
+                crate::runtime::timer::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
     }

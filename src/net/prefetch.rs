@@ -10,9 +10,9 @@
 //! It reads the keyspace (through `try_borrow`, so it never conflicts with a
 //! writer) and never changes it; a wrong guess costs a hash and a prefetch.
 
-use super::ring::ReceiveHook;
 use crate::core::world::World;
 use crate::protocol::peek::peek_first_key;
+use crate::runtime::ring::ReceiveHook;
 use crate::storage::staircase::ShardId;
 use std::cell::RefCell;
 use std::rc::Rc;

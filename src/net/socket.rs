@@ -13,8 +13,10 @@
 //! does not read from making the server buffer without bound
 //! ([`Socket::unsent`] says how much is waiting).
 
-use super::ring::{Buf, Op, SocketRing, Stream};
 use crate::protocol::out::Out;
+use crate::runtime::buf::Buf;
+use crate::runtime::ops::{Op, Stream};
+use crate::runtime::ring::SocketRing;
 use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;

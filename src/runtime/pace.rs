@@ -5,10 +5,10 @@
 //! loop yields after each [`SLICE`] instead. Yielding alone is not enough: the
 //! socket ring's driver, when it has nothing to reap, waits for the ring's
 //! eventfd through the reactor, which glommio polls only when no task is ready;
-//! so the loop pokes the driver (`net::ring::poke`) to reap now, and the
+//! so the loop pokes the driver (`driver::poke`) to reap now, and the
 //! connections it wakes run before the loop continues; and packets from peer
-//! cores are read before it continues too (`net::ring::let_peers_in`). This
-//! module never touches the keyspace.
+//! cores are read before it continues too (`driver::let_peers_in`). It knows
+//! only time and the driver; it never touches the keyspace.
 
 use std::time::{Duration, Instant};
 
@@ -31,10 +31,10 @@ impl Pace {
     /// it last did.
     pub async fn breathe(&mut self) {
         if self.since.elapsed() >= SLICE {
-            crate::net::ring::poke();
+            super::driver::poke();
             futures_lite::future::yield_now().await;
             // A loop that only yields keeps glommio from reading the mesh.
-            crate::net::ring::let_peers_in().await;
+            super::driver::let_peers_in().await;
             self.since = Instant::now();
         }
     }

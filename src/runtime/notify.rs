@@ -1,6 +1,7 @@
 //! Single-threaded wake-up primitives for tasks on one executor: a level-style
 //! [`Notify`] and a one-shot [`Slot`]. They are `!Send` on purpose: they never
-//! cross cores (the mesh does that).
+//! cross cores (the mesh does that). They know nothing of what they wake a
+//! task for.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
