@@ -11,7 +11,8 @@ paths written inline), resolves each to the file it names, and prints
 - the files over 800 lines.
 With --check it exits 1 when an import runs back up or a loop exists that no module doc explains (a loop is
 explained when one of its files' opening `//!` paragraph contains the words "import loop").
-Test modules (`#[cfg(test)]` onwards) are left out: a test may reach anything.
+Test code (`#[cfg(test)]` items, and files declared `#[cfg(test)] mod x;`) is left out: a test may
+reach anything.
 """
 
 import os
@@ -54,8 +55,32 @@ def folder_of(mod):
 
 
 def strip_tests(text):
-    m = re.search(r"^#\[cfg\(test\)\]", text, re.M)
-    return text[: m.start()] if m else text
+    """Drops every `#[cfg(test)]` item (a test module, or a test-only function anywhere in a file)."""
+    out, pos = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]", text):
+        if m.start() < pos:
+            continue
+        out.append(text[pos : m.start()])
+        i = m.end()
+        while i < len(text) and text[i] not in "{;":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            depth = 0
+            while i < len(text):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+                if depth == 0:
+                    break
+        else:
+            i += 1
+        pos = i
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def test_children(text):
+    """Modules declared `#[cfg(test)] mod name;`: files that hold only tests."""
+    return re.findall(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", text)
 
 
 def strip_comments(text):
@@ -140,6 +165,11 @@ def main():
             if n.endswith(".rs"):
                 p = os.path.join(root, n)
                 files[tuple(module_of(p, src))] = p
+    # Files that hold only tests (declared `#[cfg(test)] mod x;`) are no rooms: a test may reach anything.
+    for m, p in list(files.items()):
+        for child in test_children(open(p).read()):
+            base = list(m) if p.endswith("mod.rs") or p.endswith("lib.rs") else list(m)
+            files.pop(tuple(base + [child]), None)
     lines = {m: sum(1 for _ in open(p)) for m, p in files.items()}
     docs = {}
     edges = {m: set() for m in files}
