@@ -128,6 +128,7 @@ if rss:
 if any(r["server"] == "before" for r in runs):
     before_bin = os.environ.get("BEFORE", "the BEFORE binary")
     print("\n## A/B: this build against an earlier one (cores=1, pinned)\n")
+    print(f"Command: `ROUNDS={rounds} N1={n1} N16={n16} BEFORE=<old stairkv binary> tools/bench-redis-benchmark.sh`.\n")
     print(f"`before` is `{before_bin}`; `after` is this checkout's build. Both ran in every round, with "
           "redis-server, in the order of `SERVERS`, reversed every other round. Each ratio is "
           "after / before for one round; the table gives their median, min and max: a spread around 1.00 "

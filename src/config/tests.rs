@@ -1,3 +1,5 @@
+//! Unit tests of config, kept beside its file so that the file itself holds one purpose.
+
 use super::*;
 
 #[test]

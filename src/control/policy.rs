@@ -141,7 +141,7 @@ pub struct Move {
 
 /// One round by itself (what `STAIRKV REBALANCE` asks for): nothing unless some
 /// core passes the mean by more than `threshold_pct` percent, else the moves of
-/// [`plan`].
+/// `plan`.
 pub fn rebalance(ncores: usize, rows: &[ShardStat], threshold_pct: u64) -> Vec<Move> {
     let Some(loads) = Loads::of(ncores, rows) else {
         return Vec::new();

@@ -2,8 +2,9 @@
 //! server (or stairkv's text protocol) from pinned glommio executors, one
 //! socket ring per thread, and reports hdrhistogram percentiles. It shares
 //! the runtime ([`crate::runtime`]: socket ring, spawning, timers) and the wire encoding
-//! ([`crate::protocol::client`]) with the server and nothing else: it never
-//! touches the keyspace or the command layer.
+//! ([`crate::protocol::client`]) with the server, and from storage only the key
+//! hash (`--hash-mod` aims keys at one shard) and the clock: it never touches the
+//! keyspace, the command layer or the doors.
 //!
 //! Imports run one way, top to bottom of this list (each file uses only
 //! files below it):

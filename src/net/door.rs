@@ -6,7 +6,7 @@
 //! request or encodes a reply itself.
 //!
 //! Back-pressure: at most one send is in flight per connection, and a batch
-//! stops taking requests once its replies pass `command::exec::OUT_BUDGET`
+//! stops taking requests once its replies pass `command::dispatch::OUT_BUDGET`
 //! (or `MAX_QUEUED` steps wait on other cores). The next send waits for the
 //! one in flight, and no batch is built while a large send is in flight, so
 //! a client that does not read its replies stops being read: its further
@@ -160,7 +160,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Hand `out` to the socket once the send in flight is done (see [`settle`]).
+/// Hand `out` to the socket once the send in flight is done (see `settle`).
 pub async fn send(
     world: &World,
     stream: &mut Socket,

@@ -1,6 +1,6 @@
 //! Starting the keys of arriving requests loading before their connections
 //! run. At pipeline 1 each connection carries one request per turn, so the
-//! pipeline's own prefetch (`command::exec`) has nothing to overlap; but one
+//! pipeline's own prefetch (`command::dispatch`) has nothing to overlap; but one
 //! reap of the socket ring wakes many connections at once. As the ring copies
 //! each receive out, this hook peeks at the first request's key and starts the
 //! table lines its lookup will probe; once the reap is over, the entries. By

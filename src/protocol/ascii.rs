@@ -1,5 +1,5 @@
 //! The byte-level primitives every parser and encoder of the wire shares:
-//! finding a byte in a line ([`find_byte`]), and Redis's one integer syntax
+//! finding a byte in a line (`find_byte`), and Redis's one integer syntax
 //! read ([`parse_i64`]) and written ([`format_u64`]). Also used by commands
 //! and storage for the numbers clients store. Plain functions over slices:
 //! they never allocate and know nothing of requests, replies or keys.

@@ -16,7 +16,7 @@ use std::ops::{Deref, DerefMut};
 /// instead of being copied into the reply buffer. The keyspace stores values
 /// from the same length in their own `Bytes` (`storage::entry::SHARED_MIN`),
 /// so from here on a reply copies nothing, and what a batch of replies can
-/// copy into a connection's buffer is bounded by this (`command::exec`).
+/// copy into a connection's buffer is bounded by this (`command::dispatch`).
 pub const SHARE_MIN: usize = 4 * 1024;
 
 /// Unsent replies: `sealed` segments first, then `tail`.

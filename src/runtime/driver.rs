@@ -2,14 +2,14 @@
 //! that submits what connections queued, reaps completions and wakes their
 //! tasks. glommio stays the executor: connection tasks await ring operations
 //! like any future. Between requests the driver first *naps* in its ring (one
-//! syscall, bounded by [`NAP_MAX`]) while nothing else on the core wants to
+//! syscall, bounded by `NAP_MAX`) while nothing else on the core wants to
 //! run; a peer core's mesh packet rings the core's bell (`bell`) to end the
 //! nap, and on a busy core makes the driver step aside until glommio has read
 //! it ([`let_peers_in`]). With nothing in flight, or once the nap window is
 //! used up, it parks *in glommio* on an eventfd registered on the ring, so
 //! glommio's timers and channels get their turn. glommio 0.9 has no public
-//! "wait until this fd is readable", so [`wait_readable`] borrows its socket
-//! readiness machinery (see there). A park lasts at most [`PARK_MAX`], a
+//! "wait until this fd is readable", so `wait_readable` borrows its socket
+//! readiness machinery (see there). A park lasts at most `PARK_MAX`, a
 //! safety net: the kernel signals the eventfd only for completions that reach
 //! the CQ (not for ones in its overflow list), so the driver looks again by
 //! itself and logs a warning when completions or peers' packets were waiting.
@@ -127,7 +127,7 @@ impl SocketRing {
     /// core serves connections.
     ///
     /// With nothing completed it first *naps* in its own ring (an
-    /// `io_uring_enter` that waits for one completion, up to [`NAP_MAX`]) when
+    /// `io_uring_enter` that waits for one completion, up to `NAP_MAX`) when
     /// nothing else on the core wants to run; only then does it park through
     /// glommio. Parking through glommio costs several syscalls each time
     /// (glommio re-arms its preemption timers, links its rings, then this

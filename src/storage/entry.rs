@@ -20,7 +20,7 @@ use std::ptr::NonNull;
 ///
 /// Layout of the allocation:
 /// `[flags: u8][meta: u32 LE][klen: varint][vlen: varint][deadline: u64 LE, if HAS_DEADLINE][key][value]`,
-/// where a [`SHARED`] value is the 8-byte address of a `Box<Bytes>` (and `vlen` is 8).
+/// where a `SHARED` value is the 8-byte address of a `Box<Bytes>` (and `vlen` is 8).
 pub struct Entry {
     /// The allocation: a `Box<[u8]>` whose length the header records.
     ptr: NonNull<u8>,
@@ -43,10 +43,10 @@ const FREQ_MASK: u8 = 0b1100;
 const IN_MAIN: u8 = 16;
 /// `flags` bit: the value is a `Box<Bytes>`'s address, the bytes live there.
 const SHARED: u8 = 32;
-/// Values at least this long are stored [`SHARED`]. The pointer, the box and
+/// Values at least this long are stored `SHARED`. The pointer, the box and
 /// the `Bytes` header cost about 100 bytes: under 3% from here up. Replies of
 /// smaller values are copies, so this also bounds what one reply copies
-/// (see `command::exec::MAX_QUEUED`).
+/// (see `command::dispatch::MAX_QUEUED`).
 pub const SHARED_MIN: usize = 4 * 1024;
 /// Where the varint lengths start.
 const LENGTHS: usize = 5;

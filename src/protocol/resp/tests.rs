@@ -1,3 +1,5 @@
+//! Unit tests of the RESP request parser, kept beside its file so that the file itself holds one purpose.
+
 use super::*;
 
 use proptest::prelude::*;

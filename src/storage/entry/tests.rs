@@ -1,3 +1,5 @@
+//! Unit tests of the entry, kept beside its file so that the file itself holds one purpose.
+
 use super::*;
 
 fn check(e: &Entry, key: &[u8], value: &[u8], deadline: Option<u64>) {

@@ -7,13 +7,13 @@
 //! The keyspace's work is split by purpose into the files below this one, each
 //! an `impl Keyspace` block that uses only this file and the files listed
 //! before it:
-//! - [`stats`]: counters (keys, bytes, TTL keys) and per-shard stats and rates.
-//! - [`housekeeping`]: expiry passes, the next deadline, compaction.
-//! - [`split`]: beginning a split or merge and its batch-by-batch walk.
-//! - [`scan`]: SCAN, KEYS and DBSIZE, and the page cut SCAN and migration share.
-//! - [`shard_ops`]: one key op (GET, SET, INCRBY, EXPIRE, ...) on the shard
+//! - `stats`: counters (keys, bytes, TTL keys) and per-shard stats and rates.
+//! - `housekeeping`: expiry passes, the next deadline, compaction.
+//! - `split`: beginning a split or merge and its batch-by-batch walk.
+//! - `scan`: SCAN, KEYS and DBSIZE, and the page cut SCAN and migration share.
+//! - `shard_ops`: one key op (GET, SET, INCRBY, EXPIRE, ...) on the shard
 //!   holding the key; it knows shards, not the keyspace.
-//! - [`exec`]: [`Keyspace::execute`], which routes an [`super::ops::Op`] to the above.
+//! - `exec`: [`Keyspace::execute`], which routes an [`super::ops::Op`] to the above.
 //!
 //! Eviction ([`super::evict`]) and migration between cores
 //! ([`super::migration`]) are above the keyspace: they walk its shards and

@@ -1,3 +1,5 @@
+//! Unit tests of the shard, kept beside its file so that the file itself holds one purpose.
+
 use super::*;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
