@@ -15,6 +15,9 @@
 //!   hook `server` installs (`core::world::Coordinator`).
 //! - [`core`]: the per-core world — cross-core mesh, routing, migration,
 //!   expiry, eviction pacing, pub/sub, clients.
+//! - [`persist`]: what goes to disk and comes back — so far Redis's RDB
+//!   format as a pure codec (write a core's keys as a section, join sections
+//!   into one `dump.rdb`, read one back).
 //! - [`storage`]: entries, shards, the staircase, the keyspace's walks and
 //!   scans, eviction, the shard-side operations — plain data, never awaits.
 //! - [`runtime`]: what a pinned core runs on — the per-core socket ring
@@ -35,6 +38,7 @@ pub mod control;
 pub mod core;
 pub mod loadgen;
 pub mod net;
+pub mod persist;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
