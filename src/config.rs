@@ -50,6 +50,10 @@ pub const DEFAULT_PROTECTED_MODE: bool = true;
 /// expired), so `SUBSCRIBE __keyevent@0__:expired` works with no configuration.
 /// Redis's default is none.
 pub const DEFAULT_NOTIFY_KEYSPACE_EVENTS: &str = "Ex";
+/// Where snapshots are written and read, as Redis: the working directory.
+pub const DEFAULT_DIR: &str = ".";
+/// The snapshot's file name inside `dir`, as Redis.
+pub const DEFAULT_DBFILENAME: &str = "dump.rdb";
 
 /// How connections' bytes move: see `runtime` for why the ring is the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -160,6 +164,20 @@ pub struct Flags {
     /// (glommio's TcpStream) [default: ring].
     #[arg(long, value_enum)]
     pub socket_path: Option<SocketPath>,
+    /// Directory of the snapshot file (read at start, written by SAVE) [default: "."].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// File name of the snapshot inside --dir, in Redis's RDB format [default: dump.rdb].
+    #[arg(long)]
+    pub dbfilename: Option<String>,
+}
+
+/// `dbfilename` names a file inside `dir`, never a path (Redis's rule and text).
+pub fn check_dbfilename(name: String) -> Result<String, String> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err("dbfilename can't be a path, just a filename".into());
+    }
+    Ok(name)
 }
 
 /// The file form: same names as the flags, kebab-case.
@@ -191,6 +209,8 @@ struct FileConfig {
     migrate_batch: Option<u64>,
     rebalance_threshold: Option<u64>,
     socket_path: Option<SocketPath>,
+    dir: Option<PathBuf>,
+    dbfilename: Option<String>,
     maxmemory: Option<SizeValue>,
     maxmemory_policy: Option<String>,
     maxmemory_samples: Option<u64>,
@@ -319,6 +339,9 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: Policy,
     pub maxmemory_samples: u64,
+    /// The snapshot: `dir`/`dbfilename`.
+    pub dir: PathBuf,
+    pub dbfilename: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -438,6 +461,17 @@ impl Config {
                 .or(file.rebalance_threshold)
                 .unwrap_or(DEFAULT_REBALANCE_THRESHOLD),
             socket_path: flags.socket_path.or(file.socket_path).unwrap_or_default(),
+            dir: flags
+                .dir
+                .or(file.dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR)),
+            dbfilename: check_dbfilename(
+                flags
+                    .dbfilename
+                    .or(file.dbfilename)
+                    .unwrap_or_else(|| DEFAULT_DBFILENAME.into()),
+            )
+            .map_err(ConfigError::Invalid)?,
             maxmemory: match (flags.maxmemory, file.maxmemory) {
                 (Some(n), _) | (None, Some(SizeValue::Bytes(n))) => n,
                 (None, Some(SizeValue::Text(t))) => parse_memory_flag(&t)

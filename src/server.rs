@@ -52,6 +52,12 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
              set requirepass, or pass --protected-mode no on a trusted network"
         );
     }
+    if !cfg.dir.is_dir() {
+        return Err(ServerError::Startup(format!(
+            "cannot use dir {}: no such directory",
+            cfg.dir.display()
+        )));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     block_signals();
     let mesh: Option<MeshBuilder<Packet, _>> = (n > 1).then(|| MeshBuilder::full(n, MESH_CAPACITY));
@@ -165,6 +171,19 @@ async fn core_main(
     crate::runtime::task::spawn(crate::core::evict::run(world.clone())).detach();
     if world.id == 0 {
         crate::runtime::task::spawn(crate::control::run(world.clone())).detach();
+    }
+    // Before the doors open: no client sees a half-loaded keyspace (see core::snapshot).
+    match world.load_snapshot() {
+        Ok(Some(l)) => tracing::info!(
+            core = idx,
+            kept = l.kept,
+            expired = l.expired,
+            in_file = l.read,
+            file = %world.snapshot_path().display(),
+            "snapshot loaded"
+        ),
+        Ok(None) => {}
+        Err(e) => return Err(format!("cannot load the snapshot: {e}")),
     }
     let ring = match cfg.socket_path {
         SocketPath::Ring => match SocketRing::with_bell(bells[world.id].clone()) {

@@ -305,6 +305,8 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("config", -2, A, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", server::config),
     cmd!("command", -1, &["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
     cmd!("time", 1, C, 0, 0, 0, "server", "2.6.0", "Returns the server time.", server::time),
+    cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
+    cmd!("lastsave", 1, &["loading", "stale", "fast"], 0, 0, 0, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     // pubsub
     cmd!("subscribe", -2, PS, 0, 0, 0, "pubsub", "2.0.0", "Listens for messages published to channels.", pubsub::subscribe),
     cmd!("unsubscribe", -1, PS, 0, 0, 0, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", pubsub::unsubscribe),

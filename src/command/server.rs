@@ -292,6 +292,15 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ("maxmemory", c.maxmemory.to_string()),
         ("maxmemory-policy", c.maxmemory_policy.name().into()),
         ("maxmemory-samples", c.maxmemory_samples.to_string()),
+        // Redis answers with the absolute directory it moved into.
+        (
+            "dir",
+            std::fs::canonicalize(&c.dir)
+                .unwrap_or_else(|_| c.dir.clone())
+                .display()
+                .to_string(),
+        ),
+        ("dbfilename", c.dbfilename.clone()),
     ]
 }
 
@@ -390,6 +399,20 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                     )));
                 }
             }
+        }
+        "dir" => {
+            let dir = std::path::PathBuf::from(&text);
+            if !dir.is_dir() {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - No such file or directory"
+                ));
+            }
+            c.dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        }
+        "dbfilename" => {
+            c.dbfilename = crate::config::check_dbfilename(text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
         }
         "bind" | "port" | "text-port" | "cores" | "initial-shards" | "save" | "appendonly"
         | "databases" => {
@@ -579,4 +602,24 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             "    Print this help.",
         ])),
     }
+}
+
+/// SAVE: every core's keys into `dir/dbfilename`, in Redis's RDB format
+/// (`core::snapshot`). Replies once the file is synced and renamed in place.
+pub fn save(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        match crate::core::snapshot::save(&world).await {
+            Ok(_) => Frame::Ok,
+            Err(e) => {
+                tracing::warn!(error = %e, "SAVE failed");
+                Frame::err(format!("ERR {e}"))
+            }
+        }
+    }))
+}
+
+/// LASTSAVE: the unix time of the last successful SAVE (the start before one).
+pub fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    Step::Done(Frame::Int(ctx.world.last_save.get() as i64))
 }

@@ -14,6 +14,7 @@
 use super::clients::{ClientInfo, KillFilter};
 use super::pubsub::Kind;
 use crate::config::Config;
+use crate::persist::rdb::Section;
 use crate::runtime::notify::{Notify, Slot};
 use crate::storage::entry::Entry;
 use crate::storage::ops::{CoreOp, Op, OpResult, ShardStat};
@@ -79,6 +80,21 @@ pub enum CoreTask {
     PubsubNames { kind: Kind, pattern: Option<Bytes> },
     /// Subscribers here to each name → Counts
     PubsubCounts { kind: Kind, names: Vec<Bytes> },
+    /// (to core 0) SAVE: every core's section joined into the snapshot → Saved
+    Save,
+    /// This core's section of a SAVE, written to `part` in one step → Section
+    SaveSection { part: std::path::PathBuf },
+    /// A SAVE finished at this unix second (LASTSAVE) → Done
+    SetLastSave(u64),
+}
+
+/// What SAVE wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Saved {
+    pub keys: u64,
+    pub bytes: u64,
+    /// Unix seconds: LASTSAVE from now on.
+    pub at: u64,
 }
 
 /// A core's counters, copied out for INFO.
@@ -142,6 +158,8 @@ pub enum TaskResult {
         result: OpResult,
     },
     Admin(Result<i64, String>),
+    Section(Result<Section, String>),
+    Saved(Result<Saved, String>),
 }
 
 /// A change of the staircase asked for by hand (`STAIRKV ...`) on any core and

@@ -257,6 +257,7 @@ impl World {
                 Some(coordinate) => coordinate(self.clone(), req).await,
                 None => Err("no coordinator on this core".into()),
             }),
+            CoreTask::Save => TaskResult::Saved(self.save_here().await),
             task => self.run_task(task),
         };
         // A merge can leave one table bigger than the two it replaced.

@@ -14,4 +14,5 @@ pub mod mesh;
 pub mod migrate;
 pub mod pubsub;
 pub mod router;
+pub mod snapshot;
 pub mod world;

@@ -87,6 +87,8 @@ pub struct World {
     pub staircase_lock: glommio::sync::Semaphore,
     /// When `CoreTask::Sample` last ran here.
     pub last_sample: Cell<Option<std::time::Instant>>,
+    /// Unix seconds of the last successful SAVE (the start, before one): LASTSAVE.
+    pub last_save: Cell<u64>,
     /// Carries out staircase changes asked for by hand, on core 0 (see [`Coordinator`]).
     pub coordinator: Cell<Option<Coordinator>>,
 }
@@ -121,6 +123,7 @@ impl World {
             staircase_lock: glommio::sync::Semaphore::new(1),
             last_sample: Cell::new(None),
             coordinator: Cell::new(None),
+            last_save: Cell::new(crate::storage::now_ms() / 1000),
         }
     }
 
@@ -308,7 +311,8 @@ impl World {
                 CoreTask::Split(_)
                 | CoreTask::Merge(_)
                 | CoreTask::Migrate { .. }
-                | CoreTask::Admin(_) => {
+                | CoreTask::Admin(_)
+                | CoreTask::Save => {
                     let w = self.clone();
                     crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
@@ -367,7 +371,13 @@ impl World {
             | CoreTask::Install { .. }
             | CoreTask::FinishIncoming { .. }
             | CoreTask::CountPart { .. }
-            | CoreTask::ScanPart { .. } => TaskResult::Failed("not a broadcast task".into()),
+            | CoreTask::ScanPart { .. }
+            | CoreTask::Save => TaskResult::Failed("not a broadcast task".into()),
+            CoreTask::SaveSection { part } => TaskResult::Section(self.save_section(&part)),
+            CoreTask::SetLastSave(at) => {
+                self.last_save.set(at);
+                TaskResult::Done
+            }
             CoreTask::PubsubNames { kind, pattern } => {
                 TaskResult::Names(self.pubsub.borrow().names(kind, pattern.as_deref()))
             }

@@ -132,6 +132,11 @@ impl Server {
         child.wait().ok()
     }
 
+    /// `kill -9`: no shutdown path runs.
+    pub fn kill9(&mut self) {
+        self.kill();
+    }
+
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

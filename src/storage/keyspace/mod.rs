@@ -142,7 +142,9 @@ impl Keyspace {
     }
 
     /// The shards held here, with their ids.
-    pub(super) fn held(&self) -> impl Iterator<Item = (ShardId, &Shard)> + '_ {
+    /// Every shard held here, with its id (a split's target and an incoming
+    /// migration's shard included: each key is in exactly one of them).
+    pub fn held(&self) -> impl Iterator<Item = (ShardId, &Shard)> + '_ {
         self.shards
             .iter()
             .enumerate()

@@ -1,0 +1,419 @@
+//! Snapshots through the real binary: SAVE writes `dir/dbfilename` in Redis's
+//! RDB format, a restart (after `kill -9`) loads it on every core, redis-server
+//! 7.0 loads what stairkv saved and stairkv loads what redis-server saved; a
+//! file stairkv cannot hold stops the start with the reason, the file and the
+//! offset. Interop cases skip with a message when redis-server is missing.
+
+mod common;
+
+use common::Server;
+use redis::Commands;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let n = DIRS.fetch_add(1, Ordering::SeqCst);
+        let p =
+            std::env::temp_dir().join(format!("stairkv-persist-{}-{what}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The data every case writes: integers, short and long (compressible and
+/// not) strings, a value past the 4 KB shared-value size, binary keys, TTLs.
+fn dataset() -> BTreeMap<Vec<u8>, (Vec<u8>, bool)> {
+    let mut m = BTreeMap::new();
+    for i in 0..3000u32 {
+        let key = format!("key:{i}").into_bytes();
+        let value = match i % 6 {
+            0 => (i as i64 * 7919 - 10_000).to_string().into_bytes(),
+            1 => format!("v{i}").into_bytes(),
+            2 => "abcabcabc".repeat(40).into_bytes(),
+            3 => (0..300u32)
+                .map(|j| (j.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+            4 => vec![b'x'; 5000 + i as usize],
+            _ => u64::MAX.to_string().into_bytes(),
+        };
+        m.insert(key, (value, i % 5 == 0));
+    }
+    m.insert(
+        b"bin\x00\r\n\xffkey".to_vec(),
+        (b"\x00\x01\x02".to_vec(), false),
+    );
+    m.insert(b"empty".to_vec(), (Vec::new(), false));
+    m
+}
+
+fn fill(con: &mut redis::Connection, data: &BTreeMap<Vec<u8>, (Vec<u8>, bool)>) {
+    let mut pipe = redis::pipe();
+    for (k, (v, ttl)) in data {
+        if *ttl {
+            pipe.cmd("SET")
+                .arg(k)
+                .arg(v)
+                .arg("PX")
+                .arg(3_600_000)
+                .ignore();
+        } else {
+            pipe.cmd("SET").arg(k).arg(v).ignore();
+        }
+    }
+    let _: () = pipe.query(con).expect("fill");
+}
+
+fn check(con: &mut redis::Connection, data: &BTreeMap<Vec<u8>, (Vec<u8>, bool)>, who: &str) {
+    let size: usize = redis::cmd("DBSIZE").query(con).expect("dbsize");
+    assert_eq!(size, data.len(), "{who}: DBSIZE");
+    for (k, (v, ttl)) in data {
+        let got: Option<Vec<u8>> = con.get(k).expect("get");
+        assert_eq!(got.as_deref(), Some(&v[..]), "{who}: value of {k:?}");
+        let pttl: i64 = con.pttl(k).expect("pttl");
+        if *ttl {
+            assert!(
+                pttl > 3_000_000 && pttl <= 3_600_000,
+                "{who}: PTTL of {k:?} = {pttl}"
+            );
+        } else {
+            assert_eq!(pttl, -1, "{who}: {k:?} has no TTL");
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A redis-server with its snapshot in `dir`, stopped when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(dir: &Path) -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "no",
+            ])
+            .args([
+                "--save",
+                "",
+                "--dbfilename",
+                "dump.rdb",
+                "--daemonize",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let r = Redis { child, port };
+        let start = Instant::now();
+        // redis-server answers LOADING while it reads its file: wait for a real PONG.
+        loop {
+            if let Ok(mut c) = r.client() {
+                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                    return r;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    fn client(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?
+            .get_connection_with_timeout(Duration::from_secs(5))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start stairkv expecting it to refuse: its exit status and stderr.
+fn start_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_stairkv"))
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--text-port",
+            "0",
+            "--log-level",
+            "warn",
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run stairkv");
+    assert!(!out.status.success(), "stairkv started with {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn save_then_kill_9_then_restart_has_every_key() {
+    let dir = TempDir::new("restart");
+    let data = dataset();
+    let mut s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    let before: i64 = redis::cmd("LASTSAVE").query(&mut con).expect("lastsave");
+    fill(&mut con, &data);
+    // A key that expires before the restart does not come back.
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("x")
+        .arg("PX")
+        .arg(300)
+        .query(&mut con)
+        .expect("set");
+    std::thread::sleep(Duration::from_millis(1100));
+    let ok: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    assert_eq!(ok, "OK");
+    let after: i64 = redis::cmd("LASTSAVE").query(&mut con).expect("lastsave");
+    assert!(after > before, "LASTSAVE moves: {before} -> {after}");
+    let _ = std::fs::metadata(dir.0.join("dump.rdb")).expect("dump.rdb written");
+    assert!(
+        std::fs::read_dir(&dir.0).expect("dir").count() == 1,
+        "no part or temp file is left beside dump.rdb"
+    );
+    // Written after the SAVE: not in the snapshot.
+    let _: () = con.set("later", "1").expect("set");
+    s.kill9();
+
+    let s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    check(&mut con, &data, "stairkv after restart");
+    let later: Option<String> = con.get("later").expect("get");
+    assert_eq!(later, None);
+    let short: Option<String> = con.get("short").expect("get");
+    assert_eq!(short, None);
+    // One core's restart reads what two cores saved, and the other way round.
+    drop(con);
+    drop(s);
+    let s = Server::start(1, &["--dir", dir.arg()]);
+    check(&mut s.client(), &data, "stairkv --cores 1 after restart");
+}
+
+#[test]
+fn redis_server_loads_what_stairkv_saved() {
+    if !have("redis-server") || !have("redis-check-rdb") {
+        eprintln!("SKIP redis_server_loads_what_stairkv_saved: redis-server / redis-check-rdb not installed (apt-get install redis-server)");
+        return;
+    }
+    let dir = TempDir::new("to-redis");
+    let data = dataset();
+    {
+        let s = Server::start(2, &["--dir", dir.arg()]);
+        let mut con = s.client();
+        fill(&mut con, &data);
+        let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    }
+    let check_rdb = Command::new("redis-check-rdb")
+        .arg(dir.0.join("dump.rdb"))
+        .output()
+        .expect("redis-check-rdb");
+    let said = String::from_utf8_lossy(&check_rdb.stdout);
+    assert!(
+        check_rdb.status.success() && said.contains("RDB looks OK"),
+        "redis-check-rdb: {said}"
+    );
+    let r = Redis::start(&dir.0);
+    check(
+        &mut r.client().expect("connect"),
+        &data,
+        "redis-server loading stairkv's dump",
+    );
+}
+
+#[test]
+fn stairkv_loads_what_redis_server_saved() {
+    if !have("redis-server") {
+        eprintln!("SKIP stairkv_loads_what_redis_server_saved: redis-server not installed (apt-get install redis-server)");
+        return;
+    }
+    let dir = TempDir::new("from-redis");
+    let data = dataset();
+    {
+        let r = Redis::start(&dir.0);
+        let mut con = r.client().expect("connect");
+        fill(&mut con, &data);
+        let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    }
+    let s = Server::start(2, &["--dir", dir.arg()]);
+    check(
+        &mut s.client(),
+        &data,
+        "stairkv loading redis-server's dump",
+    );
+}
+
+#[test]
+fn a_type_stairkv_does_not_hold_stops_the_start_naming_it() {
+    if !have("redis-server") {
+        eprintln!("SKIP a_type_stairkv_does_not_hold_stops_the_start_naming_it: redis-server not installed");
+        return;
+    }
+    let dir = TempDir::new("list");
+    {
+        let r = Redis::start(&dir.0);
+        let mut con = r.client().expect("connect");
+        let _: () = con.set("fine", "1").expect("set");
+        let _: () = con.rpush("queue:jobs", "a").expect("rpush");
+        let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    }
+    let err = start_fails(&["--dir", dir.arg()]);
+    assert!(
+        err.contains("queue:jobs") && err.contains("list"),
+        "stderr: {err}"
+    );
+    assert!(err.contains("dump.rdb"), "names the file: {err}");
+}
+
+#[test]
+fn a_corrupt_snapshot_stops_the_start_naming_file_and_offset() {
+    let dir = TempDir::new("corrupt");
+    {
+        let s = Server::start(1, &["--dir", dir.arg()]);
+        let mut con = s.client();
+        for i in 0..100 {
+            let _: () = con
+                .set(format!("k{i}"), format!("value number {i}"))
+                .expect("set");
+        }
+        let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    }
+    let path = dir.0.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).expect("read dump");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&path, &bytes).expect("write");
+    let err = start_fails(&["--dir", dir.arg()]);
+    assert!(
+        err.contains("dump.rdb") && err.contains("offset"),
+        "stderr: {err}"
+    );
+
+    // Cut short: refused too, never loaded in part.
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&path, &bytes[..bytes.len() - 20]).expect("write");
+    let err = start_fails(&["--dir", dir.arg()]);
+    assert!(
+        err.contains("dump.rdb") && err.contains("offset"),
+        "stderr: {err}"
+    );
+
+    std::fs::write(&path, b"not an rdb file at all").expect("write");
+    let err = start_fails(&["--dir", dir.arg()]);
+    assert!(err.contains("not an RDB file"), "stderr: {err}");
+}
+
+#[test]
+fn dir_and_dbfilename_are_config() {
+    let dir = TempDir::new("config");
+    let other = TempDir::new("config-other");
+    let s = Server::start(2, &["--dir", dir.arg(), "--dbfilename", "mine.rdb"]);
+    let mut con = s.client();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("dbfilename")
+        .query(&mut con)
+        .expect("config get");
+    assert_eq!(got, vec!["dbfilename".to_string(), "mine.rdb".into()]);
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("dir")
+        .query(&mut con)
+        .expect("config get");
+    let canon = std::fs::canonicalize(&dir.0).expect("canonical");
+    assert_eq!(got[1], canon.display().to_string());
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("dbfilename")
+        .arg("../escape.rdb")
+        .query::<()>(&mut con)
+        .expect_err("a path is refused");
+    assert!(
+        err.to_string().contains("dbfilename can't be a path"),
+        "{err}"
+    );
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("dir")
+        .arg("/no/such/dir/here")
+        .query::<()>(&mut con)
+        .expect_err("a missing dir is refused");
+    assert!(
+        err.to_string().contains("No such file or directory"),
+        "{err}"
+    );
+    // SAVE goes where CONFIG SET points it, on every core.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("dir")
+        .arg(other.arg())
+        .query(&mut con)
+        .expect("set dir");
+    let _: () = con.set("a", "1").expect("set");
+    let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    assert!(other.0.join("mine.rdb").is_file());
+    assert!(!dir.0.join("mine.rdb").exists());
+    let err = redis::cmd("SAVE")
+        .arg("extra")
+        .query::<()>(&mut con)
+        .expect_err("arity");
+    assert!(
+        err.to_string().contains("wrong number of arguments"),
+        "{err}"
+    );
+
+    let err = start_fails(&["--dir", "/no/such/dir/here"]);
+    assert!(err.contains("/no/such/dir/here"), "stderr: {err}");
+    let err = start_fails(&["--dbfilename", "a/b.rdb"]);
+    assert!(err.contains("dbfilename can't be a path"), "stderr: {err}");
+}
