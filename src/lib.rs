@@ -15,6 +15,9 @@
 //!   hook `server` installs (`core::world::Coordinator`).
 //! - [`core`]: the per-core world — cross-core mesh, routing, migration,
 //!   expiry, eviction pacing, pub/sub, clients.
+//! - [`persist`]: what makes the store survive a restart — the per-core
+//!   append-only log's record format, its reader and the `stairkv check` tool;
+//!   pure codecs over storage's types, no I/O on a core's thread.
 //! - [`storage`]: entries, shards, the staircase, the keyspace's walks and
 //!   scans, eviction, the shard-side operations — plain data, never awaits.
 //! - [`runtime`]: what a pinned core runs on — the per-core socket ring
@@ -35,6 +38,7 @@ pub mod control;
 pub mod core;
 pub mod loadgen;
 pub mod net;
+pub mod persist;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
