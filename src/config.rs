@@ -160,6 +160,25 @@ pub struct Flags {
     /// (glommio's TcpStream) [default: ring].
     #[arg(long, value_enum)]
     pub socket_path: Option<SocketPath>,
+    /// A tool to run instead of the server.
+    #[command(subcommand)]
+    pub tool: Option<Tool>,
+}
+
+/// `stairkv TOOL ...`: what the binary runs instead of serving.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum Tool {
+    /// Check an append-only log: its records, its last position, the first bad
+    /// offset. Exits 0 when the file reads to its end (or was fixed), 1 when it
+    /// is torn or corrupt, 2 when it cannot be read.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+        /// Truncate a torn or corrupt log to its last good record (as
+        /// redis-check-aof --fix), saying how many bytes go.
+        #[arg(long)]
+        fix: bool,
+    },
 }
 
 /// The file form: same names as the flags, kebab-case.
