@@ -100,12 +100,7 @@ impl std::fmt::Display for CheckReport {
         match &self.stop {
             Stop::End => write!(f, "OK: the log reads to its end"),
             Stop::Torn { offset, lost, .. } | Stop::Corrupt { offset, lost, .. } => {
-                let what = if matches!(self.stop, Stop::Torn { .. }) {
-                    "torn tail"
-                } else {
-                    "CORRUPT"
-                };
-                writeln!(f, "{what}: {}", self.stop)?;
+                writeln!(f, "{}", self.stop)?;
                 if self.truncated {
                     write!(
                         f,
