@@ -277,6 +277,8 @@ impl<R: Read> LogReader<R> {
                 ),
             );
         }
+        // `fill` may have moved the unread bytes to the buffer's front.
+        let p = self.pos;
         let end = p + FRAME_LEN + len;
         let payload = &self.buf[p + FRAME_LEN..end];
         if crc32c(payload) != le_u32(&self.buf[p + 8..p + 12]) {
