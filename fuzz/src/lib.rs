@@ -634,7 +634,11 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                 }
                 TextRequest::Auth { password } => {
                     assert!(in_line(password));
-                    assert_eq!(password.end, line.len(), "password not the rest of the line");
+                    assert_eq!(
+                        password.end,
+                        line.len(),
+                        "password not the rest of the line"
+                    );
                     let word = &line[..password.start - 1];
                     assert!(
                         word.split(|&b| b == b' ')
@@ -806,8 +810,14 @@ pub fn aof_read(log: &[u8], src: impl std::io::Read) -> (Vec<AofRecord>, Stop, u
                 assert!(epoch >= prev.epoch, "epoch went back");
             }
             None => {
-                let h = r.header().expect("header").expect("a record without a header");
-                assert_eq!(lsn, h.start_lsn, "first record not at the header's position");
+                let h = r
+                    .header()
+                    .expect("header")
+                    .expect("a record without a header");
+                assert_eq!(
+                    lsn, h.start_lsn,
+                    "first record not at the header's position"
+                );
                 assert!(epoch >= h.epoch, "record older than its file");
             }
         }
@@ -819,13 +829,19 @@ pub fn aof_read(log: &[u8], src: impl std::io::Read) -> (Vec<AofRecord>, Stop, u
         });
         start = end;
     }
-    let stop = r.stop().cloned().expect("a reader that returned None has stopped");
+    let stop = r
+        .stop()
+        .cloned()
+        .expect("a reader that returned None has stopped");
     let good = r.good_len();
     let len = log.len() as u64;
     match &stop {
         Stop::End => assert_eq!(good, len, "clean end before the end"),
         Stop::Torn { offset, lost, .. } | Stop::Corrupt { offset, lost, .. } => {
-            assert_eq!(*offset, good, "stop offset is not the end of the good records");
+            assert_eq!(
+                *offset, good,
+                "stop offset is not the end of the good records"
+            );
             assert_eq!(offset + lost, len, "lost bytes do not reach the end");
             assert!(*lost > 0);
         }
@@ -847,13 +863,7 @@ pub fn fuzz_aof(data: &[u8]) {
     check_alloc("LogReader", log.len(), used, aof_alloc_bound(log.len()));
     let whole = aof_read(log, log);
     assert_eq!(whole.0.len() as u64, count);
-    let pieces = aof_read(
-        log,
-        Pieces {
-            data: log,
-            piece,
-        },
-    );
+    let pieces = aof_read(log, Pieces { data: log, piece });
     assert_eq!(pieces, whole, "read in pieces of {piece}");
     let (records, _, good) = &whole;
     let c = (good * u64::from(cut) / 255) as usize;
@@ -862,7 +872,11 @@ pub fn fuzz_aof(data: &[u8]) {
     assert_eq!(short[..], records[..n], "cut at {c}");
     match stop {
         Stop::End => assert!(
-            c == 0 || c as u64 == records.get(n.wrapping_sub(1)).map_or(HEADER_LEN as u64, |r| r.end),
+            c == 0
+                || c as u64
+                    == records
+                        .get(n.wrapping_sub(1))
+                        .map_or(HEADER_LEN as u64, |r| r.end),
             "clean end at {c}, inside a record"
         ),
         Stop::Torn { .. } => {}
@@ -919,6 +933,25 @@ mod tests {
                     } else {
                         fuzz_text(&data);
                     }
+                }
+            }
+        }
+    }
+
+    /// Every aof seed under many read sizes and every cut selector.
+    #[test]
+    fn every_read_size_and_cut_of_the_aof_seeds_passes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/aof");
+        for entry in std::fs::read_dir(root).expect("corpus dir") {
+            let mut data = std::fs::read(entry.expect("entry").path()).expect("seed");
+            if data.len() < 2 {
+                continue;
+            }
+            for piece in [1u8, 2, 3, 7, 12, 13, 64, 255] {
+                data[0] = piece;
+                for cut in 0..=255u8 {
+                    data[1] = cut;
+                    fuzz_aof(&data);
                 }
             }
         }
