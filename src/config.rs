@@ -170,6 +170,9 @@ pub struct Flags {
     /// File name of the snapshot inside --dir, in Redis's RDB format [default: dump.rdb].
     #[arg(long)]
     pub dbfilename: Option<String>,
+    /// A tool to run instead of the server.
+    #[command(subcommand)]
+    pub tool: Option<Tool>,
 }
 
 /// `dbfilename` names a file inside `dir`, never a path (Redis's rule and text).
@@ -178,6 +181,22 @@ pub fn check_dbfilename(name: String) -> Result<String, String> {
         return Err("dbfilename can't be a path, just a filename".into());
     }
     Ok(name)
+}
+
+/// `stairkv TOOL ...`: what the binary runs instead of serving.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum Tool {
+    /// Check an append-only log: its records, its last position, the first bad
+    /// offset. Exits 0 when the file reads to its end (or was fixed), 1 when it
+    /// is torn or corrupt, 2 when it cannot be read.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+        /// Truncate a torn or corrupt log to its last good record (as
+        /// redis-check-aof --fix), saying how many bytes go.
+        #[arg(long)]
+        fix: bool,
+    },
 }
 
 /// The file form: same names as the flags, kebab-case.

@@ -15,9 +15,11 @@
 //!   hook `server` installs (`core::world::Coordinator`).
 //! - [`core`]: the per-core world — cross-core mesh, routing, migration,
 //!   expiry, eviction pacing, pub/sub, clients.
-//! - [`persist`]: what goes to disk and comes back — so far Redis's RDB
-//!   format as a pure codec (write a core's keys as a section, join sections
-//!   into one `dump.rdb`, read one back).
+//! - [`persist`]: what makes the store survive a restart — Redis's RDB
+//!   format both ways (a core's keys written as a section, sections joined
+//!   into one `dump.rdb`, read back) and the per-core append-only log's record
+//!   format with its reader and the `stairkv check` tool: codecs over byte
+//!   streams, which never decide when to save or load.
 //! - [`storage`]: entries, shards, the staircase, the keyspace's walks and
 //!   scans, eviction, the shard-side operations — plain data, never awaits.
 //! - [`runtime`]: what a pinned core runs on — the per-core socket ring

@@ -1,14 +1,15 @@
 //! The fuzz targets' bodies and the invariants they check, shared by the AFL
 //! binaries in `fuzz_targets/` (one `fuzz!` line each) and usable from a plain
 //! `cargo test` in this crate. It owns what "correct" means for arbitrary input
-//! to the RESP parser, the text-protocol parser and the config loader: no panic,
+//! to the RESP parser, the text-protocol parser, the config loader and the
+//! append-only log reader: no panic,
 //! results that stay inside the input, the same answer whether the input came
 //! whole or cut short first, and allocation bounded by the input's size. It must
 //! never loosen a check to make a finding go away: a failed check is a bug in
 //! stairkv (or a wrong invariant, to be argued in the commit that changes it).
 //!
 //! Entry points, one per target: [`fuzz_resp`], [`fuzz_resp_pieces`],
-//! [`fuzz_text`], [`fuzz_config`]. `resp_pieces` feeds a stream in the pieces
+//! [`fuzz_text`], [`fuzz_config`], [`fuzz_aof`]. `resp_pieces` feeds a stream in the pieces
 //! [`RespCase::pieces`] cuts it into through [`resp_by_pieces`] and compares
 //! with [`resp_reference`] (the stream parsed whole); an incremental
 //! (resumable) RESP parser plugs in by replacing `resp_by_pieces`'s body.
@@ -19,6 +20,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use stairkv::config::{Config, Flags};
+use stairkv::persist::log::{LogReader, Stop, HEADER_LEN};
 use stairkv::protocol::resp::{parse_request, Limits, RequestKind, RequestParser};
 use stairkv::protocol::text::{parse_line, TextRequest, MAX_LINE};
 
@@ -632,7 +634,11 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                 }
                 TextRequest::Auth { password } => {
                     assert!(in_line(password));
-                    assert_eq!(password.end, line.len(), "password not the rest of the line");
+                    assert_eq!(
+                        password.end,
+                        line.len(),
+                        "password not the rest of the line"
+                    );
                     let word = &line[..password.start - 1];
                     assert!(
                         word.split(|&b| b == b' ')
@@ -732,6 +738,152 @@ pub fn fuzz_config(data: &[u8]) {
     );
 }
 
+// ---------------------------------------------------------------------------
+// Append-only log reader
+// ---------------------------------------------------------------------------
+
+/// Bytes reading a log of `len` bytes may allocate: the reader's buffer grows
+/// only with bytes read, by doubling (counted at every new size: up to 4x what
+/// it holds) plus one 64 KiB chunk of room, and the stop's message.
+pub fn aof_alloc_bound(len: usize) -> usize {
+    4 * len + 512 * 1024
+}
+
+/// The reader alone over `log`, as recovery runs it: how many records.
+fn aof_count(log: &[u8]) -> u64 {
+    let mut r = LogReader::new(log);
+    while let Ok(Some(_)) = r.next_record() {}
+    r.records()
+}
+
+/// A source that delivers at most `piece` bytes per read, as a pipe or a
+/// slow device might.
+struct Pieces<'a> {
+    data: &'a [u8],
+    piece: usize,
+}
+
+impl std::io::Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.piece.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// One record as read, comparable across readers: its position, its epoch,
+/// its frame re-encoded, and the file offset where it ended.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AofRecord {
+    pub lsn: u64,
+    pub epoch: u64,
+    pub frame: Vec<u8>,
+    pub end: u64,
+}
+
+/// Reads a whole log from `src`, checking each record's invariants on the
+/// spot: dense positions from the header's, epochs that never go back, and a
+/// frame that re-encodes to exactly the bytes it was read from.
+pub fn aof_read(log: &[u8], src: impl std::io::Read) -> (Vec<AofRecord>, Stop, u64) {
+    let mut r = LogReader::new(src);
+    let mut out: Vec<AofRecord> = Vec::new();
+    let mut start = HEADER_LEN as u64;
+    loop {
+        let rec = match r.next_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => break,
+            Err(e) => panic!("a byte source that cannot fail failed: {e}"),
+        };
+        let mut frame = bytes::BytesMut::new();
+        rec.encode(&mut frame).expect("a record read re-encodes");
+        let (lsn, epoch) = (rec.lsn, rec.epoch);
+        let end = r.good_len();
+        assert_eq!(
+            &log[start as usize..end as usize],
+            &frame[..],
+            "record at {start} does not re-encode to its bytes"
+        );
+        match out.last() {
+            Some(prev) => {
+                assert_eq!(lsn, prev.lsn + 1, "positions not dense");
+                assert!(epoch >= prev.epoch, "epoch went back");
+            }
+            None => {
+                let h = r
+                    .header()
+                    .expect("header")
+                    .expect("a record without a header");
+                assert_eq!(
+                    lsn, h.start_lsn,
+                    "first record not at the header's position"
+                );
+                assert!(epoch >= h.epoch, "record older than its file");
+            }
+        }
+        out.push(AofRecord {
+            lsn,
+            epoch,
+            frame: frame.to_vec(),
+            end,
+        });
+        start = end;
+    }
+    let stop = r
+        .stop()
+        .cloned()
+        .expect("a reader that returned None has stopped");
+    let good = r.good_len();
+    let len = log.len() as u64;
+    match &stop {
+        Stop::End => assert_eq!(good, len, "clean end before the end"),
+        Stop::Torn { offset, lost, .. } | Stop::Corrupt { offset, lost, .. } => {
+            assert_eq!(
+                *offset, good,
+                "stop offset is not the end of the good records"
+            );
+            assert_eq!(offset + lost, len, "lost bytes do not reach the end");
+            assert!(*lost > 0);
+        }
+    }
+    (out, stop, good)
+}
+
+/// Target `aof`: byte 0 chooses a read size, byte 1 a cut, the rest is a log
+/// file. The log read whole and read in pieces must agree; reading it cut
+/// short within its good records must give exactly the records that end
+/// before the cut and a clean end or a torn tail, never corruption; and the
+/// reader's allocation stays within a multiple of the input.
+pub fn fuzz_aof(data: &[u8]) {
+    let (piece, cut, log) = match data {
+        [p, c, rest @ ..] => (usize::from(*p).max(1), *c, rest),
+        _ => return,
+    };
+    let (count, used) = measure(|| aof_count(log));
+    check_alloc("LogReader", log.len(), used, aof_alloc_bound(log.len()));
+    let whole = aof_read(log, log);
+    assert_eq!(whole.0.len() as u64, count);
+    let pieces = aof_read(log, Pieces { data: log, piece });
+    assert_eq!(pieces, whole, "read in pieces of {piece}");
+    let (records, _, good) = &whole;
+    let c = (good * u64::from(cut) / 255) as usize;
+    let (short, stop, _) = aof_read(&log[..c], &log[..c]);
+    let n = records.iter().filter(|r| r.end <= c as u64).count();
+    assert_eq!(short[..], records[..n], "cut at {c}");
+    match stop {
+        Stop::End => assert!(
+            c == 0
+                || c as u64
+                    == records
+                        .get(n.wrapping_sub(1))
+                        .map_or(HEADER_LEN as u64, |r| r.end),
+            "clean end at {c}, inside a record"
+        ),
+        Stop::Torn { .. } => {}
+        Stop::Corrupt { .. } => panic!("a cut at {c} inside good records reads as corruption"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -747,6 +899,7 @@ mod tests {
             ("resp", fuzz_resp_pieces),
             ("text", fuzz_text),
             ("config", fuzz_config),
+            ("aof", fuzz_aof),
         ] {
             let mut n = 0;
             for entry in std::fs::read_dir(root.join(dir)).expect("corpus dir") {
@@ -780,6 +933,25 @@ mod tests {
                     } else {
                         fuzz_text(&data);
                     }
+                }
+            }
+        }
+    }
+
+    /// Every aof seed under many read sizes and every cut selector.
+    #[test]
+    fn every_read_size_and_cut_of_the_aof_seeds_passes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/aof");
+        for entry in std::fs::read_dir(root).expect("corpus dir") {
+            let mut data = std::fs::read(entry.expect("entry").path()).expect("seed");
+            if data.len() < 2 {
+                continue;
+            }
+            for piece in [1u8, 2, 3, 7, 12, 13, 64, 255] {
+                data[0] = piece;
+                for cut in 0..=255u8 {
+                    data[1] = cut;
+                    fuzz_aof(&data);
                 }
             }
         }
