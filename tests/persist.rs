@@ -417,3 +417,158 @@ fn dir_and_dbfilename_are_config() {
     let err = start_fails(&["--dbfilename", "a/b.rdb"]);
     assert!(err.contains("dbfilename can't be a path"), "stderr: {err}");
 }
+
+fn info_persistence(con: &mut redis::Connection) -> BTreeMap<String, String> {
+    let text: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(con)
+        .expect("info");
+    assert!(text.starts_with("# Persistence"), "{text}");
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn info_persistence_counts_changes_saves_and_loads() {
+    let dir = TempDir::new("info");
+    let s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    let i = info_persistence(&mut con);
+    for (k, v) in [
+        ("loading", "0"),
+        ("rdb_changes_since_last_save", "0"),
+        ("rdb_bgsave_in_progress", "0"),
+        ("rdb_last_bgsave_status", "ok"),
+        ("aof_enabled", "0"),
+    ] {
+        assert_eq!(i.get(k).map(String::as_str), Some(v), "{k} in {i:?}");
+    }
+    for n in 0..50 {
+        let _: () = con.set(format!("k{n}"), n).expect("set");
+    }
+    let _: i64 = con.del(&["k0", "k1", "missing"]).expect("del");
+    let _: Option<String> = con.get("k2").expect("get");
+    let _: bool = redis::cmd("SET")
+        .arg("k3")
+        .arg("x")
+        .arg("NX")
+        .query::<Option<String>>(&mut con)
+        .expect("set nx")
+        .is_some();
+    // 50 SETs and 2 deletes changed keys; the GET, the missing key and the refused NX did not.
+    assert_eq!(
+        info_persistence(&mut con)["rdb_changes_since_last_save"],
+        "52"
+    );
+    let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    let i = info_persistence(&mut con);
+    assert_eq!(i["rdb_changes_since_last_save"], "0");
+    assert_eq!(i["rdb_saves"], "1");
+    let lastsave: i64 = redis::cmd("LASTSAVE").query(&mut con).expect("lastsave");
+    assert_eq!(i["rdb_last_save_time"], lastsave.to_string());
+    let _: () = con.set("after", 1).expect("set");
+    assert_eq!(
+        info_persistence(&mut con)["rdb_changes_since_last_save"],
+        "1"
+    );
+    drop(con);
+    drop(s);
+    let s = Server::start(2, &["--dir", dir.arg()]);
+    let i = info_persistence(&mut s.client());
+    assert_eq!(i["rdb_last_load_keys_loaded"], "48");
+    assert_eq!(i["rdb_changes_since_last_save"], "0");
+}
+
+#[test]
+fn shutdown_save_writes_the_snapshot_then_stops() {
+    let dir = TempDir::new("shutdown");
+    let data = dataset();
+    let mut s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    fill(&mut con, &data);
+    for (args, want) in [
+        (vec!["ABORT"], "No shutdown in progress"),
+        (vec!["SAVE", "NOSAVE"], "syntax error"),
+        (vec!["NOW", "ABORT"], "syntax error"),
+        (vec!["LATER"], "syntax error"),
+    ] {
+        let err = redis::cmd("SHUTDOWN")
+            .arg(&args)
+            .query::<()>(&mut con)
+            .expect_err("refused");
+        assert!(err.to_string().contains(want), "SHUTDOWN {args:?}: {err}");
+    }
+    // Still serving after the refusals.
+    let n: usize = redis::cmd("DBSIZE").query(&mut con).expect("dbsize");
+    assert_eq!(n, data.len());
+    // No reply: the connection closes with the server.
+    let r = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query::<redis::Value>(&mut con);
+    assert!(r.is_err(), "SHUTDOWN answered {r:?}");
+    let status = s.terminate().expect("exit status");
+    assert!(status.success(), "stairkv exited with {status:?}");
+    let s = Server::start(1, &["--dir", dir.arg()]);
+    check(&mut s.client(), &data, "after SHUTDOWN SAVE");
+}
+
+#[test]
+fn shutdown_without_save_points_does_not_save() {
+    let dir = TempDir::new("shutdown-nosave");
+    let mut s = Server::start(1, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    let _: () = con.set("a", "1").expect("set");
+    let r = redis::cmd("SHUTDOWN").query::<redis::Value>(&mut con);
+    assert!(r.is_err(), "SHUTDOWN answered {r:?}");
+    let status = s.terminate().expect("exit status");
+    assert!(status.success(), "stairkv exited with {status:?}");
+    assert!(
+        !dir.0.join("dump.rdb").exists(),
+        "no save points: nothing saved"
+    );
+}
+
+#[test]
+fn stairkv_check_reads_snapshots() {
+    let dir = TempDir::new("check");
+    {
+        let s = Server::start(2, &["--dir", dir.arg()]);
+        let mut con = s.client();
+        fill(&mut con, &dataset());
+        let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    }
+    let path = dir.0.join("dump.rdb");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stairkv"))
+            .arg("check")
+            .arg(&path)
+            .args(extra)
+            .output()
+            .expect("stairkv check")
+    };
+    let out = run(&[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    let n = dataset().len();
+    let ttl = dataset().values().filter(|(_, t)| *t).count();
+    assert!(
+        said.contains(&format!("{n} keys ({ttl} with a TTL)"))
+            && said.contains("checksum verified"),
+        "{said}"
+    );
+    let out = run(&["--fix"]);
+    assert_eq!(out.status.code(), Some(2), "--fix refuses a snapshot");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).expect("write");
+    let out = run(&[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("checksum mismatch") && said.contains("offset"),
+        "{said}"
+    );
+}

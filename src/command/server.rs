@@ -82,6 +82,7 @@ const SECTIONS: &[&str] = &[
     "server",
     "clients",
     "memory",
+    "persistence",
     "stats",
     "keyspace",
     "staircase",
@@ -168,6 +169,19 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                         s.core, s.used_memory, s.memory_limit, s.evicted
                     );
                 }
+            }
+            "persistence" => {
+                let p = &world.persist;
+                let _ = write!(
+                    out,
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\nrdb_last_load_keys_loaded:{}\r\nrdb_last_load_keys_expired:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
+                    sum(|s| s.changes),
+                    p.last_save.get(),
+                    if p.last_save_ok.get() { "ok" } else { "err" },
+                    p.saves.get(),
+                    sum(|s| s.loaded),
+                    sum(|s| s.loaded_expired),
+                );
             }
             "stats" => {
                 let _ = write!(
@@ -621,5 +635,48 @@ pub fn save(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 
 /// LASTSAVE: the unix time of the last successful SAVE (the start before one).
 pub fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
-    Step::Done(Frame::Int(ctx.world.last_save.get() as i64))
+    Step::Done(Frame::Int(ctx.world.persist.last_save.get() as i64))
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stop the server as SIGTERM
+/// does (finish in-flight requests, close every door). With no save points
+/// configured, it saves only when asked to (SAVE), as Redis; a failed save
+/// stops the shutdown unless FORCE. Nothing is answered on success: the
+/// connection closes with the server, as clients expect.
+pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let (mut save, mut nosave, mut force, mut abort) = (false, false, false, false);
+    for arg in &a[1..] {
+        match lower(arg).as_str() {
+            "save" => save = true,
+            "nosave" => nosave = true,
+            "now" => {}
+            "force" => force = true,
+            "abort" => abort = true,
+            _ => return Step::Done(Frame::err("ERR syntax error")),
+        }
+    }
+    if (save && nosave) || (abort && a.len() > 2) {
+        return Step::Done(Frame::err("ERR syntax error"));
+    }
+    if abort {
+        return Step::Done(Frame::err("ERR No shutdown in progress."));
+    }
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        if save {
+            if let Err(e) = crate::core::snapshot::save(&world).await {
+                tracing::warn!(error = %e, "SHUTDOWN: the save failed");
+                if !force {
+                    return Frame::err("ERR Errors trying to SHUTDOWN. Check logs.");
+                }
+            }
+        }
+        tracing::info!(save, "SHUTDOWN asked for by a client");
+        // The main thread waits for SIGTERM (server::run): the same road as a signal.
+        // SAFETY: kill(2) on our own pid with a valid signal number touches no memory.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
+        Frame::Multi(Vec::new())
+    }))
 }

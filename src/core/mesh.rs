@@ -84,8 +84,8 @@ pub enum CoreTask {
     Save,
     /// This core's section of a SAVE, written to `part` in one step → Section
     SaveSection { part: std::path::PathBuf },
-    /// A SAVE finished at this unix second (LASTSAVE) → Done
-    SetLastSave(u64),
+    /// A SAVE finished at this unix second (LASTSAVE), or failed (None) → Done
+    SaveDone(Option<u64>),
 }
 
 /// What SAVE wrote.
@@ -129,6 +129,10 @@ pub struct CoreStats {
     pub rebalance_moves: u64,
     pub ops_per_sec: f64,
     pub mesh_sent: u64,
+    /// Keys changed since the last SAVE, and keys loaded at start (kept, expired).
+    pub changes: u64,
+    pub loaded: u64,
+    pub loaded_expired: u64,
     pub table_epoch: u64,
 }
 

@@ -107,8 +107,9 @@ impl World {
         for p in &parts {
             let _ = std::fs::remove_file(p);
         }
+        self.broadcast_task(CoreTask::SaveDone(outcome.as_ref().ok().map(|s| s.at)))
+            .await;
         let saved = outcome?;
-        self.broadcast_task(CoreTask::SetLastSave(saved.at)).await;
         tracing::info!(keys = saved.keys, bytes = saved.bytes, file = %target.display(), "DB saved on disk");
         Ok(saved)
     }
@@ -217,6 +218,10 @@ impl World {
             self.execute(op, now);
             loaded.kept += 1;
         }
+        // Loading is not a change to save again.
+        self.persist.dirty.set(0);
+        self.persist.loaded.set(loaded.kept);
+        self.persist.loaded_expired.set(loaded.expired);
         Ok(Some(loaded))
     }
 

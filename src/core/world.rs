@@ -87,10 +87,41 @@ pub struct World {
     pub staircase_lock: glommio::sync::Semaphore,
     /// When `CoreTask::Sample` last ran here.
     pub last_sample: Cell<Option<std::time::Instant>>,
-    /// Unix seconds of the last successful SAVE (the start, before one): LASTSAVE.
-    pub last_save: Cell<u64>,
+    /// Snapshot state and counters for LASTSAVE and INFO persistence.
+    pub persist: Persistence,
     /// Carries out staircase changes asked for by hand, on core 0 (see [`Coordinator`]).
     pub coordinator: Cell<Option<Coordinator>>,
+}
+
+/// What this core knows of snapshots; every core holds the same save times and
+/// status (SAVE tells them all), and its own counts.
+#[derive(Debug)]
+pub struct Persistence {
+    /// Keys this core changed (Redis's "dirty" count)...
+    pub dirty: Cell<u64>,
+    /// ...and that count when its section of the running SAVE was written.
+    pub dirty_at_save: Cell<u64>,
+    /// Unix seconds of the last successful SAVE (the start, before one): LASTSAVE.
+    pub last_save: Cell<u64>,
+    pub last_save_ok: Cell<bool>,
+    pub saves: Cell<u64>,
+    /// Keys kept and dropped as expired from the snapshot loaded at start.
+    pub loaded: Cell<u64>,
+    pub loaded_expired: Cell<u64>,
+}
+
+impl Persistence {
+    fn new() -> Persistence {
+        Persistence {
+            dirty: Cell::new(0),
+            dirty_at_save: Cell::new(0),
+            last_save: Cell::new(crate::storage::now_ms() / 1000),
+            last_save_ok: Cell::new(true),
+            saves: Cell::new(0),
+            loaded: Cell::new(0),
+            loaded_expired: Cell::new(0),
+        }
+    }
 }
 
 /// Runs a staircase change asked for by hand (`STAIRKV SPLIT|MERGE|MIGRATE`) on core 0. The
@@ -123,7 +154,7 @@ impl World {
             staircase_lock: glommio::sync::Semaphore::new(1),
             last_sample: Cell::new(None),
             coordinator: Cell::new(None),
-            last_save: Cell::new(crate::storage::now_ms() / 1000),
+            persist: Persistence::new(),
         }
     }
 
@@ -170,7 +201,9 @@ impl World {
         let watched = self
             .wants_key_events(&op)
             .then(|| (op.clone(), self.before(&op, now)));
+        let changes = op.changes();
         let r = self.keyspace.borrow_mut().execute(op, now);
+        bump(&self.persist.dirty, changes.of(&r));
         self.publish_expired_on_access();
         if let Some((op, before)) = watched {
             for (class, name, key) in events::events(&op, &r, before, now) {
@@ -373,9 +406,20 @@ impl World {
             | CoreTask::CountPart { .. }
             | CoreTask::ScanPart { .. }
             | CoreTask::Save => TaskResult::Failed("not a broadcast task".into()),
-            CoreTask::SaveSection { part } => TaskResult::Section(self.save_section(&part)),
-            CoreTask::SetLastSave(at) => {
-                self.last_save.set(at);
+            CoreTask::SaveSection { part } => {
+                self.persist.dirty_at_save.set(self.persist.dirty.get());
+                TaskResult::Section(self.save_section(&part))
+            }
+            CoreTask::SaveDone(at) => {
+                let p = &self.persist;
+                if let Some(at) = at {
+                    p.last_save.set(at);
+                    p.dirty
+                        .set(p.dirty.get().saturating_sub(p.dirty_at_save.get()));
+                    p.saves.set(p.saves.get() + 1);
+                }
+                p.last_save_ok.set(at.is_some());
+                p.dirty_at_save.set(0);
                 TaskResult::Done
             }
             CoreTask::PubsubNames { kind, pattern } => {
@@ -525,6 +569,9 @@ impl World {
             rebalance_moves: s.rebalance_moves.get(),
             ops_per_sec: rows.iter().map(|r| r.ops_per_sec).sum(),
             mesh_sent: self.mesh.sent.get(),
+            changes: self.persist.dirty.get(),
+            loaded: self.persist.loaded.get(),
+            loaded_expired: self.persist.loaded_expired.get(),
             table_epoch: ks.table().epoch,
         }
     }

@@ -68,6 +68,92 @@ impl Op {
     }
 }
 
+/// How an op's result tells how many keys it changed (see [`Op::changes`]):
+/// taken from the op before it runs, so the op itself can move into the shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Changes {
+    None,
+    /// One key, whatever the result.
+    One,
+    /// One key unless the result is nil.
+    UnlessNil,
+    /// The result's integer.
+    Counted,
+    /// One key when something was taken.
+    Taken,
+    /// `n` keys when the result is 1 (MSETNX).
+    AllOrNothing(u64),
+    /// One key when the result is OK or 1 (RENAME, RENAMENX).
+    Renamed,
+}
+
+impl Changes {
+    pub fn of(self, r: &OpResult) -> u64 {
+        if matches!(r, OpResult::Err(_)) {
+            return 0;
+        }
+        match self {
+            Changes::None => 0,
+            Changes::One => 1,
+            Changes::UnlessNil => u64::from(!matches!(r, OpResult::Nil)),
+            Changes::Counted => match r {
+                OpResult::Int(n) => (*n).max(0) as u64,
+                _ => 0,
+            },
+            Changes::Taken => u64::from(matches!(r, OpResult::Taken(Some(_)))),
+            Changes::AllOrNothing(n) => {
+                if matches!(r, OpResult::Int(1)) {
+                    n
+                } else {
+                    0
+                }
+            }
+            Changes::Renamed => u64::from(matches!(r, OpResult::Ok | OpResult::Int(1))),
+        }
+    }
+}
+
+impl Op {
+    /// How to count the keys this op changes: Redis's "dirty" count behind
+    /// `rdb_changes_since_last_save`. Reads change nothing, and neither does a
+    /// refused write or a condition that stopped it.
+    pub fn changes(&self) -> Changes {
+        match self {
+            Op::Key { op, .. } => match op {
+                KeyOp::Get
+                | KeyOp::StrLen
+                | KeyOp::GetRange { .. }
+                | KeyOp::Exists
+                | KeyOp::Type
+                | KeyOp::Pttl
+                | KeyOp::PexpireTime => Changes::None,
+                KeyOp::Del | KeyOp::Expire { .. } | KeyOp::Persist | KeyOp::Put { .. } => {
+                    Changes::Counted
+                }
+                KeyOp::Take => Changes::Taken,
+                KeyOp::GetDel => Changes::UnlessNil,
+                KeyOp::GetEx { ttl } => match ttl {
+                    GetExTtl::Keep | GetExTtl::Invalid(_) => Changes::None,
+                    GetExTtl::Persist | GetExTtl::At(_) => Changes::UnlessNil,
+                },
+                // With GET, nil means "there was no old value", not "not set".
+                KeyOp::Set { get: true, .. } => Changes::One,
+                KeyOp::Set { get: false, .. } => Changes::UnlessNil,
+                KeyOp::IncrBy(_)
+                | KeyOp::IncrByFloat(_)
+                | KeyOp::Append { .. }
+                | KeyOp::SetRange { .. } => Changes::One,
+            },
+            Op::Core(c) => match c {
+                CoreOp::Flush => Changes::One,
+                CoreOp::MSetNx { pairs } => Changes::AllOrNothing(pairs.len() as u64),
+                CoreOp::Rename { .. } => Changes::Renamed,
+                _ => Changes::None,
+            },
+        }
+    }
+}
+
 /// An operation on one key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyOp {
