@@ -572,3 +572,126 @@ fn stairkv_check_reads_snapshots() {
         "{said}"
     );
 }
+
+#[test]
+fn bgsave_keeps_every_key_as_it_was_when_it_began() {
+    let dir = TempDir::new("bgsave");
+    let mut s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    const N: usize = 300_000;
+    let pad = "p".repeat(150);
+    for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(format!("old{i}{pad}"))
+                .ignore();
+        }
+        let _: () = pipe.query(&mut con).expect("fill");
+    }
+    // A second client rewrites every key, deletes some and adds others while the
+    // snapshot runs; it starts the moment BGSAVE has answered.
+    let go = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let writer_go = go.clone();
+    let mut wcon = s.client();
+    let writer = std::thread::spawn(move || {
+        writer_go.wait();
+        for round in 0..(N / 10_000) {
+            let mut pipe = redis::pipe();
+            for j in 0..10_000 {
+                // Scattered over every shard, not one after another.
+                let i = (j * 7919 + round * 31) % N;
+                pipe.cmd("SET").arg(format!("k{i}")).arg("new").ignore();
+                if j % 7 == 0 {
+                    pipe.cmd("DEL").arg(format!("k{}", (i + 1) % N)).ignore();
+                    pipe.cmd("SET")
+                        .arg(format!("fresh{round}-{j}"))
+                        .arg("x")
+                        .ignore();
+                }
+            }
+            let _: () = pipe.query(&mut wcon).expect("writes during BGSAVE");
+        }
+    });
+    let started: String = redis::cmd("BGSAVE").query(&mut con).expect("bgsave");
+    assert_eq!(started, "Background saving started");
+    go.wait();
+    let again = redis::cmd("BGSAVE").query::<String>(&mut con);
+    let mut saw_running = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let i = info_persistence(&mut con);
+        if i["rdb_bgsave_in_progress"] == "1" {
+            saw_running = true;
+        } else if i["rdb_saves"] != "0" {
+            assert_eq!(i["rdb_last_bgsave_status"], "ok");
+            break;
+        }
+        assert!(Instant::now() < deadline, "BGSAVE did not finish: {i:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    writer.join().expect("writer");
+    if let Err(err) = &again {
+        assert!(
+            err.to_string()
+                .contains("Background save already in progress"),
+            "{err}"
+        );
+    }
+    s.kill9();
+    drop(con);
+
+    // Restarted from the snapshot: every key as it was when BGSAVE began.
+    let s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    let n: usize = redis::cmd("DBSIZE").query(&mut con).expect("dbsize");
+    assert_eq!(
+        n, N,
+        "the keys deleted meanwhile are there, the ones added are not"
+    );
+    for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
+        let keys: Vec<String> = chunk.iter().map(|i| format!("k{i}")).collect();
+        let values: Vec<Option<String>> = con.mget(&keys).expect("mget");
+        for (i, v) in chunk.iter().zip(values) {
+            assert_eq!(v, Some(format!("old{i}{pad}")), "k{i} after restart");
+        }
+    }
+    let fresh: Option<String> = con.get("fresh0-0").expect("get");
+    assert_eq!(fresh, None);
+
+    // SCHEDULE while one runs queues the next; a second plain BGSAVE is refused.
+    let first: String = redis::cmd("BGSAVE").query(&mut con).expect("bgsave");
+    assert_eq!(first, "Background saving started");
+    match redis::cmd("BGSAVE")
+        .arg("SCHEDULE")
+        .query::<String>(&mut con)
+    {
+        Ok(s) => assert!(
+            s == "Background saving scheduled" || s == "Background saving started",
+            "{s}"
+        ),
+        Err(e) => panic!("BGSAVE SCHEDULE: {e}"),
+    }
+    let err = redis::cmd("BGSAVE")
+        .arg("LATER")
+        .query::<()>(&mut con)
+        .expect_err("syntax");
+    assert!(err.to_string().contains("syntax error"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let i = info_persistence(&mut con);
+        if i["rdb_bgsave_in_progress"] == "0" && i["rdb_saves"] == "2" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled BGSAVE did not run: {i:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        saw_running || again.is_ok(),
+        "BGSAVE was neither seen running nor answered twice"
+    );
+}

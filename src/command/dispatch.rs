@@ -307,6 +307,7 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("time", 1, C, 0, 0, 0, "server", "2.6.0", "Returns the server time.", server::time),
     cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    cmd!("bgsave", -1, &["admin", "noscript", "no_async_loading"], 0, 0, 0, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("lastsave", 1, &["loading", "stale", "fast"], 0, 0, 0, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     // pubsub
     cmd!("subscribe", -2, PS, 0, 0, 0, "pubsub", "2.0.0", "Listens for messages published to channels.", pubsub::subscribe),

@@ -174,8 +174,9 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                 let p = &world.persist;
                 let _ = write!(
                     out,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\nrdb_last_load_keys_loaded:{}\r\nrdb_last_load_keys_expired:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\nrdb_last_load_keys_loaded:{}\r\nrdb_last_load_keys_expired:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
                     sum(|s| s.changes),
+                    u64::from(sum(|s| s.bgsave) > 0),
                     p.last_save.get(),
                     if p.last_save_ok.get() { "ok" } else { "err" },
                     p.saves.get(),
@@ -629,6 +630,23 @@ pub fn save(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
                 tracing::warn!(error = %e, "SAVE failed");
                 Frame::err(format!("ERR {e}"))
             }
+        }
+    }))
+}
+
+/// BGSAVE [SCHEDULE]: a fork-less snapshot while every core keeps serving
+/// (`core::snapshot`); replies as soon as it has started.
+pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let schedule = match a.get(1).map(|s| lower(s)) {
+        None => false,
+        Some(s) if s == "schedule" && a.len() == 2 => true,
+        Some(_) => return Step::Done(Frame::err("ERR syntax error")),
+    };
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        match crate::core::snapshot::bgsave(&world, schedule).await {
+            Ok(status) => Frame::Simple(status.into()),
+            Err(e) => Frame::err(e),
         }
     }))
 }

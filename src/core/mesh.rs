@@ -84,6 +84,12 @@ pub enum CoreTask {
     Save,
     /// This core's section of a SAVE, written to `part` in one step → Section
     SaveSection { part: std::path::PathBuf },
+    /// (to core 0) BGSAVE [SCHEDULE] → Started
+    BgSave { schedule: bool },
+    /// Begin this core's section of a BGSAVE, captured while serving → Done | Failed
+    CaptureBegin { part: std::path::PathBuf },
+    /// The section begun, once written → Section
+    CaptureWait,
     /// A SAVE finished at this unix second (LASTSAVE), or failed (None) → Done
     SaveDone(Option<u64>),
 }
@@ -131,6 +137,8 @@ pub struct CoreStats {
     pub mesh_sent: u64,
     /// Keys changed since the last SAVE, and keys loaded at start (kept, expired).
     pub changes: u64,
+    /// 1 while this core takes part in a BGSAVE.
+    pub bgsave: u64,
     pub loaded: u64,
     pub loaded_expired: u64,
     pub table_epoch: u64,
@@ -164,6 +172,7 @@ pub enum TaskResult {
     Admin(Result<i64, String>),
     Section(Result<Section, String>),
     Saved(Result<Saved, String>),
+    Started(Result<&'static str, String>),
 }
 
 /// A change of the staircase asked for by hand (`STAIRKV ...`) on any core and

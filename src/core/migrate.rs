@@ -258,6 +258,12 @@ impl World {
                 None => Err("no coordinator on this core".into()),
             }),
             CoreTask::Save => TaskResult::Saved(self.save_here().await),
+            CoreTask::BgSave { schedule } => TaskResult::Started(self.bgsave_start(schedule).await),
+            CoreTask::CaptureBegin { part } => match self.capture_begin(part) {
+                Ok(()) => TaskResult::Done,
+                Err(e) => TaskResult::Failed(e),
+            },
+            CoreTask::CaptureWait => TaskResult::Section(self.capture_wait().await),
             task => self.run_task(task),
         };
         // A merge can leave one table bigger than the two it replaced.

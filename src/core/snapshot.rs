@@ -1,5 +1,6 @@
-//! Snapshots on the staircase, first step: `SAVE` writes every core's keys into
-//! one Redis RDB file, and a start loads that file on every core in parallel.
+//! Snapshots on the staircase: `SAVE` and `BGSAVE` write every core's keys
+//! into one Redis RDB file, and a start loads that file on every core in
+//! parallel.
 //!
 //! SAVE runs on core 0, under the coordinator's `staircase_lock`, so no shard
 //! moves between cores while it runs: a migration in progress finishes first,
@@ -17,22 +18,40 @@
 //! the cores parse in parallel and each inserts only its share. Loading runs
 //! before the doors open, so no client sees a half-loaded keyspace.
 //!
+//! BGSAVE does the same without stopping anyone and without forking: under
+//! the same lock, every core begins a capture of its shards
+//! (`storage::keyspace::capture`): a background task copies them one at a
+//! time between requests, and a write to a shard not copied yet copies that
+//! shard first, so every key is saved as it was when the capture began on its
+//! core. The encoded bytes go to a writer thread per core, and the join runs
+//! on a thread too: no disk write blocks a core. Memory: at most
+//! [`IN_FLIGHT_MAX`] bytes a core waiting for its writer, plus the shards that
+//! writes made the core copy ahead of the background task.
+//!
 //! This module never decides where a key lives (the routing table does) and
-//! never runs while shards move between cores. Its file I/O is blocking and
-//! runs on the core's thread: at start before any client, and in SAVE, which
-//! blocks by definition. BGSAVE (capturing a shard before a write changes it),
-//! the per-core logs and `-LOADING` are the next steps.
+//! never runs while shards move between cores. Its blocking file I/O runs on a
+//! core's thread only at start, before any client, and in SAVE, which blocks
+//! by definition. The per-core logs and `-LOADING` are the next steps.
 
 use super::mesh::{Answer, CoreTask, Saved, TaskResult};
 use super::world::World;
 use crate::persist::rdb::{self, FileWriter, Header, Item, Options, Section, SectionWriter};
+use crate::runtime::notify::Slot;
 use crate::storage::now_ms;
 use crate::storage::ops::{KeyOp, Op, SetCond, SetTtl};
 use bytes::Bytes;
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// Encoded bytes a core may have handed its writer thread and not yet seen
+/// written, before its background copy waits.
+pub const IN_FLIGHT_MAX: usize = 64 << 20;
 
 /// What one core loaded at start.
 #[derive(Debug, Default, Clone, Copy)]
@@ -95,6 +114,9 @@ impl World {
 
     /// SAVE, run on core 0: every core's section, joined into the snapshot.
     pub async fn save_here(self: &Rc<Self>) -> Result<Saved, String> {
+        if self.persist.bgsave_running.get() {
+            return Err("Background save already in progress".into());
+        }
         let _turn = self.staircase_lock.acquire_permit(1).await;
         let target = self.snapshot_path();
         let parts: Vec<PathBuf> = (0..self.ncores).map(|c| part_path(&target, c)).collect();
@@ -120,63 +142,12 @@ impl World {
         parts: &[PathBuf],
         results: Vec<TaskResult>,
     ) -> Result<Saved, String> {
-        let mut sections = Vec::with_capacity(results.len());
-        let (mut keys, mut ttl) = (0, 0);
-        for r in results {
-            match r {
-                TaskResult::Section(Ok(s)) => {
-                    keys += s.keys;
-                    ttl += s.keys_with_ttl;
-                    sections.push(s);
-                }
-                TaskResult::Section(Err(e)) => return Err(e),
-                other => return Err(format!("a core answered {other:?} to SAVE")),
-            }
-        }
-        let at = unix_secs();
-        let used = crate::storage::memory::used() as u64;
-        let header = Header::redis(at, used).sizes(keys, ttl);
-        let mut temp_name = target.file_name().unwrap_or_default().to_os_string();
-        temp_name.push(format!(".temp-{}.tmp", std::process::id()));
-        let temp = target.with_file_name(temp_name);
-        let io = |e: std::io::Error| format!("cannot write {}: {e}", temp.display());
-        let file = File::create(&temp).map_err(io)?;
-        let mut w = FileWriter::new(
-            BufWriter::with_capacity(1 << 20, file),
-            &header,
-            Options::default(),
+        join_sections(
+            target,
+            parts,
+            results,
+            crate::storage::memory::used() as u64,
         )
-        .map_err(io)?;
-        for (part, section) in parts.iter().zip(sections) {
-            let from =
-                File::open(part).map_err(|e| format!("cannot read {}: {e}", part.display()))?;
-            w.append_section_from(BufReader::with_capacity(1 << 20, from), section)
-                .map_err(io)?;
-        }
-        let (out, written) = w.finish().map_err(io)?;
-        let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.flush().map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&temp, target).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            format!(
-                "cannot rename {} to {}: {e}",
-                temp.display(),
-                target.display()
-            )
-        })?;
-        // The rename is durable once the directory is.
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(Saved {
-            keys: written.keys,
-            bytes: written.bytes,
-            at,
-        })
     }
 
     /// Load the snapshot at start, keeping this core's keys. `Ok(None)` when
@@ -248,6 +219,270 @@ impl World {
     }
 }
 
+/// Wait for a thread's answer without blocking the core: it is polled between
+/// short sleeps (a snapshot's threads answer once, after seconds of work).
+async fn answer_of<T>(rx: &mpsc::Receiver<T>) -> Option<T> {
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(mpsc::TryRecvError::Empty) => {
+                crate::runtime::timer::sleep(Duration::from_millis(2)).await
+            }
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+        }
+    }
+}
+
+/// The encoder a capture's copies write into, and the bytes it has produced
+/// that the core has not yet handed to its writer thread.
+type Encoder = Rc<RefCell<SectionWriter<Vec<u8>>>>;
+
+impl World {
+    /// Begin this core's section of a BGSAVE: a capture of its shards
+    /// (`storage::keyspace::capture`), copied between requests by a task of
+    /// its own and written to `part` by a writer thread; [`Self::capture_wait`]
+    /// gets the result. Every change from here on is after the snapshot.
+    pub fn capture_begin(self: &Rc<Self>, part: PathBuf) -> Result<(), String> {
+        let file =
+            File::create(&part).map_err(|e| format!("cannot create {}: {e}", part.display()))?;
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let (chunks, chunks_rx) = mpsc::channel::<Vec<u8>>();
+        let (done, done_rx) = mpsc::channel::<Result<(), String>>();
+        let writer_flight = in_flight.clone();
+        let writer_part = part.clone();
+        std::thread::Builder::new()
+            .name(format!("stairkv-save{}", self.id))
+            .spawn(move || {
+                let mut out = BufWriter::with_capacity(1 << 20, file);
+                let mut result = Ok(());
+                for chunk in chunks_rx {
+                    if result.is_ok() {
+                        result = out.write_all(&chunk);
+                    }
+                    writer_flight.fetch_sub(chunk.len(), Ordering::Relaxed);
+                }
+                let result = result.and_then(|_| out.flush());
+                let _ = done.send(
+                    result.map_err(|e| format!("cannot write {}: {e}", writer_part.display())),
+                );
+            })
+            .map_err(|e| format!("cannot start a writer thread: {e}"))?;
+        self.persist.dirty_at_save.set(self.persist.dirty.get());
+        self.persist.bgsave.set(true);
+        let encoder: Encoder = Rc::new(RefCell::new(SectionWriter::new(
+            Vec::new(),
+            Options::default(),
+        )));
+        let begun = now_ms();
+        let copying = encoder.clone();
+        let failed: Rc<RefCell<Option<String>>> = Rc::default();
+        let copy_failed = failed.clone();
+        self.keyspace
+            .borrow_mut()
+            .begin_capture(Box::new(move |_, shard| {
+                let mut w = copying.borrow_mut();
+                for e in shard.iter() {
+                    if e.is_expired(begun) {
+                        continue;
+                    }
+                    let deadline = e.deadline().map(|d| d as i64);
+                    let r = match e.as_int() {
+                        Some(v) => w.write_int(e.key(), v, deadline),
+                        None => w.write_string(e.key(), &e.value(), deadline),
+                    };
+                    if let Err(err) = r {
+                        *copy_failed.borrow_mut() = Some(err.to_string());
+                    }
+                }
+            }));
+        let slot = Slot::new();
+        *self.persist.capture.borrow_mut() = Some(slot.clone());
+        let world = self.clone();
+        crate::runtime::task::spawn(async move {
+            let hand_over = |encoder: &Encoder| {
+                let chunk = std::mem::take(encoder.borrow_mut().get_mut());
+                if !chunk.is_empty() {
+                    in_flight.fetch_add(chunk.len(), Ordering::Relaxed);
+                    let _ = chunks.send(chunk);
+                }
+            };
+            let mut pace = crate::runtime::pace::Pace::new();
+            loop {
+                while in_flight.load(Ordering::Relaxed) > IN_FLIGHT_MAX {
+                    crate::runtime::timer::sleep(Duration::from_millis(1)).await;
+                }
+                let more = world.keyspace.borrow_mut().capture_next();
+                hand_over(&encoder);
+                if !more {
+                    break;
+                }
+                pace.breathe().await;
+            }
+            world.keyspace.borrow_mut().end_capture();
+            hand_over(&encoder);
+            let section = encoder.borrow().section();
+            drop(chunks);
+            let written = answer_of(&done_rx)
+                .await
+                .unwrap_or_else(|| Err("the writer thread stopped".into()));
+            let failed = failed.borrow_mut().take();
+            slot.fill(match failed {
+                Some(e) => Err(format!("cannot encode a key: {e}")),
+                None => written.map(|_| section),
+            });
+        })
+        .detach();
+        Ok(())
+    }
+
+    /// The section [`Self::capture_begin`] began, once it is written.
+    pub async fn capture_wait(&self) -> Result<Section, String> {
+        let slot = self.persist.capture.borrow_mut().take();
+        match slot {
+            Some(slot) => slot.wait().await,
+            None => Err("no capture was begun on this core".into()),
+        }
+    }
+
+    /// BGSAVE on core 0, in the background: under the staircase lock, begin
+    /// every core's capture, tell `begun` (the client's reply waits for it),
+    /// then wait for the sections and join them on a thread.
+    async fn bgsave_here(
+        self: &Rc<Self>,
+        begun: Option<Rc<Slot<Result<(), String>>>>,
+    ) -> Result<Saved, String> {
+        let _turn = self.staircase_lock.acquire_permit(1).await;
+        let target = self.snapshot_path();
+        let parts: Vec<PathBuf> = (0..self.ncores).map(|c| part_path(&target, c)).collect();
+        let slots: Vec<_> = (0..self.ncores)
+            .map(|peer| {
+                (peer != self.id).then(|| {
+                    let part = parts[peer].clone();
+                    self.mesh
+                        .request_task(peer, CoreTask::CaptureBegin { part })
+                })
+            })
+            .collect();
+        let mut began = Vec::with_capacity(self.ncores);
+        for (peer, slot) in slots.into_iter().enumerate() {
+            began.push(match slot {
+                None => match self.capture_begin(parts[peer].clone()) {
+                    Ok(()) => TaskResult::Done,
+                    Err(e) => TaskResult::Failed(e),
+                },
+                Some(s) => match s.wait().await {
+                    Answer::Task(r) => r,
+                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
+                },
+            });
+        }
+        let failed = began.iter().find_map(|r| match r {
+            TaskResult::Failed(e) => Some(e.clone()),
+            _ => None,
+        });
+        if let Some(b) = begun {
+            b.fill(failed.clone().map_or(Ok(()), Err));
+        }
+        // Every core that began a capture ends it, whatever the others did.
+        let slots: Vec<_> = (0..self.ncores)
+            .map(|peer| {
+                (peer != self.id).then(|| self.mesh.request_task(peer, CoreTask::CaptureWait))
+            })
+            .collect();
+        let mut results = Vec::with_capacity(self.ncores);
+        for slot in slots {
+            results.push(match slot {
+                None => TaskResult::Section(self.capture_wait().await),
+                Some(s) => match s.wait().await {
+                    Answer::Task(r) => r,
+                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
+                },
+            });
+        }
+        let outcome = match failed {
+            Some(e) => Err(e),
+            None => {
+                let (tx, rx) = mpsc::channel();
+                let used = crate::storage::memory::used() as u64;
+                let (join_target, join_parts) = (target.clone(), parts.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("stairkv-join".into())
+                    .spawn(move || {
+                        let _ = tx.send(join_sections(&join_target, &join_parts, results, used));
+                    });
+                match spawned {
+                    Ok(_) => answer_of(&rx)
+                        .await
+                        .unwrap_or_else(|| Err("the join thread stopped".into())),
+                    Err(e) => Err(format!("cannot start the join thread: {e}")),
+                }
+            }
+        };
+        for p in &parts {
+            let _ = std::fs::remove_file(p);
+        }
+        self.broadcast_task(CoreTask::SaveDone(outcome.as_ref().ok().map(|s| s.at)))
+            .await;
+        outcome
+    }
+
+    /// BGSAVE [SCHEDULE] on core 0: start one in the background and answer
+    /// once every core's capture has begun, or schedule the next when one runs.
+    pub async fn bgsave_start(self: &Rc<Self>, schedule: bool) -> Result<&'static str, String> {
+        let p = &self.persist;
+        if p.bgsave_running.get() {
+            if schedule {
+                p.bgsave_scheduled.set(true);
+                return Ok("Background saving scheduled");
+            }
+            return Err("ERR Background save already in progress".into());
+        }
+        p.bgsave_running.set(true);
+        let begun = Slot::new();
+        let world = self.clone();
+        let mut tell = Some(begun.clone());
+        crate::runtime::task::spawn(async move {
+            loop {
+                let started = std::time::Instant::now();
+                match world.bgsave_here(tell.take()).await {
+                    Ok(s) => tracing::info!(
+                        keys = s.keys,
+                        bytes = s.bytes,
+                        secs = started.elapsed().as_secs_f64(),
+                        "Background saving terminated with success"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "Background saving error"),
+                }
+                if !world.persist.bgsave_scheduled.replace(false) {
+                    break;
+                }
+            }
+            world.persist.bgsave_running.set(false);
+        })
+        .detach();
+        match begun.wait().await {
+            Ok(()) => Ok("Background saving started"),
+            Err(e) => Err(format!("ERR {e}")),
+        }
+    }
+}
+
+/// BGSAVE from any core: core 0 starts it.
+pub async fn bgsave(world: &Rc<World>, schedule: bool) -> Result<&'static str, String> {
+    if world.id == 0 {
+        return world.bgsave_start(schedule).await;
+    }
+    match world
+        .mesh
+        .request_task(0, CoreTask::BgSave { schedule })
+        .wait()
+        .await
+    {
+        Answer::Task(TaskResult::Started(r)) => r,
+        _ => Err("ERR core 0 did not answer BGSAVE".into()),
+    }
+}
+
 /// SAVE from any core: core 0 runs it.
 pub async fn save(world: &Rc<World>) -> Result<Saved, String> {
     if world.id == 0 {
@@ -257,4 +492,69 @@ pub async fn save(world: &Rc<World>) -> Result<Saved, String> {
         Answer::Task(TaskResult::Saved(r)) => r,
         _ => Err("core 0 did not answer SAVE".into()),
     }
+}
+
+/// Join the cores' sections (part files, in core order) behind the header into
+/// `target`: written beside it, synced, renamed over it.
+fn join_sections(
+    target: &Path,
+    parts: &[PathBuf],
+    results: Vec<TaskResult>,
+    used: u64,
+) -> Result<Saved, String> {
+    let mut sections = Vec::with_capacity(results.len());
+    let (mut keys, mut ttl) = (0, 0);
+    for r in results {
+        match r {
+            TaskResult::Section(Ok(s)) => {
+                keys += s.keys;
+                ttl += s.keys_with_ttl;
+                sections.push(s);
+            }
+            TaskResult::Section(Err(e)) => return Err(e),
+            other => return Err(format!("a core answered {other:?} to SAVE")),
+        }
+    }
+    let at = unix_secs();
+    let header = Header::redis(at, used).sizes(keys, ttl);
+    let mut temp_name = target.file_name().unwrap_or_default().to_os_string();
+    temp_name.push(format!(".temp-{}.tmp", std::process::id()));
+    let temp = target.with_file_name(temp_name);
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", temp.display());
+    let file = File::create(&temp).map_err(io)?;
+    let mut w = FileWriter::new(
+        BufWriter::with_capacity(1 << 20, file),
+        &header,
+        Options::default(),
+    )
+    .map_err(io)?;
+    for (part, section) in parts.iter().zip(sections) {
+        let from = File::open(part).map_err(|e| format!("cannot read {}: {e}", part.display()))?;
+        w.append_section_from(BufReader::with_capacity(1 << 20, from), section)
+            .map_err(io)?;
+    }
+    let (out, written) = w.finish().map_err(io)?;
+    let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.flush().map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&temp, target).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        format!(
+            "cannot rename {} to {}: {e}",
+            temp.display(),
+            target.display()
+        )
+    })?;
+    // The rename is durable once the directory is.
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(Saved {
+        keys: written.keys,
+        bytes: written.bytes,
+        at,
+    })
 }

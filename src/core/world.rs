@@ -8,7 +8,8 @@ use super::events::{self, Before};
 use super::mesh::{AdminRequest, Answer, CoreStats, CoreTask, MeshState, Msg, Packet, TaskResult};
 use super::pubsub::{OutputLimit, Registry};
 use crate::config::{notify, Config};
-use crate::runtime::notify::Notify;
+use crate::persist::rdb::Section;
+use crate::runtime::notify::{Notify, Slot};
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
@@ -93,9 +94,11 @@ pub struct World {
     pub coordinator: Cell<Option<Coordinator>>,
 }
 
+/// Where a core's BGSAVE capture leaves its section.
+pub type SectionSlot = Rc<Slot<Result<Section, String>>>;
+
 /// What this core knows of snapshots; every core holds the same save times and
 /// status (SAVE tells them all), and its own counts.
-#[derive(Debug)]
 pub struct Persistence {
     /// Keys this core changed (Redis's "dirty" count)...
     pub dirty: Cell<u64>,
@@ -105,6 +108,13 @@ pub struct Persistence {
     pub last_save: Cell<u64>,
     pub last_save_ok: Cell<bool>,
     pub saves: Cell<u64>,
+    /// This core is capturing or waiting for a BGSAVE's join (INFO).
+    pub bgsave: Cell<bool>,
+    /// The section this core's running BGSAVE capture fills.
+    pub capture: RefCell<Option<SectionSlot>>,
+    /// Core 0: a BGSAVE runs; another was asked for with SCHEDULE.
+    pub bgsave_running: Cell<bool>,
+    pub bgsave_scheduled: Cell<bool>,
     /// Keys kept and dropped as expired from the snapshot loaded at start.
     pub loaded: Cell<u64>,
     pub loaded_expired: Cell<u64>,
@@ -118,6 +128,10 @@ impl Persistence {
             last_save: Cell::new(crate::storage::now_ms() / 1000),
             last_save_ok: Cell::new(true),
             saves: Cell::new(0),
+            bgsave: Cell::new(false),
+            capture: RefCell::new(None),
+            bgsave_running: Cell::new(false),
+            bgsave_scheduled: Cell::new(false),
             loaded: Cell::new(0),
             loaded_expired: Cell::new(0),
         }
@@ -345,7 +359,10 @@ impl World {
                 | CoreTask::Merge(_)
                 | CoreTask::Migrate { .. }
                 | CoreTask::Admin(_)
-                | CoreTask::Save => {
+                | CoreTask::Save
+                | CoreTask::BgSave { .. }
+                | CoreTask::CaptureBegin { .. }
+                | CoreTask::CaptureWait => {
                     let w = self.clone();
                     crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
@@ -405,7 +422,10 @@ impl World {
             | CoreTask::FinishIncoming { .. }
             | CoreTask::CountPart { .. }
             | CoreTask::ScanPart { .. }
-            | CoreTask::Save => TaskResult::Failed("not a broadcast task".into()),
+            | CoreTask::Save
+            | CoreTask::BgSave { .. }
+            | CoreTask::CaptureBegin { .. }
+            | CoreTask::CaptureWait => TaskResult::Failed("not a broadcast task".into()),
             CoreTask::SaveSection { part } => {
                 self.persist.dirty_at_save.set(self.persist.dirty.get());
                 TaskResult::Section(self.save_section(&part))
@@ -420,6 +440,7 @@ impl World {
                 }
                 p.last_save_ok.set(at.is_some());
                 p.dirty_at_save.set(0);
+                p.bgsave.set(false);
                 TaskResult::Done
             }
             CoreTask::PubsubNames { kind, pattern } => {
@@ -570,6 +591,7 @@ impl World {
             ops_per_sec: rows.iter().map(|r| r.ops_per_sec).sum(),
             mesh_sent: self.mesh.sent.get(),
             changes: self.persist.dirty.get(),
+            bgsave: u64::from(self.persist.bgsave.get()),
             loaded: self.persist.loaded.get(),
             loaded_expired: self.persist.loaded_expired.get(),
             table_epoch: ks.table().epoch,

@@ -51,6 +51,7 @@ impl Keyspace {
             // Answered by the core before the keyspace is asked (core::world).
             CoreOp::Publish { .. } => OpResult::Int(0),
             CoreOp::Flush => {
+                self.capture_all();
                 self.flushes += 1;
                 for shard in self.shards.iter_mut().flatten() {
                     shard.clear();

@@ -13,6 +13,8 @@
 //! - `scan`: SCAN, KEYS and DBSIZE, and the page cut SCAN and migration share.
 //! - `shard_ops`: one key op (GET, SET, INCRBY, EXPIRE, ...) on the shard
 //!   holding the key; it knows shards, not the keyspace.
+//! - `capture`: a point-in-time copy of this core's shards while they keep
+//!   changing (BGSAVE): a shard is copied before its first change.
 //! - `exec`: [`Keyspace::execute`], which routes an [`super::ops::Op`] to the above.
 //!
 //! Eviction ([`super::evict`]) and migration between cores
@@ -20,6 +22,7 @@
 //! never are imported by it. This module never awaits, never sends anything
 //! and never sees another core's shards.
 
+mod capture;
 mod exec;
 mod housekeeping;
 pub(super) mod scan;
@@ -63,6 +66,18 @@ pub struct Keyspace {
     expire_from: usize,
     /// This core's share of `maxmemory` and how it evicts (see [`super::evict`]).
     pub(super) evictor: Evictor,
+    /// A point-in-time copy in progress (see `capture`).
+    capture: Option<Capture>,
+}
+
+/// What a capture does with each shard, once (see `capture`).
+pub type CopyShard = Box<dyn FnMut(ShardId, &Shard)>;
+
+/// A point-in-time copy in progress: the shards not copied yet, and what copies one.
+struct Capture {
+    pending: Vec<bool>,
+    left: usize,
+    copy: CopyShard,
 }
 
 /// A shard this core is handing over: `to` owns it; `walk` is where the walk
@@ -92,6 +107,7 @@ impl Keyspace {
             rng: seed | 1,
             expire_from: 0,
             evictor: Evictor::default(),
+            capture: None,
         };
         ks.create_owned_shards();
         ks
@@ -137,7 +153,12 @@ impl Keyspace {
         self.shards.get(id as usize).and_then(Option::as_ref)
     }
 
+    /// Every change to a shard's entries goes through here, so that a running
+    /// capture copies the shard first.
     pub(super) fn shard_mut(&mut self, id: ShardId) -> Option<&mut Shard> {
+        if self.capture.is_some() {
+            self.capture_shard(id);
+        }
         self.shards.get_mut(id as usize).and_then(Option::as_mut)
     }
 
