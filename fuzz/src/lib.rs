@@ -634,7 +634,11 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                 }
                 TextRequest::Auth { password } => {
                     assert!(in_line(password));
-                    assert_eq!(password.end, line.len(), "password not the rest of the line");
+                    assert_eq!(
+                        password.end,
+                        line.len(),
+                        "password not the rest of the line"
+                    );
                     let word = &line[..password.start - 1];
                     assert!(
                         word.split(|&b| b == b' ')
@@ -748,7 +752,11 @@ pub fn rdb_alloc_bound(len: usize) -> usize {
 }
 
 /// A whole read: aux fields, (key, value, deadline) records, and where it ended.
-type RdbRead = (Vec<(Vec<u8>, Vec<u8>)>, Vec<(Vec<u8>, Vec<u8>, Option<i64>)>, u64);
+type RdbRead = (
+    Vec<(Vec<u8>, Vec<u8>)>,
+    Vec<(Vec<u8>, Vec<u8>, Option<i64>)>,
+    u64,
+);
 
 fn read_rdb(data: &[u8]) -> Result<RdbRead, rdb::Error> {
     let mut reader = Reader::new(data)?;
@@ -783,7 +791,11 @@ pub fn fuzz_rdb(data: &[u8]) {
         }
         Ok(read) => read,
     };
-    assert!(end <= data.len() as u64, "read {end} bytes of {}", data.len());
+    assert!(
+        end <= data.len() as u64,
+        "read {end} bytes of {}",
+        data.len()
+    );
     let header = Header {
         aux,
         db_size: keys.len() as u64,
