@@ -33,7 +33,7 @@ fmt:
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## Coverage-guided fuzzing (not part of `make test`): the RESP, text-protocol and config-file
+## Coverage-guided fuzzing (not part of `make test`): the RESP, text-protocol, config-file and RDB
 ## parsers and the append-only log reader under cargo-afl, FUZZ_SECONDS (default 60) each, one after the other; prints executions,
 ## crashes and hangs per target and fails on any. Needs `cargo install cargo-afl`. See fuzz/run.sh.
 FUZZ_SECONDS ?= 60

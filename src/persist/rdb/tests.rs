@@ -6,7 +6,6 @@
 use super::write::{canonical_int, put_len};
 use super::*;
 use proptest::prelude::*;
-use std::io::Cursor;
 
 /// `n` pseudo-random bytes (xorshift64): what LZF cannot shrink.
 fn noise(n: usize) -> Vec<u8> {
