@@ -136,13 +136,23 @@ fn check_reports_and_fixes_logs() {
     assert_eq!(file_len(&corrupt), bad_at as u64);
 
     // Not a log: refused, never truncated, even with --fix.
-    let foreign = d.join("dump.rdb");
-    let rdb = b"REDIS0011\xfa\x09redis-ver\x057.0.15";
-    std::fs::write(&foreign, rdb).expect("write");
+    let foreign = d.join("notes.txt");
+    let text = b"STAIRKV? no: a text file that is no log";
+    std::fs::write(&foreign, text).expect("write");
     let (code, out) = check(&foreign, true);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not a stairkv log"), "{out}");
-    assert_eq!(file_len(&foreign), rdb.len() as u64);
+    assert_eq!(file_len(&foreign), text.len() as u64);
+    // An RDB snapshot is checked as one, and never cut to "fix" it.
+    let rdb_file = d.join("dump.rdb");
+    let rdb = b"REDIS0011\xfa\x09redis-ver\x057.0.15";
+    std::fs::write(&rdb_file, rdb).expect("write");
+    let (code, out) = check(&rdb_file, true);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(file_len(&rdb_file), rdb.len() as u64);
+    let (code, out) = check(&rdb_file, false);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("offset"), "{out}");
 
     // A file that is not there: exit 2.
     let (code, _) = check(&d.join("missing.log"), false);
