@@ -39,6 +39,7 @@ use crate::persist::rdb::{self, FileWriter, Header, Item, Options, Section, Sect
 use crate::runtime::notify::Slot;
 use crate::storage::now_ms;
 use crate::storage::ops::{KeyOp, Op, SetCond, SetTtl};
+use crate::storage::shard::Shard;
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::fs::File;
@@ -71,6 +72,22 @@ fn part_path(target: &Path, core: usize) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// A shard's keys live at `now` into a section: storage's integers as RDB
+/// integers, everything else as strings, with their deadlines.
+fn write_shard<W: Write>(w: &mut SectionWriter<W>, shard: &Shard, now: u64) -> std::io::Result<()> {
+    for e in shard.iter() {
+        if e.is_expired(now) {
+            continue;
+        }
+        let deadline = e.deadline().map(|d| d as i64);
+        match e.as_int() {
+            Some(v) => w.write_int(e.key(), v, deadline)?,
+            None => w.write_string(e.key(), &e.value(), deadline)?,
+        }
+    }
+    Ok(())
+}
+
 fn unix_secs() -> u64 {
     now_ms() / 1000
 }
@@ -90,17 +107,8 @@ impl World {
         let now = now_ms();
         let ks = self.keyspace.borrow();
         for (_, shard) in ks.held() {
-            for e in shard.iter() {
-                if e.is_expired(now) {
-                    continue;
-                }
-                let deadline = e.deadline().map(|d| d as i64);
-                let r = match e.as_int() {
-                    Some(v) => w.write_int(e.key(), v, deadline),
-                    None => w.write_string(e.key(), &e.value(), deadline),
-                };
-                r.map_err(|err| format!("cannot write {}: {err}", part.display()))?;
-            }
+            write_shard(&mut w, shard, now)
+                .map_err(|err| format!("cannot write {}: {err}", part.display()))?;
         }
         let (out, section) = w
             .finish()
@@ -280,19 +288,8 @@ impl World {
         self.keyspace
             .borrow_mut()
             .begin_capture(Box::new(move |_, shard| {
-                let mut w = copying.borrow_mut();
-                for e in shard.iter() {
-                    if e.is_expired(begun) {
-                        continue;
-                    }
-                    let deadline = e.deadline().map(|d| d as i64);
-                    let r = match e.as_int() {
-                        Some(v) => w.write_int(e.key(), v, deadline),
-                        None => w.write_string(e.key(), &e.value(), deadline),
-                    };
-                    if let Err(err) = r {
-                        *copy_failed.borrow_mut() = Some(err.to_string());
-                    }
+                if let Err(err) = write_shard(&mut copying.borrow_mut(), shard, begun) {
+                    *copy_failed.borrow_mut() = Some(err.to_string());
                 }
             }));
         let slot = Slot::new();
