@@ -14,7 +14,8 @@
 //!   splits, merges and migrations; the engine reaches it only through the
 //!   hook `server` installs (`core::world::Coordinator`).
 //! - [`core`]: the per-core world — cross-core mesh, routing, migration,
-//!   expiry, eviction pacing, pub/sub, clients.
+//!   expiry, eviction pacing, pub/sub, clients, snapshots (SAVE, BGSAVE,
+//!   loading at start).
 //! - [`persist`]: what makes the store survive a restart — Redis's RDB
 //!   format both ways (a core's keys written as a section, sections joined
 //!   into one `dump.rdb`, read back) and the per-core append-only log's record

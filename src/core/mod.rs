@@ -4,7 +4,8 @@
 //! core's shards are reached by message, never by reference. This layer knows
 //! storage ops but never commands or reply encoding; it runs on `runtime`
 //! (tasks, timers, pacing of background work, the bell between cores) and
-//! never touches a socket.
+//! never touches a socket. It drives persistence (`snapshot`) through
+//! `persist`'s codecs, which know nothing of cores.
 
 pub mod clients;
 pub mod events;
