@@ -170,9 +170,39 @@ pub struct Flags {
     /// File name of the snapshot inside --dir, in Redis's RDB format [default: dump.rdb].
     #[arg(long)]
     pub dbfilename: Option<String>,
+    /// Save points, Redis's syntax: "SECONDS CHANGES [SECONDS CHANGES ...]" —
+    /// BGSAVE when at least CHANGES keys changed and SECONDS passed since the
+    /// last save; SIGTERM and SHUTDOWN save too when any is set [default: "" (none)].
+    #[arg(long)]
+    pub save: Option<String>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub tool: Option<Tool>,
+}
+
+/// Save points in Redis's syntax: pairs of "seconds changes", space separated;
+/// "" is none.
+pub fn parse_save_points(text: &str) -> Result<Vec<(u64, u64)>, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if !words.len().is_multiple_of(2) {
+        return Err("Invalid save parameters".into());
+    }
+    words
+        .chunks(2)
+        .map(|p| match (p[0].parse::<u64>(), p[1].parse::<u64>()) {
+            (Ok(secs), Ok(changes)) if secs > 0 => Ok((secs, changes)),
+            _ => Err("Invalid save parameters".into()),
+        })
+        .collect()
+}
+
+/// Save points as Redis's CONFIG GET writes them.
+pub fn save_points_string(points: &[(u64, u64)]) -> String {
+    points
+        .iter()
+        .map(|(s, c)| format!("{s} {c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `dbfilename` names a file inside `dir`, never a path (Redis's rule and text).
@@ -230,6 +260,7 @@ struct FileConfig {
     socket_path: Option<SocketPath>,
     dir: Option<PathBuf>,
     dbfilename: Option<String>,
+    save: Option<String>,
     maxmemory: Option<SizeValue>,
     maxmemory_policy: Option<String>,
     maxmemory_samples: Option<u64>,
@@ -361,6 +392,8 @@ pub struct Config {
     /// The snapshot: `dir`/`dbfilename`.
     pub dir: PathBuf,
     pub dbfilename: String,
+    /// Save points: (seconds, changes), as `save` in redis.conf.
+    pub save: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -491,6 +524,8 @@ impl Config {
                     .unwrap_or_else(|| DEFAULT_DBFILENAME.into()),
             )
             .map_err(ConfigError::Invalid)?,
+            save: parse_save_points(&flags.save.or(file.save).unwrap_or_default())
+                .map_err(|e| ConfigError::Invalid(format!("save: {e}")))?,
             maxmemory: match (flags.maxmemory, file.maxmemory) {
                 (Some(n), _) | (None, Some(SizeValue::Bytes(n))) => n,
                 (None, Some(SizeValue::Text(t))) => parse_memory_flag(&t)

@@ -59,6 +59,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         )));
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::new(AtomicBool::new(false));
     block_signals();
     let mesh: Option<MeshBuilder<Packet, _>> = (n > 1).then(|| MeshBuilder::full(n, MESH_CAPACITY));
     let bells = (0..n)
@@ -73,6 +74,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         let bells = bells.clone();
         let ready = ready_tx.clone();
         let stop = stop.clone();
+        let stopping = stopping.clone();
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("stairkv-core{idx}"))
             // We use glommio for tasks, timers and channels, not its DMA file I/O:
@@ -80,7 +82,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .io_memory(256 * 1024);
         let ready_err = ready_tx.clone();
         let spawned = builder.spawn(move || async move {
-            if let Err(e) = core_main(idx, cfg, mesh, bells, ready.clone(), stop).await {
+            if let Err(e) = core_main(idx, cfg, mesh, bells, ready.clone(), stop, stopping).await {
                 let _ = ready.send(Err(e));
             }
         });
@@ -122,7 +124,8 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         signal = sig,
         "shutting down: no new connections, finishing in-flight requests"
     );
-    stop.store(true, Ordering::SeqCst);
+    // Core 0 saves first when save points are set, then sets `stop` for all.
+    stopping.store(true, Ordering::SeqCst);
     for h in handles {
         let _ = h.join();
     }
@@ -137,6 +140,7 @@ async fn core_main(
     bells: Vec<Arc<Bell>>,
     ready: mpsc::Sender<Result<usize, String>>,
     stop: Arc<AtomicBool>,
+    stopping: Arc<AtomicBool>,
 ) -> Result<(), String> {
     let n = cfg.cores.len();
     let (world, channels) = match mesh {
@@ -226,7 +230,23 @@ async fn core_main(
         accepts.push(task);
     }
     let _ = ready.send(Ok(idx));
+    if world.id == 0 {
+        crate::runtime::task::spawn(crate::core::snapshot::run_save_points(world.clone())).detach();
+    }
     while !stop.load(Ordering::Relaxed) {
+        // Core 0 turns a signal into the stop, saving first when save points are
+        // set (Redis's rule for SIGTERM) and no SHUTDOWN has decided already;
+        // every core serves until then, since a save needs them all.
+        if world.id == 0 && stopping.load(Ordering::Relaxed) {
+            let points = !world.config.borrow().save.is_empty();
+            if points && !crate::core::snapshot::STOP_SAVE_DONE.load(Ordering::SeqCst) {
+                tracing::info!("saving before the stop (save points are set)");
+                if let Err(e) = crate::core::snapshot::save(&world).await {
+                    tracing::warn!(error = %e, "the save before the stop failed");
+                }
+            }
+            stop.store(true, Ordering::SeqCst);
+        }
         crate::runtime::timer::sleep(Duration::from_millis(50)).await;
     }
     world.shutting_down.set(true);

@@ -695,3 +695,96 @@ fn bgsave_keeps_every_key_as_it_was_when_it_began() {
         "BGSAVE was neither seen running nor answered twice"
     );
 }
+
+#[test]
+fn save_points_save_in_the_background_and_on_sigterm() {
+    let dir = TempDir::new("savepoints");
+    let mut s = Server::start(2, &["--dir", dir.arg(), "--save", "1 3"]);
+    let mut con = s.client();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("save")
+        .query(&mut con)
+        .expect("config get");
+    assert_eq!(got, vec!["save".to_string(), "1 3".into()]);
+    // Two changes are under the point: nothing is saved however long we wait.
+    let _: () = con.set("a", "1").expect("set");
+    let _: () = con.set("b", "2").expect("set");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(info_persistence(&mut con)["rdb_saves"], "0");
+    // The third reaches it: a BGSAVE follows within the next look.
+    let _: () = con.set("c", "3").expect("set");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_persistence(&mut con)["rdb_saves"] == "0" {
+        assert!(Instant::now() < deadline, "the save point did not save");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        info_persistence(&mut con)["rdb_changes_since_last_save"],
+        "0"
+    );
+    // SIGTERM with save points set saves what came since.
+    let _: () = con.set("d", "4").expect("set");
+    drop(con);
+    let status = s.terminate().expect("exit status");
+    assert!(status.success(), "{status:?}");
+    let s = Server::start(1, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    let n: usize = redis::cmd("DBSIZE").query(&mut con).expect("dbsize");
+    assert_eq!(n, 4, "a, b, c from the save point, d from the SIGTERM save");
+    // CONFIG SET save: Redis's syntax, "" turns them off, nonsense is refused.
+    for bad in ["1", "x 1", "0 5", "60 -1"] {
+        let err = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("save")
+            .arg(bad)
+            .query::<()>(&mut con)
+            .expect_err(bad);
+        assert!(
+            err.to_string().contains("Invalid save parameters"),
+            "{bad}: {err}"
+        );
+    }
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("3600 1 300 100")
+        .query(&mut con)
+        .expect("set");
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("save")
+        .query(&mut con)
+        .expect("config get");
+    assert_eq!(got[1], "3600 1 300 100");
+    let err = start_fails(&["--save", "10"]);
+    assert!(err.contains("Invalid save parameters"), "{err}");
+}
+
+#[test]
+fn shutdown_nosave_with_save_points_does_not_save() {
+    let dir = TempDir::new("nosave");
+    let mut s = Server::start(1, &["--dir", dir.arg(), "--save", "3600 1"]);
+    let mut con = s.client();
+    let _: () = con.set("a", "1").expect("set");
+    let r = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query::<redis::Value>(&mut con);
+    assert!(r.is_err(), "SHUTDOWN answered {r:?}");
+    let status = s.terminate().expect("exit status");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !dir.0.join("dump.rdb").exists(),
+        "NOSAVE: nothing saved, not even by the stop"
+    );
+    // With save points, a plain SHUTDOWN saves.
+    let mut s = Server::start(1, &["--dir", dir.arg(), "--save", "3600 1"]);
+    let mut con = s.client();
+    let _: () = con.set("b", "1").expect("set");
+    let r = redis::cmd("SHUTDOWN").query::<redis::Value>(&mut con);
+    assert!(r.is_err(), "SHUTDOWN answered {r:?}");
+    let _ = s.terminate();
+    let s = Server::start(1, &["--dir", dir.arg()]);
+    let b: Option<String> = s.client().get("b").expect("get");
+    assert_eq!(b.as_deref(), Some("1"));
+}

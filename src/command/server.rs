@@ -301,7 +301,7 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             crate::config::keyspace_events_string(c.notify_keyspace_events),
         ),
         // Read-only answers for tools (redis-benchmark asks for these two).
-        ("save", String::new()),
+        ("save", crate::config::save_points_string(&c.save)),
         ("appendonly", "no".into()),
         ("databases", "1".into()),
         ("maxmemory", c.maxmemory.to_string()),
@@ -429,7 +429,12 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
             })?
         }
-        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "save" | "appendonly"
+        "save" => {
+            c.save = crate::config::parse_save_points(&text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
+        }
+        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "appendonly"
         | "databases" => {
             return Err(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
@@ -657,8 +662,8 @@ pub fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stop the server as SIGTERM
-/// does (finish in-flight requests, close every door). With no save points
-/// configured, it saves only when asked to (SAVE), as Redis; a failed save
+/// does (finish in-flight requests, close every door). It saves with SAVE, or
+/// when save points are set and NOSAVE is not given, as Redis; a failed save
 /// stops the shutdown unless FORCE. Nothing is answered on success: the
 /// connection closes with the server, as clients expect.
 pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Step {
@@ -680,6 +685,8 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         return Step::Done(Frame::err("ERR No shutdown in progress."));
     }
     let world = ctx.world.clone();
+    // With save points set, a plain SHUTDOWN saves too (Redis's rule).
+    let save = save || (!nosave && !world.config.borrow().save.is_empty());
     Step::Async(Box::pin(async move {
         if save {
             if let Err(e) = crate::core::snapshot::save(&world).await {
@@ -690,6 +697,8 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }
         }
         tracing::info!(save, "SHUTDOWN asked for by a client");
+        // Saved (or told not to): the stop that follows must not save again.
+        crate::core::snapshot::STOP_SAVE_DONE.store(true, std::sync::atomic::Ordering::SeqCst);
         // The main thread waits for SIGTERM (server::run): the same road as a signal.
         // SAFETY: kill(2) on our own pid with a valid signal number touches no memory.
         unsafe {

@@ -54,6 +54,16 @@ use std::time::Duration;
 /// written, before its background copy waits.
 pub const IN_FLIGHT_MAX: usize = 64 << 20;
 
+/// Set once a SHUTDOWN has saved (or was told not to): the stop that follows
+/// must not save again.
+pub static STOP_SAVE_DONE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// How often core 0 looks at the save points.
+const SAVE_POINTS_EVERY: Duration = Duration::from_millis(100);
+/// After a failed background save, the next try waits this long (as Redis).
+const SAVE_RETRY_DELAY: Duration = Duration::from_secs(5);
+
 /// What one core loaded at start.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Loaded {
@@ -477,6 +487,62 @@ pub async fn bgsave(world: &Rc<World>, schedule: bool) -> Result<&'static str, S
     {
         Answer::Task(TaskResult::Started(r)) => r,
         _ => Err("ERR core 0 did not answer BGSAVE".into()),
+    }
+}
+
+/// Core 0's save points: a BGSAVE once `changes` keys changed and `seconds`
+/// passed since the last save, for any configured pair (Redis's `save`).
+pub async fn run_save_points(world: Rc<World>) {
+    let mut failed_at: Option<std::time::Instant> = None;
+    loop {
+        crate::runtime::timer::sleep(SAVE_POINTS_EVERY).await;
+        if world.shutting_down.get() {
+            return;
+        }
+        let points = world.config.borrow().save.clone();
+        if points.is_empty() || world.persist.bgsave_running.get() {
+            continue;
+        }
+        if !world.persist.last_save_ok.get()
+            && failed_at.is_some_and(|t| t.elapsed() < SAVE_RETRY_DELAY)
+        {
+            continue;
+        }
+        let changes: u64 = world
+            .broadcast_task(CoreTask::Stats)
+            .await
+            .iter()
+            .map(|r| match r {
+                TaskResult::Stats(s) => s.changes,
+                _ => 0,
+            })
+            .sum();
+        let since = (now_ms() / 1000).saturating_sub(world.persist.last_save.get());
+        if let Some((secs, n)) = points
+            .iter()
+            .find(|(secs, n)| changes >= *n && changes > 0 && since >= *secs)
+        {
+            tracing::info!(
+                changes,
+                seconds = secs,
+                needed = n,
+                "save point reached: saving"
+            );
+            match world.bgsave_start(false).await {
+                Ok(_) => failed_at = None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "save point: BGSAVE did not start");
+                    failed_at = Some(std::time::Instant::now());
+                }
+            }
+            // Wait for it, so the next look sees its result.
+            while world.persist.bgsave_running.get() {
+                crate::runtime::timer::sleep(SAVE_POINTS_EVERY).await;
+            }
+            if !world.persist.last_save_ok.get() {
+                failed_at = Some(std::time::Instant::now());
+            }
+        }
     }
 }
 
