@@ -172,13 +172,7 @@ impl Compressor {
                 while len < maxlen && input[r + len] == input[ip + len] {
                     len += 1;
                 }
-                // Close the literal run (or take back its unused control byte).
-                if lit == 0 {
-                    out.pop();
-                } else {
-                    let at = out.len() - lit - 1;
-                    out[at] = (lit - 1) as u8;
-                }
+                close_literals(out, lit);
                 let l = len - 2;
                 if l < 7 {
                     out.push(((off >> 8) + (l << 5)) as u8);
@@ -199,38 +193,45 @@ impl Compressor {
                 }
                 ip = end;
             } else {
-                lit += 1;
-                out.push(input[ip]);
+                push_literal(out, &mut lit, input[ip]);
                 ip += 1;
-                if lit == MAX_LIT {
-                    let at = out.len() - lit - 1;
-                    out[at] = (MAX_LIT - 1) as u8;
-                    lit = 0;
-                    out.push(0);
-                }
             }
             if out.len() > limit + 1 {
                 return false;
             }
         }
         while ip < n {
-            lit += 1;
-            out.push(input[ip]);
+            push_literal(out, &mut lit, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                let at = out.len() - lit - 1;
-                out[at] = (MAX_LIT - 1) as u8;
-                lit = 0;
-                out.push(0);
-            }
         }
-        if lit == 0 {
-            out.pop();
-        } else {
-            let at = out.len() - lit - 1;
-            out[at] = (lit - 1) as u8;
-        }
+        close_literals(out, lit);
         out.len() <= limit
+    }
+}
+
+/// One literal byte into the run being written; a full run is closed and a
+/// new one's control byte reserved.
+#[inline]
+fn push_literal(out: &mut Vec<u8>, lit: &mut usize, byte: u8) {
+    *lit += 1;
+    out.push(byte);
+    if *lit == MAX_LIT {
+        let at = out.len() - *lit - 1;
+        out[at] = (MAX_LIT - 1) as u8;
+        *lit = 0;
+        out.push(0);
+    }
+}
+
+/// Close the literal run of `lit` bytes: write its control byte, or take back
+/// the reserved one when the run is empty.
+#[inline]
+fn close_literals(out: &mut Vec<u8>, lit: usize) {
+    if lit == 0 {
+        out.pop();
+    } else {
+        let at = out.len() - lit - 1;
+        out[at] = (lit - 1) as u8;
     }
 }
 
