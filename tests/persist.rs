@@ -450,13 +450,13 @@ fn info_persistence_counts_changes_saves_and_loads() {
     }
     let _: i64 = con.del(&["k0", "k1", "missing"]).expect("del");
     let _: Option<String> = con.get("k2").expect("get");
-    let _: bool = redis::cmd("SET")
+    let refused: Option<String> = redis::cmd("SET")
         .arg("k3")
         .arg("x")
         .arg("NX")
-        .query::<Option<String>>(&mut con)
-        .expect("set nx")
-        .is_some();
+        .query(&mut con)
+        .expect("set nx");
+    assert_eq!(refused, None, "k3 exists: NX refuses");
     // 50 SETs and 2 deletes changed keys; the GET, the missing key and the refused NX did not.
     assert_eq!(
         info_persistence(&mut con)["rdb_changes_since_last_save"],

@@ -9,9 +9,9 @@
 //! section: the core writes its held shards' live keys to a part file beside
 //! the snapshot in one synchronous step — as Redis's SAVE, it blocks that core
 //! while it writes, which makes each section the state of its core at one
-//! instant. Core 0 joins the parts behind the header (their CRC64s combined,
-//! not recomputed), syncs the file and renames it over `dir/dbfilename`, so a
-//! crash mid-save leaves the previous snapshot whole.
+//! instant. Core 0 has the parts joined behind the header on a thread (their
+//! CRC64s combined, not recomputed), the file synced and renamed over
+//! `dir/dbfilename`, so a crash mid-save leaves the previous snapshot whole.
 //!
 //! At start every core reads the whole file and keeps the keys its routing
 //! table gives it (keys already expired are dropped, as a Redis master does):
@@ -23,8 +23,8 @@
 //! (`storage::keyspace::capture`): a background task copies them one at a
 //! time between requests, and a write to a shard not copied yet copies that
 //! shard first, so every key is saved as it was when the capture began on its
-//! core. The encoded bytes go to a writer thread per core, and the join runs
-//! on a thread too: no disk write blocks a core. Memory: at most
+//! core. The encoded bytes go to a writer thread per core, and the join is
+//! SAVE's: no disk write blocks a core. Memory: at most
 //! [`IN_FLIGHT_MAX`] bytes a core waiting for its writer, plus the shards that
 //! writes made the core copy ahead of the background task.
 //!
@@ -139,33 +139,20 @@ impl World {
         let target = self.snapshot_path();
         let parts: Vec<PathBuf> = (0..self.ncores).map(|c| part_path(&target, c)).collect();
         let results = self
-            .broadcast_per_core(|core| CoreTask::SaveSection {
-                part: parts[core].clone(),
-            })
+            .ask_every_core(
+                |core| CoreTask::SaveSection {
+                    part: parts[core].clone(),
+                },
+                async {
+                    self.run_task(CoreTask::SaveSection {
+                        part: parts[self.id].clone(),
+                    })
+                },
+            )
             .await;
-        let outcome = self.join_sections(&target, &parts, results);
-        for p in &parts {
-            let _ = std::fs::remove_file(p);
-        }
-        self.broadcast_task(CoreTask::SaveDone(outcome.as_ref().ok().map(|s| s.at)))
-            .await;
-        let saved = outcome?;
+        let saved = self.finish_save(&target, &parts, Ok(results)).await?;
         tracing::info!(keys = saved.keys, bytes = saved.bytes, file = %target.display(), "DB saved on disk");
         Ok(saved)
-    }
-
-    fn join_sections(
-        &self,
-        target: &Path,
-        parts: &[PathBuf],
-        results: Vec<TaskResult>,
-    ) -> Result<Saved, String> {
-        join_sections(
-            target,
-            parts,
-            results,
-            crate::storage::memory::used() as u64,
-        )
     }
 
     /// Load the snapshot at start, keeping this core's keys. `Ok(None)` when
@@ -212,28 +199,6 @@ impl World {
         self.persist.loaded.set(loaded.kept);
         self.persist.loaded_expired.set(loaded.expired);
         Ok(Some(loaded))
-    }
-
-    /// Send each core its own task (built by `task(core)`) and collect the
-    /// answers in core order; this core's runs here.
-    async fn broadcast_per_core(
-        self: &Rc<Self>,
-        task: impl Fn(usize) -> CoreTask,
-    ) -> Vec<TaskResult> {
-        let slots: Vec<_> = (0..self.ncores)
-            .map(|peer| (peer != self.id).then(|| self.mesh.request_task(peer, task(peer))))
-            .collect();
-        let mut out = Vec::with_capacity(self.ncores);
-        for (peer, slot) in slots.into_iter().enumerate() {
-            out.push(match slot {
-                None => self.run_task(task(peer)),
-                Some(s) => match s.wait().await {
-                    Answer::Task(r) => r,
-                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
-                },
-            });
-        }
-        out
     }
 }
 
@@ -361,28 +326,19 @@ impl World {
         let _turn = self.staircase_lock.acquire_permit(1).await;
         let target = self.snapshot_path();
         let parts: Vec<PathBuf> = (0..self.ncores).map(|c| part_path(&target, c)).collect();
-        let slots: Vec<_> = (0..self.ncores)
-            .map(|peer| {
-                (peer != self.id).then(|| {
-                    let part = parts[peer].clone();
-                    self.mesh
-                        .request_task(peer, CoreTask::CaptureBegin { part })
-                })
-            })
-            .collect();
-        let mut began = Vec::with_capacity(self.ncores);
-        for (peer, slot) in slots.into_iter().enumerate() {
-            began.push(match slot {
-                None => match self.capture_begin(parts[peer].clone()) {
-                    Ok(()) => TaskResult::Done,
-                    Err(e) => TaskResult::Failed(e),
+        let began = self
+            .ask_every_core(
+                |core| CoreTask::CaptureBegin {
+                    part: parts[core].clone(),
                 },
-                Some(s) => match s.wait().await {
-                    Answer::Task(r) => r,
-                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
+                async {
+                    match self.capture_begin(parts[self.id].clone()) {
+                        Ok(()) => TaskResult::Done,
+                        Err(e) => TaskResult::Failed(e),
+                    }
                 },
-            });
-        }
+            )
+            .await;
         let failed = began.iter().find_map(|r| match r {
             TaskResult::Failed(e) => Some(e.clone()),
             _ => None,
@@ -391,27 +347,30 @@ impl World {
             b.fill(failed.clone().map_or(Ok(()), Err));
         }
         // Every core that began a capture ends it, whatever the others did.
-        let slots: Vec<_> = (0..self.ncores)
-            .map(|peer| {
-                (peer != self.id).then(|| self.mesh.request_task(peer, CoreTask::CaptureWait))
+        let results = self
+            .ask_every_core(|_| CoreTask::CaptureWait, async {
+                TaskResult::Section(self.capture_wait().await)
             })
-            .collect();
-        let mut results = Vec::with_capacity(self.ncores);
-        for slot in slots {
-            results.push(match slot {
-                None => TaskResult::Section(self.capture_wait().await),
-                Some(s) => match s.wait().await {
-                    Answer::Task(r) => r,
-                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
-                },
-            });
-        }
-        let outcome = match failed {
-            Some(e) => Err(e),
-            None => {
+            .await;
+        self.finish_save(&target, &parts, failed.map_or(Ok(results), Err))
+            .await
+    }
+
+    /// The end of SAVE and BGSAVE on core 0: join the cores' sections into
+    /// `target` on a thread (so the copy never blocks this core), remove the
+    /// parts, and tell every core how it went (LASTSAVE, INFO).
+    async fn finish_save(
+        self: &Rc<Self>,
+        target: &Path,
+        parts: &[PathBuf],
+        sections: Result<Vec<TaskResult>, String>,
+    ) -> Result<Saved, String> {
+        let outcome = match sections {
+            Err(e) => Err(e),
+            Ok(results) => {
                 let (tx, rx) = mpsc::channel();
                 let used = crate::storage::memory::used() as u64;
-                let (join_target, join_parts) = (target.clone(), parts.clone());
+                let (join_target, join_parts) = (target.to_path_buf(), parts.to_vec());
                 let spawned = std::thread::Builder::new()
                     .name("stairkv-join".into())
                     .spawn(move || {
@@ -425,7 +384,7 @@ impl World {
                 }
             }
         };
-        for p in &parts {
+        for p in parts {
             let _ = std::fs::remove_file(p);
         }
         self.broadcast_task(CoreTask::SaveDone(outcome.as_ref().ok().map(|s| s.at)))
@@ -517,7 +476,7 @@ pub async fn run_save_points(world: Rc<World>) {
                 _ => 0,
             })
             .sum();
-        let since = (now_ms() / 1000).saturating_sub(world.persist.last_save.get());
+        let since = unix_secs().saturating_sub(world.persist.last_save.get());
         if let Some((secs, n)) = points
             .iter()
             .find(|(secs, n)| changes >= *n && changes > 0 && since >= *secs)

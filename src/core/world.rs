@@ -610,23 +610,31 @@ impl World {
 
     /// Run `task` on every core (this one included) and collect the results in core order.
     pub async fn broadcast_task(self: &Rc<Self>, task: CoreTask) -> Vec<TaskResult> {
-        let mut slots = Vec::with_capacity(self.ncores);
-        for peer in 0..self.ncores {
-            if peer != self.id {
-                slots.push(Some(self.mesh.request_task(peer, task.clone())));
-            } else {
-                slots.push(None);
-            }
-        }
+        self.ask_every_core(|_| task.clone(), async { self.run_task(task.clone()) })
+            .await
+    }
+
+    /// Ask every other core for `task(core)` and collect the answers in core
+    /// order, with `here` — this core's share, run once the others' requests
+    /// are on their way — in this core's place.
+    pub async fn ask_every_core(
+        self: &Rc<Self>,
+        task: impl Fn(usize) -> CoreTask,
+        here: impl Future<Output = TaskResult>,
+    ) -> Vec<TaskResult> {
+        let slots: Vec<_> = (0..self.ncores)
+            .map(|peer| (peer != self.id).then(|| self.mesh.request_task(peer, task(peer))))
+            .collect();
+        let mut mine = Some(here.await);
         let mut out = Vec::with_capacity(self.ncores);
         for slot in slots {
-            match slot {
-                None => out.push(self.run_task(task.clone())),
+            out.push(match slot {
+                None => mine.take().unwrap_or(TaskResult::Done),
                 Some(s) => match s.wait().await {
-                    Answer::Task(r) => out.push(r),
-                    Answer::Ops(_) => out.push(TaskResult::Done),
+                    Answer::Task(r) => r,
+                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
                 },
-            }
+            });
         }
         out
     }
