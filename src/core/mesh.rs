@@ -90,6 +90,8 @@ pub enum CoreTask {
     CaptureBegin { part: std::path::PathBuf },
     /// The section begun, once written → Section
     CaptureWait,
+    /// Keys changed here since the last save (save points) → Count
+    Changes,
     /// A SAVE finished at this unix second (LASTSAVE), or failed (None) → Done
     SaveDone(Option<u64>),
 }

@@ -467,12 +467,13 @@ pub async fn run_save_points(world: Rc<World>) {
         {
             continue;
         }
+        // A counter a core, not the whole of INFO's stats: this runs ten times a second.
         let changes: u64 = world
-            .broadcast_task(CoreTask::Stats)
+            .broadcast_task(CoreTask::Changes)
             .await
             .iter()
             .map(|r| match r {
-                TaskResult::Stats(s) => s.changes,
+                TaskResult::Count(n) => *n as u64,
                 _ => 0,
             })
             .sum();

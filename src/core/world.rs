@@ -391,6 +391,7 @@ impl World {
                 TaskResult::Done
             }
             CoreTask::Stats => TaskResult::Stats(Box::new(self.core_stats())),
+            CoreTask::Changes => TaskResult::Count(self.persist.dirty.get() as usize),
             CoreTask::ResetStats => {
                 let s = &self.stats;
                 for c in [
