@@ -54,6 +54,56 @@ pub const DEFAULT_NOTIFY_KEYSPACE_EVENTS: &str = "Ex";
 pub const DEFAULT_DIR: &str = ".";
 /// The snapshot's file name inside `dir`, as Redis.
 pub const DEFAULT_DBFILENAME: &str = "dump.rdb";
+/// The logs' folder inside `dir`, and their files' name stem, as Redis 7.
+pub const DEFAULT_APPENDDIRNAME: &str = "appendonlydir";
+pub const DEFAULT_APPENDFILENAME: &str = "appendonly.aof";
+/// A log is rewritten once it grew this many percent over its size after the
+/// last rewrite, and is at least `auto-aof-rewrite-min-size` (Redis's defaults).
+pub const DEFAULT_AOF_REWRITE_PERCENTAGE: u64 = 100;
+pub const DEFAULT_AOF_REWRITE_MIN_SIZE: u64 = 64 << 20;
+
+/// When a core's log is synced to the disk (Redis's `appendfsync`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before the reply of every write (group commit: one sync a ring turn).
+    Always,
+    /// At least once a second.
+    #[default]
+    EverySec,
+    /// When the kernel decides.
+    No,
+}
+
+impl Fsync {
+    pub fn parse(s: &str) -> Option<Fsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+}
+
+fn parse_fsync_flag(s: &str) -> Result<Fsync, String> {
+    Fsync::parse(s).ok_or_else(|| format!("'{s}': expected always, everysec or no"))
+}
+
+/// A file or folder name inside `dir`, never a path (Redis's rule).
+pub fn check_file_name(what: &str, name: String) -> Result<String, String> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!("{what} can't be a path, just a filename"));
+    }
+    Ok(name)
+}
 
 /// How connections' bytes move: see `runtime` for why the ring is the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -175,6 +225,31 @@ pub struct Flags {
     /// last save; SIGTERM and SHUTDOWN save too when any is set [default: "" (none)].
     #[arg(long)]
     pub save: Option<String>,
+    /// Log every write to per-core append-only logs under --dir/--appenddirname,
+    /// replayed at start (yes|no) [default: no].
+    #[arg(long, value_parser = parse_switch)]
+    pub appendonly: Option<bool>,
+    /// When the logs are synced: always (before a write's reply, one sync per
+    /// ring turn), everysec, no [default: everysec].
+    #[arg(long, value_parser = parse_fsync_flag)]
+    pub appendfsync: Option<Fsync>,
+    /// The logs' folder inside --dir [default: appendonlydir].
+    #[arg(long)]
+    pub appenddirname: Option<String>,
+    /// The logs' file name stem [default: appendonly.aof].
+    #[arg(long)]
+    pub appendfilename: Option<String>,
+    /// Rewrite the logs once they grew this many percent over their size after
+    /// the last rewrite; 0 = never by itself [default: 100].
+    #[arg(long)]
+    pub auto_aof_rewrite_percentage: Option<u64>,
+    /// ...and are at least this big, with units [default: 64mb].
+    #[arg(long, value_parser = parse_memory_flag)]
+    pub auto_aof_rewrite_min_size: Option<u64>,
+    /// At start, drop a log's torn last record with a warning (yes) or refuse
+    /// to start (no) [default: yes].
+    #[arg(long, value_parser = parse_switch)]
+    pub aof_load_truncated: Option<bool>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub tool: Option<Tool>,
@@ -207,10 +282,7 @@ pub fn save_points_string(points: &[(u64, u64)]) -> String {
 
 /// `dbfilename` names a file inside `dir`, never a path (Redis's rule and text).
 pub fn check_dbfilename(name: String) -> Result<String, String> {
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err("dbfilename can't be a path, just a filename".into());
-    }
-    Ok(name)
+    check_file_name("dbfilename", name)
 }
 
 /// `stairkv TOOL ...`: what the binary runs instead of serving.
@@ -261,6 +333,15 @@ struct FileConfig {
     dir: Option<PathBuf>,
     dbfilename: Option<String>,
     save: Option<String>,
+    #[serde(default, deserialize_with = "switch_from_toml")]
+    appendonly: Option<bool>,
+    appendfsync: Option<String>,
+    appenddirname: Option<String>,
+    appendfilename: Option<String>,
+    auto_aof_rewrite_percentage: Option<u64>,
+    auto_aof_rewrite_min_size: Option<SizeValue>,
+    #[serde(default, deserialize_with = "switch_from_toml")]
+    aof_load_truncated: Option<bool>,
     maxmemory: Option<SizeValue>,
     maxmemory_policy: Option<String>,
     maxmemory_samples: Option<u64>,
@@ -394,6 +475,15 @@ pub struct Config {
     pub dbfilename: String,
     /// Save points: (seconds, changes), as `save` in redis.conf.
     pub save: Vec<(u64, u64)>,
+    /// The per-core logs: on or off, when synced, where (`dir`/`appenddirname`,
+    /// files named from `appendfilename`), when rewritten, how a torn tail is met.
+    pub appendonly: bool,
+    pub appendfsync: Fsync,
+    pub appenddirname: String,
+    pub appendfilename: String,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_load_truncated: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -526,6 +616,46 @@ impl Config {
             .map_err(ConfigError::Invalid)?,
             save: parse_save_points(&flags.save.or(file.save).unwrap_or_default())
                 .map_err(|e| ConfigError::Invalid(format!("save: {e}")))?,
+            appendonly: flags.appendonly.or(file.appendonly).unwrap_or(false),
+            appendfsync: match (flags.appendfsync, file.appendfsync) {
+                (Some(f), _) => f,
+                (None, Some(t)) => parse_fsync_flag(&t)
+                    .map_err(|e| ConfigError::Invalid(format!("appendfsync: {e}")))?,
+                (None, None) => Fsync::default(),
+            },
+            appenddirname: check_file_name(
+                "appenddirname",
+                flags
+                    .appenddirname
+                    .or(file.appenddirname)
+                    .unwrap_or_else(|| DEFAULT_APPENDDIRNAME.into()),
+            )
+            .map_err(ConfigError::Invalid)?,
+            appendfilename: check_file_name(
+                "appendfilename",
+                flags
+                    .appendfilename
+                    .or(file.appendfilename)
+                    .unwrap_or_else(|| DEFAULT_APPENDFILENAME.into()),
+            )
+            .map_err(ConfigError::Invalid)?,
+            auto_aof_rewrite_percentage: flags
+                .auto_aof_rewrite_percentage
+                .or(file.auto_aof_rewrite_percentage)
+                .unwrap_or(DEFAULT_AOF_REWRITE_PERCENTAGE),
+            auto_aof_rewrite_min_size: match (
+                flags.auto_aof_rewrite_min_size,
+                file.auto_aof_rewrite_min_size,
+            ) {
+                (Some(n), _) | (None, Some(SizeValue::Bytes(n))) => n,
+                (None, Some(SizeValue::Text(t))) => parse_memory_flag(&t)
+                    .map_err(|e| ConfigError::Invalid(format!("auto-aof-rewrite-min-size: {e}")))?,
+                (None, None) => DEFAULT_AOF_REWRITE_MIN_SIZE,
+            },
+            aof_load_truncated: flags
+                .aof_load_truncated
+                .or(file.aof_load_truncated)
+                .unwrap_or(true),
             maxmemory: match (flags.maxmemory, file.maxmemory) {
                 (Some(n), _) | (None, Some(SizeValue::Bytes(n))) => n,
                 (None, Some(SizeValue::Text(t))) => parse_memory_flag(&t)

@@ -176,19 +176,10 @@ async fn core_main(
     if world.id == 0 {
         crate::runtime::task::spawn(crate::control::run(world.clone())).detach();
     }
-    // Before the doors open: no client sees a half-loaded keyspace (see core::snapshot).
-    match world.load_snapshot() {
-        Ok(Some(l)) => tracing::info!(
-            core = idx,
-            kept = l.kept,
-            expired = l.expired,
-            in_file = l.read,
-            file = %world.snapshot_path().display(),
-            "snapshot loaded"
-        ),
-        Ok(None) => {}
-        Err(e) => return Err(format!("cannot load the snapshot: {e}")),
-    }
+    // Loading runs with the doors open: clients get -LOADING until every core
+    // has its keys (see core::recover).
+    crate::runtime::task::spawn(crate::core::aof::run_writer(world.aof.clone())).detach();
+    crate::runtime::task::spawn(crate::core::recover::run_at_start(world.clone())).detach();
     let ring = match cfg.socket_path {
         SocketPath::Ring => match SocketRing::with_bell(bells[world.id].clone()) {
             Ok(r) => {
@@ -232,6 +223,7 @@ async fn core_main(
     let _ = ready.send(Ok(idx));
     if world.id == 0 {
         crate::runtime::task::spawn(crate::core::snapshot::run_save_points(world.clone())).detach();
+        crate::runtime::task::spawn(crate::core::rewrite::run_auto_rewrite(world.clone())).detach();
     }
     while !stop.load(Ordering::Relaxed) {
         // Core 0 turns a signal into the stop, saving first when save points are
@@ -258,6 +250,8 @@ async fn core_main(
     while world.busy.get() > 0 && start.elapsed() < DRAIN_TIMEOUT {
         crate::runtime::timer::sleep(Duration::from_millis(5)).await;
     }
+    // What the log holds is written and synced before the process ends.
+    world.aof.close(DRAIN_TIMEOUT).await;
     Ok(())
 }
 

@@ -50,6 +50,7 @@ pub async fn run_pipeline(
     requests: &mut Vec<Vec<Bytes>>,
     out: &mut Out,
 ) {
+    let logged_before = world.aof.appended();
     let mut batch = Batch::new(world.clone());
     let mut queued: Vec<(Step, Proto)> = Vec::new();
     let mut specs = std::mem::take(&mut client.specs);
@@ -92,6 +93,11 @@ pub async fn run_pipeline(
     }
     client.specs = specs;
     flush(world, batch, &mut queued, out, client.door).await;
+    // Nothing is answered before what it saw is in the log (synced under
+    // `always`); what other cores changed for it, they logged before answering.
+    if world.aof.must_wait(logged_before) {
+        world.aof.wait_durable().await;
+    }
     // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.
     if !client.last_cmd.is_empty() {
         world.clients.borrow_mut().touch(client.id, client.last_cmd);
@@ -184,6 +190,9 @@ fn dispatch(
     if !arity_ok(spec.arity, args.len()) {
         return Step::Done(wrong_arity(spec.name));
     }
+    if crate::core::recover::loading() && !allowed_while_loading(spec.name) {
+        return Step::Done(Frame::err("LOADING Redis is loading the dataset in memory"));
+    }
     if client.proto == Proto::Resp2
         && client.subs.as_ref().is_some_and(|s| s.active())
         && !allowed_when_subscribed(spec.name)
@@ -205,6 +214,33 @@ fn dispatch(
         table: &TABLE,
     };
     (spec.handler)(&mut ctx, args)
+}
+
+/// What answers while the start loads (Redis's `loading` flag, for the
+/// commands stairkv has): connection handling, INFO and what reads settings.
+fn allowed_while_loading(name: &str) -> bool {
+    matches!(
+        name,
+        "auth"
+            | "hello"
+            | "info"
+            | "command"
+            | "client"
+            | "config"
+            | "quit"
+            | "reset"
+            | "select"
+            | "shutdown"
+            | "lastsave"
+            | "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "publish"
+            | "spublish"
+    )
 }
 
 /// Redis's text: `ERR unknown command 'x', with args beginning with: 'a' 'b' `, with
@@ -307,6 +343,7 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("time", 1, C, 0, 0, 0, "server", "2.6.0", "Returns the server time.", server::time),
     cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
     cmd!("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    cmd!("bgrewriteaof", 1, &["admin", "noscript", "no_async_loading"], 0, 0, 0, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
     cmd!("bgsave", -1, &["admin", "noscript", "no_async_loading"], 0, 0, 0, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
     cmd!("lastsave", 1, &["loading", "stale", "fast"], 0, 0, 0, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     // pubsub

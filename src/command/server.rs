@@ -172,9 +172,28 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
             }
             "persistence" => {
                 let p = &world.persist;
+                let loading = crate::core::recover::loading();
                 let _ = write!(
                     out,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\nrdb_last_load_keys_loaded:{}\r\nrdb_last_load_keys_expired:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
+                    "# Persistence\r\nloading:{}\r\nasync_loading:0\r\n",
+                    u64::from(loading)
+                );
+                if loading {
+                    let (done, total, began) = crate::core::recover::progress();
+                    let perc = if total == 0 {
+                        0.0
+                    } else {
+                        done as f64 * 100.0 / total as f64
+                    };
+                    let _ = write!(
+                        out,
+                        "loading_start_time:{began}\r\nloading_total_bytes:{total}\r\nloading_loaded_bytes:{done}\r\nloading_loaded_perc:{perc:.2}\r\n",
+                    );
+                }
+                let cfg = world.config.borrow();
+                let _ = write!(
+                    out,
+                    "rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\nrdb_last_load_keys_loaded:{}\r\nrdb_last_load_keys_expired:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\naof_fsync:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_syncs:{}\r\n",
                     sum(|s| s.changes),
                     u64::from(sum(|s| s.bgsave) > 0),
                     p.last_save.get(),
@@ -182,7 +201,26 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                     p.saves.get(),
                     sum(|s| s.loaded),
                     sum(|s| s.loaded_expired),
+                    u64::from(cfg.appendonly),
+                    u64::from(sum(|s| s.aof_rewriting) > 0),
+                    if sum(|s| s.aof_rewrite_failed) > 0 { "err" } else { "ok" },
+                    sum(|s| s.aof_rewrites),
+                    if sum(|s| s.aof_failing) > 0 { "err" } else { "ok" },
+                    cfg.appendfsync.name(),
+                    sum(|s| s.aof_size) + sum(|s| s.aof_base_size),
+                    sum(|s| s.aof_base_size),
+                    sum(|s| s.aof_syncs),
                 );
+                for s in stats {
+                    let _ = write!(
+                        out,
+                        "core{}:aof={},aof_bytes={},aof_write_status={}\r\n",
+                        s.core,
+                        s.aof_on,
+                        s.aof_size,
+                        if s.aof_failing > 0 { "err" } else { "ok" }
+                    );
+                }
             }
             "stats" => {
                 let _ = write!(
@@ -302,7 +340,22 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ),
         // Read-only answers for tools (redis-benchmark asks for these two).
         ("save", crate::config::save_points_string(&c.save)),
-        ("appendonly", "no".into()),
+        ("appendonly", if c.appendonly { "yes" } else { "no" }.into()),
+        ("appendfsync", c.appendfsync.name().into()),
+        ("appenddirname", c.appenddirname.clone()),
+        ("appendfilename", c.appendfilename.clone()),
+        (
+            "auto-aof-rewrite-percentage",
+            c.auto_aof_rewrite_percentage.to_string(),
+        ),
+        (
+            "auto-aof-rewrite-min-size",
+            c.auto_aof_rewrite_min_size.to_string(),
+        ),
+        (
+            "aof-load-truncated",
+            if c.aof_load_truncated { "yes" } else { "no" }.into(),
+        ),
         ("databases", "1".into()),
         ("maxmemory", c.maxmemory.to_string()),
         ("maxmemory-policy", c.maxmemory_policy.name().into()),
@@ -434,8 +487,29 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
             })?
         }
-        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "appendonly"
-        | "databases" => {
+        "appendonly" => {
+            c.appendonly = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "appendfsync" => {
+            c.appendfsync = crate::config::Fsync::parse(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: always, everysec, no")
+            })?
+        }
+        "auto-aof-rewrite-percentage" => c.auto_aof_rewrite_percentage = num()?,
+        "auto-aof-rewrite-min-size" => {
+            c.auto_aof_rewrite_min_size = crate::config::parse_memory(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a memory value")
+            })?
+        }
+        "aof-load-truncated" => {
+            c.aof_load_truncated = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "databases"
+        | "appenddirname" | "appendfilename" => {
             return Err(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
             ))
@@ -481,10 +555,29 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 }
             }
             let world = ctx.world.clone();
+            let was = world.config.borrow().appendonly;
+            let now = cfg.appendonly;
             Step::Async(Box::pin(async move {
                 world
                     .broadcast_task(CoreTask::SetConfig(Box::new(cfg)))
                     .await;
+                // Logs on: a rewrite first (as Redis), answered once its bases
+                // and manifest are written; off: every core stops logging.
+                match (was, now) {
+                    (false, true) => {
+                        if let Err(e) = world.aof_enable().await {
+                            let mut back = world.config.borrow().clone();
+                            back.appendonly = false;
+                            world.aof_disable().await;
+                            world
+                                .broadcast_task(CoreTask::SetConfig(Box::new(back)))
+                                .await;
+                            return Frame::err(format!("ERR cannot turn the logs on: {e}"));
+                        }
+                    }
+                    (true, false) => world.aof_disable().await,
+                    _ => {}
+                }
                 Frame::Ok
             }))
         }
@@ -650,6 +743,18 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let world = ctx.world.clone();
     Step::Async(Box::pin(async move {
         match crate::core::snapshot::bgsave(&world, schedule).await {
+            Ok(status) => Frame::Simple(status.into()),
+            Err(e) => Frame::err(e),
+        }
+    }))
+}
+
+/// BGREWRITEAOF: every core's log replaced by a base and the tail written
+/// meanwhile (`core::rewrite`), in the background.
+pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        match crate::core::rewrite::bgrewriteaof(&world).await {
             Ok(status) => Frame::Simple(status.into()),
             Err(e) => Frame::err(e),
         }

@@ -118,6 +118,11 @@ pub async fn run(world: Rc<World>) {
         if world.shutting_down.get() {
             return;
         }
+        // While the start loads, the tables must stay as every core began
+        // them (core::recover raises their epochs above the logs' first).
+        if crate::core::recover::loading() {
+            continue;
+        }
         let (autoscale, threshold) = {
             let c = world.config.borrow();
             (c.autoscale, c.rebalance_threshold)

@@ -94,6 +94,17 @@ pub enum CoreTask {
     Changes,
     /// A SAVE finished at this unix second (LASTSAVE), or failed (None) → Done
     SaveDone(Option<u64>),
+    /// Start this core's log of generation `gen` with a base claim and
+    /// capture the base into `part` (see `core::rewrite`) → Done | Failed
+    RewriteBegin { gen: u64, part: std::path::PathBuf },
+    /// (to core 0) BGREWRITEAOF → Started
+    BgRewrite,
+    /// (to core 0) Rewrite the logs and answer when done → Started
+    RewriteNow,
+    /// Bytes in this core's current log → Count
+    AofSize,
+    /// Stop logging here (appendonly no) → Done
+    AofOff,
 }
 
 /// What SAVE wrote.
@@ -144,6 +155,16 @@ pub struct CoreStats {
     pub loaded: u64,
     pub loaded_expired: u64,
     pub table_epoch: u64,
+    /// This core logs; its log's bytes; its last flush failed; syncs done.
+    pub aof_on: u64,
+    pub aof_size: u64,
+    pub aof_failing: u64,
+    pub aof_syncs: u64,
+    /// Core 0: a rewrite runs; the last failed; rewrites done; bases' bytes.
+    pub aof_rewriting: u64,
+    pub aof_rewrite_failed: u64,
+    pub aof_rewrites: u64,
+    pub aof_base_size: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -39,13 +39,18 @@ impl World {
         };
         if all_here {
             let now = now_ms();
+            let before = self.aof.appended();
             let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
-            self.mesh.post(from, Msg::OpsDone { id, results });
+            self.answer_ops(from, id, results, before);
             return;
         }
         let w = self.clone();
         crate::runtime::task::spawn(async move {
+            let before = w.aof.appended();
             let results = w.serve(ops, hops).await;
+            if w.aof.must_wait(before) {
+                w.aof.wait_durable().await;
+            }
             w.mesh.post(from, Msg::OpsDone { id, results });
         })
         .detach();
@@ -163,10 +168,18 @@ impl World {
     /// way, and wake the expiry task for earlier deadlines.
     fn install(&self, from: usize, entries: Vec<Entry>, flushes: u64) {
         let mut expired = Vec::new();
-        let (_, earliest) =
-            self.keyspace
-                .borrow_mut()
-                .install(from, entries, flushes, now_ms(), &mut expired);
+        let (_, earliest) = {
+            let mut ks = self.keyspace.borrow_mut();
+            let epoch = ks.table().epoch;
+            ks.install_with(
+                from,
+                entries,
+                flushes,
+                now_ms(),
+                &mut expired,
+                &mut |shard, e| self.log_import(epoch, from, shard, e),
+            )
+        };
         self.expired(&expired);
         if let Some(d) = earliest {
             self.deadline_set(d);
@@ -259,7 +272,10 @@ impl World {
             }),
             CoreTask::Save => TaskResult::Saved(self.save_here().await),
             CoreTask::BgSave { schedule } => TaskResult::Started(self.bgsave_start(schedule).await),
-            CoreTask::CaptureBegin { part } => match self.capture_begin(part) {
+            CoreTask::RewriteBegin { gen, part } => self.rewrite_begin(gen, part),
+            CoreTask::RewriteNow => TaskResult::Started(self.rewrite_now().await.map(|_| "OK")),
+            CoreTask::BgRewrite => TaskResult::Started(super::rewrite::bgrewriteaof(self).await),
+            CoreTask::CaptureBegin { part } => match self.capture_begin(part, true) {
                 Ok(()) => TaskResult::Done,
                 Err(e) => TaskResult::Failed(e),
             },

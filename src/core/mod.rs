@@ -7,13 +7,17 @@
 //! never touches a socket. It drives persistence (`snapshot`) through
 //! `persist`'s codecs, which know nothing of cores.
 
+pub mod aof;
 pub mod clients;
 pub mod events;
 pub mod evict;
 pub mod expiry;
+pub mod logging;
 pub mod mesh;
 pub mod migrate;
 pub mod pubsub;
+pub mod recover;
+pub mod rewrite;
 pub mod router;
 pub mod snapshot;
 pub mod world;

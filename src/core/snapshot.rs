@@ -15,8 +15,8 @@
 //!
 //! At start every core reads the whole file and keeps the keys its routing
 //! table gives it (keys already expired are dropped, as a Redis master does):
-//! the cores parse in parallel and each inserts only its share. Loading runs
-//! before the doors open, so no client sees a half-loaded keyspace.
+//! the cores parse in parallel and each inserts only its share, while clients
+//! get `-LOADING` (`core::recover`).
 //!
 //! BGSAVE does the same without stopping anyone and without forking: under
 //! the same lock, every core begins a capture of its shards
@@ -30,17 +30,15 @@
 //!
 //! This module never decides where a key lives (the routing table does) and
 //! never runs while shards move between cores. Its blocking file I/O runs on a
-//! core's thread only at start, before any client, and in SAVE, which blocks
-//! by definition. The per-core logs and `-LOADING` are the next steps.
+//! core's thread only in SAVE, which blocks by definition. The capture is
+//! also what a log rewrite's bases are made of (`core::rewrite`).
 
 use super::mesh::{Answer, CoreTask, Saved, TaskResult};
 use super::world::World;
-use crate::persist::rdb::{self, FileWriter, Header, Item, Options, Section, SectionWriter};
+use crate::persist::rdb::{FileWriter, Header, Options, Section, SectionWriter};
 use crate::runtime::notify::Slot;
 use crate::storage::now_ms;
-use crate::storage::ops::{KeyOp, Op, SetCond, SetTtl};
 use crate::storage::shard::Shard;
-use bytes::Bytes;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -154,57 +152,11 @@ impl World {
         tracing::info!(keys = saved.keys, bytes = saved.bytes, file = %target.display(), "DB saved on disk");
         Ok(saved)
     }
-
-    /// Load the snapshot at start, keeping this core's keys. `Ok(None)` when
-    /// there is no file.
-    pub fn load_snapshot(&self) -> Result<Option<Loaded>, String> {
-        let path = self.snapshot_path();
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
-        };
-        let bad = |e: rdb::Error| format!("{}: {e}", path.display());
-        let mut reader = rdb::Reader::new(BufReader::with_capacity(1 << 20, file)).map_err(bad)?;
-        let now = now_ms();
-        let mut loaded = Loaded::default();
-        while let Some(item) = reader.next_item().map_err(bad)? {
-            let Item::Key(rec) = item else { continue };
-            loaded.read += 1;
-            if self.core_of(&rec.key) != self.id {
-                continue;
-            }
-            let ttl = match rec.expire_at_ms {
-                Some(at) if at <= now as i64 => {
-                    loaded.expired += 1;
-                    continue;
-                }
-                Some(at) => SetTtl::At(at as u64),
-                None => SetTtl::Clear,
-            };
-            let op = Op::Key {
-                key: Bytes::from(rec.key),
-                op: KeyOp::Set {
-                    value: Bytes::from(rec.value),
-                    cond: SetCond::Always,
-                    ttl,
-                    get: false,
-                },
-            };
-            self.execute(op, now);
-            loaded.kept += 1;
-        }
-        // Loading is not a change to save again.
-        self.persist.dirty.set(0);
-        self.persist.loaded.set(loaded.kept);
-        self.persist.loaded_expired.set(loaded.expired);
-        Ok(Some(loaded))
-    }
 }
 
 /// Wait for a thread's answer without blocking the core: it is polled between
 /// short sleeps (a snapshot's threads answer once, after seconds of work).
-async fn answer_of<T>(rx: &mpsc::Receiver<T>) -> Option<T> {
+pub(super) async fn answer_of<T>(rx: &mpsc::Receiver<T>) -> Option<T> {
     loop {
         match rx.try_recv() {
             Ok(v) => return Some(v),
@@ -225,7 +177,9 @@ impl World {
     /// (`storage::keyspace::capture`), copied between requests by a task of
     /// its own and written to `part` by a writer thread; [`Self::capture_wait`]
     /// gets the result. Every change from here on is after the snapshot.
-    pub fn capture_begin(self: &Rc<Self>, part: PathBuf) -> Result<(), String> {
+    /// `for_save` is false for a log rewrite's base, which is not a save
+    /// (LASTSAVE, the change count and INFO's bgsave flag stay as they are).
+    pub fn capture_begin(self: &Rc<Self>, part: PathBuf, for_save: bool) -> Result<(), String> {
         let file =
             File::create(&part).map_err(|e| format!("cannot create {}: {e}", part.display()))?;
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -250,8 +204,10 @@ impl World {
                 );
             })
             .map_err(|e| format!("cannot start a writer thread: {e}"))?;
-        self.persist.dirty_at_save.set(self.persist.dirty.get());
-        self.persist.bgsave.set(true);
+        if for_save {
+            self.persist.dirty_at_save.set(self.persist.dirty.get());
+            self.persist.bgsave.set(true);
+        }
         let encoder: Encoder = Rc::new(RefCell::new(SectionWriter::new(
             Vec::new(),
             Options::default(),
@@ -332,7 +288,7 @@ impl World {
                     part: parts[core].clone(),
                 },
                 async {
-                    match self.capture_begin(parts[self.id].clone()) {
+                    match self.capture_begin(parts[self.id].clone(), true) {
                         Ok(()) => TaskResult::Done,
                         Err(e) => TaskResult::Failed(e),
                     }
@@ -396,7 +352,10 @@ impl World {
     /// once every core's capture has begun, or schedule the next when one runs.
     pub async fn bgsave_start(self: &Rc<Self>, schedule: bool) -> Result<&'static str, String> {
         let p = &self.persist;
-        if p.bgsave_running.get() {
+        if p.rewrite_running.get() && !schedule {
+            return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+        }
+        if p.bgsave_running.get() || p.rewrite_running.get() {
             if schedule {
                 p.bgsave_scheduled.set(true);
                 return Ok("Background saving scheduled");
@@ -459,7 +418,7 @@ pub async fn run_save_points(world: Rc<World>) {
             return;
         }
         let points = world.config.borrow().save.clone();
-        if points.is_empty() || world.persist.bgsave_running.get() {
+        if points.is_empty() || world.persist.bgsave_running.get() || super::recover::loading() {
             continue;
         }
         if !world.persist.last_save_ok.get()
@@ -517,9 +476,42 @@ pub async fn save(world: &Rc<World>) -> Result<Saved, String> {
     }
 }
 
+/// Rename `temp` over `target` and sync the directory, so the rename
+/// survives a crash; on failure `temp` is removed.
+fn rename_durably(temp: &Path, target: &Path) -> Result<(), String> {
+    std::fs::rename(temp, target).map_err(|e| {
+        let _ = std::fs::remove_file(temp);
+        format!(
+            "cannot rename {} to {}: {e}",
+            temp.display(),
+            target.display()
+        )
+    })?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Write a small file (a manifest) so that it is either whole or absent
+/// after a crash: beside it, synced, renamed over it.
+pub(super) fn write_durably(target: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut temp_name = target.file_name().unwrap_or_default().to_os_string();
+    temp_name.push(".tmp");
+    let temp = target.with_file_name(temp_name);
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", temp.display());
+    let mut file = File::create(&temp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    rename_durably(&temp, target)
+}
+
 /// Join the cores' sections (part files, in core order) behind the header into
 /// `target`: written beside it, synced, renamed over it.
-fn join_sections(
+pub(super) fn join_sections(
     target: &Path,
     parts: &[PathBuf],
     results: Vec<TaskResult>,
@@ -561,20 +553,7 @@ fn join_sections(
     file.flush().map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
-    std::fs::rename(&temp, target).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        format!(
-            "cannot rename {} to {}: {e}",
-            temp.display(),
-            target.display()
-        )
-    })?;
-    // The rename is durable once the directory is.
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    rename_durably(&temp, target)?;
     Ok(Saved {
         keys: written.keys,
         bytes: written.bytes,

@@ -12,7 +12,7 @@ use crate::persist::rdb::Section;
 use crate::runtime::notify::{Notify, Slot};
 use crate::storage::keyspace::Keyspace;
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
+use crate::storage::ops::{Changes, CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
 use crate::storage::policy::Room;
 use crate::storage::staircase::RoutingTable;
 use bytes::Bytes;
@@ -92,6 +92,8 @@ pub struct World {
     pub persist: Persistence,
     /// Carries out staircase changes asked for by hand, on core 0 (see [`Coordinator`]).
     pub coordinator: Cell<Option<Coordinator>>,
+    /// This core's append-only log (see `core::aof`).
+    pub aof: Rc<super::aof::Aof>,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -115,6 +117,12 @@ pub struct Persistence {
     /// Core 0: a BGSAVE runs; another was asked for with SCHEDULE.
     pub bgsave_running: Cell<bool>,
     pub bgsave_scheduled: Cell<bool>,
+    /// Core 0: a log rewrite runs; how the last one ended; rewrites done;
+    /// bytes of the bases it wrote (auto-aof-rewrite-percentage's base).
+    pub rewrite_running: Cell<bool>,
+    pub rewrite_ok: Cell<bool>,
+    pub rewrites: Cell<u64>,
+    pub aof_base_size: Cell<u64>,
     /// Keys kept and dropped as expired from the snapshot loaded at start.
     pub loaded: Cell<u64>,
     pub loaded_expired: Cell<u64>,
@@ -132,6 +140,10 @@ impl Persistence {
             capture: RefCell::new(None),
             bgsave_running: Cell::new(false),
             bgsave_scheduled: Cell::new(false),
+            rewrite_running: Cell::new(false),
+            rewrite_ok: Cell::new(true),
+            rewrites: Cell::new(0),
+            aof_base_size: Cell::new(0),
             loaded: Cell::new(0),
             loaded_expired: Cell::new(0),
         }
@@ -169,6 +181,7 @@ impl World {
             last_sample: Cell::new(None),
             coordinator: Cell::new(None),
             persist: Persistence::new(),
+            aof: Rc::default(),
         }
     }
 
@@ -216,8 +229,20 @@ impl World {
             .wants_key_events(&op)
             .then(|| (op.clone(), self.before(&op, now)));
         let changes = op.changes();
+        let logged = if changes != Changes::None {
+            if let Some(refused) = self.refuse_write() {
+                return OpResult::Err(refused);
+            }
+            self.aof.on.get().then(|| super::aof::keys_of(&op))
+        } else {
+            None
+        };
         let r = self.keyspace.borrow_mut().execute(op, now);
-        bump(&self.persist.dirty, changes.of(&r));
+        let changed = changes.of(&r);
+        bump(&self.persist.dirty, changed);
+        if let (Some(keys), true) = (logged, changed > 0) {
+            self.log_keys(keys);
+        }
         self.publish_expired_on_access();
         if let Some((op, before)) = watched {
             for (class, name, key) in events::events(&op, &r, before, now) {
@@ -274,9 +299,12 @@ impl World {
         }
     }
 
-    /// Count and announce keys evicted here.
+    /// Count, log and announce keys evicted here.
     pub fn evicted(&self, keys: &[Bytes]) {
         bump(&self.stats.evicted, keys.len() as u64);
+        for k in keys {
+            self.log_del(k);
+        }
         for k in keys {
             self.notify_keyspace_event(notify::EVICTED, "evicted", k);
         }
@@ -318,6 +346,51 @@ impl World {
         }
     }
 
+    /// Why a write must be refused now: a log or the last background save
+    /// cannot be written (Redis's MISCONF rules).
+    fn refuse_write(&self) -> Option<OpError> {
+        if let Some(errno) = super::aof::write_error() {
+            return Some(OpError::MisconfAof(errno));
+        }
+        if !self.persist.last_save_ok.get() && !self.config.borrow().save.is_empty() {
+            return Some(OpError::MisconfRdb);
+        }
+        None
+    }
+
+    /// Log the states of keys an op changed.
+    fn log_keys(&self, keys: super::aof::LoggedKeys) {
+        use super::aof::LoggedKeys;
+        match keys {
+            LoggedKeys::None => {}
+            LoggedKeys::One(k) => self.log_key(&k),
+            LoggedKeys::Many(ks) => ks.iter().for_each(|k| self.log_key(k)),
+            LoggedKeys::Flush => self.log_claim(false),
+        }
+    }
+
+    /// Answer core `from`'s ops: at once, or once what they saw here is in
+    /// the log (see `Aof::must_wait`).
+    /// `before`: the log's position before they ran.
+    pub(super) fn answer_ops(
+        self: &Rc<Self>,
+        from: usize,
+        id: u64,
+        results: Vec<OpResult>,
+        before: u64,
+    ) {
+        if !self.aof.must_wait(before) {
+            self.mesh.post(from, Msg::OpsDone { id, results });
+            return;
+        }
+        let w = self.clone();
+        crate::runtime::task::spawn(async move {
+            w.aof.wait_durable().await;
+            w.mesh.post(from, Msg::OpsDone { id, results });
+        })
+        .detach();
+    }
+
     /// Handle one message from core `from`.
     pub fn handle(self: &Rc<Self>, from: usize, msg: Msg) {
         match msg {
@@ -330,8 +403,9 @@ impl World {
                 // Routed with this very table, and nothing is moving: every op runs here.
                 if epoch == self.epoch() && self.keyspace.borrow().table().moving.is_empty() {
                     let now = now_ms();
+                    let before = self.aof.appended();
                     let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
-                    self.mesh.post(from, Msg::OpsDone { id, results });
+                    self.answer_ops(from, id, results, before);
                 } else {
                     self.serve_remote(from, id, ops, hops);
                 }
@@ -362,7 +436,10 @@ impl World {
                 | CoreTask::Save
                 | CoreTask::BgSave { .. }
                 | CoreTask::CaptureBegin { .. }
-                | CoreTask::CaptureWait => {
+                | CoreTask::CaptureWait
+                | CoreTask::RewriteBegin { .. }
+                | CoreTask::RewriteNow
+                | CoreTask::BgRewrite => {
                     let w = self.clone();
                     crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
@@ -386,6 +463,7 @@ impl World {
             CoreTask::Clients => TaskResult::Clients(self.clients.borrow().snapshot()),
             CoreTask::Kill(f) => TaskResult::Count(self.clients.borrow_mut().kill(&f)),
             CoreTask::SetConfig(c) => {
+                self.aof.fsync.set(c.appendfsync);
                 *self.config.borrow_mut() = *c;
                 self.apply_memory_config();
                 TaskResult::Done
@@ -426,7 +504,15 @@ impl World {
             | CoreTask::Save
             | CoreTask::BgSave { .. }
             | CoreTask::CaptureBegin { .. }
-            | CoreTask::CaptureWait => TaskResult::Failed("not a broadcast task".into()),
+            | CoreTask::CaptureWait
+            | CoreTask::RewriteBegin { .. }
+            | CoreTask::BgRewrite => TaskResult::Failed("not a broadcast task".into()),
+            CoreTask::RewriteNow => TaskResult::Failed("not a broadcast task".into()),
+            CoreTask::AofSize => TaskResult::Count(self.aof.size() as usize),
+            CoreTask::AofOff => {
+                self.aof.stop();
+                TaskResult::Done
+            }
             CoreTask::SaveSection { part } => {
                 self.persist.dirty_at_save.set(self.persist.dirty.get());
                 TaskResult::Section(self.save_section(&part))
@@ -596,6 +682,14 @@ impl World {
             loaded: self.persist.loaded.get(),
             loaded_expired: self.persist.loaded_expired.get(),
             table_epoch: ks.table().epoch,
+            aof_on: u64::from(self.aof.on.get()),
+            aof_size: self.aof.size(),
+            aof_failing: u64::from(self.aof.failing()),
+            aof_syncs: self.aof.syncs.get(),
+            aof_rewriting: u64::from(self.persist.rewrite_running.get()),
+            aof_rewrite_failed: u64::from(!self.persist.rewrite_ok.get()),
+            aof_rewrites: self.persist.rewrites.get(),
+            aof_base_size: self.persist.aof_base_size.get(),
         }
     }
 

@@ -35,12 +35,14 @@
 //! - [`driver`]: the per-core driver task (nap, park, let peers' packets in)
 //!   and this thread's handle to its ring ([`driver::poke`]).
 //! - [`timer`]: [`timer::sleep`], on the ring so that it fires on time.
+//! - [`file`]: file writes and `fdatasync` on the ring (a core's log).
 //! - [`pace`]: slicing background loops so requests get their turn.
 
 pub mod bell;
 pub mod buf;
 pub mod bufring;
 pub mod driver;
+pub mod file;
 pub mod notify;
 pub mod ops;
 pub mod pace;

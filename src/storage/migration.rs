@@ -174,6 +174,20 @@ impl Keyspace {
         now: u64,
         expired: &mut Vec<Bytes>,
     ) -> (usize, Option<u64>) {
+        self.install_with(from, entries, flushes, now, expired, &mut |_, _| {})
+    }
+
+    /// As [`Self::install`], telling `stored` of each entry it stores (and its
+    /// shard) just before: the core logs those as imports.
+    pub fn install_with(
+        &mut self,
+        from: usize,
+        entries: Vec<Entry>,
+        flushes: u64,
+        now: u64,
+        expired: &mut Vec<Bytes>,
+        stored_hook: &mut dyn FnMut(ShardId, &Entry),
+    ) -> (usize, Option<u64>) {
         if flushes < self.flushes {
             return (0, None);
         }
@@ -193,6 +207,7 @@ impl Keyspace {
                 if let Some(d) = e.deadline() {
                     earliest = Some(earliest.map_or(d, |x: u64| x.min(d)));
                 }
+                stored_hook(id, &e);
                 shard.insert(thash, e);
                 stored += 1;
             }

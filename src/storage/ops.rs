@@ -49,6 +49,15 @@ pub enum GetExTtl {
     Invalid(OpError),
 }
 
+/// The system's text for an errno, without Rust's "(os error N)" suffix.
+fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
 impl Op {
     /// Ops Redis flags `denyoom`: refused over `maxmemory` when nothing can be
     /// evicted. Deletes, reads, TTL changes and the second half of a cross-core
@@ -294,6 +303,12 @@ pub enum OpError {
     /// Over `maxmemory` with nothing the policy may evict (Redis's text).
     #[error("OOM command not allowed when used memory > 'maxmemory'.")]
     OutOfMemory,
+    /// A log cannot be written (the errno): writes are refused until it can.
+    #[error("MISCONF Errors writing to the AOF file: {}", strerror(*.0))]
+    MisconfAof(i32),
+    /// The last background save failed while save points are set.
+    #[error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.")]
+    MisconfRdb,
     /// A multi-key op found its keys on several cores after a migration: the
     /// command layer then runs its cross-core form (Redis Cluster's text, should
     /// it ever reach a client).

@@ -24,8 +24,11 @@
 //! (to:u16), 4 `ShardLeft` (to:u16), 5 `ShardArriving` (from:u16),
 //! 6 `ShardArrived` (from:u16), 7 `SplitBegin` (new_shard:u32), 8 `SplitDone`
 //! (new_shard:u32), 9 `MergeBegin` (from_shard:u32), 10 `MergeDone`
-//! (from_shard:u32). A body must fill its payload exactly, and a RESP body is
-//! exactly one canonical multibulk request of at least one argument.
+//! (from_shard:u32), 11 `Claim` (base:u8 (0|1), count:u32, then count ×
+//! (start:u64, end:u64; 0 = open): the scan-position intervals this core
+//! vouches for, see [`Op::Claim`]). A body must fill its payload exactly, and
+//! a RESP body is exactly one canonical multibulk request of at least one
+//! argument.
 //!
 //! # Why this shape
 //!
@@ -277,7 +280,68 @@ pub enum Op<'a> {
     MergeBegin { from_shard: ShardId },
     /// The merge of `from_shard` finished.
     MergeDone { from_shard: ShardId },
+    /// This core vouches, at this record's position, for every key whose scan
+    /// position lies in `intervals` (the shards it owned then): whatever any
+    /// log said of those keys before is void. A `FLUSHALL` logs one (with
+    /// `base: false`); a log rewrite starts its new file with one (`base:
+    /// true`) that stands for the base snapshot written beside it and counts
+    /// only once that base is complete.
+    Claim {
+        base: bool,
+        intervals: Intervals<'a>,
+    },
 }
+
+/// Half-open intervals of scan positions (`end == None`: to the end of the
+/// position space), given as a list (to encode) or as a record's validated
+/// body bytes (decoded): `count:u32` then `count` × (`start:u64`, `end:u64`,
+/// an `end` of 0 meaning none, since no interval ends at 0).
+#[derive(Clone, Copy, Debug)]
+pub enum Intervals<'a> {
+    List(&'a [(u64, Option<u64>)]),
+    Raw(&'a [u8]),
+}
+
+impl<'a> Intervals<'a> {
+    /// The intervals, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Option<u64>)> + 'a {
+        let (list, raw): (&'a [(u64, Option<u64>)], &'a [u8]) = match *self {
+            Intervals::List(l) => (l, &[]),
+            Intervals::Raw(r) => (&[], r.get(4..).unwrap_or(&[])),
+        };
+        list.iter().copied().chain(raw.chunks_exact(16).map(|c| {
+            let end = le_u64(&c[8..16]);
+            (le_u64(&c[..8]), (end != 0).then_some(end))
+        }))
+    }
+
+    /// Whether scan position `pos` lies in one of them.
+    pub fn contain(&self, pos: u64) -> bool {
+        self.iter()
+            .any(|(start, end)| pos >= start && end.is_none_or(|e| pos < e))
+    }
+
+    fn encode(&self, out: &mut BytesMut) {
+        match *self {
+            Intervals::Raw(r) => out.put_slice(r),
+            Intervals::List(l) => {
+                out.put_u32_le(l.len() as u32);
+                for &(start, end) in l {
+                    out.put_u64_le(start);
+                    out.put_u64_le(end.unwrap_or(0));
+                }
+            }
+        }
+    }
+}
+
+impl PartialEq for Intervals<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Intervals<'_> {}
 
 impl Op<'_> {
     /// The `kind` byte.
@@ -293,6 +357,7 @@ impl Op<'_> {
             Op::SplitDone { .. } => 8,
             Op::MergeBegin { .. } => 9,
             Op::MergeDone { .. } => 10,
+            Op::Claim { .. } => 11,
         }
     }
 
@@ -311,6 +376,10 @@ impl Op<'_> {
             | Op::SplitDone { new_shard: s }
             | Op::MergeBegin { from_shard: s }
             | Op::MergeDone { from_shard: s } => out.put_u32_le(s),
+            Op::Claim { base, intervals } => {
+                out.put_u8(u8::from(base));
+                intervals.encode(out);
+            }
         }
     }
 }
@@ -404,6 +473,26 @@ impl<'a> Record<'a> {
             10 => Op::MergeDone {
                 from_shard: le_u32(fixed(4)?),
             },
+            11 => {
+                let (&flag, raw) = body.split_first().ok_or("claim record without its flag")?;
+                if flag > 1 {
+                    return Err(format!("claim record with flag {flag}"));
+                }
+                let count = raw
+                    .get(..4)
+                    .map(le_u32)
+                    .ok_or("claim record without its count")?;
+                if (raw.len() - 4) as u64 != u64::from(count) * 16 {
+                    return Err(format!(
+                        "claim record of {count} intervals has a {}-byte body",
+                        body.len()
+                    ));
+                }
+                Op::Claim {
+                    base: flag == 1,
+                    intervals: Intervals::Raw(raw),
+                }
+            }
             k => return Err(format!("unknown record kind {k}")),
         };
         Ok(Record {

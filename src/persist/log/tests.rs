@@ -31,6 +31,22 @@ fn samples() -> Vec<(u64, ShardId, Op<'static>)> {
         (6, 1, Op::SplitBegin { new_shard: 5 }),
         (7, 1, Op::SplitDone { new_shard: 5 }),
         (8, 1, Op::MergeBegin { from_shard: 5 }),
+        (
+            8,
+            NO_SHARD,
+            Op::Claim {
+                base: true,
+                intervals: Intervals::List(&[(0, Some(1 << 62)), (3 << 62, None)]),
+            },
+        ),
+        (
+            9,
+            NO_SHARD,
+            Op::Claim {
+                base: false,
+                intervals: Intervals::List(&[]),
+            },
+        ),
         (u64::MAX, 1, Op::MergeDone { from_shard: 5 }),
     ]
 }
@@ -69,6 +85,9 @@ fn own(r: &Record<'_>) -> Owned {
     let op = match r.op {
         Op::Write(_) => "write".to_string(),
         Op::Import { from, .. } => format!("import {from}"),
+        Op::Claim { base, intervals } => {
+            format!("claim {base} {:?}", intervals.iter().collect::<Vec<_>>())
+        }
         other => format!("{other:?}"),
     };
     Owned {
@@ -79,6 +98,31 @@ fn own(r: &Record<'_>) -> Owned {
         args,
         op,
     }
+}
+
+#[test]
+fn claims_say_which_positions_they_cover() {
+    let list = [(0, Some(1u64 << 62)), (3 << 62, None)];
+    let mut out = BytesMut::new();
+    Intervals::List(&list).encode(&mut out);
+    let raw = Intervals::Raw(&out);
+    for iv in [Intervals::List(&list), raw] {
+        assert!(iv.contain(0) && iv.contain((1 << 62) - 1) && iv.contain(u64::MAX));
+        assert!(!iv.contain(1 << 62) && !iv.contain((3 << 62) - 1));
+    }
+    assert_eq!(raw, Intervals::List(&list));
+    assert!(!Intervals::List(&[]).contain(5));
+    // A count that does not match the body, or a flag past 1, is refused.
+    let mut p = BytesMut::new();
+    p.put_bytes(0, PAYLOAD_FIXED - 1);
+    p.put_u8(11);
+    p.put_u8(0);
+    p.put_u32_le(2);
+    p.put_bytes(0, 16);
+    assert!(Record::decode(&p).is_err());
+    let last = p.len() - 21;
+    p[last] = 2;
+    assert!(Record::decode(&p).is_err());
 }
 
 /// Reads a whole log: its records and its stop.

@@ -32,6 +32,7 @@ mod stats;
 #[cfg(test)]
 mod testkit;
 
+use super::entry::Entry;
 use super::hash::hashes;
 use super::policy::Evictor;
 use super::shard::{Shard, Walk};
@@ -131,6 +132,12 @@ impl Keyspace {
         self.create_owned_shards();
     }
 
+    /// Start this table's epochs after `floor`: at start, above every epoch
+    /// the logs recovered hold, so that new records order after old ones.
+    pub fn raise_epoch(&mut self, floor: u64) {
+        self.table.epoch = self.table.epoch.max(floor + 1);
+    }
+
     fn create_owned_shards(&mut self) {
         let n = self.table.num_shards();
         if self.shards.len() < n {
@@ -151,6 +158,31 @@ impl Keyspace {
     /// Access for tests and the admin layer.
     pub fn shard(&self, id: ShardId) -> Option<&Shard> {
         self.shards.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// `key`'s shard under this core's table and its entry here, if any (also
+    /// while a split still holds it in the source shard), without counting an
+    /// access: what the core's log records of a key after a change.
+    pub fn peek(&self, key: &[u8]) -> (ShardId, Option<&Entry>) {
+        let (route, thash) = hashes(key);
+        let id = self.table.shard_of(route);
+        let here = self.shard(id).and_then(|s| s.peek(thash, key));
+        let found = match (&here, &self.fill) {
+            (None, Some(fill)) if fill.target == id => {
+                self.shard(fill.source).and_then(|s| s.peek(thash, key))
+            }
+            _ => here,
+        };
+        (id, found)
+    }
+
+    /// Scan-position intervals of the shards the table gives this core: what a
+    /// claim in its log covers.
+    pub fn owned_intervals(&self) -> Vec<(u64, Option<u64>)> {
+        (0..self.table.num_shards() as ShardId)
+            .filter(|&s| self.table.owner(s) == self.core)
+            .map(|s| self.table.interval(s))
+            .collect()
     }
 
     /// Every change to a shard's entries goes through here, so that a running

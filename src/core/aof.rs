@@ -1,0 +1,552 @@
+//! One core's append-only log as the core writes it: which records a change
+//! makes, the buffer they wait in, the writer task that moves them to the
+//! file through the core's ring (`runtime::file`), the sync policy, and the
+//! wait of a reply for it. Which records a change makes is `core::logging`;
+//! the record format is `persist::log`; recovery is `core::recover`;
+//! rewrites are `core::rewrite`. It never reads the keyspace.
+//!
+//! What is logged is the state of a key after a change — `SET k v [PXAT t]` or
+//! `DEL k` — never the command (see `persist::replay` for why that makes the
+//! order of replay simple): every op that may write logs its keys' states once
+//! it ran; a `FLUSHALL` logs a claim; an eviction logs a `DEL` (as Redis); an
+//! entry that arrives by migration logs an import. An expiry logs nothing —
+//! the deadline is in the record, and replay drops a key past it.
+//!
+//! **Group commit.** Records go into one buffer per core; the writer task takes
+//! the whole buffer at once, writes it with one `write` and, under `always`,
+//! syncs it with one `fdatasync` — every write the core applied while the last
+//! flush ran shares the next one. Replies of a pipeline that wrote (and
+//! answers to other cores' ops that wrote) wait until what they depend on is
+//! synced. Under `everysec` the writer syncs at most once a second and
+//! replies never wait: a stalled disk holds no reply, it only widens the window
+//! of what a crash may lose (Redis instead delays writes once a sync is 2 s
+//! late; here the buffer just grows). Under `no` the kernel decides.
+//!
+//! **Faults.** A failed write or sync keeps the records and tries again every
+//! second; meanwhile every core refuses writes with Redis's `-MISCONF` (see
+//! [`write_error`]) and replies waiting under `always` keep waiting — nothing
+//! acknowledged is lost — until a flush succeeds and writes resume by
+//! themselves.
+//!
+//! No syscall of the log runs on the core's thread except creating a new
+//! file at a rewrite or at start.
+
+use crate::config::Fsync;
+pub use crate::persist::log::LogWriter;
+use crate::runtime::notify::Notify;
+use bytes::{Bytes, BytesMut};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::future::Future;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Cores whose last log write or sync failed, and the last errno: any of them
+/// refuses writes on every core (Redis refuses all writes on an AOF error).
+static FAILING: AtomicUsize = AtomicUsize::new(0);
+static LAST_ERRNO: AtomicI32 = AtomicI32::new(0);
+
+/// The errno of a log that cannot be written, while one cannot.
+pub fn write_error() -> Option<i32> {
+    (FAILING.load(Ordering::Relaxed) > 0).then(|| LAST_ERRNO.load(Ordering::Relaxed))
+}
+
+/// How long a failed flush waits before it is tried again.
+const RETRY: Duration = Duration::from_secs(1);
+/// `everysec`: the most time between a write and its sync.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// A log file being appended to.
+pub struct LogFile {
+    pub file: File,
+    pub path: PathBuf,
+    pub gen: u64,
+    /// Bytes written to it so far.
+    pub len: Cell<u64>,
+}
+
+/// This core's log: off, or the file its records go to and what is pending.
+#[derive(Default)]
+pub struct Aof {
+    /// Records are being logged.
+    pub on: Cell<bool>,
+    pub fsync: Cell<Fsync>,
+    pub writer: RefCell<Option<LogWriter>>,
+    pub file: RefCell<Option<Rc<LogFile>>>,
+    /// Records not yet handed to the writer task.
+    pub buf: RefCell<BytesMut>,
+    /// Files a rewrite switched away from, with what they still need written.
+    retiring: RefCell<Vec<(Rc<LogFile>, BytesMut)>>,
+    /// Every record before this LSN can be acknowledged: synced under
+    /// `always`, written to the file under `everysec` and `no`.
+    durable: Cell<u64>,
+    /// Wakes the writer task.
+    wake: Notify,
+    waiters: RefCell<Vec<Waker>>,
+    failing: Cell<bool>,
+    /// Bytes of this core's base after the last rewrite (for
+    /// `auto-aof-rewrite-percentage`).
+    pub base_size: Cell<u64>,
+    /// Writes and syncs done, for INFO.
+    pub syncs: Cell<u64>,
+    pub last_write_ok: Cell<bool>,
+    /// The position a new log starts at when none runs (above every position
+    /// the logs recovered at start hold).
+    pub first_lsn: Cell<u64>,
+}
+
+impl Aof {
+    /// The position the next record gets (every one before it is appended):
+    /// taken before a batch runs, it tells [`Self::must_wait`] whether the
+    /// batch logged anything.
+    pub fn appended(&self) -> u64 {
+        self.writer.borrow().as_ref().map_or(0, LogWriter::next_lsn)
+    }
+
+    /// A reply must wait for the log before it is sent: the core logged
+    /// records not yet acknowledgeable — written to the file (`everysec`,
+    /// `no`: as Redis, nothing is answered that a crash of the process would
+    /// lose) or synced (`always`). While the log cannot be written, only
+    /// replies whose own batch logged something (`since`: [`Self::appended`]
+    /// before it ran) wait; reads go on.
+    #[inline]
+    pub fn must_wait(&self, since: u64) -> bool {
+        let appended = self.appended();
+        self.on.get() && self.durable.get() < appended && (appended > since || !self.failing.get())
+    }
+
+    /// Bytes in the file being appended to (written so far).
+    pub fn size(&self) -> u64 {
+        self.file.borrow().as_ref().map_or(0, |f| f.len.get())
+    }
+
+    /// The generation of the file being appended to.
+    pub fn gen(&self) -> Option<u64> {
+        self.file.borrow().as_ref().map(|f| f.gen)
+    }
+
+    /// Wait until every record appended so far is durable (or logging stops).
+    pub fn wait_durable(&self) -> WaitDurable<'_> {
+        WaitDurable {
+            aof: self,
+            target: self.appended(),
+        }
+    }
+
+    fn progress(&self, durable: u64) {
+        self.durable.set(self.durable.get().max(durable));
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    fn set_failing(&self, err: Option<&std::io::Error>) {
+        match err {
+            Some(e) => {
+                LAST_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+                if !self.failing.replace(true) {
+                    FAILING.fetch_add(1, Ordering::Relaxed);
+                }
+                self.last_write_ok.set(false);
+            }
+            None => {
+                if self.failing.replace(false) {
+                    FAILING.fetch_sub(1, Ordering::Relaxed);
+                }
+                self.last_write_ok.set(true);
+            }
+        }
+    }
+
+    /// Start appending to `file` (a new generation); what the old file still
+    /// had pending goes with it to the writer. `writer` continues the
+    /// positions; its header is already in `head`.
+    pub fn switch_to(&self, file: LogFile, writer: LogWriter, head: BytesMut) {
+        let old = self.file.borrow_mut().replace(Rc::new(file));
+        let rest = std::mem::replace(&mut *self.buf.borrow_mut(), head);
+        if let Some(old) = old {
+            self.retiring.borrow_mut().push((old, rest));
+        }
+        *self.writer.borrow_mut() = Some(writer);
+        self.on.set(true);
+        self.wake.notify();
+    }
+
+    /// Stop logging (CONFIG SET appendonly no): what is buffered is still
+    /// written and synced by the writer, then the file is closed.
+    pub fn stop(&self) {
+        self.on.set(false);
+        if let Some(old) = self.file.borrow_mut().take() {
+            let rest = std::mem::take(&mut *self.buf.borrow_mut());
+            self.retiring.borrow_mut().push((old, rest));
+        }
+        self.wake.notify();
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+impl Aof {
+    /// Stop logging and wait (at most `limit`) until the writer has written
+    /// and synced what was buffered: the end of a clean stop.
+    pub async fn close(&self, limit: Duration) {
+        if self.file.borrow().is_none() {
+            return;
+        }
+        self.stop();
+        let start = Instant::now();
+        while !self.retiring.borrow().is_empty() && start.elapsed() < limit {
+            crate::runtime::timer::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// A write or sync of this core's log failed and was not yet redone.
+    pub fn failing(&self) -> bool {
+        self.failing.get()
+    }
+}
+
+impl Aof {
+    /// Append one record under `epoch` to the buffer the writer flushes.
+    pub fn append(
+        &self,
+        epoch: u64,
+        shard: crate::storage::staircase::ShardId,
+        op: crate::persist::log::Op<'_>,
+    ) {
+        let mut w = self.writer.borrow_mut();
+        let Some(w) = w.as_mut() else { return };
+        let mut buf = self.buf.borrow_mut();
+        let was_empty = buf.is_empty();
+        if let Err(e) = w.append(&mut buf, epoch, shard, op) {
+            tracing::error!(error = %e, "cannot log a change");
+            return;
+        }
+        if was_empty {
+            self.wake.notify();
+        }
+    }
+}
+
+/// See [`Aof::wait_durable`].
+pub struct WaitDurable<'a> {
+    aof: &'a Aof,
+    target: u64,
+}
+
+impl Future for WaitDurable<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.aof.on.get() || self.aof.durable.get() >= self.target {
+            return Poll::Ready(());
+        }
+        self.aof.waiters.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The writer task of one core: moves buffered records to the file, syncs
+/// per the policy, wakes the replies waiting for it, and retries on failure.
+pub async fn run_writer(aof: Rc<Aof>) {
+    let aof = &*aof;
+    let mut last_sync = Instant::now();
+    let mut unsynced = false;
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    loop {
+        if aof.fsync.get() == Fsync::Always || !in_flight.is_empty() {
+            if let Err(e) = always_step(aof, &mut in_flight).await {
+                fail(aof, &e).await;
+            }
+            continue;
+        }
+        let idle = aof.buf.borrow().is_empty() && aof.retiring.borrow().is_empty();
+        if idle {
+            if unsynced && aof.fsync.get() == Fsync::EverySec {
+                let due = SYNC_EVERY.saturating_sub(last_sync.elapsed());
+                if !due.is_zero() {
+                    let sleep = crate::runtime::timer::sleep(due);
+                    futures_lite::future::or(aof.wake.wait(), sleep).await;
+                }
+            } else {
+                aof.wake.wait().await;
+                continue;
+            }
+        }
+        let upto = aof.appended();
+        let flushed = match flush_retiring(aof).await {
+            Err(e) => Err(e),
+            Ok(()) => flush_current(aof, upto, &mut unsynced, &mut last_sync).await,
+        };
+        match flushed {
+            Err(e) => fail(aof, &e).await,
+            Ok(()) => {
+                recovered(aof);
+                aof.progress(upto);
+            }
+        }
+    }
+}
+
+/// A failed flush: refuse writes, say so once, wait before the next try.
+async fn fail(aof: &Aof, e: &std::io::Error) {
+    if !aof.failing.get() {
+        tracing::warn!(error = %e, "cannot write the append-only log: refusing writes until it can");
+    }
+    aof.set_failing(Some(e));
+    crate::runtime::timer::sleep(RETRY).await;
+}
+
+fn recovered(aof: &Aof) {
+    if aof.failing.get() {
+        tracing::info!("the append-only log is written again: writes resume");
+    }
+    aof.set_failing(None);
+}
+
+/// Synced writes in flight at once under `always`. One: with four, two
+/// rounds of `redis-benchmark -t set -c 50 -P 1` gave 20–30k ops/s against
+/// 67k with one (concurrent `fdatasync`s of one ext4 file each force their
+/// own commit); the machinery stays for a device where overlap pays.
+const MAX_IN_FLIGHT: usize = 1;
+
+/// One `always` write on its way: durable once it completes.
+struct InFlight {
+    file: Rc<LogFile>,
+    offset: u64,
+    /// Every record before this position is in this write or an earlier one.
+    upto: u64,
+    op: Pin<Box<dyn Future<Output = (std::io::Result<()>, BytesMut)>>>,
+}
+
+/// One step of the `always` writer. Each turn's records go out as one write
+/// and one `fdatasync`; up to [`MAX_IN_FLIGHT`] may overlap. One write with
+/// `RWF_DSYNC` instead measured 3× slower (io_uring hands such writes to its
+/// workers one at a time per file). A record is durable once its write and
+/// every earlier one completed. On a
+/// failure, what was in flight behind it is written again from its offset
+/// (later writes may have landed, the file must have no hole).
+async fn always_step(aof: &Aof, in_flight: &mut VecDeque<InFlight>) -> std::io::Result<()> {
+    let retiring = !aof.retiring.borrow().is_empty();
+    if retiring && in_flight.is_empty() {
+        flush_retiring(aof).await?;
+        recovered(aof);
+        return Ok(());
+    }
+    let file = aof.file.borrow().clone();
+    let ready = !aof.buf.borrow().is_empty() && in_flight.len() < MAX_IN_FLIGHT && !retiring;
+    if let (true, Some(file)) = (ready, file) {
+        let bytes = std::mem::take(&mut *aof.buf.borrow_mut());
+        let offset = file.len.get();
+        file.len.set(offset + bytes.len() as u64);
+        let fd = file.file.as_raw_fd();
+        in_flight.push_back(InFlight {
+            file,
+            offset,
+            upto: aof.appended(),
+            op: Box::pin(async move {
+                let (res, bytes) =
+                    crate::runtime::file::write_all_at(fd, bytes, offset, false).await;
+                match res {
+                    Ok(()) => (crate::runtime::file::sync_data(fd).await, bytes),
+                    Err(e) => (Err(e), bytes),
+                }
+            }),
+        });
+        return Ok(());
+    }
+    let Some(front) = in_flight.front_mut() else {
+        aof.wake.wait().await;
+        return Ok(());
+    };
+    enum Next {
+        Done((std::io::Result<()>, BytesMut)),
+        More,
+    }
+    let next = futures_lite::future::or(async { Next::Done((&mut front.op).await) }, async {
+        aof.wake.wait().await;
+        Next::More
+    })
+    .await;
+    let Next::Done((res, bytes)) = next else {
+        return Ok(());
+    };
+    let Some(done) = in_flight.pop_front() else {
+        return Ok(());
+    };
+    match res {
+        Ok(()) => {
+            recovered(aof);
+            bump(&aof.syncs);
+            aof.progress(done.upto);
+            Ok(())
+        }
+        Err(e) => {
+            // Everything from this write on goes again, in order, in front of
+            // what came meanwhile.
+            let mut again = bytes;
+            for rest in in_flight.drain(..) {
+                let (_, b) = rest.op.await;
+                again.extend_from_slice(&b);
+            }
+            done.file.len.set(done.offset);
+            let mut buf = aof.buf.borrow_mut();
+            again.extend_from_slice(&buf);
+            *buf = again;
+            Err(e)
+        }
+    }
+}
+
+/// Write and sync what files a rewrite retired still held, then close them.
+async fn flush_retiring(aof: &Aof) -> std::io::Result<()> {
+    loop {
+        let next = {
+            let mut r = aof.retiring.borrow_mut();
+            (!r.is_empty()).then(|| r.remove(0))
+        };
+        let Some((file, rest)) = next else {
+            return Ok(());
+        };
+        let (res, rest) = write_out(&file, rest).await;
+        let res = match res {
+            Ok(()) => crate::runtime::file::sync_data(file.file.as_raw_fd()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = res {
+            aof.retiring.borrow_mut().insert(0, (file, rest));
+            return Err(e);
+        }
+    }
+}
+
+/// Write the current file's buffered records and sync them when the policy
+/// says so.
+async fn flush_current(
+    aof: &Aof,
+    upto: u64,
+    unsynced: &mut bool,
+    last_sync: &mut Instant,
+) -> std::io::Result<()> {
+    let Some(file) = aof.file.borrow().clone() else {
+        return Ok(());
+    };
+    let pending = std::mem::take(&mut *aof.buf.borrow_mut());
+    let wrote = !pending.is_empty();
+    let (res, mut pending) = write_out(&file, pending).await;
+    if let Err(e) = res {
+        // Put the records back in front of what came meanwhile.
+        let mut buf = aof.buf.borrow_mut();
+        pending.extend_from_slice(&buf);
+        *buf = pending;
+        return Err(e);
+    }
+    *unsynced |= wrote;
+    // Written: what waits for it may be answered before the sync.
+    aof.progress(upto);
+    // Hand the allocation back for the next turn's records.
+    pending.clear();
+    {
+        let mut buf = aof.buf.borrow_mut();
+        if buf.is_empty() && buf.capacity() < pending.capacity() {
+            *buf = pending;
+        }
+    }
+    let sync_now = match aof.fsync.get() {
+        Fsync::Always => true,
+        Fsync::EverySec => last_sync.elapsed() >= SYNC_EVERY,
+        Fsync::No => false,
+    };
+    if sync_now && *unsynced {
+        crate::runtime::file::sync_data(file.file.as_raw_fd()).await?;
+        *unsynced = false;
+        *last_sync = Instant::now();
+        bump(&aof.syncs);
+    }
+    Ok(())
+}
+
+fn bump(c: &Cell<u64>) {
+    c.set(c.get() + 1);
+}
+
+/// Write `bytes` at the end of `file`, counting them in; the buffer comes
+/// back either way.
+async fn write_out(file: &LogFile, bytes: BytesMut) -> (std::io::Result<()>, BytesMut) {
+    if bytes.is_empty() {
+        return (Ok(()), bytes);
+    }
+    let n = bytes.len() as u64;
+    let (res, back) =
+        crate::runtime::file::write_all_at(file.file.as_raw_fd(), bytes, file.len.get(), false)
+            .await;
+    if res.is_ok() {
+        file.len.set(file.len.get() + n);
+    }
+    (res, back)
+}
+
+/// A new log file for `gen` in `dir` (created, never overwritten).
+pub fn create_log(
+    dir: &std::path::Path,
+    name: &str,
+    core: usize,
+    gen: u64,
+) -> std::io::Result<LogFile> {
+    let path = dir.join(log_name(name, core, gen));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok(LogFile {
+        file,
+        path,
+        gen,
+        len: Cell::new(0),
+    })
+}
+
+/// `<appendfilename>.<core>.<gen>.log`
+pub fn log_name(name: &str, core: usize, gen: u64) -> String {
+    format!("{name}.{core}.{gen}.log")
+}
+
+/// `<appendfilename>.<core>.<gen>.base.rdb`
+pub fn base_name(name: &str, core: usize, gen: u64) -> String {
+    format!("{name}.{core}.{gen}.base.rdb")
+}
+
+/// `<appendfilename>.manifest`: which generation's bases are complete.
+pub fn manifest_name(name: &str) -> String {
+    format!("{name}.manifest")
+}
+
+/// Keys of an op, cloned before it runs so they can be logged after.
+pub fn keys_of(op: &crate::storage::ops::Op) -> LoggedKeys {
+    use crate::storage::ops::{CoreOp, Op};
+    match op {
+        Op::Key { key, .. } => LoggedKeys::One(key.clone()),
+        Op::Core(CoreOp::MSetNx { pairs }) => {
+            LoggedKeys::Many(pairs.iter().map(|(k, _)| k.clone()).collect())
+        }
+        Op::Core(CoreOp::Rename { src, dst, .. }) => {
+            LoggedKeys::Many(vec![src.clone(), dst.clone()])
+        }
+        Op::Core(CoreOp::Flush) => LoggedKeys::Flush,
+        Op::Core(_) => LoggedKeys::None,
+    }
+}
+
+/// What [`keys_of`] found.
+pub enum LoggedKeys {
+    None,
+    One(Bytes),
+    Many(Vec<Bytes>),
+    Flush,
+}

@@ -1,0 +1,124 @@
+//! The records a core's changes make in its append-only log (`core::aof`
+//! keeps the log and writes it): the state of a key after a change, an
+//! eviction's `DEL`, a claim (FLUSHALL, a rewrite's base), an import by
+//! migration; and the start of a new log file. These are `World` methods
+//! because they read the core's keyspace and table; they never write a file
+//! and never wait.
+
+use super::aof::{create_log, LogWriter};
+use super::world::World;
+use crate::persist::log::{Cmd, Intervals, Op as LogOp};
+use crate::storage::entry::Entry;
+use crate::storage::staircase::ShardId;
+use bytes::BytesMut;
+
+impl World {
+    /// Append one record under `epoch` (the caller's view of the table: the
+    /// keyspace may be borrowed by the caller, so it is not read here).
+    fn append_record(&self, epoch: u64, shard: ShardId, op: LogOp<'_>) {
+        self.aof.append(epoch, shard, op);
+    }
+
+    /// Log what `key` is now on this core (after a change to it).
+    pub fn log_key(&self, key: &[u8]) {
+        if !self.aof.on.get() {
+            return;
+        }
+        let ks = self.keyspace.borrow();
+        let epoch = ks.table().epoch;
+        match ks.peek(key) {
+            (shard, Some(e)) if !e.is_expired(crate::storage::now_ms()) => {
+                self.log_entry(epoch, shard, e, None)
+            }
+            (shard, _) => self.append_record(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key]))),
+        }
+    }
+
+    /// Log `e` as a `SET` (an import from core `from` when given).
+    fn log_entry(&self, epoch: u64, shard: ShardId, e: &Entry, from: Option<usize>) {
+        let value = e.value();
+        let mut digits = [0u8; 20];
+        let full: [&[u8]; 5] = match e.deadline() {
+            Some(d) => [
+                b"SET",
+                e.key(),
+                &value,
+                b"PXAT",
+                crate::protocol::ascii::format_u64(d, &mut digits),
+            ],
+            None => [b"SET", e.key(), &value, b"", b""],
+        };
+        let cmd = Cmd::Args(&full[..if e.deadline().is_some() { 5 } else { 3 }]);
+        let op = match from {
+            Some(from) => LogOp::Import {
+                from: from as u16,
+                cmd,
+            },
+            None => LogOp::Write(cmd),
+        };
+        self.append_record(epoch, shard, op);
+    }
+
+    /// Log that `key` is gone (an eviction).
+    pub fn log_del(&self, key: &[u8]) {
+        if !self.aof.on.get() {
+            return;
+        }
+        let ks = self.keyspace.borrow();
+        let (epoch, shard) = (ks.table().epoch, ks.peek(key).0);
+        self.append_record(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key])));
+    }
+
+    /// Log a claim over the shards this core owns (FLUSHALL; a rewrite's base).
+    pub fn log_claim(&self, base: bool) {
+        if !self.aof.on.get() {
+            return;
+        }
+        let ks = self.keyspace.borrow();
+        let intervals = ks.owned_intervals();
+        let op = LogOp::Claim {
+            base,
+            intervals: Intervals::List(&intervals),
+        };
+        self.append_record(ks.table().epoch, crate::persist::log::NO_SHARD, op);
+    }
+
+    /// Start logging to a new file of generation `gen` under `dir/appenddirname`
+    /// (continuing this core's positions); with `base`, its first record is
+    /// the claim of the base a rewrite is about to capture.
+    pub fn open_generation(&self, gen: u64, base: bool) -> Result<(), String> {
+        let (dir, name, fsync) = {
+            let c = self.config.borrow();
+            (
+                c.dir.join(&c.appenddirname),
+                c.appendfilename.clone(),
+                c.appendfsync,
+            )
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let file = create_log(&dir, &name, self.id, gen)
+            .map_err(|e| format!("cannot create a log in {}: {e}", dir.display()))?;
+        let start = match self.aof.writer.borrow().as_ref() {
+            Some(w) => w.next_lsn(),
+            None => self.aof.first_lsn.get().max(1),
+        };
+        let epoch = self.keyspace.borrow().table().epoch;
+        let mut head = BytesMut::with_capacity(64 << 10);
+        let writer = LogWriter::start(&mut head, self.id as u16, start, epoch);
+        self.aof.fsync.set(fsync);
+        self.aof.switch_to(file, writer, head);
+        if base {
+            self.log_claim(true);
+        }
+        Ok(())
+    }
+
+    /// Log an entry that arrived from core `from` by migration, as stored
+    /// (called while the keyspace stores it: `epoch` is its table's).
+    pub fn log_import(&self, epoch: u64, from: usize, shard: ShardId, e: &Entry) {
+        if self.aof.on.get() {
+            self.log_entry(epoch, shard, e, Some(from));
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Recovery's rule: which of everything the logs and bases say about a key is
+//! the last word. Fed every record of every core's files (in any order of
+//! files), it keeps per key the newest state by position, and at the end
+//! drops the keys a newer claim voided. It never reads a file (the core layer
+//! does, and feeds it) and never touches a shard.
+//!
+//! # Why this order is the acknowledged state
+//!
+//! A record says what a key *is* after a change (`SET k v [PXAT t]` or
+//! `DEL k`), never how it changed, so replaying a key is choosing its newest
+//! record — no record depends on an older one being replayed first.
+//!
+//! "Newest" is the order of [`Position`]: the routing-table epoch first, then
+//! (within one core) the file generation, the part (a base's claim, the base,
+//! the log) and the record's LSN. Epochs form one line (only core 0's
+//! coordinator changes the staircase), and in any epoch a key's shard has one
+//! owner, the only core that may change or log it: a migration gives a shard
+//! to its new core by bumping the epoch on the source first, the source never
+//! logs the shard again, and the target logs each key it installs or pulls
+//! (an import is a `SET` of the key as it arrived) and every later change
+//! under that epoch or a later one. So a key written on core A, moved to B,
+//! written there and moved back to A has records in three epoch ranges on two
+//! logs, and the newest is the last acknowledged one. A migration cut by a
+//! crash leaves keys not yet installed with only the source's records: they
+//! come back from the source, which is where they were. A split or merge moves
+//! keys between shards of one core and changes no value: nothing to replay.
+//! An expiry needs no record (the deadline is in the `SET`); an eviction is a
+//! `DEL`, as in Redis.
+//!
+//! A core-wide change is a **claim**: "every key whose scan position lies in
+//! these intervals (the shards this core owned) is, from here on, only what my
+//! later records say". `FLUSHALL` logs one on every core; a log rewrite starts
+//! the new file with one that stands for the base snapshot written beside it
+//! (counted only when that base is complete). A claim voids every older record
+//! of the keys it covers, on whatever core they were written — that is what
+//! makes old records of a key that moved away and was deleted elsewhere stay
+//! dead after that core rewrote its log.
+//!
+//! Positions are compared across cores by epoch alone; two cores never log
+//! one key under one epoch (see above), and if a damaged history did, the
+//! higher core number wins, deterministically.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+
+use super::log::{Cmd, Intervals};
+
+/// Where a record sits in the history, ordered oldest to newest (see the
+/// module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub epoch: u64,
+    pub core: u16,
+    pub gen: u64,
+    pub part: Part,
+    pub seq: u64,
+}
+
+/// A generation's parts, in their order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// The base's claim, read from the first record of the generation's log.
+    Claim,
+    /// The base snapshot's keys.
+    Base,
+    /// The log's records.
+    Log,
+}
+
+/// A key's state: its value and deadline (unix ms), or gone.
+pub type State = Option<(Bytes, Option<u64>)>;
+
+/// What a log's `Write`/`Import` command says a key became.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Change {
+    pub key: Bytes,
+    pub state: State,
+}
+
+/// Reads a logged command: `SET k v`, `SET k v PXAT t` or `DEL k`, exactly
+/// as the core writes them; anything else is not a record this code wrote.
+pub fn change_of(cmd: Cmd<'_>) -> Result<Change, String> {
+    let args: Vec<&[u8]> = cmd.args().collect();
+    let upper = |a: &[u8]| a.to_ascii_uppercase();
+    match args.as_slice() {
+        [name, key] if upper(name) == b"DEL" => Ok(Change {
+            key: Bytes::copy_from_slice(key),
+            state: None,
+        }),
+        [name, key, value] if upper(name) == b"SET" => Ok(Change {
+            key: Bytes::copy_from_slice(key),
+            state: Some((Bytes::copy_from_slice(value), None)),
+        }),
+        [name, key, value, px, at] if upper(name) == b"SET" && upper(px) == b"PXAT" => {
+            let at = std::str::from_utf8(at)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| "a logged SET with a bad PXAT".to_string())?;
+            Ok(Change {
+                key: Bytes::copy_from_slice(key),
+                state: Some((Bytes::copy_from_slice(value), Some(at))),
+            })
+        }
+        _ => {
+            let name = args
+                .first()
+                .map(|a| String::from_utf8_lossy(a).into_owned());
+            Err(format!(
+                "a logged command this stairkv never writes: {} with {} arguments",
+                name.unwrap_or_default(),
+                args.len()
+            ))
+        }
+    }
+}
+
+/// Scan-position intervals, as a claim lists them.
+type Spans = Vec<(u64, Option<u64>)>;
+
+/// The newest state per key, and the claims that may void them.
+pub struct Merge {
+    keys: HashMap<Bytes, (Position, State)>,
+    claims: Vec<(Position, Spans)>,
+    /// A key's scan position (the hash the claims' intervals are over).
+    pos_of: fn(&[u8]) -> u64,
+}
+
+impl Merge {
+    pub fn new(pos_of: fn(&[u8]) -> u64) -> Merge {
+        Merge {
+            keys: HashMap::new(),
+            claims: Vec::new(),
+            pos_of,
+        }
+    }
+
+    /// One record of `key`: kept if it is the newest seen.
+    pub fn record(&mut self, at: Position, key: Bytes, state: State) {
+        match self.keys.get_mut(&key) {
+            Some(seen) if seen.0 >= at => {}
+            Some(seen) => *seen = (at, state),
+            None => {
+                self.keys.insert(key, (at, state));
+            }
+        }
+    }
+
+    /// A claim at `at` over `intervals`.
+    pub fn claim(&mut self, at: Position, intervals: Intervals<'_>) {
+        self.claims.push((at, intervals.iter().collect()));
+    }
+
+    /// Keys in the merge so far (gone ones included).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys that exist at the end: each one's newest state, unless a
+    /// newer claim covers it. Deadlines are left to the caller (a key whose
+    /// deadline passed is dropped at load, as everywhere).
+    pub fn finish(mut self) -> impl Iterator<Item = (Bytes, Bytes, Option<u64>)> {
+        self.claims.sort_by_key(|c| std::cmp::Reverse(c.0));
+        let claims = self.claims;
+        let pos_of = self.pos_of;
+        self.keys.into_iter().filter_map(move |(key, (at, state))| {
+            let (value, deadline) = state?;
+            let pos = pos_of(&key);
+            let voided = claims
+                .iter()
+                .take_while(|(c, _)| *c > at)
+                .any(|(_, iv)| Intervals::List(iv).contain(pos));
+            (!voided).then_some((key, value, deadline))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(epoch: u64, core: u16, gen: u64, part: Part, seq: u64) -> Position {
+        Position {
+            epoch,
+            core,
+            gen,
+            part,
+            seq,
+        }
+    }
+
+    /// Positions are the keys' first byte, spread over the space.
+    fn first_byte(key: &[u8]) -> u64 {
+        u64::from(key.first().copied().unwrap_or(0)) << 56
+    }
+
+    fn set(v: &str) -> State {
+        Some((Bytes::copy_from_slice(v.as_bytes()), None))
+    }
+
+    fn result(m: Merge) -> Vec<(String, String)> {
+        let mut v: Vec<_> = m
+            .finish()
+            .map(|(k, v, _)| {
+                (
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn the_newest_record_wins_whatever_order_the_files_come_in() {
+        // A key written on core 0, moved to core 1 (epoch 5), written there,
+        // moved back (epoch 9) and written again; the files fed backwards.
+        let mut m = Merge::new(first_byte);
+        m.record(at(9, 0, 1, Part::Log, 40), b("k"), set("third"));
+        m.record(at(5, 1, 1, Part::Log, 3), b("k"), set("second"));
+        m.record(at(2, 0, 1, Part::Log, 7), b("k"), set("first"));
+        // Within one core and epoch, the later LSN.
+        m.record(at(2, 0, 1, Part::Log, 8), b("j"), set("b"));
+        m.record(at(2, 0, 1, Part::Log, 6), b("j"), set("a"));
+        // A later generation beats an earlier one's higher LSN.
+        m.record(at(2, 0, 2, Part::Log, 1), b("g"), set("new"));
+        m.record(at(2, 0, 1, Part::Log, 99), b("g"), set("old"));
+        // A delete is a state too.
+        m.record(at(3, 1, 1, Part::Log, 1), b("d"), set("v"));
+        m.record(at(4, 1, 1, Part::Log, 2), b("d"), None);
+        assert_eq!(
+            result(m),
+            vec![
+                ("g".into(), "new".into()),
+                ("j".into(), "b".into()),
+                ("k".into(), "third".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn claims_void_older_records_they_cover_and_nothing_else() {
+        let mut m = Merge::new(first_byte);
+        // Core 0 owned "a…" and "b…" (positions below 0x63 << 56); core 1 "x…".
+        let mine = [(0u64, Some(0x63u64 << 56))];
+        m.record(at(3, 0, 1, Part::Log, 1), b("apple"), set("1"));
+        m.record(at(3, 1, 1, Part::Log, 1), b("xray"), set("1"));
+        // A key that moved to core 0 from core 1 before the flush: voided too.
+        m.record(at(2, 1, 1, Part::Log, 9), b("berry"), set("old"));
+        m.claim(at(4, 0, 1, Part::Log, 2), Intervals::List(&mine));
+        // Written after the flush: kept.
+        m.record(at(4, 0, 1, Part::Log, 3), b("banana"), set("after"));
+        // Older in the same epoch and core: voided.
+        m.record(at(4, 0, 1, Part::Log, 1), b("avocado"), set("before"));
+        assert_eq!(
+            result(m),
+            vec![
+                ("banana".into(), "after".into()),
+                ("xray".into(), "1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_base_stands_between_its_claim_and_its_log() {
+        // Generation 2's base holds "a"; a key deleted before the rewrite on
+        // another core's watch (an old record elsewhere) stays dead.
+        let mut m = Merge::new(first_byte);
+        let all = [(0u64, None)];
+        m.record(at(1, 1, 1, Part::Log, 5), b("zombie"), set("old"));
+        m.claim(at(7, 0, 2, Part::Claim, 0), Intervals::List(&all));
+        m.record(at(7, 0, 2, Part::Base, 0), b("a"), set("base"));
+        m.record(at(7, 0, 2, Part::Base, 1), b("c"), set("base"));
+        m.record(at(7, 0, 2, Part::Log, 1), b("c"), set("tail"));
+        m.record(at(6, 0, 1, Part::Log, 50), b("a"), set("older log"));
+        assert_eq!(
+            result(m),
+            vec![("a".into(), "base".into()), ("c".into(), "tail".into())]
+        );
+    }
+
+    #[test]
+    fn logged_commands_read_back_and_others_are_refused() {
+        let set = [&b"SET"[..], b"k", b"v"];
+        let px = [&b"SET"[..], b"k", b"v", b"PXAT", b"123"];
+        let del = [&b"DEL"[..], b"k"];
+        assert_eq!(
+            change_of(Cmd::Args(&set)).map(|c| c.state),
+            Ok(Some((b("v"), None)))
+        );
+        assert_eq!(
+            change_of(Cmd::Args(&px)).map(|c| c.state),
+            Ok(Some((b("v"), Some(123))))
+        );
+        assert_eq!(change_of(Cmd::Args(&del)).map(|c| c.state), Ok(None));
+        for bad in [
+            &[&b"INCR"[..], b"k"][..],
+            &[&b"SET"[..], b"k"],
+            &[&b"SET"[..], b"k", b"v", b"PXAT", b"x"],
+            &[&b"SET"[..], b"k", b"v", b"EX", b"1"],
+        ] {
+            assert!(change_of(Cmd::Args(bad)).is_err(), "{bad:?}");
+        }
+    }
+}
