@@ -129,7 +129,8 @@ if not b:
 else:
     keys = knobs.get("KEYS", "?")
     print(f"Each server freshly started (stairkv `--cores {knobs.get('B_CORES', '1')}`), filled with exactly "
-          f"{int(keys):,} keys (`stairkv-bench -c 50 -P 64 --ratio 1:0 --distribution sequential`, 32-byte values), "
+          f"{int(keys):,} keys (`stairkv-bench -c 50 -P 64 --ratio 1:0 --distribution sequential`, 32-byte values) "
+          "and left until its CPU use falls under 5% for 0.5 s (stairkv splits shards for a while after a fast fill), "
           f"then loaded open-loop (`stairkv-bench --rate {knobs.get('B_RATE', '?')} -c 50 -P {knobs.get('B_PIPELINE', '?')} "
           f"--ratio 1:1 --distribution uniform --keys {keys} --warmup {knobs.get('B_WARMUP', '?')} "
           f"--duration {knobs.get('B_WINDOW', '?')}`) in back-to-back windows, each its own process (the "
