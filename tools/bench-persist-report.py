@@ -137,6 +137,7 @@ else:
           "warmup, load not measured, covers its connections' start; a few ms between windows carry no load); "
           f"`BGSAVE` 0.1 s into the measured part of window {knobs.get('B_STEADY', '?')} (counting from 0), its end "
           "seen by polling `INFO persistence` every 20 ms. "
+          "redis-server's fork inherits its pin: child and parent share CPU 0, as stairkv's capture shares its core. "
           "RSS: VmRSS sampled every 20 ms, redis-server's forked child added (the sum counts the pages "
           "parent and child still share twice); PSS (`/proc/<pid>/smaps_rollup`, every 250 ms) splits "
           "shared pages, so it is the memory really used. p99.9: the windows before the BGSAVE merged, "
