@@ -45,7 +45,7 @@ def goal(x, op, target):
 name = os.path.basename(out.rstrip("/"))
 print(f"# Persistence: stairkv beside redis-server — {name}\n")
 print(f"- machine: {meta.get('cpus', '?')} CPUs, kernel `{meta.get('kernel', '?')}`".replace(" (", " CPUs (", 1).replace(") CPUs", ")", 1))
-print(f"- stairkv `{meta.get('stairkv', '?')}` (release build); redis-server: `{meta.get('redis', '?')}`")
+print(f"- stairkv: {meta.get('stairkv', '?')} (release build); redis-server: `{meta.get('redis', '?')}`")
 print(f"- data directory: {meta.get('data', '?')}")
 fs = [l for l in read(os.path.join(out, "meta.txt")).splitlines() if l.startswith("fdatasync")]
 if fs:

@@ -92,7 +92,7 @@ log_argv() { local q; printf -v q '%q ' "$@"; echo "${q% }" >> "$OUT/commands.tx
 # 64-byte append, 2000 times.
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "stairkv: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (src modified)')"
+  echo "stairkv: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (src modified)'), binary $STAIRKV built $(date -u -r "$STAIRKV" +%Y-%m-%dT%H:%M:%SZ)"
   echo "redis: $(redis-server --version)"
   echo "kernel: $(uname -r)"
   echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
