@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test layers fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache clean
+.PHONY: build release run test layers fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache bench-persist clean
 
 build:
 	$(CARGO) build --release --bins
@@ -69,6 +69,14 @@ bench-elastic: build
 ## report under bench/results/<date>-<host>-cache/. QUICK=1 for a smoke test (own directory).
 bench-cache: build
 	tools/bench-cache.sh
+
+## Persistence against redis-server 7.0 with the same settings (issue 16): SET throughput with the
+## append-only log (none / everysec / always, -P 1 and 16), BGSAVE of KEYS keys under a 1:1 load
+## (peak RSS, p99.9, time), restart time with KEYS keys, and the kill -9 crash cycles
+## (tests/aof_crash.rs); report under bench/results/<date>-<host>-persist/. PARTS="a b c d",
+## KEYS=200000 to shrink, QUICK=1 for a smoke test (own directory).
+bench-persist: build
+	tools/bench-persist.sh
 
 clean:
 	$(CARGO) clean
