@@ -83,7 +83,16 @@ fn part_path(target: &Path, core: usize) -> PathBuf {
 /// A shard's keys live at `now` into a section: storage's integers as RDB
 /// integers, everything else as strings, with their deadlines.
 fn write_shard<W: Write>(w: &mut SectionWriter<W>, shard: &Shard, now: u64) -> std::io::Result<()> {
-    for e in shard.iter() {
+    write_entries(w, shard.iter(), now)
+}
+
+/// Entries live at `now` into a section.
+fn write_entries<'a, W: Write>(
+    w: &mut SectionWriter<W>,
+    entries: impl Iterator<Item = &'a crate::storage::entry::Entry>,
+    now: u64,
+) -> std::io::Result<()> {
+    for e in entries {
         if e.is_expired(now) {
             continue;
         }
@@ -218,8 +227,9 @@ impl World {
         let copy_failed = failed.clone();
         self.keyspace
             .borrow_mut()
-            .begin_capture(Box::new(move |_, shard| {
-                if let Err(err) = write_shard(&mut copying.borrow_mut(), shard, begun) {
+            .begin_capture(Box::new(move |_, shard, saved| {
+                let entries = crate::storage::keyspace::capture::as_it_was(shard, saved);
+                if let Err(err) = write_entries(&mut copying.borrow_mut(), entries, begun) {
                     *copy_failed.borrow_mut() = Some(err.to_string());
                 }
             }));

@@ -34,7 +34,7 @@ impl Keyspace {
             return unplaceable(op, now, OpResult::Err(OpError::TooLarge));
         }
         match self.locate(key, now) {
-            Some((id, thash)) => match self.shard_mut(id) {
+            Some((id, thash)) => match self.shard_for_key(id, thash, key) {
                 Some(shard) => {
                     shard.ops += 1;
                     key_op(shard, thash, key, op, now)

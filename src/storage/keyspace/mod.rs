@@ -22,7 +22,7 @@
 //! never are imported by it. This module never awaits, never sends anything
 //! and never sees another core's shards.
 
-mod capture;
+pub mod capture;
 mod exec;
 mod housekeeping;
 pub(super) mod scan;
@@ -72,13 +72,16 @@ pub struct Keyspace {
 }
 
 /// What a capture does with each shard, once (see `capture`).
-pub type CopyShard = Box<dyn FnMut(ShardId, &Shard)>;
+pub type CopyShard = Box<dyn FnMut(ShardId, &Shard, &capture::Saved)>;
 
 /// A point-in-time copy in progress: the shards not copied yet, and what copies one.
 struct Capture {
     pending: Vec<bool>,
     left: usize,
     copy: CopyShard,
+    /// Per pending shard, the keys requests changed before it was copied,
+    /// as they were when the capture began.
+    saved: std::collections::HashMap<ShardId, capture::Saved>,
 }
 
 /// A shard this core is handing over: `to` owns it; `walk` is where the walk
