@@ -80,9 +80,10 @@ pub struct Summary {
     /// core dropped because their deadline had passed.
     pub read: u64,
     pub expired: u64,
-    /// The newest epoch and generation in the logs (0 without logs).
+    /// The newest epoch, generation and position in the logs (0 without).
     pub max_epoch: u64,
     pub max_gen: u64,
+    pub max_lsn: u64,
 }
 
 /// What the start loads.
@@ -322,6 +323,7 @@ fn load_logs(
         }
         while let Some(rec) = reader.next_record().map_err(|e| format!("{name}: {e}"))? {
             sum.max_epoch = sum.max_epoch.max(rec.epoch);
+            sum.max_lsn = sum.max_lsn.max(rec.lsn);
             let at = |part| Position {
                 epoch: rec.epoch,
                 core: c,
@@ -489,6 +491,8 @@ async fn start_here(world: &Rc<World>) -> Result<(), String> {
         }
     }
     world.keyspace.borrow_mut().raise_epoch(sum.max_epoch);
+    // Positions go on after every one the logs hold (a replica resumes by them).
+    world.aof.first_lsn.set(sum.max_lsn + 1);
     let appendonly = world.config.borrow().appendonly;
     if let (true, Plan::Logs(_)) = (appendonly, &plan) {
         world.open_generation(sum.max_gen + 1, false)?;
