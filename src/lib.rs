@@ -14,13 +14,14 @@
 //!   splits, merges and migrations; the engine reaches it only through the
 //!   hook `server` installs (`core::world::Coordinator`).
 //! - [`core`]: the per-core world — cross-core mesh, routing, migration,
-//!   expiry, eviction pacing, pub/sub, clients, snapshots (SAVE, BGSAVE,
-//!   loading at start).
+//!   expiry, eviction pacing, pub/sub, clients, snapshots (SAVE, BGSAVE),
+//!   each core's append-only log and its rewrites, loading at start.
 //! - [`persist`]: what makes the store survive a restart — Redis's RDB
 //!   format both ways (a core's keys written as a section, sections joined
-//!   into one `dump.rdb`, read back) and the per-core append-only log's record
-//!   format with its reader and the `stairkv check` tool: codecs over byte
-//!   streams, which never decide when to save or load.
+//!   into one `dump.rdb`, read back), the per-core append-only log's record
+//!   format with its reader and the `stairkv check` tool, and recovery's rule
+//!   for which record of a key wins (`replay`): codecs over byte streams,
+//!   which never decide when to save or load.
 //! - [`storage`]: entries, shards, the staircase, the keyspace's walks and
 //!   scans, eviction, the shard-side operations — plain data, never awaits.
 //! - [`runtime`]: what a pinned core runs on — the per-core socket ring

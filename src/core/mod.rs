@@ -4,8 +4,10 @@
 //! core's shards are reached by message, never by reference. This layer knows
 //! storage ops but never commands or reply encoding; it runs on `runtime`
 //! (tasks, timers, pacing of background work, the bell between cores) and
-//! never touches a socket. It drives persistence (`snapshot`) through
-//! `persist`'s codecs, which know nothing of cores.
+//! never touches a socket. It drives persistence through `persist`'s codecs,
+//! which know nothing of cores: snapshots (`snapshot`), each core's log (`aof`
+//! keeps and writes it, `logging` says what a change records), loading at
+//! start (`recover`) and log rewrites (`rewrite`).
 
 pub mod aof;
 pub mod clients;

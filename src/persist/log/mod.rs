@@ -16,47 +16,35 @@
 //! payload := lsn:u64 epoch:u64 shard:u32 kind:u8 body
 //! ```
 //!
-//! `kind` and `body` ([`Op`]): 1 `Write` (a RESP multibulk command that
-//! reproduces the write: `SET k v PXAT t`, `DEL k`, `PEXPIREAT k t`,
-//! `PERSIST k`, `FLUSHALL` with shard [`NO_SHARD`]; an expiry or an eviction is
-//! a `DEL`, as Redis logs it), 2 `Import` (from:u16 then a RESP command: an
-//! entry that arrived by migration, as this core applied it), 3 `ShardLeaving`
+//! `kind` and `body` ([`Op`]): 1 `Write` (a RESP multibulk command: what the
+//! server writes is the key's state after a change, `SET k v [PXAT t]` or
+//! `DEL k`; an eviction is a `DEL`, as Redis logs it), 2 `Import` (from:u16
+//! then a RESP command: an entry that arrived by migration, as this core
+//! stored it), 11 `Claim` (base:u8 (0|1), count:u32, then count × (start:u64,
+//! end:u64; 0 = open): the scan-position intervals this core vouches for, see
+//! [`Op::Claim`]). Kinds 3–10 mark staircase events (3 `ShardLeaving`
 //! (to:u16), 4 `ShardLeft` (to:u16), 5 `ShardArriving` (from:u16),
 //! 6 `ShardArrived` (from:u16), 7 `SplitBegin` (new_shard:u32), 8 `SplitDone`
 //! (new_shard:u32), 9 `MergeBegin` (from_shard:u32), 10 `MergeDone`
-//! (from_shard:u32), 11 `Claim` (base:u8 (0|1), count:u32, then count ×
-//! (start:u64, end:u64; 0 = open): the scan-position intervals this core
-//! vouches for, see [`Op::Claim`]). A body must fill its payload exactly, and
-//! a RESP body is exactly one canonical multibulk request of at least one
-//! argument.
+//! (from_shard:u32)): the format holds them for a replica that wants them;
+//! recovery needs none (see below) and the server writes none today. A body
+//! must fill its payload exactly, and a RESP body is exactly one canonical
+//! multibulk request of at least one argument.
 //!
 //! # Why this shape
 //!
 //! - **Positions.** `lsn` is dense: the first record carries the header's
 //!   `start_lsn` and each next one the previous plus one. A reader checks it, so
 //!   a lost, doubled or spliced record is corruption, never a silent gap; a
-//!   replica resumes from "core C, position N"; a rewritten log (snapshot plus
-//!   tail) starts a new file whose `start_lsn` says which positions the snapshot
-//!   already holds. Positions count records, not bytes, so they survive a rewrite.
+//!   replica resumes from "core C, position N". A core's positions go on across
+//!   its files (a rewrite's new generation, a restart's), so a position names
+//!   one record for good.
 //! - **The order of replay.** Each record carries the routing-table epoch its
 //!   core applied it under; a core's epoch only grows, and the reader refuses a
-//!   log whose epochs go back. The table gives every shard one owner per epoch,
-//!   and a shard changes owner only by a migration that bumps the epoch on the
-//!   source first (the source logs `ShardLeaving` at that epoch and never again
-//!   writes the shard; the target applies, and logs, the shard's writes and
-//!   imports only under that epoch or later). So for any one key, its records
-//!   across all cores' logs are totally ordered by (epoch, then lsn within the
-//!   one core that owned it in that epoch): replaying each key's records in that
-//!   order rebuilds what was acknowledged, whichever cores the key went through
-//!   (A, then B, then back to A is three epoch ranges on two logs). A
-//!   core-wide record (`FLUSHALL`, shard [`NO_SHARD`]) covers exactly the shards
-//!   its core held at that position, which the staircase markers before it tell.
-//!   A migration cut by a crash shows as `ShardLeaving` without `ShardLeft` on
-//!   the source and `ShardArriving` without `ShardArrived` on the target: the
-//!   target's imports and writes (later epochs) win over the source's last
-//!   records for each key, and keys never imported are still the source's. A
-//!   split or merge moves keys between shard ids on one core and changes no
-//!   value, so its markers only tell replay which table the records ran under.
+//!   log whose epochs go back. Records are key states, so replay keeps each
+//!   key's newest record by (epoch, then generation and position on one core),
+//!   and claims void what they cover: `persist::replay` says why that is the
+//!   acknowledged state whatever migrations, splits and merges happened.
 //! - **Framing.** The length has its own checksum, so a length that passes is
 //!   the one written: a torn tail (a last write cut short by a crash, or pages
 //!   of it never written: zeros) is told apart from corruption in the middle
@@ -96,7 +84,7 @@ pub const HEADER_LEN: usize = 36;
 pub const FRAME_LEN: usize = 12;
 /// Bytes of a payload before its body (`lsn`, `epoch`, `shard`, `kind`).
 pub const PAYLOAD_FIXED: usize = 21;
-/// The shard of a record that is not about one shard (`FLUSHALL`).
+/// The shard of a record that is not about one shard (a claim).
 pub const NO_SHARD: ShardId = ShardId::MAX;
 /// The largest payload a frame holds (its `len` field is a `u32`).
 pub const MAX_PAYLOAD: usize = u32::MAX as usize;
