@@ -12,9 +12,12 @@
 //! writes the first bases (a rewrite) before loading ends, so that no write is
 //! ever accepted that a restart would not find.
 //!
-//! The loader thread parses and merges; the core only inserts what it sends,
-//! a batch at a time between requests, so the core's thread never blocks on
-//! the disk. Corruption in the middle of a file stops the server with one
+//! Loader threads parse and merge; a core only inserts what it is sent, a
+//! batch at a time between requests, so the core's thread never blocks on
+//! the disk. A snapshot has one loader thread that parses the file once and
+//! routes each key to its core (RDB reads in order: a thread per core would
+//! parse the whole file each); logs have one per core, each reading every
+//! file and keeping its own keys (a key's records may be in any core's log). Corruption in the middle of a file stops the server with one
 //! line naming the file and the offset; a torn last record is dropped with a
 //! warning (`aof-load-truncated yes`, as Redis) or stops it (`no`).
 //!
@@ -25,7 +28,6 @@ use crate::persist::log::{LogReader, Op as LogOp, Stop};
 use crate::persist::rdb::{self, Item};
 use crate::persist::replay::{change_of, Merge, Part, Position};
 use crate::storage::now_ms;
-use crate::storage::ops::{KeyOp, Op, SetCond, SetTtl};
 use crate::storage::staircase::{scan_pos, RoutingTable};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -64,12 +66,45 @@ pub fn progress() -> (u64, u64, u64) {
 /// Keys sent from a loader thread to its core at a time.
 const BATCH: usize = 4096;
 
-/// One key for the core to store.
-type Loaded = (Bytes, Bytes, Option<u64>);
+/// Keys for a core to store, in one buffer: a batch costs one allocation to
+/// hand over, not two a key (allocated on the loader thread and freed on the
+/// core, each key's buffers cost more than storing it).
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// Key length, value length, deadline; the bytes are key then value.
+    items: Vec<(u32, u32, Option<u64>)>,
+}
+
+impl Batch {
+    fn push(&mut self, key: &[u8], value: &[u8], deadline: Option<u64>) {
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+        self.items
+            .push((key.len() as u32, value.len() as u32, deadline));
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], Option<u64>)> + '_ {
+        let mut at = 0usize;
+        self.items.iter().map(move |&(k, v, d)| {
+            let (k, v) = (k as usize, v as usize);
+            let key = &self.bytes[at..at + k];
+            let value = &self.bytes[at + k..at + k + v];
+            at += k + v;
+            (key, value, d)
+        })
+    }
+}
 
 /// What a loader thread tells its core.
 enum Msg {
-    Keys(Vec<Loaded>),
+    /// About this many keys are coming (RDB's RESIZEDB hint): room is made once.
+    Expect(usize),
+    Keys(Batch),
     Done(Result<Summary, String>),
 }
 
@@ -215,40 +250,93 @@ fn mine(table: &RoutingTable, core: usize, key: &[u8]) -> bool {
     table.core_of(crate::storage::hash::key_hash(key)) == core
 }
 
-/// The loader thread's work for a snapshot: stream its keys of this core.
-fn load_snapshot(
+/// The one loader thread of a snapshot: it parses the file once and hands
+/// each core its keys (a core's share of the parse would be the whole file:
+/// RDB is read in order). Ends by telling every core what it found.
+fn load_snapshot(path: &Path, table: &RoutingTable, txs: &[mpsc::SyncSender<Msg>]) {
+    let result = route_snapshot(path, table, txs);
+    for (core, tx) in txs.iter().enumerate() {
+        let _ = tx.send(Msg::Done(
+            result.as_ref().map(|s| s[core]).map_err(Clone::clone),
+        ));
+    }
+}
+
+fn route_snapshot(
     path: &Path,
     table: &RoutingTable,
-    core: usize,
-    tx: &mpsc::SyncSender<Msg>,
-) -> Result<Summary, String> {
+    txs: &[mpsc::SyncSender<Msg>],
+) -> Result<Vec<Summary>, String> {
     let bad = |e: rdb::Error| format!("{}: {e}", path.display());
     let mut reader = rdb::Reader::new(open(path)?).map_err(bad)?;
     let now = now_ms() as i64;
-    let mut sum = Summary::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut sums = vec![Summary::default(); txs.len()];
+    let mut batches: Vec<Batch> = (0..txs.len()).map(|_| Batch::default()).collect();
     while let Some(item) = reader.next_item().map_err(bad)? {
-        let Item::Key(rec) = item else { continue };
-        sum.read += 1;
-        if !mine(table, core, &rec.key) {
+        if let Item::ResizeDb { db_size, .. } = item {
+            let each = db_size as usize / txs.len().max(1);
+            for tx in txs {
+                let _ = tx.send(Msg::Expect(each));
+            }
             continue;
         }
+        let Item::Key(rec) = item else { continue };
+        let core = table.core_of(crate::storage::hash::key_hash(&rec.key));
+        let (Some(sum), Some(batch)) = (sums.get_mut(core), batches.get_mut(core)) else {
+            continue;
+        };
+        sum.read += 1;
         if rec.expire_at_ms.is_some_and(|at| at <= now) {
             sum.expired += 1;
             continue;
         }
         let deadline = rec.expire_at_ms.map(|d| d as u64);
-        batch.push((Bytes::from(rec.key), Bytes::from(rec.value), deadline));
+        batch.push(&rec.key, &rec.value, deadline);
         if batch.len() == BATCH {
-            send(tx, std::mem::take(&mut batch))?;
+            send(&txs[core], std::mem::take(batch))?;
         }
     }
-    send(tx, batch)?;
-    Ok(sum)
+    for (tx, batch) in txs.iter().zip(batches) {
+        send(tx, batch)?;
+    }
+    let read = sums.iter().map(|s| s.read).sum();
+    sums.iter_mut().for_each(|s| s.read = read);
+    Ok(sums)
 }
 
-fn send(tx: &mpsc::SyncSender<Msg>, batch: Vec<Loaded>) -> Result<(), String> {
-    if batch.is_empty() {
+/// Where each core finds its receiver of the snapshot's one loader thread
+/// (the first core to ask starts it).
+static SNAPSHOT_LOAD: std::sync::Mutex<Vec<Option<mpsc::Receiver<Msg>>>> =
+    std::sync::Mutex::new(Vec::new());
+static SNAPSHOT_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// This core's end of the snapshot loader, started by the first core here.
+fn snapshot_receiver(
+    path: &Path,
+    table: &RoutingTable,
+    ncores: usize,
+    core: usize,
+) -> Result<mpsc::Receiver<Msg>, String> {
+    let mut slots = SNAPSHOT_LOAD
+        .lock()
+        .map_err(|_| "the snapshot loader's slots are poisoned".to_string())?;
+    if !SNAPSHOT_STARTED.swap(true, Ordering::SeqCst) {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..ncores).map(|_| mpsc::sync_channel(4)).unzip();
+        *slots = rxs.into_iter().map(Some).collect();
+        let (path, table) = (path.to_path_buf(), table.clone());
+        std::thread::Builder::new()
+            .name("stairkv-load".into())
+            .spawn(move || load_snapshot(&path, &table, &txs))
+            .map_err(|e| format!("cannot start the loader thread: {e}"))?;
+    }
+    slots
+        .get_mut(core)
+        .and_then(Option::take)
+        .ok_or_else(|| format!("no snapshot loader for core {core}"))
+}
+
+fn send(tx: &mpsc::SyncSender<Msg>, batch: Batch) -> Result<(), String> {
+    if batch.len() == 0 {
         return Ok(());
     }
     tx.send(Msg::Keys(batch))
@@ -373,13 +461,14 @@ fn load_logs(
         }
     }
     let now = now_ms();
-    let mut batch = Vec::with_capacity(BATCH);
+    let _ = tx.send(Msg::Expect(merge.len()));
+    let mut batch = Batch::default();
     for (key, value, deadline) in merge.finish() {
         if deadline.is_some_and(|d| d <= now) {
             sum.expired += 1;
             continue;
         }
-        batch.push((key, value, deadline));
+        batch.push(&key, &value, deadline);
         if batch.len() == BATCH {
             send(tx, std::mem::take(&mut batch))?;
         }
@@ -398,7 +487,6 @@ impl World {
     pub async fn load(self: &Rc<Self>, plan: &Plan) -> Result<Summary, String> {
         let table = self.keyspace.borrow().table().clone();
         let (core, truncated_ok) = (self.id, self.config.borrow().aof_load_truncated);
-        let (tx, rx) = mpsc::sync_channel::<Msg>(4);
         if self.id == 0 {
             let total: u64 = match plan {
                 Plan::Nothing => 0,
@@ -410,39 +498,55 @@ impl World {
                     .map(|p| file_len(p))
                     .sum(),
             };
-            // Every core reads every file.
-            TOTAL_BYTES.store(total * self.ncores as u64, Ordering::Relaxed);
+            // Every core reads every log; a snapshot is read once.
+            let readers = if matches!(plan, Plan::Logs(_)) {
+                self.ncores
+            } else {
+                1
+            };
+            TOTAL_BYTES.store(total * readers as u64, Ordering::Relaxed);
             LOAD_STARTED.store(now_ms() / 1000, Ordering::Relaxed);
         }
-        let work = plan.clone();
-        std::thread::Builder::new()
-            .name(format!("stairkv-load{core}"))
-            .spawn(move || {
-                let result = match &work {
-                    Plan::Nothing => Ok(Summary::default()),
-                    Plan::Snapshot(p) => load_snapshot(p, &table, core, &tx),
-                    Plan::Logs(s) => load_logs(s, &table, core, truncated_ok, &tx),
-                };
-                let _ = tx.send(Msg::Done(result));
-            })
-            .map_err(|e| format!("cannot start a loader thread: {e}"))?;
+        let rx = match plan {
+            Plan::Snapshot(p) => snapshot_receiver(p, &table, self.ncores, core)?,
+            _ => {
+                let (tx, rx) = mpsc::sync_channel::<Msg>(4);
+                let work = plan.clone();
+                std::thread::Builder::new()
+                    .name(format!("stairkv-load{core}"))
+                    .spawn(move || {
+                        let result = match &work {
+                            Plan::Logs(s) => load_logs(s, &table, core, truncated_ok, &tx),
+                            _ => Ok(Summary::default()),
+                        };
+                        let _ = tx.send(Msg::Done(result));
+                    })
+                    .map_err(|e| format!("cannot start a loader thread: {e}"))?;
+                rx
+            }
+        };
         let mut kept = 0u64;
         let mut pace = crate::runtime::pace::Pace::new();
         loop {
             match rx.try_recv() {
-                Ok(Msg::Keys(keys)) => {
-                    let now = now_ms();
-                    for (key, value, deadline) in keys {
-                        let ttl = deadline.map_or(SetTtl::Clear, SetTtl::At);
-                        let op = KeyOp::Set {
-                            value,
-                            cond: SetCond::Always,
-                            ttl,
-                            get: false,
-                        };
-                        self.execute(Op::Key { key, op }, now);
-                        kept += 1;
+                Ok(Msg::Expect(n)) => self.keyspace.borrow_mut().reserve_for_load(n),
+                Ok(Msg::Keys(batch)) => {
+                    let mut earliest: Option<u64> = None;
+                    {
+                        let mut ks = self.keyspace.borrow_mut();
+                        for (key, value, deadline) in batch.iter() {
+                            if ks.load_entry(key, value, deadline) {
+                                kept += 1;
+                                if let Some(d) = deadline {
+                                    earliest = Some(earliest.map_or(d, |e| e.min(d)));
+                                }
+                            }
+                        }
                     }
+                    if let Some(d) = earliest {
+                        self.deadline_set(d);
+                    }
+                    self.memory_changed();
                     pace.breathe().await;
                 }
                 Ok(Msg::Done(result)) => {

@@ -26,14 +26,15 @@ use bytes::Bytes;
 
 /// Keys of one shard changed during a capture before the shard was copied,
 /// each as it was when the capture began (None: it did not exist).
-pub type Saved = std::collections::HashMap<Bytes, Option<Entry>>;
+pub type Saved = std::collections::HashMap<Bytes, Option<Entry>, ahash::RandomState>;
 
 /// The entries of `shard` as they were when the capture began: those no
 /// request changed since, and the saved ones that existed.
 pub fn as_it_was<'a>(shard: &'a Shard, saved: &'a Saved) -> impl Iterator<Item = &'a Entry> + 'a {
+    let none_saved = saved.is_empty();
     shard
         .iter()
-        .filter(move |e| !saved.contains_key(e.key()))
+        .filter(move |e| none_saved || !saved.contains_key(e.key()))
         .chain(saved.values().filter_map(Option::as_ref))
 }
 

@@ -179,6 +179,33 @@ impl Keyspace {
         (id, found)
     }
 
+    /// Store a key as a load read it (the start's snapshot or logs): no access
+    /// counted, no event, the entry as SET would make it. False when the
+    /// key's shard is not held here.
+    pub fn load_entry(&mut self, key: &[u8], value: &[u8], deadline: Option<u64>) -> bool {
+        let (route, thash) = hashes(key);
+        let id = self.table.shard_of(route);
+        match self.shard_mut(id) {
+            Some(shard) => {
+                shard.insert(thash, Entry::new(key, value, deadline));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Make room in the held shards for `keys` more, spread evenly: a load
+    /// that knows its size grows each table once instead of doubling it.
+    pub fn reserve_for_load(&mut self, keys: usize) {
+        let held: Vec<ShardId> = self.held().map(|(id, _)| id).collect();
+        let each = keys / held.len().max(1);
+        for id in held {
+            if let Some(s) = self.shard_mut(id) {
+                s.reserve(each);
+            }
+        }
+    }
+
     /// Scan-position intervals of the shards the table gives this core: what a
     /// claim in its log covers.
     pub fn owned_intervals(&self) -> Vec<(u64, Option<u64>)> {
