@@ -732,3 +732,59 @@ fn a_full_disk_refuses_writes_with_misconf_until_it_has_room() {
     let r: String = con.get("resumed").expect("GET");
     assert_eq!(r, "1");
 }
+
+#[test]
+fn a_failed_background_save_refuses_writes_until_a_save_succeeds() {
+    let dir = TempDir::new("rdbfull");
+    if mount_tmpfs(&dir.0, "1m").is_none() {
+        eprintln!("SKIP a_failed_background_save_refuses_writes_until_a_save_succeeds: cannot mount a tmpfs (needs root)");
+        return;
+    }
+    let _mounted = Unmount(dir.0.clone());
+    let s = Server::start(1, &["--dir", dir.arg(), "--save", "1 1"]);
+    let mut con = s.client();
+    // 4 MB of data LZF cannot shrink cannot be saved on a 1 MB disk.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..64u32 {
+        let value: Vec<u8> = (0..64 * 1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let _: () = con.set(format!("big{i}"), value).expect("SET");
+    }
+    let start = Instant::now();
+    while info(&mut con, "persistence")["rdb_last_bgsave_status"] != "err" {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the save never failed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = con
+        .set::<_, _, ()>("more", "1")
+        .expect_err("writes are refused");
+    assert!(
+        err.to_string().contains("MISCONF") && err.to_string().contains("RDB snapshots"),
+        "{err}"
+    );
+    let read: Vec<u8> = con.get("big1").expect("reads go on");
+    assert_eq!(read.len(), 64 * 1024);
+    // Room again: the next try (5 s after the failure) saves, writes resume.
+    remount(&dir.0, "64m");
+    let start = Instant::now();
+    while con.set::<_, _, ()>("more", "1").is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "writes never resumed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        info(&mut con, "persistence")["rdb_last_bgsave_status"],
+        "ok"
+    );
+}

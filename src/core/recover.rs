@@ -77,6 +77,13 @@ struct Batch {
 }
 
 impl Batch {
+    fn new() -> Batch {
+        Batch {
+            bytes: Vec::with_capacity(BATCH * 64),
+            items: Vec::with_capacity(BATCH),
+        }
+    }
+
     fn push(&mut self, key: &[u8], value: &[u8], deadline: Option<u64>) {
         self.bytes.extend_from_slice(key);
         self.bytes.extend_from_slice(value);
@@ -271,29 +278,33 @@ fn route_snapshot(
     let mut reader = rdb::Reader::new(open(path)?).map_err(bad)?;
     let now = now_ms() as i64;
     let mut sums = vec![Summary::default(); txs.len()];
-    let mut batches: Vec<Batch> = (0..txs.len()).map(|_| Batch::default()).collect();
-    while let Some(item) = reader.next_item().map_err(bad)? {
-        if let Item::ResizeDb { db_size, .. } = item {
-            let each = db_size as usize / txs.len().max(1);
-            for tx in txs {
-                let _ = tx.send(Msg::Expect(each));
+    let mut batches: Vec<Batch> = (0..txs.len()).map(|_| Batch::new()).collect();
+    let (mut key, mut value) = (Vec::new(), Vec::new());
+    loop {
+        let expire_at_ms = match reader.next_into(&mut key, &mut value).map_err(bad)? {
+            rdb::Step::End => break,
+            rdb::Step::Other(Item::ResizeDb { db_size, .. }) => {
+                let each = db_size as usize / txs.len().max(1);
+                for tx in txs {
+                    let _ = tx.send(Msg::Expect(each));
+                }
+                continue;
             }
-            continue;
-        }
-        let Item::Key(rec) = item else { continue };
-        let core = table.core_of(crate::storage::hash::key_hash(&rec.key));
+            rdb::Step::Other(_) => continue,
+            rdb::Step::Key { expire_at_ms, .. } => expire_at_ms,
+        };
+        let core = table.core_of(crate::storage::hash::key_hash(&key));
         let (Some(sum), Some(batch)) = (sums.get_mut(core), batches.get_mut(core)) else {
             continue;
         };
         sum.read += 1;
-        if rec.expire_at_ms.is_some_and(|at| at <= now) {
+        if expire_at_ms.is_some_and(|at| at <= now) {
             sum.expired += 1;
             continue;
         }
-        let deadline = rec.expire_at_ms.map(|d| d as u64);
-        batch.push(&rec.key, &rec.value, deadline);
+        batch.push(&key, &value, expire_at_ms.map(|d| d as u64));
         if batch.len() == BATCH {
-            send(&txs[core], std::mem::take(batch))?;
+            send(&txs[core], std::mem::replace(batch, Batch::new()))?;
         }
     }
     for (tx, batch) in txs.iter().zip(batches) {
@@ -462,7 +473,7 @@ fn load_logs(
     }
     let now = now_ms();
     let _ = tx.send(Msg::Expect(merge.len()));
-    let mut batch = Batch::default();
+    let mut batch = Batch::new();
     for (key, value, deadline) in merge.finish() {
         if deadline.is_some_and(|d| d <= now) {
             sum.expired += 1;
@@ -470,7 +481,7 @@ fn load_logs(
         }
         batch.push(&key, &value, deadline);
         if batch.len() == BATCH {
-            send(tx, std::mem::take(&mut batch))?;
+            send(tx, std::mem::replace(&mut batch, Batch::new()))?;
         }
     }
     send(tx, batch)?;

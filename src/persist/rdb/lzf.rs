@@ -58,10 +58,19 @@ impl std::error::Error for LzfError {}
 
 /// Decompress `input`, which must expand to exactly `ulen` bytes.
 pub fn lzf_decompress(input: &[u8], ulen: usize) -> Result<Vec<u8>, LzfError> {
+    let mut out = Vec::new();
+    lzf_decompress_into(input, ulen, &mut out)?;
+    Ok(out)
+}
+
+/// As [`lzf_decompress`], into `out` (cleared first), so a loader reuses one
+/// buffer for every value.
+pub fn lzf_decompress_into(input: &[u8], ulen: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
+    out.clear();
     if ulen > input.len().saturating_mul(MAX_EXPANSION) {
         return Err(LzfError::Impossible);
     }
-    let mut out = Vec::with_capacity(ulen);
+    out.reserve(ulen);
     let mut i = 0;
     while i < input.len() {
         let ctrl = usize::from(input[i]);
@@ -105,7 +114,7 @@ pub fn lzf_decompress(input: &[u8], ulen: usize) -> Result<Vec<u8>, LzfError> {
     if out.len() != ulen {
         return Err(LzfError::TooShort);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An LZF compressor with its hash table, kept between calls so short values

@@ -45,7 +45,7 @@ mod tests;
 
 pub use crc::{crc64, crc64_combine, Crc64};
 pub use lzf::{lzf_compress, lzf_decompress, Compressor, LzfError};
-pub use read::{check_rdb, Checksum, Item, Reader, Record, Summary};
+pub use read::{check_rdb, Checksum, Item, Reader, Record, Step, Summary};
 pub use write::{FileWriter, Header, Options, Section, SectionWriter, Written};
 
 use std::fmt;

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
-use super::lzf::lzf_decompress;
+use super::lzf::lzf_decompress_into;
 use super::{len, op, type_name, Crc64, Error, ErrorKind, MAX_READ_VERSION, TYPE_STRING};
 
 /// One thing read from the file.
@@ -92,17 +92,18 @@ impl<R: Read> Source<R> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn vec(&mut self, n: u64) -> Result<Vec<u8>, Error> {
+    /// `n` bytes into `v` (cleared first; its allocation reused).
+    fn vec_into(&mut self, n: u64, v: &mut Vec<u8>) -> Result<(), Error> {
         let at = self.offset;
         let n = usize::try_from(n).map_err(|_| Error::at(at, ErrorKind::TooLong(n)))?;
-        let mut v = Vec::with_capacity(n.min(CHUNK));
+        v.clear();
         while v.len() < n {
             let start = v.len();
             let want = (n - start).min(start.max(CHUNK));
             v.resize(start + want, 0);
             self.fill(&mut v[start..])?;
         }
-        Ok(v)
+        Ok(())
     }
 }
 
@@ -112,6 +113,22 @@ pub struct Reader<R> {
     version: u32,
     /// Set once `EOF` and the trailer were read.
     end: Option<Checksum>,
+    /// A compressed string's bytes, reused.
+    scratch: Vec<u8>,
+}
+
+/// What [`Reader::next_into`] read.
+#[derive(Debug)]
+pub enum Step {
+    /// A string key, its key and value in the caller's buffers.
+    Key {
+        expire_at_ms: Option<i64>,
+        lru_idle_secs: Option<u64>,
+        lfu_freq: Option<u8>,
+    },
+    /// Anything else.
+    Other(Item),
+    End,
 }
 
 /// A decoded length, or one of the special string encodings.
@@ -146,6 +163,7 @@ impl<R: Read> Reader<R> {
             src,
             version,
             end: None,
+            scratch: Vec::new(),
         })
     }
 
@@ -169,8 +187,30 @@ impl<R: Read> Reader<R> {
 
     /// The next item, or `None` at the end (after the trailer was checked).
     pub fn next_item(&mut self) -> Result<Option<Item>, Error> {
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        Ok(match self.next_into(&mut key, &mut value)? {
+            Step::Key {
+                expire_at_ms,
+                lru_idle_secs,
+                lfu_freq,
+            } => Some(Item::Key(Record {
+                key,
+                value,
+                expire_at_ms,
+                lru_idle_secs,
+                lfu_freq,
+            })),
+            Step::Other(item) => Some(item),
+            Step::End => None,
+        })
+    }
+
+    /// As [`Self::next_item`], a string key's key and value read into the
+    /// caller's buffers (cleared first): a loader reuses two buffers for
+    /// every key instead of allocating two a key.
+    pub fn next_into(&mut self, key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<Step, Error> {
         if self.end.is_some() {
-            return Ok(None);
+            return Ok(Step::End);
         }
         let mut expire_at_ms = None;
         let mut lru_idle_secs = None;
@@ -197,7 +237,7 @@ impl<R: Read> Reader<R> {
                 op::RESIZEDB => {
                     let db_size = self.len()?;
                     let expires_size = self.len()?;
-                    return Ok(Some(Item::ResizeDb {
+                    return Ok(Step::Other(Item::ResizeDb {
                         db_size,
                         expires_size,
                     }));
@@ -205,7 +245,7 @@ impl<R: Read> Reader<R> {
                 op::AUX => {
                     let key = self.string()?;
                     let value = self.string()?;
-                    return Ok(Some(Item::Aux { key, value }));
+                    return Ok(Step::Other(Item::Aux { key, value }));
                 }
                 op::MODULE_AUX => return Err(Error::at(at, ErrorKind::ModuleAux)),
                 op::FUNCTION2 | op::FUNCTION_PRE_GA => {
@@ -213,18 +253,16 @@ impl<R: Read> Reader<R> {
                 }
                 op::EOF => {
                     self.end = Some(self.trailer()?);
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 TYPE_STRING => {
-                    let key = self.string()?;
-                    let value = self.string()?;
-                    return Ok(Some(Item::Key(Record {
-                        key,
-                        value,
+                    self.string_into(key)?;
+                    self.string_into(value)?;
+                    return Ok(Step::Key {
                         expire_at_ms,
                         lru_idle_secs,
                         lfu_freq,
-                    })));
+                    });
                 }
                 other => {
                     let Some(name) = type_name(other) else {
@@ -298,29 +336,47 @@ impl<R: Read> Reader<R> {
 
     /// A string in any encoding Redis writes: raw, int8/16/32, LZF.
     fn string(&mut self) -> Result<Vec<u8>, Error> {
+        let mut v = Vec::new();
+        self.string_into(&mut v)?;
+        Ok(v)
+    }
+
+    /// A string into `out` (cleared first).
+    fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         let at = self.src.offset;
+        let int = |out: &mut Vec<u8>, v: i64| {
+            out.clear();
+            out.extend_from_slice(v.to_string().as_bytes());
+        };
         match self.len_or_encoding()? {
-            Len::Plain(n) => self.src.vec(n),
-            Len::Encoded(len::ENC_INT8) => Ok(i8::from_le_bytes(self.src.array()?)
-                .to_string()
-                .into_bytes()),
-            Len::Encoded(len::ENC_INT16) => Ok(i16::from_le_bytes(self.src.array()?)
-                .to_string()
-                .into_bytes()),
-            Len::Encoded(len::ENC_INT32) => Ok(i32::from_le_bytes(self.src.array()?)
-                .to_string()
-                .into_bytes()),
+            Len::Plain(n) => self.src.vec_into(n, out)?,
+            Len::Encoded(len::ENC_INT8) => {
+                int(out, i64::from(i8::from_le_bytes(self.src.array()?)))
+            }
+            Len::Encoded(len::ENC_INT16) => {
+                int(out, i64::from(i16::from_le_bytes(self.src.array()?)))
+            }
+            Len::Encoded(len::ENC_INT32) => {
+                int(out, i64::from(i32::from_le_bytes(self.src.array()?)))
+            }
             Len::Encoded(len::ENC_LZF) => {
                 let clen = self.len()?;
                 let ulen_at = self.src.offset;
                 let ulen = self.len()?;
                 let ulen = usize::try_from(ulen)
                     .map_err(|_| Error::at(ulen_at, ErrorKind::TooLong(ulen)))?;
-                let data = self.src.vec(clen)?;
-                lzf_decompress(&data, ulen).map_err(|e| Error::at(at, ErrorKind::Lzf(e)))
+                let mut data = std::mem::take(&mut self.scratch);
+                let read = self.src.vec_into(clen, &mut data);
+                let done = read.and_then(|_| {
+                    lzf_decompress_into(&data, ulen, out)
+                        .map_err(|e| Error::at(at, ErrorKind::Lzf(e)))
+                });
+                self.scratch = data;
+                done?;
             }
-            Len::Encoded(e) => Err(Error::at(at, ErrorKind::BadEncoding(e))),
+            Len::Encoded(e) => return Err(Error::at(at, ErrorKind::BadEncoding(e))),
         }
+        Ok(())
     }
 }
 
