@@ -9,45 +9,22 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, TempDir};
 use redis::{Commands, Value};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-static DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let n = DIRS.fetch_add(1, Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("stairkv-aof-{}-{what}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-    fn arg(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-    fn logs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.0.join("appendonlydir"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The files of the logs' folder, sorted.
+fn logs_of(dir: &TempDir) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Every key with its value and whether it has a TTL.
@@ -305,7 +282,7 @@ fn bgrewriteaof_replaces_the_logs_and_keeps_writes_made_meanwhile() {
         pipe.set(format!("r{i}"), i).ignore();
     }
     let _: () = pipe.query(&mut con).expect("fill");
-    let first = dir.logs();
+    let first = logs_of(&dir);
     let reply: String = redis::cmd("BGREWRITEAOF")
         .query(&mut con)
         .expect("BGREWRITEAOF");
@@ -315,7 +292,7 @@ fn bgrewriteaof_replaces_the_logs_and_keeps_writes_made_meanwhile() {
         let _: () = con.set(format!("r{i}"), "new").expect("SET");
     }
     wait_rewrites(&mut con, 2);
-    let files = dir.logs();
+    let files = logs_of(&dir);
     let names: Vec<String> = files
         .iter()
         .map(|p| {
@@ -550,7 +527,7 @@ fn start_fails(dir: &TempDir, extra: &[&str]) -> String {
 
 /// The newest log file of core 0.
 fn newest_log(dir: &TempDir) -> PathBuf {
-    dir.logs()
+    logs_of(dir)
         .into_iter()
         .filter(|p| {
             p.to_string_lossy().ends_with(".log") && p.to_string_lossy().contains(".aof.0.")

@@ -253,15 +253,7 @@ pub async fn run_auto_rewrite(world: Rc<World>) {
         if !on || percent == 0 || world.persist.rewrite_running.get() || super::recover::loading() {
             continue;
         }
-        let logs: u64 = world
-            .broadcast_task(CoreTask::AofSize)
-            .await
-            .iter()
-            .map(|r| match r {
-                TaskResult::Count(n) => *n as u64,
-                _ => 0,
-            })
-            .sum();
+        let logs: u64 = world.count_every_core(CoreTask::AofSize).await;
         let base = world.persist.aof_base_size.get();
         let total = base + logs;
         if total >= min && logs.saturating_mul(100) >= base.max(1).saturating_mul(percent) {

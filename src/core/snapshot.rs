@@ -437,15 +437,7 @@ pub async fn run_save_points(world: Rc<World>) {
             continue;
         }
         // A counter a core, not the whole of INFO's stats: this runs ten times a second.
-        let changes: u64 = world
-            .broadcast_task(CoreTask::Changes)
-            .await
-            .iter()
-            .map(|r| match r {
-                TaskResult::Count(n) => *n as u64,
-                _ => 0,
-            })
-            .sum();
+        let changes: u64 = world.count_every_core(CoreTask::Changes).await;
         let since = unix_secs().saturating_sub(world.persist.last_save.get());
         if let Some((secs, n)) = points
             .iter()

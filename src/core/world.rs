@@ -709,6 +709,18 @@ impl World {
             .await
     }
 
+    /// The sum of every core's [`TaskResult::Count`] answer to `task`.
+    pub async fn count_every_core(self: &Rc<Self>, task: CoreTask) -> u64 {
+        self.broadcast_task(task)
+            .await
+            .iter()
+            .map(|r| match r {
+                TaskResult::Count(n) => *n as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Ask every other core for `task(core)` and collect the answers in core
     /// order, with `here` — this core's share, run once the others' requests
     /// are on their way — in this core's place.
