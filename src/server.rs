@@ -32,6 +32,8 @@ pub enum ServerError {
 /// Run until SIGINT/SIGTERM. Returns after every core has stopped.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
+    // Before any door opens: a start with nothing to load never answers -LOADING.
+    crate::core::recover::begin(&cfg);
     for (port, what) in [(cfg.port, "RESP"), (cfg.text_port, "text protocol")] {
         if port != 0 {
             net::listener::check_free(&cfg.bind, port).map_err(|e| {

@@ -40,13 +40,22 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// Set from the process's start until every core loaded (and, on a first
-/// start with logs on, the first bases are written).
-static LOADING: AtomicBool = AtomicBool::new(true);
+/// start with logs on, the first bases are written), when there is
+/// something to load ([`begin`]).
+static LOADING: AtomicBool = AtomicBool::new(false);
 /// Bytes the loaders read so far, and in all (INFO's progress).
 static LOADED_BYTES: AtomicU64 = AtomicU64::new(0);
 static TOTAL_BYTES: AtomicU64 = AtomicU64::new(0);
 static CORES_LOADED: AtomicUsize = AtomicUsize::new(0);
 static LOAD_STARTED: AtomicU64 = AtomicU64::new(0);
+
+/// Called once, before the cores start: loading lasts until every core has
+/// loaded when there is a snapshot to read or the logs are on (their replay,
+/// or the first bases); a start with neither opens ready.
+pub fn begin(cfg: &crate::config::Config) {
+    let something = cfg.appendonly || cfg.dir.join(&cfg.dbfilename).exists();
+    LOADING.store(something, Ordering::SeqCst);
+}
 
 /// Whether the server is still loading its data.
 #[inline]
