@@ -20,7 +20,12 @@
 //! synced. Under `everysec` the writer syncs at most once a second and
 //! replies never wait: a stalled disk holds no reply, it only widens the window
 //! of what a crash may lose (Redis instead delays writes once a sync is 2 s
-//! late; here the buffer just grows). Under `no` the kernel decides.
+//! late; here the buffer just grows). Under `no` the kernel decides. One
+//! flush runs at a time: two groups' syncs in flight measured slower (51k and
+//! 48k SET/s against 56k and 57k with one, `redis-benchmark -t set -c 50 -P 1`,
+//! server alone on CPU 0: concurrent `fdatasync`s of one ext4 file each wait
+//! for their own journal commit), and one write with `RWF_DSYNC` instead of
+//! write and sync measured 3× slower.
 //!
 //! **Faults.** A failed write or sync keeps the records and tries again every
 //! second; meanwhile every core refuses writes with Redis's `-MISCONF` (see
@@ -36,11 +41,9 @@ pub use crate::persist::log::LogWriter;
 use crate::runtime::notify::Notify;
 use bytes::{Bytes, BytesMut};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -65,7 +68,6 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// A log file being appended to.
 pub struct LogFile {
     pub file: File,
-    pub path: PathBuf,
     pub gen: u64,
     /// Bytes written to it so far.
     pub len: Cell<u64>,
@@ -90,12 +92,8 @@ pub struct Aof {
     wake: Notify,
     waiters: RefCell<Vec<Waker>>,
     failing: Cell<bool>,
-    /// Bytes of this core's base after the last rewrite (for
-    /// `auto-aof-rewrite-percentage`).
-    pub base_size: Cell<u64>,
-    /// Writes and syncs done, for INFO.
+    /// Syncs done, for INFO.
     pub syncs: Cell<u64>,
-    pub last_write_ok: Cell<bool>,
     /// The position a new log starts at when none runs (above every position
     /// the logs recovered at start hold).
     pub first_lsn: Cell<u64>,
@@ -155,13 +153,11 @@ impl Aof {
                 if !self.failing.replace(true) {
                     FAILING.fetch_add(1, Ordering::Relaxed);
                 }
-                self.last_write_ok.set(false);
             }
             None => {
                 if self.failing.replace(false) {
                     FAILING.fetch_sub(1, Ordering::Relaxed);
                 }
-                self.last_write_ok.set(true);
             }
         }
     }
@@ -193,9 +189,7 @@ impl Aof {
             w.wake();
         }
     }
-}
 
-impl Aof {
     /// Stop logging and wait (at most `limit`) until the writer has written
     /// and synced what was buffered: the end of a clean stop.
     pub async fn close(&self, limit: Duration) {
@@ -213,10 +207,10 @@ impl Aof {
     pub fn failing(&self) -> bool {
         self.failing.get()
     }
-}
 
-impl Aof {
-    /// Append one record under `epoch` to the buffer the writer flushes.
+    /// Append one record under `epoch` (the caller's view of the table: the
+    /// keyspace may be borrowed by the caller, so it is passed in) to the
+    /// buffer the writer flushes.
     pub fn append(
         &self,
         epoch: u64,
@@ -260,149 +254,45 @@ pub async fn run_writer(aof: Rc<Aof>) {
     let aof = &*aof;
     let mut last_sync = Instant::now();
     let mut unsynced = false;
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     loop {
-        if aof.fsync.get() == Fsync::Always || !in_flight.is_empty() {
-            if let Err(e) = always_step(aof, &mut in_flight).await {
-                fail(aof, &e).await;
-            }
-            continue;
-        }
         let idle = aof.buf.borrow().is_empty() && aof.retiring.borrow().is_empty();
         if idle {
-            if unsynced && aof.fsync.get() == Fsync::EverySec {
-                let due = SYNC_EVERY.saturating_sub(last_sync.elapsed());
-                if !due.is_zero() {
-                    let sleep = crate::runtime::timer::sleep(due);
-                    futures_lite::future::or(aof.wake.wait(), sleep).await;
+            match (unsynced, aof.fsync.get()) {
+                // A sync that failed: try it again.
+                (true, Fsync::Always) => {}
+                (true, Fsync::EverySec) => {
+                    let due = SYNC_EVERY.saturating_sub(last_sync.elapsed());
+                    if !due.is_zero() {
+                        let sleep = crate::runtime::timer::sleep(due);
+                        futures_lite::future::or(aof.wake.wait(), sleep).await;
+                    }
                 }
-            } else {
-                aof.wake.wait().await;
-                continue;
+                _ => {
+                    aof.wake.wait().await;
+                    continue;
+                }
             }
         }
         let upto = aof.appended();
         let flushed = match flush_retiring(aof).await {
             Err(e) => Err(e),
-            Ok(()) => flush_current(aof, upto, &mut unsynced, &mut last_sync).await,
+            Ok(()) => flush_current(aof, &mut unsynced, &mut last_sync).await,
         };
         match flushed {
-            Err(e) => fail(aof, &e).await,
+            Err(e) => {
+                if !aof.failing.get() {
+                    tracing::warn!(error = %e, "cannot write the append-only log: refusing writes until it can");
+                }
+                aof.set_failing(Some(&e));
+                crate::runtime::timer::sleep(RETRY).await;
+            }
             Ok(()) => {
-                recovered(aof);
+                if aof.failing.get() {
+                    tracing::info!("the append-only log is written again: writes resume");
+                }
+                aof.set_failing(None);
                 aof.progress(upto);
             }
-        }
-    }
-}
-
-/// A failed flush: refuse writes, say so once, wait before the next try.
-async fn fail(aof: &Aof, e: &std::io::Error) {
-    if !aof.failing.get() {
-        tracing::warn!(error = %e, "cannot write the append-only log: refusing writes until it can");
-    }
-    aof.set_failing(Some(e));
-    crate::runtime::timer::sleep(RETRY).await;
-}
-
-fn recovered(aof: &Aof) {
-    if aof.failing.get() {
-        tracing::info!("the append-only log is written again: writes resume");
-    }
-    aof.set_failing(None);
-}
-
-/// Synced writes in flight at once under `always`. One: with two, alternating
-/// rounds of `redis-benchmark -t set -c 50 -P 1` (server alone on CPU 0) gave
-/// 51k and 48k SET/s against 56k and 57k with one; concurrent `fdatasync`s of
-/// one ext4 file each wait for their own journal commit. The machinery stays
-/// for a device where overlap pays.
-const MAX_IN_FLIGHT: usize = 1;
-
-/// One `always` write on its way: durable once it completes.
-struct InFlight {
-    file: Rc<LogFile>,
-    offset: u64,
-    /// Every record before this position is in this write or an earlier one.
-    upto: u64,
-    op: Pin<Box<dyn Future<Output = (std::io::Result<()>, BytesMut)>>>,
-}
-
-/// One step of the `always` writer. Each turn's records go out as one write
-/// and one `fdatasync`; up to [`MAX_IN_FLIGHT`] may overlap. One write with
-/// `RWF_DSYNC` instead measured 3× slower (io_uring hands such writes to its
-/// workers one at a time per file). A record is durable once its write and
-/// every earlier one completed. On a
-/// failure, what was in flight behind it is written again from its offset
-/// (later writes may have landed, the file must have no hole).
-async fn always_step(aof: &Aof, in_flight: &mut VecDeque<InFlight>) -> std::io::Result<()> {
-    let retiring = !aof.retiring.borrow().is_empty();
-    if retiring && in_flight.is_empty() {
-        flush_retiring(aof).await?;
-        recovered(aof);
-        return Ok(());
-    }
-    let file = aof.file.borrow().clone();
-    let ready = !aof.buf.borrow().is_empty() && in_flight.len() < MAX_IN_FLIGHT && !retiring;
-    if let (true, Some(file)) = (ready, file) {
-        let bytes = std::mem::take(&mut *aof.buf.borrow_mut());
-        let offset = file.len.get();
-        file.len.set(offset + bytes.len() as u64);
-        let fd = file.file.as_raw_fd();
-        in_flight.push_back(InFlight {
-            file,
-            offset,
-            upto: aof.appended(),
-            op: Box::pin(async move {
-                let (res, bytes) =
-                    crate::runtime::file::write_all_at(fd, bytes, offset, false).await;
-                match res {
-                    Ok(()) => (crate::runtime::file::sync_data(fd).await, bytes),
-                    Err(e) => (Err(e), bytes),
-                }
-            }),
-        });
-        return Ok(());
-    }
-    let Some(front) = in_flight.front_mut() else {
-        aof.wake.wait().await;
-        return Ok(());
-    };
-    enum Next {
-        Done((std::io::Result<()>, BytesMut)),
-        More,
-    }
-    let next = futures_lite::future::or(async { Next::Done((&mut front.op).await) }, async {
-        aof.wake.wait().await;
-        Next::More
-    })
-    .await;
-    let Next::Done((res, bytes)) = next else {
-        return Ok(());
-    };
-    let Some(done) = in_flight.pop_front() else {
-        return Ok(());
-    };
-    match res {
-        Ok(()) => {
-            recovered(aof);
-            bump(&aof.syncs);
-            aof.progress(done.upto);
-            Ok(())
-        }
-        Err(e) => {
-            // Everything from this write on goes again, in order, in front of
-            // what came meanwhile.
-            let mut again = bytes;
-            for rest in in_flight.drain(..) {
-                let (_, b) = rest.op.await;
-                again.extend_from_slice(&b);
-            }
-            done.file.len.set(done.offset);
-            let mut buf = aof.buf.borrow_mut();
-            again.extend_from_slice(&buf);
-            *buf = again;
-            Err(e)
         }
     }
 }
@@ -429,11 +319,10 @@ async fn flush_retiring(aof: &Aof) -> std::io::Result<()> {
     }
 }
 
-/// Write the current file's buffered records and sync them when the policy
-/// says so.
+/// Write the current file's buffered records (every record the core applied
+/// since the last flush: group commit) and sync them when the policy says so.
 async fn flush_current(
     aof: &Aof,
-    upto: u64,
     unsynced: &mut bool,
     last_sync: &mut Instant,
 ) -> std::io::Result<()> {
@@ -451,8 +340,6 @@ async fn flush_current(
         return Err(e);
     }
     *unsynced |= wrote;
-    // Written: what waits for it may be answered before the sync.
-    aof.progress(upto);
     // Hand the allocation back for the next turn's records.
     pending.clear();
     {
@@ -502,14 +389,12 @@ pub fn create_log(
     core: usize,
     gen: u64,
 ) -> std::io::Result<LogFile> {
-    let path = dir.join(log_name(name, core, gen));
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)?;
+        .open(dir.join(log_name(name, core, gen)))?;
     Ok(LogFile {
         file,
-        path,
         gen,
         len: Cell::new(0),
     })

@@ -13,12 +13,6 @@ use crate::storage::staircase::ShardId;
 use bytes::BytesMut;
 
 impl World {
-    /// Append one record under `epoch` (the caller's view of the table: the
-    /// keyspace may be borrowed by the caller, so it is not read here).
-    fn append_record(&self, epoch: u64, shard: ShardId, op: LogOp<'_>) {
-        self.aof.append(epoch, shard, op);
-    }
-
     /// Log what `key` is now on this core (after a change to it).
     pub fn log_key(&self, key: &[u8]) {
         if !self.aof.on.get() {
@@ -30,7 +24,9 @@ impl World {
             (shard, Some(e)) if !e.is_expired(crate::storage::now_ms()) => {
                 self.log_entry(epoch, shard, e, None)
             }
-            (shard, _) => self.append_record(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key]))),
+            (shard, _) => self
+                .aof
+                .append(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key]))),
         }
     }
 
@@ -56,7 +52,7 @@ impl World {
             },
             None => LogOp::Write(cmd),
         };
-        self.append_record(epoch, shard, op);
+        self.aof.append(epoch, shard, op);
     }
 
     /// Log that `key` is gone (an eviction).
@@ -66,7 +62,8 @@ impl World {
         }
         let ks = self.keyspace.borrow();
         let (epoch, shard) = (ks.table().epoch, ks.peek(key).0);
-        self.append_record(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key])));
+        self.aof
+            .append(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key])));
     }
 
     /// Log a claim over the shards this core owns (FLUSHALL; a rewrite's base).
@@ -80,7 +77,8 @@ impl World {
             base,
             intervals: Intervals::List(&intervals),
         };
-        self.append_record(ks.table().epoch, crate::persist::log::NO_SHARD, op);
+        self.aof
+            .append(ks.table().epoch, crate::persist::log::NO_SHARD, op);
     }
 
     /// Start logging to a new file of generation `gen` under `dir/appenddirname`
