@@ -500,6 +500,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The snapshot file: `dir/dbfilename`.
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.dir.join(&self.dbfilename)
+    }
+
+    /// The logs' folder: `dir/appenddirname`.
+    pub fn aof_dir(&self) -> PathBuf {
+        self.dir.join(&self.appenddirname)
+    }
+
     /// Merge flags over the file over the defaults, and check the result.
     pub fn resolve(flags: Flags) -> Result<Config, ConfigError> {
         let text = flags

@@ -87,11 +87,7 @@ impl World {
     pub fn open_generation(&self, gen: u64, base: bool) -> Result<(), String> {
         let (dir, name, fsync) = {
             let c = self.config.borrow();
-            (
-                c.dir.join(&c.appenddirname),
-                c.appendfilename.clone(),
-                c.appendfsync,
-            )
+            (c.aof_dir(), c.appendfilename.clone(), c.appendfsync)
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

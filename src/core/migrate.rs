@@ -11,7 +11,7 @@
 //! `storage::migration`; this module only sends, waits and counts. It never
 //! touches another core's shards.
 
-use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::mesh::{Answer, CoreTask, TaskResult};
 use super::world::{bump, World};
 use crate::runtime::pace::Pace;
 use crate::storage::entry::Entry;
@@ -48,10 +48,7 @@ impl World {
         crate::runtime::task::spawn(async move {
             let before = w.aof.appended();
             let results = w.serve(ops, hops).await;
-            if w.aof.must_wait(before) {
-                w.aof.wait_durable().await;
-            }
-            w.mesh.post(from, Msg::OpsDone { id, results });
+            w.answer_ops(from, id, results, before);
         })
         .detach();
     }

@@ -53,7 +53,7 @@ static LOAD_STARTED: AtomicU64 = AtomicU64::new(0);
 /// loaded when there is a snapshot to read or the logs are on (their replay,
 /// or the first bases); a start with neither opens ready.
 pub fn begin(cfg: &crate::config::Config) {
-    let something = cfg.appendonly || cfg.dir.join(&cfg.dbfilename).exists();
+    let something = cfg.appendonly || cfg.snapshot_path().exists();
     LOADING.store(something, Ordering::SeqCst);
 }
 
@@ -201,7 +201,7 @@ pub fn manifest_text(gen: u64, cores: usize) -> String {
 pub fn plan(world: &World) -> Result<Plan, String> {
     let c = world.config.borrow();
     if c.appendonly {
-        let dir = c.dir.join(&c.appenddirname);
+        let dir = c.aof_dir();
         let manifest = dir.join(super::aof::manifest_name(&c.appendfilename));
         if let Some((gen, cores)) = read_manifest(&manifest)? {
             let mut set = LogSet {
@@ -237,7 +237,7 @@ pub fn plan(world: &World) -> Result<Plan, String> {
             return Ok(Plan::Logs(set));
         }
     }
-    let path = c.dir.join(&c.dbfilename);
+    let path = c.snapshot_path();
     Ok(if path.exists() {
         Plan::Snapshot(path)
     } else {
@@ -325,10 +325,9 @@ fn route_snapshot(
 }
 
 /// Where each core finds its receiver of the snapshot's one loader thread
-/// (the first core to ask starts it).
+/// (the first core to ask, finding none, starts it).
 static SNAPSHOT_LOAD: std::sync::Mutex<Vec<Option<mpsc::Receiver<Msg>>>> =
     std::sync::Mutex::new(Vec::new());
-static SNAPSHOT_STARTED: AtomicBool = AtomicBool::new(false);
 
 /// This core's end of the snapshot loader, started by the first core here.
 fn snapshot_receiver(
@@ -340,7 +339,7 @@ fn snapshot_receiver(
     let mut slots = SNAPSHOT_LOAD
         .lock()
         .map_err(|_| "the snapshot loader's slots are poisoned".to_string())?;
-    if !SNAPSHOT_STARTED.swap(true, Ordering::SeqCst) {
+    if slots.is_empty() {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..ncores).map(|_| mpsc::sync_channel(4)).unzip();
         *slots = rxs.into_iter().map(Some).collect();
         let (path, table) = (path.to_path_buf(), table.clone());

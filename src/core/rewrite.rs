@@ -31,7 +31,7 @@ const AUTO_EVERY: Duration = Duration::from_secs(1);
 impl World {
     fn aof_dir(&self) -> (PathBuf, String) {
         let c = self.config.borrow();
-        (c.dir.join(&c.appenddirname), c.appendfilename.clone())
+        (c.aof_dir(), c.appendfilename.clone())
     }
 
     /// The highest generation of any log file on disk or in use.

@@ -112,8 +112,7 @@ fn unix_secs() -> u64 {
 impl World {
     /// The snapshot file: `dir/dbfilename`.
     pub fn snapshot_path(&self) -> PathBuf {
-        let c = self.config.borrow();
-        c.dir.join(&c.dbfilename)
+        self.config.borrow().snapshot_path()
     }
 
     /// This core's section of a SAVE: its live keys into `part`, in one step.
