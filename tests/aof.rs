@@ -721,16 +721,8 @@ fn a_failed_background_save_refuses_writes_until_a_save_succeeds() {
     let s = Server::start(1, &["--dir", dir.arg(), "--save", "1 1"]);
     let mut con = s.client();
     // 4 MB of data LZF cannot shrink cannot be saved on a 1 MB disk.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
     for i in 0..64u32 {
-        let value: Vec<u8> = (0..64 * 1024)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let value = common::noise(64 * 1024, u64::from(i) + 1);
         let _: () = con.set(format!("big{i}"), value).expect("SET");
     }
     let start = Instant::now();

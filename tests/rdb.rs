@@ -8,6 +8,9 @@
 //! and stops it (and removes the dir) when it ends. Without redis-server on
 //! the PATH the tests print why and pass without checking anything.
 
+mod common;
+
+use common::noise;
 use stairkv::persist::rdb::{
     check_rdb, Checksum, ErrorKind, FileWriter, Header, Item, Options, Reader, SectionWriter,
 };
@@ -147,19 +150,6 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `n` pseudo-random bytes (xorshift64): values LZF cannot shrink.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
 }
 
 /// Keys of every kind the string encodings distinguish: integers at each
