@@ -593,6 +593,62 @@ fn a_torn_tail_is_dropped_and_corruption_stops_the_start() {
     assert!(after.len() <= before.len() && after.iter().all(|(k, v)| before.get(k) == Some(v)));
 }
 
+/// `stairkv check FILE`: its output, and the bytes it read as records.
+fn check(log: &Path) -> (String, u64) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stairkv"))
+        .args(["check", &log.to_string_lossy()])
+        .output()
+        .expect("check");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let good = text
+        .lines()
+        .flat_map(|l| l.split(", "))
+        .find_map(|part| {
+            part.strip_suffix(" bytes")
+                .and_then(|p| p.split(" of ").next())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in: {text}"));
+    (text, good)
+}
+
+#[test]
+fn always_writes_into_synced_room_that_reads_as_the_clean_end() {
+    let dir = TempDir::new("room");
+    let mut s = logged(&dir, 1, &["--appendfsync", "always"]);
+    let mut con = s.client();
+    for i in 0..2000u32 {
+        let _: () = con
+            .set(format!("r{i}"), "v".repeat(i as usize % 300))
+            .expect("SET");
+    }
+    let before = state(&mut con);
+    s.kill9();
+    let log = newest_log(&dir);
+    let size = std::fs::metadata(&log).expect("stat").len();
+    let (text, good) = check(&log);
+    // Zeroed room ahead of the records, in whole MiBs; it reads as the end.
+    assert!(size.is_multiple_of(1 << 20) && good < size, "{size} bytes, {text}");
+    assert!(text.contains("OK: the log reads to its end"), "{text}");
+    let s = logged(&dir, 1, &[]);
+    let mut con = s.client();
+    same(&state(&mut con), &before);
+    drop(con);
+    drop(s);
+    // A record cut short inside the room is a torn tail, as at a file's end.
+    let log = newest_log(&dir);
+    let (_, good) = check(&log);
+    let mut bytes = std::fs::read(&log).expect("read");
+    let at = good as usize;
+    bytes[at..at + 7].copy_from_slice(&[40, 0, 0, 0, 1, 2, 3]);
+    std::fs::write(&log, &bytes).expect("write");
+    let err = start_fails(&dir, &["--aof-load-truncated", "no"]);
+    assert!(err.contains("torn"), "stderr: {err}");
+    let s = logged(&dir, 1, &[]);
+    let mut con = s.client();
+    same(&state(&mut con), &before);
+}
+
 /// Mount a tmpfs of `size` on `at` (root only); None where that is not possible.
 fn mount_tmpfs(at: &Path, size: &str) -> Option<()> {
     let ok = Command::new("mount")

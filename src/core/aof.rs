@@ -24,8 +24,19 @@
 //! flush runs at a time: two groups' syncs in flight measured slower (51k and
 //! 48k SET/s against 56k and 57k with one, `redis-benchmark -t set -c 50 -P 1`,
 //! server alone on CPU 0: concurrent `fdatasync`s of one ext4 file each wait
-//! for their own journal commit), and one write with `RWF_DSYNC` instead of
-//! write and sync measured 3× slower.
+//! for their own journal commit).
+//!
+//! **Room written ahead** (`always` only). Syncing records appended to a file
+//! commits its new size to the journal too; syncing records written over
+//! zeros already on the disk does not. So the writer keeps zeroed, synced room
+//! ahead of its records, 1 MiB at a time ([`make_room`]; the log format reads
+//! zeros after the last record as the end), and writes each group into it with
+//! one `O_DIRECT | O_DSYNC` write ([`write_direct`]): one operation on the ring
+//! instead of a write and an `fdatasync`, each a hand-off to the kernel's
+//! workers. Measured, same load: write + `fdatasync` appending 56–58k SET/s;
+//! into room 78–83k; one direct durable write 85k (redis-server's `always`
+//! 62k). Where the file system refuses `O_DIRECT` (tmpfs) the records are
+//! written and synced as before.
 //!
 //! **Faults.** A failed write or sync keeps the records and tries again every
 //! second; meanwhile every core refuses writes with Redis's `-MISCONF` (see
@@ -44,6 +55,7 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::future::Future;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -69,9 +81,39 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 pub struct LogFile {
     pub file: File,
     pub gen: u64,
-    /// Bytes written to it so far.
+    /// Bytes of records (and header) written to it so far.
     pub len: Cell<u64>,
+    /// The file's size: records, then zeroed room written ahead under
+    /// `always` ([`make_room`]).
+    room: Cell<u64>,
+    /// The same file opened `O_DIRECT | O_DSYNC` ([`write_direct`]); `None`
+    /// where the file system refuses that (tmpfs).
+    direct: Option<File>,
+    /// The bytes of the last block the records only partly fill.
+    tail: RefCell<Vec<u8>>,
 }
+
+impl LogFile {
+    /// `bytes` were written at the end: count them in and keep the new last
+    /// partial block.
+    fn advance(&self, bytes: &[u8]) {
+        let len = self.len.get() + bytes.len() as u64;
+        self.len.set(len);
+        let keep = (len % BLOCK as u64) as usize;
+        let mut tail = self.tail.borrow_mut();
+        if keep <= bytes.len() {
+            tail.clear();
+            tail.extend_from_slice(&bytes[bytes.len() - keep..]);
+        } else {
+            tail.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// How much zeroed room `always` writes ahead at a time: 1 MiB costs ~0.9 ms
+/// to write and sync here, against 28 ms for 4 MiB; at 10 MB/s of records
+/// that is ten short stalls a second rather than three long ones.
+const ROOM: u64 = 1 << 20;
 
 /// This core's log: off, or the file its records go to and what is pending.
 #[derive(Default)]
@@ -331,7 +373,19 @@ async fn flush_current(
     };
     let pending = std::mem::take(&mut *aof.buf.borrow_mut());
     let wrote = !pending.is_empty();
-    let (res, mut pending) = write_out(&file, pending).await;
+    let always = aof.fsync.get() == Fsync::Always;
+    // Under `always`, records go into synced room with one durable direct
+    // write where the file system allows it, else are written and synced.
+    let direct = always && wrote && !*unsynced && file.direct.is_some();
+    let (res, mut pending) = if always && wrote {
+        match make_room(&file, pending.len() as u64).await {
+            Err(e) => (Err(e), pending),
+            Ok(()) if direct => write_direct(&file, pending).await,
+            Ok(()) => write_out(&file, pending).await,
+        }
+    } else {
+        write_out(&file, pending).await
+    };
     if let Err(e) = res {
         // Put the records back in front of what came meanwhile.
         let mut buf = aof.buf.borrow_mut();
@@ -339,7 +393,12 @@ async fn flush_current(
         *buf = pending;
         return Err(e);
     }
-    *unsynced |= wrote;
+    if direct {
+        *last_sync = Instant::now();
+        bump(&aof.syncs);
+    } else {
+        *unsynced |= wrote;
+    }
     // Hand the allocation back for the next turn's records.
     pending.clear();
     {
@@ -366,18 +425,79 @@ fn bump(c: &Cell<u64>) {
     c.set(c.get() + 1);
 }
 
+/// Under `always`: make sure `need` more bytes of records go into zeroed
+/// room that is already on the disk (written and synced), so that the
+/// records' sync overwrites data and commits no metadata (see
+/// `persist::log`, "Room written ahead").
+async fn make_room(file: &LogFile, need: u64) -> std::io::Result<()> {
+    let end = file.len.get() + need;
+    if file.room.get() >= end {
+        return Ok(());
+    }
+    let mut room = file.room.get().max(file.len.get());
+    while room < end {
+        let zeros = BytesMut::zeroed(ROOM as usize);
+        let (res, _) =
+            crate::runtime::file::write_all_at(file.file.as_raw_fd(), zeros, room, false).await;
+        res?;
+        room += ROOM;
+    }
+    crate::runtime::file::sync_data(file.file.as_raw_fd()).await?;
+    file.room.set(room);
+    Ok(())
+}
+
+/// The block size direct writes are aligned to (memory, offset and length).
+const BLOCK: usize = 4096;
+
+/// Write `bytes` at the end of `file` durably, with one `O_DIRECT | O_DSYNC`
+/// write into room [`make_room`] made: the last partial block is written
+/// again with what it held (kept in `LogFile::tail`) and zeros pad the new
+/// last block, as the room on the disk holds. Through the ring this is one
+/// operation (a buffered write and an `fdatasync` are two, each a hand-off
+/// to the kernel's workers; see the module doc for what it measured).
+async fn write_direct(file: &LogFile, bytes: BytesMut) -> (std::io::Result<()>, BytesMut) {
+    let Some(direct) = &file.direct else {
+        return (Err(std::io::Error::other("no direct descriptor")), bytes);
+    };
+    let len = file.len.get();
+    let start = len - (len % BLOCK as u64);
+    let out = blocks(&file.tail.borrow(), &bytes);
+    let (res, _) = crate::runtime::file::write_all_at(direct.as_raw_fd(), out, start, false).await;
+    if res.is_ok() {
+        file.advance(&bytes);
+    }
+    (res, bytes)
+}
+
+/// `tail` then `bytes`, padded with zeros to whole blocks, in memory aligned
+/// to a block (as `O_DIRECT` needs).
+fn blocks(tail: &[u8], bytes: &[u8]) -> BytesMut {
+    let padded = (tail.len() + bytes.len()).div_ceil(BLOCK) * BLOCK;
+    let mut out = BytesMut::with_capacity(padded + BLOCK);
+    let skip = out.as_ptr().align_offset(BLOCK);
+    out.resize(skip, 0);
+    let _ = out.split_to(skip);
+    // Within the capacity reserved above: nothing reallocates, so the start
+    // stays aligned.
+    out.extend_from_slice(tail);
+    out.extend_from_slice(bytes);
+    out.resize(padded, 0);
+    debug_assert_eq!(out.as_ptr().align_offset(BLOCK), 0);
+    out
+}
+
 /// Write `bytes` at the end of `file`, counting them in; the buffer comes
 /// back either way.
 async fn write_out(file: &LogFile, bytes: BytesMut) -> (std::io::Result<()>, BytesMut) {
     if bytes.is_empty() {
         return (Ok(()), bytes);
     }
-    let n = bytes.len() as u64;
     let (res, back) =
         crate::runtime::file::write_all_at(file.file.as_raw_fd(), bytes, file.len.get(), false)
             .await;
     if res.is_ok() {
-        file.len.set(file.len.get() + n);
+        file.advance(&back);
     }
     (res, back)
 }
@@ -389,14 +509,23 @@ pub fn create_log(
     core: usize,
     gen: u64,
 ) -> std::io::Result<LogFile> {
+    let path = dir.join(log_name(name, core, gen));
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(dir.join(log_name(name, core, gen)))?;
+        .open(&path)?;
+    let direct = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
+        .open(&path)
+        .ok();
     Ok(LogFile {
         file,
         gen,
         len: Cell::new(0),
+        room: Cell::new(0),
+        direct,
+        tail: RefCell::new(Vec::new()),
     })
 }
 
@@ -437,4 +566,47 @@ pub enum LoggedKeys {
     One(Bytes),
     Many(Vec<Bytes>),
     Flush,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_is_the_last_partial_block_whatever_the_write_sizes() {
+        let dir = std::env::temp_dir().join(format!("stairkv-aof-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = create_log(&dir, "t", 0, 1).expect("create");
+        let mut all = Vec::new();
+        for (i, n) in [36usize, 100, 4000, 5000, 0, 8192, 1, 4095, 3]
+            .iter()
+            .enumerate()
+        {
+            let bytes = vec![i as u8 + 1; *n];
+            file.advance(&bytes);
+            all.extend_from_slice(&bytes);
+            assert_eq!(file.len.get(), all.len() as u64);
+            let start = all.len() - all.len() % BLOCK;
+            assert_eq!(&file.tail.borrow()[..], &all[start..], "after write {i}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn blocks_are_aligned_whole_and_zero_padded() {
+        for (t, b) in [
+            (0usize, 1usize),
+            (100, 3996),
+            (4095, 2),
+            (0, 8192),
+            (17, 9000),
+        ] {
+            let out = blocks(&vec![1; t], &vec![2; b]);
+            assert_eq!(out.as_ptr().align_offset(BLOCK), 0);
+            assert_eq!(out.len() % BLOCK, 0);
+            assert!(out.len() >= t + b && out.len() < t + b + BLOCK);
+            assert!(out[..t].iter().all(|&x| x == 1) && out[t..t + b].iter().all(|&x| x == 2));
+            assert!(out[t + b..].iter().all(|&x| x == 0));
+        }
+    }
 }

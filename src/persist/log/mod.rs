@@ -9,12 +9,16 @@
 //!
 //! ```text
 //! file    := header frame*
-//! header  := "STAIRLOG" version:u16 core:u16 reserved:u32(=0)
+//! header  := "STAIRLOG" version:u16 core:u16 flags:u32
 //!            start_lsn:u64 epoch:u64 crc:u32          (36 bytes; crc = CRC-32C of the 32 before)
 //! frame   := len:u32 len_crc:u32 crc:u32 payload[len] (len_crc = CRC-32C of len's 4 bytes,
 //!                                                      crc = CRC-32C of the payload)
 //! payload := lsn:u64 epoch:u64 shard:u32 kind:u8 body
 //! ```
+//!
+//! `flags` bit 0 (`zero_tail`): the writer pre-writes zeros ahead of its
+//! records, so zeros from a frame boundary to the end of the file are room not
+//! yet used — the clean end — rather than a torn tail. Other bits are 0.
 //!
 //! `kind` and `body` ([`Op`]): 1 `Write` (a RESP multibulk command: what the
 //! server writes is the key's state after a change, `SET k v [PXAT t]` or
@@ -59,6 +63,11 @@
 //!   allocates nothing beyond that buffer's growth. RESP bodies keep the log
 //!   readable with the tools people have and let a replica forward a command
 //!   as it is.
+//! - **Room written ahead.** Under `appendfsync always` the server keeps
+//!   zeroed, already-synced room ahead of its records (`zero_tail`): a sync of
+//!   records written into it is a pure data overwrite, without the journal
+//!   commit that growing the file costs (on ext4, 120–135 µs against 185–200 µs
+//!   per write and `fdatasync` here).
 
 pub mod check;
 pub mod read;
@@ -106,7 +115,12 @@ pub struct Header {
     pub start_lsn: u64,
     /// The routing-table epoch when the file was started; no record is older.
     pub epoch: u64,
+    /// Zeros after the last record are pre-written room, not a torn tail.
+    pub zero_tail: bool,
 }
+
+/// `flags` bit: see [`Header::zero_tail`].
+const FLAG_ZERO_TAIL: u32 = 1;
 
 impl Header {
     /// Appends the 36-byte header to `out`.
@@ -115,7 +129,7 @@ impl Header {
         out.put_slice(&MAGIC);
         out.put_u16_le(VERSION);
         out.put_u16_le(self.core);
-        out.put_u32_le(0);
+        out.put_u32_le(if self.zero_tail { FLAG_ZERO_TAIL } else { 0 });
         out.put_u64_le(self.start_lsn);
         out.put_u64_le(self.epoch);
         let crc = crc32c(&out[start..]);
@@ -137,13 +151,15 @@ impl Header {
                 "log format version {version}, this stairkv reads {VERSION}"
             ));
         }
-        if le_u32(&b[12..16]) != 0 {
-            return Err("reserved header field is not zero".into());
+        let flags = le_u32(&b[12..16]);
+        if flags & !FLAG_ZERO_TAIL != 0 {
+            return Err(format!("unknown header flags {flags:#x}"));
         }
         Ok(Header {
             core: le_u16(&b[10..12]),
             start_lsn: le_u64(&b[16..24]),
             epoch: le_u64(&b[24..32]),
+            zero_tail: flags & FLAG_ZERO_TAIL != 0,
         })
     }
 }
@@ -584,12 +600,14 @@ impl LogWriter {
     }
 
     /// Starts a new file: appends its header to `out` and returns the writer
-    /// whose first record will carry `start_lsn`.
+    /// whose first record will carry `start_lsn`. The header allows room
+    /// written ahead ([`Header::zero_tail`]) whether or not the writer uses it.
     pub fn start(out: &mut BytesMut, core: u16, start_lsn: u64, epoch: u64) -> LogWriter {
         Header {
             core,
             start_lsn,
             epoch,
+            zero_tail: true,
         }
         .encode(out);
         LogWriter::new(start_lsn, epoch)

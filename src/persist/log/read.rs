@@ -20,6 +20,10 @@
 //!   an epoch that goes back. A whole frame with a good checksum is never
 //!   "torn": it was written as it reads.
 //!
+//! In a file whose header has `zero_tail`, zeros from a frame boundary to the
+//! end are room the writer pre-wrote, not yet used: the clean end. Zeros at a
+//! frame boundary with data after them are corruption in either kind of file.
+//!
 //! A crash that loses a page in the middle of the unsynced tail while later
 //! pages survive reads as corruption by this rule (Redis's loader would refuse
 //! such a file too); `stairkv check --fix` then truncates at `o` and says how
@@ -244,6 +248,16 @@ impl<R: Read> LogReader<R> {
         if avail == 0 {
             self.stop = Some(Stop::End);
             return Ok(None);
+        }
+        let zero_tail = self.header.is_some_and(|h| h.zero_tail);
+        let head = &self.buf[self.pos..self.pos + avail.min(FRAME_LEN)];
+        if zero_tail && head.iter().all(|&b| b == 0) {
+            let (all_zero, lost) = self.scan_rest(self.pos)?;
+            if all_zero {
+                self.stop = Some(Stop::End);
+                return Ok(None);
+            }
+            return self.corrupt(lost, "zeros at a record boundary, then data".into());
         }
         if avail < FRAME_LEN {
             return self.torn(

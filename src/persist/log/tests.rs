@@ -53,10 +53,26 @@ fn samples() -> Vec<(u64, ShardId, Op<'static>)> {
 
 const START: u64 = 1000;
 
-/// A log of `samples()` and the offset where each record starts.
+/// A log of `samples()` and the offset where each record starts, in a file
+/// without room written ahead (so zeros after it are a torn tail).
 fn sample_log() -> (Vec<u8>, Vec<usize>) {
+    sample_log_with(false)
+}
+
+fn sample_log_with(zero_tail: bool) -> (Vec<u8>, Vec<usize>) {
     let mut out = BytesMut::new();
-    let mut w = LogWriter::start(&mut out, 4, START, 1);
+    let mut w = if zero_tail {
+        LogWriter::start(&mut out, 4, START, 1)
+    } else {
+        Header {
+            core: 4,
+            start_lsn: START,
+            epoch: 1,
+            zero_tail: false,
+        }
+        .encode(&mut out);
+        LogWriter::new(START, 1)
+    };
     let mut starts = Vec::new();
     for (epoch, shard, op) in samples() {
         starts.push(out.len());
@@ -213,6 +229,7 @@ fn header_round_trip_and_damage() {
         core: 513,
         start_lsn: u64::MAX - 1,
         epoch: 77,
+        zero_tail: true,
     };
     let mut out = BytesMut::new();
     h.encode(&mut out);
@@ -388,6 +405,45 @@ fn zeroed_tails_are_torn() {
 }
 
 #[test]
+fn room_written_ahead_is_the_clean_end() {
+    let (log, starts) = sample_log_with(true);
+    let last = *starts.last().expect("records");
+    let mut z = log.clone();
+    z.extend(std::iter::repeat_n(0u8, 1 << 20));
+    let (recs, stop, good) = read_all(&z[..]);
+    assert_eq!(recs, expected());
+    assert_eq!(stop, Stop::End);
+    assert_eq!(good, log.len() as u64);
+    // A last record never written is room not yet used; one written in part
+    // is still a torn tail.
+    let mut z = log.clone();
+    z[last..].fill(0);
+    z.extend([0u8; 100]);
+    let (recs, stop, good) = read_all(&z[..]);
+    assert_eq!(
+        (recs.len(), stop, good),
+        (expected().len() - 1, Stop::End, last as u64)
+    );
+    let mut z = log.clone();
+    z[last + FRAME_LEN + 3..].fill(0);
+    z.extend([0u8; 100]);
+    let (recs, stop, _) = read_all(&z[..]);
+    assert_eq!(recs.len(), expected().len() - 1);
+    assert!(
+        matches!(stop, Stop::Torn { offset, .. } if offset == last as u64),
+        "{stop:?}"
+    );
+    // Zeros at a record boundary with data after them: corruption.
+    let mut z = log.clone();
+    z[last..last + FRAME_LEN].fill(0);
+    let (_, stop, _) = read_all(&z[..]);
+    assert!(
+        matches!(stop, Stop::Corrupt { offset, .. } if offset == last as u64),
+        "{stop:?}"
+    );
+}
+
+#[test]
 fn corruption_in_the_middle_at_every_byte() {
     let (log, starts) = sample_log();
     let k = 3;
@@ -437,6 +493,7 @@ fn positions_and_epochs_out_of_order_are_corruption() {
         core: 0,
         start_lsn: 10,
         epoch: 5,
+        zero_tail: false,
     }
     .encode(&mut head);
     let rec = |lsn, epoch| {
