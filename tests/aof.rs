@@ -628,7 +628,10 @@ fn always_writes_into_synced_room_that_reads_as_the_clean_end() {
     let size = std::fs::metadata(&log).expect("stat").len();
     let (text, good) = check(&log);
     // Zeroed room ahead of the records, in whole MiBs; it reads as the end.
-    assert!(size.is_multiple_of(1 << 20) && good < size, "{size} bytes, {text}");
+    assert!(
+        size.is_multiple_of(1 << 20) && good < size,
+        "{size} bytes, {text}"
+    );
     assert!(text.contains("OK: the log reads to its end"), "{text}");
     let s = logged(&dir, 1, &[]);
     let mut con = s.client();
