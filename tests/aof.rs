@@ -734,6 +734,16 @@ fn a_full_disk_refuses_writes_with_misconf_until_it_has_room() {
     );
     let read: String = con.get("before").expect("reads go on");
     assert_eq!(read, "full");
+    // FLUSHALL is a write: refused too, and nothing is emptied.
+    let flush = redis::cmd("FLUSHALL")
+        .query::<()>(&mut con)
+        .map_err(|e| e.to_string());
+    assert!(
+        flush.as_ref().is_err_and(|e| e.contains("MISCONF")),
+        "{flush:?}"
+    );
+    let read: String = con.get("before").expect("still there");
+    assert_eq!(read, "full");
     assert_eq!(
         info(&mut con, "persistence")["aof_last_write_status"],
         "err"

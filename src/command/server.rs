@@ -47,8 +47,14 @@ pub fn flush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             return Step::Done(Frame::err("ERR syntax error"));
         }
     }
-    let tickets = ctx.batch.all_cores(CoreOp::Flush);
-    Step::Many(tickets, |_| Frame::Ok)
+    // On every core under the staircase lock (`core::flush` says why).
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        match world.flush_all().await {
+            Ok(r) => Frame::from(r),
+            Err(e) => Frame::err(format!("ERR {e}")),
+        }
+    }))
 }
 
 /// Resident set size of the whole process, from /proc (0 when unavailable).

@@ -105,6 +105,10 @@ pub enum CoreTask {
     AofSize,
     /// Stop logging here (appendonly no) → Done
     AofOff,
+    /// To core 0: FLUSHALL under the staircase lock → Flushed (`core::flush`)
+    FlushAll,
+    /// Empty this core's keyspace, answered once logged → Flushed
+    Flush,
 }
 
 /// What SAVE wrote.
@@ -193,6 +197,8 @@ pub enum TaskResult {
         result: OpResult,
     },
     Admin(Result<i64, String>),
+    /// A flush's outcome (`core::flush`).
+    Flushed(OpResult),
     Section(Result<Section, String>),
     Saved(Result<Saved, String>),
     Started(Result<&'static str, String>),

@@ -277,6 +277,11 @@ impl World {
                 Err(e) => TaskResult::Failed(e),
             },
             CoreTask::CaptureWait => TaskResult::Section(self.capture_wait().await),
+            CoreTask::FlushAll => match self.flush_all().await {
+                Ok(result) => TaskResult::Flushed(result),
+                Err(e) => TaskResult::Failed(e),
+            },
+            CoreTask::Flush => self.flush_here().await,
             task => self.run_task(task),
         };
         // A merge can leave one table bigger than the two it replaced.

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod events;
 pub mod evict;
 pub mod expiry;
+pub mod flush;
 pub mod logging;
 pub mod mesh;
 pub mod migrate;

@@ -439,7 +439,9 @@ impl World {
                 | CoreTask::CaptureWait
                 | CoreTask::RewriteBegin { .. }
                 | CoreTask::RewriteNow
-                | CoreTask::BgRewrite => {
+                | CoreTask::BgRewrite
+                | CoreTask::FlushAll
+                | CoreTask::Flush => {
                     let w = self.clone();
                     crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
@@ -507,7 +509,9 @@ impl World {
             | CoreTask::CaptureWait
             | CoreTask::RewriteBegin { .. }
             | CoreTask::BgRewrite => TaskResult::Failed("not a broadcast task".into()),
-            CoreTask::RewriteNow => TaskResult::Failed("not a broadcast task".into()),
+            CoreTask::RewriteNow | CoreTask::FlushAll | CoreTask::Flush => {
+                TaskResult::Failed("not a broadcast task".into())
+            }
             CoreTask::AofSize => TaskResult::Count(self.aof.size() as usize),
             CoreTask::AofOff => {
                 self.aof.stop();

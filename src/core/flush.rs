@@ -1,0 +1,57 @@
+//! FLUSHALL and FLUSHDB: every core empties its keyspace, under core 0's
+//! `staircase_lock`, so that no split, merge or migration runs meanwhile. It
+//! owns the order of a flush against the staircase; it never empties a shard
+//! itself (the keyspace's `CoreOp::Flush` does, on each core).
+//!
+//! Why the lock: each core logs its flush as a claim over the shards *its*
+//! table says it owns (`core::logging::log_claim`). A flush sent to every core
+//! while a migration of shard S from A to B was being announced could reach A
+//! after A gave S away and B before B learned it had S: neither claim covered
+//! S, so after a crash A's older records of S's keys came back (the kill -9
+//! cycles caught 15 keys resurrected once in 150 cycles). Under the lock every
+//! move has landed and every core involved holds the same table, so each
+//! shard is claimed by its one owner. A flush waits for a running change
+//! (or a log rewrite, or a SAVE) to finish; Redis's FLUSHALL blocks its
+//! server too.
+
+use super::mesh::{Answer, CoreTask, TaskResult};
+use super::world::World;
+use crate::storage::ops::{CoreOp, Op, OpResult};
+use std::rc::Rc;
+
+impl World {
+    /// FLUSHALL from any core: run on core 0 under the staircase lock; the
+    /// first core's refusal (`-MISCONF`, …) is the answer, else `Ok`. `Err`
+    /// only if core 0 did not answer.
+    pub async fn flush_all(self: &Rc<Self>) -> Result<OpResult, String> {
+        if self.id != 0 {
+            return match self.mesh.request_task(0, CoreTask::FlushAll).wait().await {
+                Answer::Task(TaskResult::Flushed(result)) => Ok(result),
+                Answer::Task(TaskResult::Failed(e)) => Err(e),
+                _ => Err("the coordinator did not answer".into()),
+            };
+        }
+        let _turn = self.staircase_lock.acquire_permit(1).await;
+        let results = self
+            .ask_every_core(|_| CoreTask::Flush, self.flush_here())
+            .await;
+        results
+            .into_iter()
+            .find_map(|r| match r {
+                TaskResult::Flushed(e @ OpResult::Err(_)) => Some(e),
+                _ => None,
+            })
+            .map_or(Ok(OpResult::Ok), Ok)
+    }
+
+    /// This core's part: empty its keyspace (and log the claim), answered once
+    /// the claim is as durable as the log's policy asks.
+    pub async fn flush_here(self: &Rc<Self>) -> TaskResult {
+        let before = self.aof.appended();
+        let result = self.execute(Op::Core(CoreOp::Flush), crate::storage::now_ms());
+        if self.aof.must_wait(before) {
+            self.aof.wait_durable().await;
+        }
+        TaskResult::Flushed(result)
+    }
+}
