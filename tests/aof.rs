@@ -653,14 +653,15 @@ fn always_writes_into_synced_room_that_reads_as_the_clean_end() {
 }
 
 /// Mount a tmpfs of `size` on `at` (root only); None where that is not possible.
-fn mount_tmpfs(at: &Path, size: &str) -> Option<()> {
+/// The guard unmounts it when dropped.
+fn mount_tmpfs(at: &Path, size: &str) -> Option<Unmount> {
     let ok = Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(at)
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    ok.then_some(())
+    ok.then(|| Unmount(at.to_path_buf()))
 }
 
 fn remount(at: &Path, size: &str) {
@@ -682,11 +683,10 @@ impl Drop for Unmount {
 #[test]
 fn a_full_disk_refuses_writes_with_misconf_until_it_has_room() {
     let dir = TempDir::new("full");
-    if mount_tmpfs(&dir.0, "3m").is_none() {
+    let Some(_mounted) = mount_tmpfs(&dir.0, "3m") else {
         eprintln!("SKIP a_full_disk_refuses_writes_with_misconf_until_it_has_room: cannot mount a tmpfs (needs root)");
         return;
-    }
-    let _mounted = Unmount(dir.0.clone());
+    };
     let s = logged(&dir, 1, &["--appendfsync", "always"]);
     let mut con = s.client();
     let _: () = con.set("before", "full").expect("SET");
@@ -782,11 +782,10 @@ fn a_full_disk_refuses_writes_with_misconf_until_it_has_room() {
 #[test]
 fn a_failed_background_save_refuses_writes_until_a_save_succeeds() {
     let dir = TempDir::new("rdbfull");
-    if mount_tmpfs(&dir.0, "1m").is_none() {
+    let Some(_mounted) = mount_tmpfs(&dir.0, "1m") else {
         eprintln!("SKIP a_failed_background_save_refuses_writes_until_a_save_succeeds: cannot mount a tmpfs (needs root)");
         return;
-    }
-    let _mounted = Unmount(dir.0.clone());
+    };
     let s = Server::start(1, &["--dir", dir.arg(), "--save", "1 1"]);
     let mut con = s.client();
     // 4 MB of data LZF cannot shrink cannot be saved on a 1 MB disk.

@@ -376,12 +376,15 @@ async fn flush_current(
     let always = aof.fsync.get() == Fsync::Always;
     // Under `always`, records go into synced room with one durable direct
     // write where the file system allows it, else are written and synced.
-    let direct = always && wrote && !*unsynced && file.direct.is_some();
+    let direct = file
+        .direct
+        .as_ref()
+        .filter(|_| always && wrote && !*unsynced);
     let (res, mut pending) = if always && wrote {
-        match make_room(&file, pending.len() as u64).await {
-            Err(e) => (Err(e), pending),
-            Ok(()) if direct => write_direct(&file, pending).await,
-            Ok(()) => write_out(&file, pending).await,
+        match (make_room(&file, pending.len() as u64).await, direct) {
+            (Err(e), _) => (Err(e), pending),
+            (Ok(()), Some(fd)) => write_direct(&file, fd, pending).await,
+            (Ok(()), None) => write_out(&file, pending).await,
         }
     } else {
         write_out(&file, pending).await
@@ -393,7 +396,7 @@ async fn flush_current(
         *buf = pending;
         return Err(e);
     }
-    if direct {
+    if direct.is_some() {
         *last_sync = Instant::now();
         bump(&aof.syncs);
     } else {
@@ -434,7 +437,14 @@ async fn make_room(file: &LogFile, need: u64) -> std::io::Result<()> {
     if file.room.get() >= end {
         return Ok(());
     }
-    let mut room = file.room.get().max(file.len.get());
+    // From a block boundary, so that a direct write's padded last block
+    // never reaches past the synced room (records written without room, as
+    // under `everysec`, may end mid-block).
+    let mut room = file
+        .room
+        .get()
+        .max(file.len.get())
+        .next_multiple_of(BLOCK as u64);
     while room < end {
         let zeros = BytesMut::zeroed(ROOM as usize);
         let (res, _) =
@@ -456,10 +466,12 @@ const BLOCK: usize = 4096;
 /// last block, as the room on the disk holds. Through the ring this is one
 /// operation (a buffered write and an `fdatasync` are two, each a hand-off
 /// to the kernel's workers; see the module doc for what it measured).
-async fn write_direct(file: &LogFile, bytes: BytesMut) -> (std::io::Result<()>, BytesMut) {
-    let Some(direct) = &file.direct else {
-        return (Err(std::io::Error::other("no direct descriptor")), bytes);
-    };
+/// `direct` is the file's `O_DIRECT | O_DSYNC` descriptor.
+async fn write_direct(
+    file: &LogFile,
+    direct: &File,
+    bytes: BytesMut,
+) -> (std::io::Result<()>, BytesMut) {
     let len = file.len.get();
     let start = len - (len % BLOCK as u64);
     let out = blocks(&file.tail.borrow(), &bytes);

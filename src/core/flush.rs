@@ -35,13 +35,11 @@ impl World {
         let results = self
             .ask_every_core(|_| CoreTask::Flush, self.flush_here())
             .await;
-        results
-            .into_iter()
-            .find_map(|r| match r {
-                TaskResult::Flushed(e @ OpResult::Err(_)) => Some(e),
-                _ => None,
-            })
-            .map_or(Ok(OpResult::Ok), Ok)
+        let refused = results.into_iter().find_map(|r| match r {
+            TaskResult::Flushed(e @ OpResult::Err(_)) => Some(e),
+            _ => None,
+        });
+        Ok(refused.unwrap_or(OpResult::Ok))
     }
 
     /// This core's part: empty its keyspace (and log the claim), answered once
