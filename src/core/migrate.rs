@@ -333,7 +333,7 @@ impl World {
     async fn run_fill(self: &Rc<Self>, target: ShardId) {
         let batch = self.config.borrow().split_batch as usize;
         let held = |w: &World| w.keyspace.borrow().shard(target).map_or(0, |s| s.len());
-        let mut pace = Pace::new();
+        let mut pace = Pace::yielding();
         loop {
             let before = held(self);
             let mut expired = Vec::new();
