@@ -123,7 +123,11 @@ impl Keyspace {
         match self.evictor.held_slack {
             Some((at, s)) if at == now => s,
             _ => {
-                let s = self.held().map(|(_, s)| s.table_slack()).sum();
+                let s = self
+                    .held()
+                    .filter(|&(id, _)| self.walked(id))
+                    .map(|(_, s)| s.table_slack())
+                    .sum();
                 self.evictor.held_slack = Some((now, s));
                 s
             }
@@ -264,11 +268,7 @@ impl Keyspace {
     /// a shard held before the limit is otherwise kept, and counts against it).
     /// Not while a split, merge or migration walks tables by bucket.
     fn shrink_if_sparse(&mut self, id: ShardId) {
-        if !self.compaction_held() {
-            if let Some(s) = self.shard_mut(id) {
-                s.compact();
-            }
-        }
+        self.compact_shard(id);
     }
 }
 

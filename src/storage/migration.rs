@@ -137,8 +137,8 @@ impl Keyspace {
                 *slot = None;
             }
         }
-        // Tables that emptied while the walk kept them from shrinking.
-        self.compact();
+        // The walk kept its table from shrinking (when the shard stays here).
+        self.compact_shard(shard);
     }
 
     /// Where each outgoing shard is going.

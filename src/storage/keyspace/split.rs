@@ -151,8 +151,8 @@ impl Keyspace {
                 self.shards.pop();
             }
         }
-        // Tables that emptied while the walk kept them from shrinking.
-        self.compact();
+        // The source's table, which the walk kept from shrinking.
+        self.compact_shard(source);
         true
     }
 

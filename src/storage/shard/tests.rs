@@ -532,3 +532,35 @@ fn rebuilds_by_hand_keep_every_entry_and_hashbrowns_sizes() {
     assert!(s.get(th(k), k, 0).is_none());
     assert_eq!(s.len(), 5000);
 }
+
+/// Stale heap items count against a pass: a heap left mostly stale (by a
+/// split's moves or deletes) cannot make one call pop without end.
+#[test]
+fn expire_due_pops_a_bounded_number_of_stale_items() {
+    let mut s = Shard::new();
+    for i in 0..1000u64 {
+        put(&mut s, format!("k{i}").as_bytes(), b"v", Some(1 + i));
+    }
+    for i in 0..1000u64 {
+        if i % 100 != 99 {
+            let k = format!("k{i}");
+            s.remove(th(k.as_bytes()), k.as_bytes());
+        }
+    }
+    let before = s.heap_len();
+    let mut out = Vec::new();
+    let n = s.expire_due(u64::MAX, 5, &mut out);
+    assert!(n < 5, "found {n} among the stale items");
+    assert!(
+        before - s.heap_len() <= 5 * STALE_POPS,
+        "popped {}",
+        before - s.heap_len()
+    );
+    let mut calls = 0;
+    while out.len() < 10 {
+        s.expire_due(u64::MAX, 5, &mut out);
+        calls += 1;
+        assert!(calls < 1000, "the live keys were never reached");
+    }
+    assert!(s.is_empty());
+}
