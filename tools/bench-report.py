@@ -25,6 +25,7 @@ WORKLOADS = {
     "b": "(b) as (a) with pipeline 16",
     "c": "(c) 50 connections, pipeline 1, SET:GET 1:10, Zipf 0.99, 32-byte values, prefilled",
     "d": "(d) the seed's headline: 100 connections, every key written once and read back (sequential, 1:1), fresh server",
+    "o": "(o) as (a), open loop at a fixed offered load (70% of redis-server's closed-loop ops/s in (a) unless RATE was given)",
 }
 
 TITLES = {
@@ -32,6 +33,7 @@ TITLES = {
     "b": "(b) 50 conns, pipeline 16, 1:1, uniform, 32 B",
     "c": "(c) 50 conns, pipeline 1, 1:10, Zipf 0.99, 32 B",
     "d": "(d) 100 conns, each key written once and read back",
+    "o": "(o) 50 conns, pipeline 1, 1:1, uniform, 32 B, open loop",
 }
 
 
@@ -106,13 +108,17 @@ for w in workloads.split():
         ratio = lambda k: a[k] / b[k] if b[k] else float("nan")
         print(f"| **stairkv / redis** | **{ratio('ops'):.2f}×** | {ratio('set50'):.2f}× | {ratio('get50'):.2f}× | {ratio('p99'):.2f}× | {ratio('p999'):.2f}× | {ratio('max'):.2f}× | **{ratio('cpu'):.2f}×** | |")
     print()
-    print("| round | " + " | ".join(f"{s} ops/s" for s in servers) + " |")
+    print("| round | " + " | ".join(f"{s} ops/s (p99 / p99.9 ms)" for s in servers) + " |")
     print("|---|" + "---|" * len(servers))
     for r in range(rounds):
         cells = []
         for s in servers:
             rs = runs.get(s) or []
-            cells.append(f"{rs[r]['commands']['TOTAL']['ops_per_sec']:,.0f}" if r < len(rs) else "–")
+            if r < len(rs):
+                tot = rs[r]["commands"]["TOTAL"]
+                cells.append(f"{tot['ops_per_sec']:,.0f} ({tot['latency_ms']['p99']:.3f} / {tot['latency_ms']['p99.9']:.3f})")
+            else:
+                cells.append("–")
         print(f"| {r + 1} | " + " | ".join(cells) + " |")
     svg = os.path.join(out, f"{w}.svg")
     inputs = [f"{median_run(runs[s])['dir']}={'redis-server' if s == 'redis' else s}" for s in servers if runs.get(s)]

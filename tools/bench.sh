@@ -10,6 +10,10 @@
 #   tools/bench.sh                 # full: 3 rounds, 10 s per run, 1,000,000 keys
 #   QUICK=1 tools/bench.sh         # quick: 1 round, 3 s per run, 100,000 keys
 #   WORKLOADS="a b" tools/bench.sh # only some workloads
+#   WORKLOADS="a o" ROUNDS=5 SETTLE=5 EXTRAS=0 tools/bench.sh
+#       # pipeline 1 closed loop, then open loop at 70% of redis-server's
+#       # closed-loop rate (or RATE=ops/s), each after a 5 s pause past the
+#       # prefill; EXTRAS=0 skips the memory and generator sections
 #
 # Writes bench/results/<date>-<host>/: report.md, one SVG per workload, and
 # raw/ (each run's stairkv-bench report directory; not committed).
@@ -30,7 +34,21 @@ source tools/bench-lib.sh
 CLK=$(getconf CLK_TCK)
 pin_client="taskset -c $CLIENT_CPU"
 
-# The workloads of issue 3: name, whether to prefill, stairkv-bench flags.
+# Workload (o)'s offered load: $RATE, else 70% of redis-server's median
+# closed-loop ops/s in workload (a) of this run (so list a before o).
+open_rate() {
+  if [ -n "${RATE:-}" ]; then echo "$RATE"; return; fi
+  python3 - "$OUT/raw" <<'PY'
+import glob, json, os, statistics, sys
+ops = [json.load(open(f))["commands"]["TOTAL"]["ops_per_sec"] for f in glob.glob(os.path.join(sys.argv[1], "a-redis-r*", "summary.json"))]
+if not ops:
+    sys.exit("workload o needs RATE=<ops/s> or workload a with redis-server before it")
+print(int(0.7 * statistics.median(ops)))
+PY
+}
+
+# The workloads of issue 3 (and o, issue 17's open loop): name, whether to
+# prefill, stairkv-bench flags.
 workload_args() {
   case $1 in
     a) echo "-c 50 -P 1 --ratio 1:1 --distribution uniform --keys $KEYS --value-size 32 --duration $DUR" ;;
@@ -38,6 +56,9 @@ workload_args() {
     c) echo "-c 50 -P 1 --ratio 1:10 --distribution zipf:0.99 --keys $KEYS --value-size 32 --duration $DUR" ;;
     # The seed's headline: 100 clients, a million unique keys, each written once and read back.
     d) echo "-c 100 -P 1 --ratio 1:1 --distribution sequential --keys $KEYS --value-size 32 -n $((KEYS * 2))" ;;
+    # As (a), open loop: requests at fixed intended times whatever the server
+    # does, latency from each intended time (no coordinated omission).
+    o) echo "-c 50 -P 1 --ratio 1:1 --distribution uniform --keys $KEYS --value-size 32 --duration $DUR --rate $(open_rate)" ;;
   esac
 }
 workload_prefill() { case $1 in d) echo 0 ;; *) echo 1 ;; esac; }
@@ -49,6 +70,9 @@ run_one() { # workload server round
   start_server "$s"
   if [ "$(workload_prefill "$w")" = 1 ]; then
     $pin_client $BENCH --port "$PORT" --keys "$KEYS" --value-size 32 -c 50 -P 64 --prefill -n 1 --quiet >/dev/null
+    # Give every server the same pause after its bulk load (stairkv splits
+    # its shards meanwhile): SETTLE=5 measures the steady state.
+    sleep "${SETTLE:-0}"
   fi
   before=$(cpu_ticks "$SPID")
   # shellcheck disable=SC2046
@@ -68,6 +92,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
+if [ "${EXTRAS:-1}" = 1 ]; then
 # Memory: RSS of a fresh server before and after exactly $KEYS distinct keys
 # (16-byte keys key:%012d, 32-byte values), written by stairkv-bench.
 : > "$OUT/raw/rss.tsv"
@@ -114,6 +139,7 @@ if command -v redis-benchmark >/dev/null && [ ${#SERVERS[@]} = 2 ]; then
     done
   done
   stop_server
+fi
 fi
 
 python3 tools/bench-report.py "$OUT" "$ROUNDS" "$CLK" "$BENCH" "$WORKLOADS" > "$OUT/report.md"

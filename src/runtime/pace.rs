@@ -14,8 +14,8 @@
 //! connections got 50 requests per 500 µs slice, a third of the core's speed,
 //! and an open-loop load at 70% of the core queued for hundreds of
 //! milliseconds while a bulk load's shards split. So work that can wait
-//! ([`Pace::yielding`]: reshaping the staircase) rests [`REST`] on the ring's
-//! timer after a slice in which requests ran, and takes at most a quarter of
+//! ([`Pace::yielding`]: reshaping the staircase) rests [`REST`] after a
+//! slice in which requests ran, and takes at most a quarter of
 //! a busy core; on an idle core it runs on. It knows only time, the driver and
 //! the poll count; it never touches the keyspace.
 
@@ -73,7 +73,11 @@ impl Pace {
         // This task's own poll counts once when it is spawned through
         // `task::spawn`: more than that means others ran.
         if self.yields && POLLS.with(Cell::get).wrapping_sub(polls) > 1 {
-            super::timer::sleep(REST).await;
+            // glommio's timer, not the ring's: a rest may end up to a nap
+            // (`NAP_MAX`) late, and an idle core then wakes on glommio's own
+            // timer rather than on the ring's eventfd, whose signal glommio
+            // was seen to notice late (the driver's `look_after_park`).
+            glommio::timer::sleep(REST).await;
         }
         self.since = Instant::now();
     }
