@@ -73,11 +73,10 @@ impl Pace {
         // This task's own poll counts once when it is spawned through
         // `task::spawn`: more than that means others ran.
         if self.yields && POLLS.with(Cell::get).wrapping_sub(polls) > 1 {
-            // glommio's timer, not the ring's: a rest may end up to a nap
-            // (`NAP_MAX`) late, and an idle core then wakes on glommio's own
-            // timer rather than on the ring's eventfd, whose signal glommio
-            // was seen to notice late (the driver's `look_after_park`).
-            glommio::timer::sleep(REST).await;
+            // The ring's timer: glommio's fires only when glommio polls its
+            // reactor, which a core busy with requests does every 100 ms, and
+            // the work starved (0.5% of the core in the test below).
+            super::timer::sleep(REST).await;
         }
         self.since = Instant::now();
     }
@@ -143,8 +142,8 @@ mod tests {
             let yielding = background_share(Pace::yielding()).await;
             assert!(plain > 0.6, "plain pacing took {plain:.2} of the core");
             assert!(
-                yielding < 0.35,
-                "yielding pacing took {yielding:.2} of the core"
+                (0.1..0.35).contains(&yielding),
+                "yielding pacing took {yielding:.3} of the core"
             );
         });
     }
