@@ -32,6 +32,10 @@ pub const SLICE: Duration = Duration::from_micros(500);
 /// quarter of the core from requests.
 pub const REST: Duration = Duration::from_micros(1500);
 
+/// Time the other tasks took in one yield past which the core counts as busy
+/// with requests (see [`Pace::yielding`]).
+const BUSY: Duration = Duration::from_micros(100);
+
 /// A background loop's clock: call [`Pace::breathe`] between batches.
 pub struct Pace {
     since: Instant,
@@ -50,8 +54,8 @@ impl Pace {
     }
 
     /// Pacing for work that can wait while requests are served (splits,
-    /// merges): as [`Pace::new`], and a rest of [`REST`] after a slice in
-    /// which other tasks ran.
+    /// merges): as [`Pace::new`], and a rest of [`REST`] after a slice whose
+    /// yield other tasks took [`BUSY`] or more of.
     pub fn yielding() -> Pace {
         Pace {
             yields: true,
@@ -67,12 +71,16 @@ impl Pace {
         }
         super::driver::poke();
         let polls = POLLS.with(Cell::get);
+        let yielded = Instant::now();
         futures_lite::future::yield_now().await;
         // A loop that only yields keeps glommio from reading the mesh.
         super::driver::let_peers_in().await;
         // This task's own poll counts once when it is spawned through
-        // `task::spawn`: more than that means others ran.
-        if self.yields && POLLS.with(Cell::get).wrapping_sub(polls) > 1 {
+        // `task::spawn`: more than that means others ran, and for long
+        // enough to matter only on a core busy with requests (a lone client's
+        // request or two need no rest, and each rest is a park on an idle core).
+        if self.yields && POLLS.with(Cell::get).wrapping_sub(polls) > 1 && yielded.elapsed() >= BUSY
+        {
             // The ring's timer: glommio's fires only when glommio polls its
             // reactor, which a core busy with requests does every 100 ms, and
             // the work starved (0.5% of the core in the test below).
@@ -117,7 +125,7 @@ mod tests {
                 }
             })
         };
-        let foreground = turns(fg.clone(), Duration::from_micros(20));
+        let foreground = turns(fg.clone(), Duration::from_micros(200));
         let background = {
             let (stop, bg) = (stop.clone(), bg.clone());
             spawn(async move {
