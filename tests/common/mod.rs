@@ -16,11 +16,22 @@ pub struct Server {
     pub text_port: u16,
 }
 
+/// A port free now and not handed to another test of this binary: tests run
+/// in parallel threads, and the kernel may give two probes the same port, so
+/// one test's RESP door and another's text door once met on one number.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Server {
@@ -75,7 +86,13 @@ impl Server {
                     let mut buf = [0u8; 64];
                     if let Ok(n) = s.read(&mut buf) {
                         let r = &buf[..n];
-                        if r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH") {
+                        // Our own server answered, not one that took the
+                        // port while ours failed to bind it.
+                        let alive = self
+                            .child
+                            .as_mut()
+                            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+                        if alive && (r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH")) {
                             return true;
                         }
                     }
