@@ -30,7 +30,7 @@ use std::collections::BinaryHeap;
 const HEAP_SLACK: usize = 64;
 /// Heap items [`Shard::expire_due`] may pop per key it may remove.
 const STALE_POPS: usize = 4;
-/// How far ahead of its walk [`Shard::take_walking`] starts entries loading.
+/// How far ahead of a walk by bucket [`load_ahead`] starts entries loading.
 const WALK_AHEAD: usize = 24;
 
 thread_local! {
@@ -136,6 +136,16 @@ fn forget_in(bytes: &mut usize, ttl_keys: &mut usize, fifo: Option<&mut Fifo>, e
     }
 }
 
+/// For a walk over `table` by bucket that is at `index`: start the entry
+/// [`WALK_AHEAD`] buckets on loading, so that reading each entry's key is not
+/// one cache miss after another.
+#[inline]
+fn load_ahead(table: &HashTable<Entry>, index: usize) {
+    if let Some(e) = table.get_bucket(index + WALK_AHEAD) {
+        e.prefetch();
+    }
+}
+
 /// The table hash of an entry, recomputed from its key (tables do not store hashes).
 #[inline]
 fn thash_of(e: &Entry) -> u64 {
@@ -198,9 +208,7 @@ impl Shard {
     fn rebuild(&mut self, capacity: usize) {
         let mut old = std::mem::replace(&mut self.table, HashTable::with_capacity(capacity));
         for index in 0..old.num_buckets() {
-            if let Some(e) = old.get_bucket(index + WALK_AHEAD) {
-                e.prefetch();
-            }
+            load_ahead(&old, index);
             if let Ok(slot) = old.get_bucket_entry(index) {
                 let (e, _) = slot.remove();
                 self.table.insert_unique(thash_of(&e), e, thash_of);
@@ -344,11 +352,9 @@ impl Shard {
     fn rebuild_heap(&mut self) {
         let mut items = std::mem::take(&mut self.heap).into_vec();
         items.clear();
-        // By bucket, with the entries a few buckets ahead loading (see `rebuild`).
+        // By bucket rather than `iter`, so that entries load ahead.
         for index in 0..self.table.num_buckets() {
-            if let Some(e) = self.table.get_bucket(index + WALK_AHEAD) {
-                e.prefetch();
-            }
+            load_ahead(&self.table, index);
             if let Some(e) = self.table.get_bucket(index) {
                 if let Some(d) = e.deadline() {
                     items.push(Reverse((d, thash_of(e))));
@@ -650,12 +656,8 @@ impl Shard {
             let index = walk.next;
             walk.next += 1;
             visited += 1;
-            // `pred` reads each entry's key, a cache miss per entry one after
-            // the other: start the entries a few buckets on loading meanwhile,
-            // as `rebuild` does.
-            if let Some(e) = self.table.get_bucket(index + WALK_AHEAD) {
-                e.prefetch();
-            }
+            // `pred` reads each entry's key.
+            load_ahead(&self.table, index);
             if let Some(e) = self.take_at(index, &mut pred) {
                 if keep(e) {
                     counted += 1;
