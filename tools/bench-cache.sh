@@ -36,7 +36,9 @@
 #   QUICK=1 tools/bench-cache.sh          # 100,000 keys, 300,000 GETs; writes *-cache-quick/
 #   WORKLOADS="scan" SERVERS_ONLY=redis tools/bench-cache.sh
 #
-# Knobs: KEYS, N (measured GETs), WARM (warm-up GETs), PIPELINE, SCAN
+# Knobs: KEYS, N (measured GETs), WARM (warm-up GETs), VALUE_SIZE (bytes,
+# 32), MISS_TARGET (the report's bar, 0.9), POLICIES_stairkv and
+# POLICIES_redis (space-separated), PIPELINE, SCAN
 # (EVERY:LEN), TPUT_DUR, TPUT_ROUNDS, TPUT_CONNS, TPUT_PIPELINE, WORKLOADS,
 # SERVERS_ONLY (stairkv or redis), OUT, and bench-lib.sh's PORT, SERVER_CPU,
 # CLIENT_CPU. Writes bench/results/<date>-<host>-cache/: report.md, cache.tsv
@@ -49,7 +51,7 @@ cd "$(dirname "$0")/.."
 
 QUICK=${QUICK:-0}
 KEYS=${KEYS:-1000000}; N=${N:-3000000}; WARM=${WARM:-1000000}
-PIPELINE=${PIPELINE:-128}; SCAN=${SCAN:-10000:2000}
+PIPELINE=${PIPELINE:-128}; SCAN=${SCAN:-10000:2000}; VALUE_SIZE=${VALUE_SIZE:-32}
 TPUT_DUR=${TPUT_DUR:-10}; TPUT_ROUNDS=${TPUT_ROUNDS:-2}; TPUT_CONNS=${TPUT_CONNS:-8}; TPUT_PIPELINE=${TPUT_PIPELINE:-16}
 WORKLOADS=${WORKLOADS:-"zipf99 zipf08 scan"}
 SUFFIX=cache
@@ -63,8 +65,8 @@ rm -rf "$OUT/raw" "$OUT/runs"
 mkdir -p "$OUT/raw" "$OUT/runs"
 source tools/bench-lib.sh
 if [ -n "${SERVERS_ONLY:-}" ]; then SERVERS=("$SERVERS_ONLY"); fi
-POLICIES_redis="allkeys-lru allkeys-lfu"
-POLICIES_stairkv="allkeys-lru allkeys-lfu allkeys-random allkeys-s3fifo"
+POLICIES_redis=${POLICIES_redis:-"allkeys-lru allkeys-lfu"}
+POLICIES_stairkv=${POLICIES_stairkv:-"allkeys-lru allkeys-lfu allkeys-random allkeys-s3fifo"}
 DEFAULT_POLICY=allkeys-s3fifo
 pin_client="taskset -c $CLIENT_CPU"
 
@@ -123,7 +125,7 @@ bench() {
   $pin_client $BENCH --port "$PORT" --cpus "$CLIENT_CPU" "$@"
 }
 ca_args() { # the cache-aside flags shared by the warm and measured passes
-  echo "-c 1 -P $PIPELINE --keys $KEYS --value-size 32 --ratio 0:1 --cache-aside --quiet"
+  echo "-c 1 -P $PIPELINE --keys $KEYS --value-size $VALUE_SIZE --ratio 0:1 --cache-aside --quiet"
 }
 
 # --- the limit: u0, u1 per server and policy ------------------------------------
@@ -134,7 +136,7 @@ measure_memory() { # server policy
   if ! start "$s" 0 "$p"; then stop_server; not_run "mem-$s-$p" "$s did not start (with maxmemory 0, policy $p)"; return 1; fi
   if ! why=$(configure 0 "$p"); then stop_server; not_run "mem-$s-$p" "$why"; return 1; fi
   u0=$(info memory used_memory)
-  bench -c 4 -P 64 --keys "$KEYS" --value-size 32 --ratio 1:0 --distribution sequential -n "$KEYS" --quiet \
+  bench -c 4 -P 64 --keys "$KEYS" --value-size "$VALUE_SIZE" --ratio 1:0 --distribution sequential -n "$KEYS" --quiet \
     > "$OUT/raw/fill-$s-$p.txt" 2>&1 || true
   u1=$(info memory used_memory)
   local dbsize; dbsize=$(cli DBSIZE)
@@ -180,7 +182,7 @@ mix_run() { # server policy maxmemory label round
   id="mix-$s-$l-r$r"
   if ! start "$s" "$mm" "$p"; then stop_server; not_run "$id" "$s did not start (with maxmemory $mm, policy $p)"; return; fi
   if ! why=$(configure "$mm" "$p"); then stop_server; not_run "$id" "$why"; return; fi
-  local mix_args=(-c "$TPUT_CONNS" -P "$TPUT_PIPELINE" --keys "$KEYS" --value-size 32 --ratio 1:1 --distribution zipf:0.99 --quiet)
+  local mix_args=(-c "$TPUT_CONNS" -P "$TPUT_PIPELINE" --keys "$KEYS" --value-size "$VALUE_SIZE" --ratio 1:1 --distribution zipf:0.99 --quiet)
   # Warm-up: its own run, so the server CPU and evictions below are the measured run's alone.
   bench "${mix_args[@]}" --seed 2 --duration 2 > "$OUT/raw/$id-warm.txt" 2>&1 || true
   e0=$(info stats evicted_keys); t0=$(cpu_ticks "$SPID" 2>/dev/null || echo 0)
@@ -213,7 +215,7 @@ for s in "${SERVERS[@]}"; do
   done
 done
 
-KEYS=$KEYS N=$N WARM=$WARM PIPELINE=$PIPELINE SCAN=$SCAN TPUT_DUR=$TPUT_DUR TPUT_ROUNDS=$TPUT_ROUNDS \
+KEYS=$KEYS N=$N WARM=$WARM VALUE_SIZE=$VALUE_SIZE MISS_TARGET=${MISS_TARGET:-0.9} PIPELINE=$PIPELINE SCAN=$SCAN TPUT_DUR=$TPUT_DUR TPUT_ROUNDS=$TPUT_ROUNDS \
   TPUT_CONNS=$TPUT_CONNS TPUT_PIPELINE=$TPUT_PIPELINE DEFAULT_POLICY=$DEFAULT_POLICY SERVERS="${SERVERS[*]}" \
   python3 tools/bench-cache-report.py "$OUT" > "$OUT/report.md"
 echo "report: $OUT/report.md"
