@@ -8,31 +8,46 @@
 #   tools/bench-pubsub.sh            # 1,000,000 keys over 10 s; 100 subscribers x 100,000 messages
 #   QUICK=1 tools/bench-pubsub.sh    # 100,000 keys over 3 s; 20,000 messages
 #
+# stairkv's expiry run is repeated EXPIRY_RUNS times (3; redis-server's once: its
+# delay is seconds). Beside each, tools/timer-probe.py sleeps 1 ms at a time on
+# the server's CPU: how late the machine woke a process there, so a late event
+# that came with a stalled CPU is told from one the server caused.
+#
 # Writes bench/results/<date>-<host>-pubsub/report.md and raw/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KEYS=${KEYS:-1000000}; SPREAD=${SPREAD:-10}; MSGS=${MSGS:-100000}; ROUNDS=${ROUNDS:-3}
-if [ "${QUICK:-0}" = 1 ]; then KEYS=100000; SPREAD=3; MSGS=20000; ROUNDS=1; fi
+EXPIRY_RUNS=${EXPIRY_RUNS:-3}
+if [ "${QUICK:-0}" = 1 ]; then KEYS=100000; SPREAD=3; MSGS=20000; ROUNDS=1; EXPIRY_RUNS=1; fi
 OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)-pubsub"}
 mkdir -p "$OUT/raw"
 
 source tools/bench-lib.sh
 
-# Expiry: RSS before the keys, the peak while they live, and 2 s after the last deadline.
+# Expiry: RSS before the keys, the peak while they live, and 2 s after the last
+# deadline; the timer probe from the start of the writes to 1 s past the last
+# deadline (stairkv-bench's default --lead is 5 s).
 for s in "${SERVERS[@]}"; do
-  start_server "$s" 1
-  before=$(rss_kb "$SPID"); peak=$before
-  taskset -c "$CLIENT_CPU" $BENCH expiry --port "$PORT" --keys "$KEYS" --spread "$SPREAD" --label "$s" \
-    --report-dir "$OUT/raw/expiry-$s" --cpu "$CLIENT_CPU" > "$OUT/raw/expiry-$s.txt" 2>&1 &
-  bpid=$!
-  while kill -0 $bpid 2>/dev/null; do r=$(rss_kb "$SPID"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.1; done
-  wait $bpid || true
-  sleep 2
-  after=$(rss_kb "$SPID")
-  printf "%s\t%s\t%s\t%s\n" "$s" "$before" "$peak" "$after" > "$OUT/raw/expiry-$s-rss.tsv"
-  stop_server
-  cat "$OUT/raw/expiry-$s.txt"; echo "$s RSS kB: before $before, peak $peak, 2 s after the last deadline $after"
+  runs=$EXPIRY_RUNS; [ "$s" = redis ] && runs=1
+  for k in $(seq "$runs"); do
+    id="expiry-$s-r$k"
+    start_server "$s" 1
+    before=$(rss_kb "$SPID"); peak=$before
+    taskset -c "$SERVER_CPU" python3 tools/timer-probe.py "$((5 + SPREAD + 1))" > "$OUT/raw/$id-probe.json" 2>&1 &
+    ppid=$!
+    taskset -c "$CLIENT_CPU" $BENCH expiry --port "$PORT" --keys "$KEYS" --spread "$SPREAD" --label "$s" \
+      --report-dir "$OUT/raw/$id" --cpu "$CLIENT_CPU" > "$OUT/raw/$id.txt" 2>&1 &
+    bpid=$!
+    while kill -0 $bpid 2>/dev/null; do r=$(rss_kb "$SPID"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.1; done
+    wait $bpid || true
+    wait $ppid || true
+    sleep 2
+    after=$(rss_kb "$SPID")
+    printf "%s\t%s\t%s\t%s\n" "$s" "$before" "$peak" "$after" > "$OUT/raw/$id-rss.tsv"
+    stop_server
+    cat "$OUT/raw/$id.txt"; echo "$s RSS kB: before $before, peak $peak, 2 s after the last deadline $after"
+  done
 done
 
 # Fan-out: 100 subscribers on one channel, one publisher pipelining 16 PUBLISHes.
@@ -51,9 +66,10 @@ $BENCH fanout --port "$PORT" --subscribers 100 --messages "$MSGS" --label "stair
   --report-dir "$OUT/raw/fanout-stairkv2" | tee "$OUT/raw/fanout-stairkv2.txt" || true
 stop_server
 
-python3 - "$OUT" "$ROUNDS" "$KEYS" "$SPREAD" "$MSGS" > "$OUT/report.md" <<'EOF'
+python3 - "$OUT" "$ROUNDS" "$KEYS" "$SPREAD" "$MSGS" "$EXPIRY_RUNS" > "$OUT/report.md" <<'EOF'
 import json, os, statistics, subprocess, sys
 out, rounds, keys, spread, msgs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+expiry_runs = int(sys.argv[6])
 raw = os.path.join(out, "raw")
 def j(p):
     try: return json.load(open(p))
@@ -62,25 +78,33 @@ def sh(c):
     try: return subprocess.check_output(c, shell=True, text=True, stderr=subprocess.DEVNULL).strip()
     except Exception: return "?"
 name = lambda s: "redis-server" if s == "redis" else s
-servers = [s for s in ("stairkv", "redis") if os.path.exists(os.path.join(raw, f"expiry-{s}.txt"))]
+servers = [s for s in ("stairkv", "redis") if os.path.exists(os.path.join(raw, f"expiry-{s}-r1.txt"))]
 print(f"# Expiry notifications and pub/sub fan-out — {os.path.basename(out)}\n")
 print(f"- machine: {sh('nproc')} CPUs, `{sh('uname -r')}`; stairkv `{sh('git rev-parse --short HEAD')}`; {sh('redis-server --version')}")
 print("- each server fresh and **pinned to CPU 0** (stairkv `--cores 1`), one at a time; **stairkv-bench pinned to CPU 1**; redis-server with `--save \"\" --appendonly no` and `notify-keyspace-events Ex` (set by the tool).")
 print("- exact commands: `make bench-pubsub` runs `tools/bench-pubsub.sh`.\n")
 print(f"## Expiry: {keys} keys, deadlines spread over {spread} s, one subscriber to `__keyevent@0__:expired`\n")
-print(f"`stairkv-bench expiry --keys {keys} --spread {spread}`: keys written with `SET key v PXAT <deadline>` in deadline order (4 connections, pipelined); the delay is from each key's deadline to its event reaching the subscriber (client clock, µs).\n")
-print("| server | heard | missing | repeated | delay p50 ms | p90 | p99 | p99.9 | max | RSS before MB | peak MB | 2 s after last deadline MB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print(f"`stairkv-bench expiry --keys {keys} --spread {spread}`: keys written with `SET key v PXAT <deadline>` in deadline order (4 connections, pipelined); the delay is from each key's deadline to its event reaching the subscriber (client clock, µs). stairkv ran {expiry_runs} time(s), redis-server once.\n")
+print("*timer probe*: `tools/timer-probe.py` on the server's CPU during the run, sleeping 1 ms at a time: the most the machine overslept it, and how many sleeps overshot by more than 5 ms. A late event at a moment the probe was late too is the machine's (a stalled vCPU), not the server's.\n")
+print("| server, run | heard | missing | repeated | delay p50 ms | p90 | p99 | p99.9 | max | timer probe max ms (> 5 ms) | RSS before MB | peak MB | 2 s after last deadline MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 rows = {}
 for s in servers:
-    e = j(os.path.join(raw, f"expiry-{s}", "summary.json"))
-    if not e: continue
-    b, p, a = [int(x) / 1024 for x in open(os.path.join(raw, f"expiry-{s}-rss.tsv")).read().split()[1:4]]
-    d = e["delay_ms"]; rows[s] = (d, p, a)
-    print(f"| {name(s)} | {e['heard']} | {e['missing']} | {e['repeated']} | {d['p50']:.3f} | {d['p90']:.3f} | {d['p99']:.3f} | {d['p99.9']:.3f} | {d['max']:.3f} | {b:.1f} | {p:.1f} | {a:.1f} |")
+    for k in range(1, (expiry_runs if s == "stairkv" else 1) + 1):
+        id = f"expiry-{s}-r{k}"
+        e = j(os.path.join(raw, id, "summary.json"))
+        if not e: continue
+        b, p, a = [int(x) / 1024 for x in open(os.path.join(raw, f"{id}-rss.tsv")).read().split()[1:4]]
+        pr = j(os.path.join(raw, f"{id}-probe.json")) or {}
+        probe = f"{pr['max_ms']:.1f} ({pr['over_5ms']})" if pr.get("max_ms") is not None else "?"
+        d = e["delay_ms"]; rows.setdefault(s, []).append((d, p, a))
+        print(f"| {name(s)} {k} | {e['heard']} | {e['missing']} | {e['repeated']} | {d['p50']:.3f} | {d['p90']:.3f} | {d['p99']:.3f} | {d['p99.9']:.3f} | {d['max']:.3f} | {probe} | {b:.1f} | {p:.1f} | {a:.1f} |")
 if len(rows) == 2:
-    (ds, ps, as_), (dr, pr, ar) = rows["stairkv"], rows["redis"]
-    print(f"\nredis-server's delay is {dr['p99'] / ds['p99']:,.0f}× stairkv's at p99 and {dr['max'] / ds['max']:,.0f}× at the max; stairkv / redis-server RSS: peak {ps / pr:.2f}×, 2 s after the last deadline {as_ / ar:.2f}×")
+    med = lambda xs: statistics.median(xs)
+    ds_p99 = med([r[0]["p99"] for r in rows["stairkv"]]); ds_max = med([r[0]["max"] for r in rows["stairkv"]])
+    ps = med([r[1] for r in rows["stairkv"]]); as_ = med([r[2] for r in rows["stairkv"]])
+    dr, pr_, ar = rows["redis"][0]
+    print(f"\nredis-server's delay is {dr['p99'] / ds_p99:,.0f}× stairkv's (median of its runs) at p99 and {dr['max'] / ds_max:,.0f}× at the max; stairkv / redis-server RSS: peak {ps / pr_:.2f}×, 2 s after the last deadline {as_ / ar:.2f}×")
 print(f"\n## Fan-out: 100 subscribers on one channel, {msgs} messages of 32 B, one publisher (16 PUBLISH per round trip)\n")
 print("| server | deliveries/s (median) | every round | all delivered in order |")
 print("|---|---|---|---|")

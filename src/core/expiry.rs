@@ -31,6 +31,9 @@ const IDLE: Duration = Duration::from_secs(60);
 const TRIM_AFTER: u64 = 16 * 1024;
 /// A pause this long (or longer) before the next deadline counts as one.
 const TRIM_PAUSE: Duration = Duration::from_millis(100);
+/// How long into such a pause the trim waits, so that replies and events
+/// queued by the last pass go out first.
+const TRIM_SETTLE: Duration = Duration::from_millis(2);
 
 pub async fn run(world: Rc<World>) {
     let mut expired = Vec::with_capacity(BATCH);
@@ -66,9 +69,26 @@ pub async fn run(world: Rc<World>) {
             continue;
         }
         if since_trim >= TRIM_AFTER && wait >= TRIM_PAUSE {
-            world.keyspace.borrow_mut().compact();
-            release_memory();
-            since_trim = 0;
+            // A turn later, not now: the keys just removed still have events
+            // to send, and a compaction with a trim holds the core for
+            // milliseconds (it made the last events of a wave 5 ms late).
+            let woken = future::or(
+                async {
+                    crate::runtime::timer::sleep(TRIM_SETTLE).await;
+                    false
+                },
+                async {
+                    world.expiry_wake.wait().await;
+                    true
+                },
+            )
+            .await;
+            if !woken {
+                world.keyspace.borrow_mut().compact();
+                release_memory();
+                since_trim = 0;
+            }
+            continue;
         }
         future::or(crate::runtime::timer::sleep(wait), world.expiry_wake.wait()).await;
     }
