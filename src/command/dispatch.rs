@@ -15,7 +15,7 @@
 
 use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
-use super::{admin, connection, keys, pubsub, server, string};
+use super::{admin, config, connection, info, keys, pubsub, server, string};
 use crate::core::clients::Door;
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
@@ -337,8 +337,8 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("dbsize", 1, R, 0, 0, 0, "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),
     cmd!("flushdb", -1, WS, 0, 0, 0, "server", "1.0.0", "Removes all keys from the current database.", server::flush),
     cmd!("flushall", -1, WS, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", server::flush),
-    cmd!("info", -1, &["loading", "stale"], 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", server::info),
-    cmd!("config", -2, A, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", server::config),
+    cmd!("info", -1, &["loading", "stale"], 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", info::info),
+    cmd!("config", -2, A, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", config::config),
     cmd!("command", -1, &["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
     cmd!("time", 1, C, 0, 0, 0, "server", "2.6.0", "Returns the server time.", server::time),
     cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),

@@ -5,9 +5,10 @@
 //!   request order). It names every family's handler and passes the table down
 //!   to them in the context; nothing in this folder imports it.
 //! - the families, one file per Redis documentation group: `string`, `keys`
-//!   (generic), `connection`, `server`, `pubsub`, plus `admin` for STAIRKV. A
-//!   family may use a lower one (server uses keys' counts and connection's
-//!   version; connection uses pubsub's `forget_client`), never `dispatch`.
+//!   (generic), `connection`, `server` (with its two big commands in their
+//!   own files, `info` and `config`), `pubsub`, plus `admin` for STAIRKV. A
+//!   family may use a lower one (info uses connection's version; connection
+//!   uses pubsub's `forget_client`), never `dispatch`.
 //! - under them: `context` (what every handler needs: `Ctx`, `Step`, the
 //!   connection's `ClientState`, the spec and table types, Redis's arity and
 //!   help replies), `subscriptions` (a connection's pub/sub state, held by the
@@ -20,10 +21,12 @@
 
 pub mod admin;
 pub mod args;
+pub mod config;
 pub mod connection;
 pub mod context;
 pub mod dispatch;
 pub mod frame;
+pub mod info;
 pub mod keys;
 pub mod pubsub;
 pub mod server;

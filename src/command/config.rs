@@ -1,0 +1,323 @@
+//! CONFIG GET, SET, RESETSTAT, REWRITE: the settings a client may read and
+//! change at run time, with Redis's names, value spellings and errors. A SET
+//! is checked here and then applied on every core through a core task.
+
+use super::args::{glob_str, lower};
+use super::context::{help_reply, subcommand, wrong_arity, Ctx, Step};
+use super::frame::Frame;
+use crate::config::Config;
+use crate::config::Policy;
+use crate::core::mesh::CoreTask;
+use bytes::Bytes;
+
+/// Every parameter CONFIG GET knows, with its current value.
+fn config_params(c: &Config) -> Vec<(&'static str, String)> {
+    vec![
+        ("bind", c.bind.clone()),
+        ("port", c.port.to_string()),
+        ("text-port", c.text_port.to_string()),
+        ("cores", c.cores.len().to_string()),
+        ("requirepass", c.requirepass.clone().unwrap_or_default()),
+        (
+            "protected-mode",
+            if c.protected_mode { "yes" } else { "no" }.into(),
+        ),
+        ("log-level", c.log_level.clone()),
+        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.client_query_buffer_limit.to_string(),
+        ),
+        ("max-multibulk-len", c.max_multibulk_len.to_string()),
+        ("maxclients", c.maxclients.to_string()),
+        ("shard-max-keys", c.shard_max_keys.to_string()),
+        ("initial-shards", c.initial_shards.to_string()),
+        ("split-batch", c.split_batch.to_string()),
+        (
+            "controller-interval-ms",
+            c.controller_interval_ms.to_string(),
+        ),
+        ("autoscale", if c.autoscale { "on" } else { "off" }.into()),
+        ("shard-min-keys", c.shard_min_keys.to_string()),
+        ("migrate-batch", c.migrate_batch.to_string()),
+        ("rebalance-threshold", c.rebalance_threshold.to_string()),
+        (
+            "client-output-buffer-limit",
+            format!(
+                "normal {} {} {} slave 268435456 67108864 60 pubsub {} {} {}",
+                c.normal_limit[0],
+                c.normal_limit[1],
+                c.normal_limit[2],
+                c.pubsub_limit[0],
+                c.pubsub_limit[1],
+                c.pubsub_limit[2]
+            ),
+        ),
+        (
+            "notify-keyspace-events",
+            crate::config::keyspace_events_string(c.notify_keyspace_events),
+        ),
+        // Read-only answers for tools (redis-benchmark asks for these two).
+        ("save", crate::config::save_points_string(&c.save)),
+        ("appendonly", if c.appendonly { "yes" } else { "no" }.into()),
+        ("appendfsync", c.appendfsync.name().into()),
+        ("appenddirname", c.appenddirname.clone()),
+        ("appendfilename", c.appendfilename.clone()),
+        (
+            "auto-aof-rewrite-percentage",
+            c.auto_aof_rewrite_percentage.to_string(),
+        ),
+        (
+            "auto-aof-rewrite-min-size",
+            c.auto_aof_rewrite_min_size.to_string(),
+        ),
+        (
+            "aof-load-truncated",
+            if c.aof_load_truncated { "yes" } else { "no" }.into(),
+        ),
+        ("databases", "1".into()),
+        ("maxmemory", c.maxmemory.to_string()),
+        ("maxmemory-policy", c.maxmemory_policy.name().into()),
+        ("maxmemory-samples", c.maxmemory_samples.to_string()),
+        // Redis answers with the absolute directory it moved into.
+        (
+            "dir",
+            std::fs::canonicalize(&c.dir)
+                .unwrap_or_else(|_| c.dir.clone())
+                .display()
+                .to_string(),
+        ),
+        ("dbfilename", c.dbfilename.clone()),
+    ]
+}
+
+/// Apply one CONFIG SET pair to `c`.
+fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(v).into_owned();
+    let num = || -> Result<u64, String> {
+        super::args::parse_u64(v).ok_or_else(|| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")
+        })
+    };
+    match name {
+        "requirepass" => c.requirepass = Some(text).filter(|s| !s.is_empty()),
+        "protected-mode" => {
+            c.protected_mode = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "proto-max-bulk-len" => {
+            let n = num()?;
+            if n < 1024 {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be at least 1024"));
+            }
+            c.proto_max_bulk_len = n
+        }
+        "client-query-buffer-limit" => c.client_query_buffer_limit = num()?.max(1024 * 1024),
+        "max-multibulk-len" => c.max_multibulk_len = num()?.max(1),
+        "maxclients" => c.maxclients = num()?.max(1),
+        "shard-max-keys" | "shard-min-keys" => {
+            let n = num()?;
+            let (max, min) = if name == "shard-max-keys" {
+                (n.max(1), c.shard_min_keys)
+            } else {
+                (c.shard_max_keys, n)
+            };
+            if min.saturating_mul(2) >= max {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - shard-min-keys must be under half of shard-max-keys"));
+            }
+            (c.shard_max_keys, c.shard_min_keys) = (max, min);
+        }
+        "autoscale" => {
+            c.autoscale = crate::config::parse_switch(&text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
+        }
+        "migrate-batch" => c.migrate_batch = num()?.max(1),
+        "maxmemory" => {
+            c.maxmemory = crate::config::parse_memory(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a memory value")
+            })?
+        }
+        "maxmemory-policy" => {
+            c.maxmemory_policy = Policy::parse(&text).ok_or_else(|| {
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: {}",
+                    Policy::names()
+                )
+            })?
+        }
+        "maxmemory-samples" => {
+            let n = num()?;
+            if !(1..=64).contains(&n) {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between 1 and 64 inclusive"));
+            }
+            c.maxmemory_samples = n
+        }
+        "rebalance-threshold" => c.rebalance_threshold = num()?,
+        "split-batch" => c.split_batch = num()?.max(1),
+        "controller-interval-ms" => c.controller_interval_ms = num()?.max(1),
+        "log-level" => c.log_level = text,
+        "notify-keyspace-events" => {
+            c.notify_keyspace_events = crate::config::parse_keyspace_events(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            })?
+        }
+        "client-output-buffer-limit" => {
+            // Redis's form: one or more "<class> <hard> <soft> <seconds>" groups.
+            let parts: Vec<&str> = text.split_whitespace().collect();
+            let bad = |why: &str| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            };
+            if parts.is_empty() || !parts.len().is_multiple_of(4) {
+                return Err(bad("Wrong number of arguments in buffer limit configuration."));
+            }
+            for group in parts.chunks(4) {
+                let limit = crate::config::parse_output_limit(&group[1..].join(" "))
+                    .map_err(|e| bad(&e))?;
+                if group[0].eq_ignore_ascii_case("pubsub") {
+                    c.pubsub_limit = limit;
+                } else if group[0].eq_ignore_ascii_case("normal") {
+                    c.normal_limit = limit;
+                } else {
+                    return Err(bad(&format!(
+                        "stairkv has normal and pubsub clients only, not '{}'",
+                        group[0]
+                    )));
+                }
+            }
+        }
+        "dir" => {
+            let dir = std::path::PathBuf::from(&text);
+            if !dir.is_dir() {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - No such file or directory"
+                ));
+            }
+            c.dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        }
+        "dbfilename" => {
+            c.dbfilename = crate::config::check_dbfilename(text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
+        }
+        "save" => {
+            c.save = crate::config::parse_save_points(&text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
+        }
+        "appendonly" => {
+            c.appendonly = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "appendfsync" => {
+            c.appendfsync = crate::config::Fsync::parse(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: always, everysec, no")
+            })?
+        }
+        "auto-aof-rewrite-percentage" => c.auto_aof_rewrite_percentage = num()?,
+        "auto-aof-rewrite-min-size" => {
+            c.auto_aof_rewrite_min_size = crate::config::parse_memory(&text).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a memory value")
+            })?
+        }
+        "aof-load-truncated" => {
+            c.aof_load_truncated = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "databases"
+        | "appenddirname" | "appendfilename" => {
+            return Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ))
+        }
+    }
+    Ok(())
+}
+
+pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let subs = [
+        ("get", -3),
+        ("set", -4),
+        ("resetstat", 2),
+        ("rewrite", 2),
+        ("help", 2),
+    ];
+    let sub = match subcommand("config", a, &subs) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    match sub {
+        "get" => {
+            let cfg = ctx.world.config.borrow();
+            let mut pairs = Vec::new();
+            for (name, value) in config_params(&cfg) {
+                if a[2..].iter().any(|p| glob_str(&lower(p), name)) {
+                    pairs.push((Frame::bulk(name), Frame::bulk(value)));
+                }
+            }
+            Step::Done(Frame::Map(pairs))
+        }
+        "set" if a.len() % 2 == 1 => Step::Done(wrong_arity("config|set")),
+        "set" => {
+            let mut cfg = ctx.world.config.borrow().clone();
+            for kv in a[2..].chunks(2) {
+                if let Err(e) = config_set_one(&mut cfg, &lower(&kv[0]), &kv[1]) {
+                    return Step::Done(Frame::Error(e.into()));
+                }
+            }
+            let world = ctx.world.clone();
+            let was = world.config.borrow().appendonly;
+            let now = cfg.appendonly;
+            Step::Async(Box::pin(async move {
+                world
+                    .broadcast_task(CoreTask::SetConfig(Box::new(cfg)))
+                    .await;
+                // Logs on: a rewrite first (as Redis), answered once its bases
+                // and manifest are written; off: every core stops logging.
+                match (was, now) {
+                    (false, true) => {
+                        if let Err(e) = world.aof_enable().await {
+                            let mut back = world.config.borrow().clone();
+                            back.appendonly = false;
+                            world.aof_disable().await;
+                            world
+                                .broadcast_task(CoreTask::SetConfig(Box::new(back)))
+                                .await;
+                            return Frame::err(format!("ERR cannot turn the logs on: {e}"));
+                        }
+                    }
+                    (true, false) => world.aof_disable().await,
+                    _ => {}
+                }
+                Frame::Ok
+            }))
+        }
+        "resetstat" => {
+            let world = ctx.world.clone();
+            Step::Async(Box::pin(async move {
+                world.broadcast_task(CoreTask::ResetStats).await;
+                Frame::Ok
+            }))
+        }
+        "rewrite" => Step::Done(Frame::err(
+            "ERR CONFIG REWRITE is not supported: stairkv reads its config file but never writes it",
+        )),
+        _ => Step::Done(help_reply(&[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+        ])),
+    }
+}

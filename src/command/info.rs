@@ -1,0 +1,253 @@
+//! INFO: the server's sections (server, clients, memory, persistence, stats,
+//! keyspace, staircase), summed over every core through a core task, in
+//! Redis's field names so that tools that parse INFO read it. It only reads.
+
+use super::args::lower;
+use super::connection::REDIS_COMPAT_VERSION;
+use super::context::{Ctx, Step};
+use super::frame::Frame;
+use crate::core::mesh::{CoreStats, CoreTask, TaskResult};
+use crate::core::world::World;
+use bytes::Bytes;
+use std::fmt::Write;
+use std::rc::Rc;
+
+/// Resident set size of the whole process, from /proc (0 when unavailable).
+pub fn rss_bytes() -> u64 {
+    let page = 4096u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|pages| pages * page)
+        .unwrap_or(0)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "keyspace",
+    "staircase",
+];
+
+pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let mut wanted: Vec<String> = a[1..].iter().map(|s| lower(s)).collect();
+    if wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|s| s == "all" || s == "everything" || s == "default")
+    {
+        wanted = SECTIONS.iter().map(|s| s.to_string()).collect();
+    }
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        let stats: Vec<CoreStats> = world
+            .broadcast_task(CoreTask::Stats)
+            .await
+            .into_iter()
+            .filter_map(|r| match r {
+                TaskResult::Stats(s) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        Frame::Verbatim(render_info(&world, &stats, &wanted))
+    }))
+}
+
+fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> String {
+    let sum = |f: fn(&CoreStats) -> u64| stats.iter().map(f).sum::<u64>();
+    let cfg = world.config.borrow().clone();
+    let mut out = String::new();
+    let up = world.started.elapsed().as_secs();
+    for section in SECTIONS {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match *section {
+            "server" => {
+                let _ = write!(
+                    out,
+                    "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstairkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{:040x}\r\ntcp_port:{}\r\ntext_port:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\ncores:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::process::id(),
+                    world.started.elapsed().as_nanos() as u64 ^ (std::process::id() as u64) << 32,
+                    cfg.port,
+                    cfg.text_port,
+                    up / 86400,
+                    world.ncores,
+                    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                    cfg.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                );
+            }
+            "clients" => {
+                let _ = write!(
+                    out,
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                    sum(|s| s.clients),
+                    cfg.maxclients
+                );
+            }
+            "memory" => {
+                let used = sum(|s| s.used_memory);
+                let rss = rss_bytes();
+                let _ = write!(
+                    out,
+                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
+                    human(used),
+                    human(rss),
+                    sum(|s| s.bytes),
+                    cfg.maxmemory,
+                    human(cfg.maxmemory),
+                    cfg.maxmemory_policy.name(),
+                );
+                for s in stats {
+                    let _ = write!(
+                        out,
+                        "core{}:used_memory={},maxmemory_share={},evicted_keys={}\r\n",
+                        s.core, s.used_memory, s.memory_limit, s.evicted
+                    );
+                }
+            }
+            "persistence" => {
+                let p = &world.persist;
+                let loading = crate::core::recover::loading();
+                let _ = write!(
+                    out,
+                    "# Persistence\r\nloading:{}\r\nasync_loading:0\r\n",
+                    u64::from(loading)
+                );
+                if loading {
+                    let (done, total, began) = crate::core::recover::progress();
+                    let perc = if total == 0 {
+                        0.0
+                    } else {
+                        done as f64 * 100.0 / total as f64
+                    };
+                    let _ = write!(
+                        out,
+                        "loading_start_time:{began}\r\nloading_total_bytes:{total}\r\nloading_loaded_bytes:{done}\r\nloading_loaded_perc:{perc:.2}\r\n",
+                    );
+                }
+                let cfg = world.config.borrow();
+                let _ = write!(
+                    out,
+                    "rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\nrdb_last_load_keys_loaded:{}\r\nrdb_last_load_keys_expired:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\naof_fsync:{}\r\naof_current_size:{}\r\naof_base_size:{}\r\naof_syncs:{}\r\n",
+                    sum(|s| s.changes),
+                    u64::from(sum(|s| s.bgsave) > 0),
+                    p.last_save.get(),
+                    if p.last_save_ok.get() { "ok" } else { "err" },
+                    p.saves.get(),
+                    sum(|s| s.loaded),
+                    sum(|s| s.loaded_expired),
+                    u64::from(cfg.appendonly),
+                    u64::from(sum(|s| s.aof_rewriting) > 0),
+                    if sum(|s| s.aof_rewrite_failed) > 0 { "err" } else { "ok" },
+                    sum(|s| s.aof_rewrites),
+                    if sum(|s| s.aof_failing) > 0 { "err" } else { "ok" },
+                    cfg.appendfsync.name(),
+                    sum(|s| s.aof_size) + sum(|s| s.aof_base_size),
+                    sum(|s| s.aof_base_size),
+                    sum(|s| s.aof_syncs),
+                );
+                for s in stats {
+                    let _ = write!(
+                        out,
+                        "core{}:aof={},aof_bytes={},aof_write_status={}\r\n",
+                        s.core,
+                        s.aof_on,
+                        s.aof_size,
+                        if s.aof_failing > 0 { "err" } else { "ok" }
+                    );
+                }
+            }
+            "stats" => {
+                let _ = write!(
+                    out,
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nmesh_messages_sent:{}\r\n",
+                    sum(|s| s.connections_received),
+                    sum(|s| s.commands),
+                    sum(|s| s.net_input_bytes),
+                    sum(|s| s.net_output_bytes),
+                    sum(|s| s.rejected_connections),
+                    sum(|s| s.expired),
+                    sum(|s| s.evicted),
+                    sum(|s| s.hits),
+                    sum(|s| s.misses),
+                    sum(|s| s.mesh_sent),
+                );
+            }
+            "keyspace" => {
+                out.push_str("# Keyspace\r\n");
+                let keys = sum(|s| s.keys);
+                if keys > 0 {
+                    let _ = write!(
+                        out,
+                        "db0:keys={keys},expires={},avg_ttl=0\r\n",
+                        sum(|s| s.ttl_keys)
+                    );
+                }
+            }
+            "staircase" => {
+                let ks = world.keyspace.borrow();
+                let t = ks.table();
+                let _ = write!(
+                    out,
+                    "# Staircase\r\nlevel:{}\r\nsplit_pointer:{}\r\nshards:{}\r\nepoch:{}\r\nautoscale:{}\r\nshard_max_keys:{}\r\nshard_min_keys:{}\r\nsplits_done:{}\r\nmerges_done:{}\r\nkeys_moved:{}\r\nmigrations_in_flight:{}\r\nmigrations_done:{}\r\nkeys_migrated:{}\r\nrebalance_moves:{}\r\nforwarded_ops:{}\r\npulled_keys:{}\r\n",
+                    t.level,
+                    t.split,
+                    t.num_shards(),
+                    t.epoch,
+                    if cfg.autoscale { "on" } else { "off" },
+                    cfg.shard_max_keys,
+                    cfg.shard_min_keys,
+                    sum(|s| s.splits),
+                    sum(|s| s.merges),
+                    sum(|s| s.keys_moved),
+                    sum(|s| s.migrations_in_flight),
+                    sum(|s| s.migrations_done),
+                    sum(|s| s.keys_migrated),
+                    sum(|s| s.rebalance_moves),
+                    sum(|s| s.forwarded),
+                    sum(|s| s.pulled),
+                );
+                for s in stats {
+                    let _ = write!(
+                        out,
+                        "core{}:shards={},keys={},bytes={},clients={},ops_per_sec={}\r\n",
+                        s.core,
+                        s.shards,
+                        s.keys,
+                        s.bytes,
+                        s.clients,
+                        s.ops_per_sec.round() as u64
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
