@@ -100,7 +100,7 @@ for s in servers:
         d = e["delay_ms"]; rows.setdefault(s, []).append((d, p, a))
         print(f"| {name(s)} {k} | {e['heard']} | {e['missing']} | {e['repeated']} | {d['p50']:.3f} | {d['p90']:.3f} | {d['p99']:.3f} | {d['p99.9']:.3f} | {d['max']:.3f} | {probe} | {b:.1f} | {p:.1f} | {a:.1f} |")
 if len(rows) == 2:
-    med = lambda xs: statistics.median(xs)
+    med = statistics.median
     ds_p99 = med([r[0]["p99"] for r in rows["stairkv"]]); ds_max = med([r[0]["max"] for r in rows["stairkv"]])
     ps = med([r[1] for r in rows["stairkv"]]); as_ = med([r[2] for r in rows["stairkv"]])
     dr, pr_, ar = rows["redis"][0]

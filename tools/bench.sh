@@ -58,7 +58,7 @@ workload_args() {
     d) echo "-c 100 -P 1 --ratio 1:1 --distribution sequential --keys $KEYS --value-size 32 -n $((KEYS * 2))" ;;
     # As (a), open loop: requests at fixed intended times whatever the server
     # does, latency from each intended time (no coordinated omission).
-    o) echo "-c 50 -P 1 --ratio 1:1 --distribution uniform --keys $KEYS --value-size 32 --duration $DUR --rate $(open_rate)" ;;
+    o) echo "$(workload_args a) --rate $(open_rate)" ;;
   esac
 }
 workload_prefill() { case $1 in d) echo 0 ;; *) echo 1 ;; esac; }

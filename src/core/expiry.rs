@@ -72,26 +72,31 @@ pub async fn run(world: Rc<World>) {
             // A turn later, not now: the keys just removed still have events
             // to send, and a compaction with a trim holds the core for
             // milliseconds (it made the last events of a wave 5 ms late).
-            let woken = future::or(
-                async {
-                    crate::runtime::timer::sleep(TRIM_SETTLE).await;
-                    false
-                },
-                async {
-                    world.expiry_wake.wait().await;
-                    true
-                },
-            )
-            .await;
-            if !woken {
+            if !sleep_unless_woken(&world, TRIM_SETTLE).await {
                 world.keyspace.borrow_mut().compact();
                 release_memory();
                 since_trim = 0;
             }
             continue;
         }
-        future::or(crate::runtime::timer::sleep(wait), world.expiry_wake.wait()).await;
+        sleep_unless_woken(&world, wait).await;
     }
+}
+
+/// Sleep for `d`, or less if a write with an earlier deadline wakes the task:
+/// true when it was woken.
+async fn sleep_unless_woken(world: &World, d: Duration) -> bool {
+    future::or(
+        async {
+            crate::runtime::timer::sleep(d).await;
+            false
+        },
+        async {
+            world.expiry_wake.wait().await;
+            true
+        },
+    )
+    .await
 }
 
 /// Hand memory freed by expired keys back to the kernel. glibc's malloc keeps
