@@ -1,6 +1,7 @@
 //! STAIRKV: the staircase's own admin command. `STAIRKV SHARDS` lists every
 //! shard (id, core, keys, bytes, ops/s, state) by asking each core for its rows;
-//! `STAIRKV TABLE` shows this core's copy of the routing table; MIGRATE, SPLIT,
+//! `STAIRKV TABLE` shows this core's copy of the routing table and `STAIRKV
+//! KEYSHARD` where it places one key; MIGRATE, SPLIT,
 //! MERGE and REBALANCE ask core 0's coordinator (`control`) for a change and
 //! answer when it is done. Like every family it stands on `context` and never
 //! imports `dispatch` (which names its handler).
@@ -19,6 +20,7 @@ const SUBCOMMANDS: &[(&str, i32)] = &[
     ("split", -2),
     ("merge", 2),
     ("rebalance", 2),
+    ("keyshard", 3),
     ("help", 2),
 ];
 
@@ -97,6 +99,15 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 )
             })
         }
+        "keyshard" => {
+            let ks = ctx.world.keyspace.borrow();
+            let t = ks.table();
+            let shard = t.shard_of(crate::storage::hash::key_hash(&a[2]));
+            Step::Done(Frame::Array(vec![
+                Frame::Int(shard as i64),
+                Frame::Int(t.owner(shard) as i64),
+            ]))
+        }
         "table" => {
             let ks = ctx.world.keyspace.borrow();
             let t = ks.table();
@@ -136,6 +147,8 @@ pub fn stairkv(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             "    Merge the staircase's last step back (moving a shard first if needed).",
             "REBALANCE",
             "    Move shards from busy cores to idle ones now; answers the migrations made.",
+            "KEYSHARD <key>",
+            "    The shard a key lives in and the core that owns it, by this core's table.",
         ])),
     }
 }

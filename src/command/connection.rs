@@ -52,6 +52,7 @@ pub fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 
 pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     super::pubsub::forget_client(ctx.world, ctx.client);
+    super::transactions::forget_client(ctx.world, ctx.client);
     let needs_auth = ctx.world.config.borrow().requirepass.is_some();
     ctx.client.proto = Proto::Resp2;
     ctx.client.authed = !needs_auth;

@@ -15,6 +15,7 @@
 
 use super::frame::Frame;
 use super::subscriptions::SubState;
+use super::txstate::{MultiState, WatchState};
 use crate::core::clients::Door;
 use crate::core::router::{Batch, Ticket};
 use crate::core::world::World;
@@ -48,6 +49,10 @@ pub struct ClientState {
     pub(super) specs: Vec<Option<&'static CommandSpec>>,
     /// The door the connection came in by: replies are written in its protocol.
     pub door: Door,
+    /// Commands queued since MULTI (None outside a transaction).
+    pub multi: Option<Box<MultiState>>,
+    /// Keys this connection WATCHes (None when it watches none).
+    pub watching: Option<Box<WatchState>>,
     /// Since when the unsent replies have been over the soft output limit.
     pub over_soft_limit_since: Option<std::time::Instant>,
     /// Closed for its output buffer limit: its unsent replies are dropped.
@@ -60,6 +65,8 @@ impl ClientState {
             door,
             over_soft_limit_since: None,
             output_dropped: false,
+            multi: None,
+            watching: None,
             id,
             proto: Proto::Resp2,
             authed: !needs_auth,
@@ -88,6 +95,10 @@ pub enum Step {
     One(Ticket, Finish1),
     Many(Vec<Ticket>, FinishN),
     Async(AsyncReply),
+    /// EXEC: the dispatcher finishes what is queued before it, then runs the
+    /// connection's transaction (it needs the connection's state, which a
+    /// future cannot borrow).
+    Exec,
 }
 
 /// What a handler may touch.

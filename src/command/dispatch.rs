@@ -15,7 +15,7 @@
 
 use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
-use super::{admin, config, connection, info, keys, pubsub, server, string};
+use super::{admin, config, connection, info, keys, pubsub, server, string, transactions};
 use crate::core::clients::Door;
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
@@ -74,6 +74,11 @@ pub async fn run_pipeline(
                 let f = fut.await;
                 f.write(out, client.proto, client.door);
             }
+            Step::Exec => {
+                batch = flush(world, batch, &mut queued, out, client.door).await;
+                let f = transactions::run_exec(world, client, &TABLE).await;
+                f.write(out, client.proto, client.door);
+            }
             Step::Done(f) if queued.is_empty() => f.write(out, client.proto, client.door),
             Step::One(t, finish) if queued.is_empty() && batch.is_local() => {
                 match batch.take_ready(t) {
@@ -122,6 +127,8 @@ async fn flush(
             Step::One(t, finish) => finish(results.take(t)),
             Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
             Step::Async(fut) => fut.await,
+            // Run by `run_pipeline` as it comes, never queued.
+            Step::Exec => Frame::err("ERR EXEC without MULTI"),
         };
         frame.write(out, proto, door);
     }
@@ -181,17 +188,24 @@ fn dispatch(
     args: &[Bytes],
 ) -> Step {
     let Some(spec) = spec else {
+        transactions::doom(client);
         return Step::Done(unknown_command(args));
     };
     world.count_command();
     if !client.authed && !allowed_before_auth(spec.name) {
+        transactions::doom(client);
         return Step::Done(Frame::err("NOAUTH Authentication required."));
     }
     if !arity_ok(spec.arity, args.len()) {
+        transactions::doom(client);
         return Step::Done(wrong_arity(spec.name));
     }
     if crate::core::recover::loading() && !allowed_while_loading(spec.name) {
+        transactions::doom(client);
         return Step::Done(Frame::err("LOADING Redis is loading the dataset in memory"));
+    }
+    if client.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
+        return Step::Done(transactions::queue(client, spec, args.to_vec()));
     }
     if client.proto == Proto::Resp2
         && client.subs.as_ref().is_some_and(|s| s.active())
@@ -365,6 +379,12 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("hello", -1, C, 0, 0, 0, "connection", "6.0.0", "Handshakes with the server.", connection::hello),
     cmd!("auth", -2, C, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     cmd!("client", -2, &["admin", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "A container for client connection commands.", connection::client),
+    // transactions
+    cmd!("multi", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
+    cmd!("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0, "transactions", "1.2.0", "Executes all commands in a transaction.", transactions::exec),
+    cmd!("discard", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "2.0.0", "Discards a transaction.", transactions::discard),
+    cmd!("watch", -2, &["noscript", "loading", "stale", "fast", "allow_busy"], 1, -1, 1, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
+    cmd!("unwatch", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", transactions::unwatch),
     // stairkv
     cmd!("stairkv", -2, A, 0, 0, 0, "server", "0.1.0", "Inspects the shard staircase (SHARDS, TABLE).", admin::stairkv),
 ];

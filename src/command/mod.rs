@@ -32,3 +32,5 @@ pub mod pubsub;
 pub mod server;
 pub mod string;
 pub mod subscriptions;
+pub mod transactions;
+pub mod txstate;

@@ -41,8 +41,10 @@ pub fn flush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     }
     // On every core under the staircase lock (`core::flush` says why).
     let world = ctx.world.clone();
+    // Inside a transaction, which already holds every core whole.
+    let tx = ctx.batch.tx();
     Step::Async(Box::pin(async move {
-        match world.flush_all().await {
+        match world.flush_all(tx).await {
             Ok(r) => Frame::from(r),
             Err(e) => Frame::err(format!("ERR {e}")),
         }

@@ -23,14 +23,28 @@ impl World {
     /// FLUSHALL from any core: run on core 0 under the staircase lock; the
     /// first core's refusal (`-MISCONF`, …) is the answer, else `Ok`. `Err`
     /// only if core 0 did not answer.
-    pub async fn flush_all(self: &Rc<Self>) -> Result<OpResult, String> {
+    pub async fn flush_all(self: &Rc<Self>, tx: u64) -> Result<OpResult, String> {
         if self.id != 0 {
-            return match self.mesh.request_task(0, CoreTask::FlushAll).wait().await {
+            return match self
+                .mesh
+                .request_task(0, CoreTask::FlushAll { tx })
+                .wait()
+                .await
+            {
                 Answer::Task(TaskResult::Flushed(result)) => Ok(result),
                 Answer::Task(TaskResult::Failed(e)) => Err(e),
                 _ => Err("the coordinator did not answer".into()),
             };
         }
+        // Between transactions, never inside one (see `core::locks`); a
+        // transaction's own FLUSHALL (`tx`) already holds every core whole.
+        // Whole first, then the staircase, as a transaction's FLUSHALL does:
+        // one order, so neither waits for the other in a circle.
+        let _all = if tx == 0 {
+            Some(self.hold_everything().await)
+        } else {
+            None
+        };
         let _turn = self.staircase_lock.acquire_permit(1).await;
         let results = self
             .ask_every_core(|_| CoreTask::Flush, self.flush_here())

@@ -12,6 +12,7 @@
 //! next preemption (`runtime::driver::let_peers_in`).
 
 use super::clients::{ClientInfo, KillFilter};
+use super::locks::Grant;
 use super::pubsub::Kind;
 use crate::config::Config;
 use crate::persist::rdb::Section;
@@ -105,10 +106,22 @@ pub enum CoreTask {
     AofSize,
     /// Stop logging here (appendonly no) → Done
     AofOff,
-    /// To core 0: FLUSHALL under the staircase lock → Flushed (`core::flush`)
-    FlushAll,
+    /// To core 0: FLUSHALL under the staircase lock, for transaction `tx`
+    /// (0: none) → Flushed (`core::flush`)
+    FlushAll { tx: u64 },
     /// Empty this core's keyspace, answered once logged → Flushed
     Flush,
+    /// Take these keys (or everything) for transaction `tx`, once earlier
+    /// holders let go; with `watch`, say whether that client's watch here is
+    /// spoiled (`core::txn`) → Locked
+    Lock {
+        tx: u64,
+        keys: Vec<Bytes>,
+        whole: bool,
+        watch: u64,
+    },
+    /// Client `id` watches these keys here → Done
+    Watch { id: u64, keys: Vec<Bytes> },
 }
 
 /// What SAVE wrote.
@@ -202,6 +215,11 @@ pub enum TaskResult {
     Section(Result<Section, String>),
     Saved(Result<Saved, String>),
     Started(Result<&'static str, String>),
+    /// A lock request's outcome, and whether the watch it named is spoiled.
+    Locked {
+        grant: Grant,
+        spoiled: bool,
+    },
 }
 
 /// A change of the staircase asked for by hand (`STAIRKV ...`) on any core and
@@ -220,12 +238,14 @@ pub enum AdminRequest {
 
 #[derive(Debug)]
 pub enum Msg {
-    /// Ops routed by the sender's table at `epoch`; `hops` counts forwards so far.
+    /// Ops routed by the sender's table at `epoch`; `hops` counts forwards so far;
+    /// `tx`: the transaction they run for (0: none), whose own locks they pass.
     Ops {
         id: u64,
         ops: Vec<Op>,
         epoch: u64,
         hops: u32,
+        tx: u64,
     },
     OpsDone {
         id: u64,
@@ -240,6 +260,12 @@ pub enum Msg {
         result: TaskResult,
     },
     Table(RoutingTable),
+    /// Let go of what transaction `tx` holds here and forget client `watch`'s
+    /// watches (either may be 0); nobody waits for it.
+    Unlock {
+        tx: u64,
+        watch: u64,
+    },
     /// A keyspace event to deliver to this core's subscribers; nobody waits for it.
     Event {
         channel: Bytes,
@@ -300,6 +326,7 @@ impl MeshState {
         ops: Vec<Op>,
         epoch: u64,
         hops: u32,
+        tx: u64,
     ) -> Rc<Slot<Answer>> {
         let (id, slot) = self.register();
         self.post(
@@ -309,6 +336,7 @@ impl MeshState {
                 ops,
                 epoch,
                 hops,
+                tx,
             },
         );
         slot

@@ -12,6 +12,7 @@
 //! touches another core's shards.
 
 use super::mesh::{Answer, CoreTask, TaskResult};
+use super::txn::Hold;
 use super::world::{bump, World};
 use crate::runtime::pace::Pace;
 use crate::storage::entry::Entry;
@@ -31,12 +32,19 @@ const MIGRATE_REST: std::time::Duration = std::time::Duration::from_micros(100);
 
 impl World {
     /// Serve ops from a peer that may need forwarding or pulls, then answer it.
-    pub(super) fn serve_remote(self: &Rc<Self>, from: usize, id: u64, ops: Vec<Op>, hops: u32) {
+    pub(super) fn serve_remote(
+        self: &Rc<Self>,
+        from: usize,
+        id: u64,
+        ops: Vec<Op>,
+        hops: u32,
+        tx: u64,
+    ) {
         // Most batches still run entirely here: answer them without a task.
         let all_here = {
             let ks = self.keyspace.borrow();
             ops.iter().all(|op| ks.placement(op) == Placement::Here)
-        };
+        } && !self.ops_blocked(&ops, tx);
         if all_here {
             let now = now_ms();
             let before = self.aof.appended();
@@ -47,7 +55,7 @@ impl World {
         let w = self.clone();
         crate::runtime::task::spawn(async move {
             let before = w.aof.appended();
-            let results = w.serve(ops, hops).await;
+            let results = w.serve(ops, hops, tx).await;
             w.answer_ops(from, id, results, before);
         })
         .detach();
@@ -59,21 +67,35 @@ impl World {
         ks.table().moving.is_empty() || ks.placement(op) == Placement::Here
     }
 
-    /// Run ops that arrived together, in order for each key: pull what must be
-    /// pulled, run what is owned here, forward the rest to its owner.
-    pub async fn serve(self: &Rc<Self>, ops: Vec<Op>, hops: u32) -> Vec<OpResult> {
-        let pulls: Vec<(usize, Bytes)> = {
-            let ks = self.keyspace.borrow();
-            ops.iter()
-                .filter_map(|op| match ks.placement(op) {
-                    Placement::Pull(keys) => Some(keys),
-                    _ => None,
-                })
-                .flatten()
-                .collect()
-        };
-        if !pulls.is_empty() {
+    /// Run ops that arrived together (for transaction `tx`, or 0), in order for
+    /// each key: wait for the keys a transaction holds, pull what must be pulled,
+    /// run what is owned here, forward the rest to its owner.
+    pub async fn serve(self: &Rc<Self>, ops: Vec<Op>, hops: u32, tx: u64) -> Vec<OpResult> {
+        // Ops on keys another transaction holds wait for it in its queue, and
+        // then hold their keys until they ran, so no transaction is seen half-done.
+        let mut held: Option<Hold> = None;
+        loop {
+            if held.is_none() && self.ops_blocked(&ops, tx) {
+                held = Some(self.hold_for_ops(&ops, tx).await);
+            }
+            let pulls: Vec<(usize, Bytes)> = {
+                let ks = self.keyspace.borrow();
+                ops.iter()
+                    .filter_map(|op| match ks.placement(op) {
+                        Placement::Pull(keys) => Some(keys),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect()
+            };
+            if pulls.is_empty() {
+                break;
+            }
             self.pull(pulls).await;
+            // A transaction may have taken a key during the pull.
+            if held.is_some() || !self.ops_blocked(&ops, tx) {
+                break;
+            }
         }
         // No await from here until every op placed here has run: the keys just
         // pulled cannot have moved again, so a key missing now really is missing.
@@ -102,6 +124,7 @@ impl World {
             }
         }
         self.keyspace.borrow_mut().set_settled(false);
+        drop(held);
         let epoch = self.epoch();
         let mut waits = Vec::with_capacity(forward.len());
         for (core, ops, idx) in forward {
@@ -113,7 +136,7 @@ impl World {
                 continue;
             }
             bump(&self.stats.forwarded, ops.len() as u64);
-            waits.push((self.mesh.request_ops(core, ops, epoch, hops + 1), idx));
+            waits.push((self.mesh.request_ops(core, ops, epoch, hops + 1, tx), idx));
         }
         for (i, op, from) in scans {
             results[i] = Some(self.scan_merge(op, from).await);
@@ -277,7 +300,7 @@ impl World {
                 Err(e) => TaskResult::Failed(e),
             },
             CoreTask::CaptureWait => TaskResult::Section(self.capture_wait().await),
-            CoreTask::FlushAll => match self.flush_all().await {
+            CoreTask::FlushAll { tx } => match self.flush_all(tx).await {
                 Ok(result) => TaskResult::Flushed(result),
                 Err(e) => TaskResult::Failed(e),
             },
@@ -362,11 +385,15 @@ impl World {
         shard: ShardId,
         to: usize,
     ) -> TaskResult {
+        // No transaction may hold a key of the shard as it leaves: its locks
+        // and watches here could not follow it (see `core::locks`).
+        self.quiesce_shard(shard).await;
         let began = {
             let mut ks = self.keyspace.borrow_mut();
             ks.set_table(table);
             ks.begin_migration(shard, to)
         };
+        self.thaw_shard(shard);
         if let Err(e) = began {
             return TaskResult::Failed(e);
         }

@@ -8,6 +8,10 @@
 //! the same key keep their pipeline order; ops on different cores may take effect
 //! in a different order (as with Dragonfly's pipeline squashing).
 //!
+//! An op on a key a transaction holds (`core::locks`) is not run at once
+//! either: it waits in [`World::serve`] until the transaction lets go. A
+//! transaction's own batch ([`Batch::for_tx`]) passes its locks.
+//!
 //! While a shard is migrating to this core, an op on it that needs the source's
 //! copy is not run at once: it joins a queue for this core that
 //! [`World::serve`] runs when the batch finishes, after the pulls it needs. All
@@ -31,6 +35,8 @@ pub struct Batch {
     /// Per remote core: the ops and the tickets they answer.
     remote: Vec<(Vec<Op>, Vec<usize>)>,
     remote_count: usize,
+    /// The transaction these ops run for (0: none): they pass its locks.
+    tx: u64,
 }
 
 impl Batch {
@@ -42,11 +48,24 @@ impl Batch {
             // Filled on the first remote op: most batches never leave this core.
             remote: Vec::new(),
             remote_count: 0,
+            tx: 0,
         }
+    }
+
+    /// A batch whose ops run for transaction `tx`, which holds their keys.
+    pub fn for_tx(world: Rc<World>, tx: u64) -> Batch {
+        let mut b = Batch::new(world);
+        b.tx = tx;
+        b
     }
 
     pub fn world(&self) -> &Rc<World> {
         &self.world
+    }
+
+    /// The transaction these ops run for (0: none).
+    pub fn tx(&self) -> u64 {
+        self.tx
     }
 
     /// True when nothing is waiting on another core.
@@ -82,7 +101,10 @@ impl Batch {
 
     fn route(&mut self, core: usize, op: Op) -> Ticket {
         let t = self.results.len();
-        if core == self.world.id && self.world.runs_here(&op) {
+        if core == self.world.id
+            && self.world.runs_here(&op)
+            && !self.world.ops_blocked(std::slice::from_ref(&op), self.tx)
+        {
             let r = self.world.execute(op, self.now);
             self.results.push(Some(r));
         } else {
@@ -114,11 +136,11 @@ impl Batch {
                     here = Some((ops, tickets));
                     continue;
                 }
-                let slot = self.world.mesh.request_ops(core, ops, epoch, 0);
+                let slot = self.world.mesh.request_ops(core, ops, epoch, 0, self.tx);
                 waits.push((slot, tickets));
             }
             if let Some((ops, tickets)) = here {
-                let rs = self.world.serve(ops, 0).await;
+                let rs = self.world.serve(ops, 0, self.tx).await;
                 for (t, r) in tickets.into_iter().zip(rs) {
                     self.results[t] = Some(r);
                 }

@@ -1,7 +1,8 @@
 //! [`World`]: everything one core owns — its keyspace slice, its clients, its
-//! run-time configuration copy, its counters and its end of the mesh — and the
-//! handling of messages from other cores. A `World` is `!Send` and lives on one
-//! executor; other cores reach it only through [`super::mesh`].
+//! run-time configuration copy, its counters and its end of the mesh — and how
+//! an op runs on it ([`World::execute`]). A `World` is `!Send` and lives on one
+//! executor; other cores reach it only through [`super::mesh`], and what it does
+//! with their messages is [`super::inbox`].
 
 use super::clients::Clients;
 use super::events::{self, Before};
@@ -11,7 +12,6 @@ use crate::config::{notify, Config};
 use crate::persist::rdb::Section;
 use crate::runtime::notify::{Notify, Slot};
 use crate::storage::keyspace::Keyspace;
-use crate::storage::now_ms;
 use crate::storage::ops::{Changes, CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
 use crate::storage::policy::Room;
 use crate::storage::staircase::RoutingTable;
@@ -94,6 +94,14 @@ pub struct World {
     pub coordinator: Cell<Option<Coordinator>>,
     /// This core's append-only log (see `core::aof`).
     pub aof: Rc<super::aof::Aof>,
+    /// Transactions' intent locks on keys this core owns (see `core::locks`)...
+    pub locks: RefCell<super::locks::Locks>,
+    /// ...woken at every release (a migration waiting for its shard's keys).
+    pub locks_released: Notify,
+    /// WATCHes of keys this core owns (see `core::watch`).
+    pub watches: RefCell<super::watch::Watches>,
+    /// The last transaction id made here (`World::new_tx`).
+    pub next_tx: Cell<u64>,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -182,6 +190,10 @@ impl World {
             coordinator: Cell::new(None),
             persist: Persistence::new(),
             aof: Rc::default(),
+            locks: RefCell::default(),
+            locks_released: Notify::default(),
+            watches: RefCell::default(),
+            next_tx: Cell::new(0),
         }
     }
 
@@ -229,17 +241,24 @@ impl World {
             .wants_key_events(&op)
             .then(|| (op.clone(), self.before(&op, now)));
         let changes = op.changes();
-        let logged = if changes != Changes::None {
+        let (logged, watched_keys) = if changes != Changes::None {
             if let Some(refused) = self.refuse_write() {
                 return OpResult::Err(refused);
             }
-            self.aof.on.get().then(|| super::aof::keys_of(&op))
+            let watched = !self.watches.borrow().is_empty();
+            (
+                self.aof.on.get().then(|| super::aof::keys_of(&op)),
+                watched.then(|| super::aof::keys_of(&op)),
+            )
         } else {
-            None
+            (None, None)
         };
         let r = self.keyspace.borrow_mut().execute(op, now);
         let changed = changes.of(&r);
         bump(&self.persist.dirty, changed);
+        if let (Some(keys), true) = (watched_keys, changed > 0) {
+            self.touch_changed(keys);
+        }
         if let (Some(keys), true) = (logged, changed > 0) {
             self.log_keys(keys);
         }
@@ -302,6 +321,7 @@ impl World {
     /// Count, log and announce keys evicted here.
     pub fn evicted(&self, keys: &[Bytes]) {
         bump(&self.stats.evicted, keys.len() as u64);
+        self.touch_watched(keys);
         for k in keys {
             self.log_del(k);
         }
@@ -339,7 +359,7 @@ impl World {
 
     /// A DBSIZE or KEYS part with the table epoch it was counted under: the
     /// command adds parts only when every core counted under the same epoch.
-    fn stamp(&self, r: OpResult) -> OpResult {
+    pub(super) fn stamp(&self, r: OpResult) -> OpResult {
         OpResult::Counted {
             result: Box::new(r),
             epoch: self.epoch(),
@@ -366,180 +386,6 @@ impl World {
             LoggedKeys::One(k) => self.log_key(&k),
             LoggedKeys::Many(ks) => ks.iter().for_each(|k| self.log_key(k)),
             LoggedKeys::Flush => self.log_claim(false),
-        }
-    }
-
-    /// Answer core `from`'s ops: at once, or once what they saw here is in
-    /// the log (see `Aof::must_wait`).
-    /// `before`: the log's position before they ran.
-    pub(super) fn answer_ops(
-        self: &Rc<Self>,
-        from: usize,
-        id: u64,
-        results: Vec<OpResult>,
-        before: u64,
-    ) {
-        if !self.aof.must_wait(before) {
-            self.mesh.post(from, Msg::OpsDone { id, results });
-            return;
-        }
-        let w = self.clone();
-        crate::runtime::task::spawn(async move {
-            w.aof.wait_durable().await;
-            w.mesh.post(from, Msg::OpsDone { id, results });
-        })
-        .detach();
-    }
-
-    /// Handle one message from core `from`.
-    pub fn handle(self: &Rc<Self>, from: usize, msg: Msg) {
-        match msg {
-            Msg::Ops {
-                id,
-                ops,
-                epoch,
-                hops,
-            } => {
-                // Routed with this very table, and nothing is moving: every op runs here.
-                if epoch == self.epoch() && self.keyspace.borrow().table().moving.is_empty() {
-                    let now = now_ms();
-                    let before = self.aof.appended();
-                    let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
-                    self.answer_ops(from, id, results, before);
-                } else {
-                    self.serve_remote(from, id, ops, hops);
-                }
-            }
-            Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
-            Msg::TaskDone {
-                id,
-                result: TaskResult::Part { op, result },
-            } => {
-                // Now, not when the waiting task runs: later batches must not be counted.
-                let mine = self.keyspace.borrow_mut().execute(Op::Core(op), now_ms());
-                let both = self.stamp(add_counts(result, mine));
-                self.mesh.complete(id, Answer::Ops(vec![both]));
-            }
-            Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
-            Msg::Table(t) => {
-                self.keyspace.borrow_mut().set_table(t);
-                self.memory_changed();
-            }
-            Msg::Event { channel, payload } => {
-                self.deliver(false, &channel, &payload);
-            }
-            Msg::Task { id, task } => match task {
-                CoreTask::Split(_)
-                | CoreTask::Merge(_)
-                | CoreTask::Migrate { .. }
-                | CoreTask::Admin(_)
-                | CoreTask::Save
-                | CoreTask::BgSave { .. }
-                | CoreTask::CaptureBegin { .. }
-                | CoreTask::CaptureWait
-                | CoreTask::RewriteBegin { .. }
-                | CoreTask::RewriteNow
-                | CoreTask::BgRewrite
-                | CoreTask::FlushAll
-                | CoreTask::Flush => {
-                    let w = self.clone();
-                    crate::runtime::task::spawn(async move {
-                        let result = w.run_long_task(task).await;
-                        w.mesh.post(from, Msg::TaskDone { id, result });
-                    })
-                    .detach();
-                }
-                // Answered at once, in order with the batches this core sends `from`:
-                // the migration protocol depends on it (see `storage::migration`).
-                task => {
-                    let result = self.run_peer_task(from, task);
-                    self.mesh.post(from, Msg::TaskDone { id, result });
-                }
-            },
-        }
-    }
-
-    /// Run a core task here (also used for this core's own share of a broadcast).
-    pub fn run_task(&self, task: CoreTask) -> TaskResult {
-        match task {
-            CoreTask::Clients => TaskResult::Clients(self.clients.borrow().snapshot()),
-            CoreTask::Kill(f) => TaskResult::Count(self.clients.borrow_mut().kill(&f)),
-            CoreTask::SetConfig(c) => {
-                self.aof.fsync.set(c.appendfsync);
-                *self.config.borrow_mut() = *c;
-                self.apply_memory_config();
-                TaskResult::Done
-            }
-            CoreTask::Stats => TaskResult::Stats(Box::new(self.core_stats())),
-            CoreTask::Changes => TaskResult::Count(self.persist.dirty.get() as usize),
-            CoreTask::ResetStats => {
-                let s = &self.stats;
-                for c in [
-                    &s.connections_received,
-                    &s.rejected_connections,
-                    &s.commands,
-                    &s.hits,
-                    &s.misses,
-                    &s.expired,
-                    &s.evicted,
-                    &s.net_input_bytes,
-                    &s.net_output_bytes,
-                ] {
-                    c.set(0);
-                }
-                TaskResult::Done
-            }
-            CoreTask::Sample { secs } => {
-                let mut ks = self.keyspace.borrow_mut();
-                ks.sample_rates(secs);
-                TaskResult::Shards(ks.stats())
-            }
-            CoreTask::Split(_)
-            | CoreTask::Merge(_)
-            | CoreTask::Migrate { .. }
-            | CoreTask::Admin(_)
-            | CoreTask::Pull { .. }
-            | CoreTask::Install { .. }
-            | CoreTask::FinishIncoming { .. }
-            | CoreTask::CountPart { .. }
-            | CoreTask::ScanPart { .. }
-            | CoreTask::Save
-            | CoreTask::BgSave { .. }
-            | CoreTask::CaptureBegin { .. }
-            | CoreTask::CaptureWait
-            | CoreTask::RewriteBegin { .. }
-            | CoreTask::BgRewrite => TaskResult::Failed("not a broadcast task".into()),
-            CoreTask::RewriteNow | CoreTask::FlushAll | CoreTask::Flush => {
-                TaskResult::Failed("not a broadcast task".into())
-            }
-            CoreTask::AofSize => TaskResult::Count(self.aof.size() as usize),
-            CoreTask::AofOff => {
-                self.aof.stop();
-                TaskResult::Done
-            }
-            CoreTask::SaveSection { part } => {
-                self.persist.dirty_at_save.set(self.persist.dirty.get());
-                TaskResult::Section(self.save_section(&part))
-            }
-            CoreTask::SaveDone(at) => {
-                let p = &self.persist;
-                if let Some(at) = at {
-                    p.last_save.set(at);
-                    p.dirty
-                        .set(p.dirty.get().saturating_sub(p.dirty_at_save.get()));
-                    p.saves.set(p.saves.get() + 1);
-                }
-                p.last_save_ok.set(at.is_some());
-                p.dirty_at_save.set(0);
-                p.bgsave.set(false);
-                TaskResult::Done
-            }
-            CoreTask::PubsubNames { kind, pattern } => {
-                TaskResult::Names(self.pubsub.borrow().names(kind, pattern.as_deref()))
-            }
-            CoreTask::PubsubCounts { kind, names } => {
-                TaskResult::Counts(self.pubsub.borrow().counts(kind, &names))
-            }
         }
     }
 
@@ -616,6 +462,7 @@ impl World {
     /// Keys the active expiry removed: count them and announce them.
     pub fn expired(&self, keys: &[Bytes]) {
         self.count_expired(keys.len() as u64);
+        self.touch_watched(keys);
         for k in keys {
             self.notify_keyspace_event(notify::EXPIRED, "expired", k);
         }
@@ -779,7 +626,7 @@ impl World {
 }
 
 /// Two parts of one DBSIZE or KEYS.
-fn add_counts(a: OpResult, b: OpResult) -> OpResult {
+pub(super) fn add_counts(a: OpResult, b: OpResult) -> OpResult {
     match (a, b) {
         (OpResult::Int(x), OpResult::Int(y)) => OpResult::Int(x + y),
         (OpResult::Keys(mut x), OpResult::Keys(y)) => {

@@ -1,0 +1,333 @@
+//! The transactions family: MULTI, EXEC, DISCARD, WATCH, UNWATCH, with
+//! Redis's replies and errors, atomic across cores.
+//!
+//! EXEC takes the intent locks of every key its commands name (by the
+//! command table's key positions) and of every key the connection watches,
+//! core by core in ascending core order (`core::locks` says why that cannot
+//! deadlock), learns from each core whether a watch there was spoiled, runs
+//! the queued commands with a batch that passes its own locks, and lets go.
+//! Meanwhile any other op on those keys waits; ops on other keys do not. A
+//! transaction with a command over the whole keyspace (FLUSHALL, KEYS,
+//! DBSIZE, SCAN, RANDOMKEY, BGSAVE, ...) holds every core whole instead.
+//!
+//! Keys that move: a migration waits until no transaction holds a key of the
+//! shard it moves and then moves it (the transaction never follows a key; it
+//! waits for the move, or the move waits for it). A lock request that reaches
+//! a core which no longer owns the key is answered "moved": EXEC lets go of
+//! everything and starts again with its core's newer table. A watch lives
+//! on the core that owned its key when WATCH ran; if the key's shard moved
+//! since, EXEC fails as if the key had been touched (documented under
+//! "Differences from Redis").
+//!
+//! It stands on `context` and `txstate`; it never imports `dispatch` (the
+//! command table reaches it as [`Ctx::table`] and as an argument).
+
+use super::context::{ClientState, CommandSpec, Ctx, Step, Table};
+use super::frame::Frame;
+use super::txstate::{MultiState, WatchState};
+use crate::core::locks::Grant;
+use crate::core::mesh::{CoreTask, Msg};
+use crate::core::router::{Batch, Results};
+use crate::core::txn::Hold;
+use crate::core::world::World;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Commands run directly inside MULTI rather than queued (as Redis).
+pub fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands with no key that read or change the whole keyspace: a
+/// transaction holding one of them holds every core whole.
+fn over_everything(name: &str) -> bool {
+    matches!(
+        name,
+        "flushall"
+            | "flushdb"
+            | "keys"
+            | "scan"
+            | "dbsize"
+            | "randomkey"
+            | "bgsave"
+            | "bgrewriteaof"
+            | "stairkv"
+    )
+}
+
+/// The keys a command names, by its table entry's key positions.
+pub fn command_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
+    if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
+        return Vec::new();
+    }
+    let last = if spec.last_key < 0 {
+        args.len() as i32 + spec.last_key
+    } else {
+        spec.last_key.min(args.len() as i32 - 1)
+    };
+    let step = spec.step.max(1) as usize;
+    (spec.first_key..=last)
+        .step_by(step)
+        .map(|i| args[i as usize].clone())
+        .collect()
+}
+
+/// A command asked for inside MULTI: queue it (`+QUEUED`), or refuse it and
+/// doom the transaction, as Redis does for commands flagged `no_multi`.
+pub fn queue(client: &mut ClientState, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
+    let Some(multi) = client.multi.as_mut() else {
+        return Frame::err("ERR EXEC without MULTI");
+    };
+    if spec.flags.contains(&"no_multi") {
+        multi.aborted = true;
+        return Frame::err("ERR Command not allowed inside a transaction");
+    }
+    multi.queued.push(args);
+    Frame::simple("QUEUED")
+}
+
+/// A command refused while queueing (unknown, wrong arity, ...): EXEC will
+/// answer EXECABORT.
+pub fn doom(client: &mut ClientState) {
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+}
+
+pub fn multi(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    if ctx.client.multi.is_some() {
+        return Step::Done(Frame::err("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Box::default());
+    Step::Done(Frame::Ok)
+}
+
+pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    if ctx.client.multi.is_none() {
+        return Step::Done(Frame::err("ERR EXEC without MULTI"));
+    }
+    Step::Exec
+}
+
+pub fn discard(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    if ctx.client.multi.take().is_none() {
+        return Step::Done(Frame::err("ERR DISCARD without MULTI"));
+    }
+    unwatch_all(ctx.world, ctx.client);
+    Step::Done(Frame::Ok)
+}
+
+pub fn unwatch(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    unwatch_all(ctx.world, ctx.client);
+    Step::Done(Frame::Ok)
+}
+
+/// WATCH: each key's watch is registered on the core that owns it, and the
+/// reply waits for every registration (a write after the reply is seen).
+pub fn watch(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    if ctx.client.multi.is_some() {
+        return Step::Done(Frame::err("ERR WATCH inside MULTI is not allowed"));
+    }
+    let world = ctx.world.clone();
+    let id = ctx.client.id;
+    let mut by_core: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
+    for key in &a[1..] {
+        by_core
+            .entry(world.core_of(key))
+            .or_default()
+            .push(key.clone());
+    }
+    let state = ctx.client.watching.get_or_insert_with(Box::default);
+    for (&core, keys) in &by_core {
+        state.keys.extend(keys.iter().map(|k| (k.clone(), core)));
+    }
+    Step::Async(Box::pin(async move {
+        let mut waits = Vec::new();
+        for (core, keys) in by_core {
+            if core == world.id {
+                world.watch_keys(id, keys);
+            } else {
+                waits.push(world.mesh.request_task(core, CoreTask::Watch { id, keys }));
+            }
+        }
+        for w in waits {
+            w.wait().await;
+        }
+        Frame::Ok
+    }))
+}
+
+/// Forget this connection's watches on every core that holds one.
+fn unwatch_all(world: &Rc<World>, client: &mut ClientState) {
+    if let Some(w) = client.watching.take() {
+        forget_watches(world, client.id, &w);
+    }
+}
+
+fn forget_watches(world: &World, id: u64, w: &WatchState) {
+    for core in w.cores() {
+        if core == world.id {
+            world.unlock(0, id);
+        } else {
+            world.mesh.post(core, Msg::Unlock { tx: 0, watch: id });
+        }
+    }
+}
+
+/// A closing or RESET connection: drop its queue and its watches.
+pub fn forget_client(world: &Rc<World>, client: &mut ClientState) {
+    client.multi = None;
+    unwatch_all(world, client);
+}
+
+/// Run the connection's transaction (the dispatcher calls this for
+/// [`Step::Exec`], once everything before it has run).
+pub async fn run_exec(world: &Rc<World>, client: &mut ClientState, table: &'static Table) -> Frame {
+    let Some(multi) = client.multi.take() else {
+        return Frame::err("ERR EXEC without MULTI");
+    };
+    let watching = client.watching.take();
+    let frame = if multi.aborted {
+        Frame::err("EXECABORT Transaction discarded because of previous errors.")
+    } else {
+        exec_locked(world, client, table, *multi, watching.as_deref()).await
+    };
+    if let Some(w) = watching {
+        forget_watches(world, client.id, &w);
+    }
+    frame
+}
+
+async fn exec_locked(
+    world: &Rc<World>,
+    client: &mut ClientState,
+    table: &'static Table,
+    multi: MultiState,
+    watching: Option<&WatchState>,
+) -> Frame {
+    let queued: Vec<(&'static CommandSpec, Vec<Bytes>)> = multi
+        .queued
+        .into_iter()
+        .filter_map(|args| Some(((table.lookup)(&args[0])?, args)))
+        .collect();
+    let whole = queued.iter().any(|(s, _)| over_everything(s.name));
+    let mut keys: Vec<Bytes> = queued
+        .iter()
+        .flat_map(|(spec, args)| command_keys(spec, args))
+        .collect();
+    if let Some(w) = watching {
+        keys.extend(w.keys.iter().map(|(k, _)| k.clone()));
+    }
+    if keys.is_empty() && !whole {
+        return Frame::Array(run_queued(world, client, table, queued, 0).await);
+    }
+    keys.sort();
+    keys.dedup();
+    let hold = Hold::new(world.clone(), world.new_tx(), 0);
+    let watch_id = watching.map_or(0, |_| client.id);
+    'attempt: loop {
+        let mut by_core: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
+        if whole {
+            for core in 0..world.ncores {
+                by_core.insert(core, Vec::new());
+            }
+        }
+        for k in &keys {
+            by_core.entry(world.core_of(k)).or_default().push(k.clone());
+        }
+        // A watch registered on a core that no longer owns its key cannot
+        // have seen the writes made since: as if touched.
+        let mut spoiled =
+            watching.is_some_and(|w| w.keys.iter().any(|(k, core)| world.core_of(k) != *core));
+        let watch_cores = watching.map(|w| w.cores()).unwrap_or_default();
+        for (core, keys) in by_core {
+            hold.cores.borrow_mut().push(core);
+            let watch = if watch_cores.contains(&core) {
+                watch_id
+            } else {
+                0
+            };
+            let (grant, s) = world.lock_on(core, hold.tx, keys, whole, watch).await;
+            match grant {
+                Grant::Granted => spoiled |= s,
+                Grant::Moved | Grant::Cancelled => {
+                    hold.release();
+                    // Wait for the table that moved the key to reach this core.
+                    crate::runtime::timer::sleep(std::time::Duration::from_millis(1)).await;
+                    continue 'attempt;
+                }
+            }
+        }
+        if spoiled {
+            return Frame::NullArray;
+        }
+        break;
+    }
+    let replies = run_queued(world, client, table, queued, hold.tx).await;
+    drop(hold);
+    Frame::Array(replies)
+}
+
+/// Run queued commands in order as one pipeline of transaction `tx` (0: none)
+/// and collect their replies.
+async fn run_queued(
+    world: &Rc<World>,
+    client: &mut ClientState,
+    table: &'static Table,
+    queued: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    tx: u64,
+) -> Vec<Frame> {
+    let mut replies: Vec<Option<Frame>> = Vec::with_capacity(queued.len());
+    let mut waiting: Vec<(usize, Step)> = Vec::new();
+    let mut batch = Batch::for_tx(world.clone(), tx);
+    for (spec, args) in queued {
+        world.count_command();
+        client.last_cmd = spec.name;
+        let mut ctx = Ctx {
+            world,
+            client,
+            batch: &mut batch,
+            spec,
+            table,
+        };
+        let step = (spec.handler)(&mut ctx, &args);
+        let i = replies.len();
+        replies.push(None);
+        match step {
+            Step::Done(f) => replies[i] = Some(f),
+            Step::Async(fut) => {
+                let done = std::mem::replace(&mut batch, Batch::for_tx(world.clone(), tx));
+                answer(done.finish().await, &mut waiting, &mut replies).await;
+                replies[i] = Some(fut.await);
+            }
+            // EXEC is never queued (it runs inside MULTI); nothing else asks for it.
+            Step::Exec => replies[i] = Some(Frame::err("ERR EXEC without MULTI")),
+            step => waiting.push((i, step)),
+        }
+    }
+    answer(batch.finish().await, &mut waiting, &mut replies).await;
+    replies
+        .into_iter()
+        .map(|r| r.unwrap_or(Frame::Null))
+        .collect()
+}
+
+async fn answer(
+    mut results: Results,
+    waiting: &mut Vec<(usize, Step)>,
+    replies: &mut [Option<Frame>],
+) {
+    for (i, step) in waiting.drain(..) {
+        replies[i] = Some(match step {
+            Step::Done(f) => f,
+            Step::One(t, finish) => finish(results.take(t)),
+            Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
+            Step::Async(fut) => fut.await,
+            Step::Exec => Frame::err("ERR EXEC without MULTI"),
+        });
+    }
+}

@@ -1,0 +1,255 @@
+//! A core's side of transactions: taking and letting go of intent locks
+//! (`core::locks`) on the keys it owns, registering and checking WATCHes
+//! (`core::watch`), and marking watches spoiled when keys change. These are
+//! `World` methods because they read the core's table and keyspace; the
+//! order in which a transaction visits cores is the command layer's
+//! (`command::transactions`). It never runs a command and never executes an op.
+
+use super::aof::LoggedKeys;
+use super::locks::{Grant, KeyPlace};
+use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::world::World;
+use crate::storage::now_ms;
+use crate::storage::ops::{CoreOp, Op};
+use crate::storage::staircase::ShardId;
+use bytes::Bytes;
+use std::rc::Rc;
+
+impl World {
+    /// A transaction id unique across cores and never 0 (0 is "no transaction").
+    pub fn new_tx(&self) -> u64 {
+        let seq = self.next_tx.get() + 1;
+        self.next_tx.set(seq);
+        (seq << 8) | (self.id as u64 + 1)
+    }
+
+    /// Where `key` stands for a lock under this core's table.
+    pub fn lock_place(&self, key: &[u8]) -> KeyPlace {
+        let ks = self.keyspace.borrow();
+        let id = ks.table().shard_of(crate::storage::hash::key_hash(key));
+        if ks.table().owner(id) == self.id {
+            KeyPlace::Here(id)
+        } else {
+            KeyPlace::Elsewhere
+        }
+    }
+
+    /// Take `keys` (or, with `whole`, everything) here for `tx`, waiting
+    /// behind earlier holders. Answers the grant and, when it is granted and
+    /// `watch` names a client, whether that client's watch here is spoiled.
+    pub async fn lock(&self, tx: u64, keys: Vec<Bytes>, whole: bool, watch: u64) -> (Grant, bool) {
+        let slot = {
+            let place = |k: &[u8]| self.lock_place(k);
+            self.locks.borrow_mut().request(tx, keys, whole, &place)
+        };
+        let grant = slot.wait().await;
+        let spoiled = grant == Grant::Granted && watch != 0 && self.watch_spoiled(watch);
+        (grant, spoiled)
+    }
+
+    /// Let go of what `tx` holds or waits for here; forget `watch`'s keys (unless 0).
+    pub fn unlock(&self, tx: u64, watch: u64) {
+        let place = |k: &[u8]| self.lock_place(k);
+        self.locks.borrow_mut().release(tx, &place);
+        self.locks_released.notify();
+        if watch != 0 {
+            self.watches.borrow_mut().forget(watch);
+        }
+    }
+
+    /// [`Self::unlock`] on `core`, this one or another (a message nobody waits for).
+    pub fn unlock_on(&self, core: usize, tx: u64, watch: u64) {
+        if core == self.id {
+            self.unlock(tx, watch);
+        } else {
+            self.mesh.post(core, Msg::Unlock { tx, watch });
+        }
+    }
+
+    /// Client `id` watches `keys` here.
+    pub fn watch_keys(&self, id: u64, keys: Vec<Bytes>) {
+        let now = now_ms();
+        let ks = self.keyspace.borrow();
+        let mut w = self.watches.borrow_mut();
+        for key in keys {
+            let (shard, entry) = ks.peek(&key);
+            let owned = ks.table().owner(shard) == self.id;
+            let expired = entry.is_some_and(|e| e.is_expired(now));
+            w.watch(id, key, expired, owned);
+        }
+    }
+
+    fn watch_spoiled(&self, id: u64) -> bool {
+        let now = now_ms();
+        let ks = self.keyspace.borrow();
+        let expired = |k: &[u8]| ks.peek(k).1.is_some_and(|e| e.is_expired(now));
+        self.watches.borrow().spoiled(id, expired)
+    }
+
+    /// Keys changed here: their watchers' EXEC fails.
+    pub(super) fn touch_watched<'a>(&self, keys: impl IntoIterator<Item = &'a Bytes>) {
+        let mut w = self.watches.borrow_mut();
+        if w.is_empty() {
+            return;
+        }
+        for k in keys {
+            w.touch(k);
+        }
+    }
+
+    /// The keys an op changed (as the log names them).
+    pub(super) fn touch_changed(&self, keys: LoggedKeys) {
+        match keys {
+            LoggedKeys::None => {}
+            LoggedKeys::One(k) => self.touch_watched([&k]),
+            LoggedKeys::Many(ks) => self.touch_watched(&ks),
+            LoggedKeys::Flush => self.watches.borrow_mut().touch_all(),
+        }
+    }
+
+    /// Take `keys` (or everything) on `core` for `tx`: this core's table
+    /// directly, another's by message.
+    pub async fn lock_on(
+        &self,
+        core: usize,
+        tx: u64,
+        keys: Vec<Bytes>,
+        whole: bool,
+        watch: u64,
+    ) -> (Grant, bool) {
+        if core == self.id {
+            return self.lock(tx, keys, whole, watch).await;
+        }
+        let task = CoreTask::Lock {
+            tx,
+            keys,
+            whole,
+            watch,
+        };
+        match self.mesh.request_task(core, task).wait().await {
+            Answer::Task(TaskResult::Locked { grant, spoiled }) => (grant, spoiled),
+            _ => (Grant::Cancelled, false),
+        }
+    }
+
+    /// Hold every core's whole keyspace, in core order (FLUSHALL, and what a
+    /// transaction does over all keys): no transaction is half-done meanwhile.
+    pub async fn hold_everything(self: &Rc<Self>) -> Hold {
+        let hold = Hold::new(self.clone(), self.new_tx(), 0);
+        for core in 0..self.ncores {
+            hold.cores.borrow_mut().push(core);
+            self.lock_on(core, hold.tx, Vec::new(), true, 0).await;
+        }
+        hold
+    }
+
+    /// Would any of `ops`, run for `tx` (0: none), wait for a lock here?
+    pub fn ops_blocked(&self, ops: &[Op], tx: u64) -> bool {
+        let locks = self.locks.borrow();
+        if locks.is_idle() {
+            return false;
+        }
+        ops.iter().any(|op| match op_keys(op) {
+            Some(keys) => keys.iter().any(|k| locks.blocks(k, tx)),
+            None => locks.blocks_core(tx),
+        })
+    }
+
+    /// Hold every key `ops` touch here (but those `tx` holds itself) for a
+    /// fresh id, once what holds them has let go: ops on keys a transaction
+    /// holds wait in the same queue as transactions (FIFO). Dropping the
+    /// [`Hold`] lets go.
+    pub async fn hold_for_ops(self: &Rc<Self>, ops: &[Op], tx: u64) -> Hold {
+        let mut keys: Vec<Bytes> = ops
+            .iter()
+            .filter_map(op_keys)
+            .flatten()
+            // Keys owned elsewhere are forwarded by `serve`, not held here.
+            .filter(|k| self.lock_place(k) != KeyPlace::Elsewhere)
+            .filter(|k| tx == 0 || !self.locks.borrow().held_by(k, tx))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let hold = Hold::new(self.clone(), self.new_tx(), 0);
+        hold.cores.borrow_mut().push(self.id);
+        self.lock(hold.tx, keys, false, 0).await;
+        hold
+    }
+
+    /// A migration of `shard` is about to begin here: hold back new grants of its
+    /// keys and wait until none is held, then spoil its watches (they cannot follow it).
+    pub async fn quiesce_shard(self: &Rc<Self>, shard: ShardId) {
+        self.locks.borrow_mut().freeze(shard);
+        loop {
+            let held = {
+                let place = |k: &[u8]| self.lock_place(k);
+                self.locks.borrow().holds_shard(shard, &place)
+            };
+            if !held {
+                break;
+            }
+            self.locks_released.wait().await;
+        }
+        let ks = self.keyspace.borrow();
+        let table = ks.table();
+        self.watches
+            .borrow_mut()
+            .touch_where(|k| table.shard_of(crate::storage::hash::key_hash(k)) == shard);
+    }
+
+    /// The migration of `shard` began (or failed to): waiters for its keys go on.
+    pub fn thaw_shard(&self, shard: ShardId) {
+        let place = |k: &[u8]| self.lock_place(k);
+        self.locks.borrow_mut().thaw(shard, &place);
+    }
+}
+
+/// What a transaction holds, let go of (on every core it asked) when dropped —
+/// also when the task holding it is dropped mid-way, so a client that vanishes
+/// never leaves keys locked.
+pub struct Hold {
+    world: Rc<World>,
+    pub tx: u64,
+    /// The client whose watches go with it (0: none).
+    pub watch: u64,
+    /// Cores asked for locks (or holding watches) so far.
+    pub cores: std::cell::RefCell<Vec<usize>>,
+}
+
+impl Hold {
+    pub fn new(world: Rc<World>, tx: u64, watch: u64) -> Hold {
+        Hold {
+            world,
+            tx,
+            watch,
+            cores: Default::default(),
+        }
+    }
+
+    /// Let go everywhere now and start over with nothing held.
+    pub fn release(&self) {
+        for core in self.cores.borrow_mut().drain(..) {
+            self.world.unlock_on(core, self.tx, 0);
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        for &core in self.cores.borrow().iter() {
+            self.world.unlock_on(core, self.tx, self.watch);
+        }
+    }
+}
+
+/// The keys an op touches, or None for an op on the whole keyspace.
+pub fn op_keys(op: &Op) -> Option<Vec<&Bytes>> {
+    match op {
+        Op::Key { key, .. } => Some(vec![key]),
+        Op::Core(CoreOp::MSetNx { pairs }) => Some(pairs.iter().map(|(k, _)| k).collect()),
+        Op::Core(CoreOp::Rename { src, dst, .. }) => Some(vec![src, dst]),
+        Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => Some(Vec::new()),
+        Op::Core(_) => None,
+    }
+}
