@@ -534,3 +534,57 @@ fn cache_aside_fills_misses_and_the_seed_repeats_the_run() {
         j["commands"]["GET"]["misses"]
     );
 }
+
+/// `--tx multi:N` and `--tx eval:N`: each SET is a transaction of N SETs; the
+/// report counts whole transactions, and every key they name is written.
+#[test]
+fn transactions_load_counts_whole_transactions() {
+    let s = Server::start(2, &[]);
+    let port = s.port.to_string();
+    for (tx, keys) in [("multi:4", "1000"), ("eval:3", "2000")] {
+        let dir = tmpdir(&format!("tx-{}", &tx[..4]));
+        let o = bench(&[
+            "--port",
+            &port,
+            "-c",
+            "4",
+            "--ratio",
+            "1:0",
+            "--key-prefix",
+            &format!("{}:", &tx[..4]),
+            "--keys",
+            keys,
+            "-n",
+            "500",
+            "--tx",
+            tx,
+            "--report-dir",
+            dir.to_str().expect("path"),
+        ]);
+        assert!(o.status.success(), "{tx}: {}", text(&o));
+        let j = summary(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(j["commands"]["SET"]["ops"], 500, "{tx}: {j}");
+        assert_eq!(j["commands"]["SET"]["errors"], 0, "{tx}: {j}");
+    }
+    let mut c = s.client();
+    let multi: Vec<String> = redis::cmd("KEYS")
+        .arg("mult:*")
+        .query(&mut c)
+        .expect("keys");
+    let eval: Vec<String> = redis::cmd("KEYS")
+        .arg("eval:*")
+        .query(&mut c)
+        .expect("keys");
+    // 500 transactions of 4 (and 3) SETs over 1000 (2000) keys: far more than 500 keys each.
+    assert!(
+        multi.len() > 800 && eval.len() > 700,
+        "{} {}",
+        multi.len(),
+        eval.len()
+    );
+    let bad = bench(&["--port", &port, "--tx", "multi:0", "-n", "1"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let bad = bench(&["--port", &port, "--tx", "watch:2", "-n", "1"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}

@@ -1,4 +1,4 @@
-//! MULTI/EXEC/DISCARD/WATCH/UNWATCH through real clients against the real
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH (and EVAL in the bank) through real clients against the real
 //! binary: Redis's replies and errors (RESP2 and RESP3), WATCH spoiled by every
 //! kind of touch on either core, clients that vanish mid-transaction, and a
 //! bank whose money is moved by concurrent transactions across both cores while
@@ -487,6 +487,41 @@ fn blind_transfers(mut con: Connection, stop: Arc<AtomicBool>, mut seed: u64) ->
     ledger
 }
 
+/// Move money with one EVAL over both accounts (the script declares them).
+fn script_transfers(mut con: Connection, stop: Arc<AtomicBool>, mut seed: u64) -> Ledger {
+    const MOVE: &str = "local f = tonumber(redis.call('get', KEYS[1])) \
+        redis.call('set', KEYS[1], f - ARGV[1]) \
+        redis.call('incrby', KEYS[2], ARGV[1]) return 1";
+    let mut ledger = Ledger::default();
+    while !stop.load(Ordering::Relaxed) {
+        let (from, to) = pick_pair(&mut seed);
+        let amount = (rng(&mut seed) % 50) as i64 + 1;
+        let r: i64 = redis::cmd("EVAL")
+            .arg(MOVE)
+            .arg(2)
+            .arg(account(from))
+            .arg(account(to))
+            .arg(amount)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(r, 1);
+        ledger.moves.push((from, to, amount));
+    }
+    ledger
+}
+
+/// Read every balance of the audited half in one EVAL, key by key (each GET
+/// of the other core's key suspends the script while that core answers).
+fn audit_by_script(con: &mut Connection) -> i64 {
+    let mut c = redis::cmd("EVAL");
+    c.arg("local s = 0 for _, k in ipairs(KEYS) do s = s + tonumber(redis.call('get', k)) end return s")
+        .arg(ACCOUNTS / 2);
+    for i in 0..ACCOUNTS / 2 {
+        c.arg(account(i));
+    }
+    c.query(con).unwrap()
+}
+
 /// Read every balance of the audited half in one MULTI.
 fn audit(con: &mut Connection) -> i64 {
     let keys: Vec<String> = (0..ACCOUNTS / 2).map(account).collect();
@@ -525,6 +560,12 @@ fn a_bank_never_loses_a_cent_while_the_staircase_moves() {
         let (con, stop) = (s.client(), stop.clone());
         workers.push(std::thread::spawn(move || deposits(con, stop, 0xd1ce + i)));
     }
+    for i in 0..2u64 {
+        let (con, stop) = (s.client(), stop.clone());
+        workers.push(std::thread::spawn(move || {
+            script_transfers(con, stop, 0x5c1 + i)
+        }));
+    }
     let auditor = {
         let (mut con, stop) = (s.client(), stop.clone());
         std::thread::spawn(move || {
@@ -535,7 +576,12 @@ fn a_bank_never_loses_a_cent_while_the_staircase_moves() {
                     audited,
                     "an audit saw a transfer half-done"
                 );
-                audits += 1;
+                assert_eq!(
+                    audit_by_script(&mut con),
+                    audited,
+                    "a script's audit saw a transfer half-done"
+                );
+                audits += 2;
             }
             audits
         })

@@ -172,7 +172,7 @@ pub fn subcommand(
 
 /// Redis's arity rule: exactly `arity` arguments when positive, at least
 /// `-arity` when negative (the command name, and subcommand, included).
-pub(super) fn arity_ok(arity: i32, argc: usize) -> bool {
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
     let n = argc as i32;
     if arity > 0 {
         n == arity
@@ -195,5 +195,34 @@ pub fn clip(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(128)]);
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The keys a command names: by its table entry's key positions, or for the
+/// EVAL family by its `numkeys` argument. Empty when the arguments are too
+/// few to hold them (arity is checked elsewhere).
+pub fn command_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
+    if matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) {
+        let n = args
+            .get(2)
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+            .unwrap_or(0);
+        return args.iter().skip(3).take(n).cloned().collect();
+    }
+    if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
+        return Vec::new();
+    }
+    let last = if spec.last_key < 0 {
+        args.len() as i32 + spec.last_key
+    } else {
+        spec.last_key.min(args.len() as i32 - 1)
+    };
+    let step = spec.step.max(1) as usize;
+    (spec.first_key..=last)
+        .step_by(step)
+        .map(|i| args[i as usize].clone())
         .collect()
 }

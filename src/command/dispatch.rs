@@ -15,7 +15,9 @@
 
 use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
-use super::{admin, config, connection, info, keys, pubsub, server, string, transactions};
+use super::{
+    admin, config, connection, info, keys, pubsub, scripting, server, string, transactions,
+};
 use crate::core::clients::Door;
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
@@ -284,6 +286,7 @@ const WS: &[&str] = &["write"];
 const R: &[&str] = &["readonly", "fast"];
 const RS: &[&str] = &["readonly"];
 const C: &[&str] = &["fast", "loading", "stale"];
+const CN: &[&str] = &["noscript", "fast", "loading", "stale"];
 const A: &[&str] = &["admin", "noscript", "loading", "stale"];
 const PS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const PP: &[&str] = &["pubsub", "loading", "stale", "fast"];
@@ -374,17 +377,23 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("ping", -1, C, 0, 0, 0, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
     cmd!("echo", 2, C, 0, 0, 0, "connection", "1.0.0", "Returns the given string.", connection::echo),
     cmd!("select", 2, C, 0, 0, 0, "connection", "1.0.0", "Changes the selected database (stairkv has database 0 only).", connection::select),
-    cmd!("quit", -1, C, 0, 0, 0, "connection", "1.0.0", "Closes the connection.", connection::quit),
-    cmd!("reset", 1, C, 0, 0, 0, "connection", "6.2.0", "Resets the connection.", connection::reset),
-    cmd!("hello", -1, C, 0, 0, 0, "connection", "6.0.0", "Handshakes with the server.", connection::hello),
-    cmd!("auth", -2, C, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
-    cmd!("client", -2, &["admin", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "A container for client connection commands.", connection::client),
+    cmd!("quit", -1, CN, 0, 0, 0, "connection", "1.0.0", "Closes the connection.", connection::quit),
+    cmd!("reset", 1, CN, 0, 0, 0, "connection", "6.2.0", "Resets the connection.", connection::reset),
+    cmd!("hello", -1, CN, 0, 0, 0, "connection", "6.0.0", "Handshakes with the server.", connection::hello),
+    cmd!("auth", -2, CN, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    cmd!("client", -2, &["admin", "noscript", "loading", "stale"], 0, 0, 0, "connection", "2.4.0", "A container for client connection commands.", connection::client),
     // transactions
     cmd!("multi", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
     cmd!("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0, "transactions", "1.2.0", "Executes all commands in a transaction.", transactions::exec),
     cmd!("discard", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "2.0.0", "Discards a transaction.", transactions::discard),
     cmd!("watch", -2, &["noscript", "loading", "stale", "fast", "allow_busy"], 1, -1, 1, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
     cmd!("unwatch", 1, &["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", transactions::unwatch),
+    // scripting
+    cmd!("eval", -3, &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "2.6.0", "Executes a server-side Lua script.", scripting::eval),
+    cmd!("evalsha", -3, &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scripting::evalsha),
+    cmd!("eval_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
+    cmd!("evalsha_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
+    cmd!("script", -2, &["noscript"], 0, 0, 0, "scripting", "2.6.0", "A container for Lua scripts management commands.", scripting::script),
     // stairkv
     cmd!("stairkv", -2, A, 0, 0, 0, "server", "0.1.0", "Inspects the shard staircase (SHARDS, TABLE).", admin::stairkv),
 ];

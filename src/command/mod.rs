@@ -29,6 +29,7 @@ pub mod frame;
 pub mod info;
 pub mod keys;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod string;
 pub mod subscriptions;

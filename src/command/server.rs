@@ -5,7 +5,7 @@
 //! never imports the table (which names its handlers).
 
 use super::args::{is, lower};
-use super::context::{help_reply, subcommand, CommandSpec, Ctx, Step};
+use super::context::{arity_ok, command_keys, help_reply, subcommand, CommandSpec, Ctx, Step};
 use super::frame::Frame;
 use crate::storage::ops::{CoreOp, OpResult};
 use bytes::Bytes;
@@ -129,21 +129,16 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 return Step::Done(Frame::err("ERR Invalid command specified"));
             };
             let args = &a[2..];
-            if c.first_key == 0 {
+            if !arity_ok(c.arity, args.len()) {
+                return Step::Done(Frame::err(
+                    "ERR Invalid number of arguments specified for command",
+                ));
+            }
+            let keys = command_keys(c, args);
+            if keys.is_empty() {
                 return Step::Done(Frame::err("ERR The command has no key arguments"));
             }
-            let last = if c.last_key < 0 {
-                args.len() as i32 + c.last_key
-            } else {
-                c.last_key
-            };
-            let mut keys = Vec::new();
-            let mut i = c.first_key;
-            while i <= last && (i as usize) < args.len() {
-                keys.push(Frame::Bulk(args[i as usize].clone()));
-                i += c.step.max(1);
-            }
-            Step::Done(Frame::Array(keys))
+            Step::Done(Frame::Array(keys.into_iter().map(Frame::Bulk).collect()))
         }
         _ => Step::Done(help_reply(&[
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

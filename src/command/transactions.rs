@@ -22,13 +22,11 @@
 //! It stands on `context` and `txstate`; it never imports `dispatch` (the
 //! command table reaches it as [`Ctx::table`] and as an argument).
 
-use super::context::{ClientState, CommandSpec, Ctx, Step, Table};
+use super::context::{command_keys, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
 use super::txstate::{MultiState, WatchState};
-use crate::core::locks::Grant;
 use crate::core::mesh::{CoreTask, Msg};
 use crate::core::router::{Batch, Results};
-use crate::core::txn::Hold;
 use crate::core::world::World;
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -44,7 +42,7 @@ pub fn runs_inside_multi(name: &str) -> bool {
 
 /// Commands with no key that read or change the whole keyspace: a
 /// transaction holding one of them holds every core whole.
-fn over_everything(name: &str) -> bool {
+pub fn over_everything(name: &str) -> bool {
     matches!(
         name,
         "flushall"
@@ -57,23 +55,6 @@ fn over_everything(name: &str) -> bool {
             | "bgrewriteaof"
             | "stairkv"
     )
-}
-
-/// The keys a command names, by its table entry's key positions.
-pub fn command_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
-    if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
-        return Vec::new();
-    }
-    let last = if spec.last_key < 0 {
-        args.len() as i32 + spec.last_key
-    } else {
-        spec.last_key.min(args.len() as i32 - 1)
-    };
-    let step = spec.step.max(1) as usize;
-    (spec.first_key..=last)
-        .step_by(step)
-        .map(|i| args[i as usize].clone())
-        .collect()
 }
 
 /// A command asked for inside MULTI: queue it (`+QUEUED`), or refuse it and
@@ -225,51 +206,47 @@ async fn exec_locked(
     if keys.is_empty() && !whole {
         return Frame::Array(run_queued(world, client, table, queued, 0).await);
     }
-    keys.sort();
-    keys.dedup();
-    let hold = Hold::new(world.clone(), world.new_tx(), 0);
-    let watch_id = watching.map_or(0, |_| client.id);
-    'attempt: loop {
-        let mut by_core: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
-        if whole {
-            for core in 0..world.ncores {
-                by_core.insert(core, Vec::new());
-            }
-        }
-        for k in &keys {
-            by_core.entry(world.core_of(k)).or_default().push(k.clone());
-        }
-        // A watch registered on a core that no longer owns its key cannot
-        // have seen the writes made since: as if touched.
-        let mut spoiled =
-            watching.is_some_and(|w| w.keys.iter().any(|(k, core)| world.core_of(k) != *core));
-        let watch_cores = watching.map(|w| w.cores()).unwrap_or_default();
-        for (core, keys) in by_core {
-            hold.cores.borrow_mut().push(core);
-            let watch = if watch_cores.contains(&core) {
-                watch_id
-            } else {
-                0
-            };
-            let (grant, s) = world.lock_on(core, hold.tx, keys, whole, watch).await;
-            match grant {
-                Grant::Granted => spoiled |= s,
-                Grant::Moved | Grant::Cancelled => {
-                    hold.release();
-                    // Wait for the table that moved the key to reach this core.
-                    crate::runtime::timer::sleep(std::time::Duration::from_millis(1)).await;
-                    continue 'attempt;
-                }
-            }
-        }
-        if spoiled {
+    if !whole && runs_now_here(world, &queued, &keys, watching) {
+        // One core, nothing in the way: no lock, and no await that could let
+        // another task in between the watch check and the last command.
+        if watching.is_some_and(|_| world.watch_spoiled(client.id)) {
             return Frame::NullArray;
         }
-        break;
+        return Frame::Array(run_queued(world, client, table, queued, 0).await);
+    }
+    let watches = watching.map(|w| (client.id, &w.keys[..]));
+    let (hold, spoiled) = world.hold_keys(keys, whole, watches).await;
+    if spoiled {
+        return Frame::NullArray;
     }
     let replies = run_queued(world, client, table, queued, hold.tx).await;
     drop(hold);
     Frame::Array(replies)
+}
+
+/// Can this transaction run to its end on this core without waiting for
+/// anything — so without locks, in one step, as Redis runs it? Every key and
+/// watch is this core's, no other transaction holds one of them, no shard is
+/// moving here (no key needs a pull), and every command is one whose handler
+/// only builds ops on its keys (strings and generic key commands) or touches
+/// no key at all (PING, ECHO, TIME): its ops then run as they are routed, and
+/// every step is ready the first time it is polled.
+fn runs_now_here(
+    world: &Rc<World>,
+    queued: &[(&'static CommandSpec, Vec<Bytes>)],
+    keys: &[Bytes],
+    watching: Option<&WatchState>,
+) -> bool {
+    let here = |k: &Bytes| world.core_of(k) == world.id;
+    keys.iter().all(here)
+        && watching.is_none_or(|w| w.keys.iter().all(|(k, core)| *core == world.id && here(k)))
+        && world.keyspace.borrow().table().moving.is_empty()
+        && !world.keys_held(keys)
+        && queued.iter().all(|(spec, args)| {
+            matches!(spec.name, "ping" | "echo" | "time")
+                || (matches!(spec.group, "string" | "generic")
+                    && !command_keys(spec, args).is_empty())
+        })
 }
 
 /// Run queued commands in order as one pipeline of transaction `tx` (0: none)

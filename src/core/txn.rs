@@ -79,7 +79,8 @@ impl World {
         }
     }
 
-    fn watch_spoiled(&self, id: u64) -> bool {
+    /// Is client `id`'s watch here spoiled?
+    pub fn watch_spoiled(&self, id: u64) -> bool {
         let now = now_ms();
         let ks = self.keyspace.borrow();
         let expired = |k: &[u8]| ks.peek(k).1.is_some_and(|e| e.is_expired(now));
@@ -132,6 +133,61 @@ impl World {
         }
     }
 
+    /// Hold `keys` (or, with `whole`, every core whole) for a new
+    /// transaction: the cores that own them, one at a time in ascending core
+    /// order, each granting all of its keys at once (see `core::locks` for why
+    /// this cannot deadlock). A core that no longer owns a key answers
+    /// "moved": everything is let go and asked for again by the newer table.
+    /// With `watches` (a client and its watched keys with the core each watch
+    /// lives on), also says whether any of them was spoiled — a watch whose
+    /// key has moved to another core counts as spoiled (it saw no writes since).
+    pub async fn hold_keys(
+        self: &Rc<Self>,
+        mut keys: Vec<Bytes>,
+        whole: bool,
+        watches: Option<(u64, &[(Bytes, usize)])>,
+    ) -> (Hold, bool) {
+        keys.sort();
+        keys.dedup();
+        let hold = Hold::new(self.clone(), self.new_tx(), 0);
+        let mut watch_cores: Vec<usize> = watches
+            .map(|(_, w)| w.iter().map(|&(_, c)| c).collect())
+            .unwrap_or_default();
+        watch_cores.sort_unstable();
+        watch_cores.dedup();
+        'attempt: loop {
+            let mut by_core: std::collections::BTreeMap<usize, Vec<Bytes>> = Default::default();
+            if whole {
+                for core in 0..self.ncores {
+                    by_core.insert(core, Vec::new());
+                }
+            }
+            for k in &keys {
+                by_core.entry(self.core_of(k)).or_default().push(k.clone());
+            }
+            let mut spoiled =
+                watches.is_some_and(|(_, w)| w.iter().any(|(k, core)| self.core_of(k) != *core));
+            for (core, keys) in by_core {
+                hold.cores.borrow_mut().push(core);
+                let watch = match watches {
+                    Some((id, _)) if watch_cores.contains(&core) => id,
+                    _ => 0,
+                };
+                let (grant, s) = self.lock_on(core, hold.tx, keys, whole, watch).await;
+                match grant {
+                    Grant::Granted => spoiled |= s,
+                    Grant::Moved | Grant::Cancelled => {
+                        hold.release();
+                        // Wait for the table that moved the key to reach this core.
+                        crate::runtime::timer::sleep(std::time::Duration::from_millis(1)).await;
+                        continue 'attempt;
+                    }
+                }
+            }
+            return (hold, spoiled);
+        }
+    }
+
     /// Hold every core's whole keyspace, in core order (FLUSHALL, and what a
     /// transaction does over all keys): no transaction is half-done meanwhile.
     pub async fn hold_everything(self: &Rc<Self>) -> Hold {
@@ -143,15 +199,28 @@ impl World {
         hold
     }
 
+    /// Does any transaction hold one of `keys` (or everything) here?
+    pub fn keys_held(&self, keys: &[Bytes]) -> bool {
+        let locks = self.locks.borrow();
+        !locks.is_idle() && keys.iter().any(|k| locks.blocks(k, 0))
+    }
+
     /// Would any of `ops`, run for `tx` (0: none), wait for a lock here?
     pub fn ops_blocked(&self, ops: &[Op], tx: u64) -> bool {
         let locks = self.locks.borrow();
         if locks.is_idle() {
             return false;
         }
-        ops.iter().any(|op| match op_keys(op) {
-            Some(keys) => keys.iter().any(|k| locks.blocks(k, tx)),
-            None => locks.blocks_core(tx),
+        // Matched here rather than through `op_keys`: this runs for every op
+        // while any transaction holds anything on this core.
+        ops.iter().any(|op| match op {
+            Op::Key { key, .. } => locks.blocks(key, tx),
+            Op::Core(CoreOp::MSetNx { pairs }) => pairs.iter().any(|(k, _)| locks.blocks(k, tx)),
+            Op::Core(CoreOp::Rename { src, dst, .. }) => {
+                locks.blocks(src, tx) || locks.blocks(dst, tx)
+            }
+            Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => false,
+            Op::Core(_) => locks.blocks_core(tx),
         })
     }
 

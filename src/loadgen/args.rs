@@ -213,6 +213,13 @@ pub struct RunArgs {
     /// reported.
     #[arg(long)]
     pub cache_aside: bool,
+    /// Make every SET a transaction of N SETs on N keys picked as usual:
+    /// `multi:N` sends MULTI, the N SETs and EXEC in one write; `eval:N` one
+    /// EVAL that SETs its N KEYS. Latency and ops count whole transactions
+    /// (reported as SET). With `--hash-mod 2:0` every key of one transaction
+    /// lives on stairkv's core 0; without it, keys spread over the cores.
+    #[arg(long, value_name = "multi:N|eval:N", value_parser = parse_tx)]
+    pub tx: Option<Tx>,
     /// Seed for key choice: the same seed gives the same key sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -233,6 +240,31 @@ pub struct RunArgs {
     /// No progress line, only the final table.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--tx`: how every SET becomes a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tx {
+    /// MULTI, N SETs, EXEC.
+    Multi(usize),
+    /// One EVAL setting N keys.
+    Eval(usize),
+}
+
+fn parse_tx(s: &str) -> Result<Tx, String> {
+    let (kind, n) = s
+        .split_once(':')
+        .ok_or_else(|| format!("--tx must be multi:N or eval:N, got {s:?}"))?;
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| format!("--tx: N must be between 1 and 1000, got {n:?}"))?;
+    match kind {
+        "multi" => Ok(Tx::Multi(n)),
+        "eval" => Ok(Tx::Eval(n)),
+        _ => Err(format!("--tx must be multi:N or eval:N, got {s:?}")),
+    }
 }
 
 /// Most keys a verifying run tracks (8 bytes each, per client thread).
@@ -268,6 +300,7 @@ pub struct Plan {
     pub rate: Option<f64>,
     pub verify: bool,
     pub cache_aside: bool,
+    pub tx: Option<Tx>,
     pub seed: u64,
     pub report_dir: Option<PathBuf>,
     pub label: String,
@@ -331,6 +364,11 @@ impl Plan {
             return Err(
                 "--scan needs --distribution uniform or zipf:S: a sequential run already visits every key once per pass"
                     .into(),
+            );
+        }
+        if a.tx.is_some() && (a.verify || a.cache_aside || a.protocol == Protocol::Text) {
+            return Err(
+                "--tx works with --protocol resp, without --verify or --cache-aside".into(),
             );
         }
         if a.ttl == Some(0) {
@@ -398,6 +436,7 @@ impl Plan {
             rate: a.rate,
             verify: a.verify,
             cache_aside: a.cache_aside,
+            tx: a.tx,
             seed: a.seed,
             report_dir: a.report_dir,
             timeout,

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
 
-use super::args::{Plan, Protocol, Stop};
+use super::args::{Plan, Protocol, Stop, Tx};
 use super::keys::{Distribution, KeyPicker, Rng};
 use super::stats::{Interval, Stats};
 use super::workload::{verified_value, Cmd, Schedule};
@@ -339,6 +339,10 @@ impl Conn {
         let mut keys = ctx.keys.borrow_mut();
         let state = keys.get_mut(key as usize);
         match cmd {
+            Cmd::Set if plan.tx.is_some() => {
+                drop(keys);
+                self.push_tx(ctx, key, &mut req);
+            }
             Cmd::Set => {
                 if let Some(st) = state {
                     st.version = st.version.wrapping_add(1).max(1);
@@ -367,8 +371,51 @@ impl Conn {
                     Protocol::Text => wire::text_get(&mut self.out, &self.key),
                 }
             }
+            // Only `push_tx` makes these, never the ratio.
+            Cmd::Skip => {}
         }
         self.inflight.push_back(req);
+    }
+
+    /// A transaction of SETs on `first` and the next keys the picker gives
+    /// (`--tx`). MULTI's and the SETs' own replies are skipped; EXEC's or
+    /// EVAL's is the one measured.
+    fn push_tx(&mut self, ctx: &ThreadCtx, first: u64, req: &mut InFlight) {
+        let plan = &ctx.plan;
+        let size = plan.value_size.pick(self.rng.next_u64());
+        self.value.clear();
+        self.value.resize(size, b'x');
+        let (n, eval) = match plan.tx {
+            Some(Tx::Multi(n)) => (n, false),
+            Some(Tx::Eval(n)) => (n, true),
+            None => return,
+        };
+        let mut names = Vec::with_capacity(n);
+        for i in 0..n {
+            let k = if i == 0 { first } else { self.picker.next() };
+            plan.key_names.name(&mut self.key, k);
+            names.push(self.key.clone());
+        }
+        if eval {
+            wire::resp_eval_sets(&mut self.out, &names, &self.value);
+            return;
+        }
+        let skip = |cmd| InFlight {
+            cmd,
+            key: first,
+            version: 0,
+            set_ms: 0,
+            intended: req.intended,
+            measured: false,
+        };
+        wire::resp_command(&mut self.out, &[b"MULTI"]);
+        self.inflight.push_back(skip(Cmd::Skip));
+        for name in &names {
+            wire::resp_set(&mut self.out, name, &self.value, plan.ttl);
+            self.inflight.push_back(skip(Cmd::Skip));
+        }
+        wire::resp_command(&mut self.out, &[b"EXEC"]);
+        req.cmd = Cmd::Set;
     }
 
     async fn flush(&mut self, ctx: &ThreadCtx) -> Result<(), String> {
@@ -501,7 +548,10 @@ impl Conn {
             Reply::Error(r) => {
                 Some(String::from_utf8_lossy(&self.inbuf[base..][r.clone()]).into_owned())
             }
+            // A transaction's MULTI and +QUEUED replies: only its EXEC counts.
+            _ if req.cmd == Cmd::Skip => return,
             Reply::Status(_) if req.cmd == Cmd::Set => None,
+            Reply::Aggregate if req.cmd == Cmd::Set && plan.tx.is_some() => None,
             Reply::Bulk(_) | Reply::Nil if req.cmd == Cmd::Get => None,
             other => Some(format!("unexpected reply {other:?}")),
         };

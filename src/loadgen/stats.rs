@@ -76,7 +76,8 @@ pub struct Stats {
 impl Stats {
     pub fn cmd(&mut self, cmd: Cmd) -> &mut CmdStats {
         match cmd {
-            Cmd::Set => &mut self.set,
+            // A transaction's inner replies are never counted; its result is a SET.
+            Cmd::Set | Cmd::Skip => &mut self.set,
             Cmd::Get => &mut self.get,
         }
     }

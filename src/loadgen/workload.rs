@@ -11,6 +11,8 @@ use std::time::Duration;
 pub enum Cmd {
     Set,
     Get,
+    /// A reply that is part of a transaction but not its result (`--tx`).
+    Skip,
 }
 
 /// `--ratio SET:GET`. The mix is a fixed cycle (the SETs first, then the GETs)

@@ -148,6 +148,23 @@ pub fn resp_command(out: &mut BytesMut, args: &[&[u8]]) {
     }
 }
 
+/// The script `--tx eval:N` runs: SET each of its KEYS to ARGV[1].
+pub const EVAL_SETS: &str =
+    "for i = 1, #KEYS do redis.call('set', KEYS[i], ARGV[1]) end return redis.status_reply('OK')";
+
+/// `EVAL <EVAL_SETS> N key... value` as a RESP array.
+pub fn resp_eval_sets(out: &mut BytesMut, keys: &[Vec<u8>], value: &[u8]) {
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(decimal(keys.len() as u64 + 4, &mut [0; 20]));
+    out.extend_from_slice(b"\r\n$4\r\nEVAL\r\n");
+    push_bulk(out, EVAL_SETS.as_bytes());
+    push_bulk(out, decimal(keys.len() as u64, &mut [0; 20]));
+    for k in keys {
+        push_bulk(out, k);
+    }
+    push_bulk(out, value);
+}
+
 /// `SET key value [EX ttl]` as a RESP array.
 pub fn resp_set(out: &mut BytesMut, key: &[u8], value: &[u8], ttl_secs: Option<u64>) {
     out.extend_from_slice(if ttl_secs.is_some() {

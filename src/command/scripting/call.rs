@@ -1,0 +1,285 @@
+//! `redis.call` and `redis.pcall`: one command run from a script, as Redis's
+//! scripting client runs it — through the command table, on a client of its
+//! own (the caller's connection state is never touched), inside the script's
+//! transaction (its ops pass the script's own locks). Redis's refusals come
+//! first: unknown commands, wrong arity, commands flagged `noscript`, writes
+//! from a read-only script (EVAL_RO), and keys the script did not declare in
+//! KEYS (they are not locked, so touching them could not be atomic). It never
+//! takes a lock itself.
+
+use super::lua::frame_to_lua;
+use crate::command::context::{arity_ok, command_keys, ClientState, CommandSpec, Ctx, Step, Table};
+use crate::command::frame::Frame;
+use crate::core::clients::Door;
+use crate::core::router::Batch;
+use crate::core::world::World;
+use bytes::Bytes;
+use mlua::{Function, Lua, Value, Variadic};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// Commands a script may not run on stairkv although Redis lets it: they
+/// would have to hold every core whole while the script holds its keys.
+fn over_everything_write(name: &str) -> bool {
+    matches!(
+        name,
+        "flushall" | "flushdb" | "bgsave" | "bgrewriteaof" | "stairkv"
+    )
+}
+
+/// What one running script's `redis.call` knows.
+pub struct ScriptRun {
+    pub world: Rc<World>,
+    pub table: &'static Table,
+    /// The transaction holding the script's keys (0 when it declared none).
+    pub tx: u64,
+    pub declared: HashSet<Bytes>,
+    pub read_only: bool,
+    /// A write command ran (SCRIPT KILL refuses to stop such a script).
+    pub wrote: Cell<bool>,
+    /// `redis.setresp(3)` was called.
+    pub resp3: Cell<bool>,
+    client: RefCell<ClientState>,
+}
+
+impl ScriptRun {
+    pub fn new(
+        world: Rc<World>,
+        table: &'static Table,
+        tx: u64,
+        declared: HashSet<Bytes>,
+        read_only: bool,
+    ) -> ScriptRun {
+        let mut client = ClientState::new(0, "lua".into(), String::new(), false, Door::Resp);
+        client.name = "lua".into();
+        ScriptRun {
+            world,
+            table,
+            tx,
+            declared,
+            read_only,
+            wrote: Cell::new(false),
+            resp3: Cell::new(false),
+            client: RefCell::new(client),
+        }
+    }
+
+    /// Redis's refusals of a command from a script, or its table entry.
+    fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
+        if args.is_empty() {
+            return Err(Frame::err(
+                "ERR Please specify at least one argument for this redis lib call",
+            ));
+        }
+        let Some(spec) = (self.table.lookup)(&args[0]) else {
+            return Err(Frame::err("ERR Unknown Redis command called from script"));
+        };
+        if !arity_ok(spec.arity, args.len()) {
+            return Err(Frame::err(
+                "ERR Wrong number of args calling Redis command from script",
+            ));
+        }
+        if spec.flags.contains(&"noscript") || over_everything_write(spec.name) {
+            return Err(Frame::err(
+                "ERR This Redis command is not allowed from script",
+            ));
+        }
+        if spec.flags.contains(&"write") && self.read_only {
+            return Err(Frame::err(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// Run one command for the script and answer its reply (errors as `Frame::Error`).
+    pub async fn call(&self, args: Vec<Bytes>) -> Frame {
+        let spec = match self.check(&args) {
+            Ok(spec) => spec,
+            Err(f) => return f,
+        };
+        let keys = command_keys(spec, &args);
+        if keys.iter().any(|k| !self.declared.contains(k)) {
+            return undeclared();
+        }
+        let (step, batch) = self.start(spec, &args);
+        match step {
+            Step::Done(f) => f,
+            Step::One(t, finish) => finish(batch.finish().await.take(t)),
+            Step::Many(ts, finish) => {
+                let mut rs = batch.finish().await;
+                finish(ts.into_iter().map(|t| rs.take(t)).collect())
+            }
+            Step::Async(fut) => {
+                batch.finish().await;
+                fut.await
+            }
+            Step::Exec => Frame::err("ERR This Redis command is not allowed from script"),
+        }
+    }
+
+    /// [`Self::call`] without suspending, when the command can run to its end
+    /// now: a string or generic key command whose keys are all this core's,
+    /// held by no other transaction, with no shard moving here (its ops run
+    /// as they are routed). None, having done nothing, when it might have to
+    /// wait: the script then suspends in [`Self::call`]. A command that runs
+    /// now costs no suspension of the script's coroutine.
+    pub fn call_now(&self, args: &[Bytes]) -> Option<Frame> {
+        let spec = match self.check(args) {
+            Ok(spec) => spec,
+            Err(f) => return Some(f),
+        };
+        let keys = command_keys(spec, args);
+        if keys.iter().any(|k| !self.declared.contains(k)) {
+            return Some(undeclared());
+        }
+        let w = &self.world;
+        let now = matches!(spec.name, "ping" | "echo" | "time")
+            || (matches!(spec.group, "string" | "generic")
+                && !matches!(spec.name, "msetnx" | "rename" | "renamenx")
+                && !keys.is_empty()
+                && keys.iter().all(|k| w.core_of(k) == w.id)
+                && w.keyspace.borrow().table().moving.is_empty()
+                && !keys.iter().any(|k| w.locks.borrow().blocks(k, self.tx)));
+        if !now {
+            return None;
+        }
+        let (step, mut batch) = self.start(spec, args);
+        // Every op ran as it was routed (the conditions above): each result is
+        // here. Were one missing, the command must not run a second time.
+        let mut ready = |t| batch.take_ready(t).ok_or(());
+        let frame = match step {
+            Step::Done(f) => Ok(f),
+            Step::One(t, finish) => ready(t).map(finish),
+            Step::Many(ts, finish) => ts
+                .into_iter()
+                .map(ready)
+                .collect::<Result<_, _>>()
+                .map(finish),
+            Step::Async(_) | Step::Exec => Err(()),
+        };
+        Some(frame.unwrap_or_else(|()| {
+            tracing::error!(
+                command = spec.name,
+                "a script's command expected to run at once did not"
+            );
+            Frame::err("ERR the command could not run at once; retry the script")
+        }))
+    }
+
+    /// Count the command and let its handler build its ops into a batch of
+    /// the script's transaction.
+    fn start(&self, spec: &'static CommandSpec, args: &[Bytes]) -> (Step, Batch) {
+        if spec.flags.contains(&"write") {
+            self.wrote.set(true);
+        }
+        self.world.count_command();
+        let mut batch = Batch::for_tx(self.world.clone(), self.tx);
+        let step = {
+            let mut client = self.client.borrow_mut();
+            let mut ctx = Ctx {
+                world: &self.world,
+                client: &mut client,
+                batch: &mut batch,
+                spec,
+                table: self.table,
+            };
+            (spec.handler)(&mut ctx, args)
+        };
+        (step, batch)
+    }
+}
+
+fn undeclared() -> Frame {
+    Frame::err("ERR Script attempted to access a non local key in a cluster node script")
+}
+
+thread_local! {
+    /// The scripts running on this core, by the id their `redis` closures carry.
+    static RUNS: RefCell<HashMap<u64, Rc<ScriptRun>>> = RefCell::new(HashMap::new());
+    static NEXT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A running script, findable by `redis.call` until the returned guard drops.
+pub struct Registered(pub u64);
+
+impl Registered {
+    pub fn new(run: Rc<ScriptRun>) -> Registered {
+        let id = NEXT.with(|n| {
+            n.set(n.get() + 1);
+            n.get()
+        });
+        RUNS.with(|r| r.borrow_mut().insert(id, run));
+        Registered(id)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        RUNS.with(|r| r.borrow_mut().remove(&self.0));
+    }
+}
+
+fn run_of(id: u64) -> Option<Rc<ScriptRun>> {
+    RUNS.with(|r| r.borrow().get(&id).cloned())
+}
+
+/// `now_(id, ...)`, `call_(id, ...)` and `setresp_(id, v)` for the engine (`lua::Hooks`).
+pub fn hooks(lua: &Lua) -> mlua::Result<(Function, Function, Function)> {
+    let call_ =
+        lua.create_async_function(|lua, (id, args): (u64, Variadic<Value>)| async move {
+            let Some(run) = run_of(id) else {
+                return Err(mlua::Error::runtime("redis.call outside its script"));
+            };
+            let frame = match command_args(&args) {
+                Ok(argv) => run.call(argv).await,
+                Err(e) => e,
+            };
+            frame_to_lua(&lua, frame, run.resp3.get())
+        })?;
+    let now_ = lua.create_function(|lua, (id, args): (u64, Variadic<Value>)| {
+        let Some(run) = run_of(id) else {
+            return Err(mlua::Error::runtime("redis.call outside its script"));
+        };
+        let frame = match command_args(&args) {
+            Ok(argv) => match run.call_now(&argv) {
+                Some(f) => f,
+                None => return Ok((false, Value::Nil)),
+            },
+            Err(e) => e,
+        };
+        Ok((true, frame_to_lua(lua, frame, run.resp3.get())?))
+    })?;
+    let setresp_ = lua.create_function(|_, (id, v): (u64, i64)| {
+        let Some(run) = run_of(id) else {
+            return Err(mlua::Error::runtime("redis.setresp outside its script"));
+        };
+        match v {
+            2 | 3 => {
+                run.resp3.set(v == 3);
+                Ok(())
+            }
+            _ => Err(mlua::Error::runtime("RESP version must be 2 or 3.")),
+        }
+    })?;
+    Ok((now_, call_, setresp_))
+}
+
+/// A `redis.call`'s arguments as a command: strings as they are, numbers
+/// as Lua prints them (integers without a fraction), anything else refused.
+fn command_args(args: &[Value]) -> Result<Vec<Bytes>, Frame> {
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                Ok(Bytes::from((*n as i64).to_string()))
+            }
+            Value::Number(n) => Ok(Bytes::from(format!("{n}"))),
+            _ => Err(Frame::err(
+                "ERR Lua redis lib command arguments must be strings or integers",
+            )),
+        })
+        .collect()
+}

@@ -1,0 +1,348 @@
+//! The Lua 5.1 engine of one core (as Redis, Lua 5.1, embedded with mlua):
+//! the sandbox every script runs in, the compiled-script cache, and the
+//! conversions between Redis replies and Lua values both ways, with Redis's
+//! rules. It never runs a command itself: `redis.call` reaches the command
+//! table through [`super::call`].
+//!
+//! The sandbox: the base, table, string and math libraries, without
+//! `loadfile`, `dofile`, `print`, `setfenv`/`getfenv`, `module`/`require` or
+//! `os`/`io`; global variables are read-only (`Attempt to modify a readonly
+//! table`) and reading a missing one is an error, as in Redis 7.
+//!
+//! How a script gets its `KEYS`, `ARGV` and `redis`: scripts on one core may be
+//! in flight at once (a `redis.call` on a key of another core waits for that
+//! core while others run), so they cannot share globals. A script is compiled
+//! as a chunk that starts with `local KEYS, ARGV, redis = ...` (on its first
+//! line, so line numbers stay the script's), and each run passes its own:
+//! its `redis` is a small table of closures over the run's id, made in Lua,
+//! around two functions made once per core.
+//!
+//! Why `pcall` is replaced: a `redis.call` that waits for another core
+//! suspends the script's coroutine, and Lua 5.1 cannot suspend across the C
+//! function `pcall`. The sandbox's `pcall`/`xpcall` run their function in a
+//! coroutine of their own and pass suspensions up, which Lua 5.1 allows.
+
+use crate::command::frame::Frame;
+use bytes::Bytes;
+use mlua::{Function, Lua, StdLib, Table, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Set up once per core: the sandbox, `redis`'s shared functions, and the
+/// helpers that make each run's `redis.call`.
+const PRELUDE: &str = r#"
+local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
+local function settle(co, ok, ...)
+  if not ok then return false, ... end
+  if co_status(co) == "dead" then return true, ... end
+  return settle(co, co_resume(co, co_yield(...)))
+end
+pcall = function(f, ...)
+  local co = co_create(function(...) return f(...) end)
+  return settle(co, co_resume(co, ...))
+end
+xpcall = function(f, handler)
+  local co = co_create(function() return f() end)
+  local function finish(ok, ...)
+    if ok then return true, ... end
+    return false, handler((...))
+  end
+  return finish(settle(co, co_resume(co)))
+end
+local errmt = { __tostring = function(t) return t.err end }
+local base = {
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  error_reply = function(msg)
+    if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+    return setmetatable({ err = msg }, errmt)
+  end,
+  status_reply = function(msg)
+    if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+    return { ok = msg }
+  end,
+  set_repl = function() end,
+  replicate_commands = function() return true end,
+  breakpoint = function() return false end,
+  debug = function() end,
+}
+base.REPL_NONE, base.REPL_AOF, base.REPL_SLAVE, base.REPL_REPLICA, base.REPL_ALL = 0, 1, 2, 2, 3
+local redismt = { __index = base }
+-- `now_(id, ...)` runs a command for run `id` if it can without waiting
+-- (true, reply) or answers false; `call_(id, ...)` runs it, waiting for other
+-- cores; both answer an error as a table. `setresp_(id, v)` sets the run's
+-- protocol. They are set once (`init`).
+local now_, call_, setresp_
+local function run(id, ...)
+  local done, v = now_(id, ...)
+  if not done then v = call_(id, ...) end
+  return v
+end
+local function make_redis(id)
+  local r = setmetatable({}, redismt)
+  r.pcall = function(...)
+    local v = run(id, ...)
+    if type(v) == "table" and rawget(v, "err") ~= nil then setmetatable(v, errmt) end
+    return v
+  end
+  r.call = function(...)
+    local v = run(id, ...)
+    if type(v) == "table" and rawget(v, "err") ~= nil then
+      error(setmetatable(v, errmt), 0)
+    end
+    return v
+  end
+  r.setresp = function(v) return setresp_(id, v) end
+  return r
+end
+local function init(n, c, s) now_, call_, setresp_ = n, c, s end
+return base, make_redis, init
+"#;
+
+/// Locks the globals once the prelude and libraries are in place.
+const LOCK_GLOBALS: &str = r#"
+local rawget, error, tostring = rawget, error, tostring
+setmetatable(_G, {
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __metatable = false,
+})
+"#;
+
+pub struct Engine {
+    pub lua: Lua,
+    /// `redis`'s functions shared by every run (error_reply, log, sha1hex, ...).
+    base: Table,
+    make_redis: Function,
+    /// Compiled scripts by SHA-1 (hex), with the store generation they were compiled in.
+    cache: RefCell<HashMap<String, (u64, Function)>>,
+}
+
+/// Makes the three functions every run's `redis` calls into: `now_(id, ...)`,
+/// `call_(id, ...)` and `setresp_(id, v)` (`super::call` provides them).
+pub type Hooks = fn(&Lua) -> mlua::Result<(Function, Function, Function)>;
+
+thread_local! {
+    static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
+}
+
+/// This core's engine, made on first use with `hooks`.
+pub fn engine(hooks: Hooks) -> Result<Rc<Engine>, String> {
+    ENGINE.with(|e| {
+        if let Some(engine) = e.borrow().as_ref() {
+            return Ok(engine.clone());
+        }
+        let engine = Rc::new(Engine::new(hooks).map_err(|err| format!("ERR Lua: {err}"))?);
+        *e.borrow_mut() = Some(engine.clone());
+        Ok(engine)
+    })
+}
+
+impl Engine {
+    fn new(hooks: Hooks) -> mlua::Result<Engine> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            mlua::LuaOptions::default(),
+        )?;
+        let g = lua.globals();
+        for name in [
+            "loadfile", "dofile", "print", "setfenv", "getfenv", "module", "require", "newproxy",
+            "gcinfo",
+        ] {
+            g.raw_set(name, Value::Nil)?;
+        }
+        let (base, make_redis, init): (Table, Function, Function) =
+            lua.load(PRELUDE).set_name("=prelude").call(())?;
+        let (now_, call_, setresp_) = hooks(&lua)?;
+        init.call::<()>((now_, call_, setresp_))?;
+        base.raw_set(
+            "sha1hex",
+            lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+        )?;
+        base.raw_set(
+            "log",
+            lua.create_function(|_, (level, parts): (i64, mlua::Variadic<mlua::String>)| {
+                let text: Vec<String> = parts.iter().map(|p| p.to_string_lossy()).collect();
+                let text = text.join(" ");
+                match level {
+                    0 => tracing::debug!(target: "stairkv::script", "{text}"),
+                    1 | 2 => tracing::info!(target: "stairkv::script", "{text}"),
+                    _ => tracing::warn!(target: "stairkv::script", "{text}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        lua.load(LOCK_GLOBALS).set_name("=lock").exec()?;
+        Ok(Engine {
+            lua,
+            base,
+            make_redis,
+            cache: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// The compiled script `sha` (of `body`), from the cache while it belongs to `generation`.
+    pub fn compile(&self, sha: &str, body: &[u8], generation: u64) -> Result<Function, String> {
+        if let Some((g, f)) = self.cache.borrow().get(sha) {
+            if *g == generation {
+                return Ok(f.clone());
+            }
+        }
+        let mut src = b"local KEYS, ARGV, redis = ...; ".to_vec();
+        src.extend_from_slice(body);
+        let f = self
+            .lua
+            .load(&src[..])
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    one_line(&e.to_string())
+                )
+            })?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= 10_000 {
+            cache.clear();
+        }
+        cache.insert(sha.to_string(), (generation, f.clone()));
+        Ok(f)
+    }
+
+    /// Is `sha` compiled here in this `generation` (so already in the store)?
+    pub fn knows(&self, sha: &str, generation: u64) -> bool {
+        self.cache
+            .borrow()
+            .get(sha)
+            .is_some_and(|(g, _)| *g == generation)
+    }
+
+    /// Run `id`'s `redis` table.
+    pub fn make_redis(&self, id: u64) -> mlua::Result<Table> {
+        self.make_redis.call(id)
+    }
+
+    /// The shared part of `redis` (for tests and introspection).
+    pub fn base(&self) -> &Table {
+        &self.base
+    }
+}
+
+/// SHA-1 in lower-case hex, as SCRIPT LOAD and `redis.sha1hex` answer.
+pub fn sha1_hex(b: &[u8]) -> String {
+    sha1_smol::Sha1::from(b).digest().to_string()
+}
+
+/// An mlua error as one line of text (tracebacks dropped).
+pub fn one_line(s: &str) -> String {
+    let first = s.lines().next().unwrap_or("").trim();
+    first
+        .strip_prefix("runtime error: ")
+        .or_else(|| first.strip_prefix("syntax error: "))
+        .unwrap_or(first)
+        .to_string()
+}
+
+/// A Redis reply as a Lua value, by Redis's conversion rules (RESP2 unless
+/// the script asked for RESP3 with `redis.setresp(3)`).
+pub fn frame_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
+    Ok(match f {
+        Frame::Ok => status(lua, "OK")?,
+        Frame::Simple(s) => status(lua, &s)?,
+        Frame::Error(e) => {
+            let t = lua.create_table()?;
+            t.raw_set("err", &*e)?;
+            Value::Table(t)
+        }
+        Frame::Int(i) => Value::Integer(i as mlua::Integer),
+        Frame::Bulk(b) => Value::String(lua.create_string(&b[..])?),
+        Frame::Null | Frame::NullArray if resp3 => Value::Nil,
+        Frame::Null | Frame::NullArray => Value::Boolean(false),
+        Frame::Array(items) | Frame::Push(items) | Frame::Multi(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.into_iter().enumerate() {
+                t.raw_set(i + 1, frame_to_lua(lua, item, resp3)?)?;
+            }
+            Value::Table(t)
+        }
+        Frame::Set(items) if resp3 => {
+            let set = lua.create_table()?;
+            for item in items {
+                set.raw_set(frame_to_lua(lua, item, resp3)?, true)?;
+            }
+            let t = lua.create_table()?;
+            t.raw_set("set", set)?;
+            Value::Table(t)
+        }
+        Frame::Set(items) => frame_to_lua(lua, Frame::Array(items), resp3)?,
+        Frame::Map(pairs) if resp3 => {
+            let map = lua.create_table()?;
+            for (k, v) in pairs {
+                map.raw_set(frame_to_lua(lua, k, resp3)?, frame_to_lua(lua, v, resp3)?)?;
+            }
+            let t = lua.create_table()?;
+            t.raw_set("map", map)?;
+            Value::Table(t)
+        }
+        Frame::Map(pairs) => {
+            let flat = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
+            frame_to_lua(lua, Frame::Array(flat), resp3)?
+        }
+        Frame::Double(d) if resp3 => {
+            let t = lua.create_table()?;
+            t.raw_set("double", d)?;
+            Value::Table(t)
+        }
+        Frame::Double(d) => {
+            Value::String(lua.create_string(crate::protocol::reply::format_double(d))?)
+        }
+        Frame::Bool(b) if resp3 => Value::Boolean(b),
+        Frame::Bool(b) => Value::Integer(b as mlua::Integer),
+        Frame::Verbatim(s) => Value::String(lua.create_string(&s)?),
+    })
+}
+
+fn status(lua: &Lua, s: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("ok", s)?;
+    Ok(Value::Table(t))
+}
+
+/// A script's return value as a Redis reply, by Redis's conversion rules:
+/// numbers truncate to integers, tables are arrays up to their first nil
+/// unless they carry `err` (an error) or `ok` (a status), `false` and `nil`
+/// are nil, `true` is 1.
+pub fn lua_to_frame(v: &Value, depth: usize) -> Frame {
+    match v {
+        Value::Nil | Value::Boolean(false) => Frame::Null,
+        Value::Boolean(true) => Frame::Int(1),
+        Value::Integer(i) => Frame::Int(*i),
+        Value::Number(n) => Frame::Int(n.trunc() as i64),
+        Value::String(s) => Frame::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                return Frame::Error(e.to_string_lossy().into());
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                return Frame::Simple(s.to_string_lossy().into());
+            }
+            if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+                return Frame::Double(d);
+            }
+            if depth > 100 {
+                return Frame::err("ERR reached lua stack limit");
+            }
+            let mut items = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(item) => items.push(lua_to_frame(&item, depth + 1)),
+                }
+            }
+            Frame::Array(items)
+        }
+        _ => Frame::Null,
+    }
+}

@@ -1,0 +1,327 @@
+//! The scripting family: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
+//! (LOAD, EXISTS, FLUSH, KILL, HELP), with Redis's replies and errors.
+//!
+//! A script runs on the core of the connection that sent it, in a Lua
+//! coroutine of that core's engine (`lua`). Before it starts, it holds the
+//! keys it declares in KEYS exactly as a MULTI/EXEC does (`core::txn`'s
+//! `hold_keys`: intent locks, core by core in ascending order), so no other
+//! client sees it half-done, whichever cores the keys live on; commands on
+//! other keys never wait for it. Its `redis.call`s run inside that
+//! transaction (`call`); one on a key of another core suspends the script's
+//! coroutine until that core answers, while this core serves others. Inside
+//! MULTI an EVAL runs in the transaction's own locks.
+//!
+//! Scripts are kept by SHA-1 in one store for the whole server (SCRIPT LOAD on
+//! any core makes EVALSHA work on every core); each core compiles a script
+//! once and keeps the compiled function until SCRIPT FLUSH.
+//!
+//! A script that loops in Lua without calling Redis keeps its core busy (as it
+//! keeps Redis's one thread busy): the other cores serve on, and SCRIPT KILL
+//! sent to any of them stops it, past `busy-reply-threshold` (5 s), unless it
+//! has written.
+
+pub mod call;
+pub mod lua;
+
+use super::context::{subcommand, Ctx, Step, Table};
+use super::frame::Frame;
+use crate::core::world::World;
+use bytes::Bytes;
+use call::ScriptRun;
+use mlua::Value;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a script runs before SCRIPT KILL may stop it (Redis's
+/// `busy-reply-threshold` default).
+const BUSY_AFTER: Duration = Duration::from_secs(5);
+/// Instructions between the busy checks of a running script.
+const CHECK_EVERY: u32 = 100_000;
+const MAX_CORES: usize = 1024;
+
+/// Every script sent by EVAL or SCRIPT LOAD, by SHA-1 (lower-case hex).
+fn store() -> &'static Mutex<HashMap<String, Bytes>> {
+    static STORE: OnceLock<Mutex<HashMap<String, Bytes>>> = OnceLock::new();
+    STORE.get_or_init(Default::default)
+}
+
+/// Bumped by SCRIPT FLUSH: each core's compiled scripts of an older generation are stale.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Per core: 0 no busy script, 1 a busy script that has not written, 2 one that has.
+static BUSY: [AtomicU8; MAX_CORES] = [const { AtomicU8::new(0) }; MAX_CORES];
+/// Per core: SCRIPT KILL asked its busy script to stop.
+static KILL: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
+
+fn remember(sha: &str, body: &Bytes) {
+    let mut s = store().lock().unwrap_or_else(|e| e.into_inner());
+    s.entry(sha.to_string()).or_insert_with(|| body.clone());
+}
+
+fn recall(sha: &[u8]) -> Option<(String, Bytes)> {
+    let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+    let s = store().lock().unwrap_or_else(|e| e.into_inner());
+    s.get(&sha).map(|b| (sha, b.clone()))
+}
+
+pub fn eval(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    eval_generic(ctx, a, false, false)
+}
+
+pub fn evalsha(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    eval_generic(ctx, a, true, false)
+}
+
+pub fn eval_ro(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    eval_generic(ctx, a, false, true)
+}
+
+pub fn evalsha_ro(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    eval_generic(ctx, a, true, true)
+}
+
+fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> Step {
+    let n = match super::args::int_arg(&a[2]) {
+        Ok(n) => n,
+        Err(f) => return Step::Done(f),
+    };
+    if n < 0 {
+        return Step::Done(Frame::err("ERR Number of keys can't be negative"));
+    }
+    if n as usize > a.len() - 3 {
+        return Step::Done(Frame::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let n = n as usize;
+    let keys: Vec<Bytes> = a[3..3 + n].to_vec();
+    let argv: Vec<Bytes> = a[3 + n..].to_vec();
+    let (sha, body) = if by_sha {
+        match recall(&a[1]) {
+            Some(found) => found,
+            None => return Step::Done(Frame::err("NOSCRIPT No matching script. Please use EVAL.")),
+        }
+    } else {
+        let sha = lua::sha1_hex(&a[1]);
+        // Compiled here in this generation means it is in the store already.
+        let known = lua::engine(call::hooks)
+            .is_ok_and(|e| e.knows(&sha, GENERATION.load(Ordering::Relaxed)));
+        if !known {
+            remember(&sha, &a[1]);
+        }
+        (sha, a[1].clone())
+    };
+    let script = Script {
+        world: ctx.world.clone(),
+        table: ctx.table,
+        sha,
+        body,
+        keys,
+        argv,
+        tx: ctx.batch.tx(),
+        read_only,
+    };
+    Step::Async(Box::pin(script.run()))
+}
+
+struct Script {
+    world: Rc<World>,
+    table: &'static Table,
+    sha: String,
+    body: Bytes,
+    keys: Vec<Bytes>,
+    argv: Vec<Bytes>,
+    /// The transaction this EVAL runs in (inside MULTI), or 0.
+    tx: u64,
+    read_only: bool,
+}
+
+impl Script {
+    async fn run(self) -> Frame {
+        let engine = match lua::engine(call::hooks) {
+            Ok(e) => e,
+            Err(e) => return Frame::Error(e.into()),
+        };
+        let generation = GENERATION.load(Ordering::Relaxed);
+        let func = match engine.compile(&self.sha, &self.body, generation) {
+            Ok(f) => f,
+            Err(e) => return Frame::Error(e.into()),
+        };
+        // Its keys start loading now, as a pipeline's do (`dispatch`): the
+        // script reaches them one `redis.call` at a time.
+        self.world
+            .keyspace
+            .borrow()
+            .prefetch_keys(self.keys.iter().map(|k| &k[..]));
+        // The script's keys, held like a transaction's (unless it runs in one).
+        let hold = if self.tx == 0 && !self.keys.is_empty() {
+            Some(self.world.hold_keys(self.keys.clone(), false, None).await.0)
+        } else {
+            None
+        };
+        let tx = hold.as_ref().map_or(self.tx, |h| h.tx);
+        let declared: HashSet<Bytes> = self.keys.iter().cloned().collect();
+        let run = Rc::new(ScriptRun::new(
+            self.world.clone(),
+            self.table,
+            tx,
+            declared,
+            self.read_only,
+        ));
+        let result = self.call(&engine, func, run.clone()).await;
+        BUSY[self.world.id % MAX_CORES].store(0, Ordering::Relaxed);
+        KILL[self.world.id % MAX_CORES].store(false, Ordering::Relaxed);
+        drop(hold);
+        match result {
+            Ok(v) => lua::lua_to_frame(&v, 0),
+            Err(e) => Frame::Error(script_error(&e, &self.sha).into()),
+        }
+    }
+
+    async fn call(
+        &self,
+        engine: &lua::Engine,
+        func: mlua::Function,
+        run: Rc<ScriptRun>,
+    ) -> mlua::Result<Value> {
+        let l = &engine.lua;
+        let registered = call::Registered::new(run.clone());
+        let redis = engine.make_redis(registered.0)?;
+        let strings = |v: &[Bytes]| -> mlua::Result<mlua::Table> {
+            let t = l.create_table_with_capacity(v.len(), 0)?;
+            for (i, s) in v.iter().enumerate() {
+                t.raw_set(i + 1, l.create_string(&s[..])?)?;
+            }
+            Ok(t)
+        };
+        let (keys, argv) = (strings(&self.keys)?, strings(&self.argv)?);
+        let thread = l.create_thread(func)?;
+        let core = self.world.id % MAX_CORES;
+        let started = Instant::now();
+        thread.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(CHECK_EVERY),
+            move |_, _| {
+                if started.elapsed() < BUSY_AFTER {
+                    return Ok(mlua::VmState::Continue);
+                }
+                let wrote = run.wrote.get();
+                BUSY[core].store(1 + wrote as u8, Ordering::Relaxed);
+                if !wrote && KILL[core].swap(false, Ordering::Relaxed) {
+                    return Err(mlua::Error::runtime(
+                        "ERR Script killed by user with SCRIPT KILL...",
+                    ));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
+        let result = thread.into_async::<Value>((keys, argv, redis)).await;
+        drop(registered);
+        result
+    }
+}
+
+/// The reply for a script that failed: its error (a Redis error raised by
+/// `redis.call` keeps its code; a Lua error is an ERR), with the script named.
+fn script_error(e: &mlua::Error, sha: &str) -> String {
+    let text = match e {
+        mlua::Error::CallbackError { cause, .. } => cause.to_string(),
+        e => e.to_string(),
+    };
+    let text = lua::one_line(&text);
+    let coded = text
+        .split(' ')
+        .next()
+        .is_some_and(|w| w.len() > 1 && w.bytes().all(|b| b.is_ascii_uppercase()));
+    if coded {
+        format!("{text} script: {sha}")
+    } else {
+        format!("ERR {text} script: {sha}")
+    }
+}
+
+const SCRIPT_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("load", 3),
+    ("exists", -3),
+    ("flush", -2),
+    ("kill", 2),
+    ("help", 2),
+];
+
+pub fn script(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let sub = match subcommand("script", a, SCRIPT_SUBCOMMANDS) {
+        Ok(s) => s,
+        Err(f) => return Step::Done(f),
+    };
+    Step::Done(match sub {
+        "load" => {
+            let sha = lua::sha1_hex(&a[2]);
+            match lua::engine(call::hooks)
+                .and_then(|e| e.compile(&sha, &a[2], GENERATION.load(Ordering::Relaxed)))
+            {
+                Ok(_) => {
+                    remember(&sha, &a[2]);
+                    Frame::bulk(sha)
+                }
+                Err(e) => Frame::Error(e.into()),
+            }
+        }
+        "exists" => Frame::Array(
+            a[2..]
+                .iter()
+                .map(|s| Frame::Int(recall(s).is_some() as i64))
+                .collect(),
+        ),
+        "flush" => {
+            let mode = a.get(2).map(|m| m.to_ascii_uppercase());
+            if a.len() > 3
+                || mode
+                    .as_deref()
+                    .is_some_and(|m| m != b"ASYNC" && m != b"SYNC")
+            {
+                Frame::err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+            } else {
+                store().lock().unwrap_or_else(|e| e.into_inner()).clear();
+                GENERATION.fetch_add(1, Ordering::Relaxed);
+                Frame::Ok
+            }
+        }
+        "kill" => kill(),
+        _ => super::context::help_reply(&[
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+            "HELP",
+            "    Print this help.",
+        ]),
+    })
+}
+
+/// SCRIPT KILL: stop a script that has been busy past the threshold on any
+/// core, unless it has written.
+fn kill() -> Frame {
+    let mut found_unkillable = false;
+    for core in 0..MAX_CORES {
+        match BUSY[core].load(Ordering::Relaxed) {
+            1 => {
+                KILL[core].store(true, Ordering::Relaxed);
+                return Frame::Ok;
+            }
+            2 => found_unkillable = true,
+            _ => {}
+        }
+    }
+    if found_unkillable {
+        Frame::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+    } else {
+        Frame::err("NOTBUSY No scripts in execution right now.")
+    }
+}

@@ -1,0 +1,590 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT through real clients
+//! against the real binary: Redis's conversions both ways, `redis.call` and
+//! `redis.pcall`, the sandbox, Redis's error texts, scripts over keys of
+//! both cores (atomic, and suspended while another core answers), the
+//! script cache seen from every core, SCRIPT KILL from another core, and
+//! the scripts client libraries run unchanged: redis-py's `Lock`, a
+//! fixed-window rate limiter, the redis crate's `Script` (EVALSHA, then EVAL
+//! on NOSCRIPT).
+
+mod common;
+
+use common::{read_at_least, resp, Server};
+use redis::{Commands, Connection, Value};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn eval(
+    con: &mut Connection,
+    script: &str,
+    keys: &[&str],
+    argv: &[&str],
+) -> redis::RedisResult<Value> {
+    let mut c = redis::cmd("EVAL");
+    c.arg(script).arg(keys.len());
+    for k in keys {
+        c.arg(*k);
+    }
+    for a in argv {
+        c.arg(*a);
+    }
+    c.query(con)
+}
+
+fn err(r: redis::RedisResult<Value>) -> String {
+    match r {
+        Err(e) => e.to_string(),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// A key of each core (by `STAIRKV KEYSHARD`).
+fn key_on(con: &mut Connection, core: usize, prefix: &str) -> String {
+    (0..10_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| {
+            let (_, c): (u64, usize) = redis::cmd("STAIRKV")
+                .arg("KEYSHARD")
+                .arg(k)
+                .query(con)
+                .unwrap();
+            c == core
+        })
+        .expect("a key on that core")
+}
+
+#[test]
+fn conversions_both_ways_as_redis() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let cases: Vec<(&str, Value)> = vec![
+        ("return 1", Value::Int(1)),
+        ("return 3.99", Value::Int(3)),
+        ("return -3.99", Value::Int(-3)),
+        ("return 'x'", bulk("x")),
+        ("return true", Value::Int(1)),
+        ("return false", Value::Nil),
+        ("return nil", Value::Nil),
+        (
+            "return {1, 'a', {2, 'b'}, false, 5}",
+            Value::Array(vec![
+                Value::Int(1),
+                bulk("a"),
+                Value::Array(vec![Value::Int(2), bulk("b")]),
+                Value::Nil,
+                Value::Int(5),
+            ]),
+        ),
+        (
+            "return {1, 2, nil, 4}",
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        ),
+        ("return {ok = 'FINE'}", Value::SimpleString("FINE".into())),
+        (
+            "return redis.status_reply('DONE')",
+            Value::SimpleString("DONE".into()),
+        ),
+        (
+            "return redis.sha1hex('')",
+            bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+        ),
+        ("return #KEYS .. ':' .. #ARGV", bulk("2:3")),
+        (
+            "return {KEYS[1], ARGV[3]}",
+            Value::Array(vec![bulk("k1"), bulk("a3")]),
+        ),
+    ];
+    for (script, want) in cases {
+        let got = eval(&mut c, script, &["k1", "k2"], &["a1", "a2", "a3"]).unwrap();
+        assert_eq!(got, want, "{script}");
+    }
+    // Redis replies as Lua values: status as {ok=}, nil bulk as false, arrays as tables, errors as {err=}.
+    let _: () = c.set("k1", "v1").unwrap();
+    let got = eval(
+        &mut c,
+        "local s = redis.call('set', KEYS[1], 'v1'); local m = redis.call('get', KEYS[2]); \
+         local e = redis.pcall('incr', KEYS[1]); local n = redis.call('exists', KEYS[1]); \
+         return {s.ok, tostring(m), e.err, n, type(redis.call('mget', KEYS[1], KEYS[2]))}",
+        &["k1", "nokey"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        got,
+        Value::Array(vec![
+            bulk("OK"),
+            bulk("false"),
+            bulk("ERR value is not an integer or out of range"),
+            Value::Int(1),
+            bulk("table")
+        ])
+    );
+    // Numbers passed to redis.call are sent as integers when they have no fraction.
+    let got = eval(&mut c, "redis.call('set', KEYS[1], 42); redis.call('incrby', KEYS[1], 8.0); return redis.call('get', KEYS[1])", &["n"], &[]).unwrap();
+    assert_eq!(got, bulk("50"));
+    // An error reply from a script keeps its text.
+    let e = err(eval(
+        &mut c,
+        "return redis.error_reply('MYCODE went wrong')",
+        &[],
+        &[],
+    ));
+    assert!(e.contains("MYCODE") && e.contains("went wrong"), "{e}");
+    let e = err(eval(&mut c, "return {err = 'OTHER text'}", &[], &[]));
+    assert!(e.contains("OTHER") && e.contains("text"), "{e}");
+
+    // RESP3: the same values in RESP3 framing.
+    let mut raw = s.raw();
+    raw.write_all(&resp(&[b"HELLO", b"3"])).unwrap();
+    let _ = read_at_least(&mut raw, 50);
+    raw.write_all(&resp(&[b"EVAL", b"return {1, 'x', false}", b"0"]))
+        .unwrap();
+    let want = b"*3\r\n:1\r\n$1\r\nx\r\n_\r\n";
+    assert_eq!(read_at_least(&mut raw, want.len()), want);
+}
+
+#[test]
+fn errors_and_the_sandbox() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let _: () = c.set("str", "abc").unwrap();
+    for (script, keys, want) in [
+        (
+            "return redis.call('incr', KEYS[1])",
+            vec!["str"],
+            "not an integer",
+        ),
+        (
+            "return redis.call('get', 'undeclared')",
+            vec![],
+            "non local key",
+        ),
+        ("x = 1", vec![], "Attempt to modify a readonly table"),
+        (
+            "return undefined_global",
+            vec![],
+            "Script attempted to access nonexistent global variable 'undefined_global'",
+        ),
+        (
+            "return redis.call('nosuchcommand')",
+            vec![],
+            "Unknown Redis command called from script",
+        ),
+        (
+            "return redis.call('get')",
+            vec![],
+            "Wrong number of args calling Redis command from script",
+        ),
+        (
+            "return redis.call('multi')",
+            vec![],
+            "This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('eval', 'return 1', 0)",
+            vec![],
+            "This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call()",
+            vec![],
+            "Please specify at least one argument",
+        ),
+        (
+            "return redis.call('get', {})",
+            vec![],
+            "Lua redis lib command arguments must be strings or integers",
+        ),
+        ("error('boom')", vec![], "boom"),
+        ("this is not lua", vec![], "Error compiling script"),
+        (
+            "return loadfile('/etc/passwd')",
+            vec![],
+            "nonexistent global variable 'loadfile'",
+        ),
+        (
+            "return os.time()",
+            vec![],
+            "nonexistent global variable 'os'",
+        ),
+        (
+            "return io.open('/etc/passwd')",
+            vec![],
+            "nonexistent global variable 'io'",
+        ),
+    ] {
+        let e = err(eval(&mut c, script, &keys, &[]));
+        assert!(e.contains(want), "{script}: {e}");
+    }
+    // Argument errors of EVAL itself.
+    let e = err(redis::cmd("EVAL")
+        .arg("return 1")
+        .arg(-1)
+        .query::<Value>(&mut c));
+    assert!(e.contains("Number of keys can't be negative"), "{e}");
+    let e = err(redis::cmd("EVAL")
+        .arg("return 1")
+        .arg(2)
+        .arg("k")
+        .query::<Value>(&mut c));
+    assert!(
+        e.contains("Number of keys can't be greater than number of args"),
+        "{e}"
+    );
+    let e = err(redis::cmd("EVAL")
+        .arg("return 1")
+        .arg("x")
+        .query::<Value>(&mut c));
+    assert!(e.contains("not an integer"), "{e}");
+    let e = err(redis::cmd("EVAL").arg("return 1").query::<Value>(&mut c));
+    assert!(e.contains("wrong number of arguments"), "{e}");
+    let e = err(redis::cmd("EVALSHA")
+        .arg("ffffffffffffffffffffffffffffffffffffffff")
+        .arg(0)
+        .query::<Value>(&mut c));
+    assert!(e.contains("No matching script"), "{e}");
+    // EVAL_RO refuses writes and runs reads.
+    let e = err(redis::cmd("EVAL_RO")
+        .arg("return redis.call('set', KEYS[1], 'x')")
+        .arg(1)
+        .arg("str")
+        .query::<Value>(&mut c));
+    assert!(
+        e.contains("Write commands are not allowed from read-only scripts"),
+        "{e}"
+    );
+    let v: String = redis::cmd("EVAL_RO")
+        .arg("return redis.call('get', KEYS[1])")
+        .arg(1)
+        .arg("str")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, "abc");
+    // pcall around a failing redis.call catches the error table; the script goes on.
+    let v = eval(
+        &mut c,
+        "local ok, e = pcall(redis.call, 'incr', KEYS[1]); return {tostring(ok), e.err}",
+        &["str"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Array(vec![
+            bulk("false"),
+            bulk("ERR value is not an integer or out of range")
+        ])
+    );
+    // A failed script leaves the connection usable and changes nothing after the error.
+    let e = err(eval(
+        &mut c,
+        "redis.call('set', KEYS[1], 'before'); error('stop'); redis.call('set', KEYS[1], 'after')",
+        &["str"],
+        &[],
+    ));
+    assert!(e.contains("stop"));
+    let v: String = c.get("str").unwrap();
+    assert_eq!(v, "before");
+    // COMMAND GETKEYS knows EVAL's keys.
+    let v: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("EVAL")
+        .arg("return 1")
+        .arg(2)
+        .arg("x")
+        .arg("y")
+        .arg("z")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, vec!["x", "y"]);
+}
+
+#[test]
+fn script_cache_from_every_core_and_flush() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return 'v' .. ARGV[1]")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(sha.len(), 40);
+    // Connections land on both cores: every one of them finds the script.
+    for i in 0..8 {
+        let mut other = s.client();
+        let v: String = redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(0)
+            .arg(i)
+            .query(&mut other)
+            .unwrap();
+        assert_eq!(v, format!("v{i}"));
+        let v: String = redis::cmd("EVALSHA")
+            .arg(sha.to_uppercase())
+            .arg(0)
+            .arg(i)
+            .query(&mut other)
+            .unwrap();
+        assert_eq!(v, format!("v{i}"));
+    }
+    // EVAL caches what it runs, as Redis.
+    let _: i64 = eval(&mut c, "return 7", &[], &[])
+        .map(|v| if let Value::Int(i) = v { i } else { 0 })
+        .unwrap();
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .arg("0000000000000000000000000000000000000000")
+        .arg("e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(exists, vec![1, 0, 0]);
+    let seven_sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return 7")
+        .query(&mut c)
+        .unwrap();
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&seven_sha)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(exists, vec![1]);
+    let e = err(redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("not lua at all")
+        .query::<Value>(&mut c));
+    assert!(e.contains("Error compiling script"), "{e}");
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(exists, vec![0]);
+    for _ in 0..4 {
+        let mut other = s.client();
+        let e = err(redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(0)
+            .arg(1)
+            .query::<Value>(&mut other));
+        assert!(e.contains("No matching script"), "{e}");
+    }
+    let e = err(redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .arg("LATER")
+        .query::<Value>(&mut c));
+    assert!(e.contains("SYNC|ASYNC"), "{e}");
+    let e = err(redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut c));
+    assert!(e.contains("No scripts in execution"), "{e}");
+    let e = err(redis::cmd("SCRIPT").arg("NOPE").query::<Value>(&mut c));
+    assert!(e.contains("unknown subcommand"), "{e}");
+
+    // The redis crate's Script: EVALSHA first, EVAL when the server answers NOSCRIPT.
+    let script = redis::Script::new("return redis.call('incrby', KEYS[1], ARGV[1])");
+    let n: i64 = script.key("counted").arg(5).invoke(&mut c).unwrap();
+    let n2: i64 = script.key("counted").arg(5).invoke(&mut c).unwrap();
+    assert_eq!((n, n2), (5, 10));
+}
+
+#[test]
+fn scripts_over_both_cores_are_atomic_and_suspend_without_blocking() {
+    let s = Server::start(2, &["--autoscale", "off"]);
+    let mut c = s.client();
+    let a = key_on(&mut c, 0, "a");
+    let b = key_on(&mut c, 1, "b");
+    // Writes and reads on both cores in one script, in order, through pcall too.
+    let v = eval(
+        &mut c,
+        "redis.call('set', KEYS[1], 1); redis.call('set', KEYS[2], 2); \
+         local ok, both = pcall(function() return redis.call('get', KEYS[1]) .. redis.call('get', KEYS[2]) end); \
+         return {both, redis.call('incr', KEYS[1]), redis.call('incr', KEYS[2])}",
+        &[&a, &b],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Array(vec![bulk("12"), Value::Int(2), Value::Int(3)])
+    );
+    // Concurrent scripts moving a counter between the two cores' keys never
+    // let a reader (another script) see the sum change.
+    let _: () = c.set(&a, 1000).unwrap();
+    let _: () = c.set(&b, 1000).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut movers = Vec::new();
+    for i in 0..4 {
+        let (mut con, stop, a, b) = (s.client(), stop.clone(), a.clone(), b.clone());
+        movers.push(std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (from, to) = if (n + i) % 2 == 0 { (&a, &b) } else { (&b, &a) };
+                eval(&mut con, "redis.call('decrby', KEYS[1], ARGV[1]); redis.call('incrby', KEYS[2], ARGV[1]); return 1", &[from, to], &["3"]).unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut reads = 0;
+    while Instant::now() < deadline {
+        let v = eval(
+            &mut c,
+            "return tonumber(redis.call('get', KEYS[1])) + tonumber(redis.call('get', KEYS[2]))",
+            &[&a, &b],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(v, Value::Int(2000), "a script saw another half-done");
+        let (x, y): (i64, i64) = redis::pipe()
+            .atomic()
+            .get(&a)
+            .get(&b)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(x + y, 2000, "a transaction saw a script half-done");
+        reads += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let moves: i32 = movers.into_iter().map(|m| m.join().unwrap()).sum();
+    assert!(moves > 100 && reads > 10, "moves {moves}, reads {reads}");
+    // Plain commands on other keys go on while scripts hold theirs.
+    let _: () = c.set("elsewhere", 1).unwrap();
+}
+
+/// redis-py's `Lock` scripts (release, extend, reacquire), word for word in
+/// behaviour, and a fixed-window rate limiter.
+#[test]
+fn client_library_scripts_run_unchanged() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    const RELEASE: &str = "local token = redis.call('get', KEYS[1])\nif not token or token ~= ARGV[1] then\n    return 0\nend\nredis.call('del', KEYS[1])\nreturn 1\n";
+    const EXTEND: &str = "local token = redis.call('get', KEYS[1])\nif not token or token ~= ARGV[1] then\n    return 0\nend\nlocal expiration = redis.call('pttl', KEYS[1])\nif not expiration then\n    expiration = 0\nend\nif expiration < 0 then\n    return 0\nend\nlocal newttl = ARGV[2]\nif ARGV[3] == \"0\" then\n    newttl = ARGV[2] + expiration\nend\nredis.call('pexpire', KEYS[1], newttl)\nreturn 1\n";
+    const REACQUIRE: &str = "local token = redis.call('get', KEYS[1])\nif not token or token ~= ARGV[1] then\n    return 0\nend\nredis.call('pexpire', KEYS[1], ARGV[2])\nreturn 1\n";
+    // acquire: SET NX PX, as Lock.do_acquire
+    let got: Option<String> = redis::cmd("SET")
+        .arg("lock:x")
+        .arg("token1")
+        .arg("NX")
+        .arg("PX")
+        .arg(10_000)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(got.as_deref(), Some("OK"));
+    let again: Option<String> = redis::cmd("SET")
+        .arg("lock:x")
+        .arg("token2")
+        .arg("NX")
+        .arg("PX")
+        .arg(10_000)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(again, None);
+    assert_eq!(
+        eval(&mut c, EXTEND, &["lock:x"], &["token1", "5000", "0"]).unwrap(),
+        Value::Int(1)
+    );
+    let pttl: i64 = c.pttl("lock:x").unwrap();
+    assert!(pttl > 10_000 && pttl <= 15_000, "extended pttl {pttl}");
+    assert_eq!(
+        eval(&mut c, EXTEND, &["lock:x"], &["token1", "3000", "1"]).unwrap(),
+        Value::Int(1)
+    );
+    let pttl: i64 = c.pttl("lock:x").unwrap();
+    assert!(pttl > 2_000 && pttl <= 3_000, "replaced pttl {pttl}");
+    assert_eq!(
+        eval(&mut c, REACQUIRE, &["lock:x"], &["token1", "20000"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        eval(&mut c, RELEASE, &["lock:x"], &["wrong"]).unwrap(),
+        Value::Int(0)
+    );
+    assert_eq!(
+        eval(&mut c, RELEASE, &["lock:x"], &["token1"]).unwrap(),
+        Value::Int(1)
+    );
+    let gone: Option<String> = c.get("lock:x").unwrap();
+    assert_eq!(gone, None);
+    assert_eq!(
+        eval(&mut c, RELEASE, &["lock:x"], &["token1"]).unwrap(),
+        Value::Int(0)
+    );
+
+    // Fixed window: at most 5 per window, counted atomically by concurrent clients.
+    const LIMIT: &str = "local n = redis.call('incr', KEYS[1])\nif n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end\nif n > tonumber(ARGV[2]) then return 0 end\nreturn 1\n";
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let mut con = s.client();
+        handles.push(std::thread::spawn(move || {
+            (0..10)
+                .map(
+                    |_| match eval(&mut con, LIMIT, &["rate:user1"], &["60", "5"]).unwrap() {
+                        Value::Int(i) => i,
+                        v => panic!("{v:?}"),
+                    },
+                )
+                .sum::<i64>()
+        }));
+    }
+    let allowed: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(allowed, 5, "the limiter let through {allowed} of 40");
+    let ttl: i64 = c.ttl("rate:user1").unwrap();
+    assert!(ttl > 0 && ttl <= 60);
+}
+
+/// The client that sends the busy script and the one that kills it on two
+/// different cores (a looping script keeps its own core busy).
+#[test]
+fn script_kill_from_another_core_stops_a_looping_script() {
+    let s = Server::start(2, &[]);
+    let mut by_core: [Vec<Connection>; 2] = [Vec::new(), Vec::new()];
+    while by_core.iter().any(|v| v.is_empty()) {
+        let mut con = s.client();
+        let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut con).unwrap();
+        let core: usize = info
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("core="))
+            .and_then(|c| c.parse().ok())
+            .expect("CLIENT INFO core=");
+        by_core[core].push(con);
+    }
+    let mut looper = by_core[0].pop().unwrap();
+    let mut killer = by_core[1].pop().unwrap();
+    let t = std::thread::spawn(move || {
+        err(eval(
+            &mut looper,
+            "local i = 0 while true do i = i + 1 end",
+            &[],
+            &[],
+        ))
+    });
+    // Before the busy threshold nothing is busy.
+    std::thread::sleep(Duration::from_millis(500));
+    let e = err(redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut killer));
+    assert!(e.contains("No scripts in execution"), "{e}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut killer) {
+            Ok(Value::Okay) => break,
+            Ok(v) => panic!("SCRIPT KILL: {v:?}"),
+            Err(e) => assert!(
+                e.to_string().contains("No scripts in execution") && Instant::now() < deadline,
+                "{e}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let e = t.join().unwrap();
+    assert!(e.contains("Script killed by user with SCRIPT KILL"), "{e}");
+    // Both cores serve again.
+    let _: () = killer.set("after", 1).unwrap();
+    let mut again = s.client();
+    let v: i64 = again.get("after").unwrap();
+    assert_eq!(v, 1);
+}
