@@ -3,7 +3,7 @@ CARGO ?= cargo
 PORT ?= 6379
 ARGS ?=
 
-.PHONY: build release run test layers fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache bench-persist clean
+.PHONY: build release run test layers fmt clippy fuzz bench bench-quick bench-redis-benchmark bench-pubsub bench-elastic bench-cache bench-persist bench-tx clean
 
 build:
 	$(CARGO) build --release --bins
@@ -77,6 +77,12 @@ bench-cache: build
 ## KEYS=200000 to shrink, QUICK=1 for a smoke test (own directory).
 bench-persist: build
 	tools/bench-persist.sh
+
+## Transactions and scripts against redis-server 7.0 (issue 18): MULTI/5 SETs/EXEC and an EVAL of the
+## same on one core (pinned, CPU per transaction), across cores, and plain GET/SET beside cross-core
+## transactions; report under bench/results/<date>-<host>-tx/. QUICK=1 for a smoke test.
+bench-tx: build
+	tools/bench-tx.sh
 
 clean:
 	$(CARGO) clean

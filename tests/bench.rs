@@ -541,7 +541,7 @@ fn cache_aside_fills_misses_and_the_seed_repeats_the_run() {
 fn transactions_load_counts_whole_transactions() {
     let s = Server::start(2, &[]);
     let port = s.port.to_string();
-    for (tx, keys) in [("multi:4", "1000"), ("eval:3", "2000")] {
+    for (tx, keys) in [("multi:4", "1000"), ("eval:3", "2000"), ("pipe:2", "1000")] {
         let dir = tmpdir(&format!("tx-{}", &tx[..4]));
         let o = bench(&[
             "--port",

@@ -588,3 +588,58 @@ fn script_kill_from_another_core_stops_a_looping_script() {
     let v: i64 = again.get("after").unwrap();
     assert_eq!(v, 1);
 }
+
+/// A script on keys all of its own core starts without locks; when it must
+/// wait (here DBSIZE, which asks every core), it first takes its keys, so a
+/// reader never sees it half-done — neither a transaction nor a plain MGET
+/// of keys on that one core.
+#[test]
+fn a_script_that_waits_midway_holds_its_keys_first() {
+    let s = Server::start(2, &["--autoscale", "off"]);
+    let mut writer = s.client();
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut writer).unwrap();
+    let core: usize = info
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("core="))
+        .and_then(|c| c.parse().ok())
+        .expect("CLIENT INFO core=");
+    let a = key_on(&mut writer, core, "wa");
+    let b = key_on(&mut writer, core, &format!("{a}-b"));
+    let _: () = writer.set(&a, 0).unwrap();
+    let _: () = writer.set(&b, 0).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (mut con, stop, a, b) = (s.client(), stop.clone(), a.clone(), b.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (x, y): (i64, i64) = redis::pipe()
+                    .atomic()
+                    .get(&a)
+                    .get(&b)
+                    .query(&mut con)
+                    .unwrap();
+                assert_eq!(x, y, "a transaction saw the script half-done");
+                let v: Vec<i64> = con.mget(&[&a, &b]).unwrap();
+                assert_eq!(v[0], v[1], "MGET saw the script half-done");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for _ in 0..300 {
+        let v = eval(
+            &mut writer,
+            "redis.call('incr', KEYS[1]); local n = redis.call('dbsize'); redis.call('incr', KEYS[2]); return n",
+            &[&a, &b],
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(v, Value::Int(n) if n >= 2), "{v:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert!(reads > 10, "{reads}");
+    let (x, y): (i64, i64) = redis::pipe().get(&a).get(&b).query(&mut writer).unwrap();
+    assert_eq!((x, y), (300, 300));
+}

@@ -117,6 +117,21 @@ impl Locks {
         slot
     }
 
+    /// Take `keys` for `tx` now, ahead of any waiter, if nobody holds one of
+    /// them (false, taking nothing, otherwise). For a caller that knows it
+    /// started before any waiter could want them (see `World::hold_free_keys`).
+    pub fn force(&mut self, tx: u64, keys: &[Bytes]) -> bool {
+        if self.whole.is_some() || keys.iter().any(|k| self.held.contains_key(k)) {
+            return false;
+        }
+        let mine = self.holders.entry(tx).or_default();
+        for k in keys {
+            self.held.insert(k.clone(), tx);
+            mine.push(k.clone());
+        }
+        true
+    }
+
     /// Let go of everything `tx` holds or waits for here; grants what can now go.
     pub fn release(&mut self, tx: u64, place: &dyn Fn(&[u8]) -> KeyPlace) {
         if let Some(keys) = self.holders.remove(&tx) {

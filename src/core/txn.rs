@@ -188,6 +188,18 @@ impl World {
         }
     }
 
+    /// Give `tx` these keys of this core at once: the caller knows nobody
+    /// holds them (a script that started without locks and has not let
+    /// another task run since; see `command::scripting`). Should one be held
+    /// after all, it waits as any request does, rather than share it.
+    pub async fn hold_free_keys(&self, tx: u64, keys: Vec<Bytes>) {
+        if self.locks.borrow_mut().force(tx, &keys) {
+            return;
+        }
+        tracing::error!("a script's free keys were held; it waits for them");
+        self.lock(tx, keys, false, 0).await;
+    }
+
     /// Hold every core's whole keyspace, in core order (FLUSHALL, and what a
     /// transaction does over all keys): no transaction is half-done meanwhile.
     pub async fn hold_everything(self: &Rc<Self>) -> Hold {

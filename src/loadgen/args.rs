@@ -215,10 +215,11 @@ pub struct RunArgs {
     pub cache_aside: bool,
     /// Make every SET a transaction of N SETs on N keys picked as usual:
     /// `multi:N` sends MULTI, the N SETs and EXEC in one write; `eval:N` one
-    /// EVAL that SETs its N KEYS. Latency and ops count whole transactions
-    /// (reported as SET). With `--hash-mod 2:0` every key of one transaction
+    /// EVAL that SETs its N KEYS; `pipe:N` the same N SETs in one write
+    /// without a transaction (a baseline). Latency and ops count whole
+    /// transactions (reported as SET). With `--hash-mod 2:0` every key of one transaction
     /// lives on stairkv's core 0; without it, keys spread over the cores.
-    #[arg(long, value_name = "multi:N|eval:N", value_parser = parse_tx)]
+    #[arg(long, value_name = "multi:N|eval:N|pipe:N", value_parser = parse_tx)]
     pub tx: Option<Tx>,
     /// Seed for key choice: the same seed gives the same key sequence.
     #[arg(long, default_value_t = 1)]
@@ -249,12 +250,14 @@ pub enum Tx {
     Multi(usize),
     /// One EVAL setting N keys.
     Eval(usize),
+    /// The same N SETs as a plain pipeline, no transaction (a baseline).
+    Pipe(usize),
 }
 
 fn parse_tx(s: &str) -> Result<Tx, String> {
     let (kind, n) = s
         .split_once(':')
-        .ok_or_else(|| format!("--tx must be multi:N or eval:N, got {s:?}"))?;
+        .ok_or_else(|| format!("--tx must be multi:N, eval:N or pipe:N, got {s:?}"))?;
     let n: usize = n
         .parse()
         .ok()
@@ -263,7 +266,8 @@ fn parse_tx(s: &str) -> Result<Tx, String> {
     match kind {
         "multi" => Ok(Tx::Multi(n)),
         "eval" => Ok(Tx::Eval(n)),
-        _ => Err(format!("--tx must be multi:N or eval:N, got {s:?}")),
+        "pipe" => Ok(Tx::Pipe(n)),
+        _ => Err(format!("--tx must be multi:N, eval:N or pipe:N, got {s:?}")),
     }
 }
 

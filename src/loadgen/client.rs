@@ -341,7 +341,7 @@ impl Conn {
         match cmd {
             Cmd::Set if plan.tx.is_some() => {
                 drop(keys);
-                self.push_tx(ctx, key, &mut req);
+                self.push_tx(ctx, key, &req);
             }
             Cmd::Set => {
                 if let Some(st) = state {
@@ -380,14 +380,15 @@ impl Conn {
     /// A transaction of SETs on `first` and the next keys the picker gives
     /// (`--tx`). MULTI's and the SETs' own replies are skipped; EXEC's or
     /// EVAL's is the one measured.
-    fn push_tx(&mut self, ctx: &ThreadCtx, first: u64, req: &mut InFlight) {
+    fn push_tx(&mut self, ctx: &ThreadCtx, first: u64, req: &InFlight) {
         let plan = &ctx.plan;
         let size = plan.value_size.pick(self.rng.next_u64());
         self.value.clear();
         self.value.resize(size, b'x');
-        let (n, eval) = match plan.tx {
-            Some(Tx::Multi(n)) => (n, false),
-            Some(Tx::Eval(n)) => (n, true),
+        let (n, eval, multi) = match plan.tx {
+            Some(Tx::Multi(n)) => (n, false, true),
+            Some(Tx::Eval(n)) => (n, true, false),
+            Some(Tx::Pipe(n)) => (n, false, false),
             None => return,
         };
         let mut names = Vec::with_capacity(n);
@@ -408,6 +409,16 @@ impl Conn {
             intended: req.intended,
             measured: false,
         };
+        if !multi {
+            // A plain pipeline: the last SET's reply is the one measured.
+            for (i, name) in names.iter().enumerate() {
+                wire::resp_set(&mut self.out, name, &self.value, plan.ttl);
+                if i + 1 < names.len() {
+                    self.inflight.push_back(skip(Cmd::Skip));
+                }
+            }
+            return;
+        }
         wire::resp_command(&mut self.out, &[b"MULTI"]);
         self.inflight.push_back(skip(Cmd::Skip));
         for name in &names {
@@ -415,7 +426,6 @@ impl Conn {
             self.inflight.push_back(skip(Cmd::Skip));
         }
         wire::resp_command(&mut self.out, &[b"EXEC"]);
-        req.cmd = Cmd::Set;
     }
 
     async fn flush(&mut self, ctx: &ThreadCtx) -> Result<(), String> {

@@ -12,6 +12,7 @@ use crate::command::context::{arity_ok, command_keys, ClientState, CommandSpec, 
 use crate::command::frame::Frame;
 use crate::core::clients::Door;
 use crate::core::router::Batch;
+use crate::core::txn::Hold;
 use crate::core::world::World;
 use bytes::Bytes;
 use mlua::{Function, Lua, Value, Variadic};
@@ -32,8 +33,12 @@ fn over_everything_write(name: &str) -> bool {
 pub struct ScriptRun {
     pub world: Rc<World>,
     pub table: &'static Table,
-    /// The transaction holding the script's keys (0 when it declared none).
-    pub tx: u64,
+    /// The transaction holding the script's keys (0 while it holds none).
+    tx: Cell<u64>,
+    /// Keys to take before the script first waits (it started without locks).
+    take_before_waiting: RefCell<Option<Vec<Bytes>>>,
+    /// What the script took then.
+    held: RefCell<Option<Hold>>,
     pub declared: HashSet<Bytes>,
     pub read_only: bool,
     /// A write command ran (SCRIPT KILL refuses to stop such a script).
@@ -56,13 +61,43 @@ impl ScriptRun {
         ScriptRun {
             world,
             table,
-            tx,
+            tx: Cell::new(tx),
+            take_before_waiting: RefCell::new(None),
+            held: RefCell::new(None),
             declared,
             read_only,
             wrote: Cell::new(false),
             resp3: Cell::new(false),
             client: RefCell::new(client),
         }
+    }
+
+    /// The script runs without locks on keys that are all this core's and
+    /// held by nobody: take them if it ever has to wait (a `redis.call` that
+    /// cannot run at once), before it waits.
+    pub fn hold_before_waiting(&self, keys: Vec<Bytes>) {
+        *self.take_before_waiting.borrow_mut() = Some(keys);
+    }
+
+    /// The script ended: let go of what it took.
+    pub fn let_go(&self) {
+        self.take_before_waiting.borrow_mut().take();
+        self.held.borrow_mut().take();
+    }
+
+    /// About to wait for the first time: hold the keys now. Nothing ran on
+    /// this core since the script started, so nobody holds them and the grant
+    /// is immediate.
+    async fn hold_now(&self) {
+        let Some(keys) = self.take_before_waiting.borrow_mut().take() else {
+            return;
+        };
+        let hold = Hold::new(self.world.clone(), self.world.new_tx(), 0);
+        hold.cores.borrow_mut().push(self.world.id);
+        self.tx.set(hold.tx);
+        let tx = hold.tx;
+        *self.held.borrow_mut() = Some(hold);
+        self.world.hold_free_keys(tx, keys).await;
     }
 
     /// Redis's refusals of a command from a script, or its table entry.
@@ -103,6 +138,7 @@ impl ScriptRun {
         if keys.iter().any(|k| !self.declared.contains(k)) {
             return undeclared();
         }
+        self.hold_now().await;
         let (step, batch) = self.start(spec, &args);
         match step {
             Step::Done(f) => f,
@@ -141,7 +177,9 @@ impl ScriptRun {
                 && !keys.is_empty()
                 && keys.iter().all(|k| w.core_of(k) == w.id)
                 && w.keyspace.borrow().table().moving.is_empty()
-                && !keys.iter().any(|k| w.locks.borrow().blocks(k, self.tx)));
+                && !keys
+                    .iter()
+                    .any(|k| w.locks.borrow().blocks(k, self.tx.get())));
         if !now {
             return None;
         }
@@ -175,7 +213,7 @@ impl ScriptRun {
             self.wrote.set(true);
         }
         self.world.count_command();
-        let mut batch = Batch::for_tx(self.world.clone(), self.tx);
+        let mut batch = Batch::for_tx(self.world.clone(), self.tx.get());
         let step = {
             let mut client = self.client.borrow_mut();
             let mut ctx = Ctx {

@@ -156,8 +156,16 @@ impl Script {
             .keyspace
             .borrow()
             .prefetch_keys(self.keys.iter().map(|k| &k[..]));
-        // The script's keys, held like a transaction's (unless it runs in one).
-        let hold = if self.tx == 0 && !self.keys.is_empty() {
+        // The script's keys, held like a transaction's (unless it runs in
+        // one) — or, when they are all this core's and free, taken only if the
+        // script ever has to wait (`ScriptRun::call`): until then nothing else
+        // runs on this core, so nothing can see it half-done.
+        let w = &self.world;
+        let here = self.tx == 0
+            && self.keys.iter().all(|k| w.core_of(k) == w.id)
+            && w.keyspace.borrow().table().moving.is_empty()
+            && !w.keys_held(&self.keys);
+        let hold = if self.tx == 0 && !self.keys.is_empty() && !here {
             Some(self.world.hold_keys(self.keys.clone(), false, None).await.0)
         } else {
             None
@@ -171,7 +179,11 @@ impl Script {
             declared,
             self.read_only,
         ));
+        if here && !self.keys.is_empty() {
+            run.hold_before_waiting(self.keys.clone());
+        }
         let result = self.call(&engine, func, run.clone()).await;
+        run.let_go();
         BUSY[self.world.id % MAX_CORES].store(0, Ordering::Relaxed);
         KILL[self.world.id % MAX_CORES].store(false, Ordering::Relaxed);
         drop(hold);
