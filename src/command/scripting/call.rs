@@ -306,18 +306,42 @@ pub fn hooks(lua: &Lua) -> mlua::Result<(Function, Function, Function)> {
 
 /// A `redis.call`'s arguments as a command: strings as they are, numbers
 /// as Lua prints them (integers without a fraction), anything else refused.
+/// All of them are copied into one buffer that each argument is a slice of:
+/// one allocation per call, not one per argument.
 fn command_args(args: &[Value]) -> Result<Vec<Bytes>, Frame> {
-    args.iter()
+    let size: usize = args
+        .iter()
         .map(|v| match v {
-            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
-            Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
-                Ok(Bytes::from((*n as i64).to_string()))
-            }
-            Value::Number(n) => Ok(Bytes::from(format!("{n}"))),
-            _ => Err(Frame::err(
-                "ERR Lua redis lib command arguments must be strings or integers",
-            )),
+            Value::String(s) => s.as_bytes().len(),
+            _ => 24,
         })
-        .collect()
+        .sum();
+    let mut buf = bytes::BytesMut::with_capacity(size);
+    let mut ends = Vec::with_capacity(args.len());
+    for v in args {
+        match v {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => buf.extend_from_slice(i.to_string().as_bytes()),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                buf.extend_from_slice((*n as i64).to_string().as_bytes())
+            }
+            Value::Number(n) => buf.extend_from_slice(format!("{n}").as_bytes()),
+            _ => {
+                return Err(Frame::err(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+        ends.push(buf.len());
+    }
+    let all = buf.freeze();
+    let mut start = 0;
+    Ok(ends
+        .into_iter()
+        .map(|end| {
+            let arg = all.slice(start..end);
+            start = end;
+            arg
+        })
+        .collect())
 }
