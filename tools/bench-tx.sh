@@ -20,6 +20,7 @@
 #   tools/bench-tx.sh                         # 5 rounds of A, 3 of B and C, 5 s per run
 #   ROUNDS=3 DURATION=3 tools/bench-tx.sh
 #   QUICK=1 tools/bench-tx.sh                 # 1 round, 1 s runs (a smoke test)
+#   PARTS=C ROUNDS_BC=5 tools/bench-tx.sh     # only part C, 5 rounds
 #
 # Writes bench/results/<date>-<host>-tx/: report.md, runs.tsv, raw/ (summary.json per run).
 set -euo pipefail
@@ -30,7 +31,9 @@ ROUNDS_BC=${ROUNDS_BC:-3}
 DURATION=${DURATION:-5}
 SIDE_RATES=${SIDE_RATES:-"1000 5000"}
 MAIN_KEYS=${MAIN_KEYS:-1000000}
+PARTS=${PARTS:-"A B C"}
 if [ "${QUICK:-0}" = 1 ]; then ROUNDS=1; ROUNDS_BC=1; DURATION=1; fi
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-"bench/results/$(date +%Y-%m-%d)-$(hostname)-tx"}
 mkdir -p "$OUT/raw"
 source tools/bench-lib.sh
@@ -57,7 +60,7 @@ row() { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$@" >> "$OUT/runs.tsv"; echo 
 CLK=$(getconf CLK_TCK)
 
 # A: one core each, pinned.
-for r in $(seq "$ROUNDS"); do
+part A && for r in $(seq "$ROUNDS"); do
   order=("${SERVERS[@]}")
   [ $((r % 2)) = 0 ] && order=($(printf "%s\n" "${SERVERS[@]}" | tac))
   for s in "${order[@]}"; do
@@ -74,7 +77,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # B: across cores (stairkv --cores 2, unpinned) beside redis-server.
-for r in $(seq "$ROUNDS_BC"); do
+part B && for r in $(seq "$ROUNDS_BC"); do
   for s in "${SERVERS[@]}"; do
     if [ "$s" = stairkv ]; then start_server stairkv 2; else
       redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &
@@ -101,7 +104,7 @@ side() {
   SIDE=$!
   sleep 1
 }
-for r in $(seq "$ROUNDS_BC"); do
+part C && for r in $(seq "$ROUNDS_BC"); do
   variants=(none)
   for rate in $SIDE_RATES; do variants+=("tx@$rate" "plain@$rate"); done
   for variant in "${variants[@]}"; do
