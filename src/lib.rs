@@ -9,13 +9,15 @@
 //!   connection loops (RESP and text) and their sockets: bytes in, commands
 //!   down, replies out. Nothing below imports it.
 //! - [`command`]: `dispatch` (the command table and the pipeline runner) above
-//!   one file per Redis command family, above the context every handler gets.
+//!   one file per Redis command family (transactions and Lua scripting among
+//!   them), above the context every handler gets.
 //! - [`control`]: the staircase coordinator and controller (core 0): decides
 //!   splits, merges and migrations; the engine reaches it only through the
 //!   hook `server` installs (`core::world::Coordinator`).
 //! - [`core`]: the per-core world — cross-core mesh, routing, migration,
 //!   expiry, eviction pacing, pub/sub, clients, snapshots (SAVE, BGSAVE),
-//!   each core's append-only log and its rewrites, loading at start.
+//!   each core's append-only log and its rewrites, loading at start, and
+//!   transactions' intent locks and watches.
 //! - [`persist`]: what makes the store survive a restart — Redis's RDB
 //!   format both ways (a core's keys written as a section, sections joined
 //!   into one `dump.rdb`, read back), the per-core append-only log's record

@@ -7,7 +7,10 @@
 //! never touches a socket. It drives persistence through `persist`'s codecs,
 //! which know nothing of cores: snapshots (`snapshot`), each core's log (`aof`
 //! keeps and writes it, `logging` says what a change records), loading at
-//! start (`recover`) and log rewrites (`rewrite`).
+//! start (`recover`) and log rewrites (`rewrite`). Transactions across cores
+//! stand on its intent locks (`locks`), watches (`watch`) and a core's side
+//! of both (`txn`); the order in which a transaction visits cores is the
+//! command layer's.
 
 pub mod aof;
 pub mod clients;
