@@ -315,10 +315,20 @@ pub async fn run_writer(aof: Rc<Aof>) {
                 }
             }
         }
-        let upto = aof.appended();
+        // What the flush of the current file takes is exactly what was
+        // appended when it starts (no await in between): read the position
+        // there, not before the retired files' flush, whose await lets new
+        // records in — they were written and synced, but a position read
+        // earlier left them "not durable" with the writer idle, and a reply
+        // waiting for them waited for ever (a BGREWRITEAOF under `always`).
         let flushed = match flush_retiring(aof).await {
             Err(e) => Err(e),
-            Ok(()) => flush_current(aof, &mut unsynced, &mut last_sync).await,
+            Ok(()) => {
+                let upto = aof.appended();
+                flush_current(aof, &mut unsynced, &mut last_sync)
+                    .await
+                    .map(|()| upto)
+            }
         };
         match flushed {
             Err(e) => {
@@ -328,7 +338,7 @@ pub async fn run_writer(aof: Rc<Aof>) {
                 aof.set_failing(Some(&e));
                 crate::runtime::timer::sleep(RETRY).await;
             }
-            Ok(()) => {
+            Ok(upto) => {
                 if aof.failing.get() {
                     tracing::info!("the append-only log is written again: writes resume");
                 }
