@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{read_at_least, resp, Server};
+use common::{error_text as err, read_at_least, resp, Server};
 use redis::{Commands, Connection, Value};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -29,13 +29,6 @@ fn eval(
         c.arg(*a);
     }
     c.query(con)
-}
-
-fn err(r: redis::RedisResult<Value>) -> String {
-    match r {
-        Err(e) => e.to_string(),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
 }
 
 fn bulk(s: &str) -> Value {

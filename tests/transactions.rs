@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{read_at_least, resp, Server};
+use common::{error_text as err_text, read_at_least, resp, Server};
 use redis::{Commands, Connection, Value};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,13 +21,6 @@ fn cmd(con: &mut Connection, args: &[&str]) -> redis::RedisResult<Value> {
         c.arg(*a);
     }
     c.query(con)
-}
-
-fn err_text(r: redis::RedisResult<Value>) -> String {
-    match r {
-        Err(e) => e.to_string(),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
 }
 
 /// Keys that live on core 0 and core 1 of a two-core server, by STAIRKV's

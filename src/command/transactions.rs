@@ -25,7 +25,7 @@
 use super::context::{command_keys, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
 use super::txstate::{MultiState, WatchState};
-use crate::core::mesh::{CoreTask, Msg};
+use crate::core::mesh::CoreTask;
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
 use bytes::Bytes;
@@ -151,11 +151,7 @@ fn unwatch_all(world: &Rc<World>, client: &mut ClientState) {
 
 fn forget_watches(world: &World, id: u64, w: &WatchState) {
     for core in w.cores() {
-        if core == world.id {
-            world.unlock(0, id);
-        } else {
-            world.mesh.post(core, Msg::Unlock { tx: 0, watch: id });
-        }
+        world.unlock_on(core, 0, id);
     }
 }
 
@@ -237,11 +233,9 @@ fn runs_now_here(
     keys: &[Bytes],
     watching: Option<&WatchState>,
 ) -> bool {
-    let here = |k: &Bytes| world.core_of(k) == world.id;
-    keys.iter().all(here)
-        && watching.is_none_or(|w| w.keys.iter().all(|(k, core)| *core == world.id && here(k)))
-        && world.keyspace.borrow().table().moving.is_empty()
-        && !world.keys_held(keys)
+    // The watched keys are among `keys`; their watches must live here too.
+    world.keys_free_here(keys, 0)
+        && watching.is_none_or(|w| w.keys.iter().all(|&(_, core)| core == world.id))
         && queued.iter().all(|(spec, args)| {
             matches!(spec.name, "ping" | "echo" | "time")
                 || (matches!(spec.group, "string" | "generic")

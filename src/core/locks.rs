@@ -92,11 +92,6 @@ impl Locks {
         self.whole.is_some_and(|h| h != tx)
     }
 
-    /// Does `tx` hold anything here?
-    pub fn holds(&self, tx: u64) -> bool {
-        self.whole == Some(tx) || self.holders.contains_key(&tx)
-    }
-
     /// Ask for `keys` (or the whole keyspace) for `tx`; the slot fills once
     /// granted (at once when nothing conflicts). `place` says where each key is.
     pub fn request(

@@ -149,7 +149,7 @@ impl World {
     ) -> (Hold, bool) {
         keys.sort();
         keys.dedup();
-        let hold = Hold::new(self.clone(), self.new_tx(), 0);
+        let hold = Hold::new(self.clone(), self.new_tx());
         let mut watch_cores: Vec<usize> = watches
             .map(|(_, w)| w.iter().map(|&(_, c)| c).collect())
             .unwrap_or_default();
@@ -203,7 +203,7 @@ impl World {
     /// Hold every core's whole keyspace, in core order (FLUSHALL, and what a
     /// transaction does over all keys): no transaction is half-done meanwhile.
     pub async fn hold_everything(self: &Rc<Self>) -> Hold {
-        let hold = Hold::new(self.clone(), self.new_tx(), 0);
+        let hold = Hold::new(self.clone(), self.new_tx());
         for core in 0..self.ncores {
             hold.cores.borrow_mut().push(core);
             self.lock_on(core, hold.tx, Vec::new(), true, 0).await;
@@ -211,10 +211,15 @@ impl World {
         hold
     }
 
-    /// Does any transaction hold one of `keys` (or everything) here?
-    pub fn keys_held(&self, keys: &[Bytes]) -> bool {
+    /// Can ops on `keys`, run for `tx` (0: none), run here at once, as they
+    /// are routed? Every key is this core's, no shard is moving here (none
+    /// needs a pull) and no other transaction holds one of them. What lets a
+    /// transaction or a script on one core run in one step without locks.
+    pub fn keys_free_here(&self, keys: &[Bytes], tx: u64) -> bool {
         let locks = self.locks.borrow();
-        !locks.is_idle() && keys.iter().any(|k| locks.blocks(k, 0))
+        keys.iter().all(|k| self.core_of(k) == self.id)
+            && self.keyspace.borrow().table().moving.is_empty()
+            && (locks.is_idle() || !keys.iter().any(|k| locks.blocks(k, tx)))
     }
 
     /// Would any of `ops`, run for `tx` (0: none), wait for a lock here?
@@ -223,8 +228,8 @@ impl World {
         if locks.is_idle() {
             return false;
         }
-        // Matched here rather than through `op_keys`: this runs for every op
-        // while any transaction holds anything on this core.
+        // Matched here rather than through `aof::keys_of`, which clones the
+        // keys: this runs for every op while a transaction holds anything here.
         ops.iter().any(|op| match op {
             Op::Key { key, .. } => locks.blocks(key, tx),
             Op::Core(CoreOp::MSetNx { pairs }) => pairs.iter().any(|(k, _)| locks.blocks(k, tx)),
@@ -241,18 +246,22 @@ impl World {
     /// holds wait in the same queue as transactions (FIFO). Dropping the
     /// [`Hold`] lets go.
     pub async fn hold_for_ops(self: &Rc<Self>, ops: &[Op], tx: u64) -> Hold {
-        let mut keys: Vec<Bytes> = ops
-            .iter()
-            .filter_map(op_keys)
-            .flatten()
-            // Keys owned elsewhere are forwarded by `serve`, not held here.
-            .filter(|k| self.lock_place(k) != KeyPlace::Elsewhere)
-            .filter(|k| tx == 0 || !self.locks.borrow().held_by(k, tx))
-            .cloned()
-            .collect();
+        let mut keys: Vec<Bytes> = Vec::new();
+        for op in ops {
+            match super::aof::keys_of(op) {
+                LoggedKeys::One(k) => keys.push(k),
+                LoggedKeys::Many(ks) => keys.extend(ks),
+                LoggedKeys::None | LoggedKeys::Flush => {}
+            }
+        }
+        // Keys owned elsewhere are forwarded by `serve`, not held here.
+        keys.retain(|k| {
+            self.lock_place(k) != KeyPlace::Elsewhere
+                && (tx == 0 || !self.locks.borrow().held_by(k, tx))
+        });
         keys.sort();
         keys.dedup();
-        let hold = Hold::new(self.clone(), self.new_tx(), 0);
+        let hold = Hold::new(self.clone(), self.new_tx());
         hold.cores.borrow_mut().push(self.id);
         self.lock(hold.tx, keys, false, 0).await;
         hold
@@ -292,18 +301,15 @@ impl World {
 pub struct Hold {
     world: Rc<World>,
     pub tx: u64,
-    /// The client whose watches go with it (0: none).
-    pub watch: u64,
     /// Cores asked for locks (or holding watches) so far.
     pub cores: std::cell::RefCell<Vec<usize>>,
 }
 
 impl Hold {
-    pub fn new(world: Rc<World>, tx: u64, watch: u64) -> Hold {
+    pub fn new(world: Rc<World>, tx: u64) -> Hold {
         Hold {
             world,
             tx,
-            watch,
             cores: Default::default(),
         }
     }
@@ -319,18 +325,7 @@ impl Hold {
 impl Drop for Hold {
     fn drop(&mut self) {
         for &core in self.cores.borrow().iter() {
-            self.world.unlock_on(core, self.tx, self.watch);
+            self.world.unlock_on(core, self.tx, 0);
         }
-    }
-}
-
-/// The keys an op touches, or None for an op on the whole keyspace.
-pub fn op_keys(op: &Op) -> Option<Vec<&Bytes>> {
-    match op {
-        Op::Key { key, .. } => Some(vec![key]),
-        Op::Core(CoreOp::MSetNx { pairs }) => Some(pairs.iter().map(|(k, _)| k).collect()),
-        Op::Core(CoreOp::Rename { src, dst, .. }) => Some(vec![src, dst]),
-        Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => Some(Vec::new()),
-        Op::Core(_) => None,
     }
 }

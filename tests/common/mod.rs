@@ -383,3 +383,11 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The error a command was expected to answer, as text; panics on a reply.
+pub fn error_text(r: redis::RedisResult<Value>) -> String {
+    match r {
+        Err(e) => e.to_string(),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}

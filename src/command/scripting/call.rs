@@ -92,7 +92,7 @@ impl ScriptRun {
         let Some(keys) = self.take_before_waiting.borrow_mut().take() else {
             return;
         };
-        let hold = Hold::new(self.world.clone(), self.world.new_tx(), 0);
+        let hold = Hold::new(self.world.clone(), self.world.new_tx());
         hold.cores.borrow_mut().push(self.world.id);
         self.tx.set(hold.tx);
         let tx = hold.tx;
@@ -175,11 +175,7 @@ impl ScriptRun {
             || (matches!(spec.group, "string" | "generic")
                 && !matches!(spec.name, "msetnx" | "rename" | "renamenx")
                 && !keys.is_empty()
-                && keys.iter().all(|k| w.core_of(k) == w.id)
-                && w.keyspace.borrow().table().moving.is_empty()
-                && !keys
-                    .iter()
-                    .any(|k| w.locks.borrow().blocks(k, self.tx.get())));
+                && w.keys_free_here(&keys, self.tx.get()));
         if !now {
             return None;
         }

@@ -115,8 +115,6 @@ setmetatable(_G, {
 
 pub struct Engine {
     pub lua: Lua,
-    /// `redis`'s functions shared by every run (error_reply, log, sha1hex, ...).
-    base: Table,
     make_redis: Function,
     /// Compiled scripts by SHA-1 (hex), with the store generation they were compiled in.
     cache: RefCell<HashMap<String, (u64, Function)>>,
@@ -179,7 +177,6 @@ impl Engine {
         lua.load(LOCK_GLOBALS).set_name("=lock").exec()?;
         Ok(Engine {
             lua,
-            base,
             make_redis,
             cache: RefCell::new(HashMap::new()),
         })
@@ -224,11 +221,6 @@ impl Engine {
     /// Run `id`'s `redis` table.
     pub fn make_redis(&self, id: u64) -> mlua::Result<Table> {
         self.make_redis.call(id)
-    }
-
-    /// The shared part of `redis` (for tests and introspection).
-    pub fn base(&self) -> &Table {
-        &self.base
     }
 }
 

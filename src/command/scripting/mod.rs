@@ -161,10 +161,7 @@ impl Script {
         // script ever has to wait (`ScriptRun::call`): until then nothing else
         // runs on this core, so nothing can see it half-done.
         let w = &self.world;
-        let here = self.tx == 0
-            && self.keys.iter().all(|k| w.core_of(k) == w.id)
-            && w.keyspace.borrow().table().moving.is_empty()
-            && !w.keys_held(&self.keys);
+        let here = self.tx == 0 && w.keys_free_here(&self.keys, 0);
         let hold = if self.tx == 0 && !self.keys.is_empty() && !here {
             Some(self.world.hold_keys(self.keys.clone(), false, None).await.0)
         } else {
