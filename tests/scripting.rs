@@ -2,7 +2,9 @@
 //! against the real binary: Redis's conversions both ways, `redis.call` and
 //! `redis.pcall`, the sandbox, Redis's error texts, scripts over keys of
 //! both cores (atomic, and suspended while another core answers), the
-//! script cache seen from every core, SCRIPT KILL from another core, and
+//! script cache seen from every core, a busy script (turns for others,
+//! -BUSY past the threshold, SCRIPT KILL, UNKILLABLE), frozen time, events
+//! published after the step, and
 //! the scripts client libraries run unchanged: redis-py's `Lock`, a
 //! fixed-window rate limiter, the redis crate's `Script` (EVALSHA, then EVAL
 //! on NOSCRIPT).
@@ -533,11 +535,10 @@ fn client_library_scripts_run_unchanged() {
 
 /// The client that sends the busy script and the one that kills it on two
 /// different cores (a looping script keeps its own core busy).
-#[test]
-fn script_kill_from_another_core_stops_a_looping_script() {
-    let s = Server::start(2, &[]);
+/// Connections until there is one on each core (by `CLIENT INFO`'s `core=`).
+fn clients_by_core(s: &Server, per_core: usize) -> [Vec<Connection>; 2] {
     let mut by_core: [Vec<Connection>; 2] = [Vec::new(), Vec::new()];
-    while by_core.iter().any(|v| v.is_empty()) {
+    while by_core.iter().any(|v| v.len() < per_core) {
         let mut con = s.client();
         let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut con).unwrap();
         let core: usize = info
@@ -547,39 +548,239 @@ fn script_kill_from_another_core_stops_a_looping_script() {
             .expect("CLIENT INFO core=");
         by_core[core].push(con);
     }
-    let mut looper = by_core[0].pop().unwrap();
-    let mut killer = by_core[1].pop().unwrap();
-    let t = std::thread::spawn(move || {
+    by_core
+}
+
+/// Redis's -BUSY, as the redis crate prints it ("BUSY: Redis is busy ...").
+fn is_busy(e: &str) -> bool {
+    e.starts_with("BUSY") && e.contains("Redis is busy running a script")
+}
+
+/// A looping script on keys of both cores: before `busy-reply-threshold`
+/// its own core's other clients still get turns; past it, whoever waits for
+/// its keys (already waiting or new, a plain GET, an EXEC, on either core)
+/// is answered -BUSY while other keys are served; SCRIPT KILL from its own
+/// core stops it; a script that wrote is UNKILLABLE and runs to its end.
+#[test]
+fn a_busy_script_gives_turns_answers_busy_and_dies_by_script_kill() {
+    let s = Server::start(2, &["--busy-reply-threshold", "400"]);
+    let [mut on0, mut on1] = clients_by_core(&s, 3);
+    let (k0, k1) = (key_on(&mut on0[0], 0, "bz"), key_on(&mut on0[0], 1, "bz"));
+    let free0 = key_on(&mut on0[0], 0, "free");
+    for k in [&k0, &k1] {
+        let _: () = on0[0].set(k, "v").unwrap();
+    }
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("busy-reply-threshold")
+        .query(&mut on0[0])
+        .unwrap();
+    assert_eq!(v, ["busy-reply-threshold", "400"]);
+    let mut looper = on0.pop().unwrap();
+    let started = Instant::now();
+    let (lk0, lk1) = (k0.clone(), k1.clone());
+    let script = std::thread::spawn(move || {
         err(eval(
             &mut looper,
-            "local i = 0 while true do i = i + 1 end",
-            &[],
+            "redis.call('GET', KEYS[1]) redis.call('GET', KEYS[2]) local i = 0 while true do i = i + 1 end",
+            &[&lk0, &lk1],
             &[],
         ))
     });
-    // Before the busy threshold nothing is busy.
-    std::thread::sleep(Duration::from_millis(500));
-    let e = err(redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut killer));
-    assert!(e.contains("No scripts in execution"), "{e}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut killer) {
-            Ok(Value::Okay) => break,
-            Ok(v) => panic!("SCRIPT KILL: {v:?}"),
-            Err(e) => assert!(
-                e.to_string().contains("No scripts in execution") && Instant::now() < deadline,
-                "{e}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let e = t.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Its own core serves others meanwhile (before the threshold, too).
+    let mut same = on0.pop().unwrap();
+    let _: () = same.set(&free0, "x").unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "answered only after the threshold"
+    );
+    // A reader of its key on the other core waits, then hears BUSY.
+    let mut waiter = on1.pop().unwrap();
+    let wk1 = k1.clone();
+    let waiting = std::thread::spawn(move || err(waiter.get::<_, Value>(&wk1)));
+    std::thread::sleep(Duration::from_millis(600));
+    let e = waiting.join().unwrap();
+    assert!(is_busy(&e), "{e}");
+    // Past the threshold: new requests for its keys are refused at once,
+    // a transaction over them too; other keys are served.
+    let e = err(same.get::<_, Value>(&k0));
+    assert!(is_busy(&e), "{e}");
+    let mut tx = on1.pop().unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut tx).unwrap();
+    let _: () = redis::cmd("GET").arg(&k0).query(&mut tx).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("elsewhere")
+        .arg(1)
+        .query(&mut tx)
+        .unwrap();
+    let e = err(redis::cmd("EXEC").query::<Value>(&mut tx));
+    assert!(is_busy(&e), "{e}");
+    // The transaction is over (discarded).
+    let e = err(redis::cmd("EXEC").query::<Value>(&mut tx));
+    assert!(e.contains("EXEC without MULTI"), "{e}");
+    let free: String = same.get(&free0).unwrap();
+    assert_eq!(free, "x");
+    // SCRIPT KILL from the script's own core.
+    let ok: Value = redis::cmd("SCRIPT").arg("KILL").query(&mut same).unwrap();
+    assert_eq!(ok, Value::Okay);
+    let e = script.join().unwrap();
     assert!(e.contains("Script killed by user with SCRIPT KILL"), "{e}");
-    // Both cores serve again.
-    let _: () = killer.set("after", 1).unwrap();
-    let mut again = s.client();
-    let v: i64 = again.get("after").unwrap();
-    assert_eq!(v, 1);
+    let e = err(redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut same));
+    assert!(e.contains("No scripts in execution"), "{e}");
+    let v: String = same.get(&k0).unwrap();
+    assert_eq!(v, "v");
+    let v: String = tx.get(&k1).unwrap();
+    assert_eq!(v, "v");
+
+    // A script that wrote cannot be killed: it runs to its end.
+    let mut writer = on1.pop().unwrap();
+    let (wk0, wk1) = (k0.clone(), k1.clone());
+    let script = std::thread::spawn(move || {
+        eval(
+            &mut writer,
+            "redis.call('SET', KEYS[1], 'w') \
+             local t0 = tonumber(redis.call('TIME')[1]) \
+             while tonumber(redis.call('TIME')[1]) < t0 + 2 do end \
+             return redis.call('GET', KEYS[2])",
+            &[&wk0, &wk1],
+            &[],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let e = err(redis::cmd("SCRIPT").arg("KILL").query::<Value>(&mut same));
+    assert!(e.starts_with("UNKILLABLE"), "{e}");
+    assert_eq!(script.join().unwrap().unwrap(), bulk("v"));
+    let v: String = same.get(&k0).unwrap();
+    assert_eq!(v, "w");
+}
+
+/// Time stands still inside a script and a transaction (Redis 7): a key
+/// set to expire in a few milliseconds is still there at the script's (or
+/// EXEC's) last command however long it ran, on either core, and gone after.
+#[test]
+fn time_stands_still_inside_scripts_and_transactions() {
+    let s = Server::start(2, &["--autoscale", "off"]);
+    let mut con = s.client();
+    let (a, b) = (key_on(&mut con, 0, "ts"), key_on(&mut con, 1, "ts"));
+    let wait_and_get = "redis.call('SET', KEYS[2], 'v', 'PX', 20) \
+         local t = redis.call('TIME') \
+         local t0 = t[1] * 1000000 + t[2] \
+         repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] > t0 + 300000 \
+         return {redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2])}";
+    for (x, y) in [(&a, &b), (&b, &a)] {
+        let got = eval(&mut con, wait_and_get, &[x, y], &[]).unwrap();
+        assert_eq!(
+            got,
+            Value::Array(vec![bulk("v"), Value::Int(20)]),
+            "key on core {}",
+            if y == &b { 1 } else { 0 }
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let after: Option<String> = con.get(y).unwrap();
+        assert_eq!(after, None);
+    }
+    // The same inside MULTI: the script runs at EXEC's clock.
+    let (got,): (Vec<Value>,) = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg(wait_and_get)
+        .arg(2)
+        .arg(&a)
+        .arg(&b)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, vec![bulk("v"), Value::Int(20)]);
+}
+
+/// Keyspace events and PUBLISH of a transaction or script over both cores
+/// reach subscribers after the step, each key's in the order they ran.
+#[test]
+fn events_of_a_step_are_published_after_it_in_order() {
+    let s = Server::start(2, &["--notify-keyspace-events", "KA"]);
+    let mut con = s.client();
+    let (a, b) = (key_on(&mut con, 0, "ev"), key_on(&mut con, 1, "ev"));
+    let mut sub_con = s.client();
+    let listener = std::thread::spawn(move || {
+        let mut sub = sub_con.as_pubsub();
+        sub.psubscribe("__keyspace@0__:ev*").unwrap();
+        sub.subscribe("news").unwrap();
+        sub.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        (0..8)
+            .map(|_| {
+                let m = sub.get_message().unwrap();
+                let payload: String = m.get_payload().unwrap();
+                (m.get_channel_name().to_string(), payload, Instant::now())
+            })
+            .collect::<Vec<_>>()
+    });
+    // Both subscriptions are in place when PUBSUB NUMPAT/NUMSUB say so.
+    while redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query::<i64>(&mut con)
+        .unwrap()
+        < 1
+        || redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("news")
+            .query::<(String, i64)>(&mut con)
+            .unwrap()
+            .1
+            < 1
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r: Vec<Value> = redis::pipe()
+        .atomic()
+        .set(&a, 1)
+        .set(&b, 2)
+        .cmd("PUBLISH")
+        .arg("news")
+        .arg("hi")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        r[2],
+        Value::Int(1),
+        "PUBLISH inside EXEC counts its receivers"
+    );
+    let _: Vec<Value> = redis::pipe()
+        .atomic()
+        .del(&a)
+        .incr(&b, 1)
+        .set(&a, 3)
+        .query(&mut con)
+        .unwrap();
+    let script = "redis.call('SET', KEYS[1], 'x') redis.call('SET', KEYS[2], 'y') \
+         local t = redis.call('TIME') local t0 = t[1] * 1000000 + t[2] \
+         repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] > t0 + 500000 \
+         return 1";
+    let started = Instant::now();
+    assert_eq!(
+        eval(&mut con, script, &[&a, &b], &[]).unwrap(),
+        Value::Int(1)
+    );
+    let got = listener.join().unwrap();
+    let on = |k: &str| -> Vec<String> {
+        got.iter()
+            .filter(|(c, _, _)| c == &format!("__keyspace@0__:{k}"))
+            .map(|(_, p, _)| p.clone())
+            .collect()
+    };
+    assert_eq!(on(&a), ["set", "del", "set", "set"], "{got:?}");
+    assert_eq!(on(&b), ["set", "incrby", "set"], "{got:?}");
+    assert!(
+        got.iter().any(|(c, p, _)| c == "news" && p == "hi"),
+        "{got:?}"
+    );
+    // The script's two events came after its end, not while it looped.
+    for (c, p, at) in &got[6..] {
+        assert!(
+            at.duration_since(started) >= Duration::from_millis(450),
+            "{c} {p} heard {:?} into the script",
+            at.duration_since(started)
+        );
+    }
 }
 
 /// A script on keys all of its own core starts without locks; when it must

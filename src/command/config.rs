@@ -40,6 +40,8 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ("autoscale", if c.autoscale { "on" } else { "off" }.into()),
         ("shard-min-keys", c.shard_min_keys.to_string()),
         ("migrate-batch", c.migrate_batch.to_string()),
+        ("busy-reply-threshold", c.busy_reply_threshold.to_string()),
+        ("lua-time-limit", c.busy_reply_threshold.to_string()),
         ("rebalance-threshold", c.rebalance_threshold.to_string()),
         (
             "client-output-buffer-limit",
@@ -134,6 +136,7 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
             })?
         }
         "migrate-batch" => c.migrate_batch = num()?.max(1),
+        "busy-reply-threshold" | "lua-time-limit" => c.busy_reply_threshold = num()?,
         "maxmemory" => {
             c.maxmemory = crate::config::parse_memory(&text).ok_or_else(|| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a memory value")

@@ -28,6 +28,7 @@ use super::txstate::{MultiState, WatchState};
 use crate::core::mesh::CoreTask;
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
+use crate::storage::now_ms;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -200,7 +201,7 @@ async fn exec_locked(
         keys.extend(w.keys.iter().map(|(k, _)| k.clone()));
     }
     if keys.is_empty() && !whole {
-        return Frame::Array(run_queued(world, client, table, queued, 0).await);
+        return Frame::Array(run_queued(world, client, table, queued, 0, 0).await);
     }
     if !whole && runs_now_here(world, &queued, &keys, watching) {
         // One core, nothing in the way: no lock, and no await that could let
@@ -208,16 +209,25 @@ async fn exec_locked(
         if watching.is_some_and(|_| world.watch_spoiled(client.id)) {
             return Frame::NullArray;
         }
-        return Frame::Array(run_queued(world, client, table, queued, 0).await);
+        let now = now_ms();
+        return Frame::Array(run_queued(world, client, table, queued, 0, now).await);
     }
     let watches = watching.map(|w| (client.id, &w.keys[..]));
-    let (hold, spoiled) = world.hold_keys(keys, whole, watches).await;
+    let Ok((hold, spoiled)) = world.hold_keys(keys, whole, watches).await else {
+        return busy_reply();
+    };
     if spoiled {
         return Frame::NullArray;
     }
-    let replies = run_queued(world, client, table, queued, hold.tx).await;
+    // Time stands still from here to the last command (Redis 7's rule).
+    let replies = run_queued(world, client, table, queued, hold.tx, now_ms()).await;
     drop(hold);
     Frame::Array(replies)
+}
+
+/// Redis's reply to whoever would wait for a script busy past `busy-reply-threshold`.
+pub fn busy_reply() -> Frame {
+    Frame::err(crate::storage::ops::OpError::Busy.to_string())
 }
 
 /// Can this transaction run to its end on this core without waiting for
@@ -244,17 +254,18 @@ fn runs_now_here(
 }
 
 /// Run queued commands in order as one pipeline of transaction `tx` (0: none)
-/// and collect their replies.
+/// at the frozen clock `now` (0: read the clock), and collect their replies.
 async fn run_queued(
     world: &Rc<World>,
     client: &mut ClientState,
     table: &'static Table,
     queued: Vec<(&'static CommandSpec, Vec<Bytes>)>,
     tx: u64,
+    now: u64,
 ) -> Vec<Frame> {
     let mut replies: Vec<Option<Frame>> = Vec::with_capacity(queued.len());
     let mut waiting: Vec<(usize, Step)> = Vec::new();
-    let mut batch = Batch::for_tx(world.clone(), tx);
+    let mut batch = Batch::for_tx(world.clone(), tx, now);
     for (spec, args) in queued {
         world.count_command();
         client.last_cmd = spec.name;
@@ -271,7 +282,7 @@ async fn run_queued(
         match step {
             Step::Done(f) => replies[i] = Some(f),
             Step::Async(fut) => {
-                let done = std::mem::replace(&mut batch, Batch::for_tx(world.clone(), tx));
+                let done = std::mem::replace(&mut batch, Batch::for_tx(world.clone(), tx, now));
                 answer(done.finish().await, &mut waiting, &mut replies).await;
                 replies[i] = Some(fut.await);
             }

@@ -34,6 +34,8 @@ pub(super) struct FileConfig {
     pub(super) autoscale: Option<bool>,
     pub(super) shard_min_keys: Option<u64>,
     pub(super) migrate_batch: Option<u64>,
+    #[serde(alias = "lua-time-limit")]
+    pub(super) busy_reply_threshold: Option<u64>,
     pub(super) rebalance_threshold: Option<u64>,
     pub(super) socket_path: Option<SocketPath>,
     pub(super) dir: Option<PathBuf>,

@@ -83,6 +83,11 @@ pub struct Flags {
     /// Staircase: entries per migration batch [default: 512].
     #[arg(long)]
     pub migrate_batch: Option<u64>,
+    /// Milliseconds a script runs before whoever waits for its keys is
+    /// answered -BUSY and SCRIPT KILL may stop it (Redis's
+    /// busy-reply-threshold, alias lua-time-limit) [default: 5000].
+    #[arg(long, alias = "lua-time-limit")]
+    pub busy_reply_threshold: Option<u64>,
     /// Staircase: rebalance when a core's load exceeds the mean by this many percent [default: 25].
     #[arg(long)]
     pub rebalance_threshold: Option<u64>,

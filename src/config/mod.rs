@@ -41,6 +41,8 @@ pub struct Config {
     pub autoscale: bool,
     pub shard_min_keys: u64,
     pub migrate_batch: u64,
+    /// Milliseconds before a running script counts as busy (`-BUSY`, SCRIPT KILL).
+    pub busy_reply_threshold: u64,
     pub rebalance_threshold: u64,
     pub socket_path: SocketPath,
     pub config_file: Option<PathBuf>,
@@ -193,6 +195,10 @@ impl Config {
                 .migrate_batch
                 .or(file.migrate_batch)
                 .unwrap_or(DEFAULT_MIGRATE_BATCH),
+            busy_reply_threshold: flags
+                .busy_reply_threshold
+                .or(file.busy_reply_threshold)
+                .unwrap_or(DEFAULT_BUSY_REPLY_THRESHOLD),
             rebalance_threshold: flags
                 .rebalance_threshold
                 .or(file.rebalance_threshold)

@@ -26,6 +26,8 @@ pub const DEFAULT_SPLIT_BATCH: u64 = 256;
 pub const DEFAULT_CONTROLLER_INTERVAL_MS: u64 = 100;
 /// Entries a migration sends per batch (one batch in flight at a time).
 pub const DEFAULT_MIGRATE_BATCH: u64 = 512;
+/// Redis's `busy-reply-threshold` default, in milliseconds.
+pub const DEFAULT_BUSY_REPLY_THRESHOLD: u64 = 5000;
 /// The controller moves shards off a core whose load exceeds the cores' mean by more than this (percent).
 pub const DEFAULT_REBALANCE_THRESHOLD: u64 = 25;
 /// Redis's `maxclients`.

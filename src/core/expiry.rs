@@ -14,16 +14,21 @@
 //! fix up; and stale items (a key deleted or given a new deadline) cost only a
 //! check when they reach the top. Every removal (here, on a read, or on an
 //! overwrite) publishes the key's `expired` event once (`World::expired`).
+//! A key a transaction or script holds is left until it lets go (time stands
+//! still inside them, as in Redis 7): the pass looks again a millisecond later.
 
 use super::world::World;
 use crate::runtime::pace::Pace;
 use crate::storage::{now_ms, now_us};
 use futures_lite::future;
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 /// Keys removed per batch before the task yields to request serving.
 const BATCH: usize = 512;
+/// How soon a pass looks again at due keys a transaction held.
+const HELD_RETRY: Duration = Duration::from_millis(1);
 /// Longest sleep with nothing scheduled: a bound, not a poll — a new deadline wakes the task.
 const IDLE: Duration = Duration::from_secs(60);
 /// After this many expirations, a pause in expiring hands freed memory back to
@@ -41,11 +46,25 @@ pub async fn run(world: Rc<World>) {
     let mut pace = Pace::new();
     loop {
         let now = now_ms();
+        // Keys a transaction holds stay until it lets go: time stands still
+        // inside EXEC and scripts (Redis 7), so a key alive when one began
+        // must not vanish between two of its commands.
+        let kept = Cell::new(0usize);
         loop {
-            let n = world
-                .keyspace
-                .borrow_mut()
-                .expire_due(now, BATCH, &mut expired);
+            let n = {
+                let locks = world.locks.borrow();
+                let mut ks = world.keyspace.borrow_mut();
+                if locks.is_idle() {
+                    ks.expire_due(now, BATCH, &mut expired)
+                } else {
+                    let held = |k: &[u8]| {
+                        let held = locks.blocks(k, 0);
+                        kept.set(kept.get() + held as usize);
+                        held
+                    };
+                    ks.expire_due_except(now, BATCH, &mut expired, &held)
+                }
+            };
             world.expired(&expired);
             since_trim += n as u64;
             expired.clear();
@@ -63,6 +82,12 @@ pub async fn run(world: Rc<World>) {
             // To the microsecond: rounding "now" down to its millisecond would
             // wake up to a millisecond after the deadline.
             Duration::from_micros(next.saturating_mul(1000).saturating_sub(now_us()))
+        };
+        // A held key is due but kept: look again shortly, not at once.
+        let wait = if kept.get() > 0 {
+            wait.max(HELD_RETRY)
+        } else {
+            wait
         };
         if wait.is_zero() {
             pace.breathe().await;

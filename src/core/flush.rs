@@ -16,7 +16,7 @@
 
 use super::mesh::{Answer, CoreTask, TaskResult};
 use super::world::World;
-use crate::storage::ops::{CoreOp, Op, OpResult};
+use crate::storage::ops::{CoreOp, Op, OpError, OpResult};
 use std::rc::Rc;
 
 impl World {
@@ -41,7 +41,10 @@ impl World {
         // Whole first, then the staircase, as a transaction's FLUSHALL does:
         // one order, so neither waits for the other in a circle.
         let _all = if tx == 0 {
-            Some(self.hold_everything().await)
+            match self.hold_everything().await {
+                Ok(hold) => Some(hold),
+                Err(_) => return Ok(OpResult::Err(OpError::Busy)),
+            }
         } else {
             None
         };

@@ -6,6 +6,7 @@
 //! never sends a request of its own here; it only answers.
 
 use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::txn::clock;
 use super::world::{add_counts, World};
 use crate::storage::now_ms;
 use crate::storage::ops::{Op, OpResult};
@@ -43,6 +44,7 @@ impl World {
                 epoch,
                 hops,
                 tx,
+                now,
             } => {
                 // Routed with this very table, nothing is moving and no key is
                 // locked: every op runs here, now.
@@ -50,12 +52,15 @@ impl World {
                     && self.keyspace.borrow().table().moving.is_empty()
                     && self.locks.borrow().is_idle()
                 {
-                    let now = now_ms();
+                    let now = clock(now);
                     let before = self.aof.appended();
-                    let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
+                    let results = ops
+                        .into_iter()
+                        .map(|op| self.execute_for(op, now, tx))
+                        .collect();
                     self.answer_ops(from, id, results, before);
                 } else {
-                    self.serve_remote(from, id, ops, hops, tx);
+                    self.serve_remote(from, id, ops, hops, tx, now);
                 }
             }
             Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
@@ -74,6 +79,7 @@ impl World {
                 self.memory_changed();
             }
             Msg::Unlock { tx, watch } => self.unlock(tx, watch),
+            Msg::Busy { tx } => self.mark_busy(tx),
             Msg::Event { channel, payload } => {
                 self.deliver(false, &channel, &payload);
             }

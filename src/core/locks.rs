@@ -20,6 +20,10 @@
 //! with no keys and no `whole` conflicts only with a whole holder (a
 //! core-wide read such as DBSIZE outside a transaction).
 //!
+//! A holder running a script past `busy-reply-threshold` is marked busy
+//! ([`Locks::mark_busy`]): whoever waits for what it holds is answered
+//! [`Grant::Busy`] (the client gets `-BUSY`) instead of waiting on.
+//!
 //! Keys and migrations: a key is locked on the core that owns it. A
 //! migration of a shard waits until no key of it is held here and, while it
 //! waits, grants no new key of it ([`Locks::freeze`]); once the shard has
@@ -41,6 +45,10 @@ pub enum Grant {
     Moved,
     /// Released before it was granted.
     Cancelled,
+    /// A holder of a key asked for is a script busy past
+    /// `busy-reply-threshold`: the requester is answered `-BUSY` rather than
+    /// wait (Redis answers every client so while a script is busy).
+    Busy,
 }
 
 /// Where a key stands for a grant, as the core's table sees it.
@@ -69,6 +77,8 @@ pub struct Locks {
     queue: VecDeque<Waiter>,
     /// Shards whose migration waits for their keys to be let go.
     frozen: Vec<ShardId>,
+    /// Holders running a script past `busy-reply-threshold`.
+    busy: HashSet<u64, ahash::RandomState>,
 }
 
 impl Locks {
@@ -139,6 +149,7 @@ impl Locks {
         if self.whole == Some(tx) {
             self.whole = None;
         }
+        self.busy.remove(&tx);
         self.queue.retain(|w| {
             if w.tx == tx {
                 w.slot.fill(Grant::Cancelled);
@@ -146,6 +157,40 @@ impl Locks {
             w.tx != tx
         });
         self.pump(place);
+    }
+
+    /// `tx` runs a script past `busy-reply-threshold`: whoever waits for what
+    /// it holds here, now or later, is answered [`Grant::Busy`]. Nothing if
+    /// it holds nothing here.
+    pub fn mark_busy(&mut self, tx: u64, place: &dyn Fn(&[u8]) -> KeyPlace) {
+        if self.holders.contains_key(&tx) || self.whole == Some(tx) {
+            self.busy.insert(tx);
+            self.pump(place);
+        }
+    }
+
+    /// Does a busy holder hold one of `keys` (or, with `whole`, anything)?
+    fn busy_holds(&self, keys: &[Bytes], whole: bool) -> bool {
+        if self.busy.is_empty() {
+            return false;
+        }
+        let busy = |h: &u64| self.busy.contains(h);
+        self.whole.as_ref().is_some_and(busy)
+            || (whole && self.held.values().any(busy))
+            || keys.iter().any(|k| self.held.get(k).is_some_and(busy))
+    }
+
+    /// Would an op of `tx` on `key` wait for a busy holder?
+    pub fn busy_blocks(&self, key: &[u8], tx: u64) -> bool {
+        self.blocks(key, tx)
+            && (self.whole.iter().chain(self.held.get(key)))
+                .any(|h| *h != tx && self.busy.contains(h))
+    }
+
+    /// Would a core-wide op of `tx` wait for a busy whole holder?
+    pub fn busy_whole(&self, tx: u64) -> bool {
+        self.whole
+            .is_some_and(|h| h != tx && self.busy.contains(&h))
     }
 
     /// Hold back new grants of `shard`'s keys (a migration of it is about to start).
@@ -183,6 +228,11 @@ impl Locks {
             if moved {
                 let w = self.queue.remove(i).expect("index in range");
                 w.slot.fill(Grant::Moved);
+                continue;
+            }
+            if self.busy_holds(&w.keys, w.whole) {
+                let w = self.queue.remove(i).expect("index in range");
+                w.slot.fill(Grant::Busy);
                 continue;
             }
             let conflict = blocked_all
@@ -283,6 +333,28 @@ mod tests {
         assert!(l.blocks(b"zz", 0) && l.blocks_core(0) && !l.blocks_core(2));
         l.release(2, &here);
         assert_eq!(granted(&b), Some(Grant::Granted));
+    }
+
+    #[test]
+    fn waiters_for_a_busy_holder_are_answered_busy() {
+        let mut l = Locks::default();
+        let a = l.request(1, keys(&["a"]), false, &here);
+        let b = l.request(2, keys(&["a", "b"]), false, &here);
+        let c = l.request(3, keys(&["b"]), false, &here);
+        assert_eq!(granted(&a), Some(Grant::Granted));
+        assert_eq!((granted(&b), granted(&c)), (None, None));
+        l.mark_busy(9, &here); // holds nothing here: no effect
+        assert_eq!(granted(&b), None);
+        l.mark_busy(1, &here);
+        assert_eq!(granted(&b), Some(Grant::Busy));
+        // 2 no longer keeps "b" from 3.
+        assert_eq!(granted(&c), Some(Grant::Granted));
+        assert!(l.busy_blocks(b"a", 0) && !l.busy_blocks(b"a", 1) && !l.busy_blocks(b"b", 0));
+        let d = l.request(4, keys(&["a"]), false, &here);
+        assert_eq!(granted(&d), Some(Grant::Busy), "new requests too");
+        l.release(1, &here);
+        let e = l.request(5, keys(&["a"]), false, &here);
+        assert_eq!(granted(&e), Some(Grant::Granted), "busy ends with the hold");
     }
 
     #[test]

@@ -239,13 +239,15 @@ pub enum AdminRequest {
 #[derive(Debug)]
 pub enum Msg {
     /// Ops routed by the sender's table at `epoch`; `hops` counts forwards so far;
-    /// `tx`: the transaction they run for (0: none), whose own locks they pass.
+    /// `tx`: the transaction they run for (0: none), whose own locks they pass;
+    /// `now`: its frozen clock (milliseconds; 0 outside a transaction: read the clock).
     Ops {
         id: u64,
         ops: Vec<Op>,
         epoch: u64,
         hops: u32,
         tx: u64,
+        now: u64,
     },
     OpsDone {
         id: u64,
@@ -265,6 +267,11 @@ pub enum Msg {
     Unlock {
         tx: u64,
         watch: u64,
+    },
+    /// Transaction `tx` runs a script past `busy-reply-threshold`: answer
+    /// `-BUSY` to whoever waits for what it holds here; nobody waits for it.
+    Busy {
+        tx: u64,
     },
     /// A keyspace event to deliver to this core's subscribers; nobody waits for it.
     Event {
@@ -327,6 +334,7 @@ impl MeshState {
         epoch: u64,
         hops: u32,
         tx: u64,
+        now: u64,
     ) -> Rc<Slot<Answer>> {
         let (id, slot) = self.register();
         self.post(
@@ -337,6 +345,7 @@ impl MeshState {
                 epoch,
                 hops,
                 tx,
+                now,
             },
         );
         slot

@@ -12,7 +12,7 @@
 //! touches another core's shards.
 
 use super::mesh::{Answer, CoreTask, TaskResult};
-use super::txn::Hold;
+use super::txn::{clock, BusyScript, Hold};
 use super::world::{bump, World};
 use crate::runtime::pace::Pace;
 use crate::storage::entry::Entry;
@@ -39,6 +39,7 @@ impl World {
         ops: Vec<Op>,
         hops: u32,
         tx: u64,
+        now: u64,
     ) {
         // Most batches still run entirely here: answer them without a task.
         let all_here = {
@@ -46,19 +47,47 @@ impl World {
             ops.iter().all(|op| ks.placement(op) == Placement::Here)
         } && !self.ops_blocked(&ops, tx);
         if all_here {
-            let now = now_ms();
+            let now = clock(now);
             let before = self.aof.appended();
-            let results = ops.into_iter().map(|op| self.execute(op, now)).collect();
+            let results = ops
+                .into_iter()
+                .map(|op| self.execute_for(op, now, tx))
+                .collect();
             self.answer_ops(from, id, results, before);
             return;
         }
         let w = self.clone();
         crate::runtime::task::spawn(async move {
             let before = w.aof.appended();
-            let results = w.serve(ops, hops, tx).await;
+            let results = w.serve(ops, hops, tx, now).await;
             w.answer_ops(from, id, results, before);
         })
         .detach();
+    }
+
+    /// Serve `ops` but those that would wait for a busy script (`busy`),
+    /// which are answered `-BUSY`.
+    async fn serve_around(
+        self: &Rc<Self>,
+        ops: Vec<Op>,
+        busy: Vec<bool>,
+        hops: u32,
+        tx: u64,
+        now: u64,
+    ) -> Vec<OpResult> {
+        let rest: Vec<Op> = ops
+            .into_iter()
+            .zip(&busy)
+            .filter(|(_, &b)| !b)
+            .map(|(op, _)| op)
+            .collect();
+        let mut served = Box::pin(self.serve(rest, hops, tx, now)).await.into_iter();
+        busy.into_iter()
+            .map(|b| match b {
+                true => OpResult::Err(OpError::Busy),
+                false => served.next().unwrap_or(OpResult::Nil),
+            })
+            .collect()
     }
 
     /// True when `op` can run on this core right now, synchronously.
@@ -67,16 +96,34 @@ impl World {
         ks.table().moving.is_empty() || ks.placement(op) == Placement::Here
     }
 
-    /// Run ops that arrived together (for transaction `tx`, or 0), in order for
+    /// Run ops that arrived together (for transaction `tx`, or 0, at its
+    /// frozen clock `now`, or 0 to read the clock), in order for
     /// each key: wait for the keys a transaction holds, pull what must be pulled,
     /// run what is owned here, forward the rest to its owner.
-    pub async fn serve(self: &Rc<Self>, ops: Vec<Op>, hops: u32, tx: u64) -> Vec<OpResult> {
+    pub async fn serve(
+        self: &Rc<Self>,
+        ops: Vec<Op>,
+        hops: u32,
+        tx: u64,
+        now: u64,
+    ) -> Vec<OpResult> {
         // Ops on keys another transaction holds wait for it in its queue, and
         // then hold their keys until they ran, so no transaction is seen half-done.
         let mut held: Option<Hold> = None;
         loop {
             if held.is_none() && self.ops_blocked(&ops, tx) {
-                held = Some(self.hold_for_ops(&ops, tx).await);
+                match self.hold_for_ops(&ops, tx).await {
+                    Ok(hold) => held = Some(hold),
+                    Err(BusyScript) => {
+                        let busy: Vec<bool> =
+                            ops.iter().map(|op| self.busy_blocks(op, tx)).collect();
+                        if busy.contains(&true) {
+                            return Box::pin(self.serve_around(ops, busy, hops, tx, now)).await;
+                        }
+                        // The busy script let go meanwhile: ask again.
+                        continue;
+                    }
+                }
             }
             let pulls: Vec<(usize, Bytes)> = {
                 let ks = self.keyspace.borrow();
@@ -99,7 +146,8 @@ impl World {
         }
         // No await from here until every op placed here has run: the keys just
         // pulled cannot have moved again, so a key missing now really is missing.
-        let now = now_ms();
+        let frozen = now;
+        let now = clock(now);
         let n = ops.len();
         let mut results: Vec<Option<OpResult>> = (0..n).map(|_| None).collect();
         let mut forward: Vec<(usize, Vec<Op>, Vec<usize>)> = Vec::new();
@@ -110,7 +158,9 @@ impl World {
             let place = self.keyspace.borrow().placement(&op);
             match place {
                 // Pull cannot come back while settled.
-                Placement::Here | Placement::Pull(_) => results[i] = Some(self.execute(op, now)),
+                Placement::Here | Placement::Pull(_) => {
+                    results[i] = Some(self.execute_for(op, now, tx))
+                }
                 Placement::Forward(core) => match forward.iter_mut().find(|f| f.0 == core) {
                     Some(f) => {
                         f.1.push(op);
@@ -136,7 +186,11 @@ impl World {
                 continue;
             }
             bump(&self.stats.forwarded, ops.len() as u64);
-            waits.push((self.mesh.request_ops(core, ops, epoch, hops + 1, tx), idx));
+            waits.push((
+                self.mesh
+                    .request_ops(core, ops, epoch, hops + 1, tx, frozen),
+                idx,
+            ));
         }
         for (i, op, from) in scans {
             results[i] = Some(self.scan_merge(op, from).await);

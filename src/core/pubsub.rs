@@ -272,6 +272,22 @@ impl Registry {
         n
     }
 
+    /// How many subscriptions here [`Self::deliver`] would reach now.
+    pub fn receivers(&self, shard: bool, channel: &[u8]) -> usize {
+        let kind = if shard { Kind::Shard } else { Kind::Channel };
+        let direct = self.map_ref(kind).get(channel).map_or(0, Vec::len);
+        if shard {
+            return direct;
+        }
+        direct
+            + self
+                .patterns
+                .iter()
+                .filter(|(p, _)| glob_match(p, channel))
+                .map(|(_, subs)| subs.len())
+                .sum::<usize>()
+    }
+
     /// Channels (or shard channels) with at least one subscriber here,
     /// matching `pattern` when given.
     pub fn names(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
@@ -309,6 +325,7 @@ mod tests {
         assert!(r.subscribe(Kind::Pattern, b("n*"), 1, &a));
         assert!(r.subscribe(Kind::Pattern, b("x*"), 2, &c));
         let lim = OutputLimit::default();
+        assert_eq!(r.receivers(false, b"news"), 2);
         assert_eq!(r.deliver(false, &b("news"), &b("hi"), &lim), 2);
         assert_eq!(r.deliver(true, &b("news"), &b("hi"), &lim), 0);
         let got: Vec<Push> = a.take().into_iter().collect();

@@ -52,10 +52,16 @@ impl Batch {
         }
     }
 
-    /// A batch whose ops run for transaction `tx`, which holds their keys.
-    pub fn for_tx(world: Rc<World>, tx: u64) -> Batch {
+    /// A batch whose ops run for transaction `tx`, which holds their keys, at
+    /// its frozen clock `now` (milliseconds; 0 reads the clock): a key alive
+    /// when the transaction began stays alive to its last command, as Redis 7
+    /// freezes time for EXEC and scripts.
+    pub fn for_tx(world: Rc<World>, tx: u64, now: u64) -> Batch {
         let mut b = Batch::new(world);
         b.tx = tx;
+        if now != 0 {
+            b.now = now;
+        }
         b
     }
 
@@ -66,6 +72,11 @@ impl Batch {
     /// The transaction these ops run for (0: none).
     pub fn tx(&self) -> u64 {
         self.tx
+    }
+
+    /// The clock these ops run at (milliseconds).
+    pub fn now(&self) -> u64 {
+        self.now
     }
 
     /// True when nothing is waiting on another core.
@@ -105,7 +116,7 @@ impl Batch {
             && self.world.runs_here(&op)
             && !self.world.ops_blocked(std::slice::from_ref(&op), self.tx)
         {
-            let r = self.world.execute(op, self.now);
+            let r = self.world.execute_for(op, self.now, self.tx);
             self.results.push(Some(r));
         } else {
             self.results.push(None);
@@ -126,6 +137,8 @@ impl Batch {
         if self.remote_count > 0 {
             let mut waits = Vec::new();
             let epoch = self.world.epoch();
+            // Only a transaction's ops carry its clock; others read their core's.
+            let now = if self.tx != 0 { self.now } else { 0 };
             let mut here = None;
             for (core, (ops, tickets)) in self.remote.iter_mut().enumerate() {
                 if ops.is_empty() {
@@ -136,11 +149,14 @@ impl Batch {
                     here = Some((ops, tickets));
                     continue;
                 }
-                let slot = self.world.mesh.request_ops(core, ops, epoch, 0, self.tx);
+                let slot = self
+                    .world
+                    .mesh
+                    .request_ops(core, ops, epoch, 0, self.tx, now);
                 waits.push((slot, tickets));
             }
             if let Some((ops, tickets)) = here {
-                let rs = self.world.serve(ops, 0, self.tx).await;
+                let rs = self.world.serve(ops, 0, self.tx, now).await;
                 for (t, r) in tickets.into_iter().zip(rs) {
                     self.results[t] = Some(r);
                 }

@@ -3,7 +3,10 @@
 //! (`core::watch`), and marking watches spoiled when keys change. These are
 //! `World` methods because they read the core's table and keyspace; the
 //! order in which a transaction visits cores is the command layer's
-//! (`command::transactions`). It never runs a command and never executes an op.
+//! (`command::transactions`). It also keeps a transaction's clock (its ops
+//! carry the `now` it froze, Redis 7's rule) and holds back the events its
+//! ops raise here until it lets go of this core (`execute_for`), so nobody
+//! hears of a transaction half-done. It never decides what a command does.
 
 use super::aof::LoggedKeys;
 use super::locks::{Grant, KeyPlace};
@@ -13,9 +16,101 @@ use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, Op};
 use crate::storage::staircase::ShardId;
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::rc::Rc;
 
+/// A transaction's clock: its frozen `now`, or this core's clock outside one (0).
+pub fn clock(now: u64) -> u64 {
+    if now != 0 {
+        now
+    } else {
+        now_ms()
+    }
+}
+
+/// An event a transaction's op raised here, held until it lets go.
+pub enum HeldEvent {
+    /// A keyspace event: published to every core then.
+    Keyspace(Bytes, Bytes),
+    /// A PUBLISH's delivery to this core's subscribers (shard channel or not).
+    Message(bool, Bytes, Bytes),
+}
+
+/// Per transaction, the events its ops raised here, in the order they ran.
+#[derive(Default)]
+pub struct HeldEvents {
+    /// The transaction whose op runs now (0: none).
+    running: u64,
+    by_tx: HashMap<u64, Vec<HeldEvent>, ahash::RandomState>,
+}
+
 impl World {
+    /// Run `op` for transaction `tx` (0: none) at `now`. A transaction's
+    /// events (keyspace events, PUBLISH deliveries) wait until it lets go of
+    /// this core (`unlock`), so subscribers hear them after the step, in the
+    /// order its commands ran here, as Redis's subscribers do; they never hear
+    /// of a transaction half-done.
+    pub fn execute_for(&self, op: Op, now: u64, tx: u64) -> crate::storage::ops::OpResult {
+        if tx == 0 {
+            return self.execute(op, now);
+        }
+        self.held_events.borrow_mut().running = tx;
+        let r = self.execute(op, now);
+        self.held_events.borrow_mut().running = 0;
+        r
+    }
+
+    /// A keyspace event about to be published: kept for the running
+    /// transaction (None), or handed back to publish now.
+    pub(super) fn hold_event(&self, channel: Bytes, payload: Bytes) -> Option<(Bytes, Bytes)> {
+        let mut h = self.held_events.borrow_mut();
+        if h.running == 0 {
+            return Some((channel, payload));
+        }
+        let tx = h.running;
+        h.by_tx
+            .entry(tx)
+            .or_default()
+            .push(HeldEvent::Keyspace(channel, payload));
+        None
+    }
+
+    /// A PUBLISH run for a transaction: kept (answering how many it will
+    /// reach), or None to deliver now.
+    pub(super) fn hold_publish(
+        &self,
+        shard: bool,
+        channel: &Bytes,
+        payload: &Bytes,
+    ) -> Option<usize> {
+        let mut h = self.held_events.borrow_mut();
+        if h.running == 0 {
+            return None;
+        }
+        let tx = h.running;
+        h.by_tx.entry(tx).or_default().push(HeldEvent::Message(
+            shard,
+            channel.clone(),
+            payload.clone(),
+        ));
+        Some(self.pubsub.borrow().receivers(shard, channel))
+    }
+
+    /// Publish what `tx`'s ops raised here.
+    fn release_events(&self, tx: u64) {
+        let Some(events) = self.held_events.borrow_mut().by_tx.remove(&tx) else {
+            return;
+        };
+        for e in events {
+            match e {
+                HeldEvent::Keyspace(channel, payload) => self.publish_event(channel, payload),
+                HeldEvent::Message(shard, channel, payload) => {
+                    self.deliver(shard, &channel, &payload);
+                }
+            }
+        }
+    }
+
     /// A transaction id unique across cores and never 0 (0 is "no transaction").
     pub fn new_tx(&self) -> u64 {
         let seq = self.next_tx.get() + 1;
@@ -52,8 +147,27 @@ impl World {
         let place = |k: &[u8]| self.lock_place(k);
         self.locks.borrow_mut().release(tx, &place);
         self.locks_released.notify();
+        self.release_events(tx);
         if watch != 0 {
             self.watches.borrow_mut().forget(watch);
+        }
+    }
+
+    /// Transaction `tx` runs a script past `busy-reply-threshold`: whoever
+    /// waits here for what it holds is answered `-BUSY`.
+    pub fn mark_busy(&self, tx: u64) {
+        let place = |k: &[u8]| self.lock_place(k);
+        self.locks.borrow_mut().mark_busy(tx, &place);
+    }
+
+    /// [`Self::mark_busy`] on every core (only those where `tx` holds keys act).
+    pub fn mark_busy_everywhere(&self, tx: u64) {
+        for core in 0..self.ncores {
+            if core == self.id {
+                self.mark_busy(tx);
+            } else {
+                self.mesh.post(core, Msg::Busy { tx });
+            }
         }
     }
 
@@ -141,12 +255,14 @@ impl World {
     /// With `watches` (a client and its watched keys with the core each watch
     /// lives on), also says whether any of them was spoiled — a watch whose
     /// key has moved to another core counts as spoiled (it saw no writes since).
+    /// [`BusyScript`] when a key is held by a script busy past
+    /// `busy-reply-threshold` (nothing is held then).
     pub async fn hold_keys(
         self: &Rc<Self>,
         mut keys: Vec<Bytes>,
         whole: bool,
         watches: Option<(u64, &[(Bytes, usize)])>,
-    ) -> (Hold, bool) {
+    ) -> Result<(Hold, bool), BusyScript> {
         keys.sort();
         keys.dedup();
         let hold = Hold::new(self.clone(), self.new_tx());
@@ -176,6 +292,10 @@ impl World {
                 let (grant, s) = self.lock_on(core, hold.tx, keys, whole, watch).await;
                 match grant {
                     Grant::Granted => spoiled |= s,
+                    Grant::Busy => {
+                        hold.release();
+                        return Err(BusyScript);
+                    }
                     Grant::Moved | Grant::Cancelled => {
                         hold.release();
                         // Wait for the table that moved the key to reach this core.
@@ -184,7 +304,7 @@ impl World {
                     }
                 }
             }
-            return (hold, spoiled);
+            return Ok((hold, spoiled));
         }
     }
 
@@ -202,13 +322,15 @@ impl World {
 
     /// Hold every core's whole keyspace, in core order (FLUSHALL, and what a
     /// transaction does over all keys): no transaction is half-done meanwhile.
-    pub async fn hold_everything(self: &Rc<Self>) -> Hold {
+    pub async fn hold_everything(self: &Rc<Self>) -> Result<Hold, BusyScript> {
         let hold = Hold::new(self.clone(), self.new_tx());
         for core in 0..self.ncores {
             hold.cores.borrow_mut().push(core);
-            self.lock_on(core, hold.tx, Vec::new(), true, 0).await;
+            if self.lock_on(core, hold.tx, Vec::new(), true, 0).await.0 == Grant::Busy {
+                return Err(BusyScript);
+            }
         }
-        hold
+        Ok(hold)
     }
 
     /// Can ops on `keys`, run for `tx` (0: none), run here at once, as they
@@ -244,8 +366,8 @@ impl World {
     /// Hold every key `ops` touch here (but those `tx` holds itself) for a
     /// fresh id, once what holds them has let go: ops on keys a transaction
     /// holds wait in the same queue as transactions (FIFO). Dropping the
-    /// [`Hold`] lets go.
-    pub async fn hold_for_ops(self: &Rc<Self>, ops: &[Op], tx: u64) -> Hold {
+    /// [`Hold`] lets go. [`BusyScript`] when a holder is a busy script.
+    pub async fn hold_for_ops(self: &Rc<Self>, ops: &[Op], tx: u64) -> Result<Hold, BusyScript> {
         let mut keys: Vec<Bytes> = Vec::new();
         for op in ops {
             match super::aof::keys_of(op) {
@@ -263,8 +385,26 @@ impl World {
         keys.dedup();
         let hold = Hold::new(self.clone(), self.new_tx());
         hold.cores.borrow_mut().push(self.id);
-        self.lock(hold.tx, keys, false, 0).await;
-        hold
+        match self.lock(hold.tx, keys, false, 0).await.0 {
+            Grant::Busy => Err(BusyScript),
+            _ => Ok(hold),
+        }
+    }
+
+    /// Would `op`, run for `tx`, wait for a script busy past the threshold?
+    pub fn busy_blocks(&self, op: &Op, tx: u64) -> bool {
+        let locks = self.locks.borrow();
+        match op {
+            Op::Key { key, .. } => locks.busy_blocks(key, tx),
+            Op::Core(CoreOp::MSetNx { pairs }) => {
+                pairs.iter().any(|(k, _)| locks.busy_blocks(k, tx))
+            }
+            Op::Core(CoreOp::Rename { src, dst, .. }) => {
+                locks.busy_blocks(src, tx) || locks.busy_blocks(dst, tx)
+            }
+            Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => false,
+            Op::Core(_) => locks.busy_whole(tx),
+        }
     }
 
     /// A migration of `shard` is about to begin here: hold back new grants of its
@@ -294,6 +434,11 @@ impl World {
         self.locks.borrow_mut().thaw(shard, &place);
     }
 }
+
+/// A lock request met a script busy past `busy-reply-threshold`: the
+/// requester answers `-BUSY` instead of waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyScript;
 
 /// What a transaction holds, let go of (on every core it asked) when dropped —
 /// also when the task holding it is dropped mid-way, so a client that vanishes

@@ -102,6 +102,9 @@ pub struct World {
     pub watches: RefCell<super::watch::Watches>,
     /// The last transaction id made here (`World::new_tx`).
     pub next_tx: Cell<u64>,
+    /// Events of transactions' ops run here, published when each lets go
+    /// (see `core::txn`'s `execute_for`).
+    pub held_events: RefCell<super::txn::HeldEvents>,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -194,6 +197,7 @@ impl World {
             locks_released: Notify::default(),
             watches: RefCell::default(),
             next_tx: Cell::new(0),
+            held_events: RefCell::default(),
         }
     }
 
@@ -220,6 +224,9 @@ impl World {
             payload,
         }) = &op
         {
+            if let Some(n) = self.hold_publish(*shard, channel, payload) {
+                return OpResult::Int(n as i64);
+            }
             return OpResult::Int(self.deliver(*shard, channel, payload) as i64);
         }
         if let Op::Core(CoreOp::DbSize | CoreOp::Keys { .. }) = &op {
@@ -481,6 +488,10 @@ impl World {
     /// Publish to every core's subscribers without waiting (keyspace events):
     /// per destination core, events arrive in the order this core sent them.
     pub fn publish_event(&self, channel: Bytes, payload: Bytes) {
+        let (channel, payload) = match self.hold_event(channel, payload) {
+            Some(unheld) => unheld,
+            None => return,
+        };
         self.deliver(false, &channel, &payload);
         for peer in 0..self.ncores {
             if peer != self.id {

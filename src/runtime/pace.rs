@@ -69,12 +69,9 @@ impl Pace {
         if self.since.elapsed() < SLICE {
             return;
         }
-        super::driver::poke();
         let polls = POLLS.with(Cell::get);
         let yielded = Instant::now();
-        futures_lite::future::yield_now().await;
-        // A loop that only yields keeps glommio from reading the mesh.
-        super::driver::let_peers_in().await;
+        turn().await;
         // This task's own poll counts once when it is spawned through
         // `task::spawn`: more than that means others ran, and for long
         // enough to matter only on a core busy with requests (a lone client's
@@ -88,6 +85,15 @@ impl Pace {
         }
         self.since = Instant::now();
     }
+}
+
+/// One turn for every other ready task, with what the socket ring and the
+/// peer cores have for this core reaped first (see the module doc).
+pub async fn turn() {
+    super::driver::poke();
+    futures_lite::future::yield_now().await;
+    // A loop that only yields keeps glommio from reading the mesh.
+    super::driver::let_peers_in().await;
 }
 
 impl Default for Pace {

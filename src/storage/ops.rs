@@ -317,6 +317,11 @@ pub enum OpError {
     /// A request was forwarded more times than any sequence of migrations needs.
     #[error("TRYAGAIN the keyspace is being rearranged, retry")]
     TooManyHops,
+    /// The op's key is held by a script running past `busy-reply-threshold`.
+    #[error(
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    )]
+    Busy,
 }
 
 #[derive(Clone, Debug, PartialEq)]

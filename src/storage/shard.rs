@@ -574,7 +574,19 @@ impl Shard {
     /// Remove up to `max` entries whose deadline is `<= now`, found through the heap
     /// (never a scan of the table). Pushes each removed key onto `expired`. Returns the count.
     pub fn expire_due(&mut self, now: u64, max: usize, expired: &mut Vec<Bytes>) -> usize {
+        self.expire_due_except(now, max, expired, &|_| false)
+    }
+    /// [`Self::expire_due`], keeping the keys `held` names (a transaction
+    /// holds them: time stands still for it) due for a later pass.
+    pub fn expire_due_except(
+        &mut self,
+        now: u64,
+        max: usize,
+        expired: &mut Vec<Bytes>,
+        held: &dyn Fn(&[u8]) -> bool,
+    ) -> usize {
         let mut n = 0;
+        let mut kept = Vec::new();
         // Stale items cost a pop each too: a heap left mostly stale by splits
         // once made one call pop for 20 ms while finding 83 keys due.
         let mut pops = max.saturating_mul(STALE_POPS);
@@ -593,12 +605,17 @@ impl Shard {
                 .table
                 .find_entry(thash, |e| e.deadline() == Some(d) && thash_of(e) == thash);
             if let Ok(slot) = found {
+                if held(slot.get().key()) {
+                    kept.push(Reverse((d, thash)));
+                    continue;
+                }
                 let (e, _) = slot.remove();
                 self.forget(&e);
                 expired.push(Bytes::copy_from_slice(e.key()));
                 n += 1;
             }
         }
+        self.heap.extend(kept);
         self.sync();
         n
     }

@@ -45,6 +45,10 @@ pub struct ScriptRun {
     pub wrote: Cell<bool>,
     /// `redis.setresp(3)` was called.
     pub resp3: Cell<bool>,
+    /// The script's frozen clock (milliseconds): its commands all run at it.
+    now: u64,
+    /// Its clock for `busy-reply-threshold` and its turns (`super::busy`).
+    pub watchdog: super::busy::Watchdog,
     client: RefCell<ClientState>,
 }
 
@@ -55,9 +59,12 @@ impl ScriptRun {
         tx: u64,
         declared: HashSet<Bytes>,
         read_only: bool,
+        now: u64,
     ) -> ScriptRun {
         let mut client = ClientState::new(0, "lua".into(), String::new(), false, Door::Resp);
         client.name = "lua".into();
+        let threshold = world.config.borrow().busy_reply_threshold;
+        let watchdog = super::busy::Watchdog::new(world.id, threshold);
         ScriptRun {
             world,
             table,
@@ -68,6 +75,8 @@ impl ScriptRun {
             read_only,
             wrote: Cell::new(false),
             resp3: Cell::new(false),
+            now,
+            watchdog,
             client: RefCell::new(client),
         }
     }
@@ -85,19 +94,48 @@ impl ScriptRun {
         self.held.borrow_mut().take();
     }
 
+    /// The transaction holding the script's keys (0 while it holds none).
+    pub fn tx(&self) -> u64 {
+        self.tx.get()
+    }
+
+    /// The keys still to take before the script first waits, under a new
+    /// transaction that is the script's from now on.
+    fn take_keys(&self) -> Option<(u64, Vec<Bytes>)> {
+        let keys = self.take_before_waiting.borrow_mut().take()?;
+        // Made once (`hold_at_once` may have made it and failed to take them).
+        if self.held.borrow().is_none() {
+            let hold = Hold::new(self.world.clone(), self.world.new_tx());
+            hold.cores.borrow_mut().push(self.world.id);
+            self.tx.set(hold.tx);
+            *self.held.borrow_mut() = Some(hold);
+        }
+        Some((self.tx.get(), keys))
+    }
+
     /// About to wait for the first time: hold the keys now. Nothing ran on
     /// this core since the script started, so nobody holds them and the grant
     /// is immediate.
     async fn hold_now(&self) {
-        let Some(keys) = self.take_before_waiting.borrow_mut().take() else {
-            return;
+        if let Some((tx, keys)) = self.take_keys() {
+            self.world.hold_free_keys(tx, keys).await;
+        }
+    }
+
+    /// [`Self::hold_now`] without waiting, for the watchdog about to give
+    /// others a turn: false (the script must not let anyone in) in the case
+    /// that cannot happen, a key of it held by someone else.
+    pub fn hold_at_once(&self) -> bool {
+        let Some((tx, keys)) = self.take_keys() else {
+            return true;
         };
-        let hold = Hold::new(self.world.clone(), self.world.new_tx());
-        hold.cores.borrow_mut().push(self.world.id);
-        self.tx.set(hold.tx);
-        let tx = hold.tx;
-        *self.held.borrow_mut() = Some(hold);
-        self.world.hold_free_keys(tx, keys).await;
+        if self.world.locks.borrow_mut().force(tx, &keys) {
+            return true;
+        }
+        tracing::error!("a script's free keys were held; it keeps its core");
+        // Its next wait asks for them as any request does (`hold_free_keys`).
+        *self.take_before_waiting.borrow_mut() = Some(keys);
+        false
     }
 
     /// Redis's refusals of a command from a script, or its table entry.
@@ -209,7 +247,7 @@ impl ScriptRun {
             self.wrote.set(true);
         }
         self.world.count_command();
-        let mut batch = Batch::for_tx(self.world.clone(), self.tx.get());
+        let mut batch = Batch::for_tx(self.world.clone(), self.tx.get(), self.now);
         let step = {
             let mut client = self.client.borrow_mut();
             let mut ctx = Ctx {

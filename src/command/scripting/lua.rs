@@ -97,7 +97,24 @@ local function make_redis(id)
     setresp = function(v) return setresp_(id, v) end,
   }, redismt)
 end
-local function init(n, c, s) now_, call_, setresp_ = n, c, s end
+-- Coroutines a script makes get the watchdog's hook that never yields
+-- (`busy`): `mark_(co)`. pcall's coroutines above use the original create.
+local mark_
+local co_create_user = function(f)
+  local co = co_create(f)
+  mark_(co)
+  return co
+end
+local function unwrap(ok, ...)
+  if not ok then error((...), 0) end
+  return ...
+end
+coroutine.create = co_create_user
+coroutine.wrap = function(f)
+  local co = co_create_user(f)
+  return function(...) return unwrap(co_resume(co, ...)) end
+end
+local function init(n, c, s, m) now_, call_, setresp_, mark_ = n, c, s, m end
 return base, make_redis, init
 "#;
 
@@ -156,7 +173,11 @@ impl Engine {
         let (base, make_redis, init): (Table, Function, Function) =
             lua.load(PRELUDE).set_name("=prelude").call(())?;
         let (now_, call_, setresp_) = hooks(&lua)?;
-        init.call::<()>((now_, call_, setresp_))?;
+        let mark = lua.create_function(|_, co: mlua::Thread| {
+            super::busy::watch_inner(&co);
+            Ok(())
+        })?;
+        init.call::<()>((now_, call_, setresp_, mark))?;
         base.raw_set(
             "sha1hex",
             lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,

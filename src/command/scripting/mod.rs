@@ -15,11 +15,14 @@
 //! any core makes EVALSHA work on every core); each core compiles a script
 //! once and keeps the compiled function until SCRIPT FLUSH.
 //!
-//! A script that loops in Lua without calling Redis keeps its core busy (as it
-//! keeps Redis's one thread busy): the other cores serve on, and SCRIPT KILL
-//! sent to any of them stops it, past `busy-reply-threshold` (5 s), unless it
-//! has written.
+//! A script that loops in Lua without calling Redis does not keep its core
+//! from others: every millisecond or so its coroutine gives the core's other
+//! clients a turn, its keys still held (`busy`). Past `busy-reply-threshold`
+//! (5 s by default) whoever waits for one of its keys, on any core, is
+//! answered `-BUSY` (Redis answers every client so), and SCRIPT KILL from any
+//! connection stops it unless it has written.
 
+pub mod busy;
 pub mod call;
 pub mod lua;
 
@@ -31,16 +34,8 @@ use call::ScriptRun;
 use mlua::Value;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
-
-/// How long a script runs before SCRIPT KILL may stop it (Redis's
-/// `busy-reply-threshold` default).
-const BUSY_AFTER: Duration = Duration::from_secs(5);
-/// Instructions between the busy checks of a running script.
-const CHECK_EVERY: u32 = 100_000;
-const MAX_CORES: usize = 1024;
 
 /// Every script sent by EVAL or SCRIPT LOAD, by SHA-1 (lower-case hex).
 fn store() -> &'static Mutex<HashMap<String, Bytes>> {
@@ -50,11 +45,6 @@ fn store() -> &'static Mutex<HashMap<String, Bytes>> {
 
 /// Bumped by SCRIPT FLUSH: each core's compiled scripts of an older generation are stale.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-
-/// Per core: 0 no busy script, 1 a busy script that has not written, 2 one that has.
-static BUSY: [AtomicU8; MAX_CORES] = [const { AtomicU8::new(0) }; MAX_CORES];
-/// Per core: SCRIPT KILL asked its busy script to stop.
-static KILL: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
 
 fn remember(sha: &str, body: &Bytes) {
     let mut s = store().lock().unwrap_or_else(|e| e.into_inner());
@@ -122,6 +112,12 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> St
         keys,
         argv,
         tx: ctx.batch.tx(),
+        // Inside MULTI the script runs at the transaction's frozen clock.
+        now: if ctx.batch.tx() != 0 {
+            ctx.batch.now()
+        } else {
+            0
+        },
         read_only,
     };
     Step::Async(Box::pin(script.run()))
@@ -136,6 +132,8 @@ struct Script {
     argv: Vec<Bytes>,
     /// The transaction this EVAL runs in (inside MULTI), or 0.
     tx: u64,
+    /// That transaction's frozen clock (0: none).
+    now: u64,
     read_only: bool,
 }
 
@@ -163,26 +161,31 @@ impl Script {
         let w = &self.world;
         let here = self.tx == 0 && w.keys_free_here(&self.keys, 0);
         let hold = if self.tx == 0 && !self.keys.is_empty() && !here {
-            Some(self.world.hold_keys(self.keys.clone(), false, None).await.0)
+            match self.world.hold_keys(self.keys.clone(), false, None).await {
+                Ok((hold, _)) => Some(hold),
+                Err(_) => return super::transactions::busy_reply(),
+            }
         } else {
             None
         };
         let tx = hold.as_ref().map_or(self.tx, |h| h.tx);
         let declared: HashSet<Bytes> = self.keys.iter().cloned().collect();
+        // Time stands still for the script from here (Redis 7's rule).
+        let now = crate::core::txn::clock(self.now);
         let run = Rc::new(ScriptRun::new(
             self.world.clone(),
             self.table,
             tx,
             declared,
             self.read_only,
+            now,
         ));
         if here && !self.keys.is_empty() {
             run.hold_before_waiting(self.keys.clone());
         }
         let result = self.call(&engine, func, run.clone()).await;
         run.let_go();
-        BUSY[self.world.id % MAX_CORES].store(0, Ordering::Relaxed);
-        KILL[self.world.id % MAX_CORES].store(false, Ordering::Relaxed);
+        run.watchdog.finish();
         drop(hold);
         match result {
             Ok(v) => lua::lua_to_frame(&v, 0),
@@ -208,25 +211,8 @@ impl Script {
         };
         let (keys, argv) = (strings(&self.keys)?, strings(&self.argv)?);
         let thread = l.create_thread(func)?;
-        let core = self.world.id % MAX_CORES;
-        let started = Instant::now();
-        thread.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(CHECK_EVERY),
-            move |_, _| {
-                if started.elapsed() < BUSY_AFTER {
-                    return Ok(mlua::VmState::Continue);
-                }
-                let wrote = run.wrote.get();
-                BUSY[core].store(1 + wrote as u8, Ordering::Relaxed);
-                if !wrote && KILL[core].swap(false, Ordering::Relaxed) {
-                    return Err(mlua::Error::runtime(
-                        "ERR Script killed by user with SCRIPT KILL...",
-                    ));
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        );
-        let result = thread.into_async::<Value>((keys, argv, redis)).await;
+        busy::watch(&thread);
+        let result = busy::drive(run, thread.into_async::<Value>((keys, argv, redis))).await;
         drop(registered);
         result
     }
@@ -297,7 +283,7 @@ pub fn script(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 Frame::Ok
             }
         }
-        "kill" => kill(),
+        "kill" => busy::kill(),
         _ => super::context::help_reply(&[
             "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "EXISTS <sha1> [<sha1> ...]",
@@ -312,25 +298,4 @@ pub fn script(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
             "    Print this help.",
         ]),
     })
-}
-
-/// SCRIPT KILL: stop a script that has been busy past the threshold on any
-/// core, unless it has written.
-fn kill() -> Frame {
-    let mut found_unkillable = false;
-    for core in 0..MAX_CORES {
-        match BUSY[core].load(Ordering::Relaxed) {
-            1 => {
-                KILL[core].store(true, Ordering::Relaxed);
-                return Frame::Ok;
-            }
-            2 => found_unkillable = true,
-            _ => {}
-        }
-    }
-    if found_unkillable {
-        Frame::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
-    } else {
-        Frame::err("NOTBUSY No scripts in execution right now.")
-    }
 }

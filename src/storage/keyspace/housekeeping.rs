@@ -11,6 +11,17 @@ impl Keyspace {
     /// Purge up to `max` expired keys across this core's shards through their heaps;
     /// expired keys are pushed onto `expired`. Returns how many were removed.
     pub fn expire_due(&mut self, now: u64, max: usize, expired: &mut Vec<Bytes>) -> usize {
+        self.expire_due_except(now, max, expired, &|_| false)
+    }
+
+    /// [`Self::expire_due`], leaving the keys `held` names for a later pass.
+    pub fn expire_due_except(
+        &mut self,
+        now: u64,
+        max: usize,
+        expired: &mut Vec<Bytes>,
+        held: &dyn Fn(&[u8]) -> bool,
+    ) -> usize {
         let n = self.shards.len();
         let mut removed = 0;
         for k in 0..n {
@@ -19,7 +30,7 @@ impl Keyspace {
             }
             let id = (self.expire_from + k) % n;
             if let Some(shard) = self.shards[id].as_mut() {
-                removed += shard.expire_due(now, max - removed, expired);
+                removed += shard.expire_due_except(now, max - removed, expired, held);
                 if removed >= max {
                     // This shard may have more due: start the next pass here.
                     self.expire_from = id;

@@ -253,6 +253,23 @@ fn update_accounting_and_heap() {
 }
 
 #[test]
+fn expiry_keeps_held_keys_due_for_a_later_pass() {
+    let mut s = Shard::new();
+    for k in [&b"a"[..], b"b", b"c"] {
+        put(&mut s, k, b"v", Some(1000));
+    }
+    let mut out = Vec::new();
+    let held = |k: &[u8]| k == b"b";
+    assert_eq!(s.expire_due_except(2000, 100, &mut out, &held), 2);
+    assert!(!out.contains(&Bytes::from("b")));
+    assert_eq!(s.next_deadline(), Some(1000), "b is still due");
+    out.clear();
+    assert_eq!(s.expire_due(2000, 100, &mut out), 1);
+    assert_eq!(out, vec![Bytes::from("b")]);
+    check_invariants(&s);
+}
+
+#[test]
 fn expiry_through_heap() {
     let mut s = Shard::new();
     for i in 0..100u64 {
