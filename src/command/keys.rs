@@ -101,7 +101,8 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> S
     let at = if absolute {
         ms
     } else {
-        match ms.checked_add(now_ms() as i64) {
+        // From the batch's clock: a transaction's frozen one inside it.
+        match ms.checked_add(ctx.batch.now() as i64) {
             Some(v) => v,
             None => return bad(),
         }

@@ -7,7 +7,6 @@ use super::args::{int_arg, is, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
 use super::context::{wrong_arity, Ctx, Step};
 use super::frame::Frame;
 use crate::storage::decimal::{self, Number};
-use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, OpError, OpResult, SetCond, SetTtl};
 use bytes::Bytes;
 
@@ -37,9 +36,10 @@ impl BadExpire {
     }
 }
 
-/// Relative or absolute expiry given to SET/GETEX/SETEX, to an absolute deadline.
+/// Relative or absolute expiry given to SET/GETEX/SETEX, to an absolute deadline
+/// counted from `now` (the batch's clock: a transaction's frozen one inside it).
 /// Redis rejects non-positive values and anything that overflows.
-fn deadline(unit_ms: i64, absolute: bool, v: &[u8]) -> Result<u64, BadExpire> {
+fn deadline(unit_ms: i64, absolute: bool, v: &[u8], now: u64) -> Result<u64, BadExpire> {
     let n = parse_i64(v).ok_or(BadExpire::NotInteger)?;
     if n <= 0 {
         return Err(BadExpire::OutOfRange);
@@ -48,8 +48,7 @@ fn deadline(unit_ms: i64, absolute: bool, v: &[u8]) -> Result<u64, BadExpire> {
     let at = if absolute {
         ms
     } else {
-        ms.checked_add(now_ms() as i64)
-            .ok_or(BadExpire::OutOfRange)?
+        ms.checked_add(now as i64).ok_or(BadExpire::OutOfRange)?
     };
     Ok(at as u64)
 }
@@ -124,9 +123,9 @@ fn parse_extended(a: &[Bytes], is_set: bool) -> Result<Extended, Frame> {
 
 impl Extended {
     /// The absolute deadline of the expire option, if one was given.
-    fn deadline(&self) -> Result<Option<u64>, BadExpire> {
+    fn deadline(&self, now: u64) -> Result<Option<u64>, BadExpire> {
         match &self.expire {
-            Some((v, unit, absolute)) => deadline(*unit, *absolute, v).map(Some),
+            Some((v, unit, absolute)) => deadline(*unit, *absolute, v, now).map(Some),
             None => Ok(None),
         }
     }
@@ -137,7 +136,7 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(x) => x,
         Err(f) => return Step::Done(f),
     };
-    let ttl = match x.deadline() {
+    let ttl = match x.deadline(ctx.batch.now()) {
         Ok(Some(d)) => SetTtl::At(d),
         Ok(None) if x.flags & F_KEEPTTL != 0 => SetTtl::Keep,
         Ok(None) => SetTtl::Clear,
@@ -175,7 +174,7 @@ pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 
 fn setex_with(ctx: &mut Ctx, a: &[Bytes], unit: i64) -> Step {
     let name = if unit == 1000 { "setex" } else { "psetex" };
-    let at = match deadline(unit, false, &a[2]) {
+    let at = match deadline(unit, false, &a[2], ctx.batch.now()) {
         Ok(d) => d,
         Err(e) => return Step::Done(e.frame(name)),
     };
@@ -216,7 +215,7 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Err(f) => return Step::Done(f),
     };
     // Redis validates the time only once the key is found (nil for a missing key).
-    let ttl = match x.deadline() {
+    let ttl = match x.deadline(ctx.batch.now()) {
         Ok(Some(d)) => GetExTtl::At(d),
         Ok(None) if x.flags & F_PERSIST != 0 => GetExTtl::Persist,
         Ok(None) => GetExTtl::Keep,

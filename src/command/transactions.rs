@@ -221,7 +221,7 @@ async fn exec_locked(
     }
     // Time stands still from here to the last command (Redis 7's rule).
     let replies = run_queued(world, client, table, queued, hold.tx, now_ms()).await;
-    drop(hold);
+    world.finish_hold(hold).await;
     Frame::Array(replies)
 }
 

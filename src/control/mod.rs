@@ -312,7 +312,7 @@ async fn task_on(world: &Rc<World>, core: usize, task: CoreTask) -> TaskResult {
     }
     match world.mesh.request_task(core, task).wait().await {
         Answer::Task(r) => r,
-        Answer::Ops(_) => TaskResult::Failed("mesh answered a task with ops".into()),
+        Answer::Ops(..) => TaskResult::Failed("mesh answered a task with ops".into()),
     }
 }
 

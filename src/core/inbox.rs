@@ -5,7 +5,7 @@
 //! their own when they wait (staircase changes, saves, flushes, locks). It
 //! never sends a request of its own here; it only answers.
 
-use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::mesh::{Answer, CoreTask, Msg, OpEvents, TaskResult};
 use super::txn::clock;
 use super::world::{add_counts, World};
 use crate::storage::now_ms;
@@ -21,16 +21,22 @@ impl World {
         from: usize,
         id: u64,
         results: Vec<OpResult>,
+        events: OpEvents,
         before: u64,
     ) {
+        let done = Msg::OpsDone {
+            id,
+            results,
+            events,
+        };
         if !self.aof.must_wait(before) {
-            self.mesh.post(from, Msg::OpsDone { id, results });
+            self.mesh.post(from, done);
             return;
         }
         let w = self.clone();
         crate::runtime::task::spawn(async move {
             w.aof.wait_durable().await;
-            w.mesh.post(from, Msg::OpsDone { id, results });
+            w.mesh.post(from, done);
         })
         .detach();
     }
@@ -54,16 +60,22 @@ impl World {
                 {
                     let now = clock(now);
                     let before = self.aof.appended();
+                    let mut events = OpEvents::new();
                     let results = ops
                         .into_iter()
-                        .map(|op| self.execute_for(op, now, tx))
+                        .enumerate()
+                        .map(|(i, op)| self.execute_noting(op, now, tx, i, &mut events))
                         .collect();
-                    self.answer_ops(from, id, results, before);
+                    self.answer_ops(from, id, results, events, before);
                 } else {
                     self.serve_remote(from, id, ops, hops, tx, now);
                 }
             }
-            Msg::OpsDone { id, results } => self.mesh.complete(id, Answer::Ops(results)),
+            Msg::OpsDone {
+                id,
+                results,
+                events,
+            } => self.mesh.complete(id, Answer::Ops(results, events)),
             Msg::TaskDone {
                 id,
                 result: TaskResult::Part { op, result },
@@ -71,7 +83,7 @@ impl World {
                 // Now, not when the waiting task runs: later batches must not be counted.
                 let mine = self.keyspace.borrow_mut().execute(Op::Core(op), now_ms());
                 let both = self.stamp(add_counts(result, mine));
-                self.mesh.complete(id, Answer::Ops(vec![both]));
+                self.mesh.complete(id, Answer::Ops(vec![both], Vec::new()));
             }
             Msg::TaskDone { id, result } => self.mesh.complete(id, Answer::Task(result)),
             Msg::Table(t) => {
@@ -80,8 +92,12 @@ impl World {
             }
             Msg::Unlock { tx, watch } => self.unlock(tx, watch),
             Msg::Busy { tx } => self.mark_busy(tx),
-            Msg::Event { channel, payload } => {
-                self.deliver(false, &channel, &payload);
+            Msg::Event {
+                shard,
+                channel,
+                payload,
+            } => {
+                self.deliver(shard, &channel, &payload);
             }
             Msg::Task { id, task } => match task {
                 CoreTask::Lock {
@@ -184,6 +200,10 @@ impl World {
             | CoreTask::Lock { .. } => TaskResult::Failed("not a broadcast task".into()),
             CoreTask::Watch { id, keys } => {
                 self.watch_keys(id, keys);
+                TaskResult::Done
+            }
+            CoreTask::Unlock { tx } => {
+                self.unlock(tx, 0);
                 TaskResult::Done
             }
             CoreTask::AofSize => TaskResult::Count(self.aof.size() as usize),

@@ -11,7 +11,7 @@
 //! `storage::migration`; this module only sends, waits and counts. It never
 //! touches another core's shards.
 
-use super::mesh::{Answer, CoreTask, TaskResult};
+use super::mesh::{Answer, CoreTask, OpEvents, TaskResult};
 use super::txn::{clock, BusyScript, Hold};
 use super::world::{bump, World};
 use crate::runtime::pace::Pace;
@@ -49,18 +49,20 @@ impl World {
         if all_here {
             let now = clock(now);
             let before = self.aof.appended();
+            let mut events = OpEvents::new();
             let results = ops
                 .into_iter()
-                .map(|op| self.execute_for(op, now, tx))
+                .enumerate()
+                .map(|(i, op)| self.execute_noting(op, now, tx, i, &mut events))
                 .collect();
-            self.answer_ops(from, id, results, before);
+            self.answer_ops(from, id, results, events, before);
             return;
         }
         let w = self.clone();
         crate::runtime::task::spawn(async move {
             let before = w.aof.appended();
-            let results = w.serve(ops, hops, tx, now).await;
-            w.answer_ops(from, id, results, before);
+            let (results, events) = w.serve(ops, hops, tx, now).await;
+            w.answer_ops(from, id, results, events, before);
         })
         .detach();
     }
@@ -74,20 +76,29 @@ impl World {
         hops: u32,
         tx: u64,
         now: u64,
-    ) -> Vec<OpResult> {
+    ) -> (Vec<OpResult>, OpEvents) {
         let rest: Vec<Op> = ops
             .into_iter()
             .zip(&busy)
             .filter(|(_, &b)| !b)
             .map(|(op, _)| op)
             .collect();
-        let mut served = Box::pin(self.serve(rest, hops, tx, now)).await.into_iter();
-        busy.into_iter()
+        let (served, events) = Box::pin(self.serve(rest, hops, tx, now)).await;
+        // Indexes of the ops served, in the whole list.
+        let at: Vec<usize> = (0..busy.len()).filter(|&i| !busy[i]).collect();
+        let events = events
+            .into_iter()
+            .map(|(j, e)| (at[j as usize] as u32, e))
+            .collect();
+        let mut served = served.into_iter();
+        let results = busy
+            .into_iter()
             .map(|b| match b {
                 true => OpResult::Err(OpError::Busy),
                 false => served.next().unwrap_or(OpResult::Nil),
             })
-            .collect()
+            .collect();
+        (results, events)
     }
 
     /// True when `op` can run on this core right now, synchronously.
@@ -106,7 +117,7 @@ impl World {
         hops: u32,
         tx: u64,
         now: u64,
-    ) -> Vec<OpResult> {
+    ) -> (Vec<OpResult>, OpEvents) {
         // Ops on keys another transaction holds wait for it in its queue, and
         // then hold their keys until they ran, so no transaction is seen half-done.
         let mut held: Option<Hold> = None;
@@ -153,13 +164,14 @@ impl World {
         let mut forward: Vec<(usize, Vec<Op>, Vec<usize>)> = Vec::new();
         let mut scans = Vec::new();
         let mut counts = Vec::new();
+        let mut events = OpEvents::new();
         self.keyspace.borrow_mut().set_settled(true);
         for (i, op) in ops.into_iter().enumerate() {
             let place = self.keyspace.borrow().placement(&op);
             match place {
                 // Pull cannot come back while settled.
                 Placement::Here | Placement::Pull(_) => {
-                    results[i] = Some(self.execute_for(op, now, tx))
+                    results[i] = Some(self.execute_noting(op, now, tx, i, &mut events))
                 }
                 Placement::Forward(core) => match forward.iter_mut().find(|f| f.0 == core) {
                     Some(f) => {
@@ -198,21 +210,23 @@ impl World {
         for (i, op, from) in counts {
             let Op::Core(op) = op else { continue };
             let slot = self.mesh.request_task(from, CoreTask::CountPart { op });
-            if let Answer::Ops(mut r) = slot.wait().await {
+            if let Answer::Ops(mut r, _) = slot.wait().await {
                 results[i] = r.pop();
             }
         }
         for (slot, idx) in waits {
-            if let Answer::Ops(rs) = slot.wait().await {
+            if let Answer::Ops(rs, evs) = slot.wait().await {
+                events.extend(evs.into_iter().map(|(j, e)| (idx[j as usize] as u32, e)));
                 for (i, r) in idx.into_iter().zip(rs) {
                     results[i] = Some(r);
                 }
             }
         }
-        results
+        let results = results
             .into_iter()
             .map(|r| r.unwrap_or(OpResult::Err(OpError::TooManyHops)))
-            .collect()
+            .collect();
+        (results, events)
     }
 
     /// Fetch keys of shards still arriving from their source cores and store them here.

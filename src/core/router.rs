@@ -17,7 +17,7 @@
 //! [`World::serve`] runs when the batch finishes, after the pulls it needs. All
 //! ops on one key take the same path, so their order holds.
 
-use super::mesh::Answer;
+use super::mesh::{Answer, OpEvents};
 use super::world::World;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, KeyOp, Op, OpResult};
@@ -37,6 +37,9 @@ pub struct Batch {
     remote_count: usize,
     /// The transaction these ops run for (0: none): they pass its locks.
     tx: u64,
+    /// Its events so far, by ticket: kept for the transaction when the
+    /// batch is done (see `World::execute_noting`).
+    events: OpEvents,
 }
 
 impl Batch {
@@ -49,6 +52,7 @@ impl Batch {
             remote: Vec::new(),
             remote_count: 0,
             tx: 0,
+            events: Vec::new(),
         }
     }
 
@@ -116,7 +120,9 @@ impl Batch {
             && self.world.runs_here(&op)
             && !self.world.ops_blocked(std::slice::from_ref(&op), self.tx)
         {
-            let r = self.world.execute_for(op, self.now, self.tx);
+            let r = self
+                .world
+                .execute_noting(op, self.now, self.tx, t, &mut self.events);
             self.results.push(Some(r));
         } else {
             self.results.push(None);
@@ -156,18 +162,12 @@ impl Batch {
                 waits.push((slot, tickets));
             }
             if let Some((ops, tickets)) = here {
-                let rs = self.world.serve(ops, 0, self.tx, now).await;
-                for (t, r) in tickets.into_iter().zip(rs) {
-                    self.results[t] = Some(r);
-                }
+                let (rs, evs) = self.world.serve(ops, 0, self.tx, now).await;
+                self.answered(&tickets, rs, evs);
             }
             for (slot, tickets) in waits {
                 match slot.wait().await {
-                    Answer::Ops(rs) => {
-                        for (t, r) in tickets.into_iter().zip(rs) {
-                            self.results[t] = Some(r);
-                        }
-                    }
+                    Answer::Ops(rs, evs) => self.answered(&tickets, rs, evs),
                     Answer::Task(_) => {
                         tracing::error!("mesh answered ops with a task result");
                     }
@@ -175,8 +175,34 @@ impl Batch {
             }
         }
         Results {
-            results: self.results,
+            results: std::mem::take(&mut self.results),
         }
+    }
+
+    /// Results (and events) of ops sent together, for their tickets.
+    fn answered(&mut self, tickets: &[usize], rs: Vec<OpResult>, evs: OpEvents) {
+        for (&t, r) in tickets.iter().zip(rs) {
+            self.results[t] = Some(r);
+        }
+        self.events.extend(
+            evs.into_iter()
+                .map(|(i, e)| (tickets[i as usize] as u32, e)),
+        );
+    }
+}
+
+impl Drop for Batch {
+    /// A transaction's batch hands its events on in command (ticket) order,
+    /// however the ops were answered — also when its results were taken at
+    /// once (`take_ready`) and it was never finished.
+    fn drop(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        let mut events = std::mem::take(&mut self.events);
+        events.sort_by_key(|(t, _)| *t);
+        self.world
+            .keep_tx_events(self.tx, events.into_iter().map(|(_, e)| e));
     }
 }
 

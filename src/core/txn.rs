@@ -10,7 +10,7 @@
 
 use super::aof::LoggedKeys;
 use super::locks::{Grant, KeyPlace};
-use super::mesh::{Answer, CoreTask, Msg, TaskResult};
+use super::mesh::{Answer, CoreTask, HeldEvent, Msg, OpEvents, TaskResult};
 use super::world::World;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, Op};
@@ -28,50 +28,51 @@ pub fn clock(now: u64) -> u64 {
     }
 }
 
-/// An event a transaction's op raised here, held until it lets go.
-pub enum HeldEvent {
-    /// A keyspace event: published to every core then.
-    Keyspace(Bytes, Bytes),
-    /// A PUBLISH's delivery to this core's subscribers (shard channel or not).
-    Message(bool, Bytes, Bytes),
-}
-
-/// Per transaction, the events its ops raised here, in the order they ran.
+/// Events of transactions' ops: those of the op running now, and, on the
+/// core that runs a transaction, all of its events so far, in command order.
 #[derive(Default)]
 pub struct HeldEvents {
-    /// The transaction whose op runs now (0: none).
-    running: u64,
+    /// An op of a transaction runs now: its events go to `captured`.
+    capturing: bool,
+    captured: Vec<HeldEvent>,
     by_tx: HashMap<u64, Vec<HeldEvent>, ahash::RandomState>,
 }
 
 impl World {
-    /// Run `op` for transaction `tx` (0: none) at `now`. A transaction's
-    /// events (keyspace events, PUBLISH deliveries) wait until it lets go of
-    /// this core (`unlock`), so subscribers hear them after the step, in the
-    /// order its commands ran here, as Redis's subscribers do; they never hear
-    /// of a transaction half-done.
-    pub fn execute_for(&self, op: Op, now: u64, tx: u64) -> crate::storage::ops::OpResult {
+    /// Run `op` (the `i`-th of its list) for transaction `tx` (0: none) at
+    /// `now`. A transaction's events (keyspace events, PUBLISH deliveries)
+    /// are not published but noted in `events`: they travel back with the
+    /// op's result to the core running the transaction, which publishes them
+    /// all in the order its commands ran once it lets go (`Hold`'s drop), so
+    /// subscribers hear them after the step, in order, as Redis's do, and
+    /// never of a transaction half-done.
+    pub fn execute_noting(
+        &self,
+        op: Op,
+        now: u64,
+        tx: u64,
+        i: usize,
+        events: &mut OpEvents,
+    ) -> crate::storage::ops::OpResult {
         if tx == 0 {
             return self.execute(op, now);
         }
-        self.held_events.borrow_mut().running = tx;
+        self.held_events.borrow_mut().capturing = true;
         let r = self.execute(op, now);
-        self.held_events.borrow_mut().running = 0;
+        let mut h = self.held_events.borrow_mut();
+        h.capturing = false;
+        events.extend(h.captured.drain(..).map(|e| (i as u32, e)));
         r
     }
 
     /// A keyspace event about to be published: kept for the running
-    /// transaction (None), or handed back to publish now.
+    /// transaction's op (None), or handed back to publish now.
     pub(super) fn hold_event(&self, channel: Bytes, payload: Bytes) -> Option<(Bytes, Bytes)> {
         let mut h = self.held_events.borrow_mut();
-        if h.running == 0 {
+        if !h.capturing {
             return Some((channel, payload));
         }
-        let tx = h.running;
-        h.by_tx
-            .entry(tx)
-            .or_default()
-            .push(HeldEvent::Keyspace(channel, payload));
+        h.captured.push(HeldEvent::Keyspace(channel, payload));
         None
     }
 
@@ -84,29 +85,59 @@ impl World {
         payload: &Bytes,
     ) -> Option<usize> {
         let mut h = self.held_events.borrow_mut();
-        if h.running == 0 {
+        if !h.capturing {
             return None;
         }
-        let tx = h.running;
-        h.by_tx.entry(tx).or_default().push(HeldEvent::Message(
+        h.captured.push(HeldEvent::Message {
+            core: self.id,
             shard,
-            channel.clone(),
-            payload.clone(),
-        ));
+            channel: channel.clone(),
+            payload: payload.clone(),
+        });
         Some(self.pubsub.borrow().receivers(shard, channel))
     }
 
-    /// Publish what `tx`'s ops raised here.
-    fn release_events(&self, tx: u64) {
+    /// Keep events of transaction `tx` (run here), after those kept before.
+    pub fn keep_tx_events(&self, tx: u64, events: impl IntoIterator<Item = HeldEvent>) {
+        let mut h = self.held_events.borrow_mut();
+        let mut events = events.into_iter().peekable();
+        if events.peek().is_some() {
+            h.by_tx.entry(tx).or_default().extend(events);
+        }
+    }
+
+    /// Publish what transaction `tx` (run here) raised, in order: keyspace
+    /// events to every core from here, PUBLISH deliveries to the core whose
+    /// subscribers they were counted for (each peer's channel is FIFO, so a
+    /// subscriber anywhere hears them in this order).
+    fn publish_tx_events(&self, tx: u64) {
         let Some(events) = self.held_events.borrow_mut().by_tx.remove(&tx) else {
             return;
         };
         for e in events {
             match e {
                 HeldEvent::Keyspace(channel, payload) => self.publish_event(channel, payload),
-                HeldEvent::Message(shard, channel, payload) => {
+                HeldEvent::Message {
+                    core,
+                    shard,
+                    channel,
+                    payload,
+                } if core == self.id => {
                     self.deliver(shard, &channel, &payload);
                 }
+                HeldEvent::Message {
+                    core,
+                    shard,
+                    channel,
+                    payload,
+                } => self.mesh.post(
+                    core,
+                    Msg::Event {
+                        shard,
+                        channel,
+                        payload,
+                    },
+                ),
             }
         }
     }
@@ -147,7 +178,6 @@ impl World {
         let place = |k: &[u8]| self.lock_place(k);
         self.locks.borrow_mut().release(tx, &place);
         self.locks_released.notify();
-        self.release_events(tx);
         if watch != 0 {
             self.watches.borrow_mut().forget(watch);
         }
@@ -162,6 +192,7 @@ impl World {
 
     /// [`Self::mark_busy`] on every core (only those where `tx` holds keys act).
     pub fn mark_busy_everywhere(&self, tx: u64) {
+        self.busy_txs.borrow_mut().insert(tx);
         for core in 0..self.ncores {
             if core == self.id {
                 self.mark_busy(tx);
@@ -435,6 +466,33 @@ impl World {
     }
 }
 
+impl World {
+    /// The transaction of `hold` ended: let go. One that was marked busy
+    /// waits until every core has let go, so no request its client sends
+    /// next meets the old lock and hears `-BUSY` from a script that ended.
+    pub async fn finish_hold(&self, hold: Hold) {
+        if !self.busy_txs.borrow_mut().remove(&hold.tx) {
+            return;
+        }
+        self.publish_tx_events(hold.tx);
+        let cores = std::mem::take(&mut *hold.cores.borrow_mut());
+        let mut waits = Vec::new();
+        for core in cores {
+            if core == self.id {
+                self.unlock(hold.tx, 0);
+            } else {
+                waits.push(
+                    self.mesh
+                        .request_task(core, CoreTask::Unlock { tx: hold.tx }),
+                );
+            }
+        }
+        for w in waits {
+            w.wait().await;
+        }
+    }
+}
+
 /// A lock request met a script busy past `busy-reply-threshold`: the
 /// requester answers `-BUSY` instead of waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,6 +527,9 @@ impl Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
+        // Its events first: heard after the step, yet before anyone can
+        // act on the keys it lets go of.
+        self.world.publish_tx_events(self.tx);
         for &core in self.cores.borrow().iter() {
             self.world.unlock_on(core, self.tx, 0);
         }

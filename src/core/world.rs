@@ -105,6 +105,8 @@ pub struct World {
     /// Events of transactions' ops run here, published when each lets go
     /// (see `core::txn`'s `execute_for`).
     pub held_events: RefCell<super::txn::HeldEvents>,
+    /// Transactions run here whose waiters were told they are busy scripts.
+    pub busy_txs: RefCell<std::collections::HashSet<u64>>,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -198,6 +200,7 @@ impl World {
             watches: RefCell::default(),
             next_tx: Cell::new(0),
             held_events: RefCell::default(),
+            busy_txs: RefCell::default(),
         }
     }
 
@@ -498,6 +501,7 @@ impl World {
                 self.mesh.post(
                     peer,
                     Msg::Event {
+                        shard: false,
                         channel: channel.clone(),
                         payload: payload.clone(),
                     },
@@ -601,7 +605,7 @@ impl World {
                 None => mine.take().unwrap_or(TaskResult::Done),
                 Some(s) => match s.wait().await {
                     Answer::Task(r) => r,
-                    Answer::Ops(_) => TaskResult::Failed("an op answer to a task".into()),
+                    Answer::Ops(..) => TaskResult::Failed("an op answer to a task".into()),
                 },
             });
         }

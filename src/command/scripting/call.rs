@@ -88,10 +88,10 @@ impl ScriptRun {
         *self.take_before_waiting.borrow_mut() = Some(keys);
     }
 
-    /// The script ended: let go of what it took.
-    pub fn let_go(&self) {
+    /// The script ended: what it took, to let go of.
+    pub fn taken(&self) -> Option<Hold> {
         self.take_before_waiting.borrow_mut().take();
-        self.held.borrow_mut().take();
+        self.held.borrow_mut().take()
     }
 
     /// The transaction holding the script's keys (0 while it holds none).

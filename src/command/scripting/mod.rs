@@ -184,9 +184,10 @@ impl Script {
             run.hold_before_waiting(self.keys.clone());
         }
         let result = self.call(&engine, func, run.clone()).await;
-        run.let_go();
         run.watchdog.finish();
-        drop(hold);
+        for hold in [run.taken(), hold].into_iter().flatten() {
+            self.world.finish_hold(hold).await;
+        }
         match result {
             Ok(v) => lua::lua_to_frame(&v, 0),
             Err(e) => Frame::Error(script_error(&e, &self.sha).into()),
