@@ -326,6 +326,42 @@ fn watch_is_spoiled_by_every_kind_of_touch_on_either_core() {
     );
     assert_eq!(run(&mut c, &[]), Value::Array(vec![Value::Okay]));
 
+    // A watch follows its key to another core: a move alone does not spoil
+    // it, a write on the new core does; both ways.
+    let keyshard = |c: &mut Connection, k: &str| -> (u64, usize) {
+        redis::cmd("STAIRKV")
+            .arg("KEYSHARD")
+            .arg(k)
+            .query(c)
+            .unwrap()
+    };
+    for (key, write) in [(&a, false), (&b, true), (&a, true), (&b, false)] {
+        let _: () = c.set(key.as_str(), "1").unwrap();
+        cmd(&mut c, &["WATCH", key]).unwrap();
+        let (shard, core) = keyshard(&mut c, key);
+        let to = 1 - core;
+        let _: Value = redis::cmd("STAIRKV")
+            .arg("MIGRATE")
+            .arg(shard)
+            .arg(to)
+            .query(&mut other)
+            .unwrap();
+        assert_eq!(keyshard(&mut c, key).1, to, "{key} moved");
+        if write {
+            let _: () = other.set(key.as_str(), "2").unwrap();
+        }
+        let want = if write {
+            Value::Nil
+        } else {
+            Value::Array(vec![Value::Okay])
+        };
+        assert_eq!(
+            run(&mut c, &[]),
+            want,
+            "{key} moved to core {to}, written: {write}"
+        );
+    }
+
     // redis-py's and the redis crate's optimistic pattern: WATCH, read, MULTI, write, EXEC, retry on nil.
     let _: () = c.set("counter", 0).unwrap();
     let mut handles = Vec::new();

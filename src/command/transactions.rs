@@ -14,10 +14,10 @@
 //! shard it moves and then moves it (the transaction never follows a key; it
 //! waits for the move, or the move waits for it). A lock request that reaches
 //! a core which no longer owns the key is answered "moved": EXEC lets go of
-//! everything and starts again with its core's newer table. A watch lives
-//! on the core that owned its key when WATCH ran; if the key's shard moved
-//! since, EXEC fails as if the key had been touched (documented under
-//! "Differences from Redis").
+//! everything and starts again with its core's newer table. A watch
+//! follows its key when the key's shard moves (`core::watch`); EXEC asks the
+//! key's core now and the core the watch was registered on (where a WATCH
+//! that raced the move is spoiled).
 //!
 //! It stands on `context` and `txstate`; it never imports `dispatch` (the
 //! command table reaches it as [`Ctx::table`] and as an argument).
@@ -143,15 +143,17 @@ pub fn watch(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     }))
 }
 
-/// Forget this connection's watches on every core that holds one.
+/// Forget this connection's watches, if it has any.
 fn unwatch_all(world: &Rc<World>, client: &mut ClientState) {
-    if let Some(w) = client.watching.take() {
-        forget_watches(world, client.id, &w);
+    if client.watching.take().is_some() {
+        forget_watches(world, client.id);
     }
 }
 
-fn forget_watches(world: &World, id: u64, w: &WatchState) {
-    for core in w.cores() {
+/// Forget client `id`'s watches on every core: a watch follows its key's
+/// shard, so it may live on a core it was not registered on.
+fn forget_watches(world: &World, id: u64) {
+    for core in 0..world.ncores {
         world.unlock_on(core, 0, id);
     }
 }
@@ -174,8 +176,8 @@ pub async fn run_exec(world: &Rc<World>, client: &mut ClientState, table: &'stat
     } else {
         exec_locked(world, client, table, *multi, watching.as_deref()).await
     };
-    if let Some(w) = watching {
-        forget_watches(world, client.id, &w);
+    if watching.is_some() {
+        forget_watches(world, client.id);
     }
     frame
 }
@@ -245,7 +247,13 @@ fn runs_now_here(
 ) -> bool {
     // The watched keys are among `keys`; their watches must live here too.
     world.keys_free_here(keys, 0)
-        && watching.is_none_or(|w| w.keys.iter().all(|&(_, core)| core == world.id))
+        && watching.is_none_or(|w| {
+            // Where it was registered too: a watch that reached its core just
+            // after its key left is spoiled there (`core::txn::hold_keys`).
+            w.keys
+                .iter()
+                .all(|(k, registered)| *registered == world.id && world.core_of(k) == world.id)
+        })
         && queued.iter().all(|(spec, args)| {
             matches!(spec.name, "ping" | "echo" | "time")
                 || (matches!(spec.group, "string" | "generic")

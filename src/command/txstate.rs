@@ -20,16 +20,7 @@ pub struct MultiState {
 /// What WATCH registered, and where.
 #[derive(Debug, Default)]
 pub struct WatchState {
-    /// Each watched key and the core its watch lives on.
+    /// Each watched key and the core its watch was registered on (it follows
+    /// the key when the key's shard moves).
     pub keys: Vec<(Bytes, usize)>,
-}
-
-impl WatchState {
-    /// The cores holding this client's watches, each once.
-    pub fn cores(&self) -> Vec<usize> {
-        let mut cores: Vec<usize> = self.keys.iter().map(|&(_, c)| c).collect();
-        cores.sort_unstable();
-        cores.dedup();
-        cores
-    }
 }

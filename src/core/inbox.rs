@@ -92,6 +92,7 @@ impl World {
             }
             Msg::Unlock { tx, watch } => self.unlock(tx, watch),
             Msg::Busy { tx } => self.mark_busy(tx),
+            Msg::Watches(moved) => self.watches.borrow_mut().adopt(moved),
             Msg::Event {
                 shard,
                 channel,

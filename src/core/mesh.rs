@@ -302,6 +302,9 @@ pub enum Msg {
         tx: u64,
         watch: u64,
     },
+    /// Watches of keys whose shard the sender is giving to this core (sent
+    /// before the table that does so); nobody waits for it.
+    Watches(Vec<super::watch::MovedWatch>),
     /// Transaction `tx` runs a script past `busy-reply-threshold`: answer
     /// `-BUSY` to whoever waits for what it holds here; nobody waits for it.
     Busy {

@@ -11,7 +11,7 @@
 //! `storage::migration`; this module only sends, waits and counts. It never
 //! touches another core's shards.
 
-use super::mesh::{Answer, CoreTask, OpEvents, TaskResult};
+use super::mesh::{Answer, CoreTask, Msg, OpEvents, TaskResult};
 use super::txn::{clock, BusyScript, Hold};
 use super::world::{bump, World};
 use crate::runtime::pace::Pace;
@@ -454,8 +454,9 @@ impl World {
         to: usize,
     ) -> TaskResult {
         // No transaction may hold a key of the shard as it leaves: its locks
-        // and watches here could not follow it (see `core::locks`).
-        self.quiesce_shard(shard).await;
+        // here could not follow it (see `core::locks`). Its watches do, sent
+        // ahead of the table that makes `to` the owner (one FIFO channel).
+        let watches = self.quiesce_shard(shard).await;
         let began = {
             let mut ks = self.keyspace.borrow_mut();
             ks.set_table(table);
@@ -463,7 +464,11 @@ impl World {
         };
         self.thaw_shard(shard);
         if let Err(e) = began {
+            self.watches.borrow_mut().adopt(watches);
             return TaskResult::Failed(e);
+        }
+        if !watches.is_empty() {
+            self.mesh.post(to, Msg::Watches(watches));
         }
         self.broadcast_table();
         bump(&self.stats.migrations_in_flight, 1);

@@ -11,6 +11,7 @@
 use super::aof::LoggedKeys;
 use super::locks::{Grant, KeyPlace};
 use super::mesh::{Answer, CoreTask, HeldEvent, Msg, OpEvents, TaskResult};
+use super::watch::MovedWatch;
 use super::world::World;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, Op};
@@ -283,9 +284,10 @@ impl World {
     /// order, each granting all of its keys at once (see `core::locks` for why
     /// this cannot deadlock). A core that no longer owns a key answers
     /// "moved": everything is let go and asked for again by the newer table.
-    /// With `watches` (a client and its watched keys with the core each watch
-    /// lives on), also says whether any of them was spoiled — a watch whose
-    /// key has moved to another core counts as spoiled (it saw no writes since).
+    /// With `watches` (a client and its watched keys, among `keys`, each with
+    /// the core it was registered on), also says whether any of them was
+    /// spoiled, asking each key's core now (a watch follows its key when the
+    /// key's shard moves) and the core it was registered on.
     /// [`BusyScript`] when a key is held by a script busy past
     /// `busy-reply-threshold` (nothing is held then).
     pub async fn hold_keys(
@@ -297,23 +299,30 @@ impl World {
         keys.sort();
         keys.dedup();
         let hold = Hold::new(self.clone(), self.new_tx());
-        let mut watch_cores: Vec<usize> = watches
-            .map(|(_, w)| w.iter().map(|&(_, c)| c).collect())
-            .unwrap_or_default();
-        watch_cores.sort_unstable();
-        watch_cores.dedup();
         'attempt: loop {
+            // A watch lives with its key, on the core that owns it now; but
+            // one that reached its core just after the key left is spoiled
+            // there, not sent on: ask where it was registered too.
+            let watch_cores: Vec<usize> = watches
+                .map(|(_, w)| {
+                    w.iter()
+                        .flat_map(|(k, registered)| [self.core_of(k), *registered])
+                        .collect()
+                })
+                .unwrap_or_default();
             let mut by_core: std::collections::BTreeMap<usize, Vec<Bytes>> = Default::default();
             if whole {
                 for core in 0..self.ncores {
                     by_core.insert(core, Vec::new());
                 }
             }
+            for &core in &watch_cores {
+                by_core.entry(core).or_default();
+            }
             for k in &keys {
                 by_core.entry(self.core_of(k)).or_default().push(k.clone());
             }
-            let mut spoiled =
-                watches.is_some_and(|(_, w)| w.iter().any(|(k, core)| self.core_of(k) != *core));
+            let mut spoiled = false;
             for (core, keys) in by_core {
                 hold.cores.borrow_mut().push(core);
                 let watch = match watches {
@@ -438,9 +447,11 @@ impl World {
         }
     }
 
-    /// A migration of `shard` is about to begin here: hold back new grants of its
-    /// keys and wait until none is held, then spoil its watches (they cannot follow it).
-    pub async fn quiesce_shard(self: &Rc<Self>, shard: ShardId) {
+    /// A migration of `shard` is about to begin here: hold back new grants of
+    /// its keys and wait until none is held, then take out its keys' watches to
+    /// send after it. The caller must give the shard away before it awaits
+    /// anything: from here no write to those keys may run on this core.
+    pub async fn quiesce_shard(self: &Rc<Self>, shard: ShardId) -> Vec<MovedWatch> {
         self.locks.borrow_mut().freeze(shard);
         loop {
             let held = {
@@ -456,7 +467,7 @@ impl World {
         let table = ks.table();
         self.watches
             .borrow_mut()
-            .touch_where(|k| table.shard_of(crate::storage::hash::key_hash(k)) == shard);
+            .take_where(|k| table.shard_of(crate::storage::hash::key_hash(k)) == shard)
     }
 
     /// The migration of `shard` began (or failed to): waiters for its keys go on.

@@ -7,12 +7,26 @@
 //!
 //! What spoils a watch, as in Redis 7: a write that changed the key, its
 //! deletion, expiry or eviction, FLUSHALL/FLUSHDB (every watch here), and a
-//! key that was live when watched and is past its deadline at EXEC. Beyond
-//! Redis: the key's shard moving to another core (the watch cannot follow it),
-//! and a watch that reached a core that does not own its key.
+//! key that was live when watched and is past its deadline at EXEC. A watch
+//! follows its key when the key's shard moves to another core
+//! ([`Watches::take_where`] here, [`Watches::adopt`] there, sent ahead of the
+//! table that gives the shard away, so the new owner has it before it can
+//! apply a write to the key). Beyond Redis: a watch that reached a core that
+//! no longer owns its key (a move raced the WATCH) is spoiled at once.
 
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
+
+/// One client's watch of one key, on its way to the key's new core.
+#[derive(Debug)]
+pub struct MovedWatch {
+    pub key: Bytes,
+    pub id: u64,
+    /// The key was past its deadline when watched.
+    pub expired: bool,
+    /// The client's watch was spoiled where it came from.
+    pub spoiled: bool,
+}
 
 #[derive(Default)]
 pub struct Watches {
@@ -52,11 +66,42 @@ impl Watches {
         self.spoiled.extend(self.by_id.keys().copied());
     }
 
-    /// The watched keys for which `pred` holds changed (a shard moving away).
-    pub fn touch_where(&mut self, pred: impl Fn(&[u8]) -> bool) {
-        for (k, ids) in &self.by_key {
-            if pred(k) {
-                self.spoiled.extend(ids.iter().map(|&(i, _)| i));
+    /// Take out the watches of keys for which `pred` holds (their shard is
+    /// leaving this core), to be adopted where it goes.
+    pub fn take_where(&mut self, pred: impl Fn(&[u8]) -> bool) -> Vec<MovedWatch> {
+        let keys: Vec<Bytes> = self.by_key.keys().filter(|k| pred(k)).cloned().collect();
+        let mut out = Vec::new();
+        for key in keys {
+            let Some(ids) = self.by_key.remove(&key) else {
+                continue;
+            };
+            for (id, expired) in ids {
+                if let Some(mine) = self.by_id.get_mut(&id) {
+                    mine.retain(|k| k != &key);
+                    if mine.is_empty() {
+                        self.by_id.remove(&id);
+                    }
+                }
+                // Spoiled here by whichever key: spoiled there too (a client
+                // spoiled on one core fails its EXEC anyway).
+                let spoiled = self.spoiled.contains(&id);
+                out.push(MovedWatch {
+                    key: key.clone(),
+                    id,
+                    expired,
+                    spoiled,
+                });
+            }
+        }
+        out
+    }
+
+    /// Watches that followed their keys here.
+    pub fn adopt(&mut self, moved: Vec<MovedWatch>) {
+        for m in moved {
+            self.watch(m.id, m.key, m.expired, true);
+            if m.spoiled {
+                self.spoiled.insert(m.id);
             }
         }
     }
@@ -129,12 +174,36 @@ mod tests {
     }
 
     #[test]
-    fn flush_moves_and_foreign_keys_spoil() {
+    fn watches_follow_their_keys_with_their_state() {
+        let mut here = Watches::default();
+        here.watch(1, b("moves"), false, true);
+        here.watch(1, b("stays"), false, true);
+        here.watch(2, b("moves"), true, true);
+        here.watch(3, b("moves2"), false, true);
+        here.touch(b"moves2");
+        let moved = here.take_where(|k| k.starts_with(b"moves"));
+        assert_eq!(moved.len(), 3);
+        assert!(here.by_key.keys().all(|k| k == &b("stays")));
+        assert!(!here.by_id.contains_key(&2) && !here.spoiled(1, |_| false));
+        let mut there = Watches::default();
+        there.adopt(moved);
+        assert!(!there.spoiled(1, |_| false));
+        assert!(
+            !there.spoiled(2, |_| true),
+            "was already expired when watched"
+        );
+        assert!(there.spoiled(3, |_| false), "spoiled before it moved");
+        there.touch(b"moves");
+        assert!(there.spoiled(1, |_| false) && there.spoiled(2, |_| false));
+    }
+
+    #[test]
+    fn flush_and_foreign_keys_spoil() {
         let mut w = Watches::default();
         w.watch(1, b("a"), false, true);
         w.watch(2, b("b"), false, false);
         assert!(!w.spoiled(1, |_| false) && w.spoiled(2, |_| false));
-        w.touch_where(|k| k == b"a");
+        w.touch(b"a");
         assert!(w.spoiled(1, |_| false));
         w.forget(1);
         w.watch(1, b("a"), false, true);
