@@ -693,6 +693,49 @@ fn time_stands_still_inside_scripts_and_transactions() {
     assert_eq!(got, vec![bulk("v"), Value::Int(20)]);
 }
 
+/// Under maxmemory a key a running script holds is never evicted, however
+/// much other clients write meanwhile (Redis evicts only between commands).
+#[test]
+fn a_key_a_script_holds_is_not_evicted() {
+    let s = Server::start(1, &[]);
+    let mut con = s.client();
+    // Room for what is there now and a little more.
+    let used = common::info_num(&mut con, "memory", "used_memory");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used + 1_000_000)
+        .query(&mut con)
+        .unwrap();
+    let mut writer = s.client();
+    let filler = std::thread::spawn(move || {
+        let value = vec![b'x'; 4000];
+        for i in 0..5_000 {
+            let _: () = writer.set(format!("fill:{i}"), &value[..]).unwrap();
+        }
+    });
+    // Pure Lua between its commands, looking at the clock now and then.
+    let script = "redis.call('SET', KEYS[1], 'keep') \
+         local t = redis.call('TIME') local t0 = t[1] * 1000000 + t[2] \
+         for i = 1, 1e12 do \
+           if i % 100000 == 0 then \
+             t = redis.call('TIME') \
+             if t[1] * 1000000 + t[2] > t0 + 1500000 then break end \
+           end \
+         end \
+         return redis.call('GET', KEYS[1])";
+    let got = eval(&mut con, script, &["held"], &[]).unwrap();
+    // The writes ran while the script did (it gives its core a turn every
+    // millisecond or so), and evicted.
+    let evicted = common::info_num(&mut con, "stats", "evicted_keys");
+    assert!(
+        evicted > 100,
+        "the writes evicted {evicted} keys during the script"
+    );
+    assert_eq!(got, bulk("keep"), "evicted while the script held it");
+    filler.join().unwrap();
+}
+
 /// Keyspace events and PUBLISH of a transaction or script over both cores
 /// reach subscribers after the step, in the order the commands ran.
 #[test]

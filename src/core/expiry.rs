@@ -51,20 +51,14 @@ pub async fn run(world: Rc<World>) {
         // must not vanish between two of its commands.
         let kept = Cell::new(0usize);
         loop {
-            let n = {
-                let locks = world.locks.borrow();
-                let mut ks = world.keyspace.borrow_mut();
-                if locks.is_idle() {
-                    ks.expire_due(now, BATCH, &mut expired)
-                } else {
-                    let held = |k: &[u8]| {
-                        let held = locks.blocks(k, 0);
-                        kept.set(kept.get() + held as usize);
-                        held
-                    };
-                    ks.expire_due_except(now, BATCH, &mut expired, &held)
-                }
-            };
+            let n = world.sparing_held(|ks, held| {
+                let counted = |k: &[u8]| {
+                    let h = held(k);
+                    kept.set(kept.get() + h as usize);
+                    h
+                };
+                ks.expire_due_except(now, BATCH, &mut expired, &counted)
+            });
             world.expired(&expired);
             since_trim += n as u64;
             expired.clear();

@@ -41,6 +41,27 @@ impl World {
         .detach();
     }
 
+    /// Run core `from`'s ops here, now, in order (each runs here: the caller
+    /// checked), for transaction `tx` at its clock `now` (0: none), and answer.
+    pub(super) fn run_and_answer(
+        self: &Rc<Self>,
+        from: usize,
+        id: u64,
+        ops: Vec<Op>,
+        tx: u64,
+        now: u64,
+    ) {
+        let now = clock(now);
+        let before = self.aof.appended();
+        let mut events = OpEvents::new();
+        let results = ops
+            .into_iter()
+            .enumerate()
+            .map(|(i, op)| self.execute_noting(op, now, tx, i, &mut events))
+            .collect();
+        self.answer_ops(from, id, results, events, before);
+    }
+
     /// Handle one message from core `from`.
     pub fn handle(self: &Rc<Self>, from: usize, msg: Msg) {
         match msg {
@@ -58,15 +79,7 @@ impl World {
                     && self.keyspace.borrow().table().moving.is_empty()
                     && self.locks.borrow().is_idle()
                 {
-                    let now = clock(now);
-                    let before = self.aof.appended();
-                    let mut events = OpEvents::new();
-                    let results = ops
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, op)| self.execute_noting(op, now, tx, i, &mut events))
-                        .collect();
-                    self.answer_ops(from, id, results, events, before);
+                    self.run_and_answer(from, id, ops, tx, now);
                 } else {
                     self.serve_remote(from, id, ops, hops, tx, now);
                 }

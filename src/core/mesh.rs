@@ -338,6 +338,16 @@ pub enum HeldEvent {
 /// Events raised by a list of ops, each with the index of its op.
 pub type OpEvents = Vec<(u32, HeldEvent)>;
 
+/// Events of transactions' ops: those of the op running now, and, on the
+/// core that runs a transaction, all of its events so far, in command order.
+#[derive(Default)]
+pub struct HeldEvents {
+    /// An op of a transaction runs now: its events go to `captured`.
+    pub(super) capturing: bool,
+    pub(super) captured: Vec<HeldEvent>,
+    pub(super) by_tx: HashMap<u64, Vec<HeldEvent>, ahash::RandomState>,
+}
+
 pub enum Answer {
     /// Results in order, and a transaction's events by op.
     Ops(Vec<OpResult>, OpEvents),

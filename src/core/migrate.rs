@@ -47,15 +47,7 @@ impl World {
             ops.iter().all(|op| ks.placement(op) == Placement::Here)
         } && !self.ops_blocked(&ops, tx);
         if all_here {
-            let now = clock(now);
-            let before = self.aof.appended();
-            let mut events = OpEvents::new();
-            let results = ops
-                .into_iter()
-                .enumerate()
-                .map(|(i, op)| self.execute_noting(op, now, tx, i, &mut events))
-                .collect();
-            self.answer_ops(from, id, results, events, before);
+            self.run_and_answer(from, id, ops, tx, now);
             return;
         }
         let w = self.clone();

@@ -17,7 +17,6 @@ use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, Op};
 use crate::storage::staircase::ShardId;
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A transaction's clock: its frozen `now`, or this core's clock outside one (0).
@@ -27,16 +26,6 @@ pub fn clock(now: u64) -> u64 {
     } else {
         now_ms()
     }
-}
-
-/// Events of transactions' ops: those of the op running now, and, on the
-/// core that runs a transaction, all of its events so far, in command order.
-#[derive(Default)]
-pub struct HeldEvents {
-    /// An op of a transaction runs now: its events go to `captured`.
-    capturing: bool,
-    captured: Vec<HeldEvent>,
-    by_tx: HashMap<u64, Vec<HeldEvent>, ahash::RandomState>,
 }
 
 impl World {
@@ -429,6 +418,18 @@ impl World {
             Grant::Busy => Err(BusyScript),
             _ => Ok(hold),
         }
+    }
+
+    /// Run `f` on the keyspace with the test for keys a transaction holds
+    /// here, which expiry and eviction leave (time stands still for it).
+    pub fn sparing_held<R>(
+        &self,
+        f: impl FnOnce(&mut crate::storage::keyspace::Keyspace, &dyn Fn(&[u8]) -> bool) -> R,
+    ) -> R {
+        let locks = self.locks.borrow();
+        let idle = locks.is_idle();
+        let held = |k: &[u8]| !idle && locks.blocks(k, 0);
+        f(&mut self.keyspace.borrow_mut(), &held)
     }
 
     /// Would `op`, run for `tx`, wait for a script busy past the threshold?

@@ -104,7 +104,7 @@ pub struct World {
     pub next_tx: Cell<u64>,
     /// Events of transactions' ops run here, published when each lets go
     /// (see `core::txn`'s `execute_for`).
-    pub held_events: RefCell<super::txn::HeldEvents>,
+    pub held_events: RefCell<super::mesh::HeldEvents>,
     /// Transactions run here whose waiters were told they are busy scripts.
     pub busy_txs: RefCell<std::collections::HashSet<u64>>,
 }
@@ -314,7 +314,8 @@ impl World {
     /// evictions emptied.
     pub fn evict_step(&self, now: u64, max: usize) -> Room {
         let mut keys = Vec::new();
-        let room = self.keyspace.borrow_mut().evict(now, max, &mut keys);
+        // Keys a transaction holds stay (Redis evicts only between commands).
+        let room = self.sparing_held(|ks, held| ks.evict_except(now, max, &mut keys, held));
         self.evicted(&keys);
         if room != Room::Full {
             return room;

@@ -6,7 +6,9 @@
 //! the limit: `maxmemory` times the part of the hash space its shards cover.
 //! As shards migrate, the share follows them. Nothing here looks at another
 //! core or sends anything: the evicted keys are handed to the core layer,
-//! which counts them and publishes their `evicted` events. This file sits
+//! which counts them and publishes their `evicted` events; it names the keys
+//! a transaction holds, which are passed over ([`Keyspace::evict_except`]).
+//! This file sits
 //! above [`super::keyspace`] (it walks its shards); what an access records in
 //! an entry and the state kept between passes are below it, in
 //! [`super::policy`], so the keyspace and its shards never import this file.
@@ -27,7 +29,6 @@ use super::keyspace::Keyspace;
 use super::policy::{
     access_mode, next_rand, score, set_access, Candidate, Room, POOL, VICTIM_REUSE,
 };
-use super::shard::Shard;
 use super::staircase::ShardId;
 use crate::config::Policy;
 use bytes::Bytes;
@@ -81,6 +82,19 @@ impl Keyspace {
     /// Evict until this core is under its share or `max` keys went; the keys
     /// go onto `out`.
     pub fn evict(&mut self, now: u64, max: usize, out: &mut Vec<Bytes>) -> Room {
+        self.evict_except(now, max, out, &|_| false)
+    }
+
+    /// [`Self::evict`], never taking a key `held` names (a transaction holds
+    /// it: it must not vanish between two of its commands, as Redis evicts
+    /// only between commands).
+    pub fn evict_except(
+        &mut self,
+        now: u64,
+        max: usize,
+        out: &mut Vec<Bytes>,
+        held: &dyn Fn(&[u8]) -> bool,
+    ) -> Room {
         let mut n = 0;
         loop {
             let Some(over) = self.over_by() else {
@@ -92,7 +106,7 @@ impl Keyspace {
             if n >= max {
                 return Room::More;
             }
-            let Some(key) = self.evict_one(now) else {
+            let Some(key) = self.evict_one(now, held) else {
                 return Room::Full;
             };
             self.evictor.evicted += 1;
@@ -134,13 +148,15 @@ impl Keyspace {
         }
     }
 
-    fn evict_one(&mut self, now: u64) -> Option<Bytes> {
+    fn evict_one(&mut self, now: u64, held: &dyn Fn(&[u8]) -> bool) -> Option<Bytes> {
         let policy = self.evictor.policy;
         match policy {
             Policy::NoEviction => None,
-            Policy::AllKeysS3Fifo => self.evict_s3fifo(),
-            Policy::AllKeysRandom | Policy::VolatileRandom => self.evict_random(policy.volatile()),
-            _ => self.evict_pooled(policy, now),
+            Policy::AllKeysS3Fifo => self.evict_s3fifo(held),
+            Policy::AllKeysRandom | Policy::VolatileRandom => {
+                self.evict_random(policy.volatile(), held)
+            }
+            _ => self.evict_pooled(policy, now, held),
         }
     }
 
@@ -152,7 +168,7 @@ impl Keyspace {
             .map(|(id, _)| id)
     }
 
-    fn evict_s3fifo(&mut self) -> Option<Bytes> {
+    fn evict_s3fifo(&mut self, held: &dyn Fn(&[u8]) -> bool) -> Option<Bytes> {
         for _ in 0..2 {
             let victim = match self.evictor.victim {
                 Some(id) if self.evictor.victim_uses > 0 => id,
@@ -164,7 +180,7 @@ impl Keyspace {
                 }
             };
             self.evictor.victim_uses -= 1;
-            if let Some(e) = self.shard_mut(victim).and_then(Shard::evict_s3fifo) {
+            if let Some(e) = self.shard_mut(victim).and_then(|s| s.evict_s3fifo(held)) {
                 self.shrink_if_sparse(victim);
                 return Some(Bytes::copy_from_slice(e.key()));
             }
@@ -189,11 +205,11 @@ impl Keyspace {
         )
     }
 
-    fn evict_random(&mut self, volatile: bool) -> Option<Bytes> {
+    fn evict_random(&mut self, volatile: bool, held: &dyn Fn(&[u8]) -> bool) -> Option<Bytes> {
         for _ in 0..16 {
             let id = self.random_shard(volatile)?;
             let shard = self.shard_mut(id)?;
-            if let Some(e) = shard.take_random(next_rand(), volatile) {
+            if let Some(e) = shard.take_random(next_rand(), volatile, held) {
                 self.shrink_if_sparse(id);
                 return Some(Bytes::copy_from_slice(e.key()));
             }
@@ -201,7 +217,12 @@ impl Keyspace {
         None
     }
 
-    fn evict_pooled(&mut self, policy: Policy, now: u64) -> Option<Bytes> {
+    fn evict_pooled(
+        &mut self,
+        policy: Policy,
+        now: u64,
+        held: &dyn Fn(&[u8]) -> bool,
+    ) -> Option<Bytes> {
         let volatile = policy.volatile();
         for _ in 0..16 {
             let id = self.random_shard(volatile)?;
@@ -238,7 +259,7 @@ impl Keyspace {
                 .map(|(i, _)| i)
             {
                 let c = self.evictor.pool.swap_remove(best);
-                if self.remove_for_eviction(&c.key, volatile, now) {
+                if !held(&c.key) && self.remove_for_eviction(&c.key, volatile, now) {
                     return Some(c.key);
                 }
             }

@@ -735,7 +735,7 @@ impl Shard {
     /// (an entry read there moves to main instead; one never read leaves a ghost),
     /// else from main (an entry read since its last pass goes round again, its
     /// count lowered). None when the shard is empty.
-    pub fn evict_s3fifo(&mut self) -> Option<Entry> {
+    pub fn evict_s3fifo(&mut self, held: &dyn Fn(&[u8]) -> bool) -> Option<Entry> {
         if self.table.is_empty() {
             return None;
         }
@@ -775,8 +775,11 @@ impl Shard {
                 continue; // stale
             };
             let e = slot.get();
+            // A key a transaction holds is passed over as if just used: it
+            // must not vanish between two of the transaction's commands.
+            let kept = held(e.key());
             let (freq, give_up) = (e.freq(), budget == 0);
-            if freq == 0 || give_up {
+            if (freq == 0 || give_up) && !kept {
                 if small {
                     f.ghost_insert(thash, entries);
                 }
@@ -789,7 +792,7 @@ impl Shard {
                 f.uncount(false);
                 f.push(thash, true);
             } else {
-                slot.set_freq(freq - 1);
+                slot.set_freq(freq.saturating_sub(1));
                 f.main.push_back(thash);
             }
         };
@@ -800,7 +803,12 @@ impl Shard {
 
     /// Remove a random entry (one with a deadline, when `volatile`), starting
     /// from position `seed`: the table's buckets, or the deadline heap's items.
-    pub fn take_random(&mut self, seed: u64, volatile: bool) -> Option<Entry> {
+    pub fn take_random(
+        &mut self,
+        seed: u64,
+        volatile: bool,
+        held: &dyn Fn(&[u8]) -> bool,
+    ) -> Option<Entry> {
         if volatile {
             self.drop_stale_deadlines();
         }
@@ -810,11 +818,12 @@ impl Shard {
             (0..n.min(64)).find_map(|k| {
                 let Reverse((d, thash)) = items[(seed as usize).wrapping_add(k) % n];
                 self.table
-                    .find(thash, |e| e.deadline() == Some(d))
+                    .find(thash, |e| e.deadline() == Some(d) && !held(e.key()))
                     .map(|_| thash)
             })?
         } else {
-            self.entry_from(seed as usize, |_| true).map(thash_of)?
+            self.entry_from(seed as usize, |e| !held(e.key()))
+                .map(thash_of)?
         };
         let (e, _) = self
             .table

@@ -17,7 +17,6 @@
 //! itself get a hook that never yields (a yield there would reach the
 //! script's own `coroutine.resume`, not the executor).
 
-use super::call::ScriptRun;
 use mlua::ffi;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -39,9 +38,22 @@ static BUSY: [AtomicU8; MAX_CORES] = [const { AtomicU8::new(0) }; MAX_CORES];
 /// Per core: SCRIPT KILL asked its busy script to stop.
 static KILL: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
 
+/// What the watchdog needs of a running script (`call::ScriptRun` is one).
+pub trait Watched {
+    fn watchdog(&self) -> &Watchdog;
+    /// Hold its keys now, before anyone else runs (false: it must not yield).
+    fn hold_at_once(&self) -> bool;
+    /// It has run a write command.
+    fn wrote(&self) -> bool;
+    /// The transaction holding its keys (0: none).
+    fn tx(&self) -> u64;
+    /// Tell every core that `tx`'s waiters get `-BUSY`.
+    fn mark_busy(&self, tx: u64);
+}
+
 thread_local! {
     /// The script whose coroutine this core is running now (its hook reads it).
-    static CURRENT: RefCell<Option<Rc<ScriptRun>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Rc<dyn Watched>>> = const { RefCell::new(None) };
     /// The hook suspended the running script to give others a turn.
     static YIELDED: Cell<bool> = const { Cell::new(false) };
 }
@@ -91,7 +103,7 @@ fn decide(may_yield: bool) -> Act {
     let Some(run) = CURRENT.with(|c| c.borrow().clone()) else {
         return Act::Go;
     };
-    let w = &run.watchdog;
+    let w = run.watchdog();
     if w.killed.get() {
         return Act::Kill;
     }
@@ -102,7 +114,7 @@ fn decide(may_yield: bool) -> Act {
     // started without locks takes them now, at once).
     let yields = turn && run.hold_at_once();
     if past {
-        let wrote = run.wrote.get();
+        let wrote = run.wrote();
         BUSY[w.core].store(1 + wrote as u8, Ordering::Relaxed);
         let tx = run.tx();
         if tx != 0 && !w.announced.replace(true) {
@@ -110,7 +122,7 @@ fn decide(may_yield: bool) -> Act {
                 ms = w.threshold.as_millis() as u64,
                 "a script runs past busy-reply-threshold: waiters for its keys get -BUSY"
             );
-            run.world.mark_busy_everywhere(tx);
+            run.mark_busy(tx);
         }
         if !wrote && KILL[w.core].swap(false, Ordering::Relaxed) {
             w.killed.set(true);
@@ -202,25 +214,21 @@ unsafe fn hook(l: *mut ffi::lua_State, ours: bool) {
 /// Watch `thread` (a script's coroutine) with the yielding hook; coroutines
 /// it creates inherit it (Lua 5.1 copies the hook to a new thread).
 pub fn watch(thread: &mlua::Thread) {
+    set_hook(thread, script_hook);
+}
+
+/// Watch a coroutine the script made itself with the hook that never yields.
+pub fn watch_inner(thread: &mlua::Thread) {
+    set_hook(thread, inner_hook);
+}
+
+fn set_hook(thread: &mlua::Thread, hook: ffi::lua_Hook) {
     // SAFETY: for a thread, `lua_topointer` (behind `to_pointer`) is its
     // `lua_State`, alive while `thread` is.
     unsafe {
         ffi::lua_sethook(
             thread.to_pointer() as *mut ffi::lua_State,
-            Some(script_hook),
-            ffi::LUA_MASKCOUNT,
-            CHECK_EVERY,
-        );
-    }
-}
-
-/// Watch a coroutine the script made itself with the hook that never yields.
-pub fn watch_inner(thread: &mlua::Thread) {
-    // SAFETY: as in `watch`.
-    unsafe {
-        ffi::lua_sethook(
-            thread.to_pointer() as *mut ffi::lua_State,
-            Some(inner_hook),
+            Some(hook),
             ffi::LUA_MASKCOUNT,
             CHECK_EVERY,
         );
@@ -230,11 +238,11 @@ pub fn watch_inner(thread: &mlua::Thread) {
 /// Run `fut` (the script's coroutine) with `run` as the hook's current
 /// script; each time the hook suspends it, let the core's other tasks run
 /// (connections, peers' messages) before going on.
-pub async fn drive<F: Future>(run: Rc<ScriptRun>, fut: F) -> F::Output {
+pub async fn drive<F: Future>(run: Rc<dyn Watched>, fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     loop {
         let step = std::future::poll_fn(|cx| {
-            run.watchdog.resumed.set(Instant::now());
+            run.watchdog().resumed.set(Instant::now());
             let before = CURRENT.with(|c| c.replace(Some(run.clone())));
             YIELDED.with(|y| y.set(false));
             let polled = fut.as_mut().poll(cx);

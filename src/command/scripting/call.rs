@@ -263,6 +263,24 @@ impl ScriptRun {
     }
 }
 
+impl super::busy::Watched for ScriptRun {
+    fn watchdog(&self) -> &super::busy::Watchdog {
+        &self.watchdog
+    }
+    fn hold_at_once(&self) -> bool {
+        ScriptRun::hold_at_once(self)
+    }
+    fn wrote(&self) -> bool {
+        self.wrote.get()
+    }
+    fn tx(&self) -> u64 {
+        self.tx.get()
+    }
+    fn mark_busy(&self, tx: u64) {
+        self.world.mark_busy_everywhere(tx);
+    }
+}
+
 fn undeclared() -> Frame {
     Frame::err("ERR Script attempted to access a non local key in a cluster node script")
 }

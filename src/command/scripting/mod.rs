@@ -213,7 +213,8 @@ impl Script {
         let (keys, argv) = (strings(&self.keys)?, strings(&self.argv)?);
         let thread = l.create_thread(func)?;
         busy::watch(&thread);
-        let result = busy::drive(run, thread.into_async::<Value>((keys, argv, redis))).await;
+        let watched: Rc<dyn busy::Watched> = run;
+        let result = busy::drive(watched, thread.into_async::<Value>((keys, argv, redis))).await;
         drop(registered);
         result
     }

@@ -128,10 +128,13 @@ fn s3fifo_evicts_from_a_shard_walked_nearly_empty() {
         assert_eq!(left, 10);
         check_invariants(&s);
         while left > 0 {
-            assert!(s.evict_s3fifo().is_some(), "{left} entries left unevicted");
+            assert!(
+                s.evict_s3fifo(&|_| false).is_some(),
+                "{left} entries left unevicted"
+            );
             left -= 1;
         }
-        assert!(s.evict_s3fifo().is_none());
+        assert!(s.evict_s3fifo(&|_| false).is_none());
         check_invariants(&s);
     })
     .join()
@@ -249,6 +252,25 @@ fn update_accounting_and_heap() {
     s.update(th(b"k"), b"k", 0, |e| e.set_deadline(Some(10)));
     assert!(s.update(th(b"k"), b"k", 10, |_| ()).is_none());
     assert!(s.is_empty());
+    check_invariants(&s);
+}
+
+#[test]
+fn eviction_passes_over_held_keys() {
+    let mut s = Shard::new();
+    for i in 0..50 {
+        put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+    }
+    let held = |k: &[u8]| k == b"k7" || k == b"k31";
+    let mut gone = Vec::new();
+    while let Some(e) = s.evict_s3fifo(&held) {
+        gone.push(e.key().to_vec());
+    }
+    assert_eq!(gone.len(), 48, "every key but the held ones");
+    assert!(!gone.iter().any(|k| held(k)));
+    assert_eq!(s.len(), 2);
+    assert!(s.take_random(3, false, &held).is_none());
+    assert!(s.take_random(3, false, &|_| false).is_some());
     check_invariants(&s);
 }
 
@@ -474,7 +496,7 @@ fn randomized(s3fifo: bool) {
                 }
             }
             7 if s3fifo && rng.gen_bool(0.3) => {
-                if let Some(e) = s.evict_s3fifo() {
+                if let Some(e) = s.evict_s3fifo(&|_| false) {
                     model.remove(e.key()).expect("evicted key was present");
                 }
             }
