@@ -120,9 +120,17 @@ impl World {
                     whole,
                     watch,
                 } => {
+                    let slot = self.request_lock(tx, keys, whole);
+                    // Granted at once (the usual case): answer without a task.
+                    if let Some(grant) = slot.take() {
+                        let (grant, spoiled) = self.granted(grant, watch);
+                        let result = TaskResult::Locked { grant, spoiled };
+                        self.mesh.post(from, Msg::TaskDone { id, result });
+                        return;
+                    }
                     let w = self.clone();
                     crate::runtime::task::spawn(async move {
-                        let (grant, spoiled) = w.lock(tx, keys, whole, watch).await;
+                        let (grant, spoiled) = w.granted(slot.wait().await, watch);
                         let result = TaskResult::Locked { grant, spoiled };
                         w.mesh.post(from, Msg::TaskDone { id, result });
                     })

@@ -346,6 +346,9 @@ pub struct HeldEvents {
     pub(super) capturing: bool,
     pub(super) captured: Vec<HeldEvent>,
     pub(super) by_tx: HashMap<u64, Vec<HeldEvent>, ahash::RandomState>,
+    /// Transactions run here whose `Hold` lives: the others' events are
+    /// published as they come (nobody is left to publish them later).
+    pub(super) live: std::collections::HashSet<u64, ahash::RandomState>,
 }
 
 pub enum Answer {

@@ -13,6 +13,7 @@ use super::locks::{Grant, KeyPlace};
 use super::mesh::{Answer, CoreTask, HeldEvent, Msg, OpEvents, TaskResult};
 use super::watch::MovedWatch;
 use super::world::World;
+use crate::runtime::notify::Slot;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, Op};
 use crate::storage::staircase::ShardId;
@@ -89,10 +90,20 @@ impl World {
 
     /// Keep events of transaction `tx` (run here), after those kept before.
     pub fn keep_tx_events(&self, tx: u64, events: impl IntoIterator<Item = HeldEvent>) {
-        let mut h = self.held_events.borrow_mut();
         let mut events = events.into_iter().peekable();
-        if events.peek().is_some() {
+        if events.peek().is_none() {
+            return;
+        }
+        let live = {
+            let mut h = self.held_events.borrow_mut();
+            let live = h.live.contains(&tx);
             h.by_tx.entry(tx).or_default().extend(events);
+            live
+        };
+        // Its hold is gone already (a batch outlived it: the client went
+        // away mid-EXEC): publish now rather than keep them for nobody.
+        if !live {
+            self.publish_tx_events(tx);
         }
     }
 
@@ -154,11 +165,19 @@ impl World {
     /// behind earlier holders. Answers the grant and, when it is granted and
     /// `watch` names a client, whether that client's watch here is spoiled.
     pub async fn lock(&self, tx: u64, keys: Vec<Bytes>, whole: bool, watch: u64) -> (Grant, bool) {
-        let slot = {
-            let place = |k: &[u8]| self.lock_place(k);
-            self.locks.borrow_mut().request(tx, keys, whole, &place)
-        };
-        let grant = slot.wait().await;
+        let grant = self.request_lock(tx, keys, whole).wait().await;
+        self.granted(grant, watch)
+    }
+
+    /// Ask for a lock (see [`Self::lock`]); the slot is filled already when
+    /// nothing stood in the way.
+    pub(super) fn request_lock(&self, tx: u64, keys: Vec<Bytes>, whole: bool) -> Rc<Slot<Grant>> {
+        let place = |k: &[u8]| self.lock_place(k);
+        self.locks.borrow_mut().request(tx, keys, whole, &place)
+    }
+
+    /// A lock's answer: the grant, and whether `watch`'s watch here is spoiled.
+    pub(super) fn granted(&self, grant: Grant, watch: u64) -> (Grant, bool) {
         let spoiled = grant == Grant::Granted && watch != 0 && self.watch_spoiled(watch);
         (grant, spoiled)
     }
@@ -522,6 +541,7 @@ pub struct Hold {
 
 impl Hold {
     pub fn new(world: Rc<World>, tx: u64) -> Hold {
+        world.held_events.borrow_mut().live.insert(tx);
         Hold {
             world,
             tx,
@@ -541,6 +561,7 @@ impl Drop for Hold {
     fn drop(&mut self) {
         // Its events first: heard after the step, yet before anyone can
         // act on the keys it lets go of.
+        self.world.held_events.borrow_mut().live.remove(&self.tx);
         self.world.publish_tx_events(self.tx);
         for &core in self.cores.borrow().iter() {
             self.world.unlock_on(core, self.tx, 0);

@@ -65,6 +65,11 @@ impl<T> Slot<T> {
         }
     }
 
+    /// The value, if it was filled already (taking it).
+    pub fn take(&self) -> Option<T> {
+        self.value.borrow_mut().take()
+    }
+
     pub fn wait(self: &Rc<Self>) -> SlotWait<T> {
         SlotWait { s: self.clone() }
     }
