@@ -57,7 +57,7 @@ pub async fn run(world: Rc<World>) {
                     kept.set(kept.get() + h as usize);
                     h
                 };
-                ks.expire_due_except(now, BATCH, &mut expired, &counted)
+                ks.expire_due(now, BATCH, &mut expired, &counted)
             });
             world.expired(&expired);
             since_trim += n as u64;

@@ -102,8 +102,9 @@ pub struct World {
     pub watches: RefCell<super::watch::Watches>,
     /// The last transaction id made here (`World::new_tx`).
     pub next_tx: Cell<u64>,
-    /// Events of transactions' ops run here, published when each lets go
-    /// (see `core::txn`'s `execute_for`).
+    /// Events of transactions' ops: those of the op running here now, and of
+    /// each transaction run here, published when it lets go (see `core::txn`'s
+    /// `execute_noting`).
     pub held_events: RefCell<super::mesh::HeldEvents>,
     /// Transactions run here whose waiters were told they are busy scripts.
     pub busy_txs: RefCell<std::collections::HashSet<u64>>,
@@ -315,7 +316,7 @@ impl World {
     pub fn evict_step(&self, now: u64, max: usize) -> Room {
         let mut keys = Vec::new();
         // Keys a transaction holds stay (Redis evicts only between commands).
-        let room = self.sparing_held(|ks, held| ks.evict_except(now, max, &mut keys, held));
+        let room = self.sparing_held(|ks, held| ks.evict(now, max, &mut keys, held));
         self.evicted(&keys);
         if room != Room::Full {
             return room;

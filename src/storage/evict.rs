@@ -7,7 +7,7 @@
 //! As shards migrate, the share follows them. Nothing here looks at another
 //! core or sends anything: the evicted keys are handed to the core layer,
 //! which counts them and publishes their `evicted` events; it names the keys
-//! a transaction holds, which are passed over ([`Keyspace::evict_except`]).
+//! a transaction holds, which are passed over ([`Keyspace::evict`]).
 //! This file sits
 //! above [`super::keyspace`] (it walks its shards); what an access records in
 //! an entry and the state kept between passes are below it, in
@@ -80,15 +80,10 @@ impl Keyspace {
     }
 
     /// Evict until this core is under its share or `max` keys went; the keys
-    /// go onto `out`.
-    pub fn evict(&mut self, now: u64, max: usize, out: &mut Vec<Bytes>) -> Room {
-        self.evict_except(now, max, out, &|_| false)
-    }
-
-    /// [`Self::evict`], never taking a key `held` names (a transaction holds
-    /// it: it must not vanish between two of its commands, as Redis evicts
-    /// only between commands).
-    pub fn evict_except(
+    /// go onto `out`. Never a key `held` names (a transaction holds it: it
+    /// must not vanish between two of its commands, as Redis evicts only
+    /// between commands).
+    pub fn evict(
         &mut self,
         now: u64,
         max: usize,
@@ -342,7 +337,7 @@ mod tests {
             let deadline = (ttl && i % 2 == 0).then(|| super::super::now_ms() + 1_000_000 + i);
             set(&mut k, &format!("key:{i}"), deadline);
             // A table that doubles can take many evictions to pay for at once.
-            if k.evict(super::super::now_ms(), usize::MAX, &mut out) == Room::Full {
+            if k.evict(super::super::now_ms(), usize::MAX, &mut out, &|_| false) == Room::Full {
                 // Only a volatile policy runs out, once no key has a deadline.
                 assert!(
                     ttl && k.ttl_keys() == 0,
@@ -394,7 +389,7 @@ mod tests {
                 let mut out = Vec::new();
                 assert!(k.over_limit());
                 assert_eq!(
-                    k.evict(super::super::now_ms(), 64, &mut out),
+                    k.evict(super::super::now_ms(), 64, &mut out, &|_| false),
                     Room::Full,
                     "{policy:?}"
                 );
@@ -437,7 +432,7 @@ mod tests {
                 for i in 0..10_000 {
                     set(&mut k, &format!("scan:{i}"), None);
                     assert_eq!(
-                        k.evict(super::super::now_ms(), usize::MAX, &mut out),
+                        k.evict(super::super::now_ms(), usize::MAX, &mut out, &|_| false),
                         Room::Enough
                     );
                 }
@@ -487,12 +482,12 @@ mod tests {
             let now = super::super::now_ms();
             let mut out = Vec::new();
             assert!(k.over_limit());
-            assert_eq!(k.evict(now, usize::MAX, &mut out), Room::Held);
+            assert_eq!(k.evict(now, usize::MAX, &mut out, &|_| false), Room::Held);
             assert!(out.is_empty());
             while !k.fill_step(256, now, &mut Vec::new()) {}
             // The split's end gives the emptied source table back.
             assert!(!k.over_limit(), "{} over", super::super::memory::used());
-            assert_eq!(k.evict(now, usize::MAX, &mut out), Room::Enough);
+            assert_eq!(k.evict(now, usize::MAX, &mut out, &|_| false), Room::Enough);
             assert!(out.is_empty());
             assert_eq!(k.len(), 5_000);
         })
@@ -521,7 +516,7 @@ mod tests {
             k.set_memory_limit((used / 2) as u64, Policy::AllKeysLru, 10);
             let mut out = Vec::new();
             assert_eq!(
-                k.evict(super::super::now_ms(), usize::MAX, &mut out),
+                k.evict(super::super::now_ms(), usize::MAX, &mut out, &|_| false),
                 Room::Enough
             );
             let read_evicted = out

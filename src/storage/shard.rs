@@ -573,12 +573,9 @@ impl Shard {
     }
     /// Remove up to `max` entries whose deadline is `<= now`, found through the heap
     /// (never a scan of the table). Pushes each removed key onto `expired`. Returns the count.
-    pub fn expire_due(&mut self, now: u64, max: usize, expired: &mut Vec<Bytes>) -> usize {
-        self.expire_due_except(now, max, expired, &|_| false)
-    }
-    /// [`Self::expire_due`], keeping the keys `held` names (a transaction
-    /// holds them: time stands still for it) due for a later pass.
-    pub fn expire_due_except(
+    /// Keys `held` names (a transaction holds them: time stands still for it)
+    /// stay, due for a later pass.
+    pub fn expire_due(
         &mut self,
         now: u64,
         max: usize,

@@ -441,7 +441,7 @@ mod tests {
             k.fill_step(5, now, &mut Vec::new());
             if step % 50 == 0 {
                 let mut out = Vec::new();
-                k.expire_due(now, 10, &mut out);
+                k.expire_due(now, 10, &mut out, &|_| false);
                 check_accounting(&k);
             }
         }

@@ -10,12 +10,8 @@ use bytes::Bytes;
 impl Keyspace {
     /// Purge up to `max` expired keys across this core's shards through their heaps;
     /// expired keys are pushed onto `expired`. Returns how many were removed.
-    pub fn expire_due(&mut self, now: u64, max: usize, expired: &mut Vec<Bytes>) -> usize {
-        self.expire_due_except(now, max, expired, &|_| false)
-    }
-
-    /// [`Self::expire_due`], leaving the keys `held` names for a later pass.
-    pub fn expire_due_except(
+    /// Keys `held` names stay for a later pass.
+    pub fn expire_due(
         &mut self,
         now: u64,
         max: usize,
@@ -30,7 +26,7 @@ impl Keyspace {
             }
             let id = (self.expire_from + k) % n;
             if let Some(shard) = self.shards[id].as_mut() {
-                removed += shard.expire_due_except(now, max - removed, expired, held);
+                removed += shard.expire_due(now, max - removed, expired, held);
                 if removed >= max {
                     // This shard may have more due: start the next pass here.
                     self.expire_from = id;
@@ -143,11 +139,14 @@ mod tests {
         assert_eq!(k.ttl_keys(), 300);
         assert_eq!(k.next_deadline(), Some(NOW + 1));
         let mut out = Vec::new();
-        assert_eq!(k.expire_due(NOW + 100, 40, &mut out), 40);
-        assert_eq!(k.expire_due(NOW + 100, 1000, &mut out), 60);
+        assert_eq!(k.expire_due(NOW + 100, 40, &mut out, &|_| false), 40);
+        assert_eq!(k.expire_due(NOW + 100, 1000, &mut out, &|_| false), 60);
         assert_eq!(out.len(), 100);
         assert_eq!(k.next_deadline(), Some(NOW + 101));
-        assert_eq!(k.expire_due(u64::MAX, usize::MAX, &mut out), 200);
+        assert_eq!(
+            k.expire_due(u64::MAX, usize::MAX, &mut out, &|_| false),
+            200
+        );
         assert_eq!(k.len(), 50);
         assert_eq!(k.next_deadline(), None);
         check_accounting(&k);

@@ -73,7 +73,7 @@ fn compact_gives_back_space_and_keeps_entries() {
     }
     // The live deadlines survived the shrink.
     let mut out = Vec::new();
-    s.expire_due(2_000_000, usize::MAX, &mut out);
+    s.expire_due(2_000_000, usize::MAX, &mut out, &|_| false);
     assert_eq!(out.len(), 10);
     assert_eq!(s.len(), 0);
 }
@@ -282,11 +282,11 @@ fn expiry_keeps_held_keys_due_for_a_later_pass() {
     }
     let mut out = Vec::new();
     let held = |k: &[u8]| k == b"b";
-    assert_eq!(s.expire_due_except(2000, 100, &mut out, &held), 2);
+    assert_eq!(s.expire_due(2000, 100, &mut out, &held), 2);
     assert!(!out.contains(&Bytes::from("b")));
     assert_eq!(s.next_deadline(), Some(1000), "b is still due");
     out.clear();
-    assert_eq!(s.expire_due(2000, 100, &mut out), 1);
+    assert_eq!(s.expire_due(2000, 100, &mut out, &|_| false), 1);
     assert_eq!(out, vec![Bytes::from("b")]);
     check_invariants(&s);
 }
@@ -304,16 +304,16 @@ fn expiry_through_heap() {
     s.remove(th(b"k2"), b"k2");
     assert_eq!(s.next_deadline(), Some(1003));
     let mut out = Vec::new();
-    assert_eq!(s.expire_due(999, 100, &mut out), 0);
-    assert_eq!(s.expire_due(1010, 3, &mut out), 3);
+    assert_eq!(s.expire_due(999, 100, &mut out, &|_| false), 0);
+    assert_eq!(s.expire_due(1010, 3, &mut out, &|_| false), 3);
     assert_eq!(
         out,
         vec![Bytes::from("k3"), Bytes::from("k4"), Bytes::from("k5")]
     );
-    assert_eq!(s.expire_due(1010, 100, &mut out), 5);
+    assert_eq!(s.expire_due(1010, 100, &mut out, &|_| false), 5);
     check_invariants(&s);
     out.clear();
-    assert_eq!(s.expire_due(u64::MAX - 1, 1000, &mut out), 90);
+    assert_eq!(s.expire_due(u64::MAX - 1, 1000, &mut out, &|_| false), 90);
     assert!(out.contains(&Bytes::from("k0")));
     assert_eq!(s.len(), 2); // k1 and forever
     assert_eq!(s.next_deadline(), None);
@@ -328,7 +328,7 @@ fn same_deadline_many_keys() {
         put(&mut s, format!("{{tag}}{i}").as_bytes(), b"v", Some(7));
     }
     let mut out = Vec::new();
-    assert_eq!(s.expire_due(7, usize::MAX, &mut out), 50);
+    assert_eq!(s.expire_due(7, usize::MAX, &mut out, &|_| false), 50);
     out.sort();
     out.dedup();
     assert_eq!(out.len(), 50);
@@ -502,7 +502,7 @@ fn randomized(s3fifo: bool) {
             }
             7 => {
                 expired.clear();
-                let n = s.expire_due(now, rng.gen_range(0..20), &mut expired);
+                let n = s.expire_due(now, rng.gen_range(0..20), &mut expired, &|_| false);
                 assert_eq!(n, expired.len());
                 for k in &expired {
                     let (_, d) = model.remove(&k[..]).expect("expired key was present");
@@ -535,7 +535,7 @@ fn randomized(s3fifo: bool) {
     }
     check_invariants(&s);
     expired.clear();
-    let n = s.expire_due(u64::MAX, usize::MAX, &mut expired);
+    let n = s.expire_due(u64::MAX, usize::MAX, &mut expired, &|_| false);
     assert_eq!(n, model.values().filter(|(_, d)| d.is_some()).count());
     check_invariants(&s);
 }
@@ -588,7 +588,7 @@ fn expire_due_pops_a_bounded_number_of_stale_items() {
     }
     let before = s.heap_len();
     let mut out = Vec::new();
-    let n = s.expire_due(u64::MAX, 5, &mut out);
+    let n = s.expire_due(u64::MAX, 5, &mut out, &|_| false);
     assert!(n < 5, "found {n} among the stale items");
     assert!(
         before - s.heap_len() <= 5 * STALE_POPS,
@@ -597,7 +597,7 @@ fn expire_due_pops_a_bounded_number_of_stale_items() {
     );
     let mut calls = 0;
     while out.len() < 10 {
-        s.expire_due(u64::MAX, 5, &mut out);
+        s.expire_due(u64::MAX, 5, &mut out, &|_| false);
         calls += 1;
         assert!(calls < 1000, "the live keys were never reached");
     }

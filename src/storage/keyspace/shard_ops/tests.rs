@@ -258,7 +258,7 @@ fn expired_keys_are_invisible() {
     );
     // Purged by the expiry pass.
     let mut out = Vec::new();
-    assert_eq!(k.expire_due(later, 10, &mut out), 1);
+    assert_eq!(k.expire_due(later, 10, &mut out, &|_| false), 1);
     assert_eq!(out, vec![Bytes::from("t")]);
     assert_eq!(k.len(), 1);
     check_accounting(&k);
