@@ -570,23 +570,20 @@ fn a_busy_script_gives_turns_answers_busy_and_dies_by_script_kill() {
     for k in [&k0, &k1] {
         let _: () = on0[0].set(k, "v").unwrap();
     }
-    let v: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("busy-reply-threshold")
-        .query(&mut on0[0])
-        .unwrap();
-    assert_eq!(v, ["busy-reply-threshold", "400"]);
+    let threshold = |c: &mut Connection| -> Vec<String> {
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("busy-reply-threshold")
+            .query(c)
+            .unwrap()
+    };
+    assert_eq!(threshold(&mut on0[0]), ["busy-reply-threshold", "400"]);
     // Its old name, CONFIG SET, and a bad value.
     let set = |c: &mut Connection, name: &str, v: &str| -> redis::RedisResult<()> {
         redis::cmd("CONFIG").arg("SET").arg(name).arg(v).query(c)
     };
     set(&mut on0[0], "lua-time-limit", "350").unwrap();
-    let v: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("busy-reply-threshold")
-        .query(&mut on0[0])
-        .unwrap();
-    assert_eq!(v, ["busy-reply-threshold", "350"]);
+    assert_eq!(threshold(&mut on0[0]), ["busy-reply-threshold", "350"]);
     let e = err(set(&mut on0[0], "busy-reply-threshold", "soon").map(|()| Value::Nil));
     assert!(
         e.contains("argument couldn't be parsed into an integer"),

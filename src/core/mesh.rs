@@ -35,10 +35,6 @@ pub enum CoreTask {
     /// Replace the run-time configuration → Done
     SetConfig(Box<Config>),
     /// → Stats
-    /// Let go of what transaction `tx` holds here, answered once done.
-    Unlock {
-        tx: u64,
-    },
     Stats,
     /// Zero the counters CONFIG RESETSTAT resets → Done
     ResetStats,
@@ -56,9 +52,7 @@ pub enum CoreTask {
         to: usize,
     },
     /// (to a migration's source) Remove and return these keys → Entries
-    Pull {
-        keys: Vec<Bytes>,
-    },
+    Pull { keys: Vec<Bytes> },
     /// (to a migration's target) Store these entries of `shard`, sent after
     /// `flushes` FLUSHALLs, unless newer ones are there; `remaining` more (these
     /// included) are still to come → Done
@@ -69,14 +63,10 @@ pub enum CoreTask {
         remaining: usize,
     },
     /// (to a migration's target) Everything was sent: forget the source → Table
-    FinishIncoming {
-        shard: ShardId,
-    },
+    FinishIncoming { shard: ShardId },
     /// (to a migration's source) This DBSIZE or KEYS over the shards it is handing
     /// over → Part
-    CountPart {
-        op: CoreOp,
-    },
+    CountPart { op: CoreOp },
     /// (to a migration's source) Keys still held of `shard` from `cursor` → Names
     ScanPart {
         shard: ShardId,
@@ -84,35 +74,21 @@ pub enum CoreTask {
         count: usize,
     },
     /// Measure ops/s per shard over the last `secs` → Shards
-    Sample {
-        secs: f64,
-    },
+    Sample { secs: f64 },
     /// (to core 0) A change of the staircase, run by the coordinator → Admin
     Admin(AdminRequest),
     /// Names with subscribers here (matching the pattern, if any) → Names
-    PubsubNames {
-        kind: Kind,
-        pattern: Option<Bytes>,
-    },
+    PubsubNames { kind: Kind, pattern: Option<Bytes> },
     /// Subscribers here to each name → Counts
-    PubsubCounts {
-        kind: Kind,
-        names: Vec<Bytes>,
-    },
+    PubsubCounts { kind: Kind, names: Vec<Bytes> },
     /// (to core 0) SAVE: every core's section joined into the snapshot → Saved
     Save,
     /// This core's section of a SAVE, written to `part` in one step → Section
-    SaveSection {
-        part: std::path::PathBuf,
-    },
+    SaveSection { part: std::path::PathBuf },
     /// (to core 0) BGSAVE [SCHEDULE] → Started
-    BgSave {
-        schedule: bool,
-    },
+    BgSave { schedule: bool },
     /// Begin this core's section of a BGSAVE, captured while serving → Done | Failed
-    CaptureBegin {
-        part: std::path::PathBuf,
-    },
+    CaptureBegin { part: std::path::PathBuf },
     /// The section begun, once written → Section
     CaptureWait,
     /// Keys changed here since the last save (save points) → Count
@@ -121,10 +97,7 @@ pub enum CoreTask {
     SaveDone(Option<u64>),
     /// Start this core's log of generation `gen` with a base claim and
     /// capture the base into `part` (see `core::rewrite`) → Done | Failed
-    RewriteBegin {
-        gen: u64,
-        part: std::path::PathBuf,
-    },
+    RewriteBegin { gen: u64, part: std::path::PathBuf },
     /// (to core 0) BGREWRITEAOF → Started
     BgRewrite,
     /// (to core 0) Rewrite the logs and answer when done → Started
@@ -135,9 +108,7 @@ pub enum CoreTask {
     AofOff,
     /// To core 0: FLUSHALL under the staircase lock, for transaction `tx`
     /// (0: none) → Flushed (`core::flush`)
-    FlushAll {
-        tx: u64,
-    },
+    FlushAll { tx: u64 },
     /// Empty this core's keyspace, answered once logged → Flushed
     Flush,
     /// Take these keys (or everything) for transaction `tx`, once earlier
@@ -150,10 +121,9 @@ pub enum CoreTask {
         watch: u64,
     },
     /// Client `id` watches these keys here → Done
-    Watch {
-        id: u64,
-        keys: Vec<Bytes>,
-    },
+    Watch { id: u64, keys: Vec<Bytes> },
+    /// Let go of what transaction `tx` holds here → Done
+    Unlock { tx: u64 },
 }
 
 /// What SAVE wrote.

@@ -4,9 +4,10 @@
 //! `World` methods because they read the core's table and keyspace; the
 //! order in which a transaction visits cores is the command layer's
 //! (`command::transactions`). It also keeps a transaction's clock (its ops
-//! carry the `now` it froze, Redis 7's rule) and holds back the events its
-//! ops raise here until it lets go of this core (`execute_for`), so nobody
-//! hears of a transaction half-done. It never decides what a command does.
+//! carry the `now` it froze, Redis 7's rule) and its events: those its ops
+//! raise on any core go back with their results (`execute_noting`) and the
+//! core running it publishes them when it lets go, so nobody hears of a
+//! transaction half-done. It never decides what a command does.
 
 use super::aof::LoggedKeys;
 use super::locks::{Grant, KeyPlace};
@@ -26,6 +27,20 @@ pub fn clock(now: u64) -> u64 {
         now
     } else {
         now_ms()
+    }
+}
+
+/// Would `op` wait, given whether a key of it would (`key`) and whether an op
+/// over the whole keyspace would (`whole`)? Matched here rather than through
+/// `aof::keys_of`, which clones the keys: this runs for every op while a
+/// transaction holds anything on the core.
+fn op_waits(op: &Op, key: impl Fn(&[u8]) -> bool, whole: impl Fn() -> bool) -> bool {
+    match op {
+        Op::Key { key: k, .. } => key(k),
+        Op::Core(CoreOp::MSetNx { pairs }) => pairs.iter().any(|(k, _)| key(k)),
+        Op::Core(CoreOp::Rename { src, dst, .. }) => key(src) || key(dst),
+        Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => false,
+        Op::Core(_) => whole(),
     }
 }
 
@@ -123,22 +138,18 @@ impl World {
                     shard,
                     channel,
                     payload,
-                } if core == self.id => {
-                    self.deliver(shard, &channel, &payload);
+                } => {
+                    if core == self.id {
+                        self.deliver(shard, &channel, &payload);
+                    } else {
+                        let event = Msg::Event {
+                            shard,
+                            channel,
+                            payload,
+                        };
+                        self.mesh.post(core, event);
+                    }
                 }
-                HeldEvent::Message {
-                    core,
-                    shard,
-                    channel,
-                    payload,
-                } => self.mesh.post(
-                    core,
-                    Msg::Event {
-                        shard,
-                        channel,
-                        payload,
-                    },
-                ),
             }
         }
     }
@@ -398,17 +409,8 @@ impl World {
         if locks.is_idle() {
             return false;
         }
-        // Matched here rather than through `aof::keys_of`, which clones the
-        // keys: this runs for every op while a transaction holds anything here.
-        ops.iter().any(|op| match op {
-            Op::Key { key, .. } => locks.blocks(key, tx),
-            Op::Core(CoreOp::MSetNx { pairs }) => pairs.iter().any(|(k, _)| locks.blocks(k, tx)),
-            Op::Core(CoreOp::Rename { src, dst, .. }) => {
-                locks.blocks(src, tx) || locks.blocks(dst, tx)
-            }
-            Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => false,
-            Op::Core(_) => locks.blocks_core(tx),
-        })
+        ops.iter()
+            .any(|op| op_waits(op, |k| locks.blocks(k, tx), || locks.blocks_core(tx)))
     }
 
     /// Hold every key `ops` touch here (but those `tx` holds itself) for a
@@ -454,17 +456,7 @@ impl World {
     /// Would `op`, run for `tx`, wait for a script busy past the threshold?
     pub fn busy_blocks(&self, op: &Op, tx: u64) -> bool {
         let locks = self.locks.borrow();
-        match op {
-            Op::Key { key, .. } => locks.busy_blocks(key, tx),
-            Op::Core(CoreOp::MSetNx { pairs }) => {
-                pairs.iter().any(|(k, _)| locks.busy_blocks(k, tx))
-            }
-            Op::Core(CoreOp::Rename { src, dst, .. }) => {
-                locks.busy_blocks(src, tx) || locks.busy_blocks(dst, tx)
-            }
-            Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => false,
-            Op::Core(_) => locks.busy_whole(tx),
-        }
+        op_waits(op, |k| locks.busy_blocks(k, tx), || locks.busy_whole(tx))
     }
 
     /// A migration of `shard` is about to begin here: hold back new grants of
@@ -495,9 +487,7 @@ impl World {
         let place = |k: &[u8]| self.lock_place(k);
         self.locks.borrow_mut().thaw(shard, &place);
     }
-}
 
-impl World {
     /// The transaction of `hold` ended: let go. One that was marked busy
     /// waits until every core has let go, so no request its client sends
     /// next meets the old lock and hears `-BUSY` from a script that ended.

@@ -94,11 +94,6 @@ impl ScriptRun {
         self.held.borrow_mut().take()
     }
 
-    /// The transaction holding the script's keys (0 while it holds none).
-    pub fn tx(&self) -> u64 {
-        self.tx.get()
-    }
-
     /// The keys still to take before the script first waits, under a new
     /// transaction that is the script's from now on.
     fn take_keys(&self) -> Option<(u64, Vec<Bytes>)> {
@@ -120,22 +115,6 @@ impl ScriptRun {
         if let Some((tx, keys)) = self.take_keys() {
             self.world.hold_free_keys(tx, keys).await;
         }
-    }
-
-    /// [`Self::hold_now`] without waiting, for the watchdog about to give
-    /// others a turn: false (the script must not let anyone in) in the case
-    /// that cannot happen, a key of it held by someone else.
-    pub fn hold_at_once(&self) -> bool {
-        let Some((tx, keys)) = self.take_keys() else {
-            return true;
-        };
-        if self.world.locks.borrow_mut().force(tx, &keys) {
-            return true;
-        }
-        tracing::error!("a script's free keys were held; it keeps its core");
-        // Its next wait asks for them as any request does (`hold_free_keys`).
-        *self.take_before_waiting.borrow_mut() = Some(keys);
-        false
     }
 
     /// Redis's refusals of a command from a script, or its table entry.
@@ -267,8 +246,20 @@ impl super::busy::Watched for ScriptRun {
     fn watchdog(&self) -> &super::busy::Watchdog {
         &self.watchdog
     }
+    /// [`ScriptRun::hold_now`] without waiting, for the watchdog about to give
+    /// others a turn: false (the script must not let anyone in) in the case
+    /// that cannot happen, a key of it held by someone else.
     fn hold_at_once(&self) -> bool {
-        ScriptRun::hold_at_once(self)
+        let Some((tx, keys)) = self.take_keys() else {
+            return true;
+        };
+        if self.world.locks.borrow_mut().force(tx, &keys) {
+            return true;
+        }
+        tracing::error!("a script's free keys were held; it keeps its core");
+        // Its next wait asks for them as any request does (`hold_free_keys`).
+        *self.take_before_waiting.borrow_mut() = Some(keys);
+        false
     }
     fn wrote(&self) -> bool {
         self.wrote.get()
