@@ -633,6 +633,10 @@ fn a_busy_script_gives_turns_answers_busy_and_dies_by_script_kill() {
     // The transaction is over (discarded).
     let e = err(redis::cmd("EXEC").query::<Value>(&mut tx));
     assert!(e.contains("EXEC without MULTI"), "{e}");
+    // SAVE begins with every core whole (a snapshot holds no transaction
+    // half-done): refused, as Redis refuses it during a busy script.
+    let e = err(redis::cmd("SAVE").query::<Value>(&mut tx));
+    assert!(is_busy(&e), "{e}");
     let free: String = same.get(&free0).unwrap();
     assert_eq!(free, "x");
     // SCRIPT KILL from the script's own core.

@@ -93,6 +93,21 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Turn the logs on (a rewrite first, as Redis); on failure, off again
+/// everywhere, so the config never says `appendonly yes` with no log.
+async fn logs_on(world: &std::rc::Rc<crate::core::world::World>) -> Result<(), String> {
+    let Err(e) = world.aof_enable().await else {
+        return Ok(());
+    };
+    let mut back = world.config.borrow().clone();
+    back.appendonly = false;
+    world.aof_disable().await;
+    world
+        .broadcast_task(CoreTask::SetConfig(Box::new(back)))
+        .await;
+    Err(e)
+}
+
 /// Apply one CONFIG SET pair to `c`.
 fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
     let text = String::from_utf8_lossy(v).into_owned();
@@ -279,6 +294,24 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             let world = ctx.world.clone();
             let was = world.config.borrow().appendonly;
             let now = cfg.appendonly;
+            // Inside a transaction, which holds its keys: the rewrite that
+            // turns the logs on begins once nothing is held, so it runs in
+            // the background, as Redis's always does.
+            if ctx.batch.tx() != 0 && !was && now {
+                return Step::Async(Box::pin(async move {
+                    world
+                        .broadcast_task(CoreTask::SetConfig(Box::new(cfg)))
+                        .await;
+                    let w = world.clone();
+                    crate::runtime::task::spawn(async move {
+                        if let Err(e) = logs_on(&w).await {
+                            tracing::warn!(error = %e, "cannot turn the logs on");
+                        }
+                    })
+                    .detach();
+                    Frame::Ok
+                }));
+            }
             Step::Async(Box::pin(async move {
                 world
                     .broadcast_task(CoreTask::SetConfig(Box::new(cfg)))
@@ -287,13 +320,7 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 // and manifest are written; off: every core stops logging.
                 match (was, now) {
                     (false, true) => {
-                        if let Err(e) = world.aof_enable().await {
-                            let mut back = world.config.borrow().clone();
-                            back.appendonly = false;
-                            world.aof_disable().await;
-                            world
-                                .broadcast_task(CoreTask::SetConfig(Box::new(back)))
-                                .await;
+                        if let Err(e) = logs_on(&world).await {
                             return Frame::err(format!("ERR cannot turn the logs on: {e}"));
                         }
                     }

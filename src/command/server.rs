@@ -169,7 +169,11 @@ pub fn save(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
             Ok(_) => Frame::Ok,
             Err(e) => {
                 tracing::warn!(error = %e, "SAVE failed");
-                Frame::err(format!("ERR {e}"))
+                // A busy script's refusal keeps its own code.
+                match e.starts_with("BUSY ") {
+                    true => Frame::err(e),
+                    false => Frame::err(format!("ERR {e}")),
+                }
             }
         }
     }))

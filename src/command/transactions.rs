@@ -154,7 +154,7 @@ fn unwatch_all(world: &Rc<World>, client: &mut ClientState) {
 /// shard, so it may live on a core it was not registered on.
 fn forget_watches(world: &World, id: u64) {
     for core in 0..world.ncores {
-        world.unlock_on(core, 0, id);
+        world.unlock_on(core, 0, id, 0);
     }
 }
 
@@ -221,10 +221,17 @@ async fn exec_locked(
     if spoiled {
         return Frame::NullArray;
     }
+    // Each core logs its end, so a crash keeps all of it or none.
+    hold.log_end(queued.iter().any(|(spec, _)| may_write(spec)));
     // Time stands still from here to the last command (Redis 7's rule).
     let replies = run_queued(world, client, table, queued, hold.tx, now_ms()).await;
     world.finish_hold(hold).await;
     Frame::Array(replies)
+}
+
+/// Can this command change a key (a script may)?
+pub fn may_write(spec: &CommandSpec) -> bool {
+    spec.flags.contains(&"write") || matches!(spec.name, "eval" | "evalsha")
 }
 
 /// Redis's reply to whoever would wait for a script busy past `busy-reply-threshold`.

@@ -139,6 +139,9 @@ pub struct Aof {
     /// The position a new log starts at when none runs (above every position
     /// the logs recovered at start hold).
     pub first_lsn: Cell<u64>,
+    /// The transaction whose op is running (0: none): its changes are logged
+    /// as its `TxWrite`s (see `persist::log`, "A transaction's records").
+    pub tx: Cell<u64>,
 }
 
 impl Aof {
@@ -161,6 +164,11 @@ impl Aof {
         }
         let appended = self.appended();
         self.durable.get() < appended && (appended > since || !self.failing.get())
+    }
+
+    /// Logging under `appendfsync always`: a reply waits for its records.
+    pub fn syncs_each_write(&self) -> bool {
+        self.on.get() && self.fsync.get() == Fsync::Always
     }
 
     /// Bytes in the file being appended to (written so far).

@@ -103,7 +103,7 @@ impl World {
                 self.keyspace.borrow_mut().set_table(t);
                 self.memory_changed();
             }
-            Msg::Unlock { tx, watch } => self.unlock(tx, watch),
+            Msg::Unlock { tx, watch, parts } => self.unlock(tx, watch, parts),
             Msg::Busy { tx } => self.mark_busy(tx),
             Msg::Watches(moved) => self.watches.borrow_mut().adopt(moved),
             Msg::Event {
@@ -133,6 +133,33 @@ impl World {
                         let (grant, spoiled) = w.granted(slot.wait().await, watch);
                         let result = TaskResult::Locked { grant, spoiled };
                         w.mesh.post(from, Msg::TaskDone { id, result });
+                    })
+                    .detach();
+                }
+                // Answered once its end record is as durable as `always` asks.
+                CoreTask::Unlock { tx, parts } => {
+                    let before = self.aof.appended();
+                    self.unlock(tx, 0, parts);
+                    if !self.aof.must_wait(before) {
+                        self.mesh.post(
+                            from,
+                            Msg::TaskDone {
+                                id,
+                                result: TaskResult::Done,
+                            },
+                        );
+                        return;
+                    }
+                    let w = self.clone();
+                    crate::runtime::task::spawn(async move {
+                        w.aof.wait_durable().await;
+                        w.mesh.post(
+                            from,
+                            Msg::TaskDone {
+                                id,
+                                result: TaskResult::Done,
+                            },
+                        );
                     })
                     .detach();
                 }
@@ -224,8 +251,8 @@ impl World {
                 self.watch_keys(id, keys);
                 TaskResult::Done
             }
-            CoreTask::Unlock { tx } => {
-                self.unlock(tx, 0);
+            CoreTask::Unlock { tx, parts } => {
+                self.unlock(tx, 0, parts);
                 TaskResult::Done
             }
             CoreTask::AofSize => TaskResult::Count(self.aof.size() as usize),

@@ -1,7 +1,8 @@
 //! The records a core's changes make in its append-only log (`core::aof`
 //! keeps the log and writes it): the state of a key after a change, an
 //! eviction's `DEL`, a claim (FLUSHALL, a rewrite's base), an import by
-//! migration; and the start of a new log file. These are `World` methods
+//! migration; a transaction's writes and its end; and the start of a new
+//! log file. These are `World` methods
 //! because they read the core's keyspace and table; they never write a file
 //! and never wait.
 
@@ -27,8 +28,30 @@ impl World {
             }
             (shard, _) => self
                 .aof
-                .append(epoch, shard, LogOp::Write(Cmd::Args(&[b"DEL", key]))),
+                .append(epoch, shard, self.write(Cmd::Args(&[b"DEL", key]))),
         }
+    }
+
+    /// A change as its record: a transaction's while one runs its op here.
+    fn write<'a>(&self, cmd: Cmd<'a>) -> LogOp<'a> {
+        match self.aof.tx.get() {
+            0 => LogOp::Write(cmd),
+            tx => LogOp::TxWrite { tx, cmd },
+        }
+    }
+
+    /// Transaction `tx` let go of this core, one of `parts` it held: its end
+    /// (recovery counts its writes only once every part logged one).
+    pub fn log_tx_end(&self, tx: u64, parts: u16) {
+        if !self.aof.on.get() || parts == 0 {
+            return;
+        }
+        let epoch = self.keyspace.borrow().table().epoch;
+        self.aof.append(
+            epoch,
+            crate::persist::log::NO_SHARD,
+            LogOp::TxEnd { tx, parts },
+        );
     }
 
     /// Log `e` as a `SET` (an import from core `from` when given).
@@ -51,7 +74,7 @@ impl World {
                 from: from as u16,
                 cmd,
             },
-            None => LogOp::Write(cmd),
+            None => self.write(cmd),
         };
         self.aof.append(epoch, shard, op);
     }

@@ -122,8 +122,10 @@ pub enum CoreTask {
     },
     /// Client `id` watches these keys here → Done
     Watch { id: u64, keys: Vec<Bytes> },
-    /// Let go of what transaction `tx` holds here → Done
-    Unlock { tx: u64 },
+    /// Let go of what transaction `tx` holds here, logging its end as one
+    /// of `parts` (0: no end) → Done once that end is as durable as the log's
+    /// policy asks
+    Unlock { tx: u64, parts: u16 },
 }
 
 /// What SAVE wrote.
@@ -267,10 +269,12 @@ pub enum Msg {
     },
     Table(RoutingTable),
     /// Let go of what transaction `tx` holds here and forget client `watch`'s
-    /// watches (either may be 0); nobody waits for it.
+    /// watches (either may be 0), logging the transaction's end as one of
+    /// `parts` (0: none); nobody waits for it.
     Unlock {
         tx: u64,
         watch: u64,
+        parts: u16,
     },
     /// Watches of keys whose shard the sender is giving to this core (sent
     /// before the table that does so); nobody waits for it.

@@ -135,6 +135,8 @@ pub struct Summary {
     pub max_epoch: u64,
     pub max_gen: u64,
     pub max_lsn: u64,
+    /// The highest transaction id in the logs (new ones start above it).
+    pub max_tx: u64,
 }
 
 /// What the start loads.
@@ -447,6 +449,16 @@ fn load_logs(
                         merge.record(at(Part::Log), change.key, change.state);
                     }
                 }
+                LogOp::TxWrite { tx, cmd } => {
+                    let change =
+                        change_of(cmd).map_err(|e| format!("{name}: record {}: {e}", rec.lsn))?;
+                    sum.read += 1;
+                    sum.max_tx = sum.max_tx.max(tx);
+                    if mine(table, core, &change.key) {
+                        merge.tx_record(tx, at(Part::Log), change.key, change.state);
+                    }
+                }
+                LogOp::TxEnd { tx, parts } => merge.tx_end(tx, c, parts),
                 // Only the manifest's generation has a complete base.
                 LogOp::Claim {
                     base: true,
@@ -479,6 +491,16 @@ fn load_logs(
             _ => {}
         }
     }
+    // A transaction whose parts a crash did not all keep counts not at all.
+    let dropped = merge.settle();
+    if dropped.transactions > 0 && core == 0 {
+        tracing::warn!(
+            transactions = dropped.transactions,
+            records = dropped.records,
+            "dropping transactions the crash cut short (not every core logged its end)"
+        );
+    }
+    sum.max_tx = sum.max_tx.max(merge.max_tx());
     let now = now_ms();
     let _ = tx.send(Msg::Expect(merge.len()));
     let mut batch = Batch::new();
@@ -616,6 +638,9 @@ async fn start_here(world: &Rc<World>) -> Result<(), String> {
     world.keyspace.borrow_mut().raise_epoch(sum.max_epoch);
     // Positions go on after every one the logs hold (a replica resumes by them).
     world.aof.first_lsn.set(sum.max_lsn + 1);
+    // Transaction ids too: a new transaction must never complete one the
+    // logs hold cut short (`persist::replay`). Ids are `seq << 8 | core + 1`.
+    world.next_tx.set(world.next_tx.get().max(sum.max_tx >> 8));
     let appendonly = world.config.borrow().appendonly;
     if let (true, Plan::Logs(_)) = (appendonly, &plan) {
         world.open_generation(sum.max_gen + 1, false)?;

@@ -16,6 +16,13 @@
 //! manifest, whose generation's files are all still there, plus the new logs
 //! (their base claims are ignored without their bases): nothing is lost.
 //!
+//! The new logs begin while every core is held whole (`hold_everything`, as
+//! FLUSHALL): no transaction is half-done at the claims, so a base never
+//! holds part of one whose other part's end a log must still show. Plain
+//! commands on keys no transaction holds wait for that moment too (a few
+//! milliseconds: each core opens a file and starts a capture), where Redis's
+//! fork stops the whole server for longer.
+//!
 //! It never runs beside a BGSAVE (the capture is one per core): each waits
 //! for the other.
 
@@ -91,6 +98,14 @@ impl World {
     }
 
     async fn rewrite_locked(self: &Rc<Self>) -> Result<(), String> {
+        // Every core whole while the new logs begin: no transaction holds
+        // anything, so each is wholly before the claims (in the bases, its
+        // ends gone with the old logs) or wholly after (in the new logs) —
+        // never a base holding one part of it while a log still needs its
+        // end (`persist::log`, "A transaction's records"). A script busy
+        // past the threshold holds us back until it ends. Whole first, then
+        // the staircase: FLUSHALL's order.
+        let all = self.hold_everything_patiently().await;
         let _turn = self.staircase_lock.acquire_permit(1).await;
         let started = std::time::Instant::now();
         let (dir, name) = self.aof_dir();
@@ -110,6 +125,8 @@ impl World {
                 async { self.rewrite_begin(gen, parts[self.id].clone()) },
             )
             .await;
+        // Transactions go on; what they write is in the new logs.
+        drop(all);
         let failed = began.iter().find_map(|r| match r {
             TaskResult::Failed(e) => Some(e.clone()),
             _ => None,

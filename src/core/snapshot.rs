@@ -13,6 +13,12 @@
 //! CRC64s combined, not recomputed), the file synced and renamed over
 //! `dir/dbfilename`, so a crash mid-save leaves the previous snapshot whole.
 //!
+//! Each core's section is its state at one instant; that the instants of
+//! all cores form one consistent cut is what every core held whole
+//! (`hold_everything`, as FLUSHALL) gives: no transaction is half-done
+//! while the sections (SAVE) or captures (BGSAVE) begin, so a transaction
+//! that spans cores is wholly in the snapshot or wholly after it.
+//!
 //! At start every core reads the whole file and keeps the keys its routing
 //! table gives it (keys already expired are dropped, as a Redis master does):
 //! the cores parse in parallel and each inserts only its share, while clients
@@ -141,6 +147,11 @@ impl World {
         if self.persist.bgsave_running.get() {
             return Err("Background save already in progress".into());
         }
+        // Every core whole, as a rewrite's start: no transaction half-done in
+        // it. A script busy past the threshold refuses SAVE, as Redis's does.
+        let Ok(_all) = self.hold_everything().await else {
+            return Err(crate::storage::ops::OpError::Busy.to_string());
+        };
         let _turn = self.staircase_lock.acquire_permit(1).await;
         let target = self.snapshot_path();
         let parts: Vec<PathBuf> = (0..self.ncores).map(|c| part_path(&target, c)).collect();
@@ -288,6 +299,9 @@ impl World {
         self: &Rc<Self>,
         begun: Option<Rc<Slot<Result<(), String>>>>,
     ) -> Result<Saved, String> {
+        // Every core whole while the captures begin (a rewrite's rule): a
+        // transaction is wholly in the snapshot or wholly after it.
+        let all = self.hold_everything_patiently().await;
         let _turn = self.staircase_lock.acquire_permit(1).await;
         let target = self.snapshot_path();
         let parts: Vec<PathBuf> = (0..self.ncores).map(|c| part_path(&target, c)).collect();
@@ -304,6 +318,7 @@ impl World {
                 },
             )
             .await;
+        drop(all);
         let failed = began.iter().find_map(|r| match r {
             TaskResult::Failed(e) => Some(e.clone()),
             _ => None,

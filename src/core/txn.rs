@@ -7,7 +7,10 @@
 //! carry the `now` it froze, Redis 7's rule) and its events: those its ops
 //! raise on any core go back with their results (`execute_noting`) and the
 //! core running it publishes them when it lets go, so nobody hears of a
-//! transaction half-done. It never decides what a command does.
+//! transaction half-done. With the logs on, its ops log their changes as its
+//! writes and each core it held logs its end when it lets go (`Hold`'s
+//! `log_end`), so recovery keeps it whole or not at all (`persist::log`).
+//! It never decides what a command does.
 
 use super::aof::LoggedKeys;
 use super::locks::{Grant, KeyPlace};
@@ -64,7 +67,9 @@ impl World {
             return self.execute(op, now);
         }
         self.held_events.borrow_mut().capturing = true;
+        self.aof.tx.set(tx);
         let r = self.execute(op, now);
+        self.aof.tx.set(0);
         let mut h = self.held_events.borrow_mut();
         h.capturing = false;
         events.extend(h.captured.drain(..).map(|e| (i as u32, e)));
@@ -193,8 +198,12 @@ impl World {
         (grant, spoiled)
     }
 
-    /// Let go of what `tx` holds or waits for here; forget `watch`'s keys (unless 0).
-    pub fn unlock(&self, tx: u64, watch: u64) {
+    /// Let go of what `tx` holds or waits for here; forget `watch`'s keys
+    /// (unless 0). With `parts`, first log the transaction's end here, one
+    /// of `parts` (see `persist::log`, "A transaction's records"): before
+    /// anyone else can take its keys.
+    pub fn unlock(&self, tx: u64, watch: u64, parts: u16) {
+        self.log_tx_end(tx, parts);
         let place = |k: &[u8]| self.lock_place(k);
         self.locks.borrow_mut().release(tx, &place);
         self.locks_released.notify();
@@ -223,11 +232,11 @@ impl World {
     }
 
     /// [`Self::unlock`] on `core`, this one or another (a message nobody waits for).
-    pub fn unlock_on(&self, core: usize, tx: u64, watch: u64) {
+    pub fn unlock_on(&self, core: usize, tx: u64, watch: u64, parts: u16) {
         if core == self.id {
-            self.unlock(tx, watch);
+            self.unlock(tx, watch, parts);
         } else {
-            self.mesh.post(core, Msg::Unlock { tx, watch });
+            self.mesh.post(core, Msg::Unlock { tx, watch, parts });
         }
     }
 
@@ -392,6 +401,19 @@ impl World {
         Ok(hold)
     }
 
+    /// [`Self::hold_everything`] for the server's own work (a rewrite's or a
+    /// snapshot's start): past a busy script by waiting for it to end.
+    pub async fn hold_everything_patiently(self: &Rc<Self>) -> Hold {
+        loop {
+            match self.hold_everything().await {
+                Ok(hold) => return hold,
+                Err(BusyScript) => {
+                    crate::runtime::timer::sleep(std::time::Duration::from_millis(10)).await
+                }
+            }
+        }
+    }
+
     /// Can ops on `keys`, run for `tx` (0: none), run here at once, as they
     /// are routed? Every key is this core's, no shard is moving here (none
     /// needs a pull) and no other transaction holds one of them. What lets a
@@ -489,10 +511,15 @@ impl World {
     }
 
     /// The transaction of `hold` ended: let go. One that was marked busy
-    /// waits until every core has let go, so no request its client sends
-    /// next meets the old lock and hears `-BUSY` from a script that ended.
+    /// waits until every core let go, so no request its client sends next
+    /// meets the old lock and hears `-BUSY` from a script that ended; one that
+    /// wrote under `appendfsync always` waits until every core's end record is
+    /// synced, so what it answers survives a crash whole.
     pub async fn finish_hold(&self, hold: Hold) {
-        if !self.busy_txs.borrow_mut().remove(&hold.tx) {
+        let busy = self.busy_txs.borrow_mut().remove(&hold.tx);
+        let parts = hold.parts();
+        let durable = parts > 0 && hold.wrote.get() && self.aof.syncs_each_write();
+        if !busy && !durable {
             return;
         }
         self.publish_tx_events(hold.tx);
@@ -500,12 +527,11 @@ impl World {
         let mut waits = Vec::new();
         for core in cores {
             if core == self.id {
-                self.unlock(hold.tx, 0);
+                // Its end is synced before the reply (`dispatch`'s wait).
+                self.unlock(hold.tx, 0, parts);
             } else {
-                waits.push(
-                    self.mesh
-                        .request_task(core, CoreTask::Unlock { tx: hold.tx }),
-                );
+                let task = CoreTask::Unlock { tx: hold.tx, parts };
+                waits.push(self.mesh.request_task(core, task));
             }
         }
         for w in waits {
@@ -527,6 +553,11 @@ pub struct Hold {
     pub tx: u64,
     /// Cores asked for locks (or holding watches) so far.
     pub cores: std::cell::RefCell<Vec<usize>>,
+    /// A transaction's (EXEC's, a script's) hold: each core it held logs its
+    /// end when it lets go ([`Hold::log_end`]).
+    log_end: std::cell::Cell<bool>,
+    /// It may have written: under `always` its reply waits for those ends.
+    pub wrote: std::cell::Cell<bool>,
 }
 
 impl Hold {
@@ -536,13 +567,34 @@ impl Hold {
             world,
             tx,
             cores: Default::default(),
+            log_end: Default::default(),
+            wrote: Default::default(),
         }
     }
 
-    /// Let go everywhere now and start over with nothing held.
+    /// This hold is a transaction's (which `wrote`, or may have): every
+    /// core it holds logs its end when it lets go, so recovery can tell a
+    /// whole transaction from one a crash cut short.
+    pub fn log_end(&self, wrote: bool) {
+        self.log_end.set(true);
+        self.wrote.set(self.wrote.get() || wrote);
+    }
+
+    /// How many cores log its end (0: none do).
+    fn parts(&self) -> u16 {
+        if !self.log_end.get() || !self.world.aof.on.get() {
+            return 0;
+        }
+        let mut cores = self.cores.borrow().clone();
+        cores.sort_unstable();
+        cores.dedup();
+        cores.len() as u16
+    }
+
+    /// Let go everywhere now (nothing ran) and start over with nothing held.
     pub fn release(&self) {
         for core in self.cores.borrow_mut().drain(..) {
-            self.world.unlock_on(core, self.tx, 0);
+            self.world.unlock_on(core, self.tx, 0, 0);
         }
     }
 }
@@ -553,8 +605,9 @@ impl Drop for Hold {
         // act on the keys it lets go of.
         self.world.held_events.borrow_mut().live.remove(&self.tx);
         self.world.publish_tx_events(self.tx);
+        let parts = self.parts();
         for &core in self.cores.borrow().iter() {
-            self.world.unlock_on(core, self.tx, 0);
+            self.world.unlock_on(core, self.tx, 0, parts);
         }
     }
 }

@@ -39,6 +39,12 @@
 //! Positions are compared across cores by epoch alone; two cores never log
 //! one key under one epoch (see above), and if a damaged history did, the
 //! higher core number wins, deterministically.
+//!
+//! A transaction's records (`TxWrite`) count only when every core it held
+//! logged its end (`TxEnd`, which says how many there are): a crash that
+//! kept one core's part and lost another's drops the whole transaction
+//! ([`Merge::settle`]). Its records then compete by position as any other:
+//! the locks it held kept every other write to its keys before or after it.
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -123,6 +129,19 @@ pub struct Merge {
     claims: Vec<(Position, Spans)>,
     /// A key's scan position (the hash the claims' intervals are over).
     pos_of: fn(&[u8]) -> u64,
+    /// Transactions' records, until [`Merge::settle`] knows which are whole.
+    tx_records: HashMap<u64, Vec<(Position, Bytes, State)>>,
+    /// Per transaction: the cores that logged its end, and how many it had.
+    tx_ends: HashMap<u64, (Vec<u16>, u16)>,
+    /// The highest transaction id seen.
+    max_tx: u64,
+}
+
+/// What [`Merge::settle`] dropped: transactions a crash cut short.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub transactions: usize,
+    pub records: usize,
 }
 
 impl Merge {
@@ -131,7 +150,57 @@ impl Merge {
             keys: HashMap::new(),
             claims: Vec::new(),
             pos_of,
+            tx_records: HashMap::new(),
+            tx_ends: HashMap::new(),
+            max_tx: 0,
         }
+    }
+
+    /// A record transaction `tx` made: it counts once the transaction is
+    /// known whole ([`Self::settle`]).
+    pub fn tx_record(&mut self, tx: u64, at: Position, key: Bytes, state: State) {
+        self.max_tx = self.max_tx.max(tx);
+        self.tx_records
+            .entry(tx)
+            .or_default()
+            .push((at, key, state));
+    }
+
+    /// Core `core` logged the end of transaction `tx`, one of `parts`.
+    pub fn tx_end(&mut self, tx: u64, core: u16, parts: u16) {
+        self.max_tx = self.max_tx.max(tx);
+        let (cores, n) = self.tx_ends.entry(tx).or_insert((Vec::new(), parts));
+        *n = (*n).max(parts);
+        if !cores.contains(&core) {
+            cores.push(core);
+        }
+    }
+
+    /// The highest transaction id any record named (ids after a restart
+    /// start above it, so no new transaction completes an old one).
+    pub fn max_tx(&self) -> u64 {
+        self.max_tx
+    }
+
+    /// Apply the records of every transaction whose every part logged its
+    /// end; drop the others' (a crash cut them short) and say how many.
+    pub fn settle(&mut self) -> Dropped {
+        let mut dropped = Dropped::default();
+        let ends = std::mem::take(&mut self.tx_ends);
+        for (tx, records) in std::mem::take(&mut self.tx_records) {
+            let whole = ends
+                .get(&tx)
+                .is_some_and(|(cores, parts)| cores.len() == usize::from(*parts));
+            if whole {
+                for (at, key, state) in records {
+                    self.record(at, key, state);
+                }
+            } else {
+                dropped.transactions += 1;
+                dropped.records += records.len();
+            }
+        }
+        dropped
     }
 
     /// One record of `key`: kept if it is the newest seen.
@@ -285,6 +354,53 @@ mod tests {
             result(m),
             vec![("a".into(), "base".into()), ("c".into(), "tail".into())]
         );
+    }
+
+    #[test]
+    fn a_transaction_counts_only_when_every_part_ended() {
+        let mut m = Merge::new(first_byte);
+        m.record(at(1, 0, 1, Part::Log, 1), b("a"), set("a0"));
+        m.record(at(1, 1, 1, Part::Log, 1), b("b"), set("b0"));
+        // Transaction 7 over both cores, whole: both ends logged.
+        m.tx_record(7, at(1, 0, 1, Part::Log, 2), b("a"), set("a7"));
+        m.tx_record(7, at(1, 1, 1, Part::Log, 2), b("b"), set("b7"));
+        m.tx_end(7, 0, 2);
+        m.tx_end(7, 1, 2);
+        // Transaction 9: core 1's part (and its end) was lost in the crash.
+        m.tx_record(9, at(1, 0, 1, Part::Log, 3), b("a"), set("a9"));
+        m.tx_record(9, at(1, 0, 1, Part::Log, 4), b("c"), set("c9"));
+        m.tx_end(9, 0, 2);
+        // Transaction 11: one core, no end (cut before it let go).
+        m.tx_record(11, at(1, 1, 1, Part::Log, 3), b("d"), None);
+        // Transaction 12 wrote on core 1 only; core 0 held a key and logged
+        // its end too (a read there), a core seen twice counts once.
+        m.record(at(1, 1, 1, Part::Log, 4), b("e"), set("e0"));
+        m.tx_record(12, at(1, 1, 1, Part::Log, 5), b("e"), set("e12"));
+        m.tx_end(12, 1, 2);
+        m.tx_end(12, 1, 2);
+        assert_eq!(
+            m.settle(),
+            Dropped {
+                transactions: 3,
+                records: 4
+            }
+        );
+        assert_eq!(m.max_tx(), 12);
+        assert_eq!(
+            result(m),
+            vec![
+                ("a".into(), "a7".into()),
+                ("b".into(), "b7".into()),
+                ("e".into(), "e0".into())
+            ]
+        );
+        // A whole transaction's records still lose to newer plain ones.
+        let mut m = Merge::new(first_byte);
+        m.tx_record(3, at(1, 0, 1, Part::Log, 1), b("k"), set("tx"));
+        m.tx_end(3, 0, 1);
+        m.record(at(1, 0, 1, Part::Log, 2), b("k"), set("later"));
+        assert_eq!(m.settle(), Dropped::default());
+        assert_eq!(result(m), vec![("k".into(), "later".into())]);
     }
 
     #[test]

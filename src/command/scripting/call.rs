@@ -100,7 +100,13 @@ impl ScriptRun {
         let keys = self.take_before_waiting.borrow_mut().take()?;
         // Made once (`hold_at_once` may have made it and failed to take them).
         if self.held.borrow().is_none() {
-            let hold = Hold::new(self.world.clone(), self.world.new_tx());
+            // Under the id its writes were logged with so far.
+            let tx = match self.tx.get() {
+                0 => self.world.new_tx(),
+                tx => tx,
+            };
+            let hold = Hold::new(self.world.clone(), tx);
+            hold.log_end(false);
             hold.cores.borrow_mut().push(self.world.id);
             self.tx.set(hold.tx);
             *self.held.borrow_mut() = Some(hold);

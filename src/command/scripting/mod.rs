@@ -168,7 +168,17 @@ impl Script {
         } else {
             None
         };
-        let tx = hold.as_ref().map_or(self.tx, |h| h.tx);
+        // A script without locks still logs its writes as one transaction's
+        // (`persist::log`): it may give its core turns, and the log is
+        // written meanwhile.
+        let tx = match &hold {
+            Some(h) => {
+                h.log_end(false);
+                h.tx
+            }
+            None if here => w.new_tx(),
+            None => self.tx,
+        };
         let declared: HashSet<Bytes> = self.keys.iter().cloned().collect();
         // Time stands still for the script from here (Redis 7's rule).
         let now = crate::core::txn::clock(self.now);
@@ -185,7 +195,16 @@ impl Script {
         }
         let result = self.call(&engine, func, run.clone()).await;
         run.watchdog.finish();
-        for hold in [run.taken(), hold].into_iter().flatten() {
+        let taken = run.taken();
+        if here && taken.is_none() {
+            // It never took its keys: its one core logs its end now.
+            if run.wrote.get() {
+                self.world.log_tx_end(tx, 1);
+            }
+            self.world.busy_txs.borrow_mut().remove(&tx);
+        }
+        for hold in [taken, hold].into_iter().flatten() {
+            hold.log_end(run.wrote.get());
             self.world.finish_hold(hold).await;
         }
         match result {

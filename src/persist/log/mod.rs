@@ -31,9 +31,13 @@
 //! 6 `ShardArrived` (from:u16), 7 `SplitBegin` (new_shard:u32), 8 `SplitDone`
 //! (new_shard:u32), 9 `MergeBegin` (from_shard:u32), 10 `MergeDone`
 //! (from_shard:u32)): the format holds them for a replica that wants them;
-//! recovery needs none (see below) and the server writes none today. A body
-//! must fill its payload exactly, and a RESP body is exactly one canonical
-//! multibulk request of at least one argument.
+//! recovery needs none (see below) and the server writes none today.
+//! 12 `TxWrite` (tx:u64 then a RESP command: a `Write` made by transaction
+//! `tx`) and 13 `TxEnd` (tx:u64, parts:u16: transaction `tx` is over on this
+//! core, and `parts` cores each log one such record for it): see "A
+//! transaction's records" below. A body must fill its payload exactly, and a
+//! RESP body is exactly one canonical multibulk request of at least one
+//! argument.
 //!
 //! # Why this shape
 //!
@@ -68,6 +72,21 @@
 //!   records written into it is a pure data overwrite, without the journal
 //!   commit that growing the file costs (on ext4, 120–135 µs against 185–200 µs
 //!   per write and `fdatasync` here).
+//!
+//! # A transaction's records
+//!
+//! A transaction (MULTI/EXEC, a script) that holds locks may change keys on
+//! several cores, each logging its own part to its own file, flushed on its
+//! own schedule: a crash can keep one core's part and lose another's. So
+//! every change a transaction makes is a `TxWrite` carrying its id, and when
+//! it lets go, each core it held (written on or not) logs a `TxEnd` with
+//! the number of cores it held. Recovery applies a transaction's `TxWrite`s
+//! only when it finds that many `TxEnd`s (one per core): all of it or none,
+//! as Redis drops a `MULTI` its AOF lost the `EXEC` of. Ids are unique
+//! across the server's restarts (the core layer seeds them above any id in
+//! the logs), so a new transaction never completes an old one. A rewrite
+//! begins while no transaction holds anything, so a base never holds part
+//! of a transaction whose other part a log still needs (`core::rewrite`).
 
 pub mod check;
 pub mod read;
@@ -293,6 +312,10 @@ pub enum Op<'a> {
         base: bool,
         intervals: Intervals<'a>,
     },
+    /// A write transaction `tx` made (see "A transaction's records").
+    TxWrite { tx: u64, cmd: Cmd<'a> },
+    /// Transaction `tx` let go of this core; each of `parts` cores logs one.
+    TxEnd { tx: u64, parts: u16 },
 }
 
 /// Half-open intervals of scan positions (`end == None`: to the end of the
@@ -361,6 +384,8 @@ impl Op<'_> {
             Op::MergeBegin { .. } => 9,
             Op::MergeDone { .. } => 10,
             Op::Claim { .. } => 11,
+            Op::TxWrite { .. } => 12,
+            Op::TxEnd { .. } => 13,
         }
     }
 
@@ -382,6 +407,14 @@ impl Op<'_> {
             Op::Claim { base, intervals } => {
                 out.put_u8(u8::from(base));
                 intervals.encode(out);
+            }
+            Op::TxWrite { tx, cmd } => {
+                out.put_u64_le(tx);
+                cmd.encode(out);
+            }
+            Op::TxEnd { tx, parts } => {
+                out.put_u64_le(tx);
+                out.put_u16_le(parts);
             }
         }
     }
@@ -494,6 +527,26 @@ impl<'a> Record<'a> {
                 Op::Claim {
                     base: flag == 1,
                     intervals: Intervals::Raw(raw),
+                }
+            }
+            12 => {
+                if body.len() < 8 {
+                    return Err("transaction write without its id".into());
+                }
+                Op::TxWrite {
+                    tx: le_u64(&body[..8]),
+                    cmd: resp_body(&body[8..])?,
+                }
+            }
+            13 => {
+                let b = fixed(10)?;
+                let parts = le_u16(&b[8..10]);
+                if parts == 0 {
+                    return Err("transaction end of 0 parts".into());
+                }
+                Op::TxEnd {
+                    tx: le_u64(&b[..8]),
+                    parts,
                 }
             }
             k => return Err(format!("unknown record kind {k}")),

@@ -47,6 +47,15 @@ fn samples() -> Vec<(u64, ShardId, Op<'static>)> {
                 intervals: Intervals::List(&[]),
             },
         ),
+        (
+            9,
+            3,
+            Op::TxWrite {
+                tx: u64::MAX - 1,
+                cmd: Cmd::Args(&SET),
+            },
+        ),
+        (9, NO_SHARD, Op::TxEnd { tx: 7, parts: 2 }),
         (u64::MAX, 1, Op::MergeDone { from_shard: 5 }),
     ]
 }
@@ -93,7 +102,9 @@ struct Owned {
 
 fn own(r: &Record<'_>) -> Owned {
     let args = match r.op {
-        Op::Write(c) | Op::Import { cmd: c, .. } => c.args().map(|a| a.to_vec()).collect(),
+        Op::Write(c) | Op::Import { cmd: c, .. } | Op::TxWrite { cmd: c, .. } => {
+            c.args().map(|a| a.to_vec()).collect()
+        }
         _ => Vec::new(),
     };
     // The `Cmd` representations differ (Args vs Resp); their args and the
@@ -101,6 +112,7 @@ fn own(r: &Record<'_>) -> Owned {
     let op = match r.op {
         Op::Write(_) => "write".to_string(),
         Op::Import { from, .. } => format!("import {from}"),
+        Op::TxWrite { tx, .. } => format!("tx write {tx}"),
         Op::Claim { base, intervals } => {
             format!("claim {base} {:?}", intervals.iter().collect::<Vec<_>>())
         }
@@ -139,6 +151,35 @@ fn claims_say_which_positions_they_cover() {
     let last = p.len() - 21;
     p[last] = 2;
     assert!(Record::decode(&p).is_err());
+}
+
+#[test]
+fn transaction_records_without_their_id_or_with_no_parts_are_refused() {
+    let payload = |kind: u8, body: &[u8]| {
+        let mut p = BytesMut::new();
+        p.put_bytes(0, PAYLOAD_FIXED - 1);
+        p.put_u8(kind);
+        p.put_slice(body);
+        p
+    };
+    assert!(Record::decode(&payload(12, &[1, 2, 3])).is_err());
+    let mut w = 7u64.to_le_bytes().to_vec();
+    w.extend_from_slice(b"*1\r\n$3\r\nDEL\r\n");
+    assert_eq!(
+        Record::decode(&payload(12, &w)).map(|r| r.op.kind()),
+        Ok(12)
+    );
+    // An id but a command that is not one.
+    assert!(Record::decode(&payload(12, &w[..12])).is_err());
+    let mut end = 7u64.to_le_bytes().to_vec();
+    end.extend_from_slice(&2u16.to_le_bytes());
+    assert_eq!(
+        Record::decode(&payload(13, &end)).map(|r| r.op),
+        Ok(Op::TxEnd { tx: 7, parts: 2 })
+    );
+    assert!(Record::decode(&payload(13, &end[..9])).is_err());
+    end[8] = 0;
+    assert!(Record::decode(&payload(13, &end)).is_err());
 }
 
 /// Reads a whole log: its records and its stop.
@@ -699,6 +740,8 @@ fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
 enum Gen {
     Write(Vec<Vec<u8>>),
     Import(u16, Vec<Vec<u8>>),
+    TxWrite(u64, Vec<Vec<u8>>),
+    TxEnd(u64, u16),
     Small(u8, u32),
 }
 
@@ -707,6 +750,8 @@ fn arb_gen() -> impl Strategy<Value = (u8, ShardId, Gen)> {
     let g = prop_oneof![
         cmd().prop_map(Gen::Write),
         (any::<u16>(), cmd()).prop_map(|(f, c)| Gen::Import(f, c)),
+        (any::<u64>(), cmd()).prop_map(|(t, c)| Gen::TxWrite(t, c)),
+        (any::<u64>(), 1u16..).prop_map(|(t, p)| Gen::TxEnd(t, p)),
         (3u8..=10, any::<u32>()).prop_map(|(k, v)| Gen::Small(k, v)),
     ];
     (0u8..3, any::<u32>(), g)
@@ -724,6 +769,10 @@ fn op_of(g: &Gen) -> Op<'static> {
         Gen::Small(8, v) => Op::SplitDone { new_shard: *v },
         Gen::Small(9, v) => Op::MergeBegin { from_shard: *v },
         Gen::Small(_, v) => Op::MergeDone { from_shard: *v },
+        Gen::TxEnd(tx, parts) => Op::TxEnd {
+            tx: *tx,
+            parts: *parts,
+        },
         _ => unreachable!("commands are encoded by the caller"),
     }
 }
@@ -748,6 +797,10 @@ proptest! {
                     let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
                     w.append(&mut out, epoch, *shard, Op::Import { from: *from, cmd: Cmd::Args(&refs) })
                 }
+                Gen::TxWrite(tx, args) => {
+                    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                    w.append(&mut out, epoch, *shard, Op::TxWrite { tx: *tx, cmd: Cmd::Args(&refs) })
+                }
                 small => w.append(&mut out, epoch, *shard, op_of(small)),
             };
             prop_assert!(op.is_ok());
@@ -768,6 +821,10 @@ proptest! {
                 }
                 (Gen::Import(f, args), Op::Import { from, cmd }) => {
                     prop_assert_eq!(*f, from);
+                    prop_assert_eq!(cmd.args().collect::<Vec<_>>(), args.iter().map(|a| &a[..]).collect::<Vec<_>>())
+                }
+                (Gen::TxWrite(t, args), Op::TxWrite { tx, cmd }) => {
+                    prop_assert_eq!(*t, tx);
                     prop_assert_eq!(cmd.args().collect::<Vec<_>>(), args.iter().map(|a| &a[..]).collect::<Vec<_>>())
                 }
                 (small, op) => prop_assert_eq!(op_of(small), op),
