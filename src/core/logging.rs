@@ -40,6 +40,16 @@ impl World {
         }
     }
 
+    /// Every part of transaction `tx` (run here) is durable: a `TxCommit`.
+    pub fn log_tx_commit(&self, tx: u64) {
+        if !self.aof.on.get() {
+            return;
+        }
+        let epoch = self.keyspace.borrow().table().epoch;
+        self.aof
+            .append(epoch, crate::persist::log::NO_SHARD, LogOp::TxCommit { tx });
+    }
+
     /// Transaction `tx` let go of this core, one of `parts` it held: its end
     /// (recovery counts its writes only once every part logged one).
     pub fn log_tx_end(&self, tx: u64, parts: u16) {

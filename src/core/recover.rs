@@ -459,6 +459,7 @@ fn load_logs(
                     }
                 }
                 LogOp::TxEnd { tx, parts } => merge.tx_end(tx, c, parts),
+                LogOp::TxCommit { tx } => merge.tx_commit(tx),
                 // Only the manifest's generation has a complete base.
                 LogOp::Claim {
                     base: true,

@@ -512,22 +512,26 @@ impl World {
 
     /// The transaction of `hold` ended: let go. One that was marked busy
     /// waits until every core let go, so no request its client sends next
-    /// meets the old lock and hears `-BUSY` from a script that ended; one that
-    /// wrote under `appendfsync always` waits until every core's end record is
-    /// synced, so what it answers survives a crash whole.
+    /// meets the old lock and hears `-BUSY` from a script that ended. One
+    /// that wrote under `appendfsync always` logs here that all of it is
+    /// durable (every core synced its part before answering its ops): synced
+    /// with this core's own part before the reply, it stands for every
+    /// core's end (`persist::log`, "A transaction's records").
     pub async fn finish_hold(&self, hold: Hold) {
-        let busy = self.busy_txs.borrow_mut().remove(&hold.tx);
-        let parts = hold.parts();
-        let durable = parts > 0 && hold.wrote.get() && self.aof.syncs_each_write();
-        if !busy && !durable {
+        if hold.parts() > 0 && hold.wrote.get() && self.aof.syncs_each_write() {
+            self.log_tx_commit(hold.tx);
+            // No core needs to log its end now.
+            hold.committed.set(true);
+        }
+        if !self.busy_txs.borrow_mut().remove(&hold.tx) {
             return;
         }
+        let parts = hold.parts();
         self.publish_tx_events(hold.tx);
         let cores = std::mem::take(&mut *hold.cores.borrow_mut());
         let mut waits = Vec::new();
         for core in cores {
             if core == self.id {
-                // Its end is synced before the reply (`dispatch`'s wait).
                 self.unlock(hold.tx, 0, parts);
             } else {
                 let task = CoreTask::Unlock { tx: hold.tx, parts };
@@ -556,8 +560,10 @@ pub struct Hold {
     /// A transaction's (EXEC's, a script's) hold: each core it held logs its
     /// end when it lets go ([`Hold::log_end`]).
     log_end: std::cell::Cell<bool>,
-    /// It may have written: under `always` its reply waits for those ends.
+    /// It may have written: under `always` it logs its commit at its end.
     pub wrote: std::cell::Cell<bool>,
+    /// Its commit is logged: the cores it held log no end.
+    committed: std::cell::Cell<bool>,
 }
 
 impl Hold {
@@ -569,6 +575,7 @@ impl Hold {
             cores: Default::default(),
             log_end: Default::default(),
             wrote: Default::default(),
+            committed: Default::default(),
         }
     }
 
@@ -582,7 +589,7 @@ impl Hold {
 
     /// How many cores log its end (0: none do).
     fn parts(&self) -> u16 {
-        if !self.log_end.get() || !self.world.aof.on.get() {
+        if !self.log_end.get() || self.committed.get() || !self.world.aof.on.get() {
             return 0;
         }
         let mut cores = self.cores.borrow().clone();

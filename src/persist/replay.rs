@@ -43,7 +43,8 @@
 //! A transaction's records (`TxWrite`) count only when every core it held
 //! logged its end (`TxEnd`, which says how many there are): a crash that
 //! kept one core's part and lost another's drops the whole transaction
-//! ([`Merge::settle`]). Its records then compete by position as any other:
+//! ([`Merge::settle`]) — unless the core that ran it logged that every part
+//! was durable (`TxCommit`, under `always`). Its records then compete by position as any other:
 //! the locks it held kept every other write to its keys before or after it.
 
 use bytes::Bytes;
@@ -133,6 +134,8 @@ pub struct Merge {
     tx_records: HashMap<u64, Vec<(Position, Bytes, State)>>,
     /// Per transaction: the cores that logged its end, and how many it had.
     tx_ends: HashMap<u64, (Vec<u16>, u16)>,
+    /// Transactions whose every part was durable (`TxCommit`).
+    tx_commits: std::collections::HashSet<u64>,
     /// The highest transaction id seen.
     max_tx: u64,
 }
@@ -152,6 +155,7 @@ impl Merge {
             pos_of,
             tx_records: HashMap::new(),
             tx_ends: HashMap::new(),
+            tx_commits: Default::default(),
             max_tx: 0,
         }
     }
@@ -176,6 +180,13 @@ impl Merge {
         }
     }
 
+    /// The core that ran transaction `tx` logged that every part of it was
+    /// durable: it is whole whatever ends a crash kept.
+    pub fn tx_commit(&mut self, tx: u64) {
+        self.max_tx = self.max_tx.max(tx);
+        self.tx_commits.insert(tx);
+    }
+
     /// The highest transaction id any record named (ids after a restart
     /// start above it, so no new transaction completes an old one).
     pub fn max_tx(&self) -> u64 {
@@ -188,9 +199,10 @@ impl Merge {
         let mut dropped = Dropped::default();
         let ends = std::mem::take(&mut self.tx_ends);
         for (tx, records) in std::mem::take(&mut self.tx_records) {
-            let whole = ends
-                .get(&tx)
-                .is_some_and(|(cores, parts)| cores.len() == usize::from(*parts));
+            let whole = self.tx_commits.contains(&tx)
+                || ends
+                    .get(&tx)
+                    .is_some_and(|(cores, parts)| cores.len() == usize::from(*parts));
             if whole {
                 for (at, key, state) in records {
                     self.record(at, key, state);
@@ -394,6 +406,14 @@ mod tests {
                 ("e".into(), "e0".into())
             ]
         );
+        // A commit stands for every end.
+        let mut m = Merge::new(first_byte);
+        m.tx_record(4, at(1, 0, 1, Part::Log, 1), b("x"), set("committed"));
+        m.tx_record(4, at(1, 1, 1, Part::Log, 1), b("y"), set("committed"));
+        m.tx_end(4, 0, 2);
+        m.tx_commit(4);
+        assert_eq!(m.settle(), Dropped::default());
+        assert_eq!(result(m).len(), 2);
         // A whole transaction's records still lose to newer plain ones.
         let mut m = Merge::new(first_byte);
         m.tx_record(3, at(1, 0, 1, Part::Log, 1), b("k"), set("tx"));

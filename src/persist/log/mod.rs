@@ -33,9 +33,10 @@
 //! (from_shard:u32)): the format holds them for a replica that wants them;
 //! recovery needs none (see below) and the server writes none today.
 //! 12 `TxWrite` (tx:u64 then a RESP command: a `Write` made by transaction
-//! `tx`) and 13 `TxEnd` (tx:u64, parts:u16: transaction `tx` is over on this
-//! core, and `parts` cores each log one such record for it): see "A
-//! transaction's records" below. A body must fill its payload exactly, and a
+//! `tx`), 13 `TxEnd` (tx:u64, parts:u16: transaction `tx` is over on this
+//! core, and `parts` cores each log one such record for it) and 14
+//! `TxCommit` (tx:u64: every part of `tx` is durable): see "A transaction's
+//! records" below. A body must fill its payload exactly, and a
 //! RESP body is exactly one canonical multibulk request of at least one
 //! argument.
 //!
@@ -82,7 +83,12 @@
 //! it lets go, each core it held (written on or not) logs a `TxEnd` with
 //! the number of cores it held. Recovery applies a transaction's `TxWrite`s
 //! only when it finds that many `TxEnd`s (one per core): all of it or none,
-//! as Redis drops a `MULTI` its AOF lost the `EXEC` of. Ids are unique
+//! as Redis drops a `MULTI` its AOF lost the `EXEC` of. Under `appendfsync
+//! always` every core syncs its part before it answers, so the core running
+//! the transaction knows at its end that all of it is durable and logs a
+//! `TxCommit`, synced with its own part before the reply: that counts as
+//! every end, so no core logs one then, and the reply waits for no other
+//! core. Ids are unique
 //! across the server's restarts (the core layer seeds them above any id in
 //! the logs), so a new transaction never completes an old one. A rewrite
 //! begins while no transaction holds anything, so a base never holds part
@@ -316,6 +322,9 @@ pub enum Op<'a> {
     TxWrite { tx: u64, cmd: Cmd<'a> },
     /// Transaction `tx` let go of this core; each of `parts` cores logs one.
     TxEnd { tx: u64, parts: u16 },
+    /// Every part of transaction `tx`, on every core, is durable (logged by
+    /// the core that ran it, under `appendfsync always`).
+    TxCommit { tx: u64 },
 }
 
 /// Half-open intervals of scan positions (`end == None`: to the end of the
@@ -386,6 +395,7 @@ impl Op<'_> {
             Op::Claim { .. } => 11,
             Op::TxWrite { .. } => 12,
             Op::TxEnd { .. } => 13,
+            Op::TxCommit { .. } => 14,
         }
     }
 
@@ -416,6 +426,7 @@ impl Op<'_> {
                 out.put_u64_le(tx);
                 out.put_u16_le(parts);
             }
+            Op::TxCommit { tx } => out.put_u64_le(tx),
         }
     }
 }
@@ -549,6 +560,9 @@ impl<'a> Record<'a> {
                     parts,
                 }
             }
+            14 => Op::TxCommit {
+                tx: le_u64(fixed(8)?),
+            },
             k => return Err(format!("unknown record kind {k}")),
         };
         Ok(Record {

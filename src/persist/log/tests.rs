@@ -56,6 +56,7 @@ fn samples() -> Vec<(u64, ShardId, Op<'static>)> {
             },
         ),
         (9, NO_SHARD, Op::TxEnd { tx: 7, parts: 2 }),
+        (9, NO_SHARD, Op::TxCommit { tx: 7 }),
         (u64::MAX, 1, Op::MergeDone { from_shard: 5 }),
     ]
 }
@@ -180,6 +181,11 @@ fn transaction_records_without_their_id_or_with_no_parts_are_refused() {
     assert!(Record::decode(&payload(13, &end[..9])).is_err());
     end[8] = 0;
     assert!(Record::decode(&payload(13, &end)).is_err());
+    assert_eq!(
+        Record::decode(&payload(14, &end[..8])).map(|r| r.op),
+        Ok(Op::TxCommit { tx: 7 })
+    );
+    assert!(Record::decode(&payload(14, &end)).is_err());
 }
 
 /// Reads a whole log: its records and its stop.
@@ -742,6 +748,7 @@ enum Gen {
     Import(u16, Vec<Vec<u8>>),
     TxWrite(u64, Vec<Vec<u8>>),
     TxEnd(u64, u16),
+    TxCommit(u64),
     Small(u8, u32),
 }
 
@@ -752,6 +759,7 @@ fn arb_gen() -> impl Strategy<Value = (u8, ShardId, Gen)> {
         (any::<u16>(), cmd()).prop_map(|(f, c)| Gen::Import(f, c)),
         (any::<u64>(), cmd()).prop_map(|(t, c)| Gen::TxWrite(t, c)),
         (any::<u64>(), 1u16..).prop_map(|(t, p)| Gen::TxEnd(t, p)),
+        any::<u64>().prop_map(Gen::TxCommit),
         (3u8..=10, any::<u32>()).prop_map(|(k, v)| Gen::Small(k, v)),
     ];
     (0u8..3, any::<u32>(), g)
@@ -773,6 +781,7 @@ fn op_of(g: &Gen) -> Op<'static> {
             tx: *tx,
             parts: *parts,
         },
+        Gen::TxCommit(tx) => Op::TxCommit { tx: *tx },
         _ => unreachable!("commands are encoded by the caller"),
     }
 }
