@@ -744,6 +744,21 @@ fn a_full_disk_refuses_writes_with_misconf_until_it_has_room() {
     );
     let read: String = con.get("before").expect("still there");
     assert_eq!(read, "full");
+    // A script's write too, answered at once: a script logs its writes as a
+    // transaction's, but one that wrote nothing logs no end to wait for.
+    con.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let script = redis::cmd("EVAL")
+        .arg("return redis.call('SET', KEYS[1], 'x')")
+        .arg(1)
+        .arg("before")
+        .query::<()>(&mut con)
+        .map_err(|e| e.to_string());
+    assert!(
+        script.as_ref().is_err_and(|e| e.contains("MISCONF")),
+        "{script:?}"
+    );
+    con.set_read_timeout(None).expect("timeout");
     assert_eq!(
         info(&mut con, "persistence")["aof_last_write_status"],
         "err"

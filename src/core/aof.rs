@@ -142,6 +142,8 @@ pub struct Aof {
     /// The transaction whose op is running (0: none): its changes are logged
     /// as its `TxWrite`s (see `persist::log`, "A transaction's records").
     pub tx: Cell<u64>,
+    /// Transactions that logged a change here and have not logged their end.
+    pub tx_logged: RefCell<std::collections::HashSet<u64>>,
 }
 
 impl Aof {

@@ -10,7 +10,10 @@
 //! S, so after a crash A's older records of S's keys came back (the kill -9
 //! cycles caught 15 keys resurrected once in 150 cycles). Under the lock every
 //! move has landed and every core involved holds the same table, so each
-//! shard is claimed by its one owner. A flush waits for a running change
+//! shard is claimed by its one owner. Every core's claim is a transaction's
+//! (`TxClaim`: the FLUSHALL holds every core whole as a transaction, or runs
+//! inside one), so after a crash that kept one core's claim and lost
+//! another's, the flush counts on no core (`persist::replay`). A flush waits for a running change
 //! (or a log rewrite, or a SAVE) to finish; Redis's FLUSHALL blocks its
 //! server too.
 
@@ -40,18 +43,35 @@ impl World {
         // transaction's own FLUSHALL (`tx`) already holds every core whole.
         // Whole first, then the staircase, as a transaction's FLUSHALL does:
         // one order, so neither waits for the other in a circle.
-        let _all = if tx == 0 {
+        // A plain FLUSHALL is a transaction of its own: every core logs its
+        // claim as the transaction's and, when it lets go, its end, so after
+        // a crash the flush counts on every core or none.
+        let all = if tx == 0 {
             match self.hold_everything().await {
-                Ok(hold) => Some(hold),
+                Ok(hold) => {
+                    hold.log_end(true);
+                    Some(hold)
+                }
                 Err(_) => return Ok(OpResult::Err(OpError::Busy)),
             }
         } else {
             None
         };
-        let _turn = self.staircase_lock.acquire_permit(1).await;
+        let tx = all.as_ref().map_or(tx, |h| h.tx);
+        let turn = self.staircase_lock.acquire_permit(1).await;
         let results = self
-            .ask_every_core(|_| CoreTask::Flush, self.flush_here())
+            .ask_every_core(|_| CoreTask::Flush { tx }, self.flush_here(tx))
             .await;
+        drop(turn);
+        if let Some(hold) = all {
+            // Under `always` its commit, synced before the answer: the
+            // client may be another core's, whose reply waits for its own log.
+            let before = self.aof.appended();
+            self.finish_hold(hold).await;
+            if self.aof.must_wait(before) {
+                self.aof.wait_durable().await;
+            }
+        }
         let refused = results.into_iter().find_map(|r| match r {
             TaskResult::Flushed(e @ OpResult::Err(_)) => Some(e),
             _ => None,
@@ -59,11 +79,14 @@ impl World {
         Ok(refused.unwrap_or(OpResult::Ok))
     }
 
-    /// This core's part: empty its keyspace (and log the claim), answered once
-    /// the claim is as durable as the log's policy asks.
-    pub async fn flush_here(self: &Rc<Self>) -> TaskResult {
+    /// This core's part: empty its keyspace (and log the claim, as
+    /// transaction `tx`'s), answered once the claim is as durable as the
+    /// log's policy asks.
+    pub async fn flush_here(self: &Rc<Self>, tx: u64) -> TaskResult {
         let before = self.aof.appended();
+        self.aof.tx.set(tx);
         let result = self.execute(Op::Core(CoreOp::Flush), crate::storage::now_ms());
+        self.aof.tx.set(0);
         if self.aof.must_wait(before) {
             self.aof.wait_durable().await;
         }

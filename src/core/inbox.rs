@@ -175,7 +175,7 @@ impl World {
                 | CoreTask::RewriteNow
                 | CoreTask::BgRewrite
                 | CoreTask::FlushAll { .. }
-                | CoreTask::Flush => {
+                | CoreTask::Flush { .. } => {
                     let w = self.clone();
                     crate::runtime::task::spawn(async move {
                         let result = w.run_long_task(task).await;
@@ -245,7 +245,7 @@ impl World {
             | CoreTask::BgRewrite => TaskResult::Failed("not a broadcast task".into()),
             CoreTask::RewriteNow
             | CoreTask::FlushAll { .. }
-            | CoreTask::Flush
+            | CoreTask::Flush { .. }
             | CoreTask::Lock { .. } => TaskResult::Failed("not a broadcast task".into()),
             CoreTask::Watch { id, keys } => {
                 self.watch_keys(id, keys);

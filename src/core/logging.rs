@@ -36,13 +36,24 @@ impl World {
     fn write<'a>(&self, cmd: Cmd<'a>) -> LogOp<'a> {
         match self.aof.tx.get() {
             0 => LogOp::Write(cmd),
-            tx => LogOp::TxWrite { tx, cmd },
+            tx => {
+                self.aof.tx_logged.borrow_mut().insert(tx);
+                LogOp::TxWrite { tx, cmd }
+            }
         }
+    }
+
+    /// Whether a transaction's end or commit is worth a record here: not
+    /// while the log cannot be written unless the transaction logged a change
+    /// here (every write is refused then, so it wrote nothing; a record
+    /// nobody needs would hold the client's reply until the disk has room).
+    fn end_needed(&self, tx: u64) -> bool {
+        self.aof.tx_logged.borrow().contains(&tx) || super::aof::write_error().is_none()
     }
 
     /// Every part of transaction `tx` (run here) is durable: a `TxCommit`.
     pub fn log_tx_commit(&self, tx: u64) {
-        if !self.aof.on.get() {
+        if !self.aof.on.get() || !self.end_needed(tx) {
             return;
         }
         let epoch = self.keyspace.borrow().table().epoch;
@@ -53,7 +64,9 @@ impl World {
     /// Transaction `tx` let go of this core, one of `parts` it held: its end
     /// (recovery counts its writes only once every part logged one).
     pub fn log_tx_end(&self, tx: u64, parts: u16) {
-        if !self.aof.on.get() || parts == 0 {
+        let needed = self.end_needed(tx);
+        self.aof.tx_logged.borrow_mut().remove(&tx);
+        if !self.aof.on.get() || parts == 0 || !needed {
             return;
         }
         let epoch = self.keyspace.borrow().table().epoch;
@@ -107,9 +120,13 @@ impl World {
         }
         let ks = self.keyspace.borrow();
         let intervals = ks.owned_intervals();
-        let op = LogOp::Claim {
-            base,
-            intervals: Intervals::List(&intervals),
+        let intervals = Intervals::List(&intervals);
+        let op = match self.aof.tx.get() {
+            tx if tx != 0 && !base => {
+                self.aof.tx_logged.borrow_mut().insert(tx);
+                LogOp::TxClaim { tx, intervals }
+            }
+            _ => LogOp::Claim { base, intervals },
         };
         self.aof
             .append(ks.table().epoch, crate::persist::log::NO_SHARD, op);

@@ -109,8 +109,10 @@ pub enum CoreTask {
     /// To core 0: FLUSHALL under the staircase lock, for transaction `tx`
     /// (0: none) → Flushed (`core::flush`)
     FlushAll { tx: u64 },
-    /// Empty this core's keyspace, answered once logged → Flushed
-    Flush,
+    /// Empty this core's keyspace for transaction `tx` (a plain FLUSHALL is
+    /// one too: its claims count on every core or none), answered once
+    /// logged → Flushed
+    Flush { tx: u64 },
     /// Take these keys (or everything) for transaction `tx`, once earlier
     /// holders let go; with `watch`, say whether that client's watch here is
     /// spoiled (`core::txn`) → Locked

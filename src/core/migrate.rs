@@ -364,7 +364,7 @@ impl World {
                 Ok(result) => TaskResult::Flushed(result),
                 Err(e) => TaskResult::Failed(e),
             },
-            CoreTask::Flush => self.flush_here().await,
+            CoreTask::Flush { tx } => self.flush_here(tx).await,
             task => self.run_task(task),
         };
         // A merge can leave one table bigger than the two it replaced.

@@ -460,6 +460,7 @@ fn load_logs(
                 }
                 LogOp::TxEnd { tx, parts } => merge.tx_end(tx, c, parts),
                 LogOp::TxCommit { tx } => merge.tx_commit(tx),
+                LogOp::TxClaim { tx, intervals } => merge.tx_claim(tx, at(Part::Log), intervals),
                 // Only the manifest's generation has a complete base.
                 LogOp::Claim {
                     base: true,

@@ -134,6 +134,8 @@ pub struct Merge {
     tx_records: HashMap<u64, Vec<(Position, Bytes, State)>>,
     /// Per transaction: the cores that logged its end, and how many it had.
     tx_ends: HashMap<u64, (Vec<u16>, u16)>,
+    /// Transactions' claims (a FLUSHALL), until [`Merge::settle`].
+    tx_claims: HashMap<u64, Vec<(Position, Spans)>>,
     /// Transactions whose every part was durable (`TxCommit`).
     tx_commits: std::collections::HashSet<u64>,
     /// The highest transaction id seen.
@@ -156,6 +158,7 @@ impl Merge {
             tx_records: HashMap::new(),
             tx_ends: HashMap::new(),
             tx_commits: Default::default(),
+            tx_claims: HashMap::new(),
             max_tx: 0,
         }
     }
@@ -168,6 +171,14 @@ impl Merge {
             .entry(tx)
             .or_default()
             .push((at, key, state));
+    }
+
+    /// A claim transaction `tx` made (a FLUSHALL): it counts once the
+    /// transaction is known whole.
+    pub fn tx_claim(&mut self, tx: u64, at: Position, intervals: Intervals<'_>) {
+        self.max_tx = self.max_tx.max(tx);
+        let spans = intervals.iter().collect();
+        self.tx_claims.entry(tx).or_default().push((at, spans));
     }
 
     /// Core `core` logged the end of transaction `tx`, one of `parts`.
@@ -198,12 +209,22 @@ impl Merge {
     pub fn settle(&mut self) -> Dropped {
         let mut dropped = Dropped::default();
         let ends = std::mem::take(&mut self.tx_ends);
-        for (tx, records) in std::mem::take(&mut self.tx_records) {
-            let whole = self.tx_commits.contains(&tx)
+        let commits = std::mem::take(&mut self.tx_commits);
+        let whole = |tx: &u64| {
+            commits.contains(tx)
                 || ends
-                    .get(&tx)
-                    .is_some_and(|(cores, parts)| cores.len() == usize::from(*parts));
-            if whole {
+                    .get(tx)
+                    .is_some_and(|(cores, parts)| cores.len() == usize::from(*parts))
+        };
+        for (tx, claims) in std::mem::take(&mut self.tx_claims) {
+            if whole(&tx) {
+                self.claims.extend(claims);
+            } else if !self.tx_records.contains_key(&tx) {
+                dropped.transactions += 1;
+            }
+        }
+        for (tx, records) in std::mem::take(&mut self.tx_records) {
+            if whole(&tx) {
                 for (at, key, state) in records {
                     self.record(at, key, state);
                 }
@@ -406,6 +427,34 @@ mod tests {
                 ("e".into(), "e0".into())
             ]
         );
+        // A FLUSHALL's claims count only when every core logged its end.
+        let mut m = Merge::new(first_byte);
+        let all = [(0u64, None)];
+        m.record(at(1, 0, 1, Part::Log, 1), b("a"), set("1"));
+        m.record(at(1, 1, 1, Part::Log, 1), b("b"), set("1"));
+        m.tx_claim(5, at(1, 0, 1, Part::Log, 2), Intervals::List(&all));
+        m.tx_claim(5, at(1, 1, 1, Part::Log, 2), Intervals::List(&all));
+        m.tx_end(5, 0, 2);
+        m.tx_claim(6, at(1, 0, 1, Part::Log, 3), Intervals::List(&all));
+        m.tx_claim(6, at(1, 1, 1, Part::Log, 3), Intervals::List(&all));
+        m.tx_end(6, 0, 2);
+        m.tx_end(6, 1, 2);
+        m.record(at(1, 1, 1, Part::Log, 4), b("c"), set("after"));
+        assert_eq!(
+            m.settle(),
+            Dropped {
+                transactions: 1,
+                records: 0
+            }
+        );
+        // Transaction 5 was cut on core 1: its claims are void; 6 is whole.
+        assert_eq!(result(m), vec![("c".into(), "after".into())]);
+        let mut m = Merge::new(first_byte);
+        m.record(at(1, 0, 1, Part::Log, 1), b("a"), set("1"));
+        m.tx_claim(5, at(1, 0, 1, Part::Log, 2), Intervals::List(&all));
+        m.tx_end(5, 0, 2);
+        m.settle();
+        assert_eq!(result(m), vec![("a".into(), "1".into())]);
         // A commit stands for every end.
         let mut m = Merge::new(first_byte);
         m.tx_record(4, at(1, 0, 1, Part::Log, 1), b("x"), set("committed"));

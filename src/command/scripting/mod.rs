@@ -170,13 +170,13 @@ impl Script {
         };
         // A script without locks still logs its writes as one transaction's
         // (`persist::log`): it may give its core turns, and the log is
-        // written meanwhile.
+        // written meanwhile. Without logs it runs as before, under no id.
         let tx = match &hold {
             Some(h) => {
                 h.log_end(false);
                 h.tx
             }
-            None if here => w.new_tx(),
+            None if here && w.aof.on.get() => w.new_tx(),
             None => self.tx,
         };
         let declared: HashSet<Bytes> = self.keys.iter().cloned().collect();
@@ -196,7 +196,7 @@ impl Script {
         let result = self.call(&engine, func, run.clone()).await;
         run.watchdog.finish();
         let taken = run.taken();
-        if here && taken.is_none() {
+        if here && taken.is_none() && tx != 0 {
             // It never took its keys: its one core logs its end now.
             if run.wrote.get() {
                 self.world.log_tx_end(tx, 1);

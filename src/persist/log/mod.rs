@@ -35,7 +35,9 @@
 //! 12 `TxWrite` (tx:u64 then a RESP command: a `Write` made by transaction
 //! `tx`), 13 `TxEnd` (tx:u64, parts:u16: transaction `tx` is over on this
 //! core, and `parts` cores each log one such record for it) and 14
-//! `TxCommit` (tx:u64: every part of `tx` is durable): see "A transaction's
+//! `TxCommit` (tx:u64: every part of `tx` is durable) and 15 `TxClaim`
+//! (tx:u64, then a claim's count and intervals: a `FLUSHALL`'s claim made by
+//! transaction `tx`, which a plain FLUSHALL is too): see "A transaction's
 //! records" below. A body must fill its payload exactly, and a
 //! RESP body is exactly one canonical multibulk request of at least one
 //! argument.
@@ -325,6 +327,9 @@ pub enum Op<'a> {
     /// Every part of transaction `tx`, on every core, is durable (logged by
     /// the core that ran it, under `appendfsync always`).
     TxCommit { tx: u64 },
+    /// A claim (never a base's) made by transaction `tx`: a FLUSHALL, which
+    /// every core logs, counts on all of them or none.
+    TxClaim { tx: u64, intervals: Intervals<'a> },
 }
 
 /// Half-open intervals of scan positions (`end == None`: to the end of the
@@ -396,6 +401,7 @@ impl Op<'_> {
             Op::TxWrite { .. } => 12,
             Op::TxEnd { .. } => 13,
             Op::TxCommit { .. } => 14,
+            Op::TxClaim { .. } => 15,
         }
     }
 
@@ -427,6 +433,10 @@ impl Op<'_> {
                 out.put_u16_le(parts);
             }
             Op::TxCommit { tx } => out.put_u64_le(tx),
+            Op::TxClaim { tx, intervals } => {
+                out.put_u64_le(tx);
+                intervals.encode(out);
+            }
         }
     }
 }
@@ -525,19 +535,9 @@ impl<'a> Record<'a> {
                 if flag > 1 {
                     return Err(format!("claim record with flag {flag}"));
                 }
-                let count = raw
-                    .get(..4)
-                    .map(le_u32)
-                    .ok_or("claim record without its count")?;
-                if (raw.len() - 4) as u64 != u64::from(count) * 16 {
-                    return Err(format!(
-                        "claim record of {count} intervals has a {}-byte body",
-                        body.len()
-                    ));
-                }
                 Op::Claim {
                     base: flag == 1,
-                    intervals: Intervals::Raw(raw),
+                    intervals: intervals_body(raw)?,
                 }
             }
             12 => {
@@ -563,6 +563,15 @@ impl<'a> Record<'a> {
             14 => Op::TxCommit {
                 tx: le_u64(fixed(8)?),
             },
+            15 => {
+                if body.len() < 8 {
+                    return Err("transaction claim without its id".into());
+                }
+                Op::TxClaim {
+                    tx: le_u64(&body[..8]),
+                    intervals: intervals_body(&body[8..])?,
+                }
+            }
             k => return Err(format!("unknown record kind {k}")),
         };
         Ok(Record {
@@ -572,6 +581,21 @@ impl<'a> Record<'a> {
             op,
         })
     }
+}
+
+/// A claim's `count:u32` and intervals, filling `raw` exactly.
+fn intervals_body(raw: &[u8]) -> Result<Intervals<'_>, String> {
+    let count = raw
+        .get(..4)
+        .map(le_u32)
+        .ok_or("claim record without its count")?;
+    if (raw.len() - 4) as u64 != u64::from(count) * 16 {
+        return Err(format!(
+            "claim record of {count} intervals has {} bytes of them",
+            raw.len() - 4
+        ));
+    }
+    Ok(Intervals::Raw(raw))
 }
 
 fn resp_body(body: &[u8]) -> Result<Cmd<'_>, String> {

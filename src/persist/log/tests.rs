@@ -57,6 +57,14 @@ fn samples() -> Vec<(u64, ShardId, Op<'static>)> {
         ),
         (9, NO_SHARD, Op::TxEnd { tx: 7, parts: 2 }),
         (9, NO_SHARD, Op::TxCommit { tx: 7 }),
+        (
+            9,
+            NO_SHARD,
+            Op::TxClaim {
+                tx: 7,
+                intervals: Intervals::List(&[(5, Some(9))]),
+            },
+        ),
         (u64::MAX, 1, Op::MergeDone { from_shard: 5 }),
     ]
 }
@@ -114,6 +122,9 @@ fn own(r: &Record<'_>) -> Owned {
         Op::Write(_) => "write".to_string(),
         Op::Import { from, .. } => format!("import {from}"),
         Op::TxWrite { tx, .. } => format!("tx write {tx}"),
+        Op::TxClaim { tx, intervals } => {
+            format!("tx claim {tx} {:?}", intervals.iter().collect::<Vec<_>>())
+        }
         Op::Claim { base, intervals } => {
             format!("claim {base} {:?}", intervals.iter().collect::<Vec<_>>())
         }
@@ -186,6 +197,15 @@ fn transaction_records_without_their_id_or_with_no_parts_are_refused() {
         Ok(Op::TxCommit { tx: 7 })
     );
     assert!(Record::decode(&payload(14, &end)).is_err());
+    let mut claim = 7u64.to_le_bytes().to_vec();
+    claim.extend_from_slice(&1u32.to_le_bytes());
+    claim.extend_from_slice(&[0; 16]);
+    assert_eq!(
+        Record::decode(&payload(15, &claim)).map(|r| r.op.kind()),
+        Ok(15)
+    );
+    assert!(Record::decode(&payload(15, &claim[..20])).is_err());
+    assert!(Record::decode(&payload(15, &claim[..6])).is_err());
 }
 
 /// Reads a whole log: its records and its stop.
