@@ -60,29 +60,33 @@ fn pairs(con: &mut Connection, n: usize) -> Vec<(String, String)> {
 const BOTH: &str =
     "redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[1]); return 1";
 
+/// Set both keys of a pair to `r` in one transaction: MULTI/EXEC, or EVAL.
+fn set_pair(con: &mut Connection, a: &str, b: &str, r: u32, multi: bool) -> redis::RedisResult<()> {
+    if multi {
+        redis::pipe()
+            .atomic()
+            .set(a, r)
+            .ignore()
+            .set(b, r)
+            .ignore()
+            .query(con)
+    } else {
+        let one: i64 = redis::cmd("EVAL")
+            .arg(BOTH)
+            .arg(2)
+            .arg(a)
+            .arg(b)
+            .arg(r)
+            .query(con)?;
+        assert_eq!(one, 1);
+        Ok(())
+    }
+}
+
 /// Round `r` over every pair: MULTI/EXEC for even pairs, EVAL for odd ones.
 fn round(con: &mut Connection, pairs: &[(String, String)], r: u32) {
     for (i, (a, b)) in pairs.iter().enumerate() {
-        if i.is_multiple_of(2) {
-            let () = redis::pipe()
-                .atomic()
-                .set(a, r)
-                .ignore()
-                .set(b, r)
-                .ignore()
-                .query(con)
-                .expect("MULTI/EXEC");
-        } else {
-            let one: i64 = redis::cmd("EVAL")
-                .arg(BOTH)
-                .arg(2)
-                .arg(a)
-                .arg(b)
-                .arg(r)
-                .query(con)
-                .expect("EVAL");
-            assert_eq!(one, 1);
-        }
+        set_pair(con, a, b, r, i.is_multiple_of(2)).expect("transaction");
     }
 }
 
@@ -243,25 +247,7 @@ fn write_until_killed(mut con: Connection, pairs: &[(String, String)], p: &mut P
     for r in p.acked.iter().copied().max().unwrap_or(0) + 1.. {
         for (i, (a, b)) in pairs.iter().enumerate() {
             p.sent[i] = r;
-            let ok = if (i + r as usize).is_multiple_of(2) {
-                redis::pipe()
-                    .atomic()
-                    .set(a, r)
-                    .ignore()
-                    .set(b, r)
-                    .ignore()
-                    .query::<()>(&mut con)
-                    .is_ok()
-            } else {
-                redis::cmd("EVAL")
-                    .arg(BOTH)
-                    .arg(2)
-                    .arg(a)
-                    .arg(b)
-                    .arg(r)
-                    .query::<i64>(&mut con)
-                    .is_ok()
-            };
+            let ok = set_pair(&mut con, a, b, r, (i + r as usize).is_multiple_of(2)).is_ok();
             if !ok {
                 return;
             }
