@@ -136,33 +136,6 @@ impl World {
                     })
                     .detach();
                 }
-                // Answered once its end record is as durable as `always` asks.
-                CoreTask::Unlock { tx, parts } => {
-                    let before = self.aof.appended();
-                    self.unlock(tx, 0, parts);
-                    if !self.aof.must_wait(before) {
-                        self.mesh.post(
-                            from,
-                            Msg::TaskDone {
-                                id,
-                                result: TaskResult::Done,
-                            },
-                        );
-                        return;
-                    }
-                    let w = self.clone();
-                    crate::runtime::task::spawn(async move {
-                        w.aof.wait_durable().await;
-                        w.mesh.post(
-                            from,
-                            Msg::TaskDone {
-                                id,
-                                result: TaskResult::Done,
-                            },
-                        );
-                    })
-                    .detach();
-                }
                 CoreTask::Split(_)
                 | CoreTask::Merge(_)
                 | CoreTask::Migrate { .. }

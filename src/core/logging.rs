@@ -51,14 +51,18 @@ impl World {
         self.aof.tx_logged.borrow().contains(&tx) || super::aof::write_error().is_none()
     }
 
+    /// Append a record about no one shard (a claim, a transaction's end or
+    /// commit) under the current epoch.
+    fn log_unsharded(&self, op: LogOp<'_>) {
+        let epoch = self.keyspace.borrow().table().epoch;
+        self.aof.append(epoch, crate::persist::log::NO_SHARD, op);
+    }
+
     /// Every part of transaction `tx` (run here) is durable: a `TxCommit`.
     pub fn log_tx_commit(&self, tx: u64) {
-        if !self.aof.on.get() || !self.end_needed(tx) {
-            return;
+        if self.aof.on.get() && self.end_needed(tx) {
+            self.log_unsharded(LogOp::TxCommit { tx });
         }
-        let epoch = self.keyspace.borrow().table().epoch;
-        self.aof
-            .append(epoch, crate::persist::log::NO_SHARD, LogOp::TxCommit { tx });
     }
 
     /// Transaction `tx` let go of this core, one of `parts` it held: its end
@@ -66,15 +70,9 @@ impl World {
     pub fn log_tx_end(&self, tx: u64, parts: u16) {
         let needed = self.end_needed(tx);
         self.aof.tx_logged.borrow_mut().remove(&tx);
-        if !self.aof.on.get() || parts == 0 || !needed {
-            return;
+        if self.aof.on.get() && parts > 0 && needed {
+            self.log_unsharded(LogOp::TxEnd { tx, parts });
         }
-        let epoch = self.keyspace.borrow().table().epoch;
-        self.aof.append(
-            epoch,
-            crate::persist::log::NO_SHARD,
-            LogOp::TxEnd { tx, parts },
-        );
     }
 
     /// Log `e` as a `SET` (an import from core `from` when given).
@@ -118,8 +116,7 @@ impl World {
         if !self.aof.on.get() {
             return;
         }
-        let ks = self.keyspace.borrow();
-        let intervals = ks.owned_intervals();
+        let intervals = self.keyspace.borrow().owned_intervals();
         let intervals = Intervals::List(&intervals);
         let op = match self.aof.tx.get() {
             tx if tx != 0 && !base => {
@@ -128,8 +125,7 @@ impl World {
             }
             _ => LogOp::Claim { base, intervals },
         };
-        self.aof
-            .append(ks.table().epoch, crate::persist::log::NO_SHARD, op);
+        self.log_unsharded(op);
     }
 
     /// Start logging to a new file of generation `gen` under `dir/appenddirname`

@@ -125,8 +125,7 @@ pub enum CoreTask {
     /// Client `id` watches these keys here → Done
     Watch { id: u64, keys: Vec<Bytes> },
     /// Let go of what transaction `tx` holds here, logging its end as one
-    /// of `parts` (0: no end) → Done once that end is as durable as the log's
-    /// policy asks
+    /// of `parts` (0: no end) → Done
     Unlock { tx: u64, parts: u16 },
 }
 

@@ -433,6 +433,7 @@ fn load_logs(
         while let Some(rec) = reader.next_record().map_err(|e| format!("{name}: {e}"))? {
             sum.max_epoch = sum.max_epoch.max(rec.epoch);
             sum.max_lsn = sum.max_lsn.max(rec.lsn);
+            sum.max_tx = sum.max_tx.max(rec.op.tx().unwrap_or(0));
             let at = |part| Position {
                 epoch: rec.epoch,
                 core: c,
@@ -441,21 +442,15 @@ fn load_logs(
                 seq: rec.lsn,
             };
             match rec.op {
-                LogOp::Write(cmd) | LogOp::Import { cmd, .. } => {
+                LogOp::Write(cmd) | LogOp::Import { cmd, .. } | LogOp::TxWrite { cmd, .. } => {
                     let change =
                         change_of(cmd).map_err(|e| format!("{name}: record {}: {e}", rec.lsn))?;
                     sum.read += 1;
-                    if mine(table, core, &change.key) {
-                        merge.record(at(Part::Log), change.key, change.state);
-                    }
-                }
-                LogOp::TxWrite { tx, cmd } => {
-                    let change =
-                        change_of(cmd).map_err(|e| format!("{name}: record {}: {e}", rec.lsn))?;
-                    sum.read += 1;
-                    sum.max_tx = sum.max_tx.max(tx);
-                    if mine(table, core, &change.key) {
-                        merge.tx_record(tx, at(Part::Log), change.key, change.state);
+                    let at = at(Part::Log);
+                    match rec.op.tx() {
+                        _ if !mine(table, core, &change.key) => {}
+                        Some(tx) => merge.tx_record(tx, at, change.key, change.state),
+                        None => merge.record(at, change.key, change.state),
                     }
                 }
                 LogOp::TxEnd { tx, parts } => merge.tx_end(tx, c, parts),
@@ -502,7 +497,6 @@ fn load_logs(
             "dropping transactions the crash cut short (not every core logged its end)"
         );
     }
-    sum.max_tx = sum.max_tx.max(merge.max_tx());
     let now = now_ms();
     let _ = tx.send(Msg::Expect(merge.len()));
     let mut batch = Batch::new();

@@ -138,8 +138,6 @@ pub struct Merge {
     tx_claims: HashMap<u64, Vec<(Position, Spans)>>,
     /// Transactions whose every part was durable (`TxCommit`).
     tx_commits: std::collections::HashSet<u64>,
-    /// The highest transaction id seen.
-    max_tx: u64,
 }
 
 /// What [`Merge::settle`] dropped: transactions a crash cut short.
@@ -159,14 +157,12 @@ impl Merge {
             tx_ends: HashMap::new(),
             tx_commits: Default::default(),
             tx_claims: HashMap::new(),
-            max_tx: 0,
         }
     }
 
     /// A record transaction `tx` made: it counts once the transaction is
     /// known whole ([`Self::settle`]).
     pub fn tx_record(&mut self, tx: u64, at: Position, key: Bytes, state: State) {
-        self.max_tx = self.max_tx.max(tx);
         self.tx_records
             .entry(tx)
             .or_default()
@@ -176,14 +172,12 @@ impl Merge {
     /// A claim transaction `tx` made (a FLUSHALL): it counts once the
     /// transaction is known whole.
     pub fn tx_claim(&mut self, tx: u64, at: Position, intervals: Intervals<'_>) {
-        self.max_tx = self.max_tx.max(tx);
         let spans = intervals.iter().collect();
         self.tx_claims.entry(tx).or_default().push((at, spans));
     }
 
     /// Core `core` logged the end of transaction `tx`, one of `parts`.
     pub fn tx_end(&mut self, tx: u64, core: u16, parts: u16) {
-        self.max_tx = self.max_tx.max(tx);
         let (cores, n) = self.tx_ends.entry(tx).or_insert((Vec::new(), parts));
         *n = (*n).max(parts);
         if !cores.contains(&core) {
@@ -194,14 +188,7 @@ impl Merge {
     /// The core that ran transaction `tx` logged that every part of it was
     /// durable: it is whole whatever ends a crash kept.
     pub fn tx_commit(&mut self, tx: u64) {
-        self.max_tx = self.max_tx.max(tx);
         self.tx_commits.insert(tx);
-    }
-
-    /// The highest transaction id any record named (ids after a restart
-    /// start above it, so no new transaction completes an old one).
-    pub fn max_tx(&self) -> u64 {
-        self.max_tx
     }
 
     /// Apply the records of every transaction whose every part logged its
@@ -418,7 +405,6 @@ mod tests {
                 records: 4
             }
         );
-        assert_eq!(m.max_tx(), 12);
         assert_eq!(
             result(m),
             vec![

@@ -384,6 +384,17 @@ impl PartialEq for Intervals<'_> {
 impl Eq for Intervals<'_> {}
 
 impl Op<'_> {
+    /// The transaction a record belongs to, if it is a transaction's.
+    pub fn tx(&self) -> Option<u64> {
+        match *self {
+            Op::TxWrite { tx, .. }
+            | Op::TxEnd { tx, .. }
+            | Op::TxCommit { tx }
+            | Op::TxClaim { tx, .. } => Some(tx),
+            _ => None,
+        }
+    }
+
     /// The `kind` byte.
     pub fn kind(&self) -> u8 {
         match self {

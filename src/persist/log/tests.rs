@@ -205,6 +205,11 @@ fn transaction_records_without_their_id_or_with_no_parts_are_refused() {
         Ok(15)
     );
     assert!(Record::decode(&payload(15, &claim[..20])).is_err());
+    // Recovery starts new ids above the highest any record names.
+    let ids: Vec<Option<u64>> = samples().iter().map(|(_, _, op)| op.tx()).collect();
+    assert_eq!(ids.iter().flatten().max(), Some(&(u64::MAX - 1)));
+    assert_eq!(ids.iter().flatten().count(), 4);
+    assert_eq!(Op::Write(Cmd::Args(&[b"DEL", b"k"])).tx(), None);
     assert!(Record::decode(&payload(15, &claim[..6])).is_err());
 }
 
