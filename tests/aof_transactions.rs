@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Server, TempDir};
+use common::{keys_on_each_core, Server, TempDir};
 use redis::{Commands, Connection, Value};
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
@@ -35,25 +35,9 @@ fn logged(dir: &Path, fsync: &str) -> Server {
     )
 }
 
-/// `n` keys on each core (by the server's own routing), named `prefix…`.
+/// `n` pairs of keys, one on core 0 and one on core 1.
 fn pairs(con: &mut Connection, n: usize) -> Vec<(String, String)> {
-    let mut found: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    for i in 0..10_000 {
-        let k = format!("acct{i}");
-        let (_shard, core): (u64, usize) = redis::cmd("STAIRKV")
-            .arg("KEYSHARD")
-            .arg(&k)
-            .query(con)
-            .expect("KEYSHARD");
-        if core < 2 && found[core].len() < n {
-            found[core].push(k);
-        }
-        if found.iter().all(|f| f.len() == n) {
-            break;
-        }
-    }
-    assert!(found.iter().all(|f| f.len() == n), "keys on both cores");
-    let [a, b] = found;
+    let [a, b] = keys_on_each_core(con, n, "acct");
     a.into_iter().zip(b).collect()
 }
 

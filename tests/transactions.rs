@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{error_text as err_text, read_at_least, resp, Server};
+use common::{error_text as err_text, keys_on_each_core, read_at_least, resp, Server};
 use redis::{Commands, Connection, Value};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,28 +21,6 @@ fn cmd(con: &mut Connection, args: &[&str]) -> redis::RedisResult<Value> {
         c.arg(*a);
     }
     c.query(con)
-}
-
-/// Keys that live on core 0 and core 1 of a two-core server, by STAIRKV's
-/// own routing: the first `n` names of each.
-fn keys_on_each_core(con: &mut Connection, n: usize) -> [Vec<String>; 2] {
-    let mut found: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    for i in 0.. {
-        let k = format!("k{i}");
-        let (_shard, core): (u64, usize) = redis::cmd("STAIRKV")
-            .arg("KEYSHARD")
-            .arg(&k)
-            .query(con)
-            .unwrap();
-        if core < 2 && found[core].len() < n {
-            found[core].push(k);
-        }
-        if found.iter().all(|f| f.len() == n) {
-            break;
-        }
-        assert!(i < 10_000, "no keys found on both cores");
-    }
-    found
 }
 
 #[test]
@@ -205,7 +183,7 @@ fn watch_is_spoiled_by_every_kind_of_touch_on_either_core() {
     let s = Server::start(2, &["--autoscale", "off"]);
     let mut c = s.client();
     let mut other = s.client();
-    let [on0, on1] = keys_on_each_core(&mut c, 1);
+    let [on0, on1] = keys_on_each_core(&mut c, 1, "k");
     let (a, b) = (on0[0].clone(), on1[0].clone());
 
     let run = |c: &mut Connection, watch: &[&str]| -> Value {

@@ -391,3 +391,25 @@ pub fn error_text(r: redis::RedisResult<Value>) -> String {
         Ok(v) => panic!("expected an error, got {v:?}"),
     }
 }
+
+/// Keys that live on core 0 and core 1 of a two-core server, by STAIRKV's
+/// own routing: the first `n` names `prefix<i>` of each.
+pub fn keys_on_each_core(con: &mut Connection, n: usize, prefix: &str) -> [Vec<String>; 2] {
+    let mut found: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for i in 0.. {
+        let k = format!("{prefix}{i}");
+        let (_shard, core): (u64, usize) = redis::cmd("STAIRKV")
+            .arg("KEYSHARD")
+            .arg(&k)
+            .query(con)
+            .expect("STAIRKV KEYSHARD");
+        if core < 2 && found[core].len() < n {
+            found[core].push(k);
+        }
+        if found.iter().all(|f| f.len() == n) {
+            break;
+        }
+        assert!(i < 10_000, "no keys found on both cores");
+    }
+    found
+}
