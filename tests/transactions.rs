@@ -364,6 +364,69 @@ fn watch_is_spoiled_by_every_kind_of_touch_on_either_core() {
 
 /// Clients that vanish mid-transaction leave nothing held: not in MULTI, not
 /// while WATCHing, not with EXEC sent and the reply never read.
+/// Commands that need more than one round between cores (KEYS, SCAN and DBSIZE
+/// over every core, RENAME and MSETNX across cores) run inside EXEC and inside
+/// a script. Their later rounds once ran outside the transaction and waited
+/// for its own locks: the EXEC never answered and its keys stayed locked.
+#[test]
+fn commands_of_several_rounds_run_inside_exec_and_scripts() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let [zero, one] = keys_on_each_core(&mut c, 3, "round");
+    for k in zero.iter().chain(&one) {
+        let _: () = c.set(k, "v").unwrap();
+    }
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (keys, scanned, size, renamed, msetnx): (Vec<String>, Value, i64, String, i64) =
+        redis::pipe()
+            .atomic()
+            .cmd("KEYS")
+            .arg("round*")
+            .cmd("SCAN")
+            .arg(0)
+            .arg("COUNT")
+            .arg(1000)
+            .cmd("DBSIZE")
+            .cmd("RENAME")
+            .arg(&zero[0])
+            .arg(&one[2])
+            .cmd("MSETNX")
+            .arg(&zero[1])
+            .arg("x")
+            .arg("fresh-on-one")
+            .arg("y")
+            .query(&mut c)
+            .expect("EXEC of commands of several rounds");
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    let (_, scanned) = common::scan_reply(scanned);
+    assert_eq!(scanned.len(), 6, "{scanned:?}");
+    assert_eq!(size, 6);
+    assert_eq!(renamed, "OK");
+    assert_eq!(msetnx, 0, "{} exists", zero[1]);
+    let gone: bool = c.exists(&zero[0]).unwrap();
+    assert!(!gone);
+    // Every key is free again: a plain write to each answers.
+    for k in zero[1..].iter().chain(&one) {
+        let _: () = c.set(k, "after").unwrap();
+    }
+    // The same inside a script (its keys declared, so it holds both cores).
+    let script = redis::Script::new(
+        "local n = redis.call('DBSIZE') \
+         local ks = redis.call('KEYS', 'round*') \
+         redis.call('RENAME', KEYS[1], KEYS[2]) \
+         local scanned = redis.call('SCAN', '0', 'COUNT', '1000') \
+         return {n, #ks, #scanned[2]}",
+    );
+    let got: Vec<i64> = script
+        .key(&one[2])
+        .key(&zero[2])
+        .invoke(&mut c)
+        .expect("script of commands of several rounds");
+    assert_eq!(got, vec![5, 5, 4]);
+    let v: String = c.get(&zero[2]).unwrap();
+    assert_eq!(v, "after");
+}
+
 #[test]
 fn clients_that_vanish_mid_transaction_release_everything() {
     let s = Server::start(2, &[]);

@@ -154,7 +154,7 @@ impl From<OpResult> for Frame {
             OpResult::Err(e) => Frame::Error(Cow::Owned(e.to_string())),
             OpResult::Keys(ks) => Frame::Array(ks.into_iter().map(Frame::Bulk).collect()),
             OpResult::Counted { result, .. } => Frame::from(*result),
-            OpResult::Scan { next, keys } => Frame::Array(vec![
+            OpResult::Scan { next, keys, .. } => Frame::Array(vec![
                 Frame::bulk(next.to_string()),
                 Frame::Array(keys.into_iter().map(Frame::Bulk).collect()),
             ]),

@@ -5,12 +5,11 @@
 use super::args::{int_arg, is, parse_u64, SYNTAX};
 use super::context::{clip, Ctx, Step};
 use super::frame::Frame;
-use crate::core::router::Batch;
-use crate::core::world::World;
+use crate::core::router::BatchSeed;
+use crate::storage::cursor::Cursor;
 use crate::storage::now_ms;
 use crate::storage::ops::{CoreOp, ExpireCond, KeyOp, OpError, OpResult};
 use bytes::Bytes;
-use std::rc::Rc;
 
 fn sum_ints(rs: Vec<OpResult>) -> Frame {
     let mut n = 0;
@@ -159,10 +158,10 @@ pub fn keys(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let op = CoreOp::Keys {
         pattern: a[1].clone(),
     };
-    let world = ctx.world.clone();
+    let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
         let mut out = Vec::new();
-        for r in count_everywhere(&world, op).await {
+        for r in count_everywhere(&seed, op).await {
             if let OpResult::Keys(ks) = r {
                 out.extend(ks.into_iter().map(Frame::Bulk));
             }
@@ -179,10 +178,10 @@ const COUNT_TRIES: usize = 16;
 /// shard moved between two cores' counts, and a shard in the middle of a move
 /// is counted once by its target (see `storage::migration::count_part`).
 /// Different epochs (a split or a migration step in between) mean another try.
-pub async fn count_everywhere(world: &Rc<World>, op: CoreOp) -> Vec<OpResult> {
+pub async fn count_everywhere(seed: &BatchSeed, op: CoreOp) -> Vec<OpResult> {
     let mut parts = Vec::new();
     for _ in 0..COUNT_TRIES {
-        let mut b = Batch::new(world.clone());
+        let mut b = seed.batch();
         let tickets = b.all_cores(op.clone());
         let mut rs = b.finish().await;
         let mut epochs = Vec::with_capacity(tickets.len());
@@ -221,10 +220,16 @@ pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     })
 }
 
-/// SCAN's cursor is a position in the reversed-hash space (see `storage::staircase`):
-/// one call visits the shard holding the cursor, on whichever core owns it.
+/// Cores a SCAN call visits at most before it answers a short page (its
+/// cursor goes on from there): a bound on one call's time when shards of
+/// every core alternate along the position space after many migrations.
+const SCAN_HOPS: usize = 64;
+
+/// SCAN: the cursor (`storage::cursor`, always below 2^53) names a shard and a
+/// bucket in it; the core owning the shard walks on from there through the
+/// shards it owns, and the call goes on to the next core until COUNT is spent.
 pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let Some(cursor) = parse_u64(&a[1]) else {
+    let Some(cursor) = parse_u64(&a[1]).filter(|&c| Cursor::decode(c).is_some()) else {
         return Step::Done(Frame::err("ERR invalid cursor"));
     };
     let mut count = 10usize;
@@ -250,18 +255,43 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         }
         i += 2;
     }
-    let core = {
-        let ks = ctx.world.keyspace.borrow();
-        let t = ks.table();
-        t.owner(t.shard_of_pos(cursor))
-    };
-    let op = CoreOp::Scan {
-        cursor,
-        count,
-        pattern,
-        type_name,
-    };
-    Step::One(ctx.batch.core(core, op), Frame::from)
+    let seed = ctx.batch.seed();
+    Step::Async(Box::pin(async move {
+        let world = seed.world();
+        let (mut cursor, mut used, mut keys) = (cursor, 0usize, Vec::new());
+        for _ in 0..SCAN_HOPS {
+            let core = {
+                let ks = world.keyspace.borrow();
+                let t = ks.table();
+                t.owner(t.shard_of_pos(Cursor::decode(cursor).map_or(0, Cursor::position)))
+            };
+            let op = CoreOp::Scan {
+                cursor,
+                count: count - used,
+                pattern: pattern.clone(),
+                type_name: type_name.clone(),
+            };
+            let mut b = seed.batch();
+            let t = b.core(core, op);
+            match b.finish().await.take(t) {
+                OpResult::Scan {
+                    next,
+                    keys: page,
+                    used: spent,
+                } => {
+                    keys.extend(page.into_iter().map(Frame::Bulk));
+                    used += spent;
+                    let stuck = next == cursor && spent == 0;
+                    cursor = next;
+                    if next == 0 || used >= count || stuck {
+                        break;
+                    }
+                }
+                other => return Frame::from(other),
+            }
+        }
+        Frame::Array(vec![Frame::bulk(cursor.to_string()), Frame::Array(keys)])
+    }))
 }
 
 /// RENAME/RENAMENX: atomic when both keys live on one core; otherwise (or when a
@@ -269,11 +299,12 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 /// taken from the source core and put on the destination core.
 fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
     let (src, dst) = (a[1].clone(), a[2].clone());
-    let world = ctx.world.clone();
+    let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
+        let world = seed.world();
         let core = world.core_of(&src);
         if core == world.core_of(&dst) {
-            let mut b = Batch::new(world.clone());
+            let mut b = seed.batch();
             let t = b.core(
                 core,
                 CoreOp::Rename {
@@ -288,7 +319,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
             }
         }
         if nx {
-            let mut b = Batch::new(world.clone());
+            let mut b = seed.batch();
             let (s, d) = (
                 b.key(src.clone(), KeyOp::Exists),
                 b.key(dst.clone(), KeyOp::Exists),
@@ -302,7 +333,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
                 return Frame::Int(0);
             }
         }
-        let mut b = Batch::new(world.clone());
+        let mut b = seed.batch();
         let t = b.key(src.clone(), KeyOp::Take);
         let taken = b.finish().await.take(t);
         let Some((value, deadline)) = (match taken {
@@ -311,7 +342,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
         }) else {
             return Frame::err("ERR no such key");
         };
-        let mut b = Batch::new(world.clone());
+        let mut b = seed.batch();
         let t = b.key(
             dst,
             KeyOp::Put {
@@ -325,7 +356,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
             return if nx { Frame::Int(1) } else { Frame::Ok };
         }
         // RENAMENX lost a race for the destination: give the source its value back.
-        let mut b = Batch::new(world);
+        let mut b = seed.batch();
         b.key(
             src,
             KeyOp::Put {

@@ -21,9 +21,9 @@ pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 }
 
 pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
-    let world = ctx.world.clone();
+    let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
-        let parts = super::keys::count_everywhere(&world, CoreOp::DbSize).await;
+        let parts = super::keys::count_everywhere(&seed, CoreOp::DbSize).await;
         Frame::Int(
             parts
                 .into_iter()

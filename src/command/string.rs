@@ -277,11 +277,12 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         .chunks(2)
         .map(|kv| (kv[0].clone(), kv[1].clone()))
         .collect();
-    let world = ctx.world.clone();
+    let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
+        let world = seed.world();
         let first = world.core_of(&pairs[0].0);
         if pairs.iter().all(|(k, _)| world.core_of(k) == first) {
-            let mut b = crate::core::router::Batch::new(world.clone());
+            let mut b = seed.batch();
             let t = b.core(
                 first,
                 CoreOp::MSetNx {
@@ -294,7 +295,7 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 return Frame::from(r);
             }
         }
-        let mut check = crate::core::router::Batch::new(world.clone());
+        let mut check = seed.batch();
         let ts: Vec<_> = pairs
             .iter()
             .map(|(k, _)| check.key(k.clone(), KeyOp::Exists))
@@ -303,7 +304,7 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         if ts.into_iter().any(|t| rs.take(t) == OpResult::Int(1)) {
             return Frame::Int(0);
         }
-        let mut set = crate::core::router::Batch::new(world);
+        let mut set = seed.batch();
         for (k, v) in pairs {
             set.key(
                 k,

@@ -67,10 +67,11 @@ pub enum CoreTask {
     /// (to a migration's source) This DBSIZE or KEYS over the shards it is handing
     /// over → Part
     CountPart { op: CoreOp },
-    /// (to a migration's source) Keys still held of `shard` from `cursor` → Names
+    /// (to a migration's source) Keys still held of `shard` from position `from` → Names
     ScanPart {
         shard: ShardId,
-        cursor: u64,
+        /// A 52-bit position (`storage::cursor`).
+        from: u64,
         count: usize,
     },
     /// Measure ops/s per shard over the last `secs` → Shards

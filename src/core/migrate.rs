@@ -15,6 +15,7 @@ use super::mesh::{Answer, CoreTask, Msg, OpEvents, TaskResult};
 use super::txn::{clock, BusyScript, Hold};
 use super::world::{bump, World};
 use crate::runtime::pace::Pace;
+use crate::storage::cursor::{pos52, Cursor};
 use crate::storage::entry::Entry;
 use crate::storage::keyspace::Keyspace;
 use crate::storage::migration::Placement;
@@ -278,10 +279,11 @@ impl World {
         else {
             return OpResult::Nil;
         };
-        let shard = self.keyspace.borrow().table().shard_of_pos(cursor);
+        let pos = Cursor::decode(cursor).unwrap_or(Cursor::At(0)).position();
+        let shard = self.keyspace.borrow().table().shard_of_pos(pos);
         let task = CoreTask::ScanPart {
             shard,
-            cursor,
+            from: pos52(pos),
             count,
         };
         let theirs = match self.mesh.request_task(from, task).wait().await {
@@ -326,16 +328,11 @@ impl World {
                 let result = self.keyspace.borrow().count_part(&op, true, now_ms());
                 TaskResult::Part { op, result }
             }
-            CoreTask::ScanPart {
-                shard,
-                cursor,
-                count,
-            } => TaskResult::Names(self.keyspace.borrow().scan_part(
-                shard,
-                cursor,
-                count,
-                now_ms(),
-            )),
+            CoreTask::ScanPart { shard, from, count } => TaskResult::Names(
+                self.keyspace
+                    .borrow()
+                    .scan_part(shard, from, count, now_ms()),
+            ),
             task => self.run_task(task),
         }
     }

@@ -42,6 +42,24 @@ pub struct Batch {
     events: OpEvents,
 }
 
+/// Makes batches for the transaction (and frozen clock) of the batch it came
+/// from ([`Batch::seed`]); outside a transaction, plain batches.
+#[derive(Clone)]
+pub struct BatchSeed {
+    world: Rc<World>,
+    tx: u64,
+    now: u64,
+}
+
+impl BatchSeed {
+    pub fn batch(&self) -> Batch {
+        Batch::for_tx(self.world.clone(), self.tx, self.now)
+    }
+    pub fn world(&self) -> &Rc<World> {
+        &self.world
+    }
+}
+
 impl Batch {
     pub fn new(world: Rc<World>) -> Batch {
         Batch {
@@ -76,6 +94,17 @@ impl Batch {
     /// The transaction these ops run for (0: none).
     pub fn tx(&self) -> u64 {
         self.tx
+    }
+
+    /// What a command that needs more than one round (a `Step::Async` reply)
+    /// makes its later batches from: inside EXEC or a script they must run for
+    /// the same transaction, or they would wait for its own locks forever.
+    pub fn seed(&self) -> BatchSeed {
+        BatchSeed {
+            world: self.world.clone(),
+            tx: self.tx,
+            now: if self.tx != 0 { self.now } else { 0 },
+        }
     }
 
     /// The clock these ops run at (milliseconds).

@@ -16,10 +16,10 @@
 //! ([`super::keyspace::Outgoing`]) and lists keys (SCAN's page cut, KEYS and
 //! DBSIZE in `keyspace::scan`) without ever importing this file.
 
+use super::cursor::{pos52, Cursor, POS_SHIFT};
 use super::entry::Entry;
-use super::glob::glob_match;
 use super::hash::{hashes, key_hash};
-use super::keyspace::scan::take_page;
+use super::keyspace::scan::{take_page, ScanFilter};
 use super::keyspace::{Keyspace, Outgoing};
 use super::ops::{CoreOp, Op, OpResult};
 use super::shard::Walk;
@@ -261,7 +261,8 @@ impl Keyspace {
                 Ok(None) => Placement::Here,
             },
             Op::Core(CoreOp::Scan { cursor, .. }) => {
-                let id = self.table.shard_of_pos(*cursor);
+                let pos = Cursor::decode(*cursor).unwrap_or(Cursor::At(0)).position();
+                let id = self.table.shard_of_pos(pos);
                 let owner = self.table.owner(id);
                 if owner != self.core {
                     Placement::Forward(owner)
@@ -324,17 +325,17 @@ impl Keyspace {
     }
 
     /// A's side of a SCAN of a shard it is handing over: the live keys it still
-    /// holds at positions `>= cursor`, at most `count` positions' worth (a run of
-    /// keys at one position is never cut).
-    pub fn scan_part(&self, shard: ShardId, cursor: u64, count: usize, now: u64) -> Vec<Bytes> {
+    /// holds at 52-bit positions `>= from` ([`crate::storage::cursor`]), at most
+    /// `count` positions' worth (a run of keys at one position is never cut).
+    pub fn scan_part(&self, shard: ShardId, from: u64, count: usize, now: u64) -> Vec<Bytes> {
         let Some(s) = self.shard(shard) else {
             return Vec::new();
         };
         let mut cands: Vec<(u64, &[u8])> = s
             .iter()
             .filter(|e| !e.is_expired(now))
-            .map(|e| (scan_pos(key_hash(e.key())), e.key()))
-            .filter(|(p, _)| *p >= cursor)
+            .map(|e| (pos52(scan_pos(key_hash(e.key()))), e.key()))
+            .filter(|(p, _)| *p >= from)
             .collect();
         take_page(&mut cands, count.max(1));
         cands
@@ -344,9 +345,10 @@ impl Keyspace {
     }
 
     /// B's side of a SCAN of a shard still arriving: this core's keys of the shard
-    /// holding `cursor` merged with `theirs` (the source's [`Keyspace::scan_part`],
-    /// answered after every batch it sent, so every key that existed throughout is
-    /// in one or the other). Covers that one shard only.
+    /// holding `cursor` merged with `theirs` (the source's [`Keyspace::scan_part`]
+    /// from the cursor's position, answered after every batch it sent, so every key
+    /// that existed throughout is in one or the other). Covers that one shard
+    /// only, by position: a bucket cursor of it goes on from the shard's start.
     pub fn scan_merged(
         &self,
         scan: (u64, usize, Option<&[u8]>, Option<&[u8]>),
@@ -354,13 +356,15 @@ impl Keyspace {
         now: u64,
     ) -> OpResult {
         let (cursor, count, pattern, type_name) = scan;
-        let id = self.table.shard_of_pos(cursor);
+        let from = pos52(Cursor::decode(cursor).unwrap_or(Cursor::At(0)).position());
+        let id = self.table.shard_of_pos(from << POS_SHIFT);
         let (start, end) = self.table.interval(id);
-        let inside = |p: u64| p >= cursor && p >= start && end.is_none_or(|e| p < e);
+        let (start, end) = (pos52(start), end.map(pos52));
+        let inside = |p: u64| p >= from && p >= start && end.is_none_or(|e| p < e);
         let mut cands: Vec<(u64, &[u8])> = Vec::new();
         if let Some(s) = self.shard(id) {
             for e in s.iter().filter(|e| !e.is_expired(now)) {
-                let p = scan_pos(key_hash(e.key()));
+                let p = pos52(scan_pos(key_hash(e.key())));
                 if inside(p) {
                     cands.push((p, e.key()));
                 }
@@ -371,7 +375,7 @@ impl Keyspace {
         let mut last_theirs = None;
         for k in theirs {
             let (route, thash) = hashes(k);
-            let p = scan_pos(route);
+            let p = pos52(scan_pos(route));
             if !inside(p) {
                 continue;
             }
@@ -385,31 +389,28 @@ impl Keyspace {
         // the source's keys beyond it are unseen, so this page must stop there too
         // (ours beyond it come on the next call), or the cursor would jump them.
         let bound = match last_theirs {
-            Some(last) if theirs.len() >= count => Some(last.checked_add(1)),
+            Some(last) if theirs.len() >= count => Some(last + 1),
             _ => None,
         };
         if let Some(bound) = bound {
-            cands.retain(|(p, _)| bound.is_none_or(|b| *p < b));
+            cands.retain(|(p, _)| *p < bound);
         }
-        let cut = take_page(&mut cands, count);
-        let type_ok = type_name.is_none_or(|t| t.eq_ignore_ascii_case(b"string"));
-        let pattern = pattern.filter(|p| *p != b"*");
-        let keys = if type_ok {
-            cands
-                .iter()
-                .filter(|(_, k)| pattern.is_none_or(|p| glob_match(p, k)))
-                .map(|(_, k)| Bytes::copy_from_slice(k))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let next = match (cut, bound) {
-            (Some(after), _) | (None, Some(after)) => after,
-            (None, None) => end,
+        let cut = take_page(&mut cands, count).flatten();
+        let filter = ScanFilter::new(pattern, type_name);
+        let keys = cands
+            .iter()
+            .filter(|(_, k)| filter.accepts(k))
+            .map(|(_, k)| Bytes::copy_from_slice(k))
+            .collect();
+        let next = match cut.or(bound) {
+            Some(after) if after < 1 << 52 => Cursor::At(after).encode(),
+            Some(_) => 0,
+            None => end.map_or(0, |e| Cursor::At(e).encode()),
         };
         OpResult::Scan {
-            next: next.unwrap_or(0),
+            next,
             keys,
+            used: cands.len(),
         }
     }
 }
@@ -583,16 +584,18 @@ mod tests {
         let r = match cores[at].placement(&op) {
             Placement::Forward(c) => return scan_call(cores, c, cursor, count),
             Placement::ScanMerge(from) => {
-                let shard = cores[at].table().shard_of_pos(cursor);
-                let theirs = cores[from].scan_part(shard, cursor, count, NOW);
+                let pos = Cursor::decode(cursor).expect("a cursor").position();
+                let shard = cores[at].table().shard_of_pos(pos);
+                let theirs = cores[from].scan_part(shard, pos52(pos), count, NOW);
                 cores[at].scan_merged((cursor, count, None, None), &theirs, NOW)
             }
             Placement::Here => cores[at].execute(op, NOW),
             other => panic!("unexpected placement {other:?}"),
         };
-        let OpResult::Scan { next, keys } = r else {
+        let OpResult::Scan { next, keys, .. } = r else {
             panic!("scan answered {r:?}")
         };
+        assert!(next < crate::storage::cursor::LIMIT);
         (next, keys)
     }
 

@@ -6,7 +6,8 @@
 //!
 //! Its files form a one-way stack (each uses only those listed before it):
 //! - [`hash`], [`glob`], [`decimal`], [`memory`], [`ops`] (the op and reply
-//!   types), [`staircase`] (the routing table): plain building blocks.
+//!   types), [`staircase`] (the routing table), [`cursor`] (SCAN's cursors):
+//!   plain building blocks.
 //! - [`policy`]: what an access records in an entry for the eviction policy
 //!   in force, and the state eviction keeps between passes.
 //! - [`entry`], [`s3fifo`], [`shard`]: one key's bytes; a shard's table,
@@ -16,6 +17,7 @@
 //! - [`evict`]: this core's share of `maxmemory` and the walk that evicts.
 //! - [`migration`]: a shard moving between cores, each end's side.
 
+pub mod cursor;
 pub mod decimal;
 pub mod entry;
 pub mod evict;

@@ -234,11 +234,10 @@ pub enum CoreOp {
     Keys { pattern: Bytes },
     /// → Keys(zero or one key) picked at random among this core's live keys
     RandomKey,
-    /// Scan from position `cursor` within the shard containing it (and following shards owned
-    /// by this core, while fewer than `count` keys were examined). Keys are returned in position
-    /// order and a run of keys sharing one position is never cut. `next == 0` means the end
-    /// of the position space was reached. Filters apply after counting, as in Redis.
-    /// → Scan { next, keys }
+    /// Scan from `cursor` ([`crate::storage::cursor`]) through the shards this core owns
+    /// that follow it in position order, until `count` keys' worth of buckets were looked
+    /// at. `next == 0` means the end of the position space was reached. Filters apply after
+    /// counting, as in Redis. → Scan { next, keys, used (of `count`) }
     Scan {
         cursor: u64,
         count: usize,
@@ -336,6 +335,7 @@ pub enum OpResult {
     Scan {
         next: u64,
         keys: Vec<Bytes>,
+        used: usize,
     },
     Taken(Option<(Bytes, Option<u64>)>),
     Stats(Vec<ShardStat>),

@@ -42,6 +42,31 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// The next layout number of a table on this core. Numbers are never
+    /// reused on a core, and each core starts at a different point, so a SCAN
+    /// cursor's layout tag ([`super::cursor`]) names one table's one layout.
+    static LAYOUTS: Cell<u64> = Cell::new(layout_seed());
+}
+
+/// Where a core's layout numbers start: the clock and the thread's own
+/// address, so cores (and runs) count from different points.
+fn layout_seed() -> u64 {
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let here = &clock as *const u64 as u64;
+    (clock ^ here.rotate_left(32)).wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+fn next_layout() -> u64 {
+    LAYOUTS.with(|n| {
+        let v = n.get();
+        n.set(v.wrapping_add(1));
+        v
+    })
+}
+
 fn note_expired_on_access(key: &[u8]) {
     EXPIRED_ON_ACCESS.with(|v| v.borrow_mut().push(Bytes::copy_from_slice(key)));
 }
@@ -214,7 +239,7 @@ impl Shard {
                 self.table.insert_unique(thash_of(&e), e, thash_of);
             }
         }
-        self.layout += 1;
+        self.layout = next_layout();
     }
 
     /// Grow the table by hand ([`Shard::rebuild`]) where inserting one more
@@ -250,7 +275,7 @@ impl Shard {
             heap: BinaryHeap::new(),
             bytes: 0,
             ttl_keys: 0,
-            layout: 0,
+            layout: next_layout(),
             ctrl_hint: Cell::new((u64::MAX, 0)),
             ops: 0,
             sampled_ops: 0,
@@ -533,7 +558,7 @@ impl Shard {
             }
         };
         if rehashed.get() {
-            self.layout += 1;
+            self.layout = next_layout();
         }
         self.bytes += size;
         if deadline.is_some() {
@@ -638,6 +663,12 @@ impl Shard {
     /// [`Shard::layout_epoch`] to notice either.
     pub fn num_buckets(&self) -> usize {
         self.table.num_buckets()
+    }
+    /// Start loading the entry a few buckets past `index`, for a walk by bucket
+    /// that reads each entry's key.
+    #[inline]
+    pub fn load_ahead(&self, index: usize) {
+        load_ahead(&self.table, index);
     }
     /// The entry in bucket `index`, if that bucket is full.
     #[inline]
@@ -873,7 +904,7 @@ impl Shard {
         self.heap = BinaryHeap::new();
         self.bytes = 0;
         self.ttl_keys = 0;
-        self.layout += 1;
+        self.layout = next_layout();
         self.fifo = None;
         self.sync();
     }

@@ -64,7 +64,10 @@ impl Keyspace {
                 count,
                 pattern,
                 type_name,
-            } => self.scan(cursor, count, pattern.as_deref(), type_name.as_deref(), now),
+            } => {
+                let filter = super::scan::ScanFilter::new(pattern.as_deref(), type_name.as_deref());
+                self.scan(cursor, count, filter, now)
+            }
             CoreOp::ShardStats => OpResult::Stats(self.stats()),
             CoreOp::MSetNx { pairs } => self.msetnx(pairs, now),
             CoreOp::Rename { src, dst, nx } => self.rename(&src, &dst, nx, now),
