@@ -39,15 +39,58 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// Every section, in Redis's order (stairkv's own `staircase` last).
 const SECTIONS: &[&str] = &[
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
+    "replication",
+    "cpu",
+    "cluster",
     "keyspace",
     "staircase",
 ];
+
+/// 40 hex digits fixed for the life of the process, different for each
+/// `salt`: the run id (`salt` 0) and the replication id (1) Redis reports.
+fn process_id_hex(salt: u64) -> String {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        clock ^ (u64::from(std::process::id()) << 32)
+    });
+    let a = (seed ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let b = a.rotate_left(29).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let c = b.rotate_left(31).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{a:016x}{b:016x}{:08x}", c >> 32)
+}
+
+/// The replication id INFO and ROLE report: a master with no replicas has
+/// one all the same.
+pub fn replication_id() -> String {
+    process_id_hex(1)
+}
+
+/// CPU seconds (user, system) from a /proc stat file's `utime`, `stime`
+/// (fields 14 and 15) or, with `children`, `cutime`, `cstime` (16 and 17).
+fn cpu_seconds(path: &str, children: bool) -> (f64, f64) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (0.0, 0.0);
+    };
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let at = if children { 13 } else { 11 };
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / CLOCK_TICKS;
+    (tick(at), tick(at + 1))
+}
+
+/// The kernel's USER_HZ: /proc reports CPU time in these (100 on Linux).
+const CLOCK_TICKS: f64 = 100.0;
 
 pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let mut wanted: Vec<String> = a[1..].iter().map(|s| lower(s)).collect();
@@ -89,11 +132,11 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
             "server" => {
                 let _ = write!(
                     out,
-                    "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstairkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{:040x}\r\ntcp_port:{}\r\ntext_port:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\ncores:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                    "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nstairkv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\ntext_port:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\ncores:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
                     env!("CARGO_PKG_VERSION"),
                     std::env::consts::OS,
                     std::process::id(),
-                    world.started.elapsed().as_nanos() as u64 ^ (std::process::id() as u64) << 32,
+                    process_id_hex(0),
                     cfg.port,
                     cfg.text_port,
                     up / 86400,
@@ -183,6 +226,25 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                     );
                 }
             }
+            "replication" => {
+                let _ = write!(
+                    out,
+                    "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                    replication_id(),
+                    "0".repeat(40),
+                );
+            }
+            "cpu" => {
+                let (user, sys) = cpu_seconds("/proc/self/stat", false);
+                let (cuser, csys) = cpu_seconds("/proc/self/stat", true);
+                // The thread answering: one core's executor (Redis's main thread).
+                let (tuser, tsys) = cpu_seconds("/proc/thread-self/stat", false);
+                let _ = write!(
+                    out,
+                    "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{csys:.6}\r\nused_cpu_user_children:{cuser:.6}\r\nused_cpu_sys_main_thread:{tsys:.6}\r\nused_cpu_user_main_thread:{tuser:.6}\r\n",
+                );
+            }
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "stats" => {
                 let _ = write!(
                     out,

@@ -39,6 +39,11 @@ pub fn exists(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     each_key(ctx, a, KeyOp::Exists)
 }
 
+/// TOUCH: EXISTS's count; the lookup records an access for eviction, as Redis's does.
+pub fn touch(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    each_key(ctx, a, KeyOp::Exists)
+}
+
 pub fn type_(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     Step::One(ctx.batch.key(a[1].clone(), KeyOp::Type), Frame::from)
 }

@@ -20,6 +20,15 @@ pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     ]))
 }
 
+/// ROLE: a master with no replicas (replication is still to come), at offset 0.
+pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
+    Step::Done(Frame::Array(vec![
+        Frame::bulk("master"),
+        Frame::Int(0),
+        Frame::Array(Vec::new()),
+    ]))
+}
+
 pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {

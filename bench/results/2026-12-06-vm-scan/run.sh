@@ -36,6 +36,7 @@ for r in $(seq 1 "$ROUNDS"); do
     esac
     pid=$!; sleep 0.7
     load $port
+    sleep 2  # let the staircase finish the splits the load started
     n=$(redis-cli -p $port dbsize)
     [ "$n" = "$KEYS" ] || { echo "loaded $n of $KEYS keys" >&2; exit 1; }
     t0=$(ticks $pid); s0=$(date +%s.%N)
