@@ -7,6 +7,7 @@ mod common;
 
 use common::{error_text, keys_on_each_core, Server};
 use redis::{Commands, Value};
+use std::time::{Duration, Instant};
 
 fn info(con: &mut redis::Connection, section: Option<&str>) -> String {
     let mut c = redis::cmd("INFO");
@@ -147,4 +148,181 @@ fn role_and_touch() {
         .query(&mut c)
         .unwrap();
     assert_eq!(n, 2);
+}
+
+/// WAIT: there are no replicas, so it answers 0 — at once for a count of 0
+/// (or a timeout of 0, which Redis would wait forever) and inside MULTI,
+/// after the timeout otherwise — with Redis's errors for bad numbers.
+#[test]
+fn wait_answers_zero_replicas() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let wait =
+        |c: &mut redis::Connection, n: &str, t: &str| -> (redis::RedisResult<i64>, Duration) {
+            let start = Instant::now();
+            let r = redis::cmd("WAIT").arg(n).arg(t).query(c);
+            (r, start.elapsed())
+        };
+    let (r, took) = wait(&mut c, "0", "5000");
+    assert_eq!(r.unwrap(), 0);
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    let (r, took) = wait(&mut c, "1", "300");
+    assert_eq!(r.unwrap(), 0);
+    assert!(
+        took >= Duration::from_millis(290),
+        "answered before the timeout: {took:?}"
+    );
+    let (r, took) = wait(&mut c, "2", "0");
+    assert_eq!(r.unwrap(), 0);
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    let start = Instant::now();
+    let (n,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 0);
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "WAIT waited inside MULTI"
+    );
+    assert!(error_text(wait(&mut c, "1", "-1").0.map(Value::Int)).contains("timeout is negative"));
+    assert!(
+        error_text(wait(&mut c, "1", "x").0.map(Value::Int)).contains("timeout is not an integer")
+    );
+    assert!(error_text(wait(&mut c, "x", "1").0.map(Value::Int)).contains("not an integer"));
+    assert!(
+        error_text(redis::cmd("WAIT").arg(1).query(&mut c)).contains("wrong number of arguments")
+    );
+}
+
+fn object(c: &mut redis::Connection, sub: &str, key: &str) -> redis::RedisResult<Value> {
+    redis::cmd("OBJECT").arg(sub).arg(key).query(c)
+}
+
+/// OBJECT: Redis's encoding names for what a string holds, REFCOUNT 1, nil
+/// for a missing key; FREQ only under an LFU policy and IDLETIME only under
+/// an LRU one, with Redis's errors otherwise; reading never counts as an access.
+#[test]
+fn object_reports_encodings_and_access_data_per_policy() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let _: () = c.set("n", 12345).unwrap();
+    let _: () = c.set("short", "x".repeat(44)).unwrap();
+    let _: () = c.set("long", "x".repeat(45)).unwrap();
+    let _: () = c.set("big", "x".repeat(100_000)).unwrap();
+    for (key, want) in [
+        ("n", "int"),
+        ("short", "embstr"),
+        ("long", "raw"),
+        ("big", "raw"),
+    ] {
+        assert_eq!(
+            object(&mut c, "ENCODING", key).unwrap(),
+            Value::SimpleString(want.into()),
+            "{key}"
+        );
+    }
+    assert_eq!(object(&mut c, "encoding", "missing").unwrap(), Value::Nil);
+    assert_eq!(object(&mut c, "REFCOUNT", "n").unwrap(), Value::Int(1));
+    assert!(
+        error_text(object(&mut c, "FREQ", "n")).contains("An LFU maxmemory policy is not selected")
+    );
+    assert!(error_text(object(&mut c, "IDLETIME", "n")).contains("LRU maxmemory-policy"));
+    let help: Vec<String> = redis::cmd("OBJECT").arg("HELP").query(&mut c).unwrap();
+    assert!(help[0].starts_with("OBJECT <subcommand>"), "{help:?}");
+    assert!(
+        error_text(redis::cmd("OBJECT").arg("NOPE").arg("n").query(&mut c))
+            .contains("unknown subcommand 'NOPE'. Try OBJECT HELP.")
+    );
+    assert!(
+        error_text(redis::cmd("OBJECT").arg("ENCODING").query(&mut c))
+            .contains("wrong number of arguments for 'object|encoding' command")
+    );
+    assert!(error_text(redis::cmd("OBJECT").query(&mut c)).contains("wrong number of arguments"));
+
+    let lfu = Server::start(2, &["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = lfu.client();
+    let _: () = c.set("k", "v").unwrap();
+    for _ in 0..50 {
+        let _: String = c.get("k").unwrap();
+    }
+    let freq = match object(&mut c, "FREQ", "k").unwrap() {
+        Value::Int(n) => n,
+        v => panic!("FREQ answered {v:?}"),
+    };
+    assert!((5..=255).contains(&freq), "{freq}");
+    assert!(
+        error_text(object(&mut c, "IDLETIME", "k")).contains("An LFU maxmemory policy is selected")
+    );
+
+    let lru = Server::start(2, &["--maxmemory-policy", "allkeys-lru"]);
+    let mut c = lru.client();
+    let _: () = c.set("k", "v").unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    // OBJECT itself is no access: the second read sees the same idle time.
+    for _ in 0..2 {
+        let idle = object(&mut c, "IDLETIME", "k").unwrap();
+        assert!(matches!(idle, Value::Int(2..=3)), "{idle:?}");
+    }
+    let _: String = c.get("k").unwrap();
+    assert_eq!(object(&mut c, "IDLETIME", "k").unwrap(), Value::Int(0));
+    assert!(
+        error_text(object(&mut c, "FREQ", "k")).contains("An LFU maxmemory policy is not selected")
+    );
+}
+
+/// MEMORY USAGE counts a key's entry, its value and its table slot;
+/// `redis-cli --memkeys` finds the biggest key by it.
+#[test]
+fn memory_usage_and_the_tools_that_read_it() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let _: () = c.set("small", "v").unwrap();
+    let _: () = c.set("big", "x".repeat(100_000)).unwrap();
+    let usage = |c: &mut redis::Connection, args: &[&str]| -> redis::RedisResult<Value> {
+        let mut cmd = redis::cmd("MEMORY");
+        cmd.arg("USAGE");
+        for a in args {
+            cmd.arg(*a);
+        }
+        cmd.query(c)
+    };
+    let small = match usage(&mut c, &["small"]).unwrap() {
+        Value::Int(n) => n,
+        v => panic!("{v:?}"),
+    };
+    assert!((16..=64).contains(&small), "{small}");
+    let big = match usage(&mut c, &["big", "SAMPLES", "0"]).unwrap() {
+        Value::Int(n) => n,
+        v => panic!("{v:?}"),
+    };
+    assert!((100_000..=110_000).contains(&big), "{big}");
+    assert_eq!(usage(&mut c, &["missing"]).unwrap(), Value::Nil);
+    assert!(error_text(usage(&mut c, &["big", "SAMPLES", "x"])).contains("not an integer"));
+    assert!(error_text(usage(&mut c, &["big", "FOO"])).contains("syntax error"));
+    assert!(error_text(usage(&mut c, &[]))
+        .contains("wrong number of arguments for 'memory|usage' command"));
+    for sub in ["DOCTOR", "MALLOC-STATS"] {
+        let text: String = redis::cmd("MEMORY").arg(sub).query(&mut c).unwrap();
+        assert!(!text.is_empty());
+    }
+    let _: () = redis::cmd("MEMORY").arg("PURGE").query(&mut c).unwrap();
+    let help: Vec<String> = redis::cmd("MEMORY").arg("HELP").query(&mut c).unwrap();
+    assert!(help[0].starts_with("MEMORY <subcommand>"));
+
+    if std::process::Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &s.port.to_string(), "--memkeys"])
+            .output()
+            .expect("redis-cli --memkeys");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("\"big\"") || text.contains("'big'"), "{text}");
+    }
 }

@@ -53,6 +53,8 @@ pub struct ClientState {
     pub multi: Option<Box<MultiState>>,
     /// Keys this connection WATCHes (None when it watches none).
     pub watching: Option<Box<WatchState>>,
+    /// Set while EXEC runs the queued commands: none of them may block (Redis's rule).
+    pub executing: bool,
     /// Since when the unsent replies have been over the soft output limit.
     pub over_soft_limit_since: Option<std::time::Instant>,
     /// Closed for its output buffer limit: its unsent replies are dropped.
@@ -66,6 +68,7 @@ impl ClientState {
             over_soft_limit_since: None,
             output_dropped: false,
             multi: None,
+            executing: false,
             watching: None,
             id,
             proto: Proto::Resp2,

@@ -3,12 +3,12 @@
 //! stands on `context` and never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, parse_u64, SYNTAX};
-use super::context::{clip, Ctx, Step};
+use super::context::{clip, help_reply, subcommand, Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::BatchSeed;
 use crate::storage::cursor::Cursor;
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, ExpireCond, KeyOp, OpError, OpResult};
+use crate::storage::ops::{CoreOp, ExpireCond, Inspect, KeyOp, OpError, OpResult};
 use bytes::Bytes;
 
 fn sum_ints(rs: Vec<OpResult>) -> Frame {
@@ -42,6 +42,47 @@ pub fn exists(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 /// TOUCH: EXISTS's count; the lookup records an access for eviction, as Redis's does.
 pub fn touch(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     each_key(ctx, a, KeyOp::Exists)
+}
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, and HELP. Reading a key's
+/// object never counts as an access to it.
+pub fn object(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let subs = [
+        ("encoding", 3),
+        ("freq", 3),
+        ("idletime", 3),
+        ("refcount", 3),
+        ("help", 2),
+    ];
+    let what =
+        match subcommand("object", a, &subs) {
+            Ok("encoding") => Inspect::Encoding,
+            Ok("freq") => Inspect::Freq,
+            Ok("idletime") => Inspect::IdleTime,
+            Ok("refcount") => Inspect::RefCount,
+            Ok(_) => return Step::Done(help_reply(&[
+                "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ENCODING <key>",
+                "    Return the kind of internal representation used in order to store the value",
+                "    associated with a <key>.",
+                "FREQ <key>",
+                "    Return the access frequency index of the <key>. The returned integer is",
+                "    proportional to the logarithm of the recent access frequency of the key.",
+                "IDLETIME <key>",
+                "    Return the idle time of the <key>, that is the approximated number of",
+                "    seconds elapsed since the last access to the key.",
+                "REFCOUNT <key>",
+                "    Return the number of references of the value associated with the specified",
+                "    <key>.",
+                "HELP",
+                "    Print this help.",
+            ])),
+            Err(f) => return Step::Done(f),
+        };
+    Step::One(
+        ctx.batch.key(a[2].clone(), KeyOp::Inspect(what)),
+        Frame::from,
+    )
 }
 
 pub fn type_(ctx: &mut Ctx, a: &[Bytes]) -> Step {

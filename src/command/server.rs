@@ -7,7 +7,7 @@
 use super::args::{is, lower};
 use super::context::{arity_ok, command_keys, help_reply, subcommand, CommandSpec, Ctx, Step};
 use super::frame::Frame;
-use crate::storage::ops::{CoreOp, OpResult};
+use crate::storage::ops::{CoreOp, Inspect, KeyOp, OpResult};
 use bytes::Bytes;
 
 pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
@@ -20,6 +20,55 @@ pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     ]))
 }
 
+/// MEMORY USAGE key [SAMPLES count], DOCTOR, MALLOC-STATS, PURGE, HELP.
+/// USAGE is the bytes the key takes here: its entry's allocations (value
+/// included) and its table slot; SAMPLES is checked and, with strings only,
+/// has nothing to sample.
+pub fn memory(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let subs = [
+        ("usage", -3),
+        ("doctor", 2),
+        ("malloc-stats", 2),
+        ("purge", 2),
+        ("help", 2),
+    ];
+    match subcommand("memory", a, &subs) {
+        Ok("usage") => {
+            match &a[3..] {
+                [] => {}
+                [opt, n] if is(opt, "SAMPLES") => {
+                    if let Err(f) = super::args::int_arg(n) {
+                        return Step::Done(f);
+                    }
+                }
+                _ => return Step::Done(Frame::err("ERR syntax error")),
+            }
+            Step::One(ctx.batch.key(a[2].clone(), KeyOp::Inspect(Inspect::MemoryUsage)), Frame::from)
+        }
+        Ok("doctor") => Step::Done(Frame::bulk(
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+        )),
+        // Redis's answer for an allocator it has no statistics of (stairkv uses the libc allocator).
+        Ok("malloc-stats") => Step::Done(Frame::bulk("Stats not supported for the current allocator")),
+        Ok("purge") => Step::Done(Frame::Ok),
+        Ok(_) => Step::Done(help_reply(&[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Print this help.",
+        ])),
+        Err(f) => Step::Done(f),
+    }
+}
+
 /// ROLE: a master with no replicas (replication is still to come), at offset 0.
 pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     Step::Done(Frame::Array(vec![
@@ -27,6 +76,31 @@ pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
         Frame::Int(0),
         Frame::Array(Vec::new()),
     ]))
+}
+
+/// WAIT numreplicas timeout: no replica can acknowledge anything (replication
+/// is still to come), so the answer is always 0. A count of 0 answers at once;
+/// a positive count waits out the timeout first, as Redis with no replicas
+/// does — except a timeout of 0, which Redis waits forever and this answers
+/// at once (nothing can ever arrive). Inside MULTI it never waits (Redis's rule).
+pub fn wait(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let wanted = match super::args::int_arg(&a[1]) {
+        Ok(n) => n,
+        Err(f) => return Step::Done(f),
+    };
+    let Some(timeout) = crate::protocol::ascii::parse_i64(&a[2]) else {
+        return Step::Done(Frame::err("ERR timeout is not an integer or out of range"));
+    };
+    if timeout < 0 {
+        return Step::Done(Frame::err("ERR timeout is negative"));
+    }
+    if wanted <= 0 || timeout == 0 || ctx.client.executing {
+        return Step::Done(Frame::Int(0));
+    }
+    Step::Async(Box::pin(async move {
+        crate::runtime::timer::sleep(std::time::Duration::from_millis(timeout as u64)).await;
+        Frame::Int(0)
+    }))
 }
 
 pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Step {

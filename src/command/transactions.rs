@@ -281,6 +281,7 @@ async fn run_queued(
     let mut replies: Vec<Option<Frame>> = Vec::with_capacity(queued.len());
     let mut waiting: Vec<(usize, Step)> = Vec::new();
     let mut batch = Batch::for_tx(world.clone(), tx, now);
+    client.executing = true;
     for (spec, args) in queued {
         world.count_command();
         client.last_cmd = spec.name;
@@ -307,6 +308,7 @@ async fn run_queued(
         }
     }
     answer(batch.finish().await, &mut waiting, &mut replies).await;
+    client.executing = false;
     replies
         .into_iter()
         .map(|r| r.unwrap_or(Frame::Null))

@@ -34,6 +34,7 @@ pub fn may_notify(op: &Op) -> bool {
                 | KeyOp::Type
                 | KeyOp::Pttl
                 | KeyOp::PexpireTime
+                | KeyOp::Inspect(_)
         ),
         Op::Core(c) => matches!(c, CoreOp::Rename { .. } | CoreOp::MSetNx { .. }),
     }

@@ -135,7 +135,8 @@ impl Op {
                 | KeyOp::Exists
                 | KeyOp::Type
                 | KeyOp::Pttl
-                | KeyOp::PexpireTime => Changes::None,
+                | KeyOp::PexpireTime
+                | KeyOp::Inspect(_) => Changes::None,
                 KeyOp::Del | KeyOp::Expire { .. } | KeyOp::Persist | KeyOp::Put { .. } => {
                     Changes::Counted
                 }
@@ -161,6 +162,22 @@ impl Op {
             },
         }
     }
+}
+
+/// What OBJECT and MEMORY USAGE read of a key. Never an access: Redis's
+/// OBJECT does not touch the key either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inspect {
+    /// → Status("int" | "embstr" | "raw")
+    Encoding,
+    /// → Int(the LFU counter, decayed) | Err(FreqNotTracked)
+    Freq,
+    /// → Int(seconds since the last access) | Err(IdleUnderLfu | IdleNotTracked)
+    IdleTime,
+    /// → Int(1)
+    RefCount,
+    /// → Int(bytes the key takes: its entry and its table slot)
+    MemoryUsage,
 }
 
 /// An operation on one key.
@@ -211,6 +228,8 @@ pub enum KeyOp {
     PexpireTime,
     /// → Int(0|1)
     Persist,
+    /// OBJECT and MEMORY USAGE. → Nil when there is no such key, else as [`Inspect`] says.
+    Inspect(Inspect),
     /// Remove and return the entry (for a RENAME whose keys live on two cores).
     /// → Taken(Some((value, deadline))) | Taken(None)
     Take,
@@ -297,6 +316,16 @@ pub enum OpError {
     InvalidGetExExpire,
     #[error("ERR no such key")]
     NoSuchKey,
+    #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    FreqNotTracked,
+    #[error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    IdleUnderLfu,
+    /// Redis tracks idle time under every policy but LFU; stairkv keeps an
+    /// access clock only under the LRU policies (the others need none).
+    #[error(
+        "ERR idle time is tracked only under an LRU maxmemory-policy (allkeys-lru, volatile-lru)"
+    )]
+    IdleNotTracked,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
     /// Over `maxmemory` with nothing the policy may evict (Redis's text).

@@ -13,6 +13,7 @@
 
 use crate::config::{Policy, DEFAULT_POLICY, DEFAULT_SAMPLES};
 use crate::storage::entry::Entry;
+use crate::storage::ops::OpError;
 use crate::storage::staircase::ShardId;
 use bytes::Bytes;
 use std::cell::Cell;
@@ -115,6 +116,25 @@ pub fn touch(e: &mut Entry, now: u64) {
             e.set_meta(minutes(now) << 8 | counter);
         }
         Access::None | Access::S3Fifo => {}
+    }
+}
+
+/// OBJECT FREQ: the entry's LFU counter after its decay, while an LFU policy
+/// keeps one.
+pub fn frequency(e: &Entry, now: u64) -> Result<u32, OpError> {
+    match access() {
+        Access::Lfu => Ok(lfu_decayed(e.meta(), now)),
+        _ => Err(OpError::FreqNotTracked),
+    }
+}
+
+/// OBJECT IDLETIME: seconds since the entry's last access, while an LRU
+/// policy keeps its access clock.
+pub fn idle_seconds(e: &Entry, now: u64) -> Result<u64, OpError> {
+    match access() {
+        Access::Lru => Ok(u64::from(lru_clock(now).wrapping_sub(e.meta())) / 1000),
+        Access::Lfu => Err(OpError::IdleUnderLfu),
+        Access::None | Access::S3Fifo => Err(OpError::IdleNotTracked),
     }
 }
 

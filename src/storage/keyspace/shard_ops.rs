@@ -9,7 +9,10 @@
 use crate::protocol::ascii::parse_i64;
 use crate::storage::decimal::{self, Decimal, Number};
 use crate::storage::entry::Entry;
-use crate::storage::ops::{ExpireCond, GetExTtl, KeyOp, OpError, OpResult, SetCond, SetTtl};
+use crate::storage::ops::{
+    ExpireCond, GetExTtl, Inspect, KeyOp, OpError, OpResult, SetCond, SetTtl,
+};
+use crate::storage::policy;
 use crate::storage::shard::Shard;
 use bytes::Bytes;
 #[inline]
@@ -158,6 +161,10 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             _ => OpResult::Int(0),
         },
         KeyOp::Exists => OpResult::Int(shard.get(thash, key, now).is_some() as i64),
+        KeyOp::Inspect(what) => match shard.peek(thash, key).filter(|e| !e.is_expired(now)) {
+            None => OpResult::Nil,
+            Some(e) => inspect(e, what, now),
+        },
         KeyOp::Type => match shard.get(thash, key, now) {
             Some(_) => OpResult::Status("string"),
             None => OpResult::Status("none"),
@@ -332,6 +339,36 @@ fn add_float(cur: &[u8], by: &Decimal) -> Result<String, OpError> {
     }
     Ok(v.to_human())
 }
+
+/// OBJECT and MEMORY USAGE of a live entry (see [`Inspect`]).
+fn inspect(e: &Entry, what: Inspect, now: u64) -> OpResult {
+    match what {
+        // Redis's names: its strings are integers, "embstr" up to 44 bytes (in
+        // one allocation with their header, as every stairkv value up to 4 KB
+        // is) or "raw"; tools read these names.
+        Inspect::Encoding => OpResult::Status(if e.as_int().is_some() {
+            "int"
+        } else if e.value_len() <= EMBSTR_MAX {
+            "embstr"
+        } else {
+            "raw"
+        }),
+        Inspect::Freq => {
+            policy::frequency(e, now).map_or_else(OpResult::Err, |f| OpResult::Int(i64::from(f)))
+        }
+        Inspect::IdleTime => {
+            policy::idle_seconds(e, now).map_or_else(OpResult::Err, |s| OpResult::Int(to_i64(s)))
+        }
+        Inspect::RefCount => OpResult::Int(1),
+        // The entry's allocation(s) and its slot in the table: a pointer and a control byte.
+        Inspect::MemoryUsage => OpResult::Int(to_i64((e.mem_size() + SLOT_BYTES) as u64)),
+    }
+}
+
+/// Longest string Redis encodes "embstr".
+const EMBSTR_MAX: usize = 44;
+/// A table slot: the entry's pointer and hashbrown's control byte.
+const SLOT_BYTES: usize = std::mem::size_of::<usize>() + 1;
 
 #[cfg(test)]
 mod tests;
