@@ -326,3 +326,92 @@ fn memory_usage_and_the_tools_that_read_it() {
         assert!(text.contains("\"big\"") || text.contains("'big'"), "{text}");
     }
 }
+
+/// COPY on one core and across cores (and inside MULTI): the value and its
+/// deadline, REPLACE, DB 0 only, Redis's errors; a copy of a large value is
+/// its own (writing it leaves the source alone).
+#[test]
+fn copy_on_one_core_and_across_cores() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let copy = |c: &mut redis::Connection, args: &[&str]| -> redis::RedisResult<i64> {
+        let mut cmd = redis::cmd("COPY");
+        for a in args {
+            cmd.arg(*a);
+        }
+        cmd.query(c)
+    };
+    let [zero, one] = keys_on_each_core(&mut c, 3, "copy");
+    let _: () = redis::cmd("SET")
+        .arg(&zero[0])
+        .arg("v0")
+        .arg("EX")
+        .arg(100)
+        .query(&mut c)
+        .unwrap();
+    // One core, then across cores.
+    for dst in [&zero[1], &one[0]] {
+        assert_eq!(copy(&mut c, &[&zero[0], dst]).unwrap(), 1, "{dst}");
+        let v: String = c.get(dst).unwrap();
+        assert_eq!(v, "v0");
+        let ttl: i64 = c.ttl(dst).unwrap();
+        assert!((95..=100).contains(&ttl), "{dst}: TTL {ttl}");
+        let _: () = c.set(&zero[2], "other").unwrap();
+        let _: () = c.set(dst, "taken").unwrap();
+        assert_eq!(copy(&mut c, &[&zero[0], dst]).unwrap(), 0, "{dst} exists");
+        assert_eq!(copy(&mut c, &[&zero[0], dst, "REPLACE"]).unwrap(), 1);
+        let v: String = c.get(dst).unwrap();
+        assert_eq!(v, "v0");
+        assert_eq!(
+            copy(&mut c, &[&zero[0], dst, "DB", "0", "REPLACE"]).unwrap(),
+            1
+        );
+    }
+    assert_eq!(copy(&mut c, &["missing", &one[1]]).unwrap(), 0);
+    let exists: bool = c.exists(&one[1]).unwrap();
+    assert!(!exists);
+    // A large value's copy is its own.
+    let big = "x".repeat(100_000);
+    let _: () = c.set(&one[2], &big).unwrap();
+    assert_eq!(copy(&mut c, &[&one[2], &zero[2], "REPLACE"]).unwrap(), 1);
+    let _: () = redis::cmd("APPEND")
+        .arg(&zero[2])
+        .arg("y")
+        .query(&mut c)
+        .unwrap();
+    let src: String = c.get(&one[2]).unwrap();
+    assert_eq!(src.len(), 100_000);
+    let dst: String = c.get(&zero[2]).unwrap();
+    assert_eq!(dst.len(), 100_001);
+    // Inside a transaction, across cores.
+    let (n,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("COPY")
+        .arg(&zero[0])
+        .arg(&one[1])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    // Errors.
+    assert!(
+        error_text(copy(&mut c, &[&zero[0], &zero[0]]).map(Value::Int))
+            .contains("source and destination objects are the same")
+    );
+    assert!(
+        error_text(copy(&mut c, &[&zero[0], "x", "DB", "1"]).map(Value::Int))
+            .contains("DB index is out of range")
+    );
+    assert!(
+        error_text(copy(&mut c, &[&zero[0], "x", "DB", "z"]).map(Value::Int))
+            .contains("not an integer")
+    );
+    assert!(
+        error_text(copy(&mut c, &[&zero[0], "x", "FOO"]).map(Value::Int)).contains("syntax error")
+    );
+    assert!(
+        error_text(copy(&mut c, &[&zero[0], "x", "DB"]).map(Value::Int)).contains("syntax error")
+    );
+    assert!(
+        error_text(copy(&mut c, &[&zero[0]]).map(Value::Int)).contains("wrong number of arguments")
+    );
+}

@@ -336,6 +336,7 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("unlink", -2, W, 1, -1, 1, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
     cmd!("exists", -2, R, 1, -1, 1, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
     cmd!("type", 2, R, 1, 1, 1, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::type_),
+    cmd!("copy", -3, WS, 1, 2, 1, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
     cmd!("object", -2, RS, 2, 2, 1, "generic", "2.2.3", "A container for object introspection commands.", keys::object),
     cmd!("touch", -2, R, 1, -1, 1, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
     cmd!("expire", -3, W, 1, 1, 1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", keys::expire),

@@ -395,6 +395,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
                 value: value.clone(),
                 deadline,
                 only_if_absent: nx,
+                copy: false,
             },
         );
         let stored = b.finish().await.take(t);
@@ -409,10 +410,77 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
                 value,
                 deadline,
                 only_if_absent: true,
+                copy: false,
             },
         );
         b.finish().await;
         Frame::Int(0)
+    }))
+}
+
+/// COPY source destination [DB 0] [REPLACE]: atomic when both keys live on one
+/// core (or inside MULTI or a script, which hold both); otherwise the source's
+/// value and deadline are read on its core and stored on the destination's,
+/// as RENAME does across cores.
+pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let (src, dst) = (a[1].clone(), a[2].clone());
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if is(&a[i], "REPLACE") {
+            replace = true;
+            i += 1;
+        } else if is(&a[i], "DB") && i + 1 < a.len() {
+            // One database: index 0 only (Redis's text for an index it has not).
+            match int_arg(&a[i + 1]) {
+                Ok(0) => {}
+                Ok(_) => return Step::Done(Frame::err("ERR DB index is out of range")),
+                Err(f) => return Step::Done(f),
+            }
+            i += 2;
+        } else {
+            return Step::Done(Frame::err(SYNTAX));
+        }
+    }
+    if src == dst {
+        return Step::Done(Frame::err(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let seed = ctx.batch.seed();
+    Step::Async(Box::pin(async move {
+        let world = seed.world();
+        let core = world.core_of(&src);
+        if core == world.core_of(&dst) {
+            let mut b = seed.batch();
+            let op = CoreOp::Copy {
+                src: src.clone(),
+                dst: dst.clone(),
+                replace,
+            };
+            let t = b.core(core, op);
+            let r = b.finish().await.take(t);
+            if r != OpResult::Err(OpError::CrossCore) {
+                return Frame::from(r);
+            }
+        }
+        let mut b = seed.batch();
+        let t = b.key(src, KeyOp::Read);
+        let Some((value, deadline)) = (match b.finish().await.take(t) {
+            OpResult::Taken(v) => v,
+            _ => None,
+        }) else {
+            return Frame::Int(0);
+        };
+        let mut b = seed.batch();
+        let op = KeyOp::Put {
+            value,
+            deadline,
+            only_if_absent: !replace,
+            copy: true,
+        };
+        let t = b.key(dst, op);
+        Frame::from(b.finish().await.take(t))
     }))
 }
 

@@ -587,6 +587,7 @@ pub fn keys_of(op: &crate::storage::ops::Op) -> LoggedKeys {
         Op::Core(CoreOp::Rename { src, dst, .. }) => {
             LoggedKeys::Many(vec![src.clone(), dst.clone()])
         }
+        Op::Core(CoreOp::Copy { dst, .. }) => LoggedKeys::One(dst.clone()),
         Op::Core(CoreOp::Flush) => LoggedKeys::Flush,
         Op::Core(_) => LoggedKeys::None,
     }

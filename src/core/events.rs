@@ -35,8 +35,12 @@ pub fn may_notify(op: &Op) -> bool {
                 | KeyOp::Pttl
                 | KeyOp::PexpireTime
                 | KeyOp::Inspect(_)
+                | KeyOp::Read
         ),
-        Op::Core(c) => matches!(c, CoreOp::Rename { .. } | CoreOp::MSetNx { .. }),
+        Op::Core(c) => matches!(
+            c,
+            CoreOp::Rename { .. } | CoreOp::MSetNx { .. } | CoreOp::Copy { .. }
+        ),
     }
 }
 
@@ -44,7 +48,7 @@ pub fn may_notify(op: &Op) -> bool {
 pub fn before_key(op: &Op) -> Option<&Bytes> {
     match op {
         Op::Key { key, .. } => Some(key),
-        Op::Core(CoreOp::Rename { dst, .. }) => Some(dst),
+        Op::Core(CoreOp::Rename { dst, .. } | CoreOp::Copy { dst, .. }) => Some(dst),
         Op::Core(_) => None,
     }
 }
@@ -121,11 +125,12 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                 }
                 (KeyOp::Persist, OpResult::Int(1)) => out.push((GENERIC, "persist", k())),
                 (KeyOp::Take, OpResult::Taken(Some(_))) => out.push((GENERIC, "rename_from", k())),
-                (KeyOp::Put { .. }, OpResult::Int(1)) => {
+                (KeyOp::Put { copy, .. }, OpResult::Int(1)) => {
                     if !before.existed {
                         new(&mut out, key);
                     }
-                    out.push((GENERIC, "rename_to", k()));
+                    let name = if *copy { "copy_to" } else { "rename_to" };
+                    out.push((GENERIC, name, k()));
                 }
                 _ => {}
             }
@@ -137,6 +142,14 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                     new(&mut out, dst);
                 }
                 out.push((GENERIC, "rename_to", dst.clone()));
+            }
+        }
+        Op::Core(CoreOp::Copy { dst, .. }) => {
+            if matches!(r, OpResult::Int(1)) {
+                if !before.existed {
+                    new(&mut out, dst);
+                }
+                out.push((GENERIC, "copy_to", dst.clone()));
             }
         }
         Op::Core(CoreOp::MSetNx { pairs }) => {
@@ -271,6 +284,32 @@ mod tests {
         });
         let e = events(&rename, &OpResult::Ok, Before::default(), 0);
         assert_eq!(names(&e), ["rename_from", "new", "rename_to"]);
+        // COPY: "copy_to" on the destination (after "new" when it was absent),
+        // on one core and as the cross-core Put.
+        let copy = Op::Core(CoreOp::Copy {
+            src: Bytes::from_static(b"a"),
+            dst: Bytes::from_static(b"b"),
+            replace: true,
+        });
+        assert_eq!(
+            names(&events(&copy, &one, Before::default(), 0)),
+            ["new", "copy_to"]
+        );
+        assert_eq!(names(&events(&copy, &one, had(true), 0)), ["copy_to"]);
+        assert!(events(&copy, &zero, Before::default(), 0).is_empty());
+        let put = |copy| {
+            key(KeyOp::Put {
+                value: Bytes::from_static(b"v"),
+                deadline: None,
+                only_if_absent: false,
+                copy,
+            })
+        };
+        assert_eq!(names(&events(&put(true), &one, had(true), 0)), ["copy_to"]);
+        assert_eq!(
+            names(&events(&put(false), &one, had(true), 0)),
+            ["rename_to"]
+        );
         assert_eq!(e[0].2, Bytes::from_static(b"a"));
         assert_eq!(e[2].2, Bytes::from_static(b"b"));
         assert!(!may_notify(&key(KeyOp::Get)));

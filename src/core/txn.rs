@@ -41,7 +41,9 @@ fn op_waits(op: &Op, key: impl Fn(&[u8]) -> bool, whole: impl Fn() -> bool) -> b
     match op {
         Op::Key { key: k, .. } => key(k),
         Op::Core(CoreOp::MSetNx { pairs }) => pairs.iter().any(|(k, _)| key(k)),
-        Op::Core(CoreOp::Rename { src, dst, .. }) => key(src) || key(dst),
+        Op::Core(CoreOp::Rename { src, dst, .. } | CoreOp::Copy { src, dst, .. }) => {
+            key(src) || key(dst)
+        }
         Op::Core(CoreOp::Publish { .. } | CoreOp::ShardStats) => false,
         Op::Core(_) => whole(),
     }

@@ -670,7 +670,7 @@ fn op_deadline(op: &Op) -> Option<u64> {
         },
         // A same-core RENAME carries the source's deadline along; the heap of the
         // destination shard gets it, so wake the expiry task to recompute.
-        Op::Core(CoreOp::Rename { .. }) => Some(0),
+        Op::Core(CoreOp::Rename { .. } | CoreOp::Copy { .. }) => Some(0),
         Op::Core(_) => None,
     }
 }

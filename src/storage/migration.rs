@@ -279,7 +279,9 @@ impl Keyspace {
                 }
             }
             Op::Core(CoreOp::MSetNx { pairs }) => self.keys_place(pairs.iter().map(|(k, _)| k)),
-            Op::Core(CoreOp::Rename { src, dst, .. }) => self.keys_place([src, dst].into_iter()),
+            Op::Core(CoreOp::Rename { src, dst, .. } | CoreOp::Copy { src, dst, .. }) => {
+                self.keys_place([src, dst].into_iter())
+            }
             Op::Core(_) => Placement::Here,
         }
     }

@@ -72,7 +72,7 @@ impl Op {
                     | KeyOp::Append { .. }
                     | KeyOp::SetRange { .. },
                 ..
-            } | Op::Core(CoreOp::MSetNx { .. })
+            } | Op::Core(CoreOp::MSetNx { .. } | CoreOp::Copy { .. })
         )
     }
 }
@@ -136,7 +136,8 @@ impl Op {
                 | KeyOp::Type
                 | KeyOp::Pttl
                 | KeyOp::PexpireTime
-                | KeyOp::Inspect(_) => Changes::None,
+                | KeyOp::Inspect(_)
+                | KeyOp::Read => Changes::None,
                 KeyOp::Del | KeyOp::Expire { .. } | KeyOp::Persist | KeyOp::Put { .. } => {
                     Changes::Counted
                 }
@@ -157,7 +158,7 @@ impl Op {
             Op::Core(c) => match c {
                 CoreOp::Flush => Changes::One,
                 CoreOp::MSetNx { pairs } => Changes::AllOrNothing(pairs.len() as u64),
-                CoreOp::Rename { .. } => Changes::Renamed,
+                CoreOp::Rename { .. } | CoreOp::Copy { .. } => Changes::Renamed,
                 _ => Changes::None,
             },
         }
@@ -233,12 +234,18 @@ pub enum KeyOp {
     /// Remove and return the entry (for a RENAME whose keys live on two cores).
     /// → Taken(Some((value, deadline))) | Taken(None)
     Take,
-    /// Store an entry taken elsewhere. `only_if_absent`: RENAMENX. → Int(1) stored | Int(0) not stored.
+    /// Store an entry taken elsewhere. `only_if_absent`: RENAMENX, COPY without
+    /// REPLACE; `copy`: a COPY's (its event is `copy_to`, not `rename_to`).
+    /// → Int(1) stored | Int(0) not stored.
     Put {
         value: Bytes,
         deadline: Option<u64>,
         only_if_absent: bool,
+        copy: bool,
     },
+    /// A copy of the value and its deadline, the key left as it is (COPY across
+    /// cores). → Taken(Some((value, deadline))) | Taken(None)
+    Read,
 }
 
 /// An operation on a whole core's keyspace (or a multi-key op whose keys all live on this core,
@@ -269,6 +276,14 @@ pub enum CoreOp {
     MSetNx { pairs: Vec<(Bytes, Bytes)> },
     /// Both keys on this core. → Ok (RENAME) / Int(1|0) (RENAMENX) / Err(NoSuchKey).
     Rename { src: Bytes, dst: Bytes, nx: bool },
+    /// COPY, both keys on this core: `dst` gets `src`'s value and deadline, over an
+    /// existing `dst` only with `replace`. → Int(1) copied | Int(0) (no `src`, or `dst`
+    /// exists) | Err(CrossCore).
+    Copy {
+        src: Bytes,
+        dst: Bytes,
+        replace: bool,
+    },
     /// Deliver a pub/sub message to the core's subscribers. The core answers it
     /// itself (the keyspace never sees it); it is an op so that a pipeline of
     /// PUBLISHes travels with the pipeline's other ops, one round trip per core,

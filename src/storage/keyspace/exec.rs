@@ -71,6 +71,7 @@ impl Keyspace {
             CoreOp::ShardStats => OpResult::Stats(self.stats()),
             CoreOp::MSetNx { pairs } => self.msetnx(pairs, now),
             CoreOp::Rename { src, dst, nx } => self.rename(&src, &dst, nx, now),
+            CoreOp::Copy { src, dst, replace } => self.copy(&src, &dst, replace, now),
         }
     }
 
@@ -97,6 +98,39 @@ impl Keyspace {
                 }
             }
         }
+        OpResult::Int(1)
+    }
+
+    /// COPY with both keys here: the copy shares a large value's buffer until
+    /// either is written (`Entry` copies on write), and keeps the access record.
+    fn copy(&mut self, src: &[u8], dst: &[u8], replace: bool, now: u64) -> OpResult {
+        if src.len() > MAX_KEY_LEN {
+            return OpResult::Int(0);
+        }
+        if dst.len() > MAX_KEY_LEN {
+            return OpResult::Err(OpError::TooLarge);
+        }
+        let Some((sid, sthash)) = self.locate(src, now) else {
+            return OpResult::Err(OpError::CrossCore);
+        };
+        let Some(copied) = self.shard_mut(sid).and_then(|s| {
+            let e = s.get(sthash, src, now)?;
+            let mut c = Entry::from_bytes(dst, e.value_bytes(), e.deadline());
+            c.inherit(e);
+            Some(c)
+        }) else {
+            return OpResult::Int(0);
+        };
+        let Some((did, dthash)) = self.locate(dst, now) else {
+            return OpResult::Err(OpError::CrossCore);
+        };
+        let Some(shard) = self.shard_mut(did) else {
+            return OpResult::Err(OpError::CrossCore);
+        };
+        if !replace && shard.get(dthash, dst, now).is_some() {
+            return OpResult::Int(0);
+        }
+        shard.insert(dthash, copied);
         OpResult::Int(1)
     }
 
@@ -198,6 +232,7 @@ mod tests {
             value: Bytes::copy_from_slice(v.as_bytes()),
             deadline,
             only_if_absent,
+            copy: false,
         };
         assert_eq!(
             run(&mut k, "b", put("x", Some(NOW + 5), false)),

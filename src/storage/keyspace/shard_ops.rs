@@ -227,10 +227,15 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             }
             _ => OpResult::Taken(None),
         },
+        KeyOp::Read => match shard.get(thash, key, now) {
+            Some(e) => OpResult::Taken(Some((e.value_bytes(), e.deadline()))),
+            None => OpResult::Taken(None),
+        },
         KeyOp::Put {
             value,
             deadline,
             only_if_absent,
+            ..
         } => {
             if only_if_absent && shard.get(thash, key, now).is_some() {
                 return OpResult::Int(0);
