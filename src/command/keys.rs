@@ -8,7 +8,7 @@ use super::frame::Frame;
 use crate::core::router::BatchSeed;
 use crate::storage::cursor::Cursor;
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, ExpireCond, Inspect, KeyOp, OpError, OpResult};
+use crate::storage::ops::{CoreOp, ExpireCond, Inspect, KeyOp, OpResult};
 use bytes::Bytes;
 
 fn sum_ints(rs: Vec<OpResult>) -> Frame {
@@ -309,7 +309,7 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             let core = {
                 let ks = world.keyspace.borrow();
                 let t = ks.table();
-                t.owner(t.shard_of_pos(Cursor::decode(cursor).map_or(0, Cursor::position)))
+                t.owner(t.shard_of_pos(Cursor::read(cursor).position()))
             };
             let op = CoreOp::Scan {
                 cursor,
@@ -317,9 +317,7 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 pattern: pattern.clone(),
                 type_name: type_name.clone(),
             };
-            let mut b = seed.batch();
-            let t = b.core(core, op);
-            match b.finish().await.take(t) {
+            match seed.run_core(core, op).await {
                 OpResult::Scan {
                     next,
                     keys: page,
@@ -347,22 +345,13 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
     let (src, dst) = (a[1].clone(), a[2].clone());
     let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
-        let world = seed.world();
-        let core = world.core_of(&src);
-        if core == world.core_of(&dst) {
-            let mut b = seed.batch();
-            let t = b.core(
-                core,
-                CoreOp::Rename {
-                    src: src.clone(),
-                    dst: dst.clone(),
-                    nx,
-                },
-            );
-            let r = b.finish().await.take(t);
-            if r != OpResult::Err(OpError::CrossCore) {
-                return Frame::from(r);
-            }
+        let rename = || CoreOp::Rename {
+            src: src.clone(),
+            dst: dst.clone(),
+            nx,
+        };
+        if let Some(r) = seed.run_on_one_core(&[&src, &dst], rename).await {
+            return Frame::from(r);
         }
         if nx {
             let mut b = seed.batch();
@@ -379,41 +368,29 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
                 return Frame::Int(0);
             }
         }
-        let mut b = seed.batch();
-        let t = b.key(src.clone(), KeyOp::Take);
-        let taken = b.finish().await.take(t);
-        let Some((value, deadline)) = (match taken {
+        let Some((value, deadline)) = (match seed.run_key(src.clone(), KeyOp::Take).await {
             OpResult::Taken(v) => v,
             _ => None,
         }) else {
             return Frame::err("ERR no such key");
         };
-        let mut b = seed.batch();
-        let t = b.key(
-            dst,
-            KeyOp::Put {
-                value: value.clone(),
-                deadline,
-                only_if_absent: nx,
-                copy: false,
-            },
-        );
-        let stored = b.finish().await.take(t);
-        if stored == OpResult::Int(1) {
+        let put = KeyOp::Put {
+            value: value.clone(),
+            deadline,
+            only_if_absent: nx,
+            copy: false,
+        };
+        if seed.run_key(dst, put).await == OpResult::Int(1) {
             return if nx { Frame::Int(1) } else { Frame::Ok };
         }
         // RENAMENX lost a race for the destination: give the source its value back.
-        let mut b = seed.batch();
-        b.key(
-            src,
-            KeyOp::Put {
-                value,
-                deadline,
-                only_if_absent: true,
-                copy: false,
-            },
-        );
-        b.finish().await;
+        let back = KeyOp::Put {
+            value,
+            deadline,
+            only_if_absent: true,
+            copy: false,
+        };
+        seed.run_key(src, back).await;
         Frame::Int(0)
     }))
 }
@@ -449,38 +426,27 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     }
     let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
-        let world = seed.world();
-        let core = world.core_of(&src);
-        if core == world.core_of(&dst) {
-            let mut b = seed.batch();
-            let op = CoreOp::Copy {
-                src: src.clone(),
-                dst: dst.clone(),
-                replace,
-            };
-            let t = b.core(core, op);
-            let r = b.finish().await.take(t);
-            if r != OpResult::Err(OpError::CrossCore) {
-                return Frame::from(r);
-            }
+        let copy = || CoreOp::Copy {
+            src: src.clone(),
+            dst: dst.clone(),
+            replace,
+        };
+        if let Some(r) = seed.run_on_one_core(&[&src, &dst], copy).await {
+            return Frame::from(r);
         }
-        let mut b = seed.batch();
-        let t = b.key(src, KeyOp::Read);
-        let Some((value, deadline)) = (match b.finish().await.take(t) {
+        let Some((value, deadline)) = (match seed.run_key(src, KeyOp::Read).await {
             OpResult::Taken(v) => v,
             _ => None,
         }) else {
             return Frame::Int(0);
         };
-        let mut b = seed.batch();
-        let op = KeyOp::Put {
+        let put = KeyOp::Put {
             value,
             deadline,
             only_if_absent: !replace,
             copy: true,
         };
-        let t = b.key(dst, op);
-        Frame::from(b.finish().await.take(t))
+        Frame::from(seed.run_key(dst, put).await)
     }))
 }
 

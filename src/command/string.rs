@@ -279,21 +279,12 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         .collect();
     let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
-        let world = seed.world();
-        let first = world.core_of(&pairs[0].0);
-        if pairs.iter().all(|(k, _)| world.core_of(k) == first) {
-            let mut b = seed.batch();
-            let t = b.core(
-                first,
-                CoreOp::MSetNx {
-                    pairs: pairs.clone(),
-                },
-            );
-            let r = b.finish().await.take(t);
-            // CrossCore: a migration spread the keys over cores since they were routed.
-            if r != OpResult::Err(OpError::CrossCore) {
-                return Frame::from(r);
-            }
+        let keys: Vec<&Bytes> = pairs.iter().map(|(k, _)| k).collect();
+        let msetnx = || CoreOp::MSetNx {
+            pairs: pairs.clone(),
+        };
+        if let Some(r) = seed.run_on_one_core(&keys, msetnx).await {
+            return Frame::from(r);
         }
         let mut check = seed.batch();
         let ts: Vec<_> = pairs

@@ -279,7 +279,7 @@ impl World {
         else {
             return OpResult::Nil;
         };
-        let pos = Cursor::decode(cursor).unwrap_or(Cursor::At(0)).position();
+        let pos = Cursor::read(cursor).position();
         let shard = self.keyspace.borrow().table().shard_of_pos(pos);
         let task = CoreTask::ScanPart {
             shard,

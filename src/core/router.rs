@@ -20,7 +20,7 @@
 use super::mesh::{Answer, OpEvents};
 use super::world::World;
 use crate::storage::now_ms;
-use crate::storage::ops::{CoreOp, KeyOp, Op, OpResult};
+use crate::storage::ops::{CoreOp, KeyOp, Op, OpError, OpResult};
 use bytes::Bytes;
 use std::rc::Rc;
 
@@ -57,6 +57,36 @@ impl BatchSeed {
     }
     pub fn world(&self) -> &Rc<World> {
         &self.world
+    }
+
+    /// `op` alone on `core`, in a batch of its own: its result.
+    pub async fn run_core(&self, core: usize, op: CoreOp) -> OpResult {
+        let mut b = self.batch();
+        let t = b.core(core, op);
+        b.finish().await.take(t)
+    }
+
+    /// `op` alone on `key`'s core, in a batch of its own: its result.
+    pub async fn run_key(&self, key: Bytes, op: KeyOp) -> OpResult {
+        let mut b = self.batch();
+        let t = b.key(key, op);
+        b.finish().await.take(t)
+    }
+
+    /// The multi-key op `op()` run where `keys` all live: None, having run
+    /// nothing, when they live on several cores, or when a migration spread
+    /// them since they were routed (the op answered `CrossCore`): the caller
+    /// then runs its cross-core form.
+    pub async fn run_on_one_core(
+        &self,
+        keys: &[&Bytes],
+        op: impl FnOnce() -> CoreOp,
+    ) -> Option<OpResult> {
+        let core = self.world.core_of(keys.first()?);
+        if keys.iter().any(|k| self.world.core_of(k) != core) {
+            return None;
+        }
+        Some(self.run_core(core, op()).await).filter(|r| *r != OpResult::Err(OpError::CrossCore))
     }
 }
 

@@ -135,6 +135,12 @@ impl Cursor {
         }
     }
 
+    /// A cursor as the server reads it: one it cannot have made (the command
+    /// refuses those before they get here) starts over.
+    pub fn read(c: u64) -> Cursor {
+        Cursor::decode(c).unwrap_or(Cursor::At(0))
+    }
+
     /// The full position the cursor's shard or next key is found at.
     pub fn position(self) -> u64 {
         match self {

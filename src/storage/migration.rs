@@ -261,7 +261,7 @@ impl Keyspace {
                 Ok(None) => Placement::Here,
             },
             Op::Core(CoreOp::Scan { cursor, .. }) => {
-                let pos = Cursor::decode(*cursor).unwrap_or(Cursor::At(0)).position();
+                let pos = Cursor::read(*cursor).position();
                 let id = self.table.shard_of_pos(pos);
                 let owner = self.table.owner(id);
                 if owner != self.core {
@@ -358,7 +358,7 @@ impl Keyspace {
         now: u64,
     ) -> OpResult {
         let (cursor, count, pattern, type_name) = scan;
-        let from = pos52(Cursor::decode(cursor).unwrap_or(Cursor::At(0)).position());
+        let from = pos52(Cursor::read(cursor).position());
         let id = self.table.shard_of_pos(from << POS_SHIFT);
         let (start, end) = self.table.interval(id);
         let (start, end) = (pos52(start), end.map(pos52));

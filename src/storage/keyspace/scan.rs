@@ -111,8 +111,7 @@ impl Keyspace {
             buckets: 0,
             count: count.max(1),
         };
-        // The command checks cursors; one this server did not make starts over.
-        let mut at = Cursor::decode(cursor).unwrap_or(Cursor::At(0));
+        let mut at = Cursor::read(cursor);
         let mut first = true;
         loop {
             let pos = at.position();
