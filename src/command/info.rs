@@ -75,18 +75,15 @@ pub fn replication_id() -> String {
     process_id_hex(1)
 }
 
-/// CPU seconds (user, system) from a /proc stat file's `utime`, `stime`
-/// (fields 14 and 15) or, with `children`, `cutime`, `cstime` (16 and 17).
-fn cpu_seconds(path: &str, children: bool) -> (f64, f64) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (0.0, 0.0);
-    };
+/// CPU seconds from a /proc stat file: `utime`, `stime`, `cutime`, `cstime`
+/// (fields 14 to 17), zeros when it cannot be read.
+fn cpu_seconds(path: &str) -> [f64; 4] {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
     // The command name (field 2) may hold spaces: count from after its ')'.
     let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let at = if children { 13 } else { 11 };
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / CLOCK_TICKS;
-    (tick(at), tick(at + 1))
+    [tick(11), tick(12), tick(13), tick(14)]
 }
 
 /// The kernel's USER_HZ: /proc reports CPU time in these (100 on Linux).
@@ -235,10 +232,9 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                 );
             }
             "cpu" => {
-                let (user, sys) = cpu_seconds("/proc/self/stat", false);
-                let (cuser, csys) = cpu_seconds("/proc/self/stat", true);
+                let [user, sys, cuser, csys] = cpu_seconds("/proc/self/stat");
                 // The thread answering: one core's executor (Redis's main thread).
-                let (tuser, tsys) = cpu_seconds("/proc/thread-self/stat", false);
+                let [tuser, tsys, ..] = cpu_seconds("/proc/thread-self/stat");
                 let _ = write!(
                     out,
                     "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{csys:.6}\r\nused_cpu_user_children:{cuser:.6}\r\nused_cpu_sys_main_thread:{tsys:.6}\r\nused_cpu_user_main_thread:{tuser:.6}\r\n",

@@ -4,7 +4,7 @@
 //! the command table from [`Ctx::table`], passed down by `dispatch`: this file
 //! never imports the table (which names its handlers).
 
-use super::args::{is, lower};
+use super::args::{int_arg, is, lower, SYNTAX};
 use super::context::{arity_ok, command_keys, help_reply, subcommand, CommandSpec, Ctx, Step};
 use super::frame::Frame;
 use crate::storage::ops::{CoreOp, Inspect, KeyOp, OpResult};
@@ -37,11 +37,11 @@ pub fn memory(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             match &a[3..] {
                 [] => {}
                 [opt, n] if is(opt, "SAMPLES") => {
-                    if let Err(f) = super::args::int_arg(n) {
+                    if let Err(f) = int_arg(n) {
                         return Step::Done(f);
                     }
                 }
-                _ => return Step::Done(Frame::err("ERR syntax error")),
+                _ => return Step::Done(Frame::err(SYNTAX)),
             }
             Step::One(ctx.batch.key(a[2].clone(), KeyOp::Inspect(Inspect::MemoryUsage)), Frame::from)
         }
@@ -84,7 +84,7 @@ pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 /// does — except a timeout of 0, which Redis waits forever and this answers
 /// at once (nothing can ever arrive). Inside MULTI it never waits (Redis's rule).
 pub fn wait(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let wanted = match super::args::int_arg(&a[1]) {
+    let wanted = match int_arg(&a[1]) {
         Ok(n) => n,
         Err(f) => return Step::Done(f),
     };

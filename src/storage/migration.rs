@@ -18,8 +18,8 @@
 
 use super::cursor::{pos52, Cursor, POS_SHIFT};
 use super::entry::Entry;
-use super::hash::{hashes, key_hash};
-use super::keyspace::scan::{take_page, ScanFilter};
+use super::hash::hashes;
+use super::keyspace::scan::{live_from, take_page, ScanFilter};
 use super::keyspace::{Keyspace, Outgoing};
 use super::ops::{CoreOp, Op, OpResult};
 use super::shard::Walk;
@@ -333,16 +333,11 @@ impl Keyspace {
         let Some(s) = self.shard(shard) else {
             return Vec::new();
         };
-        let mut cands: Vec<(u64, &[u8])> = s
-            .iter()
-            .filter(|e| !e.is_expired(now))
-            .map(|e| (pos52(scan_pos(key_hash(e.key()))), e.key()))
-            .filter(|(p, _)| *p >= from)
-            .collect();
+        let mut cands = live_from(std::iter::once(s), from, (0, None), now);
         take_page(&mut cands, count.max(1));
         cands
             .into_iter()
-            .map(|(_, k)| Bytes::copy_from_slice(k))
+            .map(|(_, e)| Bytes::copy_from_slice(e.key()))
             .collect()
     }
 
@@ -363,16 +358,11 @@ impl Keyspace {
         let (start, end) = self.table.interval(id);
         let (start, end) = (pos52(start), end.map(pos52));
         let inside = |p: u64| p >= from && p >= start && end.is_none_or(|e| p < e);
-        let mut cands: Vec<(u64, &[u8])> = Vec::new();
-        if let Some(s) = self.shard(id) {
-            for e in s.iter().filter(|e| !e.is_expired(now)) {
-                let p = pos52(scan_pos(key_hash(e.key())));
-                if inside(p) {
-                    cands.push((p, e.key()));
-                }
-            }
-        }
         let mine = self.shard(id);
+        let mut cands: Vec<(u64, &[u8])> = live_from(mine.into_iter(), from, (start, end), now)
+            .into_iter()
+            .map(|(p, e)| (p, e.key()))
+            .collect();
         let count = count.max(1);
         let mut last_theirs = None;
         for k in theirs {

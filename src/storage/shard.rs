@@ -40,9 +40,6 @@ thread_local! {
     /// at a time.
     static EXPIRED_ON_ACCESS: std::cell::RefCell<Vec<Bytes>> =
         const { std::cell::RefCell::new(Vec::new()) };
-}
-
-thread_local! {
     /// The next layout number of a table on this core. Numbers are never
     /// reused on a core, and each core starts at a different point, so a SCAN
     /// cursor's layout tag ([`super::cursor`]) names one table's one layout.

@@ -17,6 +17,7 @@ use crate::storage::entry::Entry;
 use crate::storage::glob::glob_match;
 use crate::storage::hash::key_hash;
 use crate::storage::ops::{CoreOp, OpResult};
+use crate::storage::shard::Shard;
 use crate::storage::staircase::{scan_pos, ShardId};
 use bytes::Bytes;
 
@@ -231,21 +232,8 @@ impl Keyspace {
             .as_ref()
             .filter(|f| f.target == id)
             .and_then(|f| self.shard(f.source));
-        let mut cands: Vec<(u64, &Entry)> = Vec::new();
-        for e in self
-            .shard(id)
-            .into_iter()
-            .chain(pending)
-            .flat_map(|s| s.iter())
-        {
-            if e.is_expired(now) {
-                continue;
-            }
-            let p = pos52(scan_pos(key_hash(e.key())));
-            if p >= from && p >= start && end.is_none_or(|end| p < end) {
-                cands.push((p, e));
-            }
-        }
+        let shards = self.shard(id).into_iter().chain(pending);
+        let mut cands = live_from(shards, from, (start, end), now);
         let cut = take_page(&mut cands, page.keys_left());
         page.seen += cands.len();
         page.keys.extend(
@@ -260,6 +248,23 @@ impl Keyspace {
             _ => None,
         }
     }
+}
+
+/// The live entries of `shards` at 52-bit positions ([`pos52`]) from `from`
+/// on and inside `[start, end)`, with their positions: what a SCAN by position
+/// chooses its page from.
+pub(in crate::storage) fn live_from<'a>(
+    shards: impl Iterator<Item = &'a Shard>,
+    from: u64,
+    (start, end): (u64, Option<u64>),
+    now: u64,
+) -> Vec<(u64, &'a Entry)> {
+    shards
+        .flat_map(|s| s.iter())
+        .filter(|e| !e.is_expired(now))
+        .map(|e| (pos52(scan_pos(key_hash(e.key()))), e))
+        .filter(|&(p, _)| p >= from && p >= start && end.is_none_or(|end| p < end))
+        .collect()
 }
 
 /// Keep the `want` smallest positions of `cands` (plus any keys sharing the last
