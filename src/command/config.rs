@@ -90,6 +90,27 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
                 .to_string(),
         ),
         ("dbfilename", c.dbfilename.clone()),
+        (
+            "slowlog-log-slower-than",
+            c.slowlog_log_slower_than.to_string(),
+        ),
+        ("slowlog-max-len", c.slowlog_max_len.to_string()),
+        (
+            "latency-monitor-threshold",
+            c.latency_monitor_threshold.to_string(),
+        ),
+        (
+            "latency-tracking",
+            if c.latency_tracking { "yes" } else { "no" }.into(),
+        ),
+        (
+            "latency-tracking-info-percentiles",
+            c.latency_tracking_info_percentiles
+                .iter()
+                .map(|p| crate::config::percentile_string(*p))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
     ]
 }
 
@@ -243,6 +264,23 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         "aof-load-truncated" => {
             c.aof_load_truncated = crate::config::parse_switch(&text).map_err(|_| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "slowlog-log-slower-than" => {
+            c.slowlog_log_slower_than = text.trim().parse::<i64>().ok().filter(|n| *n >= -1).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between -1 and 9223372036854775807 inclusive")
+            })?
+        }
+        "slowlog-max-len" => c.slowlog_max_len = num()?,
+        "latency-monitor-threshold" => c.latency_monitor_threshold = num()?,
+        "latency-tracking" => {
+            c.latency_tracking = crate::config::parse_switch(&text).map_err(|_| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+            })?
+        }
+        "latency-tracking-info-percentiles" => {
+            c.latency_tracking_info_percentiles = crate::config::parse_percentiles(&text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
             })?
         }
         "bind" | "port" | "text-port" | "cores" | "initial-shards" | "databases"

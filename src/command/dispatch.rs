@@ -15,10 +15,11 @@
 
 use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
+use super::observe::{self, Watch};
 use super::{
-    admin, config, connection, info, keys, pubsub, scripting, server, string, transactions,
+    admin, config, connection, info, keys, latency, monitor, pubsub, scripting, server, slowlog,
+    string, transactions,
 };
-use crate::core::clients::Door;
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
 use crate::protocol::out::Out;
@@ -27,6 +28,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 /// Replies a batch may add to the connection's output before it stops taking
 /// requests: past this the connection sends what it has (and, if the client
@@ -53,8 +55,9 @@ pub async fn run_pipeline(
     out: &mut Out,
 ) {
     let logged_before = world.aof.appended();
+    let mut watch = Watch::new(world);
     let mut batch = Batch::new(world.clone());
-    let mut queued: Vec<(Step, Proto)> = Vec::new();
+    let mut queued: Vec<Queued> = Vec::new();
     let mut specs = std::mem::take(&mut client.specs);
     // Requests a batch cut short before were looked up then: only a new
     // pipeline is looked up (and its keys prefetched) again.
@@ -69,27 +72,66 @@ pub async fn run_pipeline(
         }
         ran += 1;
         let args = std::mem::take(args);
-        let step = dispatch(world, client, &mut batch, spec, &args);
-        match step {
+        let (step, spec) = dispatch(world, client, &mut batch, spec, &args);
+        let Some(spec) = spec else {
+            // Refused, or queued by MULTI: its reply is all there is to it.
+            match step {
+                Step::Done(f) if queued.is_empty() => f.write(out, client.proto, client.door),
+                other => queued.push(Queued::plain(other, client.proto)),
+            }
+            continue;
+        };
+        // EXEC's line follows those of the commands it runs, as in Redis.
+        let exec = matches!(step, Step::Exec);
+        if watch.monitor && !exec {
+            observe::feed_monitors(world, &client.addr, spec, &args);
+        }
+        let f = match step {
             Step::Async(fut) => {
-                batch = flush(world, batch, &mut queued, out, client.door).await;
-                let f = fut.await;
-                f.write(out, client.proto, client.door);
+                batch = flush(world, batch, &mut queued, out, client, &mut watch).await;
+                fut.await
             }
             Step::Exec => {
-                batch = flush(world, batch, &mut queued, out, client.door).await;
+                batch = flush(world, batch, &mut queued, out, client, &mut watch).await;
                 let f = transactions::run_exec(world, client, &TABLE).await;
-                f.write(out, client.proto, client.door);
+                if watch.monitor {
+                    observe::feed_monitors(world, &client.addr, spec, &args);
+                }
+                f
             }
-            Step::Done(f) if queued.is_empty() => f.write(out, client.proto, client.door),
+            Step::Done(f) if queued.is_empty() => f,
             Step::One(t, finish) if queued.is_empty() && batch.is_local() => {
                 match batch.take_ready(t) {
-                    Some(r) => finish(r).write(out, client.proto, client.door),
-                    None => queued.push((Step::One(t, finish), client.proto)),
+                    Some(r) => finish(r),
+                    None => {
+                        queued.push(Queued::ran(
+                            Step::One(t, finish),
+                            client,
+                            spec,
+                            args,
+                            &mut watch,
+                        ));
+                        continue;
+                    }
                 }
             }
-            other => queued.push((other, client.proto)),
-        }
+            other => {
+                queued.push(Queued::ran(other, client, spec, args, &mut watch));
+                continue;
+            }
+        };
+        let took = watch.lap();
+        observe::ran(
+            world,
+            &watch,
+            &TABLE,
+            spec,
+            &args,
+            observe::peer(client),
+            &f,
+            took,
+        );
+        f.write(out, client.proto, client.door);
     }
     if client.closing {
         requests.clear();
@@ -99,7 +141,7 @@ pub async fn run_pipeline(
         specs.drain(..ran);
     }
     client.specs = specs;
-    flush(world, batch, &mut queued, out, client.door).await;
+    flush(world, batch, &mut queued, out, client, &mut watch).await;
     // Nothing is answered before what it saw is in the log (synced under
     // `always`); what other cores changed for it, they logged before answering.
     if world.aof.must_wait(logged_before) {
@@ -111,20 +153,57 @@ pub async fn run_pipeline(
     }
 }
 
+/// A step waiting for the batch's results, with what its reply is written
+/// in and, for a command that ran, what the operator's records need.
+struct Queued {
+    step: Step,
+    proto: Proto,
+    ran: Option<(&'static CommandSpec, Vec<Bytes>, Option<Instant>)>,
+}
+
+impl Queued {
+    fn plain(step: Step, proto: Proto) -> Queued {
+        Queued {
+            step,
+            proto,
+            ran: None,
+        }
+    }
+
+    /// A command whose reply waits: its time runs from its start until the
+    /// results are in; the next command starts now.
+    fn ran(
+        step: Step,
+        client: &ClientState,
+        spec: &'static CommandSpec,
+        args: Vec<Bytes>,
+        watch: &mut Watch,
+    ) -> Queued {
+        let began = watch.began();
+        watch.lap();
+        Queued {
+            step,
+            proto: client.proto,
+            ran: Some((spec, args, began)),
+        }
+    }
+}
+
 /// Finish the batch and encode the queued steps; returns a fresh batch.
 async fn flush(
     world: &Rc<World>,
     batch: Batch,
-    queued: &mut Vec<(Step, Proto)>,
+    queued: &mut Vec<Queued>,
     out: &mut Out,
-    door: Door,
+    client: &ClientState,
+    watch: &mut Watch,
 ) -> Batch {
     if queued.is_empty() && batch.is_local() {
         return batch;
     }
     let mut results: Results = batch.finish().await;
-    for (step, proto) in queued.drain(..) {
-        let frame = match step {
+    for q in queued.drain(..) {
+        let frame = match q.step {
             Step::Done(f) => f,
             Step::One(t, finish) => finish(results.take(t)),
             Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
@@ -132,7 +211,12 @@ async fn flush(
             // Run by `run_pipeline` as it comes, never queued.
             Step::Exec => Frame::err("ERR EXEC without MULTI"),
         };
-        frame.write(out, proto, door);
+        if let Some((spec, args, began)) = &q.ran {
+            let took = watch.since(*began);
+            let peer = observe::peer(client);
+            observe::ran(world, watch, &TABLE, spec, args, peer, &frame, took);
+        }
+        frame.write(out, q.proto, client.door);
     }
     Batch::new(world.clone())
 }
@@ -182,44 +266,58 @@ fn look_up_and_prefetch(
     world.keyspace.borrow().prefetch_keys(keys);
 }
 
+/// Look a request up, check it may run, and let its handler build its
+/// ops. Returns its step and, when it ran (rather than being refused or
+/// queued by MULTI), its spec.
 fn dispatch(
     world: &Rc<World>,
     client: &mut ClientState,
     batch: &mut Batch,
     spec: Option<&'static CommandSpec>,
     args: &[Bytes],
-) -> Step {
-    let Some(spec) = spec else {
+) -> (Step, Option<&'static CommandSpec>) {
+    let refuse = |client: &mut ClientState, spec: Option<&'static CommandSpec>, f: Frame| {
         transactions::doom(client);
-        return Step::Done(unknown_command(args));
+        observe::rejected(world, &TABLE, spec, &f);
+        (Step::Done(f), None)
+    };
+    let Some(spec) = spec else {
+        return refuse(client, None, unknown_command(args));
     };
     world.count_command();
     if !client.authed && !allowed_before_auth(spec.name) {
-        transactions::doom(client);
-        return Step::Done(Frame::err("NOAUTH Authentication required."));
+        return refuse(
+            client,
+            Some(spec),
+            Frame::err("NOAUTH Authentication required."),
+        );
     }
     if !arity_ok(spec.arity, args.len()) {
-        transactions::doom(client);
-        return Step::Done(wrong_arity(spec.name));
+        return refuse(client, Some(spec), wrong_arity(spec.name));
     }
     if crate::core::recover::loading() && !allowed_while_loading(spec.name) {
-        transactions::doom(client);
-        return Step::Done(Frame::err("LOADING Redis is loading the dataset in memory"));
+        let f = Frame::err("LOADING Redis is loading the dataset in memory");
+        return refuse(client, Some(spec), f);
     }
     if client.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
-        return Step::Done(transactions::queue(client, spec, args.to_vec()));
+        return (
+            Step::Done(transactions::queue(client, spec, args.to_vec())),
+            None,
+        );
     }
     if client.proto == Proto::Resp2
         && client.subs.as_ref().is_some_and(|s| s.active())
         && !allowed_when_subscribed(spec.name)
     {
-        return Step::Done(Frame::Error(
+        let f = Frame::Error(
             format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 spec.name
             )
             .into(),
-        ));
+        );
+        observe::rejected(world, &TABLE, Some(spec), &f);
+        return (Step::Done(f), None);
     }
     client.last_cmd = spec.name;
     let mut ctx = Ctx {
@@ -229,7 +327,7 @@ fn dispatch(
         spec,
         table: &TABLE,
     };
-    (spec.handler)(&mut ctx, args)
+    ((spec.handler)(&mut ctx, args), Some(spec))
 }
 
 /// What answers while the start loads (Redis's `loading` flag, for the
@@ -362,6 +460,9 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("command", -1, &["loading", "stale"], 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
     cmd!("time", 1, C, 0, 0, 0, "server", "2.6.0", "Returns the server time.", server::time),
     cmd!("memory", -2, RS, 2, 2, 1, "server", "4.0.0", "A container for memory diagnostics commands.", server::memory),
+    cmd!("slowlog", -2, &["admin", "loading", "stale"], 0, 0, 0, "server", "2.2.12", "A container for slow log commands.", slowlog::slowlog),
+    cmd!("latency", -2, &["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "2.8.13", "A container for latency diagnostics commands.", latency::latency),
+    cmd!("monitor", 1, &["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "1.0.0", "Listens for all requests received by the server in real-time.", monitor::monitor),
     cmd!("role", 1, CN, 0, 0, 0, "server", "2.8.12", "Returns the replication role.", server::role),
     cmd!("wait", 3, &["noscript"], 0, 0, 0, "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", server::wait),
     cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),

@@ -1,11 +1,12 @@
-//! INFO: the server's sections (server, clients, memory, persistence, stats,
-//! keyspace, staircase), summed over every core through a core task, in
-//! Redis's field names so that tools that parse INFO read it. It only reads.
+//! INFO: the server's sections (Redis 7's that apply, and stairkv's own
+//! `staircase`), summed over every core through core tasks, in Redis's field
+//! names so that tools that parse INFO read it. It only reads.
 
 use super::args::lower;
 use super::connection::REDIS_COMPAT_VERSION;
-use super::context::{Ctx, Step};
+use super::context::{Ctx, Step, Table};
 use super::frame::Frame;
+use crate::core::cmdstats::CommandStats;
 use crate::core::mesh::{CoreStats, CoreTask, TaskResult};
 use crate::core::world::World;
 use bytes::Bytes;
@@ -48,6 +49,9 @@ const SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "staircase",
@@ -89,17 +93,39 @@ fn cpu_seconds(path: &str) -> [f64; 4] {
 /// The kernel's USER_HZ: /proc reports CPU time in these (100 on Linux).
 const CLOCK_TICKS: f64 = 100.0;
 
+/// Sections `INFO` and `INFO default` leave out, as Redis: one line per command.
+const NOT_DEFAULT: &[&str] = &["commandstats", "latencystats"];
+
 pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let mut wanted: Vec<String> = a[1..].iter().map(|s| lower(s)).collect();
-    if wanted.is_empty()
-        || wanted
+    let every = |skip: &[&str]| -> Vec<String> {
+        SECTIONS
             .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default")
-    {
-        wanted = SECTIONS.iter().map(|s| s.to_string()).collect();
+            .filter(|s| !skip.contains(s))
+            .map(|s| s.to_string())
+            .collect()
+    };
+    if wanted.iter().any(|s| s == "all" || s == "everything") {
+        wanted = every(&[]);
+    } else if wanted.is_empty() || wanted.iter().any(|s| s == "default") {
+        let extra: Vec<String> = wanted.clone();
+        wanted = every(NOT_DEFAULT);
+        wanted.extend(extra);
     }
     let world = ctx.world.clone();
+    let table = ctx.table;
     Step::Async(Box::pin(async move {
+        let per_command = wanted.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "commandstats" | "errorstats" | "latencystats" | "stats"
+            )
+        });
+        let commands = if per_command {
+            super::latency::gather_commands(&world).await
+        } else {
+            CommandStats::default()
+        };
         let stats: Vec<CoreStats> = world
             .broadcast_task(CoreTask::Stats)
             .await
@@ -109,11 +135,68 @@ pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 _ => None,
             })
             .collect();
-        Frame::Verbatim(render_info(&world, &stats, &wanted))
+        Frame::Verbatim(render_info(&world, &stats, (table, &commands), &wanted))
     }))
 }
 
-fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> String {
+/// INFO commandstats: one line per command that was called or refused.
+fn commandstats(out: &mut String, table: &Table, c: &CommandStats) {
+    out.push_str("# Commandstats\r\n");
+    for (i, s) in c.commands.iter().enumerate() {
+        let Some(spec) = table.all.get(i).filter(|_| !s.is_empty()) else {
+            continue;
+        };
+        let usec = s.nanos / 1000;
+        let per_call = if s.calls == 0 {
+            0.0
+        } else {
+            usec as f64 / s.calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+            spec.name, s.calls, s.rejected, s.failed
+        );
+    }
+}
+
+/// INFO errorstats: replies per error code.
+fn errorstats(out: &mut String, c: &CommandStats) {
+    out.push_str("# Errorstats\r\n");
+    for (code, n) in &c.errors {
+        let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+    }
+}
+
+/// INFO latencystats: the configured percentiles of each timed command, in µs.
+fn latencystats(out: &mut String, table: &Table, c: &CommandStats, percentiles: &[f64]) {
+    out.push_str("# Latencystats\r\n");
+    for (i, s) in c.commands.iter().enumerate() {
+        let (Some(spec), Some(h)) = (table.all.get(i), s.latency.as_ref()) else {
+            continue;
+        };
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|p| {
+                let us = h.value_at_quantile(p / 100.0) as f64 / 1000.0;
+                format!("p{}={us:.3}", crate::config::percentile_string(*p))
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{}:{}\r\n",
+            spec.name,
+            values.join(",")
+        );
+    }
+}
+
+fn render_info(
+    world: &Rc<World>,
+    stats: &[CoreStats],
+    (table, commands): (&Table, &CommandStats),
+    wanted: &[String],
+) -> String {
     let sum = |f: fn(&CoreStats) -> u64| stats.iter().map(f).sum::<u64>();
     let cfg = world.config.borrow().clone();
     let mut out = String::new();
@@ -240,11 +323,19 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                     "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{csys:.6}\r\nused_cpu_user_children:{cuser:.6}\r\nused_cpu_sys_main_thread:{tsys:.6}\r\nused_cpu_user_main_thread:{tuser:.6}\r\n",
                 );
             }
+            "commandstats" => commandstats(&mut out, table, commands),
+            "errorstats" => errorstats(&mut out, commands),
+            "latencystats" => latencystats(
+                &mut out,
+                table,
+                commands,
+                &cfg.latency_tracking_info_percentiles,
+            ),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "stats" => {
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nmesh_messages_sent:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nmesh_messages_sent:{}\r\n",
                     sum(|s| s.connections_received),
                     sum(|s| s.commands),
                     sum(|s| s.net_input_bytes),
@@ -254,6 +345,7 @@ fn render_info(world: &Rc<World>, stats: &[CoreStats], wanted: &[String]) -> Str
                     sum(|s| s.evicted),
                     sum(|s| s.hits),
                     sum(|s| s.misses),
+                    commands.error_replies,
                     sum(|s| s.mesh_sent),
                 );
             }

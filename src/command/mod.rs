@@ -5,15 +5,18 @@
 //!   request order). It names every family's handler and passes the table down
 //!   to them in the context; nothing in this folder imports it.
 //! - the families, one file per Redis documentation group: `string`, `keys`
-//!   (generic), `connection`, `server` (with its two big commands in their
-//!   own files, `info` and `config`), `pubsub`, plus `admin` for STAIRKV. A
+//!   (generic), `connection`, `server` (with its big commands in their own
+//!   files: `info`, `config`, `slowlog`, `latency`, `monitor`), `pubsub`,
+//!   plus `admin` for STAIRKV. A
 //!   family may use a lower one (info uses connection's version; connection
 //!   uses pubsub's `forget_client`), never `dispatch`.
 //! - under them: `context` (what every handler needs: `Ctx`, `Step`, the
 //!   connection's `ClientState`, the spec and table types, Redis's arity and
 //!   help replies), `subscriptions` (a connection's pub/sub state, held by the
-//!   context and kept by the pubsub family), `args` (argument parsing) and
-//!   `frame` (replies).
+//!   context and kept by the pubsub family), `observe` (what each command's
+//!   run records for the operator: per-command counters, SLOWLOG, LATENCY,
+//!   MONITOR lines; used by `dispatch` and EXEC), `args` (argument parsing)
+//!   and `frame` (replies).
 //!
 //! Handlers turn arguments into storage ops routed through a
 //! `core::router::Batch` and turn results into [`frame::Frame`]s. This layer
@@ -28,9 +31,13 @@ pub mod dispatch;
 pub mod frame;
 pub mod info;
 pub mod keys;
+pub mod latency;
+pub mod monitor;
+pub mod observe;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod slowlog;
 pub mod string;
 pub mod subscriptions;
 pub mod transactions;

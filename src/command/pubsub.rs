@@ -13,11 +13,10 @@ use super::context::{help_reply, subcommand, wrong_arity, ClientState, Ctx, Step
 use super::frame::Frame;
 use super::subscriptions::SubState;
 use crate::core::mesh::{CoreTask, TaskResult};
-use crate::core::pubsub::{Kind, Mailbox};
+use crate::core::pubsub::Kind;
 use crate::core::world::World;
 use crate::storage::ops::{CoreOp, OpResult};
 use bytes::Bytes;
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
 /// Show the connection's subscription counts in CLIENT LIST.
@@ -31,6 +30,7 @@ fn words(kind: Kind) -> (&'static str, &'static str) {
         Kind::Channel => ("subscribe", "unsubscribe"),
         Kind::Pattern => ("psubscribe", "punsubscribe"),
         Kind::Shard => ("ssubscribe", "sunsubscribe"),
+        Kind::Monitor => ("monitor", "reset"),
     }
 }
 
@@ -44,14 +44,9 @@ fn confirm(word: &'static str, name: Option<Bytes>, count: usize) -> Frame {
 
 fn do_subscribe(ctx: &mut Ctx, kind: Kind, names: &[Bytes]) -> Step {
     let client = &mut *ctx.client;
-    let subs = client.subs.get_or_insert_with(|| {
-        Box::new(SubState {
-            mailbox: Mailbox::new(client.fd),
-            channels: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-            shard: BTreeSet::new(),
-        })
-    });
+    let subs = client
+        .subs
+        .get_or_insert_with(|| Box::new(SubState::new(client.fd)));
     let mut registry = ctx.world.pubsub.borrow_mut();
     let mut replies = Vec::with_capacity(names.len());
     for name in names {
@@ -108,6 +103,7 @@ pub fn forget_client(world: &World, client: &mut ClientState) {
         (Kind::Channel, &subs.channels),
         (Kind::Pattern, &subs.patterns),
         (Kind::Shard, &subs.shard),
+        (Kind::Monitor, &subs.monitor),
     ] {
         for name in set {
             registry.unsubscribe(kind, name, client.id);
@@ -173,8 +169,12 @@ pub fn spublish(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 /// Every core's names of `kind` (matching `pattern`), without repeats, sorted.
-async fn all_names(world: &Rc<World>, kind: Kind, pattern: Option<Bytes>) -> BTreeSet<Bytes> {
-    let mut all = BTreeSet::new();
+async fn all_names(
+    world: &Rc<World>,
+    kind: Kind,
+    pattern: Option<Bytes>,
+) -> std::collections::BTreeSet<Bytes> {
+    let mut all = std::collections::BTreeSet::new();
     for r in world
         .broadcast_task(CoreTask::PubsubNames { kind, pattern })
         .await

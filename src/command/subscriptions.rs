@@ -17,6 +17,8 @@ pub struct SubState {
     pub(super) channels: BTreeSet<Bytes>,
     pub(super) patterns: BTreeSet<Bytes>,
     pub(super) shard: BTreeSet<Bytes>,
+    /// Holds the empty name while the connection is a MONITOR.
+    pub(super) monitor: BTreeSet<Bytes>,
 }
 
 impl std::fmt::Debug for SubState {
@@ -30,11 +32,24 @@ impl std::fmt::Debug for SubState {
 }
 
 impl SubState {
+    /// Nothing subscribed yet; messages go to a mailbox bounded by `fd`'s
+    /// shutdown (the pub/sub output limit).
+    pub fn new(fd: std::os::fd::RawFd) -> SubState {
+        SubState {
+            mailbox: Mailbox::new(fd),
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            shard: BTreeSet::new(),
+            monitor: BTreeSet::new(),
+        }
+    }
+
     pub(super) fn set(&mut self, kind: Kind) -> &mut BTreeSet<Bytes> {
         match kind {
             Kind::Channel => &mut self.channels,
             Kind::Pattern => &mut self.patterns,
             Kind::Shard => &mut self.shard,
+            Kind::Monitor => &mut self.monitor,
         }
     }
 
@@ -42,11 +57,12 @@ impl SubState {
     pub(super) fn count(&self, kind: Kind) -> usize {
         match kind {
             Kind::Shard => self.shard.len(),
+            Kind::Monitor => self.monitor.len(),
             _ => self.channels.len() + self.patterns.len(),
         }
     }
 
-    /// Whether RESP2's subscribed mode is on.
+    /// Whether RESP2's subscribed mode is on (a MONITOR runs commands as usual).
     pub fn active(&self) -> bool {
         !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
     }

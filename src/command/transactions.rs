@@ -24,6 +24,7 @@
 
 use super::context::{command_keys, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
+use super::observe::{self, Watch};
 use super::txstate::{MultiState, WatchState};
 use crate::core::mesh::CoreTask;
 use crate::core::router::{Batch, Results};
@@ -279,12 +280,17 @@ async fn run_queued(
     now: u64,
 ) -> Vec<Frame> {
     let mut replies: Vec<Option<Frame>> = Vec::with_capacity(queued.len());
-    let mut waiting: Vec<(usize, Step)> = Vec::new();
+    let mut waiting: Vec<Waiting> = Vec::new();
     let mut batch = Batch::for_tx(world.clone(), tx, now);
+    // Each command is counted, timed and shown to monitors as if sent alone.
+    let mut watch = Watch::new(world);
     client.executing = true;
     for (spec, args) in queued {
         world.count_command();
         client.last_cmd = spec.name;
+        if watch.monitor {
+            observe::feed_monitors(world, &client.addr, spec, &args);
+        }
         let mut ctx = Ctx {
             world,
             client,
@@ -295,19 +301,62 @@ async fn run_queued(
         let step = (spec.handler)(&mut ctx, &args);
         let i = replies.len();
         replies.push(None);
-        match step {
-            Step::Done(f) => replies[i] = Some(f),
+        let f = match step {
+            Step::Done(f) => f,
             Step::Async(fut) => {
                 let done = std::mem::replace(&mut batch, Batch::for_tx(world.clone(), tx, now));
-                answer(done.finish().await, &mut waiting, &mut replies).await;
-                replies[i] = Some(fut.await);
+                let results = done.finish().await;
+                answer(
+                    world,
+                    client,
+                    table,
+                    &mut watch,
+                    results,
+                    &mut waiting,
+                    &mut replies,
+                )
+                .await;
+                fut.await
             }
             // EXEC is never queued (it runs inside MULTI); nothing else asks for it.
-            Step::Exec => replies[i] = Some(Frame::err("ERR EXEC without MULTI")),
-            step => waiting.push((i, step)),
-        }
+            Step::Exec => Frame::err("ERR EXEC without MULTI"),
+            step => {
+                let began = watch.began();
+                watch.lap();
+                waiting.push(Waiting {
+                    i,
+                    step,
+                    spec,
+                    args,
+                    began,
+                });
+                continue;
+            }
+        };
+        let took = watch.lap();
+        observe::ran(
+            world,
+            &watch,
+            table,
+            spec,
+            &args,
+            observe::peer(client),
+            &f,
+            took,
+        );
+        replies[i] = Some(f);
     }
-    answer(batch.finish().await, &mut waiting, &mut replies).await;
+    let results = batch.finish().await;
+    answer(
+        world,
+        client,
+        table,
+        &mut watch,
+        results,
+        &mut waiting,
+        &mut replies,
+    )
+    .await;
     client.executing = false;
     replies
         .into_iter()
@@ -315,18 +364,43 @@ async fn run_queued(
         .collect()
 }
 
+/// A queued command whose reply waits for its batch's results.
+struct Waiting {
+    i: usize,
+    step: Step,
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+    began: Option<std::time::Instant>,
+}
+
 async fn answer(
+    world: &World,
+    client: &ClientState,
+    table: &Table,
+    watch: &mut Watch,
     mut results: Results,
-    waiting: &mut Vec<(usize, Step)>,
+    waiting: &mut Vec<Waiting>,
     replies: &mut [Option<Frame>],
 ) {
-    for (i, step) in waiting.drain(..) {
-        replies[i] = Some(match step {
+    for w in waiting.drain(..) {
+        let f = match w.step {
             Step::Done(f) => f,
             Step::One(t, finish) => finish(results.take(t)),
             Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
             Step::Async(fut) => fut.await,
             Step::Exec => Frame::err("ERR EXEC without MULTI"),
-        });
+        };
+        let took = watch.since(w.began);
+        observe::ran(
+            world,
+            watch,
+            table,
+            w.spec,
+            &w.args,
+            observe::peer(client),
+            &f,
+            took,
+        );
+        replies[w.i] = Some(f);
     }
 }

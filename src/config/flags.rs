@@ -159,6 +159,23 @@ pub struct Flags {
     /// to start (no) [default: yes].
     #[arg(long, value_parser = parse_switch)]
     pub aof_load_truncated: Option<bool>,
+    /// Log commands that take at least this many microseconds in SLOWLOG;
+    /// -1 turns the slow log off, 0 logs every command [default: 10000].
+    #[arg(long, allow_negative_numbers = true)]
+    pub slowlog_log_slower_than: Option<i64>,
+    /// Entries SLOWLOG keeps [default: 128].
+    #[arg(long)]
+    pub slowlog_max_len: Option<u64>,
+    /// LATENCY records events of at least this many milliseconds; 0 = off [default: 0].
+    #[arg(long)]
+    pub latency_monitor_threshold: Option<u64>,
+    /// Per-command latency histograms for INFO latencystats and LATENCY
+    /// HISTOGRAM (yes/no) [default: yes].
+    #[arg(long, value_parser = parse_switch)]
+    pub latency_tracking: Option<bool>,
+    /// The percentiles INFO latencystats shows [default: "50 99 99.9"].
+    #[arg(long)]
+    pub latency_tracking_info_percentiles: Option<String>,
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub tool: Option<Tool>,

@@ -71,6 +71,15 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     pub aof_load_truncated: bool,
+    /// SLOWLOG: microseconds from which a command is logged (-1: off), and
+    /// entries kept.
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    /// LATENCY: milliseconds from which an event is recorded (0: off).
+    pub latency_monitor_threshold: u64,
+    /// Per-command latency histograms, and the percentiles INFO shows of them.
+    pub latency_tracking: bool,
+    pub latency_tracking_info_percentiles: Vec<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -257,6 +266,31 @@ impl Config {
                 .aof_load_truncated
                 .or(file.aof_load_truncated)
                 .unwrap_or(true),
+            slowlog_log_slower_than: flags
+                .slowlog_log_slower_than
+                .or(file.slowlog_log_slower_than)
+                .unwrap_or(DEFAULT_SLOWLOG_SLOWER_THAN),
+            slowlog_max_len: flags
+                .slowlog_max_len
+                .or(file.slowlog_max_len)
+                .unwrap_or(DEFAULT_SLOWLOG_MAX_LEN),
+            latency_monitor_threshold: flags
+                .latency_monitor_threshold
+                .or(file.latency_monitor_threshold)
+                .unwrap_or(0),
+            latency_tracking: flags
+                .latency_tracking
+                .or(file.latency_tracking)
+                .unwrap_or(true),
+            latency_tracking_info_percentiles: match flags
+                .latency_tracking_info_percentiles
+                .or(file.latency_tracking_info_percentiles)
+            {
+                Some(s) => parse_percentiles(&s).map_err(|e| {
+                    ConfigError::Invalid(format!("latency-tracking-info-percentiles: {e}"))
+                })?,
+                None => DEFAULT_LATENCY_PERCENTILES.to_vec(),
+            },
             maxmemory: match (flags.maxmemory, file.maxmemory) {
                 (Some(n), _) | (None, Some(SizeValue::Bytes(n))) => n,
                 (None, Some(SizeValue::Text(t))) => parse_memory_flag(&t)

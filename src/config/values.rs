@@ -58,6 +58,29 @@ pub const DEFAULT_APPENDFILENAME: &str = "appendonly.aof";
 pub const DEFAULT_AOF_REWRITE_PERCENTAGE: u64 = 100;
 pub const DEFAULT_AOF_REWRITE_MIN_SIZE: u64 = 64 << 20;
 
+/// Redis's `slowlog-log-slower-than` (microseconds) and `slowlog-max-len`.
+pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
+pub const DEFAULT_SLOWLOG_MAX_LEN: u64 = 128;
+/// Redis's `latency-tracking-info-percentiles`.
+pub const DEFAULT_LATENCY_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
+
+/// `latency-tracking-info-percentiles`: numbers from 0 to 100 apart by spaces
+/// (none at all is allowed: INFO then shows no percentile).
+pub fn parse_percentiles(s: &str) -> Result<Vec<f64>, String> {
+    s.split_whitespace()
+        .map(|w| match w.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+            _ => Err(format!("'{w}' is not a percentile between 0 and 100")),
+        })
+        .collect()
+}
+
+/// How INFO and CONFIG GET print a percentile: `50`, `99.9`.
+pub fn percentile_string(p: f64) -> String {
+    let s = format!("{p}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
 /// When a core's log is synced to the disk (Redis's `appendfsync`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Fsync {

@@ -106,6 +106,10 @@ impl World {
             Msg::Unlock { tx, watch, parts } => self.unlock(tx, watch, parts),
             Msg::Busy { tx } => self.mark_busy(tx),
             Msg::Watches(moved) => self.watches.borrow_mut().adopt(moved),
+            Msg::Monitor(line) => {
+                let limit = self.pubsub_limit();
+                self.pubsub.borrow().feed_monitors(&line, &limit);
+            }
             Msg::Event {
                 shard,
                 channel,
@@ -194,7 +198,20 @@ impl World {
                 ] {
                     c.set(0);
                 }
+                self.cmdstats.borrow_mut().reset();
                 TaskResult::Done
+            }
+            CoreTask::CommandStats => {
+                TaskResult::Commands(Box::new(self.cmdstats.borrow().clone()))
+            }
+            CoreTask::Slowlog { count } => TaskResult::Slow(self.slowlog.borrow().newest(count)),
+            CoreTask::SlowlogReset => {
+                self.slowlog.borrow_mut().reset();
+                TaskResult::Done
+            }
+            CoreTask::Latency => TaskResult::Latency(Box::new(self.latency.borrow().clone())),
+            CoreTask::LatencyReset { events } => {
+                TaskResult::Count(self.latency.borrow_mut().reset(&events))
             }
             CoreTask::Sample { secs } => {
                 let mut ks = self.keyspace.borrow_mut();

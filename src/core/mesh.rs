@@ -38,6 +38,16 @@ pub enum CoreTask {
     Stats,
     /// Zero the counters CONFIG RESETSTAT resets → Done
     ResetStats,
+    /// Per-command counters → Commands
+    CommandStats,
+    /// The newest `count` slow log entries (all: None) → Slow
+    Slowlog { count: Option<usize> },
+    /// SLOWLOG RESET → Done
+    SlowlogReset,
+    /// The latency monitor's series → Latency
+    Latency,
+    /// LATENCY RESET of these events (all: empty) → Count
+    LatencyReset { events: Vec<String> },
     /// Adopt this table, then perform its next split if the source is yours, to completion
     /// → Split(Some((source, target))) | Split(None) when not owned here
     Split(RoutingTable),
@@ -196,6 +206,9 @@ pub enum TaskResult {
     Count(usize),
     Clients(Vec<ClientInfo>),
     Stats(Box<CoreStats>),
+    Commands(Box<super::cmdstats::CommandStats>),
+    Slow(Vec<super::slowlog::SlowEntry>),
+    Latency(Box<super::latency::LatencyMonitor>),
     Split(Option<(u32, u32)>),
     Names(Vec<Bytes>),
     Counts(Vec<usize>),
@@ -286,6 +299,8 @@ pub enum Msg {
     Busy {
         tx: u64,
     },
+    /// A MONITOR line for this core's monitors; nobody waits for it.
+    Monitor(Bytes),
     /// A keyspace event to deliver to this core's subscribers; nobody waits for it.
     Event {
         shard: bool,

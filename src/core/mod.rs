@@ -14,11 +14,13 @@
 
 pub mod aof;
 pub mod clients;
+pub mod cmdstats;
 pub mod events;
 pub mod evict;
 pub mod expiry;
 pub mod flush;
 pub mod inbox;
+pub mod latency;
 pub mod locks;
 pub mod logging;
 pub mod mesh;
@@ -27,6 +29,7 @@ pub mod pubsub;
 pub mod recover;
 pub mod rewrite;
 pub mod router;
+pub mod slowlog;
 pub mod snapshot;
 pub mod txn;
 pub mod watch;

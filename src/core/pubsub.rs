@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::runtime::notify::Notify;
@@ -27,12 +28,24 @@ use crate::storage::glob::glob_match;
 /// framing and the queue entry, so a flood of empty messages is bounded too.
 const MESSAGE_OVERHEAD: usize = 64;
 
-/// The three subscription namespaces.
+/// The three subscription namespaces, and MONITOR: a monitor subscribes to
+/// one unnamed feed of every command run on any core (its lines come as a
+/// message's payload and are written as simple strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Channel,
     Pattern,
     Shard,
+    Monitor,
+}
+
+/// MONITOR clients on every core: while there are none, no core formats a
+/// monitor line (one relaxed load per pipeline is what MONITOR costs then).
+static MONITORS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any core has a MONITOR client.
+pub fn monitors_anywhere() -> bool {
+    MONITORS.load(Ordering::Relaxed) > 0
 }
 
 /// One message waiting for a subscriber.
@@ -176,6 +189,8 @@ pub struct Registry {
     channels: Subs,
     patterns: Subs,
     shard: Subs,
+    /// MONITOR clients, under the empty name.
+    monitors: Subs,
 }
 
 impl Registry {
@@ -184,6 +199,7 @@ impl Registry {
             Kind::Channel => &mut self.channels,
             Kind::Pattern => &mut self.patterns,
             Kind::Shard => &mut self.shard,
+            Kind::Monitor => &mut self.monitors,
         }
     }
 
@@ -192,6 +208,7 @@ impl Registry {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
             Kind::Shard => &self.shard,
+            Kind::Monitor => &self.monitors,
         }
     }
 
@@ -202,6 +219,9 @@ impl Registry {
             return false;
         }
         subs.push((client, mb.clone()));
+        if kind == Kind::Monitor {
+            MONITORS.fetch_add(1, Ordering::Relaxed);
+        }
         true
     }
 
@@ -217,7 +237,27 @@ impl Registry {
         if subs.is_empty() {
             map.remove(name);
         }
+        if removed && kind == Kind::Monitor {
+            MONITORS.fetch_sub(1, Ordering::Relaxed);
+        }
         removed
+    }
+
+    /// Give a monitor line to this core's MONITOR clients.
+    pub fn feed_monitors(&self, line: &Bytes, limit: &OutputLimit) {
+        let Some(subs) = self.monitors.get(&b""[..]) else {
+            return;
+        };
+        let now = Instant::now();
+        for (_, mb) in subs {
+            let msg = Push {
+                kind: Kind::Monitor,
+                pattern: None,
+                channel: Bytes::new(),
+                payload: line.clone(),
+            };
+            mb.push(msg, limit, now);
+        }
     }
 
     /// Deliver to this core's subscribers; returns how many received it (a

@@ -108,6 +108,11 @@ pub struct World {
     pub held_events: RefCell<super::mesh::HeldEvents>,
     /// Transactions run here whose waiters were told they are busy scripts.
     pub busy_txs: RefCell<std::collections::HashSet<u64>>,
+    /// Per-command counters, the slow log and the latency monitor of the
+    /// commands run here (INFO commandstats, SLOWLOG, LATENCY).
+    pub cmdstats: RefCell<super::cmdstats::CommandStats>,
+    pub slowlog: RefCell<super::slowlog::SlowLog>,
+    pub latency: RefCell<super::latency::LatencyMonitor>,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -191,6 +196,9 @@ impl World {
             busy: Cell::new(0),
             started: std::time::Instant::now(),
             pubsub: RefCell::default(),
+            cmdstats: RefCell::default(),
+            slowlog: RefCell::default(),
+            latency: RefCell::default(),
             staircase_lock: glommio::sync::Semaphore::new(1),
             last_sample: Cell::new(None),
             coordinator: Cell::new(None),
@@ -417,6 +425,19 @@ impl World {
         self.pubsub
             .borrow()
             .deliver(shard, channel, payload, &limit)
+    }
+
+    /// Give a MONITOR line to every core's monitors (this core's now): per
+    /// destination core, lines arrive in the order this core ran commands.
+    pub fn feed_monitors(&self, line: Bytes) {
+        self.pubsub
+            .borrow()
+            .feed_monitors(&line, &self.pubsub_limit());
+        for peer in 0..self.ncores {
+            if peer != self.id {
+                self.mesh.post(peer, Msg::Monitor(line.clone()));
+            }
+        }
     }
 
     /// Redis's `notifyKeyspaceEvent`: publish `event` about `key` on

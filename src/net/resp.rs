@@ -179,6 +179,13 @@ async fn deliver(
 /// `message`, `pmessage` or `smessage`, as Redis frames it.
 fn encode_push(out: &mut Out, m: &Push, proto: Proto) {
     match (&m.kind, &m.pattern) {
+        // Redis writes a monitor line as a simple string, in RESP3 too.
+        (Kind::Monitor, _) => {
+            out.extend_from_slice(b"+");
+            out.extend_from_slice(&m.payload);
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
         (Kind::Pattern, Some(p)) => {
             reply::push_header(out, 4, proto);
             reply::bulk(out, b"pmessage");

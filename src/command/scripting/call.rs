@@ -10,6 +10,7 @@
 use super::lua::frame_to_lua;
 use crate::command::context::{arity_ok, command_keys, ClientState, CommandSpec, Ctx, Step, Table};
 use crate::command::frame::Frame;
+use crate::command::observe::{self, Watch};
 use crate::core::clients::Door;
 use crate::core::router::Batch;
 use crate::core::txn::Hold;
@@ -162,8 +163,9 @@ impl ScriptRun {
             return undeclared();
         }
         self.hold_now().await;
+        let mut watch = self.watch(spec, &args);
         let (step, batch) = self.start(spec, &args);
-        match step {
+        let frame = match step {
             Step::Done(f) => f,
             Step::One(t, finish) => finish(batch.finish().await.take(t)),
             Step::Many(ts, finish) => {
@@ -175,7 +177,19 @@ impl ScriptRun {
                 fut.await
             }
             Step::Exec => Frame::err("ERR This Redis command is not allowed from script"),
+        };
+        observe::ran_in_script(&self.world, &mut watch, self.table, spec, &frame);
+        frame
+    }
+
+    /// Start a command's records: its monitor line now (`lua` as its
+    /// address, as Redis), its count and time once answered.
+    fn watch(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Watch {
+        let watch = Watch::new(&self.world);
+        if watch.monitor {
+            observe::feed_monitors(&self.world, "lua", spec, args);
         }
+        watch
     }
 
     /// [`Self::call`] without suspending, when the command can run to its end
@@ -202,6 +216,7 @@ impl ScriptRun {
         if !now {
             return None;
         }
+        let mut watch = self.watch(spec, args);
         let (step, mut batch) = self.start(spec, args);
         // Every op ran as it was routed (the conditions above): each result is
         // here. Were one missing, the command must not run a second time.
@@ -216,13 +231,15 @@ impl ScriptRun {
                 .map(finish),
             Step::Async(_) | Step::Exec => Err(()),
         };
-        Some(frame.unwrap_or_else(|()| {
+        let frame = frame.unwrap_or_else(|()| {
             tracing::error!(
                 command = spec.name,
                 "a script's command expected to run at once did not"
             );
             Frame::err("ERR the command could not run at once; retry the script")
-        }))
+        });
+        observe::ran_in_script(&self.world, &mut watch, self.table, spec, &frame);
+        Some(frame)
     }
 
     /// Count the command and let its handler build its ops into a batch of
