@@ -346,23 +346,11 @@ fn check_multibulk(
     }
 }
 
-/// Quote `arg` the way redis-cli's `sdscatrepr` does, which `sdssplitargs`
-/// (and so our inline parser) must read back as `arg`.
+/// Quote `arg` the way redis-cli's `sdscatrepr` does (MONITOR's quoting,
+/// `observe::repr`), which `sdssplitargs` (and so our inline parser) must
+/// read back as `arg`.
 fn quote_inline(arg: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in arg {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    stairkv::command::observe::repr(out, arg);
 }
 
 fn check_inline(frame: &[u8], limits: &Limits, vals: &[Vec<u8>]) {

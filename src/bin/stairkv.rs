@@ -3,6 +3,9 @@
 
 use clap::Parser;
 use stairkv::config::{Config, Flags, Tool};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter};
 
 fn main() {
     let flags = Flags::parse();
@@ -16,19 +19,35 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour codes only for a person at a terminal, never into a log file.
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(&cfg.log_level);
     if let Err(e) = stairkv::server::run(cfg) {
         eprintln!("stairkv: {e}");
         std::process::exit(1);
     }
+}
+
+type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+static FILTER: std::sync::OnceLock<FilterHandle> = std::sync::OnceLock::new();
+
+/// Log to stderr through a filter CONFIG SET log-level can change.
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    // Colour codes only for a person at a terminal, never into a log file.
+    use std::io::IsTerminal;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    tracing_subscriber::registry().with(filter).with(fmt).init();
+    let _ = FILTER.set(handle);
+    let _ = stairkv::config::LOG_FILTER.set(|level| {
+        let f = EnvFilter::try_new(level).map_err(|e| format!("bad log level: {e}"))?;
+        FILTER
+            .get()
+            .ok_or_else(|| "no logger".to_string())?
+            .reload(f)
+            .map_err(|e| e.to_string())
+    });
 }
 
 /// `stairkv check FILE [--fix]`: the report on stdout; the exit code says

@@ -23,6 +23,12 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             if c.protected_mode { "yes" } else { "no" }.into(),
         ),
         ("log-level", c.log_level.clone()),
+        (
+            "loglevel",
+            crate::config::redis_loglevel(&c.log_level).into(),
+        ),
+        ("timeout", c.timeout.to_string()),
+        ("tcp-keepalive", c.tcp_keepalive.to_string()),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
         (
             "client-query-buffer-limit",
@@ -196,7 +202,21 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         "rebalance-threshold" => c.rebalance_threshold = num()?,
         "split-batch" => c.split_batch = num()?.max(1),
         "controller-interval-ms" => c.controller_interval_ms = num()?.max(1),
-        "log-level" => c.log_level = text,
+        "log-level" | "loglevel" => {
+            let level = if name == "loglevel" {
+                crate::config::loglevel_from_redis(&text).ok_or_else(|| {
+                    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: debug, verbose, notice, warning, nothing")
+                })?.to_string()
+            } else {
+                text
+            };
+            crate::config::apply_log_level(&level).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?;
+            c.log_level = level;
+        }
+        "timeout" => c.timeout = num()?,
+        "tcp-keepalive" => c.tcp_keepalive = num()?,
         "notify-keyspace-events" => {
             c.notify_keyspace_events = crate::config::parse_keyspace_events(&text).ok_or_else(|| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

@@ -4,9 +4,12 @@
 //! through the pubsub family's `forget_client` (one way: pubsub never imports
 //! this file). It stands on `context` and never imports `dispatch`.
 
-use super::args::{int_arg, is, lower};
-use super::context::{clip, help_reply, subcommand, wrong_arity, Ctx, Step};
+use super::args::{int_arg, is, lower, SYNTAX};
+use super::context::{
+    clip, help_reply, subcommand, wrong_arity, ClientState, Ctx, ReplyMode, Step,
+};
 use super::frame::Frame;
+use crate::core::blocked::Unblock;
 use crate::core::clients::KillFilter;
 use crate::core::mesh::{CoreTask, TaskResult};
 use crate::protocol::reply::Proto;
@@ -208,6 +211,14 @@ const CLIENT_HELP: &[&str] = &[
     "    Kill connection made from <ip:port>.",
     "KILL <option> <value> [<option> <value> [...]]",
     "    Kill connections. Options: ID, ADDR, LADDR, SKIPME.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "HELP",
     "    Print this help.",
 ];
@@ -223,6 +234,10 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         ("kill", -3),
         ("no-evict", 3),
         ("no-touch", 3),
+        ("reply", 3),
+        ("pause", -3),
+        ("unpause", 2),
+        ("unblock", -3),
         ("help", 2),
     ];
     let sub = match subcommand("client", a, &subs) {
@@ -277,8 +292,81 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         "list" => client_list(ctx, a),
         "kill" => client_kill(ctx, a),
         "no-evict" | "no-touch" => Step::Done(Frame::Ok),
+        "reply" => Step::Done(client_reply(ctx.client, &a[2])),
+        "pause" => Step::Done(client_pause(a)),
+        "unpause" => {
+            crate::core::pause::unpause();
+            Step::Done(Frame::Ok)
+        }
+        "unblock" => client_unblock(ctx, a),
         _ => Step::Done(help_reply(CLIENT_HELP)),
     }
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: the dispatcher drops the replies it says
+/// (`ClientState::reply_silenced`), OFF's and SKIP's own included.
+fn client_reply(client: &mut ClientState, mode: &[u8]) -> Frame {
+    client.reply = if is(mode, "ON") {
+        ReplyMode::On
+    } else if is(mode, "OFF") {
+        ReplyMode::Off
+    } else if is(mode, "SKIP") {
+        ReplyMode::SkipThis
+    } else {
+        return Frame::err(SYNTAX);
+    };
+    Frame::Ok
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: every core's dispatcher holds the
+/// commands it says until the time is up or CLIENT UNPAUSE.
+fn client_pause(a: &[Bytes]) -> Frame {
+    let Some(ms) = super::args::parse_i64(&a[2]) else {
+        return Frame::err("ERR timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return Frame::err("ERR timeout is negative");
+    }
+    let all = match a.get(3) {
+        None => true,
+        Some(m) if is(m, "ALL") => true,
+        Some(m) if is(m, "WRITE") => false,
+        Some(_) => return Frame::err(SYNTAX),
+    };
+    if a.len() > 4 {
+        return Frame::err(SYNTAX);
+    }
+    crate::core::pause::pause(ms as u64, all);
+    Frame::Ok
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when the client waited (in WAIT) on
+/// some core and was let go, 0 otherwise.
+fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let id = match int_arg(&a[2]) {
+        Ok(id) => id,
+        Err(f) => return Step::Done(f),
+    };
+    let how = match a.get(3) {
+        None => Unblock::Timeout,
+        Some(m) if is(m, "TIMEOUT") => Unblock::Timeout,
+        Some(m) if is(m, "ERROR") => Unblock::Error,
+        Some(_) => {
+            return Step::Done(Frame::err(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    if a.len() > 4 {
+        return Step::Done(Frame::err(SYNTAX));
+    }
+    let world = ctx.world.clone();
+    Step::Async(Box::pin(async move {
+        let n = world
+            .count_every_core(CoreTask::Unblock { id: id as u64, how })
+            .await;
+        Frame::Int(n.min(1) as i64)
+    }))
 }
 
 fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> Step {

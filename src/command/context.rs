@@ -59,6 +59,19 @@ pub struct ClientState {
     pub over_soft_limit_since: Option<std::time::Instant>,
     /// Closed for its output buffer limit: its unsent replies are dropped.
     pub output_dropped: bool,
+    /// CLIENT REPLY: which replies are written.
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Set by CLIENT REPLY SKIP: its own reply and the next command's go.
+    SkipThis,
+    SkipNext,
 }
 
 impl ClientState {
@@ -67,6 +80,7 @@ impl ClientState {
             door,
             over_soft_limit_since: None,
             output_dropped: false,
+            reply: ReplyMode::On,
             multi: None,
             executing: false,
             watching: None,
@@ -83,6 +97,26 @@ impl ClientState {
             fd: -1,
             subs: None,
             specs: Vec::new(),
+        }
+    }
+}
+
+impl ClientState {
+    /// Whether the reply of the command just dispatched is dropped (CLIENT
+    /// REPLY), moving a SKIP on to the next command.
+    #[inline]
+    pub fn reply_silenced(&mut self) -> bool {
+        match self.reply {
+            ReplyMode::On => false,
+            ReplyMode::Off => true,
+            ReplyMode::SkipThis => {
+                self.reply = ReplyMode::SkipNext;
+                true
+            }
+            ReplyMode::SkipNext => {
+                self.reply = ReplyMode::On;
+                true
+            }
         }
     }
 }

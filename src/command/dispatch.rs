@@ -17,8 +17,8 @@ use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx,
 use super::frame::Frame;
 use super::observe::{self, Watch};
 use super::{
-    admin, config, connection, info, keys, latency, monitor, pubsub, scripting, server, slowlog,
-    string, transactions,
+    admin, config, connection, dump, info, keys, latency, monitor, pubsub, scripting, server,
+    slowlog, string, transactions,
 };
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
@@ -71,13 +71,26 @@ pub async fn run_pipeline(
             break;
         }
         ran += 1;
+        if crate::core::pause::maybe_on() {
+            let held = crate::core::pause::state()
+                .and_then(|(_, all)| spec.filter(|s| pauses(client, s, all)));
+            if let Some(spec) = held {
+                batch = flush(world, batch, &mut queued, out, client, &mut watch).await;
+                hold_while_paused(world, client, spec).await;
+            }
+        }
         let args = std::mem::take(args);
         let (step, spec) = dispatch(world, client, &mut batch, spec, &args);
+        let silent = client.reply_silenced();
         let Some(spec) = spec else {
             // Refused, or queued by MULTI: its reply is all there is to it.
             match step {
-                Step::Done(f) if queued.is_empty() => f.write(out, client.proto, client.door),
-                other => queued.push(Queued::plain(other, client.proto)),
+                Step::Done(f) if queued.is_empty() => {
+                    if !silent {
+                        f.write(out, client.proto, client.door)
+                    }
+                }
+                other => queued.push(Queued::plain(other, client.proto, silent)),
             }
             continue;
         };
@@ -104,19 +117,14 @@ pub async fn run_pipeline(
                 match batch.take_ready(t) {
                     Some(r) => finish(r),
                     None => {
-                        queued.push(Queued::ran(
-                            Step::One(t, finish),
-                            client,
-                            spec,
-                            args,
-                            &mut watch,
-                        ));
+                        let step = Step::One(t, finish);
+                        queued.push(Queued::ran(step, client, spec, args, &mut watch, silent));
                         continue;
                     }
                 }
             }
             other => {
-                queued.push(Queued::ran(other, client, spec, args, &mut watch));
+                queued.push(Queued::ran(other, client, spec, args, &mut watch, silent));
                 continue;
             }
         };
@@ -131,7 +139,9 @@ pub async fn run_pipeline(
             &f,
             took,
         );
-        f.write(out, client.proto, client.door);
+        if !silent {
+            f.write(out, client.proto, client.door);
+        }
     }
     if client.closing {
         requests.clear();
@@ -159,14 +169,17 @@ struct Queued {
     step: Step,
     proto: Proto,
     ran: Option<(&'static CommandSpec, Vec<Bytes>, Option<Instant>)>,
+    /// CLIENT REPLY dropped its reply.
+    silent: bool,
 }
 
 impl Queued {
-    fn plain(step: Step, proto: Proto) -> Queued {
+    fn plain(step: Step, proto: Proto, silent: bool) -> Queued {
         Queued {
             step,
             proto,
             ran: None,
+            silent,
         }
     }
 
@@ -178,6 +191,7 @@ impl Queued {
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
         watch: &mut Watch,
+        silent: bool,
     ) -> Queued {
         let began = watch.began();
         watch.lap();
@@ -185,6 +199,7 @@ impl Queued {
             step,
             proto: client.proto,
             ran: Some((spec, args, began)),
+            silent,
         }
     }
 }
@@ -216,9 +231,54 @@ async fn flush(
             let peer = observe::peer(client);
             observe::ran(world, watch, &TABLE, spec, args, peer, &frame, took);
         }
-        frame.write(out, q.proto, client.door);
+        if !q.silent {
+            frame.write(out, q.proto, client.door);
+        }
     }
     Batch::new(world.clone())
+}
+
+/// Whether CLIENT PAUSE holds this command (under a WRITE pause, `all`
+/// false, only what may write): Redis's rules, and CLIENT itself never, so
+/// an operator can always UNPAUSE. Commands queued by MULTI wait at EXEC.
+fn pauses(client: &ClientState, spec: &CommandSpec, all: bool) -> bool {
+    if spec.name == "client" {
+        return false;
+    }
+    if client.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
+        return false;
+    }
+    if all {
+        return true;
+    }
+    let writes = |s: &CommandSpec| {
+        s.flags.contains(&"write")
+            || matches!(
+                s.name,
+                "eval" | "evalsha" | "publish" | "spublish" | "script"
+            )
+    };
+    if spec.name == "exec" {
+        return client.multi.as_ref().is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|args| args.first().and_then(|n| lookup(n)).is_some_and(writes))
+        });
+    }
+    writes(spec)
+}
+
+/// Wait while CLIENT PAUSE holds the command (counted as a blocked client).
+async fn hold_while_paused(world: &World, client: &ClientState, spec: &CommandSpec) {
+    world.blocked.paused(true);
+    while let Some((left, all)) = crate::core::pause::state() {
+        if !pauses(client, spec, all) {
+            break;
+        }
+        let nap = std::time::Duration::from_millis(left.clamp(1, 10));
+        crate::runtime::timer::sleep(nap).await;
+    }
+    world.blocked.paused(false);
 }
 
 /// Commands a client may run before authenticating.
@@ -435,6 +495,8 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("exists", -2, R, 1, -1, 1, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
     cmd!("type", 2, R, 1, 1, 1, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::type_),
     cmd!("copy", -3, WS, 1, 2, 1, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
+    cmd!("dump", 2, RS, 1, 1, 1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", dump::dump),
+    cmd!("restore", -4, &["write", "denyoom"], 1, 1, 1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", dump::restore),
     cmd!("object", -2, RS, 2, 2, 1, "generic", "2.2.3", "A container for object introspection commands.", keys::object),
     cmd!("touch", -2, R, 1, -1, 1, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
     cmd!("expire", -3, W, 1, 1, 1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", keys::expire),

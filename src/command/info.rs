@@ -228,9 +228,19 @@ fn render_info(
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                     sum(|s| s.clients),
-                    cfg.maxclients
+                    cfg.maxclients,
+                    sum(|s| s.blocked),
+                );
+                let (reason, actions, left) = match crate::core::pause::state() {
+                    Some((left, true)) => ("client_pause", "all", left),
+                    Some((left, false)) => ("client_pause", "write", left),
+                    None => ("none", "none", 0),
+                };
+                let _ = write!(
+                    out,
+                    "paused_reason:{reason}\r\npaused_actions:{actions}\r\npaused_timeout_milliseconds:{left}\r\n"
                 );
             }
             "memory" => {

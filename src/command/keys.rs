@@ -378,7 +378,8 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
             value: value.clone(),
             deadline,
             only_if_absent: nx,
-            copy: false,
+            event: "rename_to",
+            hint: None,
         };
         if seed.run_key(dst, put).await == OpResult::Int(1) {
             return if nx { Frame::Int(1) } else { Frame::Ok };
@@ -388,7 +389,8 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Step {
             value,
             deadline,
             only_if_absent: true,
-            copy: false,
+            event: "rename_to",
+            hint: None,
         };
         seed.run_key(src, back).await;
         Frame::Int(0)
@@ -444,7 +446,8 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             value,
             deadline,
             only_if_absent: !replace,
-            copy: true,
+            event: "copy_to",
+            hint: None,
         };
         Frame::from(seed.run_key(dst, put).await)
     }))

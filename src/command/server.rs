@@ -7,6 +7,7 @@
 use super::args::{int_arg, is, lower, SYNTAX};
 use super::context::{arity_ok, command_keys, help_reply, subcommand, CommandSpec, Ctx, Step};
 use super::frame::Frame;
+use crate::core::blocked::Unblock;
 use crate::storage::ops::{CoreOp, Inspect, KeyOp, OpResult};
 use bytes::Bytes;
 
@@ -97,9 +98,20 @@ pub fn wait(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     if wanted <= 0 || timeout == 0 || ctx.client.executing {
         return Step::Done(Frame::Int(0));
     }
+    let (world, id) = (ctx.world.clone(), ctx.client.id);
     Step::Async(Box::pin(async move {
-        crate::runtime::timer::sleep(std::time::Duration::from_millis(timeout as u64)).await;
-        Frame::Int(0)
+        // A blocked client: counted in INFO, and CLIENT UNBLOCK may end it.
+        let unblocked = world.blocked.wait(id);
+        let timer = async {
+            crate::runtime::timer::sleep(std::time::Duration::from_millis(timeout as u64)).await;
+            None
+        };
+        let how = futures_lite::future::or(timer, async { Some(unblocked.wait().await) }).await;
+        world.blocked.done(id);
+        match how {
+            Some(Unblock::Error) => Frame::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            _ => Frame::Int(0),
+        }
     }))
 }
 

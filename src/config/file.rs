@@ -50,6 +50,8 @@ pub(super) struct FileConfig {
     pub(super) auto_aof_rewrite_min_size: Option<SizeValue>,
     #[serde(default, deserialize_with = "switch_from_toml")]
     pub(super) aof_load_truncated: Option<bool>,
+    pub(super) timeout: Option<u64>,
+    pub(super) tcp_keepalive: Option<u64>,
     pub(super) slowlog_log_slower_than: Option<i64>,
     pub(super) slowlog_max_len: Option<u64>,
     pub(super) latency_monitor_threshold: Option<u64>,

@@ -159,6 +159,14 @@ pub struct Flags {
     /// to start (no) [default: yes].
     #[arg(long, value_parser = parse_switch)]
     pub aof_load_truncated: Option<bool>,
+    /// Close a client idle for this many seconds; 0 = never (subscribers and
+    /// monitors are never closed for it) [default: 0].
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Send TCP keepalives to clients silent for this many seconds; 0 = off
+    /// [default: 300].
+    #[arg(long)]
+    pub tcp_keepalive: Option<u64>,
     /// Log commands that take at least this many microseconds in SLOWLOG;
     /// -1 turns the slow log off, 0 logs every command [default: 10000].
     #[arg(long, allow_negative_numbers = true)]

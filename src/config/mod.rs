@@ -71,6 +71,10 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     pub aof_load_truncated: bool,
+    /// Seconds after which an idle client is closed (0: never), and after
+    /// which a silent connection gets TCP keepalives (0: none).
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
     /// SLOWLOG: microseconds from which a command is logged (-1: off), and
     /// entries kept.
     pub slowlog_log_slower_than: i64,
@@ -80,6 +84,22 @@ pub struct Config {
     /// Per-command latency histograms, and the percentiles INFO shows of them.
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
+}
+
+/// How the log filter changes at run time (CONFIG SET log-level/loglevel):
+/// registered once by the binary, which owns the logger. Unset (tests, a
+/// library user), a new level is only recorded.
+pub static LOG_FILTER: std::sync::OnceLock<SetLogFilter> = std::sync::OnceLock::new();
+
+/// Sets the log filter to a level or tracing filter, or says why not.
+pub type SetLogFilter = fn(&str) -> Result<(), String>;
+
+/// Apply a log level now, where the binary registered how.
+pub fn apply_log_level(level: &str) -> Result<(), String> {
+    match LOG_FILTER.get() {
+        Some(set) => set(level),
+        None => Ok(()),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +286,11 @@ impl Config {
                 .aof_load_truncated
                 .or(file.aof_load_truncated)
                 .unwrap_or(true),
+            timeout: flags.timeout.or(file.timeout).unwrap_or(0),
+            tcp_keepalive: flags
+                .tcp_keepalive
+                .or(file.tcp_keepalive)
+                .unwrap_or(DEFAULT_TCP_KEEPALIVE),
             slowlog_log_slower_than: flags
                 .slowlog_log_slower_than
                 .or(file.slowlog_log_slower_than)

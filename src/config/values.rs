@@ -58,6 +58,30 @@ pub const DEFAULT_APPENDFILENAME: &str = "appendonly.aof";
 pub const DEFAULT_AOF_REWRITE_PERCENTAGE: u64 = 100;
 pub const DEFAULT_AOF_REWRITE_MIN_SIZE: u64 = 64 << 20;
 
+/// Redis's `tcp-keepalive`, in seconds.
+pub const DEFAULT_TCP_KEEPALIVE: u64 = 300;
+
+/// Redis's `loglevel` name for a tracing level (`log-level`), and back.
+pub fn redis_loglevel(level: &str) -> &'static str {
+    match level.to_ascii_lowercase().as_str() {
+        "trace" | "debug" => "debug",
+        "warn" => "warning",
+        "error" | "off" => "nothing",
+        _ => "notice",
+    }
+}
+
+pub fn loglevel_from_redis(name: &str) -> Option<&'static str> {
+    match name.to_ascii_lowercase().as_str() {
+        "debug" => Some("debug"),
+        "verbose" => Some("debug"),
+        "notice" => Some("info"),
+        "warning" => Some("warn"),
+        "nothing" => Some("error"),
+        _ => None,
+    }
+}
+
 /// Redis's `slowlog-log-slower-than` (microseconds) and `slowlog-max-len`.
 pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
 pub const DEFAULT_SLOWLOG_MAX_LEN: u64 = 128;

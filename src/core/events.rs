@@ -125,12 +125,11 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                 }
                 (KeyOp::Persist, OpResult::Int(1)) => out.push((GENERIC, "persist", k())),
                 (KeyOp::Take, OpResult::Taken(Some(_))) => out.push((GENERIC, "rename_from", k())),
-                (KeyOp::Put { copy, .. }, OpResult::Int(1)) => {
+                (KeyOp::Put { event, .. }, OpResult::Int(1)) => {
                     if !before.existed {
                         new(&mut out, key);
                     }
-                    let name = if *copy { "copy_to" } else { "rename_to" };
-                    out.push((GENERIC, name, k()));
+                    out.push((GENERIC, event, k()));
                 }
                 _ => {}
             }
@@ -297,18 +296,26 @@ mod tests {
         );
         assert_eq!(names(&events(&copy, &one, had(true), 0)), ["copy_to"]);
         assert!(events(&copy, &zero, Before::default(), 0).is_empty());
-        let put = |copy| {
+        let put = |event| {
             key(KeyOp::Put {
                 value: Bytes::from_static(b"v"),
                 deadline: None,
                 only_if_absent: false,
-                copy,
+                event,
+                hint: None,
             })
         };
-        assert_eq!(names(&events(&put(true), &one, had(true), 0)), ["copy_to"]);
         assert_eq!(
-            names(&events(&put(false), &one, had(true), 0)),
+            names(&events(&put("copy_to"), &one, had(true), 0)),
+            ["copy_to"]
+        );
+        assert_eq!(
+            names(&events(&put("rename_to"), &one, had(true), 0)),
             ["rename_to"]
+        );
+        assert_eq!(
+            names(&events(&put("restore"), &one, Before::default(), 0)),
+            ["new", "restore"]
         );
         assert_eq!(e[0].2, Bytes::from_static(b"a"));
         assert_eq!(e[2].2, Bytes::from_static(b"b"));

@@ -209,6 +209,9 @@ impl World {
                 self.slowlog.borrow_mut().reset();
                 TaskResult::Done
             }
+            CoreTask::Unblock { id, how } => {
+                TaskResult::Count(usize::from(self.blocked.unblock(id, how)))
+            }
             CoreTask::Latency => TaskResult::Latency(Box::new(self.latency.borrow().clone())),
             CoreTask::LatencyReset { events } => {
                 TaskResult::Count(self.latency.borrow_mut().reset(&events))

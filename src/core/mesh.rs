@@ -44,6 +44,11 @@ pub enum CoreTask {
     Slowlog { count: Option<usize> },
     /// SLOWLOG RESET → Done
     SlowlogReset,
+    /// CLIENT UNBLOCK: let client `id` go if it waits here → Count(0 or 1)
+    Unblock {
+        id: u64,
+        how: super::blocked::Unblock,
+    },
     /// The latency monitor's series → Latency
     Latency,
     /// LATENCY RESET of these events (all: empty) → Count
@@ -158,6 +163,8 @@ pub struct CoreStats {
     pub bytes: u64,
     pub shards: u64,
     pub clients: u64,
+    /// Clients waiting in WAIT or held by CLIENT PAUSE.
+    pub blocked: u64,
     pub connections_received: u64,
     pub rejected_connections: u64,
     pub commands: u64,

@@ -13,6 +13,7 @@
 //! command layer's.
 
 pub mod aof;
+pub mod blocked;
 pub mod clients;
 pub mod cmdstats;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod locks;
 pub mod logging;
 pub mod mesh;
 pub mod migrate;
+pub mod pause;
 pub mod pubsub;
 pub mod recover;
 pub mod rewrite;

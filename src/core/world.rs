@@ -113,6 +113,8 @@ pub struct World {
     pub cmdstats: RefCell<super::cmdstats::CommandStats>,
     pub slowlog: RefCell<super::slowlog::SlowLog>,
     pub latency: RefCell<super::latency::LatencyMonitor>,
+    /// Clients waiting in WAIT or held by CLIENT PAUSE.
+    pub blocked: super::blocked::Blocked,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -199,6 +201,7 @@ impl World {
             cmdstats: RefCell::default(),
             slowlog: RefCell::default(),
             latency: RefCell::default(),
+            blocked: Default::default(),
             staircase_lock: glommio::sync::Semaphore::new(1),
             last_sample: Cell::new(None),
             coordinator: Cell::new(None),
@@ -544,6 +547,7 @@ impl World {
             bytes: ks.bytes() as u64,
             shards: rows.len() as u64,
             clients: self.clients.borrow().len() as u64,
+            blocked: self.blocked.count(),
             connections_received: s.connections_received.get(),
             rejected_connections: s.rejected_connections.get(),
             commands: s.commands.get(),

@@ -89,6 +89,12 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
         .await;
         return None;
     }
+    let keepalive = world.config.borrow().tcp_keepalive;
+    if keepalive > 0 {
+        if let Err(e) = set_keepalive(stream.raw_fd(), keepalive) {
+            tracing::debug!(peer = %addr, error = %e, "cannot turn TCP keepalive on");
+        }
+    }
     let laddr = stream.local_addr();
     let id = world.clients.borrow_mut().next_id(world.id, world.ncores);
     let row = ClientInfo::new(
@@ -103,6 +109,65 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
     let mut client = ClientState::new(id, addr, laddr, needs_auth, door);
     client.fd = stream.raw_fd();
     Some(client)
+}
+
+/// Redis's `tcp-keepalive`: probes after `secs` of silence, then every
+/// third of that, and the connection is dropped after three unanswered
+/// (Redis's `anetKeepAlive`), so a peer that vanished without a FIN is found.
+pub fn set_keepalive(fd: std::os::fd::RawFd, secs: u64) -> io::Result<()> {
+    let idle = secs.min(i32::MAX as u64) as libc::c_int;
+    let opts = [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, idle),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (idle / 3).max(1)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3),
+    ];
+    for (level, name, value) in opts {
+        // SAFETY: `value` is a live c_int for the call and its size is
+        // passed; setsockopt reads it and keeps nothing. A bad descriptor is
+        // an error return, not undefined behaviour.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Read more of a client's input. With `timeout` set, a client that sends
+/// nothing for that long gets an error instead (the connection then ends,
+/// as Redis closes idle clients); subscribers and monitors wait elsewhere
+/// and are never closed for it.
+pub async fn read_or_idle(
+    world: &World,
+    stream: &mut Socket,
+    rbuf: &mut bytes::BytesMut,
+) -> io::Result<usize> {
+    let idle = world.config.borrow().timeout;
+    if idle == 0 {
+        return stream.read_into(rbuf).await;
+    }
+    // The read is cancel-safe: what it took stays in `rbuf`.
+    let read = async { Some(stream.read_into(rbuf).await) };
+    let limit = async {
+        crate::runtime::timer::sleep(Duration::from_secs(idle)).await;
+        None
+    };
+    match futures_lite::future::or(read, limit).await {
+        Some(r) => r,
+        None => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("idle for {idle} s (timeout)"),
+        )),
+    }
 }
 
 async fn refuse(stream: &mut Socket, door: Door, resp: &str, text: &str) {
@@ -252,6 +317,38 @@ fn over_limit(client: &mut ClientState, unsent: usize) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn sockopt(fd: std::os::fd::RawFd, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `v` and `len` are live for the call and `len` is `v`'s size.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "getsockopt");
+        v
+    }
+
+    #[test]
+    fn keepalive_is_set_as_redis_sets_it() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let _c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (s, _) = l.accept().expect("accept");
+        let fd = s.as_raw_fd();
+        set_keepalive(fd, 300).expect("set");
+        assert_eq!(sockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(sockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 300);
+        assert_eq!(sockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 100);
+        assert_eq!(sockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        assert!(set_keepalive(-1, 300).is_err());
+    }
 
     #[test]
     fn loopback_addresses_are_told_apart() {

@@ -47,7 +47,7 @@ async fn connection_loop(
     loop {
         let mailbox = client.subs.as_ref().map(|s| s.mailbox.clone());
         let n = match mailbox {
-            None => stream.read_into(&mut rbuf).await?,
+            None => door::read_or_idle(world, stream, &mut rbuf).await?,
             Some(mb) => {
                 // A subscriber waits for its next request or its next message,
                 // whichever comes first; the read is cancel-safe.

@@ -38,7 +38,7 @@ async fn text_loop(
     let mut parser = TextParser::default();
     let mut requests: Vec<Vec<Bytes>> = Vec::new();
     loop {
-        let n = stream.read_into(&mut rbuf).await?;
+        let n = door::read_or_idle(world, stream, &mut rbuf).await?;
         if n == 0 {
             return Ok(());
         }

@@ -235,17 +235,27 @@ pub enum KeyOp {
     /// → Taken(Some((value, deadline))) | Taken(None)
     Take,
     /// Store an entry taken elsewhere. `only_if_absent`: RENAMENX, COPY without
-    /// REPLACE; `copy`: a COPY's (its event is `copy_to`, not `rename_to`).
+    /// REPLACE, RESTORE without REPLACE; `event`: the keyspace event it
+    /// raises (`rename_to`, `copy_to`, `restore`).
     /// → Int(1) stored | Int(0) not stored.
     Put {
         value: Bytes,
         deadline: Option<u64>,
         only_if_absent: bool,
-        copy: bool,
+        event: &'static str,
+        /// RESTORE's IDLETIME or FREQ for the new entry.
+        hint: Option<AccessHint>,
     },
     /// A copy of the value and its deadline, the key left as it is (COPY across
     /// cores). → Taken(Some((value, deadline))) | Taken(None)
     Read,
+}
+
+/// What RESTORE says of a key's past accesses (IDLETIME, FREQ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessHint {
+    IdleSecs(u64),
+    Freq(u8),
 }
 
 /// An operation on a whole core's keyspace (or a multi-key op whose keys all live on this core,

@@ -13,7 +13,7 @@
 
 use crate::config::{Policy, DEFAULT_POLICY, DEFAULT_SAMPLES};
 use crate::storage::entry::Entry;
-use crate::storage::ops::OpError;
+use crate::storage::ops::{AccessHint, OpError};
 use crate::storage::staircase::ShardId;
 use bytes::Bytes;
 use std::cell::Cell;
@@ -135,6 +135,19 @@ pub fn idle_seconds(e: &Entry, now: u64) -> Result<u64, OpError> {
         Access::Lru => Ok(u64::from(lru_clock(now).wrapping_sub(e.meta())) / 1000),
         Access::Lfu => Err(OpError::IdleUnderLfu),
         Access::None | Access::S3Fifo => Err(OpError::IdleNotTracked),
+    }
+}
+
+/// RESTORE's IDLETIME or FREQ, as Redis's `objectSetLRUOrLFU`: the idle
+/// time sets the access clock under an LRU policy, the frequency the
+/// counter under an LFU one; the other policies keep neither.
+pub fn restore_access(e: &mut Entry, now: u64, hint: AccessHint) {
+    match (access(), hint) {
+        (Access::Lru, AccessHint::IdleSecs(s)) => {
+            e.set_meta(lru_clock(now.saturating_sub(s.saturating_mul(1000))))
+        }
+        (Access::Lfu, AccessHint::Freq(f)) => e.set_meta(minutes(now) << 8 | u32::from(f)),
+        _ => {}
     }
 }
 

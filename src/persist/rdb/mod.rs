@@ -36,6 +36,7 @@
 //! the caller decides.
 
 mod crc;
+mod dump;
 mod lzf;
 mod read;
 mod write;
@@ -44,6 +45,7 @@ mod write;
 mod tests;
 
 pub use crc::{crc64, crc64_combine, Crc64};
+pub use dump::{dump_string, restore_string, BadPayload};
 pub use lzf::{lzf_compress, lzf_decompress, Compressor, LzfError};
 pub use read::{check_rdb, Checksum, Item, Reader, Record, Step, Summary};
 pub use write::{FileWriter, Header, Options, Section, SectionWriter, Written};

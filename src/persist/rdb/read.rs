@@ -171,6 +171,26 @@ impl<R: Read> Reader<R> {
         self.version
     }
 
+    /// A reader of one value with no file around it (a DUMP payload's
+    /// body), in the encodings of RDB `version`.
+    pub(crate) fn value_only(inner: R, version: u32) -> Reader<R> {
+        Reader {
+            src: Source {
+                inner,
+                offset: 0,
+                crc: Crc64::new(),
+            },
+            version,
+            end: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The string value at the reader's position, in any encoding.
+    pub(crate) fn value_string(&mut self) -> Result<Vec<u8>, Error> {
+        self.string()
+    }
+
     /// Bytes consumed so far (after the end: the file's length up to the trailer's end).
     pub fn offset(&self) -> u64 {
         self.src.offset

@@ -232,7 +232,8 @@ mod tests {
             value: Bytes::copy_from_slice(v.as_bytes()),
             deadline,
             only_if_absent,
-            copy: false,
+            event: "rename_to",
+            hint: None,
         };
         assert_eq!(
             run(&mut k, "b", put("x", Some(NOW + 5), false)),

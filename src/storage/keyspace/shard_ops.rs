@@ -235,6 +235,7 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             value,
             deadline,
             only_if_absent,
+            hint,
             ..
         } => {
             if only_if_absent && shard.get(thash, key, now).is_some() {
@@ -245,7 +246,11 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
                 shard.remove(thash, key);
             } else {
                 // The value left an entry (RENAME's Take): share it, no copy.
-                shard.insert(thash, Entry::from_bytes(key, value, deadline));
+                let mut e = Entry::from_bytes(key, value, deadline);
+                if let Some(h) = hint {
+                    crate::storage::policy::restore_access(&mut e, now, h);
+                }
+                shard.insert(thash, e);
             }
             OpResult::Int(1)
         }

@@ -1,0 +1,147 @@
+//! DUMP and RESTORE payloads: one value in RDB encoding, then the RDB version
+//! (2 bytes, little-endian) and Redis's CRC64 of everything before it (8
+//! bytes, little-endian), as `dumpCommand` writes them. Strings only, in every
+//! encoding Redis uses (raw, int8/16/32, LZF); the version written is
+//! [`super::RDB_VERSION`] (10, redis-server 7.0's), so a 7.0 server accepts
+//! what stairkv dumps. A payload of a type stairkv does not hold, a newer
+//! version than the reader knows, a wrong checksum, or trailing bytes after
+//! the value is refused; nothing here touches a key.
+
+use super::read::Reader;
+use super::write::{canonical_int, put_int, put_len};
+use super::{crc64, len, lzf_compress, MAX_READ_VERSION, RDB_VERSION};
+
+/// The RDB type of a string value.
+const TYPE_STRING: u8 = 0;
+
+/// Why a payload cannot be restored (the command layer words the errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadPayload {
+    /// Too short, a version this reader does not know, or a wrong checksum:
+    /// Redis's "DUMP payload version or checksum are wrong".
+    VersionOrChecksum,
+    /// The body does not decode to one string: Redis's "Bad data format".
+    Format,
+}
+
+/// DUMP of a string value, encoded as `rdbSaveRawString` does it.
+pub fn dump_string(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 16);
+    out.push(TYPE_STRING);
+    let int = (value.len() <= 11)
+        .then(|| canonical_int(value))
+        .flatten()
+        .is_some_and(|v| put_int(&mut out, v));
+    if !int {
+        // LZF when it saves at least 4 bytes of a string over 20 bytes.
+        match (value.len() > 20)
+            .then(|| lzf_compress(value, value.len() - 4))
+            .flatten()
+        {
+            Some(packed) => {
+                out.push((len::ENCVAL << 6) | len::ENC_LZF);
+                put_len(&mut out, packed.len() as u64);
+                put_len(&mut out, value.len() as u64);
+                out.extend_from_slice(&packed);
+            }
+            None => {
+                put_len(&mut out, value.len() as u64);
+                out.extend_from_slice(value);
+            }
+        }
+    }
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The string a RESTORE payload holds.
+pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
+    if payload.len() < 10 {
+        return Err(BadPayload::VersionOrChecksum);
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..].try_into().map_err(|_| BadPayload::Format)?);
+    if u32::from(version) > MAX_READ_VERSION || crc64(&payload[..payload.len() - 8]) != crc {
+        return Err(BadPayload::VersionOrChecksum);
+    }
+    let (&kind, value) = body.split_first().ok_or(BadPayload::Format)?;
+    if kind != TYPE_STRING {
+        return Err(BadPayload::Format);
+    }
+    let mut reader = Reader::value_only(value, u32::from(version));
+    let s = reader.value_string().map_err(|_| BadPayload::Format)?;
+    // Nothing may follow the value.
+    if reader.offset() != value.len() as u64 {
+        return Err(BadPayload::Format);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_is_redis_s() {
+        // Type, length, bytes, version 10, then the CRC64 of all that
+        // (tests/dump.rs compares with redis-server's own DUMP).
+        let p = dump_string(b"bar");
+        assert_eq!(&p[..5], b"\x00\x03bar");
+        assert_eq!(&p[5..7], b"\x0a\x00");
+        assert_eq!(p[7..], crc64(&p[..7]).to_le_bytes());
+        assert_eq!(restore_string(&p), Ok(b"bar".to_vec()));
+        assert_eq!(&dump_string(b"42")[..3], b"\x00\xc0\x2a");
+    }
+
+    #[test]
+    fn every_encoding_round_trips() {
+        let long = vec![b'a'; 1000];
+        let noise: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+            .collect();
+        for v in [
+            &b""[..],
+            b"0",
+            b"-1",
+            b"127",
+            b"-129",
+            b"40000",
+            b"2147483647",
+            b"2147483648",
+            b"007",
+            b"-0",
+            &long,
+            &noise,
+        ] {
+            let p = dump_string(v);
+            assert_eq!(restore_string(&p).as_deref(), Ok(v), "{v:?}");
+        }
+        assert!(dump_string(&long).len() < 100, "compressed");
+    }
+
+    #[test]
+    fn bad_payloads_are_refused() {
+        let mut p = dump_string(b"hello");
+        assert_eq!(restore_string(&p[..5]), Err(BadPayload::VersionOrChecksum));
+        let last = p.len() - 1;
+        p[last] ^= 1;
+        assert_eq!(restore_string(&p), Err(BadPayload::VersionOrChecksum));
+        // A newer version than the reader knows.
+        let mut body = vec![TYPE_STRING, 1, b'x'];
+        body.extend_from_slice(&99u16.to_le_bytes());
+        let crc = crc64(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(restore_string(&body), Err(BadPayload::VersionOrChecksum));
+        // Another type, a cut value, bytes after the value: bad format.
+        for bad in [&[2u8, 1, b'x'][..], &[0, 5, b'x'], &[0, 1, b'x', b'y']] {
+            let mut b = bad.to_vec();
+            b.extend_from_slice(&10u16.to_le_bytes());
+            let crc = crc64(&b);
+            b.extend_from_slice(&crc.to_le_bytes());
+            assert_eq!(restore_string(&b), Err(BadPayload::Format), "{bad:?}");
+        }
+    }
+}
