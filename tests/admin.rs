@@ -415,3 +415,132 @@ fn copy_on_one_core_and_across_cores() {
         error_text(copy(&mut c, &[&zero[0]]).map(Value::Int)).contains("wrong number of arguments")
     );
 }
+
+#[test]
+fn sort_on_a_strings_only_keyspace() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let [here, there] = keys_on_each_core(&mut c, 1, "so");
+    // A missing key sorts as empty, whatever the options.
+    let v: Vec<String> = redis::cmd("SORT")
+        .arg("nokey")
+        .arg("BY")
+        .arg("w_*")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(5)
+        .arg("GET")
+        .arg("#")
+        .arg("DESC")
+        .arg("ALPHA")
+        .query(&mut c)
+        .expect("SORT");
+    assert!(v.is_empty());
+    let v: Vec<String> = redis::cmd("SORT_RO")
+        .arg("nokey")
+        .query(&mut c)
+        .expect("SORT_RO");
+    assert!(v.is_empty());
+    // STORE of nothing deletes the destination (on another core) and answers 0.
+    let _: () = c.set(&there[0], "old").expect("SET");
+    let n: i64 = redis::cmd("SORT")
+        .arg(&here[0])
+        .arg("STORE")
+        .arg(&there[0])
+        .query(&mut c)
+        .expect("SORT STORE");
+    assert_eq!(n, 0);
+    assert!(!c.exists::<_, bool>(&there[0]).expect("EXISTS"));
+    // A string is not sortable.
+    let _: () = c.set(&here[0], "v").expect("SET");
+    for cmd in ["SORT", "SORT_RO"] {
+        let e = error_text(redis::cmd(cmd).arg(&here[0]).query(&mut c));
+        assert!(e.contains("WRONGTYPE"), "{cmd}: {e}");
+    }
+    let e = error_text(
+        redis::cmd("SORT")
+            .arg(&here[0])
+            .arg("STORE")
+            .arg("d")
+            .query(&mut c),
+    );
+    assert!(e.contains("WRONGTYPE"), "{e}");
+    for (cmd, args, want) in [
+        ("SORT_RO", &["k", "STORE", "d"][..], "syntax error"),
+        ("SORT", &["k", "LIMIT", "1"], "syntax error"),
+        ("SORT", &["k", "LIMIT", "x", "1"], "not an integer"),
+        ("SORT", &["k", "SIDEWAYS"], "syntax error"),
+        ("SORT", &[], "wrong number of arguments"),
+    ] {
+        let e = error_text(redis::cmd(cmd).arg(args).query(&mut c));
+        assert!(e.contains(want), "{cmd} {args:?}: {e}");
+    }
+}
+
+#[test]
+fn memory_stats_and_getkeysandflags() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    for i in 0..100 {
+        let _: () = c.set(format!("m{i}"), "x".repeat(100)).expect("SET");
+    }
+    let _: () = c.expire("m0", 100).expect("EXPIRE");
+    let stats: Value = redis::cmd("MEMORY")
+        .arg("STATS")
+        .query(&mut c)
+        .expect("MEMORY STATS");
+    let f = common::fields(stats, "MEMORY STATS");
+    assert_eq!(common::num(&f["keys.count"]), 100);
+    assert_eq!(common::num(&f["keys.with-expire"]), 1);
+    let total = common::num(&f["total.allocated"]);
+    let dataset = common::num(&f["dataset.bytes"]);
+    assert!(
+        dataset >= 100 * 100 && dataset <= total,
+        "{dataset} of {total}"
+    );
+    assert_eq!(common::num(&f["overhead.total"]), total - dataset);
+    assert_eq!(common::num(&f["keys.bytes-per-key"]), total / 100);
+    assert!(f.contains_key("db.0") && f.contains_key("fragmentation"));
+
+    let rows: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg("RENAME")
+        .arg("a")
+        .arg("b")
+        .query(&mut c)
+        .expect("GETKEYSANDFLAGS");
+    assert_eq!(
+        rows,
+        [
+            (
+                "a".to_string(),
+                vec!["RW".to_string(), "access".into(), "delete".into()]
+            ),
+            ("b".to_string(), vec!["OW".to_string(), "update".into()]),
+        ]
+    );
+    let rows: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg("MGET")
+        .arg("x")
+        .arg("y")
+        .query(&mut c)
+        .expect("GETKEYSANDFLAGS");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(_, f)| f[0] == "RO"));
+    let e = error_text(
+        redis::cmd("COMMAND")
+            .arg("GETKEYSANDFLAGS")
+            .arg("PING")
+            .query(&mut c),
+    );
+    assert!(e.contains("The command has no key arguments"), "{e}");
+    let e = error_text(
+        redis::cmd("COMMAND")
+            .arg("GETKEYSANDFLAGS")
+            .arg("NOPE")
+            .arg("x")
+            .query(&mut c),
+    );
+    assert!(e.contains("Invalid command specified"), "{e}");
+}

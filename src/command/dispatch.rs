@@ -18,7 +18,7 @@ use super::frame::Frame;
 use super::observe::{self, Watch};
 use super::{
     admin, config, connection, dump, info, keys, latency, monitor, pubsub, scripting, server,
-    slowlog, string, transactions,
+    slowlog, sort, string, transactions,
 };
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
@@ -497,6 +497,8 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("copy", -3, WS, 1, 2, 1, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
     cmd!("dump", 2, RS, 1, 1, 1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", dump::dump),
     cmd!("restore", -4, &["write", "denyoom"], 1, 1, 1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", dump::restore),
+    cmd!("sort", -2, &["write", "denyoom", "movablekeys"], 1, 1, 1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
+    cmd!("sort_ro", -2, &["readonly", "movablekeys"], 1, 1, 1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
     cmd!("object", -2, RS, 2, 2, 1, "generic", "2.2.3", "A container for object introspection commands.", keys::object),
     cmd!("touch", -2, R, 1, -1, 1, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
     cmd!("expire", -3, W, 1, 1, 1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", keys::expire),

@@ -5,7 +5,7 @@
 //!   request order). It names every family's handler and passes the table down
 //!   to them in the context; nothing in this folder imports it.
 //! - the families, one file per Redis documentation group: `string`, `keys`
-//!   (generic, with DUMP/RESTORE in `dump`), `connection`, `server` (with its big commands in their own
+//!   (generic, with DUMP/RESTORE in `dump` and SORT in `sort`), `connection`, `server` (with its big commands in their own
 //!   files: `info`, `config`, `slowlog`, `latency`, `monitor`), `pubsub`,
 //!   plus `admin` for STAIRKV. A
 //!   family may use a lower one (info uses connection's version; connection
@@ -39,6 +39,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;
+pub mod sort;
 pub mod string;
 pub mod subscriptions;
 pub mod transactions;

@@ -8,6 +8,7 @@ use super::args::{int_arg, is, lower, SYNTAX};
 use super::context::{arity_ok, command_keys, help_reply, subcommand, CommandSpec, Ctx, Step};
 use super::frame::Frame;
 use crate::core::blocked::Unblock;
+use crate::core::mesh::{CoreTask, TaskResult};
 use crate::storage::ops::{CoreOp, Inspect, KeyOp, OpResult};
 use bytes::Bytes;
 
@@ -28,6 +29,7 @@ pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 pub fn memory(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let subs = [
         ("usage", -3),
+        ("stats", 2),
         ("doctor", 2),
         ("malloc-stats", 2),
         ("purge", 2),
@@ -46,6 +48,10 @@ pub fn memory(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             }
             Step::One(ctx.batch.key(a[2].clone(), KeyOp::Inspect(Inspect::MemoryUsage)), Frame::from)
         }
+        Ok("stats") => {
+            let world = ctx.world.clone();
+            Step::Async(Box::pin(async move { memory_stats(&world).await }))
+        }
         Ok("doctor") => Step::Done(Frame::bulk(
             "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
         )),
@@ -60,6 +66,8 @@ pub fn memory(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             "    Return internal statistics report from the memory allocator.",
             "PURGE",
             "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
@@ -68,6 +76,63 @@ pub fn memory(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         ])),
         Err(f) => Step::Done(f),
     }
+}
+
+/// MEMORY STATS: Redis's names for what stairkv counts, summed over every
+/// core. `total.allocated` is the data structures' memory (`used_memory`),
+/// `dataset.bytes` the keys' and values' bytes, the overhead the rest (tables
+/// and entry headers); fragmentation compares the process's RSS with it.
+async fn memory_stats(world: &std::rc::Rc<crate::core::world::World>) -> Frame {
+    let (mut used, mut dataset, mut keys, mut ttl_keys) = (0u64, 0u64, 0u64, 0u64);
+    for r in world.broadcast_task(CoreTask::Stats).await {
+        if let TaskResult::Stats(s) = r {
+            used += s.used_memory;
+            dataset += s.bytes;
+            keys += s.keys;
+            ttl_keys += s.ttl_keys;
+        }
+    }
+    let rss = super::info::rss_bytes();
+    let overhead = used.saturating_sub(dataset);
+    let pct = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        }
+    };
+    let int = |n: u64| Frame::Int(n.min(i64::MAX as u64) as i64);
+    let pair = |k: &'static str, v: Frame| (Frame::bulk(k), v);
+    Frame::Map(vec![
+        pair("total.allocated", int(used)),
+        pair("startup.allocated", int(0)),
+        pair(
+            "db.0",
+            Frame::Map(vec![
+                pair("overhead.hashtable.main", int(overhead)),
+                pair("overhead.hashtable.expires", int(0)),
+            ]),
+        ),
+        pair("overhead.total", int(overhead)),
+        pair("keys.count", int(keys)),
+        pair(
+            "keys.bytes-per-key",
+            int(used.checked_div(keys).unwrap_or(0)),
+        ),
+        pair("keys.with-expire", int(ttl_keys)),
+        pair("dataset.bytes", int(dataset)),
+        pair("dataset.percentage", Frame::Double(pct(dataset, used))),
+        pair("allocator.resident", int(rss)),
+        pair(
+            "fragmentation",
+            Frame::Double(if used == 0 {
+                0.0
+            } else {
+                rss as f64 / used as f64
+            }),
+        ),
+        pair("fragmentation.bytes", Frame::Int(rss as i64 - used as i64)),
+    ])
 }
 
 /// ROLE: a master with no replicas (replication is still to come), at offset 0.
@@ -180,6 +245,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         ("info", -2),
         ("docs", -2),
         ("getkeys", -3),
+        ("getkeysandflags", -3),
         ("help", 2),
     ];
     let sub = match subcommand("command", a, &subs) {
@@ -219,7 +285,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                     .collect(),
             ))
         }
-        "getkeys" => {
+        "getkeys" | "getkeysandflags" => {
             let Some(c) = (table.lookup)(&a[2]) else {
                 return Step::Done(Frame::err("ERR Invalid command specified"));
             };
@@ -233,7 +299,18 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             if keys.is_empty() {
                 return Step::Done(Frame::err("ERR The command has no key arguments"));
             }
-            Step::Done(Frame::Array(keys.into_iter().map(Frame::Bulk).collect()))
+            if sub == "getkeys" {
+                return Step::Done(Frame::Array(keys.into_iter().map(Frame::Bulk).collect()));
+            }
+            let rows = keys
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let flags = key_flags(c, i).iter().map(|f| Frame::simple(f)).collect();
+                    Frame::Array(vec![Frame::Bulk(k), Frame::Array(flags)])
+                })
+                .collect();
+            Step::Done(Frame::Array(rows))
         }
         _ => Step::Done(help_reply(&[
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -249,9 +326,33 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             "    Return documentation details about multiple commands.",
             "GETKEYS <full-command>",
             "    Return the keys from a full command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full command.",
             "HELP",
             "    Print this help.",
         ])),
+    }
+}
+
+/// Redis's key-spec flags for the `i`-th key a command names: what it does
+/// with the key (RO read-only, RW read-write, OW overwrite, RM remove) and
+/// how (access, update, insert, delete), from the kind of command.
+fn key_flags(c: &CommandSpec, i: usize) -> &'static [&'static str] {
+    const RO: &[&str] = &["RO", "access"];
+    const RW: &[&str] = &["RW", "access", "update"];
+    const OW: &[&str] = &["OW", "update"];
+    const RM: &[&str] = &["RM", "delete"];
+    match (c.name, i) {
+        ("del" | "unlink", _) => RM,
+        ("getdel", _) => &["RW", "access", "delete"],
+        ("rename" | "renamenx", 0) => &["RW", "access", "delete"],
+        ("copy" | "sort", 0) => RO,
+        ("rename" | "renamenx" | "copy" | "sort", _) => OW,
+        ("set" | "setex" | "psetex" | "mset" | "restore", _) => OW,
+        ("setnx" | "msetnx", _) => &["OW", "insert"],
+        ("watch", _) => &["RO"],
+        _ if c.flags.contains(&"readonly") => RO,
+        _ => RW,
     }
 }
 
