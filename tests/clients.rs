@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{closed_by_peer, error_text, read_at_least, resp, Server};
+use common::{closed_by_peer, config_set, error_text, read_at_least, resp, Server};
 use redis::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -20,15 +20,6 @@ fn config_get(con: &mut redis::Connection, name: &str) -> String {
         .expect("CONFIG GET");
     assert_eq!(v.len(), 2, "{name}: {v:?}");
     v[1].clone()
-}
-
-fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query(con)
-        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
 }
 
 fn info_line(con: &mut redis::Connection, name: &str) -> String {

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{closed_by_peer, error_text, keys_on_each_core, read_at_least, resp, Server};
+use common::{
+    closed_by_peer, config_set, error_text, keys_on_each_core, read_at_least, resp, Server,
+};
 use redis::{Commands, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -34,15 +36,6 @@ fn stat(info: &str, name: &str, key: &str) -> String {
     stat_line(info, name)
         .and_then(|kv| kv.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
         .unwrap_or_else(|| panic!("no {name} {key} in:\n{info}"))
-}
-
-fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query(con)
-        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
 }
 
 #[test]

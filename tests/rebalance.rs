@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::Server;
+use common::{config_set, Server};
 use redis::Connection;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
@@ -186,16 +186,6 @@ fn show(polls: &[Poll], f: fn(&CoreLine) -> f64) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn config_set(con: &mut Connection, name: &str, value: &str) {
-    let ok: String = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query(con)
-        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
-    assert_eq!(ok, "OK");
 }
 
 fn client(server: &Server) -> Connection {

@@ -413,3 +413,14 @@ pub fn keys_on_each_core(con: &mut Connection, n: usize, prefix: &str) -> [Vec<S
     }
     found
 }
+
+/// CONFIG SET one parameter; panics (naming it) unless the server says OK.
+pub fn config_set(con: &mut Connection, name: &str, value: &str) {
+    let ok: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(con)
+        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+    assert_eq!(ok, "OK");
+}
