@@ -8,8 +8,8 @@
 //! the value is refused; nothing here touches a key.
 
 use super::read::Reader;
-use super::write::{canonical_int, put_int, put_len};
-use super::{crc64, len, lzf_compress, MAX_READ_VERSION, RDB_VERSION};
+use super::write::{encode_string_head, Payload};
+use super::{crc64, MAX_READ_VERSION, RDB_VERSION};
 
 /// The RDB type of a string value.
 const TYPE_STRING: u8 = 0;
@@ -28,27 +28,11 @@ pub enum BadPayload {
 pub fn dump_string(value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() + 16);
     out.push(TYPE_STRING);
-    let int = (value.len() <= 11)
-        .then(|| canonical_int(value))
-        .flatten()
-        .is_some_and(|v| put_int(&mut out, v));
-    if !int {
-        // LZF when it saves at least 4 bytes of a string over 20 bytes.
-        match (value.len() > 20)
-            .then(|| lzf_compress(value, value.len() - 4))
-            .flatten()
-        {
-            Some(packed) => {
-                out.push((len::ENCVAL << 6) | len::ENC_LZF);
-                put_len(&mut out, packed.len() as u64);
-                put_len(&mut out, value.len() as u64);
-                out.extend_from_slice(&packed);
-            }
-            None => {
-                put_len(&mut out, value.len() as u64);
-                out.extend_from_slice(value);
-            }
-        }
+    let (mut compressor, mut packed) = (None, Vec::new());
+    match encode_string_head(&mut out, value, Some((&mut compressor, &mut packed))) {
+        Payload::None => {}
+        Payload::Raw => out.extend_from_slice(value),
+        Payload::Lzf => out.extend_from_slice(&packed),
     }
     out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
     let crc = crc64(&out);

@@ -101,6 +101,36 @@ impl Header {
     }
 }
 
+/// `rdbSaveRawString`'s choice for `s`, its head appended to `head`: an
+/// integer of at most 11 characters as int8/16/32; else, given a compressor
+/// (made on first need), LZF when `s` is longer than 20 bytes and packs at
+/// least 4 bytes smaller (the packed bytes left in the buffer beside it);
+/// else raw. Snapshots and DUMP payloads both encode strings through this.
+pub(crate) fn encode_string_head(
+    head: &mut Vec<u8>,
+    s: &[u8],
+    lzf: Option<(&mut Option<Compressor>, &mut Vec<u8>)>,
+) -> Payload {
+    if s.len() <= 11 {
+        if let Some(v) = canonical_int(s) {
+            if put_int(head, v) {
+                return Payload::None;
+            }
+        }
+    }
+    if let Some((compressor, packed)) = lzf.filter(|_| s.len() > 20) {
+        let c = compressor.get_or_insert_with(Compressor::new);
+        if c.compress(s, packed, s.len() - 4) {
+            head.push((len::ENCVAL << 6) | len::ENC_LZF);
+            put_len(head, packed.len() as u64);
+            put_len(head, s.len() as u64);
+            return Payload::Lzf;
+        }
+    }
+    put_len(head, s.len() as u64);
+    Payload::Raw
+}
+
 /// Append Redis's length encoding of `n`.
 pub(crate) fn put_len(buf: &mut Vec<u8>, n: u64) {
     if n < 1 << 6 {
@@ -159,7 +189,7 @@ pub(crate) fn put_int(buf: &mut Vec<u8>, v: i64) -> bool {
 }
 
 /// Where a string's bytes are after its encoded head.
-enum Payload {
+pub(crate) enum Payload {
     /// Nothing more: the head held it all (an integer).
     None,
     /// The string itself.
@@ -276,24 +306,11 @@ impl<W: Write> SectionWriter<W> {
     }
 
     fn encode_head(&mut self, s: &[u8]) -> Payload {
-        if s.len() <= 11 {
-            if let Some(v) = canonical_int(s) {
-                if put_int(&mut self.head, v) {
-                    return Payload::None;
-                }
-            }
-        }
-        if self.options.compression && s.len() > 20 {
-            let lzf = self.compressor.get_or_insert_with(Compressor::new);
-            if lzf.compress(s, &mut self.lzf_out, s.len() - 4) {
-                self.head.push((len::ENCVAL << 6) | len::ENC_LZF);
-                put_len(&mut self.head, self.lzf_out.len() as u64);
-                put_len(&mut self.head, s.len() as u64);
-                return Payload::Lzf;
-            }
-        }
-        put_len(&mut self.head, s.len() as u64);
-        Payload::Raw
+        let lzf = self
+            .options
+            .compression
+            .then_some((&mut self.compressor, &mut self.lzf_out));
+        encode_string_head(&mut self.head, s, lzf)
     }
 
     fn flush_head(&mut self) -> io::Result<()> {
