@@ -115,14 +115,9 @@ pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let world = ctx.world.clone();
     let table = ctx.table;
     Step::Async(Box::pin(async move {
-        let per_command = wanted.iter().any(|w| {
-            matches!(
-                w.as_str(),
-                "commandstats" | "errorstats" | "latencystats" | "stats"
-            )
-        });
-        let commands = if per_command {
-            super::latency::gather_commands(&world).await
+        let want = |s: &str| wanted.iter().any(|w| w == s);
+        let commands = if want("commandstats") || want("errorstats") || want("latencystats") {
+            super::observe::gathered(&world, want("latencystats")).await
         } else {
             CommandStats::default()
         };
@@ -355,7 +350,7 @@ fn render_info(
                     sum(|s| s.evicted),
                     sum(|s| s.hits),
                     sum(|s| s.misses),
-                    commands.error_replies,
+                    sum(|s| s.error_replies),
                     sum(|s| s.mesh_sent),
                 );
             }

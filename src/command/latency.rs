@@ -25,17 +25,6 @@ async fn gather(world: &Rc<World>) -> LatencyMonitor {
     all
 }
 
-/// Every core's per-command counters, added up.
-pub async fn gather_commands(world: &Rc<World>) -> CommandStats {
-    let mut all = CommandStats::default();
-    for r in world.broadcast_task(CoreTask::CommandStats).await {
-        if let TaskResult::Commands(s) = r {
-            all.merge(&s);
-        }
-    }
-    all
-}
-
 pub fn latency(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let subs = [
         ("latest", 2),
@@ -113,7 +102,7 @@ pub fn latency(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             Frame::Verbatim(doctor(&gather(&world).await, threshold))
         })),
         "histogram" => Step::Async(Box::pin(async move {
-            histogram(table, &gather_commands(&world).await, &args)
+            histogram(table, &super::observe::gathered(&world, true).await, &args)
         })),
         _ => Step::Done(help_reply(&[
             "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

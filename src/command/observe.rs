@@ -15,9 +15,12 @@
 
 use super::context::{ClientState, CommandSpec, Table};
 use super::frame::Frame;
+use crate::core::cmdstats::CommandStats;
+use crate::core::mesh::{CoreTask, TaskResult};
 use crate::core::world::World;
 use bytes::Bytes;
 use std::borrow::Cow;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// What records commands in one pipeline, read from the config once.
@@ -70,6 +73,21 @@ impl Watch {
         self.last = Some(now);
         Some(now.saturating_duration_since(began))
     }
+}
+
+/// Every core's per-command counters, added up (with the latency
+/// histograms only when asked: they are the bulk of it).
+pub async fn gathered(world: &Rc<World>, histograms: bool) -> CommandStats {
+    let mut all = CommandStats::default();
+    for r in world
+        .broadcast_task(CoreTask::CommandStats { histograms })
+        .await
+    {
+        if let TaskResult::Commands(s) = r {
+            all.merge(&s);
+        }
+    }
+    all
 }
 
 /// A command's place in the command table: the per-command counters' index.

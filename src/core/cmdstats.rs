@@ -54,6 +54,17 @@ impl CommandStat {
         }
     }
 
+    /// The counters alone.
+    fn clone_counts(&self) -> CommandStat {
+        CommandStat {
+            calls: self.calls,
+            nanos: self.nanos,
+            rejected: self.rejected,
+            failed: self.failed,
+            latency: None,
+        }
+    }
+
     /// Nothing was counted (nothing to report).
     pub fn is_empty(&self) -> bool {
         self.calls == 0 && self.rejected == 0 && self.failed == 0
@@ -148,6 +159,20 @@ impl CommandStats {
         self.error_replies += o.error_replies;
     }
 
+    /// A copy without the latency histograms (24 KB a timed command): what
+    /// INFO's commandstats and errorstats need.
+    pub fn without_histograms(&self) -> CommandStats {
+        CommandStats {
+            commands: self
+                .commands
+                .iter()
+                .map(CommandStat::clone_counts)
+                .collect(),
+            errors: self.errors.clone(),
+            error_replies: self.error_replies,
+        }
+    }
+
     /// CONFIG RESETSTAT.
     pub fn reset(&mut self) {
         *self = CommandStats::default();
@@ -180,6 +205,13 @@ mod tests {
         assert_eq!(total.commands[1].calls, 1);
         assert!(total.commands[1].latency.is_none());
         assert_eq!(total.error_replies, 3);
+        let light = total.without_histograms();
+        assert!(light.commands.iter().all(|s| s.latency.is_none()));
+        assert_eq!(
+            (light.commands[3].calls, light.commands[3].nanos),
+            (3, 12_000)
+        );
+        assert_eq!((light.errors.len(), light.error_replies), (2, 3));
         assert_eq!(
             total.errors,
             vec![("WRONGTYPE".into(), 1), ("ERR".into(), 2)]

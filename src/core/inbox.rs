@@ -201,8 +201,13 @@ impl World {
                 self.cmdstats.borrow_mut().reset();
                 TaskResult::Done
             }
-            CoreTask::CommandStats => {
-                TaskResult::Commands(Box::new(self.cmdstats.borrow().clone()))
+            CoreTask::CommandStats { histograms } => {
+                let stats = self.cmdstats.borrow();
+                TaskResult::Commands(Box::new(if histograms {
+                    stats.clone()
+                } else {
+                    stats.without_histograms()
+                }))
             }
             CoreTask::Slowlog { count } => TaskResult::Slow(self.slowlog.borrow().newest(count)),
             CoreTask::SlowlogReset => {

@@ -38,8 +38,8 @@ pub enum CoreTask {
     Stats,
     /// Zero the counters CONFIG RESETSTAT resets → Done
     ResetStats,
-    /// Per-command counters → Commands
-    CommandStats,
+    /// Per-command counters, with their latency histograms or not → Commands
+    CommandStats { histograms: bool },
     /// The newest `count` slow log entries (all: None) → Slow
     Slowlog { count: Option<usize> },
     /// SLOWLOG RESET → Done
@@ -168,6 +168,8 @@ pub struct CoreStats {
     pub connections_received: u64,
     pub rejected_connections: u64,
     pub commands: u64,
+    /// Error replies sent (INFO stats' `total_error_replies`).
+    pub error_replies: u64,
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,

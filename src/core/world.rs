@@ -547,6 +547,7 @@ impl World {
             bytes: ks.bytes() as u64,
             shards: rows.len() as u64,
             clients: self.clients.borrow().len() as u64,
+            error_replies: self.cmdstats.borrow().error_replies,
             blocked: self.blocked.count(),
             connections_received: s.connections_received.get(),
             rejected_connections: s.rejected_connections.get(),
