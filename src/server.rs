@@ -29,6 +29,29 @@ pub enum ServerError {
     Startup(String),
 }
 
+/// The ACL users every door checks: the default user with `requirepass`,
+/// then the aclfile's users if one is set (a file that cannot be read or
+/// holds a bad line stops the start, as Redis's does).
+fn start_acl(cfg: &Config) -> Result<(), ServerError> {
+    use crate::command::acl::{categories, log, users};
+    let catalog = categories::catalog(&crate::command::dispatch::TABLE);
+    users::init(catalog, cfg.requirepass.as_deref(), cfg.acl_pubsub_all);
+    log::set_max_len(cfg.acllog_max_len as usize);
+    let Some(path) = &cfg.aclfile else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServerError::Startup(format!(
+            "Aborting start because of ACL errors: cannot read aclfile {}: {e}",
+            path.display()
+        ))
+    })?;
+    let loaded = users::parse_file(&text, &path.display().to_string())
+        .map_err(|e| ServerError::Startup(format!("Aborting start because of ACL errors: {e}")))?;
+    users::replace(loaded);
+    Ok(())
+}
+
 /// Run until SIGINT/SIGTERM. Returns after every core has stopped.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
@@ -44,8 +67,9 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             })?;
         }
     }
+    start_acl(&cfg)?;
     if cfg.protected_mode
-        && cfg.requirepass.is_none()
+        && !crate::command::acl::users::default_has_password()
         && net::door::binds_beyond_loopback(&cfg.bind)
     {
         tracing::warn!(

@@ -637,6 +637,13 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                         "command is not AUTH"
                     );
                 }
+                TextRequest::Login { user, password } => {
+                    token(user);
+                    command_before(user, b"LOGIN");
+                    assert!(in_line(password));
+                    assert_eq!(password.start, user.end + 1, "password not after one space");
+                    assert_eq!(password.end, line.len(), "password not the rest of the line");
+                }
                 TextRequest::Invalid(msg) => {
                     assert!(!msg.is_empty());
                     // The reply is one line: a message must not break it.

@@ -2,6 +2,7 @@
 //! change at run time, with Redis's names, value spellings and errors. A SET
 //! is checked here and then applied on every core through a core task.
 
+use super::acl;
 use super::args::{glob_str, lower};
 use super::context::{help_reply, subcommand, wrong_arity, Ctx, Step};
 use super::frame::Frame;
@@ -101,6 +102,23 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             c.slowlog_log_slower_than.to_string(),
         ),
         ("slowlog-max-len", c.slowlog_max_len.to_string()),
+        (
+            "aclfile",
+            c.aclfile
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("acllog-max-len", c.acllog_max_len.to_string()),
+        (
+            "acl-pubsub-default",
+            if c.acl_pubsub_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            }
+            .into(),
+        ),
         (
             "latency-monitor-threshold",
             c.latency_monitor_threshold.to_string(),
@@ -292,6 +310,12 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
             })?
         }
         "slowlog-max-len" => c.slowlog_max_len = num()?,
+        "acllog-max-len" => c.acllog_max_len = num()?,
+        "acl-pubsub-default" => {
+            c.acl_pubsub_all = crate::config::parse_acl_pubsub_default(&text).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?
+        }
         "latency-monitor-threshold" => c.latency_monitor_threshold = num()?,
         "latency-tracking" => {
             c.latency_tracking = crate::config::parse_switch(&text).map_err(|_| {
@@ -303,7 +327,7 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
             })?
         }
-        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "databases"
+        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "databases" | "aclfile"
         | "appenddirname" | "appendfilename" => {
             return Err(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
@@ -349,6 +373,13 @@ pub fn config(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                     return Step::Done(Frame::Error(e.into()));
                 }
             }
+            // The users are process-wide: set once, here, not by each core.
+            let names: Vec<String> = a[2..].chunks(2).map(|kv| lower(&kv[0])).collect();
+            if names.iter().any(|n| n == "requirepass") {
+                acl::users::set_default_password(cfg.requirepass.as_deref());
+            }
+            acl::users::set_pubsub_all(cfg.acl_pubsub_all);
+            acl::log::set_max_len(cfg.acllog_max_len as usize);
             let world = ctx.world.clone();
             let was = world.config.borrow().appendonly;
             let now = cfg.appendonly;

@@ -4,6 +4,8 @@
 //! through the pubsub family's `forget_client` (one way: pubsub never imports
 //! this file). It stands on `context` and never imports `dispatch`.
 
+use super::acl::log as acl_log;
+use super::acl::{permit, users};
 use super::args::{int_arg, is, lower, SYNTAX};
 use super::context::{
     clip, help_reply, subcommand, wrong_arity, ClientState, Ctx, ReplyMode, Step,
@@ -56,54 +58,45 @@ pub fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     super::pubsub::forget_client(ctx.world, ctx.client);
     super::transactions::forget_client(ctx.world, ctx.client);
-    let needs_auth = ctx.world.config.borrow().requirepass.is_some();
+    // Back to the default user, logged in only if it needs no password.
     ctx.client.proto = Proto::Resp2;
-    ctx.client.authed = !needs_auth;
+    ctx.client.authed = users::autologin();
+    ctx.client.user = users::default_user();
+    ctx.client.acl_gen = users::generation();
     ctx.client.name.clear();
     let id = ctx.client.id;
     ctx.world.clients.borrow_mut().update(id, |c| {
         c.name.clear();
         c.resp = 2;
+        c.user = "default".into();
     });
     Step::Done(Frame::simple("RESET"))
 }
 
-fn check_password(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Frame> {
-    let cfg = ctx.world.config.borrow();
-    let Some(expected) = cfg.requirepass.as_deref() else {
-        if user.is_none() {
-            return Err(Frame::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
-        }
-        // Without a password, the default user accepts any password (Redis's nopass user).
-        return match user {
-            Some(u) if u == b"default" => Ok(()),
-            _ => Err(Frame::err(
-                "WRONGPASS invalid username-password pair or user is disabled.",
-            )),
-        };
-    };
-    let user_ok = user.is_none_or(|u| u == b"default");
-    if user_ok && same_secret(pass, expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Frame::err(
+/// Log the connection in as `user` (the default user when None), or
+/// Redis's refusal (logged in ACL LOG as an `auth` failure).
+fn log_in(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Frame> {
+    if user.is_none() && users::default_user().nopass {
+        return Err(Frame::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+    }
+    let name = String::from_utf8_lossy(user.unwrap_or(b"default")).into_owned();
+    let Some(u) = users::authenticate(&name, pass) else {
+        let info = permit::client_info(ctx.world, ctx.client);
+        acl_log::record("auth", "toplevel", "AUTH".into(), name, info);
+        return Err(Frame::err(
             "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
-    }
-}
-
-/// Compare a password in time that depends on neither where the first
-/// difference is nor (beyond the longer length) how long the secret is, as
-/// Redis's `time_independent_strcmp` does: a stranger learns nothing from timing.
-fn same_secret(given: &[u8], secret: &[u8]) -> bool {
-    let n = given.len().max(secret.len());
-    let mut diff = (given.len() != secret.len()) as u8;
-    for i in 0..n {
-        let a = given.get(i).copied().unwrap_or(0);
-        let b = secret.get(i).copied().unwrap_or(0);
-        diff |= a ^ b;
-    }
-    std::hint::black_box(diff) == 0
+        ));
+    };
+    ctx.client.authed = true;
+    ctx.client.acl_gen = users::generation();
+    let id = ctx.client.id;
+    let user_name = u.name.clone();
+    ctx.client.user = u;
+    ctx.world
+        .clients
+        .borrow_mut()
+        .update(id, |c| c.user = user_name);
+    Ok(())
 }
 
 pub fn auth(ctx: &mut Ctx, a: &[Bytes]) -> Step {
@@ -112,11 +105,8 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         3 => (Some(&a[1][..]), &a[2]),
         _ => return Step::Done(Frame::err("ERR syntax error")),
     };
-    match check_password(ctx, user, pass) {
-        Ok(()) => {
-            ctx.client.authed = true;
-            Step::Done(Frame::Ok)
-        }
+    match log_in(ctx, user, pass) {
+        Ok(()) => Step::Done(Frame::Ok),
         Err(f) => Step::Done(f),
     }
 }
@@ -141,10 +131,9 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     while i < a.len() {
         if is(&a[i], "AUTH") && i + 2 < a.len() {
             let (u, p) = (a[i + 1].clone(), a[i + 2].clone());
-            if let Err(f) = check_password(ctx, Some(&u), &p) {
+            if let Err(f) = log_in(ctx, Some(&u), &p) {
                 return Step::Done(f);
             }
-            ctx.client.authed = true;
             i += 3;
         } else if is(&a[i], "SETNAME") && i + 1 < a.len() {
             name = Some(a[i + 1].clone());
@@ -463,8 +452,16 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             } else {
                 return Step::Done(Frame::err("ERR syntax error"));
             }
-        } else if is(&a[i], "TYPE") || is(&a[i], "USER") || is(&a[i], "MAXAGE") {
-            // Accepted for compatibility; every client here is a normal client of the default user.
+        } else if is(&a[i], "USER") {
+            let name = String::from_utf8_lossy(v).into_owned();
+            if users::get(&name).is_none() {
+                return Step::Done(Frame::Error(
+                    format!("ERR No such user '{}'", clip(v)).into(),
+                ));
+            }
+            filter.user = Some(name);
+        } else if is(&a[i], "TYPE") || is(&a[i], "MAXAGE") {
+            // Accepted for compatibility; every client here is a normal client.
         } else {
             return Step::Done(Frame::err("ERR syntax error"));
         }
@@ -473,7 +470,11 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let kills_me = filter.skip_id.is_none()
         && filter.id.is_none_or(|id| id == me)
         && filter.addr.as_ref().is_none_or(|x| *x == ctx.client.addr)
-        && filter.laddr.as_ref().is_none_or(|x| *x == ctx.client.laddr);
+        && filter.laddr.as_ref().is_none_or(|x| *x == ctx.client.laddr)
+        && filter
+            .user
+            .as_ref()
+            .is_none_or(|x| *x == ctx.client.user.name);
     if kills_me {
         // Redis answers first and then closes the calling connection.
         ctx.client.closing = true;
@@ -490,19 +491,4 @@ fn killed(rs: Vec<TaskResult>) -> usize {
             _ => 0,
         })
         .sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn secrets_match_only_when_equal() {
-        assert!(same_secret(b"hunter2", b"hunter2"));
-        assert!(same_secret(b"", b""));
-        assert!(!same_secret(b"hunter", b"hunter2"));
-        assert!(!same_secret(b"hunter22", b"hunter2"));
-        assert!(!same_secret(b"Hunter2", b"hunter2"));
-        assert!(!same_secret(b"", b"x"));
-    }
 }

@@ -13,6 +13,8 @@
 //! The table itself (which names every family's handler) lives in `dispatch`,
 //! which passes it down in [`Ctx::table`] for COMMAND to read.
 
+use super::acl::rules::User;
+use super::acl::users;
 use super::frame::Frame;
 use super::subscriptions::SubState;
 use super::txstate::{MultiState, WatchState};
@@ -25,6 +27,7 @@ use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// A connection's own state, as commands see it.
 #[derive(Debug)]
@@ -32,6 +35,10 @@ pub struct ClientState {
     pub id: u64,
     pub proto: Proto,
     pub authed: bool,
+    /// The ACL user it runs as (the default user until AUTH), as of
+    /// `acl_gen`: the dispatcher looks it up again when users change.
+    pub user: Arc<User>,
+    pub acl_gen: u64,
     pub name: String,
     pub lib_name: String,
     pub lib_ver: String,
@@ -75,8 +82,12 @@ pub enum ReplyMode {
 }
 
 impl ClientState {
-    pub fn new(id: u64, addr: String, laddr: String, needs_auth: bool, door: Door) -> ClientState {
+    /// A new connection: the default user's, logged in when that user has
+    /// no password (Redis's rule).
+    pub fn new(id: u64, addr: String, laddr: String, door: Door) -> ClientState {
         ClientState {
+            user: users::default_user(),
+            acl_gen: users::generation(),
             door,
             over_soft_limit_since: None,
             output_dropped: false,
@@ -86,7 +97,7 @@ impl ClientState {
             watching: None,
             id,
             proto: Proto::Resp2,
-            authed: !needs_auth,
+            authed: users::autologin(),
             name: String::new(),
             lib_name: String::new(),
             lib_ver: String::new(),
@@ -232,34 +243,5 @@ pub fn clip(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(128)]);
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// The keys a command names: by its table entry's key positions, or for the
-/// EVAL family by its `numkeys` argument. Empty when the arguments are too
-/// few to hold them (arity is checked elsewhere).
-pub fn command_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
-    if matches!(
-        spec.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    ) {
-        let n = args
-            .get(2)
-            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
-            .unwrap_or(0);
-        return args.iter().skip(3).take(n).cloned().collect();
-    }
-    if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
-        return Vec::new();
-    }
-    let last = if spec.last_key < 0 {
-        args.len() as i32 + spec.last_key
-    } else {
-        spec.last_key.min(args.len() as i32 - 1)
-    };
-    let step = spec.step.max(1) as usize;
-    (spec.first_key..=last)
-        .step_by(step)
-        .map(|i| args[i as usize].clone())
         .collect()
 }

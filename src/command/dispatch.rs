@@ -1,8 +1,8 @@
 //! The top of the command layer: the command table (name, arity, flags, key
 //! positions, group and handler for every command, as `COMMAND INFO`/`COMMAND
 //! DOCS` report them) and the dispatcher that runs a connection's pipeline
-//! with it: look each request up, check arity, authentication and subscribed
-//! mode, let its handler build ops into one [`Batch`], and write every reply
+//! with it: look each request up, check arity, authentication, the ACL
+//! user's permissions (`acl::permit`) and subscribed mode, let its handler build ops into one [`Batch`], and write every reply
 //! in request order within the batch budgets ([`OUT_BUDGET`], [`MAX_QUEUED`]).
 //! A future step first finishes everything queued before it, so its view of
 //! the keyspace respects pipeline order.
@@ -13,6 +13,7 @@
 //! never runs a command's semantics itself (handlers do) and never writes to
 //! a socket: replies go into the connection's [`Out`].
 
+use super::acl::{self, permit};
 use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
 use super::observe::{self, Watch};
@@ -355,6 +356,9 @@ fn dispatch(
     if !arity_ok(spec.arity, args.len()) {
         return refuse(client, Some(spec), wrong_arity(spec.name));
     }
+    if let Err(f) = permit::check(world, client, &TABLE, spec, args, permit::Context::TopLevel) {
+        return refuse(client, Some(spec), f);
+    }
     if crate::core::recover::loading() && !allowed_while_loading(spec.name) {
         let f = Frame::err("LOADING Redis is loading the dataset in memory");
         return refuse(client, Some(spec), f);
@@ -565,6 +569,8 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("eval_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
     cmd!("evalsha_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
     cmd!("script", -2, &["noscript"], 0, 0, 0, "scripting", "2.6.0", "A container for Lua scripts management commands.", scripting::script),
+    // ACL users
+    cmd!("acl", -2, &["noscript", "loading", "stale"], 0, 0, 0, "server", "6.0.0", "A container for Access List Control commands.", acl::acl),
     // stairkv
     cmd!("stairkv", -2, A, 0, 0, 0, "server", "0.1.0", "Inspects the shard staircase (SHARDS, TABLE).", admin::stairkv),
 ];

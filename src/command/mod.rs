@@ -7,7 +7,8 @@
 //! - the families, one file per Redis documentation group: `string`, `keys`
 //!   (generic, with DUMP/RESTORE in `dump` and SORT in `sort`), `connection`, `server` (with its big commands in their own
 //!   files: `info`, `config`, `slowlog`, `latency`, `monitor`), `pubsub`,
-//!   plus `admin` for STAIRKV. A
+//!   plus `admin` for STAIRKV and `acl` (ACL users: the family, the users
+//!   and their rules, the check of each request in `acl::permit`). A
 //!   family may use a lower one (info uses connection's version; connection
 //!   uses pubsub's `forget_client`), never `dispatch`.
 //! - under them: `context` (what every handler needs: `Ctx`, `Step`, the
@@ -15,13 +16,15 @@
 //!   help replies), `subscriptions` (a connection's pub/sub state, held by the
 //!   context and kept by the pubsub family), `observe` (what each command's
 //!   run records for the operator: per-command counters, SLOWLOG, LATENCY,
-//!   MONITOR lines; used by `dispatch` and EXEC), `args` (argument parsing)
+//!   MONITOR lines; used by `dispatch` and EXEC), `keyspec` (where a
+//!   request's keys are and what it does to them), `args` (argument parsing)
 //!   and `frame` (replies).
 //!
 //! Handlers turn arguments into storage ops routed through a
 //! `core::router::Batch` and turn results into [`frame::Frame`]s. This layer
 //! never touches a shard directly and never writes to a socket.
 
+pub mod acl;
 pub mod admin;
 pub mod args;
 pub mod config;
@@ -32,6 +35,7 @@ pub mod dump;
 pub mod frame;
 pub mod info;
 pub mod keys;
+pub mod keyspec;
 pub mod latency;
 pub mod monitor;
 pub mod observe;

@@ -5,8 +5,9 @@
 //! never imports the table (which names its handlers).
 
 use super::args::{int_arg, is, lower, SYNTAX};
-use super::context::{arity_ok, command_keys, help_reply, subcommand, CommandSpec, Ctx, Step};
+use super::context::{arity_ok, help_reply, subcommand, CommandSpec, Ctx, Step};
 use super::frame::Frame;
+use super::keyspec::{command_keys, key_flags};
 use crate::core::blocked::Unblock;
 use crate::core::mesh::{CoreTask, TaskResult};
 use crate::storage::ops::{CoreOp, Inspect, KeyOp, OpResult};
@@ -219,7 +220,12 @@ fn command_info(c: &CommandSpec) -> Frame {
         Frame::Int(c.first_key as i64),
         Frame::Int(c.last_key as i64),
         Frame::Int(c.step as i64),
-        Frame::Set(vec![Frame::Simple(format!("@{}", c.group).into())]),
+        Frame::Set(
+            super::acl::catalog::names(super::acl::categories::of_command(c))
+                .into_iter()
+                .map(|n| Frame::Simple(n.into()))
+                .collect(),
+        ),
         Frame::Set(vec![]),
         Frame::Array(vec![]),
         Frame::Array(vec![]),
@@ -306,7 +312,10 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 .into_iter()
                 .enumerate()
                 .map(|(i, k)| {
-                    let flags = key_flags(c, i).iter().map(|f| Frame::simple(f)).collect();
+                    let flags = key_flags(c, args, i)
+                        .iter()
+                        .map(|f| Frame::simple(f))
+                        .collect();
                     Frame::Array(vec![Frame::Bulk(k), Frame::Array(flags)])
                 })
                 .collect();
@@ -331,28 +340,6 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             "HELP",
             "    Print this help.",
         ])),
-    }
-}
-
-/// Redis's key-spec flags for the `i`-th key a command names: what it does
-/// with the key (RO read-only, RW read-write, OW overwrite, RM remove) and
-/// how (access, update, insert, delete), from the kind of command.
-fn key_flags(c: &CommandSpec, i: usize) -> &'static [&'static str] {
-    const RO: &[&str] = &["RO", "access"];
-    const RW: &[&str] = &["RW", "access", "update"];
-    const OW: &[&str] = &["OW", "update"];
-    const RM: &[&str] = &["RM", "delete"];
-    match (c.name, i) {
-        ("del" | "unlink", _) => RM,
-        ("getdel", _) => &["RW", "access", "delete"],
-        ("rename" | "renamenx", 0) => &["RW", "access", "delete"],
-        ("copy" | "sort", 0) => RO,
-        ("rename" | "renamenx" | "copy" | "sort", _) => OW,
-        ("set" | "setex" | "psetex" | "mset" | "restore", _) => OW,
-        ("setnx" | "msetnx", _) => &["OW", "insert"],
-        ("watch", _) => &["RO"],
-        _ if c.flags.contains(&"readonly") => RO,
-        _ => RW,
     }
 }
 

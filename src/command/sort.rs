@@ -68,6 +68,20 @@ fn sort_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> Step {
         Ok(o) => o,
         Err(f) => return Step::Done(f),
     };
+    // Keys a pattern forms cannot be checked beforehand: BY and GET need a
+    // user who may read every key (Redis's rule).
+    if !ctx.client.user.has_all_keys() {
+        if options.by.as_ref().is_some_and(|b| b.contains(&b'*')) {
+            return Step::Done(Frame::err(
+                "ERR BY option of SORT denied due to insufficient ACL permissions.",
+            ));
+        }
+        if !options.get.is_empty() {
+            return Step::Done(Frame::err(
+                "ERR GET option of SORT denied due to insufficient ACL permissions.",
+            ));
+        }
+    }
     let Some(dst) = options.store else {
         return Step::One(ctx.batch.key(a[1].clone(), KeyOp::Type), sorted);
     };

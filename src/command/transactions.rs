@@ -22,8 +22,10 @@
 //! It stands on `context` and `txstate`; it never imports `dispatch` (the
 //! command table reaches it as [`Ctx::table`] and as an argument).
 
-use super::context::{command_keys, ClientState, CommandSpec, Ctx, Step, Table};
+use super::acl::permit;
+use super::context::{ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
+use super::keyspec::command_keys;
 use super::observe::{self, Watch};
 use super::txstate::{MultiState, WatchState};
 use crate::core::mesh::CoreTask;
@@ -290,6 +292,12 @@ async fn run_queued(
         client.last_cmd = spec.name;
         if watch.monitor {
             observe::feed_monitors(world, &client.addr, spec, &args);
+        }
+        // Checked when queued, and again now: the user's rules may have
+        // changed since (Redis's rule), answered in the command's place.
+        if let Err(f) = permit::check(world, client, table, spec, &args, permit::Context::Multi) {
+            replies.push(Some(f));
+            continue;
         }
         let mut ctx = Ctx {
             world,

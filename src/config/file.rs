@@ -54,6 +54,9 @@ pub(super) struct FileConfig {
     pub(super) tcp_keepalive: Option<u64>,
     pub(super) slowlog_log_slower_than: Option<i64>,
     pub(super) slowlog_max_len: Option<u64>,
+    pub(super) aclfile: Option<PathBuf>,
+    pub(super) acllog_max_len: Option<u64>,
+    pub(super) acl_pubsub_default: Option<String>,
     pub(super) latency_monitor_threshold: Option<u64>,
     #[serde(default, deserialize_with = "switch_from_toml")]
     pub(super) latency_tracking: Option<bool>,

@@ -174,6 +174,16 @@ pub struct Flags {
     /// Entries SLOWLOG keeps [default: 128].
     #[arg(long)]
     pub slowlog_max_len: Option<u64>,
+    /// ACL users file (`user <name> <rules>` lines), read at start and by
+    /// ACL LOAD, written by ACL SAVE.
+    #[arg(long)]
+    pub aclfile: Option<PathBuf>,
+    /// Entries ACL LOG keeps [default: 128].
+    #[arg(long)]
+    pub acllog_max_len: Option<u64>,
+    /// Channels of a new ACL user: resetchannels (none) or allchannels [default: resetchannels].
+    #[arg(long)]
+    pub acl_pubsub_default: Option<String>,
     /// LATENCY records events of at least this many milliseconds; 0 = off [default: 0].
     #[arg(long)]
     pub latency_monitor_threshold: Option<u64>,

@@ -79,6 +79,12 @@ pub struct Config {
     /// entries kept.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// ACL users' file (None: users live only in memory).
+    pub aclfile: Option<PathBuf>,
+    /// Entries ACL LOG keeps.
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels`: new users get every channel.
+    pub acl_pubsub_all: bool,
     /// LATENCY: milliseconds from which an event is recorded (0: off).
     pub latency_monitor_threshold: u64,
     /// Per-command latency histograms, and the percentiles INFO shows of them.
@@ -299,6 +305,16 @@ impl Config {
                 .slowlog_max_len
                 .or(file.slowlog_max_len)
                 .unwrap_or(DEFAULT_SLOWLOG_MAX_LEN),
+            aclfile: flags.aclfile.or(file.aclfile),
+            acllog_max_len: flags
+                .acllog_max_len
+                .or(file.acllog_max_len)
+                .unwrap_or(DEFAULT_ACLLOG_MAX_LEN),
+            acl_pubsub_all: match flags.acl_pubsub_default.or(file.acl_pubsub_default) {
+                None => false,
+                Some(v) => parse_acl_pubsub_default(&v)
+                    .map_err(|e| ConfigError::Invalid(format!("acl-pubsub-default: {e}")))?,
+            },
             latency_monitor_threshold: flags
                 .latency_monitor_threshold
                 .or(file.latency_monitor_threshold)

@@ -85,6 +85,17 @@ pub fn loglevel_from_redis(name: &str) -> Option<&'static str> {
 /// Redis's `slowlog-log-slower-than` (microseconds) and `slowlog-max-len`.
 pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
 pub const DEFAULT_SLOWLOG_MAX_LEN: u64 = 128;
+/// Redis's `acllog-max-len`.
+pub const DEFAULT_ACLLOG_MAX_LEN: u64 = 128;
+
+/// `acl-pubsub-default`: whether new users get every channel.
+pub fn parse_acl_pubsub_default(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "allchannels" => Ok(true),
+        "resetchannels" => Ok(false),
+        _ => Err("argument(s) must be one of the following: allchannels, resetchannels".into()),
+    }
+}
 /// Redis's `latency-tracking-info-percentiles`.
 pub const DEFAULT_LATENCY_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
 

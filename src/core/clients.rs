@@ -43,6 +43,8 @@ pub struct ClientInfo {
     /// Channel, pattern and shard-channel subscriptions.
     pub subs: [usize; 3],
     pub door: Door,
+    /// The ACL user the connection is logged in as.
+    pub user: String,
     /// Reply bytes handed to the socket and not yet taken by the kernel, plus
     /// those still being assembled (CLIENT LIST `omem`), as of the last send.
     pub omem: usize,
@@ -74,6 +76,7 @@ impl ClientInfo {
             lib_ver: String::new(),
             subs: [0; 3],
             door,
+            user: "default".into(),
             omem: 0,
         }
     }
@@ -81,7 +84,7 @@ impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's field order for the fields we have.
     pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} core={} door={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} core={} door={}",
             self.id,
             self.addr,
             self.laddr,
@@ -97,6 +100,7 @@ impl ClientInfo {
             self.omem,
             self.omem,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
+            self.user,
             self.resp,
             self.lib_name,
             self.lib_ver,
@@ -106,12 +110,16 @@ impl ClientInfo {
     }
 }
 
-/// A filter for CLIENT KILL (new-style `ID`/`ADDR`/`LADDR` filters, ANDed).
+/// A filter for CLIENT KILL (new-style `ID`/`ADDR`/`LADDR`/`USER` filters, ANDed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KillFilter {
     pub id: Option<u64>,
     pub addr: Option<String>,
     pub laddr: Option<String>,
+    /// Connections logged in as this ACL user (`USER`; ACL DELUSER).
+    pub user: Option<String>,
+    /// Only connections with a subscription (a user's channels changed).
+    pub subscribed: bool,
     /// Never kill the connection that asked (`SKIPME yes`, the default).
     pub skip_id: Option<u64>,
 }
@@ -207,6 +215,8 @@ impl Clients {
             if filter.id.is_some_and(|id| id != r.info.id)
                 || filter.addr.as_ref().is_some_and(|a| *a != r.info.addr)
                 || filter.laddr.as_ref().is_some_and(|a| *a != r.info.laddr)
+                || filter.user.as_ref().is_some_and(|u| *u != r.info.user)
+                || (filter.subscribed && r.info.subs.iter().all(|&n| n == 0))
             {
                 continue;
             }

@@ -15,6 +15,7 @@
 //! batch of replies, whatever it sends (README, "Security").
 
 use super::socket::Socket;
+use crate::command::acl::users;
 use crate::command::context::ClientState;
 use crate::command::dispatch::{run_pipeline, OUT_BUDGET};
 use crate::command::pubsub::forget_client;
@@ -63,12 +64,14 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
         .stats
         .connections_received
         .set(world.stats.connections_received.get() + 1);
-    let (maxclients, needs_auth, protected) = {
+    let (maxclients, protected) = {
         let c = world.config.borrow();
-        (c.maxclients, c.requirepass.is_some(), c.protected_mode)
+        (c.maxclients, c.protected_mode)
     };
     let addr = stream.peer_addr();
-    if protected && !needs_auth && !is_loopback(&addr) {
+    // Protected mode holds while the default user has no password (set by
+    // requirepass or ACL SETUSER default), as Redis's.
+    if protected && !users::default_has_password() && !is_loopback(&addr) {
         tracing::debug!(peer = %addr, "refused by protected mode");
         refuse(stream, door, DENIED, DENIED_TEXT).await;
         return None;
@@ -106,7 +109,7 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
         door,
     );
     world.clients.borrow_mut().add(row);
-    let mut client = ClientState::new(id, addr, laddr, needs_auth, door);
+    let mut client = ClientState::new(id, addr, laddr, door);
     client.fd = stream.raw_fd();
     Some(client)
 }

@@ -1,7 +1,7 @@
 //! The seed's plain text protocol connection loop (`nc localhost 7171`):
-//! `PUT k v` / `GET k` / `DEL k` / `AUTH password`, one line each, against the
-//! same keyspace as RESP. Each line becomes the RESP command it means (`SET`,
-//! `GET`, `DEL`, `AUTH`) and runs through the same command layer, so a text
+//! `PUT k v` / `GET k` / `DEL k` / `AUTH password` / `LOGIN user password`,
+//! one line each, against the same keyspace as RESP. Each line becomes the
+//! RESP command it means (`SET`, `GET`, `DEL`, `AUTH`) and runs through the same command layer, so a text
 //! client is checked, counted, listed, limited and killed exactly as a RESP
 //! client is (`net::door`); only the replies are written as text lines.
 
@@ -111,6 +111,9 @@ fn command(line: &Bytes, req: TextRequest) -> Result<Vec<Bytes>, String> {
         TextRequest::Get { key } => vec![Bytes::from_static(b"get"), part(key)],
         TextRequest::Del { key } => vec![Bytes::from_static(b"del"), part(key)],
         TextRequest::Auth { password } => vec![Bytes::from_static(b"auth"), part(password)],
+        TextRequest::Login { user, password } => {
+            vec![Bytes::from_static(b"auth"), part(user), part(password)]
+        }
         TextRequest::Invalid(reason) => return Err(reason),
     })
 }

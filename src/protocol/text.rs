@@ -1,7 +1,8 @@
 //! The seed's plain newline text protocol (port 7171 by default), for `nc`.
 //!
 //! `PUT <key> <value>` → `OK`, `GET <key>` → the value or `NOT_FOUND`,
-//! `DEL <key>` → `OK` or `NOT_FOUND`, `AUTH <password>` → `OK`, anything else →
+//! `DEL <key>` → `OK` or `NOT_FOUND`, `AUTH <password>` and `LOGIN <user>
+//! <password>` (an ACL user) → `OK`, anything else →
 //! `ERROR <reason>`. Lines end in `\n` (a trailing `\r` is stripped). The value
 //! of PUT (and the password of AUTH) is the rest of the line after the single
 //! separating space, so it may contain spaces. [`TextParser`] resumes its
@@ -27,6 +28,11 @@ pub enum TextRequest {
         key: Range<usize>,
     },
     Auth {
+        password: Range<usize>,
+    },
+    /// `LOGIN <user> <password>`: AUTH as a named ACL user.
+    Login {
+        user: Range<usize>,
         password: Range<usize>,
     },
     /// A line that is not a valid request: answer `ERROR {0}` and keep the connection.
@@ -126,6 +132,15 @@ fn parse_command(line: &[u8]) -> TextRequest {
         } else {
             TextRequest::Invalid("usage: AUTH <password>".to_owned())
         }
+    } else if name.eq_ignore_ascii_case(b"LOGIN") {
+        // One word of user name, then the password: the rest of the line.
+        match key {
+            Some(user) if user.end < line.len() => TextRequest::Login {
+                password: user.end + 1..line.len(),
+                user,
+            },
+            _ => TextRequest::Invalid("usage: LOGIN <user> <password>".to_owned()),
+        }
     } else if name.eq_ignore_ascii_case(b"DEL") {
         match single_key(line, key) {
             Some(key) => TextRequest::Del { key },
@@ -178,6 +193,9 @@ mod tests {
             TextRequest::Get { key } => format!("GET[{}]", s(key)),
             TextRequest::Del { key } => format!("DEL[{}]", s(key)),
             TextRequest::Auth { password } => format!("AUTH[{}]", s(password)),
+            TextRequest::Login { user, password } => {
+                format!("LOGIN[{}|{}]", s(user), s(password))
+            }
             TextRequest::Invalid(e) => format!("ERR[{e}]"),
         }
     }
@@ -287,6 +305,17 @@ mod tests {
         check("AUTH secret\n", "AUTH[secret]");
         check("auth two words \r\n", "AUTH[two words ]");
         assert_eq!(req(b"AUTH\n"), invalid("usage: AUTH <password>"));
+    }
+
+    #[test]
+    fn login_takes_a_user_and_the_rest_of_the_line() {
+        check("LOGIN alice two words\n", "LOGIN[alice|two words]");
+        check("login  bob pw\r\n", "LOGIN[bob|pw]");
+        assert_eq!(
+            req(b"LOGIN alice\n"),
+            invalid("usage: LOGIN <user> <password>")
+        );
+        assert_eq!(req(b"LOGIN\n"), invalid("usage: LOGIN <user> <password>"));
     }
 
     /// A line fed one byte at a time is found once, with no re-scan from its start.

@@ -8,8 +8,10 @@
 //! takes a lock itself.
 
 use super::lua::frame_to_lua;
-use crate::command::context::{arity_ok, command_keys, ClientState, CommandSpec, Ctx, Step, Table};
+use crate::command::acl::permit;
+use crate::command::context::{arity_ok, ClientState, CommandSpec, Ctx, Step, Table};
 use crate::command::frame::Frame;
+use crate::command::keyspec::command_keys;
 use crate::command::observe::{self, Watch};
 use crate::core::clients::Door;
 use crate::core::router::Batch;
@@ -61,9 +63,12 @@ impl ScriptRun {
         declared: HashSet<Bytes>,
         read_only: bool,
         now: u64,
+        user: std::sync::Arc<crate::command::acl::rules::User>,
     ) -> ScriptRun {
-        let mut client = ClientState::new(0, "lua".into(), String::new(), false, Door::Resp);
+        let mut client = ClientState::new(0, "lua".into(), String::new(), Door::Resp);
         client.name = "lua".into();
+        client.authed = true;
+        client.user = user;
         let threshold = world.config.borrow().busy_reply_threshold;
         let watchdog = super::busy::Watchdog::new(world.id, threshold);
         ScriptRun {
@@ -147,6 +152,18 @@ impl ScriptRun {
         if spec.flags.contains(&"write") && self.read_only {
             return Err(Frame::err(
                 "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        // As the calling user, Redis 7.2's text.
+        let client = self.client.borrow();
+        if let Err(r) = permit::check_user(&client.user, self.table, spec, args) {
+            permit::log_refusal(&self.world, &client, &r, permit::Context::Lua);
+            return Err(Frame::Error(
+                format!(
+                    "ERR ACL failure in script: {}",
+                    permit::message(&client.user.name, &r, false)
+                )
+                .into(),
             ));
         }
         Ok(spec)

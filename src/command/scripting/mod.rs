@@ -119,6 +119,7 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> St
             0
         },
         read_only,
+        user: ctx.client.user.clone(),
     };
     Step::Async(Box::pin(script.run()))
 }
@@ -135,6 +136,8 @@ struct Script {
     /// That transaction's frozen clock (0: none).
     now: u64,
     read_only: bool,
+    /// The caller's ACL user: every `redis.call` is checked against it.
+    user: std::sync::Arc<crate::command::acl::rules::User>,
 }
 
 impl Script {
@@ -189,6 +192,7 @@ impl Script {
             declared,
             self.read_only,
             now,
+            self.user.clone(),
         ));
         if here && !self.keys.is_empty() {
             run.hold_before_waiting(self.keys.clone());

@@ -1,0 +1,120 @@
+//! Where a request's keys are and what it does to each: the table's key
+//! positions, the EVAL family's `numkeys`, SORT's `STORE` destination, and
+//! Redis 7's key-spec flags per key (`RO`/`RW`/`OW`/`RM` with `access`,
+//! `update`, `insert`, `delete`). COMMAND GETKEYS shows them, transactions
+//! hold the keys, scripts check them against KEYS and ACL users against their
+//! key patterns. It reads arguments only; it never runs anything.
+
+use super::args::is;
+use super::context::CommandSpec;
+use bytes::Bytes;
+
+/// The argument indices of a request's keys. Empty when the arguments are
+/// too few to hold them (arity is checked elsewhere).
+pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
+    if matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) {
+        let n = args
+            .get(2)
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+            .unwrap_or(0);
+        return (3..args.len()).take(n).collect();
+    }
+    if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
+        return Vec::new();
+    }
+    let last = if spec.last_key < 0 {
+        args.len() as i32 + spec.last_key
+    } else {
+        spec.last_key.min(args.len() as i32 - 1)
+    };
+    let step = spec.step.max(1) as usize;
+    let mut at: Vec<usize> = (spec.first_key..=last)
+        .step_by(step)
+        .map(|i| i as usize)
+        .collect();
+    if spec.name == "sort" {
+        at.extend(sort_store(args));
+    }
+    at
+}
+
+/// SORT's `STORE` destination, skipping the arguments of its other options
+/// (a `BY` pattern may be the word `store`), as Redis's `sortGetKeys`.
+fn sort_store(args: &[Bytes]) -> Option<usize> {
+    let mut i = 2;
+    let mut found = None;
+    while i < args.len() {
+        let skip = if is(&args[i], "LIMIT") {
+            2
+        } else if is(&args[i], "BY") || is(&args[i], "GET") {
+            1
+        } else if is(&args[i], "STORE") {
+            if i + 1 < args.len() {
+                found = Some(i + 1);
+            }
+            1
+        } else {
+            0
+        };
+        i += 1 + skip;
+    }
+    found
+}
+
+/// The keys a request names.
+pub fn command_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
+    key_positions(spec, args)
+        .into_iter()
+        .map(|i| args[i].clone())
+        .collect()
+}
+
+/// Redis 7's key-spec flags of a request's `i`th key.
+pub fn key_flags(c: &CommandSpec, args: &[Bytes], i: usize) -> &'static [&'static str] {
+    const RO: &[&str] = &["RO", "access"];
+    const RW: &[&str] = &["RW", "access", "update"];
+    const OW: &[&str] = &["OW", "update"];
+    const RM: &[&str] = &["RM", "delete"];
+    match (c.name, i) {
+        ("del" | "unlink", _) => RM,
+        ("getdel", _) => &["RW", "access", "delete"],
+        ("rename" | "renamenx", 0) => &["RW", "access", "delete"],
+        ("copy" | "sort", 0) => RO,
+        ("rename" | "renamenx" | "copy" | "sort", _) => OW,
+        // SET with GET reads the old value too.
+        ("set", _) if args.iter().skip(3).any(|a| is(a, "GET")) => RW,
+        ("set" | "setex" | "psetex" | "mset" | "restore", _) => OW,
+        ("setnx" | "msetnx", _) => &["OW", "insert"],
+        ("append", _) => &["RW", "insert"],
+        ("setrange" | "expire" | "pexpire" | "expireat" | "pexpireat" | "persist", _) => {
+            &["RW", "update"]
+        }
+        // What reads a key's metadata, never its value.
+        (
+            "exists" | "type" | "ttl" | "pttl" | "expiretime" | "pexpiretime" | "strlen" | "touch"
+            | "object" | "memory" | "watch",
+            _,
+        ) => &["RO"],
+        _ if c.flags.contains(&"readonly") => RO,
+        _ => RW,
+    }
+}
+
+/// What an ACL user needs on a key with these flags: read for `access`,
+/// write for `update`, `insert` or `delete` (Redis's `ACLSelectorCheckKey`).
+pub fn acl_need(flags: &[&str]) -> u8 {
+    let mut need = 0;
+    if flags.contains(&"access") {
+        need |= super::acl::rules::READ;
+    }
+    if flags
+        .iter()
+        .any(|f| matches!(*f, "update" | "insert" | "delete"))
+    {
+        need |= super::acl::rules::WRITE;
+    }
+    need
+}
