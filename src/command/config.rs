@@ -111,6 +111,10 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("acllog-max-len", c.acllog_max_len.to_string()),
         (
+            "tracking-table-max-keys",
+            c.tracking_table_max_keys.to_string(),
+        ),
+        (
             "acl-pubsub-default",
             if c.acl_pubsub_all {
                 "allchannels"
@@ -311,6 +315,7 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         }
         "slowlog-max-len" => c.slowlog_max_len = num()?,
         "acllog-max-len" => c.acllog_max_len = num()?,
+        "tracking-table-max-keys" => c.tracking_table_max_keys = num()?,
         "acl-pubsub-default" => {
             c.acl_pubsub_all = crate::config::parse_acl_pubsub_default(&text).map_err(|e| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")

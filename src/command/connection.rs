@@ -58,6 +58,7 @@ pub fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
 pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
     super::pubsub::forget_client(ctx.world, ctx.client);
     super::transactions::forget_client(ctx.world, ctx.client);
+    super::tracking::reset(ctx.world, ctx.client);
     // Back to the default user, logged in only if it needs no password.
     ctx.client.proto = Proto::Resp2;
     ctx.client.authed = users::autologin();
@@ -69,6 +70,7 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Step {
         c.name.clear();
         c.resp = 2;
         c.user = "default".into();
+        c.redir = -1;
     });
     Step::Done(Frame::simple("RESET"))
 }
@@ -206,6 +208,15 @@ const CLIENT_HELP: &[&str] = &[
     "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "UNPAUSE",
     "    Stop the current client pause, resuming traffic.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "HELP",
@@ -227,6 +238,10 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         ("pause", -3),
         ("unpause", 2),
         ("unblock", -3),
+        ("tracking", -3),
+        ("trackinginfo", 2),
+        ("getredir", 2),
+        ("caching", 3),
         ("help", 2),
     ];
     let sub = match subcommand("client", a, &subs) {
@@ -288,6 +303,10 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             Step::Done(Frame::Ok)
         }
         "unblock" => client_unblock(ctx, a),
+        "tracking" => super::tracking::client_tracking(ctx, a),
+        "trackinginfo" => super::tracking::client_trackinginfo(ctx),
+        "getredir" => super::tracking::client_getredir(ctx),
+        "caching" => super::tracking::client_caching(ctx, a),
         _ => Step::Done(help_reply(CLIENT_HELP)),
     }
 }

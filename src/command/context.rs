@@ -68,6 +68,8 @@ pub struct ClientState {
     pub output_dropped: bool,
     /// CLIENT REPLY: which replies are written.
     pub reply: ReplyMode,
+    /// CLIENT TRACKING's mode, while on.
+    pub tracking: Option<Box<super::trackstate::TrackState>>,
 }
 
 /// CLIENT REPLY's modes.
@@ -92,6 +94,7 @@ impl ClientState {
             over_soft_limit_since: None,
             output_dropped: false,
             reply: ReplyMode::On,
+            tracking: None,
             multi: None,
             executing: false,
             watching: None,

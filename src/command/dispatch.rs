@@ -384,6 +384,9 @@ fn dispatch(
         return (Step::Done(f), None);
     }
     client.last_cmd = spec.name;
+    if client.tracking.is_some() {
+        super::tracking::before_command(client, batch, spec, args);
+    }
     let mut ctx = Ctx {
         world,
         client,

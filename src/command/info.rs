@@ -223,10 +223,11 @@ fn render_info(
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
                     sum(|s| s.clients),
                     cfg.maxclients,
                     sum(|s| s.blocked),
+                    sum(|s| s.tracking_clients),
                 );
                 let (reason, actions, left) = match crate::core::pause::state() {
                     Some((left, true)) => ("client_pause", "all", left),
@@ -340,7 +341,7 @@ fn render_info(
             "stats" => {
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nmesh_messages_sent:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nmesh_messages_sent:{}\r\n",
                     sum(|s| s.connections_received),
                     sum(|s| s.commands),
                     sum(|s| s.net_input_bytes),
@@ -351,6 +352,10 @@ fn render_info(
                     sum(|s| s.hits),
                     sum(|s| s.misses),
                     sum(|s| s.error_replies),
+                    sum(|s| s.tracking_keys),
+                    sum(|s| s.tracking_items),
+                    // Every core keeps every BCAST prefix: count one core's.
+                    stats.iter().map(|s| s.tracking_prefixes).max().unwrap_or(0),
                     sum(|s| s.mesh_sent),
                 );
             }

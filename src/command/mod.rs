@@ -7,14 +7,16 @@
 //! - the families, one file per Redis documentation group: `string`, `keys`
 //!   (generic, with DUMP/RESTORE in `dump` and SORT in `sort`), `connection`, `server` (with its big commands in their own
 //!   files: `info`, `config`, `slowlog`, `latency`, `monitor`), `pubsub`,
-//!   plus `admin` for STAIRKV and `acl` (ACL users: the family, the users
-//!   and their rules, the check of each request in `acl::permit`). A
+//!   plus `admin` for STAIRKV, `acl` (ACL users: the family, the users
+//!   and their rules, the check of each request in `acl::permit`) and
+//!   `tracking` (CLIENT TRACKING and its kin, client-side caching). A
 //!   family may use a lower one (info uses connection's version; connection
 //!   uses pubsub's `forget_client`), never `dispatch`.
 //! - under them: `context` (what every handler needs: `Ctx`, `Step`, the
 //!   connection's `ClientState`, the spec and table types, Redis's arity and
 //!   help replies), `subscriptions` (a connection's pub/sub state, held by the
-//!   context and kept by the pubsub family), `observe` (what each command's
+//!   context and kept by the pubsub family), `trackstate` (a connection's
+//!   client-side caching mode, likewise for the tracking family), `observe` (what each command's
 //!   run records for the operator: per-command counters, SLOWLOG, LATENCY,
 //!   MONITOR lines; used by `dispatch` and EXEC), `keyspec` (where a
 //!   request's keys are and what it does to them), `args` (argument parsing)
@@ -46,5 +48,7 @@ pub mod slowlog;
 pub mod sort;
 pub mod string;
 pub mod subscriptions;
+pub mod tracking;
+pub mod trackstate;
 pub mod transactions;
 pub mod txstate;

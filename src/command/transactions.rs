@@ -299,6 +299,9 @@ async fn run_queued(
             replies.push(Some(f));
             continue;
         }
+        if client.tracking.is_some() {
+            super::tracking::before_command(client, &mut batch, spec, &args);
+        }
         let mut ctx = Ctx {
             world,
             client,
@@ -366,6 +369,7 @@ async fn run_queued(
     )
     .await;
     client.executing = false;
+    super::tracking::transaction_done(client);
     replies
         .into_iter()
         .map(|r| r.unwrap_or(Frame::Null))

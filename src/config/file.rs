@@ -55,6 +55,7 @@ pub(super) struct FileConfig {
     pub(super) slowlog_log_slower_than: Option<i64>,
     pub(super) slowlog_max_len: Option<u64>,
     pub(super) aclfile: Option<PathBuf>,
+    pub(super) tracking_table_max_keys: Option<u64>,
     pub(super) acllog_max_len: Option<u64>,
     pub(super) acl_pubsub_default: Option<String>,
     pub(super) latency_monitor_threshold: Option<u64>,

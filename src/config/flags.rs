@@ -174,6 +174,10 @@ pub struct Flags {
     /// Entries SLOWLOG keeps [default: 128].
     #[arg(long)]
     pub slowlog_max_len: Option<u64>,
+    /// Keys client-side caching remembers for their readers; past it the
+    /// oldest keys' readers are told to drop them; 0 = no cap [default: 1000000].
+    #[arg(long)]
+    pub tracking_table_max_keys: Option<u64>,
     /// ACL users file (`user <name> <rules>` lines), read at start and by
     /// ACL LOAD, written by ACL SAVE.
     #[arg(long)]

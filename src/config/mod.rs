@@ -79,6 +79,8 @@ pub struct Config {
     /// entries kept.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Client-side caching: keys remembered for readers (0: no cap).
+    pub tracking_table_max_keys: u64,
     /// ACL users' file (None: users live only in memory).
     pub aclfile: Option<PathBuf>,
     /// Entries ACL LOG keeps.
@@ -306,6 +308,10 @@ impl Config {
                 .or(file.slowlog_max_len)
                 .unwrap_or(DEFAULT_SLOWLOG_MAX_LEN),
             aclfile: flags.aclfile.or(file.aclfile),
+            tracking_table_max_keys: flags
+                .tracking_table_max_keys
+                .or(file.tracking_table_max_keys)
+                .unwrap_or(DEFAULT_TRACKING_TABLE_MAX_KEYS),
             acllog_max_len: flags
                 .acllog_max_len
                 .or(file.acllog_max_len)

@@ -85,6 +85,8 @@ pub fn loglevel_from_redis(name: &str) -> Option<&'static str> {
 /// Redis's `slowlog-log-slower-than` (microseconds) and `slowlog-max-len`.
 pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
 pub const DEFAULT_SLOWLOG_MAX_LEN: u64 = 128;
+/// Redis's `tracking-table-max-keys`.
+pub const DEFAULT_TRACKING_TABLE_MAX_KEYS: u64 = 1_000_000;
 /// Redis's `acllog-max-len`.
 pub const DEFAULT_ACLLOG_MAX_LEN: u64 = 128;
 

@@ -45,6 +45,8 @@ pub struct ClientInfo {
     pub door: Door,
     /// The ACL user the connection is logged in as.
     pub user: String,
+    /// Where its client-side caching notices go (-1: not tracking; 0: itself).
+    pub redir: i64,
     /// Reply bytes handed to the socket and not yet taken by the kernel, plus
     /// those still being assembled (CLIENT LIST `omem`), as of the last send.
     pub omem: usize,
@@ -77,6 +79,7 @@ impl ClientInfo {
             subs: [0; 3],
             door,
             user: "default".into(),
+            redir: -1,
             omem: 0,
         }
     }
@@ -84,7 +87,7 @@ impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's field order for the fields we have.
     pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} core={} door={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} core={} door={}",
             self.id,
             self.addr,
             self.laddr,
@@ -101,6 +104,7 @@ impl ClientInfo {
             self.omem,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
             self.user,
+            self.redir,
             self.resp,
             self.lib_name,
             self.lib_ver,

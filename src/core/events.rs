@@ -32,6 +32,8 @@ pub fn may_notify(op: &Op) -> bool {
                 | KeyOp::GetRange { .. }
                 | KeyOp::Exists
                 | KeyOp::Type
+                | KeyOp::Track { .. }
+                | KeyOp::Writer { .. }
                 | KeyOp::Pttl
                 | KeyOp::PexpireTime
                 | KeyOp::Inspect(_)

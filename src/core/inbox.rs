@@ -106,6 +106,11 @@ impl World {
             Msg::Unlock { tx, watch, parts } => self.unlock(tx, watch, parts),
             Msg::Busy { tx } => self.mark_busy(tx),
             Msg::Watches(moved) => self.watches.borrow_mut().adopt(moved),
+            Msg::Track(deliveries) => {
+                for d in deliveries {
+                    self.deliver_notice(d);
+                }
+            }
             Msg::Monitor(line) => {
                 let limit = self.pubsub_limit();
                 self.pubsub.borrow().feed_monitors(&line, &limit);
@@ -175,6 +180,13 @@ impl World {
         match task {
             CoreTask::Clients => TaskResult::Clients(self.clients.borrow().snapshot()),
             CoreTask::Kill(f) => TaskResult::Count(self.clients.borrow_mut().kill(&f)),
+            CoreTask::HasClient { id } => {
+                TaskResult::Count(usize::from(self.clients.borrow().get(id).is_some()))
+            }
+            CoreTask::TrackBcast { client, reg } => {
+                self.tracking.borrow_mut().set_bcast(client, reg);
+                TaskResult::Done
+            }
             CoreTask::SetConfig(c) => {
                 self.aof.fsync.set(c.appendfsync);
                 *self.config.borrow_mut() = *c;

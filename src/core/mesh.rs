@@ -32,6 +32,13 @@ pub enum CoreTask {
     Clients,
     /// → Count
     Kill(KillFilter),
+    /// Is client `id` connected here? → Count(0 or 1)
+    HasClient { id: u64 },
+    /// A client's BCAST registration (None: its end), kept by every core → Done
+    TrackBcast {
+        client: u64,
+        reg: Option<super::tracking::Bcast>,
+    },
     /// Replace the run-time configuration → Done
     SetConfig(Box<Config>),
     /// → Stats
@@ -165,6 +172,12 @@ pub struct CoreStats {
     pub clients: u64,
     /// Clients waiting in WAIT or held by CLIENT PAUSE.
     pub blocked: u64,
+    /// Client-side caching: this core's tracking connections, keys
+    /// remembered here and their readers, BCAST prefixes (every core's).
+    pub tracking_clients: u64,
+    pub tracking_keys: u64,
+    pub tracking_items: u64,
+    pub tracking_prefixes: u64,
     pub connections_received: u64,
     pub rejected_connections: u64,
     pub commands: u64,
@@ -303,6 +316,9 @@ pub enum Msg {
     /// Watches of keys whose shard the sender is giving to this core (sent
     /// before the table that does so); nobody waits for it.
     Watches(Vec<super::watch::MovedWatch>),
+    /// Client-side caching notices for this core's connections (or the
+    /// clients they redirect to); nobody waits for it.
+    Track(Vec<super::tracking::Delivery>),
     /// Transaction `tx` runs a script past `busy-reply-threshold`: answer
     /// `-BUSY` to whoever waits for what it holds here; nobody waits for it.
     Busy {

@@ -10,7 +10,8 @@
 //! start (`recover`) and log rewrites (`rewrite`). Transactions across cores
 //! stand on its intent locks (`locks`), watches (`watch`) and a core's side
 //! of both (`txn`); the order in which a transaction visits cores is the
-//! command layer's.
+//! command layer's. Client-side caching keeps each key's readers where the
+//! key lives (`tracking`) and tells them of changes (`invalidate`).
 
 pub mod aof;
 pub mod blocked;
@@ -21,6 +22,7 @@ pub mod evict;
 pub mod expiry;
 pub mod flush;
 pub mod inbox;
+pub mod invalidate;
 pub mod latency;
 pub mod locks;
 pub mod logging;
@@ -33,6 +35,7 @@ pub mod rewrite;
 pub mod router;
 pub mod slowlog;
 pub mod snapshot;
+pub mod tracking;
 pub mod txn;
 pub mod watch;
 pub mod world;

@@ -48,6 +48,20 @@ pub fn monitors_anywhere() -> bool {
     MONITORS.load(Ordering::Relaxed) > 0
 }
 
+/// What a client-side caching client is told (`core::tracking`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// These keys changed: drop them.
+    Keys(Vec<Bytes>),
+    /// Everything changed (FLUSHALL, FLUSHDB): drop every key.
+    All,
+    /// The client its notices were redirected to is gone.
+    RedirBroken(u64),
+}
+
+/// Where RESP2 clients hear client-side caching notices redirected to them.
+pub const TRACKING_CHANNEL: &[u8] = b"__redis__:invalidate";
+
 /// One message waiting for a subscriber.
 #[derive(Debug, Clone)]
 pub struct Push {
@@ -56,6 +70,9 @@ pub struct Push {
     pub pattern: Option<Bytes>,
     pub channel: Bytes,
     pub payload: Bytes,
+    /// A client-side caching notice (`core::tracking`) instead of a message:
+    /// `channel` is `__redis__:invalidate` when it was redirected here.
+    pub tracking: Option<Notice>,
 }
 
 /// `client-output-buffer-limit pubsub <hard> <soft> <seconds>`; 0 disables a limit.
@@ -134,13 +151,35 @@ impl Mailbox {
         self.bytes.get()
     }
 
+    /// Queue a client-side caching notice (bounded like any message).
+    pub fn notice(&self, notice: Notice, redirected: bool, limit: &OutputLimit) {
+        let channel = if redirected {
+            Bytes::from_static(TRACKING_CHANNEL)
+        } else {
+            Bytes::new()
+        };
+        let msg = Push {
+            kind: Kind::Channel,
+            pattern: None,
+            channel,
+            payload: Bytes::new(),
+            tracking: Some(notice),
+        };
+        self.push(msg, limit, Instant::now());
+    }
+
     fn push(&self, msg: Push, limit: &OutputLimit, now: Instant) {
         if self.closed.get() {
             return;
         }
+        let keys = match &msg.tracking {
+            Some(Notice::Keys(k)) => k.iter().map(|k| k.len() + 16).sum(),
+            _ => 0,
+        };
         let size = msg.channel.len()
             + msg.payload.len()
             + msg.pattern.as_ref().map_or(0, |p| p.len())
+            + keys
             + MESSAGE_OVERHEAD;
         let total = (self.bytes.get() + size) as u64;
         let over_hard = limit.hard > 0 && total > limit.hard;
@@ -255,6 +294,7 @@ impl Registry {
                 pattern: None,
                 channel: Bytes::new(),
                 payload: line.clone(),
+                tracking: None,
             };
             mb.push(msg, limit, now);
         }
@@ -281,6 +321,7 @@ impl Registry {
                         pattern: None,
                         channel: channel.clone(),
                         payload: payload.clone(),
+                        tracking: None,
                     },
                     limit,
                     now,
@@ -302,6 +343,7 @@ impl Registry {
                         pattern: Some(pattern.clone()),
                         channel: channel.clone(),
                         payload: payload.clone(),
+                        tracking: None,
                     },
                     limit,
                     now,
@@ -310,6 +352,15 @@ impl Registry {
             n += subs.len();
         }
         n
+    }
+
+    /// The mailbox of `client` if it subscribes to `channel` here.
+    pub fn subscriber(&self, channel: &[u8], client: u64) -> Option<Rc<Mailbox>> {
+        self.channels
+            .get(channel)?
+            .iter()
+            .find(|(c, _)| *c == client)
+            .map(|(_, mb)| mb.clone())
     }
 
     /// How many subscriptions here [`Self::deliver`] would reach now.
@@ -406,6 +457,7 @@ mod tests {
             soft_seconds: 5,
         };
         let msg = |n| Push {
+            tracking: None,
             kind: Kind::Channel,
             pattern: None,
             channel: b("c"),

@@ -264,7 +264,8 @@ impl World {
     }
 
     /// Keys changed here: their watchers' EXEC fails.
-    pub(super) fn touch_watched<'a>(&self, keys: impl IntoIterator<Item = &'a Bytes>) {
+    pub(super) fn touch_watched<'a>(&self, keys: impl IntoIterator<Item = &'a Bytes> + Clone) {
+        self.tracked_changed(keys.clone());
         let mut w = self.watches.borrow_mut();
         if w.is_empty() {
             return;
@@ -280,7 +281,10 @@ impl World {
             LoggedKeys::None => {}
             LoggedKeys::One(k) => self.touch_watched([&k]),
             LoggedKeys::Many(ks) => self.touch_watched(&ks),
-            LoggedKeys::Flush => self.watches.borrow_mut().touch_all(),
+            LoggedKeys::Flush => {
+                self.watches.borrow_mut().touch_all();
+                self.tracked_flushed();
+            }
         }
     }
 
@@ -501,9 +505,11 @@ impl World {
         }
         let ks = self.keyspace.borrow();
         let table = ks.table();
-        self.watches
-            .borrow_mut()
-            .take_where(|k| table.shard_of(crate::storage::hash::key_hash(k)) == shard)
+        let moving = |k: &[u8]| table.shard_of(crate::storage::hash::key_hash(k)) == shard;
+        // Its keys' readers cache no more: they read again where it goes.
+        let told = self.tracking.borrow_mut().take_where(moving);
+        self.tell(told);
+        self.watches.borrow_mut().take_where(moving)
     }
 
     /// The migration of `shard` began (or failed to): waiters for its keys go on.

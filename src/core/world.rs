@@ -100,6 +100,9 @@ pub struct World {
     pub locks_released: Notify,
     /// WATCHes of keys this core owns (see `core::watch`).
     pub watches: RefCell<super::watch::Watches>,
+    /// Client-side caching: readers of keys this core owns, every core's
+    /// BCAST clients, this core's tracking connections (`core::tracking`).
+    pub tracking: RefCell<super::tracking::Tracking>,
     /// The last transaction id made here (`World::new_tx`).
     pub next_tx: Cell<u64>,
     /// Events of transactions' ops: those of the op running here now, and of
@@ -210,6 +213,7 @@ impl World {
             locks: RefCell::default(),
             locks_released: Notify::default(),
             watches: RefCell::default(),
+            tracking: RefCell::default(),
             next_tx: Cell::new(0),
             held_events: RefCell::default(),
             busy_txs: RefCell::default(),
@@ -244,6 +248,22 @@ impl World {
             }
             return OpResult::Int(self.deliver(*shard, channel, payload) as i64);
         }
+        match &op {
+            Op::Key {
+                key,
+                op: KeyOp::Track { client, noloop },
+            } => return self.track_read(key, *client, *noloop),
+            Op::Key {
+                key,
+                op: KeyOp::Writer { client },
+            } => {
+                self.tracking.borrow_mut().set_writer(key.clone(), *client);
+                return OpResult::Ok;
+            }
+            _ => {}
+        }
+        // A NOLOOP writer mark holds for this op only.
+        let writer = self.tracking.borrow_mut().take_writer();
         if let Op::Core(CoreOp::DbSize | CoreOp::Keys { .. }) = &op {
             let r = self.keyspace.borrow_mut().execute(op, now);
             return self.stamp(r);
@@ -267,7 +287,7 @@ impl World {
             if let Some(refused) = self.refuse_write() {
                 return OpResult::Err(refused);
             }
-            let watched = !self.watches.borrow().is_empty();
+            let watched = !self.watches.borrow().is_empty() || self.tracking.borrow().active();
             (
                 self.aof.on.get().then(|| super::aof::keys_of(&op)),
                 watched.then(|| super::aof::keys_of(&op)),
@@ -279,7 +299,11 @@ impl World {
         let changed = changes.of(&r);
         bump(&self.persist.dirty, changed);
         if let (Some(keys), true) = (watched_keys, changed > 0) {
+            if let Some((k, c)) = writer {
+                self.tracking.borrow_mut().set_writer(k, c);
+            }
             self.touch_changed(keys);
+            self.tracking.borrow_mut().take_writer();
         }
         if let (Some(keys), true) = (logged, changed > 0) {
             self.log_keys(keys);
@@ -549,6 +573,10 @@ impl World {
             clients: self.clients.borrow().len() as u64,
             error_replies: self.cmdstats.borrow().error_replies,
             blocked: self.blocked.count(),
+            tracking_clients: self.tracking.borrow().local.len() as u64,
+            tracking_keys: self.tracking.borrow().sizes().0 as u64,
+            tracking_items: self.tracking.borrow().sizes().1 as u64,
+            tracking_prefixes: self.tracking.borrow().sizes().2 as u64,
             connections_received: s.connections_received.get(),
             rejected_connections: s.rejected_connections.get(),
             commands: s.commands.get(),

@@ -14,7 +14,8 @@ use super::door;
 use super::socket::{Socket, READ_CHUNK};
 use crate::command::context::ClientState;
 use crate::core::clients::Door;
-use crate::core::pubsub::{Kind, Mailbox, Push};
+use crate::core::pubsub::{Kind, Mailbox, Push, TRACKING_CHANNEL};
+use crate::core::tracking::Notice;
 use crate::core::world::World;
 use crate::protocol::out::Out;
 use crate::protocol::reply::{self, Proto};
@@ -156,6 +157,41 @@ async fn flush(world: &World, stream: &mut Socket, wbuf: &mut Out) -> std::io::R
     stream.write_all(wbuf).await
 }
 
+/// A client-side caching notice, as Redis frames it: a RESP3 push
+/// `invalidate`, or for a RESP2 client that notices are redirected to, a
+/// message on `__redis__:invalidate`; its keys as an array, or null for
+/// "everything". RESP2 has no way to tell a client itself, so nothing is
+/// written then (Redis's rule).
+fn encode_notice(out: &mut Out, n: &Notice, redirected: bool, proto: Proto) {
+    if let Notice::RedirBroken(id) = n {
+        if proto == Proto::Resp3 {
+            reply::push_header(out, 2, proto);
+            reply::bulk(out, b"tracking-redir-broken");
+            reply::int(out, *id as i64);
+        }
+        return;
+    }
+    if proto == Proto::Resp3 {
+        reply::push_header(out, 2, proto);
+        reply::bulk(out, b"invalidate");
+    } else if redirected {
+        reply::push_header(out, 3, proto);
+        reply::bulk(out, b"message");
+        reply::bulk(out, TRACKING_CHANNEL);
+    } else {
+        return;
+    }
+    match n {
+        Notice::Keys(keys) => {
+            reply::array_header(out, keys.len());
+            for k in keys {
+                out.bulk(k);
+            }
+        }
+        _ => reply::null(out, proto),
+    }
+}
+
 /// Write the messages waiting in a subscriber's mailbox.
 async fn deliver(
     world: &World,
@@ -178,6 +214,10 @@ async fn deliver(
 
 /// `message`, `pmessage` or `smessage`, as Redis frames it.
 fn encode_push(out: &mut Out, m: &Push, proto: Proto) {
+    if let Some(n) = &m.tracking {
+        encode_notice(out, n, !m.channel.is_empty(), proto);
+        return;
+    }
     match (&m.kind, &m.pattern) {
         // Redis writes a monitor line as a simple string, in RESP3 too.
         (Kind::Monitor, _) => {

@@ -137,6 +137,8 @@ impl Op {
                 | KeyOp::Pttl
                 | KeyOp::PexpireTime
                 | KeyOp::Inspect(_)
+                | KeyOp::Track { .. }
+                | KeyOp::Writer { .. }
                 | KeyOp::Read => Changes::None,
                 KeyOp::Del | KeyOp::Expire { .. } | KeyOp::Persist | KeyOp::Put { .. } => {
                     Changes::Counted
@@ -186,6 +188,15 @@ pub enum Inspect {
 pub enum KeyOp {
     /// → Bulk | Nil
     Get,
+    /// Client-side caching: `client` (on any core) will read this key and
+    /// caches what it reads — tell it when the key changes. Sent just ahead
+    /// of the read, to the same core. Answered by the core (the keyspace
+    /// never sees it). → Ok
+    Track { client: u64, noloop: bool },
+    /// Client-side caching's NOLOOP: the next op here, on this key, is
+    /// `client`'s own write (it is not told of its own change). Answered by
+    /// the core. → Ok
+    Writer { client: u64 },
     /// → Ok | Nil (condition failed); with `get`: Bulk(old) | Nil.
     /// A deadline already in the past deletes the key (Redis semantics) and still answers Ok.
     Set {

@@ -165,6 +165,8 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             None => OpResult::Nil,
             Some(e) => inspect(e, what, now),
         },
+        // The core answers these before the keyspace is asked.
+        KeyOp::Track { .. } | KeyOp::Writer { .. } => OpResult::Ok,
         KeyOp::Type => match shard.get(thash, key, now) {
             Some(_) => OpResult::Status("string"),
             None => OpResult::Status("none"),
