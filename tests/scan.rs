@@ -235,31 +235,13 @@ fn every_key_present_throughout_is_listed_while_shards_split() {
 /// STAIRKV_REQUIRE_NODE is set (CI sets it).
 #[test]
 fn node_redis_4_scans_to_the_end() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    let have = dir.join("node_modules/redis").exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    if !have {
-        assert!(
-            std::env::var_os("STAIRKV_REQUIRE_NODE").is_none(),
-            "node or tests/node/node_modules/redis missing (npm install --prefix tests/node)"
-        );
-        eprintln!("skipped: no node or no redis@4 under tests/node");
+    if !common::have_node_package("redis") {
         return;
     }
     let s = Server::start(2, &[]);
     let mut c = s.client();
     set_many(&mut c, (0..25_000).map(|i| format!("node:{i}")));
-    let out = Command::new("node")
-        .arg(dir.join("scan.mjs"))
-        .arg(s.port.to_string())
-        .output()
-        .expect("node runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "node failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::run_node("scan.mjs", &[s.port.to_string()]);
     // "<keys> <unique keys> <calls> <largest cursor>"
     let f: Vec<u64> = text
         .split_whitespace()

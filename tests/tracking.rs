@@ -12,7 +12,6 @@ mod common;
 use common::{config_set, keys_on_each_core, resp, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 /// A RESP3 value, as much of it as these tests look at.
@@ -416,29 +415,11 @@ fn readers_are_told_when_their_keys_shard_moves() {
 /// another client's SET the next GET sees the new value.
 #[test]
 fn node_redis_5_client_side_cache_is_never_stale() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    let have = dir.join("node_modules/redis5").exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    if !have {
-        assert!(
-            std::env::var("STAIRKV_REQUIRE_NODE").is_err(),
-            "node or tests/node/node_modules/redis5 missing (npm ci --prefix tests/node)"
-        );
-        eprintln!("skipped: no node or no redis@5 under tests/node");
+    if !common::have_node_package("redis5") {
         return;
     }
     let s = Server::start(2, &[]);
-    let out = Command::new("node")
-        .arg(dir.join("tracking.mjs"))
-        .arg(format!("redis://127.0.0.1:{}", s.port))
-        .output()
-        .expect("node runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "node failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::run_node("tracking.mjs", &[format!("redis://127.0.0.1:{}", s.port)]);
     assert!(
         text.contains("ok hits=") && text.contains("stale=0"),
         "{text}"

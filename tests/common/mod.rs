@@ -424,3 +424,38 @@ pub fn config_set(con: &mut Connection, name: &str, value: &str) {
         .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
     assert_eq!(ok, "OK");
 }
+
+/// Whether node and the npm package `package` under tests/node (which
+/// `.ci/run` installs) are here. Without them a node test is skipped —
+/// unless STAIRKV_REQUIRE_NODE is set (CI sets it), when that is a failure.
+pub fn have_node_package(package: &str) -> bool {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let have = dir.join("node_modules").join(package).exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    if !have {
+        assert!(
+            std::env::var_os("STAIRKV_REQUIRE_NODE").is_none(),
+            "node or tests/node/node_modules/{package} missing (npm ci --prefix tests/node)"
+        );
+        eprintln!("skipped: no node or no {package} under tests/node");
+    }
+    have
+}
+
+/// Run `tests/node/<script>` with `args`; its standard output, after it
+/// exited successfully (panics, with its output, otherwise).
+pub fn run_node(script: &str, args: &[String]) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "node {script} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
