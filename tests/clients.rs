@@ -414,3 +414,38 @@ fn a_client_that_vanishes_while_paused_or_waiting_leaves_nothing_blocked() {
     let v: String = redis::cmd("GET").arg("k").query(&mut admin).expect("GET");
     assert_eq!(v, "v");
 }
+
+/// CLIENT PAUSE holds expiry (and eviction) as Redis's does: a key whose
+/// deadline passes during the pause is removed, and its `expired` event
+/// heard, only once the pause ends.
+#[test]
+fn client_pause_holds_expiry_until_unpaused() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let mut sub = s.client();
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("__keyevent@0__:expired").unwrap();
+    ps.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("v")
+        .arg("PX")
+        .arg(150)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(5000)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
+    // Past the deadline, still paused: nothing expires.
+    assert!(ps.get_message().is_err(), "a key expired during the pause");
+    assert!(ps.get_message().is_err(), "a key expired during the pause");
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut c).unwrap();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let m = ps.get_message().expect("the expiry after the pause");
+    let key: String = m.get_payload().unwrap();
+    assert_eq!(key, "short");
+}

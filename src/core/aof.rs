@@ -183,11 +183,16 @@ impl Aof {
         self.file.borrow().as_ref().map(|f| f.gen)
     }
 
-    /// Wait until every record appended so far is durable (or logging stops).
-    pub fn wait_durable(&self) -> WaitDurable<'_> {
+    /// Wait until every record appended so far is durable (or logging
+    /// stops) — for a reply whose batch began at log position `since`. If
+    /// the log starts failing meanwhile and that batch logged nothing (a
+    /// read), it goes on at once, as [`Self::must_wait`] says: it must not
+    /// wait for a disk with no room, for writes that are not its own.
+    pub fn wait_durable(&self, since: u64) -> WaitDurable<'_> {
         WaitDurable {
             aof: self,
             target: self.appended(),
+            since,
         }
     }
 
@@ -204,6 +209,10 @@ impl Aof {
                 LAST_ERRNO.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
                 if !self.failing.replace(true) {
                     FAILING.fetch_add(1, Ordering::Relaxed);
+                    // Reads waiting since before the failure go on now.
+                    for w in self.waiters.borrow_mut().drain(..) {
+                        w.wake();
+                    }
                 }
             }
             None => {
@@ -287,12 +296,18 @@ impl Aof {
 pub struct WaitDurable<'a> {
     aof: &'a Aof,
     target: u64,
+    /// Where the waiting reply's batch began in the log.
+    since: u64,
 }
 
 impl Future for WaitDurable<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.aof.on.get() || self.aof.durable.get() >= self.target {
+        let read_only = self.target <= self.since;
+        if !self.aof.on.get()
+            || self.aof.durable.get() >= self.target
+            || (read_only && self.aof.failing.get())
+        {
             return Poll::Ready(());
         }
         self.aof.waiters.borrow_mut().push(cx.waker().clone());

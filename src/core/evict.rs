@@ -7,7 +7,8 @@
 //! yet, it looks again shortly rather than leave the core over its share
 //! until the next write; when the excess is table space a split, merge or
 //! migration holds, it waits for that to end instead of evicting keys that
-//! would not free it. It only ever evicts from this core's own shards.
+//! would not free it. It only ever evicts from this core's own shards, and
+//! nothing while CLIENT PAUSE is on (Redis pauses eviction).
 
 use super::world::World;
 use crate::config::Policy;
@@ -32,6 +33,11 @@ pub async fn run(world: Rc<World>) {
         world.evict_wake.wait().await;
         let mut retry = STUCK_RETRY;
         loop {
+            // CLIENT PAUSE holds eviction too, as Redis's pause does.
+            if let Some((left, _)) = super::pause::state() {
+                crate::runtime::timer::sleep(Duration::from_millis(left.clamp(1, 10))).await;
+                continue;
+            }
             match world.evict_step(now_ms(), BATCH) {
                 // Held: `World::memory_changed` wakes this task when the split,
                 // merge or migration holding the space ends.

@@ -16,6 +16,7 @@
 //! overwrite) publishes the key's `expired` event once (`World::expired`).
 //! A key a transaction or script holds is left until it lets go (time stands
 //! still inside them, as in Redis 7): the pass looks again a millisecond later.
+//! While CLIENT PAUSE is on, the task removes nothing (Redis pauses expiry).
 
 use super::world::World;
 use crate::runtime::pace::Pace;
@@ -45,6 +46,12 @@ pub async fn run(world: Rc<World>) {
     let mut since_trim = 0u64;
     let mut pace = Pace::new();
     loop {
+        // CLIENT PAUSE WRITE or ALL stops expiring, as Redis's pause does:
+        // the data set stays as it was while writes are held.
+        if let Some((left, _)) = super::pause::state() {
+            crate::runtime::timer::sleep(Duration::from_millis(left.clamp(1, 10))).await;
+            continue;
+        }
         let now = now_ms();
         // Keys a transaction holds stay until it lets go: time stands still
         // inside EXEC and scripts (Redis 7), so a key alive when one began

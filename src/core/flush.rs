@@ -69,7 +69,7 @@ impl World {
             let before = self.aof.appended();
             self.finish_hold(hold).await;
             if self.aof.must_wait(before) {
-                self.aof.wait_durable().await;
+                self.aof.wait_durable(before).await;
             }
         }
         let refused = results.into_iter().find_map(|r| match r {
@@ -88,7 +88,7 @@ impl World {
         let result = self.execute(Op::Core(CoreOp::Flush), crate::storage::now_ms());
         self.aof.tx.set(0);
         if self.aof.must_wait(before) {
-            self.aof.wait_durable().await;
+            self.aof.wait_durable(before).await;
         }
         TaskResult::Flushed(result)
     }

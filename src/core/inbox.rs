@@ -35,7 +35,7 @@ impl World {
         }
         let w = self.clone();
         crate::runtime::task::spawn(async move {
-            w.aof.wait_durable().await;
+            w.aof.wait_durable(before).await;
             w.mesh.post(from, done);
         })
         .detach();

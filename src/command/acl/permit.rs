@@ -88,7 +88,17 @@ pub fn check_user(
     let mut keys = Vec::new();
     let mut channels = Vec::new();
     let mut patterns = false;
+    // One key in place (GET, SET, INCR, …): no allocation on the way.
+    let one;
+    let single_key = spec.first_key == 1
+        && spec.last_key == 1
+        && args.len() > 1
+        && !matches!(
+            spec.name,
+            "sort" | "ssubscribe" | "sunsubscribe" | "spublish"
+        );
     match spec.name {
+        _ if single_key => {}
         "publish" | "spublish" => channels.push((1, &args[1][..])),
         "subscribe" | "ssubscribe" | "psubscribe" => {
             patterns = spec.name == "psubscribe";
@@ -101,9 +111,15 @@ pub fn check_user(
             }
         }
     }
+    let keys: &[(usize, &[u8], u8)] = if single_key {
+        one = [(1, &args[1][..], acl_need(key_flags(spec, args, 0)))];
+        &one
+    } else {
+        &keys
+    };
     let request = Request {
         id,
-        keys: &keys,
+        keys,
         channels: &channels,
         patterns,
         first_arg: args.get(1).map(|a| &a[..]),
