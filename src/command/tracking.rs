@@ -97,24 +97,15 @@ fn still_on(world: &World, client: &mut ClientState) -> bool {
     on
 }
 
-/// The connection ends, or turns tracking off: its BCAST prefixes go from
-/// every core. Its readers elsewhere are forgotten lazily (Redis's way).
-pub async fn forget_client(world: &Rc<World>, client: &mut ClientState) {
-    let Some(t) = client.tracking.take() else {
-        return;
-    };
-    world.tracking.borrow_mut().local.remove(&client.id);
-    if t.bcast {
-        world
-            .broadcast_task(CoreTask::TrackBcast {
-                client: client.id,
-                reg: None,
-            })
-            .await;
-    }
+/// The connection ends: tracking off (see [`reset`]).
+pub fn forget_client(world: &Rc<World>, client: &mut ClientState) {
+    reset(world, client);
 }
 
-/// RESET: tracking off now (the BCAST registration goes in the background).
+/// RESET, or the connection ends: tracking off now. The BCAST prefixes go
+/// from every core in the background (a closing connection must not wait
+/// on other cores, which may be stopping); its readers elsewhere are
+/// forgotten lazily (Redis's way).
 pub fn reset(world: &Rc<World>, client: &mut ClientState) {
     let Some(t) = client.tracking.take() else {
         return;

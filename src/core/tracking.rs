@@ -79,6 +79,7 @@ impl Tracking {
         if !readers.iter().any(|&(c, _)| c == client) {
             readers.push((client, noloop));
         }
+        self.trim_order();
         let mut out = Vec::new();
         while max > 0 && self.by_key.len() > max {
             let Some(old) = self.order.pop_front() else {
@@ -126,11 +127,17 @@ impl Tracking {
                 .collect::<Vec<_>>();
             push_keys(&mut out, matching, key);
         }
+        self.trim_order();
+        out
+    }
+
+    /// Drop keys no longer remembered from the age order once they are
+    /// most of it (changes, moves and the cap leave them behind).
+    fn trim_order(&mut self) {
         if self.order.len() > 2 * self.by_key.len() + 64 {
             let by_key = &self.by_key;
             self.order.retain(|k| by_key.contains_key(k));
         }
-        out
     }
 
     /// Everything here was flushed: no reader is remembered any more (each
