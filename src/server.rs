@@ -40,13 +40,7 @@ fn start_acl(cfg: &Config) -> Result<(), ServerError> {
     let Some(path) = &cfg.aclfile else {
         return Ok(());
     };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ServerError::Startup(format!(
-            "Aborting start because of ACL errors: cannot read aclfile {}: {e}",
-            path.display()
-        ))
-    })?;
-    let loaded = users::parse_file(&text, &path.display().to_string())
+    let loaded = users::load_file(path)
         .map_err(|e| ServerError::Startup(format!("Aborting start because of ACL errors: {e}")))?;
     users::replace(loaded);
     Ok(())

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{closed_by_peer, config_set, error_text, read_at_least, resp, Server};
+use common::{closed_by_peer, config_set, config_set_err, error_text, read_at_least, resp, Server};
 use redis::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -372,13 +372,7 @@ fn config_get_answers_the_redis_settings_honoured() {
         ),
         ("log-level", "[[[", "bad log level"),
     ] {
-        let e = error_text(
-            redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(name)
-                .arg(bad)
-                .query(&mut c),
-        );
+        let e = config_set_err(&mut c, name, bad);
         assert!(e.contains(err), "{name} {bad}: {e}");
     }
     // The server still answers after a refused log level.

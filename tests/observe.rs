@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    closed_by_peer, config_set, error_text, keys_on_each_core, read_at_least, resp, Server,
+    closed_by_peer, config_set, config_set_err, error_text, keys_on_each_core, read_at_least, resp,
+    Server,
 };
 use redis::{Commands, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -265,13 +266,7 @@ fn slowlog_keeps_slow_commands_trimmed_and_without_passwords() {
         .expect("HELP");
     assert!(help.iter().any(|l| l.starts_with("GET")));
     for (name, bad) in [("slowlog-log-slower-than", "-2"), ("slowlog-max-len", "x")] {
-        let e = error_text(
-            redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(name)
-                .arg(bad)
-                .query(&mut c),
-        );
+        let e = config_set_err(&mut c, name, bad);
         assert!(e.contains("CONFIG SET failed"), "{name}: {e}");
     }
 

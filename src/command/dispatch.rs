@@ -282,11 +282,6 @@ async fn hold_while_paused(world: &World, client: &ClientState, spec: &CommandSp
     world.blocked.paused(false);
 }
 
-/// Commands a client may run before authenticating.
-fn allowed_before_auth(name: &str) -> bool {
-    matches!(name, "auth" | "hello" | "quit" | "reset")
-}
-
 /// What RESP2's subscribed mode lets a connection run.
 fn allowed_when_subscribed(name: &str) -> bool {
     matches!(
@@ -346,7 +341,7 @@ fn dispatch(
         return refuse(client, None, unknown_command(args));
     };
     world.count_command();
-    if !client.authed && !allowed_before_auth(spec.name) {
+    if !client.authed && !permit::no_auth(spec.name) {
         return refuse(
             client,
             Some(spec),

@@ -41,6 +41,13 @@ pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
     at
 }
 
+/// Whether the request's one key is its first argument and nothing else is
+/// a key (GET, SET, INCR, …): what [`key_positions`] would say, without
+/// building a list.
+pub fn one_key(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    spec.first_key == 1 && spec.last_key == 1 && args.len() > 1 && spec.name != "sort"
+}
+
 /// SORT's `STORE` destination, skipping the arguments of its other options
 /// (a `BY` pattern may be the word `store`), as Redis's `sortGetKeys`.
 fn sort_store(args: &[Bytes]) -> Option<usize> {

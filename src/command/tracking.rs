@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 /// Before a command of a tracking connection runs: remember its keys for
 /// this client if it reads and caches them, and mark its writes as its own
-/// under NOLOOP. `queued`: it is being queued by MULTI (EXEC runs it later).
+/// under NOLOOP. Commands MULTI queues are looked at when EXEC runs them.
 pub fn before_command(
     client: &mut ClientState,
     batch: &mut Batch,
@@ -97,30 +97,21 @@ fn still_on(world: &World, client: &mut ClientState) -> bool {
     on
 }
 
-/// The connection ends: tracking off (see [`reset`]).
-pub fn forget_client(world: &Rc<World>, client: &mut ClientState) {
-    reset(world, client);
-}
-
-/// RESET, or the connection ends: tracking off now. The BCAST prefixes go
-/// from every core in the background (a closing connection must not wait
-/// on other cores, which may be stopping); its readers elsewhere are
-/// forgotten lazily (Redis's way).
+/// RESET, CLIENT TRACKING OFF, or the connection ends: tracking off now.
+/// The BCAST prefixes are dropped on every core by messages sent at once,
+/// so a later CLIENT TRACKING ON reaches each core after them; nothing waits
+/// (a closing connection must not wait on cores that may be stopping). Its
+/// readers elsewhere are forgotten lazily (Redis's way).
 pub fn reset(world: &Rc<World>, client: &mut ClientState) {
     let Some(t) = client.tracking.take() else {
         return;
     };
     world.tracking.borrow_mut().local.remove(&client.id);
     if t.bcast {
-        let (w, id) = (world.clone(), client.id);
-        crate::runtime::task::spawn(async move {
-            w.broadcast_task(CoreTask::TrackBcast {
-                client: id,
-                reg: None,
-            })
-            .await;
-        })
-        .detach();
+        world.tell_every_core(CoreTask::TrackBcast {
+            client: client.id,
+            reg: None,
+        });
     }
 }
 
@@ -164,23 +155,9 @@ pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     }
     let world = ctx.world.clone();
     if !on {
-        let client_id = ctx.client.id;
-        let bcast = ctx.client.tracking.as_ref().is_some_and(|t| t.bcast);
-        ctx.client.tracking = None;
-        world.tracking.borrow_mut().local.remove(&client_id);
+        reset(&world, ctx.client);
         update_redir(ctx, -1);
-        if !bcast {
-            return Step::Done(Frame::Ok);
-        }
-        return Step::Async(Box::pin(async move {
-            world
-                .broadcast_task(CoreTask::TrackBcast {
-                    client: client_id,
-                    reg: None,
-                })
-                .await;
-            Frame::Ok
-        }));
+        return Step::Done(Frame::Ok);
     }
     still_on(&world, ctx.client);
     if let Err(e) = check_modes(ctx.client.tracking.as_deref(), &want) {

@@ -631,6 +631,15 @@ impl World {
             .await
     }
 
+    /// Run `task` here and send it to every other core now, answers not
+    /// awaited: whatever this core sends a core later arrives after it.
+    pub fn tell_every_core(self: &Rc<Self>, task: CoreTask) {
+        for peer in (0..self.ncores).filter(|&p| p != self.id) {
+            drop(self.mesh.request_task(peer, task.clone()));
+        }
+        self.run_task(task);
+    }
+
     /// The sum of every core's [`TaskResult::Count`] answer to `task`.
     pub async fn count_every_core(self: &Rc<Self>, task: CoreTask) -> u64 {
         self.broadcast_task(task)

@@ -197,7 +197,7 @@ pub async fn leave(world: &Rc<World>, stream: &mut Socket, client: &mut ClientSt
     }
     forget_client(world, client);
     crate::command::transactions::forget_client(world, client);
-    crate::command::tracking::forget_client(world, client);
+    crate::command::tracking::reset(world, client);
     world.clients.borrow_mut().remove(client.id);
 }
 

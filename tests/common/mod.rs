@@ -459,3 +459,14 @@ pub fn run_node(script: &str, args: &[String]) -> String {
     );
     text
 }
+
+/// CONFIG SET one parameter that must be refused; the error's text.
+pub fn config_set_err(con: &mut Connection, name: &str, value: &str) -> String {
+    error_text(
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(con),
+    )
+}

@@ -190,7 +190,8 @@ pub fn of_command(c: &CommandSpec) -> u32 {
     };
     set |= match c.group {
         "string" => bit("string"),
-        "generic" => bit("keyspace"),
+        // WAIT is in @connection only, not @keyspace.
+        "generic" if c.name != "wait" => bit("keyspace"),
         "connection" => bit("connection"),
         "transactions" => bit("transaction"),
         "scripting" => bit("scripting"),
@@ -208,10 +209,6 @@ pub fn of_command(c: &CommandSpec) -> u32 {
         "command" | "wait" => bit("connection"),
         _ => 0,
     };
-    // WAIT is in @connection only, not @keyspace (its group is generic).
-    if c.name == "wait" {
-        set &= !bit("keyspace");
-    }
     set
 }
 

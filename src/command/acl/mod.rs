@@ -102,12 +102,7 @@ pub fn acl(ctx: &mut Ctx, a: &[Bytes]) -> Step {
             // not go on hearing them (Redis closes such connections too).
             let world = ctx.world.clone();
             Step::Async(Box::pin(async move {
-                let filter = KillFilter {
-                    user: Some(name),
-                    subscribed: true,
-                    ..KillFilter::default()
-                };
-                world.broadcast_task(CoreTask::Kill(filter)).await;
+                kill_users(&world, vec![name], true).await;
                 Frame::Ok
             }))
         }
@@ -118,7 +113,7 @@ pub fn acl(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 Ok(n) => {
                     let world = ctx.world.clone();
                     Step::Async(Box::pin(async move {
-                        kill_users(&world, names).await;
+                        kill_users(&world, names, false).await;
                         Frame::Int(n as i64)
                     }))
                 }
@@ -135,11 +130,13 @@ pub fn acl(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     }
 }
 
-/// Close every connection, on every core, logged in as one of `names`.
-async fn kill_users(world: &Rc<crate::core::world::World>, names: Vec<String>) {
+/// Close every connection, on every core, logged in as one of `names`
+/// (only those with a subscription, when `subscribed`).
+async fn kill_users(world: &Rc<crate::core::world::World>, names: Vec<String>, subscribed: bool) {
     for name in names {
         let filter = KillFilter {
             user: Some(name),
+            subscribed,
             ..KillFilter::default()
         };
         world.broadcast_task(CoreTask::Kill(filter)).await;
@@ -150,12 +147,12 @@ fn getuser(name: &str) -> Frame {
     let Some(u) = users::get(name) else {
         return Frame::Null;
     };
-    let selector = |s: &rules::Selector| {
-        Frame::Map(vec![
+    let rules = |s: &rules::Selector| {
+        vec![
             (Frame::bulk("commands"), Frame::bulk(s.describe_commands())),
             (Frame::bulk("keys"), Frame::bulk(s.describe_keys())),
             (Frame::bulk("channels"), Frame::bulk(s.describe_channels())),
-        ])
+        ]
     };
     let mut fields = vec![
         (
@@ -167,12 +164,10 @@ fn getuser(name: &str) -> Frame {
             Frame::Array(u.passwords.iter().map(Frame::bulk).collect()),
         ),
     ];
-    if let Frame::Map(root) = selector(&u.root) {
-        fields.extend(root);
-    }
+    fields.extend(rules(&u.root));
     fields.push((
         Frame::bulk("selectors"),
-        Frame::Array(u.selectors.iter().map(selector).collect()),
+        Frame::Array(u.selectors.iter().map(|s| Frame::Map(rules(s))).collect()),
     ));
     Frame::Map(fields)
 }
@@ -214,7 +209,7 @@ fn genpass(a: &[Bytes]) -> Frame {
     if let Err(e) = getrandom::getrandom(&mut bytes) {
         return Frame::Error(format!("ERR cannot read random bytes: {e}").into());
     }
-    let mut hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut hex = rules::hex(&bytes);
     hex.truncate(chars);
     Frame::bulk(hex)
 }
@@ -314,17 +309,6 @@ fn write_atomically(path: &std::path::Path, body: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Read and check the aclfile (off the core's thread).
-pub async fn read_file(
-    path: std::path::PathBuf,
-) -> Result<std::collections::BTreeMap<String, rules::User>, String> {
-    let shown = path.display().to_string();
-    let text = crate::runtime::task::blocking(move || std::fs::read_to_string(&path))
-        .await
-        .map_err(|e| format!("Error loading ACLs, opening file '{shown}': {e}"))?;
-    users::parse_file(&text, &shown)
-}
-
 /// ACL LOAD: replace every user by the aclfile's, all or nothing; a user
 /// gone or changed has its connections closed, as Redis does.
 fn load(ctx: &Ctx) -> Step {
@@ -333,7 +317,8 @@ fn load(ctx: &Ctx) -> Step {
     };
     let world = ctx.world.clone();
     Step::Async(Box::pin(async move {
-        let new = match read_file(path).await {
+        // Off the core's thread.
+        let new = match crate::runtime::task::blocking(move || users::load_file(&path)).await {
             Ok(u) => u,
             Err(e) => return Frame::Error(format!("ERR {e}").into()),
         };
@@ -344,7 +329,7 @@ fn load(ctx: &Ctx) -> Step {
             .map(|u| u.name.clone())
             .collect();
         users::replace(new);
-        kill_users(&world, gone).await;
+        kill_users(&world, gone, false).await;
         Frame::Ok
     }))
 }

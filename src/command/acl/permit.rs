@@ -11,7 +11,7 @@ use super::rules::{Denied, Request, User};
 use super::{categories, log, users};
 use crate::command::context::{ClientState, CommandSpec, Table};
 use crate::command::frame::Frame;
-use crate::command::keyspec::{acl_need, key_flags, key_positions};
+use crate::command::keyspec::{acl_need, key_flags, key_positions, one_key};
 use crate::command::observe;
 use crate::core::world::World;
 use bytes::Bytes;
@@ -65,6 +65,12 @@ fn request_id(cat: &Catalog, table: &Table, spec: &'static CommandSpec, args: &[
         .unwrap_or(cmd)
 }
 
+/// AUTH, HELLO, QUIT and RESET: run before logging in, and by every user
+/// (Redis's `no_auth` flag).
+pub fn no_auth(name: &str) -> bool {
+    matches!(name, "auth" | "hello" | "quit" | "reset")
+}
+
 /// A refusal and the argument it names (the command's full name for a
 /// command refusal).
 pub struct Refusal {
@@ -79,8 +85,7 @@ pub fn check_user(
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> Result<(), Refusal> {
-    // AUTH, HELLO, QUIT and RESET are every user's (Redis's `no_auth`).
-    if user.unrestricted() || matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
+    if user.unrestricted() || no_auth(spec.name) {
         return Ok(());
     }
     let cat = categories::catalog(table);
@@ -90,21 +95,15 @@ pub fn check_user(
     let mut patterns = false;
     // One key in place (GET, SET, INCR, …): no allocation on the way.
     let one;
-    let single_key = spec.first_key == 1
-        && spec.last_key == 1
-        && args.len() > 1
-        && !matches!(
-            spec.name,
-            "sort" | "ssubscribe" | "sunsubscribe" | "spublish"
-        );
+    let mut single_key = false;
     match spec.name {
-        _ if single_key => {}
         "publish" | "spublish" => channels.push((1, &args[1][..])),
         "subscribe" | "ssubscribe" | "psubscribe" => {
             patterns = spec.name == "psubscribe";
             channels.extend((1..args.len()).map(|i| (i, &args[i][..])));
         }
         _ if spec.group == "pubsub" => {}
+        _ if one_key(spec, args) => single_key = true,
         _ => {
             for (n, i) in key_positions(spec, args).into_iter().enumerate() {
                 keys.push((i, &args[i][..], acl_need(key_flags(spec, args, n))));

@@ -23,14 +23,18 @@ pub struct User {
     pub selectors: Vec<Selector>,
 }
 
-/// SHA-256 of a password in lowercase hex, as Redis stores and shows it.
-pub fn hash_password(pass: &[u8]) -> String {
-    let digest = Sha256::digest(pass);
-    let mut s = String::with_capacity(64);
-    for b in digest {
+/// Bytes in lowercase hex (password hashes, ACL GENPASS).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// SHA-256 of a password in lowercase hex, as Redis stores and shows it.
+pub fn hash_password(pass: &[u8]) -> String {
+    hex(&Sha256::digest(pass))
 }
 
 /// Equal in time that does not depend on where the first difference is.
@@ -46,8 +50,7 @@ impl User {
     /// A user as SETUSER creates one: off, no passwords, nothing allowed
     /// (channels per `acl-pubsub-default`).
     pub fn new(name: &str, catalog: &Catalog, pubsub_all: bool) -> User {
-        let mut root = Selector::empty(catalog);
-        root.all_channels = pubsub_all;
+        let root = Selector::empty(catalog, pubsub_all);
         User {
             name: name.to_owned(),
             enabled: false,
@@ -138,9 +141,6 @@ impl User {
                 ] {
                     self.apply(catalog, r, pubsub_all)?;
                 }
-                if pubsub_all {
-                    self.root.all_channels = true;
-                }
                 self.sanitize_payload = true;
             }
             _ => {
@@ -166,18 +166,14 @@ impl User {
                         }
                         self.nopass = false;
                     }
-                    Some(b'<') => {
-                        let h = hash_password(&bytes[1..]);
+                    Some(b'<') | Some(b'!') => {
+                        // A password, or its hash.
+                        let h = match bytes[0] {
+                            b'<' => hash_password(&bytes[1..]),
+                            _ => rule[1..].to_owned(),
+                        };
                         let before = self.passwords.len();
                         self.passwords.retain(|p| *p != h);
-                        if self.passwords.len() == before {
-                            return Err(RuleError::NoSuchPassword);
-                        }
-                    }
-                    Some(b'!') => {
-                        let h = &rule[1..];
-                        let before = self.passwords.len();
-                        self.passwords.retain(|p| p != h);
                         if self.passwords.len() == before {
                             return Err(RuleError::NoSuchPassword);
                         }
@@ -187,8 +183,7 @@ impl User {
                             .strip_prefix('(')
                             .and_then(|r| r.strip_suffix(')'))
                             .ok_or(RuleError::Parenthesis)?;
-                        let mut sel = Selector::empty(catalog);
-                        sel.all_channels = pubsub_all;
+                        let mut sel = Selector::empty(catalog, pubsub_all);
                         for part in inner.split_ascii_whitespace() {
                             sel.apply(catalog, part, pubsub_all)?;
                         }

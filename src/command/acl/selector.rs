@@ -63,8 +63,9 @@ pub struct Selector {
 }
 
 impl Selector {
-    /// Nothing allowed (`-@all`, no keys, no channels).
-    pub fn empty(catalog: &Catalog) -> Selector {
+    /// Nothing allowed (`-@all`, no keys), and every channel or none
+    /// (`acl-pubsub-default`).
+    pub fn empty(catalog: &Catalog, all_channels: bool) -> Selector {
         Selector {
             allowed: vec![0; catalog.len().div_ceil(64)],
             first_args: Vec::new(),
@@ -72,7 +73,7 @@ impl Selector {
             rules: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
-            all_channels: false,
+            all_channels,
             channels: Vec::new(),
         }
     }
@@ -222,7 +223,7 @@ impl Selector {
         let name = &rule[1..];
         if let Some(cat) = name.strip_prefix('@') {
             let set = catalog::category(cat).ok_or(RuleError::Unknown)?;
-            for id in catalog.in_category(set).collect::<Vec<_>>() {
+            for id in catalog.in_category(set) {
                 self.set_id(id, allow);
                 if id < catalog.names.len() {
                     self.first_args.retain(|(c, _)| *c != id);

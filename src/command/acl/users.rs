@@ -211,6 +211,15 @@ pub fn parse_file(text: &str, path: &str) -> Result<BTreeMap<String, User>, Stri
     }
 }
 
+/// Read and check an aclfile (at start, and for ACL LOAD off the core's
+/// thread).
+pub fn load_file(path: &std::path::Path) -> Result<BTreeMap<String, User>, String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Error loading ACLs, opening file '{shown}': {e}"))?;
+    parse_file(&text, &shown)
+}
+
 /// Every user as an aclfile line (ACL LIST, ACL SAVE).
 pub fn lines() -> Vec<String> {
     all()
