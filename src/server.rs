@@ -5,6 +5,7 @@
 //! come back as one clear error, never a panic.
 
 use crate::config::{Config, SocketPath};
+use crate::core::clients::Door;
 use crate::core::mesh::Packet;
 use crate::core::world::World;
 use crate::net;
@@ -51,7 +52,11 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
     // Before any door opens: a start with nothing to load never answers -LOADING.
     crate::core::recover::begin(&cfg);
-    for (port, what) in [(cfg.port, "RESP"), (cfg.text_port, "text protocol")] {
+    for (port, what) in [
+        (cfg.port, "RESP"),
+        (cfg.text_port, "text protocol"),
+        (cfg.http_port, "HTTP"),
+    ] {
         if port != 0 {
             net::listener::check_free(&cfg.bind, port).map_err(|e| {
                 ServerError::Startup(format!(
@@ -136,6 +141,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         bind = %cfg.bind,
         port = cfg.port,
         text_port = cfg.text_port,
+        http_port = cfg.http_port,
         pid = std::process::id(),
         "stairkv ready"
     );
@@ -220,7 +226,11 @@ async fn core_main(
         SocketPath::Stream => None,
     };
     let mut accepts = Vec::new();
-    for (port, text) in [(cfg.port, false), (cfg.text_port, true)] {
+    for (port, door) in [
+        (cfg.port, Door::Resp),
+        (cfg.text_port, Door::Text),
+        (cfg.http_port, Door::Http),
+    ] {
         if port == 0 {
             continue;
         }
@@ -228,15 +238,27 @@ async fn core_main(
             format!(
                 "cannot listen on {}:{port} ({}): {e}",
                 cfg.bind,
-                if text { "text protocol" } else { "RESP" }
+                door.name()
             )
         })?;
         let acceptor = Acceptor::new(listener, ring.as_ref());
         let w = world.clone();
-        let task = if text {
-            crate::runtime::task::spawn(net::listener::accept_loop(w, acceptor, net::text::serve))
-        } else {
-            crate::runtime::task::spawn(net::listener::accept_loop(w, acceptor, net::resp::serve))
+        let task = match door {
+            Door::Resp => crate::runtime::task::spawn(net::listener::accept_loop(
+                w,
+                acceptor,
+                net::resp::serve,
+            )),
+            Door::Text => crate::runtime::task::spawn(net::listener::accept_loop(
+                w,
+                acceptor,
+                net::text::serve,
+            )),
+            Door::Http => crate::runtime::task::spawn(net::listener::accept_loop(
+                w,
+                acceptor,
+                net::http::serve,
+            )),
         };
         accepts.push(task);
     }

@@ -622,6 +622,8 @@ fn aclfile_is_loaded_saved_and_reloaded() {
             &port,
             "--text-port",
             "0",
+            "--http-port",
+            "0",
             "--cores",
             "1",
             "--aclfile",

@@ -450,6 +450,8 @@ fn the_start_answers_loading_while_it_replays() {
             &port.to_string(),
             "--text-port",
             "0",
+            "--http-port",
+            "0",
             "--cores",
             "2",
         ])
@@ -512,6 +514,8 @@ fn start_fails(dir: &TempDir, extra: &[&str]) -> String {
             "--port",
             &port.to_string(),
             "--text-port",
+            "0",
+            "--http-port",
             "0",
             "--log-level",
             "warn",

@@ -159,6 +159,8 @@ fn start_fails(args: &[&str]) -> String {
             &free_port().to_string(),
             "--text-port",
             "0",
+            "--http-port",
+            "0",
             "--log-level",
             "warn",
         ])

@@ -2162,12 +2162,29 @@ fn stream_socket_path_serves_resp_and_text() {
 #[test]
 fn port_in_use_is_refused_with_one_line() {
     let srv = Server::start(1, &[]);
-    for (port, text_port, what) in [
-        (srv.port.to_string(), "0".to_string(), "RESP"),
-        ("0".to_string(), srv.text_port.to_string(), "text protocol"),
+    for (port, text_port, http_port, what) in [
+        (
+            srv.port.to_string(),
+            "0".to_string(),
+            "0".to_string(),
+            "RESP",
+        ),
+        (
+            "0".to_string(),
+            srv.text_port.to_string(),
+            "0".to_string(),
+            "text protocol",
+        ),
+        (
+            "0".to_string(),
+            "0".to_string(),
+            srv.http_port.to_string(),
+            "HTTP",
+        ),
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stairkv"))
             .args(["--port", &port, "--text-port", &text_port, "--cores", "1"])
+            .args(["--http-port", &http_port])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -2201,7 +2218,7 @@ fn port_in_use_is_refused_with_one_line() {
         .expect("run stairkv");
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("need two ports"),
+        String::from_utf8_lossy(&out.stderr).contains("needs its own port"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

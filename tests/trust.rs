@@ -373,6 +373,16 @@ fn protected_mode_serves_only_loopback_without_a_password() {
     );
     let denied = first_reply(ip, srv.text_port, b"GET a\n");
     assert!(denied.starts_with("ERROR DENIED"), "{denied}");
+    let denied = first_reply(
+        ip,
+        srv.http_port,
+        b"GET /v1/keys/a HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(
+        denied.starts_with("HTTP/1.1 403")
+            && denied.contains("DENIED Redis is running in protected mode"),
+        "{denied}"
+    );
     assert_eq!(
         first_reply(Ipv4Addr::LOCALHOST, srv.port, b"PING\r\n"),
         "+PONG\r\n"
@@ -399,6 +409,12 @@ fn protected_mode_serves_only_loopback_without_a_password() {
     let srv = Server::start(1, &["--bind", "0.0.0.0", "--requirepass", "pw"]);
     assert!(first_reply(ip, srv.port, b"PING\r\n").starts_with("-NOAUTH"));
     assert_eq!(first_reply(ip, srv.text_port, b"AUTH pw\n"), "OK\n");
+    let served = first_reply(
+        ip,
+        srv.http_port,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer pw\r\n\r\n",
+    );
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
 }
 
 /// Before AUTH, Redis 7's bounds: a multibulk count over 10 or a bulk over

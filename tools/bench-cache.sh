@@ -93,7 +93,7 @@ start() {
   local extra=()
   if [ "$1" = stairkv ]; then
     if [ $STAIRKV_FLAGS = 1 ]; then extra=(--maxmemory "$2" --maxmemory-policy "$3"); fi
-    note "taskset -c $SERVER_CPU $STAIRKV --cores 1 --port $PORT --text-port 0 --log-level warn${extra[*]:+ ${extra[*]}}"
+    note "taskset -c $SERVER_CPU $STAIRKV --cores 1 --port $PORT --text-port 0 --http-port 0 --log-level warn${extra[*]:+ ${extra[*]}}"
   else
     note "taskset -c $SERVER_CPU redis-server --port $PORT --save \"\" --appendonly no"
   fi

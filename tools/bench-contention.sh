@@ -4,7 +4,7 @@
 #   background  one busy loop of normal priority pinned to each CPU
 #               (taskset -c N sh -c 'while :; do :; done'), started only for
 #               the measurements below and always killed on exit (trap)
-#   load        a fresh stairkv --cores 2 (default flags but --text-port 0),
+#   load        a fresh stairkv --cores 2 (default flags but --text-port 0 --http-port 0),
 #               every key prefilled, then a verified open-loop stairkv-bench
 #               run (--verify --rate) while a loop moves every shard to the
 #               other core and back (STAIRKV MIGRATE, as tools/bench-elastic.sh's
@@ -70,7 +70,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 note() { grep -qxF -- "$1" "$OUT/raw/cmd.txt" 2>/dev/null || echo "$1" >> "$OUT/raw/cmd.txt"; }
-SERVER_ARGS=(--cores 2 --port "$PORT" --text-port 0 --log-level warn)
+SERVER_ARGS=(--cores 2 --port "$PORT" --text-port 0 --http-port 0 --log-level warn)
 
 # first_pong SECONDS: poll PING every 5 ms until +PONG; print seconds since $T0.
 first_pong() {

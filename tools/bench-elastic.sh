@@ -58,7 +58,7 @@ rec() { local sc=$1; shift; note "$sc" "$*"; "$@"; }
 rec_server() {
   local sc=$1 cores=$2 pin=""; shift 2
   [ "$cores" = 1 ] && pin="taskset -c $SERVER_CPU "
-  note "$sc" "${pin}$STAIRKV --cores $cores --port $PORT --text-port 0 --log-level warn${*:+ $*}"
+  note "$sc" "${pin}$STAIRKV --cores $cores --port $PORT --text-port 0 --http-port 0 --log-level warn${*:+ $*}"
   start_server stairkv "$cores" "$@"
 }
 

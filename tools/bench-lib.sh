@@ -35,9 +35,9 @@ start_server() {
   [ "$1" = before ] && STAIRKV=$BEFORE
   if [ "$1" = stairkv ] || [ "$1" = before ]; then
     if [ "$cores" = 1 ]; then
-      taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level warn "${extra[@]}" &
+      taskset -c "$SERVER_CPU" $STAIRKV --cores 1 --port "$PORT" --text-port 0 --http-port 0 --log-level warn "${extra[@]}" &
     else
-      $STAIRKV --cores "$cores" --port "$PORT" --text-port 0 --log-level warn "${extra[@]}" &
+      $STAIRKV --cores "$cores" --port "$PORT" --text-port 0 --http-port 0 --log-level warn "${extra[@]}" &
     fi
   else
     taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &

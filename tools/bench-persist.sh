@@ -123,7 +123,7 @@ start_persist() {
   mkdir -p "$dir"
   if [ "$s" = stairkv ]; then
     [ "$mode" != none ] && aof=(--appendonly yes --appendfsync "$mode")
-    cmd=($STAIRKV --cores "$cores" --port "$PORT" --text-port 0 --log-level warn --dir "$dir" "${aof[@]}")
+    cmd=($STAIRKV --cores "$cores" --port "$PORT" --text-port 0 --http-port 0 --log-level warn --dir "$dir" "${aof[@]}")
     [ "$cores" = 1 ] && cmd=(taskset -c "$SERVER_CPU" "${cmd[@]}")
   else
     aof=(--appendonly no)
@@ -141,7 +141,7 @@ AOF_SKIP=
 check_stairkv_aof() {
   local d="$DATA/detect" reply
   rm -rf "$d"; mkdir -p "$d"
-  $STAIRKV --cores 1 --port "$PORT" --text-port 0 --log-level error --dir "$d" \
+  $STAIRKV --cores 1 --port "$PORT" --text-port 0 --http-port 0 --log-level error --dir "$d" \
     --appendonly yes --appendfsync everysec >/dev/null 2>"$OUT/raw/detect.err" &
   SPID=$!
   for _ in $(seq 100); do
@@ -288,7 +288,7 @@ if has c; then
     [ $((r % 2)) = 0 ] && order=(redis stairkv)
     for s in "${order[@]}"; do
       if [ "$s" = stairkv ]; then
-        cmd=($STAIRKV --cores "$C_CORES" --port "$PORT" --text-port 0 --log-level warn --dir "$DATA/c-$s")
+        cmd=($STAIRKV --cores "$C_CORES" --port "$PORT" --text-port 0 --http-port 0 --log-level warn --dir "$DATA/c-$s")
       else
         cmd=(taskset -c "$SERVER_CPU" redis-server --port "$PORT" --save "" --appendonly no --dir "$DATA/c-$s" --daemonize no --loglevel warning)
       fi

@@ -17,6 +17,7 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ("bind", c.bind.clone()),
         ("port", c.port.to_string()),
         ("text-port", c.text_port.to_string()),
+        ("http-port", c.http_port.to_string()),
         ("cores", c.cores.len().to_string()),
         ("requirepass", c.requirepass.clone().unwrap_or_default()),
         (
@@ -332,7 +333,7 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
             })?
         }
-        "bind" | "port" | "text-port" | "cores" | "initial-shards" | "databases" | "aclfile"
+        "bind" | "port" | "text-port" | "http-port" | "cores" | "initial-shards" | "databases" | "aclfile"
         | "appenddirname" | "appendfilename" => {
             return Err(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"

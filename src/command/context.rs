@@ -21,6 +21,7 @@ use super::txstate::{MultiState, WatchState};
 use crate::core::clients::Door;
 use crate::core::router::{Batch, Ticket};
 use crate::core::world::World;
+use crate::protocol::out::Out;
 use crate::protocol::reply::Proto;
 use crate::storage::ops::OpResult;
 use bytes::Bytes;
@@ -70,6 +71,9 @@ pub struct ClientState {
     pub reply: ReplyMode,
     /// CLIENT TRACKING's mode, while on.
     pub tracking: Option<Box<super::trackstate::TrackState>>,
+    /// The HTTP door's replies, kept whole instead of encoded (a value is
+    /// then shared with the keyspace, never copied into a reply buffer).
+    pub frames: Option<Vec<Frame>>,
 }
 
 /// CLIENT REPLY's modes.
@@ -111,11 +115,22 @@ impl ClientState {
             fd: -1,
             subs: None,
             specs: Vec::new(),
+            frames: None,
         }
     }
 }
 
 impl ClientState {
+    /// Hand a reply to the client: encoded into `out` in its door's protocol,
+    /// or kept whole for the HTTP door.
+    #[inline]
+    pub fn answer(&mut self, out: &mut Out, f: Frame, proto: Proto) {
+        match &mut self.frames {
+            None => f.write(out, proto, self.door),
+            Some(frames) => frames.push(f),
+        }
+    }
+
     /// Whether the reply of the command just dispatched is dropped (CLIENT
     /// REPLY), moving a SKIP on to the next command.
     #[inline]

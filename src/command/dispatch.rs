@@ -88,7 +88,7 @@ pub async fn run_pipeline(
             match step {
                 Step::Done(f) if queued.is_empty() => {
                     if !silent {
-                        f.write(out, client.proto, client.door)
+                        client.answer(out, f, client.proto)
                     }
                 }
                 other => queued.push(Queued::plain(other, client.proto, silent)),
@@ -141,7 +141,7 @@ pub async fn run_pipeline(
             took,
         );
         if !silent {
-            f.write(out, client.proto, client.door);
+            client.answer(out, f, client.proto);
         }
     }
     if client.closing {
@@ -211,7 +211,7 @@ async fn flush(
     batch: Batch,
     queued: &mut Vec<Queued>,
     out: &mut Out,
-    client: &ClientState,
+    client: &mut ClientState,
     watch: &mut Watch,
 ) -> Batch {
     if queued.is_empty() && batch.is_local() {
@@ -233,7 +233,7 @@ async fn flush(
             observe::ran(world, watch, &TABLE, spec, args, peer, &frame, took);
         }
         if !q.silent {
-            frame.write(out, q.proto, client.door);
+            client.answer(out, frame, q.proto);
         }
     }
     Batch::new(world.clone())

@@ -46,7 +46,9 @@ impl Frame {
     /// Write this reply in the protocol of the connection's door.
     pub fn write(&self, out: &mut Out, proto: Proto, door: Door) {
         match door {
-            Door::Resp => self.encode(out, proto),
+            // The HTTP door keeps frames whole (`ClientState::answer`); were
+            // one written, RESP is what it would read.
+            Door::Resp | Door::Http => self.encode(out, proto),
             Door::Text => self.encode_text(out),
         }
     }

@@ -14,6 +14,7 @@ pub(super) struct FileConfig {
     pub(super) bind: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) text_port: Option<u16>,
+    pub(super) http_port: Option<u16>,
     pub(super) cores: Option<usize>,
     pub(super) requirepass: Option<String>,
     pub(super) log_level: Option<String>,

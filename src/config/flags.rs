@@ -40,6 +40,9 @@ pub struct Flags {
     /// Plain text protocol port; 0 turns it off [default: 7171].
     #[arg(long)]
     pub text_port: Option<u16>,
+    /// HTTP port (keys API, /metrics, WebSocket events, the dashboard); 0 turns it off [default: 8080].
+    #[arg(long)]
+    pub http_port: Option<u16>,
     /// Number of cores (one pinned executor each) [default: every CPU in the affinity mask].
     #[arg(long)]
     pub cores: Option<usize>,

@@ -27,6 +27,7 @@ pub struct Config {
     pub bind: String,
     pub port: u16,
     pub text_port: u16,
+    pub http_port: u16,
     pub cores: Vec<usize>,
     pub requirepass: Option<String>,
     pub log_level: String,
@@ -185,6 +186,10 @@ impl Config {
                 .text_port
                 .or(file.text_port)
                 .unwrap_or(DEFAULT_TEXT_PORT),
+            http_port: flags
+                .http_port
+                .or(file.http_port)
+                .unwrap_or(DEFAULT_HTTP_PORT),
             cores: available[..ncores].to_vec(),
             requirepass: flags
                 .requirepass
@@ -389,16 +394,24 @@ impl Config {
                 })?
             },
         };
-        if cfg.port == 0 && cfg.text_port == 0 {
+        if cfg.port == 0 && cfg.text_port == 0 && cfg.http_port == 0 {
             return Err(ConfigError::Invalid(
-                "both --port and --text-port are 0: nothing to listen on".into(),
+                "--port, --text-port and --http-port are all 0: nothing to listen on".into(),
             ));
         }
-        if cfg.port != 0 && cfg.port == cfg.text_port {
-            return Err(ConfigError::Invalid(format!(
-                "--port and --text-port are both {}: the two protocols need two ports",
-                cfg.port
-            )));
+        let doors = [
+            ("--port", cfg.port),
+            ("--text-port", cfg.text_port),
+            ("--http-port", cfg.http_port),
+        ];
+        for (i, (a, pa)) in doors.iter().enumerate() {
+            for (b, pb) in &doors[i + 1..] {
+                if *pa != 0 && pa == pb {
+                    return Err(ConfigError::Invalid(format!(
+                        "{a} and {b} are both {pa}: each protocol needs its own port"
+                    )));
+                }
+            }
         }
         if cfg.shard_max_keys == 0
             || cfg.split_batch == 0

@@ -7,6 +7,7 @@
 pub const DEFAULT_PORT: u16 = 6379;
 /// The seed's plain text protocol port.
 pub const DEFAULT_TEXT_PORT: u16 = 7171;
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
 /// Loopback only unless told otherwise, like a fresh Redis in protected mode.
 pub const DEFAULT_BIND: &str = "127.0.0.1";
 /// Redis's `proto-max-bulk-len`.

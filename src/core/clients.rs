@@ -13,6 +13,8 @@ pub enum Door {
     Resp,
     /// The seed's line protocol (`PUT`/`GET`/`DEL`/`AUTH`).
     Text,
+    /// The HTTP door (keys API, WebSocket events and stats).
+    Http,
 }
 
 impl Door {
@@ -20,6 +22,7 @@ impl Door {
         match self {
             Door::Resp => "resp",
             Door::Text => "text",
+            Door::Http => "http",
         }
     }
 }

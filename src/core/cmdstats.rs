@@ -23,6 +23,12 @@ const HIST_SIGFIG: u8 = 2;
 pub const MAX_ERROR_CODES: usize = 128;
 pub const OVERFLOW_CODE: &str = "ERRORSTATS_OVERFLOW";
 
+/// An empty latency histogram, in nanoseconds (every command's has these bounds).
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(HIST_LOW_NS, HIST_HIGH_NS, HIST_SIGFIG)
+        .expect("constant histogram bounds are valid")
+}
+
 /// One command's counters.
 #[derive(Clone, Debug, Default)]
 pub struct CommandStat {
@@ -90,6 +96,22 @@ impl CommandStats {
         &mut self.commands[cmd]
     }
 
+    /// The latency histograms of the commands `pick` chooses, added up, and
+    /// the nanoseconds they hold (None: none of them was timed).
+    pub fn latency_of(&self, pick: impl Fn(usize) -> bool) -> Option<(Histogram<u64>, u64)> {
+        let mut merged: Option<(Histogram<u64>, u64)> = None;
+        for (i, s) in self.commands.iter().enumerate() {
+            let Some(h) = s.latency.as_deref().filter(|_| pick(i)) else {
+                continue;
+            };
+            let (all, nanos) = merged.get_or_insert_with(|| (histogram(), 0));
+            // Same bounds on every histogram: adding cannot fail.
+            let _ = all.add(h);
+            *nanos += s.nanos;
+        }
+        merged
+    }
+
     /// Command `cmd` ran, untimed, and answered no error.
     #[inline]
     pub fn count(&mut self, cmd: usize) {
@@ -109,12 +131,7 @@ impl CommandStats {
         if let Some(ns) = nanos {
             s.nanos += ns;
             if track {
-                let h = s.latency.get_or_insert_with(|| {
-                    Box::new(
-                        Histogram::new_with_bounds(HIST_LOW_NS, HIST_HIGH_NS, HIST_SIGFIG)
-                            .expect("constant histogram bounds are valid"),
-                    )
-                });
+                let h = s.latency.get_or_insert_with(|| Box::new(histogram()));
                 h.saturating_record(ns.max(HIST_LOW_NS));
             }
         }

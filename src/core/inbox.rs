@@ -178,6 +178,7 @@ impl World {
     /// Run a core task here (also used for this core's own share of a broadcast).
     pub fn run_task(&self, task: CoreTask) -> TaskResult {
         match task {
+            CoreTask::Ping => TaskResult::Done,
             CoreTask::Clients => TaskResult::Clients(self.clients.borrow().snapshot()),
             CoreTask::Kill(f) => TaskResult::Count(self.clients.borrow_mut().kill(&f)),
             CoreTask::HasClient { id } => {

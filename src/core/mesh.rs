@@ -28,6 +28,8 @@ use std::rc::Rc;
 /// Work a core does for another that is not a keyspace op.
 #[derive(Debug, Clone)]
 pub enum CoreTask {
+    /// Are you serving? (the HTTP door's `/readyz`) → Done
+    Ping,
     /// → Clients
     Clients,
     /// → Count

@@ -57,9 +57,52 @@ pub fn binds_beyond_loopback(bind: &str) -> bool {
     }
 }
 
+/// Why a connection was not let in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Protected mode: not loopback, and no password is set.
+    Protected,
+    /// `maxclients` reached.
+    Full,
+}
+
+impl Refusal {
+    /// The refusal in a door's words (the HTTP door answers it as JSON).
+    pub fn message(self, door: Door) -> &'static str {
+        match (self, door) {
+            (Refusal::Protected, Door::Text) => DENIED_TEXT,
+            (Refusal::Protected, _) => DENIED,
+            (Refusal::Full, Door::Text) => "ERROR max number of clients reached",
+            (Refusal::Full, _) => "ERR max number of clients reached",
+        }
+    }
+}
+
 /// Let a new connection in, or refuse it with its door's words and close it.
 /// Returns the connection's state, registered in this core's client table.
 pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option<ClientState> {
+    match admission(world, stream, door) {
+        Ok(client) => Some(client),
+        Err(why) => {
+            let mut msg = Out::new();
+            match door {
+                Door::Text => {
+                    msg.extend_from_slice(why.message(door).as_bytes());
+                    msg.extend_from_slice(b"\n");
+                }
+                _ => crate::protocol::reply::error(&mut msg, why.message(door)),
+            }
+            let _ = stream.write_all(&mut msg).await;
+            let _ = stream.finish().await;
+            None
+        }
+    }
+}
+
+/// The rules every door applies to a new connection (protected mode,
+/// `maxclients`); when it may come in, its state, registered in this core's
+/// client table. A refused connection is the door's to answer and close.
+pub fn admission(world: &Rc<World>, stream: &Socket, door: Door) -> Result<ClientState, Refusal> {
     world
         .stats
         .connections_received
@@ -73,8 +116,7 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
     // requirepass or ACL SETUSER default), as Redis's.
     if protected && !users::default_has_password() && !is_loopback(&addr) {
         tracing::debug!(peer = %addr, "refused by protected mode");
-        refuse(stream, door, DENIED, DENIED_TEXT).await;
-        return None;
+        return Err(Refusal::Protected);
     }
     // maxclients is split evenly over cores: the kernel spreads connections evenly.
     let per_core = maxclients.div_ceil(world.ncores as u64) as usize;
@@ -83,14 +125,7 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
             .stats
             .rejected_connections
             .set(world.stats.rejected_connections.get() + 1);
-        refuse(
-            stream,
-            door,
-            "ERR max number of clients reached",
-            "ERROR max number of clients reached",
-        )
-        .await;
-        return None;
+        return Err(Refusal::Full);
     }
     let keepalive = world.config.borrow().tcp_keepalive;
     if keepalive > 0 {
@@ -111,7 +146,7 @@ pub async fn admit(world: &Rc<World>, stream: &mut Socket, door: Door) -> Option
     world.clients.borrow_mut().add(row);
     let mut client = ClientState::new(id, addr, laddr, door);
     client.fd = stream.raw_fd();
-    Some(client)
+    Ok(client)
 }
 
 /// Redis's `tcp-keepalive`: probes after `secs` of silence, then every
@@ -173,19 +208,6 @@ pub async fn read_or_idle(
     }
 }
 
-async fn refuse(stream: &mut Socket, door: Door, resp: &str, text: &str) {
-    let mut msg = Out::new();
-    match door {
-        Door::Resp => crate::protocol::reply::error(&mut msg, resp),
-        Door::Text => {
-            msg.extend_from_slice(text.as_bytes());
-            msg.extend_from_slice(b"\n");
-        }
-    }
-    let _ = stream.write_all(&mut msg).await;
-    let _ = stream.finish().await;
-}
-
 /// The connection is over: deliver its last replies (unless it was killed or
 /// dropped for its output), then forget it everywhere.
 pub async fn leave(world: &Rc<World>, stream: &mut Socket, client: &mut ClientState) {
@@ -195,6 +217,12 @@ pub async fn leave(world: &Rc<World>, stream: &mut Socket, client: &mut ClientSt
             tracing::debug!(client = client.id, error = %e, "last reply not delivered");
         }
     }
+    forget(world, client);
+}
+
+/// Forget a connection that is over everywhere: its subscriptions, watches,
+/// tracking and its row in CLIENT LIST.
+pub fn forget(world: &Rc<World>, client: &mut ClientState) {
     forget_client(world, client);
     crate::command::transactions::forget_client(world, client);
     crate::command::tracking::reset(world, client);

@@ -9,6 +9,7 @@
 //! ring, timers and tasks it runs on are `runtime`'s.
 
 pub mod door;
+pub mod http;
 pub mod listener;
 pub mod prefetch;
 pub mod resp;

@@ -17,11 +17,15 @@ use crate::protocol::out::Out;
 use crate::runtime::buf::Buf;
 use crate::runtime::ops::{Op, Stream};
 use crate::runtime::ring::SocketRing;
-use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncRead, AsyncWrite};
+use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{ready, Context, Poll};
 
 /// Bytes read per receive (Redis's PROTO_IOBUF_LEN).
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -55,6 +59,8 @@ pub struct Socket {
     /// The write buffer not in flight: handed back to the caller in exchange
     /// for the one it gives to a send, so both keep their allocations.
     spare: BytesMut,
+    /// glommio's stream: what a write has yet to hand to it.
+    writing: Option<(VecDeque<Bytes>, BytesMut)>,
 }
 
 /// glommio reports its own error type; the connection loops speak `io::Error`.
@@ -118,6 +124,7 @@ impl Acceptor {
             sending: None,
             sending_len: 0,
             spare: BytesMut::new(),
+            writing: None,
         };
         // Replies are written whole, one write per batch: Nagle would only delay them.
         let _ = s.set_nodelay();
@@ -160,11 +167,21 @@ impl Socket {
     /// bytes per call without a multishot receive). Returns the count; 0 means the peer closed. Cancel-safe: if the
     /// future is dropped, bytes that arrive meanwhile go to the next call.
     pub async fn read_into(&mut self, dst: &mut BytesMut) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read_into(cx, dst)).await
+    }
+
+    /// [`Self::read_into`] as a poll, for the I/O traits of the HTTP door's
+    /// libraries.
+    pub fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
         match &mut self.path {
             Path::Ring {
                 stream: Some(stream),
                 ..
-            } => stream.read(dst).await,
+            } => stream.poll_read(cx, dst),
             Path::Ring { ring, sock, .. } => {
                 let op = match &mut self.pending {
                     Some(op) => op,
@@ -174,24 +191,24 @@ impl Socket {
                         pending.insert(ring.recv_with(sock.as_raw_fd(), buf, self.drained))
                     }
                 };
-                let (res, buf) = op.await;
+                let (res, buf) = ready!(Pin::new(op).poll(cx));
                 self.pending = None;
                 let Some(buf) = buf.into_received(res) else {
-                    return Err(io::Error::other("socket ring returned no buffer"));
+                    return Poll::Ready(Err(io::Error::other("socket ring returned no buffer")));
                 };
                 self.drained = res >= 0 && buf.len() < buf.capacity();
                 dst.extend_from_slice(&buf);
                 self.scratch = buf;
                 if res < 0 {
-                    return Err(io::Error::from_raw_os_error(-res));
+                    return Poll::Ready(Err(io::Error::from_raw_os_error(-res)));
                 }
-                Ok(res as usize)
+                Poll::Ready(Ok(res as usize))
             }
             Path::Stream(s) => {
                 self.scratch.resize(READ_CHUNK, 0);
-                let n = s.read(&mut self.scratch).await?;
+                let n = ready!(Pin::new(s).poll_read(cx, &mut self.scratch))?;
                 dst.extend_from_slice(&self.scratch[..n]);
-                Ok(n)
+                Poll::Ready(Ok(n))
             }
         }
     }
@@ -200,28 +217,55 @@ impl Socket {
     /// On the ring this returns once the previous write is done and this one
     /// is handed to the kernel; [`Self::finish`] waits for the last one.
     pub async fn write_all(&mut self, src: &mut Out) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_write_all(cx, src)).await
+    }
+
+    /// [`Self::write_all`] as a poll. Its first call takes all of `src`;
+    /// later calls finish that write (`src` is not read again until it is
+    /// Ready).
+    pub fn poll_write_all(&mut self, cx: &mut Context<'_>, src: &mut Out) -> Poll<io::Result<()>> {
         match &mut self.path {
             Path::Ring { ring, sock, .. } => {
                 let (ring, fd) = (ring.clone(), sock.as_raw_fd());
-                self.settle().await?;
+                ready!(self.poll_settle(cx))?;
                 if src.is_empty() {
-                    return Ok(());
+                    return Poll::Ready(Ok(()));
                 }
                 let spare = Out::from_tail(std::mem::take(&mut self.spare));
                 let (segs, tail) = std::mem::replace(src, spare).into_parts();
                 self.sending_len = segs.iter().map(|s| s.len()).sum::<usize>() + tail.len();
                 self.sending = Some(ring.send_gather(fd, segs, tail));
-                Ok(())
+                Poll::Ready(Ok(()))
             }
             Path::Stream(s) => {
-                let (segs, mut tail) = std::mem::take(src).into_parts();
-                for seg in segs {
-                    s.write_all(&seg).await?;
+                if self.writing.is_none() {
+                    if src.is_empty() {
+                        return Poll::Ready(Ok(()));
+                    }
+                    self.writing = Some(std::mem::take(src).into_parts());
                 }
-                s.write_all(&tail).await?;
-                tail.clear();
-                *src = Out::from_tail(tail);
-                Ok(())
+                let Some((segs, tail)) = &mut self.writing else {
+                    return Poll::Ready(Ok(()));
+                };
+                loop {
+                    while segs.front().is_some_and(|seg| seg.is_empty()) {
+                        segs.pop_front();
+                    }
+                    let front: &mut dyn bytes::Buf = match segs.front_mut() {
+                        Some(seg) => seg,
+                        None if tail.is_empty() => break,
+                        None => tail,
+                    };
+                    let n = ready!(Pin::new(&mut *s).poll_write(cx, front.chunk()))?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    }
+                    front.advance(n);
+                }
+                if let Some((_, tail)) = self.writing.take() {
+                    *src = Out::from_tail(tail);
+                }
+                Poll::Ready(Ok(()))
             }
         }
     }
@@ -260,25 +304,30 @@ impl Socket {
     /// Wait until the send in flight is whole (the ring resubmits short sends
     /// itself). Cancel-safe: the send stays in flight if this future is dropped.
     pub async fn settle(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_settle(cx)).await
+    }
+
+    /// [`Self::settle`] as a poll.
+    pub fn poll_settle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(op) = self.sending.as_mut() else {
-            return Ok(());
+            return Poll::Ready(Ok(()));
         };
-        let (res, buf) = op.await;
+        let (res, buf) = ready!(Pin::new(op).poll(cx));
         self.sending = None;
         self.sending_len = 0;
         let mut tail = match buf {
             Buf::Bytes(b) => b,
             Buf::Gather(g) => g.into_tail(),
-            _ => return Err(io::Error::other("socket ring returned no buffer")),
+            _ => return Poll::Ready(Err(io::Error::other("socket ring returned no buffer"))),
         };
         if res < 0 {
-            return Err(io::Error::from_raw_os_error(-res));
+            return Poll::Ready(Err(io::Error::from_raw_os_error(-res)));
         }
         if res == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
         tail.clear();
         self.spare = tail;
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 }

@@ -173,7 +173,12 @@ impl Stream {
         std::future::poll_fn(|cx| self.poll_read(cx, dst)).await
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>, dst: &mut BytesMut) -> Poll<io::Result<usize>> {
+    /// `read` as a poll, for a socket read through I/O traits.
+    pub fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
         let mut slots = self.ring.slots.borrow_mut();
         let Some(Slot::Stream {
             waker,

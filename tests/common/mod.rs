@@ -14,6 +14,8 @@ pub struct Server {
     child: Option<Child>,
     pub port: u16,
     pub text_port: u16,
+    /// The HTTP door's port (never the default 8080: tests run side by side).
+    pub http_port: u16,
 }
 
 /// A port free now and not handed to another test of this binary: tests run
@@ -43,12 +45,18 @@ impl Server {
             while text_port == port {
                 text_port = free_port();
             }
+            let mut http_port = free_port();
+            while http_port == port || http_port == text_port {
+                http_port = free_port();
+            }
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_stairkv"));
             cmd.args([
                 "--port",
                 &port.to_string(),
                 "--text-port",
                 &text_port.to_string(),
+                "--http-port",
+                &http_port.to_string(),
                 "--cores",
                 &cores.to_string(),
                 "--log-level",
@@ -63,6 +71,7 @@ impl Server {
                 child: Some(child),
                 port,
                 text_port,
+                http_port,
             };
             if s.wait_ready(Duration::from_secs(20)) {
                 return s;
@@ -101,6 +110,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// The HTTP door's address, `http://127.0.0.1:PORT`.
+    pub fn http(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     pub fn url(&self) -> String {
