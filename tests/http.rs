@@ -413,7 +413,10 @@ fn passwords_and_acl_users_guard_every_route_but_the_probes() {
     let (s, b) = call("GET", &format!("{base}/v1/info"), &[], None);
     assert_eq!(
         (s, json(&b)),
-        (200, serde_json::json!({ "auth_required": true }))
+        (
+            200,
+            serde_json::json!({ "auth_required": true, "authenticated": false })
+        )
     );
     let auth = [("Authorization", "Bearer s3cret")];
     let info = json(&call("GET", &format!("{base}/v1/info"), &auth, None).1);

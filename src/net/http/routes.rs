@@ -72,7 +72,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
         // The one thing a dashboard may learn before the password: that it
         // needs one (a 401 would be a console error in every browser).
         if path == "/v1/info" && method == Method::GET {
-            let v = serde_json::json!({ "auth_required": true });
+            let v = serde_json::json!({ "auth_required": true, "authenticated": false });
             return reply::json(StatusCode::OK, &v);
         }
         return r;

@@ -75,6 +75,7 @@ pub fn info(state: &State) -> Reply {
             "version": env!("CARGO_PKG_VERSION"),
             "cores": state.world.ncores,
             "auth_required": !crate::command::acl::users::autologin(),
+            "authenticated": true,
             "resp_port": c.port,
             "text_port": c.text_port,
             "http_port": c.http_port,

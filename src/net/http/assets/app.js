@@ -160,6 +160,16 @@ async function apiJson(method, path, opts) {
   return res.json();
 }
 
+// /v1/info answers 200 either way (a 401 would be a console error on every
+// load): `authenticated: false` means the password is missing or wrong.
+async function fetchInfo(headers) {
+  const res = await fetch('/v1/info', { headers, cache: 'no-store' });
+  if (res.status === 401) return { denied: true };
+  if (!res.ok) throw await errorOf(res);
+  const info = await res.json();
+  return { denied: info.authenticated === false, info };
+}
+
 function applyInfo(info) {
   if (!info || typeof info !== 'object') return;
   S.info = info;
@@ -175,16 +185,15 @@ async function submitPassword(ev) {
   if (/[^\x20-\xff]/.test(pw)) { $('auth-error').textContent = 'the dashboard can only send a password of printable Latin-1 characters'; return; }
   $('auth-submit').disabled = true;
   try {
-    const res = await fetch('/v1/info', { headers: { Authorization: 'Bearer ' + pw }, cache: 'no-store' });
-    if (res.status === 401) {
+    const { denied, info } = await fetchInfo({ Authorization: 'Bearer ' + pw });
+    if (denied) {
       $('auth-error').textContent = 'wrong password';
       return $('auth-password').select();
     }
-    if (!res.ok) throw await errorOf(res);
     auth.token = pw;
     try { sessionStorage.setItem(TOKEN_KEY, pw); } catch { /* storage disabled */ }
     $('auth-dialog').hidden = true;
-    applyInfo(await res.json());
+    applyInfo(info);
     if (!$('kb-list').childElementCount) kbSearch(false, true);
     statsState = 'connecting';
     stats.start();
@@ -231,8 +240,8 @@ class LiveSocket {
   }
   async checkAuth() {
     try {
-      const res = await fetch('/v1/info', { headers: authHeaders(), cache: 'no-store' });
-      if (res.status === 401) { this.onState('auth'); showAuth(authMessage()); return; }
+      const { denied } = await fetchInfo(authHeaders());
+      if (denied) { this.onState('auth'); showAuth(authMessage()); return; }
     } catch { /* server down: retry below */ }
     this.retry();
   }
@@ -908,9 +917,10 @@ function wire() {
 async function boot() {
   wire();
   try {
-    const res = await fetch('/v1/info', { headers: authHeaders(), cache: 'no-store' });
-    if (res.status === 401) return showAuth(authMessage());
-    if (res.ok) { applyInfo(await res.json()); kbSearch(false, true); }
+    const { denied, info } = await fetchInfo(authHeaders());
+    if (denied) return showAuth(authMessage());
+    applyInfo(info);
+    kbSearch(false, true);
   } catch { /* unreachable: the sockets retry with backoff */ }
   stats.start();
   events.start();
