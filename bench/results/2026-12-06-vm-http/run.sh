@@ -3,6 +3,8 @@
 # (1) GET over HTTP keep-alive (wrk, 1 thread, 50 connections) against RESP GET at pipeline 1
 #     (redis-benchmark -c 50 -P 1) on the same server, same 32-byte value, alternating rounds;
 #     server CPU per request = utime+stime from /proc/<pid>/stat around each run / requests.
+#     Beside them, redis-server (Debian's, pinned to CPU 0 too) under the same redis-benchmark
+#     run, started after stairkv's rounds (the two servers never run at once).
 # (2) The cost of watching: `make bench` workload (b) (stairkv-bench -c 50 -P 16, 1:1 over 1M keys,
 #     32-byte values) with watch.py (the dashboard's two sockets + /metrics every second, on CPU 1)
 #     against without, alternating rounds.
@@ -47,6 +49,20 @@ for r in $(seq "$ROUNDS"); do
     c1=$(cpu)
     echo "get $m $r $ops $(python3 -c "print(($c1-$c0)/$clk/$n*1e6)")" | tee -a "$raw/results.txt"
   done
+done
+stop
+
+# redis-server under the same RESP GET, same CPUs.
+taskset -c 0 redis-server --port $port --save "" --appendonly no --daemonize no > "$raw/redis.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis-cli -p $port set key:__rand_int__ "$(head -c 32 /dev/zero | tr '\0' x)" >/dev/null
+for r in $(seq "$ROUNDS"); do
+  c0=$(cpu)
+  taskset -c 1 redis-benchmark -p $port -t get -c 50 -P 1 -n "$RESP_N" --csv > "$raw/redis-r$r.txt"
+  c1=$(cpu)
+  ops=$(awk -F'"' '/"GET"/ {print $4}' "$raw/redis-r$r.txt")
+  echo "get redis $r $ops $(python3 -c "print(($c1-$c0)/$clk/$RESP_N*1e6)")" | tee -a "$raw/results.txt"
 done
 stop
 

@@ -11,4 +11,7 @@ def line(kind, a, b, what):
     print(f"{what}: {a} {oa:,.0f} ops/s, {ca:.2f} us CPU/req; {b} {ob:,.0f} ops/s, {cb:.2f} us CPU/req; "
           f"ratio {a}/{b} ops {oa/ob:.3f}, CPU/req {ca/cb:.3f} (medians of {n} rounds)")
 line("get", "http", "resp", "GET, 50 connections, pipeline 1")
+if any(r[1] == "redis" for r in rows):
+    line("get", "http", "redis", "GET, stairkv over HTTP vs redis-server over RESP")
+    line("get", "resp", "redis", "GET, stairkv over RESP vs redis-server over RESP")
 line("b", "watched", "plain", "workload (b)")
