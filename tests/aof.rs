@@ -430,13 +430,7 @@ fn the_start_answers_loading_while_it_replays() {
     let s = logged(&dir, 2, &[]);
     let mut con = s.client();
     let value = "l".repeat(64);
-    for chunk in 0..40u32 {
-        let mut pipe = redis::pipe();
-        for i in 0..25_000u32 {
-            pipe.set(format!("key:{chunk}:{i}"), &value).ignore();
-        }
-        let _: () = pipe.query(&mut con).expect("fill");
-    }
+    common::fill_million(&mut con, &value);
     drop(con);
     drop(s);
     // Start it by hand: the harness waits for PONG, which loading refuses.

@@ -667,13 +667,7 @@ fn readyz_is_503_while_the_dataset_loads() {
     let srv = Server::start(2, &["--dir", dir.arg()]);
     let mut con = srv.client();
     let value = "l".repeat(64);
-    for chunk in 0..40u32 {
-        let mut pipe = redis::pipe();
-        for i in 0..25_000u32 {
-            pipe.set(format!("key:{chunk}:{i}"), &value).ignore();
-        }
-        let _: () = pipe.query(&mut con).expect("fill");
-    }
+    common::fill_million(&mut con, &value);
     let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
     drop(con);
     drop(srv);

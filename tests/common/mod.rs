@@ -484,3 +484,15 @@ pub fn config_set_err(con: &mut Connection, name: &str, value: &str) -> String {
             .query(con),
     )
 }
+
+/// 1,000,000 keys `key:{chunk}:{i}` (40 chunks of 25,000) holding `value`,
+/// in pipelines: a dataset whose load at start takes long enough to watch.
+pub fn fill_million(con: &mut Connection, value: &str) {
+    for chunk in 0..40u32 {
+        let mut pipe = redis::pipe();
+        for i in 0..25_000u32 {
+            pipe.set(format!("key:{chunk}:{i}"), value).ignore();
+        }
+        let _: () = pipe.query(con).expect("fill");
+    }
+}
