@@ -642,7 +642,11 @@ pub fn text_step(buf: &[u8]) -> Result<Option<(TextRequest, usize)>, String> {
                     command_before(user, b"LOGIN");
                     assert!(in_line(password));
                     assert_eq!(password.start, user.end + 1, "password not after one space");
-                    assert_eq!(password.end, line.len(), "password not the rest of the line");
+                    assert_eq!(
+                        password.end,
+                        line.len(),
+                        "password not the rest of the line"
+                    );
                 }
                 TextRequest::Invalid(msg) => {
                     assert!(!msg.is_empty());
