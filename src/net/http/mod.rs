@@ -37,6 +37,7 @@ use bytes::Bytes;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Largest request head (request line and headers) hyper reads.
 const MAX_HEAD: usize = 64 * 1024;
@@ -122,6 +123,35 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// How long, and how much, a closing connection may still send that is read
+/// and dropped.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 << 20;
+
+/// Close the way HTTP servers must (a "lingering close"): a reply sent
+/// before its request was read whole (a 413 or 401 refusing a body, a 400)
+/// is followed by a FIN, and what the client still sends is read and
+/// dropped for a moment. Closing with unread bytes would make the kernel
+/// reset the connection, and the client could lose the reply before reading
+/// it. A client that already closed costs one read.
+async fn linger(sock: &mut Socket) {
+    // SAFETY: shutdown only ends the sending side of the connection's own
+    // live descriptor, which `sock` still owns and closes later.
+    unsafe { libc::shutdown(sock.raw_fd(), libc::SHUT_WR) };
+    let drain = async {
+        let mut scratch = bytes::BytesMut::new();
+        let mut dropped = 0;
+        while dropped < LINGER_BYTES {
+            match sock.read_into(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => dropped += n,
+            }
+            scratch.clear();
+        }
+    };
+    futures_lite::future::or(drain, crate::runtime::timer::sleep(LINGER_TIME)).await;
+}
+
 /// Serve one HTTP connection until it closes (or becomes a WebSocket, then
 /// until that closes).
 pub async fn serve(world: Rc<World>, stream: Socket) {
@@ -149,6 +179,7 @@ pub async fn serve(world: Rc<World>, stream: Socket) {
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.keep_alive(refused.is_none()).max_buf_size(MAX_HEAD);
+    let mut upgraded = false;
     match builder
         .serve_connection(conn.clone(), service)
         .without_shutdown()
@@ -157,6 +188,7 @@ pub async fn serve(world: Rc<World>, stream: Socket) {
         Ok(parts) => {
             let upgrade = state.upgrade.borrow_mut().take();
             if let Some(up) = upgrade {
+                upgraded = true;
                 conn.unread(&parts.read_buf);
                 drop(parts);
                 ws::run(&state, conn.clone(), up).await;
@@ -164,7 +196,11 @@ pub async fn serve(world: Rc<World>, stream: Socket) {
         }
         Err(e) => tracing::debug!(core = world.id, error = %e, "HTTP connection ended"),
     }
-    let _ = conn.close().await;
+    if let Some(mut sock) = conn.close().await {
+        if !upgraded {
+            linger(&mut sock).await;
+        }
+    }
     let client = state.client.borrow_mut().take();
     if let Some(mut client) = client {
         door::forget(&world, &mut client);
