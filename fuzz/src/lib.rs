@@ -20,6 +20,9 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use stairkv::config::{Config, Flags};
+use stairkv::net::http::auth::{parse_authorization, Token};
+use stairkv::net::http::query::Query;
+use stairkv::net::http::ws::requests_of;
 use stairkv::persist::log::{LogReader, Stop, HEADER_LEN};
 use stairkv::persist::rdb::{self, FileWriter, Header, Item, Options, Reader};
 use stairkv::protocol::resp::{parse_request, Limits, RequestKind, RequestParser};
@@ -715,11 +718,14 @@ pub fn fuzz_config(data: &[u8]) {
     let Ok(cfg) = result else {
         return;
     };
-    assert!(cfg.port != 0 || cfg.text_port != 0, "nothing to listen on");
-    assert!(
-        cfg.port == 0 || cfg.port != cfg.text_port,
-        "one port for two protocols"
-    );
+    let ports = [cfg.port, cfg.text_port, cfg.http_port];
+    assert!(ports.iter().any(|&p| p != 0), "nothing to listen on");
+    for (i, a) in ports.iter().enumerate() {
+        assert!(
+            *a == 0 || !ports[i + 1..].contains(a),
+            "one port for two protocols"
+        );
+    }
     assert!(!cfg.cores.is_empty(), "no cores");
     static AVAILABLE: OnceLock<Vec<usize>> = OnceLock::new();
     let available = AVAILABLE.get_or_init(stairkv::config::available_cpus);
@@ -981,6 +987,7 @@ mod tests {
             ("config", fuzz_config),
             ("aof", fuzz_aof),
             ("rdb", fuzz_rdb),
+            ("http", fuzz_http),
         ] {
             let mut n = 0;
             for entry in std::fs::read_dir(root.join(dir)).expect("corpus dir") {
@@ -1096,6 +1103,74 @@ mod tests {
                     fuzz_rdb(&bad);
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The HTTP door's own small parsers (HTTP and WebSocket framing are hyper's
+// and tungstenite's)
+// ---------------------------------------------------------------------------
+
+/// The query string, the Authorization header and the WebSocket JSON
+/// requests never panic, and each says back what was written:
+/// - any bytes, percent-encoded whole as a parameter's value, decode to
+///   themselves, beside a second parameter that stays apart;
+/// - `Bearer <x>` is the password `x` (trimmed), and `Basic` the user and
+///   password it encodes;
+/// - a JSON request is only ever one of the four subscription commands.
+pub fn fuzz_http(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = Query::parse(Some(&text));
+    let encoded: String = data.iter().map(|b| format!("%{b:02X}")).collect();
+    let q = Query::parse(Some(&format!("k={encoded}&other=1")));
+    assert_eq!(q.get("k"), Some(data), "a value percent-encoded whole");
+    assert_eq!(q.get("other"), Some(&b"1"[..]));
+
+    let _ = parse_authorization(data);
+    let mut bearer = b"Bearer ".to_vec();
+    bearer.extend_from_slice(data);
+    match parse_authorization(&bearer) {
+        Some(Token::Password(p)) => assert_eq!(&p[..], data.trim_ascii()),
+        other => panic!("Bearer read as {other:?}"),
+    }
+    if let Some(colon) = data.iter().position(|&b| b == b':') {
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut basic = b"Basic ".to_vec();
+        for c in data.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                basic.push(if i <= c.len() {
+                    B64[(n >> (18 - 6 * i) & 63) as usize]
+                } else {
+                    b'='
+                });
+            }
+        }
+        match parse_authorization(&basic) {
+            Some(Token::User(u, p)) => {
+                assert_eq!(&u[..], &data[..colon]);
+                assert_eq!(&p[..], &data[colon + 1..]);
+            }
+            other => panic!("Basic read as {other:?}"),
+        }
+    }
+
+    if let Ok(requests) = requests_of(&text) {
+        for r in requests {
+            let name = &r[0][..];
+            assert!(
+                [
+                    &b"subscribe"[..],
+                    b"psubscribe",
+                    b"unsubscribe",
+                    b"punsubscribe"
+                ]
+                .contains(&name),
+                "a request outside the four: {name:?}"
+            );
         }
     }
 }

@@ -1,4 +1,4 @@
-//! What every door (RESP, text) does the same way: admitting a connection
+//! What every door (RESP, text, HTTP) does the same way: admitting a connection
 //! (protected mode, `maxclients`, its row in CLIENT LIST), running its
 //! requests in bounded batches, sending replies under the output limits, and
 //! letting it go. A rule about who may connect or what a connection may cost

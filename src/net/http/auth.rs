@@ -30,30 +30,32 @@ pub fn token_of(head: &Parts, query_token: Option<Vec<u8>>) -> Result<Option<Tok
     let Some(value) = head.headers.get(AUTHORIZATION) else {
         return Ok(query_token.map(|t| Token::Password(Bytes::from(t))));
     };
-    let bad = || {
+    parse_authorization(value.as_bytes()).map(Some).ok_or_else(|| {
         reply::error(
             StatusCode::UNAUTHORIZED,
             "malformed Authorization header: use 'Bearer <password>' or 'Basic <base64 of user:password>'",
         )
-    };
-    let v = value.as_bytes();
-    let (scheme, rest) = match v.iter().position(|&b| b == b' ') {
-        Some(i) => (&v[..i], v[i + 1..].trim_ascii()),
-        None => return Err(bad()),
-    };
+    })
+}
+
+/// An `Authorization` header's value: `Bearer <password>` or `Basic
+/// <base64 of user:password>` (schemes in any case); None when it is neither.
+pub fn parse_authorization(v: &[u8]) -> Option<Token> {
+    let i = v.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = (&v[..i], v[i + 1..].trim_ascii());
     if scheme.eq_ignore_ascii_case(b"bearer") {
-        return Ok(Some(Token::Password(Bytes::copy_from_slice(rest))));
+        return Some(Token::Password(Bytes::copy_from_slice(rest)));
     }
-    if scheme.eq_ignore_ascii_case(b"basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest)
-            .map_err(|_| bad())?;
-        let colon = decoded.iter().position(|&b| b == b':').ok_or_else(bad)?;
-        let user = Bytes::copy_from_slice(&decoded[..colon]);
-        let pass = Bytes::copy_from_slice(&decoded[colon + 1..]);
-        return Ok(Some(Token::User(user, pass)));
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
     }
-    Err(bad())
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest)
+        .ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    let user = Bytes::copy_from_slice(&decoded[..colon]);
+    let pass = Bytes::copy_from_slice(&decoded[colon + 1..]);
+    Some(Token::User(user, pass))
 }
 
 /// Let the request through, or the 401 that refuses it.

@@ -258,7 +258,7 @@ fn command(name: &'static str, args: Vec<Bytes>) -> Vec<Bytes> {
 }
 
 /// The commands a client's JSON frame asks for.
-fn requests_of(text: &str) -> Result<Vec<Vec<Bytes>>, String> {
+pub fn requests_of(text: &str) -> Result<Vec<Vec<Bytes>>, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let Some(obj) = v.as_object() else {
         return Err("send a JSON object such as {\"subscribe\": [\"news\"]}".into());
