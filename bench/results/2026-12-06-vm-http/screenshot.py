@@ -13,6 +13,7 @@ def call(method, path, body=None):
     req = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json"})
     return json.load(urllib.request.urlopen(req))["value"]
 
+sid = None
 try:
     for _ in range(100):
         try:
@@ -29,6 +30,11 @@ try:
     time.sleep(secs)
     png = base64.b64decode(call("GET", f"/session/{sid}/screenshot"))
     open(out, "wb").write(png)
-    call("DELETE", f"/session/{sid}")
 finally:
+    # Closing the session ends the browser; killing only the driver would leave it running.
+    if sid:
+        try:
+            call("DELETE", f"/session/{sid}")
+        except OSError:
+            pass
     drv.kill()
