@@ -47,16 +47,21 @@ fn start_acl(cfg: &Config) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// The doors a configuration opens (port 0: closed), each with its name in errors.
+fn doors(cfg: &Config) -> [(u16, Door, &'static str); 3] {
+    [
+        (cfg.port, Door::Resp, "RESP"),
+        (cfg.text_port, Door::Text, "text protocol"),
+        (cfg.http_port, Door::Http, "HTTP"),
+    ]
+}
+
 /// Run until SIGINT/SIGTERM. Returns after every core has stopped.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
     // Before any door opens: a start with nothing to load never answers -LOADING.
     crate::core::recover::begin(&cfg);
-    for (port, what) in [
-        (cfg.port, "RESP"),
-        (cfg.text_port, "text protocol"),
-        (cfg.http_port, "HTTP"),
-    ] {
+    for (port, _, what) in doors(&cfg) {
         if port != 0 {
             net::listener::check_free(&cfg.bind, port).map_err(|e| {
                 ServerError::Startup(format!(
@@ -226,21 +231,12 @@ async fn core_main(
         SocketPath::Stream => None,
     };
     let mut accepts = Vec::new();
-    for (port, door) in [
-        (cfg.port, Door::Resp),
-        (cfg.text_port, Door::Text),
-        (cfg.http_port, Door::Http),
-    ] {
+    for (port, door, what) in doors(&cfg) {
         if port == 0 {
             continue;
         }
-        let listener = net::listener::bind_reuseport(&cfg.bind, port).map_err(|e| {
-            format!(
-                "cannot listen on {}:{port} ({}): {e}",
-                cfg.bind,
-                door.name()
-            )
-        })?;
+        let listener = net::listener::bind_reuseport(&cfg.bind, port)
+            .map_err(|e| format!("cannot listen on {}:{port} ({what}): {e}", cfg.bind))?;
         let acceptor = Acceptor::new(listener, ring.as_ref());
         let w = world.clone();
         let task = match door {

@@ -14,6 +14,7 @@
 //! with [`resp_reference`] (the stream parsed whole); an incremental
 //! (resumable) RESP parser plugs in by replacing `resp_by_pieces`'s body.
 
+use base64::Engine;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ops::Range;
@@ -1135,20 +1136,12 @@ pub fn fuzz_http(data: &[u8]) {
         other => panic!("Bearer read as {other:?}"),
     }
     if let Some(colon) = data.iter().position(|&b| b == b':') {
-        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut basic = b"Basic ".to_vec();
-        for c in data.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                basic.push(if i <= c.len() {
-                    B64[(n >> (18 - 6 * i) & 63) as usize]
-                } else {
-                    b'='
-                });
-            }
-        }
+        basic.extend(
+            base64::engine::general_purpose::STANDARD
+                .encode(data)
+                .bytes(),
+        );
         match parse_authorization(&basic) {
             Some(Token::User(u, p)) => {
                 assert_eq!(&u[..], &data[..colon]);

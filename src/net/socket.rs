@@ -238,15 +238,12 @@ impl Socket {
                 Poll::Ready(Ok(()))
             }
             Path::Stream(s) => {
-                if self.writing.is_none() {
-                    if src.is_empty() {
-                        return Poll::Ready(Ok(()));
-                    }
-                    self.writing = Some(std::mem::take(src).into_parts());
-                }
-                let Some((segs, tail)) = &mut self.writing else {
-                    return Poll::Ready(Ok(()));
+                let write = match self.writing.take() {
+                    Some(w) => w,
+                    None if src.is_empty() => return Poll::Ready(Ok(())),
+                    None => std::mem::take(src).into_parts(),
                 };
+                let (segs, tail) = self.writing.insert(write);
                 loop {
                     while segs.front().is_some_and(|seg| seg.is_empty()) {
                         segs.pop_front();

@@ -29,9 +29,9 @@ const FILES: &[(&str, &str, &str)] = &[
 pub fn serve(method: &Method, path: &str) -> Option<Reply> {
     let (_, kind, body) = FILES.iter().find(|(p, _, _)| *p == path)?;
     if method != Method::GET {
-        return Some(reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
+        return Some(reply::not_allowed(
             "the dashboard's files are read with GET",
+            "GET",
         ));
     }
     let mut r = reply::with(StatusCode::OK, kind, *body);

@@ -87,34 +87,48 @@ impl Conn {
 }
 
 impl Wire {
-    fn read_some(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
-        if self.rbuf.is_empty() {
-            let sock = self.sock.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-            match sock.poll_read_into(cx, &mut self.rbuf) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(0)),
-                Poll::Ready(Ok(n)) => {
-                    self.world.count_io(n as u64, 0);
-                    self.timer = None;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {
-                    if let Some(idle) = self.idle {
-                        let timer = self
-                            .timer
-                            .get_or_insert_with(|| Box::pin(crate::runtime::timer::sleep(idle)));
-                        if timer.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Err(io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                format!("idle for {} s (timeout)", idle.as_secs()),
-                            )));
-                        }
+    /// Read until something is buffered, unless the peer closed (then the
+    /// buffer stays empty: end of stream).
+    fn fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.rbuf.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        let sock = self.sock.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+        match sock.poll_read_into(cx, &mut self.rbuf) {
+            Poll::Ready(Ok(n)) => {
+                self.world.count_io(n as u64, 0);
+                self.timer = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if let Some(idle) = self.idle {
+                    let timer = self
+                        .timer
+                        .get_or_insert_with(|| Box::pin(crate::runtime::timer::sleep(idle)));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("idle for {} s (timeout)", idle.as_secs()),
+                        )));
                     }
-                    return Poll::Pending;
                 }
+                Poll::Pending
             }
         }
-        let n = self.rbuf.len().min(dst.len());
-        dst[..n].copy_from_slice(&self.rbuf[..n]);
+    }
+
+    /// Hand `put` up to `max` buffered bytes (none at end of stream); its
+    /// count.
+    fn read_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+        put: impl FnOnce(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.fill(cx))?;
+        let n = self.rbuf.len().min(max);
+        put(&self.rbuf[..n]);
         self.rbuf.advance(n);
         Poll::Ready(Ok(n))
     }
@@ -125,6 +139,7 @@ impl Wire {
         }
         let n = src.len().min(WRITE_BUDGET - self.wbuf.len());
         self.wbuf.extend_from_slice(&src[..n]);
+        self.world.count_io(0, n as u64);
         Poll::Ready(Ok(n))
     }
 
@@ -133,10 +148,7 @@ impl Wire {
     /// flight).
     fn hand_off(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let sock = self.sock.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-        let len = self.wbuf.len() as u64;
-        ready!(sock.poll_write_all(cx, &mut self.wbuf))?;
-        self.world.count_io(0, len);
-        Poll::Ready(Ok(()))
+        sock.poll_write_all(cx, &mut self.wbuf)
     }
 
     /// Everything written is in the kernel's hands.
@@ -153,20 +165,9 @@ impl hyper::rt::Read for Conn {
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut this = self.0.borrow_mut();
-        if this.rbuf.is_empty() {
-            // Fill our buffer, then copy what fits.
-            let mut none = [0u8; 0];
-            ready!(this.read_some(cx, &mut none))?;
-            if this.rbuf.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-        }
-        let n = this.rbuf.len().min(buf.remaining());
-        buf.put_slice(&this.rbuf[..n]);
-        this.rbuf.advance(n);
-        drop(this);
-        Poll::Ready(Ok(()))
+        let max = buf.remaining();
+        let read = self.0.borrow_mut().read_with(cx, max, |b| buf.put_slice(b));
+        read.map_ok(|_| ())
     }
 }
 
@@ -194,7 +195,9 @@ impl futures_lite::AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.borrow_mut().read_some(cx, buf)
+        self.0
+            .borrow_mut()
+            .read_with(cx, buf.len(), |b| buf[..b.len()].copy_from_slice(b))
     }
 }
 

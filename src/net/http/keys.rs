@@ -40,17 +40,8 @@ pub async fn route(
     head: &Parts,
     body: Incoming,
 ) -> Reply {
-    let not_allowed = |allow: &'static str| {
-        let mut r = reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed here"),
-        );
-        r.headers_mut().insert(
-            hyper::header::ALLOW,
-            hyper::header::HeaderValue::from_static(allow),
-        );
-        r
-    };
+    let not_allowed =
+        |allow: &'static str| reply::not_allowed(&format!("{method} is not allowed here"), allow);
     if rest.is_empty() || rest == "/" {
         return match *method {
             Method::GET => scan(state, query).await,

@@ -6,7 +6,7 @@ use crate::command::frame::Frame;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 
@@ -28,6 +28,14 @@ pub fn json(status: StatusCode, v: &Value) -> Reply {
 
 pub fn error(status: StatusCode, msg: &str) -> Reply {
     json(status, &serde_json::json!({ "error": msg }))
+}
+
+/// `405` with `msg`, and the methods the route takes in `Allow`.
+pub fn not_allowed(msg: &str, allow: &'static str) -> Reply {
+    let mut r = error(StatusCode::METHOD_NOT_ALLOWED, msg);
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
 }
 
 /// The status a command's error reply means for an HTTP client.

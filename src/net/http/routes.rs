@@ -10,7 +10,7 @@ use crate::core::clients::Door;
 use crate::core::mesh::{CoreTask, TaskResult};
 use crate::net::door::Refusal;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONNECTION};
+use hyper::header::{HeaderValue, CONNECTION};
 use hyper::{Method, Request, StatusCode};
 use std::time::Duration;
 
@@ -37,13 +37,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let allow = |methods: &'static str| {
-        let mut r = reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed on {path}"),
-        );
-        r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(methods));
-        r
+        reply::not_allowed(&format!("{method} is not allowed on {path}"), methods)
     };
     // Routes that need no password.
     match path.as_str() {

@@ -51,10 +51,7 @@ pub struct Upgrade {
 /// Answer a WebSocket request with `101 Switching Protocols`, or say why not.
 pub fn accept(state: &State, head: &Parts, path: &str, query: Query) -> Reply {
     if head.method != Method::GET {
-        let mut r = reply::error(StatusCode::METHOD_NOT_ALLOWED, "a WebSocket opens with GET");
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET"));
-        return r;
+        return reply::not_allowed("a WebSocket opens with GET", "GET");
     }
     let has = |name: header::HeaderName, token: &str| {
         head.headers.get_all(name).iter().any(|v| {
