@@ -104,6 +104,36 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("slowlog-max-len", c.slowlog_max_len.to_string()),
         (
+            "hash-max-listpack-entries",
+            c.hash_max_listpack_entries.to_string(),
+        ),
+        (
+            "hash-max-listpack-value",
+            c.hash_max_listpack_value.to_string(),
+        ),
+        (
+            "set-max-intset-entries",
+            c.set_max_intset_entries.to_string(),
+        ),
+        (
+            "set-max-listpack-entries",
+            c.set_max_listpack_entries.to_string(),
+        ),
+        (
+            "set-max-listpack-value",
+            c.set_max_listpack_value.to_string(),
+        ),
+        ("hll-sparse-max-bytes", c.hll_sparse_max_bytes.to_string()),
+        // Redis 7 still answers to the names of the encodings before listpack.
+        (
+            "hash-max-ziplist-entries",
+            c.hash_max_listpack_entries.to_string(),
+        ),
+        (
+            "hash-max-ziplist-value",
+            c.hash_max_listpack_value.to_string(),
+        ),
+        (
             "aclfile",
             c.aclfile
                 .as_ref()
@@ -315,6 +345,14 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
             })?
         }
         "slowlog-max-len" => c.slowlog_max_len = num()?,
+        "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+            c.hash_max_listpack_entries = num()?
+        }
+        "hash-max-listpack-value" | "hash-max-ziplist-value" => c.hash_max_listpack_value = num()?,
+        "set-max-intset-entries" => c.set_max_intset_entries = num()?,
+        "set-max-listpack-entries" => c.set_max_listpack_entries = num()?,
+        "set-max-listpack-value" => c.set_max_listpack_value = num()?,
+        "hll-sparse-max-bytes" => c.hll_sparse_max_bytes = num()?,
         "acllog-max-len" => c.acllog_max_len = num()?,
         "tracking-table-max-keys" => c.tracking_table_max_keys = num()?,
         "acl-pubsub-default" => {

@@ -18,8 +18,8 @@ use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx,
 use super::frame::Frame;
 use super::observe::{self, Watch};
 use super::{
-    admin, config, connection, dump, info, keys, latency, monitor, pubsub, scripting, server,
-    slowlog, sort, string, transactions,
+    admin, bitmap, config, connection, dump, hash, hyperloglog, info, keys, latency, monitor,
+    pubsub, scripting, server, set, set_algebra, slowlog, sort, string, transactions,
 };
 use crate::core::router::{Batch, Results};
 use crate::core::world::World;
@@ -490,8 +490,57 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("strlen", 2, R, 1, 1, 1, "string", "2.2.0", "Returns the length of a string value.", string::strlen),
     cmd!("getrange", 4, RS, 1, 1, 1, "string", "2.4.0", "Returns a substring of the string stored at a key.", string::getrange),
     cmd!("substr", 4, RS, 1, 1, 1, "string", "1.0.0", "Returns a substring from a string value.", string::getrange),
+    cmd!("lcs", -3, RS, 1, 2, 1, "string", "7.0.0", "Finds the longest common substring.", string::lcs),
     cmd!("setrange", 4, WS, 1, 1, 1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", string::setrange),
     // keys
+    // hashes
+    cmd!("hset", -4, W, 1, 1, 1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
+    cmd!("hsetnx", 4, W, 1, 1, 1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
+    cmd!("hmset", -4, W, 1, 1, 1, "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
+    cmd!("hget", 3, R, 1, 1, 1, "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
+    cmd!("hmget", -3, R, 1, 1, 1, "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
+    cmd!("hgetall", 2, RS, 1, 1, 1, "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
+    cmd!("hkeys", 2, RS, 1, 1, 1, "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
+    cmd!("hvals", 2, RS, 1, 1, 1, "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
+    cmd!("hlen", 2, R, 1, 1, 1, "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
+    cmd!("hexists", 3, R, 1, 1, 1, "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
+    cmd!("hstrlen", 3, R, 1, 1, 1, "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
+    cmd!("hdel", -3, W, 1, 1, 1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
+    cmd!("hincrby", 4, W, 1, 1, 1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
+    cmd!("hincrbyfloat", 4, W, 1, 1, 1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
+    cmd!("hrandfield", -2, RS, 1, 1, 1, "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
+    cmd!("hscan", -3, RS, 1, 1, 1, "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
+    // sets
+    cmd!("sadd", -3, W, 1, 1, 1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
+    cmd!("srem", -3, &["write", "fast"], 1, 1, 1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
+    cmd!("sismember", 3, R, 1, 1, 1, "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
+    cmd!("smismember", -3, R, 1, 1, 1, "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
+    cmd!("smembers", 2, RS, 1, 1, 1, "set", "1.0.0", "Returns all members of a set.", set::smembers),
+    cmd!("scard", 2, R, 1, 1, 1, "set", "1.0.0", "Returns the number of members in a set.", set::scard),
+    cmd!("spop", -2, &["write", "fast"], 1, 1, 1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", set::spop),
+    cmd!("srandmember", -2, RS, 1, 1, 1, "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
+    cmd!("sscan", -3, RS, 1, 1, 1, "set", "2.8.0", "Iterates over members of a set.", set::sscan),
+    cmd!("sinter", -2, RS, 1, -1, 1, "set", "1.0.0", "Returns the intersect of multiple sets.", set_algebra::sinter),
+    cmd!("sinterstore", -3, &["write", "denyoom"], 1, -1, 1, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set_algebra::sinterstore),
+    cmd!("sintercard", -3, &["readonly", "movablekeys"], 0, 0, 0, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set_algebra::sintercard),
+    cmd!("sunion", -2, RS, 1, -1, 1, "set", "1.0.0", "Returns the union of multiple sets.", set_algebra::sunion),
+    cmd!("sunionstore", -3, &["write", "denyoom"], 1, -1, 1, "set", "1.0.0", "Stores the union of multiple sets in a key.", set_algebra::sunionstore),
+    cmd!("sdiff", -2, RS, 1, -1, 1, "set", "1.0.0", "Returns the difference of multiple sets.", set_algebra::sdiff),
+    cmd!("sdiffstore", -3, &["write", "denyoom"], 1, -1, 1, "set", "1.0.0", "Stores the difference of multiple sets in a key.", set_algebra::sdiffstore),
+    cmd!("smove", 4, &["write", "fast"], 1, 2, 1, "set", "1.0.0", "Moves a member from one set to another.", set_algebra::smove),
+    // bitmaps
+    cmd!("setbit", 4, W, 1, 1, 1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmap::setbit),
+    cmd!("getbit", 3, R, 1, 1, 1, "bitmap", "2.2.0", "Returns a bit value by offset.", bitmap::getbit),
+    cmd!("bitcount", -2, RS, 1, 1, 1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitmap::bitcount),
+    cmd!("bitpos", -3, RS, 1, 1, 1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitmap::bitpos),
+    cmd!("bitfield", -2, &["write", "denyoom"], 1, 1, 1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmap::bitfield),
+    cmd!("bitfield_ro", -2, R, 1, 1, 1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmap::bitfield_ro),
+    cmd!("bitop", -4, &["write", "denyoom"], 2, -1, 1, "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmap::bitop),
+    // HyperLogLog
+    cmd!("pfadd", -2, W, 1, 1, 1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hyperloglog::pfadd),
+    cmd!("pfcount", -2, RS, 1, -1, 1, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hyperloglog::pfcount),
+    cmd!("pfmerge", -2, &["write", "denyoom"], 1, -1, 1, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hyperloglog::pfmerge),
+    // generic
     cmd!("del", -2, WS, 1, -1, 1, "generic", "1.0.0", "Deletes one or more keys.", keys::del),
     cmd!("unlink", -2, W, 1, -1, 1, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
     cmd!("exists", -2, R, 1, -1, 1, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),

@@ -10,7 +10,7 @@
 use super::args::{int_arg, is, SYNTAX};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
-use crate::persist::rdb::{dump_string, restore_string, BadPayload};
+use crate::persist::rdb::{dump_value, restore_value, BadPayload};
 use crate::storage::now_ms;
 use crate::storage::ops::{AccessHint, KeyOp, OpResult};
 use bytes::Bytes;
@@ -21,7 +21,7 @@ pub fn dump(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 
 fn dumped(r: OpResult) -> Frame {
     match r {
-        OpResult::Taken(Some((value, _))) => Frame::Bulk(dump_string(&value).into()),
+        OpResult::Taken(Some((value, _))) => Frame::Bulk(dump_value(&value).into()),
         OpResult::Taken(None) => Frame::Null,
         other => Frame::from(other),
     }
@@ -69,7 +69,7 @@ fn restore_op(a: &[Bytes]) -> Result<KeyOp, Frame> {
         }
         i += 1;
     }
-    let value = restore_string(&a[3]).map_err(|e| match e {
+    let value = restore_value(&a[3]).map_err(|e| match e {
         BadPayload::VersionOrChecksum => {
             Frame::err("ERR DUMP payload version or checksum are wrong")
         }
@@ -81,7 +81,7 @@ fn restore_op(a: &[Bytes]) -> Result<KeyOp, Frame> {
         (t, false) => Some(now_ms().saturating_add(t as u64)),
     };
     Ok(KeyOp::Put {
-        value: value.into(),
+        value,
         deadline,
         only_if_absent: !replace,
         event: "restore",

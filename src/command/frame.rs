@@ -160,6 +160,23 @@ impl From<OpResult> for Frame {
                 Frame::bulk(next.to_string()),
                 Frame::Array(keys.into_iter().map(Frame::Bulk).collect()),
             ]),
+            OpResult::Bulks(v) => Frame::Array(
+                v.into_iter()
+                    .map(|b| b.map_or(Frame::Null, Frame::Bulk))
+                    .collect(),
+            ),
+            OpResult::Pairs(v) => Frame::Map(
+                v.into_iter()
+                    .map(|(k, v)| (Frame::Bulk(k), Frame::Bulk(v)))
+                    .collect(),
+            ),
+            OpResult::Members(v) => Frame::Set(v.into_iter().map(Frame::Bulk).collect()),
+            OpResult::Ints(v) => Frame::Array(v.into_iter().map(Frame::Int).collect()),
+            OpResult::Fields(v) => Frame::Array(
+                v.into_iter()
+                    .map(|n| n.map_or(Frame::Null, Frame::Int))
+                    .collect(),
+            ),
             OpResult::Taken(_) | OpResult::Stats(_) => {
                 Frame::err("ERR internal: unexpected result shape")
             }

@@ -22,6 +22,13 @@ pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
             .unwrap_or(0);
         return (3..args.len()).take(n).collect();
     }
+    if spec.name == "sintercard" {
+        let n = args
+            .get(1)
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+            .unwrap_or(0);
+        return (2..args.len()).take(n).collect();
+    }
     if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
         return Vec::new();
     }
@@ -90,6 +97,10 @@ pub fn key_flags(c: &CommandSpec, args: &[Bytes], i: usize) -> &'static [&'stati
         ("getdel", _) => &["RW", "access", "delete"],
         ("rename" | "renamenx", 0) => &["RW", "access", "delete"],
         ("copy" | "sort", 0) => RO,
+        ("sinterstore" | "sunionstore" | "sdiffstore" | "bitop", 0) => OW,
+        ("sinterstore" | "sunionstore" | "sdiffstore" | "bitop", _) => RO,
+        ("pfmerge", 0) => &["RW", "access", "insert"],
+        ("pfmerge", _) => RO,
         ("rename" | "renamenx" | "copy" | "sort", _) => OW,
         // SET with GET reads the old value too.
         ("set", _) if args.iter().skip(3).any(|a| is(a, "GET")) => RW,

@@ -393,3 +393,76 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     };
     one(ctx, &a[1], op)
 }
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let (mut len, mut idx, mut with_len, mut min) = (false, false, false, 0usize);
+    let mut i = 3;
+    while i < a.len() {
+        if is(&a[i], "LEN") {
+            len = true;
+        } else if is(&a[i], "IDX") {
+            idx = true;
+        } else if is(&a[i], "WITHMATCHLEN") {
+            with_len = true;
+        } else if is(&a[i], "MINMATCHLEN") && i + 1 < a.len() {
+            match int_arg(&a[i + 1]) {
+                Ok(n) => min = n.max(0) as usize,
+                Err(f) => return Step::Done(f),
+            }
+            i += 1;
+        } else {
+            return Step::Done(Frame::err(SYNTAX));
+        }
+        i += 1;
+    }
+    if len && idx {
+        return Step::Done(Frame::err(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let limit = ctx.world.config.borrow().proto_max_bulk_len;
+    let (k1, k2) = (a[1].clone(), a[2].clone());
+    let seed = ctx.batch.seed();
+    Step::Async(Box::pin(async move {
+        let mut b = seed.batch();
+        let (t1, t2) = (b.key(k1, KeyOp::Get), b.key(k2, KeyOp::Get));
+        let mut r = b.finish().await;
+        let mut value = |t| match r.take(t) {
+            OpResult::Bulk(v) => Ok(v),
+            OpResult::Nil => Ok(Bytes::new()),
+            other => Err(Frame::from(other)),
+        };
+        let (x, y) = match (value(t1), value(t2)) {
+            (Ok(x), Ok(y)) => (x, y),
+            (Err(f), _) | (_, Err(f)) => return f,
+        };
+        let found = match crate::storage::lcs::lcs(&x, &y, !len && !idx, idx, min, limit) {
+            Ok(found) => found,
+            Err(e) => return Frame::err(e),
+        };
+        if len {
+            return Frame::Int(found.len as i64);
+        }
+        if !idx {
+            return Frame::Bulk(Bytes::from(found.text));
+        }
+        let range =
+            |(s, e): (usize, usize)| Frame::Array(vec![Frame::Int(s as i64), Frame::Int(e as i64)]);
+        let matches = found
+            .matches
+            .into_iter()
+            .map(|m| {
+                let mut parts = vec![range(m.a), range(m.b)];
+                if with_len {
+                    parts.push(Frame::Int(m.len as i64));
+                }
+                Frame::Array(parts)
+            })
+            .collect();
+        Frame::Map(vec![
+            (Frame::bulk("matches"), Frame::Array(matches)),
+            (Frame::bulk("len"), Frame::Int(found.len as i64)),
+        ])
+    }))
+}

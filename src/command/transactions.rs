@@ -246,8 +246,9 @@ pub fn busy_reply() -> Frame {
 /// anything — so without locks, in one step, as Redis runs it? Every key and
 /// watch is this core's, no other transaction holds one of them, no shard is
 /// moving here (no key needs a pull), and every command is one whose handler
-/// only builds ops on its keys (strings and generic key commands) or touches
-/// no key at all (PING, ECHO, TIME): its ops then run as they are routed, and
+/// only builds ops on its keys (strings, hashes, sets, bitmaps,
+/// HyperLogLogs and generic key commands: the multi-key ones' batches are all
+/// local here, so ready at once) or touches no key at all (PING, ECHO, TIME): its ops then run as they are routed, and
 /// every step is ready the first time it is polled.
 fn runs_now_here(
     world: &Rc<World>,
@@ -266,8 +267,10 @@ fn runs_now_here(
         })
         && queued.iter().all(|(spec, args)| {
             matches!(spec.name, "ping" | "echo" | "time")
-                || (matches!(spec.group, "string" | "generic")
-                    && !command_keys(spec, args).is_empty())
+                || (matches!(
+                    spec.group,
+                    "string" | "generic" | "hash" | "set" | "bitmap" | "hyperloglog"
+                ) && !command_keys(spec, args).is_empty())
         })
 }
 

@@ -177,6 +177,24 @@ pub struct Flags {
     /// Entries SLOWLOG keeps [default: 128].
     #[arg(long)]
     pub slowlog_max_len: Option<u64>,
+    /// Fields a hash keeps in its compact encoding before it becomes a hash table [default: 128].
+    #[arg(long)]
+    pub hash_max_listpack_entries: Option<u64>,
+    /// Longest field or value (bytes) a hash keeps in its compact encoding [default: 64].
+    #[arg(long)]
+    pub hash_max_listpack_value: Option<u64>,
+    /// Integers a set keeps in its intset encoding [default: 512].
+    #[arg(long)]
+    pub set_max_intset_entries: Option<u64>,
+    /// Members a set keeps in its compact encoding before it becomes a hash table [default: 128].
+    #[arg(long)]
+    pub set_max_listpack_entries: Option<u64>,
+    /// Longest member (bytes) a set keeps in its compact encoding [default: 64].
+    #[arg(long)]
+    pub set_max_listpack_value: Option<u64>,
+    /// Bytes a HyperLogLog keeps in its sparse encoding before it turns dense [default: 3000].
+    #[arg(long)]
+    pub hll_sparse_max_bytes: Option<u64>,
     /// Keys client-side caching remembers for their readers; past it the
     /// oldest keys' readers are told to drop them; 0 = no cap [default: 1000000].
     #[arg(long)]

@@ -80,6 +80,15 @@ pub struct Config {
     /// entries kept.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// When small hashes and sets leave their compact encodings (Redis's
+    /// `hash-max-listpack-*`, `set-max-intset-entries`, `set-max-listpack-*`).
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub set_max_listpack_entries: u64,
+    pub set_max_listpack_value: u64,
+    /// `hll-sparse-max-bytes`.
+    pub hll_sparse_max_bytes: u64,
     /// Client-side caching: keys remembered for readers (0: no cap).
     pub tracking_table_max_keys: u64,
     /// ACL users' file (None: users live only in memory).
@@ -312,6 +321,30 @@ impl Config {
                 .slowlog_max_len
                 .or(file.slowlog_max_len)
                 .unwrap_or(DEFAULT_SLOWLOG_MAX_LEN),
+            hash_max_listpack_entries: flags
+                .hash_max_listpack_entries
+                .or(file.hash_max_listpack_entries)
+                .unwrap_or(128),
+            hash_max_listpack_value: flags
+                .hash_max_listpack_value
+                .or(file.hash_max_listpack_value)
+                .unwrap_or(64),
+            set_max_intset_entries: flags
+                .set_max_intset_entries
+                .or(file.set_max_intset_entries)
+                .unwrap_or(512),
+            set_max_listpack_entries: flags
+                .set_max_listpack_entries
+                .or(file.set_max_listpack_entries)
+                .unwrap_or(128),
+            hll_sparse_max_bytes: flags
+                .hll_sparse_max_bytes
+                .or(file.hll_sparse_max_bytes)
+                .unwrap_or(3000),
+            set_max_listpack_value: flags
+                .set_max_listpack_value
+                .or(file.set_max_listpack_value)
+                .unwrap_or(64),
             aclfile: flags.aclfile.or(file.aclfile),
             tracking_table_max_keys: flags
                 .tracking_table_max_keys

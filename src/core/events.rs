@@ -1,14 +1,18 @@
 //! Which keyspace events an op caused, as Redis's commands announce them
 //! (`set`, `del`, `expire`, `persist`, `incrby`, `incrbyfloat`, `append`,
-//! `setrange`, `rename_from`/`rename_to`, `new`). A pure function of the op,
+//! `setrange`, `rename_from`/`rename_to`, `new`, and the hash and set
+//! events: `hset`, `hdel`, `hincrby`, `hincrbyfloat`, `sadd`, `srem`,
+//! `spop`, with a `del` when the last element went). A pure function of the op,
 //! its result and what was true of the key just before: it never publishes
 //! and never reads the keyspace itself ([`super::world::World`] does both).
 //! `expired` events are not here: the expiry task and reads announce those.
 
 use bytes::Bytes;
 
-use crate::config::notify::{GENERIC, NEW, STRING};
-use crate::storage::ops::{CoreOp, GetExTtl, KeyOp, Op, OpResult, SetCond, SetTtl};
+use crate::config::notify::{GENERIC, HASH, NEW, SET, STRING};
+use crate::storage::ops::{
+    BitsOp, CoreOp, GetExTtl, HashOp, HllOp, KeyOp, Op, OpResult, SetCond, SetOp, SetTtl,
+};
 
 /// What the world looked up before running a write, when events are wanted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,6 +21,9 @@ pub struct Before {
     pub existed: bool,
     /// That value had a deadline.
     pub had_ttl: bool,
+    /// After the op the key no longer exists (a collection lost its last
+    /// element): looked up after the op, only for ops that remove elements.
+    pub gone_after: bool,
 }
 
 /// One event: its class (a `notify` bit), its name, and the key.
@@ -38,6 +45,28 @@ pub fn may_notify(op: &Op) -> bool {
                 | KeyOp::PexpireTime
                 | KeyOp::Inspect(_)
                 | KeyOp::Read
+                | KeyOp::OnHash(
+                    HashOp::Get(_)
+                        | HashOp::MGet(_)
+                        | HashOp::GetAll
+                        | HashOp::Keys
+                        | HashOp::Vals
+                        | HashOp::Len
+                        | HashOp::Exists(_)
+                        | HashOp::StrLen(_)
+                        | HashOp::RandField { .. }
+                        | HashOp::Scan { .. }
+                )
+                | KeyOp::Bits(BitsOp::GetBit(_) | BitsOp::Count { .. } | BitsOp::Pos { .. })
+                | KeyOp::Hll(HllOp::Count)
+                | KeyOp::OnSet(
+                    SetOp::IsMember(_)
+                        | SetOp::MIsMember(_)
+                        | SetOp::Members
+                        | SetOp::Card
+                        | SetOp::RandMember(_)
+                        | SetOp::Scan { .. }
+                )
         ),
         Op::Core(c) => matches!(
             c,
@@ -127,6 +156,69 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                 }
                 (KeyOp::Persist, OpResult::Int(1)) => out.push((GENERIC, "persist", k())),
                 (KeyOp::Take, OpResult::Taken(Some(_))) => out.push((GENERIC, "rename_from", k())),
+                (KeyOp::OnHash(h), r) if !matches!(r, OpResult::Err(_)) => {
+                    let (name, done) = match h {
+                        HashOp::Set { nx: false, .. } => ("hset", true),
+                        HashOp::Set { nx: true, .. } => ("hset", matches!(r, OpResult::Int(1))),
+                        HashOp::IncrBy(..) => ("hincrby", true),
+                        HashOp::IncrByFloat(..) => ("hincrbyfloat", true),
+                        HashOp::Del(_) => ("hdel", matches!(r, OpResult::Int(n) if *n > 0)),
+                        _ => ("", false),
+                    };
+                    if done {
+                        if !before.existed && name != "hdel" {
+                            new(&mut out, key);
+                        }
+                        out.push((HASH, name, k()));
+                        if before.gone_after && name == "hdel" {
+                            out.push((GENERIC, "del", k()));
+                        }
+                    }
+                }
+                (KeyOp::OnSet(s), r) if !matches!(r, OpResult::Err(_)) => {
+                    let (name, done) = match (s, r) {
+                        (SetOp::Add(_), OpResult::Int(n)) => ("sadd", *n > 0),
+                        (SetOp::Rem(_), OpResult::Int(n)) => ("srem", *n > 0),
+                        (SetOp::Pop(_), OpResult::Bulk(_)) => ("spop", true),
+                        (SetOp::Pop(_), OpResult::Members(m)) => ("spop", !m.is_empty()),
+                        (SetOp::Store { event, .. }, OpResult::Int(n)) if *n > 0 => (*event, true),
+                        (SetOp::Store { .. }, _) if before.existed => ("del", true),
+                        _ => ("", false),
+                    };
+                    if done {
+                        if name == "del" {
+                            out.push((GENERIC, "del", k()));
+                            return out;
+                        }
+                        if !before.existed && name != "srem" && name != "spop" {
+                            new(&mut out, key);
+                        }
+                        out.push((SET, name, k()));
+                        if before.gone_after && (name == "srem" || name == "spop") {
+                            out.push((GENERIC, "del", k()));
+                        }
+                    }
+                }
+                (KeyOp::Bits(BitsOp::SetBit { .. }), OpResult::Int(_))
+                | (KeyOp::Bits(BitsOp::Field(_)), OpResult::Fields(_)) => {
+                    let wrote = match op {
+                        KeyOp::Bits(BitsOp::Field(ops)) => ops.iter().any(|o| o.is_write()),
+                        _ => true,
+                    };
+                    if wrote {
+                        if !before.existed {
+                            new(&mut out, key);
+                        }
+                        out.push((STRING, "setbit", k()));
+                    }
+                }
+                (KeyOp::Hll(HllOp::Add { .. }), OpResult::Int(1))
+                | (KeyOp::Hll(HllOp::Store(_)), OpResult::Ok) => {
+                    if !before.existed {
+                        new(&mut out, key);
+                    }
+                    out.push((STRING, "pfadd", k()));
+                }
                 (KeyOp::Put { event, .. }, OpResult::Int(1)) => {
                     if !before.existed {
                         new(&mut out, key);
@@ -196,6 +288,7 @@ mod tests {
         let old = Before {
             existed: true,
             had_ttl: false,
+            gone_after: false,
         };
         let e = events(
             &set(SetCond::Always, SetTtl::Clear, false),
@@ -244,6 +337,7 @@ mod tests {
         let had = |ttl| Before {
             existed: true,
             had_ttl: ttl,
+            gone_after: false,
         };
         let one = OpResult::Int(1);
         let zero = OpResult::Int(0);
@@ -300,7 +394,7 @@ mod tests {
         assert!(events(&copy, &zero, Before::default(), 0).is_empty());
         let put = |event| {
             key(KeyOp::Put {
-                value: Bytes::from_static(b"v"),
+                value: crate::storage::ops::Stored::Str(Bytes::from_static(b"v")),
                 deadline: None,
                 only_if_absent: false,
                 event,

@@ -1,5 +1,7 @@
 //! The records a core's changes make in its append-only log (`core::aof`
-//! keeps the log and writes it): the state of a key after a change, an
+//! keeps the log and writes it): the state of a key after a change (a hash
+//! or set whole, as its RDB encoding — to be replaced by per-element records
+//! so a change to a big collection costs its size, not the collection's), an
 //! eviction's `DEL`, a claim (FLUSHALL, a rewrite's base), an import by
 //! migration; a transaction's writes and its end; and the start of a new
 //! log file. These are `World` methods
@@ -9,7 +11,7 @@
 use super::aof::{create_log, LogWriter};
 use super::world::World;
 use crate::persist::log::{Cmd, Intervals, Op as LogOp};
-use crate::storage::entry::Entry;
+use crate::storage::entry::{Entry, Value};
 use crate::storage::staircase::ShardId;
 use bytes::BytesMut;
 
@@ -77,17 +79,22 @@ impl World {
 
     /// Log `e` as a `SET` (an import from core `from` when given).
     fn log_entry(&self, epoch: u64, shard: ShardId, e: &Entry, from: Option<usize>) {
-        let value = e.value();
+        // A hash or set is logged whole, as its RDB encoding.
+        let payload = e.object().map(crate::persist::rdb::encode_object);
+        let (name, value): (&[u8], Value<'_>) = match &payload {
+            Some(p) => (b"OBJ", Value::Raw(p)),
+            None => (b"SET", e.value()),
+        };
         let mut digits = [0u8; 20];
         let full: [&[u8]; 5] = match e.deadline() {
             Some(d) => [
-                b"SET",
+                name,
                 e.key(),
                 &value,
                 b"PXAT",
                 crate::protocol::ascii::format_u64(d, &mut digits),
             ],
-            None => [b"SET", e.key(), &value, b"", b""],
+            None => [name, e.key(), &value, b"", b""],
         };
         let cmd = Cmd::Args(&full[..if e.deadline().is_some() { 5 } else { 3 }]);
         let op = match from {

@@ -235,6 +235,8 @@ pub enum TaskResult {
     Latency(Box<super::latency::LatencyMonitor>),
     Split(Option<(u32, u32)>),
     Names(Vec<Bytes>),
+    /// Keys and their types (a migration's source's part of a SCAN).
+    Typed(Vec<(Bytes, &'static str)>),
     Counts(Vec<usize>),
     Merged(Option<(u32, u32)>),
     Migrated {

@@ -287,7 +287,7 @@ impl World {
             count,
         };
         let theirs = match self.mesh.request_task(from, task).wait().await {
-            Answer::Task(TaskResult::Names(keys)) => keys,
+            Answer::Task(TaskResult::Typed(keys)) => keys,
             _ => Vec::new(),
         };
         let scan = (cursor, count, pattern.as_deref(), type_name.as_deref());
@@ -328,7 +328,7 @@ impl World {
                 let result = self.keyspace.borrow().count_part(&op, true, now_ms());
                 TaskResult::Part { op, result }
             }
-            CoreTask::ScanPart { shard, from, count } => TaskResult::Names(
+            CoreTask::ScanPart { shard, from, count } => TaskResult::Typed(
                 self.keyspace
                     .borrow()
                     .scan_part(shard, from, count, now_ms()),

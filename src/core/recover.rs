@@ -28,6 +28,8 @@ use crate::persist::log::{LogReader, Op as LogOp, Stop};
 use crate::persist::rdb::{self, Item};
 use crate::persist::replay::{change_of, Merge, Part, Position};
 use crate::storage::now_ms;
+use crate::storage::object::Object;
+use crate::storage::ops::Stored;
 use crate::storage::staircase::{scan_pos, RoutingTable};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -83,6 +85,8 @@ struct Batch {
     bytes: Vec<u8>,
     /// Key length, value length, deadline; the bytes are key then value.
     items: Vec<(u32, u32, Option<u64>)>,
+    /// Hashes and sets: key, value, deadline.
+    objects: Vec<(Vec<u8>, Box<Object>, Option<u64>)>,
 }
 
 impl Batch {
@@ -90,7 +94,12 @@ impl Batch {
         Batch {
             bytes: Vec::with_capacity(BATCH * 64),
             items: Vec::with_capacity(BATCH),
+            objects: Vec::new(),
         }
+    }
+
+    fn push_object(&mut self, key: &[u8], obj: Box<Object>, deadline: Option<u64>) {
+        self.objects.push((key.to_vec(), obj, deadline));
     }
 
     fn push(&mut self, key: &[u8], value: &[u8], deadline: Option<u64>) {
@@ -101,7 +110,7 @@ impl Batch {
     }
 
     fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.objects.len()
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], Option<u64>)> + '_ {
@@ -292,7 +301,7 @@ fn route_snapshot(
     let mut batches: Vec<Batch> = (0..txs.len()).map(|_| Batch::new()).collect();
     let (mut key, mut value) = (Vec::new(), Vec::new());
     loop {
-        let expire_at_ms = match reader.next_into(&mut key, &mut value).map_err(bad)? {
+        let (expire_at_ms, object) = match reader.next_into(&mut key, &mut value).map_err(bad)? {
             rdb::Step::End => break,
             rdb::Step::Other(Item::ResizeDb { db_size, .. }) => {
                 let each = db_size as usize / txs.len().max(1);
@@ -302,7 +311,11 @@ fn route_snapshot(
                 continue;
             }
             rdb::Step::Other(_) => continue,
-            rdb::Step::Key { expire_at_ms, .. } => expire_at_ms,
+            rdb::Step::Key {
+                expire_at_ms,
+                object,
+                ..
+            } => (expire_at_ms, object),
         };
         let core = table.core_of(crate::storage::hash::key_hash(&key));
         let (Some(sum), Some(batch)) = (sums.get_mut(core), batches.get_mut(core)) else {
@@ -313,7 +326,10 @@ fn route_snapshot(
             sum.expired += 1;
             continue;
         }
-        batch.push(&key, &value, expire_at_ms.map(|d| d as u64));
+        match object {
+            Some(o) => batch.push_object(&key, o, expire_at_ms.map(|d| d as u64)),
+            None => batch.push(&key, &value, expire_at_ms.map(|d| d as u64)),
+        }
         if batch.len() == BATCH {
             send(&txs[core], std::mem::replace(batch, Batch::new()))?;
         }
@@ -416,10 +432,11 @@ fn load_logs(
                 seq,
             };
             seq += 1;
-            let state = Some((
-                Bytes::from(rec.value),
-                rec.expire_at_ms.map(|d| d.max(0) as u64),
-            ));
+            let value = match rec.object {
+                Some(o) => Stored::Obj(o),
+                None => Stored::Str(Bytes::from(rec.value)),
+            };
+            let state = Some((value, rec.expire_at_ms.map(|d| d.max(0) as u64)));
             merge.record(at, Bytes::from(rec.key), state);
         }
     }
@@ -505,7 +522,10 @@ fn load_logs(
             sum.expired += 1;
             continue;
         }
-        batch.push(&key, &value, deadline);
+        match value {
+            Stored::Str(v) => batch.push(&key, &v, deadline),
+            Stored::Obj(o) => batch.push_object(&key, o, deadline),
+        }
         if batch.len() == BATCH {
             send(tx, std::mem::replace(&mut batch, Batch::new()))?;
         }
@@ -571,13 +591,19 @@ impl World {
                     let mut earliest: Option<u64> = None;
                     {
                         let mut ks = self.keyspace.borrow_mut();
-                        for (key, value, deadline) in batch.iter() {
-                            if ks.load_entry(key, value, deadline) {
+                        let mut loaded = |done: bool, deadline: Option<u64>| {
+                            if done {
                                 kept += 1;
                                 if let Some(d) = deadline {
                                     earliest = Some(earliest.map_or(d, |e| e.min(d)));
                                 }
                             }
+                        };
+                        for (key, value, deadline) in batch.iter() {
+                            loaded(ks.load_entry(key, value, deadline), deadline);
+                        }
+                        for (key, obj, deadline) in batch.objects {
+                            loaded(ks.load_object(&key, *obj, deadline), deadline);
                         }
                     }
                     if let Some(d) = earliest {

@@ -58,6 +58,10 @@ impl BatchSeed {
     pub fn world(&self) -> &Rc<World> {
         &self.world
     }
+    /// The transaction its batches run in (0: none).
+    pub fn tx(&self) -> u64 {
+        self.tx
+    }
 
     /// `op` alone on `core`, in a batch of its own: its result.
     pub async fn run_core(&self, core: usize, op: CoreOp) -> OpResult {

@@ -103,6 +103,10 @@ fn write_entries<'a, W: Write>(
             continue;
         }
         let deadline = e.deadline().map(|d| d as i64);
+        if let Some(obj) = e.object() {
+            w.write_object(e.key(), obj, deadline)?;
+            continue;
+        }
         match e.as_int() {
             Some(v) => w.write_int(e.key(), v, deadline)?,
             None => w.write_string(e.key(), &e.value(), deadline)?,

@@ -12,7 +12,9 @@ use crate::config::{notify, Config};
 use crate::persist::rdb::Section;
 use crate::runtime::notify::{Notify, Slot};
 use crate::storage::keyspace::Keyspace;
-use crate::storage::ops::{Changes, CoreOp, GetExTtl, KeyOp, Op, OpError, OpResult, SetTtl};
+use crate::storage::ops::{
+    Changes, CoreOp, GetExTtl, HashOp, KeyOp, Op, OpError, OpResult, SetOp, SetTtl,
+};
 use crate::storage::policy::Room;
 use crate::storage::staircase::RoutingTable;
 use bytes::Bytes;
@@ -52,6 +54,14 @@ const EVICT_PER_OP: usize = 64;
 
 /// Give `ks` the memory limit, policy and sample count of `c`.
 fn configure_memory(ks: &mut Keyspace, c: &Config) {
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    ks.set_limits(crate::storage::object::Limits {
+        hash_entries: n(c.hash_max_listpack_entries),
+        hash_value: n(c.hash_max_listpack_value),
+        set_intset_entries: n(c.set_max_intset_entries),
+        set_entries: n(c.set_max_listpack_entries),
+        set_value: n(c.set_max_listpack_value),
+    });
     ks.set_memory_limit(
         c.maxmemory,
         c.maxmemory_policy,
@@ -309,7 +319,14 @@ impl World {
             self.log_keys(keys);
         }
         self.publish_expired_on_access();
-        if let Some((op, before)) = watched {
+        if let Some((op, mut before)) = watched {
+            if let Op::Key {
+                key,
+                op: KeyOp::OnHash(HashOp::Del(_)) | KeyOp::OnSet(SetOp::Rem(_) | SetOp::Pop(_)),
+            } = &op
+            {
+                before.gone_after = self.keyspace.borrow().peek(key).1.is_none();
+            }
             for (class, name, key) in events::events(&op, &r, before, now) {
                 self.notify_keyspace_event(class, name, &key);
             }
@@ -509,11 +526,12 @@ impl World {
             OpResult::Int(-2) => Before::default(),
             OpResult::Int(-1) => Before {
                 existed: true,
-                had_ttl: false,
+                ..Before::default()
             },
             OpResult::Int(_) => Before {
                 existed: true,
                 had_ttl: true,
+                ..Before::default()
             },
             _ => Before::default(),
         }

@@ -47,6 +47,7 @@
 //! was durable (`TxCommit`, under `always`). Its records then compete by position as any other:
 //! the locks it held kept every other write to its keys before or after it.
 
+use crate::storage::ops::Stored;
 use bytes::Bytes;
 use std::collections::HashMap;
 
@@ -75,7 +76,7 @@ pub enum Part {
 }
 
 /// A key's state: its value and deadline (unix ms), or gone.
-pub type State = Option<(Bytes, Option<u64>)>;
+pub type State = Option<(Stored, Option<u64>)>;
 
 /// What a log's `Write`/`Import` command says a key became.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,8 +85,10 @@ pub struct Change {
     pub state: State,
 }
 
-/// Reads a logged command: `SET k v`, `SET k v PXAT t` or `DEL k`, exactly
-/// as the core writes them; anything else is not a record this code wrote.
+/// Reads a logged command: `SET k v`, `SET k v PXAT t`, `OBJ k payload`,
+/// `OBJ k payload PXAT t` (a hash or set: its RDB type byte and body) or
+/// `DEL k`, exactly as the core writes them; anything else is not a record
+/// this code wrote.
 pub fn change_of(cmd: Cmd<'_>) -> Result<Change, String> {
     let args: Vec<&[u8]> = cmd.args().collect();
     let upper = |a: &[u8]| a.to_ascii_uppercase();
@@ -96,16 +99,20 @@ pub fn change_of(cmd: Cmd<'_>) -> Result<Change, String> {
         }),
         [name, key, value] if upper(name) == b"SET" => Ok(Change {
             key: Bytes::copy_from_slice(key),
-            state: Some((Bytes::copy_from_slice(value), None)),
+            state: Some((Stored::Str(Bytes::copy_from_slice(value)), None)),
         }),
-        [name, key, value, px, at] if upper(name) == b"SET" && upper(px) == b"PXAT" => {
-            let at = std::str::from_utf8(at)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| "a logged SET with a bad PXAT".to_string())?;
+        [name, key, value, px, at] if upper(name) == b"SET" && upper(px) == b"PXAT" => Ok(Change {
+            key: Bytes::copy_from_slice(key),
+            state: Some((Stored::Str(Bytes::copy_from_slice(value)), Some(pxat(at)?))),
+        }),
+        [name, key, payload] if upper(name) == b"OBJ" => Ok(Change {
+            key: Bytes::copy_from_slice(key),
+            state: Some((object_of(payload)?, None)),
+        }),
+        [name, key, payload, px, at] if upper(name) == b"OBJ" && upper(px) == b"PXAT" => {
             Ok(Change {
                 key: Bytes::copy_from_slice(key),
-                state: Some((Bytes::copy_from_slice(value), Some(at))),
+                state: Some((object_of(payload)?, Some(pxat(at)?))),
             })
         }
         _ => {
@@ -119,6 +126,20 @@ pub fn change_of(cmd: Cmd<'_>) -> Result<Change, String> {
             ))
         }
     }
+}
+
+fn pxat(at: &[u8]) -> Result<u64, String> {
+    std::str::from_utf8(at)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| "a logged record with a bad PXAT".to_string())
+}
+
+/// A logged collection: its RDB type byte, then its RDB body.
+fn object_of(payload: &[u8]) -> Result<Stored, String> {
+    super::rdb::decode_object(payload)
+        .map(|o| Stored::Obj(Box::new(o)))
+        .map_err(|e| format!("a logged hash or set that does not decode: {e}"))
 }
 
 /// Scan-position intervals, as a claim lists them.
@@ -251,7 +272,7 @@ impl Merge {
     /// The keys that exist at the end: each one's newest state, unless a
     /// newer claim covers it. Deadlines are left to the caller (a key whose
     /// deadline passed is dropped at load, as everywhere).
-    pub fn finish(mut self) -> impl Iterator<Item = (Bytes, Bytes, Option<u64>)> {
+    pub fn finish(mut self) -> impl Iterator<Item = (Bytes, Stored, Option<u64>)> {
         self.claims.sort_by_key(|c| std::cmp::Reverse(c.0));
         let claims = self.claims;
         let pos_of = self.pos_of;
@@ -287,7 +308,7 @@ mod tests {
     }
 
     fn set(v: &str) -> State {
-        Some((Bytes::copy_from_slice(v.as_bytes()), None))
+        Some((Stored::Str(Bytes::copy_from_slice(v.as_bytes())), None))
     }
 
     fn result(m: Merge) -> Vec<(String, String)> {
@@ -296,7 +317,10 @@ mod tests {
             .map(|(k, v, _)| {
                 (
                     String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
+                    match v {
+                        Stored::Str(v) => String::from_utf8_lossy(&v).into_owned(),
+                        Stored::Obj(o) => format!("{o:?}"),
+                    },
                 )
             })
             .collect();
@@ -465,11 +489,11 @@ mod tests {
         let del = [&b"DEL"[..], b"k"];
         assert_eq!(
             change_of(Cmd::Args(&set)).map(|c| c.state),
-            Ok(Some((b("v"), None)))
+            Ok(Some((Stored::Str(b("v")), None)))
         );
         assert_eq!(
             change_of(Cmd::Args(&px)).map(|c| c.state),
-            Ok(Some((b("v"), Some(123))))
+            Ok(Some((Stored::Str(b("v")), Some(123))))
         );
         assert_eq!(change_of(Cmd::Args(&del)).map(|c| c.state), Ok(None));
         for bad in [

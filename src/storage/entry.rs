@@ -11,6 +11,8 @@
 //! holds it, and never decides what to evict: it only carries what the
 //! eviction policies read.
 
+use super::object::{ObjRef, Object};
+use super::ops::Stored;
 use crate::protocol::ascii::{format_u64, parse_i64};
 use bytes::{Bytes, BytesMut};
 use std::ops::Deref;
@@ -43,6 +45,11 @@ const FREQ_MASK: u8 = 0b1100;
 const IN_MAIN: u8 = 16;
 /// `flags` bit: the value is a `Box<Bytes>`'s address, the bytes live there.
 const SHARED: u8 = 32;
+/// `flags` bit: the value is a small collection stored here: a tag byte
+/// ([`super::object`]'s `TAG_*`) and its compact encoding.
+const INLINE_OBJ: u8 = 64;
+/// `flags` bit: the value is a `Box<Object>`'s address (a large collection).
+const BOXED_OBJ: u8 = 128;
 /// Values at least this long are stored `SHARED`. The pointer, the box and
 /// the `Bytes` header cost about 100 bytes: under 3% from here up. Replies of
 /// smaller values are copies, so this also bounds what one reply copies
@@ -124,12 +131,7 @@ fn int_from(bytes: &[u8]) -> i64 {
     i64::from_le_bytes(b)
 }
 
-/// Bytes glibc's malloc really takes for a request of `n` bytes: the request
-/// plus its 8-byte size word, rounded up to 16, and at least 32.
-#[inline]
-pub fn chunk_size(n: usize) -> usize {
-    ((n + 8 + 15) & !15).max(32)
-}
+pub use super::memory::chunk_size;
 
 /// A value as stored: borrowed bytes, or an integer's decimal text.
 pub enum Value<'a> {
@@ -327,6 +329,12 @@ impl Entry {
             .try_into_mut()
             .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         let r = f(&mut m);
+        self.put_shared(m);
+        Some(r)
+    }
+
+    /// Store `m` as this entry's shared value (taken out before).
+    fn put_shared(&mut self, m: BytesMut) {
         *self = Entry::assemble_shared(
             self.flags(),
             self.meta(),
@@ -334,7 +342,6 @@ impl Entry {
             self.key(),
             m.freeze(),
         );
-        Some(r)
     }
 
     fn from_box(b: Box<[u8]>) -> Entry {
@@ -485,6 +492,23 @@ impl Entry {
         self.bytes_mut()[start + offset..start + end].copy_from_slice(data);
     }
 
+    /// The string value's bytes, writable in place (an integer becomes its
+    /// text first; a shared value is copied only while a reply holds it).
+    /// Its length does not change this way.
+    pub fn value_mut<R>(&mut self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        if let Some(old) = self.take_shared() {
+            let mut m = old
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            let r = f(&mut m[..]);
+            self.put_shared(m);
+            return r;
+        }
+        self.make_raw();
+        let start = self.parts().value();
+        f(&mut self.bytes_mut()[start..])
+    }
+
     /// Turn an integer value into its text, so it can be edited byte by byte.
     fn make_raw(&mut self) {
         if self.flags() & INT != 0 {
@@ -518,6 +542,20 @@ impl Entry {
                 self.bytes_mut()[at..at + 8].copy_from_slice(&d.to_le_bytes());
             }
             (None, None) => {}
+            _ if !self.is_string() => {
+                let obj = match self.take_boxed() {
+                    Some(b) => Some(*b),
+                    None => self.object().map(|o| o.to_owned()),
+                };
+                if let Some(obj) = obj {
+                    let (meta, flags) = (self.meta(), self.flags());
+                    *self = Entry::with_object(self.key(), obj, deadline);
+                    self.set_meta(meta);
+                    let keep = FREQ_MASK | IN_MAIN;
+                    let f = (self.flags() & !keep) | (flags & keep);
+                    self.set_flags(f);
+                }
+            }
             _ => match self.shared() {
                 Some(b) => {
                     let b = b.clone();
@@ -646,12 +684,198 @@ impl Entry {
     #[inline]
     pub fn mem_size(&self) -> usize {
         let own = chunk_size(self.parts().total());
+        if let Some(obj) = self.boxed() {
+            return own + chunk_size(std::mem::size_of::<Object>()) + obj.mem_size();
+        }
         match self.shared() {
             // The box, the value's allocation, and the refcount block `Bytes`
             // makes once a reply shares it.
             Some(b) => own + chunk_size(std::mem::size_of::<Bytes>()) + chunk_size(b.len()) + 32,
             None => own,
         }
+    }
+
+    // --- Collections ---------------------------------------------------------
+
+    /// An entry holding a collection: inside the entry when it has a compact
+    /// form, else boxed beside it.
+    pub fn with_object(key: &[u8], obj: Object, deadline: Option<u64>) -> Entry {
+        assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
+        if let Some((tag, bytes)) = obj.inline() {
+            return Entry::assemble_inline(0, deadline, key, &[&[tag], bytes]);
+        }
+        let addr = Box::into_raw(Box::new(obj)) as usize as u64;
+        let mut e = Entry::assemble_inline(0, deadline, key, &[&addr.to_le_bytes()]);
+        // Only now are the 8 bytes a box's address (see `assemble_shared`).
+        let f = (e.flags() & !INLINE_OBJ) | BOXED_OBJ;
+        e.set_flags(f);
+        e
+    }
+
+    /// An entry whose value is the raw `parts`, flagged as an inline
+    /// collection, never shared or turned into an integer whatever its size.
+    fn assemble_inline(meta: u32, deadline: Option<u64>, key: &[u8], parts: &[&[u8]]) -> Entry {
+        let vlen: usize = parts.iter().map(|p| p.len()).sum();
+        let dlen = if deadline.is_some() { 8 } else { 0 };
+        let size = LENGTHS + varint_len(key.len()) + varint_len(vlen) + dlen + key.len() + vlen;
+        let mut v = Vec::with_capacity(size);
+        v.push(INLINE_OBJ | if deadline.is_some() { HAS_DEADLINE } else { 0 });
+        v.extend_from_slice(&meta.to_le_bytes());
+        put_varint(&mut v, key.len());
+        put_varint(&mut v, vlen);
+        if let Some(d) = deadline {
+            v.extend_from_slice(&d.to_le_bytes());
+        }
+        v.extend_from_slice(key);
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        Entry::from_box(v.into_boxed_slice())
+    }
+
+    /// The boxed collection, when the value is [`BOXED_OBJ`].
+    #[inline]
+    fn boxed(&self) -> Option<&Object> {
+        if self.flags() & BOXED_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        // SAFETY: a BOXED_OBJ entry's value is the address of a live
+        // `Box<Object>` made by `with_object` and owned by this entry alone;
+        // it is freed only by `take_boxed`, which clears the flag first. The
+        // borrow lives no longer than `&self`.
+        Some(unsafe { &*(u64::from_le_bytes(a) as usize as *const Object) })
+    }
+
+    #[inline]
+    fn boxed_mut(&mut self) -> Option<&mut Object> {
+        if self.flags() & BOXED_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        // SAFETY: as in `boxed`; `&mut self` makes the borrow unique.
+        Some(unsafe { &mut *(u64::from_le_bytes(a) as usize as *mut Object) })
+    }
+
+    /// Take the boxed collection back (the entry no longer points to it).
+    fn take_boxed(&mut self) -> Option<Box<Object>> {
+        if self.flags() & BOXED_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let f = self.flags() & !BOXED_OBJ;
+        self.set_flags(f);
+        // SAFETY: as in `boxed`; the flag is cleared above, so no other path
+        // reads or frees this box again.
+        Some(unsafe { Box::from_raw(u64::from_le_bytes(a) as usize as *mut Object) })
+    }
+
+    /// True when the value is a string (not a collection).
+    #[inline]
+    pub fn is_string(&self) -> bool {
+        self.flags() & (INLINE_OBJ | BOXED_OBJ) == 0
+    }
+
+    /// The collection this entry holds, where it is stored.
+    #[inline]
+    pub fn object(&self) -> Option<ObjRef<'_>> {
+        if let Some(b) = self.boxed() {
+            return Some(b.as_ref());
+        }
+        if self.flags() & INLINE_OBJ == 0 {
+            return None;
+        }
+        let v = &self.bytes()[self.parts().value()..];
+        ObjRef::from_inline(*v.first()?, &v[1..])
+    }
+
+    /// TYPE's name for this value.
+    pub fn type_name(&self) -> &'static str {
+        self.object().map_or("string", |o| o.type_name())
+    }
+
+    /// Change the collection with `f` (None for a string). A compact one is
+    /// copied out, changed and stored again (one allocation, as Redis's
+    /// listpack reallocates); a boxed one is changed in place, or stored in
+    /// the entry when `f` left it compact.
+    pub fn edit_object<R>(&mut self, f: impl FnOnce(&mut Object) -> R) -> Option<R> {
+        if let Some(obj) = self.boxed_mut() {
+            let r = f(obj);
+            if obj.inline().is_some() {
+                if let Some(obj) = self.take_boxed() {
+                    self.replace_object(*obj);
+                }
+            }
+            return Some(r);
+        }
+        let mut obj = self.object()?.to_owned();
+        let r = f(&mut obj);
+        self.replace_object(obj);
+        Some(r)
+    }
+
+    /// Store `obj` as this entry's value, keeping key, deadline and metadata.
+    pub fn replace_object(&mut self, obj: Object) {
+        let (meta, flags) = (self.meta(), self.flags());
+        let mut e = Entry::with_object(self.key(), obj, self.deadline());
+        e.set_meta(meta);
+        let keep = FREQ_MASK | IN_MAIN;
+        let f = (e.flags() & !keep) | (flags & keep);
+        e.set_flags(f);
+        *self = e;
+    }
+
+    /// The value, owned (the entry is used up): a string's bytes (shared,
+    /// not copied, when they were) or the collection.
+    pub fn into_stored(self) -> Stored {
+        if self.is_string() {
+            return Stored::Str(self.into_value());
+        }
+        match self.into_object() {
+            Some(o) => Stored::Obj(Box::new(o)),
+            None => Stored::Str(Bytes::new()),
+        }
+    }
+
+    /// A copy of the value (a large string's bytes are shared, not copied).
+    pub fn stored(&self) -> Stored {
+        match self.object() {
+            None => Stored::Str(self.value_bytes()),
+            Some(o) => Stored::Obj(Box::new(o.to_owned())),
+        }
+    }
+
+    /// An entry holding `value`.
+    pub fn from_stored(key: &[u8], value: Stored, deadline: Option<u64>) -> Entry {
+        match value {
+            Stored::Str(b) => Entry::from_bytes(key, b, deadline),
+            Stored::Obj(o) => Entry::with_object(key, *o, deadline),
+        }
+    }
+
+    /// This entry under another key: same value, deadline and access record.
+    pub fn rekeyed(self, key: &[u8]) -> Entry {
+        let (meta, flags, deadline) = (self.meta(), self.flags(), self.deadline());
+        let mut e = Entry::from_stored(key, self.into_stored(), deadline);
+        e.set_meta(meta);
+        let keep = FREQ_MASK | IN_MAIN;
+        let f = (e.flags() & !keep) | (flags & keep);
+        e.set_flags(f);
+        e
+    }
+
+    /// The collection, owned (the entry is used up).
+    pub fn into_object(mut self) -> Option<Object> {
+        if let Some(b) = self.take_boxed() {
+            return Some(*b);
+        }
+        self.object().map(|o| o.to_owned())
     }
 
     // --- Eviction metadata -------------------------------------------------
@@ -729,6 +953,7 @@ fn encodable_int(value: &[u8]) -> Option<i64> {
 impl Drop for Entry {
     fn drop(&mut self) {
         drop(self.take_shared());
+        drop(self.take_boxed());
         let len = self.parts().total();
         // SAFETY: see `into_box`; `drop` runs once and nothing uses `ptr` after.
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), len)) });
@@ -737,6 +962,14 @@ impl Drop for Entry {
 
 impl Clone for Entry {
     fn clone(&self) -> Entry {
+        if let Some(obj) = self.boxed() {
+            let mut e = Entry::with_object(self.key(), obj.clone(), self.deadline());
+            e.set_meta(self.meta());
+            let keep = FREQ_MASK | IN_MAIN;
+            let f = (e.flags() & !keep) | (self.flags() & keep);
+            e.set_flags(f);
+            return e;
+        }
         match self.shared() {
             Some(b) => Entry::assemble_shared(
                 self.flags(),
@@ -752,6 +985,13 @@ impl Clone for Entry {
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Entry) -> bool {
+        if let (Some(a), Some(b)) = (self.boxed(), other.boxed()) {
+            return self.flags() == other.flags()
+                && self.meta() == other.meta()
+                && self.key() == other.key()
+                && self.deadline() == other.deadline()
+                && a == b;
+        }
         match (self.shared(), other.shared()) {
             (None, None) => self.bytes() == other.bytes(),
             (Some(a), Some(b)) => {

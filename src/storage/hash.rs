@@ -89,6 +89,30 @@ fn fold(h: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
+/// Seeds of the hash inside a large hash or set: chosen at random once per
+/// process (as Redis's siphash seed), since clients choose the fields and
+/// members and a fixed hash would let them pile every one onto one probe
+/// chain. Nothing persisted or routed depends on it.
+static MEMBER: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+
+/// The hash a field or member is probed with in its collection's table.
+#[inline]
+pub fn member_hash(m: &[u8]) -> u64 {
+    MEMBER
+        .get_or_init(|| {
+            let mut seed = [0u8; 32];
+            // No randomness (never seen on Linux): fall back to fixed seeds.
+            let _ = getrandom::getrandom(&mut seed);
+            let word = |i: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&seed[i * 8..i * 8 + 8]);
+                u64::from_le_bytes(w)
+            };
+            RandomState::with_seeds(word(0), word(1), word(2), word(3))
+        })
+        .hash_one(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,13 @@
 
 use std::cell::Cell;
 
+/// Bytes glibc's malloc really takes for a request of `n` bytes: the request
+/// plus its 8-byte size word, rounded up to 16, and at least 32.
+#[inline]
+pub fn chunk_size(n: usize) -> usize {
+    ((n + 8 + 15) & !15).max(32)
+}
+
 thread_local! {
     static USED: Cell<usize> = const { Cell::new(0) };
 }

@@ -329,7 +329,13 @@ impl Keyspace {
     /// A's side of a SCAN of a shard it is handing over: the live keys it still
     /// holds at 52-bit positions `>= from` ([`crate::storage::cursor`]), at most
     /// `count` positions' worth (a run of keys at one position is never cut).
-    pub fn scan_part(&self, shard: ShardId, from: u64, count: usize, now: u64) -> Vec<Bytes> {
+    pub fn scan_part(
+        &self,
+        shard: ShardId,
+        from: u64,
+        count: usize,
+        now: u64,
+    ) -> Vec<(Bytes, &'static str)> {
         let Some(s) = self.shard(shard) else {
             return Vec::new();
         };
@@ -337,7 +343,7 @@ impl Keyspace {
         take_page(&mut cands, count.max(1));
         cands
             .into_iter()
-            .map(|(_, e)| Bytes::copy_from_slice(e.key()))
+            .map(|(_, e)| (Bytes::copy_from_slice(e.key()), e.type_name()))
             .collect()
     }
 
@@ -349,7 +355,7 @@ impl Keyspace {
     pub fn scan_merged(
         &self,
         scan: (u64, usize, Option<&[u8]>, Option<&[u8]>),
-        theirs: &[Bytes],
+        theirs: &[(Bytes, &'static str)],
         now: u64,
     ) -> OpResult {
         let (cursor, count, pattern, type_name) = scan;
@@ -359,13 +365,14 @@ impl Keyspace {
         let (start, end) = (pos52(start), end.map(pos52));
         let inside = |p: u64| p >= from && p >= start && end.is_none_or(|e| p < e);
         let mine = self.shard(id);
-        let mut cands: Vec<(u64, &[u8])> = live_from(mine.into_iter(), from, (start, end), now)
-            .into_iter()
-            .map(|(p, e)| (p, e.key()))
-            .collect();
+        let mut cands: Vec<(u64, (&[u8], &str))> =
+            live_from(mine.into_iter(), from, (start, end), now)
+                .into_iter()
+                .map(|(p, e)| (p, (e.key(), e.type_name())))
+                .collect();
         let count = count.max(1);
         let mut last_theirs = None;
-        for k in theirs {
+        for (k, kind) in theirs {
             let (route, thash) = hashes(k);
             let p = pos52(scan_pos(route));
             if !inside(p) {
@@ -374,7 +381,7 @@ impl Keyspace {
             last_theirs = last_theirs.max(Some(p));
             // A key handed over since the source answered is here now: list it once.
             if !mine.is_some_and(|s| s.contains(thash, k)) {
-                cands.push((p, k));
+                cands.push((p, (k, kind)));
             }
         }
         // A full page from the source may have been cut after its last position:
@@ -391,8 +398,8 @@ impl Keyspace {
         let filter = ScanFilter::new(pattern, type_name);
         let keys = cands
             .iter()
-            .filter(|(_, k)| filter.accepts(k))
-            .map(|(_, k)| Bytes::copy_from_slice(k))
+            .filter(|(_, (k, kind))| filter.accepts(k, kind))
+            .map(|(_, (k, _))| Bytes::copy_from_slice(k))
             .collect();
         let next = match cut.or(bound) {
             Some(after) if after < 1 << 52 => Cursor::At(after).encode(),

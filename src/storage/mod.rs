@@ -17,15 +17,19 @@
 //! - [`evict`]: this core's share of `maxmemory` and the walk that evicts.
 //! - [`migration`]: a shard moving between cores, each end's side.
 
+pub mod bits;
 pub mod cursor;
 pub mod decimal;
 pub mod entry;
 pub mod evict;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
+pub mod lcs;
 pub mod memory;
 pub mod migration;
+pub mod object;
 pub mod ops;
 pub mod policy;
 pub mod s3fifo;

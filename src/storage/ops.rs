@@ -7,7 +7,16 @@
 //! turns results into replies.
 
 use super::decimal::Decimal;
+use super::object::Object;
 use bytes::Bytes;
+
+/// A key's value as it travels between cores and commands (RENAME and COPY
+/// across cores, DUMP and RESTORE): a string's bytes, or a collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Str(Bytes),
+    Obj(Box<Object>),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetCond {
@@ -70,7 +79,13 @@ impl Op {
                     | KeyOp::IncrBy(_)
                     | KeyOp::IncrByFloat(_)
                     | KeyOp::Append { .. }
-                    | KeyOp::SetRange { .. },
+                    | KeyOp::SetRange { .. }
+                    | KeyOp::OnHash(
+                        HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..)
+                    )
+                    | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
+                    | KeyOp::Bits(BitsOp::SetBit { .. } | BitsOp::Field(_))
+                    | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)),
                 ..
             } | Op::Core(CoreOp::MSetNx { .. } | CoreOp::Copy { .. })
         )
@@ -94,6 +109,8 @@ pub enum Changes {
     AllOrNothing(u64),
     /// One key when the result is OK or 1 (RENAME, RENAMENX).
     Renamed,
+    /// One key when something was popped (SPOP).
+    Popped,
 }
 
 impl Changes {
@@ -118,6 +135,11 @@ impl Changes {
                 }
             }
             Changes::Renamed => u64::from(matches!(r, OpResult::Ok | OpResult::Int(1))),
+            Changes::Popped => match r {
+                OpResult::Bulk(_) => 1,
+                OpResult::Members(m) => u64::from(!m.is_empty()),
+                _ => 0,
+            },
         }
     }
 }
@@ -156,6 +178,25 @@ impl Op {
                 | KeyOp::IncrByFloat(_)
                 | KeyOp::Append { .. }
                 | KeyOp::SetRange { .. } => Changes::One,
+                KeyOp::OnHash(h) => match h {
+                    HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..) => {
+                        Changes::One
+                    }
+                    HashOp::Del(_) => Changes::Counted,
+                    _ => Changes::None,
+                },
+                KeyOp::OnSet(s) => match s {
+                    SetOp::Add(_) | SetOp::Rem(_) => Changes::Counted,
+                    SetOp::Pop(_) => Changes::Popped,
+                    SetOp::Store { .. } => Changes::One,
+                    _ => Changes::None,
+                },
+                KeyOp::Bits(BitsOp::SetBit { .. }) => Changes::One,
+                KeyOp::Bits(BitsOp::Field(ops)) if ops.iter().any(|o| o.is_write()) => Changes::One,
+                KeyOp::Bits(_) => Changes::None,
+                KeyOp::Hll(HllOp::Add { .. }) => Changes::Counted,
+                KeyOp::Hll(HllOp::Store(_)) => Changes::One,
+                KeyOp::Hll(HllOp::Count) => Changes::None,
             },
             Op::Core(c) => match c {
                 CoreOp::Flush => Changes::One,
@@ -192,11 +233,16 @@ pub enum KeyOp {
     /// caches what it reads — tell it when the key changes. Sent just ahead
     /// of the read, to the same core. Answered by the core (the keyspace
     /// never sees it). → Ok
-    Track { client: u64, noloop: bool },
+    Track {
+        client: u64,
+        noloop: bool,
+    },
     /// Client-side caching's NOLOOP: the next op here, on this key, is
     /// `client`'s own write (it is not told of its own change). Answered by
     /// the core. → Ok
-    Writer { client: u64 },
+    Writer {
+        client: u64,
+    },
     /// → Ok | Nil (condition failed); with `get`: Bulk(old) | Nil.
     /// A deadline already in the past deletes the key (Redis semantics) and still answers Ok.
     Set {
@@ -208,17 +254,25 @@ pub enum KeyOp {
     /// → Bulk | Nil
     GetDel,
     /// → Bulk | Nil. `At` in the past deletes the key after reading it.
-    GetEx { ttl: GetExTtl },
+    GetEx {
+        ttl: GetExTtl,
+    },
     /// → Int(new) | Err(NotInteger | Overflow). A missing key counts as 0; the TTL is kept.
     IncrBy(i64),
     /// → Bulk(formatted new value, Redis's format) | Err(NotFloat | NanOrInf)
     IncrByFloat(Decimal),
     /// → Int(new length) | Err(TooLarge { limit })
-    Append { value: Bytes, max_len: usize },
+    Append {
+        value: Bytes,
+        max_len: usize,
+    },
     /// → Int
     StrLen,
     /// → Bulk (empty when out of range or missing), Redis's GETRANGE index rules.
-    GetRange { start: i64, end: i64 },
+    GetRange {
+        start: i64,
+        end: i64,
+    },
     /// → Int(new length) | Err(TooLarge). Empty `value` on a missing key creates nothing and returns 0.
     SetRange {
         offset: usize,
@@ -233,7 +287,10 @@ pub enum KeyOp {
     Type,
     /// → Int(0|1). `at_ms` is absolute unix ms; at or before now deletes the key (answers 1 if it existed
     /// and the condition held). GT/LT treat "no deadline" as infinite.
-    Expire { at_ms: u64, cond: ExpireCond },
+    Expire {
+        at_ms: u64,
+        cond: ExpireCond,
+    },
     /// → Int(ms remaining, >= 0) | Int(-1) no deadline | Int(-2) missing
     Pttl,
     /// → Int(absolute deadline ms) | Int(-1) | Int(-2)
@@ -250,7 +307,7 @@ pub enum KeyOp {
     /// raises (`rename_to`, `copy_to`, `restore`).
     /// → Int(1) stored | Int(0) not stored.
     Put {
-        value: Bytes,
+        value: Stored,
         deadline: Option<u64>,
         only_if_absent: bool,
         event: &'static str,
@@ -260,6 +317,124 @@ pub enum KeyOp {
     /// A copy of the value and its deadline, the key left as it is (COPY across
     /// cores). → Taken(Some((value, deadline))) | Taken(None)
     Read,
+    OnHash(HashOp),
+    OnSet(SetOp),
+    Bits(BitsOp),
+    Hll(HllOp),
+}
+
+/// An operation on a hash (see [`crate::storage::keyspace`]'s `hash_ops`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum HashOp {
+    /// HSET, HMSET (→ Int(fields added)); with `nx`, HSETNX (→ Int(0|1)).
+    Set {
+        pairs: Vec<(Bytes, Bytes)>,
+        nx: bool,
+    },
+    /// → Bulk | Nil
+    Get(Bytes),
+    /// → Bulks
+    MGet(Vec<Bytes>),
+    /// → Pairs
+    GetAll,
+    /// → Bulks
+    Keys,
+    /// → Bulks
+    Vals,
+    /// → Int
+    Len,
+    /// → Int(0|1)
+    Exists(Bytes),
+    /// → Int
+    StrLen(Bytes),
+    /// → Int(fields removed)
+    Del(Vec<Bytes>),
+    /// → Int(new) | Err(HashNotInteger | Overflow)
+    IncrBy(Bytes, i64),
+    /// → Bulk(new, Redis's format) | Err(HashNotFloat | NanOrInf)
+    IncrByFloat(Bytes, Decimal),
+    /// HRANDFIELD: no count → Bulk | Nil; a count → Bulks (fields) or
+    /// Pairs (`values`), Redis's rules for negative counts.
+    RandField { count: Option<i64>, values: bool },
+    /// HSCAN → Scan { next, keys: fields and values (or fields alone) }
+    Scan {
+        cursor: u64,
+        count: usize,
+        pattern: Option<Bytes>,
+        novalues: bool,
+    },
+}
+
+/// An operation on a set (see [`crate::storage::keyspace`]'s `set_ops`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetOp {
+    /// → Int(members added)
+    Add(Vec<Bytes>),
+    /// → Int(members removed)
+    Rem(Vec<Bytes>),
+    /// → Int(0|1)
+    IsMember(Bytes),
+    /// → Ints
+    MIsMember(Vec<Bytes>),
+    /// → Members
+    Members,
+    /// → Int
+    Card,
+    /// SPOP: no count → Bulk | Nil; a count → Members.
+    Pop(Option<usize>),
+    /// SRANDMEMBER: no count → Bulk | Nil; a count → Bulks (Redis's rules
+    /// for negative counts: repeats allowed).
+    RandMember(Option<i64>),
+    /// SSCAN → Scan { next, keys: members }
+    Scan {
+        cursor: u64,
+        count: usize,
+        pattern: Option<Bytes>,
+    },
+    /// The STORE forms (SINTERSTORE, ...): the key becomes a set of exactly
+    /// `members` (whatever it held before), or is deleted when there are
+    /// none. `event` is the command's keyspace event. → Int(members)
+    Store {
+        members: Vec<Bytes>,
+        event: &'static str,
+    },
+}
+
+/// A bitmap op on a string (see [`crate::storage::keyspace`]'s `bits_ops`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum BitsOp {
+    /// SETBIT → Int(the old bit); grows the string with zero bytes.
+    SetBit { offset: u64, on: bool },
+    /// GETBIT → Int
+    GetBit(u64),
+    /// BITCOUNT → Int
+    Count {
+        range: Option<(i64, i64)>,
+        unit: crate::storage::bits::Unit,
+    },
+    /// BITPOS → Int
+    Pos {
+        bit: bool,
+        start: Option<i64>,
+        end: Option<i64>,
+        unit: crate::storage::bits::Unit,
+    },
+    /// BITFIELD / BITFIELD_RO → Fields
+    Field(Vec<crate::storage::bits::FieldOp>),
+}
+
+/// A HyperLogLog op on a string (Redis's encodings, byte for byte).
+#[derive(Clone, Debug, PartialEq)]
+pub enum HllOp {
+    /// PFADD → Int(1 when a register changed or the key was made)
+    Add {
+        elements: Vec<Bytes>,
+        sparse_max: usize,
+    },
+    /// PFCOUNT of one key → Int (the cached count is refreshed in place)
+    Count,
+    /// PFMERGE's result stored: the key's deadline is kept. → Ok
+    Store(Bytes),
 }
 
 /// What RESTORE says of a key's past accesses (IDLETIME, FREQ).
@@ -364,6 +539,14 @@ pub enum OpError {
     IdleNotTracked,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    HllCorrupt,
+    #[error("ERR hash value is not an integer")]
+    HashNotInteger,
+    #[error("ERR hash value is not a float")]
+    HashNotFloat,
     /// Over `maxmemory` with nothing the policy may evict (Redis's text).
     #[error("OOM command not allowed when used memory > 'maxmemory'.")]
     OutOfMemory,
@@ -402,7 +585,17 @@ pub enum OpResult {
         keys: Vec<Bytes>,
         used: usize,
     },
-    Taken(Option<(Bytes, Option<u64>)>),
+    Taken(Option<(Stored, Option<u64>)>),
+    /// An array of values, some of them nil (HMGET, HKEYS, SRANDMEMBER).
+    Bulks(Vec<Option<Bytes>>),
+    /// Fields and values (HGETALL: a map in RESP3).
+    Pairs(Vec<(Bytes, Bytes)>),
+    /// A set's members (SMEMBERS: a set in RESP3).
+    Members(Vec<Bytes>),
+    /// An array of integers (SMISMEMBER).
+    Ints(Vec<i64>),
+    /// BITFIELD's replies: an integer each, nil for an overflow that failed.
+    Fields(Vec<Option<i64>>),
     Stats(Vec<ShardStat>),
     /// One core's part of a DBSIZE or KEYS and the routing-table epoch it was counted under.
     Counted {

@@ -190,6 +190,10 @@ pub fn of_command(c: &CommandSpec) -> u32 {
     };
     set |= match c.group {
         "string" => bit("string"),
+        "hash" => bit("hash"),
+        "set" => bit("set"),
+        "bitmap" => bit("bitmap"),
+        "hyperloglog" => bit("hyperloglog"),
         // WAIT is in @connection only, not @keyspace.
         "generic" if c.name != "wait" => bit("keyspace"),
         "connection" => bit("connection"),

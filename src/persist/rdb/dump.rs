@@ -1,7 +1,8 @@
 //! DUMP and RESTORE payloads: one value in RDB encoding, then the RDB version
 //! (2 bytes, little-endian) and Redis's CRC64 of everything before it (8
-//! bytes, little-endian), as `dumpCommand` writes them. Strings only, in every
-//! encoding Redis uses (raw, int8/16/32, LZF); the version written is
+//! bytes, little-endian), as `dumpCommand` writes them. Strings in every
+//! encoding Redis uses (raw, int8/16/32, LZF), hashes and sets in those of
+//! [`super::object`] (and the log's records of them); the version written is
 //! [`super::RDB_VERSION`] (10, redis-server 7.0's), so a 7.0 server accepts
 //! what stairkv dumps. A payload of a type stairkv does not hold, a newer
 //! version than the reader knows, a wrong checksum, or trailing bytes after
@@ -10,6 +11,8 @@
 use super::read::Reader;
 use super::write::{encode_string_head, Payload};
 use super::{crc64, MAX_READ_VERSION, RDB_VERSION};
+use crate::storage::object::{ObjRef, Object};
+use crate::storage::ops::Stored;
 
 /// The RDB type of a string value.
 const TYPE_STRING: u8 = 0;
@@ -40,8 +43,67 @@ pub fn dump_string(value: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The string a RESTORE payload holds.
-pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
+/// DUMP of any value: a string as [`dump_string`], a hash or set in the
+/// encodings of [`super::object`].
+pub fn dump_value(value: &Stored) -> Vec<u8> {
+    let obj = match value {
+        Stored::Str(s) => return dump_string(s),
+        Stored::Obj(o) => o,
+    };
+    let mut body = Vec::new();
+    let t = super::object::encode(&mut body, Object::as_ref(obj), true);
+    let mut out = Vec::with_capacity(body.len() + 11);
+    out.push(t);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The value a RESTORE payload holds, of any type stairkv keeps.
+pub fn restore_value(payload: &[u8]) -> Result<Stored, BadPayload> {
+    let body = checked_body(payload)?;
+    let version = u16::from_le_bytes([payload[payload.len() - 10], payload[payload.len() - 9]]);
+    let (&kind, value) = body.split_first().ok_or(BadPayload::Format)?;
+    if kind == TYPE_STRING {
+        return restore_string(payload).map(|s| Stored::Str(s.into()));
+    }
+    if !super::object::is_object_type(kind) {
+        return Err(BadPayload::Format);
+    }
+    let mut reader = Reader::value_only(value, u32::from(version));
+    let obj = reader.value_object(kind).map_err(|_| BadPayload::Format)?;
+    if reader.offset() != value.len() as u64 || obj.as_ref().is_empty() {
+        return Err(BadPayload::Format);
+    }
+    Ok(Stored::Obj(Box::new(obj)))
+}
+
+/// A collection as the log keeps it: its RDB type byte and body (no
+/// version, no checksum: the log's record has its own).
+pub fn encode_object(obj: ObjRef<'_>) -> Vec<u8> {
+    let mut body = vec![0u8];
+    body[0] = super::object::encode(&mut body, obj, false);
+    body
+}
+
+/// What [`encode_object`] made, back.
+pub fn decode_object(payload: &[u8]) -> Result<Object, String> {
+    let (&kind, value) = payload.split_first().ok_or("an empty payload")?;
+    if !super::object::is_object_type(kind) {
+        return Err(format!("RDB type {kind} is not a hash or set"));
+    }
+    let mut reader = Reader::value_only(value, RDB_VERSION);
+    let obj = reader.value_object(kind).map_err(|e| e.to_string())?;
+    if reader.offset() != value.len() as u64 {
+        return Err("bytes after the value".into());
+    }
+    Ok(obj)
+}
+
+/// The body of a payload whose length, version and checksum are good.
+fn checked_body(payload: &[u8]) -> Result<&[u8], BadPayload> {
     if payload.len() < 10 {
         return Err(BadPayload::VersionOrChecksum);
     }
@@ -51,6 +113,13 @@ pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
     if u32::from(version) > MAX_READ_VERSION || crc64(&payload[..payload.len() - 8]) != crc {
         return Err(BadPayload::VersionOrChecksum);
     }
+    Ok(body)
+}
+
+/// The string a RESTORE payload holds.
+pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
+    let body = checked_body(payload)?;
+    let version = u16::from_le_bytes([payload[payload.len() - 10], payload[payload.len() - 9]]);
     let (&kind, value) = body.split_first().ok_or(BadPayload::Format)?;
     if kind != TYPE_STRING {
         return Err(BadPayload::Format);

@@ -37,15 +37,23 @@
 
 mod crc;
 mod dump;
+mod intset;
+mod listpack;
 mod lzf;
+pub mod object;
 mod read;
 mod write;
+mod ziplist;
+mod zipmap;
 
 #[cfg(test)]
 mod tests;
 
 pub use crc::{crc64, crc64_combine, Crc64};
-pub use dump::{dump_string, restore_string, BadPayload};
+pub use dump::{
+    decode_object, dump_string, dump_value, encode_object, restore_string, restore_value,
+    BadPayload,
+};
 pub use lzf::{lzf_compress, lzf_decompress, Compressor, LzfError};
 pub use read::{check_rdb, Checksum, Item, Reader, Record, Step, Summary};
 pub use write::{FileWriter, Header, Options, Section, SectionWriter, Written};
@@ -176,6 +184,12 @@ pub enum ErrorKind {
     BadEncoding(u8),
     #[error("bad LZF data: {0}")]
     Lzf(#[from] LzfError),
+    #[error("key {} holds a bad {name} value: {reason}", Quoted(.key))]
+    BadValue {
+        name: &'static str,
+        key: Vec<u8>,
+        reason: String,
+    },
 }
 
 impl Error {

@@ -12,7 +12,9 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use super::lzf::lzf_decompress_into;
+use super::object;
 use super::{len, op, type_name, Crc64, Error, ErrorKind, MAX_READ_VERSION, TYPE_STRING};
+use crate::storage::object::Object;
 
 /// One thing read from the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub struct Record {
     pub lru_idle_secs: Option<u64>,
     /// The LFU counter, written when the saver evicted by LFU.
     pub lfu_freq: Option<u8>,
+    /// A hash or set (then `value` is empty).
+    pub object: Option<Box<Object>>,
 }
 
 /// What the trailer said.
@@ -120,11 +124,13 @@ pub struct Reader<R> {
 /// What [`Reader::next_into`] read.
 #[derive(Debug)]
 pub enum Step {
-    /// A string key, its key and value in the caller's buffers.
+    /// A key, its key and (a string's) value in the caller's buffers; a
+    /// hash or set decoded whole.
     Key {
         expire_at_ms: Option<i64>,
         lru_idle_secs: Option<u64>,
         lfu_freq: Option<u8>,
+        object: Option<Box<Object>>,
     },
     /// Anything else.
     Other(Item),
@@ -191,6 +197,45 @@ impl<R: Read> Reader<R> {
         self.string()
     }
 
+    /// A hash or set of RDB type `t` at the reader's position.
+    pub(crate) fn value_object(&mut self, t: u8) -> Result<Object, Error> {
+        let at = self.src.offset;
+        let name = type_name(t).unwrap_or("value");
+        let bad = |reason: String| {
+            Error::at(
+                at,
+                ErrorKind::BadValue {
+                    name,
+                    key: Vec::new(),
+                    reason,
+                },
+            )
+        };
+        let mut b;
+        match t {
+            object::TYPE_SET | object::TYPE_HASH => {
+                let n = self.len()?;
+                b = object::Builder::new(t, n);
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                for _ in 0..n {
+                    self.string_into(&mut x)?;
+                    if t == object::TYPE_SET {
+                        b.member(&x).map_err(bad)?;
+                    } else {
+                        self.string_into(&mut y)?;
+                        b.pair(&x, &y).map_err(bad)?;
+                    }
+                }
+            }
+            _ => {
+                let blob = self.string()?;
+                b = object::Builder::new(t, 0);
+                b.blob(t, &blob).map_err(bad)?;
+            }
+        }
+        Ok(b.finish())
+    }
+
     /// Bytes consumed so far (after the end: the file's length up to the trailer's end).
     pub fn offset(&self) -> u64 {
         self.src.offset
@@ -213,12 +258,14 @@ impl<R: Read> Reader<R> {
                 expire_at_ms,
                 lru_idle_secs,
                 lfu_freq,
+                object,
             } => Some(Item::Key(Record {
                 key,
                 value,
                 expire_at_ms,
                 lru_idle_secs,
                 lfu_freq,
+                object,
             })),
             Step::Other(item) => Some(item),
             Step::End => None,
@@ -282,6 +329,33 @@ impl<R: Read> Reader<R> {
                         expire_at_ms,
                         lru_idle_secs,
                         lfu_freq,
+                        object: None,
+                    });
+                }
+                t if object::is_object_type(t) => {
+                    self.string_into(key)?;
+                    value.clear();
+                    let obj = self.value_object(t).map_err(|e| match e.kind {
+                        ErrorKind::BadValue { name, reason, .. } => Error::at(
+                            e.offset,
+                            ErrorKind::BadValue {
+                                name,
+                                key: key.clone(),
+                                reason,
+                            },
+                        ),
+                        _ => e,
+                    })?;
+                    // Redis skips a collection that holds nothing.
+                    if obj.as_ref().is_empty() {
+                        (expire_at_ms, lru_idle_secs, lfu_freq) = (None, None, None);
+                        continue;
+                    }
+                    return Ok(Step::Key {
+                        expire_at_ms,
+                        lru_idle_secs,
+                        lfu_freq,
+                        object: Some(Box::new(obj)),
                     });
                 }
                 other => {

@@ -8,6 +8,7 @@
 //! flushes or syncs on its own except in `finish`, and never reads the clock:
 //! the caller passes the header's times.
 
+use crate::storage::object::ObjRef;
 use std::io::{self, Read, Write};
 
 use super::crc::{crc64_combine, Crc64};
@@ -264,6 +265,27 @@ impl<W: Write> SectionWriter<W> {
             self.head.extend_from_slice(s.as_bytes());
         }
         self.flush_head()?;
+        self.keys += 1;
+        Ok(())
+    }
+
+    /// One hash or set key (see [`super::object`] for the encodings).
+    pub fn write_object(
+        &mut self,
+        key: &[u8],
+        obj: ObjRef<'_>,
+        expire_at_ms: Option<i64>,
+    ) -> io::Result<()> {
+        let mut body = Vec::new();
+        let t = super::object::encode(&mut body, obj, self.options.compression);
+        self.head.clear();
+        self.record_head(expire_at_ms);
+        if let Some(last) = self.head.last_mut() {
+            *last = t;
+        }
+        self.string(key)?;
+        self.flush_head()?;
+        self.raw(&body)?;
         self.keys += 1;
         Ok(())
     }

@@ -9,7 +9,7 @@
 use super::shard_ops::key_op;
 use super::Keyspace;
 use crate::storage::entry::{Entry, MAX_KEY_LEN};
-use crate::storage::ops::{CoreOp, KeyOp, Op, OpError, OpResult};
+use crate::storage::ops::{BitsOp, CoreOp, HashOp, HllOp, KeyOp, Op, OpError, OpResult, SetOp};
 use crate::storage::shard::Shard;
 use bytes::Bytes;
 /// Attempts RANDOMKEY makes (each a random shard and a random bucket walk) before
@@ -33,11 +33,24 @@ impl Keyspace {
             // No such key can exist; one cannot be created either.
             return unplaceable(op, now, OpResult::Err(OpError::TooLarge));
         }
+        let limits = self.limits;
+        let seed = match op {
+            KeyOp::OnHash(_) | KeyOp::OnSet(_) => self.next_rand(),
+            _ => 0,
+        };
         match self.locate(key, now) {
             Some((id, thash)) => match self.shard_for_key(id, thash, key) {
                 Some(shard) => {
                     shard.ops += 1;
-                    key_op(shard, thash, key, op, now)
+                    match op {
+                        KeyOp::OnHash(op) => {
+                            super::hash_ops::hash_op(shard, thash, key, op, now, &limits, seed)
+                        }
+                        KeyOp::OnSet(op) => {
+                            super::set_ops::set_op(shard, thash, key, op, now, &limits, seed)
+                        }
+                        op => key_op(shard, thash, key, op, now),
+                    }
                 }
                 None => unplaceable(op, now, OpResult::Nil),
             },
@@ -66,7 +79,7 @@ impl Keyspace {
                 type_name,
             } => {
                 let filter = super::scan::ScanFilter::new(pattern.as_deref(), type_name.as_deref());
-                self.scan(cursor, count, filter, now)
+                self.scan(cursor, count, &filter, now)
             }
             CoreOp::ShardStats => OpResult::Stats(self.stats()),
             CoreOp::MSetNx { pairs } => self.msetnx(pairs, now),
@@ -115,7 +128,7 @@ impl Keyspace {
         };
         let Some(copied) = self.shard_mut(sid).and_then(|s| {
             let e = s.get(sthash, src, now)?;
-            let mut c = Entry::from_bytes(dst, e.value_bytes(), e.deadline());
+            let mut c = Entry::from_stored(dst, e.stored(), e.deadline());
             c.inherit(e);
             Some(c)
         }) else {
@@ -167,8 +180,7 @@ impl Keyspace {
         let Some(e) = self.shard_mut(sid).and_then(|s| s.remove(sthash, src)) else {
             return OpResult::Err(OpError::NoSuchKey);
         };
-        let mut moved = Entry::from_bytes(dst, e.value_bytes(), e.deadline());
-        moved.inherit(&e);
+        let moved = e.rekeyed(dst);
         if let Some(shard) = self.shard_mut(did) {
             shard.insert(dthash, moved);
         }
@@ -206,6 +218,11 @@ fn unplaceable(op: KeyOp, now: u64, refuse: OpResult) -> OpResult {
         | KeyOp::Append { .. }
         | KeyOp::SetRange { .. }
         | KeyOp::Put { .. } => refuse,
+        KeyOp::OnHash(HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..))
+        | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
+        | KeyOp::Bits(BitsOp::SetBit { .. })
+        | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)) => refuse,
+        KeyOp::Bits(BitsOp::Field(ops)) if ops.iter().any(|o| o.is_write()) => refuse,
         op => key_op(&mut Shard::new(), 0, b"", op, now),
     }
 }
@@ -214,6 +231,7 @@ fn unplaceable(op: KeyOp, now: u64, refuse: OpResult) -> OpResult {
 mod tests {
     use super::super::testkit::*;
     use super::*;
+    use crate::storage::ops::Stored;
 
     #[test]
     fn take_put_and_rename() {
@@ -225,11 +243,11 @@ mod tests {
         );
         assert_eq!(
             run(&mut k, "a", KeyOp::Take),
-            OpResult::Taken(Some((Bytes::from("va"), Some(NOW + 70))))
+            OpResult::Taken(Some((Stored::Str(Bytes::from("va")), Some(NOW + 70))))
         );
         assert_eq!(run(&mut k, "a", KeyOp::Take), OpResult::Taken(None));
         let put = |v: &str, deadline, only_if_absent| KeyOp::Put {
-            value: Bytes::copy_from_slice(v.as_bytes()),
+            value: Stored::Str(Bytes::copy_from_slice(v.as_bytes())),
             deadline,
             only_if_absent,
             event: "rename_to",

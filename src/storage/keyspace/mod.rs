@@ -22,10 +22,14 @@
 //! never are imported by it. This module never awaits, never sends anything
 //! and never sees another core's shards.
 
+mod bits_ops;
 pub mod capture;
+mod collection;
 mod exec;
+mod hash_ops;
 mod housekeeping;
 pub(super) mod scan;
+mod set_ops;
 mod shard_ops;
 mod split;
 mod stats;
@@ -34,6 +38,7 @@ mod testkit;
 
 use super::entry::Entry;
 use super::hash::hashes;
+use super::object::Object;
 use super::policy::Evictor;
 use super::shard::{Shard, Walk};
 use super::staircase::{RoutingTable, ShardId};
@@ -69,6 +74,8 @@ pub struct Keyspace {
     pub(super) evictor: Evictor,
     /// A point-in-time copy in progress (see `capture`).
     capture: Option<Capture>,
+    /// When small collections move to hash tables (Redis's settings).
+    pub(super) limits: crate::storage::object::Limits,
 }
 
 /// What a capture does with each shard, once (see `capture`).
@@ -112,6 +119,7 @@ impl Keyspace {
             expire_from: 0,
             evictor: Evictor::default(),
             capture: None,
+            limits: Default::default(),
         };
         ks.create_owned_shards();
         ks
@@ -188,6 +196,19 @@ impl Keyspace {
         match self.shard_mut(id) {
             Some(shard) => {
                 shard.insert(thash, Entry::new(key, value, deadline));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// As [`Self::load_entry`], for a hash or set.
+    pub fn load_object(&mut self, key: &[u8], obj: Object, deadline: Option<u64>) -> bool {
+        let (route, thash) = hashes(key);
+        let id = self.table.shard_of(route);
+        match self.shard_mut(id) {
+            Some(shard) => {
+                shard.insert(thash, Entry::with_object(key, obj, deadline));
                 true
             }
             None => false,
@@ -318,6 +339,11 @@ impl Keyspace {
 
     fn next_rand(&mut self) -> u64 {
         super::xorshift64(&mut self.rng)
+    }
+
+    /// Redis's encoding settings for collections from here on.
+    pub fn set_limits(&mut self, limits: crate::storage::object::Limits) {
+        self.limits = limits;
     }
 
     /// A held shard picked by `rand`, each with a chance in proportion to

@@ -27,22 +27,26 @@ use bytes::Bytes;
 pub const BUCKETS_PER_KEY: usize = 10;
 
 /// SCAN's MATCH and TYPE, applied after counting (as Redis does).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(in crate::storage) struct ScanFilter<'a> {
     pattern: Option<&'a [u8]>,
-    /// False when TYPE names a type no key here has (strings are the only type).
-    type_ok: bool,
+    /// TYPE's name, lower-cased (Redis compares it case-insensitively).
+    type_name: Option<Vec<u8>>,
 }
 
 impl<'a> ScanFilter<'a> {
     pub(in crate::storage) fn new(pattern: Option<&'a [u8]>, type_name: Option<&[u8]>) -> Self {
         ScanFilter {
             pattern: pattern.filter(|p| *p != b"*"),
-            type_ok: type_name.is_none_or(|t| t.eq_ignore_ascii_case(b"string")),
+            type_name: type_name.map(|t| t.to_ascii_lowercase()),
         }
     }
-    pub(in crate::storage) fn accepts(&self, key: &[u8]) -> bool {
-        self.type_ok && self.pattern.is_none_or(|p| glob_match(p, key))
+    /// Whether a key of type `kind` passes MATCH and TYPE.
+    pub(in crate::storage) fn accepts(&self, key: &[u8], kind: &str) -> bool {
+        self.type_name
+            .as_deref()
+            .is_none_or(|t| t == kind.as_bytes())
+            && self.pattern.is_none_or(|p| glob_match(p, key))
     }
 }
 
@@ -105,7 +109,13 @@ impl Keyspace {
     /// owns, in position order, until `count` is spent or the next shard is
     /// another core's (or still arriving: `core::migrate` merges its source's
     /// keys in). Answers the cursor to go on from, 0 at the end of the space.
-    pub(super) fn scan(&self, cursor: u64, count: usize, filter: ScanFilter, now: u64) -> OpResult {
+    pub(super) fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        filter: &ScanFilter,
+        now: u64,
+    ) -> OpResult {
         let mut page = Page {
             keys: Vec::new(),
             seen: 0,
@@ -150,7 +160,7 @@ impl Keyspace {
         id: ShardId,
         at: Cursor,
         page: &mut Page,
-        filter: ScanFilter,
+        filter: &ScanFilter,
         now: u64,
     ) -> Option<Cursor> {
         let shard = self.shard(id)?;
@@ -207,7 +217,10 @@ impl Keyspace {
                 continue;
             };
             page.seen += 1;
-            if !e.is_expired(now) && filter.accepts(e.key()) && (!splitting || inside(e)) {
+            if !e.is_expired(now)
+                && filter.accepts(e.key(), e.type_name())
+                && (!splitting || inside(e))
+            {
                 page.keys.push(Bytes::copy_from_slice(e.key()));
             }
         }
@@ -222,7 +235,7 @@ impl Keyspace {
         id: ShardId,
         from: u64,
         page: &mut Page,
-        filter: ScanFilter,
+        filter: &ScanFilter,
         now: u64,
     ) -> Option<Cursor> {
         let (start, end) = self.table.interval(id);
@@ -239,7 +252,7 @@ impl Keyspace {
         page.keys.extend(
             cands
                 .iter()
-                .filter(|(_, e)| filter.accepts(e.key()))
+                .filter(|(_, e)| filter.accepts(e.key(), e.type_name()))
                 .map(|(_, e)| Bytes::copy_from_slice(e.key())),
         );
         match cut {

@@ -9,6 +9,7 @@
 use crate::protocol::ascii::parse_i64;
 use crate::storage::decimal::{self, Decimal, Number};
 use crate::storage::entry::Entry;
+use crate::storage::object::Limits;
 use crate::storage::ops::{
     ExpireCond, GetExTtl, Inspect, KeyOp, OpError, OpResult, SetCond, SetTtl,
 };
@@ -24,6 +25,7 @@ fn to_i64(v: u64) -> i64 {
 pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpResult {
     match op {
         KeyOp::Get => match shard.get(thash, key, now) {
+            Some(e) if !e.is_string() => OpResult::Err(OpError::WrongType),
             Some(e) => OpResult::Bulk(e.value_bytes()),
             None => OpResult::Nil,
         },
@@ -33,10 +35,14 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             ttl,
             get,
         } => set(shard, thash, key, &value, cond, ttl, get, now),
+        KeyOp::GetDel if wrong_type(shard, thash, key, now) => OpResult::Err(OpError::WrongType),
         KeyOp::GetDel => match shard.remove(thash, key) {
             Some(e) if !e.is_expired(now) => OpResult::Bulk(e.into_value()),
             _ => OpResult::Nil,
         },
+        KeyOp::GetEx { .. } if wrong_type(shard, thash, key, now) => {
+            OpResult::Err(OpError::WrongType)
+        }
         KeyOp::GetEx { ttl } => match ttl {
             GetExTtl::Keep => key_op(shard, thash, key, KeyOp::Get, now),
             GetExTtl::Invalid(err) => match shard.get(thash, key, now) {
@@ -59,6 +65,9 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
         },
         KeyOp::IncrBy(by) => {
             let r = shard.update(thash, key, now, |e| {
+                if !e.is_string() {
+                    return Err(OpError::WrongType);
+                }
                 let cur = match e.as_int() {
                     Some(cur) => cur,
                     None => parse_i64(&e.value()).ok_or(OpError::NotInteger)?,
@@ -78,6 +87,9 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
         }
         KeyOp::IncrByFloat(by) => {
             let r = shard.update(thash, key, now, |e| {
+                if !e.is_string() {
+                    return Err(OpError::WrongType);
+                }
                 let text = add_float(&e.value(), &by)?;
                 e.set_value(text.as_bytes());
                 Ok(text)
@@ -95,6 +107,9 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
         }
         KeyOp::Append { value, max_len } => {
             let r = shard.update(thash, key, now, |e| {
+                if !e.is_string() {
+                    return Err(OpError::WrongType);
+                }
                 match e.value().len().checked_add(value.len()) {
                     Some(n) if n <= max_len => {
                         e.append(&value);
@@ -113,11 +128,15 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
                 }
             }
         }
+        KeyOp::StrLen if wrong_type(shard, thash, key, now) => OpResult::Err(OpError::WrongType),
         KeyOp::StrLen => OpResult::Int(
             shard
                 .get(thash, key, now)
                 .map_or(0, |e| to_i64(e.value().len() as u64)),
         ),
+        KeyOp::GetRange { .. } if wrong_type(shard, thash, key, now) => {
+            OpResult::Err(OpError::WrongType)
+        }
         KeyOp::GetRange { start, end } => match shard.get(thash, key, now) {
             Some(e) => match range(e.value_len(), start, end) {
                 Some((a, b)) => OpResult::Bulk(e.value_slice(a, b + 1)),
@@ -130,6 +149,9 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             value,
             max_len,
         } => {
+            if wrong_type(shard, thash, key, now) {
+                return OpResult::Err(OpError::WrongType);
+            }
             if value.is_empty() {
                 // Redis answers the current length and creates nothing.
                 return key_op(shard, thash, key, KeyOp::StrLen, now);
@@ -167,8 +189,16 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
         },
         // The core answers these before the keyspace is asked.
         KeyOp::Track { .. } | KeyOp::Writer { .. } => OpResult::Ok,
+        KeyOp::OnHash(op) => {
+            super::hash_ops::hash_op(shard, thash, key, op, now, &Limits::default(), 1)
+        }
+        KeyOp::OnSet(op) => {
+            super::set_ops::set_op(shard, thash, key, op, now, &Limits::default(), 1)
+        }
+        KeyOp::Bits(op) => super::bits_ops::bits_op(shard, thash, key, op, now),
+        KeyOp::Hll(op) => super::bits_ops::hll_op(shard, thash, key, op, now),
         KeyOp::Type => match shard.get(thash, key, now) {
-            Some(_) => OpResult::Status("string"),
+            Some(e) => OpResult::Status(e.type_name()),
             None => OpResult::Status("none"),
         },
         KeyOp::Expire { at_ms, cond } => {
@@ -225,12 +255,12 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
         KeyOp::Take => match shard.remove(thash, key) {
             Some(e) if !e.is_expired(now) => {
                 let deadline = e.deadline();
-                OpResult::Taken(Some((e.into_value(), deadline)))
+                OpResult::Taken(Some((e.into_stored(), deadline)))
             }
             _ => OpResult::Taken(None),
         },
         KeyOp::Read => match shard.get(thash, key, now) {
-            Some(e) => OpResult::Taken(Some((e.value_bytes(), e.deadline()))),
+            Some(e) => OpResult::Taken(Some((e.stored(), e.deadline()))),
             None => OpResult::Taken(None),
         },
         KeyOp::Put {
@@ -248,7 +278,7 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
                 shard.remove(thash, key);
             } else {
                 // The value left an entry (RENAME's Take): share it, no copy.
-                let mut e = Entry::from_bytes(key, value, deadline);
+                let mut e = Entry::from_stored(key, value, deadline);
                 if let Some(h) = hint {
                     crate::storage::policy::restore_access(&mut e, now, h);
                 }
@@ -257,6 +287,11 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             OpResult::Int(1)
         }
     }
+}
+
+/// True when `key` holds a collection (a string op on it is refused).
+fn wrong_type(shard: &mut Shard, thash: u64, key: &[u8], now: u64) -> bool {
+    shard.get(thash, key, now).is_some_and(|e| !e.is_string())
 }
 
 /// SET with all its options (Redis 7 semantics).
@@ -287,6 +322,7 @@ fn set(
         return OpResult::Ok;
     }
     let (exists, old_value, old_deadline) = match shard.get(thash, key, now) {
+        Some(e) if get && !e.is_string() => return OpResult::Err(OpError::WrongType),
         Some(e) => (true, get.then(|| e.value_bytes()), e.deadline()),
         None => (false, None, None),
     };
@@ -339,7 +375,7 @@ fn range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
 }
 
 /// INCRBYFLOAT's sum of a stored value and the increment, as Redis stores it.
-fn add_float(cur: &[u8], by: &Decimal) -> Result<String, OpError> {
+pub(super) fn add_float(cur: &[u8], by: &Decimal) -> Result<String, OpError> {
     let cur = match decimal::parse(cur) {
         Some(Number::Finite(d)) => d,
         Some(Number::Infinite) => return Err(OpError::NanOrInf),
@@ -358,6 +394,9 @@ fn inspect(e: &Entry, what: Inspect, now: u64) -> OpResult {
         // Redis's names: its strings are integers, "embstr" up to 44 bytes (in
         // one allocation with their header, as every stairkv value up to 4 KB
         // is) or "raw"; tools read these names.
+        Inspect::Encoding if !e.is_string() => {
+            OpResult::Status(e.object().map_or("unknown", |o| o.encoding()))
+        }
         Inspect::Encoding => OpResult::Status(if e.as_int().is_some() {
             "int"
         } else if e.value_len() <= EMBSTR_MAX {

@@ -1,0 +1,42 @@
+//! Running a multi-key command so that no other client sees it half-done,
+//! wherever its keys live (SINTERSTORE, SMOVE, BITOP, PFMERGE, ...): inside
+//! MULTI or a script its keys are already held; when every key is this
+//! core's and free, its ops run within one poll (nothing else runs between
+//! them); otherwise it takes the keys' intent locks core by core in the one
+//! global order transactions use (`core::txn::hold_keys`), runs, and lets
+//! go. It never decides what the command does — the caller's steps do.
+
+use super::frame::Frame;
+use crate::core::router::{Batch, BatchSeed};
+use crate::storage::now_ms;
+use crate::storage::ops::OpError;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+pub type Steps = Pin<Box<dyn Future<Output = Frame>>>;
+
+/// Run `steps` with `keys` held; `writes`: the steps may change a key (the
+/// logs then record the hold's end, so recovery keeps all of it or none).
+pub async fn atomically(
+    seed: BatchSeed,
+    keys: Vec<Bytes>,
+    writes: bool,
+    steps: impl FnOnce(BatchSeed) -> Steps,
+) -> Frame {
+    if seed.tx() != 0 {
+        return steps(seed).await;
+    }
+    let world = seed.world().clone();
+    if world.keys_free_here(&keys, 0) {
+        return steps(seed).await;
+    }
+    let Ok((hold, _)) = world.hold_keys(keys, false, None).await else {
+        return Frame::err(OpError::Busy.to_string());
+    };
+    hold.log_end(writes);
+    let held = Batch::for_tx(world.clone(), hold.tx, now_ms()).seed();
+    let reply = steps(held).await;
+    world.finish_hold(hold).await;
+    reply
+}

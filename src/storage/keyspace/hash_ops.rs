@@ -1,0 +1,215 @@
+//! The hash ops ([`HashOp`]: HSET, HGET, HDEL, HINCRBY, HRANDFIELD, HSCAN,
+//! ...) on the shard holding the key, with Redis's semantics. It knows one
+//! shard and one key, as `shard_ops` does; the encodings are
+//! [`crate::storage::object`]'s.
+
+use super::collection::{distinct, edit, read, scan_table, Rand};
+use super::shard_ops::add_float;
+use crate::protocol::ascii::parse_i64;
+use crate::storage::glob::glob_match;
+use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object};
+use crate::storage::ops::{HashOp, OpError, OpResult};
+use crate::storage::shard::Shard;
+use bytes::Bytes;
+
+const KIND: &str = "hash";
+
+fn b(s: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(s)
+}
+
+fn hash_of(o: ObjRef<'_>) -> Option<HashRef<'_>> {
+    match o {
+        ObjRef::Hash(h) => Some(h),
+        ObjRef::Set(_) => None,
+    }
+}
+
+fn with_hash<R>(o: &mut Object, f: impl FnOnce(&mut Hash) -> R) -> Option<R> {
+    match o {
+        Object::Hash(h) => Some(f(h)),
+        Object::Set(_) => None,
+    }
+}
+
+fn new_hash() -> Object {
+    Object::Hash(Hash::default())
+}
+
+pub(super) fn hash_op(
+    shard: &mut Shard,
+    thash: u64,
+    key: &[u8],
+    op: HashOp,
+    now: u64,
+    lim: &Limits,
+    seed: u64,
+) -> OpResult {
+    let r = match op {
+        HashOp::Set { pairs, nx } => edit(shard, thash, key, now, KIND, Some(&new_hash), |o| {
+            with_hash(o, |h| {
+                if nx {
+                    let (f, v) = &pairs[0];
+                    if h.as_ref().get(f).is_some() {
+                        return 0;
+                    }
+                    return i64::from(h.set(f, v, lim));
+                }
+                pairs.iter().filter(|(f, v)| h.set(f, v, lim)).count() as i64
+            })
+        })
+        .map(|r| OpResult::Int(r.flatten().unwrap_or(0))),
+        HashOp::Get(f) => read(shard, thash, key, now, KIND, |o| {
+            hash_of(o).and_then(|h| h.get(&f)).map(b)
+        })
+        .map(|r| r.flatten().map_or(OpResult::Nil, OpResult::Bulk)),
+        HashOp::MGet(fields) => read(shard, thash, key, now, KIND, |o| {
+            fields
+                .iter()
+                .map(|f| hash_of(o).and_then(|h| h.get(f)).map(b))
+                .collect()
+        })
+        .map(|r| OpResult::Bulks(r.unwrap_or_else(|| vec![None; fields.len()]))),
+        HashOp::GetAll => read(shard, thash, key, now, KIND, |o| {
+            let mut v = Vec::with_capacity(o.len());
+            if let Some(h) = hash_of(o) {
+                h.for_each(|f, x| v.push((b(f), b(x))));
+            }
+            v
+        })
+        .map(|r| OpResult::Pairs(r.unwrap_or_default())),
+        HashOp::Keys | HashOp::Vals => {
+            let keys = matches!(op, HashOp::Keys);
+            read(shard, thash, key, now, KIND, |o| {
+                let mut v = Vec::with_capacity(o.len());
+                if let Some(h) = hash_of(o) {
+                    h.for_each(|f, x| v.push(Some(b(if keys { f } else { x }))));
+                }
+                v
+            })
+            .map(|r| OpResult::Bulks(r.unwrap_or_default()))
+        }
+        HashOp::Len => read(shard, thash, key, now, KIND, |o| o.len() as i64)
+            .map(|r| OpResult::Int(r.unwrap_or(0))),
+        HashOp::Exists(f) => read(shard, thash, key, now, KIND, |o| {
+            hash_of(o).is_some_and(|h| h.get(&f).is_some())
+        })
+        .map(|r| OpResult::Int(i64::from(r.unwrap_or(false)))),
+        HashOp::StrLen(f) => read(shard, thash, key, now, KIND, |o| {
+            hash_of(o)
+                .and_then(|h| h.get(&f))
+                .map_or(0, |v| v.len() as i64)
+        })
+        .map(|r| OpResult::Int(r.unwrap_or(0))),
+        HashOp::Del(fields) => edit(shard, thash, key, now, KIND, None, |o| {
+            with_hash(o, |h| fields.iter().filter(|f| h.remove(f)).count() as i64)
+        })
+        .map(|r| OpResult::Int(r.flatten().unwrap_or(0))),
+        HashOp::IncrBy(f, by) => edit(shard, thash, key, now, KIND, Some(&new_hash), |o| {
+            with_hash(o, |h| {
+                let cur = match h.as_ref().get(&f) {
+                    Some(v) => parse_i64(v).ok_or(OpError::HashNotInteger)?,
+                    None => 0,
+                };
+                let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
+                h.set(&f, new.to_string().as_bytes(), lim);
+                Ok(new)
+            })
+        })
+        .and_then(|r| r.flatten().unwrap_or(Err(OpError::WrongType)))
+        .map(OpResult::Int),
+        HashOp::IncrByFloat(f, by) => edit(shard, thash, key, now, KIND, Some(&new_hash), |o| {
+            with_hash(o, |h| {
+                let cur = h.as_ref().get(&f).unwrap_or(b"0");
+                let text = add_float(cur, &by).map_err(|e| match e {
+                    OpError::NotFloat => OpError::HashNotFloat,
+                    e => e,
+                })?;
+                h.set(&f, text.as_bytes(), lim);
+                Ok(text)
+            })
+        })
+        .and_then(|r| r.flatten().unwrap_or(Err(OpError::WrongType)))
+        .map(|t| OpResult::Bulk(Bytes::from(t))),
+        HashOp::RandField { count, values } => read(shard, thash, key, now, KIND, |o| {
+            hash_of(o).map(|h| rand_field(h, count, values, &mut Rand(seed | 1)))
+        })
+        .map(|r| match r.flatten() {
+            Some(r) => r,
+            None if count.is_none() => OpResult::Nil,
+            None if values => OpResult::Pairs(Vec::new()),
+            None => OpResult::Bulks(Vec::new()),
+        }),
+        HashOp::Scan {
+            cursor,
+            count,
+            pattern,
+            novalues,
+        } => read(shard, thash, key, now, KIND, |o| {
+            let mut out = Vec::new();
+            let mut push = |f: &[u8], v: &[u8]| {
+                out.push(b(f));
+                if !novalues {
+                    out.push(b(v));
+                }
+            };
+            let next = match hash_of(o) {
+                Some(HashRef::Table(t)) => scan_table(t, cursor, count, pattern.as_deref(), |p| {
+                    push(&p.field, &p.value)
+                }),
+                Some(h) => {
+                    h.for_each(|f, v| {
+                        if pattern.as_deref().is_none_or(|p| glob_match(p, f)) {
+                            push(f, v)
+                        }
+                    });
+                    0
+                }
+                None => 0,
+            };
+            (next, out)
+        })
+        .map(|r| {
+            let (next, keys) = r.unwrap_or_default();
+            OpResult::Scan {
+                next,
+                keys,
+                used: 0,
+            }
+        }),
+    };
+    r.unwrap_or_else(OpResult::Err)
+}
+
+/// HRANDFIELD with Redis's count rules: none → one field; 0 → nothing;
+/// negative → that many picks, repeats allowed; at least the size → the
+/// whole hash; else that many distinct fields.
+fn rand_field(h: HashRef<'_>, count: Option<i64>, values: bool, rand: &mut Rand) -> OpResult {
+    let n = h.len();
+    let Some(count) = count else {
+        return h
+            .random(rand.next())
+            .map_or(OpResult::Nil, |(f, _)| OpResult::Bulk(b(f)));
+    };
+    let picks: Vec<(Bytes, Bytes)> = if count < 0 {
+        (0..count.unsigned_abs())
+            .filter_map(|_| h.random(rand.next()).map(|(f, v)| (b(f), b(v))))
+            .collect()
+    } else if count as u64 >= n as u64 {
+        let mut all = Vec::with_capacity(n);
+        h.for_each(|f, v| all.push((b(f), b(v))));
+        all
+    } else {
+        let mut all = Vec::with_capacity(n);
+        h.for_each(|f, v| all.push((f, v)));
+        distinct(n, count as usize, rand)
+            .into_iter()
+            .map(|i| (b(all[i].0), b(all[i].1)))
+            .collect()
+    };
+    if values {
+        OpResult::Pairs(picks)
+    } else {
+        OpResult::Bulks(picks.into_iter().map(|(f, _)| Some(f)).collect())
+    }
+}

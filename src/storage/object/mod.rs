@@ -1,0 +1,169 @@
+//! The values that are not strings: hashes and sets (lists and sorted sets
+//! come next). Each has a compact encoding while small — stored inside the
+//! key's own entry, in one allocation with the key — and a hash table past
+//! Redis's size settings ([`Limits`]), boxed beside the entry. This module
+//! owns the encodings and their conversions, and nothing else: it never knows
+//! keys, deadlines, shards, commands or replies.
+//!
+//! Its files, each using only those before it:
+//! - [`member`]: a 16-byte string, inline up to 15 bytes.
+//! - [`packed`]: the compact layouts (packed lists, intsets).
+//! - [`table`]: the hash table of large collections, its bytes counted.
+//! - [`hash`], [`set`]: each type's encodings and operations.
+
+pub mod hash;
+pub mod member;
+pub mod packed;
+pub mod set;
+pub mod table;
+
+pub use hash::{Hash, HashRef};
+pub use set::{Set, SetRef};
+
+/// When a small collection moves to a hash table: Redis's settings, with
+/// Redis's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `hash-max-listpack-entries`
+    pub hash_entries: usize,
+    /// `hash-max-listpack-value`
+    pub hash_value: usize,
+    /// `set-max-intset-entries`
+    pub set_intset_entries: usize,
+    /// `set-max-listpack-entries`
+    pub set_entries: usize,
+    /// `set-max-listpack-value`
+    pub set_value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hash_entries: 128,
+            hash_value: 64,
+            set_intset_entries: 512,
+            set_entries: 128,
+            set_value: 64,
+        }
+    }
+}
+
+/// A collection value, owned.
+#[derive(Clone, Debug)]
+pub enum Object {
+    Hash(Hash),
+    Set(Set),
+}
+
+/// A collection value, borrowed where it is stored.
+#[derive(Clone, Copy)]
+pub enum ObjRef<'a> {
+    Hash(HashRef<'a>),
+    Set(SetRef<'a>),
+}
+
+/// The first byte of a compact collection stored in an entry.
+pub const TAG_HASH_PACKED: u8 = 1;
+pub const TAG_SET_INTS: u8 = 2;
+pub const TAG_SET_PACKED: u8 = 3;
+
+impl Object {
+    pub fn as_ref(&self) -> ObjRef<'_> {
+        match self {
+            Object::Hash(h) => ObjRef::Hash(h.as_ref()),
+            Object::Set(s) => ObjRef::Set(s.as_ref()),
+        }
+    }
+
+    /// The compact form's tag and bytes, when this object has one (it is
+    /// then stored inside its entry).
+    pub fn inline(&self) -> Option<(u8, &[u8])> {
+        match self {
+            Object::Hash(Hash::Packed(p)) => Some((TAG_HASH_PACKED, p)),
+            Object::Set(Set::Ints(s)) => Some((TAG_SET_INTS, s)),
+            Object::Set(Set::Packed(p)) => Some((TAG_SET_PACKED, p)),
+            _ => None,
+        }
+    }
+
+    /// Bytes the object takes outside its entry and box.
+    pub fn mem_size(&self) -> usize {
+        match self {
+            Object::Hash(Hash::Table(t)) => t.mem_size(),
+            Object::Set(Set::Table(t)) => t.mem_size(),
+            Object::Hash(Hash::Packed(p)) | Object::Set(Set::Packed(p) | Set::Ints(p)) => {
+                crate::storage::memory::chunk_size(p.capacity())
+            }
+        }
+    }
+}
+
+impl Eq for Object {}
+
+impl<'a> ObjRef<'a> {
+    /// A compact collection stored inline as `tag` and `bytes`.
+    pub fn from_inline(tag: u8, bytes: &'a [u8]) -> Option<ObjRef<'a>> {
+        Some(match tag {
+            TAG_HASH_PACKED => ObjRef::Hash(HashRef::Packed(bytes)),
+            TAG_SET_INTS => ObjRef::Set(SetRef::Ints(bytes)),
+            TAG_SET_PACKED => ObjRef::Set(SetRef::Packed(bytes)),
+            _ => return None,
+        })
+    }
+
+    /// TYPE's name.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ObjRef::Hash(_) => "hash",
+            ObjRef::Set(_) => "set",
+        }
+    }
+
+    /// OBJECT ENCODING's name.
+    pub fn encoding(self) -> &'static str {
+        match self {
+            ObjRef::Hash(h) => h.encoding(),
+            ObjRef::Set(s) => s.encoding(),
+        }
+    }
+
+    pub fn len(self) -> usize {
+        match self {
+            ObjRef::Hash(h) => h.len(),
+            ObjRef::Set(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn to_owned(self) -> Object {
+        match self {
+            ObjRef::Hash(h) => Object::Hash(h.to_owned()),
+            ObjRef::Set(s) => Object::Set(s.to_owned()),
+        }
+    }
+}
+
+impl PartialEq for Object {
+    /// Same type and same contents, whatever the encodings.
+    fn eq(&self, other: &Object) -> bool {
+        fn sorted_pairs(h: HashRef<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+            let mut v = Vec::new();
+            h.for_each(|f, x| v.push((f.to_vec(), x.to_vec())));
+            v.sort();
+            v
+        }
+        fn sorted(s: SetRef<'_>) -> Vec<Vec<u8>> {
+            let mut v: Vec<Vec<u8>> = s.members().into_iter().map(|m| m.into_owned()).collect();
+            v.sort();
+            v
+        }
+        match (self.as_ref(), other.as_ref()) {
+            (ObjRef::Hash(a), ObjRef::Hash(b)) => sorted_pairs(a) == sorted_pairs(b),
+            (ObjRef::Set(a), ObjRef::Set(b)) => sorted(a) == sorted(b),
+            _ => false,
+        }
+    }
+}
