@@ -9,7 +9,7 @@
 # and make; on older cargo-afl run `cargo afl config --build`). Debian's afl++
 # package is not required (cargo-afl ships its own afl-fuzz).
 #
-# Env: FUZZ_SECONDS (per target), FUZZ_TARGETS (default "resp resp_pieces text config aof rdb http"),
+# Env: FUZZ_SECONDS (per target), FUZZ_TARGETS (default "resp resp_pieces text config aof rdb http values"),
 # FUZZ_TIMEOUT_MS (AFL's hang limit per execution, default 200), FUZZ_EXECS (also
 # stop a target once this many executions are on record, e.g. 10000000),
 # FUZZ_MAX_LEN (largest input AFL builds, default 8192: the RESP target's small
@@ -20,7 +20,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-resp resp_pieces text config aof rdb http}
+FUZZ_TARGETS=${FUZZ_TARGETS:-resp resp_pieces text config aof rdb http values}
 FUZZ_TIMEOUT_MS=${FUZZ_TIMEOUT_MS:-200}
 FUZZ_EXECS=${FUZZ_EXECS:-}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-8192}

@@ -1,4 +1,7 @@
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
 
 // Bitmaps, HyperLogLog, LCS and the multi-key set commands through the real
 // binary: Redis 7's replies and error texts, keys on both cores (BITOP,
@@ -8,7 +11,6 @@ mod common;
 use common::{config_set, Server};
 use redis::{Connection, FromRedisValue, Value};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -330,32 +332,8 @@ type Sketch = (Vec<String>, Vec<u8>, i64);
 /// A sparse and a dense sketch from redis-server, or None when it is not
 /// installed.
 fn redis_server_hlls() -> Option<Vec<Sketch>> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let mut child = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let url = format!("redis://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut con = loop {
-        if let Ok(con) = redis::Client::open(url.as_str()).and_then(|c| c.get_connection()) {
-            break con;
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let server = RedisServer::start()?;
+    let mut con = server.try_client().expect("a client of redis-server");
     let mut out = Vec::new();
     for n in [50, 20_000] {
         let elements: Vec<String> = (0..n).map(|i| format!("item:{i}")).collect();
@@ -369,8 +347,6 @@ fn redis_server_hlls() -> Option<Vec<Sketch>> {
         let bytes: Vec<u8> = q(&mut con, &["GET", &key]);
         out.push((elements, bytes, count));
     }
-    let _ = child.kill();
-    let _ = child.wait();
     Some(out)
 }
 

@@ -6,56 +6,13 @@
 //! test says SKIPPED (`.ci/run` installs it).
 
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
 
 use common::{error_text, keys_on_each_core, Server};
 use redis::{Commands, Value};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// A redis-server child with no persistence, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let r = Redis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(mut c) = r.try_client() {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return Some(r);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn try_client(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn values() -> Vec<Vec<u8>> {
     let noise: Vec<u8> = (0..300u32)
@@ -90,7 +47,7 @@ fn restore(con: &mut redis::Connection, key: &str, payload: &[u8]) -> redis::Red
 
 #[test]
 fn payloads_cross_between_redis_server_and_stairkv() {
-    let Some(redis) = Redis::start() else {
+    let Some(redis) = RedisServer::start() else {
         eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
         return;
     };

@@ -1,4 +1,7 @@
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
 
 // Hashes and sets through the real binary: every command with Redis 7's
 // replies and error texts, RESP2 and RESP3 shapes, the encodings and their
@@ -575,6 +578,25 @@ fn keyspace_events_name_hash_and_set_changes() {
 }
 
 #[test]
+fn hash_and_set_events_alone_are_announced() {
+    // Only the `h` and `s` classes on: their events still come.
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    config_set(&mut c, "notify-keyspace-events", "Ehs");
+    let mut sub = s.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyevent@0__:*").expect("psubscribe");
+    ps.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    q::<i64>(&mut c, &["HSET", "h", "a", "1"]);
+    q::<i64>(&mut c, &["SADD", "s", "m"]);
+    for want in ["__keyevent@0__:hset", "__keyevent@0__:sadd"] {
+        let msg = ps.get_message().expect("an event");
+        assert_eq!(msg.get_channel_name(), want);
+    }
+}
+
+#[test]
 fn dump_and_restore_keep_collections() {
     let s = Server::start(2, &[]);
     let mut c = s.client();
@@ -629,32 +651,8 @@ fn dump_and_restore_keep_collections() {
 /// DUMPs of a listpack hash, an intset, a small string set and a big hash
 /// from redis-server, or None when it is not installed.
 fn redis_server_payloads() -> Option<Vec<(String, Vec<u8>)>> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let mut child = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let url = format!("redis://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut con = loop {
-        if let Ok(con) = redis::Client::open(url.as_str()).and_then(|c| c.get_connection()) {
-            break con;
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let server = RedisServer::start()?;
+    let mut con = server.try_client().expect("a client of redis-server");
     q::<i64>(
         &mut con,
         &["HSET", "h", "f", "v", "n", "-7", "long", &"y".repeat(70)],
@@ -672,8 +670,6 @@ fn redis_server_payloads() -> Option<Vec<(String, Vec<u8>)>> {
         .iter()
         .map(|k| (k.to_string(), q::<Vec<u8>>(&mut con, &["DUMP", k])))
         .collect();
-    let _ = child.kill();
-    let _ = child.wait();
     Some(out)
 }
 

@@ -28,6 +28,7 @@ use stairkv::persist::log::{LogReader, Stop, HEADER_LEN};
 use stairkv::persist::rdb::{self, FileWriter, Header, Item, Options, Reader};
 use stairkv::protocol::resp::{parse_request, Limits, RequestKind, RequestParser};
 use stairkv::protocol::text::{parse_line, TextRequest, MAX_LINE};
+use stairkv::storage::object::Object;
 
 // ---------------------------------------------------------------------------
 // Allocation accounting
@@ -904,12 +905,11 @@ pub fn rdb_alloc_bound(len: usize) -> usize {
     256 * len + 256 * 1024
 }
 
-/// A whole read: aux fields, (key, value, deadline) records, and where it ended.
-type RdbRead = (
-    Vec<(Vec<u8>, Vec<u8>)>,
-    Vec<(Vec<u8>, Vec<u8>, Option<i64>)>,
-    u64,
-);
+/// One key read: its name, a string's value or a collection, its deadline.
+type RdbKey = (Vec<u8>, Vec<u8>, Option<Box<Object>>, Option<i64>);
+
+/// A whole read: aux fields, the keys, and where it ended.
+type RdbRead = (Vec<(Vec<u8>, Vec<u8>)>, Vec<RdbKey>, u64);
 
 fn read_rdb(data: &[u8]) -> Result<RdbRead, rdb::Error> {
     let mut reader = Reader::new(data)?;
@@ -919,7 +919,7 @@ fn read_rdb(data: &[u8]) -> Result<RdbRead, rdb::Error> {
         match item {
             Item::Aux { key, value } => aux.push((key, value)),
             Item::ResizeDb { .. } => {}
-            Item::Key(r) => keys.push((r.key, r.value, r.expire_at_ms)),
+            Item::Key(r) => keys.push((r.key, r.value, r.object, r.expire_at_ms)),
         }
     }
     Ok((aux, keys, reader.offset()))
@@ -956,8 +956,11 @@ pub fn fuzz_rdb(data: &[u8]) {
     };
     let write = || -> std::io::Result<Vec<u8>> {
         let mut w = FileWriter::new(Vec::new(), &header, Options::default())?;
-        for (k, v, t) in &keys {
-            w.write_string(k, v, *t)?;
+        for (k, v, o, t) in &keys {
+            match o {
+                Some(o) => w.write_object(k, Object::as_ref(o), *t)?,
+                None => w.write_string(k, v, *t)?,
+            }
         }
         Ok(w.finish()?.0)
     };
@@ -968,6 +971,111 @@ pub fn fuzz_rdb(data: &[u8]) {
             assert!(keys2 == keys, "records changed through a rewrite");
         }
         Err(e) => panic!("our own rewrite of an accepted file does not read: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Values a client hands over whole: RESTORE payloads, HyperLogLogs it SETs
+// and then counts, BITFIELD's arguments
+// ---------------------------------------------------------------------------
+
+/// A RESTORE payload (any bytes, with a right checksum so the body is
+/// decoded) never panics and what it accepts dumps and restores the same;
+/// the bytes as a HyperLogLog never panic PFADD, PFCOUNT or a merge; the
+/// bytes split on spaces as BITFIELD's arguments never panic the parser,
+/// and what it accepts runs on a string it says is long enough.
+pub fn fuzz_values(data: &[u8]) {
+    use stairkv::storage::{bits, hll};
+    // RESTORE: the raw bytes, and the bytes with a version and checksum.
+    let _ = rdb::restore_value(data);
+    let mut payload = data.to_vec();
+    payload.extend_from_slice(&(rdb::RDB_VERSION as u16).to_le_bytes());
+    let crc = rdb::crc64(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    if let Ok(v) = rdb::restore_value(&payload) {
+        let again = rdb::dump_value(&v);
+        assert_eq!(
+            rdb::restore_value(&again).ok(),
+            Some(v),
+            "a restored value dumps back"
+        );
+    }
+    // HyperLogLog on whatever a client could SET.
+    let mut v = data.to_vec();
+    let _ = hll::count(&mut v);
+    let mut v = data.to_vec();
+    let _ = hll::add(&mut v, &[b"a", b"bb", data], 300);
+    let mut regs = hll::Registers::new();
+    if regs.merge(data).is_ok() {
+        let _ = regs.count();
+        let _ = hll::merge_into(Some(data), &regs, hll::is_dense(data), 300);
+    }
+    // BITFIELD's parser and a run of what it accepts.
+    let args: Vec<&[u8]> = data.split(|&b| b == b' ').collect();
+    if let Ok(ops) = bits::parse_bitfield(&args, false, 1 << 16) {
+        let mut s = vec![0u8; bits::bitfield_needed_len(&ops)];
+        let (replies, _) = bits::bitfield_run(&mut s, &ops);
+        assert_eq!(replies.len(), ops.len());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The HTTP door's own small parsers (HTTP and WebSocket framing are hyper's
+// and tungstenite's)
+// ---------------------------------------------------------------------------
+
+/// The query string, the Authorization header and the WebSocket JSON
+/// requests never panic, and each says back what was written:
+/// - any bytes, percent-encoded whole as a parameter's value, decode to
+///   themselves, beside a second parameter that stays apart;
+/// - `Bearer <x>` is the password `x` (trimmed), and `Basic` the user and
+///   password it encodes;
+/// - a JSON request is only ever one of the four subscription commands.
+pub fn fuzz_http(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = Query::parse(Some(&text));
+    let encoded: String = data.iter().map(|b| format!("%{b:02X}")).collect();
+    let q = Query::parse(Some(&format!("k={encoded}&other=1")));
+    assert_eq!(q.get("k"), Some(data), "a value percent-encoded whole");
+    assert_eq!(q.get("other"), Some(&b"1"[..]));
+
+    let _ = parse_authorization(data);
+    let mut bearer = b"Bearer ".to_vec();
+    bearer.extend_from_slice(data);
+    match parse_authorization(&bearer) {
+        Some(Token::Password(p)) => assert_eq!(&p[..], data.trim_ascii()),
+        other => panic!("Bearer read as {other:?}"),
+    }
+    if let Some(colon) = data.iter().position(|&b| b == b':') {
+        let mut basic = b"Basic ".to_vec();
+        basic.extend(
+            base64::engine::general_purpose::STANDARD
+                .encode(data)
+                .bytes(),
+        );
+        match parse_authorization(&basic) {
+            Some(Token::User(u, p)) => {
+                assert_eq!(&u[..], &data[..colon]);
+                assert_eq!(&p[..], &data[colon + 1..]);
+            }
+            other => panic!("Basic read as {other:?}"),
+        }
+    }
+
+    if let Ok(requests) = requests_of(&text) {
+        for r in requests {
+            let name = &r[0][..];
+            assert!(
+                [
+                    &b"subscribe"[..],
+                    b"psubscribe",
+                    b"unsubscribe",
+                    b"punsubscribe"
+                ]
+                .contains(&name),
+                "a request outside the four: {name:?}"
+            );
+        }
     }
 }
 
@@ -989,6 +1097,7 @@ mod tests {
             ("aof", fuzz_aof),
             ("rdb", fuzz_rdb),
             ("http", fuzz_http),
+            ("values", fuzz_values),
         ] {
             let mut n = 0;
             for entry in std::fs::read_dir(root.join(dir)).expect("corpus dir") {
@@ -1104,66 +1213,6 @@ mod tests {
                     fuzz_rdb(&bad);
                 }
             }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The HTTP door's own small parsers (HTTP and WebSocket framing are hyper's
-// and tungstenite's)
-// ---------------------------------------------------------------------------
-
-/// The query string, the Authorization header and the WebSocket JSON
-/// requests never panic, and each says back what was written:
-/// - any bytes, percent-encoded whole as a parameter's value, decode to
-///   themselves, beside a second parameter that stays apart;
-/// - `Bearer <x>` is the password `x` (trimmed), and `Basic` the user and
-///   password it encodes;
-/// - a JSON request is only ever one of the four subscription commands.
-pub fn fuzz_http(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let _ = Query::parse(Some(&text));
-    let encoded: String = data.iter().map(|b| format!("%{b:02X}")).collect();
-    let q = Query::parse(Some(&format!("k={encoded}&other=1")));
-    assert_eq!(q.get("k"), Some(data), "a value percent-encoded whole");
-    assert_eq!(q.get("other"), Some(&b"1"[..]));
-
-    let _ = parse_authorization(data);
-    let mut bearer = b"Bearer ".to_vec();
-    bearer.extend_from_slice(data);
-    match parse_authorization(&bearer) {
-        Some(Token::Password(p)) => assert_eq!(&p[..], data.trim_ascii()),
-        other => panic!("Bearer read as {other:?}"),
-    }
-    if let Some(colon) = data.iter().position(|&b| b == b':') {
-        let mut basic = b"Basic ".to_vec();
-        basic.extend(
-            base64::engine::general_purpose::STANDARD
-                .encode(data)
-                .bytes(),
-        );
-        match parse_authorization(&basic) {
-            Some(Token::User(u, p)) => {
-                assert_eq!(&u[..], &data[..colon]);
-                assert_eq!(&p[..], &data[colon + 1..]);
-            }
-            other => panic!("Basic read as {other:?}"),
-        }
-    }
-
-    if let Ok(requests) = requests_of(&text) {
-        for r in requests {
-            let name = &r[0][..];
-            assert!(
-                [
-                    &b"subscribe"[..],
-                    b"psubscribe",
-                    b"unsubscribe",
-                    b"punsubscribe"
-                ]
-                .contains(&name),
-                "a request outside the four: {name:?}"
-            );
         }
     }
 }

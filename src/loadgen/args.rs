@@ -129,6 +129,18 @@ pub struct FanoutArgs {
     pub pipeline: usize,
 }
 
+/// What each key holds (`--data-type`), and so which commands the ratio's
+/// two sides are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataType {
+    /// SET and GET.
+    String,
+    /// HSET key fN value and HGET key fN, N below `--fields`.
+    Hash,
+    /// SADD key mN and SISMEMBER key mN, N below `--fields`.
+    Set,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Protocol {
     /// Redis's protocol (RESP2): SET and GET.
@@ -200,6 +212,14 @@ pub struct RunArgs {
     pub prefill: bool,
     #[arg(long, value_enum, default_value = "resp")]
     pub protocol: Protocol,
+    /// What each key holds: `hash` sends HSET/HGET, `set` SADD/SISMEMBER
+    /// (RESP only; the write side of the ratio writes, the other reads).
+    #[arg(long, value_enum, default_value = "string")]
+    pub data_type: DataType,
+    /// Fields of each hash, members of each set (`--data-type`): each request
+    /// picks one at random.
+    #[arg(long, default_value_t = 10)]
+    pub fields: u64,
     /// Open loop: send this many requests per second in all, on a fixed schedule.
     #[arg(long, value_name = "OPS")]
     pub rate: Option<f64>,
@@ -301,6 +321,8 @@ pub struct Plan {
     pub warmup: Duration,
     pub prefill: bool,
     pub protocol: Protocol,
+    pub data_type: DataType,
+    pub fields: u64,
     pub rate: Option<f64>,
     pub verify: bool,
     pub cache_aside: bool,
@@ -375,6 +397,19 @@ impl Plan {
                 "--tx works with --protocol resp, without --verify or --cache-aside".into(),
             );
         }
+        if a.data_type != DataType::String
+            && (a.verify
+                || a.cache_aside
+                || a.tx.is_some()
+                || a.ttl.is_some()
+                || a.protocol == Protocol::Text
+                || a.fields == 0)
+        {
+            return Err(
+                "--data-type hash|set works with --protocol resp and --fields >= 1, without --verify, --cache-aside, --tx or --ttl"
+                    .into(),
+            );
+        }
         if a.ttl == Some(0) {
             return Err("--ttl must be at least 1 second (Redis refuses SET ... EX 0)".into());
         }
@@ -437,6 +472,8 @@ impl Plan {
             warmup: seconds("warmup", a.warmup)?,
             prefill: a.prefill,
             protocol: a.protocol,
+            data_type: a.data_type,
+            fields: a.fields,
             rate: a.rate,
             verify: a.verify,
             cache_aside: a.cache_aside,

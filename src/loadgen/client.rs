@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
 
-use super::args::{Plan, Protocol, Stop, Tx};
+use super::args::{DataType, Plan, Protocol, Stop, Tx};
 use super::keys::{Distribution, KeyPicker, Rng};
 use super::stats::{Interval, Stats};
 use super::workload::{verified_value, Cmd, Schedule};
@@ -325,6 +325,13 @@ impl Conn {
         self.push(ctx, cmd, key, intended, measured);
     }
 
+    /// A random field or member name (`prefix` and a number below `n`).
+    fn element(&mut self, prefix: u8, n: u64) -> Vec<u8> {
+        let mut e = vec![prefix];
+        e.extend_from_slice((self.rng.next_u64() % n.max(1)).to_string().as_bytes());
+        e
+    }
+
     fn push(&mut self, ctx: &ThreadCtx, cmd: Cmd, key: u64, intended: Instant, measured: bool) {
         let plan = &ctx.plan;
         plan.key_names.name(&mut self.key, key);
@@ -354,11 +361,19 @@ impl Conn {
                     self.value.clear();
                     self.value.resize(size, b'x');
                 }
-                match plan.protocol {
-                    Protocol::Resp => {
+                match (plan.protocol, plan.data_type) {
+                    (Protocol::Resp, DataType::String) => {
                         wire::resp_set(&mut self.out, &self.key, &self.value, plan.ttl)
                     }
-                    Protocol::Text => wire::text_put(&mut self.out, &self.key, &self.value),
+                    (Protocol::Resp, DataType::Hash) => {
+                        let f = self.element(b'f', plan.fields);
+                        wire::resp_command(&mut self.out, &[b"HSET", &self.key, &f, &self.value])
+                    }
+                    (Protocol::Resp, DataType::Set) => {
+                        let m = self.element(b'm', plan.fields);
+                        wire::resp_command(&mut self.out, &[b"SADD", &self.key, &m])
+                    }
+                    (Protocol::Text, _) => wire::text_put(&mut self.out, &self.key, &self.value),
                 }
             }
             Cmd::Get => {
@@ -366,9 +381,17 @@ impl Conn {
                     req.version = st.version;
                     req.set_ms = st.set_ms;
                 }
-                match plan.protocol {
-                    Protocol::Resp => wire::resp_get(&mut self.out, &self.key),
-                    Protocol::Text => wire::text_get(&mut self.out, &self.key),
+                match (plan.protocol, plan.data_type) {
+                    (Protocol::Resp, DataType::String) => wire::resp_get(&mut self.out, &self.key),
+                    (Protocol::Resp, DataType::Hash) => {
+                        let f = self.element(b'f', plan.fields);
+                        wire::resp_command(&mut self.out, &[b"HGET", &self.key, &f])
+                    }
+                    (Protocol::Resp, DataType::Set) => {
+                        let m = self.element(b'm', plan.fields);
+                        wire::resp_command(&mut self.out, &[b"SISMEMBER", &self.key, &m])
+                    }
+                    (Protocol::Text, _) => wire::text_get(&mut self.out, &self.key),
                 }
             }
             // Only `push_tx` makes these, never the ratio.
@@ -561,6 +584,8 @@ impl Conn {
             // A transaction's MULTI and +QUEUED replies: only its EXEC counts.
             _ if req.cmd == Cmd::Skip => return,
             Reply::Status(_) if req.cmd == Cmd::Set => None,
+            // HSET, SADD, SISMEMBER answer integers.
+            Reply::Int(_) if plan.data_type != DataType::String => None,
             Reply::Aggregate if req.cmd == Cmd::Set && plan.tx.is_some() => None,
             Reply::Bulk(_) | Reply::Nil if req.cmd == Cmd::Get => None,
             other => Some(format!("unexpected reply {other:?}")),

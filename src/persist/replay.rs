@@ -496,6 +496,29 @@ mod tests {
             Ok(Some((Stored::Str(b("v")), Some(123))))
         );
         assert_eq!(change_of(Cmd::Args(&del)).map(|c| c.state), Ok(None));
+        // A collection: its RDB encoding, with and without a deadline.
+        let lim = crate::storage::object::Limits::default();
+        let mut h = crate::storage::object::Hash::default();
+        h.set(b"f", b"v", &lim);
+        let obj = crate::storage::object::Object::Hash(h);
+        let payload = crate::persist::rdb::encode_object(obj.as_ref());
+        let rec = [&b"OBJ"[..], b"k", &payload, b"PXAT", b"7"];
+        assert_eq!(
+            change_of(Cmd::Args(&rec)).map(|c| c.state),
+            Ok(Some((Stored::Obj(Box::new(obj.clone())), Some(7))))
+        );
+        let rec = [&b"OBJ"[..], b"k", &payload];
+        assert_eq!(
+            change_of(Cmd::Args(&rec)).map(|c| c.state),
+            Ok(Some((Stored::Obj(Box::new(obj)), None)))
+        );
+        for bad in [
+            &[&b"OBJ"[..], b"k", b"\x04\x05"][..],
+            &[&b"OBJ"[..], b"k", b""],
+            &[&b"OBJ"[..], b"k", b"\x00\x01a"],
+        ] {
+            assert!(change_of(Cmd::Args(bad)).is_err(), "{bad:?}");
+        }
         for bad in [
             &[&b"INCR"[..], b"k"][..],
             &[&b"SET"[..], b"k"],

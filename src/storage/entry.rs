@@ -953,7 +953,9 @@ fn encodable_int(value: &[u8]) -> Option<i64> {
 impl Drop for Entry {
     fn drop(&mut self) {
         drop(self.take_shared());
-        drop(self.take_boxed());
+        if let Some(obj) = self.take_boxed() {
+            super::object::lazyfree::dispose(obj);
+        }
         let len = self.parts().total();
         // SAFETY: see `into_box`; `drop` runs once and nothing uses `ptr` after.
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), len)) });

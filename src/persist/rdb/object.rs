@@ -88,6 +88,9 @@ pub fn encode(out: &mut Vec<u8>, obj: ObjRef<'_>, compress: bool) -> u8 {
     }
 }
 
+/// Elements a loader makes room for before they arrive.
+pub const PRESIZE_MAX: usize = 1024;
+
 /// Builds a collection element by element, refusing what Redis refuses.
 pub struct Builder {
     obj: Object,
@@ -95,11 +98,13 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A builder for a value of RDB type `t` with `n` elements announced
-    /// (only a hint: never trusted for an allocation beyond a bound).
+    /// A builder for a value of RDB type `t` with `n` elements announced.
+    /// The count only chooses the encoding; room is made for at most
+    /// [`PRESIZE_MAX`] elements ahead (a file's count is never trusted for an
+    /// allocation: a big collection's table grows as its elements arrive).
     pub fn new(t: u8, n: u64) -> Builder {
         let lim = Limits::default();
-        let n = usize::try_from(n.min(1 << 20)).unwrap_or(1 << 20);
+        let n = usize::try_from(n.min(PRESIZE_MAX as u64)).unwrap_or(PRESIZE_MAX);
         let obj = match t {
             TYPE_SET | TYPE_SET_INTSET | TYPE_SET_LISTPACK => {
                 Object::Set(Set::with_capacity(n, true, &lim))

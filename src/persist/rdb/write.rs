@@ -431,6 +431,16 @@ impl<W: Write> FileWriter<W> {
         self.w.write_string(key, value, expire_at_ms)
     }
 
+    /// One hash or set key, written here (the single-writer path).
+    pub fn write_object(
+        &mut self,
+        key: &[u8],
+        obj: ObjRef<'_>,
+        expire_at_ms: Option<i64>,
+    ) -> io::Result<()> {
+        self.w.write_object(key, obj, expire_at_ms)
+    }
+
     /// A section another [`SectionWriter`] produced into `bytes`: copied
     /// through, its CRC joined without reading it.
     pub fn append_section(&mut self, bytes: &[u8], section: Section) -> io::Result<()> {

@@ -152,12 +152,15 @@ impl Hash {
             }
         }
         match self {
-            Hash::Table(t) => t
-                .insert(Pair {
+            // A field already there keeps its allocation; only the value changes.
+            Hash::Table(t) => t.upsert(
+                field,
+                || Pair {
                     field: Member::new(field),
                     value: Member::new(value),
-                })
-                .is_none(),
+                },
+                |p| p.value = Member::new(value),
+            ),
             Hash::Packed(_) => false,
         }
     }

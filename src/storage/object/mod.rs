@@ -10,8 +10,10 @@
 //! - [`packed`]: the compact layouts (packed lists, intsets).
 //! - [`table`]: the hash table of large collections, its bytes counted.
 //! - [`hash`], [`set`]: each type's encodings and operations.
+//! - [`lazyfree`]: dropping a large collection on a background thread.
 
 pub mod hash;
+pub mod lazyfree;
 pub mod member;
 pub mod packed;
 pub mod set;

@@ -169,13 +169,7 @@ impl Set {
                 packed::push(p, m);
                 true
             }
-            Set::Table(t) => {
-                if t.get(m).is_some() {
-                    return false;
-                }
-                t.insert(Member::new(m));
-                true
-            }
+            Set::Table(t) => t.upsert(m, || Member::new(m), |_| {}),
         }
     }
 

@@ -115,6 +115,44 @@ impl<T: Elem> Table<T> {
         old
     }
 
+    /// The element with `key` changed by `update` in place, or, when there is
+    /// none, `make()` inserted: one probe either way. True when inserted.
+    pub fn upsert(
+        &mut self,
+        key: &[u8],
+        make: impl FnOnce() -> T,
+        update: impl FnOnce(&mut T),
+    ) -> bool {
+        let moved = Cell::new(false);
+        let slot = self.table.entry(
+            member_hash(key),
+            |x| x.key() == key,
+            |x| {
+                moved.set(true);
+                member_hash(x.key())
+            },
+        );
+        let inserted = match slot {
+            Slot::Occupied(mut o) => {
+                let e = o.get_mut();
+                let before = e.heap_size();
+                update(e);
+                self.heap = self.heap - before + e.heap_size();
+                false
+            }
+            Slot::Vacant(v) => {
+                let e = make();
+                self.heap += e.heap_size();
+                v.insert(e);
+                true
+            }
+        };
+        if moved.get() {
+            self.layout = self.layout.wrapping_add(1);
+        }
+        inserted
+    }
+
     /// Change the element with `key` in place (its key must stay the same).
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let e = self.table.find_mut(member_hash(key), |e| e.key() == key)?;
