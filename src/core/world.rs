@@ -508,7 +508,8 @@ impl World {
     fn wants_key_events(&self, op: &Op) -> bool {
         let f = self.config.borrow().notify_keyspace_events;
         f & (notify::KEYSPACE | notify::KEYEVENT) != 0
-            && f & (notify::GENERIC | notify::STRING | notify::HASH | notify::SET | notify::NEW) != 0
+            && f & (notify::GENERIC | notify::STRING | notify::HASH | notify::SET | notify::NEW)
+                != 0
             && events::may_notify(op)
     }
 

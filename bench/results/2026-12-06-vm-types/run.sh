@@ -11,7 +11,8 @@
 #     on a fresh server; used_memory beside it.
 # (C) Latency while a 1,000,000-member set moves: stairkv --cores 2, the set's shard migrated to
 #     the other core and back while stairkv-bench runs open loop (GET/SET 1:1, 20k/s, P1) on other
-#     keys; the same run without migrations is the steady baseline. Alternating rounds.
+#     keys; the same run without migrations is the steady baseline. Alternating rounds. NOSET=1:
+#     the control, the same shard moving with a one-member set instead.
 # Usage: bench/results/2026-12-06-vm-types/run.sh   (B=server, BENCH=stairkv-bench, ROUNDS, DUR,
 #        PARTS=ABC (which of the three to run), RAW=output directory)
 set -euo pipefail
@@ -90,7 +91,12 @@ cport=16620
 taskset -c 0,1 "$B" --cores 2 --port $cport --text-port 0 --http-port 0 --autoscale off --log-level warn > "$raw/server-c.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do redis-cli -p $cport ping >/dev/null 2>&1 && break; sleep 0.05; done
-python3 "$here/load.py" strings | redis-cli -p $cport --pipe > /dev/null
+if [ "${NOSET:-0}" = 1 ]; then
+  # The control: the same shard moves with one small member in the set.
+  redis-cli -p $cport sadd strings one > /dev/null
+else
+  python3 "$here/load.py" strings | redis-cli -p $cport --pipe > /dev/null
+fi
 shard=$(redis-cli -p $cport stairkv keyshard strings | head -1)
 taskset -c 1 "$BENCH" --port $cport --keys 100000 --value-size 32 -c 50 -P 64 --prefill -n 1 --quiet > /dev/null
 for r in $(seq "$ROUNDS"); do
