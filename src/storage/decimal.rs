@@ -146,6 +146,30 @@ impl Decimal {
 /// digits with an optional point, optional exponent, or `inf`/`infinity`), no
 /// leading space, nothing trailing, not NaN, not out of range. Hexadecimal
 /// floats, which strtold also reads, are refused.
+/// Why [`add_text`] found no sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddError {
+    /// The stored text is not a number.
+    NotFloat,
+    /// It is infinite, or the sum overflows.
+    NanOrInf,
+}
+
+/// INCRBYFLOAT's and HINCRBYFLOAT's sum of a stored text and the increment,
+/// as Redis stores it.
+pub fn add_text(cur: &[u8], by: &Decimal) -> Result<String, AddError> {
+    let cur = match parse(cur) {
+        Some(Number::Finite(d)) => d,
+        Some(Number::Infinite) => return Err(AddError::NanOrInf),
+        None => return Err(AddError::NotFloat),
+    };
+    let v = cur.add(by);
+    if v.overflows() {
+        return Err(AddError::NanOrInf);
+    }
+    Ok(v.to_human())
+}
+
 pub fn parse(s: &[u8]) -> Option<Number> {
     if s.is_empty() || s.len() >= MAX_CHARS {
         return None;

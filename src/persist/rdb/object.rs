@@ -6,13 +6,16 @@
 //! release writes: those three, the zipmap (9), ziplist (13) and listpack
 //! (16) hashes and the listpack set (20) — each blob decoded by its codec
 //! beside this file, each element checked (no duplicates, pairs whole), an
-//! empty collection reported as such (Redis skips those keys). It never
-//! touches a key's record around the value (the reader and writer do).
+//! empty collection reported as such (Redis skips those keys). The writers'
+//! `write_object` is here (beside the encoding it writes, so `write` never
+//! needs to know collections); the record around a value read is the
+//! reader's.
 
 use super::listpack::Element;
-use super::write::{encode_string_head, put_len, Payload};
+use super::write::{encode_string_head, put_len, FileWriter, Payload, SectionWriter};
 use super::{intset, listpack, ziplist, zipmap, Compressor};
 use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object, Set, SetRef};
+use std::io::{self, Write};
 
 pub const TYPE_SET: u8 = 2;
 pub const TYPE_HASH: u8 = 4;
@@ -85,6 +88,41 @@ pub fn encode(out: &mut Vec<u8>, obj: ObjRef<'_>, compress: bool) -> u8 {
             s.for_each(|m| put_string(out, &m, &mut lzf));
             TYPE_SET
         }
+    }
+}
+
+impl<W: Write> SectionWriter<W> {
+    /// One hash or set key (see [`super::object`] for the encodings).
+    pub fn write_object(
+        &mut self,
+        key: &[u8],
+        obj: ObjRef<'_>,
+        expire_at_ms: Option<i64>,
+    ) -> io::Result<()> {
+        let mut body = Vec::new();
+        let t = encode(&mut body, obj, self.options.compression);
+        self.head.clear();
+        self.record_head(expire_at_ms);
+        if let Some(last) = self.head.last_mut() {
+            *last = t;
+        }
+        self.string(key)?;
+        self.flush_head()?;
+        self.raw(&body)?;
+        self.keys += 1;
+        Ok(())
+    }
+}
+
+impl<W: Write> FileWriter<W> {
+    /// One hash or set key, written here (the single-writer path).
+    pub fn write_object(
+        &mut self,
+        key: &[u8],
+        obj: ObjRef<'_>,
+        expire_at_ms: Option<i64>,
+    ) -> io::Result<()> {
+        self.w.write_object(key, obj, expire_at_ms)
     }
 }
 

@@ -8,7 +8,6 @@
 //! flushes or syncs on its own except in `finish`, and never reads the clock:
 //! the caller passes the header's times.
 
-use crate::storage::object::ObjRef;
 use std::io::{self, Read, Write};
 
 use super::crc::{crc64_combine, Crc64};
@@ -203,11 +202,11 @@ pub(crate) enum Payload {
 pub struct SectionWriter<W: Write> {
     out: W,
     crc: Crc64,
-    keys: u64,
+    pub(super) keys: u64,
     keys_with_ttl: u64,
-    options: Options,
+    pub(super) options: Options,
     /// One record's head (opcodes, lengths, a short key).
-    head: Vec<u8>,
+    pub(super) head: Vec<u8>,
     lzf_out: Vec<u8>,
     /// Made on the first string long enough to compress.
     compressor: Option<Compressor>,
@@ -269,28 +268,7 @@ impl<W: Write> SectionWriter<W> {
         Ok(())
     }
 
-    /// One hash or set key (see [`super::object`] for the encodings).
-    pub fn write_object(
-        &mut self,
-        key: &[u8],
-        obj: ObjRef<'_>,
-        expire_at_ms: Option<i64>,
-    ) -> io::Result<()> {
-        let mut body = Vec::new();
-        let t = super::object::encode(&mut body, obj, self.options.compression);
-        self.head.clear();
-        self.record_head(expire_at_ms);
-        if let Some(last) = self.head.last_mut() {
-            *last = t;
-        }
-        self.string(key)?;
-        self.flush_head()?;
-        self.raw(&body)?;
-        self.keys += 1;
-        Ok(())
-    }
-
-    fn record_head(&mut self, expire_at_ms: Option<i64>) {
+    pub(super) fn record_head(&mut self, expire_at_ms: Option<i64>) {
         if let Some(ms) = expire_at_ms {
             self.head.push(op::EXPIRETIME_MS);
             self.head.extend_from_slice(&ms.to_le_bytes());
@@ -302,7 +280,7 @@ impl<W: Write> SectionWriter<W> {
     /// Encode `s` as `rdbSaveRawString` does: an integer of at most 11
     /// characters as int8/16/32, else LZF when enabled, longer than 20 bytes
     /// and at least 4 bytes smaller, else raw.
-    fn string(&mut self, s: &[u8]) -> io::Result<()> {
+    pub(super) fn string(&mut self, s: &[u8]) -> io::Result<()> {
         match self.encode_head(s) {
             Payload::None => Ok(()),
             Payload::Raw if s.len() <= INLINE_MAX => {
@@ -335,7 +313,7 @@ impl<W: Write> SectionWriter<W> {
         encode_string_head(&mut self.head, s, lzf)
     }
 
-    fn flush_head(&mut self) -> io::Result<()> {
+    pub(super) fn flush_head(&mut self) -> io::Result<()> {
         if self.head.is_empty() {
             return Ok(());
         }
@@ -347,7 +325,7 @@ impl<W: Write> SectionWriter<W> {
     }
 
     /// Bytes into `W` and the CRC.
-    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(super) fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
         self.crc.update(bytes);
         Ok(())
@@ -392,7 +370,7 @@ impl<W: Write> SectionWriter<W> {
 /// One RDB file: the header on creation, then keys written directly and/or
 /// sections produced elsewhere, then the trailer on [`finish`](Self::finish).
 pub struct FileWriter<W: Write> {
-    w: SectionWriter<W>,
+    pub(super) w: SectionWriter<W>,
     /// Everything before what `w` is counting now.
     done: Section,
 }
@@ -429,16 +407,6 @@ impl<W: Write> FileWriter<W> {
         expire_at_ms: Option<i64>,
     ) -> io::Result<()> {
         self.w.write_string(key, value, expire_at_ms)
-    }
-
-    /// One hash or set key, written here (the single-writer path).
-    pub fn write_object(
-        &mut self,
-        key: &[u8],
-        obj: ObjRef<'_>,
-        expire_at_ms: Option<i64>,
-    ) -> io::Result<()> {
-        self.w.write_object(key, obj, expire_at_ms)
     }
 
     /// A section another [`SectionWriter`] produced into `bytes`: copied

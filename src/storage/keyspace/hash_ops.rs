@@ -4,8 +4,8 @@
 //! [`crate::storage::object`]'s.
 
 use super::collection::{distinct, edit, read, scan_table, Rand};
-use super::shard_ops::add_float;
 use crate::protocol::ascii::parse_i64;
+use crate::storage::decimal;
 use crate::storage::glob::glob_match;
 use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object};
 use crate::storage::ops::{HashOp, OpError, OpResult};
@@ -121,9 +121,9 @@ pub(super) fn hash_op(
         HashOp::IncrByFloat(f, by) => edit(shard, thash, key, now, KIND, Some(&new_hash), |o| {
             with_hash(o, |h| {
                 let cur = h.as_ref().get(&f).unwrap_or(b"0");
-                let text = add_float(cur, &by).map_err(|e| match e {
-                    OpError::NotFloat => OpError::HashNotFloat,
-                    e => e,
+                let text = decimal::add_text(cur, &by).map_err(|e| match e {
+                    decimal::AddError::NotFloat => OpError::HashNotFloat,
+                    decimal::AddError::NanOrInf => OpError::NanOrInf,
                 })?;
                 h.set(&f, text.as_bytes(), lim);
                 Ok(text)

@@ -7,7 +7,7 @@
 //! beside it (one purpose, long tests).
 
 use crate::protocol::ascii::parse_i64;
-use crate::storage::decimal::{self, Decimal, Number};
+use crate::storage::decimal::{self, Decimal};
 use crate::storage::entry::Entry;
 use crate::storage::object::Limits;
 use crate::storage::ops::{
@@ -375,17 +375,11 @@ fn range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
 }
 
 /// INCRBYFLOAT's sum of a stored value and the increment, as Redis stores it.
-pub(super) fn add_float(cur: &[u8], by: &Decimal) -> Result<String, OpError> {
-    let cur = match decimal::parse(cur) {
-        Some(Number::Finite(d)) => d,
-        Some(Number::Infinite) => return Err(OpError::NanOrInf),
-        None => return Err(OpError::NotFloat),
-    };
-    let v = cur.add(by);
-    if v.overflows() {
-        return Err(OpError::NanOrInf);
-    }
-    Ok(v.to_human())
+fn add_float(cur: &[u8], by: &Decimal) -> Result<String, OpError> {
+    decimal::add_text(cur, by).map_err(|e| match e {
+        decimal::AddError::NotFloat => OpError::NotFloat,
+        decimal::AddError::NanOrInf => OpError::NanOrInf,
+    })
 }
 
 /// OBJECT and MEMORY USAGE of a live entry (see [`Inspect`]).

@@ -1,0 +1,196 @@
+//! The collection side of [`Entry`]: a small hash or set stored inside the
+//! entry (`INLINE_OBJ`: a tag byte and its compact encoding), a large one as
+//! a boxed [`Object`] beside it (`BOXED_OBJ`), and a value of either kind
+//! taken out or put in as a [`Stored`]. A child of `entry` because it works
+//! on the entry's private layout; it never decides an encoding (that is
+//! `storage::object`'s).
+
+use super::*;
+
+impl Entry {
+    /// An entry holding a collection: inside the entry when it has a compact
+    /// form, else boxed beside it.
+    pub fn with_object(key: &[u8], obj: Object, deadline: Option<u64>) -> Entry {
+        assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
+        if let Some((tag, bytes)) = obj.inline() {
+            return Entry::assemble_inline(0, deadline, key, &[&[tag], bytes]);
+        }
+        let addr = Box::into_raw(Box::new(obj)) as usize as u64;
+        let mut e = Entry::assemble_inline(0, deadline, key, &[&addr.to_le_bytes()]);
+        // Only now are the 8 bytes a box's address (see `assemble_shared`).
+        let f = (e.flags() & !INLINE_OBJ) | BOXED_OBJ;
+        e.set_flags(f);
+        e
+    }
+
+    /// An entry whose value is the raw `parts`, flagged as an inline
+    /// collection, never shared or turned into an integer whatever its size.
+    pub(super) fn assemble_inline(
+        meta: u32,
+        deadline: Option<u64>,
+        key: &[u8],
+        parts: &[&[u8]],
+    ) -> Entry {
+        let vlen: usize = parts.iter().map(|p| p.len()).sum();
+        let dlen = if deadline.is_some() { 8 } else { 0 };
+        let size = LENGTHS + varint_len(key.len()) + varint_len(vlen) + dlen + key.len() + vlen;
+        let mut v = Vec::with_capacity(size);
+        v.push(INLINE_OBJ | if deadline.is_some() { HAS_DEADLINE } else { 0 });
+        v.extend_from_slice(&meta.to_le_bytes());
+        put_varint(&mut v, key.len());
+        put_varint(&mut v, vlen);
+        if let Some(d) = deadline {
+            v.extend_from_slice(&d.to_le_bytes());
+        }
+        v.extend_from_slice(key);
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        Entry::from_box(v.into_boxed_slice())
+    }
+
+    /// The boxed collection, when the value is [`BOXED_OBJ`].
+    #[inline]
+    pub(super) fn boxed(&self) -> Option<&Object> {
+        if self.flags() & BOXED_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        // SAFETY: a BOXED_OBJ entry's value is the address of a live
+        // `Box<Object>` made by `with_object` and owned by this entry alone;
+        // it is freed only by `take_boxed`, which clears the flag first. The
+        // borrow lives no longer than `&self`.
+        Some(unsafe { &*(u64::from_le_bytes(a) as usize as *const Object) })
+    }
+
+    #[inline]
+    pub(super) fn boxed_mut(&mut self) -> Option<&mut Object> {
+        if self.flags() & BOXED_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        // SAFETY: as in `boxed`; `&mut self` makes the borrow unique.
+        Some(unsafe { &mut *(u64::from_le_bytes(a) as usize as *mut Object) })
+    }
+
+    /// Take the boxed collection back (the entry no longer points to it).
+    pub(super) fn take_boxed(&mut self) -> Option<Box<Object>> {
+        if self.flags() & BOXED_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let f = self.flags() & !BOXED_OBJ;
+        self.set_flags(f);
+        // SAFETY: as in `boxed`; the flag is cleared above, so no other path
+        // reads or frees this box again.
+        Some(unsafe { Box::from_raw(u64::from_le_bytes(a) as usize as *mut Object) })
+    }
+
+    /// True when the value is a string (not a collection).
+    #[inline]
+    pub fn is_string(&self) -> bool {
+        self.flags() & (INLINE_OBJ | BOXED_OBJ) == 0
+    }
+
+    /// The collection this entry holds, where it is stored.
+    #[inline]
+    pub fn object(&self) -> Option<ObjRef<'_>> {
+        if let Some(b) = self.boxed() {
+            return Some(b.as_ref());
+        }
+        if self.flags() & INLINE_OBJ == 0 {
+            return None;
+        }
+        let v = &self.bytes()[self.parts().value()..];
+        ObjRef::from_inline(*v.first()?, &v[1..])
+    }
+
+    /// TYPE's name for this value.
+    pub fn type_name(&self) -> &'static str {
+        self.object().map_or("string", |o| o.type_name())
+    }
+
+    /// Change the collection with `f` (None for a string). A compact one is
+    /// copied out, changed and stored again (one allocation, as Redis's
+    /// listpack reallocates); a boxed one is changed in place, or stored in
+    /// the entry when `f` left it compact.
+    pub fn edit_object<R>(&mut self, f: impl FnOnce(&mut Object) -> R) -> Option<R> {
+        if let Some(obj) = self.boxed_mut() {
+            let r = f(obj);
+            if obj.inline().is_some() {
+                if let Some(obj) = self.take_boxed() {
+                    self.replace_object(*obj);
+                }
+            }
+            return Some(r);
+        }
+        let mut obj = self.object()?.to_owned();
+        let r = f(&mut obj);
+        self.replace_object(obj);
+        Some(r)
+    }
+
+    /// Store `obj` as this entry's value, keeping key, deadline and metadata.
+    pub fn replace_object(&mut self, obj: Object) {
+        let (meta, flags) = (self.meta(), self.flags());
+        let mut e = Entry::with_object(self.key(), obj, self.deadline());
+        e.set_meta(meta);
+        let keep = FREQ_MASK | IN_MAIN;
+        let f = (e.flags() & !keep) | (flags & keep);
+        e.set_flags(f);
+        *self = e;
+    }
+
+    /// The value, owned (the entry is used up): a string's bytes (shared,
+    /// not copied, when they were) or the collection.
+    pub fn into_stored(self) -> Stored {
+        if self.is_string() {
+            return Stored::Str(self.into_value());
+        }
+        match self.into_object() {
+            Some(o) => Stored::Obj(Box::new(o)),
+            None => Stored::Str(Bytes::new()),
+        }
+    }
+
+    /// A copy of the value (a large string's bytes are shared, not copied).
+    pub fn stored(&self) -> Stored {
+        match self.object() {
+            None => Stored::Str(self.value_bytes()),
+            Some(o) => Stored::Obj(Box::new(o.to_owned())),
+        }
+    }
+
+    /// An entry holding `value`.
+    pub fn from_stored(key: &[u8], value: Stored, deadline: Option<u64>) -> Entry {
+        match value {
+            Stored::Str(b) => Entry::from_bytes(key, b, deadline),
+            Stored::Obj(o) => Entry::with_object(key, *o, deadline),
+        }
+    }
+
+    /// This entry under another key: same value, deadline and access record.
+    pub fn rekeyed(self, key: &[u8]) -> Entry {
+        let (meta, flags, deadline) = (self.meta(), self.flags(), self.deadline());
+        let mut e = Entry::from_stored(key, self.into_stored(), deadline);
+        e.set_meta(meta);
+        let keep = FREQ_MASK | IN_MAIN;
+        let f = (e.flags() & !keep) | (flags & keep);
+        e.set_flags(f);
+        e
+    }
+
+    /// The collection, owned (the entry is used up).
+    pub fn into_object(mut self) -> Option<Object> {
+        if let Some(b) = self.take_boxed() {
+            return Some(*b);
+        }
+        self.object().map(|o| o.to_owned())
+    }
+}
