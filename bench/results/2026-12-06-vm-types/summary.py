@@ -7,8 +7,10 @@ from collections import defaultdict
 raw = sys.argv[1]
 clk = 100
 
+import os
+
 runs = defaultdict(list)  # (test, P, server) -> [(ops/s, µs CPU per request)]
-for line in open(f"{raw}/runs.txt"):
+for line in (open(f"{raw}/runs.txt") if os.path.exists(f"{raw}/runs.txt") else []):
     r, s, p, t, ops, ticks, n = line.split()
     runs[(t, int(p), s)].append((float(ops), int(ticks) * 1e6 / clk / int(n)))
 
@@ -30,7 +32,6 @@ print("\n## (B) Memory: RSS growth of each dataset on a fresh server\n")
 print("| dataset | stairkv RSS MB | redis RSS MB | × redis | stairkv used_memory MB | redis used_memory MB |")
 print("|---|---|---|---|---|---|")
 mem = {}
-import os
 for line in (open(f"{raw}/memory.txt") if os.path.exists(f"{raw}/memory.txt") else []):
     d, s, before, after, used = line.split()
     mem[(d, s)] = ((int(after) - int(before)) / 1024, int(used) / 2**20)
