@@ -109,44 +109,7 @@ fn width_of(v: i64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s
-            .bytes()
-            .filter(|b| !b.is_ascii_whitespace())
-            .map(|b| match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                _ => panic!("bad hex digit {b}"),
-            })
-            .collect();
-        digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
-    }
-
-    enum Seg {
-        Hex(&'static str),
-    }
-
-    fn expand(segs: &[Seg]) -> Vec<u8> {
-        segs.iter().flat_map(|Seg::Hex(h)| hex(h)).collect()
-    }
+    use crate::persist::rdb::testkit::{expand, hex, Seg, XorShift};
 
     // ---- fixtures from redis-server 7.0.15 (SADD, then DUMP) ----------------
 

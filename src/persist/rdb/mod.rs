@@ -47,6 +47,8 @@ mod ziplist;
 mod zipmap;
 
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
 
 pub use crc::{crc64, crc64_combine, Crc64};

@@ -108,58 +108,9 @@ fn take(bytes: &[u8], len: usize) -> Result<&[u8], String> {
 mod tests {
     use super::super::listpack;
     use super::*;
+    use crate::persist::rdb::testkit::{expand, hex, Seg, XorShift};
 
     type Pairs = Vec<Pair>;
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        fn bytes(&mut self, len: usize) -> Vec<u8> {
-            (0..len).map(|_| self.next() as u8).collect()
-        }
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s
-            .bytes()
-            .filter(|b| !b.is_ascii_whitespace())
-            .map(|b| match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                _ => panic!("bad hex digit {b}"),
-            })
-            .collect();
-        digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
-    }
-
-    enum Seg {
-        Hex(&'static str),
-        Run(u8, usize),
-    }
-
-    fn expand(segs: &[Seg]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for seg in segs {
-            match seg {
-                Seg::Hex(h) => out.extend(hex(h)),
-                Seg::Run(b, n) => out.extend(std::iter::repeat_n(*b, *n)),
-            }
-        }
-        out
-    }
 
     /// A test-only zipmap writer following zipmap.c: 1-byte lengths below
     /// 254, count byte saturating at 254, and `free[i]` junk bytes after
