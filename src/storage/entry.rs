@@ -548,12 +548,7 @@ impl Entry {
                     None => self.object().map(|o| o.to_owned()),
                 };
                 if let Some(obj) = obj {
-                    let (meta, flags) = (self.meta(), self.flags());
-                    *self = Entry::with_object(self.key(), obj, deadline);
-                    self.set_meta(meta);
-                    let keep = FREQ_MASK | IN_MAIN;
-                    let f = (self.flags() & !keep) | (flags & keep);
-                    self.set_flags(f);
+                    self.rebuild_object(obj, deadline);
                 }
             }
             _ => match self.shared() {
@@ -733,10 +728,16 @@ impl Entry {
     }
     /// Carry `from`'s eviction state over (a value replaced by SET keeps its history).
     pub fn inherit(&mut self, from: &Entry) {
+        self.keep_access(from.meta(), from.flags());
+    }
+
+    /// Take the eviction state of an entry that had `meta` and `flags`
+    /// (one this entry replaces, built from its parts).
+    fn keep_access(&mut self, meta: u32, flags: u8) {
         let keep = FREQ_MASK | IN_MAIN;
-        let flags = (self.flags() & !keep) | (from.flags() & keep);
-        self.set_flags(flags);
-        self.set_meta(from.meta());
+        let f = (self.flags() & !keep) | (flags & keep);
+        self.set_flags(f);
+        self.set_meta(meta);
     }
 }
 
@@ -783,10 +784,7 @@ impl Clone for Entry {
     fn clone(&self) -> Entry {
         if let Some(obj) = self.boxed() {
             let mut e = Entry::with_object(self.key(), obj.clone(), self.deadline());
-            e.set_meta(self.meta());
-            let keep = FREQ_MASK | IN_MAIN;
-            let f = (e.flags() & !keep) | (self.flags() & keep);
-            e.set_flags(f);
+            e.inherit(self);
             return e;
         }
         match self.shared() {

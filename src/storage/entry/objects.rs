@@ -49,47 +49,44 @@ impl Entry {
         Entry::from_box(v.into_boxed_slice())
     }
 
-    /// The boxed collection, when the value is [`BOXED_OBJ`].
+    /// The address of the boxed collection, when the value is [`BOXED_OBJ`].
     #[inline]
-    pub(super) fn boxed(&self) -> Option<&Object> {
+    fn boxed_ptr(&self) -> Option<*mut Object> {
         if self.flags() & BOXED_OBJ == 0 {
             return None;
         }
         let at = self.parts().value();
         let mut a = [0u8; 8];
         a.copy_from_slice(&self.bytes()[at..at + 8]);
+        Some(u64::from_le_bytes(a) as usize as *mut Object)
+    }
+
+    /// The boxed collection, when the value is [`BOXED_OBJ`].
+    #[inline]
+    pub(super) fn boxed(&self) -> Option<&Object> {
+        let ptr = self.boxed_ptr()?;
         // SAFETY: a BOXED_OBJ entry's value is the address of a live
         // `Box<Object>` made by `with_object` and owned by this entry alone;
         // it is freed only by `take_boxed`, which clears the flag first. The
         // borrow lives no longer than `&self`.
-        Some(unsafe { &*(u64::from_le_bytes(a) as usize as *const Object) })
+        Some(unsafe { &*ptr })
     }
 
     #[inline]
     pub(super) fn boxed_mut(&mut self) -> Option<&mut Object> {
-        if self.flags() & BOXED_OBJ == 0 {
-            return None;
-        }
-        let at = self.parts().value();
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let ptr = self.boxed_ptr()?;
         // SAFETY: as in `boxed`; `&mut self` makes the borrow unique.
-        Some(unsafe { &mut *(u64::from_le_bytes(a) as usize as *mut Object) })
+        Some(unsafe { &mut *ptr })
     }
 
     /// Take the boxed collection back (the entry no longer points to it).
     pub(super) fn take_boxed(&mut self) -> Option<Box<Object>> {
-        if self.flags() & BOXED_OBJ == 0 {
-            return None;
-        }
-        let at = self.parts().value();
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&self.bytes()[at..at + 8]);
+        let ptr = self.boxed_ptr()?;
         let f = self.flags() & !BOXED_OBJ;
         self.set_flags(f);
         // SAFETY: as in `boxed`; the flag is cleared above, so no other path
         // reads or frees this box again.
-        Some(unsafe { Box::from_raw(u64::from_le_bytes(a) as usize as *mut Object) })
+        Some(unsafe { Box::from_raw(ptr) })
     }
 
     /// True when the value is a string (not a collection).
@@ -138,12 +135,13 @@ impl Entry {
 
     /// Store `obj` as this entry's value, keeping key, deadline and metadata.
     pub fn replace_object(&mut self, obj: Object) {
-        let (meta, flags) = (self.meta(), self.flags());
-        let mut e = Entry::with_object(self.key(), obj, self.deadline());
-        e.set_meta(meta);
-        let keep = FREQ_MASK | IN_MAIN;
-        let f = (e.flags() & !keep) | (flags & keep);
-        e.set_flags(f);
+        self.rebuild_object(obj, self.deadline());
+    }
+
+    /// This entry's key and eviction state with `obj` and `deadline`.
+    pub(super) fn rebuild_object(&mut self, obj: Object, deadline: Option<u64>) {
+        let mut e = Entry::with_object(self.key(), obj, deadline);
+        e.inherit(self);
         *self = e;
     }
 
@@ -179,10 +177,7 @@ impl Entry {
     pub fn rekeyed(self, key: &[u8]) -> Entry {
         let (meta, flags, deadline) = (self.meta(), self.flags(), self.deadline());
         let mut e = Entry::from_stored(key, self.into_stored(), deadline);
-        e.set_meta(meta);
-        let keep = FREQ_MASK | IN_MAIN;
-        let f = (e.flags() & !keep) | (flags & keep);
-        e.set_flags(f);
+        e.keep_access(meta, flags);
         e
     }
 

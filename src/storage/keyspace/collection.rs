@@ -10,6 +10,7 @@ use crate::storage::object::table::{Elem, Table};
 use crate::storage::object::{ObjRef, Object};
 use crate::storage::ops::OpError;
 use crate::storage::shard::Shard;
+use bytes::Bytes;
 
 /// Read the collection at `key` with `f` when it is of type `kind`; `None`
 /// when there is no such key.
@@ -81,6 +82,36 @@ impl Rand {
     pub fn next(&mut self) -> u64 {
         crate::storage::xorshift64(&mut self.0)
     }
+}
+
+/// A field's or member's bytes as a reply holds them.
+pub(super) fn b(s: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(s)
+}
+
+/// HRANDFIELD's and SRANDMEMBER's count rules over a collection of `n`
+/// elements: negative → that many picks of `one` (repeats allowed); at
+/// least `n` → every element; else that many distinct ones of `all`.
+pub(super) fn rand_picks<T>(
+    n: usize,
+    count: i64,
+    rand: &mut Rand,
+    mut one: impl FnMut(u64) -> Option<T>,
+    all: impl FnOnce() -> Vec<T>,
+) -> Vec<T> {
+    if count < 0 {
+        return (0..count.unsigned_abs())
+            .filter_map(|_| one(rand.next()))
+            .collect();
+    }
+    if count as u64 >= n as u64 {
+        return all();
+    }
+    let mut all: Vec<Option<T>> = all().into_iter().map(Some).collect();
+    distinct(all.len(), (count as usize).min(all.len()), rand)
+        .into_iter()
+        .filter_map(|i| all[i].take())
+        .collect()
 }
 
 /// `count` distinct indexes below `n` (count < n), in random order.

@@ -3,7 +3,7 @@
 //! shard and one key, as `shard_ops` does; the encodings are
 //! [`crate::storage::object`]'s.
 
-use super::collection::{distinct, edit, read, scan_table, Rand};
+use super::collection::{b, edit, rand_picks, read, scan_table, Rand};
 use crate::protocol::ascii::parse_i64;
 use crate::storage::decimal;
 use crate::storage::glob::glob_match;
@@ -13,10 +13,6 @@ use crate::storage::shard::Shard;
 use bytes::Bytes;
 
 const KIND: &str = "hash";
-
-fn b(s: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(s)
-}
 
 fn hash_of(o: ObjRef<'_>) -> Option<HashRef<'_>> {
     match o {
@@ -191,25 +187,20 @@ fn rand_field(h: HashRef<'_>, count: Option<i64>, values: bool, rand: &mut Rand)
             .random(rand.next())
             .map_or(OpResult::Nil, |(f, _)| OpResult::Bulk(b(f)));
     };
-    let picks: Vec<(Bytes, Bytes)> = if count < 0 {
-        (0..count.unsigned_abs())
-            .filter_map(|_| h.random(rand.next()).map(|(f, v)| (b(f), b(v))))
-            .collect()
-    } else if count as u64 >= n as u64 {
-        let mut all = Vec::with_capacity(n);
-        h.for_each(|f, v| all.push((b(f), b(v))));
-        all
-    } else {
-        let mut all = Vec::with_capacity(n);
-        h.for_each(|f, v| all.push((f, v)));
-        distinct(n, count as usize, rand)
-            .into_iter()
-            .map(|i| (b(all[i].0), b(all[i].1)))
-            .collect()
-    };
+    let picks = rand_picks(
+        n,
+        count,
+        rand,
+        |r| h.random(r),
+        || {
+            let mut all = Vec::with_capacity(n);
+            h.for_each(|f, v| all.push((f, v)));
+            all
+        },
+    );
     if values {
-        OpResult::Pairs(picks)
+        OpResult::Pairs(picks.into_iter().map(|(f, v)| (b(f), b(v))).collect())
     } else {
-        OpResult::Bulks(picks.into_iter().map(|(f, _)| Some(f)).collect())
+        OpResult::Bulks(picks.into_iter().map(|(f, _)| Some(b(f))).collect())
     }
 }

@@ -3,7 +3,7 @@
 //! shard and one key, as `shard_ops` does; the encodings are
 //! [`crate::storage::object`]'s.
 
-use super::collection::{distinct, edit, read, scan_table, Rand};
+use super::collection::{b, distinct, edit, rand_picks, read, scan_table, Rand};
 use crate::storage::entry::Entry;
 use crate::storage::glob::glob_match;
 use crate::storage::object::{Limits, ObjRef, Object, Set, SetRef};
@@ -12,10 +12,6 @@ use crate::storage::shard::Shard;
 use bytes::Bytes;
 
 const KIND: &str = "set";
-
-fn b(s: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(s)
-}
 
 fn set_of(o: ObjRef<'_>) -> Option<SetRef<'_>> {
     match o {
@@ -187,18 +183,6 @@ fn rand_member(s: SetRef<'_>, count: Option<i64>, rand: &mut Rand) -> OpResult {
             .random(rand.next())
             .map_or(OpResult::Nil, |m| OpResult::Bulk(b(&m)));
     };
-    let picks: Vec<Option<Bytes>> = if count < 0 {
-        (0..count.unsigned_abs())
-            .filter_map(|_| s.random(rand.next()).map(|m| Some(b(&m))))
-            .collect()
-    } else if count as u64 >= n as u64 {
-        s.members().iter().map(|m| Some(b(m))).collect()
-    } else {
-        let all = s.members();
-        distinct(n, count as usize, rand)
-            .into_iter()
-            .map(|i| Some(b(&all[i])))
-            .collect()
-    };
-    OpResult::Bulks(picks)
+    let picks = rand_picks(n, count, rand, |r| s.random(r), || s.members());
+    OpResult::Bulks(picks.into_iter().map(|m| Some(b(&m))).collect())
 }

@@ -40,12 +40,10 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             Some(e) if !e.is_expired(now) => OpResult::Bulk(e.into_value()),
             _ => OpResult::Nil,
         },
-        KeyOp::GetEx { .. } if wrong_type(shard, thash, key, now) => {
-            OpResult::Err(OpError::WrongType)
-        }
         KeyOp::GetEx { ttl } => match ttl {
             GetExTtl::Keep => key_op(shard, thash, key, KeyOp::Get, now),
             GetExTtl::Invalid(err) => match shard.get(thash, key, now) {
+                Some(e) if !e.is_string() => OpResult::Err(OpError::WrongType),
                 Some(_) => OpResult::Err(err),
                 None => OpResult::Nil,
             },
@@ -57,6 +55,9 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
                 };
                 shard
                     .update(thash, key, now, |e| {
+                        if !e.is_string() {
+                            return OpResult::Err(OpError::WrongType);
+                        }
                         e.set_deadline(deadline);
                         OpResult::Bulk(e.value_bytes())
                     })
@@ -128,16 +129,13 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
                 }
             }
         }
-        KeyOp::StrLen if wrong_type(shard, thash, key, now) => OpResult::Err(OpError::WrongType),
-        KeyOp::StrLen => OpResult::Int(
-            shard
-                .get(thash, key, now)
-                .map_or(0, |e| to_i64(e.value().len() as u64)),
-        ),
-        KeyOp::GetRange { .. } if wrong_type(shard, thash, key, now) => {
-            OpResult::Err(OpError::WrongType)
-        }
+        KeyOp::StrLen => match shard.get(thash, key, now) {
+            Some(e) if !e.is_string() => OpResult::Err(OpError::WrongType),
+            Some(e) => OpResult::Int(to_i64(e.value().len() as u64)),
+            None => OpResult::Int(0),
+        },
         KeyOp::GetRange { start, end } => match shard.get(thash, key, now) {
+            Some(e) if !e.is_string() => OpResult::Err(OpError::WrongType),
             Some(e) => match range(e.value_len(), start, end) {
                 Some((a, b)) => OpResult::Bulk(e.value_slice(a, b + 1)),
                 None => OpResult::Bulk(Bytes::new()),
@@ -149,34 +147,37 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
             value,
             max_len,
         } => {
-            if wrong_type(shard, thash, key, now) {
-                return OpResult::Err(OpError::WrongType);
-            }
             if value.is_empty() {
-                // Redis answers the current length and creates nothing.
+                // Redis answers the current length (or WRONGTYPE) and creates nothing.
                 return key_op(shard, thash, key, KeyOp::StrLen, now);
             }
-            let need = match offset.checked_add(value.len()) {
-                Some(n) if n <= max_len => n,
-                _ => return OpResult::Err(OpError::TooLarge),
-            };
+            // Redis checks the key's type before the length.
+            let need = offset.checked_add(value.len()).filter(|&n| n <= max_len);
             let r = shard.update(thash, key, now, |e| {
+                if !e.is_string() {
+                    return Err(OpError::WrongType);
+                }
+                let need = need.ok_or(OpError::TooLarge)?;
                 if need > e.value().len() {
                     e.resize_value(need);
                 }
                 e.write_at(offset, &value);
-                e.value().len()
+                Ok(e.value().len())
             });
-            let len = match r {
-                Some(len) => len,
-                None => {
+            let len = match (r, need) {
+                (Some(r), _) => r,
+                (None, None) => Err(OpError::TooLarge),
+                (None, Some(need)) => {
                     let mut e = Entry::zeroed(key, need, None);
                     e.write_at(offset, &value);
                     shard.insert(thash, e);
-                    need
+                    Ok(need)
                 }
             };
-            OpResult::Int(to_i64(len as u64))
+            match len {
+                Ok(len) => OpResult::Int(to_i64(len as u64)),
+                Err(err) => OpResult::Err(err),
+            }
         }
         KeyOp::Del => match shard.remove(thash, key) {
             Some(e) if !e.is_expired(now) => OpResult::Int(1),
