@@ -4,17 +4,35 @@
 //! core's and free, its ops run within one poll (nothing else runs between
 //! them); otherwise it takes the keys' intent locks core by core in the one
 //! global order transactions use (`core::txn::hold_keys`), runs, and lets
-//! go. It never decides what the command does — the caller's steps do.
+//! go. It never decides what the command does — the caller's steps do;
+//! it only offers the read most of them start with ([`string_values`]).
 
 use super::frame::Frame;
 use crate::core::router::{Batch, BatchSeed};
 use crate::storage::now_ms;
-use crate::storage::ops::OpError;
+use crate::storage::ops::{KeyOp, OpError, OpResult};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 
 pub type Steps = Pin<Box<dyn Future<Output = Frame>>>;
+
+/// The string values of `keys` in one batch, in order (None: no such key),
+/// or the first key's error (WRONGTYPE): what BITOP, PFCOUNT, PFMERGE and
+/// LCS read first.
+pub async fn string_values(seed: &BatchSeed, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>, Frame> {
+    let mut b = seed.batch();
+    let tickets: Vec<_> = keys.iter().map(|k| b.key(k.clone(), KeyOp::Get)).collect();
+    let mut r = b.finish().await;
+    tickets
+        .into_iter()
+        .map(|t| match r.take(t) {
+            OpResult::Bulk(v) => Ok(Some(v)),
+            OpResult::Nil => Ok(None),
+            other => Err(Frame::from(other)),
+        })
+        .collect()
+}
 
 /// Run `steps` with `keys` held; `writes`: the steps may change a key (the
 /// logs then record the hold's end, so recovery keeps all of it or none).

@@ -6,7 +6,7 @@
 //! family or `dispatch`.
 
 use super::args::{int_arg, SYNTAX};
-use super::atomic::atomically;
+use super::atomic::{atomically, string_values};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
 use crate::storage::bits::{self, BitOp, Unit};
@@ -123,18 +123,12 @@ pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let seed = ctx.batch.seed();
     Step::Async(Box::pin(atomically(seed, keys, true, move |s| {
         Box::pin(async move {
-            let mut b = s.batch();
-            let tickets: Vec<_> = srcs.iter().map(|k| b.key(k.clone(), KeyOp::Get)).collect();
-            let mut r = b.finish().await;
-            let mut values = Vec::with_capacity(tickets.len());
-            for t in tickets {
-                match r.take(t) {
-                    OpResult::Bulk(v) => values.push(v),
-                    OpResult::Nil => values.push(Bytes::new()),
-                    other => return Frame::from(other),
-                }
-            }
-            let refs: Vec<&[u8]> = values.iter().map(|v| &v[..]).collect();
+            let values = match string_values(&s, &srcs).await {
+                Ok(v) => v,
+                Err(f) => return f,
+            };
+            // A missing source is all zeros, as an empty string is.
+            let refs: Vec<&[u8]> = values.iter().map(|v| v.as_deref().unwrap_or(b"")).collect();
             let out = bits::bitop(op, &refs);
             let len = out.len() as i64;
             let store = if out.is_empty() {

@@ -4,12 +4,11 @@
 //! as one step wherever the keys live (`atomic`). It stands on `context`
 //! and `atomic`, and never imports another family or `dispatch`.
 
-use super::atomic::atomically;
+use super::atomic::{atomically, string_values};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
-use crate::core::router::BatchSeed;
 use crate::storage::hll::{self, HllError, Registers};
-use crate::storage::ops::{HllOp, KeyOp, OpError, OpResult};
+use crate::storage::ops::{HllOp, KeyOp, OpError};
 use bytes::Bytes;
 
 fn hll_frame(e: HllError) -> Frame {
@@ -31,21 +30,6 @@ pub fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     Step::One(ctx.batch.key(a[1].clone(), KeyOp::Hll(op)), Frame::from)
 }
 
-/// The values of `keys` (None: no such key), in order, or the first error.
-async fn values(s: &BatchSeed, keys: &[Bytes]) -> Result<Vec<Option<Bytes>>, Frame> {
-    let mut b = s.batch();
-    let tickets: Vec<_> = keys.iter().map(|k| b.key(k.clone(), KeyOp::Get)).collect();
-    let mut r = b.finish().await;
-    tickets
-        .into_iter()
-        .map(|t| match r.take(t) {
-            OpResult::Bulk(v) => Ok(Some(v)),
-            OpResult::Nil => Ok(None),
-            other => Err(Frame::from(other)),
-        })
-        .collect()
-}
-
 pub fn pfcount(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     if a.len() == 2 {
         return Step::One(
@@ -58,7 +42,7 @@ pub fn pfcount(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     Step::Async(Box::pin(atomically(seed, keys.clone(), false, move |s| {
         Box::pin(async move {
             let mut regs = Registers::new();
-            match values(&s, &keys).await {
+            match string_values(&s, &keys).await {
                 Ok(vs) => {
                     for v in vs.into_iter().flatten() {
                         if let Err(e) = regs.merge(&v) {
@@ -85,7 +69,7 @@ pub fn pfmerge(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Box::pin(async move {
             let mut all = vec![dst.clone()];
             all.extend(srcs);
-            let vs = match values(&s, &all).await {
+            let vs = match string_values(&s, &all).await {
                 Ok(vs) => vs,
                 Err(f) => return f,
             };

@@ -12,22 +12,18 @@ use bytes::Bytes;
 /// The argument indices of a request's keys. Empty when the arguments are
 /// too few to hold them (arity is checked elsewhere).
 pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
-    if matches!(
-        spec.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    ) {
+    // A count of keys, then that many keys (EVAL's `numkeys`, SINTERCARD's).
+    let counted = |at: usize| -> Vec<usize> {
         let n = args
-            .get(2)
+            .get(at)
             .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
             .unwrap_or(0);
-        return (3..args.len()).take(n).collect();
-    }
-    if spec.name == "sintercard" {
-        let n = args
-            .get(1)
-            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
-            .unwrap_or(0);
-        return (2..args.len()).take(n).collect();
+        (at + 1..args.len()).take(n).collect()
+    };
+    match spec.name {
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => return counted(2),
+        "sintercard" => return counted(1),
+        _ => {}
     }
     if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
         return Vec::new();

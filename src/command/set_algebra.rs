@@ -21,10 +21,10 @@ enum Algebra {
     Diff,
 }
 
-/// Every source's members, in key order (None: no such key), or the error
-/// of a key holding another type. SINTER stops at its first missing key
-/// before looking at the rest, as Redis does (a later key of the wrong type
-/// is then not reported).
+/// Every source's members, in key order (None: no such key — a set is never
+/// empty, so no members means no key), or the error of a key holding another
+/// type. SINTER stops at its first missing key before looking at the rest,
+/// as Redis does (a later key of the wrong type is then not reported).
 async fn members_of(
     seed: &BatchSeed,
     keys: &[Bytes],
@@ -36,27 +36,16 @@ async fn members_of(
         .map(|k| b.key(k.clone(), KeyOp::OnSet(SetOp::Members)))
         .collect();
     let mut results = b.finish().await;
-    let exists = {
-        let mut b = seed.batch();
-        let t: Vec<_> = keys
-            .iter()
-            .map(|k| b.key(k.clone(), KeyOp::Exists))
-            .collect();
-        let mut r = b.finish().await;
-        t.into_iter()
-            .map(|t| r.take(t) == OpResult::Int(1))
-            .collect::<Vec<_>>()
-    };
     let mut out = Vec::with_capacity(keys.len());
-    for (t, exists) in tickets.into_iter().zip(exists) {
+    for t in tickets {
         match results.take(t) {
-            OpResult::Members(m) if exists => out.push(Some(m)),
-            OpResult::Members(_) => {
+            OpResult::Members(m) if m.is_empty() => {
                 out.push(None);
                 if stop_at_missing {
                     break;
                 }
             }
+            OpResult::Members(m) => out.push(Some(m)),
             OpResult::Err(e) => return Err(Frame::err(e.to_string())),
             other => return Err(Frame::from(other)),
         }

@@ -1,7 +1,8 @@
 //! The string family: GET, SET and its options, the INCR family, APPEND,
-//! ranges, and the multi-key MGET/MSET/MSETNX. Handlers parse arguments into
-//! shard ops; the ops' semantics live in `storage`. It stands on `context` and
-//! never imports another family or `dispatch`.
+//! ranges, the multi-key MGET/MSET/MSETNX, and LCS. Handlers parse arguments
+//! into shard ops; the ops' semantics live in `storage`. It stands on
+//! `context` (and `atomic`'s read for LCS) and never imports another family
+//! or `dispatch`.
 
 use super::args::{int_arg, is, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
 use super::context::{wrong_arity, Ctx, Step};
@@ -425,18 +426,13 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let (k1, k2) = (a[1].clone(), a[2].clone());
     let seed = ctx.batch.seed();
     Step::Async(Box::pin(async move {
-        let mut b = seed.batch();
-        let (t1, t2) = (b.key(k1, KeyOp::Get), b.key(k2, KeyOp::Get));
-        let mut r = b.finish().await;
-        let mut value = |t| match r.take(t) {
-            OpResult::Bulk(v) => Ok(v),
-            OpResult::Nil => Ok(Bytes::new()),
-            other => Err(Frame::from(other)),
+        let values = match super::atomic::string_values(&seed, &[k1, k2]).await {
+            Ok(v) => v,
+            Err(f) => return f,
         };
-        let (x, y) = match (value(t1), value(t2)) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(f), _) | (_, Err(f)) => return f,
-        };
+        // A missing key reads as an empty string.
+        let mut it = values.into_iter().map(Option::unwrap_or_default);
+        let (x, y) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
         let found = match crate::storage::lcs::lcs(&x, &y, !len && !idx, idx, min, limit) {
             Ok(found) => found,
             Err(e) => return Frame::err(e),

@@ -175,26 +175,31 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                         }
                     }
                 }
-                (KeyOp::OnSet(s), r) if !matches!(r, OpResult::Err(_)) => {
+                // A STORE form: the destination made, or deleted by an empty result.
+                (KeyOp::OnSet(SetOp::Store { event, .. }), OpResult::Int(n)) => {
+                    if *n > 0 {
+                        if !before.existed {
+                            new(&mut out, key);
+                        }
+                        out.push((SET, event, k()));
+                    } else if before.existed {
+                        out.push((GENERIC, "del", k()));
+                    }
+                }
+                (KeyOp::OnSet(s), r) => {
                     let (name, done) = match (s, r) {
                         (SetOp::Add(_), OpResult::Int(n)) => ("sadd", *n > 0),
                         (SetOp::Rem(_), OpResult::Int(n)) => ("srem", *n > 0),
                         (SetOp::Pop(_), OpResult::Bulk(_)) => ("spop", true),
                         (SetOp::Pop(_), OpResult::Members(m)) => ("spop", !m.is_empty()),
-                        (SetOp::Store { event, .. }, OpResult::Int(n)) if *n > 0 => (*event, true),
-                        (SetOp::Store { .. }, _) if before.existed => ("del", true),
                         _ => ("", false),
                     };
                     if done {
-                        if name == "del" {
-                            out.push((GENERIC, "del", k()));
-                            return out;
-                        }
-                        if !before.existed && name != "srem" && name != "spop" {
+                        if !before.existed && name == "sadd" {
                             new(&mut out, key);
                         }
                         out.push((SET, name, k()));
-                        if before.gone_after && (name == "srem" || name == "spop") {
+                        if before.gone_after && name != "sadd" {
                             out.push((GENERIC, "del", k()));
                         }
                     }
