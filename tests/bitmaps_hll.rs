@@ -2,6 +2,9 @@ mod common;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 use redis_server::RedisServer;
+#[path = "common/cmds.rs"]
+mod cmds;
+use cmds::{e, q, sorted, WRONGTYPE};
 
 // Bitmaps, HyperLogLog, LCS and the multi-key set commands through the real
 // binary: Redis 7's replies and error texts, keys on both cores (BITOP,
@@ -9,43 +12,8 @@ use redis_server::RedisServer;
 // and byte-compatibility of HyperLogLogs with redis-server when installed.
 
 use common::{config_set, Server};
-use redis::{Connection, FromRedisValue, Value};
+use redis::{Connection, Value};
 use std::collections::HashSet;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-#[track_caller]
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    match cmd(args).query(con) {
-        Ok(v) => v,
-        Err(e) => panic!("{args:?} failed: {e}"),
-    }
-}
-
-#[track_caller]
-fn e(con: &mut Connection, args: &[&str]) -> String {
-    match cmd(args).query::<Value>(con) {
-        Err(e) => match (e.code(), e.detail()) {
-            (Some(code), Some(d)) if !d.is_empty() => format!("{code} {d}"),
-            (Some(code), _) => code.to_string(),
-            _ => format!("client error: {e}"),
-        },
-        Ok(v) => panic!("{args:?}: expected an error, got {v:?}"),
-    }
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
 
 #[test]
 fn bit_commands_answer_as_redis() {

@@ -2,6 +2,9 @@ mod common;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 use redis_server::RedisServer;
+#[path = "common/cmds.rs"]
+mod cmds;
+use cmds::{cmd, e, err_of, q, sorted, WRONGTYPE};
 
 // Hashes and sets through the real binary: every command with Redis 7's
 // replies and error texts, RESP2 and RESP3 shapes, the encodings and their
@@ -12,50 +15,9 @@ use redis_server::RedisServer;
 use common::{config_set, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use redis::{Connection, FromRedisValue, Value};
+use redis::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-#[track_caller]
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    match cmd(args).query(con) {
-        Ok(v) => v,
-        Err(e) => panic!("{args:?} failed: {e}"),
-    }
-}
-
-/// Redis's error text of a reply: its code and detail.
-#[track_caller]
-fn err_of(r: redis::RedisResult<Value>) -> String {
-    match r {
-        Err(e) => match (e.code(), e.detail()) {
-            (Some(code), Some(d)) if !d.is_empty() => format!("{code} {d}"),
-            (Some(code), _) => code.to_string(),
-            _ => format!("client error: {e}"),
-        },
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
-}
-
-#[track_caller]
-fn e(con: &mut Connection, args: &[&str]) -> String {
-    err_of(cmd(args).query::<Value>(con))
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
 
 #[test]
 fn hash_commands_answer_as_redis() {
