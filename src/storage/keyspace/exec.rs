@@ -6,7 +6,7 @@
 //! calls it. It never decides where an op must run (the core layer routed it
 //! here by the table, see [`crate::storage::migration::Placement`]).
 
-use super::shard_ops::key_op;
+use super::shard_ops::{key_op, key_op_with};
 use super::Keyspace;
 use crate::storage::entry::{Entry, MAX_KEY_LEN};
 use crate::storage::ops::{BitsOp, CoreOp, HashOp, HllOp, KeyOp, Op, OpError, OpResult, SetOp};
@@ -42,15 +42,7 @@ impl Keyspace {
             Some((id, thash)) => match self.shard_for_key(id, thash, key) {
                 Some(shard) => {
                     shard.ops += 1;
-                    match op {
-                        KeyOp::OnHash(op) => {
-                            super::hash_ops::hash_op(shard, thash, key, op, now, &limits, seed)
-                        }
-                        KeyOp::OnSet(op) => {
-                            super::set_ops::set_op(shard, thash, key, op, now, &limits, seed)
-                        }
-                        op => key_op(shard, thash, key, op, now),
-                    }
+                    key_op_with(shard, thash, key, op, now, &limits, seed)
                 }
                 None => unplaceable(op, now, OpResult::Nil),
             },

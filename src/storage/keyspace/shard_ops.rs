@@ -21,8 +21,24 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// One key op on the shard holding `key`.
+/// One key op on the shard holding `key`, collections encoded by Redis's
+/// default limits (and a fixed seed for random picks): what a shard that
+/// cannot hold the key answers, and the unit tests.
 pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpResult {
+    key_op_with(shard, thash, key, op, now, &Limits::default(), 1)
+}
+
+/// One key op on the shard holding `key`: collections encoded by `lim`,
+/// random picks seeded by `seed`.
+pub(super) fn key_op_with(
+    shard: &mut Shard,
+    thash: u64,
+    key: &[u8],
+    op: KeyOp,
+    now: u64,
+    lim: &Limits,
+    seed: u64,
+) -> OpResult {
     match op {
         KeyOp::Get => match shard.get(thash, key, now) {
             Some(e) if !e.is_string() => OpResult::Err(OpError::WrongType),
@@ -190,12 +206,8 @@ pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: 
         },
         // The core answers these before the keyspace is asked.
         KeyOp::Track { .. } | KeyOp::Writer { .. } => OpResult::Ok,
-        KeyOp::OnHash(op) => {
-            super::hash_ops::hash_op(shard, thash, key, op, now, &Limits::default(), 1)
-        }
-        KeyOp::OnSet(op) => {
-            super::set_ops::set_op(shard, thash, key, op, now, &Limits::default(), 1)
-        }
+        KeyOp::OnHash(op) => super::hash_ops::hash_op(shard, thash, key, op, now, lim, seed),
+        KeyOp::OnSet(op) => super::set_ops::set_op(shard, thash, key, op, now, lim, seed),
         KeyOp::Bits(op) => super::bits_ops::bits_op(shard, thash, key, op, now),
         KeyOp::Hll(op) => super::bits_ops::hll_op(shard, thash, key, op, now),
         KeyOp::Type => match shard.get(thash, key, now) {
