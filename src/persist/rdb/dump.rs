@@ -37,10 +37,7 @@ pub fn dump_string(value: &[u8]) -> Vec<u8> {
         Payload::Raw => out.extend_from_slice(value),
         Payload::Lzf => out.extend_from_slice(&packed),
     }
-    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
-    let crc = crc64(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    seal(out)
 }
 
 /// DUMP of any value: a string as [`dump_string`], a hash or set in the
@@ -50,11 +47,14 @@ pub fn dump_value(value: &Stored) -> Vec<u8> {
         Stored::Str(s) => return dump_string(s),
         Stored::Obj(o) => o,
     };
-    let mut body = Vec::new();
-    let t = super::object::encode(&mut body, Object::as_ref(obj), true);
-    let mut out = Vec::with_capacity(body.len() + 11);
-    out.push(t);
-    out.extend_from_slice(&body);
+    let mut out = vec![0u8];
+    out[0] = super::object::encode(&mut out, Object::as_ref(obj), true);
+    seal(out)
+}
+
+/// A payload's footer after its type and value: the RDB version written,
+/// then the CRC64 of everything before it.
+fn seal(mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -63,21 +63,38 @@ pub fn dump_value(value: &Stored) -> Vec<u8> {
 
 /// The value a RESTORE payload holds, of any type stairkv keeps.
 pub fn restore_value(payload: &[u8]) -> Result<Stored, BadPayload> {
-    let body = checked_body(payload)?;
-    let version = u16::from_le_bytes([payload[payload.len() - 10], payload[payload.len() - 9]]);
+    let (body, version) = checked_body(payload)?;
     let (&kind, value) = body.split_first().ok_or(BadPayload::Format)?;
-    if kind == TYPE_STRING {
-        return restore_string(payload).map(|s| Stored::Str(s.into()));
-    }
-    if !super::object::is_object_type(kind) {
+    let mut reader = Reader::value_only(value, version);
+    let stored = if kind == TYPE_STRING {
+        Stored::Str(
+            reader
+                .value_string()
+                .map_err(|_| BadPayload::Format)?
+                .into(),
+        )
+    } else if super::object::is_object_type(kind) {
+        let obj = reader.value_object(kind).map_err(|_| BadPayload::Format)?;
+        if obj.as_ref().is_empty() {
+            return Err(BadPayload::Format);
+        }
+        Stored::Obj(Box::new(obj))
+    } else {
+        return Err(BadPayload::Format);
+    };
+    // Nothing may follow the value.
+    if reader.offset() != value.len() as u64 {
         return Err(BadPayload::Format);
     }
-    let mut reader = Reader::value_only(value, u32::from(version));
-    let obj = reader.value_object(kind).map_err(|_| BadPayload::Format)?;
-    if reader.offset() != value.len() as u64 || obj.as_ref().is_empty() {
-        return Err(BadPayload::Format);
+    Ok(stored)
+}
+
+/// The string a RESTORE payload holds.
+pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
+    match restore_value(payload)? {
+        Stored::Str(s) => Ok(s.to_vec()),
+        Stored::Obj(_) => Err(BadPayload::Format),
     }
-    Ok(Stored::Obj(Box::new(obj)))
 }
 
 /// A collection as the log keeps it: its RDB type byte and body (no
@@ -102,35 +119,19 @@ pub fn decode_object(payload: &[u8]) -> Result<Object, String> {
     Ok(obj)
 }
 
-/// The body of a payload whose length, version and checksum are good.
-fn checked_body(payload: &[u8]) -> Result<&[u8], BadPayload> {
+/// The body (type and value) of a payload whose length, version and
+/// checksum are good, and that version.
+fn checked_body(payload: &[u8]) -> Result<(&[u8], u32), BadPayload> {
     if payload.len() < 10 {
         return Err(BadPayload::VersionOrChecksum);
     }
     let (body, footer) = payload.split_at(payload.len() - 10);
-    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let version = u32::from(u16::from_le_bytes([footer[0], footer[1]]));
     let crc = u64::from_le_bytes(footer[2..].try_into().map_err(|_| BadPayload::Format)?);
-    if u32::from(version) > MAX_READ_VERSION || crc64(&payload[..payload.len() - 8]) != crc {
+    if version > MAX_READ_VERSION || crc64(&payload[..payload.len() - 8]) != crc {
         return Err(BadPayload::VersionOrChecksum);
     }
-    Ok(body)
-}
-
-/// The string a RESTORE payload holds.
-pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
-    let body = checked_body(payload)?;
-    let version = u16::from_le_bytes([payload[payload.len() - 10], payload[payload.len() - 9]]);
-    let (&kind, value) = body.split_first().ok_or(BadPayload::Format)?;
-    if kind != TYPE_STRING {
-        return Err(BadPayload::Format);
-    }
-    let mut reader = Reader::value_only(value, u32::from(version));
-    let s = reader.value_string().map_err(|_| BadPayload::Format)?;
-    // Nothing may follow the value.
-    if reader.offset() != value.len() as u64 {
-        return Err(BadPayload::Format);
-    }
-    Ok(s)
+    Ok((body, version))
 }
 
 #[cfg(test)]
