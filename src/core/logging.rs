@@ -1,8 +1,9 @@
 //! The records a core's changes make in its append-only log (`core::aof`
 //! keeps the log and writes it): the state of a key after a change (a hash
-//! or set whole, as its RDB encoding — to be replaced by per-element records
-//! so a change to a big collection costs its size, not the collection's), an
-//! eviction's `DEL`, a claim (FLUSHALL, a rewrite's base), an import by
+//! or set whole, as its RDB encoding) or, for a key that was there before the
+//! change and still is, what the change did (`persist::delta`: fields,
+//! members, bits, a deadline — so a change to a big collection costs its
+//! size, not the collection's), an eviction's `DEL`, a claim (FLUSHALL, a rewrite's base), an import by
 //! migration; a transaction's writes and its end; and the start of a new
 //! log file. These are `World` methods
 //! because they read the core's keyspace and table; they never write a file
@@ -10,8 +11,10 @@
 
 use super::aof::{create_log, LogWriter};
 use super::world::World;
+use crate::persist::delta;
 use crate::persist::log::{Cmd, Intervals, Op as LogOp};
 use crate::storage::entry::{Entry, Value};
+use crate::storage::ops::{KeyOp, Op, OpResult};
 use crate::storage::staircase::ShardId;
 use bytes::BytesMut;
 
@@ -32,6 +35,41 @@ impl World {
                 .aof
                 .append(epoch, shard, self.write(Cmd::Args(&[b"DEL", key]))),
         }
+    }
+
+    /// The op to log as a delta once it ran (a copy of it): when `op` has a
+    /// per-element record and its key is live now, so the log already holds
+    /// the state the delta applies to.
+    pub(super) fn delta_base(&self, op: &Op, now: u64) -> Option<KeyOp> {
+        let Op::Key { key, op } = op else {
+            return None;
+        };
+        if !delta::loggable(op) {
+            return None;
+        }
+        let ks = self.keyspace.borrow();
+        let live = ks
+            .peek(key)
+            .1
+            .is_some_and(|e| e.deadline().is_none_or(|d| d > now));
+        live.then(|| op.clone())
+    }
+
+    /// Log `op` (which ran on `key` with reply `r`) as a delta; false when
+    /// the key is gone now or the op gave no per-element record (log it
+    /// whole then).
+    pub(super) fn log_delta(&self, key: &[u8], op: &KeyOp, r: &OpResult) -> bool {
+        let ks = self.keyspace.borrow();
+        let epoch = ks.table().epoch;
+        let (shard, e) = ks.peek(key);
+        let Some(e) = e.filter(|e| e.deadline().is_none_or(|d| d > crate::storage::now_ms()))
+        else {
+            return false;
+        };
+        delta::with_record(key, op, r, e.deadline(), |args| {
+            self.aof.append(epoch, shard, self.write(Cmd::Args(args)))
+        })
+        .is_some()
     }
 
     /// A change as its record: a transaction's while one runs its op here.

@@ -466,8 +466,8 @@ fn load_logs(
                     let at = at(Part::Log);
                     match rec.op.tx() {
                         _ if !mine(table, core, &change.key) => {}
-                        Some(tx) => merge.tx_record(tx, at, change.key, change.state),
-                        None => merge.record(at, change.key, change.state),
+                        Some(tx) => merge.tx_record(tx, at, change.key, change.edit),
+                        None => merge.edit(at, change.key, change.edit),
                     }
                 }
                 LogOp::TxEnd { tx, parts } => merge.tx_end(tx, c, parts),
@@ -517,7 +517,14 @@ fn load_logs(
     let now = now_ms();
     let _ = tx.send(Msg::Expect(merge.len()));
     let mut batch = Batch::new();
-    for (key, value, deadline) in merge.finish() {
+    let (keys, misfits) = merge.finish();
+    if misfits > 0 && core == 0 {
+        tracing::warn!(
+            records = misfits,
+            "skipped logged changes that do not fit their key's type (a damaged history)"
+        );
+    }
+    for (key, value, deadline) in keys {
         if deadline.is_some_and(|d| d <= now) {
             sum.expired += 1;
             continue;

@@ -305,6 +305,7 @@ impl World {
         } else {
             (None, None)
         };
+        let delta = logged.as_ref().and_then(|_| self.delta_base(&op, now));
         let r = self.keyspace.borrow_mut().execute(op, now);
         let changed = changes.of(&r);
         bump(&self.persist.dirty, changed);
@@ -316,7 +317,10 @@ impl World {
             self.tracking.borrow_mut().take_writer();
         }
         if let (Some(keys), true) = (logged, changed > 0) {
-            self.log_keys(keys);
+            match (&keys, delta) {
+                (super::aof::LoggedKeys::One(k), Some(op)) if self.log_delta(k, &op, &r) => {}
+                _ => self.log_keys(keys),
+            }
         }
         self.publish_expired_on_access();
         if let Some((op, mut before)) = watched {

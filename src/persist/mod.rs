@@ -7,6 +7,7 @@
 //! entries. They may import storage, runtime, protocol and config, never core,
 //! command, net, control or server.
 
+pub mod delta;
 pub mod log;
 pub mod rdb;
 pub mod replay;

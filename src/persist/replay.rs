@@ -6,9 +6,18 @@
 //!
 //! # Why this order is the acknowledged state
 //!
-//! A record says what a key *is* after a change (`SET k v [PXAT t]` or
-//! `DEL k`), never how it changed, so replaying a key is choosing its newest
-//! record — no record depends on an older one being replayed first.
+//! A whole record says what a key *is* after a change (`SET k v [PXAT t]`,
+//! `OBJ k payload [PXAT t]` or `DEL k`), so replaying a key is choosing its
+//! newest whole record, then applying the **deltas** (`persist::delta`:
+//! fields, members, bits, ranges, a deadline) newer than it, oldest first. A
+//! core logs a delta only for a key that was live before the op and still is
+//! after it, so the key's whole state at the delta's moment is the newest
+//! whole record before it plus the deltas between: a key made or remade
+//! (after a delete, an expiry, a FLUSHALL) gets a whole record first, an
+//! import by migration is whole, and a rewrite's base is the key as it was at
+//! the base's claim (a point-in-time capture), which every delta after the
+//! claim builds on. A claim newer than a key's whole record voids it and the
+//! deltas before the claim alike.
 //!
 //! "Newest" is the order of [`Position`]: the routing-table epoch first, then
 //! (within one core) the file generation, the part (a base's claim, the base,
@@ -51,6 +60,8 @@ use crate::storage::ops::Stored;
 use bytes::Bytes;
 use std::collections::HashMap;
 
+use super::delta::{apply_all, Delta};
+
 use super::log::{Cmd, Intervals};
 
 /// Where a record sits in the history, ordered oldest to newest (see the
@@ -78,42 +89,55 @@ pub enum Part {
 /// A key's state: its value and deadline (unix ms), or gone.
 pub type State = Option<(Stored, Option<u64>)>;
 
-/// What a log's `Write`/`Import` command says a key became.
+/// What a log's `Write`/`Import` command says of a key.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Change {
     pub key: Bytes,
-    pub state: State,
+    pub edit: Edit,
+}
+
+/// A record's word on a key: its whole new state, or a change to apply to
+/// the state before it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Edit {
+    Becomes(State),
+    Delta(Delta),
 }
 
 /// Reads a logged command: `SET k v`, `SET k v PXAT t`, `OBJ k payload`,
-/// `OBJ k payload PXAT t` (a hash or set: its RDB type byte and body) or
-/// `DEL k`, exactly as the core writes them; anything else is not a record
-/// this code wrote.
+/// `OBJ k payload PXAT t` (a hash or set: its RDB type byte and body),
+/// `DEL k`, or a delta (`persist::delta`), exactly as the core writes them;
+/// anything else is not a record this code wrote.
 pub fn change_of(cmd: Cmd<'_>) -> Result<Change, String> {
     let args: Vec<&[u8]> = cmd.args().collect();
     let upper = |a: &[u8]| a.to_ascii_uppercase();
-    match args.as_slice() {
-        [name, key] if upper(name) == b"DEL" => Ok(Change {
-            key: Bytes::copy_from_slice(key),
-            state: None,
-        }),
-        [name, key, value] if upper(name) == b"SET" => Ok(Change {
-            key: Bytes::copy_from_slice(key),
-            state: Some((Stored::Str(Bytes::copy_from_slice(value)), None)),
-        }),
-        [name, key, value, px, at] if upper(name) == b"SET" && upper(px) == b"PXAT" => Ok(Change {
-            key: Bytes::copy_from_slice(key),
-            state: Some((Stored::Str(Bytes::copy_from_slice(value)), Some(pxat(at)?))),
-        }),
-        [name, key, payload] if upper(name) == b"OBJ" => Ok(Change {
-            key: Bytes::copy_from_slice(key),
-            state: Some((object_of(payload)?, None)),
-        }),
-        [name, key, payload, px, at] if upper(name) == b"OBJ" && upper(px) == b"PXAT" => {
-            Ok(Change {
+    if let [name, key, rest @ ..] = args.as_slice() {
+        if let Some(delta) = Delta::parse(&upper(name), rest) {
+            return Ok(Change {
                 key: Bytes::copy_from_slice(key),
-                state: Some((object_of(payload)?, Some(pxat(at)?))),
-            })
+                edit: Edit::Delta(delta?),
+            });
+        }
+    }
+    let state = |key: &[u8], state| Change {
+        key: Bytes::copy_from_slice(key),
+        edit: Edit::Becomes(state),
+    };
+    match args.as_slice() {
+        [name, key] if upper(name) == b"DEL" => Ok(state(key, None)),
+        [name, key, value] if upper(name) == b"SET" => Ok(state(
+            key,
+            Some((Stored::Str(Bytes::copy_from_slice(value)), None)),
+        )),
+        [name, key, value, px, at] if upper(name) == b"SET" && upper(px) == b"PXAT" => Ok(state(
+            key,
+            Some((Stored::Str(Bytes::copy_from_slice(value)), Some(pxat(at)?))),
+        )),
+        [name, key, payload] if upper(name) == b"OBJ" => {
+            Ok(state(key, Some((object_of(payload)?, None))))
+        }
+        [name, key, payload, px, at] if upper(name) == b"OBJ" && upper(px) == b"PXAT" => {
+            Ok(state(key, Some((object_of(payload)?, Some(pxat(at)?)))))
         }
         _ => {
             let name = args
@@ -148,11 +172,13 @@ type Spans = Vec<(u64, Option<u64>)>;
 /// The newest state per key, and the claims that may void them.
 pub struct Merge {
     keys: HashMap<Bytes, (Position, State)>,
+    /// Deltas newer than the key's whole record in `keys` (if any).
+    deltas: HashMap<Bytes, Vec<(Position, Delta)>>,
     claims: Vec<(Position, Spans)>,
     /// A key's scan position (the hash the claims' intervals are over).
     pos_of: fn(&[u8]) -> u64,
     /// Transactions' records, until [`Merge::settle`] knows which are whole.
-    tx_records: HashMap<u64, Vec<(Position, Bytes, State)>>,
+    tx_records: HashMap<u64, Vec<(Position, Bytes, Edit)>>,
     /// Per transaction: the cores that logged its end, and how many it had.
     tx_ends: HashMap<u64, (Vec<u16>, u16)>,
     /// Transactions' claims (a FLUSHALL), until [`Merge::settle`].
@@ -172,6 +198,7 @@ impl Merge {
     pub fn new(pos_of: fn(&[u8]) -> u64) -> Merge {
         Merge {
             keys: HashMap::new(),
+            deltas: HashMap::new(),
             claims: Vec::new(),
             pos_of,
             tx_records: HashMap::new(),
@@ -183,11 +210,8 @@ impl Merge {
 
     /// A record transaction `tx` made: it counts once the transaction is
     /// known whole ([`Self::settle`]).
-    pub fn tx_record(&mut self, tx: u64, at: Position, key: Bytes, state: State) {
-        self.tx_records
-            .entry(tx)
-            .or_default()
-            .push((at, key, state));
+    pub fn tx_record(&mut self, tx: u64, at: Position, key: Bytes, edit: Edit) {
+        self.tx_records.entry(tx).or_default().push((at, key, edit));
     }
 
     /// A claim transaction `tx` made (a FLUSHALL): it counts once the
@@ -233,8 +257,8 @@ impl Merge {
         }
         for (tx, records) in std::mem::take(&mut self.tx_records) {
             if whole(&tx) {
-                for (at, key, state) in records {
-                    self.record(at, key, state);
+                for (at, key, edit) in records {
+                    self.edit(at, key, edit);
                 }
             } else {
                 dropped.transactions += 1;
@@ -244,8 +268,22 @@ impl Merge {
         dropped
     }
 
-    /// One record of `key`: kept if it is the newest seen.
+    /// One record of `key`, whole or a delta.
+    pub fn edit(&mut self, at: Position, key: Bytes, edit: Edit) {
+        match edit {
+            Edit::Becomes(state) => self.record(at, key, state),
+            Edit::Delta(d) => self.delta(at, key, d),
+        }
+    }
+
+    /// One whole record of `key`: kept if it is the newest seen (and the
+    /// deltas older than it dropped).
     pub fn record(&mut self, at: Position, key: Bytes, state: State) {
+        if !self.deltas.is_empty() {
+            if let Some(ds) = self.deltas.get_mut(&key) {
+                ds.retain(|(p, _)| *p > at);
+            }
+        }
         match self.keys.get_mut(&key) {
             Some(seen) if seen.0 >= at => {}
             Some(seen) => *seen = (at, state),
@@ -255,36 +293,77 @@ impl Merge {
         }
     }
 
+    /// One delta of `key`: kept unless a newer whole record is seen.
+    pub fn delta(&mut self, at: Position, key: Bytes, d: Delta) {
+        if self.keys.get(&key).is_some_and(|seen| seen.0 >= at) {
+            return;
+        }
+        self.deltas.entry(key).or_default().push((at, d));
+    }
+
     /// A claim at `at` over `intervals`.
     pub fn claim(&mut self, at: Position, intervals: Intervals<'_>) {
         self.claims.push((at, intervals.iter().collect()));
     }
 
-    /// Keys in the merge so far (gone ones included).
+    /// Keys in the merge so far, at most (gone ones included).
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.deltas.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.deltas.is_empty()
     }
 
-    /// The keys that exist at the end: each one's newest state, unless a
-    /// newer claim covers it. Deadlines are left to the caller (a key whose
-    /// deadline passed is dropped at load, as everywhere).
-    pub fn finish(mut self) -> impl Iterator<Item = (Bytes, Stored, Option<u64>)> {
+    /// The keys that exist at the end: each one's newest whole state, unless
+    /// a newer claim covers it, with its newer deltas applied (the second
+    /// value counts deltas that did not fit their key's type: a damaged
+    /// history). Deadlines are left to the caller (a key whose deadline
+    /// passed is dropped at load, as everywhere).
+    pub fn finish(mut self) -> (Vec<(Bytes, Stored, Option<u64>)>, usize) {
         self.claims.sort_by_key(|c| std::cmp::Reverse(c.0));
-        let claims = self.claims;
-        let pos_of = self.pos_of;
-        self.keys.into_iter().filter_map(move |(key, (at, state))| {
-            let (value, deadline) = state?;
-            let pos = pos_of(&key);
-            let voided = claims
+        let (claims, pos_of) = (self.claims, self.pos_of);
+        let mut deltas = self.deltas;
+        // The newest claim over `key` newer than `at` (any, without `at`).
+        let voided_by = |key: &[u8], at: Option<Position>| {
+            let pos = pos_of(key);
+            claims
                 .iter()
-                .take_while(|(c, _)| *c > at)
-                .any(|(_, iv)| Intervals::List(iv).contain(pos));
-            (!voided).then_some((key, value, deadline))
-        })
+                .take_while(|(c, _)| at.is_none_or(|at| *c > at))
+                .find(|(_, iv)| Intervals::List(iv).contain(pos))
+                .map(|(c, _)| *c)
+        };
+        let mut misfits = 0;
+        let mut out = Vec::with_capacity(self.keys.len());
+        let mut settle = |key: Bytes, base: Option<Position>, state: State, ds: Option<Vec<_>>| {
+            let (from, state) = match voided_by(&key, base) {
+                Some(claim) => (Some(claim), None),
+                None => (base, state),
+            };
+            let state = match ds {
+                Some(mut ds) => {
+                    ds.sort_by_key(|d: &(Position, Delta)| d.0);
+                    let newer = ds.into_iter().filter(|(p, _)| from.is_none_or(|f| *p > f));
+                    let (state, bad) = apply_all(state, newer.map(|(_, d)| d));
+                    misfits += bad;
+                    state
+                }
+                None => state,
+            };
+            if let Some((value, deadline)) = state {
+                out.push((key, value, deadline));
+            }
+        };
+        for (key, (at, state)) in self.keys {
+            let ds = deltas.remove(&key);
+            settle(key, Some(at), state, ds);
+        }
+        // Keys with deltas and no whole record (a damaged history, or
+        // records a test feeds).
+        for (key, ds) in deltas {
+            settle(key, None, None, Some(ds));
+        }
+        (out, misfits)
     }
 }
 
@@ -314,6 +393,8 @@ mod tests {
     fn result(m: Merge) -> Vec<(String, String)> {
         let mut v: Vec<_> = m
             .finish()
+            .0
+            .into_iter()
             .map(|(k, v, _)| {
                 (
                     String::from_utf8_lossy(&k).into_owned(),
@@ -406,20 +487,45 @@ mod tests {
         m.record(at(1, 0, 1, Part::Log, 1), b("a"), set("a0"));
         m.record(at(1, 1, 1, Part::Log, 1), b("b"), set("b0"));
         // Transaction 7 over both cores, whole: both ends logged.
-        m.tx_record(7, at(1, 0, 1, Part::Log, 2), b("a"), set("a7"));
-        m.tx_record(7, at(1, 1, 1, Part::Log, 2), b("b"), set("b7"));
+        m.tx_record(
+            7,
+            at(1, 0, 1, Part::Log, 2),
+            b("a"),
+            Edit::Becomes(set("a7")),
+        );
+        m.tx_record(
+            7,
+            at(1, 1, 1, Part::Log, 2),
+            b("b"),
+            Edit::Becomes(set("b7")),
+        );
         m.tx_end(7, 0, 2);
         m.tx_end(7, 1, 2);
         // Transaction 9: core 1's part (and its end) was lost in the crash.
-        m.tx_record(9, at(1, 0, 1, Part::Log, 3), b("a"), set("a9"));
-        m.tx_record(9, at(1, 0, 1, Part::Log, 4), b("c"), set("c9"));
+        m.tx_record(
+            9,
+            at(1, 0, 1, Part::Log, 3),
+            b("a"),
+            Edit::Becomes(set("a9")),
+        );
+        m.tx_record(
+            9,
+            at(1, 0, 1, Part::Log, 4),
+            b("c"),
+            Edit::Becomes(set("c9")),
+        );
         m.tx_end(9, 0, 2);
         // Transaction 11: one core, no end (cut before it let go).
-        m.tx_record(11, at(1, 1, 1, Part::Log, 3), b("d"), None);
+        m.tx_record(11, at(1, 1, 1, Part::Log, 3), b("d"), Edit::Becomes(None));
         // Transaction 12 wrote on core 1 only; core 0 held a key and logged
         // its end too (a read there), a core seen twice counts once.
         m.record(at(1, 1, 1, Part::Log, 4), b("e"), set("e0"));
-        m.tx_record(12, at(1, 1, 1, Part::Log, 5), b("e"), set("e12"));
+        m.tx_record(
+            12,
+            at(1, 1, 1, Part::Log, 5),
+            b("e"),
+            Edit::Becomes(set("e12")),
+        );
         m.tx_end(12, 1, 2);
         m.tx_end(12, 1, 2);
         assert_eq!(
@@ -467,19 +573,81 @@ mod tests {
         assert_eq!(result(m), vec![("a".into(), "1".into())]);
         // A commit stands for every end.
         let mut m = Merge::new(first_byte);
-        m.tx_record(4, at(1, 0, 1, Part::Log, 1), b("x"), set("committed"));
-        m.tx_record(4, at(1, 1, 1, Part::Log, 1), b("y"), set("committed"));
+        m.tx_record(
+            4,
+            at(1, 0, 1, Part::Log, 1),
+            b("x"),
+            Edit::Becomes(set("committed")),
+        );
+        m.tx_record(
+            4,
+            at(1, 1, 1, Part::Log, 1),
+            b("y"),
+            Edit::Becomes(set("committed")),
+        );
         m.tx_end(4, 0, 2);
         m.tx_commit(4);
         assert_eq!(m.settle(), Dropped::default());
         assert_eq!(result(m).len(), 2);
         // A whole transaction's records still lose to newer plain ones.
         let mut m = Merge::new(first_byte);
-        m.tx_record(3, at(1, 0, 1, Part::Log, 1), b("k"), set("tx"));
+        m.tx_record(
+            3,
+            at(1, 0, 1, Part::Log, 1),
+            b("k"),
+            Edit::Becomes(set("tx")),
+        );
         m.tx_end(3, 0, 1);
         m.record(at(1, 0, 1, Part::Log, 2), b("k"), set("later"));
         assert_eq!(m.settle(), Dropped::default());
         assert_eq!(result(m), vec![("k".into(), "later".into())]);
+    }
+
+    #[test]
+    fn deltas_apply_after_the_newest_whole_record_and_die_with_it() {
+        let d = |s: &str| Edit::Delta(Delta::Append(b(s)));
+        let mut m = Merge::new(first_byte);
+        // Fed out of order: a whole record, deltas on either side of a newer
+        // whole record (the older ones die), a delta in another epoch.
+        m.edit(at(1, 0, 1, Part::Log, 5), b("a"), d("-late"));
+        m.record(at(1, 0, 1, Part::Log, 1), b("a"), set("old"));
+        m.edit(at(1, 0, 1, Part::Log, 2), b("a"), d("-dead"));
+        m.record(at(1, 0, 1, Part::Log, 3), b("a"), set("new"));
+        m.edit(at(1, 0, 1, Part::Log, 4), b("a"), d("-on"));
+        m.edit(at(2, 1, 1, Part::Log, 1), b("a"), d("-moved"));
+        // A base (of the shard holding "b…") and the deltas of the tail
+        // after its claim.
+        let b_shard = [(0x62u64 << 56, Some(0x63u64 << 56))];
+        m.record(at(1, 0, 1, Part::Log, 9), b("b"), set("before the rewrite"));
+        m.edit(at(1, 0, 1, Part::Log, 10), b("b"), d("-gone too"));
+        m.claim(at(3, 0, 2, Part::Claim, 0), Intervals::List(&b_shard));
+        m.record(at(3, 0, 2, Part::Base, 0), b("b"), set("base"));
+        m.edit(at(3, 0, 2, Part::Log, 1), b("b"), d("-tail"));
+        // A transaction's delta counts when it is whole, not otherwise.
+        m.tx_record(8, at(3, 0, 2, Part::Log, 2), b("b"), d("-tx"));
+        m.tx_end(8, 0, 1);
+        m.tx_record(9, at(3, 0, 2, Part::Log, 3), b("b"), d("-cut"));
+        m.tx_end(9, 0, 2);
+        m.settle();
+        assert_eq!(
+            result(m),
+            vec![
+                ("a".into(), "new-on-late-moved".into()),
+                ("b".into(), "base-tail-tx".into())
+            ]
+        );
+        // A claim between a key's deltas (a FLUSHALL) voids the ones before
+        // it: what follows starts from nothing.
+        let all = [(0u64, None)];
+        let mut m = Merge::new(first_byte);
+        m.record(at(1, 0, 1, Part::Log, 1), b("c"), set("x"));
+        m.edit(at(1, 0, 1, Part::Log, 2), b("c"), d("-y"));
+        m.claim(at(1, 0, 1, Part::Log, 3), Intervals::List(&all));
+        m.edit(at(1, 0, 1, Part::Log, 4), b("c"), d("z"));
+        let (keys, misfits) = m.finish();
+        assert_eq!(misfits, 0);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].1, Stored::Str(b("z")));
     }
 
     #[test]
@@ -488,14 +656,17 @@ mod tests {
         let px = [&b"SET"[..], b"k", b"v", b"PXAT", b"123"];
         let del = [&b"DEL"[..], b"k"];
         assert_eq!(
-            change_of(Cmd::Args(&set)).map(|c| c.state),
-            Ok(Some((Stored::Str(b("v")), None)))
+            change_of(Cmd::Args(&set)).map(|c| c.edit),
+            Ok(Edit::Becomes(Some((Stored::Str(b("v")), None))))
         );
         assert_eq!(
-            change_of(Cmd::Args(&px)).map(|c| c.state),
-            Ok(Some((Stored::Str(b("v")), Some(123))))
+            change_of(Cmd::Args(&px)).map(|c| c.edit),
+            Ok(Edit::Becomes(Some((Stored::Str(b("v")), Some(123)))))
         );
-        assert_eq!(change_of(Cmd::Args(&del)).map(|c| c.state), Ok(None));
+        assert_eq!(
+            change_of(Cmd::Args(&del)).map(|c| c.edit),
+            Ok(Edit::Becomes(None))
+        );
         // A collection: its RDB encoding, with and without a deadline.
         let lim = crate::storage::object::Limits::default();
         let mut h = crate::storage::object::Hash::default();
@@ -504,13 +675,16 @@ mod tests {
         let payload = crate::persist::rdb::encode_object(obj.as_ref());
         let rec = [&b"OBJ"[..], b"k", &payload, b"PXAT", b"7"];
         assert_eq!(
-            change_of(Cmd::Args(&rec)).map(|c| c.state),
-            Ok(Some((Stored::Obj(Box::new(obj.clone())), Some(7))))
+            change_of(Cmd::Args(&rec)).map(|c| c.edit),
+            Ok(Edit::Becomes(Some((
+                Stored::Obj(Box::new(obj.clone())),
+                Some(7)
+            ))))
         );
         let rec = [&b"OBJ"[..], b"k", &payload];
         assert_eq!(
-            change_of(Cmd::Args(&rec)).map(|c| c.state),
-            Ok(Some((Stored::Obj(Box::new(obj)), None)))
+            change_of(Cmd::Args(&rec)).map(|c| c.edit),
+            Ok(Edit::Becomes(Some((Stored::Obj(Box::new(obj)), None))))
         );
         for bad in [
             &[&b"OBJ"[..], b"k", b"\x04\x05"][..],
@@ -524,6 +698,12 @@ mod tests {
             &[&b"SET"[..], b"k"],
             &[&b"SET"[..], b"k", b"v", b"PXAT", b"x"],
             &[&b"SET"[..], b"k", b"v", b"EX", b"1"],
+            &[&b"HSET"[..], b"k", b"f"],
+            &[&b"SETBIT"[..], b"k", b"x", b"1"],
+            &[&b"PERSIST"[..], b"k", b"1"],
+            &[&b"PEXPIREAT"[..], b"k"],
+            &[&b"SETRANGE"[..], b"k", b"18446744073709551615", b"v"],
+            &[&b"SETBIT"[..], b"k", b"18446744073709551615", b"1"],
         ] {
             assert!(change_of(Cmd::Args(bad)).is_err(), "{bad:?}");
         }

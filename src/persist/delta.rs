@@ -1,0 +1,327 @@
+//! Per-element log records: what a change did to a key that was there before
+//! it and still is after — fields set or deleted in a hash, members added or
+//! removed in a set, a bit, a range or a tail of a string, an HLL's new
+//! elements, a new deadline — so that a change to a big collection or a long
+//! string costs the change's size in the log, not the key's. The writing side
+//! turns an op the keyspace just applied (and its reply) into a record
+//! ([`with_record`]); the reading side parses it back ([`Delta::parse`]) and
+//! applies a key's records, oldest first, to its newest whole state
+//! ([`apply_all`]).
+//!
+//! Every record here sets elements to absolute values (a field's new value,
+//! never "+1"; the members an SPOP took, never "pop one"), so replaying one
+//! gives what the core held. This module never decides whether a delta may be
+//! logged (the core logs one only for a key live before and after the op, so
+//! its base is a record before it — `replay`'s module doc says why the order
+//! holds) and never reads a file.
+
+use crate::storage::object::{Hash, Limits, Object, Set};
+use crate::storage::ops::{HashOp, HllOp, KeyOp, OpResult, SetOp, Stored};
+use bytes::Bytes;
+
+/// The largest byte offset a record may name (1 TiB).
+const MAX_OFFSET: u64 = 1 << 40;
+
+/// A parsed per-element record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delta {
+    HSet(Vec<(Bytes, Bytes)>),
+    HDel(Vec<Bytes>),
+    SAdd(Vec<Bytes>),
+    SRem(Vec<Bytes>),
+    SetBit {
+        offset: u64,
+        on: bool,
+    },
+    Append(Bytes),
+    SetRange {
+        offset: usize,
+        value: Bytes,
+    },
+    PfAdd {
+        sparse_max: usize,
+        elements: Vec<Bytes>,
+    },
+    PExpireAt(u64),
+    Persist,
+}
+
+/// Whether `op`, applied to a key that exists, is logged as a delta.
+pub fn loggable(op: &KeyOp) -> bool {
+    matches!(
+        op,
+        KeyOp::OnHash(
+            HashOp::Set { .. } | HashOp::Del(_) | HashOp::IncrBy(..) | HashOp::IncrByFloat(..)
+        ) | KeyOp::OnSet(SetOp::Add(_) | SetOp::Rem(_) | SetOp::Pop(_))
+            | KeyOp::Bits(crate::storage::ops::BitsOp::SetBit { .. })
+            | KeyOp::Hll(HllOp::Add { .. })
+            | KeyOp::Append { .. }
+            | KeyOp::SetRange { .. }
+            | KeyOp::Expire { .. }
+            | KeyOp::Persist
+    )
+}
+
+/// Call `f` with the record of `op` applied to `key` (which it changed and
+/// left in place, with `deadline` now), given the op's reply `r`; `None`
+/// when the op has no per-element record (log the key whole then).
+pub fn with_record<R>(
+    key: &[u8],
+    op: &KeyOp,
+    r: &OpResult,
+    deadline: Option<u64>,
+    f: impl FnOnce(&[&[u8]]) -> R,
+) -> Option<R> {
+    let mut args: Vec<&[u8]> = Vec::with_capacity(8);
+    let mut num = [0u8; 20];
+    let mut num2 = [0u8; 20];
+    let text;
+    let fmt = crate::protocol::ascii::format_u64;
+    match (op, r) {
+        (KeyOp::OnHash(HashOp::Set { pairs, .. }), _) => {
+            args.extend([&b"HSET"[..], key]);
+            for (f, v) in pairs {
+                args.extend([&f[..], &v[..]]);
+            }
+        }
+        (KeyOp::OnHash(HashOp::Del(fields)), _) => {
+            args.extend([&b"HDEL"[..], key]);
+            args.extend(fields.iter().map(|f| &f[..]));
+        }
+        (KeyOp::OnHash(HashOp::IncrBy(field, _)), OpResult::Int(n)) => {
+            text = n.to_string();
+            args.extend([&b"HSET"[..], key, field, text.as_bytes()]);
+        }
+        (KeyOp::OnHash(HashOp::IncrByFloat(field, _)), OpResult::Bulk(v)) => {
+            args.extend([&b"HSET"[..], key, field, v]);
+        }
+        (KeyOp::OnSet(SetOp::Add(ms)), _) => {
+            args.extend([&b"SADD"[..], key]);
+            args.extend(ms.iter().map(|m| &m[..]));
+        }
+        (KeyOp::OnSet(SetOp::Rem(ms)), _)
+        | (KeyOp::OnSet(SetOp::Pop(_)), OpResult::Members(ms)) => {
+            args.extend([&b"SREM"[..], key]);
+            args.extend(ms.iter().map(|m| &m[..]));
+        }
+        (KeyOp::OnSet(SetOp::Pop(_)), OpResult::Bulk(m)) => {
+            args.extend([&b"SREM"[..], key, m]);
+        }
+        (KeyOp::Bits(crate::storage::ops::BitsOp::SetBit { offset, on }), _) => {
+            let bit: &[u8] = if *on { b"1" } else { b"0" };
+            args.extend([&b"SETBIT"[..], key, fmt(*offset, &mut num), bit]);
+        }
+        (
+            KeyOp::Hll(HllOp::Add {
+                elements,
+                sparse_max,
+            }),
+            _,
+        ) => {
+            args.extend([&b"PFADD"[..], key, fmt(*sparse_max as u64, &mut num)]);
+            args.extend(elements.iter().map(|e| &e[..]));
+        }
+        (KeyOp::Append { value, .. }, _) => args.extend([&b"APPEND"[..], key, value]),
+        (KeyOp::SetRange { offset, value, .. }, _) => {
+            args.extend([&b"SETRANGE"[..], key, fmt(*offset as u64, &mut num2), value]);
+        }
+        (KeyOp::Expire { .. } | KeyOp::Persist, _) => match deadline {
+            Some(d) => args.extend([&b"PEXPIREAT"[..], key, fmt(d, &mut num)]),
+            None => args.extend([&b"PERSIST"[..], key]),
+        },
+        _ => return None,
+    }
+    Some(f(&args))
+}
+
+impl Delta {
+    /// The record named `name` (upper case) with `args` after its key, as
+    /// [`with_record`] wrote it; `None` when `name` is not a delta's.
+    pub fn parse(name: &[u8], args: &[&[u8]]) -> Option<Result<Delta, String>> {
+        let all = |a: &[&[u8]]| a.iter().map(|x| Bytes::copy_from_slice(x)).collect();
+        let num = |a: &[u8]| {
+            std::str::from_utf8(a)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "a logged {} with a bad number",
+                        String::from_utf8_lossy(name)
+                    )
+                })
+        };
+        // No string this server writes is that long (SETBIT's and
+        // SETRANGE's limits are far below): such an offset is a damaged
+        // record, refused before it could make replay allocate it.
+        let within = |o: u64| {
+            if o <= MAX_OFFSET {
+                Ok(o)
+            } else {
+                Err(format!(
+                    "a logged {} past any string's length",
+                    String::from_utf8_lossy(name)
+                ))
+            }
+        };
+        let bad = || {
+            Err(format!(
+                "a logged {} with {} arguments",
+                String::from_utf8_lossy(name),
+                args.len() + 1
+            ))
+        };
+        Some(match (name, args) {
+            (b"HSET", a) if !a.is_empty() && a.len() % 2 == 0 => Ok(Delta::HSet(
+                a.chunks(2)
+                    .map(|p| (Bytes::copy_from_slice(p[0]), Bytes::copy_from_slice(p[1])))
+                    .collect(),
+            )),
+            (b"HDEL", a) if !a.is_empty() => Ok(Delta::HDel(all(a))),
+            (b"SADD", a) if !a.is_empty() => Ok(Delta::SAdd(all(a))),
+            (b"SREM", a) if !a.is_empty() => Ok(Delta::SRem(all(a))),
+            (b"SETBIT", [offset, bit]) => {
+                num(offset)
+                    .and_then(|o| within(o / 8).map(|_| o))
+                    .map(|offset| Delta::SetBit {
+                        offset,
+                        on: *bit == b"1",
+                    })
+            }
+            (b"APPEND", [v]) => Ok(Delta::Append(Bytes::copy_from_slice(v))),
+            (b"SETRANGE", [offset, v]) => num(offset).and_then(within).map(|o| Delta::SetRange {
+                offset: o as usize,
+                value: Bytes::copy_from_slice(v),
+            }),
+            (b"PFADD", [max, rest @ ..]) => num(max).map(|m| Delta::PfAdd {
+                sparse_max: m as usize,
+                elements: all(rest),
+            }),
+            (b"PEXPIREAT", [at]) => num(at).map(Delta::PExpireAt),
+            (b"PERSIST", []) => Ok(Delta::Persist),
+            (b"HSET" | b"HDEL" | b"SADD" | b"SREM" | b"SETBIT" | b"APPEND" | b"SETRANGE", _)
+            | (b"PFADD" | b"PEXPIREAT" | b"PERSIST", _) => bad(),
+            _ => return None,
+        })
+    }
+}
+
+/// A key's value while its deltas are applied: strings as growable bytes.
+enum Work {
+    Gone,
+    Str(Vec<u8>),
+    Obj(Object),
+}
+
+/// Apply `deltas` (oldest first) to `state` (a key's value and deadline, or
+/// gone). A delta that does not fit the value's type (a damaged history) is
+/// skipped and counted in the second result.
+pub fn apply_all(
+    state: Option<(Stored, Option<u64>)>,
+    deltas: impl IntoIterator<Item = Delta>,
+) -> (Option<(Stored, Option<u64>)>, usize) {
+    let lim = Limits::default();
+    let (mut work, mut deadline) = match state {
+        None => (Work::Gone, None),
+        Some((Stored::Str(v), d)) => (Work::Str(Vec::from(v)), d),
+        Some((Stored::Obj(o), d)) => (Work::Obj(*o), d),
+    };
+    let mut misfits = 0;
+    for d in deltas {
+        if !apply(&mut work, &mut deadline, d, &lim) {
+            misfits += 1;
+        }
+    }
+    let state = match work {
+        Work::Gone => None,
+        Work::Str(v) => Some((Stored::Str(Bytes::from(v)), deadline)),
+        Work::Obj(o) => Some((Stored::Obj(Box::new(o)), deadline)),
+    };
+    (state, misfits)
+}
+
+/// One delta; false when it does not fit the value's type.
+fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) -> bool {
+    // A record that makes a key (none of ours does: see the module doc, but a
+    // history may start anywhere) makes it without a deadline, as the
+    // command would.
+    if matches!(work, Work::Gone) {
+        *deadline = None;
+        *work = match &d {
+            Delta::HSet(_) => Work::Obj(Object::Hash(Hash::default())),
+            Delta::SAdd(ms) => match ms.first() {
+                Some(m) => Work::Obj(Object::Set(Set::for_first(m, lim))),
+                None => return true,
+            },
+            Delta::SetBit { .. } | Delta::Append(_) | Delta::SetRange { .. } => {
+                Work::Str(Vec::new())
+            }
+            Delta::PfAdd { .. } => Work::Str(crate::storage::hll::new_empty()),
+            // Nothing to remove from or to time.
+            _ => return true,
+        };
+    }
+    match (work, d) {
+        (Work::Obj(Object::Hash(h)), Delta::HSet(pairs)) => {
+            pairs.iter().for_each(|(f, v)| {
+                h.set(f, v, lim);
+            });
+        }
+        (w @ Work::Obj(Object::Hash(_)), Delta::HDel(fields)) => {
+            if let Work::Obj(Object::Hash(h)) = w {
+                fields.iter().for_each(|f| {
+                    h.remove(f);
+                });
+                if h.as_ref().is_empty() {
+                    *w = Work::Gone;
+                }
+            }
+        }
+        (Work::Obj(Object::Set(s)), Delta::SAdd(ms)) => {
+            ms.iter().for_each(|m| {
+                s.add(m, lim);
+            });
+        }
+        (w @ Work::Obj(Object::Set(_)), Delta::SRem(ms)) => {
+            if let Work::Obj(Object::Set(s)) = w {
+                ms.iter().for_each(|m| {
+                    s.remove(m);
+                });
+                if s.as_ref().is_empty() {
+                    *w = Work::Gone;
+                }
+            }
+        }
+        (Work::Str(v), Delta::SetBit { offset, on }) => {
+            let need = (offset / 8) as usize + 1;
+            if v.len() < need {
+                v.resize(need, 0);
+            }
+            crate::storage::bits::setbit(v, offset, on);
+        }
+        (Work::Str(v), Delta::Append(tail)) => v.extend_from_slice(&tail),
+        (Work::Str(v), Delta::SetRange { offset, value }) => {
+            let end = offset + value.len();
+            if v.len() < end {
+                v.resize(end, 0);
+            }
+            v[offset..end].copy_from_slice(&value);
+        }
+        (
+            Work::Str(v),
+            Delta::PfAdd {
+                sparse_max,
+                elements,
+            },
+        ) => {
+            let elements: Vec<&[u8]> = elements.iter().map(|e| &e[..]).collect();
+            return crate::storage::hll::add(v, &elements, sparse_max).is_ok();
+        }
+        (Work::Str(_) | Work::Obj(_), Delta::PExpireAt(at)) => *deadline = Some(at),
+        (Work::Str(_) | Work::Obj(_), Delta::Persist) => *deadline = None,
+        _ => return false,
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+use super::*;
+use crate::persist::log::Cmd;
+use crate::persist::replay::{change_of, Edit};
+use crate::storage::ops::BitsOp;
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// The record `op` (with reply `r`, deadline after `deadline`) writes,
+/// read back as the log reader does.
+fn logged(op: KeyOp, r: OpResult, deadline: Option<u64>) -> Delta {
+    assert!(loggable(&op), "{op:?}");
+    let change = with_record(b"k", &op, &r, deadline, |args| change_of(Cmd::Args(args)))
+        .expect("a record")
+        .expect("reads back");
+    assert_eq!(&change.key[..], b"k");
+    match change.edit {
+        Edit::Delta(d) => d,
+        other => panic!("not a delta: {other:?}"),
+    }
+}
+
+fn hash(pairs: &[(&str, &str)]) -> Object {
+    let mut h = Hash::default();
+    for (f, v) in pairs {
+        h.set(f.as_bytes(), v.as_bytes(), &Limits::default());
+    }
+    Object::Hash(h)
+}
+
+fn set(members: &[&str]) -> Object {
+    let lim = Limits::default();
+    let mut s = Set::for_first(members[0].as_bytes(), &lim);
+    for m in members {
+        s.add(m.as_bytes(), &lim);
+    }
+    Object::Set(s)
+}
+
+fn obj(o: Object, d: Option<u64>) -> Option<(Stored, Option<u64>)> {
+    Some((Stored::Obj(Box::new(o)), d))
+}
+
+fn string(v: &[u8], d: Option<u64>) -> Option<(Stored, Option<u64>)> {
+    Some((Stored::Str(Bytes::copy_from_slice(v)), d))
+}
+
+#[test]
+fn hash_changes_replay_to_what_the_core_held() {
+    let base = obj(hash(&[("a", "1"), ("b", "2")]), Some(99));
+    let deltas = [
+        logged(
+            KeyOp::OnHash(HashOp::Set {
+                pairs: vec![(b("c"), b("3")), (b("a"), b("x")), (b("a"), b("y"))],
+                nx: false,
+            }),
+            OpResult::Int(1),
+            Some(99),
+        ),
+        logged(
+            KeyOp::OnHash(HashOp::Del(vec![b("b"), b("nope")])),
+            OpResult::Int(1),
+            Some(99),
+        ),
+        // The reply is the new value: the record is absolute.
+        logged(
+            KeyOp::OnHash(HashOp::IncrBy(b("n"), 5)),
+            OpResult::Int(12),
+            Some(99),
+        ),
+        logged(
+            KeyOp::OnHash(HashOp::IncrByFloat(
+                b("f"),
+                crate::storage::decimal::Decimal::zero(),
+            )),
+            OpResult::Bulk(b("1.5")),
+            Some(99),
+        ),
+    ];
+    let (state, misfits) = apply_all(base, deltas);
+    assert_eq!(misfits, 0);
+    assert_eq!(
+        state,
+        obj(
+            hash(&[("a", "y"), ("c", "3"), ("n", "12"), ("f", "1.5")]),
+            Some(99)
+        )
+    );
+    // Deleting the last field deletes the key.
+    let base = obj(hash(&[("a", "1")]), None);
+    let del = logged(
+        KeyOp::OnHash(HashOp::Del(vec![b("a")])),
+        OpResult::Int(1),
+        None,
+    );
+    assert_eq!(apply_all(base, [del]).0, None);
+}
+
+#[test]
+fn set_changes_and_pops_replay_as_members() {
+    let base = obj(set(&["1", "2", "3"]), None);
+    let deltas = [
+        logged(
+            KeyOp::OnSet(SetOp::Add(vec![b("x"), b("4")])),
+            OpResult::Int(2),
+            None,
+        ),
+        logged(
+            KeyOp::OnSet(SetOp::Rem(vec![b("1")])),
+            OpResult::Int(1),
+            None,
+        ),
+        // An SPOP's record names what it took, whatever the next pick is.
+        logged(KeyOp::OnSet(SetOp::Pop(None)), OpResult::Bulk(b("2")), None),
+        logged(
+            KeyOp::OnSet(SetOp::Pop(Some(2))),
+            OpResult::Members(vec![b("3"), b("x")]),
+            None,
+        ),
+    ];
+    let (state, misfits) = apply_all(base, deltas);
+    assert_eq!(misfits, 0);
+    assert_eq!(state, obj(set(&["4"]), None));
+}
+
+#[test]
+fn string_changes_and_deadlines_replay_in_place() {
+    let base = string(b"ab", Some(5));
+    let deltas = [
+        logged(
+            KeyOp::Append {
+                value: b("cd"),
+                max_len: 100,
+            },
+            OpResult::Int(4),
+            Some(5),
+        ),
+        logged(
+            KeyOp::SetRange {
+                offset: 6,
+                value: b("Z"),
+                max_len: 100,
+            },
+            OpResult::Int(7),
+            Some(5),
+        ),
+        logged(
+            KeyOp::Bits(BitsOp::SetBit {
+                offset: 7,
+                on: true,
+            }),
+            OpResult::Int(1),
+            Some(5),
+        ),
+        logged(
+            KeyOp::Bits(BitsOp::SetBit {
+                offset: 8 * 9 + 1,
+                on: true,
+            }),
+            OpResult::Int(0),
+            Some(5),
+        ),
+        logged(
+            KeyOp::Expire {
+                at_ms: 1234,
+                cond: crate::storage::ops::ExpireCond::Always,
+            },
+            OpResult::Int(1),
+            Some(1234),
+        ),
+    ];
+    let (state, misfits) = apply_all(base, deltas);
+    assert_eq!(misfits, 0);
+    // 'a' is 0x61: its lowest bit (offset 7) is already set.
+    assert_eq!(state, string(b"abcd\0\0Z\0\0\x40", Some(1234)));
+    let persist = logged(KeyOp::Persist, OpResult::Int(1), None);
+    assert_eq!(
+        apply_all(string(b"v", Some(1)), [persist]).0,
+        string(b"v", None)
+    );
+}
+
+#[test]
+fn hll_additions_replay_to_the_same_bytes() {
+    let (max, elements) = (3000, vec![b("a"), b("b"), b("c")]);
+    let mut live = crate::storage::hll::new_empty();
+    crate::storage::hll::add(&mut live, &[b"z"], max).expect("hll");
+    let base = string(&live, None);
+    let d = logged(
+        KeyOp::Hll(HllOp::Add {
+            elements: elements.clone(),
+            sparse_max: max,
+        }),
+        OpResult::Int(1),
+        None,
+    );
+    let refs: Vec<&[u8]> = elements.iter().map(|e| &e[..]).collect();
+    crate::storage::hll::add(&mut live, &refs, max).expect("hll");
+    assert_eq!(apply_all(base, [d]).0, string(&live, None));
+}
+
+#[test]
+fn a_delta_that_does_not_fit_is_skipped_and_counted() {
+    let sadd = Delta::SAdd(vec![b("m")]);
+    let hset = Delta::HSet(vec![(b("f"), b("v"))]);
+    let (state, misfits) = apply_all(string(b"v", None), [sadd.clone(), hset]);
+    assert_eq!((state, misfits), (string(b"v", None), 2));
+    // On no key, a delta that makes one makes it without a deadline; one
+    // that removes or times does nothing.
+    let (state, misfits) = apply_all(None, [Delta::SRem(vec![b("m")]), Delta::PExpireAt(5), sadd]);
+    assert_eq!((state, misfits), (obj(set(&["m"]), None), 0));
+}
+
+#[test]
+fn ops_without_a_per_element_record_are_logged_whole() {
+    assert!(!loggable(&KeyOp::OnSet(SetOp::Store {
+        members: vec![b("a")],
+        event: "sinterstore",
+    })));
+    assert!(!loggable(&KeyOp::IncrBy(1)));
+    assert!(!loggable(&KeyOp::OnHash(HashOp::Get(b("f")))));
+}
