@@ -72,7 +72,7 @@ stop() { kill $pid; wait $pid 2>/dev/null || true; }
 done
 
 # (B)
-[[ $PARTS == *B* ]] && for d in hashes ints strings; do
+[[ $PARTS == *B* ]] && for d in ${DATASETS:-hashes ints strings}; do
   for s in stairkv redis; do
     start $s
     before=$(rss)

@@ -1,4 +1,4 @@
-//! A hash's two encodings and what can be done to each: a packed list of
+//! A hash's two encodings and what can be done to each: packed pairs of
 //! fields and values while it is small (Redis's listpack: up to
 //! `hash-max-listpack-entries` fields of at most `hash-max-listpack-value`
 //! bytes), a [`Table`] of [`Pair`]s past that. A hash never goes back to
@@ -32,7 +32,7 @@ impl Default for Hash {
 impl<'a> HashRef<'a> {
     pub fn len(self) -> usize {
         match self {
-            HashRef::Packed(p) => packed::count(p) / 2,
+            HashRef::Packed(p) => packed::pairs(p).count(),
             HashRef::Table(t) => t.len(),
         }
     }
@@ -43,15 +43,7 @@ impl<'a> HashRef<'a> {
 
     pub fn get(self, field: &[u8]) -> Option<&'a [u8]> {
         match self {
-            HashRef::Packed(p) => {
-                let mut it = packed::iter(p);
-                while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                    if f == field {
-                        return Some(v);
-                    }
-                }
-                None
-            }
+            HashRef::Packed(p) => packed::pairs(p).find(|(f, _)| *f == field).map(|(_, v)| v),
             HashRef::Table(t) => t.get(field).map(|p| &*p.value),
         }
     }
@@ -59,12 +51,7 @@ impl<'a> HashRef<'a> {
     /// Every field and value, in the encoding's order.
     pub fn for_each(self, mut f: impl FnMut(&'a [u8], &'a [u8])) {
         match self {
-            HashRef::Packed(p) => {
-                let mut it = packed::iter(p);
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    f(k, v);
-                }
-            }
+            HashRef::Packed(p) => packed::pairs(p).for_each(|(k, v)| f(k, v)),
             HashRef::Table(t) => t.iter().for_each(|p| f(&p.field, &p.value)),
         }
     }
@@ -81,13 +68,11 @@ impl<'a> HashRef<'a> {
     pub fn random(self, rand: u64) -> Option<(&'a [u8], &'a [u8])> {
         match self {
             HashRef::Packed(p) => {
-                let n = packed::count(p) / 2;
+                let n = packed::pairs(p).count();
                 if n == 0 {
                     return None;
                 }
-                let i = (rand % n as u64) as usize;
-                let mut it = packed::iter(p).skip(2 * i);
-                Some((it.next()?, it.next()?))
+                packed::pairs(p).nth((rand % n as u64) as usize)
             }
             HashRef::Table(t) => t.random(rand).map(|p| (&*p.field, &*p.value)),
         }
@@ -125,27 +110,15 @@ impl Hash {
             if field.len() > lim.hash_value || value.len() > lim.hash_value {
                 self.grow_into_table();
             } else {
-                let mut it = packed::iter(p);
-                let mut at = None;
-                loop {
-                    let start = it.offset();
-                    let (Some(f), Some(_)) = (it.next(), it.next()) else {
-                        break;
-                    };
-                    if f == field {
-                        at = Some((start + packed::encoded_len(f.len()), it.offset()));
-                        break;
-                    }
-                }
+                let at = find(p, field);
                 if let Some((a, b)) = at {
-                    let mut enc = Vec::with_capacity(packed::encoded_len(value.len()));
-                    packed::push(&mut enc, value);
+                    let mut enc = Vec::with_capacity(packed::pair_len(field.len(), value.len()));
+                    packed::push_pair(&mut enc, field, value);
                     p.splice(a..b, enc);
                     return false;
                 }
-                packed::push(p, field);
-                packed::push(p, value);
-                if packed::count(p) / 2 > lim.hash_entries {
+                packed::push_pair(p, field, value);
+                if packed::pairs(p).count() > lim.hash_entries {
                     self.grow_into_table();
                 }
                 return true;
@@ -168,20 +141,13 @@ impl Hash {
     /// Remove `field`; true when it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            Hash::Packed(p) => {
-                let mut it = packed::iter(p);
-                loop {
-                    let start = it.offset();
-                    let (Some(f), Some(_)) = (it.next(), it.next()) else {
-                        return false;
-                    };
-                    if f == field {
-                        let end = it.offset();
-                        p.drain(start..end);
-                        return true;
-                    }
+            Hash::Packed(p) => match find(p, field) {
+                Some((start, end)) => {
+                    p.drain(start..end);
+                    true
                 }
-            }
+                None => false,
+            },
             Hash::Table(t) => {
                 let gone = t.remove(field).is_some();
                 if gone {
@@ -194,15 +160,26 @@ impl Hash {
 
     fn grow_into_table(&mut self) {
         if let Hash::Packed(p) = self {
-            let mut t = Table::with_capacity(packed::count(p) / 2 + 1);
-            let mut it = packed::iter(p);
-            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+            let mut t = Table::with_capacity(packed::pairs(p).count() + 1);
+            for (f, v) in packed::pairs(p) {
                 t.insert(Pair {
                     field: Member::new(f),
                     value: Member::new(v),
                 });
             }
             *self = Hash::Table(t);
+        }
+    }
+}
+
+/// The byte range of `field`'s pair in packed pairs.
+fn find(p: &[u8], field: &[u8]) -> Option<(usize, usize)> {
+    let mut it = packed::pairs(p);
+    loop {
+        let start = it.offset();
+        let (f, _) = it.next()?;
+        if f == field {
+            return Some((start, it.offset()));
         }
     }
 }

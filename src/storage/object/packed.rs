@@ -1,7 +1,10 @@
 //! The compact encodings of small collections, stored inside the key's own
 //! entry: a **packed list** (each element a LEB128 length and its bytes, one
-//! after another: a small hash's fields and values alternate, a small set's
-//! members follow each other) and an **intset** (a small set of integers:
+//! after another: a small set's members), **packed pairs** (a small hash's
+//! fields and values: one header byte for both lengths when the field has
+//! at most 15 bytes and the value at most 14 — most hashes' — else a marker
+//! and two LEB128 lengths; then the field's bytes and the value's) and an
+//! **intset** (a small set of integers:
 //! a width byte, then the integers sorted, little-endian, each in that many
 //! bytes, as Redis's intset). Lookups are linear or binary searches over a
 //! few hundred elements at most — Redis's listpack trade. Only layouts live
@@ -52,12 +55,7 @@ fn read_len(p: &[u8], mut i: usize) -> Option<(usize, usize)> {
 
 /// Append an element to a packed list.
 pub fn push(v: &mut Vec<u8>, s: &[u8]) {
-    let mut n = s.len();
-    while n >= 0x80 {
-        v.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    v.push(n as u8);
+    push_len(v, s.len());
     v.extend_from_slice(s);
 }
 
@@ -86,6 +84,84 @@ pub fn encoded_len(len: usize) -> usize {
         n += 1;
     }
     n + len
+}
+
+// --- pairs ------------------------------------------------------------------
+
+/// Value lengths a short pair header holds (0..=14); field lengths 0..=15.
+const SHORT_VALUES: usize = 15;
+/// Short headers are below this (16 field lengths × 15 value lengths).
+const SHORT_END: u8 = 240;
+/// The header of a pair with a long field or value: two LEB128 lengths follow.
+const LONG_PAIR: u8 = 0xFF;
+
+/// The field/value pairs of packed pairs, in order.
+pub fn pairs(p: &[u8]) -> Pairs<'_> {
+    Pairs { p, at: 0 }
+}
+
+pub struct Pairs<'a> {
+    p: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    #[inline]
+    fn next(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let h = *self.p.get(self.at)?;
+        let (flen, vlen, start) = if h < SHORT_END {
+            let h = usize::from(h);
+            (h / SHORT_VALUES, h % SHORT_VALUES, self.at + 1)
+        } else if h == LONG_PAIR {
+            let (flen, i) = read_len(self.p, self.at + 1)?;
+            let (vlen, i) = read_len(self.p, i)?;
+            (flen, vlen, i)
+        } else {
+            return None;
+        };
+        let fend = start.checked_add(flen)?;
+        let vend = fend.checked_add(vlen).filter(|&e| e <= self.p.len())?;
+        self.at = vend;
+        Some((&self.p[start..fend], &self.p[fend..vend]))
+    }
+}
+
+impl Pairs<'_> {
+    /// Where the next pair's header starts.
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+}
+
+/// Append a pair to packed pairs.
+pub fn push_pair(v: &mut Vec<u8>, field: &[u8], value: &[u8]) {
+    if field.len() <= 15 && value.len() < SHORT_VALUES {
+        v.push((field.len() * SHORT_VALUES + value.len()) as u8);
+    } else {
+        v.push(LONG_PAIR);
+        push_len(v, field.len());
+        push_len(v, value.len());
+    }
+    v.extend_from_slice(field);
+    v.extend_from_slice(value);
+}
+
+/// The encoded size of a pair of `field` and `value` bytes.
+pub fn pair_len(field: usize, value: usize) -> usize {
+    if field <= 15 && value < SHORT_VALUES {
+        1 + field + value
+    } else {
+        1 + encoded_len(field) + encoded_len(value)
+    }
+}
+
+fn push_len(v: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        v.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    v.push(n as u8);
 }
 
 // --- intset -----------------------------------------------------------------
@@ -193,6 +269,51 @@ pub fn intset_remove(s: &mut Vec<u8>, v: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_round_trip_at_every_header_boundary() {
+        let lens = [0usize, 1, 13, 14, 15, 16, 127, 128, 300, 70_000];
+        let mut p = Vec::new();
+        let mut want = Vec::new();
+        for &f in &lens {
+            for &v in &lens {
+                let (field, value) = (vec![b'f'; f], vec![b'v'; v]);
+                let before = p.len();
+                push_pair(&mut p, &field, &value);
+                assert_eq!(p.len() - before, pair_len(f, v), "{f} {v}");
+                want.push((field, value));
+            }
+        }
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            pairs(&p).map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+        assert_eq!(got, want);
+        // The short header: a 6-byte field and a 4-byte value in 11 bytes.
+        let mut short = Vec::new();
+        push_pair(&mut short, b"field0", b"v123");
+        assert_eq!(short.len(), 11);
+        assert_eq!(short[0], 6 * 15 + 4);
+        let mut long = Vec::new();
+        push_pair(&mut long, b"f", &[b'x'; 15]);
+        assert_eq!(long[..3], [0xFF, 1, 15]);
+    }
+
+    #[test]
+    fn damaged_pairs_end_the_walk_without_reading_past_the_end() {
+        // A reserved header, a length past the end, a cut LEB128.
+        for bad in [
+            &[240u8][..],
+            &[254],
+            &[14 * 15 + 3, b'a'],
+            &[0xFF, 0x80],
+            &[0xFF, 3, 1, b'a'],
+        ] {
+            assert_eq!(pairs(bad).count(), 0, "{bad:?}");
+        }
+        let mut p = Vec::new();
+        push_pair(&mut p, b"a", b"b");
+        p.push(241);
+        assert_eq!(pairs(&p).count(), 1);
+    }
 
     #[test]
     fn packed_lists_hold_any_bytes() {
