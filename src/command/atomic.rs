@@ -45,10 +45,23 @@ pub async fn atomically(
     if seed.tx() != 0 {
         return steps(seed).await;
     }
-    let world = seed.world().clone();
-    if world.keys_free_here(&keys, 0) {
+    if seed.world().keys_free_here(&keys, 0) {
         return steps(seed).await;
     }
+    holding(seed, keys, writes, steps).await
+}
+
+/// Run `steps` with `keys`' intent locks taken (outside a transaction):
+/// unlike [`atomically`], also when they are this core's and free, so the
+/// steps may yield between their ops — other keys are served meanwhile,
+/// writes to these wait.
+pub async fn holding(
+    seed: BatchSeed,
+    keys: Vec<Bytes>,
+    writes: bool,
+    steps: impl FnOnce(BatchSeed) -> Steps,
+) -> Frame {
+    let world = seed.world().clone();
     let Ok((hold, _)) = world.hold_keys(keys, false, None).await else {
         return Frame::err(OpError::Busy.to_string());
     };

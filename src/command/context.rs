@@ -155,12 +155,31 @@ pub type AsyncReply = Pin<Box<dyn Future<Output = Frame>>>;
 /// Turns the results of a step's ops into its reply.
 pub type Finish1 = fn(OpResult) -> Frame;
 pub type FinishN = fn(Vec<OpResult>) -> Frame;
+pub type FinishThen = Box<dyn FnOnce(OpResult) -> Reply>;
+
+/// A reply known now, or one that needs more rounds.
+pub enum Reply {
+    Now(Frame),
+    Later(AsyncReply),
+}
+
+impl Reply {
+    pub async fn resolve(self) -> Frame {
+        match self {
+            Reply::Now(f) => f,
+            Reply::Later(fut) => fut.await,
+        }
+    }
+}
 
 pub enum Step {
     Done(Frame),
     One(Ticket, Finish1),
     Many(Vec<Ticket>, FinishN),
     Async(AsyncReply),
+    /// As `One`, but the result may call for more rounds (a big
+    /// collection's whole reply, read in pages: `command::whole`).
+    Then(Ticket, FinishThen),
     /// EXEC: the dispatcher finishes what is queued before it, then runs the
     /// connection's transaction (it needs the connection's state, which a
     /// future cannot borrow).

@@ -14,7 +14,9 @@
 //! a socket: replies go into the connection's [`Out`].
 
 use super::acl::{self, permit};
-use super::context::{arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Step, Table};
+use super::context::{
+    arity_ok, clip, wrong_arity, ClientState, CommandSpec, Ctx, Reply, Step, Table,
+};
 use super::frame::Frame;
 use super::observe::{self, Watch};
 use super::{
@@ -124,6 +126,22 @@ pub async fn run_pipeline(
                     }
                 }
             }
+            Step::Then(t, finish) if queued.is_empty() && batch.is_local() => {
+                match batch.take_ready(t) {
+                    Some(r) => match finish(r) {
+                        Reply::Now(f) => f,
+                        Reply::Later(fut) => {
+                            batch = flush(world, batch, &mut queued, out, client, &mut watch).await;
+                            fut.await
+                        }
+                    },
+                    None => {
+                        let step = Step::Then(t, finish);
+                        queued.push(Queued::ran(step, client, spec, args, &mut watch, silent));
+                        continue;
+                    }
+                }
+            }
             other => {
                 queued.push(Queued::ran(other, client, spec, args, &mut watch, silent));
                 continue;
@@ -223,6 +241,7 @@ async fn flush(
             Step::Done(f) => f,
             Step::One(t, finish) => finish(results.take(t)),
             Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
+            Step::Then(t, finish) => finish(results.take(t)).resolve().await,
             Step::Async(fut) => fut.await,
             // Run by `run_pipeline` as it comes, never queued.
             Step::Exec => Frame::err("ERR EXEC without MULTI"),

@@ -28,11 +28,64 @@ pub enum Frame {
     Push(Vec<Frame>),
     /// Several replies to one command, written back to back (SUBSCRIBE a b c).
     Multi(Vec<Frame>),
+    /// A collection's whole reply (SMEMBERS, HGETALL, ...) already encoded
+    /// by its core, in pages: `len` elements (pairs for a map) under
+    /// `shape`'s header, the chunks written as they are.
+    Encoded {
+        shape: Shape,
+        len: usize,
+        chunks: Vec<Bytes>,
+    },
+}
+
+/// The header an [`Frame::Encoded`] reply goes under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Array,
+    Set,
+    Map,
 }
 
 impl Frame {
     pub fn err(msg: impl Into<Cow<'static, str>>) -> Frame {
         Frame::Error(msg.into())
+    }
+
+    /// An [`Frame::Encoded`] reply as frames (for a script, which reads
+    /// replies as values); any other frame as it is.
+    pub fn expanded(self) -> Frame {
+        let Frame::Encoded { shape, chunks, .. } = self else {
+            return self;
+        };
+        let mut items = Vec::new();
+        for c in &chunks {
+            let mut at = 0;
+            // `$len\r\n` bytes `\r\n`, as `PageOut` wrote them.
+            while let Some(nl) = c[at..].iter().position(|&b| b == b'\n') {
+                let len = c
+                    .get(at + 1..(at + nl).saturating_sub(1))
+                    .and_then(|n| std::str::from_utf8(n).ok())
+                    .and_then(|n| n.parse::<usize>().ok());
+                let start = at + nl + 1;
+                let Some(end) = len.map(|l| start + l).filter(|&e| e + 2 <= c.len()) else {
+                    break;
+                };
+                items.push(Frame::Bulk(c.slice(start..end)));
+                at = end + 2;
+            }
+        }
+        match shape {
+            Shape::Array => Frame::Array(items),
+            Shape::Set => Frame::Set(items),
+            Shape::Map => {
+                let mut it = items.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    pairs.push((k, v));
+                }
+                Frame::Map(pairs)
+            }
+        }
     }
 
     pub fn bulk(s: impl AsRef<[u8]>) -> Frame {
@@ -128,6 +181,14 @@ impl Frame {
                     v.encode(out, proto);
                 }
             }
+            Frame::Encoded { shape, len, chunks } => {
+                match shape {
+                    Shape::Array => reply::array_header(out, *len),
+                    Shape::Set => reply::set_header(out, *len, proto),
+                    Shape::Map => reply::map_header(out, *len, proto),
+                }
+                chunks.iter().for_each(|c| out.put_bytes(c));
+            }
             Frame::Double(f) => reply::double(out, *f, proto),
             Frame::Bool(b) => reply::boolean(out, *b, proto),
             Frame::Verbatim(s) => reply::verbatim(out, "txt", s.as_bytes(), proto),
@@ -171,6 +232,11 @@ impl From<OpResult> for Frame {
                     .collect(),
             ),
             OpResult::Members(v) => Frame::Set(v.into_iter().map(Frame::Bulk).collect()),
+            OpResult::Page { count, chunk, .. } => Frame::Encoded {
+                shape: Shape::Array,
+                len: count,
+                chunks: vec![chunk],
+            },
             OpResult::Ints(v) => Frame::Array(v.into_iter().map(Frame::Int).collect()),
             OpResult::Fields(v) => Frame::Array(
                 v.into_iter()

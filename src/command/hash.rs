@@ -6,6 +6,7 @@
 use super::args::{int_arg, is, rand_count, scan_args, NOT_FLOAT, SYNTAX};
 use super::context::{wrong_arity, Ctx, Step};
 use super::frame::Frame;
+use super::whole::{whole, Whole};
 use crate::protocol::reply::Proto;
 use crate::storage::decimal::{self, Number};
 use crate::storage::ops::{HashOp, KeyOp, OpError, OpResult};
@@ -63,15 +64,15 @@ pub fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 pub fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    one(ctx, &a[1], HashOp::GetAll)
+    whole(ctx, &a[1], Whole::Pairs)
 }
 
 pub fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    one(ctx, &a[1], HashOp::Keys)
+    whole(ctx, &a[1], Whole::Fields)
 }
 
 pub fn hvals(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    one(ctx, &a[1], HashOp::Vals)
+    whole(ctx, &a[1], Whole::Values)
 }
 
 pub fn hlen(ctx: &mut Ctx, a: &[Bytes]) -> Step {

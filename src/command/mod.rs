@@ -58,3 +58,4 @@ pub mod tracking;
 pub mod trackstate;
 pub mod transactions;
 pub mod txstate;
+pub mod whole;

@@ -6,6 +6,7 @@
 use super::args::{int_arg, rand_count, scan_args, NOT_INTEGER};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
+use super::whole::{whole, Whole};
 use crate::storage::ops::{KeyOp, SetOp};
 use bytes::Bytes;
 
@@ -30,7 +31,7 @@ pub fn smismember(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 pub fn smembers(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    one(ctx, &a[1], SetOp::Members)
+    whole(ctx, &a[1], Whole::Members)
 }
 
 pub fn scard(ctx: &mut Ctx, a: &[Bytes]) -> Step {

@@ -402,6 +402,7 @@ async fn answer(
             Step::Done(f) => f,
             Step::One(t, finish) => finish(results.take(t)),
             Step::Many(ts, finish) => finish(ts.into_iter().map(|t| results.take(t)).collect()),
+            Step::Then(t, finish) => finish(results.take(t)).resolve().await,
             Step::Async(fut) => fut.await,
             Step::Exec => Frame::err("ERR EXEC without MULTI"),
         };

@@ -56,6 +56,7 @@ pub fn may_notify(op: &Op) -> bool {
                         | HashOp::StrLen(_)
                         | HashOp::RandField { .. }
                         | HashOp::Scan { .. }
+                        | HashOp::Page { .. }
                 )
                 | KeyOp::Bits(BitsOp::GetBit(_) | BitsOp::Count { .. } | BitsOp::Pos { .. })
                 | KeyOp::Hll(HllOp::Count)
@@ -66,6 +67,7 @@ pub fn may_notify(op: &Op) -> bool {
                         | SetOp::Card
                         | SetOp::RandMember(_)
                         | SetOp::Scan { .. }
+                        | SetOp::Page { .. }
                 )
         ),
         Op::Core(c) => matches!(

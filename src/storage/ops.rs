@@ -363,7 +363,22 @@ pub enum HashOp {
         pattern: Option<Bytes>,
         novalues: bool,
     },
+    /// A page of HGETALL, HKEYS or HVALS from `cursor` (0 first): up to
+    /// [`PAGE`] fields' `part`, encoded. → Page
+    Page { cursor: u64, part: HashPart },
 }
+
+/// What a page of a hash holds of each field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashPart {
+    Fields,
+    Values,
+    Both,
+}
+
+/// Elements in a page of a big collection's whole reply: what one op hands
+/// over before the core serves others (a few hundred microseconds).
+pub const PAGE: usize = 4096;
 
 /// An operation on a set (see [`crate::storage::keyspace`]'s `set_ops`).
 #[derive(Clone, Debug, PartialEq)]
@@ -391,6 +406,9 @@ pub enum SetOp {
         count: usize,
         pattern: Option<Bytes>,
     },
+    /// A page of SMEMBERS from `cursor` (0 first): up to [`PAGE`] members,
+    /// encoded. → Page
+    Page { cursor: u64 },
     /// The STORE forms (SINTERSTORE, ...): the key becomes a set of exactly
     /// `members` (whatever it held before), or is deleted when there are
     /// none. `event` is the command's keyspace event. → Int(members)
@@ -592,6 +610,16 @@ pub enum OpResult {
     Pairs(Vec<(Bytes, Bytes)>),
     /// A set's members (SMEMBERS: a set in RESP3).
     Members(Vec<Bytes>),
+    /// A page of a collection's whole reply: `chunk` holds `count` elements
+    /// as RESP bulk strings; `len` is the collection's size (pairs for a
+    /// hash's fields and values), `next` the cursor of the next page (0:
+    /// this was the last).
+    Page {
+        len: usize,
+        next: u64,
+        count: usize,
+        chunk: Bytes,
+    },
     /// An array of integers (SMISMEMBER).
     Ints(Vec<i64>),
     /// BITFIELD's replies: an integer each, nil for an overflow that failed.

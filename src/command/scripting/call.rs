@@ -9,7 +9,7 @@
 
 use super::lua::frame_to_lua;
 use crate::command::acl::permit;
-use crate::command::context::{arity_ok, ClientState, CommandSpec, Ctx, Step, Table};
+use crate::command::context::{arity_ok, ClientState, CommandSpec, Ctx, Reply, Step, Table};
 use crate::command::frame::Frame;
 use crate::command::keyspec::command_keys;
 use crate::command::observe::{self, Watch};
@@ -185,6 +185,7 @@ impl ScriptRun {
         let frame = match step {
             Step::Done(f) => f,
             Step::One(t, finish) => finish(batch.finish().await.take(t)),
+            Step::Then(t, finish) => finish(batch.finish().await.take(t)).resolve().await,
             Step::Many(ts, finish) => {
                 let mut rs = batch.finish().await;
                 finish(ts.into_iter().map(|t| rs.take(t)).collect())
@@ -241,6 +242,10 @@ impl ScriptRun {
         let frame = match step {
             Step::Done(f) => Ok(f),
             Step::One(t, finish) => ready(t).map(finish),
+            Step::Then(t, finish) => match ready(t).map(finish) {
+                Ok(Reply::Now(f)) => Ok(f),
+                _ => Err(()),
+            },
             Step::Many(ts, finish) => ts
                 .into_iter()
                 .map(ready)

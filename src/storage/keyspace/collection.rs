@@ -175,3 +175,33 @@ pub(super) fn scan_table<T: Elem>(
         ((i as u64) << 8) | tag
     }
 }
+
+/// A page of a whole reply being encoded: elements as RESP bulk strings.
+pub(super) struct PageOut {
+    chunk: bytes::BytesMut,
+    pub count: usize,
+}
+
+impl PageOut {
+    pub fn new() -> PageOut {
+        PageOut {
+            chunk: bytes::BytesMut::new(),
+            count: 0,
+        }
+    }
+
+    pub fn push(&mut self, element: &[u8]) {
+        crate::protocol::reply::bulk(&mut self.chunk, element);
+        self.count += 1;
+    }
+
+    /// The page as an op's result.
+    pub fn result(self, len: usize, next: u64) -> crate::storage::ops::OpResult {
+        crate::storage::ops::OpResult::Page {
+            len,
+            next,
+            count: self.count,
+            chunk: self.chunk.freeze(),
+        }
+    }
+}

@@ -3,12 +3,12 @@
 //! shard and one key, as `shard_ops` does; the encodings are
 //! [`crate::storage::object`]'s.
 
-use super::collection::{b, edit, rand_picks, read, scan_table, Rand};
+use super::collection::{b, edit, rand_picks, read, scan_table, PageOut, Rand};
 use crate::protocol::ascii::parse_i64;
 use crate::storage::decimal;
 use crate::storage::glob::glob_match;
 use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object};
-use crate::storage::ops::{HashOp, OpError, OpResult};
+use crate::storage::ops::{HashOp, HashPart, OpError, OpResult, PAGE};
 use crate::storage::shard::Shard;
 use bytes::Bytes;
 
@@ -85,6 +85,29 @@ pub(super) fn hash_op(
             })
             .map(|r| OpResult::Bulks(r.unwrap_or_default()))
         }
+        HashOp::Page { cursor, part } => read(shard, thash, key, now, KIND, |o| {
+            let mut page = PageOut::new();
+            let mut push = |f: &[u8], v: &[u8]| match part {
+                HashPart::Fields => page.push(f),
+                HashPart::Values => page.push(v),
+                HashPart::Both => {
+                    page.push(f);
+                    page.push(v);
+                }
+            };
+            let next = match hash_of(o) {
+                Some(HashRef::Table(t)) => {
+                    scan_table(t, cursor, PAGE, None, |p| push(&p.field, &p.value))
+                }
+                Some(h) => {
+                    h.for_each(|f, v| push(f, v));
+                    0
+                }
+                None => 0,
+            };
+            page.result(o.len(), next)
+        })
+        .map(|r| r.unwrap_or_else(|| PageOut::new().result(0, 0))),
         HashOp::Len => read(shard, thash, key, now, KIND, |o| o.len() as i64)
             .map(|r| OpResult::Int(r.unwrap_or(0))),
         HashOp::Exists(f) => read(shard, thash, key, now, KIND, |o| {

@@ -3,11 +3,11 @@
 //! shard and one key, as `shard_ops` does; the encodings are
 //! [`crate::storage::object`]'s.
 
-use super::collection::{b, distinct, edit, rand_picks, read, scan_table, Rand};
+use super::collection::{b, distinct, edit, rand_picks, read, scan_table, PageOut, Rand};
 use crate::storage::entry::Entry;
 use crate::storage::glob::glob_match;
 use crate::storage::object::{Limits, ObjRef, Object, Set, SetRef};
-use crate::storage::ops::{OpResult, SetOp};
+use crate::storage::ops::{OpResult, SetOp, PAGE};
 use crate::storage::shard::Shard;
 use bytes::Bytes;
 
@@ -80,6 +80,19 @@ pub(super) fn set_op(
             })
         })
         .map(|r| OpResult::Members(r.unwrap_or_default())),
+        SetOp::Page { cursor } => read(shard, thash, key, now, KIND, |o| {
+            let mut page = PageOut::new();
+            let next = match set_of(o) {
+                Some(SetRef::Table(t)) => scan_table(t, cursor, PAGE, None, |m| page.push(m)),
+                Some(s) => {
+                    s.for_each(|m| page.push(&m));
+                    0
+                }
+                None => 0,
+            };
+            page.result(o.len(), next)
+        })
+        .map(|r| r.unwrap_or_else(|| PageOut::new().result(0, 0))),
         SetOp::Card => read(shard, thash, key, now, KIND, |o| o.len() as i64)
             .map(|r| OpResult::Int(r.unwrap_or(0))),
         SetOp::Pop(count) => edit(shard, thash, key, now, KIND, None, |o| {

@@ -1,0 +1,193 @@
+//! Whole replies of big collections through the real binary — SMEMBERS,
+//! HGETALL, HKEYS, HVALS of collections many pages long: every element
+//! exactly once, in RESP2 and RESP3 shapes, inside MULTI and scripts, and
+//! atomic: a reply read page by page is the collection at one instant while
+//! other clients change it.
+
+mod common;
+
+use common::Server;
+use redis::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const MEMBERS: usize = 30_000;
+
+fn fill(c: &mut redis::Connection) {
+    let members: Vec<String> = (0..MEMBERS).map(|i| format!("member:{i}")).collect();
+    let _: () = redis::cmd("SADD")
+        .arg("s")
+        .arg(&members)
+        .query(c)
+        .expect("SADD");
+    let pairs: Vec<(String, String)> = (0..MEMBERS)
+        .map(|i| (format!("field:{i}"), format!("value:{i}")))
+        .collect();
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg(&pairs)
+        .query(c)
+        .expect("HSET");
+}
+
+fn want_pairs() -> BTreeMap<String, String> {
+    (0..MEMBERS)
+        .map(|i| (format!("field:{i}"), format!("value:{i}")))
+        .collect()
+}
+
+#[test]
+fn big_collections_come_back_whole_in_both_protocols() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    fill(&mut c);
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg("s")
+        .query(&mut c)
+        .expect("SMEMBERS");
+    assert_eq!(members.len(), MEMBERS, "no member twice");
+    let set: BTreeSet<String> = members.into_iter().collect();
+    assert_eq!(set.len(), MEMBERS);
+    assert!(set.contains("member:0") && set.contains(&format!("member:{}", MEMBERS - 1)));
+    let flat: Vec<String> = redis::cmd("HGETALL")
+        .arg("h")
+        .query(&mut c)
+        .expect("HGETALL");
+    assert_eq!(flat.len(), 2 * MEMBERS);
+    let got: BTreeMap<String, String> = flat
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect();
+    assert_eq!(got, want_pairs());
+    let fields: Vec<String> = redis::cmd("HKEYS").arg("h").query(&mut c).expect("HKEYS");
+    let values: Vec<String> = redis::cmd("HVALS").arg("h").query(&mut c).expect("HVALS");
+    assert_eq!(fields.len(), MEMBERS);
+    // HKEYS and HVALS walk the table the same way: the i-th value is the
+    // i-th field's.
+    for (f, v) in fields.iter().zip(&values) {
+        assert_eq!(f.replace("field", "value"), *v);
+    }
+    // A missing key and a wrong type, as before.
+    let none: Vec<String> = redis::cmd("SMEMBERS")
+        .arg("nokey")
+        .query(&mut c)
+        .expect("nokey");
+    assert!(none.is_empty());
+    let err = redis::cmd("HGETALL")
+        .arg("s")
+        .query::<Value>(&mut c)
+        .expect_err("WRONGTYPE");
+    assert_eq!(err.code(), Some("WRONGTYPE"));
+    // RESP3: a map and a set of the full sizes.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", s.port))
+        .expect("client");
+    let mut c3 = client.get_connection().expect("resp3");
+    match redis::cmd("HGETALL")
+        .arg("h")
+        .query::<Value>(&mut c3)
+        .expect("HGETALL")
+    {
+        Value::Map(pairs) => assert_eq!(pairs.len(), MEMBERS),
+        other => panic!("not a map: {:?}", std::mem::discriminant(&other)),
+    }
+    match redis::cmd("SMEMBERS")
+        .arg("s")
+        .query::<Value>(&mut c3)
+        .expect("SMEMBERS")
+    {
+        Value::Set(members) => assert_eq!(members.len(), MEMBERS),
+        other => panic!("not a set: {:?}", std::mem::discriminant(&other)),
+    }
+    // Inside MULTI and a script: the same replies, read at once.
+    let (inside, n): (Vec<String>, i64) = redis::pipe()
+        .atomic()
+        .cmd("SMEMBERS")
+        .arg("s")
+        .cmd("SCARD")
+        .arg("s")
+        .query(&mut c)
+        .expect("MULTI");
+    assert_eq!((inside.len(), n), (MEMBERS, MEMBERS as i64));
+    let from_script: i64 = redis::cmd("EVAL")
+        .arg("return #redis.call('HGETALL', KEYS[1])")
+        .arg(1)
+        .arg("h")
+        .query(&mut c)
+        .expect("EVAL");
+    assert_eq!(from_script, 2 * MEMBERS as i64);
+}
+
+#[test]
+fn a_paged_reply_is_the_collection_at_one_instant() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    fill(&mut c);
+    let stop = Arc::new(AtomicBool::new(false));
+    // A writer keeps the set's size and the hash's sum fixed at every
+    // instant: each MULTI swaps one member for another, and moves one unit
+    // from one field to another. A reply that saw half of a swap, or the
+    // table resized under it, would not add up.
+    let writer = {
+        let stop = stop.clone();
+        let mut w = s.client();
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let i = rounds as usize % MEMBERS;
+                let (gone, new) = if rounds as usize / MEMBERS % 2 == 0 {
+                    (format!("member:{i}"), format!("other:{i}"))
+                } else {
+                    (format!("other:{i}"), format!("member:{i}"))
+                };
+                let _: () = redis::pipe()
+                    .atomic()
+                    .cmd("SREM")
+                    .arg("s")
+                    .arg(&gone)
+                    .ignore()
+                    .cmd("SADD")
+                    .arg("s")
+                    .arg(&new)
+                    .ignore()
+                    .cmd("HINCRBY")
+                    .arg("n")
+                    .arg(format!("f{}", i % 7))
+                    .arg(-1)
+                    .ignore()
+                    .cmd("HINCRBY")
+                    .arg("n")
+                    .arg(format!("f{}", (i + 1) % 7))
+                    .arg(1)
+                    .ignore()
+                    .query(&mut w)
+                    .expect("swap");
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    // "n" grows past a page of fields too.
+    let pairs: Vec<(String, i64)> = (7..20_000).map(|i| (format!("f{i}"), 0)).collect();
+    let _: () = redis::cmd("HSET")
+        .arg("n")
+        .arg(&pairs)
+        .query(&mut c)
+        .expect("HSET");
+    for _ in 0..40 {
+        let members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg("s")
+            .query(&mut c)
+            .expect("SMEMBERS");
+        assert_eq!(members.len(), MEMBERS);
+        assert_eq!(members.iter().collect::<BTreeSet<_>>().len(), MEMBERS);
+        let all: BTreeMap<String, i64> = redis::cmd("HGETALL")
+            .arg("n")
+            .query(&mut c)
+            .expect("HGETALL");
+        assert_eq!(all.values().sum::<i64>(), 0, "a half-done move was seen");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = writer.join().expect("writer");
+    assert!(rounds > 100, "only {rounds} swaps ran meanwhile");
+}
