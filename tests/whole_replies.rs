@@ -135,7 +135,7 @@ fn a_paged_reply_is_the_collection_at_one_instant() {
             let mut rounds = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let i = rounds as usize % MEMBERS;
-                let (gone, new) = if rounds as usize / MEMBERS % 2 == 0 {
+                let (gone, new) = if (rounds as usize / MEMBERS).is_multiple_of(2) {
                     (format!("member:{i}"), format!("other:{i}"))
                 } else {
                     (format!("other:{i}"), format!("member:{i}"))

@@ -100,7 +100,7 @@ pub(super) fn hash_op(
                     scan_table(t, cursor, PAGE, None, |p| push(&p.field, &p.value))
                 }
                 Some(h) => {
-                    h.for_each(|f, v| push(f, v));
+                    h.for_each(&mut push);
                     0
                 }
                 None => 0,
