@@ -1010,8 +1010,47 @@ pub fn fuzz_values(data: &[u8]) {
         let _ = regs.count();
         let _ = hll::merge_into(Some(data), &regs, hll::is_dense(data), 300);
     }
-    // BITFIELD's parser and a run of what it accepts.
     let args: Vec<&[u8]> = data.split(|&b| b == b' ').collect();
+    // A small hash's packed pairs, as an entry may hold them: every reading
+    // of them stays inside the bytes.
+    use stairkv::storage::object::{packed, ObjRef, TAG_HASH_PACKED};
+    if let Some(ObjRef::Hash(h)) = ObjRef::from_inline(TAG_HASH_PACKED, data) {
+        let n = packed::pairs(data).count();
+        assert_eq!(h.len(), n);
+        let mut seen = 0;
+        h.for_each(|f, v| {
+            seen += 1;
+            assert!(f.len() + v.len() <= data.len());
+        });
+        assert_eq!(seen, n);
+        let _ = h.random(data.len() as u64);
+        let mut again = Vec::new();
+        packed::pairs(data).for_each(|(f, v)| packed::push_pair(&mut again, f, v));
+        let back: Vec<_> = packed::pairs(&again).collect();
+        assert_eq!(
+            back,
+            packed::pairs(data).collect::<Vec<_>>(),
+            "pairs re-pack"
+        );
+    }
+    // A log's per-element record, as replay reads and applies it (offsets
+    // kept small: a real one never passes the string limit).
+    use stairkv::persist::delta::{apply_all, Delta};
+    use stairkv::storage::ops::Stored;
+    if let [name, rest @ ..] = args.as_slice() {
+        let far = rest.iter().any(|a| {
+            std::str::from_utf8(a)
+                .ok()
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n > 1 << 20)
+        });
+        if let (Some(Ok(d)), false) = (Delta::parse(name, rest), far) {
+            let string = Some((Stored::Str(bytes::Bytes::from_static(b"abc")), None));
+            let _ = apply_all(string, [d.clone()]);
+            let _ = apply_all(None, [d.clone(), d]);
+        }
+    }
+    // BITFIELD's parser and a run of what it accepts.
     if let Ok(ops) = bits::parse_bitfield(&args, false, 1 << 16) {
         let mut s = vec![0u8; bits::bitfield_needed_len(&ops)];
         let (replies, _) = bits::bitfield_run(&mut s, &ops);
