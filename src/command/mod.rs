@@ -20,7 +20,10 @@
 //!   run records for the operator: per-command counters, SLOWLOG, LATENCY,
 //!   MONITOR lines; used by `dispatch` and EXEC), `keyspec` (where a
 //!   request's keys are and what it does to them), `args` (argument parsing)
-//!   and `frame` (replies).
+//!   and `frame` (replies); beside the families, `atomic` (running a
+//!   multi-key command so no client sees it half-done) and `whole`
+//!   (SMEMBERS/HGETALL-style replies read in pages under a key's lock), which
+//!   the set, hash, bitmap and HyperLogLog families share.
 //!
 //! Handlers turn arguments into storage ops routed through a
 //! `core::router::Batch` and turn results into [`frame::Frame`]s. This layer
