@@ -147,6 +147,8 @@ fn a_change_to_a_big_key_costs_the_change_in_the_log() {
         q::<i64>(&mut c, &["SETBIT", "str", &(i * 997).to_string(), "1"]);
         q::<i64>(&mut c, &["SETRANGE", "str", &(i * 300).to_string(), "abc"]);
         q::<i64>(&mut c, &["APPEND", "str", "t"]);
+        // Answered with the length, padding nothing.
+        q::<i64>(&mut c, &["SETRANGE", "str", "200000", ""]);
         q::<i64>(&mut c, &["EXPIRE", "h", &(10_000 + i).to_string()]);
         q::<i64>(&mut c, &["PERSIST", "h"]);
         q::<i64>(&mut c, &["PEXPIRE", "s", "100000000"]);

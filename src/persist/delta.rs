@@ -299,6 +299,9 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
             crate::storage::bits::setbit(v, offset, on);
         }
         (Work::Str(v), Delta::Append(tail)) => v.extend_from_slice(&tail),
+        // An empty range changes nothing (SETRANGE k off "" answers the
+        // length and pads nothing, as Redis).
+        (Work::Str(_), Delta::SetRange { value, .. }) if value.is_empty() => {}
         (Work::Str(v), Delta::SetRange { offset, value }) => {
             let end = offset + value.len();
             if v.len() < end {

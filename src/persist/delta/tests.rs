@@ -174,6 +174,20 @@ fn string_changes_and_deadlines_replay_in_place() {
     assert_eq!(misfits, 0);
     // 'a' is 0x61: its lowest bit (offset 7) is already set.
     assert_eq!(state, string(b"abcd\0\0Z\0\0\x40", Some(1234)));
+    // An empty SETRANGE is answered (and logged) but pads nothing.
+    let empty = logged(
+        KeyOp::SetRange {
+            offset: 100,
+            value: Bytes::new(),
+            max_len: 1000,
+        },
+        OpResult::Int(2),
+        None,
+    );
+    assert_eq!(
+        apply_all(string(b"ab", None), [empty]).0,
+        string(b"ab", None)
+    );
     let persist = logged(KeyOp::Persist, OpResult::Int(1), None);
     assert_eq!(
         apply_all(string(b"v", Some(1)), [persist]).0,
