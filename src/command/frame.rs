@@ -51,43 +51,6 @@ impl Frame {
         Frame::Error(msg.into())
     }
 
-    /// An [`Frame::Encoded`] reply as frames (for a script, which reads
-    /// replies as values); any other frame as it is.
-    pub fn expanded(self) -> Frame {
-        let Frame::Encoded { shape, chunks, .. } = self else {
-            return self;
-        };
-        let mut items = Vec::new();
-        for c in &chunks {
-            let mut at = 0;
-            // `$len\r\n` bytes `\r\n`, as `PageOut` wrote them.
-            while let Some(nl) = c[at..].iter().position(|&b| b == b'\n') {
-                let len = c
-                    .get(at + 1..(at + nl).saturating_sub(1))
-                    .and_then(|n| std::str::from_utf8(n).ok())
-                    .and_then(|n| n.parse::<usize>().ok());
-                let start = at + nl + 1;
-                let Some(end) = len.map(|l| start + l).filter(|&e| e + 2 <= c.len()) else {
-                    break;
-                };
-                items.push(Frame::Bulk(c.slice(start..end)));
-                at = end + 2;
-            }
-        }
-        match shape {
-            Shape::Array => Frame::Array(items),
-            Shape::Set => Frame::Set(items),
-            Shape::Map => {
-                let mut it = items.into_iter();
-                let mut pairs = Vec::new();
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    pairs.push((k, v));
-                }
-                Frame::Map(pairs)
-            }
-        }
-    }
-
     pub fn bulk(s: impl AsRef<[u8]>) -> Frame {
         Frame::Bulk(Bytes::copy_from_slice(s.as_ref()))
     }

@@ -14,6 +14,7 @@ use super::world::World;
 use crate::persist::delta;
 use crate::persist::log::{Cmd, Intervals, Op as LogOp};
 use crate::storage::entry::{Entry, Value};
+use crate::storage::keyspace::Keyspace;
 use crate::storage::ops::{KeyOp, Op, OpResult};
 use crate::storage::staircase::ShardId;
 use bytes::BytesMut;
@@ -26,12 +27,9 @@ impl World {
         }
         let ks = self.keyspace.borrow();
         let epoch = ks.table().epoch;
-        match ks.peek(key) {
-            // The clock only for a key with a deadline: most have none.
-            (shard, Some(e)) if e.deadline().is_none_or(|d| d > crate::storage::now_ms()) => {
-                self.log_entry(epoch, shard, e, None)
-            }
-            (shard, _) => self
+        match live(&ks, key, None) {
+            (shard, Some(e)) => self.log_entry(epoch, shard, e, None),
+            (shard, None) => self
                 .aof
                 .append(epoch, shard, self.write(Cmd::Args(&[b"DEL", key]))),
         }
@@ -48,11 +46,7 @@ impl World {
             return None;
         }
         let ks = self.keyspace.borrow();
-        let live = ks
-            .peek(key)
-            .1
-            .is_some_and(|e| e.deadline().is_none_or(|d| d > now));
-        live.then(|| op.clone())
+        live(&ks, key, Some(now)).1.map(|_| op.clone())
     }
 
     /// Log `op` (which ran on `key` with reply `r`) as a delta; false when
@@ -61,9 +55,7 @@ impl World {
     pub(super) fn log_delta(&self, key: &[u8], op: &KeyOp, r: &OpResult) -> bool {
         let ks = self.keyspace.borrow();
         let epoch = ks.table().epoch;
-        let (shard, e) = ks.peek(key);
-        let Some(e) = e.filter(|e| e.deadline().is_none_or(|d| d > crate::storage::now_ms()))
-        else {
+        let (shard, Some(e)) = live(&ks, key, None) else {
             return false;
         };
         delta::with_record(key, op, r, e.deadline(), |args| {
@@ -207,4 +199,13 @@ impl World {
             self.log_entry(epoch, shard, e, Some(from));
         }
     }
+}
+
+/// `key`'s shard and its entry on this core unless it expired by `now` —
+/// without `now`, the clock is read only for an entry with a deadline (most
+/// have none).
+fn live<'a>(ks: &'a Keyspace, key: &[u8], now: Option<u64>) -> (ShardId, Option<&'a Entry>) {
+    let (shard, e) = ks.peek(key);
+    let now = || now.unwrap_or_else(crate::storage::now_ms);
+    (shard, e.filter(|e| e.deadline().is_none_or(|d| d > now())))
 }

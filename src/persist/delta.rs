@@ -73,8 +73,8 @@ pub fn with_record<R>(
     f: impl FnOnce(&[&[u8]]) -> R,
 ) -> Option<R> {
     let mut args: Vec<&[u8]> = Vec::with_capacity(8);
+    // Each record has one number at most.
     let mut num = [0u8; 20];
-    let mut num2 = [0u8; 20];
     let text;
     let fmt = crate::protocol::ascii::format_u64;
     match (op, r) {
@@ -123,7 +123,7 @@ pub fn with_record<R>(
         }
         (KeyOp::Append { value, .. }, _) => args.extend([&b"APPEND"[..], key, value]),
         (KeyOp::SetRange { offset, value, .. }, _) => {
-            args.extend([&b"SETRANGE"[..], key, fmt(*offset as u64, &mut num2), value]);
+            args.extend([&b"SETRANGE"[..], key, fmt(*offset as u64, &mut num), value]);
         }
         (KeyOp::Expire { .. } | KeyOp::Persist, _) => match deadline {
             Some(d) => args.extend([&b"PEXPIREAT"[..], key, fmt(d, &mut num)]),

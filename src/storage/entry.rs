@@ -215,7 +215,21 @@ impl Entry {
             v.resize(vlen, 0);
             return Entry::assemble_shared(flags, meta, deadline, key, Bytes::from(v));
         }
-        let flags = flags & !SHARED;
+        Entry::assemble_inline(flags & !SHARED, meta, deadline, key, value, zeros)
+    }
+
+    /// Build an entry whose value (`value` followed by `zeros` zero bytes) is
+    /// held inside it whatever its size: `flags` (the deadline bit is set
+    /// from `deadline`), `meta`.
+    pub(super) fn assemble_inline(
+        flags: u8,
+        meta: u32,
+        deadline: Option<u64>,
+        key: &[u8],
+        value: &[&[u8]],
+        zeros: usize,
+    ) -> Entry {
+        let vlen = value.iter().map(|p| p.len()).sum::<usize>() + zeros;
         let dlen = if deadline.is_some() { 8 } else { 0 };
         let size = LENGTHS + varint_len(key.len()) + varint_len(vlen) + dlen + key.len() + vlen;
         // Exact capacity, so `into_boxed_slice` does not reallocate.

@@ -282,7 +282,11 @@ pub fn frame_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
         }
         Frame::Int(i) => Value::Integer(i as mlua::Integer),
         Frame::Bulk(b) => Value::String(lua.create_string(&b[..])?),
-        f @ Frame::Encoded { .. } => frame_to_lua(lua, f.expanded(), resp3)?,
+        // Never in a script: there, whole replies are read by one op
+        // (`command::whole`), never in pages.
+        Frame::Encoded { .. } => {
+            frame_to_lua(lua, Frame::err("ERR a paged reply inside a script"), resp3)?
+        }
         Frame::Null | Frame::NullArray if resp3 => Value::Nil,
         Frame::Null | Frame::NullArray => Value::Boolean(false),
         Frame::Array(items) | Frame::Push(items) | Frame::Multi(items) => {

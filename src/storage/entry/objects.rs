@@ -13,40 +13,14 @@ impl Entry {
     pub fn with_object(key: &[u8], obj: Object, deadline: Option<u64>) -> Entry {
         assert!(key.len() <= MAX_KEY_LEN, "key longer than MAX_KEY_LEN");
         if let Some((tag, bytes)) = obj.inline() {
-            return Entry::assemble_inline(0, deadline, key, &[&[tag], bytes]);
+            return Entry::assemble_inline(INLINE_OBJ, 0, deadline, key, &[&[tag], bytes], 0);
         }
         let addr = Box::into_raw(Box::new(obj)) as usize as u64;
-        let mut e = Entry::assemble_inline(0, deadline, key, &[&addr.to_le_bytes()]);
+        let mut e = Entry::assemble_inline(INLINE_OBJ, 0, deadline, key, &[&addr.to_le_bytes()], 0);
         // Only now are the 8 bytes a box's address (see `assemble_shared`).
         let f = (e.flags() & !INLINE_OBJ) | BOXED_OBJ;
         e.set_flags(f);
         e
-    }
-
-    /// An entry whose value is the raw `parts`, flagged as an inline
-    /// collection, never shared or turned into an integer whatever its size.
-    pub(super) fn assemble_inline(
-        meta: u32,
-        deadline: Option<u64>,
-        key: &[u8],
-        parts: &[&[u8]],
-    ) -> Entry {
-        let vlen: usize = parts.iter().map(|p| p.len()).sum();
-        let dlen = if deadline.is_some() { 8 } else { 0 };
-        let size = LENGTHS + varint_len(key.len()) + varint_len(vlen) + dlen + key.len() + vlen;
-        let mut v = Vec::with_capacity(size);
-        v.push(INLINE_OBJ | if deadline.is_some() { HAS_DEADLINE } else { 0 });
-        v.extend_from_slice(&meta.to_le_bytes());
-        put_varint(&mut v, key.len());
-        put_varint(&mut v, vlen);
-        if let Some(d) = deadline {
-            v.extend_from_slice(&d.to_le_bytes());
-        }
-        v.extend_from_slice(key);
-        for p in parts {
-            v.extend_from_slice(p);
-        }
-        Entry::from_box(v.into_boxed_slice())
     }
 
     /// The address of the boxed collection, when the value is [`BOXED_OBJ`].

@@ -95,16 +95,7 @@ pub(super) fn hash_op(
                     page.push(v);
                 }
             };
-            let next = match hash_of(o) {
-                Some(HashRef::Table(t)) => {
-                    scan_table(t, cursor, PAGE, None, |p| push(&p.field, &p.value))
-                }
-                Some(h) => {
-                    h.for_each(&mut push);
-                    0
-                }
-                None => 0,
-            };
+            let next = walk(hash_of(o), cursor, PAGE, None, &mut push);
             page.result(o.len(), next)
         })
         .map(|r| r.unwrap_or_else(|| PageOut::new().result(0, 0))),
@@ -172,20 +163,7 @@ pub(super) fn hash_op(
                     out.push(b(v));
                 }
             };
-            let next = match hash_of(o) {
-                Some(HashRef::Table(t)) => scan_table(t, cursor, count, pattern.as_deref(), |p| {
-                    push(&p.field, &p.value)
-                }),
-                Some(h) => {
-                    h.for_each(|f, v| {
-                        if pattern.as_deref().is_none_or(|p| glob_match(p, f)) {
-                            push(f, v)
-                        }
-                    });
-                    0
-                }
-                None => 0,
-            };
+            let next = walk(hash_of(o), cursor, count, pattern.as_deref(), &mut push);
             (next, out)
         })
         .map(|r| {
@@ -198,6 +176,32 @@ pub(super) fn hash_op(
         }),
     };
     r.unwrap_or_else(OpResult::Err)
+}
+
+/// HSCAN's and HGETALL's pages: from `cursor`, about `count` fields of a
+/// table (those matching `pattern`) or every one of a compact hash, each
+/// field and value to `emit`; returns the next cursor (0 at the end).
+fn walk(
+    h: Option<HashRef<'_>>,
+    cursor: u64,
+    count: usize,
+    pattern: Option<&[u8]>,
+    emit: &mut impl FnMut(&[u8], &[u8]),
+) -> u64 {
+    match h {
+        Some(HashRef::Table(t)) => {
+            scan_table(t, cursor, count, pattern, |p| emit(&p.field, &p.value))
+        }
+        Some(h) => {
+            h.for_each(|f, v| {
+                if pattern.is_none_or(|p| glob_match(p, f)) {
+                    emit(f, v)
+                }
+            });
+            0
+        }
+        None => 0,
+    }
 }
 
 /// HRANDFIELD with Redis's count rules: none → one field; 0 → nothing;

@@ -82,14 +82,7 @@ pub(super) fn set_op(
         .map(|r| OpResult::Members(r.unwrap_or_default())),
         SetOp::Page { cursor } => read(shard, thash, key, now, KIND, |o| {
             let mut page = PageOut::new();
-            let next = match set_of(o) {
-                Some(SetRef::Table(t)) => scan_table(t, cursor, PAGE, None, |m| page.push(m)),
-                Some(s) => {
-                    s.for_each(|m| page.push(&m));
-                    0
-                }
-                None => 0,
-            };
+            let next = walk(set_of(o), cursor, PAGE, None, |m| page.push(m));
             page.result(o.len(), next)
         })
         .map(|r| r.unwrap_or_else(|| PageOut::new().result(0, 0))),
@@ -117,20 +110,9 @@ pub(super) fn set_op(
             pattern,
         } => read(shard, thash, key, now, KIND, |o| {
             let mut out = Vec::new();
-            let next = match set_of(o) {
-                Some(SetRef::Table(t)) => {
-                    scan_table(t, cursor, count, pattern.as_deref(), |m| out.push(b(m)))
-                }
-                Some(s) => {
-                    s.for_each(|m| {
-                        if pattern.as_deref().is_none_or(|p| glob_match(p, &m)) {
-                            out.push(b(&m))
-                        }
-                    });
-                    0
-                }
-                None => 0,
-            };
+            let next = walk(set_of(o), cursor, count, pattern.as_deref(), |m| {
+                out.push(b(m))
+            });
             (next, out)
         })
         .map(|r| {
@@ -143,6 +125,30 @@ pub(super) fn set_op(
         }),
     };
     r.unwrap_or_else(OpResult::Err)
+}
+
+/// SSCAN's and SMEMBERS' pages: from `cursor`, about `count` members of a
+/// table (those matching `pattern`) or every one of a compact set; returns
+/// the next cursor (0 at the end).
+fn walk(
+    s: Option<SetRef<'_>>,
+    cursor: u64,
+    count: usize,
+    pattern: Option<&[u8]>,
+    mut emit: impl FnMut(&[u8]),
+) -> u64 {
+    match s {
+        Some(SetRef::Table(t)) => scan_table(t, cursor, count, pattern, |m| emit(m)),
+        Some(s) => {
+            s.for_each(|m| {
+                if pattern.is_none_or(|p| glob_match(p, &m)) {
+                    emit(&m)
+                }
+            });
+            0
+        }
+        None => 0,
+    }
 }
 
 /// SPOP: one member, or `count` distinct ones (all of them when the set
