@@ -191,3 +191,71 @@ fn a_paged_reply_is_the_collection_at_one_instant() {
     let rounds = writer.join().expect("writer");
     assert!(rounds > 100, "only {rounds} swaps ran meanwhile");
 }
+
+/// A set past 4,096 members grows in steps (`storage/object/table.rs`):
+/// SSCAN goes on through the resizes writes cause between its calls, and
+/// SMEMBERS, SCARD and SISMEMBER are exact while the table is half moved.
+#[test]
+fn a_set_growing_in_steps_stays_exact_under_scan() {
+    let server = Server::start(2, &[]);
+    let mut c = server.client();
+    let first: Vec<String> = (0..7_000).map(|i| format!("m:{i}")).collect();
+    let _: () = redis::cmd("SADD")
+        .arg("g")
+        .arg(&first)
+        .query(&mut c)
+        .expect("SADD");
+    let (mut cursor, mut seen, mut next) = (0u64, BTreeSet::new(), first.len());
+    loop {
+        let (c2, page): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg("g")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(100)
+            .query(&mut c)
+            .expect("SSCAN");
+        seen.extend(page);
+        cursor = c2;
+        if cursor == 0 {
+            break;
+        }
+        // New members between calls: the table passes 7,168 and 14,336
+        // members (two stepwise resizes) while the scan walks it, then stops
+        // growing (a scan slower than the table grows would never end).
+        let more: Vec<String> = (next..(next + 150).min(16_000))
+            .map(|i| format!("m:{i}"))
+            .collect();
+        next += more.len();
+        if !more.is_empty() {
+            let _: () = redis::cmd("SADD")
+                .arg("g")
+                .arg(&more)
+                .query(&mut c)
+                .expect("SADD");
+        }
+    }
+    assert_eq!(next, 16_000, "the scan ended before the set grew twice");
+    for m in &first {
+        assert!(seen.contains(m), "SSCAN missed {m}");
+    }
+    let card: usize = redis::cmd("SCARD").arg("g").query(&mut c).expect("SCARD");
+    assert_eq!(card, next);
+    let all: Vec<String> = redis::cmd("SMEMBERS")
+        .arg("g")
+        .query(&mut c)
+        .expect("SMEMBERS");
+    let distinct: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(
+        (all.len(), distinct.len()),
+        (next, next),
+        "SMEMBERS repeated a member"
+    );
+    for i in (0..next).step_by(997) {
+        let there: bool = redis::cmd("SISMEMBER")
+            .arg("g")
+            .arg(format!("m:{i}"))
+            .query(&mut c)
+            .expect("SISMEMBER");
+        assert!(there, "m:{i} lost");
+    }
+}

@@ -17,6 +17,9 @@
 //! A key a transaction or script holds is left until it lets go (time stands
 //! still inside them, as in Redis 7): the pass looks again a millisecond later.
 //! While CLIENT PAUSE is on, the task removes nothing (Redis pauses expiry).
+//! The same task finishes hash and set tables that writes left half resized
+//! (`Keyspace::settle`), a pass every 100 ms while one is: their next pass
+//! counts as a deadline.
 
 use super::world::World;
 use crate::runtime::pace::Pace;
@@ -74,7 +77,12 @@ pub async fn run(world: Rc<World>) {
             }
             pace.breathe().await;
         }
-        let next = world.keyspace.borrow_mut().next_deadline();
+        world.sparing_held(|ks, held| ks.settle(now, held));
+        let next = {
+            let mut ks = world.keyspace.borrow_mut();
+            let due = ks.next_deadline();
+            due.into_iter().chain(ks.next_settle()).min()
+        };
         let next = next.unwrap_or(u64::MAX);
         world.next_expiry.set(next);
         let wait = if next == u64::MAX {

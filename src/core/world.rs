@@ -344,6 +344,10 @@ impl World {
         if let Some(d) = deadline {
             self.deadline_set(d);
         }
+        if let Some(at) = self.keyspace.borrow().next_settle() {
+            // A table resizing in steps: the expiry task's upkeep finishes it.
+            self.deadline_set(at);
+        }
         if self.keyspace.borrow_mut().over_limit() {
             self.make_room(now);
         }

@@ -140,7 +140,8 @@ pub(super) fn distinct(n: usize, count: usize, rand: &mut Rand) -> Vec<usize> {
 /// One page of a SCAN over a large collection's table: from the bucket
 /// `cursor` names, until `count` elements were found or `10 × count`
 /// buckets looked at. The cursor carries the table's layout counter: when
-/// elements may have moved since (a resize, a rehash), the walk starts over
+/// elements may have moved since (a rehash in one step; a stepwise resize
+/// keeps every index, see `Table`), the walk starts over
 /// — an element may then be returned twice, which SCAN allows, but none
 /// present all along is missed. Returns the next cursor (0 at the end).
 pub(super) fn scan_table<T: Elem>(
@@ -151,12 +152,14 @@ pub(super) fn scan_table<T: Elem>(
     mut emit: impl FnMut(&T),
 ) -> u64 {
     let tag = u64::from(t.layout() & 0xff);
+    let buckets = t.buckets();
     let mut i = if cursor & 0xff == tag {
         (cursor >> 8) as usize
     } else {
         0
     };
-    let n = t.num_buckets();
+    i = i.max(buckets.start);
+    let n = buckets.end;
     let (mut found, mut looked) = (0, 0);
     let count = count.max(1);
     while i < n && found < count && looked < count.saturating_mul(10) {

@@ -34,15 +34,22 @@ impl Keyspace {
             return unplaceable(op, now, OpResult::Err(OpError::TooLarge));
         }
         let limits = self.limits;
-        let seed = match op {
-            KeyOp::OnHash(_) | KeyOp::OnSet(_) => self.next_rand(),
-            _ => 0,
-        };
+        let collection = matches!(op, KeyOp::OnHash(_) | KeyOp::OnSet(_));
+        let seed = if collection { self.next_rand() } else { 0 };
         match self.locate(key, now) {
             Some((id, thash)) => match self.shard_for_key(id, thash, key) {
                 Some(shard) => {
                     shard.ops += 1;
-                    key_op_with(shard, thash, key, op, now, &limits, seed)
+                    let r = key_op_with(shard, thash, key, op, now, &limits, seed);
+                    let resizing = collection
+                        && shard
+                            .peek(thash, key)
+                            .and_then(|e| e.object())
+                            .is_some_and(|o| o.resizing());
+                    if resizing {
+                        self.note_resizing(key, now);
+                    }
+                    r
                 }
                 None => unplaceable(op, now, OpResult::Nil),
             },

@@ -70,6 +70,10 @@ pub struct Keyspace {
     rng: u64,
     /// Shard the next expiry pass starts at, so one busy shard cannot starve the rest.
     expire_from: usize,
+    /// Keys whose hash or set table a write left resizing in steps, for the
+    /// upkeep to finish (see `housekeeping`), and when it may next.
+    pub(super) resizing: Vec<bytes::Bytes>,
+    pub(super) settle_at: u64,
     /// This core's share of `maxmemory` and how it evicts (see [`super::evict`]).
     pub(super) evictor: Evictor,
     /// A point-in-time copy in progress (see `capture`).
@@ -117,6 +121,8 @@ impl Keyspace {
             settled: false,
             rng: seed | 1,
             expire_from: 0,
+            resizing: Vec::new(),
+            settle_at: 0,
             evictor: Evictor::default(),
             capture: None,
             limits: Default::default(),

@@ -88,6 +88,16 @@ impl Object {
         }
     }
 
+    /// Move up to `budget` elements of a table resize under way (see
+    /// [`table::Table::settle`]); true while one is still under way.
+    pub fn settle(&mut self, budget: &mut usize) -> bool {
+        match self {
+            Object::Hash(Hash::Table(t)) => t.settle(budget),
+            Object::Set(Set::Table(t)) => t.settle(budget),
+            _ => false,
+        }
+    }
+
     /// Bytes the object takes outside its entry and box.
     pub fn mem_size(&self) -> usize {
         match self {
@@ -114,6 +124,15 @@ impl<'a> ObjRef<'a> {
     }
 
     /// TYPE's name.
+    /// True while the collection's table is being resized in steps.
+    pub fn resizing(self) -> bool {
+        match self {
+            ObjRef::Hash(HashRef::Table(t)) => t.resizing(),
+            ObjRef::Set(SetRef::Table(t)) => t.resizing(),
+            _ => false,
+        }
+    }
+
     pub fn type_name(self) -> &'static str {
         match self {
             ObjRef::Hash(_) => "hash",
