@@ -306,6 +306,14 @@ impl World {
             (None, None)
         };
         let delta = logged.as_ref().and_then(|_| self.delta_base(&op, now));
+        // Only a hash or set op can leave a table resizing (see below).
+        let collection = matches!(
+            op,
+            Op::Key {
+                op: KeyOp::OnHash(_) | KeyOp::OnSet(_),
+                ..
+            }
+        );
         let r = self.keyspace.borrow_mut().execute(op, now);
         let changed = changes.of(&r);
         bump(&self.persist.dirty, changed);
@@ -344,9 +352,11 @@ impl World {
         if let Some(d) = deadline {
             self.deadline_set(d);
         }
-        if let Some(at) = self.keyspace.borrow().next_settle() {
-            // A table resizing in steps: the expiry task's upkeep finishes it.
-            self.deadline_set(at);
+        if collection {
+            if let Some(at) = self.keyspace.borrow().next_settle() {
+                // A table resizing in steps: the expiry task's upkeep finishes it.
+                self.deadline_set(at);
+            }
         }
         if self.keyspace.borrow_mut().over_limit() {
             self.make_room(now);

@@ -123,7 +123,6 @@ impl<'a> ObjRef<'a> {
         })
     }
 
-    /// TYPE's name.
     /// True while the collection's table is being resized in steps.
     pub fn resizing(self) -> bool {
         match self {
@@ -133,6 +132,7 @@ impl<'a> ObjRef<'a> {
         }
     }
 
+    /// TYPE's name.
     pub fn type_name(self) -> &'static str {
         match self {
             ObjRef::Hash(_) => "hash",

@@ -163,7 +163,6 @@ impl<T: Elem> Table<T> {
     pub fn insert(&mut self, e: T) -> Option<T> {
         self.before_write();
         let h = member_hash(e.key());
-        let in_old = self.take_old(h, e.key());
         let moved = Cell::new(false);
         let slot = self
             .table
@@ -172,6 +171,8 @@ impl<T: Elem> Table<T> {
         let old = match slot {
             Slot::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), e)),
             Slot::Vacant(v) => {
+                // Not in the new table: it may still be in the old one.
+                let in_old = take_old(&mut self.old, h, e.key());
                 v.insert(e);
                 in_old
             }
@@ -186,7 +187,8 @@ impl<T: Elem> Table<T> {
     }
 
     /// The element with `key` changed by `update` in place, or, when there is
-    /// none, `make()` inserted: one probe either way. True when inserted.
+    /// none, `make()` inserted: one probe either way (two during a resize, for
+    /// a key not in the new table). True when inserted.
     pub fn upsert(
         &mut self,
         key: &[u8],
@@ -195,31 +197,32 @@ impl<T: Elem> Table<T> {
     ) -> bool {
         self.before_write();
         let h = member_hash(key);
-        let in_old = self.take_old(h, key);
         let moved = Cell::new(false);
         let slot = self.table.entry(h, |x| x.key() == key, rehasher(&moved));
-        let inserted = match (slot, in_old) {
-            (Slot::Occupied(mut o), _) => {
+        let inserted = match slot {
+            Slot::Occupied(mut o) => {
                 let e = o.get_mut();
                 let before = e.heap_size();
                 update(e);
                 self.heap = self.heap - before + e.heap_size();
                 false
             }
-            (Slot::Vacant(v), Some(mut e)) => {
-                // Found in the old table: it moves across as it changes.
-                let before = e.heap_size();
-                update(&mut e);
-                self.heap = self.heap - before + e.heap_size();
-                v.insert(e);
-                false
-            }
-            (Slot::Vacant(v), None) => {
-                let e = make();
-                self.heap += e.heap_size();
-                v.insert(e);
-                true
-            }
+            Slot::Vacant(v) => match take_old(&mut self.old, h, key) {
+                Some(mut e) => {
+                    // Found in the old table: it moves across as it changes.
+                    let before = e.heap_size();
+                    update(&mut e);
+                    self.heap = self.heap - before + e.heap_size();
+                    v.insert(e);
+                    false
+                }
+                None => {
+                    let e = make();
+                    self.heap += e.heap_size();
+                    v.insert(e);
+                    true
+                }
+            },
         };
         if moved.get() {
             self.reindex();
@@ -247,7 +250,7 @@ impl<T: Elem> Table<T> {
         let h = member_hash(key);
         let e = match self.table.find_entry(h, |e| e.key() == key) {
             Ok(slot) => slot.remove().0,
-            Err(_) => self.take_old(h, key)?,
+            Err(_) => take_old(&mut self.old, h, key)?,
         };
         self.heap -= e.heap_size();
         Some(e)
@@ -396,14 +399,15 @@ impl<T: Elem> Table<T> {
         }
         taken
     }
+}
 
-    /// Remove `key` from the old table, if a resize is under way and it is
-    /// still there.
-    fn take_old(&mut self, h: u64, key: &[u8]) -> Option<T> {
-        let old = self.old.as_mut()?;
-        let (e, _) = old.table.find_entry(h, |e| e.key() == key).ok()?.remove();
-        Some(e)
-    }
+/// Remove `key` from the old table, if a resize is under way and it is still
+/// there. A function of the field alone, so that it can run while an entry of
+/// the new table is open.
+fn take_old<T: Elem>(old: &mut Option<Old<T>>, h: u64, key: &[u8]) -> Option<T> {
+    let old = old.as_mut()?;
+    let (e, _) = old.table.find_entry(h, |e| e.key() == key).ok()?.remove();
+    Some(e)
 }
 
 impl<T> std::fmt::Debug for Table<T> {
