@@ -825,3 +825,105 @@ fn a_model_of_hashes_and_sets_agrees_while_shards_move() {
         assert_eq!(&got, s, "final {k}");
     }
 }
+
+/// A pipeline into big collections (their tables, one resizing) answers
+/// each request as it would alone: the dispatcher prefetches each request's
+/// field or member before running them, and must neither change what they
+/// see nor trip on requests too short to have one (wrong arity), on a
+/// second argument that is not a member (a count, another key), or on a key
+/// of another type.
+#[test]
+fn pipelines_into_big_collections_answer_each_request() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    for chunk in (0..6000).collect::<Vec<u32>>().chunks(500) {
+        let mut h = cmd(&["HSET", "bh"]);
+        let mut m = cmd(&["SADD", "bs"]);
+        for i in chunk {
+            h.arg(format!("f:{i}")).arg(format!("v{i}"));
+            m.arg(format!("a-member-with-a-long-name:{i}"));
+        }
+        let _: i64 = h.query(&mut c).expect("HSET");
+        let _: i64 = m.query(&mut c).expect("SADD");
+    }
+    assert_eq!(q::<String>(&mut c, &["SET", "str", "x"]), "OK");
+    let long = |i: u32| format!("a-member-with-a-long-name:{i}");
+    let (m1, m3, m4) = (long(1), long(3), long(4));
+    let steps: Vec<(Vec<&str>, String)> = vec![
+        (vec!["HSET", "bh", "f:1", "new"], ":0\r\n".into()),
+        (vec!["HGET", "bh", "f:1"], "$3\r\nnew\r\n".into()),
+        (vec!["HGET", "bh", "nofield"], "$-1\r\n".into()),
+        (vec!["HEXISTS", "bh", "f:5999"], ":1\r\n".into()),
+        (vec!["HDEL", "bh", "f:2"], ":1\r\n".into()),
+        (vec!["HGET", "bh", "f:2"], "$-1\r\n".into()),
+        (
+            vec!["HSET", "bh"],
+            "-ERR wrong number of arguments for 'hset' command\r\n".into(),
+        ),
+        (
+            vec!["HGET"],
+            "-ERR wrong number of arguments for 'hget' command\r\n".into(),
+        ),
+        (vec!["SADD", "bs", &m1], ":0\r\n".into()),
+        (vec!["SADD", "bs", "fresh"], ":1\r\n".into()),
+        (vec!["SISMEMBER", "bs", "fresh"], ":1\r\n".into()),
+        (vec!["SREM", "bs", &m3], ":1\r\n".into()),
+        (vec!["SISMEMBER", "bs", &m3], ":0\r\n".into()),
+        (vec!["SADD", "str", "a"], format!("-{WRONGTYPE}\r\n")),
+        (vec!["HGET", "str", "a"], format!("-{WRONGTYPE}\r\n")),
+        (vec!["HLEN", "bh"], ":5999\r\n".into()),
+        (vec!["SCARD", "bs"], ":6000\r\n".into()),
+        (vec!["SMOVE", "bs", "bs2", &m4], ":1\r\n".into()),
+        (vec!["SISMEMBER", "bs2", &m4], ":1\r\n".into()),
+        (vec!["SRANDMEMBER", "bs", "0"], "*0\r\n".into()),
+        (vec!["HGET", "missing", "f"], "$-1\r\n".into()),
+    ];
+    let mut send = Vec::new();
+    let mut want = String::new();
+    for (args, reply) in &steps {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        send.extend(common::resp(&args));
+        want.push_str(reply);
+    }
+    let mut raw = s.raw();
+    raw.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let got = common::roundtrip(&mut raw, &send, want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}
+
+/// HSET of a small hash is done where its entry keeps it when it can (a
+/// value as long as the old one is overwritten, a new field appended): the
+/// hash answers as a model does through every kind of change, keeps its
+/// TTL, and turns into a table at `hash-max-listpack-entries` as before.
+#[test]
+fn small_hashes_change_in_place_as_a_model_says() {
+    let s = Server::start(1, &["--hash-max-listpack-entries", "20"]);
+    let mut c = s.client();
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut model: BTreeMap<String, String> = BTreeMap::new();
+    assert_eq!(q::<i64>(&mut c, &["HSET", "h", "seed", "x"]), 1);
+    model.insert("seed".into(), "x".into());
+    assert_eq!(q::<i64>(&mut c, &["EXPIRE", "h", "1000"]), 1);
+    for _ in 0..3000 {
+        let field = format!("f{}", rng.gen_range(0..19));
+        let len = rng.gen_range(0..20);
+        let value: String = (0..len).map(|_| rng.gen_range(b'a'..=b'z') as char).collect();
+        let added = q::<i64>(&mut c, &["HSET", "h", &field, &value]);
+        let was = model.insert(field.clone(), value.clone());
+        assert_eq!(added, i64::from(was.is_none()), "HSET h {field} {value}");
+        assert_eq!(q::<Option<String>>(&mut c, &["HGET", "h", &field]), Some(value));
+    }
+    let all: BTreeMap<String, String> = cmd(&["HGETALL", "h"]).query(&mut c).expect("HGETALL");
+    assert_eq!(all, model);
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]), "listpack");
+    assert!(q::<i64>(&mut c, &["TTL", "h"]) > 900, "HSET kept the TTL");
+    // The 21st field turns it into a table; the same fast path is not taken.
+    assert_eq!(q::<i64>(&mut c, &["HSET", "h", "f19", "v"]), 1);
+    assert_eq!(q::<i64>(&mut c, &["HSET", "h", "f20", "v"]), 1);
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]), "hashtable");
+    assert_eq!(q::<i64>(&mut c, &["HLEN", "h"]), model.len() as i64 + 2);
+    assert_eq!(q::<String>(&mut c, &["SET", "str", "abc"]), "OK");
+    assert_eq!(e(&mut c, &["HSET", "str", "f", "v"]), WRONGTYPE);
+    assert_eq!(q::<String>(&mut c, &["GET", "str"]), "abc");
+}

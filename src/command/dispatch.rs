@@ -327,18 +327,40 @@ fn look_up_and_prefetch(
     specs: &mut Vec<Option<&'static CommandSpec>>,
 ) {
     specs.clear();
-    specs.extend(requests.iter().map(|args| lookup(&args[0])));
+    // A pipeline often repeats one command: it is looked up once per run.
+    let mut last: Option<(&[u8], Option<&'static CommandSpec>)> = None;
+    specs.extend(requests.iter().map(|args| {
+        let name = &args[0][..];
+        match last {
+            Some((n, spec)) if n == name => spec,
+            _ => {
+                let spec = lookup(name);
+                last = Some((name, spec));
+                spec
+            }
+        }
+    }));
     if requests.len() < 2 {
         return;
     }
-    let keys = requests
-        .iter()
-        .zip(specs.iter())
-        .filter_map(|(args, spec)| {
-            let key = args.get(1)?;
-            (spec.as_ref()?.first_key == 1).then_some(&key[..])
-        });
-    world.keyspace.borrow().prefetch_keys(keys);
+    let keyed = || {
+        requests
+            .iter()
+            .zip(specs.iter())
+            .filter_map(|(args, spec)| {
+                let spec = spec.filter(|s| s.first_key == 1)?;
+                Some((&args.get(1)?[..], args, spec))
+            })
+    };
+    // A hash or set command's second argument is, in most of them, a field
+    // or member of the key (HSET, HGET, SADD, SISMEMBER, ...): its lines in a
+    // big collection's table start loading too. Where it is something else
+    // (a count, a cursor, another key) the guess costs a hash and a probe.
+    let items = keyed().map(|(key, args, spec)| {
+        let member = args.get(2).filter(|_| matches!(spec.group, "hash" | "set"));
+        (key, member.map(|m| &m[..]))
+    });
+    world.keyspace.borrow().prefetch_requests(items);
 }
 
 /// Look a request up, check it may run, and let its handler build its

@@ -304,6 +304,16 @@ fn number_line(
     invalid: &str,
 ) -> Result<Option<(i64, usize)>, ParseError> {
     let rest = &buf[pos..];
+    // Most count lines are one or two digits (`*3`, `$5`, `$20`): those are
+    // read without the search. Anything else (a leading zero, a sign, more
+    // digits, a line not yet whole) takes the general path below.
+    match *rest {
+        [_, d @ b'0'..=b'9', b'\r', b'\n', ..] => return Ok(Some((i64::from(d - b'0'), pos + 4))),
+        [_, a @ b'1'..=b'9', b @ b'0'..=b'9', b'\r', b'\n', ..] => {
+            return Ok(Some((i64::from((a - b'0') * 10 + (b - b'0')), pos + 5)))
+        }
+        _ => {}
+    }
     // The search resumes where the last call's stopped (`scanned`), and never
     // looks past MAX_COUNT_LINE, so a slow junk stream costs linear work.
     let limit = rest.len().min(MAX_COUNT_LINE + 1);

@@ -382,13 +382,7 @@ impl Entry {
     /// reading it: a prefetch never faults, whatever the address.
     #[inline]
     pub fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `_mm_prefetch` only hints the cache; it reads nothing and
-        // cannot fault, and SSE is part of every x86_64 target.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(self.ptr.as_ptr().cast::<i8>());
-        }
+        crate::storage::prefetch::prefetch_addr(self.ptr.as_ptr() as usize);
     }
 
     /// Byte `i` of the header.

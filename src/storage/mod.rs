@@ -6,8 +6,8 @@
 //!
 //! Its files form a one-way stack (each uses only those listed before it):
 //! - [`hash`], [`glob`], [`decimal`], [`memory`], [`ops`] (the op and reply
-//!   types), [`staircase`] (the routing table), [`cursor`] (SCAN's cursors):
-//!   plain building blocks.
+//!   types), [`staircase`] (the routing table), [`cursor`] (SCAN's cursors),
+//!   [`prefetch`] (cache hints for hashbrown tables): plain building blocks.
 //! - [`policy`]: what an access records in an entry for the eviction policy
 //!   in force, and the state eviction keeps between passes.
 //! - [`entry`], [`s3fifo`], [`shard`]: one key's bytes; a shard's table,
@@ -32,6 +32,7 @@ pub mod migration;
 pub mod object;
 pub mod ops;
 pub mod policy;
+pub mod prefetch;
 pub mod s3fifo;
 pub mod shard;
 pub mod staircase;

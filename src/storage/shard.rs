@@ -18,6 +18,7 @@ use super::entry::{chunk_size, Entry};
 use super::hash::hashes;
 use super::memory;
 use super::policy::{self, Access};
+use super::prefetch;
 use super::s3fifo::Fifo;
 use bytes::Bytes;
 use hashbrown::hash_table::Entry as Slot;
@@ -394,27 +395,13 @@ impl Shard {
 
     /// First stage of a prefetch (see `Keyspace::prefetch_keys`): start loading
     /// the control bytes and the first slots of the group a lookup of `thash`
-    /// probes first, without reading them.
-    ///
-    /// The addresses come from hashbrown's layout — slot `i` sits `(i + 1)`
-    /// slots below the control bytes, which start at the group for hash `h` at
-    /// `h & (buckets - 1)` — learnt from any occupied slot and kept until the
-    /// table changes. Were the layout different, the prefetches would only go
-    /// to the wrong lines: a prefetch never faults and reads nothing, so this
-    /// is about speed alone (`prefetch_addresses_match_hashbrowns_layout`
-    /// checks the assumption).
+    /// probes first, without reading them ([`prefetch::prefetch_group`]; the
+    /// control bytes' address is learnt once per table layout).
     #[inline]
     pub fn prefetch_slots(&self, thash: u64) {
-        let buckets = self.table.num_buckets();
-        if buckets == 0 {
-            return;
+        if let Some(ctrl) = self.ctrl_addr() {
+            prefetch::prefetch_group(&self.table, ctrl, thash);
         }
-        let Some(ctrl) = self.ctrl_addr() else {
-            return;
-        };
-        let pos = thash as usize & (buckets - 1);
-        prefetch_addr(ctrl.wrapping_add(pos));
-        prefetch_addr(ctrl.wrapping_sub((pos + 1) * std::mem::size_of::<Entry>()));
     }
 
     /// Second stage: probe the table with a test that only prefetches each
@@ -422,24 +409,17 @@ impl Shard {
     /// while no entry is read.
     #[inline]
     pub fn prefetch_entry(&self, thash: u64) {
-        let _ = self.table.find(thash, |e| {
-            e.prefetch();
-            false
-        });
+        prefetch::prefetch_candidates(&self.table, thash, |e| e.prefetch());
     }
 
-    /// The address of the control bytes, derived from the first occupied slot
-    /// (see [`Shard::prefetch_slots`]); cached per table layout.
+    /// The address of the control bytes ([`prefetch::ctrl_addr`]), cached per
+    /// table layout.
     fn ctrl_addr(&self) -> Option<usize> {
         let (layout, addr) = self.ctrl_hint.get();
         if layout == self.layout {
             return Some(addr);
         }
-        let buckets = self.table.num_buckets();
-        let addr = (0..buckets.min(64)).find_map(|i| {
-            let slot = self.table.get_bucket(i)? as *const Entry as usize;
-            Some(slot.wrapping_add((i + 1) * std::mem::size_of::<Entry>()))
-        })?;
+        let addr = prefetch::ctrl_addr(&self.table)?;
         self.ctrl_hint.set((self.layout, addr));
         Some(addr)
     }
@@ -905,20 +885,6 @@ impl Shard {
         self.fifo = None;
         self.sync();
     }
-}
-
-/// Hint the CPU to load the cache line holding `addr`; reads nothing.
-#[inline]
-fn prefetch_addr(addr: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` only hints the cache: it never faults and reads
-    // nothing, whatever the address; SSE is part of every x86_64 target.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = addr;
 }
 
 #[cfg(test)]

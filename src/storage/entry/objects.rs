@@ -107,6 +107,46 @@ impl Entry {
         Some(r)
     }
 
+    /// Change a compact collection's bytes where the entry stores them,
+    /// when `f` can do it without changing their length (a hash field's
+    /// value replaced by one as long): no copy and no allocation, where
+    /// [`Self::edit_object`] makes both. `f` gets the tag and the encoding,
+    /// and returns None, having changed nothing, when it cannot; None too
+    /// for a string or a boxed collection.
+    pub fn edit_compact<R>(&mut self, f: impl FnOnce(u8, &mut [u8]) -> Option<R>) -> Option<R> {
+        if self.flags() & INLINE_OBJ == 0 {
+            return None;
+        }
+        let at = self.parts().value();
+        let (tag, bytes) = self.bytes_mut()[at..].split_first_mut()?;
+        f(*tag, bytes)
+    }
+
+    /// Append `extra` (at most three parts) to a compact collection's
+    /// encoding, in one new allocation built from this entry's own bytes (a
+    /// new last hash pair), where [`Self::edit_object`] copies the encoding
+    /// out, changes it and copies it back. False, changing nothing, for a
+    /// string or a boxed collection.
+    pub fn append_compact(&mut self, extra: &[&[u8]]) -> bool {
+        if self.flags() & INLINE_OBJ == 0 || extra.len() > 3 {
+            return false;
+        }
+        let old = &self.bytes()[self.parts().value()..];
+        let mut parts: [&[u8]; 4] = [old, &[], &[], &[]];
+        parts[1..=extra.len()].copy_from_slice(extra);
+        let mut e = Entry::assemble_inline(
+            INLINE_OBJ,
+            0,
+            self.deadline(),
+            self.key(),
+            &parts[..=extra.len()],
+            0,
+        );
+        e.inherit(self);
+        *self = e;
+        true
+    }
+
     /// Store `obj` as this entry's value, keeping key, deadline and metadata.
     pub fn replace_object(&mut self, obj: Object) {
         self.rebuild_object(obj, self.deadline());

@@ -306,3 +306,47 @@ fn debug_shows_key() {
     let s = format!("{:?}", Entry::new(b"abc", b"12345", Some(9)));
     assert!(s.contains("abc") && s.contains("value_len: 5") && s.contains("Some(9)"));
 }
+
+/// A packed collection changed where the entry keeps it: in place when its
+/// length stays, appended to in one rebuild; key, deadline and eviction
+/// state kept; a string or a boxed collection left alone.
+#[test]
+fn compact_collections_change_in_place_or_by_append() {
+    use crate::storage::object::{packed, Hash, HashRef, ObjRef, Object, TAG_HASH_PACKED};
+    let mut p = Vec::new();
+    packed::push_pair(&mut p, b"f", b"one");
+    let mut e = Entry::with_object(b"key", Object::Hash(Hash::Packed(p)), Some(77));
+    e.set_meta(12345);
+    let pairs = |e: &Entry| match e.object() {
+        Some(ObjRef::Hash(HashRef::Packed(p))) => packed::pairs(p)
+            .map(|(f, v)| (f.to_vec(), v.to_vec()))
+            .collect::<Vec<_>>(),
+        _ => panic!("not a packed hash"),
+    };
+    let done = e.edit_compact(|tag, bytes| {
+        assert_eq!(tag, TAG_HASH_PACKED);
+        let at = bytes.len() - 3;
+        bytes[at..].copy_from_slice(b"two");
+        Some(())
+    });
+    assert_eq!(done, Some(()));
+    assert_eq!(pairs(&e), [(b"f".to_vec(), b"two".to_vec())]);
+    let (h, n) = packed::pair_header(1, 5);
+    assert!(e.append_compact(&[&h[..n], b"g", b"three"]));
+    assert_eq!(
+        pairs(&e),
+        [
+            (b"f".to_vec(), b"two".to_vec()),
+            (b"g".to_vec(), b"three".to_vec())
+        ]
+    );
+    assert_eq!(
+        (e.key(), e.deadline(), e.meta()),
+        (&b"key"[..], Some(77), 12345)
+    );
+    assert_eq!(e.edit_compact(|_, _| None::<()>), None);
+    let mut s = Entry::new(b"k", b"string", None);
+    assert!(!s.append_compact(&[b"x"]));
+    assert_eq!(s.edit_compact(|_, _| Some(())), None);
+    assert_eq!(&*s.value(), b"string");
+}

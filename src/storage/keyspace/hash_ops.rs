@@ -7,7 +7,8 @@ use super::collection::{b, edit, rand_picks, read, scan_table, PageOut, Rand};
 use crate::protocol::ascii::parse_i64;
 use crate::storage::decimal;
 use crate::storage::glob::glob_match;
-use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object};
+use crate::storage::object::hash::{self, OnePair};
+use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object, TAG_HASH_PACKED};
 use crate::storage::ops::{HashOp, HashPart, OpError, OpResult, PAGE};
 use crate::storage::shard::Shard;
 use bytes::Bytes;
@@ -32,6 +33,51 @@ fn new_hash() -> Object {
     Object::Hash(Hash::default())
 }
 
+/// HSET of a packed hash that needs no copy of it: fields all there with
+/// values as long as the new ones, written where the entry keeps them
+/// ([`hash::set_in_place`]), or one new field appended as the entry is
+/// rebuilt from its own bytes ([`hash::plan_one`]). None to go the
+/// general way. Looked at before the entry is touched, so a key it does not
+/// suit (another type included) is touched once, by the general way.
+fn set_packed(
+    shard: &mut Shard,
+    thash: u64,
+    key: &[u8],
+    now: u64,
+    pairs: &[(Bytes, Bytes)],
+    lim: &Limits,
+) -> Option<OpResult> {
+    let ObjRef::Hash(HashRef::Packed(p)) = shard.peek(thash, key)?.object()? else {
+        return None;
+    };
+    // One pair (the usual HSET) is looked for once.
+    if let [(field, value)] = pairs {
+        let done = match hash::plan_one(p, field, value, lim) {
+            OnePair::Overwrite(at) => shard.update(thash, key, now, |e| {
+                e.edit_compact(|tag, p| {
+                    let v = p.get_mut(at).filter(|_| tag == TAG_HASH_PACKED)?;
+                    v.copy_from_slice(value);
+                    Some(0)
+                })
+            }),
+            OnePair::Append(header, n) => shard.update(thash, key, now, |e| {
+                e.append_compact(&[&header[..n], field, value]).then_some(1)
+            }),
+            OnePair::Neither => return None,
+        };
+        return done.flatten().map(OpResult::Int);
+    }
+    if hash::fits_in_place(p, pairs) {
+        let done = shard.update(thash, key, now, |e| {
+            e.edit_compact(|tag, p| {
+                (tag == TAG_HASH_PACKED && hash::set_in_place(p, pairs)).then_some(())
+            })
+        });
+        return done.flatten().map(|()| OpResult::Int(0));
+    }
+    None
+}
+
 pub(super) fn hash_op(
     shard: &mut Shard,
     thash: u64,
@@ -41,6 +87,11 @@ pub(super) fn hash_op(
     lim: &Limits,
     seed: u64,
 ) -> OpResult {
+    if let HashOp::Set { pairs, nx: false } = &op {
+        if let Some(r) = set_packed(shard, thash, key, now, pairs, lim) {
+            return r;
+        }
+    }
     let r = match op {
         HashOp::Set { pairs, nx } => edit(shard, thash, key, now, KIND, Some(&new_hash), |o| {
             with_hash(o, |h| {

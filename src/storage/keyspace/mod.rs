@@ -37,9 +37,10 @@ mod stats;
 mod testkit;
 
 use super::entry::Entry;
-use super::hash::hashes;
-use super::object::Object;
+use super::hash::{hashes, member_hash};
+use super::object::{ObjRef, Object};
 use super::policy::Evictor;
+use super::prefetch::Stage;
 use super::shard::{Shard, Walk};
 use super::staircase::{RoutingTable, ShardId};
 /// A split or merge in progress: `target` is filled from `source` by a walk over
@@ -102,6 +103,10 @@ pub struct Outgoing {
     pub to: usize,
     pub(super) walk: Walk,
 }
+
+/// A request noted for prefetching: its key's shard and table hash, the
+/// key, and the member it names, if any.
+type Noted<'a> = (ShardId, u64, &'a [u8], Option<&'a [u8]>);
 
 impl Keyspace {
     /// The keyspace of core `core`: creates an empty shard for each shard the table gives it.
@@ -261,13 +266,6 @@ impl Keyspace {
             .filter_map(|(id, s)| s.as_ref().map(|s| (id as ShardId, s)))
     }
 
-    /// Start loading what lookups of `keys` will touch, for the keys whose
-    /// shard is here. A pipeline's keys are prefetched before its commands run,
-    /// so that their cache misses overlap instead of following one another: a
-    /// lookup makes three dependent loads (the table's control bytes, the
-    /// slot, the entry), each a miss in a table bigger than the cache. A first
-    /// pass starts the control bytes and slots of every key, a second (once
-    /// those are arriving) the entries. Changes nothing.
     /// The first stage of [`Self::prefetch_keys`] for one key: start loading
     /// the table lines its lookup probes first. Returns what the second stage
     /// ([`Self::prefetch_entry`]) needs, when the key's shard is here.
@@ -287,24 +285,72 @@ impl Keyspace {
         }
     }
 
+    /// Start loading what lookups of `keys` will touch, for the keys whose
+    /// shard is here. A pipeline's keys are prefetched before its commands run,
+    /// so that their cache misses overlap instead of following one another: a
+    /// lookup makes three dependent loads (the table's control bytes, the
+    /// slot, the entry), each a miss in a table bigger than the cache. A first
+    /// pass starts the control bytes and slots of every key, a second (once
+    /// those are arriving) the entries. Changes nothing.
     pub fn prefetch_keys<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        self.prefetch_requests(keys.map(|k| (k, None)));
+    }
+
+    /// [`Self::prefetch_keys`] for requests that may also name a field or
+    /// member of the collection their key holds (`(key, Some(member))`):
+    /// once a chunk's entries are on their way, what the member's lookup
+    /// will read in that collection's table starts loading too, in
+    /// [`Stage`]s run over the chunk before the next (control bytes, slot,
+    /// the member's heap bytes: three dependent loads each). So a pipeline of
+    /// HSETs or SADDs into big collections overlaps its misses as one of
+    /// GETs does. A run of requests on one key looks that key up once.
+    /// Changes nothing; a key holding no big collection costs its lookup.
+    pub fn prefetch_requests<'a>(&self, items: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>) {
         const CHUNK: usize = 32;
-        let mut found: [(ShardId, u64); CHUNK] = [(0, 0); CHUNK];
-        let mut keys = keys.peekable();
-        while keys.peek().is_some() {
+        let mut found: [Noted<'_>; CHUNK] = [(0, 0, &[], None); CHUNK];
+        let mut members: [Option<(ObjRef<'_>, u64)>; CHUNK] = [None; CHUNK];
+        let mut last: Option<(&[u8], Option<ObjRef<'_>>)> = None;
+        let mut items = items.peekable();
+        while items.peek().is_some() {
             let mut n = 0;
-            for key in keys.by_ref().take(CHUNK) {
+            for (key, member) in items.by_ref().take(CHUNK) {
                 let (route, thash) = hashes(key);
                 let id = self.table.shard_of(route);
                 if let Some(s) = self.shard(id) {
                     s.prefetch_slots(thash);
-                    found[n] = (id, thash);
+                    found[n] = (id, thash, key, member);
                     n += 1;
                 }
             }
-            for &(id, thash) in &found[..n] {
+            for &(id, thash, ..) in &found[..n] {
                 if let Some(s) = self.shard(id) {
                     s.prefetch_entry(thash);
+                }
+            }
+            let mut m = 0;
+            for &(id, thash, key, member) in &found[..n] {
+                let Some(member) = member else {
+                    continue;
+                };
+                let obj = match last {
+                    Some((k, obj)) if k == key => obj,
+                    _ => {
+                        let entry = self.shard(id).and_then(|s| s.peek(thash, key));
+                        let obj = entry.and_then(Entry::object).filter(|o| o.is_table());
+                        last = Some((key, obj));
+                        obj
+                    }
+                };
+                if let Some(obj) = obj {
+                    let h = member_hash(member);
+                    obj.prefetch_member(h, Stage::Group);
+                    members[m] = Some((obj, h));
+                    m += 1;
+                }
+            }
+            for stage in [Stage::Slots, Stage::Keys] {
+                for &(obj, h) in members[..m].iter().flatten() {
+                    obj.prefetch_member(h, stage);
                 }
             }
         }

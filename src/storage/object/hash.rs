@@ -43,7 +43,9 @@ impl<'a> HashRef<'a> {
 
     pub fn get(self, field: &[u8]) -> Option<&'a [u8]> {
         match self {
-            HashRef::Packed(p) => packed::pairs(p).find(|(f, _)| *f == field).map(|(_, v)| v),
+            HashRef::Packed(p) => packed::pairs(p)
+                .find(|(f, _)| packed::same(f, field))
+                .map(|(_, v)| v),
             HashRef::Table(t) => t.get(field).map(|p| &*p.value),
         }
     }
@@ -174,14 +176,86 @@ impl Hash {
 
 /// The byte range of `field`'s pair in packed pairs.
 fn find(p: &[u8], field: &[u8]) -> Option<(usize, usize)> {
+    locate(p, field).ok().map(|(start, end, _)| (start, end))
+}
+
+/// `field`'s pair in packed pairs `p` (where it starts, where it ends, its
+/// value's length), or, when it is not there, how many pairs there are:
+/// both from one pass.
+fn locate(p: &[u8], field: &[u8]) -> Result<(usize, usize, usize), usize> {
     let mut it = packed::pairs(p);
+    let mut count = 0;
     loop {
         let start = it.offset();
-        let (f, _) = it.next()?;
-        if f == field {
-            return Some((start, it.offset()));
+        let Some((f, v)) = it.next() else {
+            return Err(count);
+        };
+        if packed::same(f, field) {
+            return Ok((start, it.offset(), v.len()));
+        }
+        count += 1;
+    }
+}
+
+/// Where `field`'s value sits in packed pairs `p` (a pair ends with its value).
+fn value_range(p: &[u8], field: &[u8]) -> Option<std::ops::Range<usize>> {
+    let (_, end, vlen) = locate(p, field).ok()?;
+    Some(end - vlen..end)
+}
+
+/// True when HSET of `pairs` can be done in packed pairs `p` where they are
+/// stored: every field is there already with a value as long as its new
+/// one (a counter's or a session's field rewritten), so the pair headers
+/// stay as they are and only value bytes change.
+pub fn fits_in_place<F: AsRef<[u8]>, V: AsRef<[u8]>>(p: &[u8], pairs: &[(F, V)]) -> bool {
+    pairs
+        .iter()
+        .all(|(f, v)| value_range(p, f.as_ref()).is_some_and(|r| r.len() == v.as_ref().len()))
+}
+
+/// What HSET of one pair takes in packed pairs, when it needs no copy of them.
+pub enum OnePair {
+    /// The field is there with a value as long as the new one: these bytes
+    /// of the encoding are the value to overwrite.
+    Overwrite(std::ops::Range<usize>),
+    /// The field is new and the hash stays packed with it (as
+    /// [`Hash::set`] would decide): append this pair header
+    /// ([`packed::pair_header`], its first `.1` bytes), the field and the value.
+    Append([u8; 21], usize),
+    /// Anything else: the general way.
+    Neither,
+}
+
+/// How HSET of `field` and `value` can change packed pairs `p` in place
+/// (one pass over them).
+pub fn plan_one(p: &[u8], field: &[u8], value: &[u8], lim: &Limits) -> OnePair {
+    match locate(p, field) {
+        Ok((_, end, vlen)) if vlen == value.len() => OnePair::Overwrite(end - vlen..end),
+        Err(count)
+            if field.len() <= lim.hash_value
+                && value.len() <= lim.hash_value
+                && count < lim.hash_entries =>
+        {
+            let (header, n) = packed::pair_header(field.len(), value.len());
+            OnePair::Append(header, n)
+        }
+        _ => OnePair::Neither,
+    }
+}
+
+/// HSET of `pairs` into packed pairs `p` where they are stored, when
+/// [`fits_in_place`]; false, with nothing changed, when not (the caller then
+/// takes the general way, [`Hash::set`]). Nothing is added: HSET answers 0.
+pub fn set_in_place<F: AsRef<[u8]>, V: AsRef<[u8]>>(p: &mut [u8], pairs: &[(F, V)]) -> bool {
+    if !fits_in_place(p, pairs) {
+        return false;
+    }
+    for (f, v) in pairs {
+        if let Some(r) = value_range(p, f.as_ref()) {
+            p[r].copy_from_slice(v.as_ref());
         }
     }
+    true
 }
 
 #[cfg(test)]
@@ -212,5 +286,79 @@ mod tests {
         assert!(!p.remove(b"a"));
         assert_eq!(p.as_ref().len(), 1);
         assert_eq!(p.as_ref().get(b"b"), Some(&b"2"[..]));
+    }
+
+    /// HSET of one pair done the fast ways ([`plan_one`]: overwrite in
+    /// place, append) leaves the same bytes, and answers the same, as
+    /// [`Hash::set`], through short and long pair headers, values changing
+    /// length, and the entry limit.
+    #[test]
+    fn one_pair_plans_agree_with_the_general_way() {
+        let lim = Limits {
+            hash_entries: 24,
+            ..Limits::default()
+        };
+        let mut general = Hash::default();
+        let mut fast: Vec<u8> = Vec::new();
+        let mut seen = [0usize; 3];
+        let mut r = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            crate::storage::xorshift64(&mut r);
+            let field = match r % 5 {
+                0 => format!("a-long-field-name-{:02}", r % 7),
+                _ => format!("f{}", (r >> 8) % 30),
+            };
+            let value = vec![b'v'; ((r >> 16) % 20) as usize];
+            let added = general.set(field.as_bytes(), &value, &lim);
+            let Hash::Packed(want) = &general else {
+                general = Hash::default();
+                fast.clear();
+                continue;
+            };
+            match plan_one(&fast, field.as_bytes(), &value, &lim) {
+                OnePair::Overwrite(at) => {
+                    seen[0] += 1;
+                    assert!(!added);
+                    fast[at].copy_from_slice(&value);
+                }
+                OnePair::Append(header, n) => {
+                    seen[1] += 1;
+                    assert!(added);
+                    fast.extend_from_slice(&header[..n]);
+                    fast.extend_from_slice(field.as_bytes());
+                    fast.extend_from_slice(&value);
+                }
+                OnePair::Neither => {
+                    seen[2] += 1;
+                    let mut h = Hash::Packed(std::mem::take(&mut fast));
+                    assert_eq!(h.set(field.as_bytes(), &value, &lim), added);
+                    if let Hash::Packed(p) = h {
+                        fast = p;
+                    }
+                }
+            }
+            assert_eq!(&fast, want);
+        }
+        assert!(seen.iter().all(|&n| n > 100), "every way taken: {seen:?}");
+        // Several pairs in place: all there with values as long, or nothing.
+        let mut p = Vec::new();
+        packed::push_pair(&mut p, b"a", b"11");
+        packed::push_pair(&mut p, b"b", b"22");
+        let before = p.clone();
+        assert!(!set_in_place(
+            &mut p,
+            &[(&b"a"[..], &b"33"[..]), (b"b", b"444")]
+        ));
+        assert!(!set_in_place(
+            &mut p,
+            &[(&b"a"[..], &b"33"[..]), (b"c", b"44")]
+        ));
+        assert_eq!(p, before);
+        assert!(set_in_place(
+            &mut p,
+            &[(&b"b"[..], &b"55"[..]), (b"a", b"66")]
+        ));
+        let got: Vec<_> = packed::pairs(&p).collect();
+        assert_eq!(got, [(&b"a"[..], &b"66"[..]), (b"b", b"55")]);
     }
 }

@@ -19,6 +19,7 @@ pub mod packed;
 pub mod set;
 pub mod table;
 
+use crate::storage::prefetch::Stage;
 pub use hash::{Hash, HashRef};
 pub use set::{Set, SetRef};
 
@@ -113,6 +114,28 @@ impl Object {
 impl Eq for Object {}
 
 impl<'a> ObjRef<'a> {
+    /// True for a big collection's [`table::Table`] (not a compact encoding).
+    #[inline]
+    pub fn is_table(self) -> bool {
+        matches!(
+            self,
+            ObjRef::Hash(HashRef::Table(_)) | ObjRef::Set(SetRef::Table(_))
+        )
+    }
+
+    /// Start loading one stage of what a lookup of the field or member
+    /// hashed `h` (`member_hash`) will read in a big collection's table
+    /// (`Table::prefetch`). Nothing for a compact encoding: it lives in its
+    /// entry, which the key's own prefetch loads.
+    #[inline]
+    pub fn prefetch_member(self, h: u64, stage: Stage) {
+        match self {
+            ObjRef::Hash(HashRef::Table(t)) => t.prefetch(h, stage),
+            ObjRef::Set(SetRef::Table(t)) => t.prefetch(h, stage),
+            _ => {}
+        }
+    }
+
     /// A compact collection stored inline as `tag` and `bytes`.
     pub fn from_inline(tag: u8, bytes: &'a [u8]) -> Option<ObjRef<'a>> {
         Some(match tag {

@@ -86,6 +86,14 @@ pub fn encoded_len(len: usize) -> usize {
     n + len
 }
 
+/// Byte equality for the short strings packed encodings hold, last byte
+/// first: fields and members often share a prefix and a length (`field0`
+/// … `field9`), and this rejects those without a call to `memcmp`.
+#[inline]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.last() == b.last() && a == b
+}
+
 // --- pairs ------------------------------------------------------------------
 
 /// Value lengths a short pair header holds (0..=14); field lengths 0..=15.
@@ -134,15 +142,33 @@ impl Pairs<'_> {
     }
 }
 
+/// The header of a pair of a `flen`-byte field and a `vlen`-byte value,
+/// and how many of its bytes are used (one for a short pair; else
+/// [`LONG_PAIR`] and two LEB128 lengths of at most 10 bytes each).
+pub fn pair_header(flen: usize, vlen: usize) -> ([u8; 21], usize) {
+    let mut h = [0u8; 21];
+    if flen <= 15 && vlen < SHORT_VALUES {
+        h[0] = (flen * SHORT_VALUES + vlen) as u8;
+        return (h, 1);
+    }
+    h[0] = LONG_PAIR;
+    let mut n = 1;
+    for mut l in [flen, vlen] {
+        while l >= 0x80 {
+            h[n] = (l as u8) | 0x80;
+            l >>= 7;
+            n += 1;
+        }
+        h[n] = l as u8;
+        n += 1;
+    }
+    (h, n)
+}
+
 /// Append a pair to packed pairs.
 pub fn push_pair(v: &mut Vec<u8>, field: &[u8], value: &[u8]) {
-    if field.len() <= 15 && value.len() < SHORT_VALUES {
-        v.push((field.len() * SHORT_VALUES + value.len()) as u8);
-    } else {
-        v.push(LONG_PAIR);
-        push_len(v, field.len());
-        push_len(v, value.len());
-    }
+    let (h, n) = pair_header(field.len(), value.len());
+    v.extend_from_slice(&h[..n]);
     v.extend_from_slice(field);
     v.extend_from_slice(value);
 }

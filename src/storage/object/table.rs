@@ -26,6 +26,7 @@
 use super::member::Member;
 use crate::storage::hash::member_hash;
 use crate::storage::memory::chunk_size;
+use crate::storage::prefetch::{self, prefetch_addr, Stage};
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::HashTable;
 use std::cell::Cell;
@@ -156,6 +157,30 @@ impl<T: Elem> Table<T> {
         match self.table.find(h, eq) {
             Some(e) => Some(e),
             None => self.old.as_ref()?.table.find(h, eq),
+        }
+    }
+
+    /// Start loading one [`Stage`] of what a lookup of the key hashed `h`
+    /// (`member_hash`) will read, in both tables during a resize. Changes
+    /// nothing; reads only what the stage before started loading.
+    #[inline]
+    pub fn prefetch(&self, h: u64, stage: Stage) {
+        let one = |t: &HashTable<T>| match stage {
+            Stage::Group => {
+                if let Some(ctrl) = prefetch::ctrl_addr(t) {
+                    prefetch::prefetch_group(t, ctrl, h);
+                }
+            }
+            Stage::Slots => {
+                prefetch::prefetch_candidates(t, h, |e| prefetch_addr(e as *const T as usize))
+            }
+            Stage::Keys => {
+                prefetch::prefetch_candidates(t, h, |e| prefetch_addr(e.key().as_ptr() as usize))
+            }
+        };
+        one(&self.table);
+        if let Some(o) = &self.old {
+            one(&o.table);
         }
     }
 

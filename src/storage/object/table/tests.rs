@@ -184,3 +184,29 @@ proptest! {
         check(&t, &model);
     }
 }
+
+/// Prefetching, at every stage, for present and absent keys, with and
+/// without a resize under way, reads nothing wrong and changes nothing.
+#[test]
+fn prefetching_changes_nothing() {
+    let mut t: Table<Member> = Table::default();
+    let mut model = HashMap::new();
+    let mut resizing_seen = false;
+    for i in 0..20_000u32 {
+        let k = name(i);
+        t.insert(Member::new(&k));
+        model.insert(k, ());
+        if i % 997 == 0 || t.resizing() {
+            resizing_seen |= t.resizing();
+            for probe in [name(i), name(i / 2), name(1_000_000 + i)] {
+                let h = member_hash(&probe);
+                for stage in [Stage::Group, Stage::Slots, Stage::Keys] {
+                    t.prefetch(h, stage);
+                }
+            }
+        }
+    }
+    assert!(resizing_seen, "no prefetch ran during a resize");
+    check(&t, &model);
+    Table::<Member>::default().prefetch(member_hash(b"x"), Stage::Slots);
+}
