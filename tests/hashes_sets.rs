@@ -908,20 +908,31 @@ fn small_hashes_change_in_place_as_a_model_says() {
     for _ in 0..3000 {
         let field = format!("f{}", rng.gen_range(0..19));
         let len = rng.gen_range(0..20);
-        let value: String = (0..len).map(|_| rng.gen_range(b'a'..=b'z') as char).collect();
+        let value: String = (0..len)
+            .map(|_| rng.gen_range(b'a'..=b'z') as char)
+            .collect();
         let added = q::<i64>(&mut c, &["HSET", "h", &field, &value]);
         let was = model.insert(field.clone(), value.clone());
         assert_eq!(added, i64::from(was.is_none()), "HSET h {field} {value}");
-        assert_eq!(q::<Option<String>>(&mut c, &["HGET", "h", &field]), Some(value));
+        assert_eq!(
+            q::<Option<String>>(&mut c, &["HGET", "h", &field]),
+            Some(value)
+        );
     }
     let all: BTreeMap<String, String> = cmd(&["HGETALL", "h"]).query(&mut c).expect("HGETALL");
     assert_eq!(all, model);
-    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]), "listpack");
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]),
+        "listpack"
+    );
     assert!(q::<i64>(&mut c, &["TTL", "h"]) > 900, "HSET kept the TTL");
     // The 21st field turns it into a table; the same fast path is not taken.
     assert_eq!(q::<i64>(&mut c, &["HSET", "h", "f19", "v"]), 1);
     assert_eq!(q::<i64>(&mut c, &["HSET", "h", "f20", "v"]), 1);
-    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]), "hashtable");
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]),
+        "hashtable"
+    );
     assert_eq!(q::<i64>(&mut c, &["HLEN", "h"]), model.len() as i64 + 2);
     assert_eq!(q::<String>(&mut c, &["SET", "str", "abc"]), "OK");
     assert_eq!(e(&mut c, &["HSET", "str", "f", "v"]), WRONGTYPE);

@@ -55,7 +55,9 @@ fn set_packed(
         let done = match hash::plan_one(p, field, value, lim) {
             OnePair::Overwrite(at) => shard.update(thash, key, now, |e| {
                 e.edit_compact(|tag, p| {
-                    let v = p.get_mut(at).filter(|_| tag == TAG_HASH_PACKED)?;
+                    let v = p
+                        .get_mut(at)
+                        .filter(|v| tag == TAG_HASH_PACKED && v.len() == value.len())?;
                     v.copy_from_slice(value);
                     Some(0)
                 })
