@@ -938,3 +938,70 @@ fn small_hashes_change_in_place_as_a_model_says() {
     assert_eq!(e(&mut c, &["HSET", "str", "f", "v"]), WRONGTYPE);
     assert_eq!(q::<String>(&mut c, &["GET", "str"]), "abc");
 }
+
+/// SADD of one member needs no copy of the set when it can (a member there
+/// already, or a new last member of a packed set): sets answer as a model
+/// does through every encoding and conversion, and keep their TTL.
+#[test]
+fn small_sets_take_members_without_a_copy_as_a_model_says() {
+    let s = Server::start(
+        1,
+        &[
+            "--set-max-intset-entries",
+            "16",
+            "--set-max-listpack-entries",
+            "24",
+        ],
+    );
+    let mut c = s.client();
+    let mut rng = StdRng::seed_from_u64(22);
+    for round in 0..30 {
+        let key = format!("s{round}");
+        let mut model: BTreeSet<String> = BTreeSet::new();
+        for i in 0..60 {
+            let m = match rng.gen_range(0..3) {
+                0 => rng.gen_range(0..40).to_string(),
+                1 => format!("m{}", rng.gen_range(0..20)),
+                _ => format!("a-member-longer-than-sixty-four-bytes-{}", "x".repeat(40)),
+            };
+            let added = q::<i64>(&mut c, &["SADD", &key, &m]);
+            assert_eq!(added, i64::from(model.insert(m.clone())), "SADD {key} {m}");
+            if i == 0 {
+                assert_eq!(q::<i64>(&mut c, &["EXPIRE", &key, "1000"]), 1);
+            }
+        }
+        let got: BTreeSet<String> = cmd(&["SMEMBERS", &key]).query(&mut c).expect("SMEMBERS");
+        assert_eq!(got, model);
+        assert_eq!(q::<i64>(&mut c, &["SCARD", &key]), model.len() as i64);
+        assert!(q::<i64>(&mut c, &["TTL", &key]) > 900, "SADD kept the TTL");
+    }
+    // Each encoding, reached by SADDs of one member.
+    for i in 0..16 {
+        q::<i64>(&mut c, &["SADD", "ints", &i.to_string()]);
+        q::<i64>(&mut c, &["SADD", "packed", &format!("p{i}")]);
+    }
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "ints"]),
+        "intset"
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "packed"]),
+        "listpack"
+    );
+    assert_eq!(q::<i64>(&mut c, &["SADD", "ints", "16"]), 1);
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "ints"]),
+        "listpack"
+    );
+    for i in 16..25 {
+        q::<i64>(&mut c, &["SADD", "packed", &format!("p{i}")]);
+    }
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "packed"]),
+        "hashtable"
+    );
+    assert_eq!(q::<i64>(&mut c, &["SADD", "packed", "p3"]), 0);
+    assert_eq!(q::<i64>(&mut c, &["SCARD", "packed"]), 25);
+    assert_eq!(q::<i64>(&mut c, &["HSET", "h", "f", "v"]), 1);
+    assert_eq!(e(&mut c, &["SADD", "h", "m"]), WRONGTYPE);
+}

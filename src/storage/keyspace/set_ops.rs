@@ -6,6 +6,7 @@
 use super::collection::{b, distinct, edit, rand_picks, read, scan_table, PageOut, Rand};
 use crate::storage::entry::Entry;
 use crate::storage::glob::glob_match;
+use crate::storage::object::set::{self, OneMember};
 use crate::storage::object::{Limits, ObjRef, Object, Set, SetRef};
 use crate::storage::ops::{OpResult, SetOp, PAGE};
 use crate::storage::shard::Shard;
@@ -27,6 +28,32 @@ fn with_set<R>(o: &mut Object, f: impl FnOnce(&mut Set) -> R) -> Option<R> {
     }
 }
 
+/// SADD of one member that needs no copy of the set ([`set::plan_add`]):
+/// one already there (the key is touched, nothing written), or a new last
+/// member of a packed set, appended as the entry is rebuilt once from its
+/// own bytes. None to go the general way. Looked at before the entry is
+/// touched, so a key it does not suit is touched once, by the general way.
+fn add_one(
+    shard: &mut Shard,
+    thash: u64,
+    key: &[u8],
+    now: u64,
+    m: &[u8],
+    lim: &Limits,
+) -> Option<OpResult> {
+    let ObjRef::Set(s) = shard.peek(thash, key)?.object()? else {
+        return None;
+    };
+    let done = match set::plan_add(s, m, lim) {
+        OneMember::Present => shard.update(thash, key, now, |_| Some(0)),
+        OneMember::Append(prefix, used) => shard.update(thash, key, now, |e| {
+            e.append_compact(&[&prefix[..used], m]).then_some(1)
+        }),
+        OneMember::Neither => return None,
+    };
+    done.flatten().map(OpResult::Int)
+}
+
 pub(super) fn set_op(
     shard: &mut Shard,
     thash: u64,
@@ -36,6 +63,13 @@ pub(super) fn set_op(
     lim: &Limits,
     seed: u64,
 ) -> OpResult {
+    if let SetOp::Add(members) = &op {
+        if let [m] = &members[..] {
+            if let Some(r) = add_one(shard, thash, key, now, m, lim) {
+                return r;
+            }
+        }
+    }
     let mut rand = Rand(seed | 1);
     let r = match op {
         SetOp::Add(members) => {

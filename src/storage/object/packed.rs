@@ -182,12 +182,22 @@ pub fn pair_len(field: usize, value: usize) -> usize {
     }
 }
 
-fn push_len(v: &mut Vec<u8>, mut n: usize) {
+fn push_len(v: &mut Vec<u8>, n: usize) {
+    let (prefix, used) = len_prefix(n);
+    v.extend_from_slice(&prefix[..used]);
+}
+
+/// An element's length prefix (LEB128) and how many of its bytes are used.
+pub fn len_prefix(mut n: usize) -> ([u8; 10], usize) {
+    let mut out = [0u8; 10];
+    let mut used = 0;
     while n >= 0x80 {
-        v.push((n as u8) | 0x80);
+        out[used] = (n as u8) | 0x80;
         n >>= 7;
+        used += 1;
     }
-    v.push(n as u8);
+    out[used] = n as u8;
+    (out, used + 1)
 }
 
 // --- intset -----------------------------------------------------------------

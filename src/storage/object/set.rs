@@ -56,7 +56,7 @@ impl<'a> SetRef<'a> {
     pub fn contains(self, m: &[u8]) -> bool {
         match self {
             SetRef::Ints(s) => as_int(m).is_some_and(|v| packed::intset_find(s, v).is_ok()),
-            SetRef::Packed(p) => packed::iter(p).any(|x| x == m),
+            SetRef::Packed(p) => packed::iter(p).any(|x| packed::same(x, m)),
             SetRef::Table(t) => t.get(m).is_some(),
         }
     }
@@ -159,7 +159,7 @@ impl Set {
                 }
             },
             Set::Packed(p) => {
-                if packed::iter(p).any(|x| x == m) {
+                if packed::iter(p).any(|x| packed::same(x, m)) {
                     return false;
                 }
                 if m.len() > lim.set_value || packed::count(p) + 1 > lim.set_entries {
@@ -230,6 +230,39 @@ impl Set {
     }
 }
 
+/// What SADD of one member takes, when it needs no copy of the set.
+pub enum OneMember {
+    /// The member is there already: nothing changes.
+    Present,
+    /// A packed set takes the member at its end (as [`Set::add`] would):
+    /// append this length prefix (its first `.1` bytes) and the member.
+    Append([u8; 10], usize),
+    /// Anything else (an intset's insert, a conversion): the general way.
+    Neither,
+}
+
+/// How SADD of `m` changes the set `s` without copying it.
+pub fn plan_add(s: SetRef<'_>, m: &[u8], lim: &Limits) -> OneMember {
+    match s {
+        SetRef::Packed(p) => {
+            let mut count = 0;
+            for x in packed::iter(p) {
+                if packed::same(x, m) {
+                    return OneMember::Present;
+                }
+                count += 1;
+            }
+            if m.len() > lim.set_value || count + 1 > lim.set_entries {
+                return OneMember::Neither;
+            }
+            let (prefix, used) = packed::len_prefix(m.len());
+            OneMember::Append(prefix, used)
+        }
+        SetRef::Ints(_) | SetRef::Table(_) if s.contains(m) => OneMember::Present,
+        _ => OneMember::Neither,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +310,70 @@ mod tests {
         }
         assert_eq!(p.as_ref().encoding(), "hashtable");
         assert_eq!(p.as_ref().len(), 129);
+    }
+
+    /// SADD of one member done the fast ways ([`plan_add`]: nothing for a
+    /// member there, an append for a new one) leaves the same bytes and
+    /// answers the same as [`Set::add`], through intsets, packed sets, the
+    /// conversions at the limits and tables.
+    #[test]
+    fn one_member_plans_agree_with_the_general_way() {
+        let lim = Limits {
+            set_intset_entries: 12,
+            set_entries: 20,
+            set_value: 10,
+            ..Limits::default()
+        };
+        let mut seen = [0usize; 3];
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..400 {
+            let first: &[u8] = if round % 2 == 0 { b"7" } else { b"m" };
+            let mut general = Set::for_first(first, &lim);
+            let mut fast = general.clone();
+            for _ in 0..40 {
+                crate::storage::xorshift64(&mut r);
+                let m = match r % 4 {
+                    0 => format!("{}", (r >> 8) % 30),
+                    1 => format!("a-long-member-{}", (r >> 8) % 3),
+                    _ => format!("m{}", (r >> 8) % 25),
+                };
+                let added = general.add(m.as_bytes(), &lim);
+                match plan_add(fast.as_ref(), m.as_bytes(), &lim) {
+                    OneMember::Present => {
+                        seen[0] += 1;
+                        assert!(!added, "{m} was there");
+                    }
+                    OneMember::Append(prefix, used) => {
+                        seen[1] += 1;
+                        assert!(added, "{m} was new");
+                        let Set::Packed(p) = &mut fast else {
+                            panic!("append planned for a set that is not packed");
+                        };
+                        p.extend_from_slice(&prefix[..used]);
+                        p.extend_from_slice(m.as_bytes());
+                    }
+                    OneMember::Neither => {
+                        seen[2] += 1;
+                        assert_eq!(fast.add(m.as_bytes(), &lim), added);
+                    }
+                }
+                match (&general, &fast) {
+                    (Set::Table(_), Set::Table(_)) => {
+                        let mut a = Vec::new();
+                        let mut b = Vec::new();
+                        general.as_ref().for_each(|m| a.push(m.into_owned()));
+                        fast.as_ref().for_each(|m| b.push(m.into_owned()));
+                        a.sort();
+                        b.sort();
+                        assert_eq!(a, b);
+                    }
+                    (Set::Ints(a), Set::Ints(b)) | (Set::Packed(a), Set::Packed(b)) => {
+                        assert_eq!(a, b)
+                    }
+                    _ => panic!("encodings differ"),
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 100), "every way taken: {seen:?}");
     }
 }
