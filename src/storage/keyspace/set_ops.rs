@@ -28,10 +28,11 @@ fn with_set<R>(o: &mut Object, f: impl FnOnce(&mut Set) -> R) -> Option<R> {
     }
 }
 
-/// SADD of one member that needs no copy of the set ([`set::plan_add`]):
-/// one already there (the key is touched, nothing written), or a new last
-/// member of a packed set, appended as the entry is rebuilt once from its
-/// own bytes. None to go the general way. Looked at before the entry is
+/// SADD of one member that needs no copy of a small set
+/// ([`set::plan_add`]): one already there (the key is touched, nothing
+/// written), or a new last member of a packed set, appended as the entry is
+/// rebuilt once from its own bytes. None to go the general way (a big set's
+/// table is changed in place there, with one probe). Looked at before the entry is
 /// touched, so a key it does not suit is touched once, by the general way.
 fn add_one(
     shard: &mut Shard,
