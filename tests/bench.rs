@@ -588,3 +588,98 @@ fn transactions_load_counts_whole_transactions() {
     let bad = bench(&["--port", &port, "--tx", "watch:2", "-n", "1"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 }
+
+/// A fake RESP server that answers SET with +OK and GET with a nil, each after
+/// `delay` when the key's last byte is `slow_suffix`, at once otherwise.
+fn delaying_server(slow_suffix: u8, delay: Duration) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = c.read(&mut chunk) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some((is_get, used)) = one_request(&buf) {
+                        // Lines: `*N`, `$3`, the command, `$len`, the key.
+                        let text = String::from_utf8_lossy(&buf[..used]).into_owned();
+                        let key_last = text.split("\r\n").nth(4).and_then(|k| k.bytes().last());
+                        buf.drain(..used);
+                        if key_last == Some(slow_suffix) {
+                            std::thread::sleep(delay);
+                        }
+                        let _ = c.write_all(if is_get { b"$-1\r\n" } else { b"+OK\r\n" });
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn slow_log_lists_the_slow_requests_with_their_send_times() {
+    let port = delaying_server(b'7', Duration::from_millis(150)).to_string();
+    let dir = tmpdir("slow-log");
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    // Keys 0..19 in turn, each SET then GET: keys 7 and 17 answer late.
+    let run = |slow: &str| {
+        let o = bench(&[
+            "--port",
+            &port,
+            "-c",
+            "1",
+            "--keys",
+            "20",
+            "--distribution",
+            "sequential",
+            "-n",
+            "40",
+            "--report-dir",
+            dir.to_str().expect("path"),
+            "--slow-log",
+            slow,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let csv = std::fs::read_to_string(dir.join("slow.csv")).expect("slow.csv");
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("sent_unix_ms,latency_us,command,key"));
+        lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                assert_eq!(f.len(), 4, "{l}");
+                let at: u64 = f[0].parse().expect("time");
+                let us: u64 = f[1].parse().expect("latency");
+                (at, us, f[2].to_string(), f[3].to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    let slow = run("100");
+    let keys: Vec<(&str, &str)> = slow.iter().map(|r| (r.2.as_str(), r.3.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("write", "key:000000000007"),
+            ("read", "key:000000000007"),
+            ("write", "key:000000000017"),
+            ("read", "key:000000000017")
+        ],
+        "{slow:?}"
+    );
+    for (at, us, _, _) in &slow {
+        assert!(*us >= 150_000, "{slow:?}");
+        assert!(*at >= started_ms && *at < started_ms + 60_000, "{slow:?}");
+    }
+    assert!(slow.windows(2).all(|w| w[0].0 <= w[1].0), "{slow:?}");
+    // 0 logs every request.
+    assert_eq!(run("0").len(), 40);
+}

@@ -250,6 +250,11 @@ pub struct RunArgs {
     /// A name for this run in reports and plots [default: HOST:PORT].
     #[arg(long)]
     pub label: Option<String>,
+    /// Write every measured request slower than MS milliseconds to slow.csv in --report-dir:
+    /// its intended send time (Unix ms), latency (µs), command and key, so stalls can be laid
+    /// against what the server was doing (at most 1,000,000 lines; 0 logs every request).
+    #[arg(long, value_name = "MS")]
+    pub slow_log: Option<f64>,
     /// Seconds without a reply (while requests are outstanding) after which a
     /// connection is given up as timed out.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
@@ -330,6 +335,8 @@ pub struct Plan {
     pub seed: u64,
     pub report_dir: Option<PathBuf>,
     pub label: String,
+    /// `--slow-log`, in µs.
+    pub slow_us: Option<u64>,
     pub timeout: Duration,
     pub cpus: Vec<usize>,
     pub quiet: bool,
@@ -433,6 +440,16 @@ impl Plan {
             (None, None) => Stop::After(Duration::from_secs(10)),
         };
         let timeout = seconds("timeout", a.timeout)?;
+        let slow_us = match a.slow_log {
+            None => None,
+            Some(ms) if !ms.is_finite() || !(0.0..=1e7).contains(&ms) => {
+                return Err(format!("--slow-log must be between 0 and 1e7 ms, not {ms}"))
+            }
+            Some(_) if a.report_dir.is_none() => {
+                return Err("--slow-log writes slow.csv into --report-dir: give one".into())
+            }
+            Some(ms) => Some((ms * 1000.0) as u64),
+        };
         if timeout < Duration::from_millis(10) {
             return Err("--timeout must be at least 0.01 seconds".into());
         }
@@ -480,6 +497,7 @@ impl Plan {
             tx: a.tx,
             seed: a.seed,
             report_dir: a.report_dir,
+            slow_us,
             timeout,
             cpus,
             quiet: a.quiet,
@@ -644,6 +662,8 @@ mod tests {
             (&["--hash-mod", "2:2"], "less than N"),
             (&["--hash-mod", "2"], "N:R"),
             (&["--hash-mod", "2:0", "--key-prefix", "{a}"], "hash tag"),
+            (&["--slow-log", "5"], "--report-dir"),
+            (&["--slow-log=-1", "--report-dir", "x"], "--slow-log"),
         ];
         for (args, want) in cases {
             let err = plan(args).expect_err(&format!("{args:?} should fail"));

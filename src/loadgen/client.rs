@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use super::args::{DataType, Plan, Protocol, Stop, Tx};
 use super::keys::{Distribution, KeyPicker, Rng};
-use super::stats::{Interval, Stats};
+use super::stats::{Interval, Slow, Stats};
 use super::workload::{verified_value, Cmd, Schedule};
 use crate::protocol::client::{self as wire, Reply};
 use crate::runtime::buf::Buf;
@@ -65,6 +65,8 @@ pub struct ThreadCtx {
     /// Indexed by key; empty unless `--verify`.
     keys: RefCell<Vec<KeyState>>,
     epoch: Instant,
+    /// `epoch` as Unix ms, for slow.csv.
+    epoch_unix_ms: u64,
     /// When the last measured reply arrived.
     pub last_reply: Cell<Option<Instant>>,
 }
@@ -83,6 +85,9 @@ impl ThreadCtx {
             interval: RefCell::default(),
             keys: RefCell::new(keys),
             epoch: Instant::now(),
+            epoch_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             last_reply: Cell::new(None),
         }
     }
@@ -612,6 +617,15 @@ impl Conn {
         }
         ctx.last_reply.set(Some(now));
         stats.cmd(req.cmd).hist.saturating_record(latency_us.max(1));
+        if plan.slow_us.is_some_and(|t| latency_us > t) {
+            plan.key_names.name(&mut self.key, req.key);
+            stats.slow_request(Slow {
+                at_ms: ctx.epoch_unix_ms + u64::from(ctx.ms_since_epoch(req.intended)),
+                latency_us,
+                cmd: if req.cmd == Cmd::Get { "read" } else { "write" },
+                key: String::from_utf8_lossy(&self.key).into_owned(),
+            });
+        }
         if let Some(e) = error {
             stats.cmd(req.cmd).errors += 1;
             let name = if req.cmd == Cmd::Set { "SET" } else { "GET" };

@@ -256,10 +256,27 @@ pub fn write_dir(dir: &Path, plan: &Plan, out: &Outcome) -> Result<(), String> {
             });
         }
     }
+    if plan.slow_us.is_some() {
+        write("slow.csv", &slow_csv(&out.stats))?;
+    }
     write(
         "latency.svg",
         &percentile_svg(&format!("Latency by percentile: {}", plan.label), &series),
     )
+}
+
+/// `--slow-log`'s lines in send order, and a last comment if some were left out.
+fn slow_csv(st: &super::stats::Stats) -> String {
+    let mut slow: Vec<_> = st.slow.iter().collect();
+    slow.sort_by_key(|s| s.at_ms);
+    let mut text = String::from("sent_unix_ms,latency_us,command,key\n");
+    for s in slow {
+        let _ = writeln!(text, "{},{},{},{}", s.at_ms, s.latency_us, s.cmd, s.key);
+    }
+    if st.slow_dropped > 0 {
+        let _ = writeln!(text, "# {} more not kept", st.slow_dropped);
+    }
+    text
 }
 
 fn hgrm_points(text: &str) -> Result<Vec<(f64, f64)>, String> {
@@ -328,5 +345,26 @@ mod tests {
         // Only scan GETs: nothing left to rate.
         (st.get.hits, st.get.misses, st.scan_hits, st.scan_misses) = (1, 5, 1, 5);
         assert_eq!(miss_ratio_without_scans(&st), 0.0);
+    }
+
+    #[test]
+    fn slow_requests_are_written_in_send_order_with_what_was_left_out() {
+        let mut st = Stats::default();
+        assert_eq!(slow_csv(&st), "sent_unix_ms,latency_us,command,key\n");
+        let slow = |at_ms, key: &str| super::super::stats::Slow {
+            at_ms,
+            latency_us: 7000,
+            cmd: "read",
+            key: key.into(),
+        };
+        let mut other = Stats::default();
+        other.slow_request(slow(20, "b"));
+        st.slow_request(slow(10, "a"));
+        st.slow_dropped = 2;
+        st.merge(&other);
+        assert_eq!(
+            slow_csv(&st),
+            "sent_unix_ms,latency_us,command,key\n10,7000,read,a\n20,7000,read,b\n# 2 more not kept\n"
+        );
     }
 }

@@ -71,6 +71,22 @@ pub struct Stats {
     pub failed_connections: u64,
     /// The first few error replies, verify failures and connection failures, verbatim.
     pub samples: Vec<String>,
+    /// `--slow-log`: requests over the threshold, at most [`MAX_SLOW`], and how many more.
+    pub slow: Vec<Slow>,
+    pub slow_dropped: u64,
+}
+
+/// Lines of slow.csv a run keeps.
+pub const MAX_SLOW: usize = 1_000_000;
+
+/// One request slower than `--slow-log`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slow {
+    /// Intended send time, Unix ms.
+    pub at_ms: u64,
+    pub latency_us: u64,
+    pub cmd: &'static str,
+    pub key: String,
 }
 
 impl Stats {
@@ -99,6 +115,18 @@ impl Stats {
         self.failed_connections += other.failed_connections;
         for s in &other.samples {
             self.sample(s.clone());
+        }
+        for s in &other.slow {
+            self.slow_request(s.clone());
+        }
+        self.slow_dropped += other.slow_dropped;
+    }
+
+    pub fn slow_request(&mut self, s: Slow) {
+        if self.slow.len() < MAX_SLOW {
+            self.slow.push(s);
+        } else {
+            self.slow_dropped += 1;
         }
     }
 
