@@ -123,6 +123,10 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             "set-max-listpack-value",
             c.set_max_listpack_value.to_string(),
         ),
+        (
+            "list-max-listpack-size",
+            c.list_max_listpack_size.to_string(),
+        ),
         ("hll-sparse-max-bytes", c.hll_sparse_max_bytes.to_string()),
         // Redis 7 still answers to the names of the encodings before listpack.
         (
@@ -132,6 +136,10 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         (
             "hash-max-ziplist-value",
             c.hash_max_listpack_value.to_string(),
+        ),
+        (
+            "list-max-ziplist-size",
+            c.list_max_listpack_size.to_string(),
         ),
         (
             "aclfile",
@@ -352,6 +360,17 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         "set-max-intset-entries" => c.set_max_intset_entries = num()?,
         "set-max-listpack-entries" => c.set_max_listpack_entries = num()?,
         "set-max-listpack-value" => c.set_max_listpack_value = num()?,
+        "list-max-listpack-size" | "list-max-ziplist-size" => {
+            // Redis's range for it: an int.
+            c.list_max_listpack_size = text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| i32::try_from(*n).is_ok())
+                .ok_or_else(|| {
+                    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between -2147483648 and 2147483647 inclusive")
+                })?
+        }
         "hll-sparse-max-bytes" => c.hll_sparse_max_bytes = num()?,
         "acllog-max-len" => c.acllog_max_len = num()?,
         "tracking-table-max-keys" => c.tracking_table_max_keys = num()?,

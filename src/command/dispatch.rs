@@ -20,7 +20,7 @@ use super::context::{
 use super::frame::Frame;
 use super::observe::{self, Watch};
 use super::{
-    admin, bitmap, config, connection, dump, hash, hyperloglog, info, keys, latency, monitor,
+    admin, bitmap, config, connection, dump, hash, hyperloglog, info, keys, latency, list, monitor,
     pubsub, scripting, server, set, set_algebra, slowlog, sort, string, transactions,
 };
 use crate::core::router::{Batch, Results};
@@ -569,6 +569,21 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("sdiff", -2, RS, 1, -1, 1, "set", "1.0.0", "Returns the difference of multiple sets.", set_algebra::sdiff),
     cmd!("sdiffstore", -3, &["write", "denyoom"], 1, -1, 1, "set", "1.0.0", "Stores the difference of multiple sets in a key.", set_algebra::sdiffstore),
     cmd!("smove", 4, &["write", "fast"], 1, 2, 1, "set", "1.0.0", "Moves a member from one set to another.", set_algebra::smove),
+    // lists
+    cmd!("lpush", -3, W, 1, 1, 1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
+    cmd!("rpush", -3, W, 1, 1, 1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
+    cmd!("lpushx", -3, W, 1, 1, 1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
+    cmd!("rpushx", -3, W, 1, 1, 1, "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
+    cmd!("lpop", -2, &["write", "fast"], 1, 1, 1, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
+    cmd!("rpop", -2, &["write", "fast"], 1, 1, 1, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
+    cmd!("llen", 2, R, 1, 1, 1, "list", "1.0.0", "Returns the length of a list.", list::llen),
+    cmd!("lrange", 4, RS, 1, 1, 1, "list", "1.0.0", "Returns a range of elements from a list.", list::lrange),
+    cmd!("lindex", 3, RS, 1, 1, 1, "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
+    cmd!("lset", 4, &["write", "denyoom"], 1, 1, 1, "list", "1.0.0", "Sets the value of an element in a list by its index.", list::lset),
+    cmd!("linsert", 5, &["write", "denyoom"], 1, 1, 1, "list", "2.2.0", "Inserts an element before or after another element in a list.", list::linsert),
+    cmd!("lrem", 4, WS, 1, 1, 1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", list::lrem),
+    cmd!("ltrim", 4, WS, 1, 1, 1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", list::ltrim),
+    cmd!("lpos", -3, RS, 1, 1, 1, "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
     // bitmaps
     cmd!("setbit", 4, W, 1, 1, 1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmap::setbit),
     cmd!("getbit", 3, R, 1, 1, 1, "bitmap", "2.2.0", "Returns a bit value by offset.", bitmap::getbit),

@@ -4,7 +4,7 @@
 //!   it (lookup, arity/auth/subscribed-mode checks, batch budgets, replies in
 //!   request order). It names every family's handler and passes the table down
 //!   to them in the context; nothing in this folder imports it.
-//! - the families, one file per Redis documentation group: `string`, `keys`
+//! - the families, one file per Redis documentation group: `string`, `list`, `keys`
 //!   (generic, with DUMP/RESTORE in `dump` and SORT in `sort`), `connection`, `server` (with its big commands in their own
 //!   files: `info`, `config`, `slowlog`, `latency`, `monitor`), `pubsub`,
 //!   plus `admin` for STAIRKV, `acl` (ACL users: the family, the users
@@ -46,6 +46,7 @@ pub mod info;
 pub mod keys;
 pub mod keyspec;
 pub mod latency;
+pub mod list;
 pub mod monitor;
 pub mod observe;
 pub mod pubsub;

@@ -269,7 +269,7 @@ fn runs_now_here(
             matches!(spec.name, "ping" | "echo" | "time")
                 || (matches!(
                     spec.group,
-                    "string" | "generic" | "hash" | "set" | "bitmap" | "hyperloglog"
+                    "string" | "generic" | "hash" | "set" | "list" | "bitmap" | "hyperloglog"
                 ) && !command_keys(spec, args).is_empty())
         })
 }

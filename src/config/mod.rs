@@ -83,6 +83,8 @@ pub struct Config {
     /// When small hashes and sets leave their compact encodings (Redis's
     /// `hash-max-listpack-*`, `set-max-intset-entries`, `set-max-listpack-*`).
     pub hash_max_listpack_entries: u64,
+    /// `list-max-listpack-size`: a list node's bound (see `storage::object::list`).
+    pub list_max_listpack_size: i64,
     pub hash_max_listpack_value: u64,
     pub set_max_intset_entries: u64,
     pub set_max_listpack_entries: u64,
@@ -337,6 +339,10 @@ impl Config {
                 .set_max_listpack_entries
                 .or(file.set_max_listpack_entries)
                 .unwrap_or(128),
+            list_max_listpack_size: flags
+                .list_max_listpack_size
+                .or(file.list_max_listpack_size)
+                .unwrap_or(-2),
             hll_sparse_max_bytes: flags
                 .hll_sparse_max_bytes
                 .or(file.hll_sparse_max_bytes)

@@ -9,9 +9,9 @@
 
 use bytes::Bytes;
 
-use crate::config::notify::{GENERIC, HASH, NEW, SET, STRING};
+use crate::config::notify::{GENERIC, HASH, LIST, NEW, SET, STRING};
 use crate::storage::ops::{
-    BitsOp, CoreOp, GetExTtl, HashOp, HllOp, KeyOp, Op, OpResult, SetCond, SetOp, SetTtl,
+    BitsOp, CoreOp, GetExTtl, HashOp, HllOp, KeyOp, ListOp, Op, OpResult, SetCond, SetOp, SetTtl,
 };
 
 /// What the world looked up before running a write, when events are wanted.
@@ -202,6 +202,34 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                         }
                         out.push((SET, name, k()));
                         if before.gone_after && name != "sadd" {
+                            out.push((GENERIC, "del", k()));
+                        }
+                    }
+                }
+                (KeyOp::OnList(l), r) => {
+                    let (name, done) = match (l, r) {
+                        (ListOp::Push { front, .. }, OpResult::Int(n)) => {
+                            (if *front { "lpush" } else { "rpush" }, *n > 0)
+                        }
+                        (ListOp::Pop { front, .. }, OpResult::Bulk(_)) => {
+                            (if *front { "lpop" } else { "rpop" }, true)
+                        }
+                        (ListOp::Pop { front, .. }, OpResult::Bulks(v)) => {
+                            (if *front { "lpop" } else { "rpop" }, !v.is_empty())
+                        }
+                        (ListOp::Insert { .. }, OpResult::Int(n)) => ("linsert", *n > 0),
+                        (ListOp::Set { .. }, OpResult::Ok) => ("lset", true),
+                        (ListOp::Rem { .. }, OpResult::Int(n)) => ("lrem", *n > 0),
+                        // Redis announces LTRIM on any list, trimmed or not.
+                        (ListOp::Trim { .. }, OpResult::Ok) => ("ltrim", before.existed),
+                        _ => ("", false),
+                    };
+                    if done {
+                        if !before.existed && name.ends_with("push") {
+                            new(&mut out, key);
+                        }
+                        out.push((LIST, name, k()));
+                        if before.gone_after {
                             out.push((GENERIC, "del", k()));
                         }
                     }

@@ -13,7 +13,7 @@ use crate::persist::rdb::Section;
 use crate::runtime::notify::{Notify, Slot};
 use crate::storage::keyspace::Keyspace;
 use crate::storage::ops::{
-    Changes, CoreOp, GetExTtl, HashOp, KeyOp, Op, OpError, OpResult, SetOp, SetTtl,
+    Changes, CoreOp, GetExTtl, HashOp, KeyOp, ListOp, Op, OpError, OpResult, SetOp, SetTtl,
 };
 use crate::storage::policy::Room;
 use crate::storage::staircase::RoutingTable;
@@ -61,6 +61,7 @@ fn configure_memory(ks: &mut Keyspace, c: &Config) {
         set_intset_entries: n(c.set_max_intset_entries),
         set_entries: n(c.set_max_listpack_entries),
         set_value: n(c.set_max_listpack_value),
+        list: crate::storage::object::ListLimit(c.list_max_listpack_size),
     });
     ks.set_memory_limit(
         c.maxmemory,
@@ -334,7 +335,10 @@ impl World {
         if let Some((op, mut before)) = watched {
             if let Op::Key {
                 key,
-                op: KeyOp::OnHash(HashOp::Del(_)) | KeyOp::OnSet(SetOp::Rem(_) | SetOp::Pop(_)),
+                op:
+                    KeyOp::OnHash(HashOp::Del(_))
+                    | KeyOp::OnSet(SetOp::Rem(_) | SetOp::Pop(_))
+                    | KeyOp::OnList(ListOp::Pop { .. } | ListOp::Rem { .. } | ListOp::Trim { .. }),
             } = &op
             {
                 before.gone_after = self.keyspace.borrow().peek(key).1.is_none();

@@ -1,6 +1,7 @@
 //! Per-element log records: what a change did to a key that was there before
 //! it and still is after — fields set or deleted in a hash, members added or
-//! removed in a set, a bit, a range or a tail of a string, an HLL's new
+//! removed in a set, elements pushed, popped, set, inserted, removed or
+//! trimmed in a list, a bit, a range or a tail of a string, an HLL's new
 //! elements, a new deadline — so that a change to a big collection or a long
 //! string costs the change's size in the log, not the key's. The writing side
 //! turns an op the keyspace just applied (and its reply) into a record
@@ -9,14 +10,16 @@
 //! ([`apply_all`]).
 //!
 //! Every record here sets elements to absolute values (a field's new value,
-//! never "+1"; the members an SPOP took, never "pop one"), so replaying one
-//! gives what the core held. This module never decides whether a delta may be
+//! never "+1"; the members an SPOP took, never "pop one"), or, for a list,
+//! names a change whose place the list before it fixes (LPUSH, LPOP of n,
+//! LSET at an index, LTRIM): applied to the same list, it gives the same
+//! list. So replaying one gives what the core held. This module never decides whether a delta may be
 //! logged (the core logs one only for a key live before and after the op, so
 //! its base is a record before it — `replay`'s module doc says why the order
 //! holds) and never reads a file.
 
-use crate::storage::object::{Hash, Limits, Object, Set};
-use crate::storage::ops::{HashOp, HllOp, KeyOp, OpResult, SetOp, Stored};
+use crate::storage::object::{Hash, Limits, List, Object, Set};
+use crate::storage::ops::{HashOp, HllOp, KeyOp, ListOp, OpResult, SetOp, Stored};
 use bytes::Bytes;
 
 /// The largest byte offset a record may name (1 TiB).
@@ -29,6 +32,33 @@ pub enum Delta {
     HDel(Vec<Bytes>),
     SAdd(Vec<Bytes>),
     SRem(Vec<Bytes>),
+    /// LPUSH (`front`) or RPUSH of these elements, in order.
+    Push {
+        front: bool,
+        values: Vec<Bytes>,
+    },
+    /// LPOP (`front`) or RPOP of `count` elements.
+    Pop {
+        front: bool,
+        count: u64,
+    },
+    LSet {
+        index: i64,
+        value: Bytes,
+    },
+    LInsert {
+        before: bool,
+        pivot: Bytes,
+        value: Bytes,
+    },
+    LRem {
+        count: i64,
+        value: Bytes,
+    },
+    LTrim {
+        start: i64,
+        stop: i64,
+    },
     SetBit {
         offset: u64,
         on: bool,
@@ -53,6 +83,14 @@ pub fn loggable(op: &KeyOp) -> bool {
         KeyOp::OnHash(
             HashOp::Set { .. } | HashOp::Del(_) | HashOp::IncrBy(..) | HashOp::IncrByFloat(..)
         ) | KeyOp::OnSet(SetOp::Add(_) | SetOp::Rem(_) | SetOp::Pop(_))
+            | KeyOp::OnList(
+                ListOp::Push { .. }
+                    | ListOp::Pop { .. }
+                    | ListOp::Set { .. }
+                    | ListOp::Insert { .. }
+                    | ListOp::Rem { .. }
+                    | ListOp::Trim { .. }
+            )
             | KeyOp::Bits(crate::storage::ops::BitsOp::SetBit { .. })
             | KeyOp::Hll(HllOp::Add { .. })
             | KeyOp::Append { .. }
@@ -73,9 +111,10 @@ pub fn with_record<R>(
     f: impl FnOnce(&[&[u8]]) -> R,
 ) -> Option<R> {
     let mut args: Vec<&[u8]> = Vec::with_capacity(8);
-    // Each record has one number at most.
+    // Each record has one number at most, but LTRIM's two.
     let mut num = [0u8; 20];
     let text;
+    let text2;
     let fmt = crate::protocol::ascii::format_u64;
     match (op, r) {
         (KeyOp::OnHash(HashOp::Set { pairs, .. }), _) => {
@@ -106,6 +145,45 @@ pub fn with_record<R>(
         }
         (KeyOp::OnSet(SetOp::Pop(_)), OpResult::Bulk(m)) => {
             args.extend([&b"SREM"[..], key, m]);
+        }
+        (KeyOp::OnList(ListOp::Push { front, values, .. }), _) => {
+            args.extend([if *front { &b"LPUSH"[..] } else { b"RPUSH" }, key]);
+            args.extend(values.iter().map(|v| &v[..]));
+        }
+        (KeyOp::OnList(ListOp::Pop { front, .. }), OpResult::Bulk(_) | OpResult::Bulks(_)) => {
+            let n = match r {
+                OpResult::Bulks(v) => v.len() as u64,
+                _ => 1,
+            };
+            args.extend([
+                if *front { &b"LPOP"[..] } else { b"RPOP" },
+                key,
+                fmt(n, &mut num),
+            ]);
+        }
+        (KeyOp::OnList(ListOp::Set { index, value }), _) => {
+            text = index.to_string();
+            args.extend([&b"LSET"[..], key, text.as_bytes(), value]);
+        }
+        (
+            KeyOp::OnList(ListOp::Insert {
+                before,
+                pivot,
+                value,
+            }),
+            _,
+        ) => {
+            let place: &[u8] = if *before { b"BEFORE" } else { b"AFTER" };
+            args.extend([&b"LINSERT"[..], key, place, pivot, value]);
+        }
+        (KeyOp::OnList(ListOp::Rem { count, value }), _) => {
+            text = count.to_string();
+            args.extend([&b"LREM"[..], key, text.as_bytes(), value]);
+        }
+        (KeyOp::OnList(ListOp::Trim { start, stop }), _) => {
+            text = start.to_string();
+            text2 = stop.to_string();
+            args.extend([&b"LTRIM"[..], key, text.as_bytes(), text2.as_bytes()]);
         }
         (KeyOp::Bits(crate::storage::ops::BitsOp::SetBit { offset, on }), _) => {
             let bit: &[u8] = if *on { b"1" } else { b"0" };
@@ -163,6 +241,17 @@ impl Delta {
                 ))
             }
         };
+        let signed = |a: &[u8]| {
+            std::str::from_utf8(a)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "a logged {} with a bad number",
+                        String::from_utf8_lossy(name)
+                    )
+                })
+        };
         let bad = || {
             Err(format!(
                 "a logged {} with {} arguments",
@@ -196,10 +285,38 @@ impl Delta {
                 sparse_max: m as usize,
                 elements: all(rest),
             }),
+            (b"LPUSH" | b"RPUSH", a) if !a.is_empty() => Ok(Delta::Push {
+                front: name == b"LPUSH",
+                values: all(a),
+            }),
+            (b"LPOP" | b"RPOP", [n]) => num(n).map(|count| Delta::Pop {
+                front: name == b"LPOP",
+                count,
+            }),
+            (b"LSET", [i, v]) => signed(i).map(|index| Delta::LSet {
+                index,
+                value: Bytes::copy_from_slice(v),
+            }),
+            (b"LINSERT", [place, pivot, v]) if matches!(*place, b"BEFORE" | b"AFTER") => {
+                Ok(Delta::LInsert {
+                    before: *place == b"BEFORE",
+                    pivot: Bytes::copy_from_slice(pivot),
+                    value: Bytes::copy_from_slice(v),
+                })
+            }
+            (b"LREM", [n, v]) => signed(n).map(|count| Delta::LRem {
+                count,
+                value: Bytes::copy_from_slice(v),
+            }),
+            (b"LTRIM", [a, z]) => {
+                signed(a).and_then(|start| signed(z).map(|stop| Delta::LTrim { start, stop }))
+            }
             (b"PEXPIREAT", [at]) => num(at).map(Delta::PExpireAt),
             (b"PERSIST", []) => Ok(Delta::Persist),
             (b"HSET" | b"HDEL" | b"SADD" | b"SREM" | b"SETBIT" | b"APPEND" | b"SETRANGE", _)
-            | (b"PFADD" | b"PEXPIREAT" | b"PERSIST", _) => bad(),
+            | (b"PFADD" | b"PEXPIREAT" | b"PERSIST", _)
+            | (b"LPUSH" | b"RPUSH" | b"LPOP" | b"RPOP" | b"LSET" | b"LINSERT" | b"LREM", _)
+            | (b"LTRIM", _) => bad(),
             _ => return None,
         })
     }
@@ -256,6 +373,7 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
                 Work::Str(Vec::new())
             }
             Delta::PfAdd { .. } => Work::Str(crate::storage::hll::new_empty()),
+            Delta::Push { .. } => Work::Obj(Object::List(List::default())),
             // Nothing to remove from or to time.
             _ => return true,
         };
@@ -290,6 +408,57 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
                     *w = Work::Gone;
                 }
             }
+        }
+        (Work::Obj(Object::List(l)), Delta::Push { front, values }) => {
+            for v in &values {
+                if front {
+                    l.push_front(v, lim.list);
+                } else {
+                    l.push_back(v, lim.list);
+                }
+            }
+        }
+        (
+            w @ Work::Obj(Object::List(_)),
+            d @ (Delta::Pop { .. } | Delta::LRem { .. } | Delta::LTrim { .. }),
+        ) => {
+            if let Work::Obj(Object::List(l)) = w {
+                match d {
+                    Delta::Pop { front, count } => {
+                        for _ in 0..count {
+                            let got = if front {
+                                l.pop_front(lim.list)
+                            } else {
+                                l.pop_back(lim.list)
+                            };
+                            if got.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                    Delta::LRem { count, value } => {
+                        l.remove(count, &value, lim.list);
+                    }
+                    Delta::LTrim { start, stop } => l.trim(start, stop, lim.list),
+                    _ => {}
+                }
+                if l.as_ref().is_empty() {
+                    *w = Work::Gone;
+                }
+            }
+        }
+        (Work::Obj(Object::List(l)), Delta::LSet { index, value }) => {
+            return l.set(index, &value, lim.list);
+        }
+        (
+            Work::Obj(Object::List(l)),
+            Delta::LInsert {
+                before,
+                pivot,
+                value,
+            },
+        ) => {
+            return l.insert(before, &pivot, &value, lim.list).is_some();
         }
         (Work::Str(v), Delta::SetBit { offset, on }) => {
             let need = (offset / 8) as usize + 1;

@@ -84,6 +84,9 @@ impl Op {
                         HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..)
                     )
                     | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
+                    | KeyOp::OnList(
+                        ListOp::Push { .. } | ListOp::Set { .. } | ListOp::Insert { .. }
+                    )
                     | KeyOp::Bits(BitsOp::SetBit { .. } | BitsOp::Field(_))
                     | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)),
                 ..
@@ -109,8 +112,16 @@ pub enum Changes {
     AllOrNothing(u64),
     /// One key when the result is OK or 1 (RENAME, RENAMENX).
     Renamed,
-    /// One key when something was popped (SPOP).
+    /// One key when something was popped (SPOP); each element LPOP or RPOP
+    /// took with a count, as Redis counts them.
     Popped,
+    /// `n` when the result is a length (LPUSH of `n` elements), none when nil
+    /// or 0 (LPUSHX on no key).
+    Pushed(u64),
+    /// One key when the result is OK (LSET, LTRIM).
+    OkOne,
+    /// One key when the result is a length above 0 (LINSERT found its pivot).
+    Inserted,
 }
 
 impl Changes {
@@ -138,8 +149,15 @@ impl Changes {
             Changes::Popped => match r {
                 OpResult::Bulk(_) => 1,
                 OpResult::Members(m) => u64::from(!m.is_empty()),
+                OpResult::Bulks(m) => m.len() as u64,
                 _ => 0,
             },
+            Changes::Pushed(n) => match r {
+                OpResult::Int(len) if *len > 0 => n,
+                _ => 0,
+            },
+            Changes::OkOne => u64::from(matches!(r, OpResult::Ok)),
+            Changes::Inserted => u64::from(matches!(r, OpResult::Int(n) if *n > 0)),
         }
     }
 }
@@ -190,6 +208,17 @@ impl Op {
                     SetOp::Pop(_) => Changes::Popped,
                     SetOp::Store { .. } => Changes::One,
                     _ => Changes::None,
+                },
+                KeyOp::OnList(l) => match l {
+                    // Redis counts each element pushed or removed.
+                    ListOp::Push { values, .. } => Changes::Pushed(values.len() as u64),
+                    ListOp::Pop { .. } => Changes::Popped,
+                    ListOp::Set { .. } | ListOp::Trim { .. } => Changes::OkOne,
+                    ListOp::Insert { .. } => Changes::Inserted,
+                    ListOp::Rem { .. } => Changes::Counted,
+                    ListOp::Len | ListOp::Range { .. } | ListOp::Index(_) | ListOp::Pos { .. } => {
+                        Changes::None
+                    }
                 },
                 KeyOp::Bits(BitsOp::SetBit { .. }) => Changes::One,
                 KeyOp::Bits(BitsOp::Field(ops)) if ops.iter().any(|o| o.is_write()) => Changes::One,
@@ -319,6 +348,7 @@ pub enum KeyOp {
     Read,
     OnHash(HashOp),
     OnSet(SetOp),
+    OnList(ListOp),
     Bits(BitsOp),
     Hll(HllOp),
 }
@@ -415,6 +445,46 @@ pub enum SetOp {
     Store {
         members: Vec<Bytes>,
         event: &'static str,
+    },
+}
+
+/// An operation on a list (see [`crate::storage::keyspace`]'s `list_ops`),
+/// with Redis's index rules: negative indexes count from the tail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListOp {
+    /// LPUSH / RPUSH (`front`), LPUSHX / RPUSHX (`xx`: only onto a list that
+    /// exists) → Int(the length after)
+    Push {
+        front: bool,
+        values: Vec<Bytes>,
+        xx: bool,
+    },
+    /// LPOP / RPOP: no count → Bulk | Nil; a count → Bulks | Nil (no key)
+    Pop { front: bool, count: Option<usize> },
+    /// LLEN → Int
+    Len,
+    /// LRANGE → Bulks
+    Range { start: i64, stop: i64 },
+    /// LINDEX → Bulk | Nil
+    Index(i64),
+    /// LSET → Ok | Err(NoSuchKey | IndexOutOfRange)
+    Set { index: i64, value: Bytes },
+    /// LINSERT → Int(the length after) | Int(-1) (no pivot) | Int(0) (no key)
+    Insert {
+        before: bool,
+        pivot: Bytes,
+        value: Bytes,
+    },
+    /// LREM → Int(elements removed)
+    Rem { count: i64, value: Bytes },
+    /// LTRIM → Ok
+    Trim { start: i64, stop: i64 },
+    /// LPOS: without COUNT → Int | Nil; with it → Ints
+    Pos {
+        value: Bytes,
+        rank: i64,
+        count: Option<usize>,
+        maxlen: usize,
     },
 }
 
@@ -545,6 +615,8 @@ pub enum OpError {
     InvalidGetExExpire,
     #[error("ERR no such key")]
     NoSuchKey,
+    #[error("ERR index out of range")]
+    IndexOutOfRange,
     #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
     FreqNotTracked,
     #[error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]

@@ -192,6 +192,7 @@ pub fn of_command(c: &CommandSpec) -> u32 {
         "string" => bit("string"),
         "hash" => bit("hash"),
         "set" => bit("set"),
+        "list" => bit("list"),
         "bitmap" => bit("bitmap"),
         "hyperloglog" => bit("hyperloglog"),
         // WAIT is in @connection only, not @keyspace.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::persist::log::Cmd;
 use crate::persist::replay::{change_of, Edit};
+use crate::storage::object::ListLimit;
 use crate::storage::ops::BitsOp;
 
 fn b(s: &str) -> Bytes {
@@ -224,6 +225,111 @@ fn a_delta_that_does_not_fit_is_skipped_and_counted() {
     // that removes or times does nothing.
     let (state, misfits) = apply_all(None, [Delta::SRem(vec![b("m")]), Delta::PExpireAt(5), sadd]);
     assert_eq!((state, misfits), (obj(set(&["m"]), None), 0));
+}
+
+fn list(elements: &[&str], lim: ListLimit) -> Object {
+    Object::List(List::from_elements(
+        elements.iter().map(|e| e.as_bytes()),
+        lim,
+    ))
+}
+
+#[test]
+fn list_changes_replay_in_place_through_both_encodings() {
+    // A node of three elements: the list is a quicklist most of the way.
+    let lim = ListLimit(3);
+    let words = |s: &str| s.split(' ').map(b).collect::<Vec<_>>();
+    let ops = [
+        (
+            KeyOp::OnList(ListOp::Push {
+                front: true,
+                values: words("x y"),
+                xx: false,
+            }),
+            OpResult::Int(5),
+        ),
+        (
+            KeyOp::OnList(ListOp::Push {
+                front: false,
+                values: words("a b c d"),
+                xx: true,
+            }),
+            OpResult::Int(9),
+        ),
+        (
+            KeyOp::OnList(ListOp::Pop {
+                front: true,
+                count: None,
+            }),
+            OpResult::Bulk(b("y")),
+        ),
+        (
+            KeyOp::OnList(ListOp::Pop {
+                front: false,
+                count: Some(2),
+            }),
+            OpResult::Bulks(vec![Some(b("d")), Some(b("c"))]),
+        ),
+        (
+            KeyOp::OnList(ListOp::Set {
+                index: -1,
+                value: b("B"),
+            }),
+            OpResult::Ok,
+        ),
+        (
+            KeyOp::OnList(ListOp::Insert {
+                before: true,
+                pivot: b("2"),
+                value: b("i"),
+            }),
+            OpResult::Int(7),
+        ),
+        (
+            KeyOp::OnList(ListOp::Rem {
+                count: -1,
+                value: b("x"),
+            }),
+            OpResult::Int(1),
+        ),
+        (
+            KeyOp::OnList(ListOp::Trim { start: 1, stop: -2 }),
+            OpResult::Ok,
+        ),
+    ];
+    let deltas: Vec<Delta> = ops.into_iter().map(|(op, r)| logged(op, r, None)).collect();
+    // Replay uses the default node size: the encodings differ, the
+    // elements do not.
+    let (state, misfits) = apply_all(obj(list(&["1", "2", "3"], lim), None), deltas.clone());
+    assert_eq!(misfits, 0);
+    assert_eq!(state, obj(list(&["i", "2", "3", "a"], lim), None));
+    // Popping, removing or trimming the last element leaves no key.
+    let gone = [
+        logged(
+            KeyOp::OnList(ListOp::Pop {
+                front: true,
+                count: Some(1),
+            }),
+            OpResult::Bulks(vec![Some(b("1"))]),
+            None,
+        ),
+        logged(
+            KeyOp::OnList(ListOp::Trim { start: 5, stop: 9 }),
+            OpResult::Ok,
+            None,
+        ),
+    ];
+    assert_eq!(
+        apply_all(obj(list(&["1"], lim), None), [gone[0].clone()]).0,
+        None
+    );
+    assert_eq!(
+        apply_all(obj(list(&["1", "2"], lim), None), [gone[1].clone()]).0,
+        None
+    );
+    // A record parsed with a damaged number is refused, not applied.
+    assert!(Delta::parse(b"LTRIM", &[b"1", b"x"]).is_some_and(|r| r.is_err()));
+    assert!(Delta::parse(b"LINSERT", &[b"MIDDLE", b"a", b"b"]).is_some_and(|r| r.is_err()));
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! Hashes and sets in RDB encoding, both ways. Written as redis-server 7.0
+//! Hashes, sets and lists in RDB encoding, both ways. Written as redis-server 7.0
 //! writes them: a small hash as `HASH_LISTPACK` (16), a large one as `HASH`
 //! (4) — field and value strings —, an intset as `SET_INTSET` (11), any
 //! other set as `SET` (2) (7.0 has no listpack sets; it re-encodes small ones
-//! on load). Read in every encoding a Redis
+//! on load), a list as `LIST_QUICKLIST_2` (18: listpack nodes of at most
+//! 8 KB, as its default `list-max-listpack-size -2`). Read in every encoding a Redis
 //! release writes: those three, the zipmap (9), ziplist (13) and listpack
-//! (16) hashes and the listpack set (20) — each blob decoded by its codec
+//! (16) hashes, the listpack set (20), and the plain (1), ziplist (10),
+//! quicklist (14) and quicklist 2 (18) lists — each blob decoded by its codec
 //! beside this file, each element checked (no duplicates, pairs whole), an
 //! empty collection reported as such (Redis skips those keys). The writers'
 //! `write_object` is here (beside the encoding it writes, so `write` never
@@ -14,16 +16,28 @@
 use super::listpack::Element;
 use super::write::{encode_string_head, put_len, FileWriter, Payload, SectionWriter};
 use super::{intset, listpack, ziplist, zipmap, Compressor};
-use crate::storage::object::{Hash, HashRef, Limits, ObjRef, Object, Set, SetRef};
+use crate::storage::object::{Hash, HashRef, Limits, List, ObjRef, Object, Set, SetRef};
 use std::io::{self, Write};
 
+pub const TYPE_LIST: u8 = 1;
 pub const TYPE_SET: u8 = 2;
 pub const TYPE_HASH: u8 = 4;
 pub const TYPE_HASH_ZIPMAP: u8 = 9;
+pub const TYPE_LIST_ZIPLIST: u8 = 10;
 pub const TYPE_SET_INTSET: u8 = 11;
 pub const TYPE_HASH_ZIPLIST: u8 = 13;
+pub const TYPE_LIST_QUICKLIST: u8 = 14;
 pub const TYPE_HASH_LISTPACK: u8 = 16;
+pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
 pub const TYPE_SET_LISTPACK: u8 = 20;
+
+/// A quicklist 2 node's container: one element as it is, or a listpack.
+pub const NODE_PLAIN: u64 = 1;
+pub const NODE_PACKED: u64 = 2;
+
+/// The encoded size past which a written list node is closed: Redis's
+/// default `list-max-listpack-size -2` (8 KB).
+const NODE_BYTES: usize = 8192;
 
 /// Whether `t` is a value type this module reads.
 pub fn is_object_type(t: u8) -> bool {
@@ -36,6 +50,10 @@ pub fn is_object_type(t: u8) -> bool {
             | TYPE_HASH_ZIPLIST
             | TYPE_HASH_LISTPACK
             | TYPE_SET_LISTPACK
+            | TYPE_LIST
+            | TYPE_LIST_ZIPLIST
+            | TYPE_LIST_QUICKLIST
+            | TYPE_LIST_QUICKLIST_2
     )
 }
 
@@ -87,6 +105,31 @@ pub fn encode(out: &mut Vec<u8>, obj: ObjRef<'_>, compress: bool) -> u8 {
             put_len(out, s.len() as u64);
             s.for_each(|m| put_string(out, &m, &mut lzf));
             TYPE_SET
+        }
+        // As redis-server 7.0 writes a list: listpack nodes.
+        ObjRef::List(l) => {
+            let mut nodes: Vec<Vec<&[u8]>> = Vec::new();
+            let mut size = 0;
+            for e in l.iter() {
+                // A few bytes of header per element on top of its own.
+                let cost = e.len() + 11;
+                match nodes.last_mut() {
+                    Some(n) if size + cost <= NODE_BYTES => n.push(e),
+                    _ => {
+                        nodes.push(vec![e]);
+                        size = 0;
+                    }
+                }
+                size += cost;
+            }
+            put_len(out, nodes.len() as u64);
+            for n in nodes {
+                put_len(out, NODE_PACKED);
+                let elements: Vec<listpack::ElementRef<'_>> =
+                    n.into_iter().map(listpack::ElementRef::Bytes).collect();
+                put_string(out, &listpack::encode(&elements), &mut lzf);
+            }
+            TYPE_LIST_QUICKLIST_2
         }
     }
 }
@@ -147,6 +190,9 @@ impl Builder {
             TYPE_SET | TYPE_SET_INTSET | TYPE_SET_LISTPACK => {
                 Object::Set(Set::with_capacity(n, true, &lim))
             }
+            TYPE_LIST | TYPE_LIST_ZIPLIST | TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+                Object::List(List::default())
+            }
             _ => Object::Hash(Hash::with_capacity(n, &lim)),
         };
         Builder { obj, lim }
@@ -161,7 +207,18 @@ impl Builder {
                     Err("duplicate set member".into())
                 }
             }
-            Object::Hash(_) => Err("a set member in a hash".into()),
+            _ => Err("a set member in another type".into()),
+        }
+    }
+
+    /// A list's next element, at its tail.
+    pub fn element(&mut self, e: &[u8]) -> Result<(), String> {
+        match &mut self.obj {
+            Object::List(l) => {
+                l.push_back(e, self.lim.list);
+                Ok(())
+            }
+            _ => Err("a list element in another type".into()),
         }
     }
 
@@ -174,7 +231,7 @@ impl Builder {
                     Err("duplicate hash field".into())
                 }
             }
-            Object::Set(_) => Err("a hash field in a set".into()),
+            _ => Err("a hash field in another type".into()),
         }
     }
 
@@ -198,6 +255,22 @@ impl Builder {
             }
             TYPE_HASH_ZIPLIST => self.pairs(ziplist::decode(blob)?)?,
             TYPE_HASH_LISTPACK => self.pairs(listpack::decode(blob)?)?,
+            // A whole ziplist list, or one node of a quicklist (both kinds).
+            TYPE_LIST_ZIPLIST | TYPE_LIST_QUICKLIST => {
+                for e in ziplist::decode(blob)? {
+                    self.element(&e.to_bytes())?;
+                }
+            }
+            TYPE_LIST_QUICKLIST_2 => {
+                let elements = listpack::decode(blob)?;
+                if elements.is_empty() {
+                    // Redis refuses an empty node as corrupt.
+                    return Err("an empty quicklist node".into());
+                }
+                for e in elements {
+                    self.element(&e.to_bytes())?;
+                }
+            }
             _ => return Err(format!("type {t} is not a compact blob")),
         }
         Ok(())

@@ -197,7 +197,7 @@ impl<R: Read> Reader<R> {
         self.string()
     }
 
-    /// A hash or set of RDB type `t` at the reader's position.
+    /// A hash, set or list of RDB type `t` at the reader's position.
     pub(crate) fn value_object(&mut self, t: u8) -> Result<Object, Error> {
         let at = self.src.offset;
         let name = type_name(t).unwrap_or("value");
@@ -224,6 +224,32 @@ impl<R: Read> Reader<R> {
                     } else {
                         self.string_into(&mut y)?;
                         b.pair(&x, &y).map_err(bad)?;
+                    }
+                }
+            }
+            object::TYPE_LIST => {
+                let n = self.len()?;
+                b = object::Builder::new(t, n);
+                let mut x = Vec::new();
+                for _ in 0..n {
+                    self.string_into(&mut x)?;
+                    b.element(&x).map_err(bad)?;
+                }
+            }
+            object::TYPE_LIST_QUICKLIST | object::TYPE_LIST_QUICKLIST_2 => {
+                let nodes = self.len()?;
+                b = object::Builder::new(t, 0);
+                for _ in 0..nodes {
+                    let container = if t == object::TYPE_LIST_QUICKLIST_2 {
+                        self.len()?
+                    } else {
+                        object::NODE_PACKED
+                    };
+                    let blob = self.string()?;
+                    match container {
+                        object::NODE_PLAIN => b.element(&blob).map_err(bad)?,
+                        object::NODE_PACKED => b.blob(t, &blob).map_err(bad)?,
+                        c => return Err(bad(format!("quicklist node container {c}"))),
                     }
                 }
             }

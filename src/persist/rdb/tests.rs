@@ -513,21 +513,22 @@ fn a_flipped_byte_fails_the_checksum_at_the_trailer() {
 
 #[test]
 fn other_types_are_refused_with_their_name_and_key() {
-    // A quicklist_2 list "mylist": type 18, key, then a body never read.
-    let mut body = vec![0xfe, 0x00, 18, 6];
-    body.extend_from_slice(b"mylist");
+    // A listpack zset "myzset": type 17, key, then a body never read.
+    let mut body = vec![0xfe, 0x00, 17, 6];
+    body.extend_from_slice(b"myzset");
     body.extend_from_slice(&[1, 2, 3]);
     let file = raw_file(10, &body);
     let e = err_of(&file);
     assert_eq!(e.offset, 11);
     let text = e.to_string();
     assert!(
-        text.contains("list (quicklist_2)") && text.contains("\"mylist\""),
+        text.contains("zset (listpack)") && text.contains("\"myzset\""),
         "{text}"
     );
     assert!(text.starts_with("offset 11: "), "{text}");
-    // Hashes and sets (2, 4, 9, 11, 13, 16, 20) are read: see `object`.
-    for t in [1u8, 3, 5, 6, 7, 10, 12, 14, 15, 17, 19, 21] {
+    // Hashes, sets and lists (1, 2, 4, 9, 10, 11, 13, 14, 16, 18, 20) are
+    // read: see `object`.
+    for t in [3u8, 5, 6, 7, 12, 15, 17, 19, 21] {
         let file = raw_file(10, &[t, 1, b'k']);
         let e = err_of(&file);
         assert!(

@@ -9,7 +9,9 @@
 use super::shard_ops::{key_op, key_op_with};
 use super::Keyspace;
 use crate::storage::entry::{Entry, MAX_KEY_LEN};
-use crate::storage::ops::{BitsOp, CoreOp, HashOp, HllOp, KeyOp, Op, OpError, OpResult, SetOp};
+use crate::storage::ops::{
+    BitsOp, CoreOp, HashOp, HllOp, KeyOp, ListOp, Op, OpError, OpResult, SetOp,
+};
 use crate::storage::shard::Shard;
 use bytes::Bytes;
 /// Attempts RANDOMKEY makes (each a random shard and a random bucket walk) before
@@ -219,6 +221,7 @@ fn unplaceable(op: KeyOp, now: u64, refuse: OpResult) -> OpResult {
         | KeyOp::Put { .. } => refuse,
         KeyOp::OnHash(HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..))
         | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
+        | KeyOp::OnList(ListOp::Push { .. })
         | KeyOp::Bits(BitsOp::SetBit { .. })
         | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)) => refuse,
         KeyOp::Bits(BitsOp::Field(ops)) if ops.iter().any(|o| o.is_write()) => refuse,

@@ -18,14 +18,14 @@ const KIND: &str = "hash";
 fn hash_of(o: ObjRef<'_>) -> Option<HashRef<'_>> {
     match o {
         ObjRef::Hash(h) => Some(h),
-        ObjRef::Set(_) => None,
+        _ => None,
     }
 }
 
 fn with_hash<R>(o: &mut Object, f: impl FnOnce(&mut Hash) -> R) -> Option<R> {
     match o {
         Object::Hash(h) => Some(f(h)),
-        Object::Set(_) => None,
+        _ => None,
     }
 }
 

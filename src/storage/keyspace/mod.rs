@@ -28,6 +28,7 @@ mod collection;
 mod exec;
 mod hash_ops;
 mod housekeeping;
+mod list_ops;
 pub(super) mod scan;
 mod set_ops;
 mod shard_ops;

@@ -17,14 +17,14 @@ const KIND: &str = "set";
 fn set_of(o: ObjRef<'_>) -> Option<SetRef<'_>> {
     match o {
         ObjRef::Set(s) => Some(s),
-        ObjRef::Hash(_) => None,
+        _ => None,
     }
 }
 
 fn with_set<R>(o: &mut Object, f: impl FnOnce(&mut Set) -> R) -> Option<R> {
     match o {
         Object::Set(s) => Some(f(s)),
-        Object::Hash(_) => None,
+        _ => None,
     }
 }
 

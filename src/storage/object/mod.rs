@@ -1,4 +1,4 @@
-//! The values that are not strings: hashes and sets (lists and sorted sets
+//! The values that are not strings: hashes, sets and lists (sorted sets
 //! come next). Each has a compact encoding while small — stored inside the
 //! key's own entry, in one allocation with the key — and a hash table past
 //! Redis's size settings ([`Limits`]), boxed beside the entry. This module
@@ -9,11 +9,12 @@
 //! - [`member`]: a 16-byte string, inline up to 15 bytes.
 //! - [`packed`]: the compact layouts (packed lists, intsets).
 //! - [`table`]: the hash table of large collections, its bytes counted.
-//! - [`hash`], [`set`]: each type's encodings and operations.
+//! - [`hash`], [`set`], [`list`]: each type's encodings and operations.
 //! - [`lazyfree`]: dropping a large collection on a background thread.
 
 pub mod hash;
 pub mod lazyfree;
+pub mod list;
 pub mod member;
 pub mod packed;
 pub mod set;
@@ -21,6 +22,7 @@ pub mod table;
 
 use crate::storage::prefetch::Stage;
 pub use hash::{Hash, HashRef};
+pub use list::{List, ListLimit, ListRef};
 pub use set::{Set, SetRef};
 
 /// When a small collection moves to a hash table: Redis's settings, with
@@ -37,6 +39,8 @@ pub struct Limits {
     pub set_entries: usize,
     /// `set-max-listpack-value`
     pub set_value: usize,
+    /// `list-max-listpack-size`
+    pub list: ListLimit,
 }
 
 impl Default for Limits {
@@ -47,6 +51,7 @@ impl Default for Limits {
             set_intset_entries: 512,
             set_entries: 128,
             set_value: 64,
+            list: ListLimit::default(),
         }
     }
 }
@@ -56,6 +61,7 @@ impl Default for Limits {
 pub enum Object {
     Hash(Hash),
     Set(Set),
+    List(List),
 }
 
 /// A collection value, borrowed where it is stored.
@@ -63,18 +69,21 @@ pub enum Object {
 pub enum ObjRef<'a> {
     Hash(HashRef<'a>),
     Set(SetRef<'a>),
+    List(ListRef<'a>),
 }
 
 /// The first byte of a compact collection stored in an entry.
 pub const TAG_HASH_PACKED: u8 = 1;
 pub const TAG_SET_INTS: u8 = 2;
 pub const TAG_SET_PACKED: u8 = 3;
+pub const TAG_LIST_PACKED: u8 = 4;
 
 impl Object {
     pub fn as_ref(&self) -> ObjRef<'_> {
         match self {
             Object::Hash(h) => ObjRef::Hash(h.as_ref()),
             Object::Set(s) => ObjRef::Set(s.as_ref()),
+            Object::List(l) => ObjRef::List(l.as_ref()),
         }
     }
 
@@ -85,6 +94,7 @@ impl Object {
             Object::Hash(Hash::Packed(p)) => Some((TAG_HASH_PACKED, p)),
             Object::Set(Set::Ints(s)) => Some((TAG_SET_INTS, s)),
             Object::Set(Set::Packed(p)) => Some((TAG_SET_PACKED, p)),
+            Object::List(l) => l.inline().map(|p| (TAG_LIST_PACKED, p)),
             _ => None,
         }
     }
@@ -107,6 +117,7 @@ impl Object {
             Object::Hash(Hash::Packed(p)) | Object::Set(Set::Packed(p) | Set::Ints(p)) => {
                 crate::storage::memory::chunk_size(p.capacity())
             }
+            Object::List(l) => l.mem_size(),
         }
     }
 }
@@ -142,6 +153,7 @@ impl<'a> ObjRef<'a> {
             TAG_HASH_PACKED => ObjRef::Hash(HashRef::Packed(bytes)),
             TAG_SET_INTS => ObjRef::Set(SetRef::Ints(bytes)),
             TAG_SET_PACKED => ObjRef::Set(SetRef::Packed(bytes)),
+            TAG_LIST_PACKED => ObjRef::List(ListRef::Packed(bytes)),
             _ => return None,
         })
     }
@@ -160,6 +172,7 @@ impl<'a> ObjRef<'a> {
         match self {
             ObjRef::Hash(_) => "hash",
             ObjRef::Set(_) => "set",
+            ObjRef::List(_) => "list",
         }
     }
 
@@ -168,6 +181,7 @@ impl<'a> ObjRef<'a> {
         match self {
             ObjRef::Hash(h) => h.encoding(),
             ObjRef::Set(s) => s.encoding(),
+            ObjRef::List(l) => l.encoding(),
         }
     }
 
@@ -175,6 +189,7 @@ impl<'a> ObjRef<'a> {
         match self {
             ObjRef::Hash(h) => h.len(),
             ObjRef::Set(s) => s.len(),
+            ObjRef::List(l) => l.len(),
         }
     }
 
@@ -186,6 +201,7 @@ impl<'a> ObjRef<'a> {
         match self {
             ObjRef::Hash(h) => Object::Hash(h.to_owned()),
             ObjRef::Set(s) => Object::Set(s.to_owned()),
+            ObjRef::List(l) => Object::List(l.to_owned()),
         }
     }
 }
@@ -207,6 +223,8 @@ impl PartialEq for Object {
         match (self.as_ref(), other.as_ref()) {
             (ObjRef::Hash(a), ObjRef::Hash(b)) => sorted_pairs(a) == sorted_pairs(b),
             (ObjRef::Set(a), ObjRef::Set(b)) => sorted(a) == sorted(b),
+            // A list is its elements in order.
+            (ObjRef::List(a), ObjRef::List(b)) => a.iter().eq(b.iter()),
             _ => false,
         }
     }

@@ -1,0 +1,200 @@
+//! The list family: LPUSH, RPUSH, LPOP, RPOP, LRANGE, LINSERT, LPOS and the
+//! rest of the one-key list commands. Handlers parse arguments into list ops;
+//! the ops' semantics live in `storage`. It stands on `context` and never
+//! imports another family or `dispatch`.
+
+use super::args::{int_arg, is, SYNTAX};
+use super::context::{Ctx, Step};
+use super::frame::Frame;
+use crate::storage::ops::{KeyOp, ListOp, OpResult};
+use bytes::Bytes;
+
+fn one(ctx: &mut Ctx, key: &Bytes, op: ListOp) -> Step {
+    Step::One(ctx.batch.key(key.clone(), KeyOp::OnList(op)), Frame::from)
+}
+
+fn push(ctx: &mut Ctx, a: &[Bytes], front: bool, xx: bool) -> Step {
+    let values = a[2..].to_vec();
+    one(ctx, &a[1], ListOp::Push { front, values, xx })
+}
+
+pub fn lpush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    push(ctx, a, true, false)
+}
+
+pub fn rpush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    push(ctx, a, false, false)
+}
+
+pub fn lpushx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    push(ctx, a, true, true)
+}
+
+pub fn rpushx(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    push(ctx, a, false, true)
+}
+
+fn pop(ctx: &mut Ctx, a: &[Bytes], front: bool) -> Step {
+    if a.len() > 3 {
+        return Step::Done(Frame::err(SYNTAX));
+    }
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => match int_arg(c) {
+            Ok(n) if n >= 0 => Some(n as usize),
+            // Redis's text for LPOP/RPOP's count.
+            Ok(_) => return Step::Done(Frame::err("ERR value is out of range, must be positive")),
+            Err(f) => return Step::Done(f),
+        },
+    };
+    let op = ListOp::Pop { front, count };
+    if count.is_none() {
+        return one(ctx, &a[1], op);
+    }
+    // With a count, a missing key is a null array, as Redis answers.
+    Step::One(
+        ctx.batch.key(a[1].clone(), KeyOp::OnList(op)),
+        |r| match r {
+            OpResult::Nil => Frame::NullArray,
+            r => Frame::from(r),
+        },
+    )
+}
+
+pub fn lpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    pop(ctx, a, true)
+}
+
+pub fn rpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    pop(ctx, a, false)
+}
+
+pub fn llen(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    one(ctx, &a[1], ListOp::Len)
+}
+
+/// Two integer arguments at `a[2]` and `a[3]` (a range's start and stop).
+fn range_args(a: &[Bytes]) -> Result<(i64, i64), Frame> {
+    Ok((int_arg(&a[2])?, int_arg(&a[3])?))
+}
+
+pub fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match range_args(a) {
+        Ok((start, stop)) => one(ctx, &a[1], ListOp::Range { start, stop }),
+        Err(f) => Step::Done(f),
+    }
+}
+
+pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match range_args(a) {
+        Ok((start, stop)) => one(ctx, &a[1], ListOp::Trim { start, stop }),
+        Err(f) => Step::Done(f),
+    }
+}
+
+pub fn lindex(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match int_arg(&a[2]) {
+        Ok(i) => one(ctx, &a[1], ListOp::Index(i)),
+        Err(f) => Step::Done(f),
+    }
+}
+
+pub fn lset(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match int_arg(&a[2]) {
+        Ok(index) => one(
+            ctx,
+            &a[1],
+            ListOp::Set {
+                index,
+                value: a[3].clone(),
+            },
+        ),
+        Err(f) => Step::Done(f),
+    }
+}
+
+pub fn linsert(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let before = if is(&a[2], "before") {
+        true
+    } else if is(&a[2], "after") {
+        false
+    } else {
+        return Step::Done(Frame::err(SYNTAX));
+    };
+    one(
+        ctx,
+        &a[1],
+        ListOp::Insert {
+            before,
+            pivot: a[3].clone(),
+            value: a[4].clone(),
+        },
+    )
+}
+
+pub fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match int_arg(&a[2]) {
+        Ok(count) => one(
+            ctx,
+            &a[1],
+            ListOp::Rem {
+                count,
+                value: a[3].clone(),
+            },
+        ),
+        Err(f) => Step::Done(f),
+    }
+}
+
+/// LPOS's options after the element: RANK, COUNT and MAXLEN, each at most
+/// once in effect (the last one wins, as in Redis).
+fn pos_args(a: &[Bytes]) -> Result<ListOp, Frame> {
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+    let mut i = 3;
+    while i < a.len() {
+        let Some(v) = a.get(i + 1) else {
+            return Err(Frame::err(SYNTAX));
+        };
+        let n = int_arg(v)?;
+        if is(&a[i], "rank") {
+            if n == 0 {
+                return Err(Frame::err(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+            if n == i64::MIN {
+                // Its negation would overflow: Redis refuses it too.
+                return Err(Frame::err(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ));
+            }
+            rank = n;
+        } else if is(&a[i], "count") {
+            if n < 0 {
+                return Err(Frame::err("ERR COUNT can't be negative"));
+            }
+            count = Some(n as usize);
+        } else if is(&a[i], "maxlen") {
+            if n < 0 {
+                return Err(Frame::err("ERR MAXLEN can't be negative"));
+            }
+            maxlen = n as usize;
+        } else {
+            return Err(Frame::err(SYNTAX));
+        }
+        i += 2;
+    }
+    Ok(ListOp::Pos {
+        value: a[2].clone(),
+        rank,
+        count,
+        maxlen,
+    })
+}
+
+pub fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match pos_args(a) {
+        Ok(op) => one(ctx, &a[1], op),
+        Err(f) => Step::Done(f),
+    }
+}
