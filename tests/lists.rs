@@ -501,3 +501,157 @@ fn lists_move_between_redis_server_and_stairkv_by_dump_and_restore() {
         assert_eq!(&back, v);
     }
 }
+
+#[test]
+fn lmove_rpoplpush_and_lmpop_answer_as_redis_across_cores() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let [here, there] = common::keys_on_each_core(&mut c, 2, "lm:");
+    let (a, b) = (here[0].as_str(), there[0].as_str());
+    q::<i64>(&mut c, &["RPUSH", a, "1", "2", "3"]);
+    assert_eq!(q::<String>(&mut c, &["LMOVE", a, b, "LEFT", "RIGHT"]), "1");
+    assert_eq!(q::<String>(&mut c, &["LMOVE", a, b, "right", "left"]), "3");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["LRANGE", b, "0", "-1"]),
+        strs(&["3", "1"])
+    );
+    assert_eq!(q::<String>(&mut c, &["RPOPLPUSH", b, a]), "1");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["LRANGE", a, "0", "-1"]),
+        strs(&["1", "2"])
+    );
+    // The same key: a rotation.
+    assert_eq!(q::<String>(&mut c, &["LMOVE", a, a, "LEFT", "RIGHT"]), "1");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["LRANGE", a, "0", "-1"]),
+        strs(&["2", "1"])
+    );
+    // The last element moved deletes the source.
+    assert_eq!(q::<String>(&mut c, &["RPOPLPUSH", b, a]), "3");
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", b]), 0);
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["LMOVE", "nokey", a, "LEFT", "LEFT"]),
+        None
+    );
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["RPOPLPUSH", "nokey", a]),
+        None
+    );
+    // A destination of another type: WRONGTYPE, and nothing popped.
+    q::<String>(&mut c, &["SET", there[1].as_str(), "v"]);
+    assert_eq!(
+        e(&mut c, &["LMOVE", a, there[1].as_str(), "LEFT", "LEFT"]),
+        WRONGTYPE
+    );
+    assert_eq!(e(&mut c, &["RPOPLPUSH", there[1].as_str(), a]), WRONGTYPE);
+    assert_eq!(q::<i64>(&mut c, &["LLEN", a]), 3);
+    assert_eq!(
+        e(&mut c, &["LMOVE", a, b, "UP", "LEFT"]),
+        "ERR syntax error"
+    );
+
+    // LMPOP: the first key holding a list, as [key, elements].
+    let (x, y) = (here[1].as_str(), b);
+    q::<i64>(&mut c, &["RPUSH", y, "a", "b", "c"]);
+    let v: (String, Vec<String>) = q(&mut c, &["LMPOP", "2", x, y, "LEFT"]);
+    assert_eq!(v, (y.to_string(), strs(&["a"])));
+    let v: (String, Vec<String>) = q(&mut c, &["LMPOP", "2", x, y, "RIGHT", "COUNT", "5"]);
+    assert_eq!(v, (y.to_string(), strs(&["c", "b"])));
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", y]), 0);
+    assert_eq!(
+        redis::cmd("LMPOP")
+            .arg(2)
+            .arg(x)
+            .arg(y)
+            .arg("LEFT")
+            .query::<Value>(&mut c),
+        Ok(Value::Nil)
+    );
+    // A key of another type before the first list is WRONGTYPE; after it, unread.
+    assert_eq!(
+        e(&mut c, &["LMPOP", "2", there[1].as_str(), a, "LEFT"]),
+        WRONGTYPE
+    );
+    let v: (String, Vec<String>) = q(&mut c, &["LMPOP", "2", a, there[1].as_str(), "LEFT"]);
+    assert_eq!(v.0, a);
+    for (args, want) in [
+        (
+            &["LMPOP", "0", a, "LEFT"][..],
+            "ERR numkeys should be greater than 0",
+        ),
+        (
+            &["LMPOP", "x", a, "LEFT"],
+            "ERR numkeys should be greater than 0",
+        ),
+        (&["LMPOP", "3", a, "LEFT"], "ERR syntax error"),
+        (&["LMPOP", "1", a, "MIDDLE"], "ERR syntax error"),
+        (
+            &["LMPOP", "1", a, "LEFT", "COUNT", "0"],
+            "ERR count should be greater than 0",
+        ),
+        (&["LMPOP", "1", a, "LEFT", "COUNT"], "ERR syntax error"),
+        (
+            &["LMPOP", "1", a, "LEFT", "COUNT", "1", "COUNT", "1"],
+            "ERR syntax error",
+        ),
+    ] {
+        assert_eq!(e(&mut c, args), want, "{args:?}");
+    }
+    assert_eq!(
+        q::<Vec<String>>(
+            &mut c,
+            &["COMMAND", "GETKEYS", "LMPOP", "2", "k1", "k2", "LEFT"]
+        ),
+        strs(&["k1", "k2"])
+    );
+}
+
+#[test]
+fn lmove_between_cores_is_never_seen_half_done() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let [here, there] = common::keys_on_each_core(&mut c, 1, "swing:");
+    let (a, b) = (here[0].clone(), there[0].clone());
+    let n = 50;
+    let elements: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    redis::cmd("RPUSH")
+        .arg(&a)
+        .arg(&elements)
+        .query::<i64>(&mut c)
+        .expect("RPUSH");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let movers: Vec<_> = [(a.clone(), b.clone()), (b.clone(), a.clone())]
+        .into_iter()
+        .map(|(from, to)| {
+            let mut con = s.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut moved = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r: Option<String> = q(&mut con, &["RPOPLPUSH", &from, &to]);
+                    moved += usize::from(r.is_some());
+                }
+                moved
+            })
+        })
+        .collect();
+    // Both lengths read in one transaction: their sum never moves.
+    for _ in 0..400 {
+        let (la, lb): (usize, usize) = redis::pipe()
+            .atomic()
+            .cmd("LLEN")
+            .arg(&a)
+            .cmd("LLEN")
+            .arg(&b)
+            .query(&mut c)
+            .expect("MULTI");
+        assert_eq!(la + lb, n, "{la} + {lb}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let moved: usize = movers.into_iter().map(|m| m.join().expect("mover")).sum();
+    assert!(moved > 100, "only {moved} moves");
+    let mut all: Vec<String> = q(&mut c, &["LRANGE", &a, "0", "-1"]);
+    all.extend(q::<Vec<String>>(&mut c, &["LRANGE", &b, "0", "-1"]));
+    all.sort_by_key(|x| x.parse::<usize>().unwrap_or(usize::MAX));
+    assert_eq!(all, elements);
+}

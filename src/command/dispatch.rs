@@ -584,6 +584,9 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("lrem", 4, WS, 1, 1, 1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", list::lrem),
     cmd!("ltrim", 4, WS, 1, 1, 1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", list::ltrim),
     cmd!("lpos", -3, RS, 1, 1, 1, "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
+    cmd!("lmove", 5, &["write", "denyoom"], 1, 2, 1, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", list::lmove),
+    cmd!("rpoplpush", 3, &["write", "denyoom"], 1, 2, 1, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", list::rpoplpush),
+    cmd!("lmpop", -4, &["write", "movablekeys"], 0, 0, 0, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", list::lmpop),
     // bitmaps
     cmd!("setbit", 4, W, 1, 1, 1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmap::setbit),
     cmd!("getbit", 3, R, 1, 1, 1, "bitmap", "2.2.0", "Returns a bit value by offset.", bitmap::getbit),

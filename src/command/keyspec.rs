@@ -12,7 +12,8 @@ use bytes::Bytes;
 /// The argument indices of a request's keys. Empty when the arguments are
 /// too few to hold them (arity is checked elsewhere).
 pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
-    // A count of keys, then that many keys (EVAL's `numkeys`, SINTERCARD's).
+    // A count of keys, then that many keys (EVAL's `numkeys`, SINTERCARD's,
+    // LMPOP's).
     let counted = |at: usize| -> Vec<usize> {
         let n = args
             .get(at)
@@ -22,7 +23,7 @@ pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
     };
     match spec.name {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => return counted(2),
-        "sintercard" => return counted(1),
+        "sintercard" | "lmpop" => return counted(1),
         _ => {}
     }
     if spec.first_key <= 0 || args.len() <= spec.first_key as usize {

@@ -1,12 +1,16 @@
 //! The list family: LPUSH, RPUSH, LPOP, RPOP, LRANGE, LINSERT, LPOS and the
-//! rest of the one-key list commands. Handlers parse arguments into list ops;
-//! the ops' semantics live in `storage`. It stands on `context` and never
-//! imports another family or `dispatch`.
+//! rest of the one-key list commands, and LMOVE, RPOPLPUSH and LMPOP, whose
+//! keys may live on two cores (run through `atomic`, as SMOVE is). Handlers
+//! parse arguments into list ops; the ops' semantics live in `storage`. It
+//! stands on `context` and `atomic` and never imports another family or
+//! `dispatch`.
 
 use super::args::{int_arg, is, SYNTAX};
+use super::atomic::atomically;
 use super::context::{Ctx, Step};
 use super::frame::Frame;
-use crate::storage::ops::{KeyOp, ListOp, OpResult};
+use crate::core::router::BatchSeed;
+use crate::storage::ops::{KeyOp, ListOp, OpError, OpResult};
 use bytes::Bytes;
 
 fn one(ctx: &mut Ctx, key: &Bytes, op: ListOp) -> Step {
@@ -197,4 +201,130 @@ pub fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(op) => one(ctx, &a[1], op),
         Err(f) => Step::Done(f),
     }
+}
+
+/// LEFT or RIGHT: whether it names the head.
+fn side(arg: &[u8]) -> Option<bool> {
+    if is(arg, "left") {
+        Some(true)
+    } else if is(arg, "right") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The TYPE of each key, in one batch.
+async fn types(s: &BatchSeed, keys: &[Bytes]) -> Vec<&'static str> {
+    let mut b = s.batch();
+    let t: Vec<_> = keys.iter().map(|k| b.key(k.clone(), KeyOp::Type)).collect();
+    let mut r = b.finish().await;
+    t.into_iter()
+        .map(|t| match r.take(t) {
+            OpResult::Status(kind) => kind,
+            _ => "none",
+        })
+        .collect()
+}
+
+/// Pop one element off `src` at `from` and push it onto `dst` at `to`, so
+/// that no client sees it in neither list or in both (Redis's LMOVE).
+fn lmove_step(ctx: &mut Ctx, src: Bytes, dst: Bytes, from: bool, to: bool) -> Step {
+    let seed = ctx.batch.seed();
+    let keys = vec![src.clone(), dst.clone()];
+    Step::Async(Box::pin(atomically(seed, keys, true, move |s| {
+        Box::pin(async move {
+            // Both keys' types first: Redis pops nothing when the
+            // destination holds another type.
+            let kinds = types(&s, &[src.clone(), dst.clone()]).await;
+            if kinds[0] == "none" {
+                return Frame::Null;
+            }
+            if kinds[0] != "list" || !matches!(kinds[1], "none" | "list") {
+                return Frame::err(OpError::WrongType.to_string());
+            }
+            let pop = ListOp::Pop {
+                front: from,
+                count: None,
+            };
+            let value = match s.run_key(src, KeyOp::OnList(pop)).await {
+                OpResult::Bulk(v) => v,
+                other => return Frame::from(other),
+            };
+            let push = ListOp::Push {
+                front: to,
+                values: vec![value.clone()],
+                xx: false,
+            };
+            match s.run_key(dst, KeyOp::OnList(push)).await {
+                OpResult::Int(_) => Frame::Bulk(value),
+                other => Frame::from(other),
+            }
+        })
+    })))
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
+pub fn lmove(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match (side(&a[3]), side(&a[4])) {
+        (Some(from), Some(to)) => lmove_step(ctx, a[1].clone(), a[2].clone(), from, to),
+        _ => Step::Done(Frame::err(SYNTAX)),
+    }
+}
+
+/// RPOPLPUSH source destination: LMOVE source destination RIGHT LEFT.
+pub fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    lmove_step(ctx, a[1].clone(), a[2].clone(), false, true)
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pop from the first
+/// of the keys that holds a list.
+pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let n = match int_arg(&a[1]) {
+        Ok(n) if n > 0 => n as usize,
+        _ => return Step::Done(Frame::err("ERR numkeys should be greater than 0")),
+    };
+    // The keys, a side, and COUNT with its value at most.
+    if n > a.len().saturating_sub(3) {
+        return Step::Done(Frame::err(SYNTAX));
+    }
+    let keys = a[2..2 + n].to_vec();
+    let Some(front) = side(&a[2 + n]) else {
+        return Step::Done(Frame::err(SYNTAX));
+    };
+    let mut count = 1usize;
+    match &a[3 + n..] {
+        [] => {}
+        [word, c] if is(word, "count") => match int_arg(c) {
+            Ok(c) if c > 0 => count = c as usize,
+            _ => return Step::Done(Frame::err("ERR count should be greater than 0")),
+        },
+        _ => return Step::Done(Frame::err(SYNTAX)),
+    }
+    let seed = ctx.batch.seed();
+    Step::Async(Box::pin(atomically(seed, keys.clone(), true, move |s| {
+        Box::pin(async move {
+            // As Redis: the first key holding a list; a key of another type
+            // before it is WRONGTYPE, one after it is never looked at.
+            for (key, kind) in keys.iter().zip(types(&s, &keys).await) {
+                match kind {
+                    "none" => continue,
+                    "list" => {}
+                    _ => return Frame::err(OpError::WrongType.to_string()),
+                }
+                let pop = ListOp::Pop {
+                    front,
+                    count: Some(count),
+                };
+                return match s.run_key(key.clone(), KeyOp::OnList(pop)).await {
+                    OpResult::Bulks(v) => Frame::Array(vec![
+                        Frame::Bulk(key.clone()),
+                        Frame::from(OpResult::Bulks(v)),
+                    ]),
+                    other => Frame::from(other),
+                };
+            }
+            Frame::NullArray
+        })
+    })))
 }
