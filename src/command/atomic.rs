@@ -5,7 +5,8 @@
 //! them); otherwise it takes the keys' intent locks core by core in the one
 //! global order transactions use (`core::txn::hold_keys`), runs, and lets
 //! go. It never decides what the command does — the caller's steps do;
-//! it only offers the read most of them start with ([`string_values`]).
+//! it only offers the reads most of them start with ([`string_values`],
+//! [`key_types`]).
 
 use super::frame::Frame;
 use crate::core::router::{Batch, BatchSeed};
@@ -30,6 +31,21 @@ pub async fn string_values(seed: &BatchSeed, keys: &[Bytes]) -> Result<Vec<Optio
             OpResult::Bulk(v) => Ok(Some(v)),
             OpResult::Nil => Ok(None),
             other => Err(Frame::from(other)),
+        })
+        .collect()
+}
+
+/// The TYPE of each of `keys` in one batch, in order ("none": no such key):
+/// what SMOVE, LMOVE and LMPOP check before they change anything.
+pub async fn key_types(seed: &BatchSeed, keys: &[Bytes]) -> Vec<&'static str> {
+    let mut b = seed.batch();
+    let tickets: Vec<_> = keys.iter().map(|k| b.key(k.clone(), KeyOp::Type)).collect();
+    let mut r = b.finish().await;
+    tickets
+        .into_iter()
+        .map(|t| match r.take(t) {
+            OpResult::Status(kind) => kind,
+            _ => "none",
         })
         .collect()
 }

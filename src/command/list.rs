@@ -6,10 +6,9 @@
 //! `dispatch`.
 
 use super::args::{int_arg, is, SYNTAX};
-use super::atomic::atomically;
+use super::atomic::{atomically, key_types};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
-use crate::core::router::BatchSeed;
 use crate::storage::ops::{KeyOp, ListOp, OpError, OpResult};
 use bytes::Bytes;
 
@@ -214,19 +213,6 @@ fn side(arg: &[u8]) -> Option<bool> {
     }
 }
 
-/// The TYPE of each key, in one batch.
-async fn types(s: &BatchSeed, keys: &[Bytes]) -> Vec<&'static str> {
-    let mut b = s.batch();
-    let t: Vec<_> = keys.iter().map(|k| b.key(k.clone(), KeyOp::Type)).collect();
-    let mut r = b.finish().await;
-    t.into_iter()
-        .map(|t| match r.take(t) {
-            OpResult::Status(kind) => kind,
-            _ => "none",
-        })
-        .collect()
-}
-
 /// Pop one element off `src` at `from` and push it onto `dst` at `to`, so
 /// that no client sees it in neither list or in both (Redis's LMOVE).
 fn lmove_step(ctx: &mut Ctx, src: Bytes, dst: Bytes, from: bool, to: bool) -> Step {
@@ -236,7 +222,7 @@ fn lmove_step(ctx: &mut Ctx, src: Bytes, dst: Bytes, from: bool, to: bool) -> St
         Box::pin(async move {
             // Both keys' types first: Redis pops nothing when the
             // destination holds another type.
-            let kinds = types(&s, &[src.clone(), dst.clone()]).await;
+            let kinds = key_types(&s, &[src.clone(), dst.clone()]).await;
             if kinds[0] == "none" {
                 return Frame::Null;
             }
@@ -306,7 +292,7 @@ pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Box::pin(async move {
             // As Redis: the first key holding a list; a key of another type
             // before it is WRONGTYPE, one after it is never looked at.
-            for (key, kind) in keys.iter().zip(types(&s, &keys).await) {
+            for (key, kind) in keys.iter().zip(key_types(&s, &keys).await) {
                 match kind {
                     "none" => continue,
                     "list" => {}

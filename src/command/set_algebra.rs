@@ -6,7 +6,7 @@
 //! `args` and `atomic`, and never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, SYNTAX};
-use super::atomic::atomically;
+use super::atomic::{atomically, key_types};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::BatchSeed;
@@ -216,17 +216,8 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     Step::Async(Box::pin(atomically(seed, keys, true, move |s| {
         Box::pin(async move {
             // Both keys' types first, as Redis checks them before moving.
-            let mut b = s.batch();
-            let (ts, td) = (
-                b.key(src.clone(), KeyOp::Type),
-                b.key(dst.clone(), KeyOp::Type),
-            );
-            let mut r = b.finish().await;
-            let kind = |r: OpResult| match r {
-                OpResult::Status(t) => t,
-                _ => "none",
-            };
-            let (ks, kd) = (kind(r.take(ts)), kind(r.take(td)));
+            let kinds = key_types(&s, &[src.clone(), dst.clone()]).await;
+            let (ks, kd) = (kinds[0], kinds[1]);
             if ks == "none" {
                 return Frame::Int(0);
             }

@@ -13,10 +13,10 @@
 //! never "+1"; the members an SPOP took, never "pop one"), or, for a list,
 //! names a change whose place the list before it fixes (LPUSH, LPOP of n,
 //! LSET at an index, LTRIM): applied to the same list, it gives the same
-//! list. So replaying one gives what the core held. This module never decides whether a delta may be
-//! logged (the core logs one only for a key live before and after the op, so
-//! its base is a record before it — `replay`'s module doc says why the order
-//! holds) and never reads a file.
+//! list. So replaying one gives what the core held. This module never
+//! decides whether a delta may be logged (the core logs one only for a key
+//! live before and after the op, so its base is a record before it —
+//! `replay`'s module doc says why the order holds) and never reads a file.
 
 use crate::storage::object::{Hash, Limits, List, Object, Set};
 use crate::storage::ops::{HashOp, HllOp, KeyOp, ListOp, OpResult, SetOp, Stored};
@@ -217,17 +217,7 @@ impl Delta {
     /// [`with_record`] wrote it; `None` when `name` is not a delta's.
     pub fn parse(name: &[u8], args: &[&[u8]]) -> Option<Result<Delta, String>> {
         let all = |a: &[&[u8]]| a.iter().map(|x| Bytes::copy_from_slice(x)).collect();
-        let num = |a: &[u8]| {
-            std::str::from_utf8(a)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "a logged {} with a bad number",
-                        String::from_utf8_lossy(name)
-                    )
-                })
-        };
+        let num = |a: &[u8]| number::<u64>(name, a);
         // No string this server writes is that long (SETBIT's and
         // SETRANGE's limits are far below): such an offset is a damaged
         // record, refused before it could make replay allocate it.
@@ -241,17 +231,7 @@ impl Delta {
                 ))
             }
         };
-        let signed = |a: &[u8]| {
-            std::str::from_utf8(a)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "a logged {} with a bad number",
-                        String::from_utf8_lossy(name)
-                    )
-                })
-        };
+        let signed = |a: &[u8]| number::<i64>(name, a);
         let bad = || {
             Err(format!(
                 "a logged {} with {} arguments",
@@ -320,6 +300,19 @@ impl Delta {
             _ => return None,
         })
     }
+}
+
+/// The number a record of `name` holds at `a`, or why it cannot be one.
+fn number<T: std::str::FromStr>(name: &[u8], a: &[u8]) -> Result<T, String> {
+    std::str::from_utf8(a)
+        .ok()
+        .and_then(|s| s.parse::<T>().ok())
+        .ok_or_else(|| {
+            format!(
+                "a logged {} with a bad number",
+                String::from_utf8_lossy(name)
+            )
+        })
 }
 
 /// A key's value while its deltas are applied: strings as growable bytes.
@@ -410,13 +403,7 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
             }
         }
         (Work::Obj(Object::List(l)), Delta::Push { front, values }) => {
-            for v in &values {
-                if front {
-                    l.push_front(v, lim.list);
-                } else {
-                    l.push_back(v, lim.list);
-                }
-            }
+            l.push(front, &values, lim.list);
         }
         (
             w @ Work::Obj(Object::List(_)),
@@ -425,16 +412,8 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
             if let Work::Obj(Object::List(l)) = w {
                 match d {
                     Delta::Pop { front, count } => {
-                        for _ in 0..count {
-                            let got = if front {
-                                l.pop_front(lim.list)
-                            } else {
-                                l.pop_back(lim.list)
-                            };
-                            if got.is_none() {
-                                break;
-                            }
-                        }
+                        let n = usize::try_from(count).unwrap_or(usize::MAX);
+                        l.pop(front, n, lim.list);
                     }
                     Delta::LRem { count, value } => {
                         l.remove(count, &value, lim.list);

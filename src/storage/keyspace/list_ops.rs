@@ -39,35 +39,14 @@ pub(super) fn list_op(
             let make: Option<&dyn Fn() -> Object> = if xx { None } else { Some(&make) };
             edit(shard, thash, key, now, KIND, make, |o| {
                 with_list(o, |l| {
-                    for v in &values {
-                        if front {
-                            l.push_front(v, lim);
-                        } else {
-                            l.push_back(v, lim);
-                        }
-                    }
+                    l.push(front, &values, lim);
                     l.as_ref().len() as i64
                 })
             })
             .map(|r| OpResult::Int(r.flatten().unwrap_or(0)))
         }
         ListOp::Pop { front, count } => edit(shard, thash, key, now, KIND, None, |o| {
-            with_list(o, |l| {
-                let take = count.unwrap_or(1).min(l.as_ref().len());
-                let mut out = Vec::with_capacity(take);
-                for _ in 0..take {
-                    let v = if front {
-                        l.pop_front(lim)
-                    } else {
-                        l.pop_back(lim)
-                    };
-                    match v {
-                        Some(v) => out.push(v),
-                        None => break,
-                    }
-                }
-                out
-            })
+            with_list(o, |l| l.pop(front, count.unwrap_or(1), lim))
         })
         .map(|r| match (r.flatten(), count) {
             (None, _) => OpResult::Nil,

@@ -358,6 +358,34 @@ impl List {
         v
     }
 
+    /// LPUSH (`front`) or RPUSH of `values`, one after another.
+    pub fn push<V: AsRef<[u8]>>(&mut self, front: bool, values: &[V], lim: ListLimit) {
+        for v in values {
+            if front {
+                self.push_front(v.as_ref(), lim);
+            } else {
+                self.push_back(v.as_ref(), lim);
+            }
+        }
+    }
+
+    /// LPOP (`front`) or RPOP of up to `n` elements, in the order taken.
+    pub fn pop(&mut self, front: bool, n: usize, lim: ListLimit) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(n.min(self.as_ref().len()));
+        while out.len() < n {
+            let v = if front {
+                self.pop_front(lim)
+            } else {
+                self.pop_back(lim)
+            };
+            match v {
+                Some(v) => out.push(v),
+                None => break,
+            }
+        }
+        out
+    }
+
     /// LSET: false when there is no element at `index`.
     pub fn set(&mut self, index: i64, v: &[u8], lim: ListLimit) -> bool {
         if let List::Packed(p) = self {
