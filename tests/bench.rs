@@ -240,10 +240,18 @@ fn a_refused_connection_is_reported_not_a_panic() {
     assert!(!all.contains("panicked"), "{all}");
 }
 
-/// A fake RESP server: answers SET with +OK and GET with `get_reply`, closes a
-/// connection after `close_after` replies, and stops answering after
-/// `stall_after` replies (but keeps the socket open).
-fn fake_server(get_reply: &'static [u8], close_after: usize, stall_after: usize) -> u16 {
+/// What a fake server does with a request.
+enum Answer {
+    Reply(&'static [u8]),
+    /// Nothing, keeping the connection open.
+    Ignore,
+    Close,
+}
+
+/// A fake RESP server: each connection's requests, parsed one at a time, go
+/// to `answer` with the request's bytes, whether it is a GET and how many
+/// replies the connection has sent.
+fn fake_with(answer: impl Fn(&[u8], bool, usize) -> Answer + Copy + Send + 'static) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -260,21 +268,37 @@ fn fake_server(get_reply: &'static [u8], close_after: usize, stall_after: usize)
                     }
                     buf.extend_from_slice(&chunk[..n]);
                     while let Some((is_get, used)) = one_request(&buf) {
+                        let what = answer(&buf[..used], is_get, replies);
                         buf.drain(..used);
-                        if replies == close_after {
-                            return;
+                        match what {
+                            Answer::Reply(r) => {
+                                replies += 1;
+                                let _ = c.write_all(r);
+                            }
+                            Answer::Ignore => {}
+                            Answer::Close => return,
                         }
-                        if replies >= stall_after {
-                            continue;
-                        }
-                        replies += 1;
-                        let _ = c.write_all(if is_get { get_reply } else { b"+OK\r\n" });
                     }
                 }
             });
         }
     });
     port
+}
+
+/// A fake RESP server: answers SET with +OK and GET with `get_reply`, closes a
+/// connection after `close_after` replies, and stops answering after
+/// `stall_after` replies (but keeps the socket open).
+fn fake_server(get_reply: &'static [u8], close_after: usize, stall_after: usize) -> u16 {
+    fake_with(move |_, is_get, replies| {
+        if replies == close_after {
+            Answer::Close
+        } else if replies >= stall_after {
+            Answer::Ignore
+        } else {
+            Answer::Reply(if is_get { get_reply } else { b"+OK\r\n" })
+        }
+    })
 }
 
 /// One whole RESP request at the front of `buf`: (is it a GET, bytes).
@@ -592,35 +616,14 @@ fn transactions_load_counts_whole_transactions() {
 /// A fake RESP server that answers SET with +OK and GET with a nil, each after
 /// `delay` when the key's last byte is `slow_suffix`, at once otherwise.
 fn delaying_server(slow_suffix: u8, delay: Duration) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut c) = conn else { return };
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = c.read(&mut chunk) else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some((is_get, used)) = one_request(&buf) {
-                        // Lines: `*N`, `$3`, the command, `$len`, the key.
-                        let text = String::from_utf8_lossy(&buf[..used]).into_owned();
-                        let key_last = text.split("\r\n").nth(4).and_then(|k| k.bytes().last());
-                        buf.drain(..used);
-                        if key_last == Some(slow_suffix) {
-                            std::thread::sleep(delay);
-                        }
-                        let _ = c.write_all(if is_get { b"$-1\r\n" } else { b"+OK\r\n" });
-                    }
-                }
-            });
+    fake_with(move |request, is_get, _| {
+        // Lines: `*N`, `$3`, the command, `$len`, the key.
+        let text = String::from_utf8_lossy(request);
+        if text.split("\r\n").nth(4).and_then(|k| k.bytes().last()) == Some(slow_suffix) {
+            std::thread::sleep(delay);
         }
-    });
-    port
+        Answer::Reply(if is_get { b"$-1\r\n" } else { b"+OK\r\n" })
+    })
 }
 
 #[test]
