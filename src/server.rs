@@ -204,6 +204,7 @@ async fn core_main(
     }
     crate::runtime::task::spawn(crate::core::expiry::run(world.clone())).detach();
     crate::runtime::task::spawn(crate::core::evict::run(world.clone())).detach();
+    crate::runtime::task::spawn(crate::core::blocking::run(world.clone())).detach();
     if world.id == 0 {
         crate::runtime::task::spawn(crate::control::run(world.clone())).detach();
     }

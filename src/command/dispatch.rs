@@ -69,6 +69,11 @@ pub async fn run_pipeline(
     }
     let mut ran = 0;
     for (args, &spec) in requests.iter_mut().zip(specs.iter()) {
+        // Clients blocked on keys the last command pushed to are served
+        // before the next command runs (Redis's order; `core::blocking`).
+        if world.blocking.borrow().has_ready() {
+            world.serve_ready();
+        }
         let full = out.len() >= OUT_BUDGET || queued.len() >= MAX_QUEUED;
         if client.closing || (ran > 0 && full) {
             break;
@@ -171,6 +176,9 @@ pub async fn run_pipeline(
     }
     client.specs = specs;
     flush(world, batch, &mut queued, out, client, &mut watch).await;
+    if world.blocking.borrow().has_ready() {
+        world.serve_ready();
+    }
     // Nothing is answered before what it saw is in the log (synced under
     // `always`); what other cores changed for it, they logged before answering.
     if world.aof.must_wait(logged_before) {
@@ -586,6 +594,11 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("lpos", -3, RS, 1, 1, 1, "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
     cmd!("lmove", 5, &["write", "denyoom"], 1, 2, 1, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", list::lmove),
     cmd!("rpoplpush", 3, &["write", "denyoom"], 1, 2, 1, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", list::rpoplpush),
+    cmd!("blpop", -3, &["write", "noscript", "blocking"], 1, -2, 1, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::blpop),
+    cmd!("brpop", -3, &["write", "noscript", "blocking"], 1, -2, 1, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::brpop),
+    cmd!("blmpop", -5, &["write", "blocking", "movablekeys"], 0, 0, 0, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::blmpop),
+    cmd!("blmove", 6, &["write", "denyoom", "noscript", "blocking"], 1, 2, 1, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", list::blmove),
+    cmd!("brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], 1, 2, 1, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", list::brpoplpush),
     cmd!("lmpop", -4, &["write", "movablekeys"], 0, 0, 0, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", list::lmpop),
     // bitmaps
     cmd!("setbit", 4, W, 1, 1, 1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmap::setbit),

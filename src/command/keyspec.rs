@@ -24,6 +24,7 @@ pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
     match spec.name {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => return counted(2),
         "sintercard" | "lmpop" => return counted(1),
+        "blmpop" => return counted(2),
         _ => {}
     }
     if spec.first_key <= 0 || args.len() <= spec.first_key as usize {

@@ -1,14 +1,19 @@
 //! The list family: LPUSH, RPUSH, LPOP, RPOP, LRANGE, LINSERT, LPOS and the
-//! rest of the one-key list commands, and LMOVE, RPOPLPUSH and LMPOP, whose
-//! keys may live on two cores (run through `atomic`, as SMOVE is). Handlers
-//! parse arguments into list ops; the ops' semantics live in `storage`. It
-//! stands on `context` and `atomic` and never imports another family or
-//! `dispatch`.
+//! rest of the one-key list commands; LMOVE, RPOPLPUSH and LMPOP, whose
+//! keys may live on two cores (run through `atomic`, as SMOVE is); and their
+//! blocking forms BLPOP, BRPOP, BLMPOP, BLMOVE and BRPOPLPUSH, which run the
+//! same steps first and wait through `blocking` when there is nothing to
+//! take. Handlers parse arguments into list ops; the ops' semantics live in
+//! `storage`. It stands on `context`, `atomic` and `blocking` and never
+//! imports another family or `dispatch`.
 
 use super::args::{int_arg, is, SYNTAX};
-use super::atomic::{atomically, key_types};
+use super::atomic::{atomically, key_types, Steps};
+use super::blocking::{self, keyed, timeout_arg, Blocker};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
+use crate::core::blocking::Want;
+use crate::core::router::BatchSeed;
 use crate::storage::ops::{KeyOp, ListOp, OpError, OpResult};
 use bytes::Bytes;
 
@@ -216,9 +221,13 @@ fn side(arg: &[u8]) -> Option<bool> {
 /// Pop one element off `src` at `from` and push it onto `dst` at `to`, so
 /// that no client sees it in neither list or in both (Redis's LMOVE).
 fn lmove_step(ctx: &mut Ctx, src: Bytes, dst: Bytes, from: bool, to: bool) -> Step {
-    let seed = ctx.batch.seed();
+    Step::Async(move_steps(ctx.batch.seed(), src, dst, from, to))
+}
+
+/// LMOVE's steps: the element moved, or null when `src` has none.
+fn move_steps(seed: BatchSeed, src: Bytes, dst: Bytes, from: bool, to: bool) -> Steps {
     let keys = vec![src.clone(), dst.clone()];
-    Step::Async(Box::pin(atomically(seed, keys, true, move |s| {
+    Box::pin(atomically(seed, keys, true, move |s| {
         Box::pin(async move {
             // Both keys' types first: Redis pops nothing when the
             // destination holds another type.
@@ -247,7 +256,7 @@ fn lmove_step(ctx: &mut Ctx, src: Bytes, dst: Bytes, from: bool, to: bool) -> St
                 other => Frame::from(other),
             }
         })
-    })))
+    }))
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
@@ -263,32 +272,49 @@ pub fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     lmove_step(ctx, a[1].clone(), a[2].clone(), false, true)
 }
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pop from the first
-/// of the keys that holds a list.
-pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+/// `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from `a[1]` on (LMPOP's
+/// arguments; BLMPOP's after its timeout): the keys, the side, the count.
+fn mpop_args(a: &[Bytes]) -> Result<(Vec<Bytes>, bool, usize), Frame> {
     let n = match int_arg(&a[1]) {
         Ok(n) if n > 0 => n as usize,
-        _ => return Step::Done(Frame::err("ERR numkeys should be greater than 0")),
+        _ => return Err(Frame::err("ERR numkeys should be greater than 0")),
     };
     // The keys, a side, and COUNT with its value at most.
     if n > a.len().saturating_sub(3) {
-        return Step::Done(Frame::err(SYNTAX));
+        return Err(Frame::err(SYNTAX));
     }
     let keys = a[2..2 + n].to_vec();
     let Some(front) = side(&a[2 + n]) else {
-        return Step::Done(Frame::err(SYNTAX));
+        return Err(Frame::err(SYNTAX));
     };
     let mut count = 1usize;
     match &a[3 + n..] {
         [] => {}
         [word, c] if is(word, "count") => match int_arg(c) {
             Ok(c) if c > 0 => count = c as usize,
-            _ => return Step::Done(Frame::err("ERR count should be greater than 0")),
+            _ => return Err(Frame::err("ERR count should be greater than 0")),
         },
-        _ => return Step::Done(Frame::err(SYNTAX)),
+        _ => return Err(Frame::err(SYNTAX)),
     }
+    Ok((keys, front, count))
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pop from the first
+/// of the keys that holds a list.
+pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let (keys, front, count) = match mpop_args(a) {
+        Ok(parsed) => parsed,
+        Err(f) => return Step::Done(f),
+    };
     let seed = ctx.batch.seed();
-    Step::Async(Box::pin(atomically(seed, keys.clone(), true, move |s| {
+    Step::Async(first_pop(seed, keys, front, Some(count)))
+}
+
+/// Pop from the first of `keys` that holds a list, atomically across
+/// cores: `[key, element]` (no count: BLPOP's reply) or `[key, [elements]]`
+/// (LMPOP's), or a null array when none holds one.
+fn first_pop(seed: BatchSeed, keys: Vec<Bytes>, front: bool, count: Option<usize>) -> Steps {
+    Box::pin(atomically(seed, keys.clone(), true, move |s| {
         Box::pin(async move {
             // As Redis: the first key holding a list; a key of another type
             // before it is WRONGTYPE, one after it is never looked at.
@@ -298,19 +324,101 @@ pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                     "list" => {}
                     _ => return Frame::err(OpError::WrongType.to_string()),
                 }
-                let pop = ListOp::Pop {
-                    front,
-                    count: Some(count),
-                };
+                let pop = ListOp::Pop { front, count };
                 return match s.run_key(key.clone(), KeyOp::OnList(pop)).await {
-                    OpResult::Bulks(v) => Frame::Array(vec![
-                        Frame::Bulk(key.clone()),
-                        Frame::from(OpResult::Bulks(v)),
-                    ]),
+                    r @ (OpResult::Bulk(_) | OpResult::Bulks(_)) => {
+                        Frame::Array(vec![Frame::Bulk(key.clone()), Frame::from(r)])
+                    }
                     other => Frame::from(other),
                 };
             }
             Frame::NullArray
         })
-    })))
+    }))
+}
+
+/// BLPOP / BRPOP key [key ...] timeout
+fn bpop(ctx: &mut Ctx, a: &[Bytes], front: bool) -> Step {
+    let timeout = match timeout_arg(&a[a.len() - 1]) {
+        Ok(t) => t,
+        Err(f) => return Step::Done(f),
+    };
+    let keys = a[1..a.len() - 1].to_vec();
+    let b = Blocker {
+        keys: keys.clone(),
+        want: Want::List { front, count: None },
+        timeout,
+        nothing: Frame::NullArray,
+    };
+    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), front, None);
+    blocking::run(ctx, b, Box::new(attempt), keyed)
+}
+
+pub fn blpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    bpop(ctx, a, true)
+}
+
+pub fn brpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    bpop(ctx, a, false)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let timeout = match timeout_arg(&a[1]) {
+        Ok(t) => t,
+        Err(f) => return Step::Done(f),
+    };
+    let (keys, front, count) = match mpop_args(&a[1..]) {
+        Ok(parsed) => parsed,
+        Err(f) => return Step::Done(f),
+    };
+    let b = Blocker {
+        keys: keys.clone(),
+        want: Want::List {
+            front,
+            count: Some(count),
+        },
+        timeout,
+        nothing: Frame::NullArray,
+    };
+    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), front, Some(count));
+    blocking::run(ctx, b, Box::new(attempt), keyed)
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let timeout = match timeout_arg(&a[5]) {
+        Ok(t) => t,
+        Err(f) => return Step::Done(f),
+    };
+    match (side(&a[3]), side(&a[4])) {
+        (Some(from), Some(to)) => bmove(ctx, a[1].clone(), a[2].clone(), from, to, timeout),
+        _ => Step::Done(Frame::err(SYNTAX)),
+    }
+}
+
+/// BRPOPLPUSH source destination timeout: BLMOVE ... RIGHT LEFT.
+pub fn brpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match timeout_arg(&a[3]) {
+        Ok(timeout) => bmove(ctx, a[1].clone(), a[2].clone(), false, true, timeout),
+        Err(f) => Step::Done(f),
+    }
+}
+
+fn bmove(
+    ctx: &mut Ctx,
+    src: Bytes,
+    dst: Bytes,
+    from: bool,
+    to: bool,
+    timeout: Option<std::time::Duration>,
+) -> Step {
+    let b = Blocker {
+        keys: vec![src.clone()],
+        want: Want::Move,
+        timeout,
+        nothing: Frame::Null,
+    };
+    let attempt = move |s: BatchSeed| move_steps(s, src.clone(), dst.clone(), from, to);
+    blocking::run(ctx, b, Box::new(attempt), |_| Frame::Null)
 }

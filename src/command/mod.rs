@@ -21,7 +21,8 @@
 //!   MONITOR lines; used by `dispatch` and EXEC), `keyspec` (where a
 //!   request's keys are and what it does to them), `args` (argument parsing)
 //!   and `frame` (replies); beside the families, `atomic` (running a
-//!   multi-key command so no client sees it half-done) and `whole`
+//!   multi-key command so no client sees it half-done), `blocking` (a
+//!   blocking command's wait: BLPOP and kin) and `whole`
 //!   (SMEMBERS/HGETALL-style replies read in pages under a key's lock), which
 //!   the set, hash, bitmap and HyperLogLog families share.
 //!
@@ -34,6 +35,7 @@ pub mod admin;
 pub mod args;
 pub mod atomic;
 pub mod bitmap;
+pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod context;

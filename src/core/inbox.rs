@@ -122,6 +122,7 @@ impl World {
             } => {
                 self.deliver(shard, &channel, &payload);
             }
+            Msg::Served { ticket, served } => self.waiter_served(ticket, served),
             Msg::Task { id, task } => match task {
                 CoreTask::Lock {
                     tx,
@@ -225,6 +226,14 @@ impl World {
             CoreTask::Slowlog { count } => TaskResult::Slow(self.slowlog.borrow().newest(count)),
             CoreTask::SlowlogReset => {
                 self.slowlog.borrow_mut().reset();
+                TaskResult::Done
+            }
+            CoreTask::Block(w) => {
+                self.add_waiter(w);
+                TaskResult::Done
+            }
+            CoreTask::Unwait(ticket) => {
+                self.forget_waiter(ticket);
                 TaskResult::Done
             }
             CoreTask::Unblock { id, how } => {

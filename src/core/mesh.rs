@@ -53,6 +53,10 @@ pub enum CoreTask {
     Slowlog { count: Option<usize> },
     /// SLOWLOG RESET → Done
     SlowlogReset,
+    /// A blocking pop's wait, held by every core (`core::blocking`) → Done
+    Block(std::sync::Arc<super::blocking::Waiter>),
+    /// The wait with this ticket ended → Done
+    Unwait(super::blocking::Ticket),
     /// CLIENT UNBLOCK: let client `id` go if it waits here → Count(0 or 1)
     Unblock {
         id: u64,
@@ -330,6 +334,11 @@ pub enum Msg {
     },
     /// A MONITOR line for this core's monitors; nobody waits for it.
     Monitor(Bytes),
+    /// (to a waiter's core) What a serving core handed wait `ticket`.
+    Served {
+        ticket: super::blocking::Ticket,
+        served: super::blocking::Served,
+    },
     /// A keyspace event to deliver to this core's subscribers; nobody waits for it.
     Event {
         shard: bool,

@@ -11,10 +11,13 @@
 //! stand on its intent locks (`locks`), watches (`watch`) and a core's side
 //! of both (`txn`); the order in which a transaction visits cores is the
 //! command layer's. Client-side caching keeps each key's readers where the
-//! key lives (`tracking`) and tells them of changes (`invalidate`).
+//! key lives (`tracking`) and tells them of changes (`invalidate`). Blocking
+//! pops wait in `blocking`: every core holds every wait, and the core that
+//! owns a key serves its waiters when it gets elements.
 
 pub mod aof;
 pub mod blocked;
+pub mod blocking;
 pub mod clients;
 pub mod cmdstats;
 pub mod events;

@@ -209,6 +209,10 @@ impl World {
         let place = |k: &[u8]| self.lock_place(k);
         self.locks.borrow_mut().release(tx, &place);
         self.locks_released.notify();
+        // Keys the transaction made ready were held until now.
+        if self.blocking.borrow().has_ready() {
+            self.blocking_wake.notify();
+        }
         if watch != 0 {
             self.watches.borrow_mut().forget(watch);
         }

@@ -129,6 +129,11 @@ pub struct World {
     pub latency: RefCell<super::latency::LatencyMonitor>,
     /// Clients waiting in WAIT or held by CLIENT PAUSE.
     pub blocked: super::blocked::Blocked,
+    /// Every blocking pop's wait, and the keys here ready to serve them
+    /// (`core::blocking`)...
+    pub blocking: RefCell<super::blocking::Blocking>,
+    /// ...and the serving task's wake-up.
+    pub blocking_wake: Notify,
 }
 
 /// Where a core's BGSAVE capture leaves its section.
@@ -216,6 +221,8 @@ impl World {
             slowlog: RefCell::default(),
             latency: RefCell::default(),
             blocked: Default::default(),
+            blocking: RefCell::default(),
+            blocking_wake: Notify::default(),
             staircase_lock: glommio::sync::Semaphore::new(1),
             last_sample: Cell::new(None),
             coordinator: Cell::new(None),
@@ -271,6 +278,13 @@ impl World {
                 self.tracking.borrow_mut().set_writer(key.clone(), *client);
                 return OpResult::Ok;
             }
+            Op::Key {
+                key,
+                op: KeyOp::Wake,
+            } => {
+                self.wake_key(key);
+                return OpResult::Ok;
+            }
             _ => {}
         }
         // A NOLOOP writer mark holds for this op only.
@@ -307,6 +321,9 @@ impl World {
             (None, None)
         };
         let delta = logged.as_ref().and_then(|_| self.delta_base(&op, now));
+        // A write to a key someone waits on makes it ready (`core::blocking`).
+        let waited = (changes != Changes::None && self.blocking.borrow().any())
+            .then(|| super::aof::keys_of(&op));
         // Only a hash or set op can leave a table resizing (see below).
         let collection = matches!(
             op,
@@ -324,6 +341,9 @@ impl World {
             }
             self.touch_changed(keys);
             self.tracking.borrow_mut().take_writer();
+        }
+        if let (Some(keys), true) = (waited, changed > 0) {
+            self.note_ready(keys);
         }
         if let (Some(keys), true) = (logged, changed > 0) {
             match (&keys, delta) {
@@ -728,6 +748,8 @@ impl World {
             for msg in packet {
                 self.handle(peer, msg);
             }
+            // Waiters on keys the peer's ops wrote are served before anything else runs here.
+            self.serve_ready();
             crate::runtime::bell::packet_read();
         }
     }

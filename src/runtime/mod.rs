@@ -36,6 +36,7 @@
 //!   and this thread's handle to its ring ([`driver::poke`]).
 //! - [`timer`]: [`timer::sleep`], on the ring so that it fires on time.
 //! - [`file`]: file writes and `fdatasync` on the ring (a core's log).
+//! - [`hangup`]: noticing a peer hung up on a socket nobody reads.
 //! - [`pace`]: slicing background loops so requests get their turn.
 
 pub mod bell;
@@ -43,6 +44,7 @@ pub mod buf;
 pub mod bufring;
 pub mod driver;
 pub mod file;
+pub mod hangup;
 pub mod notify;
 pub mod ops;
 pub mod pace;

@@ -179,6 +179,7 @@ impl Op {
                 | KeyOp::Inspect(_)
                 | KeyOp::Track { .. }
                 | KeyOp::Writer { .. }
+                | KeyOp::Wake
                 | KeyOp::Read => Changes::None,
                 KeyOp::Del | KeyOp::Expire { .. } | KeyOp::Persist | KeyOp::Put { .. } => {
                     Changes::Counted
@@ -272,6 +273,10 @@ pub enum KeyOp {
     Writer {
         client: u64,
     },
+    /// A blocking pop's waiter just registered: the core that owns this key
+    /// looks whether it can be served now (`core::blocking`). Answered by the
+    /// core. → Ok
+    Wake,
     /// → Ok | Nil (condition failed); with `get`: Bulk(old) | Nil.
     /// A deadline already in the past deletes the key (Redis semantics) and still answers Ok.
     Set {

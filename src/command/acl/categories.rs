@@ -183,6 +183,9 @@ pub fn of_command(c: &CommandSpec) -> u32 {
     if has("pubsub") {
         set |= bit("pubsub");
     }
+    if has("blocking") {
+        set |= bit("blocking");
+    }
     set |= if has("fast") {
         bit("fast")
     } else {

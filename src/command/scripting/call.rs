@@ -69,6 +69,8 @@ impl ScriptRun {
         client.name = "lua".into();
         client.authed = true;
         client.user = user;
+        // Nothing a script runs may block (Redis's rule): BLMPOP answers at once.
+        client.executing = true;
         let threshold = world.config.borrow().busy_reply_threshold;
         let watchdog = super::busy::Watchdog::new(world.id, threshold);
         ScriptRun {

@@ -205,7 +205,7 @@ pub(super) fn key_op_with(
             Some(e) => inspect(e, what, now),
         },
         // The core answers these before the keyspace is asked.
-        KeyOp::Track { .. } | KeyOp::Writer { .. } => OpResult::Ok,
+        KeyOp::Track { .. } | KeyOp::Writer { .. } | KeyOp::Wake => OpResult::Ok,
         KeyOp::OnHash(op) => super::hash_ops::hash_op(shard, thash, key, op, now, lim, seed),
         KeyOp::OnSet(op) => super::set_ops::set_op(shard, thash, key, op, now, lim, seed),
         KeyOp::OnList(op) => super::list_ops::list_op(shard, thash, key, op, now, lim.list),
