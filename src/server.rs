@@ -281,6 +281,8 @@ async fn core_main(
         crate::runtime::timer::sleep(Duration::from_millis(50)).await;
     }
     world.shutting_down.set(true);
+    // Clients in a blocking command or WAIT are answered rather than waited for.
+    world.blocked.unblock_all();
     // Cancelling an accept task drops its listener: no new connections from here on.
     for a in accepts {
         a.cancel().await;

@@ -578,3 +578,26 @@ fn the_brpoplpush_reliable_queue_pattern_works() {
         assert_eq!(q::<i64>(&mut c, &["LLEN", &format!("processing:{n}")]), 0);
     }
 }
+
+/// A stopping server answers its waiting clients instead of waiting for
+/// them (their timeout is 0: forever).
+#[test]
+fn a_stopping_server_lets_its_waiters_go() {
+    let mut s = Server::start(2, &[]);
+    let mut c = s.client();
+    let waiters: Vec<_> = (0..2u64)
+        .map(|core| spawn_cmd(client_on(&s, core), &["BLPOP", "never", "0"]))
+        .collect();
+    wait_blocked(&mut c, 2);
+    let start = Instant::now();
+    let status = s.terminate().expect("exit status");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    for w in waiters {
+        assert_eq!(w.join().expect("waiter").1, Value::Nil);
+    }
+}

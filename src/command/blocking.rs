@@ -100,14 +100,8 @@ pub async fn wait(
         crate::runtime::hangup::hangup(client.fd).await;
         Ended::Gone
     };
-    // A stopping server answers its waiters rather than wait for them.
-    let stopping = async {
-        while !world.shutting_down.get() {
-            crate::runtime::timer::sleep(Duration::from_millis(200)).await;
-        }
-        Ended::TimedOut
-    };
-    let others = or(timer, or(let_go, or(gone, stopping)));
+    // (A stopping server lets every waiter go through `let_go`.)
+    let others = or(timer, or(let_go, gone));
     let first = or(async { Ok(wait.slot.wait().await) }, async {
         Err(others.await)
     })

@@ -48,6 +48,13 @@ impl Blocked {
         }
     }
 
+    /// The server is stopping: let every waiting client go, as at its timeout.
+    pub fn unblock_all(&self) {
+        for (_, slot) in self.waiting.borrow_mut().drain() {
+            slot.fill(Unblock::Timeout);
+        }
+    }
+
     /// A client is held by CLIENT PAUSE (true) or let go (false).
     pub fn paused(&self, on: bool) {
         let n = self.paused.get();
