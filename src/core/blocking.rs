@@ -331,7 +331,7 @@ impl World {
             .detach();
             return true;
         }
-        if !self.keys_free_here(std::slice::from_ref(key), 0) {
+        if !self.servable_here(key) {
             return false;
         }
         let now = crate::storage::now_ms();
@@ -377,6 +377,22 @@ impl World {
             };
             self.hand_over(&w, served, Some(before));
         }
+    }
+
+    /// Can `key` (owned here) be popped from now? Not while its own shard's
+    /// entries are still arriving from another core, nor while a
+    /// transaction holds it; other shards' moves do not matter.
+    fn servable_here(&self, key: &[u8]) -> bool {
+        {
+            let ks = self.keyspace.borrow();
+            let t = ks.table();
+            let id = t.shard_of(crate::storage::hash::key_hash(key));
+            if t.moving.iter().any(|(s, _)| *s == id) {
+                return false;
+            }
+        }
+        let locks = self.locks.borrow();
+        locks.is_idle() || !locks.blocks(key, 0)
     }
 
     /// Give `served` to claimed waiter `w`: at once, or once the log holds
