@@ -39,6 +39,9 @@ pub fn timeout_arg(arg: &[u8]) -> Result<Option<Duration>, Frame> {
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+/// How long a wait goes before it watches its socket for a hang-up.
+const HANGUP_WATCH_AFTER: Duration = Duration::from_millis(20);
+
 /// The client that waits, as the wait needs it.
 pub struct Client {
     pub id: u64,
@@ -83,8 +86,10 @@ pub async fn wait(
 
     let timer = async {
         match deadline {
+            // Redis's own timeouts are coarser (its clock ticks at `hz`).
             Some(d) => {
-                crate::runtime::timer::sleep(d.saturating_duration_since(Instant::now())).await
+                crate::runtime::timer::sleep_coarse(d.saturating_duration_since(Instant::now()))
+                    .await
             }
             None => std::future::pending().await,
         }
@@ -96,7 +101,11 @@ pub async fn wait(
             Unblock::Error => Ended::Unblocked,
         }
     };
+    // A wait that ends soon (a busy queue) arms no hang-up poll: one client
+    // that hung up meanwhile is still never handed anything (checked at
+    // the hand-over), it just waits out the delay first.
     let gone = async {
+        crate::runtime::timer::sleep_coarse(HANGUP_WATCH_AFTER).await;
         crate::runtime::hangup::hangup(client.fd).await;
         Ended::Gone
     };

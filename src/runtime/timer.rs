@@ -25,6 +25,14 @@ pub async fn sleep(d: Duration) {
     }
 }
 
+/// Sleep for `d` on glommio's timer: up to the driver's `NAP_MAX` late,
+/// but it puts nothing in the ring, so a sleep that is usually cancelled
+/// early (a blocking pop's timeout) costs no submission, no cancellation
+/// and no completion that wakes a napping core.
+pub async fn sleep_coarse(d: Duration) {
+    glommio::timer::sleep(d).await;
+}
+
 impl SocketRing {
     /// Complete after `after`. A timer in this ring ends the driver's nap (see
     /// `Self::drive`) on time, where a glommio timer can fire up to
