@@ -601,3 +601,31 @@ fn a_stopping_server_lets_its_waiters_go() {
         assert_eq!(w.join().expect("waiter").1, Value::Nil);
     }
 }
+
+/// Replies to the commands pipelined before a blocking one are sent before
+/// it waits, as Redis sends them (bee-queue's workers pipeline several
+/// BRPOPLPUSHes on one connection and act on each reply as it comes).
+#[test]
+fn replies_before_a_waiting_command_are_sent_at_once() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let mut raw = s.raw();
+    let mut req = resp(&[b"PING"]);
+    req.extend(resp(&[b"BRPOP", b"mk", b"5"]));
+    raw.write_all(&req).expect("write");
+    let got = read_for(&mut raw, Duration::from_millis(500));
+    assert_eq!(got, b"+PONG\r\n", "PONG before BRPOP waits");
+    // Two waits in one pipeline: the first is answered when it is served,
+    // while the second still waits.
+    let mut raw = s.raw();
+    let mut req = resp(&[b"BRPOPLPUSH", b"src", b"dst", b"0"]);
+    req.extend(resp(&[b"BRPOPLPUSH", b"src", b"dst", b"0"]));
+    raw.write_all(&req).expect("write");
+    wait_blocked(&mut c, 2);
+    q::<i64>(&mut c, &["LPUSH", "src", "x1"]);
+    let got = read_for(&mut raw, Duration::from_millis(500));
+    assert_eq!(got, b"$2\r\nx1\r\n");
+    q::<i64>(&mut c, &["LPUSH", "src", "x2"]);
+    let got = read_for(&mut raw, Duration::from_millis(500));
+    assert_eq!(got, b"$2\r\nx2\r\n");
+}

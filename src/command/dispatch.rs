@@ -75,7 +75,9 @@ pub async fn run_pipeline(
             world.serve_ready();
         }
         let full = out.len() >= OUT_BUDGET || queued.len() >= MAX_QUEUED;
-        if client.closing || (ran > 0 && full) {
+        // A command that may wait goes first in a batch of its own: the
+        // replies before it are sent before it waits, as Redis sends them.
+        if client.closing || (ran > 0 && (full || may_block(spec))) {
             break;
         }
         ran += 1;
@@ -188,6 +190,25 @@ pub async fn run_pipeline(
     if !client.last_cmd.is_empty() {
         world.clients.borrow_mut().touch(client.id, client.last_cmd);
     }
+}
+
+/// Whether a command may wait for other clients (BLPOP and kin, WAIT).
+#[inline]
+fn may_block(spec: Option<&'static CommandSpec>) -> bool {
+    spec.is_some_and(|s| {
+        matches!(
+            s.name,
+            "blpop"
+                | "brpop"
+                | "blmpop"
+                | "blmove"
+                | "brpoplpush"
+                | "bzpopmin"
+                | "bzpopmax"
+                | "bzmpop"
+                | "wait"
+        )
+    })
 }
 
 /// A step waiting for the batch's results, with what its reply is written
