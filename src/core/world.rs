@@ -62,6 +62,8 @@ fn configure_memory(ks: &mut Keyspace, c: &Config) {
         set_entries: n(c.set_max_listpack_entries),
         set_value: n(c.set_max_listpack_value),
         list: crate::storage::object::ListLimit(c.list_max_listpack_size),
+        zset_entries: n(c.zset_max_listpack_entries),
+        zset_value: n(c.zset_max_listpack_value),
     });
     ks.set_memory_limit(
         c.maxmemory,

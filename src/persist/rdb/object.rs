@@ -16,7 +16,10 @@
 use super::listpack::Element;
 use super::write::{encode_string_head, put_len, FileWriter, Payload, SectionWriter};
 use super::{intset, listpack, ziplist, zipmap, Compressor};
-use crate::storage::object::{Hash, HashRef, Limits, List, ObjRef, Object, Set, SetRef};
+use crate::protocol::ascii::format_score;
+use crate::storage::object::{
+    zset, Hash, HashRef, Limits, List, ObjRef, Object, Set, SetRef, ZsetRef,
+};
 use std::io::{self, Write};
 
 pub const TYPE_LIST: u8 = 1;
@@ -29,7 +32,11 @@ pub const TYPE_HASH_ZIPLIST: u8 = 13;
 pub const TYPE_LIST_QUICKLIST: u8 = 14;
 pub const TYPE_HASH_LISTPACK: u8 = 16;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_ZSET: u8 = 3;
+pub const TYPE_ZSET_2: u8 = 5;
+pub const TYPE_ZSET_ZIPLIST: u8 = 12;
 
 /// A quicklist 2 node's container: one element as it is, or a listpack.
 pub const NODE_PLAIN: u64 = 1;
@@ -130,6 +137,37 @@ pub fn encode(out: &mut Vec<u8>, obj: ObjRef<'_>, compress: bool) -> u8 {
                 put_string(out, &listpack::encode(&elements), &mut lzf);
             }
             TYPE_LIST_QUICKLIST_2
+        }
+        // A small sorted set as redis-server 7.0 writes it: one listpack of
+        // member and score (its `%.17g` text, an integer where it is one).
+        ObjRef::Zset(ZsetRef::Packed(p)) => {
+            let all: Vec<(f64, &[u8])> = zset::packed_elements(p).collect();
+            let scores: Vec<([u8; 32], usize)> = all
+                .iter()
+                .map(|(s, _)| {
+                    let mut b = [0u8; 32];
+                    let n = format_score(*s, &mut b).len();
+                    (b, n)
+                })
+                .collect();
+            let mut elements = Vec::with_capacity(2 * all.len());
+            for ((_, m), (b, n)) in all.iter().zip(&scores) {
+                elements.push(listpack::ElementRef::Bytes(m));
+                elements.push(listpack::ElementRef::Bytes(&b[..*n]));
+            }
+            put_string(out, &listpack::encode(&elements), &mut lzf);
+            TYPE_ZSET_LISTPACK
+        }
+        // A big one as ZSET_2: members with binary scores, from the highest
+        // (Redis's order: its loader then inserts each at the head).
+        ObjRef::Zset(z) => {
+            put_len(out, z.len() as u64);
+            z.walk(0, usize::MAX, true, |s, m| {
+                put_string(out, m, &mut lzf);
+                out.extend_from_slice(&s.to_le_bytes());
+                true
+            });
+            TYPE_ZSET_2
         }
     }
 }
