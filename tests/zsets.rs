@@ -1435,3 +1435,272 @@ fn a_model_of_zsets_agrees_while_shards_move() {
         assert_eq!(got, want, "{key}");
     }
 }
+
+/// A sorted set's members and scores, in order (empty for no key).
+fn contents(c: &mut redis::Connection, key: &str) -> Vec<(String, String)> {
+    with_scores(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"])
+}
+
+/// Every key of the given names and its contents.
+fn snapshot(c: &mut redis::Connection, keys: &[&str]) -> Vec<(String, Vec<(String, String)>)> {
+    keys.iter()
+        .map(|k| (k.to_string(), contents(c, k)))
+        .collect()
+}
+
+#[test]
+fn persistence_keeps_every_zset_write() {
+    let dir = common::TempDir::new("zsets-persist");
+    let flags = [
+        "--dir",
+        dir.arg(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let mut s = Server::start(2, &flags);
+    let mut c = s.client();
+    let [here, there] = common::keys_on_each_core(&mut c, 4, "p:");
+    let (small, big, dst, other) = (&here[0], &there[0], &there[1], &here[1]);
+    let (pops, copy) = (&here[2], &there[2]);
+    q::<i64>(
+        &mut c,
+        &["ZADD", small, "1", "a", "2", "b", "0.1", "c", "inf", "d"],
+    );
+    let mut add = redis::cmd("ZADD");
+    add.arg(big.as_str());
+    for i in 0..3000 {
+        add.arg(i % 50).arg(format!("member:{i}"));
+    }
+    add.query::<i64>(&mut c).expect("ZADD big");
+    // Each write below is logged as what it did (the scores it left, the
+    // members it removed, the range it cut), not as the set.
+    q::<i64>(&mut c, &["ZADD", small, "XX", "CH", "5", "a", "7", "nope"]);
+    q::<i64>(&mut c, &["ZADD", small, "GT", "1", "b", "3", "c"]);
+    q::<String>(&mut c, &["ZINCRBY", small, "0.2", "c"]);
+    q::<String>(&mut c, &["ZADD", small, "INCR", "-1.5", "e"]);
+    q::<i64>(&mut c, &["ZREM", small, "d", "zz"]);
+    q::<String>(&mut c, &["ZINCRBY", big, "1000.5", "member:7"]);
+    q::<i64>(&mut c, &["ZADD", big, "-1e20", "first", "1e20", "last"]);
+    q::<i64>(&mut c, &["ZREM", big, "member:8", "member:9"]);
+    q::<Vec<String>>(&mut c, &["ZPOPMIN", big, "3"]);
+    q::<Vec<String>>(&mut c, &["ZPOPMAX", big]);
+    q::<i64>(&mut c, &["ZREMRANGEBYRANK", big, "10", "19"]);
+    q::<i64>(&mut c, &["ZREMRANGEBYSCORE", big, "(3", "4"]);
+    // A lex range over members of different scores: which members it
+    // covers is the encoding's affair, so the log names them.
+    q::<i64>(&mut c, &["ZREMRANGEBYLEX", big, "[member:5", "(member:6"]);
+    q::<i64>(
+        &mut c,
+        &["ZADD", other, "0", "aa", "0", "bb", "0", "cc", "0", "dd"],
+    );
+    q::<i64>(&mut c, &["ZREMRANGEBYLEX", other, "(aa", "[cc"]);
+    q::<Value>(&mut c, &["ZMPOP", "2", "nokey", other, "MAX"]);
+    q::<i64>(
+        &mut c,
+        &["ZUNIONSTORE", dst, "2", small, other, "WEIGHTS", "2", "1"],
+    );
+    q::<i64>(&mut c, &["ZINTERSTORE", copy, "2", small, big]);
+    q::<i64>(&mut c, &["ZADD", pops, "1", "x"]);
+    q::<Vec<String>>(&mut c, &["ZPOPMIN", pops]);
+    q::<i64>(&mut c, &["ZRANGESTORE", pops, big, "0", "99"]);
+    q::<i64>(&mut c, &["ZDIFFSTORE", "diffed", "2", big, pops]);
+    q::<i64>(&mut c, &["EXPIRE", "diffed", "1000"]);
+    q::<String>(&mut c, &["RENAME", "diffed", "renamed"]);
+    q::<i64>(&mut c, &["COPY", small, "copied"]);
+    let keys = [
+        small.as_str(),
+        big,
+        dst,
+        other,
+        pops,
+        copy,
+        "renamed",
+        "copied",
+    ];
+    let want = snapshot(&mut c, &keys);
+    assert_eq!(
+        want[0].1,
+        pairs(&["e", "-1.5", "b", "2", "c", "3.2000000000000002", "a", "5"])
+    );
+    assert_eq!(want[3].1, pairs(&["aa", "0"]));
+    assert_eq!(want[4].1.len(), 100);
+    s.kill9();
+    let mut s = Server::start(2, &flags);
+    let mut c = s.client();
+    assert_eq!(snapshot(&mut c, &keys), want, "after the logs' replay");
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", big]), "btree");
+    assert!(q::<i64>(&mut c, &["TTL", "renamed"]) > 900);
+    // A snapshot (Redis's RDB encodings), loaded without the logs.
+    assert_eq!(q::<String>(&mut c, &["SAVE"]), "OK");
+    s.terminate();
+    let s = Server::start(2, &["--dir", dir.arg(), "--appendonly", "no"]);
+    let mut c = s.client();
+    assert_eq!(snapshot(&mut c, &keys), want, "after the snapshot");
+    assert!(q::<i64>(&mut c, &["TTL", "renamed"]) > 900);
+    // DUMP and RESTORE carry a sorted set too.
+    for k in [small.as_str(), big] {
+        let payload: Vec<u8> = q(&mut c, &["DUMP", k]);
+        let to = format!("{k}:restored");
+        redis::cmd("RESTORE")
+            .arg(&to)
+            .arg(0)
+            .arg(payload)
+            .query::<String>(&mut c)
+            .expect("RESTORE");
+        assert_eq!(contents(&mut c, &to), contents(&mut c, k));
+    }
+}
+
+/// Sorted sets whose payloads and files cover Redis's encodings: a small
+/// one (integer, fractional and infinite scores, an integer member), a big
+/// one, and one with a member past the packed limit.
+fn fill_zsets(c: &mut redis::Connection) -> Vec<String> {
+    q::<i64>(
+        c,
+        &[
+            "ZADD", "small", "1", "a", "2.5", "b", "-3", "c", "100000", "d", "0", "77", "inf", "e",
+            "0.1", "f",
+        ],
+    );
+    let mut add = redis::cmd("ZADD");
+    add.arg("big");
+    for i in 0..300 {
+        add.arg(f64::from(i) / 7.0).arg(format!("member:{i}"));
+    }
+    add.query::<i64>(c).expect("ZADD big");
+    q::<i64>(
+        c,
+        &["ZADD", "long", "-inf", &"L".repeat(100), "1e-300", "x"],
+    );
+    strs(&["small", "big", "long"])
+}
+
+#[test]
+fn zsets_move_between_redis_server_and_stairkv_by_dump_and_restore() {
+    let Some(redis) = redis_server::RedisServer::start() else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let mut theirs = redis.try_client().expect("a client of redis-server");
+    let s = Server::start(2, &[]);
+    let mut ours = s.client();
+    let keys = fill_zsets(&mut theirs);
+    for k in &keys {
+        let want = contents(&mut theirs, k);
+        // Theirs into ours...
+        let payload: Vec<u8> = q(&mut theirs, &["DUMP", k]);
+        redis::cmd("RESTORE")
+            .arg(k)
+            .arg(0)
+            .arg(&payload)
+            .query::<()>(&mut ours)
+            .unwrap_or_else(|e| panic!("RESTORE of redis-server's {k}: {e}"));
+        assert_eq!(contents(&mut ours, k), want, "{k}");
+        // ...and ours back into theirs.
+        let mine: Vec<u8> = q(&mut ours, &["DUMP", k]);
+        if k == "small" {
+            assert_eq!(
+                mine, payload,
+                "a small set's payload is redis-server's, byte for byte"
+            );
+        }
+        redis::cmd("RESTORE")
+            .arg(format!("{k}:back"))
+            .arg(0)
+            .arg(&mine)
+            .query::<()>(&mut theirs)
+            .unwrap_or_else(|e| panic!("redis-server's RESTORE of our {k}: {e}"));
+        assert_eq!(contents(&mut theirs, &format!("{k}:back")), want, "{k}");
+        assert_eq!(
+            q::<String>(&mut theirs, &["OBJECT", "ENCODING", &format!("{k}:back")]),
+            q::<String>(&mut theirs, &["OBJECT", "ENCODING", k]),
+        );
+    }
+}
+
+/// A redis-server with its snapshot in `dir`, on a free port.
+fn redis_in(dir: &str) -> Option<(std::process::Child, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .ok()?
+        .port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--dir", dir, "--dbfilename", "dump.rdb", "--save", ""])
+        .args(["--appendonly", "no", "--daemonize", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let ok = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+        if ok.is_ok() {
+            return Some((child, port));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("redis-server did not start");
+}
+
+#[test]
+fn rdb_files_with_zsets_move_between_redis_server_and_stairkv() {
+    let theirs_dir = common::TempDir::new("zsets-rdb-theirs");
+    let Some((mut child, port)) = redis_in(theirs_dir.arg()) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection())
+        .expect("a client of redis-server");
+    let keys = fill_zsets(&mut theirs);
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let want = snapshot(&mut theirs, &key_refs);
+    q::<String>(&mut theirs, &["SAVE"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    // Their file, loaded here...
+    let mut s = Server::start(2, &["--dir", theirs_dir.arg()]);
+    let mut ours = s.client();
+    assert_eq!(
+        snapshot(&mut ours, &key_refs),
+        want,
+        "redis-server's dump.rdb"
+    );
+    assert_eq!(
+        q::<String>(&mut ours, &["OBJECT", "ENCODING", "small"]),
+        "listpack"
+    );
+    assert_eq!(
+        q::<String>(&mut ours, &["OBJECT", "ENCODING", "big"]),
+        "btree"
+    );
+    // ...and ours, loaded there.
+    let ours_dir = common::TempDir::new("zsets-rdb-ours");
+    config_set(&mut ours, "dir", ours_dir.arg());
+    assert_eq!(q::<String>(&mut ours, &["SAVE"]), "OK");
+    s.terminate();
+    let (mut child, port) = redis_in(ours_dir.arg()).expect("redis-server");
+    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection())
+        .expect("a client of redis-server");
+    assert_eq!(
+        snapshot(&mut theirs, &key_refs),
+        want,
+        "our dump.rdb in redis-server"
+    );
+    assert_eq!(
+        q::<String>(&mut theirs, &["OBJECT", "ENCODING", "small"]),
+        "listpack"
+    );
+    assert_eq!(
+        q::<String>(&mut theirs, &["OBJECT", "ENCODING", "big"]),
+        "skiplist"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

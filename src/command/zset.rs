@@ -355,7 +355,11 @@ pub fn zremrangebyscore(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 
 pub fn zremrangebylex(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     match lex_range(&a[2], &a[3]) {
-        Ok(r) => one(ctx, &a[1], ZsetOp::RemRange(r)),
+        // Over members of different scores the op names what it removed.
+        Ok(r) => one_with(ctx, &a[1], ZsetOp::RemRange(r), |r| match r {
+            OpResult::Scored(v) => Frame::Int(v.len() as i64),
+            other => Frame::from(other),
+        }),
         Err(f) => Step::Done(f),
     }
 }

@@ -242,13 +242,17 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                         (ZsetOp::Pop { max, .. }, OpResult::Scored(v)) => {
                             (if *max { "zpopmax" } else { "zpopmin" }, !v.is_empty())
                         }
-                        (ZsetOp::RemRange(range), OpResult::Int(n)) => (
+                        (ZsetOp::RemRange(range), OpResult::Int(_) | OpResult::Scored(_)) => (
                             match range {
                                 ZRange::Rank { .. } => "zremrangebyrank",
                                 ZRange::Score(_) => "zremrangebyscore",
                                 ZRange::Lex(_) => "zremrangebylex",
                             },
-                            *n > 0,
+                            match r {
+                                OpResult::Int(n) => *n > 0,
+                                OpResult::Scored(v) => !v.is_empty(),
+                                _ => false,
+                            },
                         ),
                         _ => ("", false),
                     };

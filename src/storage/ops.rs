@@ -139,6 +139,8 @@ impl Changes {
             Changes::UnlessNil => u64::from(!matches!(r, OpResult::Nil)),
             Changes::Counted => match r {
                 OpResult::Int(n) => (*n).max(0) as u64,
+                // ZREMRANGEBYLEX's members, when it names them.
+                OpResult::Scored(v) => v.len() as u64,
                 _ => 0,
             },
             Changes::Taken => u64::from(matches!(r, OpResult::Taken(Some(_)))),
@@ -206,6 +208,9 @@ impl Op {
                 | KeyOp::Append { .. }
                 | KeyOp::SetRange { .. } => Changes::One,
                 KeyOp::OnHash(h) => match h {
+                    // HSETNX changes nothing when the field is there: it
+                    // answers 0, and nothing may be logged for it.
+                    HashOp::Set { nx: true, .. } => Changes::Counted,
                     HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..) => {
                         Changes::One
                     }
@@ -540,7 +545,9 @@ pub enum ZsetOp {
     /// ZRANDMEMBER: no count → Scored of one | Nil; a count → Scored
     /// (Redis's rules: negative counts repeat)
     RandMember(Option<i64>),
-    /// ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX → Int(removed)
+    /// ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX → Int(removed);
+    /// a lex range over members of different scores → Scored(the members
+    /// removed), which the log records one by one
     RemRange(ZRange),
     /// ZSCAN → Scan { next, keys: members and their scores' text }
     Scan {

@@ -211,7 +211,10 @@ fn pop(
 }
 
 /// ZREMRANGEBY*: what the range covers goes; all of it deletes the key
-/// (as [`pop`]).
+/// (as [`pop`]). → Int(removed), or, for a lex range over members of
+/// different scores, Scored(the members removed): which members such a
+/// range covers depends on the encoding (Redis leaves it unspecified), so
+/// the log must name them rather than the range.
 fn rem_range(
     shard: &mut Shard,
     thash: u64,
@@ -231,9 +234,23 @@ fn rem_range(
         return Ok(OpResult::Int(len as i64));
     }
     edit(shard, thash, key, now, KIND, None, |o| {
-        with_zset(o, |z| z.remove_ranks(from, to) as i64)
+        with_zset(o, |z| {
+            let r = z.as_ref();
+            let mixed = matches!(range, ZRange::Lex(_))
+                && r.get(0).map(|(s, _)| s) != r.get(len - 1).map(|(s, _)| s);
+            if !mixed {
+                return OpResult::Int(z.remove_ranks(from, to) as i64);
+            }
+            let mut gone = Vec::with_capacity(to - from);
+            r.walk(from, to, false, |s, m| {
+                gone.push((b(m), s));
+                true
+            });
+            z.remove_ranks(from, to);
+            OpResult::Scored(gone)
+        })
     })
-    .map(|r| OpResult::Int(r.flatten().unwrap_or(0)))
+    .map(|r| r.flatten().unwrap_or(OpResult::Int(0)))
 }
 
 /// ZRANDMEMBER with Redis's count rules (as SRANDMEMBER's); without a
