@@ -251,6 +251,25 @@ fn scores_are_written_as_redis_writes_them() {
     ask(&[b"ZSCORE", b"r", b"a"], b",0.10000000000000001\r\n");
     ask(&[b"ZSCORE", b"r", b"x"], b"_\r\n");
     ask(&[b"ZMSCORE", b"r", b"b", b"x"], b"*2\r\n,2\r\n_\r\n");
+    // A script's score comes back as the command wrote it.
+    ask(
+        &[
+            b"EVAL",
+            b"redis.setresp(3) return redis.call('ZSCORE', KEYS[1], 'a')",
+            b"1",
+            b"r",
+        ],
+        b",0.10000000000000001\r\n",
+    );
+    ask(
+        &[
+            b"EVAL",
+            b"return redis.call('ZSCORE', KEYS[1], 'a')",
+            b"1",
+            b"r",
+        ],
+        b"$19\r\n0.10000000000000001\r\n",
+    );
     ask(
         &[b"ZRANGE", b"r", b"0", b"-1", b"WITHSCORES"],
         b"*2\r\n*2\r\n$1\r\na\r\n,0.10000000000000001\r\n*2\r\n$1\r\nb\r\n,2\r\n",

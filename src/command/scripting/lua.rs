@@ -374,7 +374,9 @@ pub fn lua_to_frame(v: &Value, depth: usize) -> Frame {
                 return Frame::Simple(s.to_string_lossy().into());
             }
             if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
-                return Frame::Double(d);
+                // As Redis 7.0's `addReplyDouble`: `%.17g` (a sorted set's
+                // score comes back as the command wrote it).
+                return Frame::Score(d);
             }
             if depth > 100 {
                 return Frame::err("ERR reached lua stack limit");
