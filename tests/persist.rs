@@ -275,17 +275,23 @@ fn a_type_stairkv_does_not_hold_stops_the_start_naming_it() {
         eprintln!("SKIP a_type_stairkv_does_not_hold_stops_the_start_naming_it: redis-server not installed");
         return;
     }
-    let dir = TempDir::new("zset");
+    let dir = TempDir::new("stream");
     {
         let r = Redis::start(&dir.0);
         let mut con = r.client().expect("connect");
         let _: () = con.set("fine", "1").expect("set");
-        let _: () = con.zadd("leaderboard", "a", 1).expect("zadd");
+        let _: String = redis::cmd("XADD")
+            .arg("events")
+            .arg("*")
+            .arg("f")
+            .arg("v")
+            .query(&mut con)
+            .expect("XADD");
         let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
     }
     let err = start_fails(&["--dir", dir.arg()]);
     assert!(
-        err.contains("leaderboard") && err.contains("zset"),
+        err.contains("events") && err.contains("stream"),
         "stderr: {err}"
     );
     assert!(err.contains("dump.rdb"), "names the file: {err}");

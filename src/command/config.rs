@@ -127,6 +127,14 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
             "list-max-listpack-size",
             c.list_max_listpack_size.to_string(),
         ),
+        (
+            "zset-max-listpack-entries",
+            c.zset_max_listpack_entries.to_string(),
+        ),
+        (
+            "zset-max-listpack-value",
+            c.zset_max_listpack_value.to_string(),
+        ),
         ("hll-sparse-max-bytes", c.hll_sparse_max_bytes.to_string()),
         // Redis 7 still answers to the names of the encodings before listpack.
         (
@@ -140,6 +148,14 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         (
             "list-max-ziplist-size",
             c.list_max_listpack_size.to_string(),
+        ),
+        (
+            "zset-max-ziplist-entries",
+            c.zset_max_listpack_entries.to_string(),
+        ),
+        (
+            "zset-max-ziplist-value",
+            c.zset_max_listpack_value.to_string(),
         ),
         (
             "aclfile",
@@ -371,6 +387,10 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
                     format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between -2147483648 and 2147483647 inclusive")
                 })?
         }
+        "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+            c.zset_max_listpack_entries = num()?
+        }
+        "zset-max-listpack-value" | "zset-max-ziplist-value" => c.zset_max_listpack_value = num()?,
         "hll-sparse-max-bytes" => c.hll_sparse_max_bytes = num()?,
         "acllog-max-len" => c.acllog_max_len = num()?,
         "tracking-table-max-keys" => c.tracking_table_max_keys = num()?,

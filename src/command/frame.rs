@@ -22,6 +22,12 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     Set(Vec<Frame>),
     Double(f64),
+    /// A sorted set's score: `%.17g`, a bulk string in RESP2, a double in
+    /// RESP3 (Redis's `addReplyDouble`).
+    Score(f64),
+    /// Pairs as Redis 7 replies with a sorted set's members and scores:
+    /// one flat array in RESP2, an array of two-element arrays in RESP3.
+    Pairs(Vec<(Frame, Frame)>),
     Bool(bool),
     Verbatim(String),
     /// An out-of-band message: a RESP3 push, a plain array in RESP2 (pub/sub).
@@ -85,6 +91,11 @@ impl Frame {
                 out.extend_from_slice(b"\n");
             }
             Frame::Null | Frame::NullArray | Frame::Int(0) => out.extend_from_slice(b"NOT_FOUND\n"),
+            Frame::Score(f) => {
+                let mut buf = [0u8; 32];
+                out.extend_from_slice(crate::protocol::ascii::format_score(*f, &mut buf));
+                out.extend_from_slice(b"\n");
+            }
             Frame::Int(_) => out.extend_from_slice(b"OK\n"),
             Frame::Simple(s) => text_line(out, s.as_bytes()),
             Frame::Error(e) => {
@@ -153,6 +164,20 @@ impl Frame {
                 chunks.iter().for_each(|c| out.put_bytes(c));
             }
             Frame::Double(f) => reply::double(out, *f, proto),
+            Frame::Score(f) => reply::score(out, *f, proto),
+            Frame::Pairs(pairs) => {
+                match proto {
+                    Proto::Resp2 => reply::array_header(out, pairs.len() * 2),
+                    Proto::Resp3 => reply::array_header(out, pairs.len()),
+                }
+                for (a, b) in pairs {
+                    if proto == Proto::Resp3 {
+                        reply::array_header(out, 2);
+                    }
+                    a.encode(out, proto);
+                    b.encode(out, proto);
+                }
+            }
             Frame::Bool(b) => reply::boolean(out, *b, proto),
             Frame::Verbatim(s) => reply::verbatim(out, "txt", s.as_bytes(), proto),
         }
@@ -201,6 +226,18 @@ impl From<OpResult> for Frame {
                 chunks: vec![chunk],
             },
             OpResult::Ints(v) => Frame::Array(v.into_iter().map(Frame::Int).collect()),
+            OpResult::Scored(v) => Frame::Pairs(
+                v.into_iter()
+                    .map(|(m, s)| (Frame::Bulk(m), Frame::Score(s)))
+                    .collect(),
+            ),
+            OpResult::Scores(v) => Frame::Array(
+                v.into_iter()
+                    .map(|s| s.map_or(Frame::Null, Frame::Score))
+                    .collect(),
+            ),
+            OpResult::Rank(r, s) => Frame::Array(vec![Frame::Int(r), Frame::Score(s)]),
+            OpResult::Zadd { added, .. } => Frame::Int(added),
             OpResult::Fields(v) => Frame::Array(
                 v.into_iter()
                     .map(|n| n.map_or(Frame::Null, Frame::Int))

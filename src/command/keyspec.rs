@@ -23,8 +23,16 @@ pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
     };
     match spec.name {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => return counted(2),
-        "sintercard" | "lmpop" => return counted(1),
-        "blmpop" => return counted(2),
+        "sintercard" | "lmpop" | "zmpop" | "zunion" | "zinter" | "zdiff" | "zintercard" => {
+            return counted(1)
+        }
+        "blmpop" | "bzmpop" => return counted(2),
+        // The destination, then numkeys and the sources.
+        "zunionstore" | "zinterstore" | "zdiffstore" => {
+            let mut at = if args.len() > 1 { vec![1] } else { Vec::new() };
+            at.extend(counted(2));
+            return at;
+        }
         _ => {}
     }
     if spec.first_key <= 0 || args.len() <= spec.first_key as usize {
@@ -97,6 +105,13 @@ pub fn key_flags(c: &CommandSpec, args: &[Bytes], i: usize) -> &'static [&'stati
         ("copy" | "sort", 0) => RO,
         ("sinterstore" | "sunionstore" | "sdiffstore" | "bitop", 0) => OW,
         ("sinterstore" | "sunionstore" | "sdiffstore" | "bitop", _) => RO,
+        ("zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore", 0) => OW,
+        ("zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore", _) => RO,
+        ("zadd", _) => &["RW", "update"],
+        ("zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex", _) => {
+            &["RW", "delete"]
+        }
+        ("zpopmin" | "zpopmax" | "zmpop", _) => &["RW", "access", "delete"],
         ("pfmerge", 0) => &["RW", "access", "insert"],
         ("pfmerge", _) => RO,
         ("rename" | "renamenx" | "copy" | "sort", _) => OW,

@@ -4,7 +4,8 @@
 //!   it (lookup, arity/auth/subscribed-mode checks, batch budgets, replies in
 //!   request order). It names every family's handler and passes the table down
 //!   to them in the context; nothing in this folder imports it.
-//! - the families, one file per Redis documentation group: `string`, `list`, `keys`
+//! - the families, one file per Redis documentation group: `string`, `list`,
+//!   `zset` (with its ranges in `zset_range` and its algebra in `zset_algebra`), `keys`
 //!   (generic, with DUMP/RESTORE in `dump` and SORT in `sort`), `connection`, `server` (with its big commands in their own
 //!   files: `info`, `config`, `slowlog`, `latency`, `monitor`), `pubsub`,
 //!   plus `admin` for STAIRKV, `acl` (ACL users: the family, the users
@@ -65,3 +66,6 @@ pub mod trackstate;
 pub mod transactions;
 pub mod txstate;
 pub mod whole;
+pub mod zset;
+pub mod zset_algebra;
+pub mod zset_range;

@@ -269,7 +269,14 @@ fn runs_now_here(
             matches!(spec.name, "ping" | "echo" | "time")
                 || (matches!(
                     spec.group,
-                    "string" | "generic" | "hash" | "set" | "list" | "bitmap" | "hyperloglog"
+                    "string"
+                        | "generic"
+                        | "hash"
+                        | "set"
+                        | "list"
+                        | "sorted_set"
+                        | "bitmap"
+                        | "hyperloglog"
                 ) && !command_keys(spec, args).is_empty())
         })
 }

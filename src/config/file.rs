@@ -61,6 +61,8 @@ pub(super) struct FileConfig {
     pub(super) set_max_listpack_entries: Option<u64>,
     pub(super) set_max_listpack_value: Option<u64>,
     pub(super) list_max_listpack_size: Option<i64>,
+    pub(super) zset_max_listpack_entries: Option<u64>,
+    pub(super) zset_max_listpack_value: Option<u64>,
     pub(super) hll_sparse_max_bytes: Option<u64>,
     pub(super) aclfile: Option<PathBuf>,
     pub(super) tracking_table_max_keys: Option<u64>,

@@ -195,6 +195,12 @@ pub struct Flags {
     /// A list node's size: negative -1..-5 for at most 4..64 KB of elements, positive for at most that many elements; a list of one node that fits stays compact inside its key [default: -2].
     #[arg(long, allow_negative_numbers = true)]
     pub list_max_listpack_size: Option<i64>,
+    /// Members a sorted set keeps in its compact encoding before it becomes a B+ tree with an index [default: 128].
+    #[arg(long)]
+    pub zset_max_listpack_entries: Option<u64>,
+    /// Longest member (bytes) a sorted set keeps in its compact encoding [default: 64].
+    #[arg(long)]
+    pub zset_max_listpack_value: Option<u64>,
     /// Bytes a HyperLogLog keeps in its sparse encoding before it turns dense [default: 3000].
     #[arg(long)]
     pub hll_sparse_max_bytes: Option<u64>,

@@ -85,6 +85,10 @@ pub struct Config {
     pub hash_max_listpack_entries: u64,
     /// `list-max-listpack-size`: a list node's bound (see `storage::object::list`).
     pub list_max_listpack_size: i64,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`: when a
+    /// sorted set leaves its compact encoding (see `storage::object::zset`).
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
     pub hash_max_listpack_value: u64,
     pub set_max_intset_entries: u64,
     pub set_max_listpack_entries: u64,
@@ -343,6 +347,14 @@ impl Config {
                 .list_max_listpack_size
                 .or(file.list_max_listpack_size)
                 .unwrap_or(-2),
+            zset_max_listpack_entries: flags
+                .zset_max_listpack_entries
+                .or(file.zset_max_listpack_entries)
+                .unwrap_or(128),
+            zset_max_listpack_value: flags
+                .zset_max_listpack_value
+                .or(file.zset_max_listpack_value)
+                .unwrap_or(64),
             hll_sparse_max_bytes: flags
                 .hll_sparse_max_bytes
                 .or(file.hll_sparse_max_bytes)

@@ -2,16 +2,21 @@
 //! (`set`, `del`, `expire`, `persist`, `incrby`, `incrbyfloat`, `append`,
 //! `setrange`, `rename_from`/`rename_to`, `new`, and the hash and set
 //! events: `hset`, `hdel`, `hincrby`, `hincrbyfloat`, `sadd`, `srem`,
-//! `spop`, with a `del` when the last element went). A pure function of the op,
+//! `spop`, the list events, the sorted set events: `zadd`, `zincr`,
+//! `zrem`, `zpopmin`, `zpopmax`, `zremrangebyrank`/`score`/`lex` and the
+//! STORE forms', with a `del` when the last element went). A pure function of the op,
 //! its result and what was true of the key just before: it never publishes
 //! and never reads the keyspace itself ([`super::world::World`] does both).
 //! `expired` events are not here: the expiry task and reads announce those.
 
 use bytes::Bytes;
 
-use crate::config::notify::{GENERIC, HASH, LIST, NEW, SET, STRING};
+use crate::storage::object::zset::ZRange;
+
+use crate::config::notify::{GENERIC, HASH, LIST, NEW, SET, STRING, ZSET};
 use crate::storage::ops::{
     BitsOp, CoreOp, GetExTtl, HashOp, HllOp, KeyOp, ListOp, Op, OpResult, SetCond, SetOp, SetTtl,
+    ZsetOp,
 };
 
 /// What the world looked up before running a write, when events are wanted.
@@ -57,6 +62,16 @@ pub fn may_notify(op: &Op) -> bool {
                         | HashOp::RandField { .. }
                         | HashOp::Scan { .. }
                         | HashOp::Page { .. }
+                )
+                | KeyOp::OnZset(
+                    ZsetOp::Score(_)
+                        | ZsetOp::Card
+                        | ZsetOp::Count(_)
+                        | ZsetOp::Range { .. }
+                        | ZsetOp::Rank { .. }
+                        | ZsetOp::RandMember(_)
+                        | ZsetOp::Scan { .. }
+                        | ZsetOp::Members
                 )
                 | KeyOp::Bits(BitsOp::GetBit(_) | BitsOp::Count { .. } | BitsOp::Pos { .. })
                 | KeyOp::Hll(HllOp::Count)
@@ -202,6 +217,52 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                         }
                         out.push((SET, name, k()));
                         if before.gone_after && name != "sadd" {
+                            out.push((GENERIC, "del", k()));
+                        }
+                    }
+                }
+                // A STORE form: the destination made, or deleted by an empty result.
+                (KeyOp::OnZset(ZsetOp::Store { event, .. }), OpResult::Int(n)) => {
+                    if *n > 0 {
+                        if !before.existed {
+                            new(&mut out, key);
+                        }
+                        out.push((ZSET, event, k()));
+                    } else if before.existed {
+                        out.push((GENERIC, "del", k()));
+                    }
+                }
+                (KeyOp::OnZset(z), r) => {
+                    let (name, done) = match (z, r) {
+                        (ZsetOp::Add { flags, .. }, OpResult::Zadd { added, updated, .. }) => (
+                            if flags.incr { "zincr" } else { "zadd" },
+                            added + updated > 0,
+                        ),
+                        (ZsetOp::Rem(_), OpResult::Int(n)) => ("zrem", *n > 0),
+                        (ZsetOp::Pop { max, .. }, OpResult::Scored(v)) => {
+                            (if *max { "zpopmax" } else { "zpopmin" }, !v.is_empty())
+                        }
+                        (ZsetOp::RemRange(range), OpResult::Int(_) | OpResult::Scored(_)) => (
+                            match range {
+                                ZRange::Rank { .. } => "zremrangebyrank",
+                                ZRange::Score(_) => "zremrangebyscore",
+                                ZRange::Lex(_) => "zremrangebylex",
+                            },
+                            match r {
+                                OpResult::Int(n) => *n > 0,
+                                OpResult::Scored(v) => !v.is_empty(),
+                                _ => false,
+                            },
+                        ),
+                        _ => ("", false),
+                    };
+                    if done {
+                        let adds = matches!(z, ZsetOp::Add { .. });
+                        if !before.existed && adds {
+                            new(&mut out, key);
+                        }
+                        out.push((ZSET, name, k()));
+                        if before.gone_after && !adds {
                             out.push((GENERIC, "del", k()));
                         }
                     }

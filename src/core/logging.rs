@@ -58,7 +58,7 @@ impl World {
         let (shard, Some(e)) = live(&ks, key, None) else {
             return false;
         };
-        delta::with_record(key, op, r, e.deadline(), |args| {
+        delta::with_record(key, op, r, e.object(), e.deadline(), |args| {
             self.aof.append(epoch, shard, self.write(Cmd::Args(args)))
         })
         .is_some()

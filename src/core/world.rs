@@ -13,7 +13,7 @@ use crate::persist::rdb::Section;
 use crate::runtime::notify::{Notify, Slot};
 use crate::storage::keyspace::Keyspace;
 use crate::storage::ops::{
-    Changes, CoreOp, GetExTtl, HashOp, KeyOp, ListOp, Op, OpError, OpResult, SetOp, SetTtl,
+    Changes, CoreOp, GetExTtl, HashOp, KeyOp, ListOp, Op, OpError, OpResult, SetOp, SetTtl, ZsetOp,
 };
 use crate::storage::policy::Room;
 use crate::storage::staircase::RoutingTable;
@@ -62,6 +62,8 @@ fn configure_memory(ks: &mut Keyspace, c: &Config) {
         set_entries: n(c.set_max_listpack_entries),
         set_value: n(c.set_max_listpack_value),
         list: crate::storage::object::ListLimit(c.list_max_listpack_size),
+        zset_entries: n(c.zset_max_listpack_entries),
+        zset_value: n(c.zset_max_listpack_value),
     });
     ks.set_memory_limit(
         c.maxmemory,
@@ -328,7 +330,7 @@ impl World {
         let collection = matches!(
             op,
             Op::Key {
-                op: KeyOp::OnHash(_) | KeyOp::OnSet(_),
+                op: KeyOp::OnHash(_) | KeyOp::OnSet(_) | KeyOp::OnZset(_),
                 ..
             }
         );
@@ -358,7 +360,8 @@ impl World {
                 op:
                     KeyOp::OnHash(HashOp::Del(_))
                     | KeyOp::OnSet(SetOp::Rem(_) | SetOp::Pop(_))
-                    | KeyOp::OnList(ListOp::Pop { .. } | ListOp::Rem { .. } | ListOp::Trim { .. }),
+                    | KeyOp::OnList(ListOp::Pop { .. } | ListOp::Rem { .. } | ListOp::Trim { .. })
+                    | KeyOp::OnZset(ZsetOp::Rem(_) | ZsetOp::Pop { .. } | ZsetOp::RemRange(_)),
             } = &op
             {
                 before.gone_after = self.keyspace.borrow().peek(key).1.is_none();

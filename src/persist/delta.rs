@@ -1,7 +1,8 @@
 //! Per-element log records: what a change did to a key that was there before
 //! it and still is after — fields set or deleted in a hash, members added or
 //! removed in a set, elements pushed, popped, set, inserted, removed or
-//! trimmed in a list, a bit, a range or a tail of a string, an HLL's new
+//! trimmed in a list, members given a score, removed or cut by a range in a
+//! sorted set, a bit, a range or a tail of a string, an HLL's new
 //! elements, a new deadline — so that a change to a big collection or a long
 //! string costs the change's size in the log, not the key's. The writing side
 //! turns an op the keyspace just applied (and its reply) into a record
@@ -10,23 +11,27 @@
 //! ([`apply_all`]).
 //!
 //! Every record here sets elements to absolute values (a field's new value,
-//! never "+1"; the members an SPOP took, never "pop one"), or, for a list,
-//! names a change whose place the list before it fixes (LPUSH, LPOP of n,
-//! LSET at an index, LTRIM): applied to the same list, it gives the same
-//! list. So replaying one gives what the core held. This module never
+//! never "+1"; the members an SPOP took, never "pop one"; a sorted set
+//! member's score after ZADD or ZINCRBY, read from the set, never the
+//! increment; the members a ZPOPMIN took), or, for a list or a sorted
+//! set's range removal, names a change whose place the value before it
+//! fixes (LPUSH, LPOP of n, LSET at an index, LTRIM, ZREMRANGEBYSCORE):
+//! applied to the same value, it gives the same value. So replaying one gives what the core held. This module never
 //! decides whether a delta may be logged (the core logs one only for a key
 //! live before and after the op, so its base is a record before it —
 //! `replay`'s module doc says why the order holds) and never reads a file.
 
-use crate::storage::object::{Hash, Limits, List, Object, Set};
-use crate::storage::ops::{HashOp, HllOp, KeyOp, ListOp, OpResult, SetOp, Stored};
+use crate::protocol::ascii::format_score;
+use crate::storage::object::zset::{AddFlags, LexBound, LexRange, ScoreRange, ZRange};
+use crate::storage::object::{Hash, Limits, List, ObjRef, Object, Set, Zset};
+use crate::storage::ops::{HashOp, HllOp, KeyOp, ListOp, OpResult, SetOp, Stored, ZsetOp};
 use bytes::Bytes;
 
 /// The largest byte offset a record may name (1 TiB).
 const MAX_OFFSET: u64 = 1 << 40;
 
 /// A parsed per-element record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Delta {
     HSet(Vec<(Bytes, Bytes)>),
     HDel(Vec<Bytes>),
@@ -72,9 +77,19 @@ pub enum Delta {
         sparse_max: usize,
         elements: Vec<Bytes>,
     },
+    /// Sorted set members at these scores (absolute: ZADD's and ZINCRBY's
+    /// results).
+    ZAdd(Vec<(f64, Bytes)>),
+    ZRem(Vec<Bytes>),
+    /// ZREMRANGEBYRANK, ZREMRANGEBYSCORE or ZREMRANGEBYLEX of this range.
+    ZRemRange(ZRange),
     PExpireAt(u64),
     Persist,
 }
+
+// A record's scores are never NaN (parsing refuses one), so equality is
+// total.
+impl Eq for Delta {}
 
 /// Whether `op`, applied to a key that exists, is logged as a delta.
 pub fn loggable(op: &KeyOp) -> bool {
@@ -91,6 +106,9 @@ pub fn loggable(op: &KeyOp) -> bool {
                     | ListOp::Rem { .. }
                     | ListOp::Trim { .. }
             )
+            | KeyOp::OnZset(
+                ZsetOp::Add { .. } | ZsetOp::Rem(_) | ZsetOp::Pop { .. } | ZsetOp::RemRange(_)
+            )
             | KeyOp::Bits(crate::storage::ops::BitsOp::SetBit { .. })
             | KeyOp::Hll(HllOp::Add { .. })
             | KeyOp::Append { .. }
@@ -101,12 +119,14 @@ pub fn loggable(op: &KeyOp) -> bool {
 }
 
 /// Call `f` with the record of `op` applied to `key` (which it changed and
-/// left in place, with `deadline` now), given the op's reply `r`; `None`
-/// when the op has no per-element record (log the key whole then).
+/// left in place, as `now` is, with `deadline` now), given the op's reply
+/// `r`; `None` when the op has no per-element record (log the key whole
+/// then).
 pub fn with_record<R>(
     key: &[u8],
     op: &KeyOp,
     r: &OpResult,
+    now: Option<ObjRef<'_>>,
     deadline: Option<u64>,
     f: impl FnOnce(&[&[u8]]) -> R,
 ) -> Option<R> {
@@ -115,6 +135,14 @@ pub fn with_record<R>(
     let mut num = [0u8; 20];
     let text;
     let text2;
+    // A sorted set's scores as text, one per member; a lex range's ends.
+    let scores: Vec<([u8; 32], usize)>;
+    let lex: [Vec<u8>; 2];
+    let score = |s: f64| {
+        let mut b = [0u8; 32];
+        let n = format_score(s, &mut b).len();
+        (b, n)
+    };
     let fmt = crate::protocol::ascii::format_u64;
     match (op, r) {
         (KeyOp::OnHash(HashOp::Set { pairs, .. }), _) => {
@@ -203,6 +231,71 @@ pub fn with_record<R>(
         (KeyOp::SetRange { offset, value, .. }, _) => {
             args.extend([&b"SETRANGE"[..], key, fmt(*offset as u64, &mut num), value]);
         }
+        // Each member's score as the set holds it now: what ZADD and
+        // ZINCRBY left, whatever their flags refused.
+        (KeyOp::OnZset(ZsetOp::Add { pairs, .. }), _) => {
+            let Some(ObjRef::Zset(z)) = now else {
+                return None;
+            };
+            let found: Vec<(f64, &[u8])> = pairs
+                .iter()
+                .filter_map(|(_, m)| z.score(m).map(|s| (s, &m[..])))
+                .collect();
+            if found.is_empty() {
+                return None;
+            }
+            scores = found.iter().map(|(s, _)| score(*s)).collect();
+            args.extend([&b"ZADD"[..], key]);
+            for ((b, n), (_, m)) in scores.iter().zip(&found) {
+                args.extend([&b[..*n], *m]);
+            }
+        }
+        (KeyOp::OnZset(ZsetOp::Rem(ms)), _) => {
+            args.extend([&b"ZREM"[..], key]);
+            args.extend(ms.iter().map(|m| &m[..]));
+        }
+        (KeyOp::OnZset(ZsetOp::Pop { .. } | ZsetOp::RemRange(_)), OpResult::Scored(v)) => {
+            args.extend([&b"ZREM"[..], key]);
+            args.extend(v.iter().map(|(m, _)| &m[..]));
+        }
+        (KeyOp::OnZset(ZsetOp::RemRange(range)), _) => match range {
+            ZRange::Rank { start, stop } => {
+                text = start.to_string();
+                text2 = stop.to_string();
+                args.extend([
+                    &b"ZREMRANGEBYRANK"[..],
+                    key,
+                    text.as_bytes(),
+                    text2.as_bytes(),
+                ]);
+            }
+            ZRange::Score(s) => {
+                let end = |v: f64, ex: bool| {
+                    let (b, n) = score(v);
+                    let mut t = if ex { b"(".to_vec() } else { Vec::new() };
+                    t.extend_from_slice(&b[..n]);
+                    String::from_utf8_lossy(&t).into_owned()
+                };
+                text = end(s.min, s.min_ex);
+                text2 = end(s.max, s.max_ex);
+                args.extend([
+                    &b"ZREMRANGEBYSCORE"[..],
+                    key,
+                    text.as_bytes(),
+                    text2.as_bytes(),
+                ]);
+            }
+            ZRange::Lex(l) => {
+                let end = |b: &LexBound| match b {
+                    LexBound::NegInf => b"-".to_vec(),
+                    LexBound::PosInf => b"+".to_vec(),
+                    LexBound::Incl(x) => [&b"["[..], x].concat(),
+                    LexBound::Excl(x) => [&b"("[..], x].concat(),
+                };
+                lex = [end(&l.min), end(&l.max)];
+                args.extend([&b"ZREMRANGEBYLEX"[..], key, &lex[0], &lex[1]]);
+            }
+        },
         (KeyOp::Expire { .. } | KeyOp::Persist, _) => match deadline {
             Some(d) => args.extend([&b"PEXPIREAT"[..], key, fmt(d, &mut num)]),
             None => args.extend([&b"PERSIST"[..], key]),
@@ -291,15 +384,72 @@ impl Delta {
             (b"LTRIM", [a, z]) => {
                 signed(a).and_then(|start| signed(z).map(|stop| Delta::LTrim { start, stop }))
             }
+            (b"ZADD", a) if !a.is_empty() && a.len() % 2 == 0 => a
+                .chunks(2)
+                .map(|p| {
+                    score_of(p[0])
+                        .map(|s| (s, Bytes::copy_from_slice(p[1])))
+                        .ok_or_else(|| "a logged ZADD with a bad score".to_string())
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map(Delta::ZAdd),
+            (b"ZREM", a) if !a.is_empty() => Ok(Delta::ZRem(all(a))),
+            (b"ZREMRANGEBYRANK", [a, z]) => signed(a).and_then(|start| {
+                signed(z).map(|stop| Delta::ZRemRange(ZRange::Rank { start, stop }))
+            }),
+            (b"ZREMRANGEBYSCORE", [a, z]) => match (score_end(a), score_end(z)) {
+                (Some((min, min_ex)), Some((max, max_ex))) => {
+                    Ok(Delta::ZRemRange(ZRange::Score(ScoreRange {
+                        min,
+                        min_ex,
+                        max,
+                        max_ex,
+                    })))
+                }
+                _ => Err("a logged ZREMRANGEBYSCORE with a bad end".into()),
+            },
+            (b"ZREMRANGEBYLEX", [a, z]) => match (lex_end(a), lex_end(z)) {
+                (Some(min), Some(max)) => Ok(Delta::ZRemRange(ZRange::Lex(LexRange { min, max }))),
+                _ => Err("a logged ZREMRANGEBYLEX with a bad end".into()),
+            },
             (b"PEXPIREAT", [at]) => num(at).map(Delta::PExpireAt),
             (b"PERSIST", []) => Ok(Delta::Persist),
             (b"HSET" | b"HDEL" | b"SADD" | b"SREM" | b"SETBIT" | b"APPEND" | b"SETRANGE", _)
             | (b"PFADD" | b"PEXPIREAT" | b"PERSIST", _)
             | (b"LPUSH" | b"RPUSH" | b"LPOP" | b"RPOP" | b"LSET" | b"LINSERT" | b"LREM", _)
-            | (b"LTRIM", _) => bad(),
+            | (b"LTRIM" | b"ZADD" | b"ZREM" | b"ZREMRANGEBYRANK" | b"ZREMRANGEBYSCORE", _)
+            | (b"ZREMRANGEBYLEX", _) => bad(),
             _ => return None,
         })
     }
+}
+
+/// A logged score (`%.17g`, `inf`, `-inf`); never NaN.
+fn score_of(a: &[u8]) -> Option<f64> {
+    std::str::from_utf8(a)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|s| !s.is_nan())
+}
+
+/// A logged score range end: `(` when exclusive, then a score.
+fn score_end(a: &[u8]) -> Option<(f64, bool)> {
+    match a.split_first()? {
+        (b'(', rest) => score_of(rest).map(|s| (s, true)),
+        _ => score_of(a).map(|s| (s, false)),
+    }
+}
+
+/// A logged lex range end: `-`, `+`, `[member` or `(member`.
+fn lex_end(a: &[u8]) -> Option<LexBound> {
+    Some(match a.split_first()? {
+        (b'-', []) => LexBound::NegInf,
+        (b'+', []) => LexBound::PosInf,
+        (b'[', rest) => LexBound::Incl(Bytes::copy_from_slice(rest)),
+        (b'(', rest) => LexBound::Excl(Bytes::copy_from_slice(rest)),
+        _ => return None,
+    })
 }
 
 /// The number a record of `name` holds at `a`, or why it cannot be one.
@@ -367,6 +517,7 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
             }
             Delta::PfAdd { .. } => Work::Str(crate::storage::hll::new_empty()),
             Delta::Push { .. } => Work::Obj(Object::List(List::default())),
+            Delta::ZAdd(_) => Work::Obj(Object::Zset(Zset::default())),
             // Nothing to remove from or to time.
             _ => return true,
         };
@@ -438,6 +589,31 @@ fn apply(work: &mut Work, deadline: &mut Option<u64>, d: Delta, lim: &Limits) ->
             },
         ) => {
             return l.insert(before, &pivot, &value, lim.list).is_some();
+        }
+        (Work::Obj(Object::Zset(z)), Delta::ZAdd(pairs)) => {
+            for (s, m) in &pairs {
+                if z.add(m, *s, AddFlags::default(), lim).is_err() {
+                    return false;
+                }
+            }
+        }
+        (w @ Work::Obj(Object::Zset(_)), d @ (Delta::ZRem(_) | Delta::ZRemRange(_))) => {
+            if let Work::Obj(Object::Zset(z)) = w {
+                match d {
+                    Delta::ZRem(ms) => ms.iter().for_each(|m| {
+                        z.remove(m);
+                    }),
+                    Delta::ZRemRange(range) => {
+                        if let Some((a, b)) = z.as_ref().span(&range, false) {
+                            z.remove_ranks(a, b);
+                        }
+                    }
+                    _ => {}
+                }
+                if z.as_ref().is_empty() {
+                    *w = Work::Gone;
+                }
+            }
         }
         (Work::Str(v), Delta::SetBit { offset, on }) => {
             let need = (offset / 8) as usize + 1;

@@ -1,6 +1,7 @@
 //! The byte-level primitives every parser and encoder of the wire shares:
-//! finding a byte in a line (`find_byte`), and Redis's one integer syntax
-//! read ([`parse_i64`]) and written ([`format_u64`]). Also used by commands
+//! finding a byte in a line (`find_byte`), Redis's one integer syntax
+//! read ([`parse_i64`]) and written ([`format_u64`]), and a sorted set's
+//! score as Redis 7.0 writes it ([`format_score`], C's `%.17g`). Also used by commands
 //! and storage for the numbers clients store. Plain functions over slices:
 //! they never allocate and know nothing of requests, replies or keys.
 
@@ -52,6 +53,86 @@ pub fn format_u64(n: u64, buf: &mut [u8; 20]) -> &[u8] {
         }
     }
     &buf[i..]
+}
+
+/// A score as Redis 7.0 writes it in replies, listpacks and RDB files:
+/// C's `%.17g` (17 significant digits, trailing zeros dropped, an exponent
+/// below 1e-4 and from 1e17), `inf`, `-inf`, `nan`. Written into `buf`;
+/// returns the text. Exact: `%.17g` of a double parses back to it.
+pub fn format_score(f: f64, buf: &mut [u8; 32]) -> &[u8] {
+    use std::io::Write;
+    let special: Option<&[u8]> = if f.is_nan() {
+        Some(b"nan")
+    } else if f.is_infinite() {
+        Some(if f > 0.0 { b"inf" } else { b"-inf" })
+    } else if f == 0.0 {
+        Some(if f.is_sign_negative() { b"-0" } else { b"0" })
+    } else {
+        None
+    };
+    if let Some(t) = special {
+        buf[..t.len()].copy_from_slice(t);
+        return &buf[..t.len()];
+    }
+    // 17 significant digits, correctly rounded: d.dddddddddddddddde[-]x.
+    let mut sci = [0u8; 40];
+    let used = {
+        let mut w = &mut sci[..];
+        let room = w.len();
+        if write!(w, "{:.16e}", f.abs()).is_err() {
+            return &buf[..0];
+        }
+        room - w.len()
+    };
+    let sci = &sci[..used];
+    let Some(e_at) = sci.iter().position(|&c| c == b'e') else {
+        return &buf[..0];
+    };
+    let mut digits = [0u8; 17];
+    digits[0] = sci[0];
+    digits[1..].copy_from_slice(&sci[2..e_at]);
+    let exp: i32 = std::str::from_utf8(&sci[e_at + 1..])
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    // The digits that matter: trailing zeros go.
+    let sig = 17 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    let mut n = 0;
+    let mut put = |bytes: &[u8], n: &mut usize| {
+        buf[*n..*n + bytes.len()].copy_from_slice(bytes);
+        *n += bytes.len();
+    };
+    if f < 0.0 {
+        put(b"-", &mut n);
+    }
+    if !(-4..17).contains(&exp) {
+        put(&digits[..1], &mut n);
+        if sig > 1 {
+            put(b".", &mut n);
+            put(&digits[1..sig], &mut n);
+        }
+        put(if exp < 0 { b"e-" } else { b"e+" }, &mut n);
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            put(b"0", &mut n);
+        }
+        let mut num = [0u8; 20];
+        put(format_u64(u64::from(a), &mut num), &mut n);
+    } else if exp >= 0 {
+        let int = exp as usize + 1;
+        put(&digits[..int], &mut n);
+        if sig > int {
+            put(b".", &mut n);
+            put(&digits[int..sig], &mut n);
+        }
+    } else {
+        put(b"0.", &mut n);
+        for _ in 0..(-exp - 1) {
+            put(b"0", &mut n);
+        }
+        put(&digits[..sig], &mut n);
+    }
+    &buf[..n]
 }
 
 /// Redis's `string2ll` — the one integer syntax of the protocol, of command
@@ -109,6 +190,71 @@ mod tests {
         assert_eq!(find_byte(b'\n', b"aaaaaaa\n\x0baaaaaaa"), Some(7));
         assert_eq!(find_byte(0x80, &[0x00, 0x81, 0x80, 0x7f]), Some(2));
         assert_eq!(find_byte(0x00, &[0x01; 16]), None);
+    }
+
+    /// `%.17g` from glibc's own `snprintf`.
+    fn c_g17(f: f64) -> Vec<u8> {
+        let mut out = [0u8; 64];
+        // SAFETY: a 64-byte buffer, its length given, a NUL-terminated
+        // format with one `double` conversion and one double passed.
+        let n = unsafe { libc::snprintf(out.as_mut_ptr().cast(), out.len(), c"%.17g".as_ptr(), f) };
+        out[..n.max(0) as usize].to_vec()
+    }
+
+    #[test]
+    fn format_score_is_c_g17() {
+        let cases = [
+            0.1,
+            1.5,
+            3.0,
+            1e20,
+            -1e20,
+            1e16,
+            1e17,
+            123456789012345678.0,
+            0.0001,
+            0.00001,
+            1.0 / 3.0,
+            -2.5e-300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            4503599627370496.0,
+            99999999999999999.0,
+            0.30000000000000004,
+            -7.0,
+        ];
+        let mut buf = [0u8; 32];
+        for f in cases {
+            assert_eq!(format_score(f, &mut buf), &c_g17(f)[..], "{f:e}");
+        }
+        assert_eq!(format_score(f64::INFINITY, &mut buf), b"inf");
+        assert_eq!(format_score(f64::NEG_INFINITY, &mut buf), b"-inf");
+        assert_eq!(format_score(0.1, &mut buf), b"0.10000000000000001");
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if !f.is_finite() {
+                continue;
+            }
+            let got = format_score(f, &mut buf).to_vec();
+            assert_eq!(got, c_g17(f), "{f:e}");
+            let back: f64 = std::str::from_utf8(&got)
+                .expect("ascii")
+                .parse()
+                .expect("a number");
+            assert_eq!(
+                back.to_bits(),
+                if f == 0.0 {
+                    back.to_bits()
+                } else {
+                    f.to_bits()
+                }
+            );
+        }
     }
 
     #[test]

@@ -131,6 +131,23 @@ pub fn verbatim(out: &mut BytesMut, fmt: &str, data: &[u8], proto: Proto) {
     }
 }
 
+/// A sorted set's score as Redis 7.0 replies with one (`addReplyDouble`):
+/// `%.17g` ([`crate::protocol::ascii::format_score`]), a bulk string in
+/// RESP2 and a double in RESP3 (`,0.10000000000000001`, `,inf`).
+pub fn score(out: &mut BytesMut, f: f64, proto: Proto) {
+    let mut buf = [0u8; 32];
+    let text = crate::protocol::ascii::format_score(f, &mut buf);
+    match proto {
+        Proto::Resp2 => bulk(out, text),
+        Proto::Resp3 => {
+            out.reserve(text.len() + 3);
+            out.extend_from_slice(b",");
+            out.extend_from_slice(text);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
 /// Format a float the way Redis formats INCRBYFLOAT results and RESP2 doubles:
 /// up to 17 significant digits, no trailing zeros, no exponent for values that
 /// Redis prints plainly (Redis uses `%.17Lf` then strips trailing zeros, so

@@ -7,6 +7,7 @@
 //! turns results into replies.
 
 use super::decimal::Decimal;
+use super::object::zset::{AddFlags, ZRange};
 use super::object::Object;
 use bytes::Bytes;
 
@@ -87,6 +88,7 @@ impl Op {
                     | KeyOp::OnList(
                         ListOp::Push { .. } | ListOp::Set { .. } | ListOp::Insert { .. }
                     )
+                    | KeyOp::OnZset(ZsetOp::Add { .. } | ZsetOp::Store { .. })
                     | KeyOp::Bits(BitsOp::SetBit { .. } | BitsOp::Field(_))
                     | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)),
                 ..
@@ -122,6 +124,8 @@ pub enum Changes {
     OkOne,
     /// One key when the result is a length above 0 (LINSERT found its pivot).
     Inserted,
+    /// Each member ZADD added or gave a new score.
+    Zadd,
 }
 
 impl Changes {
@@ -135,6 +139,8 @@ impl Changes {
             Changes::UnlessNil => u64::from(!matches!(r, OpResult::Nil)),
             Changes::Counted => match r {
                 OpResult::Int(n) => (*n).max(0) as u64,
+                // ZREMRANGEBYLEX's members, when it names them.
+                OpResult::Scored(v) => v.len() as u64,
                 _ => 0,
             },
             Changes::Taken => u64::from(matches!(r, OpResult::Taken(Some(_)))),
@@ -150,6 +156,7 @@ impl Changes {
                 OpResult::Bulk(_) => 1,
                 OpResult::Members(m) => u64::from(!m.is_empty()),
                 OpResult::Bulks(m) => m.len() as u64,
+                OpResult::Scored(m) => m.len() as u64,
                 _ => 0,
             },
             Changes::Pushed(n) => match r {
@@ -158,6 +165,10 @@ impl Changes {
             },
             Changes::OkOne => u64::from(matches!(r, OpResult::Ok)),
             Changes::Inserted => u64::from(matches!(r, OpResult::Int(n) if *n > 0)),
+            Changes::Zadd => match r {
+                OpResult::Zadd { added, updated, .. } => (added + updated).max(0) as u64,
+                _ => 0,
+            },
         }
     }
 }
@@ -198,6 +209,9 @@ impl Op {
                 | KeyOp::Append { .. }
                 | KeyOp::SetRange { .. } => Changes::One,
                 KeyOp::OnHash(h) => match h {
+                    // HSETNX changes nothing when the field is there: it
+                    // answers 0, and nothing may be logged for it.
+                    HashOp::Set { nx: true, .. } => Changes::Counted,
                     HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..) => {
                         Changes::One
                     }
@@ -220,6 +234,13 @@ impl Op {
                     ListOp::Len | ListOp::Range { .. } | ListOp::Index(_) | ListOp::Pos { .. } => {
                         Changes::None
                     }
+                },
+                KeyOp::OnZset(z) => match z {
+                    ZsetOp::Add { .. } => Changes::Zadd,
+                    ZsetOp::Rem(_) | ZsetOp::RemRange(_) => Changes::Counted,
+                    ZsetOp::Pop { .. } => Changes::Popped,
+                    ZsetOp::Store { .. } => Changes::One,
+                    _ => Changes::None,
                 },
                 KeyOp::Bits(BitsOp::SetBit { .. }) => Changes::One,
                 KeyOp::Bits(BitsOp::Field(ops)) if ops.iter().any(|o| o.is_write()) => Changes::One,
@@ -354,6 +375,7 @@ pub enum KeyOp {
     OnHash(HashOp),
     OnSet(SetOp),
     OnList(ListOp),
+    OnZset(ZsetOp),
     Bits(BitsOp),
     Hll(HllOp),
 }
@@ -493,6 +515,65 @@ pub enum ListOp {
     },
 }
 
+/// An operation on a sorted set (see [`crate::storage::keyspace`]'s
+/// `zset_ops`), with Redis's rules (`zsetAdd`, ranks, score and lex ranges).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ZsetOp {
+    /// ZADD, and ZINCRBY (`flags.incr`, one pair) → Zadd
+    Add {
+        pairs: Vec<(f64, Bytes)>,
+        flags: AddFlags,
+    },
+    /// ZREM → Int(members removed)
+    Rem(Vec<Bytes>),
+    /// ZSCORE, ZMSCORE → Scores (all nil for no key)
+    Score(Vec<Bytes>),
+    /// ZCARD → Int
+    Card,
+    /// ZCOUNT, ZLEXCOUNT → Int
+    Count(ZRange),
+    /// ZRANGE and its older forms: what `range` covers (counted from the
+    /// highest when `rev`), `offset` of it skipped, at most `count` taken.
+    /// → Scored
+    Range {
+        range: ZRange,
+        rev: bool,
+        offset: usize,
+        count: Option<usize>,
+    },
+    /// ZRANK, ZREVRANK (`rev`) → Rank | Nil
+    Rank { member: Bytes, rev: bool },
+    /// ZPOPMIN, ZPOPMAX (`max`), ZMPOP's pop and the blocking pops' (one
+    /// function for all): up to `count` elements, in the order taken.
+    /// → Scored (empty: no key)
+    Pop { max: bool, count: usize },
+    /// ZRANDMEMBER: no count → Scored of one | Nil; a count → Scored
+    /// (Redis's rules: negative counts repeat)
+    RandMember(Option<i64>),
+    /// ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX → Int(removed);
+    /// a lex range over members of different scores → Scored(the members
+    /// removed), which the log records one by one
+    RemRange(ZRange),
+    /// ZSCAN → Scan { next, keys: members and their scores' text }
+    Scan {
+        cursor: u64,
+        count: usize,
+        pattern: Option<Bytes>,
+    },
+    /// A source of ZUNION, ZINTER, ZDIFF and their STORE forms: a sorted
+    /// set's members and scores, or a set's with score 1. → Scored (empty:
+    /// no key) | Err(WrongType)
+    Members,
+    /// The STORE forms (ZUNIONSTORE, ZRANGESTORE, ...): the key becomes a
+    /// sorted set of exactly `pairs` (distinct members), or is deleted when
+    /// there are none. `event` is the command's keyspace event.
+    /// → Int(members)
+    Store {
+        pairs: Vec<(Bytes, f64)>,
+        event: &'static str,
+    },
+}
+
 /// A bitmap op on a string (see [`crate::storage::keyspace`]'s `bits_ops`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum BitsOp {
@@ -622,6 +703,8 @@ pub enum OpError {
     NoSuchKey,
     #[error("ERR index out of range")]
     IndexOutOfRange,
+    #[error("ERR resulting score is not a number (NaN)")]
+    NanScore,
     #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
     FreqNotTracked,
     #[error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
@@ -699,6 +782,20 @@ pub enum OpResult {
     },
     /// An array of integers (SMISMEMBER).
     Ints(Vec<i64>),
+    /// Members and their scores (ZRANGE, ZPOPMIN, a ZUNION's source).
+    Scored(Vec<(Bytes, f64)>),
+    /// A score each, nil for a member not there (ZSCORE, ZMSCORE).
+    Scores(Vec<Option<f64>>),
+    /// A member's rank and score (ZRANK).
+    Rank(i64, f64),
+    /// What ZADD did: members added, members given a new score, and the
+    /// (last) member's score after it — with INCR, what ZADD answers (None
+    /// when NX, XX, GT or LT held it back).
+    Zadd {
+        added: i64,
+        updated: i64,
+        score: Option<f64>,
+    },
     /// BITFIELD's replies: an integer each, nil for an overflow that failed.
     Fields(Vec<Option<i64>>),
     Stats(Vec<ShardStat>),

@@ -196,6 +196,7 @@ pub fn of_command(c: &CommandSpec) -> u32 {
         "hash" => bit("hash"),
         "set" => bit("set"),
         "list" => bit("list"),
+        "sorted_set" => bit("sortedset"),
         "bitmap" => bit("bitmap"),
         "hyperloglog" => bit("hyperloglog"),
         // WAIT is in @connection only, not @keyspace.

@@ -327,6 +327,22 @@ pub fn frame_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
         Frame::Double(d) => {
             Value::String(lua.create_string(crate::protocol::reply::format_double(d))?)
         }
+        Frame::Score(d) if resp3 => frame_to_lua(lua, Frame::Double(d), resp3)?,
+        Frame::Score(d) => {
+            let mut buf = [0u8; 32];
+            Value::String(lua.create_string(crate::protocol::ascii::format_score(d, &mut buf))?)
+        }
+        Frame::Pairs(pairs) if resp3 => {
+            let nested = pairs
+                .into_iter()
+                .map(|(a, b)| Frame::Array(vec![a, b]))
+                .collect();
+            frame_to_lua(lua, Frame::Array(nested), resp3)?
+        }
+        Frame::Pairs(pairs) => {
+            let flat = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
+            frame_to_lua(lua, Frame::Array(flat), resp3)?
+        }
         Frame::Bool(b) if resp3 => Value::Boolean(b),
         Frame::Bool(b) => Value::Integer(b as mlua::Integer),
         Frame::Verbatim(s) => Value::String(lua.create_string(&s)?),
@@ -358,7 +374,9 @@ pub fn lua_to_frame(v: &Value, depth: usize) -> Frame {
                 return Frame::Simple(s.to_string_lossy().into());
             }
             if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
-                return Frame::Double(d);
+                // As Redis 7.0's `addReplyDouble`: `%.17g` (a sorted set's
+                // score comes back as the command wrote it).
+                return Frame::Score(d);
             }
             if depth > 100 {
                 return Frame::err("ERR reached lua stack limit");

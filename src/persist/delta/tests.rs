@@ -2,7 +2,7 @@ use super::*;
 use crate::persist::log::Cmd;
 use crate::persist::replay::{change_of, Edit};
 use crate::storage::object::ListLimit;
-use crate::storage::ops::BitsOp;
+use crate::storage::ops::{BitsOp, ZsetOp};
 
 fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
@@ -11,10 +11,18 @@ fn b(s: &str) -> Bytes {
 /// The record `op` (with reply `r`, deadline after `deadline`) writes,
 /// read back as the log reader does.
 fn logged(op: KeyOp, r: OpResult, deadline: Option<u64>) -> Delta {
+    logged_on(op, r, None, deadline)
+}
+
+/// As [`logged`], the op having left the key's value as `now`.
+fn logged_on(op: KeyOp, r: OpResult, now: Option<&Object>, deadline: Option<u64>) -> Delta {
     assert!(loggable(&op), "{op:?}");
-    let change = with_record(b"k", &op, &r, deadline, |args| change_of(Cmd::Args(args)))
-        .expect("a record")
-        .expect("reads back");
+    let now = now.map(Object::as_ref);
+    let change = with_record(b"k", &op, &r, now, deadline, |args| {
+        change_of(Cmd::Args(args))
+    })
+    .expect("a record")
+    .expect("reads back");
     assert_eq!(&change.key[..], b"k");
     match change.edit {
         Edit::Delta(d) => d,
@@ -340,4 +348,156 @@ fn ops_without_a_per_element_record_are_logged_whole() {
     })));
     assert!(!loggable(&KeyOp::IncrBy(1)));
     assert!(!loggable(&KeyOp::OnHash(HashOp::Get(b("f")))));
+}
+
+fn zset(pairs: &[(f64, &str)], lim: &Limits) -> Object {
+    Object::Zset(Zset::from_pairs(
+        pairs.iter().map(|(s, m)| (m.as_bytes(), *s)).collect(),
+        lim,
+    ))
+}
+
+/// Every sorted set write, applied here and logged, replays to what the
+/// set became — its scores to the bit (`%.17g` in the record), through
+/// both encodings (the live set big past 4 members, the replayed one with
+/// Redis's defaults), ranges by rank, score (exclusive ends, infinities)
+/// and lex, and the last member's removal leaving no key.
+#[test]
+fn sorted_set_changes_replay_to_what_the_core_held() {
+    use crate::storage::object::zset::{AddFlags, LexBound, LexRange, ScoreRange, ZRange};
+    let lim = Limits {
+        zset_entries: 4,
+        ..Limits::default()
+    };
+    let start = [(1.0, "a"), (2.0, "b"), (3.0, "c")];
+    let mut live = zset(&start, &lim);
+    let base = obj(zset(&start, &Limits::default()), Some(7));
+    let add = |pairs: &[(f64, &str)], flags: AddFlags| {
+        KeyOp::OnZset(ZsetOp::Add {
+            pairs: pairs.iter().map(|(s, m)| (*s, b(m))).collect(),
+            flags,
+        })
+    };
+    let incr = AddFlags {
+        incr: true,
+        ..AddFlags::default()
+    };
+    let xx = AddFlags {
+        xx: true,
+        ..AddFlags::default()
+    };
+    let ops = [
+        add(
+            &[(0.1, "d"), (1e20, "e"), (f64::NEG_INFINITY, "f")],
+            AddFlags::default(),
+        ),
+        // XX refuses the new member: the record names only the old one.
+        add(&[(5.0, "a"), (9.0, "nope")], xx),
+        add(&[(0.2, "d")], incr),
+        KeyOp::OnZset(ZsetOp::Rem(vec![b("b"), b("zz")])),
+        KeyOp::OnZset(ZsetOp::Pop {
+            max: true,
+            count: 1,
+        }),
+        KeyOp::OnZset(ZsetOp::RemRange(ZRange::Score(ScoreRange {
+            min: f64::NEG_INFINITY,
+            min_ex: false,
+            max: 0.30000000000000004,
+            max_ex: true,
+        }))),
+        // Lex ranges are for sets whose scores are all equal.
+        add(&[(0.0, "a"), (0.0, "c"), (0.0, "d")], AddFlags::default()),
+        add(&[(0.0, "x"), (0.0, "y"), (0.0, "z")], AddFlags::default()),
+        KeyOp::OnZset(ZsetOp::RemRange(ZRange::Lex(LexRange {
+            min: LexBound::Excl(b("x")),
+            max: LexBound::Excl(b("z")),
+        }))),
+        KeyOp::OnZset(ZsetOp::RemRange(ZRange::Rank { start: 0, stop: 0 })),
+    ];
+    let mut deltas = Vec::new();
+    for op in ops {
+        let KeyOp::OnZset(z) = &op else {
+            unreachable!()
+        };
+        let r = match z {
+            ZsetOp::Add { pairs, flags } => {
+                for (s, m) in pairs {
+                    let Object::Zset(zs) = &mut live else {
+                        unreachable!()
+                    };
+                    zs.add(m, *s, *flags, &lim).expect("not NaN");
+                }
+                OpResult::Int(1)
+            }
+            ZsetOp::Rem(ms) => {
+                let Object::Zset(zs) = &mut live else {
+                    unreachable!()
+                };
+                OpResult::Int(ms.iter().filter(|m| zs.remove(m)).count() as i64)
+            }
+            ZsetOp::Pop { max, count } => {
+                let Object::Zset(zs) = &mut live else {
+                    unreachable!()
+                };
+                OpResult::Scored(zs.pop(*max, *count))
+            }
+            ZsetOp::RemRange(range) => {
+                let Object::Zset(zs) = &mut live else {
+                    unreachable!()
+                };
+                let mut all = Vec::new();
+                zs.as_ref().for_each(|s, m| all.push((s, m.to_vec())));
+                let (a, b) = zs
+                    .as_ref()
+                    .span(range, false)
+                    .unwrap_or_else(|| panic!("{range:?} covers nothing of {all:?}"));
+                OpResult::Int(zs.remove_ranks(a, b) as i64)
+            }
+            _ => unreachable!(),
+        };
+        deltas.push(logged_on(op, r, Some(&live), Some(7)));
+    }
+    let (state, misfits) = apply_all(base, deltas);
+    assert_eq!(misfits, 0);
+    assert_eq!(state, obj(live.clone(), Some(7)));
+    let Some((Stored::Obj(o), _)) = &state else {
+        panic!("a sorted set")
+    };
+    let Object::Zset(z) = &**o else {
+        panic!("a sorted set")
+    };
+    // b, e (popped), f (-inf), y (the lex range) and a (rank 0) gone.
+    let mut left = Vec::new();
+    z.as_ref()
+        .for_each(|s, m| left.push((s, String::from_utf8_lossy(m).into_owned())));
+    let names = |v: &[&str]| v.iter().map(|m| (0.0, m.to_string())).collect::<Vec<_>>();
+    assert_eq!(left, names(&["c", "d", "x", "z"]));
+    // The last member removed leaves no key.
+    let gone = logged_on(
+        KeyOp::OnZset(ZsetOp::Rem(vec![b("m")])),
+        OpResult::Int(1),
+        None,
+        None,
+    );
+    assert_eq!(
+        apply_all(obj(zset(&[(1.0, "m")], &lim), None), [gone]).0,
+        None
+    );
+    // On no key, a ZADD record makes one; a damaged score is refused.
+    let made = apply_all(None, [Delta::ZAdd(vec![(2.5, b("q"))])]).0;
+    assert_eq!(made, obj(zset(&[(2.5, "q")], &lim), None));
+    for bad in [&[&b"nan"[..], b"m"][..], &[b"x", b"m"], &[b"1"]] {
+        assert!(
+            matches!(Delta::parse(b"ZADD", bad), Some(Err(_))),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        Delta::parse(b"ZREMRANGEBYSCORE", &[b"((1", b"2"]),
+        Some(Err(_))
+    ));
+    assert!(matches!(
+        Delta::parse(b"ZREMRANGEBYLEX", &[b"a", b"+"]),
+        Some(Err(_))
+    ));
 }

@@ -1,12 +1,15 @@
-//! Hashes, sets and lists in RDB encoding, both ways. Written as redis-server 7.0
+//! Hashes, sets, lists and sorted sets in RDB encoding, both ways. Written as redis-server 7.0
 //! writes them: a small hash as `HASH_LISTPACK` (16), a large one as `HASH`
 //! (4) — field and value strings —, an intset as `SET_INTSET` (11), any
 //! other set as `SET` (2) (7.0 has no listpack sets; it re-encodes small ones
 //! on load), a list as `LIST_QUICKLIST_2` (18: listpack nodes of at most
-//! 8 KB, as its default `list-max-listpack-size -2`). Read in every encoding a Redis
-//! release writes: those three, the zipmap (9), ziplist (13) and listpack
-//! (16) hashes, the listpack set (20), and the plain (1), ziplist (10),
-//! quicklist (14) and quicklist 2 (18) lists — each blob decoded by its codec
+//! 8 KB, as its default `list-max-listpack-size -2`), a small sorted set as
+//! `ZSET_LISTPACK` (17: member and `%.17g` score), a big one as `ZSET_2` (5:
+//! binary scores, from the highest). Read in every encoding a Redis
+//! release writes: those, the zipmap (9), ziplist (13) and listpack
+//! (16) hashes, the listpack set (20), the plain (1), ziplist (10),
+//! quicklist (14) and quicklist 2 (18) lists, and the plain (3: scores as
+//! text) and ziplist (12) sorted sets — each blob decoded by its codec
 //! beside this file, each element checked (no duplicates, pairs whole), an
 //! empty collection reported as such (Redis skips those keys). The writers'
 //! `write_object` is here (beside the encoding it writes, so `write` never
@@ -16,7 +19,10 @@
 use super::listpack::Element;
 use super::write::{encode_string_head, put_len, FileWriter, Payload, SectionWriter};
 use super::{intset, listpack, ziplist, zipmap, Compressor};
-use crate::storage::object::{Hash, HashRef, Limits, List, ObjRef, Object, Set, SetRef};
+use crate::protocol::ascii::format_score;
+use crate::storage::object::{
+    zset, Hash, HashRef, Limits, List, ObjRef, Object, Set, SetRef, Zset, ZsetRef,
+};
 use std::io::{self, Write};
 
 pub const TYPE_LIST: u8 = 1;
@@ -29,7 +35,11 @@ pub const TYPE_HASH_ZIPLIST: u8 = 13;
 pub const TYPE_LIST_QUICKLIST: u8 = 14;
 pub const TYPE_HASH_LISTPACK: u8 = 16;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_ZSET: u8 = 3;
+pub const TYPE_ZSET_2: u8 = 5;
+pub const TYPE_ZSET_ZIPLIST: u8 = 12;
 
 /// A quicklist 2 node's container: one element as it is, or a listpack.
 pub const NODE_PLAIN: u64 = 1;
@@ -54,6 +64,10 @@ pub fn is_object_type(t: u8) -> bool {
             | TYPE_LIST_ZIPLIST
             | TYPE_LIST_QUICKLIST
             | TYPE_LIST_QUICKLIST_2
+            | TYPE_ZSET
+            | TYPE_ZSET_2
+            | TYPE_ZSET_ZIPLIST
+            | TYPE_ZSET_LISTPACK
     )
 }
 
@@ -131,6 +145,37 @@ pub fn encode(out: &mut Vec<u8>, obj: ObjRef<'_>, compress: bool) -> u8 {
             }
             TYPE_LIST_QUICKLIST_2
         }
+        // A small sorted set as redis-server 7.0 writes it: one listpack of
+        // member and score (its `%.17g` text, an integer where it is one).
+        ObjRef::Zset(ZsetRef::Packed(p)) => {
+            let all: Vec<(f64, &[u8])> = zset::packed_elements(p).collect();
+            let scores: Vec<([u8; 32], usize)> = all
+                .iter()
+                .map(|(s, _)| {
+                    let mut b = [0u8; 32];
+                    let n = format_score(*s, &mut b).len();
+                    (b, n)
+                })
+                .collect();
+            let mut elements = Vec::with_capacity(2 * all.len());
+            for ((_, m), (b, n)) in all.iter().zip(&scores) {
+                elements.push(listpack::ElementRef::Bytes(m));
+                elements.push(listpack::ElementRef::Bytes(&b[..*n]));
+            }
+            put_string(out, &listpack::encode(&elements), &mut lzf);
+            TYPE_ZSET_LISTPACK
+        }
+        // A big one as ZSET_2: members with binary scores, from the highest
+        // (Redis's order: its loader then inserts each at the head).
+        ObjRef::Zset(z) => {
+            put_len(out, z.len() as u64);
+            z.walk(0, usize::MAX, true, |s, m| {
+                put_string(out, m, &mut lzf);
+                out.extend_from_slice(&s.to_le_bytes());
+                true
+            });
+            TYPE_ZSET_2
+        }
     }
 }
 
@@ -193,6 +238,14 @@ impl Builder {
             TYPE_LIST | TYPE_LIST_ZIPLIST | TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
                 Object::List(List::default())
             }
+            // Many members announced: big from the start (`finish` packs a
+            // set that turns out small).
+            TYPE_ZSET | TYPE_ZSET_2 if n > lim.zset_entries => {
+                Object::Zset(Zset::Big(zset::Big::default()))
+            }
+            TYPE_ZSET | TYPE_ZSET_2 | TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+                Object::Zset(Zset::default())
+            }
             _ => Object::Hash(Hash::with_capacity(n, &lim)),
         };
         Builder { obj, lim }
@@ -219,6 +272,23 @@ impl Builder {
                 Ok(())
             }
             _ => Err("a list element in another type".into()),
+        }
+    }
+
+    /// A sorted set's member and score (NaN refused, as Redis refuses it).
+    pub fn scored(&mut self, m: &[u8], score: f64) -> Result<(), String> {
+        if score.is_nan() {
+            return Err("a sorted set score that is not a number".into());
+        }
+        match &mut self.obj {
+            Object::Zset(z) => {
+                if z.load(score, m) {
+                    Ok(())
+                } else {
+                    Err("duplicate sorted set member".into())
+                }
+            }
+            _ => Err("a sorted set member in another type".into()),
         }
     }
 
@@ -271,6 +341,25 @@ impl Builder {
                     self.element(&e.to_bytes())?;
                 }
             }
+            // Member, score, member, score...: a score as an integer or
+            // its text.
+            TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+                let elements = if t == TYPE_ZSET_ZIPLIST {
+                    ziplist::decode(blob)?
+                } else {
+                    listpack::decode(blob)?
+                };
+                if !elements.len().is_multiple_of(2) {
+                    return Err("a sorted set member with no score".into());
+                }
+                for p in elements.chunks(2) {
+                    let score = match &p[1] {
+                        Element::Int(v) => *v as f64,
+                        Element::Bytes(b) => score_text(b)?,
+                    };
+                    self.scored(&p[0].to_bytes(), score)?;
+                }
+            }
             _ => return Err(format!("type {t} is not a compact blob")),
         }
         Ok(())
@@ -286,9 +375,22 @@ impl Builder {
         Ok(())
     }
 
-    pub fn finish(self) -> Object {
+    pub fn finish(mut self) -> Object {
+        if let Object::Zset(z) = &mut self.obj {
+            z.loaded(&self.lim);
+        }
         self.obj
     }
+}
+
+/// A score written as text (a ziplist's or listpack's, `ZSET`'s): what
+/// `strtod` reads of `%.17g`, `inf` and `-inf`.
+pub fn score_text(b: &[u8]) -> Result<f64, String> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|v| !v.is_nan())
+        .ok_or_else(|| format!("a sorted set score {:?}", String::from_utf8_lossy(b)))
 }
 
 #[cfg(test)]
@@ -329,6 +431,101 @@ mod tests {
         }
         let s = Object::Set(s);
         assert_eq!(round_trip(&s, true), s);
+    }
+
+    #[test]
+    fn sorted_sets_round_trip_in_both_encodings() {
+        let lim = Limits::default();
+        let small: Vec<(Vec<u8>, f64)> = vec![
+            (b"a".to_vec(), 1.0),
+            (b"b".to_vec(), 2.5),
+            (b"c".to_vec(), -3.0),
+            (b"d".to_vec(), 100000.0),
+            (b"77".to_vec(), 0.0),
+            (b"e".to_vec(), f64::INFINITY),
+            (b"f".to_vec(), 0.1),
+        ];
+        let z = Object::Zset(Zset::from_pairs(small, &lim));
+        let mut body = Vec::new();
+        assert_eq!(encode(&mut body, z.as_ref(), false), TYPE_ZSET_LISTPACK);
+        assert_eq!(round_trip(&z, false), z);
+        let big: Vec<(Vec<u8>, f64)> = (0..1000)
+            .map(|i| (format!("member:{i}").into_bytes(), f64::from(i % 37) / 3.0))
+            .collect();
+        let z = Object::Zset(Zset::from_pairs(big, &lim));
+        let mut body = Vec::new();
+        assert_eq!(encode(&mut body, z.as_ref(), true), TYPE_ZSET_2);
+        let back = round_trip(&z, true);
+        assert_eq!(back, z);
+        assert_eq!(back.as_ref().encoding(), "btree");
+        assert_eq!(round_trip(&z, false), z);
+    }
+
+    #[test]
+    fn old_sorted_sets_read_with_their_text_scores() {
+        // ZSET (type 3): a length, then member and score; a score is a
+        // length byte and its text, or 253/254/255 for nan, +inf, -inf.
+        let mut body = vec![3u8];
+        for (m, score) in [(&b"a"[..], &b"1.5"[..]), (b"b", b"-2")] {
+            body.push(m.len() as u8);
+            body.extend_from_slice(m);
+            body.push(score.len() as u8);
+            body.extend_from_slice(score);
+        }
+        body.extend_from_slice(&[1, b'c', 254]);
+        let mut r = Reader::value_only(&body[..], super::super::RDB_VERSION);
+        let z = r.value_object(TYPE_ZSET).expect("decodes");
+        assert_eq!(r.offset(), body.len() as u64);
+        let ObjRef::Zset(zr) = z.as_ref() else {
+            panic!("a sorted set")
+        };
+        assert_eq!(zr.score(b"a"), Some(1.5));
+        assert_eq!(zr.score(b"b"), Some(-2.0));
+        assert_eq!(zr.score(b"c"), Some(f64::INFINITY));
+        let mut more = body.clone();
+        more[0] = 4;
+        let mut r = Reader::value_only(&more[..], super::super::RDB_VERSION);
+        assert!(r.value_object(TYPE_ZSET).is_err(), "a count past the bytes");
+        // NaN is refused, and so is a member twice.
+        let nan = [1u8, 1, b'x', 253];
+        let mut r = Reader::value_only(&nan[..], super::super::RDB_VERSION);
+        assert!(r.value_object(TYPE_ZSET).is_err());
+        let mut b = Builder::new(TYPE_ZSET_2, 2);
+        b.scored(b"m", 1.0).expect("first");
+        assert!(b.scored(b"m", 2.0).is_err());
+        // Redis's own listpack (ZADD z 1 a 2.5 b -3 c 100000 d 0 77) and
+        // the same pairs as a ziplist.
+        let lp = listpack::encode(&[
+            listpack::ElementRef::Bytes(b"c"),
+            listpack::ElementRef::Int(-3),
+            listpack::ElementRef::Bytes(b"77"),
+            listpack::ElementRef::Int(0),
+            listpack::ElementRef::Bytes(b"a"),
+            listpack::ElementRef::Int(1),
+            listpack::ElementRef::Bytes(b"b"),
+            listpack::ElementRef::Bytes(b"2.5"),
+            listpack::ElementRef::Bytes(b"d"),
+            listpack::ElementRef::Int(100000),
+        ]);
+        let mut b = Builder::new(TYPE_ZSET_LISTPACK, 0);
+        b.blob(TYPE_ZSET_LISTPACK, &lp).expect("decodes");
+        let z = b.finish();
+        let ObjRef::Zset(zr) = z.as_ref() else {
+            panic!("a sorted set")
+        };
+        assert_eq!(zr.len(), 5);
+        assert_eq!(zr.rank(b"b"), Some((3, 2.5)));
+        let odd = listpack::encode(&[listpack::ElementRef::Bytes(b"a")]);
+        assert!(Builder::new(TYPE_ZSET_LISTPACK, 0)
+            .blob(TYPE_ZSET_LISTPACK, &odd)
+            .is_err());
+        let bad = listpack::encode(&[
+            listpack::ElementRef::Bytes(b"a"),
+            listpack::ElementRef::Bytes(b"x1"),
+        ]);
+        assert!(Builder::new(TYPE_ZSET_LISTPACK, 0)
+            .blob(TYPE_ZSET_LISTPACK, &bad)
+            .is_err());
     }
 
     #[test]

@@ -236,6 +236,30 @@ impl<R: Read> Reader<R> {
                     b.element(&x).map_err(bad)?;
                 }
             }
+            object::TYPE_ZSET | object::TYPE_ZSET_2 => {
+                let n = self.len()?;
+                b = object::Builder::new(t, n);
+                let (mut m, mut text) = (Vec::new(), Vec::new());
+                for _ in 0..n {
+                    self.string_into(&mut m)?;
+                    let score = if t == object::TYPE_ZSET_2 {
+                        f64::from_le_bytes(self.src.array()?)
+                    } else {
+                        // `rdbLoadDoubleValue`: a length byte, or one of
+                        // three for NaN, +inf and -inf.
+                        match self.src.u8()? {
+                            253 => f64::NAN,
+                            254 => f64::INFINITY,
+                            255 => f64::NEG_INFINITY,
+                            len => {
+                                self.src.vec_into(u64::from(len), &mut text)?;
+                                object::score_text(&text).map_err(bad)?
+                            }
+                        }
+                    };
+                    b.scored(&m, score).map_err(bad)?;
+                }
+            }
             object::TYPE_LIST_QUICKLIST | object::TYPE_LIST_QUICKLIST_2 => {
                 let nodes = self.len()?;
                 b = object::Builder::new(t, 0);

@@ -513,22 +513,22 @@ fn a_flipped_byte_fails_the_checksum_at_the_trailer() {
 
 #[test]
 fn other_types_are_refused_with_their_name_and_key() {
-    // A listpack zset "myzset": type 17, key, then a body never read.
-    let mut body = vec![0xfe, 0x00, 17, 6];
-    body.extend_from_slice(b"myzset");
+    // A stream "mystream": type 21, key, then a body never read.
+    let mut body = vec![0xfe, 0x00, 21, 8];
+    body.extend_from_slice(b"mystream");
     body.extend_from_slice(&[1, 2, 3]);
     let file = raw_file(10, &body);
     let e = err_of(&file);
     assert_eq!(e.offset, 11);
     let text = e.to_string();
     assert!(
-        text.contains("zset (listpack)") && text.contains("\"myzset\""),
+        text.contains("stream (listpacks_3)") && text.contains("\"mystream\""),
         "{text}"
     );
     assert!(text.starts_with("offset 11: "), "{text}");
-    // Hashes, sets and lists (1, 2, 4, 9, 10, 11, 13, 14, 16, 18, 20) are
-    // read: see `object`.
-    for t in [3u8, 5, 6, 7, 12, 15, 17, 19, 21] {
+    // Hashes, sets, lists and sorted sets (1, 2, 3, 4, 5, 9, 10, 11, 12,
+    // 13, 14, 16, 17, 18, 20) are read: see `object`.
+    for t in [6u8, 7, 15, 19, 21] {
         let file = raw_file(10, &[t, 1, b'k']);
         let e = err_of(&file);
         assert!(

@@ -10,7 +10,7 @@ use super::shard_ops::{key_op, key_op_with};
 use super::Keyspace;
 use crate::storage::entry::{Entry, MAX_KEY_LEN};
 use crate::storage::ops::{
-    BitsOp, CoreOp, HashOp, HllOp, KeyOp, ListOp, Op, OpError, OpResult, SetOp,
+    BitsOp, CoreOp, HashOp, HllOp, KeyOp, ListOp, Op, OpError, OpResult, SetOp, ZsetOp,
 };
 use crate::storage::shard::Shard;
 use bytes::Bytes;
@@ -36,7 +36,7 @@ impl Keyspace {
             return unplaceable(op, now, OpResult::Err(OpError::TooLarge));
         }
         let limits = self.limits;
-        let collection = matches!(op, KeyOp::OnHash(_) | KeyOp::OnSet(_));
+        let collection = matches!(op, KeyOp::OnHash(_) | KeyOp::OnSet(_) | KeyOp::OnZset(_));
         let seed = if collection { self.next_rand() } else { 0 };
         match self.locate(key, now) {
             Some((id, thash)) => match self.shard_for_key(id, thash, key) {
@@ -222,6 +222,7 @@ fn unplaceable(op: KeyOp, now: u64, refuse: OpResult) -> OpResult {
         KeyOp::OnHash(HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..))
         | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
         | KeyOp::OnList(ListOp::Push { .. })
+        | KeyOp::OnZset(ZsetOp::Add { .. } | ZsetOp::Store { .. })
         | KeyOp::Bits(BitsOp::SetBit { .. })
         | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)) => refuse,
         KeyOp::Bits(BitsOp::Field(ops)) if ops.iter().any(|o| o.is_write()) => refuse,

@@ -36,6 +36,7 @@ mod split;
 mod stats;
 #[cfg(test)]
 mod testkit;
+mod zset_ops;
 
 use super::entry::Entry;
 use super::hash::{hashes, member_hash};

@@ -209,6 +209,7 @@ pub(super) fn key_op_with(
         KeyOp::OnHash(op) => super::hash_ops::hash_op(shard, thash, key, op, now, lim, seed),
         KeyOp::OnSet(op) => super::set_ops::set_op(shard, thash, key, op, now, lim, seed),
         KeyOp::OnList(op) => super::list_ops::list_op(shard, thash, key, op, now, lim.list),
+        KeyOp::OnZset(op) => super::zset_ops::zset_op(shard, thash, key, op, now, lim, seed),
         KeyOp::Bits(op) => super::bits_ops::bits_op(shard, thash, key, op, now),
         KeyOp::Hll(op) => super::bits_ops::hll_op(shard, thash, key, op, now),
         KeyOp::Type => match shard.get(thash, key, now) {

@@ -58,5 +58,16 @@ mod tests {
         }
         dispose(Box::new(Object::Set(s)));
         dispose(Box::new(Object::Set(Set::for_first(b"x", &lim))));
+        let pairs: Vec<(Vec<u8>, f64)> = (0..LAZY_MIN)
+            .map(|i| {
+                (
+                    format!("member-{i}-with-a-long-name").into_bytes(),
+                    i as f64,
+                )
+            })
+            .collect();
+        let z = crate::storage::object::Zset::from_pairs(pairs, &lim);
+        assert_eq!(z.as_ref().len(), LAZY_MIN);
+        dispose(Box::new(Object::Zset(z)));
     }
 }

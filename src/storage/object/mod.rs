@@ -1,7 +1,8 @@
-//! The values that are not strings: hashes, sets and lists (sorted sets
-//! come next). Each has a compact encoding while small — stored inside the
-//! key's own entry, in one allocation with the key — and a hash table past
-//! Redis's size settings ([`Limits`]), boxed beside the entry. This module
+//! The values that are not strings: hashes, sets, lists and sorted sets.
+//! Each has a compact encoding while small — stored inside the key's own
+//! entry, in one allocation with the key — and a bigger structure past
+//! Redis's size settings ([`Limits`]; a hash table, a quicklist, a B+ tree
+//! with an index), boxed beside the entry. This module
 //! owns the encodings and their conversions, and nothing else: it never knows
 //! keys, deadlines, shards, commands or replies.
 //!
@@ -9,7 +10,7 @@
 //! - [`member`]: a 16-byte string, inline up to 15 bytes.
 //! - [`packed`]: the compact layouts (packed lists, intsets).
 //! - [`table`]: the hash table of large collections, its bytes counted.
-//! - [`hash`], [`set`], [`list`]: each type's encodings and operations.
+//! - [`hash`], [`set`], [`list`], [`zset`]: each type's encodings and operations.
 //! - [`lazyfree`]: dropping a large collection on a background thread.
 
 pub mod hash;
@@ -19,11 +20,13 @@ pub mod member;
 pub mod packed;
 pub mod set;
 pub mod table;
+pub mod zset;
 
 use crate::storage::prefetch::Stage;
 pub use hash::{Hash, HashRef};
 pub use list::{List, ListLimit, ListRef};
 pub use set::{Set, SetRef};
+pub use zset::{Zset, ZsetRef};
 
 /// When a small collection moves to a hash table: Redis's settings, with
 /// Redis's defaults.
@@ -41,6 +44,10 @@ pub struct Limits {
     pub set_value: usize,
     /// `list-max-listpack-size`
     pub list: ListLimit,
+    /// `zset-max-listpack-entries`
+    pub zset_entries: usize,
+    /// `zset-max-listpack-value`
+    pub zset_value: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +59,8 @@ impl Default for Limits {
             set_entries: 128,
             set_value: 64,
             list: ListLimit::default(),
+            zset_entries: 128,
+            zset_value: 64,
         }
     }
 }
@@ -62,6 +71,7 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     List(List),
+    Zset(Zset),
 }
 
 /// A collection value, borrowed where it is stored.
@@ -70,6 +80,7 @@ pub enum ObjRef<'a> {
     Hash(HashRef<'a>),
     Set(SetRef<'a>),
     List(ListRef<'a>),
+    Zset(ZsetRef<'a>),
 }
 
 /// The first byte of a compact collection stored in an entry.
@@ -77,6 +88,7 @@ pub const TAG_HASH_PACKED: u8 = 1;
 pub const TAG_SET_INTS: u8 = 2;
 pub const TAG_SET_PACKED: u8 = 3;
 pub const TAG_LIST_PACKED: u8 = 4;
+pub const TAG_ZSET_PACKED: u8 = 5;
 
 impl Object {
     pub fn as_ref(&self) -> ObjRef<'_> {
@@ -84,6 +96,7 @@ impl Object {
             Object::Hash(h) => ObjRef::Hash(h.as_ref()),
             Object::Set(s) => ObjRef::Set(s.as_ref()),
             Object::List(l) => ObjRef::List(l.as_ref()),
+            Object::Zset(z) => ObjRef::Zset(z.as_ref()),
         }
     }
 
@@ -95,6 +108,7 @@ impl Object {
             Object::Set(Set::Ints(s)) => Some((TAG_SET_INTS, s)),
             Object::Set(Set::Packed(p)) => Some((TAG_SET_PACKED, p)),
             Object::List(l) => l.inline().map(|p| (TAG_LIST_PACKED, p)),
+            Object::Zset(z) => z.inline().map(|p| (TAG_ZSET_PACKED, p)),
             _ => None,
         }
     }
@@ -105,6 +119,7 @@ impl Object {
         match self {
             Object::Hash(Hash::Table(t)) => t.settle(budget),
             Object::Set(Set::Table(t)) => t.settle(budget),
+            Object::Zset(z) => z.settle(budget),
             _ => false,
         }
     }
@@ -118,6 +133,7 @@ impl Object {
                 crate::storage::memory::chunk_size(p.capacity())
             }
             Object::List(l) => l.mem_size(),
+            Object::Zset(z) => z.mem_size(),
         }
     }
 }
@@ -154,6 +170,7 @@ impl<'a> ObjRef<'a> {
             TAG_SET_INTS => ObjRef::Set(SetRef::Ints(bytes)),
             TAG_SET_PACKED => ObjRef::Set(SetRef::Packed(bytes)),
             TAG_LIST_PACKED => ObjRef::List(ListRef::Packed(bytes)),
+            TAG_ZSET_PACKED => ObjRef::Zset(ZsetRef::Packed(bytes)),
             _ => return None,
         })
     }
@@ -163,6 +180,7 @@ impl<'a> ObjRef<'a> {
         match self {
             ObjRef::Hash(HashRef::Table(t)) => t.resizing(),
             ObjRef::Set(SetRef::Table(t)) => t.resizing(),
+            ObjRef::Zset(ZsetRef::Big(b)) => b.index().resizing(),
             _ => false,
         }
     }
@@ -173,6 +191,7 @@ impl<'a> ObjRef<'a> {
             ObjRef::Hash(_) => "hash",
             ObjRef::Set(_) => "set",
             ObjRef::List(_) => "list",
+            ObjRef::Zset(_) => "zset",
         }
     }
 
@@ -182,6 +201,7 @@ impl<'a> ObjRef<'a> {
             ObjRef::Hash(h) => h.encoding(),
             ObjRef::Set(s) => s.encoding(),
             ObjRef::List(l) => l.encoding(),
+            ObjRef::Zset(z) => z.encoding(),
         }
     }
 
@@ -190,6 +210,7 @@ impl<'a> ObjRef<'a> {
             ObjRef::Hash(h) => h.len(),
             ObjRef::Set(s) => s.len(),
             ObjRef::List(l) => l.len(),
+            ObjRef::Zset(z) => z.len(),
         }
     }
 
@@ -202,6 +223,7 @@ impl<'a> ObjRef<'a> {
             ObjRef::Hash(h) => Object::Hash(h.to_owned()),
             ObjRef::Set(s) => Object::Set(s.to_owned()),
             ObjRef::List(l) => Object::List(l.to_owned()),
+            ObjRef::Zset(z) => Object::Zset(z.to_owned()),
         }
     }
 }
@@ -225,6 +247,15 @@ impl PartialEq for Object {
             (ObjRef::Set(a), ObjRef::Set(b)) => sorted(a) == sorted(b),
             // A list is its elements in order.
             (ObjRef::List(a), ObjRef::List(b)) => a.iter().eq(b.iter()),
+            // A sorted set is its elements in order, scores to the bit.
+            (ObjRef::Zset(a), ObjRef::Zset(b)) => {
+                let all = |z: ZsetRef<'_>| {
+                    let mut v = Vec::with_capacity(z.len());
+                    z.for_each(|s, m| v.push((s.to_bits(), m.to_vec())));
+                    v
+                };
+                all(a) == all(b)
+            }
             _ => false,
         }
     }
