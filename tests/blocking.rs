@@ -629,3 +629,90 @@ fn replies_before_a_waiting_command_are_sent_at_once() {
     let got = read_for(&mut raw, Duration::from_millis(500));
     assert_eq!(got, b"$2\r\nx2\r\n");
 }
+
+/// BZPOPMIN, BZPOPMAX and BZMPOP: Redis's replies (RESP2 and RESP3 bytes),
+/// errors, and waiters on both cores served oldest first by ZADD.
+#[test]
+fn sorted_set_blocking_pops_answer_and_wait_as_redis() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    q::<i64>(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+    assert_eq!(
+        texts(&q(&mut c, &["BZPOPMIN", "none", "z", "0"])),
+        ["z", "a", "1"]
+    );
+    assert_eq!(texts(&q(&mut c, &["BZPOPMAX", "z", "0"])), ["z", "c", "3"]);
+    assert_eq!(
+        texts(&q(
+            &mut c,
+            &["BZMPOP", "0", "2", "none", "z", "MIN", "COUNT", "5"]
+        )),
+        ["z", "b", "2"]
+    );
+    assert_eq!(q::<Value>(&mut c, &["BZPOPMIN", "z", "0.01"]), Value::Nil);
+    assert_eq!(
+        q::<Value>(&mut c, &["BZMPOP", "0.01", "1", "z", "MAX"]),
+        Value::Nil
+    );
+    q::<()>(&mut c, &["SET", "str", "v"]);
+    assert_eq!(e(&mut c, &["BZPOPMIN", "str", "0"]), WRONGTYPE);
+    q::<i64>(&mut c, &["RPUSH", "list", "x"]);
+    assert_eq!(e(&mut c, &["BZPOPMAX", "list", "0"]), WRONGTYPE);
+    assert_eq!(
+        e(&mut c, &["BZPOPMIN", "z", "-1"]),
+        "ERR timeout is negative"
+    );
+    assert_eq!(
+        e(&mut c, &["BZMPOP", "0", "1", "z", "UP"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        e(&mut c, &["BZMPOP", "0", "1", "z", "MIN", "COUNT", "-1"]),
+        "ERR count should be greater than 0"
+    );
+    let script = "return redis.call('bzpopmin', KEYS[1], 0)";
+    assert!(e(&mut c, &["EVAL", script, "1", "z"])
+        .starts_with("ERR This Redis command is not allowed from script"));
+    let script = "return redis.call('bzmpop', 0, 1, KEYS[1], 'MIN')";
+    assert_eq!(q::<Value>(&mut c, &["EVAL", script, "1", "z"]), Value::Nil);
+    // RESP3: the score is a double, as Redis 7 sends it.
+    let mut raw = s.raw();
+    q::<i64>(&mut c, &["ZADD", "r3", "1.5", "m"]);
+    let mut req = resp(&[b"HELLO", b"3"]);
+    req.extend(resp(&[b"BZPOPMIN", b"r3", b"0"]));
+    raw.write_all(&req).expect("write");
+    let got = read_for(&mut raw, Duration::from_millis(300));
+    assert!(
+        got.ends_with(b"*3\r\n$2\r\nr3\r\n$1\r\nm\r\n,1.5\r\n"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    // Waiters on both cores, oldest first; a list waiter on the same key
+    // name is not served by a sorted set.
+    let list_waiter = spawn_cmd(client_on(&s, 1), &["BLPOP", "lb", "1"]);
+    wait_blocked(&mut c, 1);
+    let mut waiting = Vec::new();
+    for i in 0..4u64 {
+        let cmd: &[&str] = if i % 2 == 0 {
+            &["BZPOPMIN", "lb", "10"]
+        } else {
+            &["BZMPOP", "10", "1", "lb", "MIN", "COUNT", "1"]
+        };
+        waiting.push(spawn_cmd(client_on(&s, i % 2), cmd));
+        wait_blocked(&mut c, i + 2);
+    }
+    q::<i64>(
+        &mut c,
+        &["ZADD", "lb", "4", "d", "1", "a", "3", "c", "2", "b"],
+    );
+    let expect = [
+        vec!["lb", "a", "1"],
+        vec!["lb", "b", "2"],
+        vec!["lb", "c", "3"],
+        vec!["lb", "d", "4"],
+    ];
+    for (i, h) in waiting.into_iter().enumerate() {
+        assert_eq!(texts(&h.join().expect("waiter").1), expect[i], "waiter {i}");
+    }
+    assert_eq!(list_waiter.join().expect("list waiter").1, Value::Nil);
+}

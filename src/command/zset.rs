@@ -1,18 +1,22 @@
 //! The sorted set family's one-key commands — ZADD, ZINCRBY, ZREM, ZSCORE,
 //! ZMSCORE, ZCARD, ZCOUNT, ZLEXCOUNT, ZRANK, ZREVRANK, ZPOPMIN, ZPOPMAX,
 //! ZRANDMEMBER, ZREMRANGEBY*, ZSCAN — and ZMPOP, whose keys may live on
-//! several cores (run through `atomic`, as LMPOP is). ZPOPMIN, ZPOPMAX and
-//! ZMPOP pop through one op ([`pop_op`]: `ZsetOp::Pop`, which the blocking
-//! pops may reuse). The ranges (ZRANGE and its forms) are in `zset_range`,
+//! several cores (run through `atomic`, as LMPOP is), with its blocking
+//! forms BZPOPMIN, BZPOPMAX and BZMPOP (waiting through `blocking`, as
+//! BLPOP does). Every pop is one op ([`pop_op`]: `ZsetOp::Pop`), a
+//! waiter's included. The ranges (ZRANGE and its forms) are in `zset_range`,
 //! the algebra (ZUNION, ZINTER, ZDIFF, ...) in `zset_algebra`. Handlers
 //! parse arguments with Redis's errors into sorted set ops; the ops'
-//! semantics live in `storage`. It stands on `context`, `args` and
-//! `atomic`, and never imports another family or `dispatch`.
+//! semantics live in `storage`. It stands on `context`, `args`, `atomic`
+//! and `blocking`, and never imports another family or `dispatch`.
 
 use super::args::{int_arg, is, lex_range, scan_args, score_arg, score_range, NOT_INTEGER, SYNTAX};
-use super::atomic::{atomically, key_types};
+use super::atomic::{atomically, key_types, Steps};
+use super::blocking::{self, timeout_arg, Blocker};
 use super::context::{Ctx, Finish1, Step};
 use super::frame::Frame;
+use crate::core::blocking::{Served, Want};
+use crate::core::router::BatchSeed;
 use crate::storage::object::zset::{AddFlags, ZRange};
 use crate::storage::ops::{KeyOp, OpError, OpResult, ZsetOp};
 use bytes::Bytes;
@@ -245,15 +249,15 @@ pub fn zpopmax(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     zpop(ctx, a, true)
 }
 
-/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pop from the first of
-/// the keys that holds a sorted set, as one step wherever they live.
-pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+/// `numkeys key [key ...] MIN|MAX [COUNT count]` from `a[1]` on (ZMPOP's
+/// arguments; BZMPOP's after its timeout): the keys, MAX, the count.
+fn mpop_args(a: &[Bytes]) -> Result<(Vec<Bytes>, bool, usize), Frame> {
     let n = match int_arg(&a[1]) {
         Ok(n) if n > 0 => n as usize,
-        _ => return Step::Done(Frame::err("ERR numkeys should be greater than 0")),
+        _ => return Err(Frame::err("ERR numkeys should be greater than 0")),
     };
     if n > a.len().saturating_sub(3) {
-        return Step::Done(Frame::err(SYNTAX));
+        return Err(Frame::err(SYNTAX));
     }
     let keys = a[2..2 + n].to_vec();
     let max = if is(&a[2 + n], "min") {
@@ -261,19 +265,57 @@ pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     } else if is(&a[2 + n], "max") {
         true
     } else {
-        return Step::Done(Frame::err(SYNTAX));
+        return Err(Frame::err(SYNTAX));
     };
     let mut count = 1usize;
     match &a[3 + n..] {
         [] => {}
         [word, c] if is(word, "count") => match int_arg(c) {
             Ok(c) if c > 0 => count = c as usize,
-            _ => return Step::Done(Frame::err("ERR count should be greater than 0")),
+            _ => return Err(Frame::err("ERR count should be greater than 0")),
         },
-        _ => return Step::Done(Frame::err(SYNTAX)),
+        _ => return Err(Frame::err(SYNTAX)),
     }
-    let seed = ctx.batch.seed();
-    Step::Async(Box::pin(atomically(seed, keys.clone(), true, move |s| {
+    Ok((keys, max, count))
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pop from the first of
+/// the keys that holds a sorted set, as one step wherever they live.
+pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    match mpop_args(a) {
+        Ok((keys, max, count)) => Step::Async(first_pop(ctx.batch.seed(), keys, max, Some(count))),
+        Err(f) => Step::Done(f),
+    }
+}
+
+/// A pop's reply with its key: `[key, member, score]` for one member
+/// (BZPOPMIN's), `[key, [[member, score], ...]]` with a count (ZMPOP's).
+fn keyed_pop(key: Bytes, r: OpResult, one: bool) -> Frame {
+    let OpResult::Scored(v) = r else {
+        return Frame::from(r);
+    };
+    if one {
+        let mut out = vec![Frame::Bulk(key)];
+        out.extend(
+            v.into_iter()
+                .flat_map(|(m, s)| [Frame::Bulk(m), Frame::Score(s)]),
+        );
+        return Frame::Array(out);
+    }
+    Frame::Array(vec![
+        Frame::Bulk(key),
+        Frame::Array(
+            v.into_iter()
+                .map(|(m, s)| Frame::Array(vec![Frame::Bulk(m), Frame::Score(s)]))
+                .collect(),
+        ),
+    ])
+}
+
+/// Pop from the first of `keys` that holds a sorted set, atomically across
+/// cores (`count` None: one member, BZPOPMIN's reply), or a null array.
+fn first_pop(seed: BatchSeed, keys: Vec<Bytes>, max: bool, count: Option<usize>) -> Steps {
+    Box::pin(atomically(seed, keys.clone(), true, move |s| {
         Box::pin(async move {
             // As Redis: the first key holding a sorted set; a key of another
             // type before it is WRONGTYPE, one after it is never looked at.
@@ -283,21 +325,70 @@ pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
                     "zset" => {}
                     _ => return Frame::err(OpError::WrongType.to_string()),
                 }
-                return match s.run_key(key.clone(), pop_op(max, count)).await {
-                    OpResult::Scored(v) => Frame::Array(vec![
-                        Frame::Bulk(key.clone()),
-                        Frame::Array(
-                            v.into_iter()
-                                .map(|(m, s)| Frame::Array(vec![Frame::Bulk(m), Frame::Score(s)]))
-                                .collect(),
-                        ),
-                    ]),
-                    other => Frame::from(other),
-                };
+                let r = s
+                    .run_key(key.clone(), pop_op(max, count.unwrap_or(1)))
+                    .await;
+                return keyed_pop(key.clone(), r, count.is_none());
             }
             Frame::NullArray
         })
-    })))
+    }))
+}
+
+/// BZPOPMIN / BZPOPMAX key [key ...] timeout
+fn bzpop(ctx: &mut Ctx, a: &[Bytes], max: bool) -> Step {
+    let timeout = match timeout_arg(&a[a.len() - 1]) {
+        Ok(t) => t,
+        Err(f) => return Step::Done(f),
+    };
+    let keys = a[1..a.len() - 1].to_vec();
+    let b = Blocker {
+        keys: keys.clone(),
+        want: Want::Zset { max, count: None },
+        timeout,
+        nothing: Frame::NullArray,
+    };
+    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), max, None);
+    blocking::run(ctx, b, Box::new(attempt), |s| served(s, true))
+}
+
+/// A waiter's hand-over as its command replies.
+fn served(s: Served, one: bool) -> Frame {
+    match s {
+        Served::Popped { key, result, .. } => keyed_pop(key, result, one),
+        Served::Woken { .. } => Frame::NullArray,
+    }
+}
+
+pub fn bzpopmin(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    bzpop(ctx, a, false)
+}
+
+pub fn bzpopmax(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    bzpop(ctx, a, true)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
+    let timeout = match timeout_arg(&a[1]) {
+        Ok(t) => t,
+        Err(f) => return Step::Done(f),
+    };
+    let (keys, max, count) = match mpop_args(&a[1..]) {
+        Ok(parsed) => parsed,
+        Err(f) => return Step::Done(f),
+    };
+    let b = Blocker {
+        keys: keys.clone(),
+        want: Want::Zset {
+            max,
+            count: Some(count),
+        },
+        timeout,
+        nothing: Frame::NullArray,
+    };
+    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), max, Some(count));
+    blocking::run(ctx, b, Box::new(attempt), |s| served(s, false))
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]].

@@ -36,7 +36,7 @@
 use super::mesh::{CoreTask, Msg};
 use super::world::World;
 use crate::runtime::notify::Slot;
-use crate::storage::ops::{KeyOp, ListOp, Op, OpResult};
+use crate::storage::ops::{KeyOp, ListOp, Op, OpResult, ZsetOp};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -62,6 +62,8 @@ const DONE: u8 = 2;
 pub enum Want {
     /// BLPOP / BRPOP (`count` None: one element), BLMPOP (`count`).
     List { front: bool, count: Option<usize> },
+    /// BZPOPMIN / BZPOPMAX (`count` None: one member), BZMPOP (`count`).
+    Zset { max: bool, count: Option<usize> },
     /// BLMOVE / BRPOPLPUSH: woken, it moves the element itself.
     Move,
 }
@@ -71,6 +73,7 @@ impl Want {
     fn kind(self) -> &'static str {
         match self {
             Want::List { .. } | Want::Move => "list",
+            Want::Zset { .. } => "zset",
         }
     }
 
@@ -78,12 +81,24 @@ impl Want {
     fn pop(self) -> Option<KeyOp> {
         match self {
             Want::List { front, count } => Some(KeyOp::OnList(ListOp::Pop { front, count })),
+            Want::Zset { max, count } => Some(KeyOp::OnZset(ZsetOp::Pop {
+                max,
+                count: count.unwrap_or(1),
+            })),
             Want::Move => None,
         }
     }
 
     /// The op that puts back what its pop took (`result`), where it came from.
     pub fn put_back(self, result: &OpResult) -> Option<KeyOp> {
+        if let (Want::Zset { .. }, OpResult::Scored(popped)) = (self, result) {
+            // A sorted set puts each member back by its score.
+            let pairs = popped.iter().map(|(m, s)| (*s, m.clone())).collect();
+            return Some(KeyOp::OnZset(ZsetOp::Add {
+                pairs,
+                flags: Default::default(),
+            }));
+        }
         let values: Vec<Bytes> = match result {
             OpResult::Bulk(v) => vec![v.clone()],
             OpResult::Bulks(vs) => vs.iter().flatten().cloned().collect(),
@@ -96,7 +111,7 @@ impl Want {
                 values: values.into_iter().rev().collect(),
                 xx: false,
             })),
-            Want::Move => None,
+            Want::Zset { .. } | Want::Move => None,
         }
     }
 }
@@ -488,6 +503,13 @@ mod tests {
         assert_eq!(b.front(b"q", "list").map(|w| w.ticket), Some(5));
         assert!(b.front(b"r", "list").is_none());
         assert!(b.front(b"q", "zset").is_none());
+        let z = Want::Zset {
+            max: false,
+            count: None,
+        };
+        let zw = Arc::new(Waiter::new(10, 0, 10, vec![Bytes::from_static(b"q")], z));
+        b.add(zw);
+        assert_eq!(b.front(b"q", "zset").map(|w| w.ticket), Some(10));
     }
 
     #[test]
@@ -516,6 +538,22 @@ mod tests {
         b.mark_ready(b"q");
         b.mark_ready(b"q");
         assert_eq!(b.ready, vec![Bytes::from_static(b"q")]);
+    }
+
+    #[test]
+    fn a_popped_sorted_set_member_goes_back_with_its_score() {
+        let w = Want::Zset {
+            max: true,
+            count: Some(2),
+        };
+        let popped = OpResult::Scored(vec![("b".into(), 2.5), ("a".into(), 1.0)]);
+        assert_eq!(
+            w.put_back(&popped),
+            Some(KeyOp::OnZset(ZsetOp::Add {
+                pairs: vec![(2.5, "b".into()), (1.0, "a".into())],
+                flags: Default::default(),
+            }))
+        );
     }
 
     #[test]
