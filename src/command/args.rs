@@ -181,6 +181,39 @@ pub fn lex_range(min: &Bytes, max: &Bytes) -> Result<ZRange, Frame> {
     }
 }
 
+/// `numkeys key [key ...] WHERE [COUNT count]` from `a[1]` on (LMPOP's and
+/// ZMPOP's arguments; their blocking forms' after the timeout), `WHERE`
+/// one of `sides` (LEFT|RIGHT, MIN|MAX): the keys, whether it named the
+/// first side, the count — with Redis's errors.
+pub fn mpop_args(a: &[Bytes], sides: [&str; 2]) -> Result<(Vec<Bytes>, bool, usize), Frame> {
+    let n = match int_arg(&a[1]) {
+        Ok(n) if n > 0 => n as usize,
+        _ => return Err(Frame::err("ERR numkeys should be greater than 0")),
+    };
+    // The keys, a side, and COUNT with its value at most.
+    if n > a.len().saturating_sub(3) {
+        return Err(Frame::err(SYNTAX));
+    }
+    let keys = a[2..2 + n].to_vec();
+    let first = if is(&a[2 + n], sides[0]) {
+        true
+    } else if is(&a[2 + n], sides[1]) {
+        false
+    } else {
+        return Err(Frame::err(SYNTAX));
+    };
+    let mut count = 1usize;
+    match &a[3 + n..] {
+        [] => {}
+        [word, c] if is(word, "count") => match int_arg(c) {
+            Ok(c) if c > 0 => count = c as usize,
+            _ => return Err(Frame::err("ERR count should be greater than 0")),
+        },
+        _ => return Err(Frame::err(SYNTAX)),
+    }
+    Ok((keys, first, count))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 //! `storage`. It stands on `context`, `atomic` and `blocking` and never
 //! imports another family or `dispatch`.
 
-use super::args::{int_arg, is, SYNTAX};
+use super::args::{int_arg, is, mpop_args, SYNTAX};
 use super::atomic::{atomically, key_types, Steps};
 use super::blocking::{self, keyed, timeout_arg, Blocker};
 use super::context::{Ctx, Step};
@@ -272,37 +272,10 @@ pub fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     lmove_step(ctx, a[1].clone(), a[2].clone(), false, true)
 }
 
-/// `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from `a[1]` on (LMPOP's
-/// arguments; BLMPOP's after its timeout): the keys, the side, the count.
-fn mpop_args(a: &[Bytes]) -> Result<(Vec<Bytes>, bool, usize), Frame> {
-    let n = match int_arg(&a[1]) {
-        Ok(n) if n > 0 => n as usize,
-        _ => return Err(Frame::err("ERR numkeys should be greater than 0")),
-    };
-    // The keys, a side, and COUNT with its value at most.
-    if n > a.len().saturating_sub(3) {
-        return Err(Frame::err(SYNTAX));
-    }
-    let keys = a[2..2 + n].to_vec();
-    let Some(front) = side(&a[2 + n]) else {
-        return Err(Frame::err(SYNTAX));
-    };
-    let mut count = 1usize;
-    match &a[3 + n..] {
-        [] => {}
-        [word, c] if is(word, "count") => match int_arg(c) {
-            Ok(c) if c > 0 => count = c as usize,
-            _ => return Err(Frame::err("ERR count should be greater than 0")),
-        },
-        _ => return Err(Frame::err(SYNTAX)),
-    }
-    Ok((keys, front, count))
-}
-
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pop from the first
 /// of the keys that holds a list.
 pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    let (keys, front, count) = match mpop_args(a) {
+    let (keys, front, count) = match mpop_args(a, ["left", "right"]) {
         Ok(parsed) => parsed,
         Err(f) => return Step::Done(f),
     };
@@ -368,7 +341,7 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(t) => t,
         Err(f) => return Step::Done(f),
     };
-    let (keys, front, count) = match mpop_args(&a[1..]) {
+    let (keys, front, count) = match mpop_args(&a[1..], ["left", "right"]) {
         Ok(parsed) => parsed,
         Err(f) => return Step::Done(f),
     };

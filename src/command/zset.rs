@@ -10,7 +10,9 @@
 //! semantics live in `storage`. It stands on `context`, `args`, `atomic`
 //! and `blocking`, and never imports another family or `dispatch`.
 
-use super::args::{int_arg, is, lex_range, scan_args, score_arg, score_range, NOT_INTEGER, SYNTAX};
+use super::args::{
+    int_arg, is, lex_range, mpop_args, scan_args, score_arg, score_range, NOT_INTEGER, SYNTAX,
+};
 use super::atomic::{atomically, key_types, Steps};
 use super::blocking::{self, timeout_arg, Blocker};
 use super::context::{Ctx, Finish1, Step};
@@ -249,41 +251,11 @@ pub fn zpopmax(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     zpop(ctx, a, true)
 }
 
-/// `numkeys key [key ...] MIN|MAX [COUNT count]` from `a[1]` on (ZMPOP's
-/// arguments; BZMPOP's after its timeout): the keys, MAX, the count.
-fn mpop_args(a: &[Bytes]) -> Result<(Vec<Bytes>, bool, usize), Frame> {
-    let n = match int_arg(&a[1]) {
-        Ok(n) if n > 0 => n as usize,
-        _ => return Err(Frame::err("ERR numkeys should be greater than 0")),
-    };
-    if n > a.len().saturating_sub(3) {
-        return Err(Frame::err(SYNTAX));
-    }
-    let keys = a[2..2 + n].to_vec();
-    let max = if is(&a[2 + n], "min") {
-        false
-    } else if is(&a[2 + n], "max") {
-        true
-    } else {
-        return Err(Frame::err(SYNTAX));
-    };
-    let mut count = 1usize;
-    match &a[3 + n..] {
-        [] => {}
-        [word, c] if is(word, "count") => match int_arg(c) {
-            Ok(c) if c > 0 => count = c as usize,
-            _ => return Err(Frame::err("ERR count should be greater than 0")),
-        },
-        _ => return Err(Frame::err(SYNTAX)),
-    }
-    Ok((keys, max, count))
-}
-
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pop from the first of
 /// the keys that holds a sorted set, as one step wherever they live.
 pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
-    match mpop_args(a) {
-        Ok((keys, max, count)) => Step::Async(first_pop(ctx.batch.seed(), keys, max, Some(count))),
+    match mpop_args(a, ["min", "max"]) {
+        Ok((keys, min, count)) => Step::Async(first_pop(ctx.batch.seed(), keys, !min, Some(count))),
         Err(f) => Step::Done(f),
     }
 }
@@ -374,8 +346,8 @@ pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(t) => t,
         Err(f) => return Step::Done(f),
     };
-    let (keys, max, count) = match mpop_args(&a[1..]) {
-        Ok(parsed) => parsed,
+    let (keys, max, count) = match mpop_args(&a[1..], ["min", "max"]) {
+        Ok((keys, min, count)) => (keys, !min, count),
         Err(f) => return Step::Done(f),
     };
     let b = Blocker {
