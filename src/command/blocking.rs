@@ -7,8 +7,8 @@
 
 use super::frame::Frame;
 use crate::core::blocked::Unblock;
-use crate::core::blocking::{Served, Ticket, Waiter, Want};
 use crate::core::router::BatchSeed;
+use crate::core::waiters::{Served, Ticket, Waiter, Want};
 use crate::storage::ops::KeyOp;
 use bytes::Bytes;
 use futures_lite::future::or;
@@ -202,7 +202,7 @@ pub fn run(
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 return f;
             }
-            let t = *ticket.get_or_insert_with(crate::core::blocking::next_ticket);
+            let t = *ticket.get_or_insert_with(crate::core::waiters::next_ticket);
             match wait(&seed, &client, &b.keys, b.want, deadline, t).await {
                 // Woken to take it itself (BLMOVE): try again, keeping its place.
                 Ended::Served(Served::Woken { .. }) => continue,

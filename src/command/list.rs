@@ -12,8 +12,8 @@ use super::atomic::{atomically, key_types, Steps};
 use super::blocking::{self, keyed, timeout_arg, Blocker};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
-use crate::core::blocking::Want;
 use crate::core::router::BatchSeed;
+use crate::core::waiters::Want;
 use crate::storage::ops::{KeyOp, ListOp, OpError, OpResult};
 use bytes::Bytes;
 

@@ -54,9 +54,9 @@ pub enum CoreTask {
     /// SLOWLOG RESET → Done
     SlowlogReset,
     /// A blocking pop's wait, held by every core (`core::blocking`) → Done
-    Block(std::sync::Arc<super::blocking::Waiter>),
+    Block(std::sync::Arc<super::waiters::Waiter>),
     /// The wait with this ticket ended → Done
-    Unwait(super::blocking::Ticket),
+    Unwait(super::waiters::Ticket),
     /// CLIENT UNBLOCK: let client `id` go if it waits here → Count(0 or 1)
     Unblock {
         id: u64,
@@ -336,8 +336,8 @@ pub enum Msg {
     Monitor(Bytes),
     /// (to a waiter's core) What a serving core handed wait `ticket`.
     Served {
-        ticket: super::blocking::Ticket,
-        served: super::blocking::Served,
+        ticket: super::waiters::Ticket,
+        served: super::waiters::Served,
     },
     /// A keyspace event to deliver to this core's subscribers; nobody waits for it.
     Event {

@@ -40,5 +40,6 @@ pub mod slowlog;
 pub mod snapshot;
 pub mod tracking;
 pub mod txn;
+pub mod waiters;
 pub mod watch;
 pub mod world;

@@ -133,7 +133,7 @@ pub struct World {
     pub blocked: super::blocked::Blocked,
     /// Every blocking pop's wait, and the keys here ready to serve them
     /// (`core::blocking`)...
-    pub blocking: RefCell<super::blocking::Blocking>,
+    pub blocking: RefCell<super::waiters::Blocking>,
     /// ...and the serving task's wake-up.
     pub blocking_wake: Notify,
 }
