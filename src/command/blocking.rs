@@ -5,11 +5,12 @@
 //! waiting itself (who is served first, the hand-off across cores) is
 //! `core::blocking`'s; this never pops anything or formats a reply.
 
+use super::atomic::{atomically, key_types, Steps};
 use super::frame::Frame;
 use crate::core::blocked::Unblock;
 use crate::core::router::BatchSeed;
 use crate::core::waiters::{Served, Ticket, Waiter, Want};
-use crate::storage::ops::KeyOp;
+use crate::storage::ops::{KeyOp, OpError, OpResult};
 use bytes::Bytes;
 use futures_lite::future::or;
 use std::os::fd::RawFd;
@@ -168,17 +169,82 @@ pub struct Blocker {
 
 /// The command's non-blocking form, run first and again after a wake-up:
 /// its reply, or `nothing` when there was nothing to take.
-pub type Attempt = Box<dyn Fn(BatchSeed) -> super::atomic::Steps>;
+pub type Attempt = Box<dyn Fn(BatchSeed) -> Steps>;
+
+/// How a pop's result reads with the key it came from: the reply of the
+/// pop and of its blocking form alike.
+pub type Keyed = fn(Bytes, OpResult) -> Frame;
+
+/// `[key, what was popped]`: LMPOP's, BLPOP's and BLMPOP's reply.
+pub fn keyed(key: Bytes, r: OpResult) -> Frame {
+    match r {
+        OpResult::Bulk(_) | OpResult::Bulks(_) => {
+            Frame::Array(vec![Frame::Bulk(key), Frame::from(r)])
+        }
+        other => Frame::from(other),
+    }
+}
+
+/// The keys before a final timeout (BLPOP, BRPOP, BZPOPMIN, BZPOPMAX).
+pub fn keys_then_timeout(a: &[Bytes]) -> Result<(Vec<Bytes>, Option<Duration>), Frame> {
+    let timeout = timeout_arg(&a[a.len() - 1])?;
+    Ok((a[1..a.len() - 1].to_vec(), timeout))
+}
+
+/// Pop what `want` takes from the first of `keys` holding its type — the
+/// very op a serving core runs for a waiter — as one step wherever the
+/// keys live: `reply(key, result)`, or a null array when none holds one.
+/// As Redis, a key of another type before it is WRONGTYPE, one after it is
+/// never looked at.
+pub fn first_pop(seed: BatchSeed, keys: Vec<Bytes>, want: Want, reply: Keyed) -> Steps {
+    Box::pin(atomically(seed, keys.clone(), true, move |s| {
+        Box::pin(async move {
+            let Some(pop) = want.pop() else {
+                return Frame::NullArray;
+            };
+            for (key, kind) in keys.iter().zip(key_types(&s, &keys).await) {
+                if kind == "none" {
+                    continue;
+                }
+                if kind != want.kind() {
+                    return Frame::err(OpError::WrongType.to_string());
+                }
+                let r = s.run_key(key.clone(), pop).await;
+                return reply(key.clone(), r);
+            }
+            Frame::NullArray
+        })
+    }))
+}
+
+/// A blocking pop (not BLMOVE): [`first_pop`] first, then a wait; a null
+/// array at the timeout.
+pub fn run_pop(
+    ctx: &mut super::context::Ctx,
+    keys: Vec<Bytes>,
+    want: Want,
+    timeout: Option<Duration>,
+    reply: Keyed,
+) -> super::context::Step {
+    let b = Blocker {
+        keys: keys.clone(),
+        want,
+        timeout,
+        nothing: Frame::NullArray,
+    };
+    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), want, reply);
+    run(ctx, b, Box::new(attempt), reply)
+}
 
 /// Run a blocking command: its non-blocking form first; if that found
 /// nothing, wait (never inside MULTI or a script, Redis's rule) and answer
-/// with what a serving core handed over (`reply`), or `nothing` at the
+/// with what a serving core popped for it (`reply`), or `nothing` at the
 /// timeout.
 pub fn run(
     ctx: &mut super::context::Ctx,
     b: Blocker,
     attempt: Attempt,
-    reply: fn(Served) -> Frame,
+    reply: Keyed,
 ) -> super::context::Step {
     let seed = ctx.batch.seed();
     let may_wait = !ctx.client.executing;
@@ -206,7 +272,7 @@ pub fn run(
             match wait(&seed, &client, &b.keys, b.want, deadline, t).await {
                 // Woken to take it itself (BLMOVE): try again, keeping its place.
                 Ended::Served(Served::Woken { .. }) => continue,
-                Ended::Served(s) => return reply(s),
+                Ended::Served(Served::Popped { key, result, .. }) => return reply(key, result),
                 Ended::TimedOut | Ended::Gone => return b.nothing,
                 Ended::Unblocked => {
                     return Frame::err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
@@ -214,16 +280,6 @@ pub fn run(
             }
         }
     }))
-}
-
-/// `[key, what was popped]`: BLPOP's and BLMPOP's reply, served or not.
-pub fn keyed(s: Served) -> Frame {
-    match s {
-        Served::Popped { key, result, .. } => {
-            Frame::Array(vec![Frame::Bulk(key), Frame::from(result)])
-        }
-        Served::Woken { .. } => Frame::NullArray,
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use super::args::{int_arg, is, mpop_args, SYNTAX};
 use super::atomic::{atomically, key_types, Steps};
-use super::blocking::{self, keyed, timeout_arg, Blocker};
+use super::blocking::{self, first_pop, keyed, keys_then_timeout, timeout_arg, Blocker};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
 use crate::core::router::BatchSeed;
@@ -279,52 +279,22 @@ pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(parsed) => parsed,
         Err(f) => return Step::Done(f),
     };
-    let seed = ctx.batch.seed();
-    Step::Async(first_pop(seed, keys, front, Some(count)))
-}
-
-/// Pop from the first of `keys` that holds a list, atomically across
-/// cores: `[key, element]` (no count: BLPOP's reply) or `[key, [elements]]`
-/// (LMPOP's), or a null array when none holds one.
-fn first_pop(seed: BatchSeed, keys: Vec<Bytes>, front: bool, count: Option<usize>) -> Steps {
-    Box::pin(atomically(seed, keys.clone(), true, move |s| {
-        Box::pin(async move {
-            // As Redis: the first key holding a list; a key of another type
-            // before it is WRONGTYPE, one after it is never looked at.
-            for (key, kind) in keys.iter().zip(key_types(&s, &keys).await) {
-                match kind {
-                    "none" => continue,
-                    "list" => {}
-                    _ => return Frame::err(OpError::WrongType.to_string()),
-                }
-                let pop = ListOp::Pop { front, count };
-                return match s.run_key(key.clone(), KeyOp::OnList(pop)).await {
-                    r @ (OpResult::Bulk(_) | OpResult::Bulks(_)) => {
-                        Frame::Array(vec![Frame::Bulk(key.clone()), Frame::from(r)])
-                    }
-                    other => Frame::from(other),
-                };
-            }
-            Frame::NullArray
-        })
-    }))
+    let want = Want::List {
+        front,
+        count: Some(count),
+    };
+    Step::Async(first_pop(ctx.batch.seed(), keys, want, keyed))
 }
 
 /// BLPOP / BRPOP key [key ...] timeout
 fn bpop(ctx: &mut Ctx, a: &[Bytes], front: bool) -> Step {
-    let timeout = match timeout_arg(&a[a.len() - 1]) {
-        Ok(t) => t,
-        Err(f) => return Step::Done(f),
-    };
-    let keys = a[1..a.len() - 1].to_vec();
-    let b = Blocker {
-        keys: keys.clone(),
-        want: Want::List { front, count: None },
-        timeout,
-        nothing: Frame::NullArray,
-    };
-    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), front, None);
-    blocking::run(ctx, b, Box::new(attempt), keyed)
+    match keys_then_timeout(a) {
+        Ok((keys, timeout)) => {
+            let want = Want::List { front, count: None };
+            blocking::run_pop(ctx, keys, want, timeout, keyed)
+        }
+        Err(f) => Step::Done(f),
+    }
 }
 
 pub fn blpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
@@ -345,17 +315,11 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(parsed) => parsed,
         Err(f) => return Step::Done(f),
     };
-    let b = Blocker {
-        keys: keys.clone(),
-        want: Want::List {
-            front,
-            count: Some(count),
-        },
-        timeout,
-        nothing: Frame::NullArray,
+    let want = Want::List {
+        front,
+        count: Some(count),
     };
-    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), front, Some(count));
-    blocking::run(ctx, b, Box::new(attempt), keyed)
+    blocking::run_pop(ctx, keys, want, timeout, keyed)
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
@@ -393,5 +357,6 @@ fn bmove(
         nothing: Frame::Null,
     };
     let attempt = move |s: BatchSeed| move_steps(s, src.clone(), dst.clone(), from, to);
-    blocking::run(ctx, b, Box::new(attempt), |_| Frame::Null)
+    // A move is never popped for: its waiter is woken and moves it itself.
+    blocking::run(ctx, b, Box::new(attempt), |_, _| Frame::Null)
 }

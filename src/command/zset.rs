@@ -1,26 +1,24 @@
 //! The sorted set family's one-key commands — ZADD, ZINCRBY, ZREM, ZSCORE,
 //! ZMSCORE, ZCARD, ZCOUNT, ZLEXCOUNT, ZRANK, ZREVRANK, ZPOPMIN, ZPOPMAX,
 //! ZRANDMEMBER, ZREMRANGEBY*, ZSCAN — and ZMPOP, whose keys may live on
-//! several cores (run through `atomic`, as LMPOP is), with its blocking
-//! forms BZPOPMIN, BZPOPMAX and BZMPOP (waiting through `blocking`, as
-//! BLPOP does). Every pop is one op ([`pop_op`]: `ZsetOp::Pop`), a
-//! waiter's included. The ranges (ZRANGE and its forms) are in `zset_range`,
+//! several cores, with its blocking forms BZPOPMIN, BZPOPMAX and BZMPOP:
+//! all four pop through `blocking::first_pop` (atomic across cores, as
+//! LMPOP), whose op is the one a serving core runs for a waiter (`Want`'s
+//! pop, `ZsetOp::Pop` as [`pop_op`] makes it for ZPOPMIN/ZPOPMAX). The ranges (ZRANGE and its forms) are in `zset_range`,
 //! the algebra (ZUNION, ZINTER, ZDIFF, ...) in `zset_algebra`. Handlers
 //! parse arguments with Redis's errors into sorted set ops; the ops'
-//! semantics live in `storage`. It stands on `context`, `args`, `atomic`
-//! and `blocking`, and never imports another family or `dispatch`.
+//! semantics live in `storage`. It stands on `context`, `args` and
+//! `blocking`, and never imports another family or `dispatch`.
 
 use super::args::{
     int_arg, is, lex_range, mpop_args, scan_args, score_arg, score_range, NOT_INTEGER, SYNTAX,
 };
-use super::atomic::{atomically, key_types, Steps};
-use super::blocking::{self, timeout_arg, Blocker};
+use super::blocking::{self, first_pop, keys_then_timeout, timeout_arg};
 use super::context::{Ctx, Finish1, Step};
 use super::frame::Frame;
-use crate::core::router::BatchSeed;
-use crate::core::waiters::{Served, Want};
+use crate::core::waiters::Want;
 use crate::storage::object::zset::{AddFlags, ZRange};
-use crate::storage::ops::{KeyOp, OpError, OpResult, ZsetOp};
+use crate::storage::ops::{KeyOp, OpResult, ZsetOp};
 use bytes::Bytes;
 
 fn one(ctx: &mut Ctx, key: &Bytes, op: ZsetOp) -> Step {
@@ -255,25 +253,35 @@ pub fn zpopmax(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 /// the keys that holds a sorted set, as one step wherever they live.
 pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     match mpop_args(a, ["min", "max"]) {
-        Ok((keys, min, count)) => Step::Async(first_pop(ctx.batch.seed(), keys, !min, Some(count))),
+        Ok((keys, min, count)) => {
+            let want = Want::Zset {
+                max: !min,
+                count: Some(count),
+            };
+            Step::Async(first_pop(ctx.batch.seed(), keys, want, keyed_many))
+        }
         Err(f) => Step::Done(f),
     }
 }
 
-/// A pop's reply with its key: `[key, member, score]` for one member
-/// (BZPOPMIN's), `[key, [[member, score], ...]]` with a count (ZMPOP's).
-fn keyed_pop(key: Bytes, r: OpResult, one: bool) -> Frame {
+/// `[key, member, score]`: BZPOPMIN's and BZPOPMAX's reply.
+fn keyed_one(key: Bytes, r: OpResult) -> Frame {
     let OpResult::Scored(v) = r else {
         return Frame::from(r);
     };
-    if one {
-        let mut out = vec![Frame::Bulk(key)];
-        out.extend(
-            v.into_iter()
-                .flat_map(|(m, s)| [Frame::Bulk(m), Frame::Score(s)]),
-        );
-        return Frame::Array(out);
-    }
+    let mut out = vec![Frame::Bulk(key)];
+    out.extend(
+        v.into_iter()
+            .flat_map(|(m, s)| [Frame::Bulk(m), Frame::Score(s)]),
+    );
+    Frame::Array(out)
+}
+
+/// `[key, [[member, score], ...]]`: ZMPOP's and BZMPOP's reply.
+fn keyed_many(key: Bytes, r: OpResult) -> Frame {
+    let OpResult::Scored(v) = r else {
+        return Frame::from(r);
+    };
     Frame::Array(vec![
         Frame::Bulk(key),
         Frame::Array(
@@ -284,51 +292,14 @@ fn keyed_pop(key: Bytes, r: OpResult, one: bool) -> Frame {
     ])
 }
 
-/// Pop from the first of `keys` that holds a sorted set, atomically across
-/// cores (`count` None: one member, BZPOPMIN's reply), or a null array.
-fn first_pop(seed: BatchSeed, keys: Vec<Bytes>, max: bool, count: Option<usize>) -> Steps {
-    Box::pin(atomically(seed, keys.clone(), true, move |s| {
-        Box::pin(async move {
-            // As Redis: the first key holding a sorted set; a key of another
-            // type before it is WRONGTYPE, one after it is never looked at.
-            for (key, kind) in keys.iter().zip(key_types(&s, &keys).await) {
-                match kind {
-                    "none" => continue,
-                    "zset" => {}
-                    _ => return Frame::err(OpError::WrongType.to_string()),
-                }
-                let r = s
-                    .run_key(key.clone(), pop_op(max, count.unwrap_or(1)))
-                    .await;
-                return keyed_pop(key.clone(), r, count.is_none());
-            }
-            Frame::NullArray
-        })
-    }))
-}
-
 /// BZPOPMIN / BZPOPMAX key [key ...] timeout
 fn bzpop(ctx: &mut Ctx, a: &[Bytes], max: bool) -> Step {
-    let timeout = match timeout_arg(&a[a.len() - 1]) {
-        Ok(t) => t,
-        Err(f) => return Step::Done(f),
-    };
-    let keys = a[1..a.len() - 1].to_vec();
-    let b = Blocker {
-        keys: keys.clone(),
-        want: Want::Zset { max, count: None },
-        timeout,
-        nothing: Frame::NullArray,
-    };
-    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), max, None);
-    blocking::run(ctx, b, Box::new(attempt), |s| served(s, true))
-}
-
-/// A waiter's hand-over as its command replies.
-fn served(s: Served, one: bool) -> Frame {
-    match s {
-        Served::Popped { key, result, .. } => keyed_pop(key, result, one),
-        Served::Woken { .. } => Frame::NullArray,
+    match keys_then_timeout(a) {
+        Ok((keys, timeout)) => {
+            let want = Want::Zset { max, count: None };
+            blocking::run_pop(ctx, keys, want, timeout, keyed_one)
+        }
+        Err(f) => Step::Done(f),
     }
 }
 
@@ -346,21 +317,15 @@ pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Ok(t) => t,
         Err(f) => return Step::Done(f),
     };
-    let (keys, max, count) = match mpop_args(&a[1..], ["min", "max"]) {
-        Ok((keys, min, count)) => (keys, !min, count),
+    let (keys, min, count) = match mpop_args(&a[1..], ["min", "max"]) {
+        Ok(parsed) => parsed,
         Err(f) => return Step::Done(f),
     };
-    let b = Blocker {
-        keys: keys.clone(),
-        want: Want::Zset {
-            max,
-            count: Some(count),
-        },
-        timeout,
-        nothing: Frame::NullArray,
+    let want = Want::Zset {
+        max: !min,
+        count: Some(count),
     };
-    let attempt = move |s: BatchSeed| first_pop(s, keys.clone(), max, Some(count));
-    blocking::run(ctx, b, Box::new(attempt), |s| served(s, false))
+    blocking::run_pop(ctx, keys, want, timeout, keyed_many)
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]].

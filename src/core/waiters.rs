@@ -41,7 +41,7 @@ pub enum Want {
 
 impl Want {
     /// The TYPE a key must have to serve it.
-    pub(super) fn kind(self) -> &'static str {
+    pub fn kind(self) -> &'static str {
         match self {
             Want::List { .. } | Want::Move => "list",
             Want::Zset { .. } => "zset",
@@ -49,7 +49,7 @@ impl Want {
     }
 
     /// The op that takes what it wants (None: wake it instead).
-    pub(super) fn pop(self) -> Option<KeyOp> {
+    pub fn pop(self) -> Option<KeyOp> {
         match self {
             Want::List { front, count } => Some(KeyOp::OnList(ListOp::Pop { front, count })),
             Want::Zset { max, count } => Some(KeyOp::OnZset(ZsetOp::Pop {
