@@ -193,23 +193,11 @@ pub async fn run_pipeline(
     }
 }
 
-/// Whether a command may wait for other clients (BLPOP and kin, WAIT).
+/// Whether a command may wait for other clients: those the table flags
+/// `blocking` (BLPOP and kin), and WAIT.
 #[inline]
 fn may_block(spec: Option<&'static CommandSpec>) -> bool {
-    spec.is_some_and(|s| {
-        matches!(
-            s.name,
-            "blpop"
-                | "brpop"
-                | "blmpop"
-                | "blmove"
-                | "brpoplpush"
-                | "bzpopmin"
-                | "bzpopmax"
-                | "bzmpop"
-                | "wait"
-        )
-    })
+    spec.is_some_and(|s| s.flags.contains(&"blocking") || s.name == "wait")
 }
 
 /// A step waiting for the batch's results, with what its reply is written
