@@ -229,6 +229,24 @@ pub fn forget(world: &Rc<World>, client: &mut ClientState) {
     world.clients.borrow_mut().remove(client.id);
 }
 
+/// A connection between reading requests and sending their last reply: the
+/// shutdown drain waits until no connection holds one, so a reply built
+/// before the stop (a waiter's null, say) still reaches its client.
+pub struct Busy<'a>(&'a World);
+
+impl<'a> Busy<'a> {
+    pub fn new(world: &'a World) -> Busy<'a> {
+        world.busy.set(world.busy.get() + 1);
+        Busy(world)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(self.0.busy.get() - 1);
+    }
+}
+
 /// Run `requests` in order, in batches bounded by the output budget, sending
 /// the replies as each batch ends (see the module doc).
 pub async fn run(
@@ -244,9 +262,7 @@ pub async fn run(
             // next batch, so a client that does not read holds one batch.
             settle(world, stream, client, out.len()).await?;
         }
-        world.busy.set(world.busy.get() + 1);
         run_pipeline(world, client, requests, out).await;
-        world.busy.set(world.busy.get() - 1);
         if client.closing {
             requests.clear();
             break;

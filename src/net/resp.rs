@@ -71,6 +71,7 @@ async fn connection_loop(
             return Ok(());
         }
         world.count_io(n as u64, 0);
+        let _busy = door::Busy::new(world);
         let (mut limits, qbuf_limit) = {
             let c = world.config.borrow();
             (

@@ -43,6 +43,7 @@ async fn text_loop(
             return Ok(());
         }
         world.count_io(n as u64, 0);
+        let _busy = door::Busy::new(world);
         loop {
             let max_line = if client.authed {
                 MAX_LINE
