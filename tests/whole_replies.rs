@@ -1,5 +1,5 @@
 //! Whole replies of big collections through the real binary — SMEMBERS,
-//! HGETALL, HKEYS, HVALS of collections many pages long: every element
+//! HGETALL, HKEYS, HVALS and LRANGE of collections many pages long: every element
 //! exactly once, in RESP2 and RESP3 shapes, inside MULTI and scripts, and
 //! atomic: a reply read page by page is the collection at one instant while
 //! other clients change it.
@@ -258,4 +258,101 @@ fn a_set_growing_in_steps_stays_exact_under_scan() {
             .expect("SISMEMBER");
         assert!(there, "m:{i} lost");
     }
+}
+
+/// LRANGE of a list many pages long: any range, read page by page where the
+/// list lives, is exact and at one instant while another client rotates
+/// the list (RPOPLPUSH of the list onto itself keeps every element once).
+#[test]
+fn a_long_lrange_is_exact_and_at_one_instant() {
+    const N: i64 = 20_000;
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let items: Vec<String> = (0..N).map(|i| format!("item:{i}")).collect();
+    let _: () = redis::cmd("RPUSH")
+        .arg("l")
+        .arg(&items)
+        .query(&mut c)
+        .expect("RPUSH");
+    for (start, stop) in [
+        (0, -1),
+        (100, -100),
+        (4090, 8200),
+        (-5000, -1),
+        (N - 1, N + 5),
+    ] {
+        let got: Vec<String> = redis::cmd("LRANGE")
+            .arg("l")
+            .arg(start)
+            .arg(stop)
+            .query(&mut c)
+            .expect("LRANGE");
+        let from = if start < 0 { N + start } else { start } as usize;
+        let to = (if stop < 0 { N + stop } else { stop.min(N - 1) }) as usize;
+        assert_eq!(got, items[from..=to].to_vec(), "LRANGE l {start} {stop}");
+    }
+    let none: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(N)
+        .arg(-1)
+        .query(&mut c)
+        .expect("past the end");
+    assert!(none.is_empty());
+    // RESP3 and MULTI give the same array.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", s.port))
+        .expect("client");
+    let mut c3 = client.get_connection().expect("resp3");
+    let all3: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c3)
+        .expect("LRANGE resp3");
+    assert_eq!(all3, items);
+    let (inside,): (Vec<String>,) = redis::pipe()
+        .atomic()
+        .cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .expect("MULTI");
+    assert_eq!(inside, items);
+    let stop = Arc::new(AtomicBool::new(false));
+    let rotator = {
+        let stop = stop.clone();
+        let mut w = s.client();
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _: String = redis::cmd("RPOPLPUSH")
+                    .arg("l")
+                    .arg("l")
+                    .query(&mut w)
+                    .expect("rotate");
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    for _ in 0..30 {
+        let got: Vec<String> = redis::cmd("LRANGE")
+            .arg("l")
+            .arg(0)
+            .arg(-1)
+            .query(&mut c)
+            .expect("LRANGE");
+        assert_eq!(got.len(), N as usize);
+        // A rotation of the original: find where item:0 went, and every
+        // element follows it in order.
+        let at = got.iter().position(|x| x == "item:0").expect("item:0");
+        let rotated: Vec<&String> = got[at..].iter().chain(&got[..at]).collect();
+        assert!(
+            rotated.iter().zip(&items).all(|(a, b)| *a == b),
+            "LRANGE saw the list mid-rotation"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = rotator.join().expect("rotator");
+    assert!(rounds > 50, "only {rounds} rotations ran meanwhile");
 }

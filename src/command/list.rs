@@ -4,7 +4,8 @@
 //! blocking forms BLPOP, BRPOP, BLMPOP, BLMOVE and BRPOPLPUSH, which run the
 //! same steps first and wait through `blocking` when there is nothing to
 //! take. Handlers parse arguments into list ops; the ops' semantics live in
-//! `storage`. It stands on `context`, `atomic` and `blocking` and never
+//! `storage`. It stands on `context`, `atomic`, `blocking` and `whole` (LRANGE
+//! is a whole reply, encoded where the list lives) and never
 //! imports another family or `dispatch`.
 
 use super::args::{int_arg, is, mpop_args, SYNTAX};
@@ -12,6 +13,7 @@ use super::atomic::{atomically, key_types, Steps};
 use super::blocking::{self, first_pop, keyed, keys_then_timeout, timeout_arg, Blocker};
 use super::context::{Ctx, Step};
 use super::frame::Frame;
+use super::whole::{whole, Whole};
 use crate::core::router::BatchSeed;
 use crate::core::waiters::Want;
 use crate::storage::ops::{KeyOp, ListOp, OpError, OpResult};
@@ -88,7 +90,7 @@ fn range_args(a: &[Bytes]) -> Result<(i64, i64), Frame> {
 
 pub fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     match range_args(a) {
-        Ok((start, stop)) => one(ctx, &a[1], ListOp::Range { start, stop }),
+        Ok((start, stop)) => whole(ctx, &a[1], Whole::ListRange { start, stop }),
         Err(f) => Step::Done(f),
     }
 }

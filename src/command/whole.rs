@@ -1,4 +1,5 @@
-//! Replies holding a whole collection — SMEMBERS, HGETALL, HKEYS, HVALS —
+//! Replies holding a whole collection — SMEMBERS, HGETALL, HKEYS, HVALS,
+//! and LRANGE, a list's range —
 //! without a pause for everyone else on the key's core. A collection's
 //! core encodes the reply itself, in pages of `storage::ops::PAGE`
 //! elements. A small collection (one page) is answered by one op, as any
@@ -15,7 +16,7 @@ use super::context::{Ctx, Reply, Step};
 use super::frame::{Frame, Shape};
 use crate::core::router::BatchSeed;
 use crate::runtime::pace::turn;
-use crate::storage::ops::{HashOp, HashPart, KeyOp, OpResult, SetOp};
+use crate::storage::ops::{HashOp, HashPart, KeyOp, ListOp, OpResult, SetOp};
 use bytes::Bytes;
 
 /// Which whole reply.
@@ -29,6 +30,8 @@ pub enum Whole {
     Fields,
     /// HVALS
     Values,
+    /// LRANGE key start stop
+    ListRange { start: i64, stop: i64 },
 }
 
 impl Whole {
@@ -38,6 +41,13 @@ impl Whole {
             Whole::Pairs => HashPart::Both,
             Whole::Fields => HashPart::Fields,
             Whole::Values => HashPart::Values,
+            Whole::ListRange { start, stop } => {
+                return KeyOp::OnList(ListOp::RangePage {
+                    start,
+                    stop,
+                    cursor,
+                })
+            }
         };
         KeyOp::OnHash(HashOp::Page { cursor, part })
     }
@@ -49,6 +59,7 @@ impl Whole {
             Whole::Pairs => KeyOp::OnHash(HashOp::GetAll),
             Whole::Fields => KeyOp::OnHash(HashOp::Keys),
             Whole::Values => KeyOp::OnHash(HashOp::Vals),
+            Whole::ListRange { start, stop } => KeyOp::OnList(ListOp::Range { start, stop }),
         }
     }
 
@@ -56,7 +67,7 @@ impl Whole {
         match self {
             Whole::Members => Shape::Set,
             Whole::Pairs => Shape::Map,
-            Whole::Fields | Whole::Values => Shape::Array,
+            Whole::Fields | Whole::Values | Whole::ListRange { .. } => Shape::Array,
         }
     }
 }

@@ -231,9 +231,11 @@ impl Op {
                     ListOp::Set { .. } | ListOp::Trim { .. } => Changes::OkOne,
                     ListOp::Insert { .. } => Changes::Inserted,
                     ListOp::Rem { .. } => Changes::Counted,
-                    ListOp::Len | ListOp::Range { .. } | ListOp::Index(_) | ListOp::Pos { .. } => {
-                        Changes::None
-                    }
+                    ListOp::Len
+                    | ListOp::Range { .. }
+                    | ListOp::RangePage { .. }
+                    | ListOp::Index(_)
+                    | ListOp::Pos { .. } => Changes::None,
                 },
                 KeyOp::OnZset(z) => match z {
                     ZsetOp::Add { .. } => Changes::Zadd,
@@ -492,6 +494,10 @@ pub enum ListOp {
     Len,
     /// LRANGE → Bulks
     Range { start: i64, stop: i64 },
+    /// LRANGE as a whole reply: up to [`PAGE`] elements of the range, from
+    /// index `cursor` (0: the range's start), encoded. → Page (`len`: the
+    /// range's length, `next`: the index the next page starts at)
+    RangePage { start: i64, stop: i64, cursor: u64 },
     /// LINDEX → Bulk | Nil
     Index(i64),
     /// LSET → Ok | Err(NoSuchKey | IndexOutOfRange)

@@ -3,10 +3,10 @@
 //! one key, as `shard_ops` does; the encodings are
 //! [`crate::storage::object::list`]'s.
 
-use super::collection::{b, edit, read};
+use super::collection::{b, edit, read, PageOut};
 use crate::storage::object::list::{List, ListLimit, ListRef};
 use crate::storage::object::{ObjRef, Object};
-use crate::storage::ops::{ListOp, OpError, OpResult};
+use crate::storage::ops::{ListOp, OpError, OpResult, PAGE};
 use crate::storage::shard::Shard;
 
 const KIND: &str = "list";
@@ -64,6 +64,29 @@ pub(super) fn list_op(
             })
         })
         .map(|r| OpResult::Bulks(r.unwrap_or_default())),
+        ListOp::RangePage {
+            start,
+            stop,
+            cursor,
+        } => read(shard, thash, key, now, KIND, |o| {
+            let mut page = PageOut::new();
+            let Some(l) = list_of(o) else {
+                return page.result(0, 0);
+            };
+            let Some((a, b)) = l.range_bounds(start, stop) else {
+                return page.result(0, 0);
+            };
+            let from = if cursor == 0 { a } else { cursor as usize };
+            let to = b.min(from.saturating_add(PAGE - 1));
+            if from <= to {
+                l.iter_from(from)
+                    .take(to - from + 1)
+                    .for_each(|x| page.push(x));
+            }
+            let next = if to >= b { 0 } else { to as u64 + 1 };
+            page.result(b - a + 1, next)
+        })
+        .map(|r| r.unwrap_or_else(|| PageOut::new().result(0, 0))),
         ListOp::Index(i) => read(shard, thash, key, now, KIND, |o| {
             list_of(o).and_then(|l| l.get(i)).map(b)
         })

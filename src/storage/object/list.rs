@@ -154,7 +154,7 @@ impl<'a> ListRef<'a> {
         }
     }
 
-    fn iter_from(self, index: usize) -> Iter<'a> {
+    pub fn iter_from(self, index: usize) -> Iter<'a> {
         match self {
             ListRef::Packed(p) => {
                 let mut front = lp::iter(p);
@@ -186,6 +186,12 @@ impl<'a> ListRef<'a> {
     }
 
     /// LRANGE.
+    /// The first and last index LRANGE's `start` and `stop` name, None
+    /// for an empty range.
+    pub fn range_bounds(self, start: i64, stop: i64) -> Option<(usize, usize)> {
+        clamp(start, stop, self.len())
+    }
+
     pub fn range(self, start: i64, stop: i64) -> Vec<&'a [u8]> {
         match clamp(start, stop, self.len()) {
             Some((a, b)) => self.iter_from(a).take(b - a + 1).collect(),
