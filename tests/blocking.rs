@@ -329,11 +329,23 @@ fn timeouts_unblock_and_clients_that_hang_up() {
     // CLIENT UNBLOCK: as a timeout, or with Redis's error.
     let mut w = s.client();
     let id: u64 = q(&mut w, &["CLIENT", "ID"]);
-    let h = spawn_cmd(w, &["BLPOP", "u", "0"]);
+    let h = spawn_cmd(w, &["BLPOP", "u", "u2", "u", "0"]);
     wait_blocked(&mut c, 1);
+    // A waiter shows as such in CLIENT LIST and INFO, as in Redis 7.2.
+    let list: String = q(&mut c, &["CLIENT", "LIST"]);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={id} ")))
+        .expect("the waiter's row");
+    assert!(row.contains(" flags=b "), "{row}");
+    assert!(row.contains(" cmd=blpop "), "{row}");
+    assert_eq!(info_num(&mut c, "clients", "total_blocking_keys"), 2);
     assert_eq!(q::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id.to_string()]), 1);
     let (mut w, v) = h.join().expect("w");
     assert_eq!(v, Value::Nil);
+    assert_eq!(info_num(&mut c, "clients", "total_blocking_keys"), 0);
+    let list: String = q(&mut c, &["CLIENT", "LIST", "ID", &id.to_string()]);
+    assert!(list.contains(" flags=N "), "{list}");
     let h = thread::spawn(move || {
         let r = cmds::e(&mut w, &["BRPOP", "u", "0"]);
         (w, r)

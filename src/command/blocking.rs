@@ -48,6 +48,8 @@ pub struct Client {
     pub id: u64,
     /// Its socket, watched for a hang-up (-1: none to watch).
     pub fd: RawFd,
+    /// The command waiting (CLIENT LIST's `cmd` while it waits, as Redis).
+    pub cmd: &'static str,
 }
 
 /// How a wait ended.
@@ -73,7 +75,7 @@ pub async fn wait(
     ticket: Ticket,
 ) -> Ended {
     let world = seed.world().clone();
-    let unblocked = world.blocked.wait(client.id);
+    let unblocked = world.client_waits(client.id, client.cmd);
     let waiter = Waiter::new(ticket, world.id, client.id, keys.to_vec(), want);
     let wait = world.block(waiter).await;
     // Every core knows of it now; a push that came before that is looked
@@ -137,7 +139,7 @@ pub async fn wait(
             }
         }
     };
-    world.blocked.done(client.id);
+    world.client_waited(client.id);
     world.unblock_done(&wait);
     ended
 }
@@ -251,6 +253,7 @@ pub fn run(
     let client = Client {
         id: ctx.client.id,
         fd: ctx.client.fd,
+        cmd: ctx.client.last_cmd,
     };
     super::context::Step::Async(Box::pin(async move {
         let deadline = b.timeout.map(|t| Instant::now() + t);

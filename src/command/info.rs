@@ -223,11 +223,13 @@ fn render_info(
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                     sum(|s| s.clients),
                     cfg.maxclients,
                     sum(|s| s.blocked),
                     sum(|s| s.tracking_clients),
+                    // Every core holds every wait: any core's count is the server's.
+                    stats.iter().map(|s| s.blocking_keys).max().unwrap_or(0),
                 );
                 let (reason, actions, left) = match crate::core::pause::state() {
                     Some((left, true)) => ("client_pause", "all", left),

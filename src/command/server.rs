@@ -167,13 +167,13 @@ pub fn wait(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let (world, id) = (ctx.world.clone(), ctx.client.id);
     Step::Async(Box::pin(async move {
         // A blocked client: counted in INFO, and CLIENT UNBLOCK may end it.
-        let unblocked = world.blocked.wait(id);
+        let unblocked = world.client_waits(id, "wait");
         let timer = async {
             crate::runtime::timer::sleep(std::time::Duration::from_millis(timeout as u64)).await;
             None
         };
         let how = futures_lite::future::or(timer, async { Some(unblocked.wait().await) }).await;
-        world.blocked.done(id);
+        world.client_waited(id);
         match how {
             Some(Unblock::Error) => Frame::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
             _ => Frame::Int(0),

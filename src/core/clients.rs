@@ -53,6 +53,8 @@ pub struct ClientInfo {
     /// Reply bytes handed to the socket and not yet taken by the kernel, plus
     /// those still being assembled (CLIENT LIST `omem`), as of the last send.
     pub omem: usize,
+    /// Waiting in a blocking command or WAIT (CLIENT LIST's `b` flag).
+    pub blocked: bool,
 }
 
 impl ClientInfo {
@@ -84,6 +86,17 @@ impl ClientInfo {
             user: "default".into(),
             redir: -1,
             omem: 0,
+            blocked: false,
+        }
+    }
+
+    /// CLIENT LIST's flags, as Redis spells them (`N`: none).
+    fn flags(&self) -> &'static str {
+        match (self.subs.iter().any(|&n| n > 0), self.blocked) {
+            (true, true) => "Pb",
+            (true, false) => "P",
+            (false, true) => "b",
+            (false, false) => "N",
         }
     }
 
@@ -98,7 +111,7 @@ impl ClientInfo {
             self.name,
             self.age_secs,
             self.idle_secs,
-            if self.subs.iter().any(|&n| n > 0) { "P" } else { "N" },
+            self.flags(),
             self.db,
             self.subs[0],
             self.subs[1],

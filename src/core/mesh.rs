@@ -178,6 +178,9 @@ pub struct CoreStats {
     pub clients: u64,
     /// Clients waiting in WAIT or held by CLIENT PAUSE.
     pub blocked: u64,
+    /// Keys blocked clients wait on (every core holds every wait, so each
+    /// core's figure is the server's).
+    pub blocking_keys: u64,
     /// Client-side caching: this core's tracking connections, keys
     /// remembered here and their readers, BCAST prefixes (every core's).
     pub tracking_clients: u64,

@@ -624,6 +624,25 @@ impl World {
         }
     }
 
+    /// Client `id` starts waiting in command `cmd` (a blocking pop, WAIT):
+    /// it counts in `blocked_clients`, shows `flags=b` and `cmd` in CLIENT
+    /// LIST while it waits, and the slot fills if CLIENT UNBLOCK names it.
+    pub fn client_waits(&self, id: u64, cmd: &str) -> Rc<Slot<super::blocked::Unblock>> {
+        self.clients.borrow_mut().update(id, |c| {
+            c.blocked = true;
+            if c.last_cmd != cmd {
+                c.last_cmd = cmd.to_string();
+            }
+        });
+        self.blocked.wait(id)
+    }
+
+    /// Client `id`'s wait is over, however it ended.
+    pub fn client_waited(&self, id: u64) {
+        self.clients.borrow_mut().update(id, |c| c.blocked = false);
+        self.blocked.done(id);
+    }
+
     pub fn core_stats(&self) -> CoreStats {
         let mut ks = self.keyspace.borrow_mut();
         let rows = ks.stats();
@@ -637,6 +656,7 @@ impl World {
             clients: self.clients.borrow().len() as u64,
             error_replies: self.cmdstats.borrow().error_replies,
             blocked: self.blocked.count(),
+            blocking_keys: self.blocking.borrow().keys() as u64,
             tracking_clients: self.tracking.borrow().local.len() as u64,
             tracking_keys: self.tracking.borrow().sizes().0 as u64,
             tracking_items: self.tracking.borrow().sizes().1 as u64,
