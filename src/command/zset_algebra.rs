@@ -248,6 +248,21 @@ fn compute(
     out
 }
 
+/// The sources read (keys held) and combined; an error a source gave, or
+/// the one parsing left for after the reads (Redis's order), instead.
+async fn result(
+    seed: &BatchSeed,
+    op: Algebra,
+    args: &Args,
+    limit: usize,
+) -> Result<Vec<(Bytes, f64)>, Frame> {
+    let srcs = sources(seed, &args.keys).await?;
+    if let Some(f) = &args.late {
+        return Err(f.clone());
+    }
+    Ok(compute(op, srcs, &args.weights, args.how, limit))
+}
+
 fn read_only(ctx: &mut Ctx, a: &[Bytes], op: Algebra, name: &str) -> Step {
     let args = match parse(a, 1, op, false, false, name) {
         Ok(args) => args,
@@ -260,14 +275,10 @@ fn read_only(ctx: &mut Ctx, a: &[Bytes], op: Algebra, name: &str) -> Step {
         false,
         move |s| {
             Box::pin(async move {
-                let srcs = match sources(&s, &args.keys).await {
+                let out = match result(&s, op, &args, 0).await {
                     Ok(v) => v,
                     Err(f) => return f,
                 };
-                if let Some(f) = args.late {
-                    return f;
-                }
-                let out = compute(op, srcs, &args.weights, args.how, 0);
                 if args.withscores {
                     Frame::Pairs(
                         out.into_iter()
@@ -293,14 +304,10 @@ fn store(ctx: &mut Ctx, a: &[Bytes], op: Algebra, name: &'static str) -> Step {
     held.push(dst.clone());
     Step::Async(Box::pin(atomically(seed, held, true, move |s| {
         Box::pin(async move {
-            let srcs = match sources(&s, &args.keys).await {
+            let pairs = match result(&s, op, &args, 0).await {
                 Ok(v) => v,
                 Err(f) => return f,
             };
-            if let Some(f) = args.late {
-                return f;
-            }
-            let pairs = compute(op, srcs, &args.weights, args.how, 0);
             let store = ZsetOp::Store { pairs, event: name };
             Frame::from(s.run_key(dst, KeyOp::OnZset(store)).await)
         })
@@ -344,15 +351,10 @@ pub fn zintercard(ctx: &mut Ctx, a: &[Bytes]) -> Step {
         false,
         move |s| {
             Box::pin(async move {
-                let srcs = match sources(&s, &args.keys).await {
-                    Ok(v) => v,
-                    Err(f) => return f,
-                };
-                if let Some(f) = args.late {
-                    return f;
+                match result(&s, Algebra::Inter, &args, args.limit).await {
+                    Ok(v) => Frame::Int(v.len() as i64),
+                    Err(f) => f,
                 }
-                let n = compute(Algebra::Inter, srcs, &args.weights, args.how, args.limit).len();
-                Frame::Int(n as i64)
             })
         },
     )))
