@@ -1033,6 +1033,45 @@ pub fn fuzz_values(data: &[u8]) {
             "pairs re-pack"
         );
     }
+    // A small list's and a small sorted set's packed bytes, as an entry may
+    // hold them: every reading stays inside the bytes and agrees with the
+    // count; bytes the list layout accepts stay a list through edits.
+    use stairkv::storage::object::list::{List, ListLimit};
+    use stairkv::storage::object::zset::ZRange;
+    use stairkv::storage::object::{TAG_LIST_PACKED, TAG_ZSET_PACKED};
+    if let Some(ObjRef::List(l)) = ObjRef::from_inline(TAG_LIST_PACKED, data) {
+        let n = l.len();
+        assert!(l.range(0, -1).len() <= data.len());
+        let _ = (l.get(0), l.get(-1), l.range_bounds(1, -2));
+        let _ = l.positions(b"a", -1, 0, 0);
+        if let Some(mut owned) = List::from_packed(data.to_vec()) {
+            let before: Vec<Vec<u8>> = owned.as_ref().iter().map(<[u8]>::to_vec).collect();
+            assert_eq!(before.len(), n, "a valid packed list counts its elements");
+            let lim = ListLimit::default();
+            owned.push_front(b"x", lim);
+            assert_eq!(owned.pop_front(lim).as_deref(), Some(&b"x"[..]));
+            let after: Vec<Vec<u8>> = owned.as_ref().iter().map(<[u8]>::to_vec).collect();
+            assert_eq!(after, before, "a push and a pop leave the list as it was");
+        }
+    }
+    if let Some(ObjRef::Zset(z)) = ObjRef::from_inline(TAG_ZSET_PACKED, data) {
+        let n = z.len();
+        let mut seen = 0;
+        z.for_each(|_, m| {
+            seen += 1;
+            assert!(m.len() <= data.len());
+        });
+        assert_eq!(seen, n, "a packed sorted set counts what it walks");
+        let _ = (
+            z.score(b"a"),
+            z.rank(b"a"),
+            z.get(0),
+            z.random(data.len() as u64),
+        );
+        let all = ZRange::Rank { start: 0, stop: -1 };
+        assert!(z.range(&all, false, 0, None).len() <= n);
+        assert!(z.range(&all, true, 1, Some(2)).len() <= 2);
+    }
     // A log's per-element record, as replay reads and applies it (offsets
     // kept small: a real one never passes the string limit).
     use stairkv::persist::delta::{apply_all, Delta};
