@@ -417,7 +417,7 @@ fn copy_on_one_core_and_across_cores() {
 }
 
 #[test]
-fn sort_on_a_strings_only_keyspace() {
+fn sort_of_a_missing_key_and_a_string() {
     let s = Server::start(2, &[]);
     let mut c = s.client();
     let [here, there] = keys_on_each_core(&mut c, 1, "so");

@@ -1,7 +1,8 @@
 //! Reading command arguments the way Redis reads them: strict integers
 //! (`string2ll`), floats (`strtold` without spaces, NaN rejected), sorted
-//! set scores and range ends (C's own `strtod`, as Redis reads them),
-//! case-insensitive option words. Every failure maps to Redis's error text.
+//! set scores, range ends and SORT's weights (C's own `strtod`, as Redis
+//! reads them), case-insensitive option words. Every failure maps to
+//! Redis's error text.
 
 use super::frame::Frame;
 use crate::storage::object::zset::{LexRange, ScoreRange, ZRange};
@@ -126,6 +127,15 @@ pub fn parse_score(b: &[u8]) -> Option<f64> {
     let (v, used, erange) = strtod(b);
     let refused = used != b.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0));
     (!refused).then_some(v)
+}
+
+/// A SORT weight as Redis reads one (`strtod` up to the first NUL, then a
+/// check that it read it all): leading spaces are taken and an empty string
+/// is 0; NaN and `ERANGE` (overflow or underflow) are not numbers.
+pub fn sort_score(b: &[u8]) -> Option<f64> {
+    let text = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
+    let (v, used, erange) = strtod(text);
+    (used == text.len() && !erange && !v.is_nan()).then_some(v)
 }
 
 /// `parse_score` with Redis's error.

@@ -4,9 +4,10 @@
 //! core's and free, its ops run within one poll (nothing else runs between
 //! them); otherwise it takes the keys' intent locks core by core in the one
 //! global order transactions use (`core::txn::hold_keys`), runs, and lets
-//! go. It never decides what the command does — the caller's steps do;
-//! it only offers the reads most of them start with ([`string_values`],
-//! [`key_types`]).
+//! go; a command whose keys show only as it runs may hold every core whole
+//! instead ([`holding_everything`]). It never decides what the command
+//! does — the caller's steps do; it only offers the reads most of them
+//! start with ([`string_values`], [`key_types`]).
 
 use super::frame::Frame;
 use crate::core::router::{Batch, BatchSeed};
@@ -79,6 +80,26 @@ pub async fn holding(
 ) -> Frame {
     let world = seed.world().clone();
     let Ok((hold, _)) = world.hold_keys(keys, false, None).await else {
+        return Frame::err(OpError::Busy.to_string());
+    };
+    hold.log_end(writes);
+    let held = Batch::for_tx(world.clone(), hold.tx, now_ms()).seed();
+    let reply = steps(held).await;
+    world.finish_hold(hold).await;
+    reply
+}
+
+/// Run `steps` with every core held whole (outside a transaction): for a
+/// command whose keys only show once it has read some of them (SORT's BY
+/// and GET patterns) when they are too many to name one by one, or keep
+/// changing under it. Nothing else runs meanwhile, as in Redis.
+pub async fn holding_everything(
+    seed: BatchSeed,
+    writes: bool,
+    steps: impl FnOnce(BatchSeed) -> Steps,
+) -> Frame {
+    let world = seed.world().clone();
+    let Ok(hold) = world.hold_everything().await else {
         return Frame::err(OpError::Busy.to_string());
     };
     hold.log_end(writes);

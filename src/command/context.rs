@@ -25,6 +25,7 @@ use crate::protocol::out::Out;
 use crate::protocol::reply::Proto;
 use crate::storage::ops::OpResult;
 use bytes::Bytes;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -74,6 +75,9 @@ pub struct ClientState {
     /// The HTTP door's replies, kept whole instead of encoded (a value is
     /// then shared with the keyspace, never copied into a reply buffer).
     pub frames: Option<Vec<Frame>>,
+    /// A script's own client: the keys the script declared, the only ones
+    /// its commands may touch (a SORT's pattern-formed keys too).
+    pub script_keys: Option<Rc<HashSet<Bytes>>>,
 }
 
 /// CLIENT REPLY's modes.
@@ -116,6 +120,7 @@ impl ClientState {
             subs: None,
             specs: Vec::new(),
             frames: None,
+            script_keys: None,
         }
     }
 }

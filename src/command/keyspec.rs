@@ -84,6 +84,54 @@ fn sort_store(args: &[Bytes]) -> Option<usize> {
     found
 }
 
+/// Where a SORT pattern's `*` is, as C's `strchr` finds it (before any
+/// NUL): where an element goes to form a key. None: the pattern forms no key
+/// (a BY pattern without one means "do not sort").
+pub fn sort_star(pattern: &[u8]) -> Option<usize> {
+    pattern
+        .iter()
+        .take_while(|&&c| c != 0)
+        .position(|&c| c == b'*')
+}
+
+/// Whether a SORT's BY or GET patterns form keys from its elements: keys no
+/// argument names, known only once the elements are read, so a transaction
+/// holding it holds every key (`command::transactions`). Options are walked
+/// as [`sort_store`] walks them; a request that fails to parse never runs.
+pub fn sort_forms_keys(args: &[Bytes]) -> bool {
+    let (mut by_star, mut nosort, mut get) = (false, false, false);
+    let mut i = 2;
+    while i < args.len() {
+        let next = args.get(i + 1);
+        let skip = if is(&args[i], "LIMIT") {
+            2
+        } else if is(&args[i], "BY") {
+            if let Some(p) = next {
+                // Redis keeps "do not sort" once any BY lacks a `*`.
+                match sort_star(p) {
+                    Some(_) => by_star = true,
+                    None => nosort = true,
+                }
+            }
+            1
+        } else if is(&args[i], "GET") {
+            get |= next.is_some_and(|p| sort_star(p).is_some() && !is_hash_sign(p));
+            1
+        } else if is(&args[i], "STORE") {
+            1
+        } else {
+            0
+        };
+        i += 1 + skip;
+    }
+    get || (by_star && !nosort)
+}
+
+/// `GET #`, as C compares it (a NUL ends the pattern): the element itself.
+pub fn is_hash_sign(pattern: &[u8]) -> bool {
+    pattern.first() == Some(&b'#') && pattern.get(1).is_none_or(|&c| c == 0)
+}
+
 /// The keys a request names.
 pub fn command_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
     key_positions(spec, args)

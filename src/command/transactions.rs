@@ -8,7 +8,8 @@
 //! the queued commands with a batch that passes its own locks, and lets go.
 //! Meanwhile any other op on those keys waits; ops on other keys do not. A
 //! transaction with a command over the whole keyspace (FLUSHALL, KEYS,
-//! DBSIZE, SCAN, RANDOMKEY, BGSAVE, ...) holds every core whole instead.
+//! DBSIZE, SCAN, RANDOMKEY, BGSAVE, ...) or with a SORT whose BY or GET
+//! patterns form keys from its elements holds every core whole instead.
 //!
 //! Keys that move: a migration waits until no transaction holds a key of the
 //! shard it moves and then moves it (the transaction never follows a key; it
@@ -25,7 +26,7 @@
 use super::acl::permit;
 use super::context::{ClientState, CommandSpec, Ctx, Step, Table};
 use super::frame::Frame;
-use super::keyspec::command_keys;
+use super::keyspec::{command_keys, sort_forms_keys};
 use super::observe::{self, Watch};
 use super::txstate::{MultiState, WatchState};
 use crate::core::mesh::CoreTask;
@@ -197,7 +198,11 @@ async fn exec_locked(
         .into_iter()
         .filter_map(|args| Some(((table.lookup)(&args[0])?, args)))
         .collect();
-    let whole = queued.iter().any(|(s, _)| over_everything(s.name));
+    // A SORT whose patterns form keys from its elements names keys no one
+    // can know before it runs: holding everything is what holds them.
+    let whole = queued.iter().any(|(s, a)| {
+        over_everything(s.name) || (matches!(s.name, "sort" | "sort_ro") && sort_forms_keys(a))
+    });
     let mut keys: Vec<Bytes> = queued
         .iter()
         .flat_map(|(spec, args)| command_keys(spec, args))

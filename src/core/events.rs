@@ -50,6 +50,7 @@ pub fn may_notify(op: &Op) -> bool {
                 | KeyOp::PexpireTime
                 | KeyOp::Inspect(_)
                 | KeyOp::Read
+                | KeyOp::Sortable
                 | KeyOp::OnHash(
                     HashOp::Get(_)
                         | HashOp::MGet(_)
@@ -265,6 +266,17 @@ pub fn events(op: &Op, r: &OpResult, before: Before, now_ms: u64) -> Vec<Event> 
                         if before.gone_after && !adds {
                             out.push((GENERIC, "del", k()));
                         }
+                    }
+                }
+                // SORT's STORE: the destination made, or deleted by an empty result.
+                (KeyOp::OnList(ListOp::Store { event, .. }), OpResult::Int(n)) => {
+                    if *n > 0 {
+                        if !before.existed {
+                            new(&mut out, key);
+                        }
+                        out.push((LIST, event, k()));
+                    } else if before.existed {
+                        out.push((GENERIC, "del", k()));
                     }
                 }
                 (KeyOp::OnList(l), r) => {

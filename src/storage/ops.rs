@@ -86,7 +86,10 @@ impl Op {
                     )
                     | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
                     | KeyOp::OnList(
-                        ListOp::Push { .. } | ListOp::Set { .. } | ListOp::Insert { .. }
+                        ListOp::Push { .. }
+                            | ListOp::Set { .. }
+                            | ListOp::Insert { .. }
+                            | ListOp::Store { .. }
                     )
                     | KeyOp::OnZset(ZsetOp::Add { .. } | ZsetOp::Store { .. })
                     | KeyOp::Bits(BitsOp::SetBit { .. } | BitsOp::Field(_))
@@ -191,7 +194,8 @@ impl Op {
                 | KeyOp::Track { .. }
                 | KeyOp::Writer { .. }
                 | KeyOp::Wake
-                | KeyOp::Read => Changes::None,
+                | KeyOp::Read
+                | KeyOp::Sortable => Changes::None,
                 KeyOp::Del | KeyOp::Expire { .. } | KeyOp::Persist | KeyOp::Put { .. } => {
                     Changes::Counted
                 }
@@ -231,6 +235,7 @@ impl Op {
                     ListOp::Set { .. } | ListOp::Trim { .. } => Changes::OkOne,
                     ListOp::Insert { .. } => Changes::Inserted,
                     ListOp::Rem { .. } => Changes::Counted,
+                    ListOp::Store { .. } => Changes::One,
                     ListOp::Len
                     | ListOp::Range { .. }
                     | ListOp::RangePage { .. }
@@ -374,6 +379,11 @@ pub enum KeyOp {
     /// A copy of the value and its deadline, the key left as it is (COPY across
     /// cores). → Taken(Some((value, deadline))) | Taken(None)
     Read,
+    /// SORT's source, in the collection's own order: a list's elements from
+    /// head to tail → Bulks; a set's members → Members; a sorted set's
+    /// members by rank → Scored. → Nil (no such key) | Err(WrongType) (a
+    /// string or a hash)
+    Sortable,
     OnHash(HashOp),
     OnSet(SetOp),
     OnList(ListOp),
@@ -518,6 +528,14 @@ pub enum ListOp {
         rank: i64,
         count: Option<usize>,
         maxlen: usize,
+    },
+    /// SORT's STORE: the key becomes a list of exactly `values`, in order
+    /// (whatever it held before, its deadline gone), or is deleted when
+    /// there are none. `event` is the command's keyspace event.
+    /// → Int(elements)
+    Store {
+        values: Vec<Bytes>,
+        event: &'static str,
     },
 }
 

@@ -21,6 +21,8 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            // SORT ... ALPHA collates by the locale: C's is byte order.
+            .env("LC_ALL", "C")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

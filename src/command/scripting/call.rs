@@ -42,7 +42,7 @@ pub struct ScriptRun {
     take_before_waiting: RefCell<Option<Vec<Bytes>>>,
     /// What the script took then.
     held: RefCell<Option<Hold>>,
-    pub declared: HashSet<Bytes>,
+    pub declared: Rc<HashSet<Bytes>>,
     pub read_only: bool,
     /// A write command ran (SCRIPT KILL refuses to stop such a script).
     pub wrote: Cell<bool>,
@@ -71,6 +71,8 @@ impl ScriptRun {
         client.user = user;
         // Nothing a script runs may block (Redis's rule): BLMPOP answers at once.
         client.executing = true;
+        let declared = Rc::new(declared);
+        client.script_keys = Some(declared.clone());
         let threshold = world.config.borrow().busy_reply_threshold;
         let watchdog = super::busy::Watchdog::new(world.id, threshold);
         ScriptRun {
@@ -230,7 +232,10 @@ impl ScriptRun {
         let w = &self.world;
         let now = matches!(spec.name, "ping" | "echo" | "time")
             || (matches!(spec.group, "string" | "generic")
-                && !matches!(spec.name, "msetnx" | "rename" | "renamenx")
+                && !matches!(
+                    spec.name,
+                    "msetnx" | "rename" | "renamenx" | "sort" | "sort_ro"
+                )
                 && !keys.is_empty()
                 && w.keys_free_here(&keys, self.tx.get()));
         if !now {

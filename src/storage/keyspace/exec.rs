@@ -221,7 +221,7 @@ fn unplaceable(op: KeyOp, now: u64, refuse: OpResult) -> OpResult {
         | KeyOp::Put { .. } => refuse,
         KeyOp::OnHash(HashOp::Set { .. } | HashOp::IncrBy(..) | HashOp::IncrByFloat(..))
         | KeyOp::OnSet(SetOp::Add(_) | SetOp::Store { .. })
-        | KeyOp::OnList(ListOp::Push { .. })
+        | KeyOp::OnList(ListOp::Push { .. } | ListOp::Store { .. })
         | KeyOp::OnZset(ZsetOp::Add { .. } | ZsetOp::Store { .. })
         | KeyOp::Bits(BitsOp::SetBit { .. })
         | KeyOp::Hll(HllOp::Add { .. } | HllOp::Store(_)) => refuse,

@@ -4,6 +4,7 @@
 //! [`crate::storage::object::list`]'s.
 
 use super::collection::{b, edit, read, PageOut};
+use crate::storage::entry::Entry;
 use crate::storage::object::list::{List, ListLimit, ListRef};
 use crate::storage::object::{ObjRef, Object};
 use crate::storage::ops::{ListOp, OpError, OpResult, PAGE};
@@ -112,6 +113,14 @@ pub(super) fn list_op(
             Some(Some(Some(len))) => OpResult::Int(len as i64),
             Some(_) => OpResult::Int(-1),
         }),
+        ListOp::Store { values, .. } => {
+            shard.remove(thash, key);
+            if !values.is_empty() {
+                let l = List::from_elements(&values, lim);
+                shard.insert(thash, Entry::with_object(key, Object::List(l), None));
+            }
+            Ok(OpResult::Int(values.len() as i64))
+        }
         ListOp::Rem { count, value } => edit(shard, thash, key, now, KIND, None, |o| {
             with_list(o, |l| l.remove(count, &value, lim) as i64)
         })

@@ -9,7 +9,7 @@
 use crate::protocol::ascii::parse_i64;
 use crate::storage::decimal::{self, Decimal};
 use crate::storage::entry::Entry;
-use crate::storage::object::Limits;
+use crate::storage::object::{Limits, ObjRef};
 use crate::storage::ops::{
     ExpireCond, GetExTtl, Inspect, KeyOp, OpError, OpResult, SetCond, SetTtl,
 };
@@ -26,6 +26,26 @@ fn to_i64(v: u64) -> i64 {
 /// cannot hold the key answers, and the unit tests.
 pub(super) fn key_op(shard: &mut Shard, thash: u64, key: &[u8], op: KeyOp, now: u64) -> OpResult {
     key_op_with(shard, thash, key, op, now, &Limits::default(), 1)
+}
+
+/// SORT's source: a list's, set's or sorted set's elements in its own order
+/// (the result's form tells which it was).
+fn sortable(o: ObjRef<'_>) -> OpResult {
+    let b = |x: &[u8]| Bytes::copy_from_slice(x);
+    match o {
+        ObjRef::List(l) => OpResult::Bulks(l.iter().map(|x| Some(b(x))).collect()),
+        ObjRef::Set(s) => {
+            let mut v = Vec::with_capacity(s.len());
+            s.for_each(|m| v.push(b(&m)));
+            OpResult::Members(v)
+        }
+        ObjRef::Zset(z) => {
+            let mut v = Vec::with_capacity(z.len());
+            z.for_each(|score, m| v.push((b(m), score)));
+            OpResult::Scored(v)
+        }
+        ObjRef::Hash(_) => OpResult::Err(OpError::WrongType),
+    }
 }
 
 /// One key op on the shard holding `key`: collections encoded by `lim`,
@@ -212,6 +232,11 @@ pub(super) fn key_op_with(
         KeyOp::OnZset(op) => super::zset_ops::zset_op(shard, thash, key, op, now, lim, seed),
         KeyOp::Bits(op) => super::bits_ops::bits_op(shard, thash, key, op, now),
         KeyOp::Hll(op) => super::bits_ops::hll_op(shard, thash, key, op, now),
+        KeyOp::Sortable => match shard.get(thash, key, now).map(|e| e.object()) {
+            None => OpResult::Nil,
+            Some(Some(o)) => sortable(o),
+            Some(None) => OpResult::Err(OpError::WrongType),
+        },
         KeyOp::Type => match shard.get(thash, key, now) {
             Some(e) => OpResult::Status(e.type_name()),
             None => OpResult::Status("none"),

@@ -610,3 +610,84 @@ fn getrange_index_rules() {
     assert_eq!(range(5, 5, 100), None);
     assert_eq!(range(5, -10, -9), Some((0, 0)));
 }
+
+#[test]
+fn sortable_sources_and_a_stored_list() {
+    use crate::storage::ops::{HashOp, ListOp, SetOp, ZsetOp};
+    let mut k = ks(1, 4);
+    let bytes = |v: &[&str]| -> Vec<Bytes> {
+        v.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    };
+    assert_eq!(run(&mut k, "none", KeyOp::Sortable), OpResult::Nil);
+    run(&mut k, "s", set("v"));
+    assert_eq!(
+        run(&mut k, "s", KeyOp::Sortable),
+        OpResult::Err(OpError::WrongType)
+    );
+    let pairs = vec![(bytes(&["f"])[0].clone(), bytes(&["v"])[0].clone())];
+    run(&mut k, "h", KeyOp::OnHash(HashOp::Set { pairs, nx: false }));
+    assert_eq!(
+        run(&mut k, "h", KeyOp::Sortable),
+        OpResult::Err(OpError::WrongType)
+    );
+    let push = ListOp::Push {
+        front: false,
+        values: bytes(&["b", "a", "b"]),
+        xx: false,
+    };
+    run(&mut k, "l", KeyOp::OnList(push));
+    assert_eq!(
+        run(&mut k, "l", KeyOp::Sortable),
+        OpResult::Bulks(bytes(&["b", "a", "b"]).into_iter().map(Some).collect())
+    );
+    run(&mut k, "set", KeyOp::OnSet(SetOp::Add(bytes(&["2", "1"]))));
+    match run(&mut k, "set", KeyOp::Sortable) {
+        OpResult::Members(mut m) => {
+            m.sort();
+            assert_eq!(m, bytes(&["1", "2"]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let add = ZsetOp::Add {
+        pairs: vec![
+            (2.0, bytes(&["x"])[0].clone()),
+            (1.0, bytes(&["y"])[0].clone()),
+        ],
+        flags: Default::default(),
+    };
+    run(&mut k, "z", KeyOp::OnZset(add));
+    assert_eq!(
+        run(&mut k, "z", KeyOp::Sortable),
+        OpResult::Scored(vec![
+            (bytes(&["y"])[0].clone(), 1.0),
+            (bytes(&["x"])[0].clone(), 2.0)
+        ])
+    );
+    // STORE replaces any type, deadline and all, and an empty result deletes.
+    run(
+        &mut k,
+        "s",
+        KeyOp::Expire {
+            at_ms: NOW + 1000,
+            cond: ExpireCond::Always,
+        },
+    );
+    let store = |v: &[&str]| {
+        KeyOp::OnList(ListOp::Store {
+            values: bytes(v),
+            event: "sortstore",
+        })
+    };
+    assert_eq!(run(&mut k, "s", store(&["1", "", "1"])), OpResult::Int(3));
+    assert_eq!(run(&mut k, "s", KeyOp::Type), OpResult::Status("list"));
+    assert_eq!(pttl(&mut k, "s"), OpResult::Int(-1));
+    assert_eq!(
+        run(&mut k, "s", KeyOp::Sortable),
+        OpResult::Bulks(bytes(&["1", "", "1"]).into_iter().map(Some).collect())
+    );
+    assert_eq!(run(&mut k, "s", store(&[])), OpResult::Int(0));
+    assert_eq!(run(&mut k, "s", KeyOp::Exists), OpResult::Int(0));
+    check_accounting(&k);
+}
