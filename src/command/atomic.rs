@@ -11,11 +11,14 @@
 
 use super::frame::Frame;
 use crate::core::router::{Batch, BatchSeed};
+use crate::core::txn::Hold;
+use crate::core::world::World;
 use crate::storage::now_ms;
 use crate::storage::ops::{KeyOp, OpError, OpResult};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 pub type Steps = Pin<Box<dyn Future<Output = Frame>>>;
 
@@ -79,14 +82,10 @@ pub async fn holding(
     steps: impl FnOnce(BatchSeed) -> Steps,
 ) -> Frame {
     let world = seed.world().clone();
-    let Ok((hold, _)) = world.hold_keys(keys, false, None).await else {
-        return Frame::err(OpError::Busy.to_string());
-    };
-    hold.log_end(writes);
-    let held = Batch::for_tx(world.clone(), hold.tx, now_ms()).seed();
-    let reply = steps(held).await;
-    world.finish_hold(hold).await;
-    reply
+    match world.hold_keys(keys, false, None).await {
+        Ok((hold, _)) => run_held(world, hold, writes, steps).await,
+        Err(_) => Frame::err(OpError::Busy.to_string()),
+    }
 }
 
 /// Run `steps` with every core held whole (outside a transaction): for a
@@ -99,9 +98,19 @@ pub async fn holding_everything(
     steps: impl FnOnce(BatchSeed) -> Steps,
 ) -> Frame {
     let world = seed.world().clone();
-    let Ok(hold) = world.hold_everything().await else {
-        return Frame::err(OpError::Busy.to_string());
-    };
+    match world.hold_everything().await {
+        Ok(hold) => run_held(world, hold, writes, steps).await,
+        Err(_) => Frame::err(OpError::Busy.to_string()),
+    }
+}
+
+/// The steps under a hold taken, then the hold let go.
+async fn run_held(
+    world: Rc<World>,
+    hold: Hold,
+    writes: bool,
+    steps: impl FnOnce(BatchSeed) -> Steps,
+) -> Frame {
     hold.log_end(writes);
     let held = Batch::for_tx(world.clone(), hold.tx, now_ms()).seed();
     let reply = steps(held).await;
