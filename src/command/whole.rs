@@ -1,8 +1,9 @@
 //! Replies holding a whole collection — SMEMBERS, HGETALL, HKEYS, HVALS,
-//! and LRANGE, a list's range —
-//! without a pause for everyone else on the key's core. A collection's
-//! core encodes the reply itself, in pages of `storage::ops::PAGE`
-//! elements. A small collection (one page) is answered by one op, as any
+//! LRANGE (a list's range) and ZRANGE with its older forms (a sorted set's
+//! range) — without a pause for everyone else on the key's core. A
+//! collection's core encodes the reply itself, in pages of
+//! `storage::ops::PAGE` elements (a sorted set's scores in the connection's
+//! protocol). A small collection (one page) is answered by one op, as any
 //! command; a big one is read page by page under the key's intent lock
 //! (`atomic::holding`), the core serving other keys between pages while
 //! writes to this key wait, so the reply is the collection at one instant,
@@ -12,15 +13,16 @@
 //! the ops do.
 
 use super::atomic::holding;
-use super::context::{Ctx, Reply, Step};
+use super::context::{Ctx, Finish1, Reply, Step};
 use super::frame::{Frame, Shape};
 use crate::core::router::BatchSeed;
 use crate::runtime::pace::turn;
-use crate::storage::ops::{HashOp, HashPart, KeyOp, ListOp, OpResult, SetOp};
+use crate::storage::object::zset::ZRange;
+use crate::storage::ops::{HashOp, HashPart, KeyOp, ListOp, OpResult, SetOp, ZsetOp};
 use bytes::Bytes;
 
 /// Which whole reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Whole {
     /// SMEMBERS
     Members,
@@ -32,11 +34,21 @@ pub enum Whole {
     Values,
     /// LRANGE key start stop
     ListRange { start: i64, stop: i64 },
+    /// ZRANGE and its older forms: `ZsetOp::Range`'s reading, with or
+    /// without scores, in the connection's protocol (`resp3`).
+    ZsetRange {
+        range: ZRange,
+        rev: bool,
+        offset: usize,
+        count: Option<usize>,
+        withscores: bool,
+        resp3: bool,
+    },
 }
 
 impl Whole {
-    fn page(self, cursor: u64) -> KeyOp {
-        let part = match self {
+    fn page(&self, cursor: u64) -> KeyOp {
+        let part = match *self {
             Whole::Members => return KeyOp::OnSet(SetOp::Page { cursor }),
             Whole::Pairs => HashPart::Both,
             Whole::Fields => HashPart::Fields,
@@ -48,34 +60,93 @@ impl Whole {
                     cursor,
                 })
             }
+            Whole::ZsetRange {
+                ref range,
+                rev,
+                offset,
+                count,
+                withscores,
+                resp3,
+            } => {
+                return KeyOp::OnZset(ZsetOp::RangePage {
+                    range: range.clone(),
+                    rev,
+                    offset,
+                    count,
+                    withscores,
+                    resp3,
+                    cursor,
+                })
+            }
         };
         KeyOp::OnHash(HashOp::Page { cursor, part })
     }
 
     /// The op that reads it all at once.
-    fn all(self) -> KeyOp {
-        match self {
+    fn all(&self) -> KeyOp {
+        match *self {
             Whole::Members => KeyOp::OnSet(SetOp::Members),
             Whole::Pairs => KeyOp::OnHash(HashOp::GetAll),
             Whole::Fields => KeyOp::OnHash(HashOp::Keys),
             Whole::Values => KeyOp::OnHash(HashOp::Vals),
             Whole::ListRange { start, stop } => KeyOp::OnList(ListOp::Range { start, stop }),
+            Whole::ZsetRange {
+                ref range,
+                rev,
+                offset,
+                count,
+                ..
+            } => KeyOp::OnZset(ZsetOp::Range {
+                range: range.clone(),
+                rev,
+                offset,
+                count,
+            }),
         }
     }
 
-    fn shape(self) -> Shape {
+    /// The reply of [`Whole::all`]'s result (a script converts it to Lua
+    /// values, so it must be the plain frames, never pages).
+    fn finish(&self) -> Finish1 {
+        match self {
+            Whole::ZsetRange {
+                withscores: false, ..
+            } => members_only,
+            _ => Frame::from,
+        }
+    }
+
+    /// How many elements the pages hold in all for a header of `len`.
+    fn elements(&self, len: usize) -> usize {
+        match self {
+            Whole::Pairs => 2 * len,
+            _ => len,
+        }
+    }
+
+    fn shape(&self) -> Shape {
         match self {
             Whole::Members => Shape::Set,
             Whole::Pairs => Shape::Map,
-            Whole::Fields | Whole::Values | Whole::ListRange { .. } => Shape::Array,
+            Whole::Fields | Whole::Values | Whole::ListRange { .. } | Whole::ZsetRange { .. } => {
+                Shape::Array
+            }
         }
+    }
+}
+
+/// A sorted set's range without its scores.
+fn members_only(r: OpResult) -> Frame {
+    match r {
+        OpResult::Scored(v) => Frame::Array(v.into_iter().map(|(m, _)| Frame::Bulk(m)).collect()),
+        other => Frame::from(other),
     }
 }
 
 /// The step of a whole reply of `key`.
 pub fn whole(ctx: &mut Ctx, key: &Bytes, what: Whole) -> Step {
     if ctx.batch.tx() != 0 {
-        return Step::One(ctx.batch.key(key.clone(), what.all()), Frame::from);
+        return Step::One(ctx.batch.key(key.clone(), what.all()), what.finish());
     }
     let seed = ctx.batch.seed();
     let key = key.clone();
@@ -126,7 +197,7 @@ async fn paged(seed: BatchSeed, key: Bytes, what: Whole) -> Frame {
                 // Everyone else on the key's core runs before the next page.
                 turn().await;
             };
-            let want = if what == Whole::Pairs { 2 * len } else { len };
+            let want = what.elements(len);
             if elements == want {
                 return Frame::Encoded {
                     shape: what.shape(),
@@ -137,7 +208,7 @@ async fn paged(seed: BatchSeed, key: Bytes, what: Whole) -> Frame {
             // The walk restarted (the table changed between pages, which a
             // held key should never do): one op reads it all instead.
             tracing::warn!(elements, want, "a paged reply did not add up; read whole");
-            Frame::from(s.run_key(key, what.all()).await)
+            what.finish()(s.run_key(key, what.all()).await)
         })
     })
     .await

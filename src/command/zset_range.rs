@@ -3,13 +3,18 @@
 //! ZRANGEBYLEX, ZREVRANGEBYLEX, and ZRANGESTORE, whose two keys may live on
 //! two cores (run through `atomic`: nobody sees the destination half
 //! written). One parser reads them all, as Redis's `zrangeGenericCommand`
-//! does, with its errors in its order. It stands on `context`, `args` and
-//! `atomic`, and never imports another family or `dispatch`.
+//! does, with its errors in its order. The read forms are whole replies
+//! (`whole`): encoded where the set lives, read in pages under the key's
+//! intent lock when long, so a huge range never pauses its core. It stands
+//! on `context`, `args`, `atomic` and `whole`, and never imports another
+//! family or `dispatch`.
 
 use super::args::{int_arg, is, lex_range, score_range, SYNTAX};
 use super::atomic::atomically;
 use super::context::{Ctx, Step};
 use super::frame::Frame;
+use super::whole::{whole, Whole};
+use crate::protocol::reply::Proto;
 use crate::storage::object::zset::ZRange;
 use crate::storage::ops::{KeyOp, OpResult, ZsetOp};
 use bytes::Bytes;
@@ -24,10 +29,26 @@ enum By {
     Lex,
 }
 
-/// What a range command asks for.
+/// What a range command asks for: what `range` covers (counted from the
+/// highest when `rev`), `offset` of it skipped, at most `count` taken.
 struct Query {
-    op: ZsetOp,
+    range: ZRange,
+    rev: bool,
+    offset: usize,
+    count: Option<usize>,
     withscores: bool,
+}
+
+impl Query {
+    /// The op reading it all at once.
+    fn op(self) -> ZsetOp {
+        ZsetOp::Range {
+            range: self.range,
+            rev: self.rev,
+            offset: self.offset,
+            count: self.count,
+        }
+    }
 }
 
 /// Redis's `zrangeGenericCommand` reading of `a[at..]` (`key min max
@@ -97,12 +118,10 @@ fn parse(
         Some((o, c)) => (o as usize, usize::try_from(c).ok()),
     };
     Ok(Query {
-        op: ZsetOp::Range {
-            range,
-            rev,
-            offset,
-            count,
-        },
+        range,
+        rev,
+        offset,
+        count,
         withscores,
     })
 }
@@ -110,17 +129,15 @@ fn parse(
 fn reply(ctx: &mut Ctx, a: &[Bytes], by: By, rev: Option<bool>) -> Step {
     match parse(a, 1, by, rev, false) {
         Ok(q) => {
-            let t = ctx.batch.key(a[1].clone(), KeyOp::OnZset(q.op));
-            if q.withscores {
-                Step::One(t, Frame::from)
-            } else {
-                Step::One(t, |r| match r {
-                    OpResult::Scored(v) => {
-                        Frame::Array(v.into_iter().map(|(m, _)| Frame::Bulk(m)).collect())
-                    }
-                    other => Frame::from(other),
-                })
-            }
+            let what = Whole::ZsetRange {
+                range: q.range,
+                rev: q.rev,
+                offset: q.offset,
+                count: q.count,
+                withscores: q.withscores,
+                resp3: ctx.client.proto == Proto::Resp3,
+            };
+            whole(ctx, &a[1], what)
         }
         Err(f) => Step::Done(f),
     }
@@ -163,7 +180,7 @@ pub fn zrangestore(ctx: &mut Ctx, a: &[Bytes]) -> Step {
     let keys = vec![dst.clone(), src.clone()];
     Step::Async(Box::pin(atomically(seed, keys, true, move |s| {
         Box::pin(async move {
-            let pairs = match s.run_key(src, KeyOp::OnZset(q.op)).await {
+            let pairs = match s.run_key(src, KeyOp::OnZset(q.op())).await {
                 OpResult::Scored(v) => v,
                 other => return Frame::from(other),
             };

@@ -69,6 +69,7 @@ pub fn may_notify(op: &Op) -> bool {
                         | ZsetOp::Card
                         | ZsetOp::Count(_)
                         | ZsetOp::Range { .. }
+                        | ZsetOp::RangePage { .. }
                         | ZsetOp::Rank { .. }
                         | ZsetOp::RandMember(_)
                         | ZsetOp::Scan { .. }

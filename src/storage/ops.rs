@@ -4,7 +4,10 @@
 //! (or on a whole core's keyspace); executing it ([`super::keyspace::Keyspace::execute`])
 //! touches only the local keyspace and yields an [`OpResult`]. Ops know nothing of
 //! commands, connections or reply encoding: the command layer builds ops and
-//! turns results into replies.
+//! turns results into replies. The one exception is a whole reply's page
+//! ([`OpResult::Page`]), which the key's core encodes so that a big
+//! collection never crosses cores element by element; its op says which
+//! protocol where the two differ.
 
 use super::decimal::Decimal;
 use super::object::zset::{AddFlags, ZRange};
@@ -565,6 +568,22 @@ pub enum ZsetOp {
         offset: usize,
         count: Option<usize>,
     },
+    /// `Range` as a whole reply: up to [`PAGE`] of its elements, from its
+    /// `cursor`-th (0: the first), encoded — each member a bulk string,
+    /// followed by its score with `withscores`: a bulk string in RESP2, and
+    /// in RESP3 (`resp3`) a double, member and score in a two-element array.
+    /// → Page (`len` and `count` in the reply's header's terms: elements,
+    /// with RESP2's scores counted; `next`: the element the next page
+    /// starts at)
+    RangePage {
+        range: ZRange,
+        rev: bool,
+        offset: usize,
+        count: Option<usize>,
+        withscores: bool,
+        resp3: bool,
+        cursor: u64,
+    },
     /// ZRANK, ZREVRANK (`rev`) → Rank | Nil
     Rank { member: Bytes, rev: bool },
     /// ZPOPMIN, ZPOPMAX (`max`), ZMPOP's pop and the blocking pops' (one
@@ -795,9 +814,9 @@ pub enum OpResult {
     /// A set's members (SMEMBERS: a set in RESP3).
     Members(Vec<Bytes>),
     /// A page of a collection's whole reply: `chunk` holds `count` elements
-    /// as RESP bulk strings; `len` is the collection's size (pairs for a
-    /// hash's fields and values), `next` the cursor of the next page (0:
-    /// this was the last).
+    /// as RESP bulk strings (a sorted set's scores as its op says); `len`
+    /// is the collection's size (pairs for a hash's fields and values),
+    /// `next` the cursor of the next page (0: this was the last).
     Page {
         len: usize,
         next: u64,

@@ -179,7 +179,8 @@ pub(super) fn scan_table<T: Elem>(
     }
 }
 
-/// A page of a whole reply being encoded: elements as RESP bulk strings.
+/// A page of a whole reply being encoded: elements as RESP bulk strings,
+/// a sorted set's scores as its reply writes them.
 pub(super) struct PageOut {
     chunk: bytes::BytesMut,
     pub count: usize,
@@ -196,6 +197,24 @@ impl PageOut {
     pub fn push(&mut self, element: &[u8]) {
         crate::protocol::reply::bulk(&mut self.chunk, element);
         self.count += 1;
+    }
+
+    /// A member and its score as ZRANGE WITHSCORES writes them (the
+    /// connection's `Frame::Pairs` of `Frame::Score`s): flat in RESP2, the
+    /// score a bulk string, counted as two elements of the reply; a
+    /// two-element array in RESP3, the score a double, counted as one.
+    pub fn push_scored(&mut self, member: &[u8], score: f64, resp3: bool) {
+        use crate::protocol::reply::{self, Proto};
+        if resp3 {
+            reply::array_header(&mut self.chunk, 2);
+            reply::bulk(&mut self.chunk, member);
+            reply::score(&mut self.chunk, score, Proto::Resp3);
+            self.count += 1;
+        } else {
+            reply::bulk(&mut self.chunk, member);
+            reply::score(&mut self.chunk, score, Proto::Resp2);
+            self.count += 2;
+        }
     }
 
     /// The page as an op's result.

@@ -3,13 +3,13 @@
 //! and one key, as `shard_ops` does; the encodings and ZADD's rules are
 //! [`crate::storage::object::zset`]'s.
 
-use super::collection::{b, distinct, edit, rand_picks, read, scan_table, Rand};
+use super::collection::{b, distinct, edit, rand_picks, read, scan_table, PageOut, Rand};
 use crate::protocol::ascii::format_score;
 use crate::storage::entry::Entry;
 use crate::storage::glob::glob_match;
 use crate::storage::object::zset::{Added, ZRange, Zset, ZsetRef};
 use crate::storage::object::{Limits, ObjRef, Object};
-use crate::storage::ops::{OpError, OpResult, ZsetOp};
+use crate::storage::ops::{OpError, OpResult, ZsetOp, PAGE};
 use crate::storage::shard::Shard;
 
 const KIND: &str = "zset";
@@ -98,6 +98,23 @@ pub(super) fn zset_op(
             zset_of(o).map_or_else(Vec::new, |z| z.range(&range, rev, offset, count))
         })
         .map(|r| OpResult::Scored(r.unwrap_or_default())),
+        ZsetOp::RangePage {
+            range,
+            rev,
+            offset,
+            count,
+            withscores,
+            resp3,
+            cursor,
+        } => read(shard, thash, key, now, KIND, |o| {
+            let ranks =
+                zset_of(o).and_then(|z| Some((z, z.range_ranks(&range, rev, offset, count)?)));
+            let Some((z, (from, to))) = ranks else {
+                return PageOut::new().result(0, 0);
+            };
+            range_page(z, from, to, rev, withscores, resp3, cursor)
+        })
+        .map(|r| r.unwrap_or_else(|| PageOut::new().result(0, 0))),
         ZsetOp::Rank { member, rev } => read(shard, thash, key, now, KIND, |o| {
             let z = zset_of(o)?;
             let (r, s) = z.rank(&member)?;
@@ -176,6 +193,41 @@ pub(super) fn zset_op(
         }
     };
     r.unwrap_or_else(OpResult::Err)
+}
+
+/// One page of a range whose ranks are `from..to` (from `to` down when
+/// `rev`): its elements from the `cursor`-th, at most [`PAGE`] of them,
+/// encoded. The range is found again for every page: a reply read in
+/// pages holds the key, so the ranks cannot move between them.
+fn range_page(
+    z: ZsetRef<'_>,
+    from: usize,
+    to: usize,
+    rev: bool,
+    withscores: bool,
+    resp3: bool,
+    cursor: u64,
+) -> OpResult {
+    let mut page = PageOut::new();
+    let n = to - from;
+    let first = usize::try_from(cursor).unwrap_or(usize::MAX).min(n);
+    let last = n.min(first.saturating_add(PAGE));
+    let (a, b) = if rev {
+        (to - last, to - first)
+    } else {
+        (from + first, from + last)
+    };
+    z.walk(a, b, rev, |s, m| {
+        if withscores {
+            page.push_scored(m, s, resp3);
+        } else {
+            page.push(m);
+        }
+        true
+    });
+    let len = if withscores && !resp3 { 2 * n } else { n };
+    let next = if last < n { last as u64 } else { 0 };
+    page.result(len, next)
 }
 
 /// ZPOPMIN / ZPOPMAX: the elements taken, in order. Taking them all

@@ -189,6 +189,30 @@ impl<'a> ZsetRef<'a> {
         });
     }
 
+    /// The ranks `from..to` of what [`ZsetRef::range`] answers (walked from
+    /// `to` down when `rev`), or None when it answers nothing. A reply read
+    /// in pages walks these ranks a page at a time.
+    pub fn range_ranks(
+        self,
+        range: &ZRange,
+        rev: bool,
+        offset: usize,
+        count: Option<usize>,
+    ) -> Option<(usize, usize)> {
+        let (lo, hi) = self.span(range, rev)?;
+        let n = (hi - lo)
+            .saturating_sub(offset)
+            .min(count.unwrap_or(usize::MAX));
+        if n == 0 {
+            return None;
+        }
+        Some(if rev {
+            (hi - offset - n, hi - offset)
+        } else {
+            (lo + offset, lo + offset + n)
+        })
+    }
+
     /// The elements a range covers, `offset` of them skipped and at most
     /// `count` (None: all) taken, from the highest when `rev`.
     pub fn range(
@@ -198,24 +222,13 @@ impl<'a> ZsetRef<'a> {
         offset: usize,
         count: Option<usize>,
     ) -> Vec<(Bytes, f64)> {
-        let Some((lo, hi)) = self.span(range, rev) else {
+        let Some((from, to)) = self.range_ranks(range, rev, offset, count) else {
             return Vec::new();
         };
-        let n = (hi - lo)
-            .saturating_sub(offset)
-            .min(count.unwrap_or(usize::MAX));
-        if n == 0 {
-            return Vec::new();
-        }
-        let (from, to) = if rev {
-            (lo, hi - offset)
-        } else {
-            (lo + offset, hi)
-        };
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(to - from);
         self.walk(from, to, rev, |s, m| {
             out.push((Bytes::copy_from_slice(m), s));
-            out.len() < n
+            true
         });
         out
     }
