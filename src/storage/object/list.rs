@@ -158,9 +158,7 @@ impl<'a> ListRef<'a> {
         match self {
             ListRef::Packed(p) => {
                 let mut front = lp::iter(p);
-                for _ in 0..index {
-                    front.next_span();
-                }
+                front.skip_front(index);
                 Iter {
                     front,
                     ..Iter::default()

@@ -140,6 +140,19 @@ pub fn iter(p: &[u8]) -> Iter<'_> {
 }
 
 impl<'a> Iter<'a> {
+    /// Pass over the next `n` elements from the front (see [`end_of`]).
+    pub fn skip_front(&mut self, n: usize) {
+        for _ in 0..n {
+            match end_of(self.p, self.front).filter(|&end| end <= self.back) {
+                Some(end) => self.front = end,
+                None => {
+                    self.front = self.back;
+                    return;
+                }
+            }
+        }
+    }
+
     pub fn next_span(&mut self) -> Option<Span> {
         if self.front >= self.back {
             return None;
@@ -176,16 +189,36 @@ impl DoubleEndedIterator for Iter<'_> {
     }
 }
 
+/// Where the element at `at` ends, read from its forward length alone.
+/// Counting and skipping trust the bytes (a list's own, checked when they
+/// came in: [`valid`]) rather than check every back length, as a read
+/// does: LLEN, LPUSH's reply and LRANGE's start walk a packed list of up
+/// to a node's size on every call. Still never past the end.
+#[inline]
+fn end_of(p: &[u8], at: usize) -> Option<usize> {
+    let (len, lo) = read_leb(p, at)?;
+    let hi = lo.checked_add(len)?;
+    let end = hi.checked_add(groups(hi - at))?;
+    (end <= p.len()).then_some(end)
+}
+
+/// The elements in `p` (see [`end_of`]).
 pub fn count(p: &[u8]) -> usize {
-    iter(p).count()
+    let (mut at, mut n) = (0, 0);
+    while at < p.len() {
+        match end_of(p, at) {
+            Some(end) => at = end,
+            None => break,
+        }
+        n += 1;
+    }
+    n
 }
 
 /// The `k`-th element from the front.
 pub fn span_front(p: &[u8], k: usize) -> Option<Span> {
     let mut it = iter(p);
-    for _ in 0..k {
-        it.next_span()?;
-    }
+    it.skip_front(k);
     it.next_span()
 }
 
@@ -220,7 +253,7 @@ pub fn offset(p: &[u8], k: usize, n: usize) -> Option<usize> {
 pub fn skip(p: &[u8], k: usize) -> Option<usize> {
     let mut at = 0;
     for _ in 0..k {
-        at = read_at(p, at)?.end;
+        at = end_of(p, at)?;
     }
     Some(at)
 }
