@@ -366,14 +366,7 @@ fn lcs_answers_as_redis() {
 #[test]
 fn bitmaps_and_sketches_survive_a_restart() {
     let dir = common::TempDir::new("bits-persist");
-    let flags = [
-        "--dir",
-        dir.arg(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
+    let flags = dir.logged_always();
     let mut s = Server::start(2, &flags);
     let mut c = s.client();
     q::<i64>(&mut c, &["SETBIT", "bits", "1000", "1"]);

@@ -639,14 +639,7 @@ fn redis_server_payloads() -> Option<Vec<(String, Vec<u8>)>> {
 fn persistence_keeps_hashes_and_sets() {
     let dir = common::TempDir::new("hashes-sets-persist");
     // `always`: every acknowledged write is on disk before the kill.
-    let flags = [
-        "--dir",
-        dir.arg(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
+    let flags = dir.logged_always();
     let mut s = Server::start(2, &flags);
     let mut c = s.client();
     q::<i64>(&mut c, &["HSET", "h", "f", "v", "g", "w"]);

@@ -298,14 +298,7 @@ fn list_changes_are_announced_as_redis_does() {
 #[test]
 fn persistence_keeps_lists() {
     let dir = common::TempDir::new("lists-persist");
-    let flags = [
-        "--dir",
-        dir.arg(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
+    let flags = dir.logged_always();
     let mut s = Server::start(2, &flags);
     let mut c = s.client();
     q::<i64>(&mut c, &["RPUSH", "small", "a", "b", "c"]);

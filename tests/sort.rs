@@ -344,14 +344,7 @@ fn store_makes_a_list_on_any_core() {
 #[test]
 fn a_stored_list_serves_a_waiter_and_is_logged() {
     let dir = common::TempDir::new("sort-persist");
-    let flags = [
-        "--dir",
-        dir.arg(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
+    let flags = dir.logged_always();
     let mut s = Server::start(2, &flags);
     let mut c = s.client();
     let [here, there] = keys_on_each_core(&mut c, 2, "p");

@@ -1470,14 +1470,7 @@ fn snapshot(c: &mut redis::Connection, keys: &[&str]) -> Vec<(String, Vec<(Strin
 #[test]
 fn persistence_keeps_every_zset_write() {
     let dir = common::TempDir::new("zsets-persist");
-    let flags = [
-        "--dir",
-        dir.arg(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
+    let flags = dir.logged_always();
     let mut s = Server::start(2, &flags);
     let mut c = s.client();
     let [here, there] = common::keys_on_each_core(&mut c, 4, "p:");

@@ -377,6 +377,19 @@ impl TempDir {
     pub fn arg(&self) -> &str {
         self.0.to_str().expect("utf-8 temp path")
     }
+
+    /// Flags for a server that logs every write here, each synced before
+    /// its reply (`appendfsync always`): a restart must find all of them.
+    pub fn logged_always(&self) -> [&str; 6] {
+        [
+            "--dir",
+            self.arg(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]
+    }
 }
 
 impl Drop for TempDir {

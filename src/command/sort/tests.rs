@@ -241,37 +241,29 @@ fn weights_and_nosort() {
 
 #[test]
 fn alpha_compares_as_c_does() {
-    let l = Kind::List;
     let a = |s: &str| Bytes::copy_from_slice(s.as_bytes());
-    let o = parse(&args("SORT k ALPHA"), false, true).unwrap_or_default();
-    let plan = Plan {
-        src: Bytes::new(),
-        o,
-        script: false,
+    // The three strings sorted under `cmd`'s options.
+    let sort = |cmd: &str| {
+        let l = Kind::List;
+        let plan = Plan {
+            src: Bytes::new(),
+            o: parse(&args(cmd), false, true).unwrap_or_default(),
+            script: false,
+        };
+        order(
+            &plan.o,
+            l,
+            &plan.mode(l),
+            vec![a("a\0z"), a("a\0b"), a("a")],
+            None,
+        )
     };
     // Collated, a NUL ends a string; stored, it does not.
-    let out = order(
-        &plan.o,
-        l,
-        &plan.mode(l),
-        vec![a("a\0z"), a("a\0b"), a("a")],
-        None,
+    assert_eq!(sort("SORT k ALPHA").map(|v| v.len()), Ok(3));
+    assert_eq!(
+        sort("SORT k ALPHA STORE d"),
+        Ok(vec![a("a"), a("a\0b"), a("a\0z")])
     );
-    assert_eq!(out.map(|v| v.len()), Ok(3));
-    let o = parse(&args("SORT k ALPHA STORE d"), false, true).unwrap_or_default();
-    let plan = Plan {
-        src: Bytes::new(),
-        o,
-        script: false,
-    };
-    let out = order(
-        &plan.o,
-        l,
-        &plan.mode(l),
-        vec![a("a\0z"), a("a\0b"), a("a")],
-        None,
-    );
-    assert_eq!(out, Ok(vec![a("a"), a("a\0b"), a("a\0z")]));
 }
 
 #[test]
