@@ -1034,18 +1034,19 @@ pub fn fuzz_values(data: &[u8]) {
         );
     }
     // A small list's and a small sorted set's packed bytes, as an entry may
-    // hold them: every reading stays inside the bytes and agrees with the
-    // count; bytes the list layout accepts stay a list through edits.
+    // hold them (a list's with its count ahead): every reading stays inside
+    // the bytes; elements the list layout accepts make a list that counts
+    // them and stays the same through a push and a pop.
     use stairkv::storage::object::list::{List, ListLimit};
     use stairkv::storage::object::zset::ZRange;
     use stairkv::storage::object::{TAG_LIST_PACKED, TAG_ZSET_PACKED};
     if let Some(ObjRef::List(l)) = ObjRef::from_inline(TAG_LIST_PACKED, data) {
-        let n = l.len();
         assert!(l.range(0, -1).len() <= data.len());
         let _ = (l.get(0), l.get(-1), l.range_bounds(1, -2));
         let _ = l.positions(b"a", -1, 0, 0);
         if let Some(mut owned) = List::from_packed(data.to_vec()) {
             let before: Vec<Vec<u8>> = owned.as_ref().iter().map(<[u8]>::to_vec).collect();
+            let n = owned.as_ref().len();
             assert_eq!(before.len(), n, "a valid packed list counts its elements");
             let lim = ListLimit::default();
             owned.push_front(b"x", lim);

@@ -4,7 +4,9 @@
 //! entry — and a **quick** list past that: a deque of packed chunks, each at
 //! most one node, boxed beside the entry. Every packed element carries its
 //! size at its end as well as at its start, so a chunk is walked from either
-//! side and both ends of a list are reached in O(1). Reads go through
+//! side and both ends of a list are reached in O(1); a packed list keeps
+//! its element count ahead of its elements, as a listpack's header does,
+//! so its length is read, not walked. Reads go through
 //! [`ListRef`], writes through the owned [`List`]. This file owns the
 //! layout, the conversions and the operations with Redis's index rules; it
 //! never knows keys, deadlines, commands or replies.
@@ -76,8 +78,63 @@ mod quick;
 use quick::{reserve, Chunk};
 pub use quick::{Iter, Quick};
 
+/// A packed list's bytes begin with its element count (u16, little end),
+/// as a listpack's header does: LLEN, a push's reply and a range's bounds
+/// read it instead of walking the elements. [`UNKNOWN`] (a count past it)
+/// means walk. The elements follow in `layout`'s form.
+const HDR: usize = 2;
+const UNKNOWN: u16 = u16::MAX;
+
+/// The elements of packed bytes (after the count).
+fn body(p: &[u8]) -> &[u8] {
+    p.get(HDR..).unwrap_or(&[])
+}
+
+/// The element count of packed bytes.
+fn packed_len(p: &[u8]) -> usize {
+    match p {
+        [a, b, ..] => match u16::from_le_bytes([*a, *b]) {
+            UNKNOWN => lp::count(body(p)),
+            n => usize::from(n),
+        },
+        _ => 0,
+    }
+}
+
+/// Write the count `n` into packed bytes (making the header of an empty
+/// list).
+fn set_len(p: &mut Vec<u8>, n: usize) {
+    if p.len() < HDR {
+        p.resize(HDR, 0);
+    }
+    let n = u16::try_from(n).unwrap_or(UNKNOWN);
+    p[..HDR].copy_from_slice(&n.to_le_bytes());
+}
+
+/// Packed bytes for the elements `elements` (a count of them).
+fn with_header(elements: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(HDR + elements.len());
+    set_len(&mut p, lp::count(elements));
+    p.extend_from_slice(elements);
+    p
+}
+
+/// Change the elements of packed bytes with `f` (on a copy: for the rare
+/// writes in the middle — LSET, LINSERT, LREM, LTRIM — which are O(n)
+/// anyway), counting them again after.
+fn edit_body<R>(p: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut b = body(p).to_vec();
+    let r = f(&mut b);
+    let n = lp::count(&b);
+    p.truncate(HDR.min(p.len()));
+    set_len(p, n);
+    p.extend_from_slice(&b);
+    r
+}
+
 #[derive(Clone, Debug)]
 pub enum List {
+    /// Packed bytes: the count, then the elements.
     Packed(Vec<u8>),
     Quick(Quick),
 }
@@ -124,7 +181,7 @@ fn clamp(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 impl<'a> ListRef<'a> {
     pub fn len(self) -> usize {
         match self {
-            ListRef::Packed(p) => lp::count(p),
+            ListRef::Packed(p) => packed_len(p),
             ListRef::Quick(q) => q.len,
         }
     }
@@ -144,7 +201,7 @@ impl<'a> ListRef<'a> {
     pub fn iter(self) -> Iter<'a> {
         match self {
             ListRef::Packed(p) => Iter {
-                front: lp::iter(p),
+                front: lp::iter(body(p)),
                 ..Iter::default()
             },
             ListRef::Quick(q) => Iter {
@@ -157,7 +214,7 @@ impl<'a> ListRef<'a> {
     pub fn iter_from(self, index: usize) -> Iter<'a> {
         match self {
             ListRef::Packed(p) => {
-                let mut front = lp::iter(p);
+                let mut front = lp::iter(body(p));
                 front.skip_front(index);
                 Iter {
                     front,
@@ -172,6 +229,7 @@ impl<'a> ListRef<'a> {
     pub fn get(self, index: i64) -> Option<&'a [u8]> {
         match self {
             ListRef::Packed(p) => {
+                let p = body(p);
                 let s = if index < 0 {
                     lp::span_back(p, usize::try_from(index.unsigned_abs() - 1).ok()?)
                 } else {
@@ -252,9 +310,10 @@ impl List {
         l
     }
 
-    /// A packed list from its bytes, when they are well formed.
+    /// A packed list from its elements' bytes (`layout`'s form, no count),
+    /// when they are well formed.
     pub fn from_packed(p: Vec<u8>) -> Option<List> {
-        lp::valid(&p).then_some(List::Packed(p))
+        lp::valid(&p).then(|| List::Packed(with_header(&p)))
     }
 
     /// The packed bytes, when the list is small enough to be stored inside
@@ -280,10 +339,12 @@ impl List {
     /// list is one now; `None` leaves the write to the packed bytes.
     fn make_room(&mut self, extra: usize, grows: bool, lim: ListLimit) -> Option<&mut Quick> {
         if let List::Packed(p) = self {
-            if lim.fits_with(p.len() + extra, || lp::count(p) + usize::from(grows)) {
+            let body_len = p.len().saturating_sub(HDR);
+            if lim.fits_with(body_len + extra, || packed_len(p) + usize::from(grows)) {
                 return None;
             }
-            let mut buf = std::mem::take(p);
+            let mut buf = body(p).to_vec();
+            *p = Vec::new();
             // A chunk's count must match its bytes: damaged bytes (which a
             // packed list only stops at) are left behind.
             buf.truncate(lp::valid_len(&buf));
@@ -310,9 +371,13 @@ impl List {
             _ => false,
         };
         if small {
-            let mut p = q.chunks.pop_front().map(|c| c.buf).unwrap_or_default();
-            p.shrink_to_fit();
-            *self = List::Packed(p);
+            let p = q.chunks.pop_front().map(|c| c.buf).unwrap_or_default();
+            // An emptied list is no bytes at all, as a new one.
+            *self = List::Packed(if p.is_empty() {
+                Vec::new()
+            } else {
+                with_header(&p)
+            });
         }
     }
 
@@ -322,8 +387,10 @@ impl List {
             Some(q) => q.push_front(v, lim),
             None => {
                 if let List::Packed(p) = self {
+                    let n = packed_len(p);
+                    set_len(p, n + 1);
                     reserve(p, lp::entry_size(v.len()), lim);
-                    lp::insert(p, 0, v);
+                    lp::insert(p, HDR, v);
                 }
             }
         }
@@ -335,6 +402,8 @@ impl List {
             Some(q) => q.push_back(v, lim),
             None => {
                 if let List::Packed(p) = self {
+                    let n = packed_len(p);
+                    set_len(p, n + 1);
                     reserve(p, lp::entry_size(v.len()), lim);
                     lp::write(p, v);
                 }
@@ -345,7 +414,14 @@ impl List {
     /// LPOP of one element.
     pub fn pop_front(&mut self, lim: ListLimit) -> Option<Vec<u8>> {
         let v = match self {
-            List::Packed(p) => lp::pop_front(p),
+            List::Packed(p) => {
+                let s = lp::read_at(body(p), 0)?;
+                let v = body(p)[s.lo..s.hi].to_vec();
+                let n = packed_len(p);
+                p.drain(HDR..HDR + s.end);
+                set_len(p, n.saturating_sub(1));
+                Some(v)
+            }
             List::Quick(q) => q.pop_front(lim),
         };
         self.try_pack(lim);
@@ -355,7 +431,15 @@ impl List {
     /// RPOP of one element.
     pub fn pop_back(&mut self, lim: ListLimit) -> Option<Vec<u8>> {
         let v = match self {
-            List::Packed(p) => lp::pop_back(p),
+            List::Packed(p) => {
+                let b = body(p);
+                let s = lp::read_before(b, b.len())?;
+                let v = b[s.lo..s.hi].to_vec();
+                let n = packed_len(p);
+                p.truncate(HDR + s.start);
+                set_len(p, n.saturating_sub(1));
+                Some(v)
+            }
             List::Quick(q) => q.pop_back(lim),
         };
         self.try_pack(lim);
@@ -393,14 +477,15 @@ impl List {
     /// LSET: false when there is no element at `index`.
     pub fn set(&mut self, index: i64, v: &[u8], lim: ListLimit) -> bool {
         if let List::Packed(p) = self {
+            let b = body(p);
             let span = if index < 0 {
                 usize::try_from(index.unsigned_abs() - 1)
                     .ok()
-                    .and_then(|k| lp::span_back(p, k))
+                    .and_then(|k| lp::span_back(b, k))
             } else {
                 usize::try_from(index)
                     .ok()
-                    .and_then(|k| lp::span_front(p, k))
+                    .and_then(|k| lp::span_front(b, k))
             };
             let Some(span) = span else {
                 return false;
@@ -410,7 +495,7 @@ impl List {
             let extra = lp::entry_size(v.len()).saturating_sub(span.end - span.start);
             if self.make_room(extra, false, lim).is_none() {
                 if let List::Packed(p) = self {
-                    lp::replace(p, span, v);
+                    edit_body(p, |b| lp::replace(b, span, v));
                 }
                 return true;
             }
@@ -438,9 +523,11 @@ impl List {
             Some(q) => q.insert_at(pos, v, lim),
             None => {
                 if let List::Packed(p) = self {
-                    if let Some(off) = lp::skip(p, pos) {
+                    if let Some(off) = lp::skip(body(p), pos) {
+                        let n = packed_len(p);
+                        set_len(p, n + 1);
                         reserve(p, lp::entry_size(v.len()), lim);
-                        lp::insert(p, off, v);
+                        lp::insert(p, HDR + off, v);
                     }
                 }
             }
@@ -456,7 +543,7 @@ impl List {
             c => usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX),
         };
         let gone = match self {
-            List::Packed(p) => lp::remove_matching(p, v, limit, count < 0),
+            List::Packed(p) => edit_body(p, |b| lp::remove_matching(b, v, limit, count < 0)),
             List::Quick(q) => q.remove(limit, v, count < 0, lim),
         };
         self.try_pack(lim);
@@ -473,14 +560,14 @@ impl List {
         };
         match self {
             List::Packed(p) if front == len => p.clear(),
-            List::Packed(p) => {
-                if let Some(at) = lp::offset(p, len - back, len) {
-                    p.truncate(at);
+            List::Packed(p) => edit_body(p, |b| {
+                if let Some(at) = lp::offset(b, len - back, len) {
+                    b.truncate(at);
                 }
-                if let Some(at) = lp::skip(p, front) {
-                    p.drain(..at);
+                if let Some(at) = lp::skip(b, front) {
+                    b.drain(..at);
                 }
-            }
+            }),
             List::Quick(q) => q.trim(front, back, lim),
         }
         self.try_pack(lim);

@@ -248,7 +248,8 @@ fn converts_past_one_node_and_back_under_half() {
     let lim = ListLimit::default();
     let mut l = filled(lim, 80, 100);
     assert_eq!(l.as_ref().encoding(), "listpack");
-    assert_eq!(l.inline().map(<[u8]>::len), Some(80 * 102));
+    // (and the count ahead of them)
+    assert_eq!(l.inline().map(<[u8]>::len), Some(HDR + 80 * 102));
     l.push_back(&[1; 100], lim);
     assert_eq!(l.as_ref().encoding(), "quicklist");
     let List::Quick(q) = &l else { panic!("quick") };
@@ -575,9 +576,14 @@ fn check(l: &List, m: &Model, step: usize) {
     assert!(l.mem_size() >= m.bytes());
     match l {
         List::Packed(p) => {
-            assert!(lp::valid(p));
-            assert_eq!(p.len(), m.bytes());
-            assert!(m.fits(p.len(), want.len()), "step {step}");
+            let b = body(p);
+            assert!(lp::valid(b));
+            assert_eq!(b.len(), m.bytes());
+            assert!(m.fits(b.len(), want.len()), "step {step}");
+            // The count in the bytes is the elements' (LLEN reads it).
+            assert!(p.is_empty() || p.len() >= HDR);
+            assert_eq!(packed_len(p), want.len(), "step {step}: the packed count");
+            assert_eq!(lp::count(b), want.len(), "step {step}: the elements");
         }
         List::Quick(q) => {
             let n = q.chunks.len();
@@ -700,8 +706,12 @@ fn run(ops: &[Op], lim: ListLimit) -> Seen {
             Op::Walk(k) => {
                 // The packed bytes round-trip; the chunks clone alike.
                 if let Some(p) = l.inline() {
-                    let back = List::from_packed(p.to_vec()).expect("own bytes");
+                    let back = List::from_packed(body(p).to_vec()).expect("own bytes");
                     assert_eq!(back.as_ref().iter().count(), len);
+                    assert_eq!(back.as_ref().len(), len);
+                    if len > 0 {
+                        assert_eq!(back.inline(), Some(p), "the same bytes, count and all");
+                    }
                 }
                 let copy = l.as_ref().to_owned();
                 assert!(copy.as_ref().iter().eq(l.as_ref().iter()));
