@@ -111,10 +111,10 @@ fn set_len(p: &mut Vec<u8>, n: usize) {
     p[..HDR].copy_from_slice(&n.to_le_bytes());
 }
 
-/// Packed bytes for the elements `elements` (a count of them).
-fn with_header(elements: &[u8]) -> Vec<u8> {
+/// Packed bytes for `elements`, `n` of them.
+fn with_header(elements: &[u8], n: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(HDR + elements.len());
-    set_len(&mut p, lp::count(elements));
+    set_len(&mut p, n);
     p.extend_from_slice(elements);
     p
 }
@@ -313,7 +313,7 @@ impl List {
     /// A packed list from its elements' bytes (`layout`'s form, no count),
     /// when they are well formed.
     pub fn from_packed(p: Vec<u8>) -> Option<List> {
-        lp::valid(&p).then(|| List::Packed(with_header(&p)))
+        lp::valid(&p).then(|| List::Packed(with_header(&p, lp::count(&p))))
     }
 
     /// The packed bytes, when the list is small enough to be stored inside
@@ -371,12 +371,11 @@ impl List {
             _ => false,
         };
         if small {
-            let p = q.chunks.pop_front().map(|c| c.buf).unwrap_or_default();
-            // An emptied list is no bytes at all, as a new one.
-            *self = List::Packed(if p.is_empty() {
-                Vec::new()
-            } else {
-                with_header(&p)
+            // An emptied list is no bytes at all, as a new one; the chunk
+            // knows its count.
+            *self = List::Packed(match q.chunks.pop_front() {
+                Some(c) if !c.buf.is_empty() => with_header(&c.buf, c.count),
+                _ => Vec::new(),
             });
         }
     }
