@@ -212,6 +212,7 @@ async fn core_main(
     // has its keys (see core::recover).
     crate::runtime::task::spawn(crate::core::aof::run_writer(world.aof.clone())).detach();
     crate::runtime::task::spawn(crate::core::recover::run_at_start(world.clone())).detach();
+    crate::runtime::busy_poll::set_busy_poll(cfg.busy_poll_us);
     let ring = match cfg.socket_path {
         SocketPath::Ring => match SocketRing::with_bell(bells[world.id].clone()) {
             Ok(r) => {

@@ -544,3 +544,76 @@ fn memory_stats_and_getkeysandflags() {
     );
     assert!(e.contains("Invalid command specified"), "{e}");
 }
+
+/// `busy-poll-us`: a core spins that long for the next request before it
+/// sleeps. Off, no spin ever ends in a request (INFO's `busy_poll_hits` stays
+/// put), also after it was on; CONFIG SET changes it at run time, with
+/// Redis's errors for bad values; a server of several cores does not spin
+/// unless asked to.
+#[test]
+fn busy_poll_is_a_setting_and_counts_what_it_caught() {
+    let s = Server::start(1, &["--busy-poll-us", "0"]);
+    let mut c = s.client();
+    let hits = |c: &mut redis::Connection| -> u64 {
+        field(&info(c, Some("stats")), "busy_poll_hits")
+            .parse()
+            .expect("busy_poll_hits is a number")
+    };
+    let get = |c: &mut redis::Connection| -> Vec<String> {
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("busy-poll-us")
+            .query(c)
+            .expect("CONFIG GET")
+    };
+    let set = |c: &mut redis::Connection, v: &str| -> redis::RedisResult<()> {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("busy-poll-us")
+            .arg(v)
+            .query(c)
+    };
+    let sequential = |c: &mut redis::Connection| {
+        for i in 0..2000 {
+            let _: () = c.set(format!("k{i}"), i).expect("SET");
+        }
+    };
+    assert_eq!(get(&mut c), ["busy-poll-us", "0"]);
+    let before = hits(&mut c);
+    sequential(&mut c);
+    assert_eq!(hits(&mut c), before, "a spin ran with busy-poll-us 0");
+
+    // On: whether a spin catches a request depends on who else wants the
+    // CPU (a core that keeps losing its CPU to other threads does not spin,
+    // and tests run side by side): the unit tests of `runtime::busy_poll`
+    // check those rules, bench/results/2026-12-07-busy-poll what it buys.
+    // Here: it is set at run time and the server answers as before.
+    set(&mut c, "200000").expect("CONFIG SET busy-poll-us");
+    assert_eq!(get(&mut c), ["busy-poll-us", "200000"]);
+    sequential(&mut c);
+    let back: Option<String> = c.get("k1999").expect("GET");
+    assert_eq!(back.as_deref(), Some("1999"));
+
+    set(&mut c, "0").expect("CONFIG SET busy-poll-us 0");
+    let before = hits(&mut c);
+    sequential(&mut c);
+    assert_eq!(
+        hits(&mut c),
+        before,
+        "the spin went on after busy-poll-us 0"
+    );
+
+    for bad in ["-1", "soon", ""] {
+        let e = error_text(set(&mut c, bad).map(|()| Value::Nil));
+        assert!(
+            e.contains("CONFIG SET failed (possibly related to argument 'busy-poll-us')"),
+            "{bad:?}: {e}"
+        );
+    }
+    assert_eq!(get(&mut c), ["busy-poll-us", "0"]);
+
+    let one = Server::start(1, &[]);
+    assert_eq!(get(&mut one.client()), ["busy-poll-us", "20"]);
+    let two = Server::start(2, &[]);
+    assert_eq!(get(&mut two.client()), ["busy-poll-us", "0"]);
+}

@@ -49,6 +49,7 @@ fn config_params(c: &Config) -> Vec<(&'static str, String)> {
         ("shard-min-keys", c.shard_min_keys.to_string()),
         ("migrate-batch", c.migrate_batch.to_string()),
         ("busy-reply-threshold", c.busy_reply_threshold.to_string()),
+        ("busy-poll-us", c.busy_poll_us.to_string()),
         ("lua-time-limit", c.busy_reply_threshold.to_string()),
         ("rebalance-threshold", c.rebalance_threshold.to_string()),
         (
@@ -256,6 +257,7 @@ fn config_set_one(c: &mut Config, name: &str, v: &[u8]) -> Result<(), String> {
         }
         "migrate-batch" => c.migrate_batch = num()?.max(1),
         "busy-reply-threshold" | "lua-time-limit" => c.busy_reply_threshold = num()?,
+        "busy-poll-us" => c.busy_poll_us = num()?.min(1_000_000),
         "maxmemory" => {
             c.maxmemory = crate::config::parse_memory(&text).ok_or_else(|| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a memory value")

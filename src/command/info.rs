@@ -343,7 +343,7 @@ fn render_info(
             "stats" => {
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nmesh_messages_sent:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nmesh_messages_sent:{}\r\nbusy_poll_hits:{}\r\n",
                     sum(|s| s.connections_received),
                     sum(|s| s.commands),
                     sum(|s| s.net_input_bytes),
@@ -359,6 +359,7 @@ fn render_info(
                     // Every core keeps every BCAST prefix: count one core's.
                     stats.iter().map(|s| s.tracking_prefixes).max().unwrap_or(0),
                     sum(|s| s.mesh_sent),
+                    sum(|s| s.busy_poll_hits),
                 );
             }
             "keyspace" => {

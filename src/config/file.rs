@@ -38,6 +38,7 @@ pub(super) struct FileConfig {
     #[serde(alias = "lua-time-limit")]
     pub(super) busy_reply_threshold: Option<u64>,
     pub(super) rebalance_threshold: Option<u64>,
+    pub(super) busy_poll_us: Option<u64>,
     pub(super) socket_path: Option<SocketPath>,
     pub(super) dir: Option<PathBuf>,
     pub(super) dbfilename: Option<String>,

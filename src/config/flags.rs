@@ -91,6 +91,10 @@ pub struct Flags {
     /// busy-reply-threshold, alias lua-time-limit) [default: 5000].
     #[arg(long, alias = "lua-time-limit")]
     pub busy_reply_threshold: Option<u64>,
+    /// Microseconds a core spins, awake, for the next request after its last
+    /// one before it sleeps (0: never spin) [default: 20 with one core, 0 with more].
+    #[arg(long)]
+    pub busy_poll_us: Option<u64>,
     /// Staircase: rebalance when a core's load exceeds the mean by this many percent [default: 25].
     #[arg(long)]
     pub rebalance_threshold: Option<u64>,

@@ -45,6 +45,8 @@ pub struct Config {
     /// Milliseconds before a running script counts as busy (`-BUSY`, SCRIPT KILL).
     pub busy_reply_threshold: u64,
     pub rebalance_threshold: u64,
+    /// Microseconds a core spins for the next request before it sleeps.
+    pub busy_poll_us: u64,
     pub socket_path: SocketPath,
     pub config_file: Option<PathBuf>,
     /// Hard bytes, soft bytes, soft seconds (0 disables a limit).
@@ -260,6 +262,10 @@ impl Config {
                 .rebalance_threshold
                 .or(file.rebalance_threshold)
                 .unwrap_or(DEFAULT_REBALANCE_THRESHOLD),
+            busy_poll_us: flags
+                .busy_poll_us
+                .or(file.busy_poll_us)
+                .unwrap_or(if ncores == 1 { DEFAULT_BUSY_POLL_US } else { 0 }),
             socket_path: flags.socket_path.or(file.socket_path).unwrap_or_default(),
             dir: flags
                 .dir

@@ -122,3 +122,23 @@ fn policies_parse_by_redis_names() {
     assert_eq!(Policy::parse("lru"), None);
     assert!(Policy::VolatileTtl.volatile() && !Policy::AllKeysLru.volatile());
 }
+
+#[test]
+fn busy_poll_is_on_by_default_for_one_core_only() {
+    let with = |cores: usize, busy: Option<u64>| {
+        Config::resolve(Flags {
+            cores: Some(cores),
+            busy_poll_us: busy,
+            ..Flags::default()
+        })
+        .expect("valid")
+        .busy_poll_us
+    };
+    assert_eq!(with(1, None), DEFAULT_BUSY_POLL_US);
+    // Several cores spin only when asked (a test machine may have one CPU).
+    if available_cpus().len() >= 2 {
+        assert_eq!(with(2, None), 0);
+        assert_eq!(with(2, Some(30)), 30);
+    }
+    assert_eq!(with(1, Some(0)), 0);
+}

@@ -27,6 +27,11 @@ pub const DEFAULT_SPLIT_BATCH: u64 = 256;
 pub const DEFAULT_CONTROLLER_INTERVAL_MS: u64 = 100;
 /// Entries a migration sends per batch (one batch in flight at a time).
 pub const DEFAULT_MIGRATE_BATCH: u64 = 512;
+/// Microseconds a core spins for the next request before it sleeps
+/// (`runtime::busy_poll::set_busy_poll`), by default on a one-core server
+/// only: with several cores, spins were measured delaying cross-core
+/// hand-offs (see `runtime::busy_poll`).
+pub const DEFAULT_BUSY_POLL_US: u64 = 20;
 /// Redis's `busy-reply-threshold` default, in milliseconds.
 pub const DEFAULT_BUSY_REPLY_THRESHOLD: u64 = 5000;
 /// The controller moves shards off a core whose load exceeds the cores' mean by more than this (percent).

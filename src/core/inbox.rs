@@ -191,6 +191,7 @@ impl World {
             }
             CoreTask::SetConfig(c) => {
                 self.aof.fsync.set(c.appendfsync);
+                crate::runtime::busy_poll::set_busy_poll(c.busy_poll_us);
                 *self.config.borrow_mut() = *c;
                 self.apply_memory_config();
                 TaskResult::Done

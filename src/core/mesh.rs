@@ -212,6 +212,8 @@ pub struct CoreStats {
     pub rebalance_moves: u64,
     pub ops_per_sec: f64,
     pub mesh_sent: u64,
+    /// Times this core's spin before a nap saw work come (`busy-poll-us`).
+    pub busy_poll_hits: u64,
     /// Keys changed since the last SAVE, and keys loaded at start (kept, expired).
     pub changes: u64,
     /// 1 while this core takes part in a BGSAVE.

@@ -683,6 +683,7 @@ impl World {
             rebalance_moves: s.rebalance_moves.get(),
             ops_per_sec: rows.iter().map(|r| r.ops_per_sec).sum(),
             mesh_sent: self.mesh.sent.get(),
+            busy_poll_hits: crate::runtime::busy_poll::busy_poll_hits(),
             changes: self.persist.dirty.get(),
             bgsave: u64::from(self.persist.bgsave.get()),
             loaded: self.persist.loaded.get(),

@@ -1,11 +1,12 @@
 //! The socket ring's driver: one glommio task per core ([`SocketRing::drive`])
 //! that submits what connections queued, reaps completions and wakes their
 //! tasks. glommio stays the executor: connection tasks await ring operations
-//! like any future. Between requests the driver first *naps* in its ring (one
-//! syscall, bounded by `NAP_MAX`) while nothing else on the core wants to
-//! run; a peer core's mesh packet rings the core's bell (`bell`) to end the
-//! nap, and on a busy core makes the driver step aside until glommio has read
-//! it ([`let_peers_in`]). With nothing in flight, or once the nap window is
+//! like any future. Between requests the driver first spins awake for a
+//! moment ([`busy_poll`](super::busy_poll)), then *naps* in its ring (one syscall, bounded
+//! by `NAP_MAX`) while nothing else on the core wants to run; a peer core's
+//! mesh packet rings the core's bell (`bell`) to end the nap, and on a busy
+//! core makes the driver step aside until glommio has read it
+//! ([`let_peers_in`]). With nothing in flight, or once the nap window is
 //! used up, it parks *in glommio* on an eventfd registered on the ring, so
 //! glommio's timers and channels get their turn. glommio 0.9 has no public
 //! "wait until this fd is readable", so `wait_readable` borrows its socket
@@ -151,6 +152,9 @@ impl SocketRing {
             }
             self.enter();
             let reaped = self.reap();
+            if reaped > 0 {
+                self.busy_poll.worked(Instant::now());
+            }
             if reaped > 0 || !self.ring.borrow_mut().submission().is_empty() {
                 // Let the woken connections run, then come back for their submissions.
                 futures_lite::future::yield_now().await;
@@ -202,6 +206,7 @@ impl SocketRing {
             )
             .await;
             self.bell.wake_up();
+            self.busy_poll.idled(park_began);
             self.set_eventfd(false);
             if gave_up {
                 self.look_after_park(park_began.elapsed()).await;
@@ -303,6 +308,12 @@ impl SocketRing {
         if self.reap() > 0 {
             return true;
         }
+        let began = Instant::now();
+        let came = self.spin();
+        if came {
+            self.busy_poll.idled(began);
+            return true;
+        }
         if !self.bell.fall_asleep() {
             // A packet came before the nap could be seen: no nap; the loop
             // lets glommio read it.
@@ -316,6 +327,7 @@ impl SocketRing {
             .submitter()
             .submit_with_args(1, &args);
         self.bell.wake_up();
+        self.busy_poll.idled(began);
         if let Err(e) = r {
             if !matches!(
                 e.raw_os_error(),
@@ -326,6 +338,37 @@ impl SocketRing {
         }
         let reaped = self.reap();
         self.bell_rang(bell_read).await || reaped > 0
+    }
+
+    /// Spin (awake, no syscall) for up to the spin window after the last
+    /// completion, watching the ring for completions or completion work and
+    /// the bell for a peer's packet. True when one came.
+    fn spin(&self) -> bool {
+        let Some(until) = self.busy_poll.spin_until() else {
+            return false;
+        };
+        let mut turns = 0u32;
+        loop {
+            let came = {
+                let mut ring = self.ring.borrow_mut();
+                ring.submission().taskrun() || !ring.completion().is_empty()
+            };
+            if came {
+                super::busy_poll::hit();
+                return true;
+            }
+            turns += 1;
+            if turns.is_multiple_of(32) && Instant::now() >= until {
+                return false;
+            }
+            if turns.is_multiple_of(32) {
+                // Whatever else wants this CPU (a client, the kernel's
+                // workers) gets it: a spin only fills time nobody wants.
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
     }
 
     /// Keep a read of the bell in the kernel, so that a peer's ring ends a nap

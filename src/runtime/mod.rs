@@ -32,6 +32,8 @@
 //!   reaping completions, resubmitting short sends, filling multishot inboxes.
 //! - [`ops`]: what a task submits (receive, multishot [`ops::Stream`], send,
 //!   accept) and the future that waits for it ([`ops::Op`]).
+//! - [`busy_poll`]: whether and how long a core spins for the next request
+//!   before it naps (`busy-poll-us`).
 //! - [`driver`]: the per-core driver task (nap, park, let peers' packets in)
 //!   and this thread's handle to its ring ([`driver::poke`]).
 //! - [`timer`]: [`timer::sleep`], on the ring so that it fires on time.
@@ -42,6 +44,7 @@
 pub mod bell;
 pub mod buf;
 pub mod bufring;
+pub mod busy_poll;
 pub mod driver;
 pub mod file;
 pub mod hangup;

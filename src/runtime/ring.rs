@@ -124,6 +124,8 @@ pub struct SocketRing {
     pub(super) mshot_limit: Cell<bool>,
     /// The driver's read of its bell is in the kernel (one of `in_flight`).
     pub(super) bell_armed: Cell<bool>,
+    /// Whether and how long a nap spins first (`driver::BusyPoll`).
+    pub(super) busy_poll: super::busy_poll::BusyPoll,
     pub(super) eventfd: OwnedFd,
     /// Wakes the driver when a task queued a submission.
     pub(super) work: Notify,
@@ -178,6 +180,7 @@ impl SocketRing {
             missed_wakes: Cell::new(0),
             mshot_limit: Cell::new(true),
             bell_armed: Cell::new(false),
+            busy_poll: super::busy_poll::BusyPoll::default(),
             eventfd,
             work: Notify::default(),
             bell,
