@@ -29,8 +29,9 @@ pub const DEFAULT_CONTROLLER_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_MIGRATE_BATCH: u64 = 512;
 /// Microseconds a core spins for the next request before it sleeps
 /// (`runtime::busy_poll::set_busy_poll`), by default on a one-core server
-/// only: with several cores, spins were measured delaying cross-core
-/// hand-offs (see `runtime::busy_poll`).
+/// only: spins across cores were measured slow only beside a stray busy
+/// process, and the several-core default awaits a tested change (see
+/// `runtime::busy_poll`).
 pub const DEFAULT_BUSY_POLL_US: u64 = 20;
 /// Redis's `busy-reply-threshold` default, in milliseconds.
 pub const DEFAULT_BUSY_REPLY_THRESHOLD: u64 = 5000;

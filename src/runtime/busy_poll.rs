@@ -55,12 +55,12 @@ const SHARED_PERIODS: u32 = 200;
 ///   pipeline 16 that measured 7% fewer GETs per second);
 /// - where the core shares its CPU with other threads (its clients, on a
 ///   2-CPU machine with `--cores 2`), a spin keeps them from the CPU they
-///   need to answer it: a cross-core BRPOP ping-pong went from 0.4 to 8 ms.
-///   A yield that handed the CPU over counts as an involuntary switch of the
-///   core's thread, which is how the poll tells. Even so, that ping-pong
-///   ran at 0.3–0.6× the cycles of no spin with a few hundred spins in it;
-///   not understood yet, so a server of several cores does not spin unless
-///   `busy-poll-us` is set (`config`).
+///   need to answer it (a cross-core BRPOP ping-pong beside a busy process
+///   on one CPU went from 0.4 to 8 ms per cycle). A yield that handed the
+///   CPU over counts as an involuntary switch of the core's thread, which is
+///   how the poll tells. A clean re-run showed no slowdown across cores; a
+///   server of several cores still spins only when `busy-poll-us` is set
+///   (`config`) until that default is changed and tested.
 pub struct BusyPoll {
     /// When the driver last reaped a completion: a spin lasts the window from it.
     busy_at: Cell<Instant>,
@@ -89,6 +89,13 @@ impl Default for BusyPoll {
 }
 
 impl BusyPoll {
+    /// `busy-poll-us` is not 0 on this core.
+    pub fn enabled(&self) -> bool {
+        !spin_window().is_zero()
+    }
+
+    /// The driver reaped completions at `now` (called only while enabled: a
+    /// core that starts spinning again judges itself after one period).
     pub fn worked(&self, now: Instant) {
         self.busy_at.set(now);
         if now.saturating_duration_since(self.since.get()) >= LOAD_PERIOD {

@@ -152,7 +152,8 @@ impl SocketRing {
             }
             self.enter();
             let reaped = self.reap();
-            if reaped > 0 {
+            // No clock read per turn while the busy poll is off.
+            if reaped > 0 && self.busy_poll.enabled() {
                 self.busy_poll.worked(Instant::now());
             }
             if reaped > 0 || !self.ring.borrow_mut().submission().is_empty() {
@@ -309,8 +310,7 @@ impl SocketRing {
             return true;
         }
         let began = Instant::now();
-        let came = self.spin();
-        if came {
+        if self.spin() {
             self.busy_poll.idled(began);
             return true;
         }
@@ -341,8 +341,9 @@ impl SocketRing {
     }
 
     /// Spin (awake, no syscall) for up to the spin window after the last
-    /// completion, watching the ring for completions or completion work and
-    /// the bell for a peer's packet. True when one came.
+    /// completion, watching the ring for completions or completion work.
+    /// True when some came. A peer's packet is not watched for: it waits for
+    /// the spin's end, when `fall_asleep` sees it.
     fn spin(&self) -> bool {
         let Some(until) = self.busy_poll.spin_until() else {
             return false;
@@ -358,10 +359,10 @@ impl SocketRing {
                 return true;
             }
             turns += 1;
-            if turns.is_multiple_of(32) && Instant::now() >= until {
-                return false;
-            }
             if turns.is_multiple_of(32) {
+                if Instant::now() >= until {
+                    return false;
+                }
                 // Whatever else wants this CPU (a client, the kernel's
                 // workers) gets it: a spin only fills time nobody wants.
                 std::thread::yield_now();
