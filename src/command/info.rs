@@ -299,8 +299,8 @@ fn render_info(
                     sum(|s| s.aof_rewrites),
                     if sum(|s| s.aof_failing) > 0 { "err" } else { "ok" },
                     cfg.appendfsync.name(),
-                    sum(|s| s.aof_size) + sum(|s| s.aof_base_size),
-                    sum(|s| s.aof_base_size),
+                    sum(|s| s.aof_size) + sum(|s| s.aof_settled),
+                    sum(|s| s.aof_rewrite_base),
                     sum(|s| s.aof_syncs),
                 );
                 for s in stats {

@@ -74,6 +74,8 @@ pub fn write_error() -> Option<i32> {
 
 /// How long a failed flush waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(1);
+/// The largest buffer kept for the next flush ([`Aof::spare`]).
+const SPARE_MAX: usize = 4 << 20;
 /// `everysec`: the most time between a write and its sync.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
@@ -125,6 +127,11 @@ pub struct Aof {
     pub file: RefCell<Option<Rc<LogFile>>>,
     /// Records not yet handed to the writer task.
     pub buf: RefCell<BytesMut>,
+    /// The buffer the last flush wrote, cleared: it becomes `buf` when the
+    /// writer takes `buf`, so records never go into a buffer that grows
+    /// from nothing (a regrowth copied every byte again: 10% of what
+    /// logging cost at 700k SET/s).
+    spare: RefCell<BytesMut>,
     /// Files a rewrite switched away from, with what they still need written.
     retiring: RefCell<Vec<(Rc<LogFile>, BytesMut)>>,
     /// Every record before this LSN can be acknowledged: synced under
@@ -406,7 +413,8 @@ async fn flush_current(
     let Some(file) = aof.file.borrow().clone() else {
         return Ok(());
     };
-    let pending = std::mem::take(&mut *aof.buf.borrow_mut());
+    let spare = std::mem::take(&mut *aof.spare.borrow_mut());
+    let pending = std::mem::replace(&mut *aof.buf.borrow_mut(), spare);
     let wrote = !pending.is_empty();
     let always = aof.fsync.get() == Fsync::Always;
     // Under `always`, records go into synced room with one durable direct
@@ -437,13 +445,11 @@ async fn flush_current(
     } else {
         *unsynced |= wrote;
     }
-    // Hand the allocation back for the next turn's records.
+    // Keep the allocation for the flush after next, unless a burst made it
+    // big.
     pending.clear();
-    {
-        let mut buf = aof.buf.borrow_mut();
-        if buf.is_empty() && buf.capacity() < pending.capacity() {
-            *buf = pending;
-        }
+    if pending.capacity() <= SPARE_MAX {
+        *aof.spare.borrow_mut() = pending;
     }
     let sync_now = match aof.fsync.get() {
         Fsync::Always => true,

@@ -226,11 +226,13 @@ pub struct CoreStats {
     pub aof_size: u64,
     pub aof_failing: u64,
     pub aof_syncs: u64,
-    /// Core 0: a rewrite runs; the last failed; rewrites done; bases' bytes.
+    /// Core 0: a rewrite runs; the last failed; rewrites done; the bytes
+    /// the logs build on and the rewrite base (`Persist`'s fields).
     pub aof_rewriting: u64,
     pub aof_rewrite_failed: u64,
     pub aof_rewrites: u64,
-    pub aof_base_size: u64,
+    pub aof_settled: u64,
+    pub aof_rewrite_base: u64,
 }
 
 #[derive(Debug, Clone)]

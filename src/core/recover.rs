@@ -23,6 +23,7 @@
 //!
 //! Nothing here runs once loading has ended.
 
+use super::mesh::CoreTask;
 use super::world::World;
 use crate::persist::log::{LogReader, Op as LogOp, Stop};
 use crate::persist::rdb::{self, Item};
@@ -688,6 +689,16 @@ async fn start_here(world: &Rc<World>) -> Result<(), String> {
     if let Plan::Logs(set) = &plan {
         for p in &set.void {
             let _ = std::fs::remove_file(p);
+        }
+        // The files replayed stay until the next rewrite: the logs' whole
+        // size counts them, and growth is measured from here (Redis sets
+        // its rewrite base when its load ends).
+        let size = |p: &PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+        let settled: u64 = set.bases.values().chain(set.logs.values()).map(size).sum();
+        world.persist.aof_settled.set(settled);
+        if appendonly {
+            let logs = world.count_every_core(CoreTask::AofSize).await;
+            world.persist.aof_rewrite_base.set(settled + logs);
         }
     }
     LOADING.store(false, Ordering::SeqCst);

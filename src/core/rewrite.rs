@@ -147,7 +147,10 @@ impl World {
         let sizes = outcome?;
         self.persist.rewrites.set(self.persist.rewrites.get() + 1);
         let total: u64 = sizes.iter().sum();
-        self.persist.aof_base_size.set(total);
+        self.persist.aof_settled.set(total);
+        // Redis's rewrite base: the bases and what was logged meanwhile.
+        let logs = self.count_every_core(CoreTask::AofSize).await;
+        self.persist.aof_rewrite_base.set(total + logs);
         tracing::info!(
             gen,
             base_bytes = total,
@@ -251,8 +254,11 @@ pub async fn bgrewriteaof(world: &Rc<World>) -> Result<&'static str, String> {
     Ok("Background append only file rewriting started")
 }
 
-/// Core 0: rewrite once the logs grew past `auto-aof-rewrite-percentage` of
-/// the bases' size and are at least `auto-aof-rewrite-min-size` (Redis's rule).
+/// Core 0: rewrite once the logs' whole size (bases and logs) is over
+/// `auto-aof-rewrite-min-size` and grew by `auto-aof-rewrite-percentage`
+/// over the size the last rewrite (or the start) left — Redis 7's rule and
+/// base: what was logged while a rewrite ran counts in the size it left, so
+/// the next rewrite is not due sooner than Redis's would be.
 pub async fn run_auto_rewrite(world: Rc<World>) {
     loop {
         crate::runtime::timer::sleep(AUTO_EVERY).await;
@@ -271,10 +277,10 @@ pub async fn run_auto_rewrite(world: Rc<World>) {
             continue;
         }
         let logs: u64 = world.count_every_core(CoreTask::AofSize).await;
-        let base = world.persist.aof_base_size.get();
-        let total = base + logs;
-        if total >= min && logs.saturating_mul(100) >= base.max(1).saturating_mul(percent) {
-            tracing::info!(base, logs, percent, "Starting automatic rewriting of AOF");
+        let total = world.persist.aof_settled.get() + logs;
+        let base = world.persist.aof_rewrite_base.get().max(1);
+        if total > min && total.saturating_mul(100) >= base.saturating_mul(100 + percent) {
+            tracing::info!(base, total, percent, "Starting automatic rewriting of AOF");
             let _ = world.rewrite_now().await;
         }
     }

@@ -159,12 +159,19 @@ pub struct Persistence {
     /// Core 0: a BGSAVE runs; another was asked for with SCHEDULE.
     pub bgsave_running: Cell<bool>,
     pub bgsave_scheduled: Cell<bool>,
-    /// Core 0: a log rewrite runs; how the last one ended; rewrites done;
-    /// bytes of the bases it wrote (auto-aof-rewrite-percentage's base).
+    /// Core 0: a log rewrite runs; how the last one ended; rewrites done.
     pub rewrite_running: Cell<bool>,
     pub rewrite_ok: Cell<bool>,
     pub rewrites: Cell<u64>,
-    pub aof_base_size: Cell<u64>,
+    /// Core 0: bytes of the files the logs being written build on — the
+    /// bases of the last rewrite and, after a restart, the logs replayed —
+    /// so that the logs' whole size is this plus every core's log.
+    pub aof_settled: Cell<u64>,
+    /// Core 0: Redis's `aof_rewrite_base_size`, what
+    /// `auto-aof-rewrite-percentage` measures growth against: the whole
+    /// size when the last rewrite ended (its bases and what was logged while
+    /// it ran) or when the start's loading ended.
+    pub aof_rewrite_base: Cell<u64>,
     /// Keys kept and dropped as expired from the snapshot loaded at start.
     pub loaded: Cell<u64>,
     pub loaded_expired: Cell<u64>,
@@ -185,7 +192,8 @@ impl Persistence {
             rewrite_running: Cell::new(false),
             rewrite_ok: Cell::new(true),
             rewrites: Cell::new(0),
-            aof_base_size: Cell::new(0),
+            aof_settled: Cell::new(0),
+            aof_rewrite_base: Cell::new(0),
             loaded: Cell::new(0),
             loaded_expired: Cell::new(0),
         }
@@ -696,7 +704,8 @@ impl World {
             aof_rewriting: u64::from(self.persist.rewrite_running.get()),
             aof_rewrite_failed: u64::from(!self.persist.rewrite_ok.get()),
             aof_rewrites: self.persist.rewrites.get(),
-            aof_base_size: self.persist.aof_base_size.get(),
+            aof_settled: self.persist.aof_settled.get(),
+            aof_rewrite_base: self.persist.aof_rewrite_base.get(),
         }
     }
 
