@@ -143,6 +143,33 @@ impl SocketRing {
         self.submit_as(sqe, Slot::Waiting { waker: None, buf })
     }
 
+    /// Queue `first` (with `buf`) and `then`, linked: `then` starts once
+    /// `first` completed in full; a failed or short `first` cancels it
+    /// (`-ECANCELED`). Both futures must be awaited.
+    pub(super) fn submit_linked(
+        self: &Rc<Self>,
+        first: squeue::Entry,
+        buf: Buf,
+        then: squeue::Entry,
+    ) -> (Op, Op) {
+        let a = self.alloc(Slot::Waiting { waker: None, buf });
+        let b = self.alloc(Slot::Waiting {
+            waker: None,
+            buf: Buf::None,
+        });
+        self.push_pair(
+            first.user_data(a as u64).flags(squeue::Flags::IO_LINK),
+            then.user_data(b as u64),
+        );
+        self.in_flight.set(self.in_flight.get() + 2);
+        let op = |slot| Op {
+            ring: self.clone(),
+            slot,
+            finished: false,
+        };
+        (op(a), op(b))
+    }
+
     /// Queue `sqe` with its slot in `state`, and hand back its future.
     pub(super) fn submit_as(self: &Rc<Self>, sqe: squeue::Entry, state: Slot) -> Op {
         let slot = self.alloc(state);

@@ -208,6 +208,22 @@ impl SocketRing {
         }
     }
 
+    /// Queue `first` and `then` next to each other, so that the kernel takes
+    /// them in one submission (a link between them holds only then).
+    pub(super) fn push_pair(&self, first: squeue::Entry, then: squeue::Entry) {
+        let mut ring = self.ring.borrow_mut();
+        let pair = [first, then];
+        // SAFETY: as in `push`; `push_multiple` queues both or neither.
+        while unsafe { ring.submission().push_multiple(&pair) }.is_err() {
+            if let Err(e) = ring.submit() {
+                tracing::error!(error = %e, "socket ring submit failed");
+                break;
+            }
+        }
+        drop(ring);
+        self.work.notify();
+    }
+
     pub(super) fn push(&self, sqe: squeue::Entry) {
         let mut ring = self.ring.borrow_mut();
         // SAFETY: every buffer an entry points into is owned by its slot until the
