@@ -185,6 +185,7 @@ pub async fn run_pipeline(
     // Nothing is answered before what it saw is in the log (synced under
     // `always`); what other cores changed for it, they logged before answering.
     if world.aof.must_wait(logged_before) {
+        world.aof.hurry();
         world.aof.wait_durable(logged_before).await;
     }
     // Once per pipeline, not per command: CLIENT LIST's idle time is in seconds.

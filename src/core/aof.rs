@@ -142,6 +142,8 @@ pub struct Aof {
     /// Every record before this LSN can be acknowledged: synced under
     /// `always`, written to the file under `everysec` and `no`.
     durable: Cell<u64>,
+    /// A durable write (`always`) is with the kernel: see [`Self::hurry`].
+    writing_durably: Cell<bool>,
     /// Wakes the writer task.
     wake: Notify,
     waiters: RefCell<Vec<Waker>>,
@@ -178,6 +180,17 @@ impl Aof {
         }
         let appended = self.appended();
         self.durable.get() < appended && (appended > since || !self.failing.get())
+    }
+
+    /// While a durable write is with the kernel, let the kernel finish this
+    /// core's completed operations now (`runtime::driver::hurry`): its sync
+    /// starts when the write's completion runs on this thread, which on a
+    /// busy core otherwise waits for the driver's next turn. A reply about to
+    /// wait for the log calls it.
+    pub fn hurry(&self) {
+        if self.writing_durably.get() {
+            crate::runtime::driver::hurry();
+        }
     }
 
     /// Logging under `appendfsync always`: a reply waits for its records.
@@ -431,7 +444,12 @@ async fn flush_current(
     let (res, mut pending) = if always && wrote {
         match (make_room(&file, pending.len() as u64).await, direct) {
             (Err(e), _) => (Err(e), pending),
-            (Ok(()), Some(fd)) => write_direct(&file, fd, pending).await,
+            (Ok(()), Some(fd)) => {
+                aof.writing_durably.set(true);
+                let done = write_direct(&file, fd, pending).await;
+                aof.writing_durably.set(false);
+                done
+            }
             (Ok(()), None) => write_out(&file, pending).await,
         }
     } else {

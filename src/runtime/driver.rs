@@ -118,6 +118,20 @@ pub fn poke() {
     });
 }
 
+/// Let the kernel finish this core's completed operations now rather than
+/// at the driver's next turn (see `SocketRing::run_kernel_work`). The log
+/// calls it while a durable write has replies waiting: io_uring completes a
+/// direct write in the thread that submitted it, and the sync linked to it
+/// starts only then, so on a busy core the sync waited for every other
+/// connection's turn (116 µs median, traced).
+pub fn hurry() {
+    DRIVER.with(|d| {
+        if let Some(ring) = d.borrow().upgrade() {
+            ring.run_kernel_work();
+        }
+    });
+}
+
 impl SocketRing {
     /// Start this thread's driver ([`Self::drive`]) as a detached task.
     pub fn start(self: &Rc<Self>) {
