@@ -211,24 +211,19 @@ impl SocketRing {
     /// Queue `first` and `then` next to each other, so that the kernel takes
     /// them in one submission (a link between them holds only then).
     pub(super) fn push_pair(&self, first: squeue::Entry, then: squeue::Entry) {
-        let mut ring = self.ring.borrow_mut();
-        let pair = [first, then];
-        // SAFETY: as in `push`; `push_multiple` queues both or neither.
-        while unsafe { ring.submission().push_multiple(&pair) }.is_err() {
-            if let Err(e) = ring.submit() {
-                tracing::error!(error = %e, "socket ring submit failed");
-                break;
-            }
-        }
-        drop(ring);
-        self.work.notify();
+        self.push_all(&[first, then]);
     }
 
     pub(super) fn push(&self, sqe: squeue::Entry) {
+        self.push_all(std::slice::from_ref(&sqe));
+    }
+
+    /// Queue `sqes` together (all or none at a time).
+    fn push_all(&self, sqes: &[squeue::Entry]) {
         let mut ring = self.ring.borrow_mut();
         // SAFETY: every buffer an entry points into is owned by its slot until the
         // completion for that slot is reaped (or, at teardown, leaked).
-        while unsafe { ring.submission().push(&sqe) }.is_err() {
+        while unsafe { ring.submission().push_multiple(sqes) }.is_err() {
             // Queue full: hand what is queued to the kernel and try again.
             if let Err(e) = ring.submit() {
                 tracing::error!(error = %e, "socket ring submit failed");
