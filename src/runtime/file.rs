@@ -76,7 +76,6 @@ pub async fn write_all_at(
     (Ok(()), buf)
 }
 
-/// `fdatasync(fd)`: what was written is on the disk once this returns Ok.
 /// Write all of `buf` to `fd` at `offset`, then `fdatasync` it, as two
 /// linked operations in one submission: the sync starts in the kernel the
 /// moment the write completed, with no turn of this core between them (for
@@ -131,6 +130,7 @@ pub async fn write_all_at_synced(
     }
 }
 
+/// `fdatasync(fd)`: what was written is on the disk once this returns Ok.
 pub async fn sync_data(fd: RawFd) -> io::Result<()> {
     let ring = DRIVER.with(|r| r.borrow().upgrade());
     match ring {

@@ -100,6 +100,26 @@ pub trait ReceiveHook {
     fn reaped(&self);
 }
 
+/// Submit `to_submit` queued entries and run this thread's pending
+/// completion work, without waiting for a completion. False when the enter
+/// failed (logged unless interrupted or busy).
+fn enter_getevents(ring: &mut IoUring, to_submit: u32) -> bool {
+    // SAFETY: no signal mask or argument pointers are passed.
+    let r = unsafe {
+        ring.submitter()
+            .enter::<libc::sigset_t>(to_submit, 0, ENTER_GETEVENTS, None)
+    };
+    match r {
+        Ok(_) => true,
+        Err(e) => {
+            if e.raw_os_error() != Some(libc::EINTR) && e.raw_os_error() != Some(libc::EBUSY) {
+                tracing::error!(error = %e, "socket ring enter failed");
+            }
+            false
+        }
+    }
+}
+
 /// What [`SocketRing::reap`] does with a stream's slot after a completion.
 enum After {
     Keep,
@@ -245,15 +265,7 @@ impl SocketRing {
             if !ring.submission().taskrun() {
                 return;
             }
-            // SAFETY: no signal mask or argument pointers are passed.
-            let r = unsafe {
-                ring.submitter()
-                    .enter::<libc::sigset_t>(0, 0, ENTER_GETEVENTS, None)
-            };
-            if let Err(e) = r {
-                if e.raw_os_error() != Some(libc::EINTR) {
-                    tracing::error!(error = %e, "socket ring enter failed");
-                }
+            if !enter_getevents(&mut ring, 0) {
                 return;
             }
         }
@@ -271,16 +283,7 @@ impl SocketRing {
         if queued == 0 && !ring.submission().taskrun() && !ring.submission().cq_overflow() {
             return;
         }
-        // SAFETY: no signal mask or argument pointers are passed.
-        let r = unsafe {
-            ring.submitter()
-                .enter::<libc::sigset_t>(queued as u32, 0, ENTER_GETEVENTS, None)
-        };
-        if let Err(e) = r {
-            if e.raw_os_error() != Some(libc::EINTR) && e.raw_os_error() != Some(libc::EBUSY) {
-                tracing::error!(error = %e, "socket ring enter failed");
-            }
-        }
+        enter_getevents(&mut ring, queued as u32);
     }
 
     /// Move completions into their slots and wake their futures. Returns how many.

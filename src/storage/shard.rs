@@ -375,13 +375,9 @@ impl Shard {
     fn rebuild_heap(&mut self) {
         let mut items = std::mem::take(&mut self.heap).into_vec();
         items.clear();
-        // By bucket rather than `iter`, so that entries load ahead.
-        for index in 0..self.table.num_buckets() {
-            load_ahead(&self.table, index);
-            if let Some(e) = self.table.get_bucket(index) {
-                if let Some(d) = e.deadline() {
-                    items.push(Reverse((d, thash_of(e))));
-                }
+        for e in self.iter() {
+            if let Some(d) = e.deadline() {
+                items.push(Reverse((d, thash_of(e))));
             }
         }
         self.heap = BinaryHeap::from(items);
@@ -715,7 +711,7 @@ impl Shard {
     /// the table's; from here on it is the order of arrival).
     fn build_fifo(&mut self) {
         let mut f = Fifo::default();
-        for e in self.table.iter() {
+        for e in self.iter() {
             f.push(thash_of(e), e.in_main());
         }
         self.fifo = Some(Box::new(f));
