@@ -173,29 +173,27 @@ impl World {
         let (bases, parts, ncores) = (bases.to_vec(), parts.to_vec(), self.ncores);
         let used = crate::storage::memory::used() as u64;
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("stairkv-rewrite".into())
-            .spawn(move || {
-                let run = || -> Result<Vec<u64>, String> {
-                    let mut sizes = Vec::with_capacity(bases.len());
-                    for ((base, part), section) in bases.iter().zip(&parts).zip(sections) {
-                        let saved = super::snapshot::join_sections(
-                            base,
-                            std::slice::from_ref(part),
-                            vec![section],
-                            used,
-                        )?;
-                        sizes.push(saved.bytes);
-                    }
-                    let manifest = dir.join(super::aof::manifest_name(&name));
-                    let text = super::recover::manifest_text(gen, ncores);
-                    super::snapshot::write_durably(&manifest, text.as_bytes())?;
-                    remove_older(&dir, &name, gen);
-                    Ok(sizes)
-                };
-                let _ = tx.send(run());
-            })
-            .map_err(|e| format!("cannot start the rewrite thread: {e}"))?;
+        crate::runtime::thread::spawn_background("stairkv-rewrite".into(), move || {
+            let run = || -> Result<Vec<u64>, String> {
+                let mut sizes = Vec::with_capacity(bases.len());
+                for ((base, part), section) in bases.iter().zip(&parts).zip(sections) {
+                    let saved = super::snapshot::join_sections(
+                        base,
+                        std::slice::from_ref(part),
+                        vec![section],
+                        used,
+                    )?;
+                    sizes.push(saved.bytes);
+                }
+                let manifest = dir.join(super::aof::manifest_name(&name));
+                let text = super::recover::manifest_text(gen, ncores);
+                super::snapshot::write_durably(&manifest, text.as_bytes())?;
+                remove_older(&dir, &name, gen);
+                Ok(sizes)
+            };
+            let _ = tx.send(run());
+        })
+        .map_err(|e| format!("cannot start the rewrite thread: {e}"))?;
         super::snapshot::answer_of(&rx)
             .await
             .unwrap_or_else(|| Err("the rewrite thread stopped".into()))

@@ -210,23 +210,20 @@ impl World {
         let (done, done_rx) = mpsc::channel::<Result<(), String>>();
         let writer_flight = in_flight.clone();
         let writer_part = part.clone();
-        std::thread::Builder::new()
-            .name(format!("stairkv-save{}", self.id))
-            .spawn(move || {
-                let mut out = BufWriter::with_capacity(1 << 20, file);
-                let mut result = Ok(());
-                for chunk in chunks_rx {
-                    if result.is_ok() {
-                        result = out.write_all(&chunk);
-                    }
-                    writer_flight.fetch_sub(chunk.len(), Ordering::Relaxed);
+        crate::runtime::thread::spawn_background(format!("stairkv-save{}", self.id), move || {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            let mut result = Ok(());
+            for chunk in chunks_rx {
+                if result.is_ok() {
+                    result = out.write_all(&chunk);
                 }
-                let result = result.and_then(|_| out.flush());
-                let _ = done.send(
-                    result.map_err(|e| format!("cannot write {}: {e}", writer_part.display())),
-                );
-            })
-            .map_err(|e| format!("cannot start a writer thread: {e}"))?;
+                writer_flight.fetch_sub(chunk.len(), Ordering::Relaxed);
+            }
+            let result = result.and_then(|_| out.flush());
+            let _ = done
+                .send(result.map_err(|e| format!("cannot write {}: {e}", writer_part.display())));
+        })
+        .map_err(|e| format!("cannot start a writer thread: {e}"))?;
         if for_save {
             self.persist.dirty_at_save.set(self.persist.dirty.get());
             self.persist.bgsave.set(true);
@@ -241,8 +238,7 @@ impl World {
         let copy_failed = failed.clone();
         self.keyspace
             .borrow_mut()
-            .begin_capture(Box::new(move |_, shard, saved| {
-                let entries = crate::storage::keyspace::capture::as_it_was(shard, saved);
+            .begin_capture(Box::new(move |_, entries| {
                 if let Err(err) = write_entries(&mut copying.borrow_mut(), entries, begun) {
                     *copy_failed.borrow_mut() = Some(err.to_string());
                 }
@@ -355,9 +351,8 @@ impl World {
                 let (tx, rx) = mpsc::channel();
                 let used = crate::storage::memory::used() as u64;
                 let (join_target, join_parts) = (target.to_path_buf(), parts.to_vec());
-                let spawned = std::thread::Builder::new()
-                    .name("stairkv-join".into())
-                    .spawn(move || {
+                let spawned =
+                    crate::runtime::thread::spawn_background("stairkv-join".into(), move || {
                         let _ = tx.send(join_sections(&join_target, &join_parts, results, used));
                     });
                 match spawned {

@@ -40,6 +40,7 @@
 //! - [`file`]: file writes and `fdatasync` on the ring (a core's log).
 //! - [`hangup`]: noticing a peer hung up on a socket nobody reads.
 //! - [`pace`]: slicing background loops so requests get their turn.
+//! - [`thread`]: threads a core hands blocking work to, below its priority.
 
 pub mod bell;
 pub mod buf;
@@ -53,4 +54,5 @@ pub mod ops;
 pub mod pace;
 pub mod ring;
 pub mod task;
+pub mod thread;
 pub mod timer;

@@ -637,6 +637,15 @@ impl Shard {
     pub fn num_buckets(&self) -> usize {
         self.table.num_buckets()
     }
+    /// The bucket `key`'s entry is in, if it is here.
+    pub fn bucket_of(&self, thash: u64, key: &[u8]) -> Option<usize> {
+        self.table.find_bucket_index(thash, |e| e.key() == key)
+    }
+    /// True when inserting one more entry rebuilds the table, moving entries
+    /// to other buckets ([`Shard::make_room_for_one`]).
+    pub fn is_full(&self) -> bool {
+        self.table.capacity() <= self.table.len()
+    }
     /// Start loading the entry a few buckets past `index`, for a walk by bucket
     /// that reads each entry's key.
     #[inline]

@@ -108,7 +108,8 @@ impl Keyspace {
     /// split to compact them all at once (27 ms of heap rebuilds once, with
     /// every request on the core waiting).
     pub(in crate::storage) fn compact_shard(&mut self, id: ShardId) {
-        if self.walked(id) {
+        // A capture's walk (which may stop partway) holds it too.
+        if self.walked(id) || self.capture_pending(id) {
             return;
         }
         if let Some(s) = self.shard_mut(id) {

@@ -85,8 +85,9 @@ pub struct Keyspace {
     pub(super) limits: crate::storage::object::Limits,
 }
 
-/// What a capture does with each shard, once (see `capture`).
-pub type CopyShard = Box<dyn FnMut(ShardId, &Shard, &capture::Saved)>;
+/// What a capture does with the entries of a shard it copies, a step at a
+/// time: each entry comes once, as it was when the capture began (see `capture`).
+pub type CopyShard = Box<dyn FnMut(ShardId, &mut dyn Iterator<Item = &Entry>)>;
 
 /// A point-in-time copy in progress: the shards not copied yet, and what copies one.
 struct Capture {
@@ -96,6 +97,17 @@ struct Capture {
     /// Per pending shard, the keys requests changed before it was copied,
     /// as they were when the capture began.
     saved: std::collections::HashMap<ShardId, capture::Saved>,
+    /// The shard the background step is partway through.
+    partial: Option<Partial>,
+}
+
+/// Where the capture's walk through one shard is: the next bucket, and the
+/// table layout its bucket indexes belong to.
+#[derive(Clone, Copy)]
+struct Partial {
+    id: ShardId,
+    next: usize,
+    layout: u64,
 }
 
 /// A shard this core is handing over: `to` owns it; `walk` is where the walk

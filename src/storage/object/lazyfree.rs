@@ -21,9 +21,10 @@ thread_local! {
     static SENDER: Sender<Box<Object>> = FREER
         .get_or_init(|| {
             let (tx, rx) = channel::<Box<Object>>();
-            let spawned = std::thread::Builder::new()
-                .name("stairkv-lazyfree".into())
-                .spawn(move || rx.into_iter().for_each(drop));
+            let spawned = crate::runtime::thread::spawn_background(
+                "stairkv-lazyfree".into(),
+                move || rx.into_iter().for_each(drop),
+            );
             if let Err(e) = spawned {
                 tracing::warn!("no lazyfree thread ({e}): large collections are freed in place");
             }
