@@ -21,7 +21,6 @@ use super::policy::{self, Access};
 use super::prefetch;
 use super::s3fifo::Fifo;
 use bytes::Bytes;
-use hashbrown::hash_table::Entry as Slot;
 use hashbrown::HashTable;
 use std::cell::Cell;
 use std::cmp::Reverse;
@@ -499,26 +498,15 @@ impl Shard {
         }
         let size = entry.mem_size();
         let deadline = entry.deadline();
-        self.make_room_for_one();
-        // The hasher runs only when the table resizes or rehashes in place
-        // (which `make_room_for_one` leaves no cause for): either way entries
-        // may change buckets.
-        let rehashed = Cell::new(false);
-        let slot = self.table.entry(
-            thash,
-            |e| e.key() == entry.key(),
-            |e| {
-                rehashed.set(true);
-                thash_of(e)
-            },
-        );
-        let old = match slot {
-            Slot::Occupied(mut o) => {
-                // A new value for the same key keeps its place in the eviction order.
-                entry.inherit(o.get());
-                Some(std::mem::replace(o.get_mut(), entry))
+        let old = match self.table.find_mut(thash, |e| e.key() == entry.key()) {
+            Some(o) => {
+                // A new value for the same key keeps its place in the eviction
+                // order, and its bucket: a full table does not grow for it.
+                entry.inherit(o);
+                Some(std::mem::replace(o, entry))
             }
-            Slot::Vacant(v) => {
+            None => {
+                self.make_room_for_one();
                 if let Some(f) = self.fifo.as_mut().filter(|_| tracking) {
                     // Back soon after leaving the small queue: straight to main.
                     if !entry.in_main() && f.ghost_take(thash) {
@@ -526,13 +514,20 @@ impl Shard {
                     }
                     f.push(thash, entry.in_main());
                 }
-                v.insert(entry);
+                // The hasher runs only when the table resizes or rehashes in
+                // place (which `make_room_for_one` leaves no cause for):
+                // either way entries may change buckets.
+                let rehashed = Cell::new(false);
+                self.table.insert_unique(thash, entry, |e| {
+                    rehashed.set(true);
+                    thash_of(e)
+                });
+                if rehashed.get() {
+                    self.layout = next_layout();
+                }
                 None
             }
         };
-        if rehashed.get() {
-            self.layout = next_layout();
-        }
         self.bytes += size;
         if deadline.is_some() {
             self.ttl_keys += 1;
@@ -641,8 +636,9 @@ impl Shard {
     pub fn bucket_of(&self, thash: u64, key: &[u8]) -> Option<usize> {
         self.table.find_bucket_index(thash, |e| e.key() == key)
     }
-    /// True when inserting one more entry rebuilds the table, moving entries
-    /// to other buckets ([`Shard::make_room_for_one`]).
+    /// True when inserting one more key rebuilds the table, moving entries
+    /// to other buckets ([`Shard::make_room_for_one`]); a new value for a
+    /// key already here does not.
     pub fn is_full(&self) -> bool {
         self.table.capacity() <= self.table.len()
     }

@@ -81,24 +81,17 @@ impl Keyspace {
             .and_then(|c| c.partial)
             .filter(|p| p.id == id)
             .map(|p| p.next);
-        if walked_to.is_some()
-            && self
-                .shards
-                .get(id as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|s| s.is_full())
-        {
-            // An insert could move every entry to another bucket.
+        let shard = self.shards.get(id as usize).and_then(Option::as_ref)?;
+        let bucket = walked_to.and_then(|_| shard.bucket_of(thash, key));
+        if walked_to.is_some() && bucket.is_none() && shard.is_full() {
+            // Inserting the key would move every entry to another bucket.
             return self.shard_mut(id);
         }
+        // A key in a bucket the walk has passed was copied as it was.
+        let copied = bucket.zip(walked_to).is_some_and(|(b, next)| b < next);
         let shard = self.shards.get_mut(id as usize).and_then(Option::as_mut)?;
         if let Some(c) = self.capture.as_mut() {
             let saved = c.saved.entry(id).or_default();
-            let copied = walked_to.is_some_and(|next| {
-                shard
-                    .bucket_of(thash, key)
-                    .is_some_and(|bucket| bucket < next)
-            });
             if !copied && !saved.contains_key(key) {
                 saved.insert(Bytes::copy_from_slice(key), shard.peek(thash, key).cloned());
             }

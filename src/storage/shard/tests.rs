@@ -634,3 +634,27 @@ fn iter_yields_every_entry_once() {
     });
     assert_eq!(keys(&s), want);
 }
+
+/// A new value for a key already in a full table replaces it in its bucket:
+/// the table neither grows nor moves entries (a capture's walk stopped
+/// partway relies on it), and the next new key grows it.
+#[test]
+fn overwriting_in_a_full_table_moves_nothing() {
+    let mut s = Shard::new();
+    let mut i = 0;
+    while !s.is_full() || s.len() < 100 {
+        put(&mut s, format!("k{i}").as_bytes(), b"v", None);
+        i += 1;
+    }
+    let (layout, buckets) = (s.layout_epoch(), s.num_buckets());
+    let at = s.bucket_of(th(b"k7"), b"k7");
+    for j in 0..i {
+        put(&mut s, format!("k{j}").as_bytes(), b"new", None);
+    }
+    assert_eq!((s.layout_epoch(), s.num_buckets()), (layout, buckets));
+    assert_eq!(s.bucket_of(th(b"k7"), b"k7"), at);
+    assert!(s.is_full());
+    put(&mut s, b"one-more", b"v", None);
+    assert_ne!(s.layout_epoch(), layout);
+    assert_eq!(s.len(), i + 1);
+}
