@@ -141,9 +141,7 @@ impl World {
             Some(e) => Err(e),
             None => self.write_bases(&bases, &parts, sections, gen).await,
         };
-        for p in &parts {
-            let _ = std::fs::remove_file(p);
-        }
+        super::snapshot::remove_parts(&parts).await;
         let sizes = outcome?;
         self.persist.rewrites.set(self.persist.rewrites.get() + 1);
         let total: u64 = sizes.iter().sum();

@@ -177,6 +177,19 @@ impl World {
     }
 }
 
+/// Remove a save's part files off the core's thread: unlinking a file of
+/// hundreds of MB frees its pages in the call (a 10,000,000-key part held
+/// its core for 42 ms when removed here).
+pub(super) async fn remove_parts(parts: &[PathBuf]) {
+    let parts = parts.to_vec();
+    crate::runtime::task::blocking(move || {
+        for p in parts {
+            let _ = std::fs::remove_file(p);
+        }
+    })
+    .await
+}
+
 /// Wait for a thread's answer without blocking the core: it is polled between
 /// short sleeps (a snapshot's threads answer once, after seconds of work).
 pub(super) async fn answer_of<T>(rx: &mpsc::Receiver<T>) -> Option<T> {
@@ -363,9 +376,7 @@ impl World {
                 }
             }
         };
-        for p in parts {
-            let _ = std::fs::remove_file(p);
-        }
+        remove_parts(parts).await;
         self.broadcast_task(CoreTask::SaveDone(outcome.as_ref().ok().map(|s| s.at)))
             .await;
         outcome

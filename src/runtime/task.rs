@@ -32,8 +32,9 @@ impl<F: Future> Future for Counted<F> {
     }
 }
 
-/// Run blocking work (a small file read or written by an admin command) on
-/// glommio's helper thread, so this core's other tasks go on meanwhile.
+/// Run blocking work (a small file read or written by an admin command, a big
+/// file removed) on glommio's helper thread, so this core's other tasks go on
+/// meanwhile.
 pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     glommio::executor().spawn_blocking(f).await
 }
