@@ -245,7 +245,7 @@ impl Shard {
     /// rest are tombstones), else to twice as many buckets.
     fn make_room_for_one(&mut self) {
         let (len, buckets) = (self.table.len(), self.table.num_buckets());
-        if buckets == 0 || self.table.capacity() > len {
+        if buckets == 0 || !self.is_full() {
             return;
         }
         let full = if buckets < 8 {
@@ -873,12 +873,16 @@ impl Shard {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.entries_in(0..self.num_buckets())
+    }
+    /// The entries in buckets `buckets`, in bucket order (a capture's step).
+    pub fn entries_in(&self, buckets: std::ops::Range<usize>) -> impl Iterator<Item = &Entry> + '_ {
         // By bucket rather than hashbrown's `iter`, so that entries load
         // ahead: a snapshot or a log rewrite of a big shard was otherwise a
         // cache miss per entry (97% of a rewrite's capture of 1,000,000 keys
         // waited on the first byte of each).
         let table = &self.table;
-        (0..table.num_buckets()).filter_map(move |index| {
+        buckets.filter_map(move |index| {
             load_ahead(table, index);
             table.get_bucket(index)
         })

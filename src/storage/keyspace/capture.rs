@@ -127,14 +127,10 @@ impl Keyspace {
                     "a walked shard moved its entries"
                 );
             }
-            let none_saved = c.saved.get(&id).is_none_or(|s| s.is_empty());
-            let saved = c.saved.get(&id);
-            let mut walk = (start..end)
-                .filter_map(|i| {
-                    shard.load_ahead(i);
-                    shard.entry_at(i)
-                })
-                .filter(|e| none_saved || saved.is_none_or(|s| !s.contains_key(e.key())));
+            let saved = c.saved.get(&id).filter(|s| !s.is_empty());
+            let mut walk = shard
+                .entries_in(start..end)
+                .filter(|e| saved.is_none_or(|s| !s.contains_key(e.key())));
             (c.copy)(id, &mut walk);
         }
         if end < total {
