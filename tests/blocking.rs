@@ -624,6 +624,39 @@ fn a_stopping_server_lets_its_waiters_go() {
 /// Replies to the commands pipelined before a blocking one are sent before
 /// it waits, as Redis sends them (bee-queue's workers pipeline several
 /// BRPOPLPUSHes on one connection and act on each reply as it comes).
+/// A pipeline that pushes to a key and pops it again, sent from either
+/// core: the waiter gets the pushed element between the two commands, as
+/// Redis serves blocked clients after each command, and the pop finds the
+/// list empty — whether the key is on the pipeline's core or the other one.
+#[test]
+fn a_waiter_is_served_between_a_pipelined_push_and_pop() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    let keys = keys_on_each_core(&mut c, 1, "pp:");
+    for from in 0..2u64 {
+        for key in keys.iter().map(|k| k[0].as_str()) {
+            let w = spawn_cmd(s.client(), &["BLPOP", key, "5"]);
+            wait_blocked(&mut c, 1);
+            let mut p = client_on(&s, from);
+            let (pushed, popped): (i64, Value) = redis::pipe()
+                .cmd("LPUSH")
+                .arg(key)
+                .arg("job")
+                .cmd("LPOP")
+                .arg(key)
+                .query(&mut p)
+                .expect("pipeline");
+            assert_eq!(pushed, 1);
+            assert_eq!(
+                popped,
+                Value::Nil,
+                "{key} from core {from}: the pop took the job"
+            );
+            assert_eq!(texts(&w.join().expect("waiter").1), [key, "job"]);
+        }
+    }
+}
+
 #[test]
 fn replies_before_a_waiting_command_are_sent_at_once() {
     let s = Server::start(2, &[]);

@@ -16,8 +16,9 @@
 //!   whichever core owns a key when it is pushed to knows who waits.
 //! - A write to a key someone waits on marks it ready on the core that
 //!   applied it. Ready keys are served at the end of the command that wrote
-//!   them (the dispatcher, the inbox after a peer's packet, a transaction's
-//!   unlock, and this core's serving task for anything else), never in the
+//!   them (the dispatcher, the inbox between a peer's ops and after its
+//!   packet, a transaction's unlock, and this core's serving task for
+//!   anything else), never in the
 //!   middle of a transaction or script, and only on a key this core owns
 //!   with nothing moving and no transaction holding it.
 //! - Serving takes waiters oldest first whose type matches the key, and

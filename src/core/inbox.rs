@@ -57,7 +57,17 @@ impl World {
         let results = ops
             .into_iter()
             .enumerate()
-            .map(|(i, op)| self.execute_noting(op, now, tx, i, &mut events))
+            .map(|(i, op)| {
+                // The peer's ops are its client's commands in order: waiters
+                // on a key one of them pushed to are served before the next
+                // runs, as Redis serves blocked clients after each command
+                // (a pipelined `LPUSH k x; LPOP k` leaves `x` to the client
+                // waiting on `k`) — never inside a transaction.
+                if i > 0 && tx == 0 && self.blocking.borrow().has_ready() {
+                    self.serve_ready();
+                }
+                self.execute_noting(op, now, tx, i, &mut events)
+            })
             .collect();
         self.answer_ops(from, id, results, events, before);
     }
