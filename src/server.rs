@@ -59,6 +59,8 @@ fn doors(cfg: &Config) -> [(u16, Door, &'static str); 3] {
 /// Run until SIGINT/SIGTERM. Returns after every core has stopped.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
+    // The command clock's rate, learnt before any core runs a command.
+    crate::runtime::clock::calibrate();
     // Before any door opens: a start with nothing to load never answers -LOADING.
     crate::core::recover::begin(&cfg);
     for (port, _, what) in doors(&cfg) {

@@ -153,6 +153,39 @@ fn timing_off_keeps_counting_calls() {
     assert_eq!(n, 0);
 }
 
+/// A command's time is what it took: a script that spins 60 ms by TIME
+/// is logged slower than that and no slower than its client saw it take
+/// (the command clock counts the CPU's time-stamp counter where it can).
+#[test]
+fn a_slow_command_is_timed_as_long_as_it_took() {
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    config_set(&mut c, "slowlog-log-slower-than", "10000");
+    let spin = "local t0 = redis.call('TIME') local s0 = t0[1] * 1000000 + t0[2] \
+                while true do local t = redis.call('TIME') \
+                if t[1] * 1000000 + t[2] - s0 >= 60000 then return 1 end end";
+    let start = Instant::now();
+    let _: i64 = redis::cmd("EVAL")
+        .arg(spin)
+        .arg(0)
+        .query(&mut c)
+        .expect("EVAL");
+    let seen = start.elapsed().as_micros() as i64;
+    let entries: Vec<Vec<Value>> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(1)
+        .query(&mut c)
+        .expect("SLOWLOG GET");
+    let took = match entries.first().and_then(|e| e.get(2)) {
+        Some(Value::Int(us)) => *us,
+        other => panic!("slow log entry {entries:?}: {other:?}"),
+    };
+    assert!(
+        (60_000..=seen).contains(&took),
+        "logged {took} us for a 60 ms spin its client saw take {seen} us"
+    );
+}
+
 #[test]
 fn slowlog_keeps_slow_commands_trimmed_and_without_passwords() {
     let s = Server::start(2, &["--requirepass", "sekret"]);

@@ -28,11 +28,11 @@ use crate::core::router::{Batch, Results};
 use crate::core::world::World;
 use crate::protocol::out::Out;
 use crate::protocol::reply::Proto;
+use crate::runtime::clock::Tick;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 /// Replies a batch may add to the connection's output before it stops taking
 /// requests: past this the connection sends what it has (and, if the client
@@ -206,7 +206,7 @@ fn may_block(spec: Option<&'static CommandSpec>) -> bool {
 struct Queued {
     step: Step,
     proto: Proto,
-    ran: Option<(&'static CommandSpec, Vec<Bytes>, Option<Instant>)>,
+    ran: Option<(&'static CommandSpec, Vec<Bytes>, Option<Tick>)>,
     /// CLIENT REPLY dropped its reply.
     silent: bool,
 }

@@ -18,10 +18,11 @@ use super::frame::Frame;
 use crate::core::cmdstats::CommandStats;
 use crate::core::mesh::{CoreTask, TaskResult};
 use crate::core::world::World;
+use crate::runtime::clock::{self, Tick};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What records commands in one pipeline, read from the config once.
 pub struct Watch {
@@ -34,7 +35,7 @@ pub struct Watch {
     pub monitor: bool,
     /// When the command running now began; None when no consumer wants
     /// times (then the clock is never read).
-    last: Option<Instant>,
+    last: Option<Tick>,
 }
 
 impl Watch {
@@ -48,30 +49,30 @@ impl Watch {
             slow_max: c.slowlog_max_len as usize,
             latency_ms: c.latency_monitor_threshold,
             monitor: crate::core::pubsub::monitors_anywhere(),
-            last: timing.then(Instant::now),
+            last: timing.then(clock::now),
         }
     }
 
     /// The time of the command that just finished; the next one begins now.
     pub fn lap(&mut self) -> Option<Duration> {
         let start = self.last?;
-        let now = Instant::now();
+        let now = clock::now();
         self.last = Some(now);
-        Some(now - start)
+        Some(now.since(start))
     }
 
     /// When the command running now began (None when not timing).
-    pub fn began(&self) -> Option<Instant> {
+    pub fn began(&self) -> Option<Tick> {
         self.last
     }
 
     /// The time since `began`, for a command whose reply came after others
     /// began; the next command begins now.
-    pub fn since(&mut self, began: Option<Instant>) -> Option<Duration> {
+    pub fn since(&mut self, began: Option<Tick>) -> Option<Duration> {
         let began = began?;
-        let now = Instant::now();
+        let now = clock::now();
         self.last = Some(now);
-        Some(now.saturating_duration_since(began))
+        Some(now.since(began))
     }
 }
 

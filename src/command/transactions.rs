@@ -397,7 +397,7 @@ struct Waiting {
     step: Step,
     spec: &'static CommandSpec,
     args: Vec<Bytes>,
-    began: Option<std::time::Instant>,
+    began: Option<crate::runtime::clock::Tick>,
 }
 
 async fn answer(

@@ -20,6 +20,8 @@
 //! a trait it implements ([`ring::ReceiveHook`]).
 //!
 //! The files, bottom up (each uses only those above it in this list):
+//! - [`clock`]: a cheap monotonic clock for timing commands (the CPU's
+//!   time-stamp counter where the kernel trusts it).
 //! - [`notify`]: `Notify` and a one-shot `Slot`, wake-ups between tasks of one core.
 //! - [`task`]: [`task::spawn`], which counts polls so the driver knows when
 //!   the core is idle.
@@ -46,6 +48,7 @@ pub mod bell;
 pub mod buf;
 pub mod bufring;
 pub mod busy_poll;
+pub mod clock;
 pub mod driver;
 pub mod file;
 pub mod hangup;
