@@ -142,6 +142,205 @@ fn conversions_both_ways_as_redis() {
     assert_eq!(read_at_least(&mut raw, want.len()), want);
 }
 
+/// Redis's `cjson` and `bit` libraries answer as redis-server 7.0's do
+/// (every expected text below is what redis-server answered), errors
+/// included; a script keeps a JSON document in a hash and gives it back.
+#[test]
+fn the_cjson_and_bit_libraries_answer_as_redis() {
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    for (script, want) in [
+        ("return cjson.encode({1,2,3})", "[1,2,3]"),
+        ("return cjson.encode({})", "{}"),
+        ("return cjson.encode({a=1})", "{\"a\":1}"),
+        (
+            "return cjson.encode('a/b\"c\\\\d\\n\\1')",
+            "\"a\\/b\\\"c\\\\d\\n\\u0001\"",
+        ),
+        ("return cjson.encode(1/3)", "0.33333333333333"),
+        ("return cjson.encode(1e14)", "1e+14"),
+        ("return cjson.encode(0.00001)", "1e-05"),
+        ("return cjson.encode(2^53)", "9.007199254741e+15"),
+        ("return cjson.encode({1,nil,3})", "[1,null,3]"),
+        ("return cjson.encode({[1.5]=1})", "{\"1.5\":1}"),
+        (
+            "return cjson.encode({{{}}, cjson.null, true})",
+            "[[{}],null,true]",
+        ),
+        ("return cjson.decode('{\"a\":[1,\"x\",null]}').a[2]", "x"),
+        (
+            "return tostring(cjson.decode('null') == cjson.null)",
+            "true",
+        ),
+        ("return cjson.decode('\"a\\\\/b\\\\u00e9\"')", "a/b\u{e9}"),
+        (
+            "return tostring(cjson.decode('12345678901234567890'))",
+            "1.2345678901235e+19",
+        ),
+        ("return bit.tohex(-1, -4)", "FFFF"),
+        ("return bit.tohex(255)", "000000ff"),
+    ] {
+        let got: String = eval(&mut c, script, &[], &[])
+            .and_then(|v| redis::from_redis_value(&v))
+            .unwrap_or_else(|e| panic!("{script}: {e:?}"));
+        assert_eq!(got, want, "{script}");
+    }
+    for (script, want) in [
+        ("return bit.band(0xff, 0x0f)", 15),
+        ("return bit.bor(1, 2, 4)", 7),
+        ("return bit.bnot(0)", -1),
+        ("return bit.lshift(1, 31)", -2147483648),
+        ("return bit.rshift(-1, 28)", 15),
+        ("return bit.arshift(-256, 4)", -16),
+        ("return bit.tobit(2^32 + 5)", 5),
+        ("return bit.tobit(2.5)", 2),
+        ("return bit.tobit(3.5)", 4),
+        ("return bit.rol(0x12345678, 8)", 878082066),
+        ("return bit.bswap(0x12345678)", 2018915346),
+        ("return bit.band('3', 1)", 1),
+    ] {
+        let got: i64 = eval(&mut c, script, &[], &[])
+            .and_then(|v| redis::from_redis_value(&v))
+            .unwrap_or_else(|e| panic!("{script}: {e:?}"));
+        assert_eq!(got, want, "{script}");
+    }
+    for (script, want) in [
+        (
+            "return cjson.encode(0/0)",
+            "user_script:1: Cannot serialise number: must not be NaN or Inf",
+        ),
+        (
+            "return cjson.encode({[1]=1,[20]=2})",
+            "user_script:1: Cannot serialise table: excessively sparse array",
+        ),
+        (
+            "return cjson.encode(function() end)",
+            "user_script:1: Cannot serialise function: type not supported",
+        ),
+        (
+            "return cjson.encode({[true]=1})",
+            "user_script:1: Cannot serialise boolean: table key must be a number or string",
+        ),
+        (
+            "return cjson.encode()",
+            "user_script:1: bad argument #1 to 'encode' (expected 1 argument)",
+        ),
+        (
+            "return bit.band()",
+            "user_script:1: bad argument #1 to 'band' (number expected, got no value)",
+        ),
+        (
+            "return bit.band({}, 1)",
+            "user_script:1: bad argument #1 to 'band' (number expected, got table)",
+        ),
+        (
+            "return cjson.decode('[1,2')",
+            "user_script:1: Expected value but found invalid token",
+        ),
+    ] {
+        let e = err(eval(&mut c, script, &[], &[]));
+        assert!(e.contains(want), "{script}: {e}");
+    }
+    // Nesting past 1,000 levels is refused by encode, past 127 by decode.
+    let deep =
+        "local t = {} local x = t for i = 1, 1001 do x[1] = {} x = x[1] end return cjson.encode(t)";
+    let e = err(eval(&mut c, deep, &[], &[]));
+    assert!(
+        e.contains("Cannot serialise, excessive nesting (1001)"),
+        "{e}"
+    );
+    let e = err(eval(
+        &mut c,
+        "return cjson.decode(string.rep('[', 128) .. string.rep(']', 128))",
+        &[],
+        &[],
+    ));
+    assert!(
+        e.contains("Found too many nested data structures (128)"),
+        "{e}"
+    );
+    let ok = "return #cjson.decode(string.rep('[', 127) .. string.rep(']', 127))";
+    assert_eq!(eval(&mut c, ok, &[], &[]).expect("127 deep"), Value::Int(1));
+    // A JSON document into a hash and back, as scripts that keep objects do.
+    let keep = "local doc = cjson.decode(ARGV[1]) \
+                for k, v in pairs(doc) do redis.call('HSET', KEYS[1], k, cjson.encode(v)) end \
+                local out = {} \
+                for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do \
+                  out[k] = cjson.decode(redis.call('HGET', KEYS[1], k)) end \
+                return cjson.encode(out)";
+    let doc = r#"{"n":1.5,"list":[1,"two",null],"flag":false}"#;
+    let got: String = redis::from_redis_value(&eval(&mut c, keep, &["doc"], &[doc]).expect("keep"))
+        .expect("text");
+    let parsed: serde_json::Value = serde_json::from_str(&got).expect("json");
+    assert_eq!(
+        parsed,
+        serde_json::from_str::<serde_json::Value>(doc).expect("json")
+    );
+    assert_eq!(
+        c.hget::<_, _, String>("doc", "list").expect("HGET"),
+        r#"[1,"two",null]"#
+    );
+}
+
+/// The libraries and the globals are read-only, whichever way a script
+/// tries (assignment, `rawset`, a metatable), as in Redis 7: no script
+/// changes what the next one on its core finds.
+#[test]
+fn no_script_changes_what_the_next_one_finds() {
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    for script in [
+        "string.format = nil",
+        "cjson.encode = nil",
+        "bit.band = nil",
+        "math.floor = function() return 0 end",
+        "table.insert = nil",
+        "coroutine.create = nil",
+        "rawset(_G, 'leak', 1)",
+        "rawset(string, 'format', nil)",
+        "rawset(cjson, 'encode', nil)",
+        "getmetatable('').__index = {}",
+        "getmetatable(redis).__index.call = nil",
+        "setmetatable(_G, nil)",
+        "leak = 1",
+    ] {
+        let e = err(eval(&mut c, script, &[], &[]));
+        assert!(
+            e.contains("readonly table")
+                || e.contains("index a boolean")
+                || e.contains("protected metatable"),
+            "{script}: {e}"
+        );
+    }
+    let got = eval(
+        &mut c,
+        "return {string.format('%d', 7), cjson.encode({bit.band(6, 3)}), ('x'):upper(), \
+         math.floor(2.5), type(rawget(_G, 'leak')), type(redis.call)}",
+        &[],
+        &[],
+    )
+    .expect("EVAL");
+    assert_eq!(
+        got,
+        Value::Array(vec![
+            bulk("7"),
+            bulk("[2]"),
+            bulk("X"),
+            Value::Int(2),
+            bulk("nil"),
+            bulk("function"),
+        ])
+    );
+    // A script's own tables are its own to change.
+    let mine = eval(
+        &mut c,
+        "local t = {} rawset(t, 'a', 1) t.b = 2 return t.a + t.b",
+        &[],
+        &[],
+    );
+    assert_eq!(mine.expect("own table"), Value::Int(3));
+}
+
 #[test]
 fn errors_and_the_sandbox() {
     let s = Server::start(2, &[]);

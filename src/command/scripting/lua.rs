@@ -4,7 +4,8 @@
 //! rules. It never runs a command itself: `redis.call` reaches the command
 //! table through [`super::call`].
 //!
-//! The sandbox: the base, table, string and math libraries, without
+//! The sandbox: the base, table, string and math libraries, Redis's `cjson`
+//! and `bit` ([`super::libs`]), without
 //! `loadfile`, `dofile`, `print`, `setfenv`/`getfenv`, `module`/`require` or
 //! `os`/`io`; global variables are read-only (`Attempt to modify a readonly
 //! table`) and reading a missing one is an error, as in Redis 7.
@@ -67,7 +68,7 @@ local base = {
   debug = function() end,
 }
 base.REPL_NONE, base.REPL_AOF, base.REPL_SLAVE, base.REPL_REPLICA, base.REPL_ALL = 0, 1, 2, 2, 3
-local redismt = { __index = base }
+local redismt = { __index = base, __metatable = false }
 -- `now_(id, ...)` runs a command for run `id` if it can without waiting
 -- (true, reply) or answers false; `call_(id, ...)` runs it, waiting for other
 -- cores; both answer an error as a table. `setresp_(id, v)` sets the run's
@@ -118,9 +119,31 @@ local function init(n, c, s, m) now_, call_, setresp_, mark_ = n, c, s, m end
 return base, make_redis, init
 "#;
 
-/// Locks the globals once the prelude and libraries are in place.
+/// Locks the globals once the prelude and libraries are in place: the
+/// library tables become read-only views (a proxy per library; the string
+/// metatable looks methods up through `string`'s), `rawset` refuses them and
+/// `_G`, and the globals table refuses new names — so no script changes what
+/// the next one finds, as Redis 7's read-only tables ensure.
 const LOCK_GLOBALS: &str = r#"
-local rawget, error, tostring = rawget, error, tostring
+local rawget, rawset, error, tostring, setmetatable = rawget, rawset, error, tostring, setmetatable
+local readonly = setmetatable({}, { __mode = "k" })
+local function deny() error("Attempt to modify a readonly table", 2) end
+for _, name in ipairs({ "string", "table", "math", "coroutine", "cjson", "bit" }) do
+  local lib = rawget(_G, name)
+  if lib then
+    local view = setmetatable({}, { __index = lib, __newindex = deny, __metatable = false })
+    readonly[view] = true
+    rawset(_G, name, view)
+  end
+end
+local strmt = getmetatable("")
+strmt.__index = rawget(_G, "string")
+strmt.__metatable = false
+readonly[_G] = true
+rawset(_G, "rawset", function(t, k, v)
+  if readonly[t] then error("Attempt to modify a readonly table", 2) end
+  return rawset(t, k, v)
+end)
 setmetatable(_G, {
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
   __index = function(_, name)
@@ -195,6 +218,7 @@ impl Engine {
                 Ok(())
             })?,
         )?;
+        super::libs::install(&lua, &g)?;
         lua.load(LOCK_GLOBALS).set_name("=lock").exec()?;
         Ok(Engine {
             lua,

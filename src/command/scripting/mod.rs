@@ -24,6 +24,7 @@
 
 pub mod busy;
 pub mod call;
+pub mod libs;
 pub mod lua;
 
 use super::context::{subcommand, Ctx, Step, Table};
