@@ -282,6 +282,103 @@ fn the_cjson_and_bit_libraries_answer_as_redis() {
     );
 }
 
+/// Redis's `cmsgpack` packs byte for byte as redis-server 7.0's does (the
+/// expected bytes are what it answered) and unpacks what it packs; bad
+/// input gets its errors, and input nested too deep is refused, not a crash.
+#[test]
+fn the_cmsgpack_library_answers_as_redis() {
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    let hex = "local h = {} for i = 1, math.min(#s, 40) do h[#h+1] = string.format('%02x', s:byte(i)) end \
+               return table.concat(h) .. ':' .. #s";
+    for (pack, want) in [
+        (
+            "cmsgpack.pack(1, -1, 200, -200, 70000, -70000, 5000000000, -5000000000, 1.5)",
+            "01ffccc8d1ff38ce00011170d2fffeee90cf000000012a05f200d3fffffffed5fa0e00ca3fc00000:40",
+        ),
+        ("cmsgpack.pack(0.1, 'abc', true, false, nil)", "cb3fb999999999999aa3616263c3c2c0:16"),
+        (
+            "cmsgpack.pack({1,2,3}, {a=1}, {}, {[1]=1,[3]=3}, string.rep('x', 40), string.rep('y', 300))",
+            "9301020381a16101908201010303d928787878787878787878787878787878787878787878787878:359",
+        ),
+        (
+            "(function() local t = {} local x = t for i = 1, 20 do x[1] = {} x = x[1] end return cmsgpack.pack(t) end)()",
+            "91919191919191919191919191919191c0:17",
+        ),
+        ("cmsgpack.pack(0/0, 1/0)", "cbfff8000000000000ca7f800000:14"),
+    ] {
+        let script = format!("local s = {pack} {hex}");
+        let got: String = redis::from_redis_value(&eval(&mut c, &script, &[], &[]).expect(pack))
+            .expect("text");
+        assert_eq!(got, want, "{pack}");
+    }
+    let texts = |v: Value| -> Vec<String> {
+        match v {
+            Value::Array(a) => a.iter().map(common::text).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    for (script, want) in [
+        (
+            "return {cjson.encode({cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, true))})}",
+            vec![r#"[1,"two",[3,4],true]"#],
+        ),
+        (
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+            vec!["-1", "3"],
+        ),
+        (
+            "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+            vec!["2", "1", "2"],
+        ),
+        (
+            "return {cjson.encode(cmsgpack.unpack(cmsgpack.pack({a={b={1,2}}})))}",
+            vec![r#"{"a":{"b":[1,2]}}"#],
+        ),
+    ] {
+        let got = texts(eval(&mut c, script, &[], &[]).expect(script));
+        assert_eq!(got, want, "{script}");
+    }
+    for (script, want) in [
+        (
+            "return cmsgpack.unpack('\\145')",
+            "user_script:1: Missing bytes in input.",
+        ),
+        (
+            "return cmsgpack.unpack('\\193')",
+            "user_script:1: Bad data format in input.",
+        ),
+        (
+            "return cmsgpack.pack()",
+            "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+        ),
+        (
+            "return cmsgpack.unpack(string.rep('\\145', 100000))",
+            "nested too deep",
+        ),
+        (
+            "return cmsgpack.unpack('\\221\\255\\255\\255\\255')",
+            "Missing bytes in input.",
+        ),
+    ] {
+        let e = err(eval(&mut c, script, &[], &[]));
+        assert!(e.contains(want), "{script}: {e}");
+    }
+    // A job's data as BullMQ keeps it: packed by the client, unpacked by a script.
+    let job = "local opts = cmsgpack.unpack(ARGV[1]) \
+               redis.call('HSET', KEYS[1], 'name', opts.name, 'attempts', opts.attempts) \
+               return cmsgpack.pack(redis.call('HGETALL', KEYS[1]))";
+    let packed = b"\x82\xa4name\xa5email\xa8attempts\x03";
+    let got = redis::cmd("EVAL")
+        .arg(job)
+        .arg(1)
+        .arg("job:1")
+        .arg(&packed[..])
+        .query::<Vec<u8>>(&mut c)
+        .expect("EVAL");
+    assert_eq!(got, b"\x94\xa4name\xa5email\xa8attempts\xa13".to_vec());
+}
+
 /// The libraries and the globals are read-only, whichever way a script
 /// tries (assignment, `rawset`, a metatable), as in Redis 7: no script
 /// changes what the next one on its core finds.
@@ -293,6 +390,7 @@ fn no_script_changes_what_the_next_one_finds() {
         "string.format = nil",
         "cjson.encode = nil",
         "bit.band = nil",
+        "cmsgpack.pack = nil",
         "math.floor = function() return 0 end",
         "table.insert = nil",
         "coroutine.create = nil",

@@ -4,8 +4,9 @@
 //! an object, a table with keys 1..n an array, excessively sparse arrays and
 //! NaN refused, 1,000 levels at most; decoding through serde_json, 127
 //! levels at most and other error texts) and `bit` (LuaBitOp: 32-bit signed
-//! results). They are pure functions of their arguments: they never reach
-//! the keyspace or a command. `struct` and `cmsgpack` are not here.
+//! results); `cmsgpack` is in [`super::msgpack`]. They are pure functions
+//! of their arguments: they never reach the keyspace or a command. `struct`
+//! is not here.
 
 use mlua::{Function, LightUserData, Lua, Table, Value, Variadic};
 
@@ -15,19 +16,20 @@ const MAX_DEPTH: usize = 1000;
 /// parser's recursion within a core's stack (lua-cjson allows 1,000).
 const DECODE_DEPTH: usize = 127;
 
-/// Make the `cjson` and `bit` tables.
+/// Make the `cjson`, `bit` and `cmsgpack` tables.
 pub fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.raw_set("cjson", cjson(lua)?)?;
     globals.raw_set("bit", bit(lua)?)?;
+    globals.raw_set("cmsgpack", super::msgpack::cmsgpack(lua)?)?;
     Ok(())
 }
 
 /// A library function of its arguments that answers a value or an error
 /// text, raised as the C libraries' `luaL_error` raises theirs: with the
 /// calling script's place in front (`user_script:1: ...`).
-fn function(
+pub(super) fn function<R: mlua::IntoLuaMulti>(
     lua: &Lua,
-    f: impl Fn(&Lua, Variadic<Value>) -> Result<Value, String> + 'static,
+    f: impl Fn(&Lua, Variadic<Value>) -> Result<R, String> + 'static,
 ) -> mlua::Result<Function> {
     lua.create_function(move |lua, args: Variadic<Value>| {
         f(lua, args).map_err(|e| {

@@ -4,8 +4,8 @@
 //! rules. It never runs a command itself: `redis.call` reaches the command
 //! table through [`super::call`].
 //!
-//! The sandbox: the base, table, string and math libraries, Redis's `cjson`
-//! and `bit` ([`super::libs`]), without
+//! The sandbox: the base, table, string and math libraries, Redis's `cjson`,
+//! `bit` ([`super::libs`]) and `cmsgpack` ([`super::msgpack`]), without
 //! `loadfile`, `dofile`, `print`, `setfenv`/`getfenv`, `module`/`require` or
 //! `os`/`io`; global variables are read-only (`Attempt to modify a readonly
 //! table`) and reading a missing one is an error, as in Redis 7.
@@ -128,7 +128,7 @@ const LOCK_GLOBALS: &str = r#"
 local rawget, rawset, error, tostring, setmetatable = rawget, rawset, error, tostring, setmetatable
 local readonly = setmetatable({}, { __mode = "k" })
 local function deny() error("Attempt to modify a readonly table", 2) end
-for _, name in ipairs({ "string", "table", "math", "coroutine", "cjson", "bit" }) do
+for _, name in ipairs({ "string", "table", "math", "coroutine", "cjson", "bit", "cmsgpack" }) do
   local lib = rawget(_G, name)
   if lib then
     local view = setmetatable({}, { __index = lib, __newindex = deny, __metatable = false })

@@ -26,6 +26,7 @@ pub mod busy;
 pub mod call;
 pub mod libs;
 pub mod lua;
+pub mod msgpack;
 
 use super::context::{subcommand, Ctx, Step, Table};
 use super::frame::Frame;
