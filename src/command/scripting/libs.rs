@@ -16,11 +16,10 @@ const MAX_DEPTH: usize = 1000;
 /// parser's recursion within a core's stack (lua-cjson allows 1,000).
 const DECODE_DEPTH: usize = 127;
 
-/// Make the `cjson`, `bit` and `cmsgpack` tables.
+/// Make the `cjson` and `bit` tables.
 pub fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.raw_set("cjson", cjson(lua)?)?;
     globals.raw_set("bit", bit(lua)?)?;
-    globals.raw_set("cmsgpack", super::msgpack::cmsgpack(lua)?)?;
     Ok(())
 }
 

@@ -219,6 +219,7 @@ impl Engine {
             })?,
         )?;
         super::libs::install(&lua, &g)?;
+        g.raw_set("cmsgpack", super::msgpack::cmsgpack(&lua)?)?;
         lua.load(LOCK_GLOBALS).set_name("=lock").exec()?;
         Ok(Engine {
             lua,
