@@ -288,21 +288,14 @@ fn unpack(lua: &Lua, b: &[u8], at: &mut usize, depth: usize) -> Result<Value, St
         0xd1 => int(i64::from(be(take(b, at, 2)?) as u16 as i16)),
         0xd2 => int(i64::from(be(take(b, at, 4)?) as u32 as i32)),
         0xd3 => int(be(take(b, at, 8)?) as i64),
-        0xdc => {
-            let n = be(take(b, at, 2)?) as usize;
-            array(lua, at, n)?
-        }
-        0xdd => {
-            let n = be(take(b, at, 4)?) as usize;
-            array(lua, at, n)?
-        }
-        0xde => {
-            let n = be(take(b, at, 2)?) as usize;
-            map(lua, at, n)?
-        }
-        0xdf => {
-            let n = be(take(b, at, 4)?) as usize;
-            map(lua, at, n)?
+        // array16/32, map16/32: the count's width is the tag's low bit.
+        0xdc..=0xdf => {
+            let n = be(take(b, at, if tag & 1 == 0 { 2 } else { 4 })?) as usize;
+            if tag < 0xde {
+                array(lua, at, n)?
+            } else {
+                map(lua, at, n)?
+            }
         }
         0xe0..=0xff => int(i64::from(tag as i8)),
         _ => return Err("Bad data format in input.".into()),
