@@ -1,7 +1,8 @@
 //! The byte-level primitives every parser and encoder of the wire shares:
 //! finding a byte in a line (`find_byte`), Redis's one integer syntax
 //! read ([`parse_i64`]) and written ([`format_u64`]), and a sorted set's
-//! score as Redis 7.0 writes it ([`format_score`], C's `%.17g`). Also used by commands
+//! score as Redis 7.0 writes it ([`format_score`], C's `%.17g`, through
+//! [`format_g`], which Lua's `cjson` uses at 14 digits). Also used by commands
 //! and storage for the numbers clients store. Plain functions over slices:
 //! they never allocate and know nothing of requests, replies or keys.
 
@@ -56,11 +57,18 @@ pub fn format_u64(n: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// A score as Redis 7.0 writes it in replies, listpacks and RDB files:
-/// C's `%.17g` (17 significant digits, trailing zeros dropped, an exponent
-/// below 1e-4 and from 1e17), `inf`, `-inf`, `nan`. Written into `buf`;
-/// returns the text. Exact: `%.17g` of a double parses back to it.
+/// C's `%.17g` ([`format_g`]). Exact: `%.17g` of a double parses back to it.
 pub fn format_score(f: f64, buf: &mut [u8; 32]) -> &[u8] {
+    format_g(f, 17, buf)
+}
+
+/// C's `%.<precision>g` (`precision` from 1 to 17): that many significant
+/// digits, trailing zeros dropped, an exponent of at least two digits below
+/// 1e-4 and from 1e<precision>; `inf`, `-inf`, `nan`, `-0`. Written into
+/// `buf`; returns the text. Scores use 17, Lua's `cjson` 14.
+pub fn format_g(f: f64, precision: usize, buf: &mut [u8; 32]) -> &[u8] {
     use std::io::Write;
+    let p = precision.clamp(1, 17);
     let special: Option<&[u8]> = if f.is_nan() {
         Some(b"nan")
     } else if f.is_infinite() {
@@ -74,12 +82,12 @@ pub fn format_score(f: f64, buf: &mut [u8; 32]) -> &[u8] {
         buf[..t.len()].copy_from_slice(t);
         return &buf[..t.len()];
     }
-    // 17 significant digits, correctly rounded: d.dddddddddddddddde[-]x.
+    // `p` significant digits, correctly rounded: d.ddd…de[-]x.
     let mut sci = [0u8; 40];
     let used = {
         let mut w = &mut sci[..];
         let room = w.len();
-        if write!(w, "{:.16e}", f.abs()).is_err() {
+        if write!(w, "{:.*e}", p - 1, f.abs()).is_err() {
             return &buf[..0];
         }
         room - w.len()
@@ -90,13 +98,16 @@ pub fn format_score(f: f64, buf: &mut [u8; 32]) -> &[u8] {
     };
     let mut digits = [0u8; 17];
     digits[0] = sci[0];
-    digits[1..].copy_from_slice(&sci[2..e_at]);
+    if p > 1 {
+        digits[1..p].copy_from_slice(&sci[2..e_at]);
+    }
+    let digits = &digits[..p];
     let exp: i32 = std::str::from_utf8(&sci[e_at + 1..])
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     // The digits that matter: trailing zeros go.
-    let sig = 17 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    let sig = p - digits.iter().rev().take_while(|&&d| d == b'0').count();
     let mut n = 0;
     let mut put = |bytes: &[u8], n: &mut usize| {
         buf[*n..*n + bytes.len()].copy_from_slice(bytes);
@@ -105,7 +116,7 @@ pub fn format_score(f: f64, buf: &mut [u8; 32]) -> &[u8] {
     if f < 0.0 {
         put(b"-", &mut n);
     }
-    if !(-4..17).contains(&exp) {
+    if !(-4..p as i32).contains(&exp) {
         put(&digits[..1], &mut n);
         if sig > 1 {
             put(b".", &mut n);
@@ -192,12 +203,21 @@ mod tests {
         assert_eq!(find_byte(0x00, &[0x01; 16]), None);
     }
 
-    /// `%.17g` from glibc's own `snprintf`.
-    fn c_g17(f: f64) -> Vec<u8> {
+    /// `%.<precision>g` from glibc's own `snprintf`.
+    fn c_g(f: f64, precision: usize) -> Vec<u8> {
         let mut out = [0u8; 64];
         // SAFETY: a 64-byte buffer, its length given, a NUL-terminated
-        // format with one `double` conversion and one double passed.
-        let n = unsafe { libc::snprintf(out.as_mut_ptr().cast(), out.len(), c"%.17g".as_ptr(), f) };
+        // format with one `*` precision (an int passed) and one `double`
+        // conversion (a double passed).
+        let n = unsafe {
+            libc::snprintf(
+                out.as_mut_ptr().cast(),
+                out.len(),
+                c"%.*g".as_ptr(),
+                precision as libc::c_int,
+                f,
+            )
+        };
         out[..n.max(0) as usize].to_vec()
     }
 
@@ -226,7 +246,10 @@ mod tests {
         ];
         let mut buf = [0u8; 32];
         for f in cases {
-            assert_eq!(format_score(f, &mut buf), &c_g17(f)[..], "{f:e}");
+            assert_eq!(format_score(f, &mut buf), &c_g(f, 17)[..], "{f:e}");
+            for p in [1, 6, 14] {
+                assert_eq!(format_g(f, p, &mut buf), &c_g(f, p)[..], "%.{p}g of {f:e}");
+            }
         }
         assert_eq!(format_score(f64::INFINITY, &mut buf), b"inf");
         assert_eq!(format_score(f64::NEG_INFINITY, &mut buf), b"-inf");
@@ -240,8 +263,9 @@ mod tests {
             if !f.is_finite() {
                 continue;
             }
+            assert_eq!(format_g(f, 14, &mut buf), &c_g(f, 14)[..], "%.14g of {f:e}");
             let got = format_score(f, &mut buf).to_vec();
-            assert_eq!(got, c_g17(f), "{f:e}");
+            assert_eq!(got, c_g(f, 17), "{f:e}");
             let back: f64 = std::str::from_utf8(&got)
                 .expect("ascii")
                 .parse()

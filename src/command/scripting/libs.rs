@@ -225,34 +225,10 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// C's `%.14g`: 14 significant digits, trailing zeros dropped, an exponent
-/// (at least two digits) below 1e-4 and from 1e14.
+/// C's `%.14g`, lua-cjson's number format.
 fn format_g14(f: f64) -> String {
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let sci = format!("{:.13e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let sign = if f < 0.0 { "-" } else { "" };
-    if !(-4..14).contains(&exp) {
-        let (first, rest) = digits.split_at(1);
-        let dot = if rest.is_empty() { "" } else { "." };
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.unsigned_abs());
-    }
-    if exp >= 0 {
-        let int = exp as usize + 1;
-        if digits.len() <= int {
-            format!("{sign}{digits}{}", "0".repeat(int - digits.len()))
-        } else {
-            format!("{sign}{}.{}", &digits[..int], &digits[int..])
-        }
-    } else {
-        format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize))
-    }
+    let mut buf = [0u8; 32];
+    String::from_utf8_lossy(crate::protocol::ascii::format_g(f, 14, &mut buf)).into_owned()
 }
 
 fn to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> Result<Value, String> {
