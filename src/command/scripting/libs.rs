@@ -89,7 +89,7 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
                     format!("Expected value but found invalid token ({e})")
                 }
             })?;
-            to_lua(lua, &json, 1)
+            to_lua(lua, &json)
         })?,
     )?;
     t.raw_set("null", null())?;
@@ -141,18 +141,8 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
 /// it is excessively sparse (lua-cjson's defaults: more than 10 slots and
 /// over half of them holes); else an object with string or number keys.
 fn table(t: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
-    let mut max = 0usize;
-    let mut items = 0usize;
-    let mut array = true;
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair.map_err(|e| e.to_string())?;
-        items += 1;
-        match index_of(&k) {
-            Some(i) if array => max = max.max(i),
-            _ => array = false,
-        }
-    }
-    if array && items > 0 {
+    let (items, max) = keys_shape(t)?;
+    if let Some(max) = max.filter(|_| items > 0) {
         if max > 10 && max > items * 2 {
             return Err("Cannot serialise table: excessively sparse array".into());
         }
@@ -193,6 +183,19 @@ fn table(t: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// How many keys `t` has and, when every one is a positive whole number,
+/// the largest: what both `cjson` and `cmsgpack` decide "array" from.
+pub(super) fn keys_shape(t: &Table) -> Result<(usize, Option<usize>), String> {
+    let mut items = 0usize;
+    let mut max = Some(0usize);
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair.map_err(|e| e.to_string())?;
+        items += 1;
+        max = max.zip(index_of(&k)).map(|(m, i)| m.max(i));
+    }
+    Ok((items, max))
+}
+
 /// The array index a key stands for: a positive whole number.
 fn index_of(k: &Value) -> Option<usize> {
     match *k {
@@ -231,10 +234,9 @@ fn format_g14(f: f64) -> String {
     String::from_utf8_lossy(crate::protocol::ascii::format_g(f, 14, &mut buf)).into_owned()
 }
 
-fn to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> Result<Value, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("Found too many nested data structures ({depth})"));
-    }
+/// A decoded document as Lua values; its depth is serde_json's bound
+/// ([`DECODE_DEPTH`]), so the recursion is too.
+fn to_lua(lua: &Lua, v: &serde_json::Value) -> Result<Value, String> {
     let e = |e: mlua::Error| e.to_string();
     Ok(match v {
         serde_json::Value::Null => null(),
@@ -244,15 +246,14 @@ fn to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> Result<Value, Strin
         serde_json::Value::Array(a) => {
             let t = lua.create_table_with_capacity(a.len(), 0).map_err(e)?;
             for (i, x) in a.iter().enumerate() {
-                t.raw_set(i + 1, to_lua(lua, x, depth + 1)?).map_err(e)?;
+                t.raw_set(i + 1, to_lua(lua, x)?).map_err(e)?;
             }
             Value::Table(t)
         }
         serde_json::Value::Object(o) => {
             let t = lua.create_table_with_capacity(0, o.len()).map_err(e)?;
             for (k, x) in o {
-                t.raw_set(k.as_str(), to_lua(lua, x, depth + 1)?)
-                    .map_err(e)?;
+                t.raw_set(k.as_str(), to_lua(lua, x)?).map_err(e)?;
             }
             Value::Table(t)
         }
@@ -263,7 +264,7 @@ fn to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> Result<Value, Strin
 /// number.
 fn bit(lua: &Lua) -> mlua::Result<Table> {
     type Op = fn(&[i32]) -> i32;
-    let ops: [(&'static str, usize, Op); 12] = [
+    let ops: [(&'static str, usize, Op); 11] = [
         ("tobit", 1, |a| a[0]),
         ("bnot", 1, |a| !a[0]),
         ("band", 1, |a| a.iter().fold(-1, |x, y| x & y)),
@@ -279,36 +280,41 @@ fn bit(lua: &Lua) -> mlua::Result<Table> {
             (a[0] as u32).rotate_right(a[1] as u32 & 31) as i32
         }),
         ("bswap", 1, |a| a[0].swap_bytes()),
-        ("tohex", 1, |_| 0),
     ];
     let t = lua.create_table()?;
     for (name, at_least, op) in ops {
         t.raw_set(
             name,
-            function(lua, move |lua, args| {
-                let mut n = Vec::with_capacity(args.len().max(at_least));
-                for i in 0..args.len().max(at_least) {
-                    n.push(tobit(name, i + 1, args.get(i))?);
-                }
-                if name == "tohex" {
-                    let digits = if args.len() > 1 { n[1] } else { 8 };
-                    let count = (digits.unsigned_abs() as usize).min(8);
-                    let x = n[0] as u32;
-                    let text = if digits < 0 {
-                        format!("{x:08X}")
-                    } else {
-                        format!("{x:08x}")
-                    };
-                    return lua
-                        .create_string(&text[8 - count..])
-                        .map(Value::String)
-                        .map_err(|e| e.to_string());
-                }
-                Ok(Value::Integer(i64::from(op(&n))))
+            function(lua, move |_, args| {
+                Ok(Value::Integer(i64::from(op(&bits(name, &args, at_least)?))))
             })?,
         )?;
     }
+    t.raw_set(
+        "tohex",
+        function(lua, |lua, args| {
+            let n = bits("tohex", &args, 1)?;
+            let digits = n.get(1).copied().unwrap_or(8);
+            let count = (digits.unsigned_abs() as usize).min(8);
+            let x = n[0] as u32;
+            let text = if digits < 0 {
+                format!("{x:08X}")
+            } else {
+                format!("{x:08x}")
+            };
+            lua.create_string(&text[8 - count..])
+                .map(Value::String)
+                .map_err(|e| e.to_string())
+        })?,
+    )?;
     Ok(t)
+}
+
+/// Every argument of `name` (at least `at_least` of them) through [`tobit`].
+fn bits(name: &str, args: &[Value], at_least: usize) -> Result<Vec<i32>, String> {
+    (0..args.len().max(at_least))
+        .map(|i| tobit(name, i + 1, args.get(i)))
+        .collect()
 }
 
 /// Argument `i` of `name` as LuaBitOp normalises it: a number (or a string

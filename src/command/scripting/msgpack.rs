@@ -7,7 +7,7 @@
 //! deeper than 16 and values of other types as nil. Pure functions: it never
 //! reaches the keyspace or a command.
 
-use super::libs::function;
+use super::libs::{function, keys_shape};
 use mlua::{Lua, MultiValue, Table, Value};
 
 /// Tables nested deeper than this are packed as nil (lua-cmsgpack's
@@ -139,18 +139,7 @@ fn pack_int(i: i64, out: &mut Vec<u8>) {
 
 /// An array when the keys are exactly 1..n (an empty table too), else a map.
 fn pack_table(t: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
-    let mut count = 0usize;
-    let mut max = 0usize;
-    let mut array = true;
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair.map_err(|e| e.to_string())?;
-        count += 1;
-        match k {
-            Value::Integer(i) if i >= 1 => max = max.max(i as usize),
-            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => max = max.max(n as usize),
-            _ => array = false,
-        }
-    }
+    let (count, max) = keys_shape(t)?;
     let header = |out: &mut Vec<u8>, n: usize, fix: u8, b16: u8, b32: u8| {
         if n < 16 {
             out.push(fix | n as u8);
@@ -162,7 +151,7 @@ fn pack_table(t: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String> 
             out.extend_from_slice(&(n as u32).to_be_bytes());
         }
     };
-    if array && max == count {
+    if max == Some(count) {
         header(out, count, 0x90, 0xdc, 0xdd);
         for i in 1..=count {
             let v: Value = t.raw_get(i).map_err(|e| e.to_string())?;
