@@ -61,6 +61,8 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     let n = cfg.cores.len();
     // The command clock's rate, learnt before any core runs a command.
     crate::runtime::clock::calibrate();
+    // How a start reads function libraries back from a snapshot or the logs.
+    crate::core::functions::set_reader(crate::command::scripting::function::read_library);
     // Before any door opens: a start with nothing to load never answers -LOADING.
     crate::core::recover::begin(&cfg);
     for (port, _, what) in doors(&cfg) {

@@ -228,6 +228,7 @@ fn redis_server_loads_what_stairkv_saved() {
         let s = Server::start(2, &["--dir", dir.arg()]);
         let mut con = s.client();
         fill(&mut con, &data);
+        load_library(&mut con, "fromstairkv");
         let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
     }
     let check_rdb = Command::new("redis-check-rdb")
@@ -240,11 +241,31 @@ fn redis_server_loads_what_stairkv_saved() {
         "redis-check-rdb: {said}"
     );
     let r = Redis::start(&dir.0);
-    check(
-        &mut r.client().expect("connect"),
-        &data,
-        "redis-server loading stairkv's dump",
+    let mut con = r.client().expect("connect");
+    check(&mut con, &data, "redis-server loading stairkv's dump");
+    assert_eq!(call_library(&mut con, "fromstairkv"), "fromstairkv says hi");
+}
+
+/// A function library named `name` whose function `name` says hi.
+fn load_library(con: &mut redis::Connection, name: &str) {
+    let code = format!(
+        "#!lua name={name}\nredis.register_function('{name}', function(keys, args) return '{name} says ' .. args[1] end)"
     );
+    let loaded: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(code)
+        .query(con)
+        .expect("FUNCTION LOAD");
+    assert_eq!(loaded, name);
+}
+
+fn call_library(con: &mut redis::Connection, name: &str) -> String {
+    redis::cmd("FCALL")
+        .arg(name)
+        .arg(0)
+        .arg("hi")
+        .query(con)
+        .expect("FCALL")
 }
 
 #[test]
@@ -259,14 +280,66 @@ fn stairkv_loads_what_redis_server_saved() {
         let r = Redis::start(&dir.0);
         let mut con = r.client().expect("connect");
         fill(&mut con, &data);
+        load_library(&mut con, "fromredis");
         let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
     }
     let s = Server::start(2, &["--dir", dir.arg()]);
-    check(
-        &mut s.client(),
-        &data,
-        "stairkv loading redis-server's dump",
+    let mut con = s.client();
+    check(&mut con, &data, "stairkv loading redis-server's dump");
+    assert_eq!(call_library(&mut con, "fromredis"), "fromredis says hi");
+}
+
+/// Function libraries come back after `kill -9`: from a snapshot, and from
+/// the logs' libraries file (every change acknowledged is in it), through
+/// LOAD, REPLACE, DELETE and a first start with logs on.
+#[test]
+fn function_libraries_survive_restarts() {
+    let dir = TempDir::new("functions");
+    let mut s = Server::start(2, &["--dir", dir.arg()]);
+    let mut con = s.client();
+    load_library(&mut con, "snap");
+    let _: String = redis::cmd("SAVE").query(&mut con).expect("save");
+    s.kill9();
+    // Logs on for the first time: the first rewrite writes the libraries' file.
+    let mut s = Server::start(2, &dir.logged_always());
+    let mut con = s.client();
+    assert_eq!(call_library(&mut con, "snap"), "snap says hi");
+    let files: Vec<String> = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .expect("the logs' folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.iter().any(|f| f == "appendonly.aof.functions"),
+        "{files:?}"
     );
+    load_library(&mut con, "logged");
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("snap")
+        .query(&mut con)
+        .expect("delete");
+    s.kill9();
+    let mut s = Server::start(2, &dir.logged_always());
+    let mut con = s.client();
+    assert_eq!(call_library(&mut con, "logged"), "logged says hi");
+    let e = redis::cmd("FCALL")
+        .arg("snap")
+        .arg(0)
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(e.to_string().contains("Function not found"), "{e}");
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query(&mut con)
+        .expect("flush");
+    s.kill9();
+    let s = Server::start(1, &dir.logged_always());
+    let mut con = s.client();
+    let list: redis::Value = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("list");
+    assert_eq!(list, redis::Value::Array(vec![]));
 }
 
 #[test]

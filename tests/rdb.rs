@@ -266,7 +266,7 @@ fn read_file(path: &Path) -> Read {
                     String::from_utf8_lossy(&value).into_owned(),
                 );
             }
-            Ok(Some(Item::ResizeDb { .. })) => {}
+            Ok(Some(Item::ResizeDb { .. })) | Ok(Some(Item::Function(_))) => {}
             Ok(None) => break,
             Err(e) => panic!("{}: {e}", path.display()),
         }

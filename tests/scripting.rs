@@ -10,6 +10,8 @@
 //! on NOSCRIPT).
 
 mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
 use common::{error_text as err, read_at_least, resp, Server};
 use redis::{Commands, Connection, Value};
@@ -1198,4 +1200,442 @@ fn a_script_that_waits_midway_holds_its_keys_first() {
     assert!(reads > 10, "{reads}");
     let (x, y): (i64, i64) = redis::pipe().get(&a).get(&b).query(&mut writer).unwrap();
     assert_eq!((x, y), (300, 300));
+}
+
+fn fcall(
+    con: &mut Connection,
+    name: &str,
+    keys: &[&str],
+    args: &[&str],
+) -> redis::RedisResult<Value> {
+    let mut c = redis::cmd("FCALL");
+    c.arg(name).arg(keys.len()).arg(keys).arg(args);
+    c.query(con)
+}
+
+fn function_load(con: &mut Connection, code: &str) -> redis::RedisResult<Value> {
+    redis::cmd("FUNCTION").arg("LOAD").arg(code).query(con)
+}
+
+const LIB: &str = "#!lua name=bank\n\
+    local function move(keys, args)\n\
+      local n = tonumber(args[1])\n\
+      redis.call('DECRBY', keys[1], n)\n\
+      return redis.call('INCRBY', keys[2], n)\n\
+    end\n\
+    redis.register_function('move', move)\n\
+    redis.register_function{function_name='balance', callback=function(keys) \
+      return {redis.call('GET', keys[1]), redis.call('GET', keys[2])} end, \
+      flags={'no-writes'}, description='two balances'}\n\
+    redis.register_function('sneak', function(keys) return redis.call('SET', keys[1] .. 'x', 1) end)\n\
+    redis.register_function{function_name='badwrite', callback=function(keys) \
+      return redis.call('SET', keys[1], 1) end, flags={'no-writes', 'allow-oom'}}";
+
+/// FUNCTION LOAD on one core, FCALL and FCALL_RO from both, over keys of
+/// both cores; Redis 7's load-time API and sandbox, its flags, its error
+/// texts (checked against redis-server 7.0.15), LIST/DELETE/FLUSH/STATS,
+/// RESP3's shapes, FCALL inside MULTI, COMMAND GETKEYS, and a library
+/// whose code never ends stopped at load.
+#[test]
+fn functions_load_once_and_run_on_every_core_as_redis() {
+    let s = Server::start(2, &[]);
+    let [mut on0, mut on1] = clients_by_core(&s, 1);
+    let (a, b) = (
+        key_on(&mut on0[0], 0, "acct"),
+        key_on(&mut on0[0], 1, "acct"),
+    );
+    let c0 = &mut on0[0];
+    assert_eq!(function_load(c0, LIB).unwrap(), bulk("bank"));
+    for k in [&a, &b] {
+        let _: () = c0.set(k, 100).unwrap();
+    }
+    // Loaded on core 0, called from core 1, over keys of both cores; the
+    // name is not case-sensitive (Redis's rule for functions).
+    let c1 = &mut on1[0];
+    assert_eq!(
+        fcall(c1, "move", &[&a, &b], &["30"]).unwrap(),
+        Value::Int(130)
+    );
+    assert_eq!(
+        fcall(c0, "MOVE", &[&b, &a], &["5"]).unwrap(),
+        Value::Int(75)
+    );
+    let both = Value::Array(vec![bulk("75"), bulk("125")]);
+    assert_eq!(fcall(c1, "balance", &[&a, &b], &[]).unwrap(), both);
+    let mut ro = redis::cmd("FCALL_RO");
+    ro.arg("balance").arg(2).arg(&a).arg(&b);
+    assert_eq!(ro.query::<Value>(c0).unwrap(), both);
+    // Flags: FCALL_RO wants no-writes; a no-writes function cannot write.
+    let mut ro = redis::cmd("FCALL_RO");
+    ro.arg("move").arg(2).arg(&a).arg(&b).arg(1);
+    let e = err(ro.query(c1));
+    assert!(
+        e.contains("Can not execute a script with write flag using *_ro command."),
+        "{e}"
+    );
+    let e = err(fcall(c1, "badwrite", &[&a], &[]));
+    assert!(
+        e.contains("Write commands are not allowed from read-only scripts"),
+        "{e}"
+    );
+    assert!(e.contains("script: badwrite"), "{e}");
+    // A key it did not declare; numkeys; a missing function.
+    let e = err(fcall(c0, "sneak", &[&a], &[]));
+    assert!(
+        e.contains("Script attempted to access a non local key"),
+        "{e}"
+    );
+    let e = err(redis::cmd("FCALL").arg("move").arg("x").query(c0));
+    assert!(e.contains("Bad number of keys provided"), "{e}");
+    let e = err(redis::cmd("FCALL").arg("move").arg(-1).query(c0));
+    assert!(e.contains("Number of keys can't be negative"), "{e}");
+    let e = err(redis::cmd("FCALL").arg("move").arg(3).arg(&a).query(c0));
+    assert!(
+        e.contains("Number of keys can't be greater than number of args"),
+        "{e}"
+    );
+    let e = err(fcall(c0, "nope", &[], &[]));
+    assert!(e.contains("Function not found"), "{e}");
+    let e = err(redis::cmd("FCALL").arg("move").query(c0));
+    assert!(e.contains("wrong number of arguments for 'fcall'"), "{e}");
+
+    // FUNCTION LOAD's refusals, Redis 7.0.15's texts.
+    let library = |name: &str, body: &str| format!("#!lua name={name}\n{body}");
+    let ok = "redis.register_function('f1', function() return 1 end)";
+    let cases: Vec<(String, &str)> = vec![
+        (LIB.to_string(), "Library 'bank' already exists"),
+        (library("other", "redis.register_function('Move', function() return 1 end)"), "Function Move already exists"),
+        ("return 1".into(), "Missing library metadata"),
+        ("#!lua name=x".into(), "Invalid library metadata"),
+        (format!("#!js name=x\n{ok}"), "Engine 'js' not found"),
+        (format!("#!lua name=x b=c\n{ok}"), "Invalid metadata value given: b=c"),
+        (format!("#!lua name=a-b\n{ok}"), "Library names can only contain letters, numbers, or underscores(_)"),
+        (library("x", "local y = 1"), "No functions registered"),
+        (library("x", "redis.register_function('f', function() end, 'x')"), "Error registering functions: ERR wrong number of arguments to redis.register_function"),
+        (library("x", "redis.register_function{function_name='f', callback=function() end, flags={'bogus'}}"), "ERR unknown flag given"),
+        (library("x", "redis.register_function{function_name='f', callback=function() end, flags='no-writes'}"), "flags argument to redis.register_function must be a table representing function flags"),
+        (library("x", "redis.register_function{function_name='f', callback=function() end, foo=1}"), "unknown argument given to redis.register_function"),
+        (library("x", "redis.register_function{callback=function() end}"), "redis.register_function must get a function name argument"),
+        (library("x", "redis.register_function('f', 5)"), "second argument to redis.register_function must be a function"),
+        (library("x", "redis.register_function('1-x', function() end)"), "names can only contain letters"),
+        (library("x", "redis.register_function('f', function() end)\nredis.register_function('f', function() end)"), "Function already exists in the library"),
+        // Load time sees `redis` with register_function and log, nothing else.
+        (library("x", "redis.call('SET', 'a', 'b')"), "user_function:2: Script attempted to access nonexistent global variable 'call'"),
+        (library("x", "local n = string.len('a')"), "user_function:2: Script attempted to access nonexistent global variable 'string'"),
+        (library("x", "x = 5"), "user_function:2: Attempt to modify a readonly table"),
+        (library("x", "syntax error here"), "Error compiling function: user_function:2:"),
+    ];
+    for (code, want) in &cases {
+        let e = err(function_load(c1, code));
+        assert!(e.contains(want), "{code:?}: {e}");
+    }
+    let e = err(redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("FOO")
+        .arg(library("x", ok))
+        .query(c0));
+    assert!(e.contains("Unknown option given: FOO"), "{e}");
+    // A library whose code never ends is stopped at load; the core goes on.
+    let started = Instant::now();
+    let e = err(function_load(c0, &library("spin", "while true do end")));
+    assert!(e.contains("FUNCTION LOAD timeout"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // At run time a function sees the sandbox's globals, and no register_function.
+    let rt = library(
+        "rt",
+        "redis.log(redis.LOG_NOTICE, 'loading rt')\n\
+         redis.register_function('rt', function(keys, args) return {string.upper(args[1]), #keys, KEYS == nil} end)\n\
+         redis.register_function('again', function() redis.register_function('g', function() end) end)",
+    );
+    assert_eq!(function_load(c0, &rt).unwrap(), bulk("rt"));
+    let e = err(fcall(c1, "rt", &[], &["x"]));
+    assert!(e.contains("nonexistent global variable 'KEYS'"), "{e}");
+    let e = err(fcall(c1, "again", &[], &[]));
+    assert!(
+        e.contains("attempt to call field 'register_function'"),
+        "{e}"
+    );
+    // REPLACE: same library, new code.
+    let rt2 = library(
+        "rt",
+        "redis.register_function('rt', function(keys, args) return string.upper(args[1]) end)",
+    );
+    assert_eq!(
+        redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(&rt2)
+            .query::<Value>(c1)
+            .unwrap(),
+        bulk("rt")
+    );
+    assert_eq!(fcall(c0, "rt", &[], &["up"]).unwrap(), bulk("UP"));
+    assert_eq!(fcall(c1, "rt", &[], &["up"]).unwrap(), bulk("UP"));
+    let e = err(fcall(c1, "again", &[], &[]));
+    assert!(e.contains("Function not found"), "{e}");
+
+    // LIST: libraries by name, their functions, flags, description, code.
+    let list: Value = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .arg("LIBRARYNAME")
+        .arg("ba*")
+        .arg("WITHCODE")
+        .query(c1)
+        .unwrap();
+    let Value::Array(libs) = list else {
+        panic!("{list:?}")
+    };
+    assert_eq!(libs.len(), 1);
+    let lib = common::fields(libs[0].clone(), "library");
+    assert_eq!(common::text(&lib["library_name"]), "bank");
+    assert_eq!(common::text(&lib["engine"]), "LUA");
+    assert_eq!(common::text(&lib["library_code"]), LIB);
+    let Value::Array(fns) = &lib["functions"] else {
+        panic!()
+    };
+    let balance = common::fields(fns[1].clone(), "function");
+    assert_eq!(common::text(&balance["name"]), "balance");
+    assert_eq!(common::text(&balance["description"]), "two balances");
+    let Value::Array(flags) = &balance["flags"] else {
+        panic!("{balance:?}")
+    };
+    assert_eq!(
+        flags.iter().map(common::text).collect::<Vec<_>>(),
+        ["no-writes"]
+    );
+    let mv = common::fields(fns[0].clone(), "function");
+    assert_eq!(mv["description"], Value::Nil);
+    for bad in [&["LIBRARYNAME"][..], &["WITHCODE", "WITHCODE"], &["FOO"]] {
+        let e = err(redis::cmd("FUNCTION").arg("LIST").arg(bad).query(c0));
+        assert!(
+            e.contains("library name argument was not given") || e.contains("Unknown argument"),
+            "{e}"
+        );
+    }
+    // STATS: nothing running, the engine's counts.
+    let stats = common::fields(
+        redis::cmd("FUNCTION").arg("STATS").query(c0).unwrap(),
+        "stats",
+    );
+    assert_eq!(stats["running_script"], Value::Nil);
+    let engines = common::fields(stats["engines"].clone(), "engines");
+    let lua = common::fields(engines["LUA"].clone(), "LUA");
+    assert_eq!(
+        (
+            common::num(&lua["libraries_count"]),
+            common::num(&lua["functions_count"])
+        ),
+        (2, 5)
+    );
+    // RESP3: LIST's libraries are maps, flags a set.
+    let mut raw = s.raw();
+    let _ = common::roundtrip(&mut raw, &resp(&[b"HELLO", b"3"]), 1);
+    raw.write_all(&resp(&[b"FUNCTION", b"LIST", b"LIBRARYNAME", b"bank"]))
+        .unwrap();
+    let got = String::from_utf8_lossy(&read_at_least(&mut raw, 200)).into_owned();
+    assert!(
+        got.starts_with("*1\r\n%3\r\n+library_name\r\n$4\r\nbank\r\n"),
+        "{got}"
+    );
+    assert!(got.contains("+flags\r\n~1\r\n+no-writes\r\n"), "{got}");
+    // Inside MULTI, and COMMAND GETKEYS.
+    let _: () = redis::cmd("MULTI").query(c0).unwrap();
+    let _: () = redis::cmd("FCALL")
+        .arg("move")
+        .arg(2)
+        .arg(&a)
+        .arg(&b)
+        .arg(25)
+        .query(c0)
+        .unwrap();
+    let _: () = redis::cmd("GET").arg(&a).query(c0).unwrap();
+    let done: Value = redis::cmd("EXEC").query(c0).unwrap();
+    assert_eq!(done, Value::Array(vec![Value::Int(150), bulk("50")]));
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("FCALL")
+        .arg("move")
+        .arg(2)
+        .arg("k1")
+        .arg("k2")
+        .arg(9)
+        .query(c0)
+        .unwrap();
+    assert_eq!(keys, ["k1", "k2"]);
+    // DELETE and FLUSH.
+    assert_eq!(
+        redis::cmd("FUNCTION")
+            .arg("DELETE")
+            .arg("rt")
+            .query::<Value>(c1)
+            .unwrap(),
+        Value::Okay
+    );
+    let e = err(redis::cmd("FUNCTION").arg("DELETE").arg("rt").query(c1));
+    assert!(e.contains("Library not found"), "{e}");
+    let e = err(fcall(c0, "rt", &[], &["x"]));
+    assert!(e.contains("Function not found"), "{e}");
+    let e = err(redis::cmd("FUNCTION").arg("FLUSH").arg("NOW").query(c0));
+    assert!(
+        e.contains("FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        "{e}"
+    );
+    let e = err(redis::cmd("FUNCTION").arg("NOPE").query(c0));
+    assert!(
+        e.contains("unknown subcommand 'NOPE'. Try FUNCTION HELP."),
+        "{e}"
+    );
+    assert_eq!(
+        redis::cmd("FUNCTION")
+            .arg("FLUSH")
+            .arg("SYNC")
+            .query::<Value>(c0)
+            .unwrap(),
+        Value::Okay
+    );
+    let e = err(fcall(c1, "move", &[&a, &b], &["1"]));
+    assert!(e.contains("Function not found"), "{e}");
+    let list: Value = redis::cmd("FUNCTION").arg("LIST").query(c1).unwrap();
+    assert_eq!(list, Value::Array(vec![]));
+}
+
+/// FUNCTION DUMP and RESTORE with each policy and Redis's errors, and the
+/// payload both ways with redis-server 7.0 when it is installed.
+#[test]
+fn function_dump_and_restore_as_redis_both_ways() {
+    let s = Server::start(2, &[]);
+    let mut c = s.client();
+    assert_eq!(function_load(&mut c, LIB).unwrap(), bulk("bank"));
+    let other = "#!lua name=other\nredis.register_function('hello', function(keys, args) return 'hello ' .. args[1] end)";
+    assert_eq!(function_load(&mut c, other).unwrap(), bulk("other"));
+    let payload: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut c).unwrap();
+    let restore =
+        |c: &mut Connection, p: &[u8], policy: Option<&str>| -> redis::RedisResult<Value> {
+            let mut cmd = redis::cmd("FUNCTION");
+            cmd.arg("RESTORE").arg(p);
+            if let Some(policy) = policy {
+                cmd.arg(policy);
+            }
+            cmd.query(c)
+        };
+    // APPEND (the default) refuses a library that exists; REPLACE and FLUSH take them.
+    let e = err(restore(&mut c, &payload, None));
+    assert!(e.contains("Library bank already exists"), "{e}");
+    let e = err(restore(&mut c, &payload, Some("APPEND")));
+    assert!(e.contains("Library bank already exists"), "{e}");
+    assert_eq!(
+        restore(&mut c, &payload, Some("REPLACE")).unwrap(),
+        Value::Okay
+    );
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("other")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        restore(&mut c, &payload, Some("FLUSH")).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(
+        fcall(&mut c, "hello", &[], &["you"]).unwrap(),
+        bulk("hello you")
+    );
+    let e = err(restore(&mut c, &payload, Some("MERGE")));
+    assert!(
+        e.contains("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."),
+        "{e}"
+    );
+    let mut bad = payload.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let e = err(restore(&mut c, &bad, None));
+    assert!(e.contains("payload version or checksum are wrong"), "{e}");
+    let _: () = c.set("str", "v").unwrap();
+    let key_dump: Vec<u8> = redis::cmd("DUMP").arg("str").query(&mut c).unwrap();
+    let e = err(restore(&mut c, &key_dump, None));
+    assert!(e.contains("given type is not a function"), "{e}");
+    // A payload whose library no longer loads restores nothing.
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
+    let clash = "#!lua name=clash\nredis.register_function('hello', function() return 1 end)";
+    assert_eq!(function_load(&mut c, clash).unwrap(), bulk("clash"));
+    let e = err(restore(&mut c, &payload, None));
+    assert!(e.contains("Function hello already exists"), "{e}");
+    let e = err(fcall(&mut c, "move", &["a", "b"], &["1"]));
+    assert!(e.contains("Function not found"), "{e}");
+
+    let Some(redis) = redis_server::RedisServer::start() else {
+        eprintln!("redis-server is not installed: the cross-check with it is skipped");
+        return;
+    };
+    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // stairkv's payload in redis-server ...
+    assert_eq!(restore(&mut r, &payload, None).unwrap(), Value::Okay);
+    assert_eq!(
+        fcall(&mut r, "hello", &[], &["redis"]).unwrap(),
+        bulk("hello redis")
+    );
+    // ... and redis-server's (LZF-compressed code, too) in stairkv.
+    let long = format!(
+        "#!lua name=long\nredis.register_function('long', function() return 'long' end)\n-- {}",
+        "a".repeat(500)
+    );
+    assert_eq!(function_load(&mut r, &long).unwrap(), bulk("long"));
+    let theirs: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut r).unwrap();
+    assert_eq!(
+        restore(&mut c, &theirs, Some("FLUSH")).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(fcall(&mut c, "long", &[], &[]).unwrap(), bulk("long"));
+    assert_eq!(
+        fcall(&mut c, "hello", &[], &["back"]).unwrap(),
+        bulk("hello back")
+    );
+}
+
+/// A function busy past the threshold shows in FUNCTION STATS (name,
+/// command, duration) and FUNCTION KILL stops it; the core serves others.
+#[test]
+fn a_busy_function_shows_in_stats_and_dies_by_function_kill() {
+    let s = Server::start(2, &["--busy-reply-threshold", "300"]);
+    let mut c = s.client();
+    let spin = "#!lua name=spin\nredis.register_function('spin', function(keys) redis.call('GET', keys[1]) local i = 0 while true do i = i + 1 end end)";
+    assert_eq!(function_load(&mut c, spin).unwrap(), bulk("spin"));
+    let mut looper = s.client();
+    let running =
+        std::thread::spawn(move || err(fcall(&mut looper, "spin", &["spinkey"], &["a1"])));
+    std::thread::sleep(Duration::from_millis(700));
+    let stats = common::fields(
+        redis::cmd("FUNCTION").arg("STATS").query(&mut c).unwrap(),
+        "stats",
+    );
+    let run = common::fields(stats["running_script"].clone(), "running_script");
+    assert_eq!(common::text(&run["name"]), "spin");
+    let Value::Array(line) = &run["command"] else {
+        panic!("{run:?}")
+    };
+    assert_eq!(
+        line.iter().map(common::text).collect::<Vec<_>>(),
+        ["fcall", "spin", "1", "spinkey", "a1"]
+    );
+    assert!(common::num(&run["duration_ms"]) >= 300, "{run:?}");
+    let _: () = c.set("other", 1).unwrap();
+    assert_eq!(
+        redis::cmd("FUNCTION")
+            .arg("KILL")
+            .query::<Value>(&mut c)
+            .unwrap(),
+        Value::Okay
+    );
+    let e = running.join().unwrap();
+    assert!(e.contains("Script killed by user"), "{e}");
+    let stats = common::fields(
+        redis::cmd("FUNCTION").arg("STATS").query(&mut c).unwrap(),
+        "stats",
+    );
+    assert_eq!(stats["running_script"], Value::Nil);
+    let e = err(redis::cmd("FUNCTION").arg("KILL").query(&mut c));
+    assert!(e.contains("No scripts in execution right now."), "{e}");
 }

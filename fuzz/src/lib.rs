@@ -918,7 +918,7 @@ fn read_rdb(data: &[u8]) -> Result<RdbRead, rdb::Error> {
     while let Some(item) = reader.next_item()? {
         match item {
             Item::Aux { key, value } => aux.push((key, value)),
-            Item::ResizeDb { .. } => {}
+            Item::ResizeDb { .. } | Item::Function(_) => {}
             Item::Key(r) => keys.push((r.key, r.value, r.object, r.expire_at_ms)),
         }
     }

@@ -294,7 +294,7 @@ fn pauses(client: &ClientState, spec: &CommandSpec, all: bool) -> bool {
         s.flags.contains(&"write")
             || matches!(
                 s.name,
-                "eval" | "evalsha" | "publish" | "spublish" | "script"
+                "eval" | "evalsha" | "fcall" | "publish" | "spublish" | "script" | "function"
             )
     };
     if spec.name == "exec" {
@@ -735,6 +735,9 @@ static COMMANDS: &[CommandSpec] = &[
     cmd!("eval_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
     cmd!("evalsha_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
     cmd!("script", -2, &["noscript"], 0, 0, 0, "scripting", "2.6.0", "A container for Lua scripts management commands.", scripting::script),
+    cmd!("fcall", -3, &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Invokes a function.", scripting::function::fcall),
+    cmd!("fcall_ro", -3, &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale"], 0, 0, 0, "scripting", "7.0.0", "Invokes a read-only function.", scripting::function::fcall_ro),
+    cmd!("function", -2, &["noscript"], 0, 0, 0, "scripting", "7.0.0", "A container for function commands.", scripting::function::function),
     // ACL users
     cmd!("acl", -2, &["noscript", "loading", "stale"], 0, 0, 0, "server", "6.0.0", "A container for Access List Control commands.", acl::acl),
     // stairkv

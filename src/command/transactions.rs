@@ -239,7 +239,7 @@ async fn exec_locked(
 
 /// Can this command change a key (a script may)?
 pub fn may_write(spec: &CommandSpec) -> bool {
-    spec.flags.contains(&"write") || matches!(spec.name, "eval" | "evalsha")
+    spec.flags.contains(&"write") || matches!(spec.name, "eval" | "evalsha" | "fcall")
 }
 
 /// Redis's reply to whoever would wait for a script busy past `busy-reply-threshold`.

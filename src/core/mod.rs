@@ -24,6 +24,7 @@ pub mod events;
 pub mod evict;
 pub mod expiry;
 pub mod flush;
+pub mod functions;
 pub mod inbox;
 pub mod invalidate;
 pub mod latency;

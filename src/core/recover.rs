@@ -311,6 +311,11 @@ fn route_snapshot(
                 }
                 continue;
             }
+            rdb::Step::Other(Item::Function(code)) => {
+                let source = path.display().to_string();
+                super::functions::load_codes([code.into()], &source)?;
+                continue;
+            }
             rdb::Step::Other(_) => continue,
             rdb::Step::Key {
                 expire_at_ms,
@@ -653,6 +658,13 @@ pub async fn run_at_start(world: Rc<World>) {
 
 async fn start_here(world: &Rc<World>) -> Result<(), String> {
     let plan = plan(world)?;
+    if let (0, Plan::Logs(set)) = (world.id, &plan) {
+        let path = super::functions::file_path(&set.dir, &world.config.borrow().appendfilename);
+        let n = super::functions::load_file(&path)?;
+        if n > 0 {
+            tracing::info!(libraries = n, file = %path.display(), "function libraries loaded");
+        }
+    }
     let started = std::time::Instant::now();
     let sum = world.load(&plan).await?;
     let kept = world.persist.loaded.get();

@@ -143,6 +143,8 @@ impl World {
         };
         super::snapshot::remove_parts(&parts).await;
         let sizes = outcome?;
+        let path = super::functions::file_path(&dir, &name);
+        crate::runtime::task::blocking(move || super::snapshot::save_functions(&path)).await?;
         self.persist.rewrites.set(self.persist.rewrites.get() + 1);
         let total: u64 = sizes.iter().sum();
         self.persist.aof_settled.set(total);

@@ -535,6 +535,24 @@ pub(super) fn write_durably(target: &Path, bytes: &[u8]) -> Result<(), String> {
     rename_durably(&temp, target)
 }
 
+/// Write the function libraries (`core::functions`) to `path` (blocking: a helper thread's work). Writers
+/// take turns, and each writes the store as it is when its turn comes, so
+/// the last file written holds the newest libraries.
+pub fn save_functions(path: &std::path::Path) -> Result<(), String> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let codes = super::functions::codes();
+    if codes.is_empty() && !path.exists() {
+        return Ok(());
+    }
+    let payload = crate::persist::rdb::dump_functions(codes.iter().map(|c| &c[..]));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    write_durably(path, &payload)
+}
+
 /// Join the cores' sections (part files, in core order) behind the header into
 /// `target`: written beside it, synced, renamed over it.
 pub(super) fn join_sections(
@@ -557,7 +575,12 @@ pub(super) fn join_sections(
         }
     }
     let at = unix_secs();
-    let header = Header::redis(at, used).sizes(keys, ttl);
+    let header = Header::redis(at, used).sizes(keys, ttl).functions(
+        super::functions::codes()
+            .iter()
+            .map(|c| c.to_vec())
+            .collect(),
+    );
     let mut temp_name = target.file_name().unwrap_or_default().to_os_string();
     temp_name.push(format!(".temp-{}.tmp", std::process::id()));
     let temp = target.with_file_name(temp_name);

@@ -69,6 +69,27 @@ pub struct Watchdog {
     announced: Cell<bool>,
     /// SCRIPT KILL stopped it: every later look raises again (through `pcall`).
     killed: Cell<bool>,
+    /// A function's name and command line, for FUNCTION STATS once it is busy.
+    label: RefCell<Option<(String, Vec<bytes::Bytes>)>>,
+    /// It is FUNCTION STATS's running function.
+    listed: Cell<bool>,
+}
+
+/// The function busy past the threshold: its core, name, command line and start.
+type Running = (usize, String, Vec<bytes::Bytes>, Instant);
+static RUNNING: std::sync::Mutex<Option<Running>> = std::sync::Mutex::new(None);
+
+/// FUNCTION STATS's `running_script`: a function busy past
+/// `busy-reply-threshold` on any core (name, command line, milliseconds).
+pub fn running_function() -> Option<(String, Vec<bytes::Bytes>, u64)> {
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.as_ref().map(|(_, name, command, started)| {
+        (
+            name.clone(),
+            command.clone(),
+            started.elapsed().as_millis() as u64,
+        )
+    })
 }
 
 impl Watchdog {
@@ -81,13 +102,38 @@ impl Watchdog {
             resumed: Cell::new(now),
             announced: Cell::new(false),
             killed: Cell::new(false),
+            label: RefCell::new(None),
+            listed: Cell::new(false),
         }
+    }
+
+    /// The run is function `name`, called by `command`.
+    pub fn label(&self, name: String, command: Vec<bytes::Bytes>) {
+        *self.label.borrow_mut() = Some((name, command));
     }
 
     /// The script ended: its core has no busy script any more.
     pub fn finish(&self) {
         BUSY[self.core].store(0, Ordering::Relaxed);
         KILL[self.core].store(false, Ordering::Relaxed);
+        if self.listed.get() {
+            let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+            if running.as_ref().is_some_and(|r| r.0 == self.core) {
+                *running = None;
+            }
+        }
+    }
+
+    /// A busy function shows in FUNCTION STATS.
+    fn list(&self) {
+        if self.listed.get() {
+            return;
+        }
+        if let Some((name, command)) = self.label.borrow().clone() {
+            self.listed.set(true);
+            *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((self.core, name, command, self.started));
+        }
     }
 }
 
@@ -114,6 +160,7 @@ fn decide(may_yield: bool) -> Act {
     // started without locks takes them now, at once).
     let yields = turn && run.hold_at_once();
     if past {
+        w.list();
         let wrote = run.wrote();
         BUSY[w.core].store(1 + wrote as u8, Ordering::Relaxed);
         let tx = run.tx();

@@ -332,6 +332,22 @@ thread_local! {
     /// The scripts running on this core, by the id their `redis` closures carry.
     static RUNS: RefCell<HashMap<u64, Rc<ScriptRun>>> = RefCell::new(HashMap::new());
     static NEXT: Cell<u64> = const { Cell::new(0) };
+    /// The run whose coroutine this core is driving now ([`driving`]).
+    static DRIVING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Poll `fut` (a run's coroutine) with `id` as the run being driven: a
+/// function library's `redis` calls for id 0, whichever run that is (one
+/// compiled function serves every run, so it cannot carry an id of its own).
+pub async fn driving<F: std::future::Future>(id: u64, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        let before = DRIVING.with(|d| d.replace(id));
+        let polled = fut.as_mut().poll(cx);
+        DRIVING.with(|d| d.set(before));
+        polled
+    })
+    .await
 }
 
 /// A running script, findable by `redis.call` until the returned guard drops.
@@ -355,6 +371,10 @@ impl Drop for Registered {
 }
 
 fn run_of(id: u64) -> Option<Rc<ScriptRun>> {
+    let id = match id {
+        0 => DRIVING.with(Cell::get),
+        id => id,
+    };
     RUNS.with(|r| r.borrow().get(&id).cloned())
 }
 

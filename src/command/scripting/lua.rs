@@ -32,7 +32,9 @@ use std::rc::Rc;
 
 /// Set up once per core: the sandbox, `redis`'s shared functions, and the
 /// helpers that make each run's `redis.call`.
-const PRELUDE: &str = r#"
+const PRELUDE: &str = r##"
+local pcall_, setfenv_, rawget_, select_, type_, pairs_, ipairs_, tostring_, error_, find_ =
+  pcall, setfenv, rawget, select, type, pairs, ipairs, tostring, error, string.find
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local function settle(co, ok, ...)
   if not ok then return false, ... end
@@ -116,8 +118,95 @@ coroutine.wrap = function(f)
   return function(...) return unwrap(co_resume(co, ...)) end
 end
 local function init(n, c, s, m) now_, call_, setresp_, mark_ = n, c, s, m end
-return base, make_redis, init
-"#;
+-- Function libraries (FUNCTION LOAD): a library's chunk
+-- runs in an environment of its own. While it loads it sees only `redis`
+-- with `register_function` and `log` (Redis 7's load-time API; anything else
+-- is a missing global); once loaded, its functions see the sandbox's globals
+-- and a `redis` whose calls belong to whichever run the core is driving
+-- (id 0, see `driving` in the call module), so one compiled function serves every run.
+local fredis = make_redis(0)
+local FLAGS = { ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true }
+local function readonly() error_("Attempt to modify a readonly table", 2) end
+local function library(chunk)
+  local loading, registered, seen = true, {}, {}
+  local function register(...)
+    local n = select_("#", ...)
+    local name, callback, flags, desc
+    if n == 1 then
+      local t = ...
+      if type_(t) ~= "table" then
+        error_("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).", 0)
+      end
+      for k, v in pairs_(t) do
+        if k == "function_name" then name = v
+        elseif k == "callback" then callback = v
+        elseif k == "flags" then flags = v
+        elseif k == "description" then desc = v
+        else error_("unknown argument given to redis.register_function", 0) end
+      end
+      if name == nil then error_("redis.register_function must get a function name argument", 0) end
+      if callback == nil then error_("redis.register_function must get a callback argument", 0) end
+    elseif n == 2 then
+      name, callback = ...
+    else
+      error_("wrong number of arguments to redis.register_function", 0)
+    end
+    if type_(name) ~= "string" then error_("function name argument given to redis.register_function must be a string", 0) end
+    if type_(callback) ~= "function" then error_("second argument to redis.register_function must be a function", 0) end
+    if desc ~= nil and type_(desc) ~= "string" then
+      error_("description argument given to redis.register_function must be a string", 0)
+    end
+    local names = {}
+    if flags ~= nil then
+      if type_(flags) ~= "table" then
+        error_("flags argument to redis.register_function must be a table representing function flags", 0)
+      end
+      for _, f in ipairs_(flags) do
+        if not FLAGS[f] then error_("unknown flag given", 0) end
+        names[#names + 1] = f
+      end
+    end
+    if not find_(name, "^[%w_]+$") then
+      error_("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long", 0)
+    end
+    if seen[name] then error_("Function already exists in the library", 0) end
+    seen[name] = true
+    registered[#registered + 1] = { name, callback, names, desc }
+  end
+  local load_redis = setmetatable({
+    register_function = register,
+    log = function(...) return base.log(...) end,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  }, {
+    __index = function(_, k)
+      error_("Script attempted to access nonexistent global variable '" .. tostring_(k) .. "'", 2)
+    end,
+    __newindex = readonly,
+    __metatable = false,
+  })
+  setfenv_(chunk, setmetatable({}, {
+    __index = function(_, k)
+      if k == "redis" then
+        if loading then return load_redis end
+        return fredis
+      end
+      if not loading then
+        local v = rawget_(_G, k)
+        if v ~= nil then return v end
+      end
+      error_("Script attempted to access nonexistent global variable '" .. tostring_(k) .. "'", 2)
+    end,
+    __newindex = readonly,
+    __metatable = false,
+  }))
+  local ok, err = pcall_(chunk)
+  loading = false
+  if not ok then return nil, tostring_(err) end
+  return registered
+end
+return base, make_redis, init, library
+"##;
 
 /// Locks the globals once the prelude and libraries are in place: the
 /// library tables become read-only views (a proxy per library; the string
@@ -158,7 +247,27 @@ pub struct Engine {
     make_redis: Function,
     /// Compiled scripts by SHA-1 (hex), with the store generation they were compiled in.
     cache: RefCell<HashMap<String, (u64, Function)>>,
+    /// The prelude's `library(chunk)`: runs a library's code, answers what it registered.
+    library: Function,
+    /// Function libraries compiled here, by name: the version compiled and its functions.
+    libraries: RefCell<HashMap<String, (u64, Compiled)>>,
+    /// The library store's change count when `libraries` was last pruned.
+    libraries_seen: std::cell::Cell<u64>,
 }
+
+/// A library's functions compiled in one engine, by name.
+type Compiled = HashMap<String, Function>;
+
+/// One function a library registered as it loaded.
+pub struct Registration {
+    pub name: String,
+    pub callback: Function,
+    pub flags: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// How long a library's code may run while it loads (Redis's FUNCTION LOAD timeout).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Makes the three functions every run's `redis` calls into: `now_(id, ...)`,
 /// `call_(id, ...)` and `setresp_(id, v)` (`super::call` provides them).
@@ -187,14 +296,15 @@ impl Engine {
             mlua::LuaOptions::default(),
         )?;
         let g = lua.globals();
+        // The prelude keeps `setfenv` for function libraries before it goes.
+        let (base, make_redis, init, library): (Table, Function, Function, Function) =
+            lua.load(PRELUDE).set_name("=prelude").call(())?;
         for name in [
             "loadfile", "dofile", "print", "setfenv", "getfenv", "module", "require", "newproxy",
             "gcinfo",
         ] {
             g.raw_set(name, Value::Nil)?;
         }
-        let (base, make_redis, init): (Table, Function, Function) =
-            lua.load(PRELUDE).set_name("=prelude").call(())?;
         let (now_, call_, setresp_) = hooks(&lua)?;
         let mark = lua.create_function(|_, co: mlua::Thread| {
             super::busy::watch_inner(&co);
@@ -225,7 +335,101 @@ impl Engine {
             lua,
             make_redis,
             cache: RefCell::new(HashMap::new()),
+            library,
+            libraries: RefCell::new(HashMap::new()),
+            libraries_seen: std::cell::Cell::new(0),
         })
+    }
+
+    /// Run a library's code (its `#!` line already blanked) as FUNCTION LOAD
+    /// does: what it registered, or Redis's error. Its code may run for
+    /// [`LOAD_TIMEOUT`] at most.
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registration>, String> {
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", one_line(&e.to_string())))?;
+        let deadline = std::time::Instant::now() + LOAD_TIMEOUT;
+        self.lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |_, _| {
+                if std::time::Instant::now() > deadline {
+                    Err(mlua::Error::runtime("FUNCTION LOAD timeout"))
+                } else {
+                    Ok(mlua::VmState::Continue)
+                }
+            },
+        );
+        let result = self.library.call::<(Value, Value)>(chunk);
+        self.lua.remove_hook();
+        let failed =
+            |text: &str| format!("ERR Error registering functions: ERR {}", one_line(text));
+        let registered = match result {
+            Ok((Value::Table(t), _)) => t,
+            Ok((_, Value::String(e))) => return Err(failed(&e.to_string_lossy())),
+            Ok(_) => return Err(failed("the library did not load")),
+            Err(e) => return Err(failed(&e.to_string())),
+        };
+        let mut out = Vec::new();
+        for entry in registered.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| failed(&e.to_string()))?;
+            let read = || -> mlua::Result<Registration> {
+                let flags: Table = entry.raw_get(3)?;
+                Ok(Registration {
+                    name: entry.raw_get(1)?,
+                    callback: entry.raw_get(2)?,
+                    flags: flags
+                        .sequence_values::<String>()
+                        .collect::<mlua::Result<_>>()?,
+                    description: entry.raw_get(4)?,
+                })
+            };
+            out.push(read().map_err(|e| failed(&e.to_string()))?);
+        }
+        if out.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        Ok(out)
+    }
+
+    /// Function `name` of `lib` compiled in this engine: from what it
+    /// compiled while the library is the version it compiled, else by
+    /// loading the library here first.
+    pub fn function(
+        &self,
+        lib: &crate::core::functions::Library,
+        name: &str,
+    ) -> Result<Function, String> {
+        use crate::core::functions;
+        let changes = functions::changes();
+        if self.libraries_seen.replace(changes) != changes {
+            self.libraries
+                .borrow_mut()
+                .retain(|n, (v, _)| functions::current(n, *v));
+        }
+        let cached = self
+            .libraries
+            .borrow()
+            .get(&lib.name)
+            .and_then(|(v, fns)| (*v == lib.version).then(|| fns.get(name).cloned()));
+        let found = match cached {
+            Some(found) => found,
+            None => {
+                let fns: Compiled = self
+                    .load_library(&blank_first_line(&lib.code))?
+                    .into_iter()
+                    .map(|r| (r.name, r.callback))
+                    .collect();
+                let found = fns.get(name).cloned();
+                self.libraries
+                    .borrow_mut()
+                    .insert(lib.name.clone(), (lib.version, fns));
+                found
+            }
+        };
+        found.ok_or_else(|| "ERR Function not found".to_string())
     }
 
     /// The compiled script `sha` (of `body`), from the cache while it belongs to `generation`.
@@ -267,6 +471,15 @@ impl Engine {
     /// Run `id`'s `redis` table.
     pub fn make_redis(&self, id: u64) -> mlua::Result<Table> {
         self.make_redis.call(id)
+    }
+}
+
+/// A library's code with its `#!` line emptied, so Lua's line numbers stay
+/// the code's (Redis's `user_function:2` is the line after the metadata).
+pub fn blank_first_line(code: &[u8]) -> Vec<u8> {
+    match code.iter().position(|&b| b == b'\n') {
+        Some(i) => code[i..].to_vec(),
+        None => Vec::new(),
     }
 }
 

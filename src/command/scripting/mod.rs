@@ -24,6 +24,7 @@
 
 pub mod busy;
 pub mod call;
+pub mod function;
 pub mod libs;
 pub mod lua;
 pub mod msgpack;
@@ -76,21 +77,10 @@ pub fn evalsha_ro(ctx: &mut Ctx, a: &[Bytes]) -> Step {
 }
 
 fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> Step {
-    let n = match super::args::int_arg(&a[2]) {
-        Ok(n) => n,
+    let (keys, argv) = match keys_and_args(a) {
+        Ok(split) => split,
         Err(f) => return Step::Done(f),
     };
-    if n < 0 {
-        return Step::Done(Frame::err("ERR Number of keys can't be negative"));
-    }
-    if n as usize > a.len() - 3 {
-        return Step::Done(Frame::err(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let n = n as usize;
-    let keys: Vec<Bytes> = a[3..3 + n].to_vec();
-    let argv: Vec<Bytes> = a[3 + n..].to_vec();
     let (sha, body) = if by_sha {
         match recall(&a[1]) {
             Some(found) => found,
@@ -106,31 +96,65 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> St
         }
         (sha, a[1].clone())
     };
-    let script = Script {
-        world: ctx.world.clone(),
-        table: ctx.table,
-        sha,
-        body,
-        keys,
-        argv,
-        tx: ctx.batch.tx(),
-        // Inside MULTI the script runs at the transaction's frozen clock.
-        now: if ctx.batch.tx() != 0 {
-            ctx.batch.now()
-        } else {
-            0
-        },
-        read_only,
-        user: ctx.client.user.clone(),
-    };
-    Step::Async(Box::pin(script.run()))
+    Step::Async(Box::pin(
+        Script::new(ctx, Code::Eval { sha, body }, keys, argv, read_only).run(),
+    ))
+}
+
+/// EVAL's and FCALL's `numkeys key... arg...` (from `a[2]`), with Redis's errors.
+fn keys_and_args(a: &[Bytes]) -> Result<(Vec<Bytes>, Vec<Bytes>), Frame> {
+    let n = super::args::int_arg(&a[2])?;
+    if n < 0 {
+        return Err(Frame::err("ERR Number of keys can't be negative"));
+    }
+    if n as usize > a.len() - 3 {
+        return Err(Frame::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let n = n as usize;
+    Ok((a[3..3 + n].to_vec(), a[3 + n..].to_vec()))
+}
+
+/// What a run runs: an EVAL's script, or a function of a library.
+enum Code {
+    Eval {
+        sha: String,
+        body: Bytes,
+    },
+    Function {
+        lib: std::sync::Arc<crate::core::functions::Library>,
+        name: String,
+        /// FCALL or FCALL_RO, for FUNCTION STATS.
+        command: &'static str,
+    },
+}
+
+impl Script {
+    fn new(ctx: &Ctx, code: Code, keys: Vec<Bytes>, argv: Vec<Bytes>, read_only: bool) -> Script {
+        Script {
+            world: ctx.world.clone(),
+            table: ctx.table,
+            code,
+            keys,
+            argv,
+            tx: ctx.batch.tx(),
+            // Inside MULTI the script runs at the transaction's frozen clock.
+            now: if ctx.batch.tx() != 0 {
+                ctx.batch.now()
+            } else {
+                0
+            },
+            read_only,
+            user: ctx.client.user.clone(),
+        }
+    }
 }
 
 struct Script {
     world: Rc<World>,
     table: &'static Table,
-    sha: String,
-    body: Bytes,
+    code: Code,
     keys: Vec<Bytes>,
     argv: Vec<Bytes>,
     /// The transaction this EVAL runs in (inside MULTI), or 0.
@@ -148,8 +172,13 @@ impl Script {
             Ok(e) => e,
             Err(e) => return Frame::Error(e.into()),
         };
-        let generation = GENERATION.load(Ordering::Relaxed);
-        let func = match engine.compile(&self.sha, &self.body, generation) {
+        let func = match &self.code {
+            Code::Eval { sha, body } => {
+                engine.compile(sha, body, GENERATION.load(Ordering::Relaxed))
+            }
+            Code::Function { lib, name, .. } => engine.function(lib, name),
+        };
+        let func = match func {
             Ok(f) => f,
             Err(e) => return Frame::Error(e.into()),
         };
@@ -199,6 +228,15 @@ impl Script {
         if here && !self.keys.is_empty() {
             run.hold_before_waiting(self.keys.clone());
         }
+        if let Code::Function { name, command, .. } = &self.code {
+            let mut line = vec![
+                Bytes::from_static(command.as_bytes()),
+                Bytes::from(name.clone()),
+                Bytes::from(self.keys.len().to_string()),
+            ];
+            line.extend(self.keys.iter().chain(&self.argv).cloned());
+            run.watchdog.label(name.clone(), line);
+        }
         let result = self.call(&engine, func, run.clone()).await;
         run.watchdog.finish();
         let taken = run.taken();
@@ -215,7 +253,7 @@ impl Script {
         }
         match result {
             Ok(v) => lua::lua_to_frame(&v, 0),
-            Err(e) => Frame::Error(script_error(&e, &self.sha).into()),
+            Err(e) => Frame::Error(script_error(&e, self.code.name()).into()),
         }
     }
 
@@ -227,7 +265,6 @@ impl Script {
     ) -> mlua::Result<Value> {
         let l = &engine.lua;
         let registered = call::Registered::new(run.clone());
-        let redis = engine.make_redis(registered.0)?;
         let strings = |v: &[Bytes]| -> mlua::Result<mlua::Table> {
             let t = l.create_table_with_capacity(v.len(), 0)?;
             for (i, s) in v.iter().enumerate() {
@@ -239,9 +276,29 @@ impl Script {
         let thread = l.create_thread(func)?;
         busy::watch(&thread);
         let watched: Rc<dyn busy::Watched> = run;
-        let result = busy::drive(watched, thread.into_async::<Value>((keys, argv, redis))).await;
+        // A script gets its own `redis`; a function reaches the run through
+        // the one being driven (`call::driving`).
+        use mlua::IntoLuaMulti;
+        let args = match self.code {
+            Code::Eval { .. } => {
+                (keys, argv, engine.make_redis(registered.0)?).into_lua_multi(l)?
+            }
+            Code::Function { .. } => (keys, argv).into_lua_multi(l)?,
+        };
+        let coroutine = thread.into_async::<Value>(args);
+        let result = call::driving(registered.0, busy::drive(watched, coroutine)).await;
         drop(registered);
         result
+    }
+}
+
+impl Code {
+    /// What an error names: the script's SHA-1, or the function's name.
+    fn name(&self) -> &str {
+        match self {
+            Code::Eval { sha, .. } => sha,
+            Code::Function { name, .. } => name,
+        }
     }
 }
 
@@ -262,6 +319,13 @@ fn script_error(e: &mlua::Error, sha: &str) -> String {
     } else {
         format!("ERR {text} script: {sha}")
     }
+}
+
+/// SCRIPT FLUSH's and FUNCTION FLUSH's `[ASYNC|SYNC]` (both flush at once).
+fn flush_mode_ok(a: &[Bytes]) -> bool {
+    a.len() <= 3
+        && a.get(2)
+            .is_none_or(|m| m.eq_ignore_ascii_case(b"ASYNC") || m.eq_ignore_ascii_case(b"SYNC"))
 }
 
 const SCRIPT_SUBCOMMANDS: &[(&str, i32)] = &[
@@ -297,12 +361,7 @@ pub fn script(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
                 .collect(),
         ),
         "flush" => {
-            let mode = a.get(2).map(|m| m.to_ascii_uppercase());
-            if a.len() > 3
-                || mode
-                    .as_deref()
-                    .is_some_and(|m| m != b"ASYNC" && m != b"SYNC")
-            {
+            if !flush_mode_ok(a) {
                 Frame::err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
             } else {
                 store().lock().unwrap_or_else(|e| e.into_inner()).clear();

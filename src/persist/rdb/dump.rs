@@ -97,6 +97,51 @@ pub fn restore_string(payload: &[u8]) -> Result<Vec<u8>, BadPayload> {
     }
 }
 
+/// FUNCTION DUMP: each library's code after the `FUNCTION2` opcode, as
+/// `rdbFunctionSave` writes it, then the version and checksum as DUMP's.
+pub fn dump_functions<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut compressor, mut packed) = (None, Vec::new());
+    for code in codes {
+        out.push(super::op::FUNCTION2);
+        match encode_string_head(&mut out, code, Some((&mut compressor, &mut packed))) {
+            Payload::None => {}
+            Payload::Raw => out.extend_from_slice(code),
+            Payload::Lzf => out.extend_from_slice(&packed),
+        }
+    }
+    seal(out)
+}
+
+/// What a FUNCTION RESTORE payload holds: the libraries' code, in order.
+/// `NotFunction`: a well-formed payload of something else (a key's DUMP).
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, RestoreFunctions> {
+    let (body, version) = checked_body(payload).map_err(|_| RestoreFunctions::VersionOrChecksum)?;
+    let mut codes = Vec::new();
+    let mut at = 0;
+    while at < body.len() {
+        if body[at] != super::op::FUNCTION2 {
+            return Err(RestoreFunctions::NotFunction);
+        }
+        let mut reader = Reader::value_only(&body[at + 1..], version);
+        codes.push(
+            reader
+                .value_string()
+                .map_err(|_| RestoreFunctions::Format)?,
+        );
+        at += 1 + reader.offset() as usize;
+    }
+    Ok(codes)
+}
+
+/// Why FUNCTION RESTORE refuses a payload (the command layer words it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreFunctions {
+    VersionOrChecksum,
+    NotFunction,
+    Format,
+}
+
 /// A collection as the log keeps it: its RDB type byte and body (no
 /// version, no checksum: the log's record has its own).
 pub fn encode_object(obj: ObjRef<'_>) -> Vec<u8> {

@@ -53,8 +53,8 @@ mod tests;
 
 pub use crc::{crc64, crc64_combine, Crc64};
 pub use dump::{
-    decode_object, dump_string, dump_value, encode_object, restore_string, restore_value,
-    BadPayload,
+    decode_object, dump_functions, dump_string, dump_value, encode_object, restore_functions,
+    restore_string, restore_value, BadPayload, RestoreFunctions,
 };
 pub use lzf::{lzf_compress, lzf_decompress, Compressor, LzfError};
 pub use read::{check_rdb, Checksum, Item, Reader, Record, Step, Summary};
@@ -173,7 +173,7 @@ pub enum ErrorKind {
     #[error("module auxiliary data (MODULE_AUX): stairkv loads no Redis modules")]
     ModuleAux,
     #[error(
-        "a function library (FUNCTION): stairkv has no functions (FUNCTION FLUSH before saving)"
+        "a pre-release function library (FUNCTION_PRE_GA, Redis 7.0 release candidates): save it again with a Redis 7.0 release"
     )]
     Function,
     #[error("unknown opcode or value type {0}")]

@@ -23,6 +23,8 @@ pub enum Item {
     Aux { key: Vec<u8>, value: Vec<u8> },
     /// The `RESIZEDB` hint: keys and keys with a TTL in the database that follows.
     ResizeDb { db_size: u64, expires_size: u64 },
+    /// A function library's code (`FUNCTION2`).
+    Function(Vec<u8>),
     /// A string key.
     Key(Record),
 }
@@ -365,9 +367,8 @@ impl<R: Read> Reader<R> {
                     return Ok(Step::Other(Item::Aux { key, value }));
                 }
                 op::MODULE_AUX => return Err(Error::at(at, ErrorKind::ModuleAux)),
-                op::FUNCTION2 | op::FUNCTION_PRE_GA => {
-                    return Err(Error::at(at, ErrorKind::Function))
-                }
+                op::FUNCTION2 => return Ok(Step::Other(Item::Function(self.string()?))),
+                op::FUNCTION_PRE_GA => return Err(Error::at(at, ErrorKind::Function)),
                 op::EOF => {
                     self.end = Some(self.trailer()?);
                     return Ok(Step::End);
@@ -556,7 +557,7 @@ pub fn check_rdb(path: impl AsRef<Path>) -> Result<Summary, Error> {
     while let Some(item) = reader.next_item()? {
         match item {
             Item::Aux { key, value } => summary.aux.push((key, value)),
-            Item::ResizeDb { .. } => {}
+            Item::ResizeDb { .. } | Item::Function(_) => {}
             Item::Key(r) => {
                 summary.keys += 1;
                 summary.keys_with_ttl += u64::from(r.expire_at_ms.is_some());

@@ -541,7 +541,7 @@ fn other_types_are_refused_with_their_name_and_key() {
 }
 
 #[test]
-fn other_databases_modules_and_functions_are_refused() {
+fn other_databases_modules_and_pre_release_functions_are_refused() {
     let e = err_of(&raw_file(
         10,
         &[0xfe, 0x00, 0x00, 1, b'a', 1, b'b', 0xfe, 0x03],
@@ -552,10 +552,28 @@ fn other_databases_modules_and_functions_are_refused() {
     let e = err_of(&raw_file(10, &[0xf7, 0x81]));
     assert!(matches!(e.kind, ErrorKind::ModuleAux), "{e}");
     assert_eq!(e.offset, 9);
-    for f in [0xf5u8, 0xf6] {
-        let e = err_of(&raw_file(10, &[f, 0x00]));
-        assert!(matches!(e.kind, ErrorKind::Function), "{e}");
+    let e = err_of(&raw_file(10, &[0xf6, 0x00]));
+    assert!(matches!(e.kind, ErrorKind::Function), "{e}");
+}
+
+#[test]
+fn function_libraries_read_back_as_written() {
+    let code = b"#!lua name=l\nredis.register_function('f', function() return 1 end)".to_vec();
+    let header = Header::redis(1, 2).functions(vec![code.clone(), b"#!lua name=m\n".to_vec()]);
+    let mut out = Vec::new();
+    let w = FileWriter::new(&mut out, &header, Options::default()).expect("header");
+    w.finish().expect("finish");
+    let mut reader = Reader::new(&out[..]).expect("magic");
+    let mut found = Vec::new();
+    while let Some(item) = reader.next_item().expect("item") {
+        if let Item::Function(c) = item {
+            found.push(c);
+        }
     }
+    assert_eq!(found, vec![code, b"#!lua name=m\n".to_vec()]);
+    // As FUNCTION DUMP and RESTORE carry them.
+    let payload = crate::persist::rdb::dump_functions(found.iter().map(|c| &c[..]));
+    assert_eq!(crate::persist::rdb::restore_functions(&payload), Ok(found));
 }
 
 #[test]

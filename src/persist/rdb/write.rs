@@ -66,6 +66,9 @@ pub struct Written {
 #[derive(Debug, Clone, Default)]
 pub struct Header {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Function libraries' code, each after a `FUNCTION2` opcode (as
+    /// redis-server 7.0 writes them, after the aux fields).
+    pub functions: Vec<Vec<u8>>,
     /// Keys in db 0 and keys with a TTL, as a hint for the loader's tables.
     pub db_size: u64,
     pub expires_size: u64,
@@ -89,9 +92,15 @@ impl Header {
                 .into_iter()
                 .map(|(k, v)| (k.as_bytes().to_vec(), v.into_bytes()))
                 .collect(),
+            functions: Vec::new(),
             db_size: 0,
             expires_size: 0,
         }
+    }
+
+    pub fn functions(mut self, codes: Vec<Vec<u8>>) -> Header {
+        self.functions = codes;
+        self
     }
 
     pub fn sizes(mut self, db_size: u64, expires_size: u64) -> Header {
@@ -386,6 +395,12 @@ impl<W: Write> FileWriter<W> {
             w.head.push(op::AUX);
             w.string(k)?;
             w.string(v)?;
+            w.flush_head()?;
+        }
+        for code in &header.functions {
+            w.head.clear();
+            w.head.push(op::FUNCTION2);
+            w.string(code)?;
             w.flush_head()?;
         }
         w.head.clear();
