@@ -1639,3 +1639,83 @@ fn a_busy_function_shows_in_stats_and_dies_by_function_kill() {
     let e = err(redis::cmd("FUNCTION").arg("KILL").query(&mut c));
     assert!(e.contains("No scripts in execution right now."), "{e}");
 }
+
+/// The `struct` library answers as redis-server 7.0.15's (its answers are
+/// below, recorded from it; with redis-server installed every case is also
+/// asked of it, errors compared up to the script's name).
+#[test]
+fn the_struct_library_answers_as_redis() {
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    let bytes = |b: &[u8]| Value::BulkString(b.to_vec());
+    let ints = |v: &[i64]| Value::Array(v.iter().map(|&i| Value::Int(i)).collect());
+    let cases: Vec<(&str, Result<Value, &str>)> = vec![
+        ("return struct.pack('>I2', 258)", Ok(bytes(b"\x01\x02"))),
+        ("return struct.pack('<i', -2)", Ok(bytes(b"\xfe\xff\xff\xff"))),
+        (
+            "return struct.pack('bBhHlLTiI3', -1, 255, -2, 65535, -3, 4, 5, -6, 7)",
+            Ok(bytes(b"\xff\xff\xfe\xff\xff\xff\xfd\xff\xff\xff\xff\xff\xff\xff\x04\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\xfa\xff\xff\xff\x07\x00\x00")),
+        ),
+        ("return {struct.unpack('>I2', struct.pack('>I2', 258))}", Ok(ints(&[258, 3]))),
+        ("return {struct.unpack('bBhH', struct.pack('bBhH', -1, 255, -2, 65535))}", Ok(ints(&[-1, 255, -2, 65535, 7]))),
+        ("return struct.pack('!4 b i', 1, 2)", Ok(bytes(b"\x01\x00\x00\x00\x02\x00\x00\x00"))),
+        ("return struct.size('!4 b i d')", Ok(Value::Int(16))),
+        ("return struct.size('!8 b d')", Ok(Value::Int(16))),
+        ("return struct.pack('c0s', 'ab', 'cd')", Ok(bytes(b"abcd\x00"))),
+        ("return {struct.unpack('Bc0', '\\3abcdef')}", Ok(Value::Array(vec![bulk("abc"), Value::Int(5)]))),
+        ("return {struct.unpack('B', 'abc', 2)}", Ok(ints(&[98, 3]))),
+        ("return {struct.unpack('x B', 'ab')}", Ok(ints(&[98, 3]))),
+        ("return tostring(struct.unpack('d', struct.pack('d', 1.5)))", Ok(bulk("1.5"))),
+        ("return tostring(struct.unpack('f', struct.pack('f', 0.1)))", Ok(bulk("0.10000000149012"))),
+        ("return struct.pack('i', 3.7)", Ok(bytes(b"\x03\x00\x00\x00"))),
+        ("return struct.pack('i', -3.7)", Ok(bytes(b"\xfd\xff\xff\xff"))),
+        ("return struct.pack('i12', -1)", Ok(bytes(b"\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00"))),
+        ("return {struct.unpack('i12', struct.pack('i12', -5))}", Ok(ints(&[-5, 13]))),
+        ("return {struct.unpack('I9', struct.pack('I9', 5))}", Ok(ints(&[5, 10]))),
+        ("return {struct.unpack('>i3', struct.pack('>i3', -70000))}", Ok(ints(&[-70000, 4]))),
+        ("return struct.pack('!', 1)", Ok(bytes(b""))),
+        ("return struct.size('s')", Err("bad argument #1 to 'size' (option 's' has no fixed size)")),
+        ("return struct.size('c0')", Err("bad argument #1 to 'size' (option 'c0' has no fixed size)")),
+        ("return struct.pack('X', 1)", Err("bad argument #1 to 'pack' (invalid format option 'X')")),
+        ("return struct.pack('=i', 1)", Err("bad argument #1 to 'pack' (invalid format option '=')")),
+        ("return struct.pack('i40', 1)", Err("integral size 40 is larger than limit of 32")),
+        ("return struct.pack('i99999999999', 1)", Err("integral size overflow")),
+        ("return struct.pack('!3', 1)", Err("alignment 3 is not a power of 2")),
+        ("return struct.pack('c5', 'ab')", Err("bad argument #3 to 'pack' (string too short)")),
+        ("return struct.pack('i', 'x')", Err("bad argument #2 to 'pack' (number expected, got string)")),
+        ("return struct.pack('i')", Err("bad argument #2 to 'pack' (number expected, got nil)")),
+        ("return {struct.unpack('s', 'abc')}", Err("unfinished string in data")),
+        ("return {struct.unpack('i', 'ab')}", Err("bad argument #2 to 'unpack' (data string too short)")),
+        ("return {struct.unpack('c0', 'ab')}", Err("format 'c0' needs a previous size")),
+        ("return {struct.unpack('B', 'abc', 4)}", Err("bad argument #2 to 'unpack' (data string too short)")),
+        ("return {struct.unpack('B', 'abc', 0)}", Err("bad argument #3 to 'unpack' (offset must be 1 or greater)")),
+        ("return {struct.unpack('B', 'abc', -1)}", Err("bad argument #2 to 'unpack' (data string too short)")),
+        ("struct.x = 1", Err("Attempt to modify a readonly table")),
+    ];
+    let redis =
+        redis_server::RedisServer::start().and_then(|r| r.try_client().ok().map(|c| (r, c)));
+    if redis.is_none() {
+        eprintln!("redis-server is not installed: the cases are checked against its recorded answers only");
+    }
+    let mut redis = redis;
+    for (script, want) in &cases {
+        let got = eval(&mut c, script, &[], &[]);
+        match want {
+            Ok(v) => assert_eq!(got.as_ref().ok(), Some(v), "{script}: {got:?}"),
+            Err(text) => {
+                let e = err(got);
+                assert!(
+                    e.contains(&format!("user_script:1: {text}")),
+                    "{script}: {e}"
+                );
+            }
+        }
+        if let Some((_, r)) = redis.as_mut() {
+            let theirs = eval(r, script, &[], &[]);
+            match want {
+                Ok(v) => assert_eq!(theirs.as_ref().ok(), Some(v), "redis-server: {script}"),
+                Err(text) => assert!(err(theirs).contains(text), "redis-server: {script}"),
+            }
+        }
+    }
+}

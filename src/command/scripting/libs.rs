@@ -6,7 +6,7 @@
 //! levels at most and other error texts) and `bit` (LuaBitOp: 32-bit signed
 //! results); `cmsgpack` is in [`super::msgpack`]. They are pure functions
 //! of their arguments: they never reach the keyspace or a command. `struct`
-//! is not here.
+//! is [`super::lua_struct`].
 
 use mlua::{Function, LightUserData, Lua, Table, Value, Variadic};
 
@@ -229,7 +229,7 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
 }
 
 /// C's `%.14g`, lua-cjson's number format.
-fn format_g14(f: f64) -> String {
+pub(super) fn format_g14(f: f64) -> String {
     let mut buf = [0u8; 32];
     String::from_utf8_lossy(crate::protocol::ascii::format_g(f, 14, &mut buf)).into_owned()
 }

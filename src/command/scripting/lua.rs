@@ -5,7 +5,8 @@
 //! table through [`super::call`].
 //!
 //! The sandbox: the base, table, string and math libraries, Redis's `cjson`,
-//! `bit` ([`super::libs`]) and `cmsgpack` ([`super::msgpack`]), without
+//! `bit` ([`super::libs`]), `cmsgpack` ([`super::msgpack`]) and `struct`
+//! ([`super::lua_struct`]), without
 //! `loadfile`, `dofile`, `print`, `setfenv`/`getfenv`, `module`/`require` or
 //! `os`/`io`; global variables are read-only (`Attempt to modify a readonly
 //! table`) and reading a missing one is an error, as in Redis 7.
@@ -217,7 +218,7 @@ const LOCK_GLOBALS: &str = r#"
 local rawget, rawset, error, tostring, setmetatable = rawget, rawset, error, tostring, setmetatable
 local readonly = setmetatable({}, { __mode = "k" })
 local function deny() error("Attempt to modify a readonly table", 2) end
-for _, name in ipairs({ "string", "table", "math", "coroutine", "cjson", "bit", "cmsgpack" }) do
+for _, name in ipairs({ "string", "table", "math", "coroutine", "cjson", "bit", "cmsgpack", "struct" }) do
   local lib = rawget(_G, name)
   if lib then
     local view = setmetatable({}, { __index = lib, __newindex = deny, __metatable = false })
@@ -329,6 +330,7 @@ impl Engine {
             })?,
         )?;
         super::libs::install(&lua, &g)?;
+        g.raw_set("struct", super::lua_struct::make(&lua)?)?;
         g.raw_set("cmsgpack", super::msgpack::cmsgpack(&lua)?)?;
         lua.load(LOCK_GLOBALS).set_name("=lock").exec()?;
         Ok(Engine {

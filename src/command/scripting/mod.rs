@@ -27,6 +27,7 @@ pub mod call;
 pub mod function;
 pub mod libs;
 pub mod lua;
+pub mod lua_struct;
 pub mod msgpack;
 
 use super::context::{subcommand, Ctx, Step, Table};
