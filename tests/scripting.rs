@@ -1719,3 +1719,82 @@ fn the_struct_library_answers_as_redis() {
         }
     }
 }
+
+/// Redis 7's script shebang: `#!lua` alone runs as before, `flags=no-writes`
+/// makes the script read-only (and lets EVAL_RO run it), line numbers stay
+/// the script's, and Redis 7.0.15's errors for a bad line.
+#[test]
+fn a_script_shebang_sets_its_flags_as_redis_7() {
+    let s = Server::start(1, &[]);
+    let mut c = s.client();
+    let ro = |c: &mut Connection, script: &str| -> redis::RedisResult<Value> {
+        redis::cmd("EVAL_RO").arg(script).arg(1).arg("x").query(c)
+    };
+    assert_eq!(
+        eval(
+            &mut c,
+            "#!lua\nreturn redis.call('SET', KEYS[1], '1')",
+            &["x"],
+            &[]
+        )
+        .unwrap(),
+        Value::Okay
+    );
+    let e = err(eval(
+        &mut c,
+        "#!lua flags=no-writes\nreturn redis.call('SET', KEYS[1], '2')",
+        &["x"],
+        &[],
+    ));
+    assert!(
+        e.contains("Write commands are not allowed from read-only scripts"),
+        "{e}"
+    );
+    let read = "#!lua   flags=no-writes,allow-oom  \nreturn redis.call('GET', KEYS[1])";
+    assert_eq!(eval(&mut c, read, &["x"], &[]).unwrap(), bulk("1"));
+    assert_eq!(ro(&mut c, read).unwrap(), bulk("1"));
+    let e = err(ro(&mut c, "#!lua\nreturn redis.call('GET', KEYS[1])"));
+    assert!(
+        e.contains("Can not execute a script with write flag using *_ro command."),
+        "{e}"
+    );
+    assert_eq!(
+        eval(&mut c, "#!lua flags=\nreturn 2", &[], &[]).unwrap(),
+        Value::Int(2)
+    );
+    let e = err(eval(&mut c, "#!lua\nerror('x')", &[], &[]));
+    assert!(e.contains("user_script:2: x"), "{e}");
+    for (script, want) in [
+        (
+            "#!lua flags=bogus\nreturn 1",
+            "Unexpected flag in script shebang: bogus",
+        ),
+        (
+            "#!js\nreturn 1",
+            "Unexpected engine in script shebang: #!js",
+        ),
+        (
+            "#!lua name=x\nreturn 1",
+            "Unknown lua shebang option: name=x",
+        ),
+        ("#!lua", "Invalid script shebang"),
+    ] {
+        let e = err(eval(&mut c, script, &[], &[]));
+        assert!(e.contains(want), "{script:?}: {e}");
+        let e = err(redis::cmd("SCRIPT").arg("LOAD").arg(script).query(&mut c));
+        assert!(e.contains(want), "SCRIPT LOAD {script:?}: {e}");
+    }
+    // EVALSHA of a loaded shebang script keeps its flags.
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(read)
+        .query(&mut c)
+        .unwrap();
+    let got: Value = redis::cmd("EVALSHA_RO")
+        .arg(&sha)
+        .arg(1)
+        .arg("x")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(got, bulk("1"));
+}

@@ -442,7 +442,12 @@ impl Engine {
             }
         }
         let mut src = b"local KEYS, ARGV, redis = ...; ".to_vec();
-        src.extend_from_slice(body);
+        if body.starts_with(b"#!") {
+            // Redis 7's shebang line (`super::shebang` read it).
+            src.extend_from_slice(&blank_first_line(body));
+        } else {
+            src.extend_from_slice(body);
+        }
         let f = self
             .lua
             .load(&src[..])

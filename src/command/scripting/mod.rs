@@ -88,6 +88,9 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> St
             None => return Step::Done(Frame::err("NOSCRIPT No matching script. Please use EVAL.")),
         }
     } else {
+        if let Err(e) = shebang(&a[1]) {
+            return Step::Done(Frame::Error(e.into()));
+        }
         let sha = lua::sha1_hex(&a[1]);
         // Compiled here in this generation means it is in the store already.
         let known = lua::engine(call::hooks)
@@ -97,9 +100,56 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, read_only: bool) -> St
         }
         (sha, a[1].clone())
     };
+    // Redis 7's `#!lua flags=...`: `no-writes` makes the script read-only,
+    // and a script with a shebang may run under *_RO only with it.
+    let read_only = match shebang(&body) {
+        Err(e) => return Step::Done(Frame::Error(e.into())),
+        Ok(None) => read_only,
+        Ok(Some(flags)) => {
+            let no_writes = flags & crate::core::functions::NO_WRITES != 0;
+            if read_only && !no_writes {
+                return Step::Done(Frame::err(
+                    "ERR Can not execute a script with write flag using *_ro command.",
+                ));
+            }
+            no_writes
+        }
+    };
     Step::Async(Box::pin(
         Script::new(ctx, Code::Eval { sha, body }, keys, argv, read_only).run(),
     ))
+}
+
+/// A script's `#!lua [flags=a,b]` line (Redis 7): its flags as
+/// `core::functions` bits, None without one, or Redis's error.
+fn shebang(body: &[u8]) -> Result<Option<u8>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let end = body
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("ERR Invalid script shebang")?;
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut bits = 0;
+    for part in parts {
+        let Some(flags) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        for flag in flags.split(',').filter(|f| !f.is_empty()) {
+            let (_, bit) = crate::core::functions::FLAG_NAMES
+                .iter()
+                .find(|(n, _)| *n == flag)
+                .ok_or_else(|| format!("ERR Unexpected flag in script shebang: {flag}"))?;
+            bits |= bit;
+        }
+    }
+    Ok(Some(bits))
 }
 
 /// EVAL's and FCALL's `numkeys key... arg...` (from `a[2]`), with Redis's errors.
@@ -343,6 +393,9 @@ pub fn script(_ctx: &mut Ctx, a: &[Bytes]) -> Step {
         Err(f) => return Step::Done(f),
     };
     Step::Done(match sub {
+        "load" if shebang(&a[2]).is_err() => {
+            Frame::Error(shebang(&a[2]).err().unwrap_or_default().into())
+        }
         "load" => {
             let sha = lua::sha1_hex(&a[2]);
             match lua::engine(call::hooks)
