@@ -23,7 +23,9 @@
 //!   thread. Each key must hold a state from inside the window of the last
 //!   acknowledged SAVE (acknowledged before the SAVE was sent, or sent before
 //!   it was answered), or anything from that window on if a SAVE was cut by
-//!   the kill (the file is then the old one or the new one, never torn).
+//!   the kill (the file is then the old one or the new one, never torn) —
+//!   up to that kill, in later cycles too, until a SAVE is answered again
+//!   (a cut SAVE whose file landed is what every later restart loads).
 //!
 //! In every mode: no value that was never written, no key with a TTL that ran
 //! out back, no key nobody wrote, and every reply agreeing with the model while
@@ -544,7 +546,13 @@ struct Window {
 /// empty start), and whether a later one was cut by the kill.
 struct SnapshotBound {
     last: Save,
-    cut: bool,
+    /// A later SAVE cut by a kill at this instant: its file may have landed
+    /// (renamed before the kill), and it stays the file until a SAVE is
+    /// acknowledged again — in later cycles too.
+    cut: Option<Instant>,
+    /// That kill is this cycle's (its request in flight and its FLUSHALL
+    /// may be in the file).
+    cut_now: bool,
 }
 
 fn window(mode: Mode, h: &[Entry], snap: &SnapshotBound, inflight_sent: Option<Instant>) -> Window {
@@ -559,16 +567,16 @@ fn window(mode: Mode, h: &[Entry], snap: &SnapshotBound, inflight_sent: Option<I
     }
     let Save { sent, ack } = snap.last;
     let lo = h.iter().rposition(|e| e.ack <= sent).unwrap_or(0);
-    let hi = if snap.cut {
-        last
+    let hi = if let Some(at) = snap.cut {
+        h.iter().rposition(|e| e.sent <= at).unwrap_or(0).max(lo)
     } else {
         h.iter().rposition(|e| e.sent <= ack).unwrap_or(0).max(lo)
     };
     Window {
         lo,
         hi,
-        in_flight: snap.cut || inflight_sent.is_some_and(|s| s <= ack),
-        flush: snap.cut,
+        in_flight: snap.cut_now || inflight_sent.is_some_and(|s| s <= ack),
+        flush: snap.cut_now,
     }
 }
 
@@ -823,6 +831,7 @@ fn crash_cycles(mode: Mode) {
     let names: HashSet<String> = models.iter().flatten().map(|k| k.name.clone()).collect();
     // Before any SAVE the restart must find nothing: an empty SAVE at t0.
     let mut last_save = Save { sent: t0, ack: t0 };
+    let mut cut_at: Option<Instant> = None;
 
     let mut server = Server::start(2, &flags);
     let mut total = Check::default();
@@ -874,8 +883,14 @@ fn crash_cycles(mode: Mode) {
         let settle = kill_at + Duration::from_millis(SHORT_TTL_MS.1 + SETTLE_MS);
         sleep(settle.saturating_duration_since(Instant::now()));
 
+        // A SAVE answered ends an earlier cut SAVE's say; one this kill cut
+        // (always after the answered ones) may be the file from now on.
         if let Some(s) = back.saves.last() {
             last_save = *s;
+            cut_at = None;
+        }
+        if back.save_in_flight {
+            cut_at = Some(kill_at);
         }
         let mut con = client(&server);
         let cy = Cycle {
@@ -883,7 +898,8 @@ fn crash_cycles(mode: Mode) {
             flush,
             snap: SnapshotBound {
                 last: last_save,
-                cut: back.save_in_flight,
+                cut: cut_at,
+                cut_now: back.save_in_flight,
             },
             kill_at,
             now: Instant::now(),
@@ -1058,7 +1074,7 @@ fn the_check_tells_each_finding_apart() {
         entry(p(5), 10, 20),
         entry(State::Present(6, Ttl::Far), 30, 40),
     ];
-    let cycle = |mode, flush, save: (u64, u64), cut| Cycle {
+    let cycle = |mode, flush, save: (u64, u64), cut: bool| Cycle {
         mode,
         flush,
         snap: SnapshotBound {
@@ -1066,7 +1082,8 @@ fn the_check_tells_each_finding_apart() {
                 sent: at(save.0),
                 ack: at(save.1),
             },
-            cut,
+            cut: cut.then(|| at(100)),
+            cut_now: cut,
         },
         kill_at: at(100),
         now: at(200),
@@ -1152,6 +1169,16 @@ fn the_check_tells_each_finding_apart() {
     let c = run(&snap, later.clone(), State::Absent, None);
     assert_eq!(c.lost, 1, "{c:?}");
     let c = run(&snap, later.clone(), p(9), None);
+    assert_eq!(c.too_new, 1, "{c:?}");
+    // A SAVE an earlier cycle's kill cut (at 65) may still be the file:
+    // 9 (sent at 60) may be in it, a write sent after that kill may not.
+    let mut snap_before = cycle(Mode::Snapshot, Flush::NotSent, (25, 35), false);
+    snap_before.snap.cut = Some(at(65));
+    let c = run(&snap_before, later.clone(), p(9), None);
+    assert!(quiet(&c) && c.behind == 0, "{c:?}");
+    let mut after = later.clone();
+    after.push(entry(p(11), 80, 90));
+    let c = run(&snap_before, after, p(11), None);
     assert_eq!(c.too_new, 1, "{c:?}");
     // ... unless a later SAVE was cut by the kill: then anything from 5 on.
     let snap_cut = cycle(Mode::Snapshot, Flush::NotSent, (25, 35), true);
